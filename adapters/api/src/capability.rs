@@ -1,0 +1,45 @@
+//! What an adapter declares it can do.
+
+/// The capabilities of an adapter, declared once when it is built and shown in its README.
+///
+/// Plain flags and limits, named after what they allow; the daemon checks them before calling an
+/// optional method, and the conformance tests run only what is declared.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capability {
+    /// Client comments can be added.
+    pub comment: bool,
+    /// Comments can be told apart as public or internal when read back.
+    pub comment_internal: bool,
+    /// Files can be attached to tickets and comments.
+    pub attachment: bool,
+    /// The largest file the helpdesk accepts, when known.
+    pub attachment_max_size: Option<u64>,
+    /// Files can be downloaded from the helpdesk (to forward staff files to Telegram).
+    pub download: bool,
+    /// The ticket's state can be set ([`crate::Helpdesk::set_status`]: reopen, client replied).
+    pub set_status: bool,
+    /// The helpdesk stores the idempotency key natively (external id, custom field).
+    pub native_idempotency: bool,
+    /// Changes can be polled ([`crate::Helpdesk::changes_since`]).
+    pub poll: bool,
+    /// The helpdesk can push webhooks.
+    pub webhook: bool,
+}
+
+impl Capability {
+    /// Nothing: the starting point for `Capability { comment: true, ..Capability::none() }`.
+    pub const fn none() -> Self {
+        Self {
+            comment: false,
+            comment_internal: false,
+            attachment: false,
+            attachment_max_size: None,
+            download: false,
+            set_status: false,
+            native_idempotency: false,
+            poll: false,
+            webhook: false,
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The helpdesk adapter API of teledesk.
+//!
+//! teledesk keeps Telegram chats and a company's helpdesk in sync. Everything the daemon needs from
+//! a helpdesk goes through the [`Helpdesk`] trait defined here; each vendor (Kaiten, Znuny, GLPI,
+//! Request Tracker, Zammad, Redmine) lives in its own crate that depends only on this one, reqwest
+//! and serde.
+//!
+//! The crate holds:
+//! - the trait ([`Helpdesk`]) and the domain types it speaks ([`TicketDraft`], [`Ticket`],
+//!   [`Comment`], [`Visibility`], [`Origin`], [`StatusClass`], [`Change`], [`Cursor`]);
+//! - the declared [`Capability`] flags of an adapter;
+//! - one [`Error`] type whose [`ErrorKind`] and temporary flag decide whether a caller retries;
+//! - small shared helpers every adapter needs: [`Secret`] (a string that never prints),
+//!   [`RequestPacer`] (client-side rate limiting that honours `Retry-After`), [`ConfigProblem`]
+//!   (one validation finding, named by its config key).
+//!
+//! It holds no Telegram code, no storage and no HTTP server.
+
+mod capability;
+mod config;
+mod cursor;
+mod error;
+mod pacer;
+mod secret;
+mod types;
+
+pub use capability::Capability;
+pub use config::{ConfigProblem, ConfigTable};
+pub use cursor::{Cursor, DEFAULT_OVERLAP};
+pub use error::{Error, ErrorKind, Result};
+pub use pacer::RequestPacer;
+pub use secret::Secret;
+pub use types::{
+    Attachment, AttachmentRef, Change, ChangeBatch, Comment, CommentDraft, CommentId,
+    IdempotencyKey, Identity, Origin, Requester, StatusClass, Ticket, TicketDraft, TicketId,
+    TicketRef, Visibility,
+};
+
+use async_trait::async_trait;
+
+/// One helpdesk, as teledesk sees it.
+///
+/// An adapter is built once from its `[helpdesks.<name>]` config section and shared by every task
+/// of the daemon, so all methods take `&self` and must be safe to call concurrently. Implementations
+/// pace their own requests to the vendor's rate limit (see [`RequestPacer`]) but do **not** retry:
+/// they return an [`Error`] whose [`Error::is_temporary`] tells the caller whether a retry can help,
+/// and whose [`Error::retry_after`] carries the server's hint. Retrying, backoff and dead-lettering
+/// belong to the daemon, which persists its work across restarts.
+///
+/// Writes are idempotent by their [`IdempotencyKey`]: when a draft says
+/// [`TicketDraft::retry`]/[`CommentDraft::retry`] is `true`, an earlier attempt may have reached the
+/// helpdesk before the daemon crashed or the connection broke, and the adapter must look for that
+/// earlier write (by external id, custom field or a marker in the text) and return it instead of
+/// writing again.
+///
+/// Methods a vendor cannot support return [`ErrorKind::Unsupported`]; callers consult
+/// [`Helpdesk::capability`] first.
+#[async_trait]
+pub trait Helpdesk: Send + Sync {
+    /// The vendor tag used in config (`kind = "kaiten"`), logs and metrics.
+    fn kind(&self) -> &'static str;
+
+    /// What this adapter can do, declared once when it is built.
+    fn capability(&self) -> Capability;
+
+    /// Checks that the helpdesk is reachable and the credentials work.
+    ///
+    /// Returns the integration account teledesk acts as. Used by `teledesk doctor` and at start-up.
+    async fn check(&self) -> Result<Identity>;
+
+    /// Creates a ticket, or finds the one an earlier attempt with the same key created.
+    ///
+    /// The requester's Telegram identity, company and a link to the source message must be visible
+    /// to staff; `draft.defaults` carries the chat's `[chats.ticket]` table (queue, board, service...),
+    /// which the adapter validated at config time.
+    async fn create_ticket(&self, draft: &TicketDraft) -> Result<TicketRef>;
+
+    /// Adds a client comment (with its files) to a ticket, attributed to the Telegram author.
+    ///
+    /// Idempotent by `draft.key` when `draft.retry` is set. Returns the id of the new comment so the
+    /// daemon can recognise it when it comes back from [`Helpdesk::get_ticket`] (no echo).
+    async fn add_comment(&self, ticket: &TicketId, draft: &CommentDraft) -> Result<CommentId>;
+
+    /// Reads a ticket with its state and all comments visible to the integration account.
+    ///
+    /// Internal notes must come back with [`Visibility::Internal`] (or not at all), never as public;
+    /// comments teledesk wrote must come back with [`Origin::Teledesk`].
+    async fn get_ticket(&self, ticket: &TicketId) -> Result<Ticket>;
+
+    /// Lists the tickets changed since `cursor`, and the cursor to ask with next time.
+    ///
+    /// Costs O(changes): one search by update time, never a re-read of every open ticket. The
+    /// returned cursor is the newest *server* timestamp seen, and the adapter re-asks with an overlap
+    /// window and drops what it already reported (see [`Cursor`]), so a change made in the same second
+    /// as the previous poll is never missed and never reported twice.
+    async fn changes_since(&self, cursor: &Cursor) -> Result<ChangeBatch>;
+
+    /// Moves a ticket to the vendor state mapped to `status` (reopen, "client replied").
+    ///
+    /// Returns [`ErrorKind::Unsupported`] when the helpdesk has no state for that class; callers
+    /// treat that as "nothing to do".
+    async fn set_status(&self, ticket: &TicketId, status: StatusClass) -> Result<()> {
+        let _ = (ticket, status);
+        Err(Error::unsupported("set_status"))
+    }
+
+    /// Downloads a file attached to a ticket, so it can be forwarded to Telegram.
+    async fn download(&self, attachment: &AttachmentRef) -> Result<Attachment> {
+        let _ = attachment;
+        Err(Error::unsupported("download"))
+    }
+}

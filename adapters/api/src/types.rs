@@ -1,0 +1,330 @@
+//! Domain types shared by the daemon and every adapter.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use time::OffsetDateTime;
+
+/// The helpdesk's own id of a ticket (Kaiten card id, RT ticket id, ...), as a string.
+///
+/// Opaque to the daemon: it is only stored and handed back to the same adapter.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TicketId(pub String);
+
+impl fmt::Display for TicketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The helpdesk's own id of a comment (Kaiten comment id, RT transaction id, Redmine journal id...).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CommentId(pub String);
+
+impl fmt::Display for CommentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The key that makes a helpdesk write idempotent: `tg:<chat id>:<message id>` of the Telegram
+/// message the write comes from.
+///
+/// Adapters store it in the helpdesk where they can (external id, custom field, a marker in the
+/// text) so that a retry after a crash finds the earlier write.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IdempotencyKey(pub String);
+
+impl IdempotencyKey {
+    /// The key of a Telegram message.
+    pub fn telegram(chat_id: i64, message_id: i32) -> Self {
+        Self(format!("tg:{chat_id}:{message_id}"))
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a ticket is referred to: the helpdesk id plus the number people say out loud.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketRef {
+    /// The id the adapter uses in API calls.
+    pub id: TicketId,
+    /// The number shown to clients and staff (`Заявка #<number>`); often equal to the id.
+    pub number: String,
+    /// A link to the ticket in the helpdesk's web UI, for staff-facing texts.
+    pub url: Option<String>,
+}
+
+/// The Telegram person (or channel) a ticket or comment comes from, as staff should see them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requester {
+    /// The name Telegram shows: first and last name of a user, or the title of a channel.
+    pub display_name: String,
+    /// The Telegram id of the user or of the chat the message was sent as.
+    pub telegram_id: i64,
+    /// The `@username`, without the `@`, when the person has one.
+    pub username: Option<String>,
+    /// The client company (the chat's `name`, or the branch picked from its `companies`).
+    pub company: Option<String>,
+}
+
+impl Requester {
+    /// `Ann Smith (@ann)`, or just the name when there is no username.
+    pub fn label(&self) -> String {
+        match &self.username {
+            Some(username) => format!("{} (@{username})", self.display_name),
+            None => self.display_name.clone(),
+        }
+    }
+}
+
+/// A file travelling between Telegram and the helpdesk, with its bytes.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The file name shown to people (`photo_123.jpg`, `invoice.pdf`).
+    pub file_name: String,
+    /// The MIME type (`image/jpeg`); `application/octet-stream` when unknown.
+    pub content_type: String,
+    /// The file's content, byte-exact.
+    pub bytes: Vec<u8>,
+}
+
+impl fmt::Debug for Attachment {
+    // File contents would flood logs and may be private; print their size instead.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attachment")
+            .field("file_name", &self.file_name)
+            .field("content_type", &self.content_type)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// A file attached to a ticket in the helpdesk, not yet downloaded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRef {
+    /// The helpdesk's id of the file, handed back to [`crate::Helpdesk::download`].
+    pub id: String,
+    /// The file name.
+    pub file_name: String,
+    /// The MIME type when the helpdesk reports one.
+    pub content_type: Option<String>,
+    /// The size in bytes when the helpdesk reports one.
+    pub size: Option<u64>,
+    /// Where the adapter downloads it from, when the helpdesk gives a URL.
+    pub url: Option<String>,
+}
+
+/// Everything needed to open a ticket from a Telegram message or dialogue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketDraft {
+    /// Idempotency key of the Telegram message the ticket comes from.
+    pub key: IdempotencyKey,
+    /// One line: the problem (`Проблема`).
+    pub subject: String,
+    /// The client's description; may be empty.
+    pub description: String,
+    /// Who asked.
+    pub requester: Requester,
+    /// A `https://t.me/...` link to the source message, when Telegram has one for the chat.
+    pub source_url: Option<String>,
+    /// When the Telegram message was sent: the exact registration time staff must see.
+    #[serde(with = "time::serde::rfc3339")]
+    pub registered_at: OffsetDateTime,
+    /// Files the client attached.
+    pub attachments: Vec<Attachment>,
+    /// The chat's `[chats.ticket]` table: vendor-specific defaults (board, queue, service...).
+    pub defaults: serde_json::Map<String, serde_json::Value>,
+    /// `true` when an earlier attempt of this same create may have reached the helpdesk; the
+    /// adapter must then look the ticket up by `key` before creating.
+    pub retry: bool,
+}
+
+/// A client's comment on an existing ticket.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommentDraft {
+    /// Idempotency key of the Telegram message (the first one, for an album).
+    pub key: IdempotencyKey,
+    /// Who wrote it.
+    pub author: Requester,
+    /// The text; may be empty when the comment is only files.
+    pub body: String,
+    /// Files attached to the message (every file of an album).
+    pub attachments: Vec<Attachment>,
+    /// A link to the Telegram message, when there is one.
+    pub source_url: Option<String>,
+    /// When the Telegram message was sent.
+    #[serde(with = "time::serde::rfc3339")]
+    pub written_at: OffsetDateTime,
+    /// `true` when an earlier attempt may have reached the helpdesk; look it up by `key` first.
+    pub retry: bool,
+}
+
+/// Who can see a comment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Visible to the client: mirrored to Telegram when staff wrote it.
+    Public,
+    /// An internal note: never leaves the helpdesk.
+    Internal,
+}
+
+/// Who wrote a comment, as far as teledesk is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// A support staff member.
+    Staff,
+    /// The requester, writing in the helpdesk directly (portal, e-mail).
+    Requester,
+    /// teledesk itself (a client comment it mirrored from Telegram): never mirrored back.
+    Teledesk,
+}
+
+/// The status of a ticket, in the classes teledesk shows to clients.
+///
+/// Each adapter maps its vendor states onto these (configurable in `[helpdesks.<name>.statuses]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusClass {
+    /// Registered, nobody has taken it yet.
+    New,
+    /// Someone works on it.
+    InProgress,
+    /// Staff wait for the client.
+    WaitingClient,
+    /// The client answered while staff were waiting for them.
+    ClientReplied,
+    /// Staff wait for a third party (vendor, developer).
+    WaitingThirdParty,
+    /// Staff consider it solved; the client may check.
+    Resolved,
+    /// Done.
+    Closed,
+}
+
+impl StatusClass {
+    /// Every class, in lifecycle order.
+    pub const ALL: [StatusClass; 7] = [
+        StatusClass::New,
+        StatusClass::InProgress,
+        StatusClass::WaitingClient,
+        StatusClass::ClientReplied,
+        StatusClass::WaitingThirdParty,
+        StatusClass::Resolved,
+        StatusClass::Closed,
+    ];
+
+    /// The config spelling (`"in_progress"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusClass::New => "new",
+            StatusClass::InProgress => "in_progress",
+            StatusClass::WaitingClient => "waiting_client",
+            StatusClass::ClientReplied => "client_replied",
+            StatusClass::WaitingThirdParty => "waiting_third_party",
+            StatusClass::Resolved => "resolved",
+            StatusClass::Closed => "closed",
+        }
+    }
+
+    /// Parses the config spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|class| class.as_str() == text)
+    }
+
+    /// `true` for the classes where the work is over (resolved or closed).
+    pub fn is_done(self) -> bool {
+        matches!(self, StatusClass::Resolved | StatusClass::Closed)
+    }
+}
+
+impl fmt::Display for StatusClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One comment of a ticket, as read back from the helpdesk.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comment {
+    /// The helpdesk's id of the comment.
+    pub id: CommentId,
+    /// The author's name as staff see it (for staff replies: the signature shown in Telegram).
+    pub author: String,
+    /// The text, as plain text (adapters convert HTML/markdown where the vendor stores it).
+    pub body: String,
+    /// Public reply or internal note.
+    pub visibility: Visibility,
+    /// Staff, the requester, or teledesk itself.
+    pub origin: Origin,
+    /// When it was written (server time, UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Files attached to this comment.
+    pub attachments: Vec<AttachmentRef>,
+}
+
+/// A ticket as read back from the helpdesk.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// Id, number and web link.
+    pub reference: TicketRef,
+    /// The subject.
+    pub subject: String,
+    /// The description (the client's first text), as plain text.
+    pub description: String,
+    /// The vendor's own name of the current state (column title, status name).
+    pub state: String,
+    /// The class the state maps to.
+    pub status: StatusClass,
+    /// The responsible staff member's name, if any.
+    pub assignee: Option<String>,
+    /// The resolution text, once the helpdesk has one.
+    pub resolution: Option<String>,
+    /// The server's last-update time (UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// Every comment visible to the integration account, oldest first.
+    pub comments: Vec<Comment>,
+}
+
+/// "This ticket changed", as reported by [`crate::Helpdesk::changes_since`] or a webhook.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// The ticket that changed.
+    pub ticket: TicketId,
+    /// The server's update time of that change (UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// The answer to one [`crate::Helpdesk::changes_since`] call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeBatch {
+    /// The changes, oldest first, each reported once.
+    pub changes: Vec<Change>,
+    /// The cursor to pass next time. The daemon stores it only after it has recorded `changes`.
+    pub cursor: crate::Cursor,
+}
+
+/// The account an adapter acts as, from [`crate::Helpdesk::check`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// The helpdesk's id of the integration user.
+    pub id: String,
+    /// Its name, for `teledesk doctor`.
+    pub name: String,
+}

@@ -1,0 +1,1 @@
+//! Fake Kaiten API server (see crate docs).
