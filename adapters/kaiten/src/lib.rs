@@ -16,3 +16,14 @@ pub fn validate_ticket_defaults(table: &ConfigTable) -> Vec<ConfigProblem> {
     let _ = table;
     Vec::new()
 }
+
+/// The Kaiten adapter (skeleton: being written).
+pub struct KaitenAdapter;
+
+impl KaitenAdapter {
+    /// Builds the adapter from its validated `[helpdesks.<name>]` table (secrets resolved).
+    pub fn from_config(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
+        let _ = table;
+        Err(vec![ConfigProblem::new("", "the Kaiten adapter is not built yet")])
+    }
+}

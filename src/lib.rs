@@ -1,0 +1,1 @@
+//! teledesk: a Telegram front door for an existing helpdesk.
