@@ -1,1 +1,11 @@
 //! teledesk: a Telegram front door for an existing helpdesk.
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod demo;
+pub mod engine;
+pub mod helpdesks;
+pub mod model;
+pub mod store;
+pub mod telegram;

@@ -2,10 +2,10 @@
 
 /// The capabilities of an adapter, declared once when it is built and shown in its README.
 ///
-/// Plain flags and limits, named after what they allow; the daemon checks them before calling an
+/// Plain flags and limits, named after what they allow (not `non_exhaustive`, so adapters can
+/// write `Capability { comment: true, ..Capability::none() }`); the daemon checks them before calling an
 /// optional method, and the conformance tests run only what is declared.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Capability {
     /// Client comments can be added.
     pub comment: bool,

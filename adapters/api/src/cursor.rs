@@ -122,26 +122,44 @@ mod tests {
             ],
             DEFAULT_OVERLAP,
         );
-        assert_eq!(changes.iter().map(|c| c.ticket.0.as_str()).collect::<Vec<_>>(), ["3"]);
+        assert_eq!(
+            changes
+                .iter()
+                .map(|c| c.ticket.0.as_str())
+                .collect::<Vec<_>>(),
+            ["3"]
+        );
         assert_eq!(next.since, Some(datetime!(2026-01-01 10:00:06 UTC)));
     }
 
     #[test]
     fn a_later_update_of_a_seen_ticket_is_reported_again() {
         let start = Cursor::starting_at(datetime!(2026-01-01 10:00:00 UTC));
-        let (_, next) = start.advance([(id("1"), datetime!(2026-01-01 10:00:05 UTC))], DEFAULT_OVERLAP);
-        let (changes, _) = next.advance([(id("1"), datetime!(2026-01-01 10:00:09 UTC))], DEFAULT_OVERLAP);
+        let (_, next) = start.advance(
+            [(id("1"), datetime!(2026-01-01 10:00:05 UTC))],
+            DEFAULT_OVERLAP,
+        );
+        let (changes, _) = next.advance(
+            [(id("1"), datetime!(2026-01-01 10:00:09 UTC))],
+            DEFAULT_OVERLAP,
+        );
         assert_eq!(changes.len(), 1);
     }
 
     #[test]
     fn cursor_never_moves_back_and_forgets_old_entries() {
         let start = Cursor::starting_at(datetime!(2026-01-01 10:00:00 UTC));
-        let (_, next) = start.advance([(id("1"), datetime!(2026-01-01 10:00:05 UTC))], DEFAULT_OVERLAP);
+        let (_, next) = start.advance(
+            [(id("1"), datetime!(2026-01-01 10:00:05 UTC))],
+            DEFAULT_OVERLAP,
+        );
         let (changes, next) = next.advance(Vec::new(), DEFAULT_OVERLAP);
         assert!(changes.is_empty());
         assert_eq!(next.since, Some(datetime!(2026-01-01 10:00:05 UTC)));
-        let (_, next) = next.advance([(id("2"), datetime!(2026-01-01 10:01:00 UTC))], DEFAULT_OVERLAP);
+        let (_, next) = next.advance(
+            [(id("2"), datetime!(2026-01-01 10:01:00 UTC))],
+            DEFAULT_OVERLAP,
+        );
         assert_eq!(next.seen.len(), 1);
     }
 }

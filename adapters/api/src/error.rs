@@ -161,8 +161,14 @@ mod tests {
         assert!(Error::from_status("x", 429, None, "").is_temporary());
         assert!(!Error::from_status("x", 501, None, "").is_temporary());
         assert!(!Error::from_status("x", 401, None, "").is_temporary());
-        assert_eq!(Error::from_status("x", 404, None, "").kind(), ErrorKind::NotFound);
-        assert_eq!(Error::from_status("x", 422, None, "").kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            Error::from_status("x", 404, None, "").kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            Error::from_status("x", 422, None, "").kind(),
+            ErrorKind::InvalidInput
+        );
     }
 
     #[test]

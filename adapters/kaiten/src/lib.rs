@@ -1,29 +1,392 @@
-//! Kaiten adapter for teledesk (work in progress: signatures fixed, bodies being written).
+//! Kaiten adapter for teledesk: Telegram tickets become Kaiten cards.
+//!
+//! A ticket is a card on a configured board and column; its idempotency key is the card's
+//! `external_id`. Client comments are card comments written by the integration user, with the
+//! Telegram author in a header and a `tg-key:` marker in a footer (Kaiten comments have no external
+//! id). Status comes from the card's column (`statuses` table) or its `state`. Changes are polled
+//! with `GET /cards?updated_after=`. See `README.md` for the capability table and the open questions.
 
-use teledesk_adapter::{ConfigProblem, ConfigTable};
+mod client;
+mod config;
+mod map;
+mod model;
+
+pub use config::{KaitenConfig, TicketDefaults};
+
+use async_trait::async_trait;
+use client::KaitenClient;
+use reqwest::Method;
+use teledesk_adapter::{
+    Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
+    ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Helpdesk, Identity, Result,
+    StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
+};
+use time::OffsetDateTime;
+use tokio::sync::OnceCell;
 
 /// The config tag (`kind = "kaiten"`), also the log field and metrics label.
 pub const KIND: &str = "kaiten";
 
-/// Validates a `[helpdesks.<name>]` table of kind `kaiten`.
+/// What the Kaiten adapter can do; the README's table shows the same values.
+pub const CAPABILITY: Capability = Capability {
+    comment: true,
+    comment_internal: true,
+    attachment: true,
+    // Kaiten documents no upload limit.
+    attachment_max_size: None,
+    download: true,
+    set_status: true,
+    native_idempotency: true,
+    poll: true,
+    // Kaiten's webhooks are unsigned and per space; not wired up yet.
+    webhook: false,
+};
+
+/// Kaiten's page size for `GET /cards`; its maximum is undocumented, 100 is what clients use.
+const PAGE_SIZE: usize = 100;
+/// Stops paging a server that ignores `offset` instead of looping forever.
+const MAX_PAGES: usize = 100;
+/// Kaiten's title limit is undocumented; long subjects are cut to stay clear of a 400.
+const MAX_TITLE_CHARS: usize = 250;
+
+/// Validates a `[helpdesks.<name>]` table of kind `kaiten`, reporting every problem.
 pub fn validate_helpdesk(table: &ConfigTable) -> Vec<ConfigProblem> {
-    let _ = table;
-    Vec::new()
+    KaitenConfig::from_table(table).err().unwrap_or_default()
 }
 
-/// Validates a chat's `[chats.ticket]` table for a Kaiten helpdesk.
+/// Validates a chat's `[chats.ticket]` table for a Kaiten helpdesk, reporting every problem.
 pub fn validate_ticket_defaults(table: &ConfigTable) -> Vec<ConfigProblem> {
-    let _ = table;
-    Vec::new()
+    TicketDefaults::from_table(table).err().unwrap_or_default()
 }
 
-/// The Kaiten adapter (skeleton: being written).
-pub struct KaitenAdapter;
+/// The Kaiten adapter: one per `[helpdesks.<name>]` table, shared by every daemon task.
+#[derive(Debug)]
+pub struct KaitenAdapter {
+    config: KaitenConfig,
+    client: KaitenClient,
+    /// The integration user's id, learned on first need; its comments are teledesk's own.
+    me: OnceCell<i64>,
+}
 
 impl KaitenAdapter {
-    /// Builds the adapter from its validated `[helpdesks.<name>]` table (secrets resolved).
+    /// Builds the adapter from its `[helpdesks.<name>]` table (secrets resolved).
     pub fn from_config(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
-        let _ = table;
-        Err(vec![ConfigProblem::new("", "the Kaiten adapter is not built yet")])
+        let config = KaitenConfig::from_table(table)?;
+        let client = KaitenClient::new(&config)
+            .map_err(|e| vec![ConfigProblem::new("", e.message().to_owned())])?;
+        Ok(Self {
+            config,
+            client,
+            me: OnceCell::new(),
+        })
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &KaitenConfig {
+        &self.config
+    }
+
+    async fn current_user(&self, op: &'static str) -> Result<model::User> {
+        let user: model::User = self.client.get(op, "/users/current", &[]).await?;
+        // Losing the race to another task is fine: both read the same user.
+        let _ = self.me.set(user.id);
+        Ok(user)
+    }
+
+    async fn integration_user(&self, op: &'static str) -> Result<i64> {
+        self.me
+            .get_or_try_init(|| async { self.current_user(op).await.map(|u| u.id) })
+            .await
+            .copied()
+    }
+
+    async fn card(&self, op: &'static str, card_id: i64) -> Result<model::Card> {
+        self.client.get(op, &format!("/cards/{card_id}"), &[]).await
+    }
+
+    async fn comments(&self, op: &'static str, card_id: i64) -> Result<Vec<model::Comment>> {
+        self.client
+            .get(op, &format!("/cards/{card_id}/comments"), &[])
+            .await
+    }
+
+    async fn patch(
+        &self,
+        op: &'static str,
+        card_id: i64,
+        update: &model::UpdateCard,
+    ) -> Result<()> {
+        let _: serde_json::Value = self
+            .client
+            .send_json(op, Method::PATCH, &format!("/cards/{card_id}"), update)
+            .await?;
+        Ok(())
+    }
+
+    /// Finishes what an interrupted create may have left undone: the service and the files.
+    async fn complete_card(
+        &self,
+        op: &'static str,
+        card: &model::Card,
+        service_id: Option<i64>,
+        attachments: &[Attachment],
+    ) -> Result<()> {
+        if let Some(service_id) = service_id
+            && card.service_id != Some(service_id)
+        {
+            let update = model::UpdateCard {
+                service_id: Some(service_id),
+                ..Default::default()
+            };
+            self.patch(op, card.id, &update).await?;
+        }
+        for attachment in attachments {
+            let present = card
+                .files
+                .iter()
+                .any(|f| !f.deleted && f.comment_id.is_none() && f.name == attachment.file_name);
+            if !present {
+                self.client.upload(op, card.id, attachment).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn card_id(op: &'static str, ticket: &TicketId) -> Result<i64> {
+    ticket.0.parse::<i64>().map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            op,
+            format!("{ticket:?} is not a Kaiten card id"),
+        )
+    })
+}
+
+fn title_of(draft: &TicketDraft) -> String {
+    let subject = draft.subject.trim();
+    let title = if subject.is_empty() {
+        draft
+            .description
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("Telegram")
+    } else {
+        subject
+    };
+    title.chars().take(MAX_TITLE_CHARS).collect()
+}
+
+#[async_trait]
+impl Helpdesk for KaitenAdapter {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn capability(&self) -> Capability {
+        CAPABILITY
+    }
+
+    async fn check(&self) -> Result<Identity> {
+        let user = self.current_user("check").await?;
+        Ok(Identity {
+            id: user.id.to_string(),
+            name: user.full_name,
+        })
+    }
+
+    async fn create_ticket(&self, draft: &TicketDraft) -> Result<TicketRef> {
+        const OP: &str = "create_ticket";
+        let defaults = TicketDefaults::from_table(&draft.defaults).map_err(|problems| {
+            let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            Error::new(ErrorKind::ConfigInvalid, OP, text.join("; "))
+        })?;
+        let board_id = defaults.board_id.unwrap_or(self.config.board_id);
+        let service_id = defaults.service_id.or(self.config.service_id);
+
+        if draft.retry {
+            let query = [("external_id", draft.key.0.clone())];
+            let found: Vec<model::Card> = self.client.get(OP, "/cards", &query).await?;
+            if let Some(found) = found
+                .into_iter()
+                .find(|c| c.external_id.as_deref() == Some(draft.key.as_str()))
+            {
+                let card = self.card(OP, found.id).await?;
+                self.complete_card(OP, &card, service_id, &draft.attachments)
+                    .await?;
+                tracing::debug!(
+                    adapter = KIND,
+                    card_id = card.id,
+                    "Found the card an earlier attempt created."
+                );
+                return Ok(map::ticket_ref(self.client.site(), &card));
+            }
+        }
+
+        // The helpdesk's lane belongs to its board; a chat on another board gets that board's
+        // default lane unless it names one.
+        let lane_id = defaults.lane_id.or(if board_id == self.config.board_id {
+            self.config.lane_id
+        } else {
+            None
+        });
+        let body = model::CreateCard {
+            title: title_of(draft),
+            board_id,
+            column_id: defaults.column_id.unwrap_or(self.config.column_id),
+            lane_id,
+            type_id: defaults.type_id.or(self.config.type_id),
+            owner_id: defaults.owner_id,
+            responsible_id: defaults.responsible_id,
+            properties: (!defaults.properties.is_empty()).then(|| defaults.properties.clone()),
+            external_id: draft.key.0.clone(),
+            description: map::card_description(draft),
+            text_format_type_id: 1,
+        };
+        let card: model::Card = self
+            .client
+            .send_json(OP, Method::POST, "/cards", &body)
+            .await?;
+        // `service_id` is documented on update only, and a card without files has none to skip.
+        let fresh = model::Card {
+            files: Vec::new(),
+            ..card
+        };
+        self.complete_card(OP, &fresh, service_id, &draft.attachments)
+            .await?;
+        tracing::debug!(adapter = KIND, card_id = fresh.id, "Created a card.");
+        Ok(map::ticket_ref(self.client.site(), &fresh))
+    }
+
+    async fn add_comment(&self, ticket: &TicketId, draft: &CommentDraft) -> Result<CommentId> {
+        const OP: &str = "add_comment";
+        let card_id = card_id(OP, ticket)?;
+        if draft.retry {
+            let comments = self.comments(OP, card_id).await?;
+            if let Some(earlier) = comments
+                .iter()
+                .find(|c| !c.deleted && map::has_marker_for(&c.text, draft.key.as_str()))
+            {
+                return Ok(CommentId(earlier.id.to_string()));
+            }
+        }
+        // Non-restricted tenants cannot attach files to a comment, so they go on the card and the
+        // comment links them.
+        let mut links = Vec::with_capacity(draft.attachments.len());
+        for attachment in &draft.attachments {
+            let file = self.client.upload(OP, card_id, attachment).await?;
+            let url = match &file.url {
+                Some(url) => map::absolute_url(self.client.site(), url),
+                None => map::card_url(self.client.site(), None, card_id),
+            };
+            links.push((file.name, url));
+        }
+        let body = model::CreateComment {
+            text: map::comment_text(draft, &links),
+        };
+        let comment: model::Comment = self
+            .client
+            .send_json(
+                OP,
+                Method::POST,
+                &format!("/cards/{card_id}/comments"),
+                &body,
+            )
+            .await?;
+        Ok(CommentId(comment.id.to_string()))
+    }
+
+    async fn get_ticket(&self, ticket: &TicketId) -> Result<Ticket> {
+        const OP: &str = "get_ticket";
+        let card_id = card_id(OP, ticket)?;
+        let integration_user = self.integration_user(OP).await?;
+        let card = self.card(OP, card_id).await?;
+        let comments = self.comments(OP, card_id).await?;
+        let ctx = map::Context {
+            site: self.client.site(),
+            statuses: &self.config.statuses,
+            resolution_property: self.config.resolution_property.as_deref(),
+            integration_user,
+        };
+        Ok(map::to_ticket(&ctx, &card, &comments))
+    }
+
+    async fn changes_since(&self, cursor: &Cursor) -> Result<ChangeBatch> {
+        const OP: &str = "changes_since";
+        let Some(from) = cursor.query_from(DEFAULT_OVERLAP) else {
+            // A first poll starts now: replaying the board's history would flood Telegram.
+            return Ok(ChangeBatch {
+                changes: Vec::new(),
+                cursor: Cursor::starting_at(OffsetDateTime::now_utc()),
+            });
+        };
+        let mut items = Vec::new();
+        let mut offset = 0;
+        for _ in 0..MAX_PAGES {
+            let query = [
+                ("updated_after", map::query_time(from)),
+                ("board_id", self.config.board_id.to_string()),
+                ("limit", PAGE_SIZE.to_string()),
+                ("offset", offset.to_string()),
+            ];
+            let page: Vec<model::Card> = self.client.get(OP, "/cards", &query).await?;
+            let count = page.len();
+            items.extend(
+                page.into_iter()
+                    .map(|card| (TicketId(card.id.to_string()), card.updated)),
+            );
+            if count < PAGE_SIZE {
+                let (changes, cursor) = cursor.advance(items, DEFAULT_OVERLAP);
+                return Ok(ChangeBatch { changes, cursor });
+            }
+            offset += count;
+        }
+        Err(Error::new(
+            ErrorKind::Unexpected,
+            OP,
+            format!(
+                "more than {} changed cards in one poll; is Kaiten ignoring `offset`?",
+                PAGE_SIZE * MAX_PAGES
+            ),
+        ))
+    }
+
+    async fn set_status(&self, ticket: &TicketId, status: StatusClass) -> Result<()> {
+        const OP: &str = "set_status";
+        let column_id = match status {
+            StatusClass::New | StatusClass::InProgress => Some(self.config.reopen_column_id),
+            StatusClass::ClientReplied => self.config.client_replied_column_id,
+            _ => None,
+        }
+        .ok_or_else(|| Error::unsupported(OP))?;
+        let card_id = card_id(OP, ticket)?;
+        let update = model::UpdateCard {
+            column_id: Some(column_id),
+            ..Default::default()
+        };
+        self.patch(OP, card_id, &update).await
+    }
+
+    async fn download(&self, attachment: &AttachmentRef) -> Result<Attachment> {
+        const OP: &str = "download";
+        let url = attachment.url.as_deref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                OP,
+                format!("file {} has no download address", attachment.id),
+            )
+        })?;
+        let url = map::absolute_url(self.client.site(), url);
+        let mut file = self
+            .client
+            .download(OP, &url, &attachment.file_name)
+            .await?;
+        if let Some(content_type) = &attachment.content_type
+            && file.content_type == "application/octet-stream"
+        {
+            file.content_type = content_type.clone();
+        }
+        Ok(file)
     }
 }

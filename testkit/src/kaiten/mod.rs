@@ -1,1 +1,665 @@
 //! Fake Kaiten API server (see crate docs).
+//!
+//! [`FakeKaiten`] serves Kaiten's REST API under `/api/latest` on loopback, in the wire format of
+//! `fixtures/kaiten/*.json`, so the real adapter talks to it unchanged (in-process or from a child
+//! daemon process). Tests act as support staff ([`FakeKaiten::staff_reply`],
+//! [`FakeKaiten::move_to_column`], [`FakeKaiten::assign`]...) and observe what teledesk did
+//! ([`FakeKaiten::cards`], [`FakeKaiten::comments`], [`FakeKaiten::calls`]).
+//!
+//! The world: space 1, board 10 "Поддержка", lane 201, columns 101 "Новые" (type 1, queue),
+//! 102 "В работе" (type 2), 103 "Ждём клиента" (type 2), 104 "Готово" (type 3, done). User 1
+//! "teledesk bot" owns the only accepted token; staff users are created on demand by name, with
+//! ids from 100.
+//!
+//! Modelled server behaviour (assumptions where Kaiten's docs are silent are marked [U]):
+//! - every state change of a card (create, PATCH, comment, file, staff action) sets its `updated`
+//!   to the current time with millisecond precision, strictly increasing across the whole fake
+//!   (two changes in one millisecond still get different times). That a comment bumps `updated`
+//!   is [U] on real Kaiten;
+//! - `GET /cards` filters `external_id`, `board_id`, `updated_after` (inclusive, `>=`, ms
+//!   precision) and pages with `offset`/`limit` (default and maximum 100 [U]); results are sorted
+//!   by `updated` ascending, then id (real order [U]); list items omit `members`, `files`,
+//!   `column`, `board`, like Kaiten's card list;
+//! - `PATCH /cards/{id}` with `column_id` also sets `state` from the column's type;
+//! - comments posted through the API are by the token's user, `internal` only when the body says
+//!   `"internal": true` [U];
+//! - uploaded files get a `url` on this server (`/files/{id}/{name}`), which needs the token;
+//! - errors are `{"message": "..."}`: 401 `Unauthorized` for a wrong or missing token [U on the
+//!   text], 400 for invalid input, 404 for a missing card;
+//! - requests are checked in this order: outage (503 HTML from a "proxy"), token (401), rate limit
+//!   (429 with `Retry-After`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`; only admitted requests
+//!   count towards the rolling second), then failures injected with [`FakeKaiten::fail_next`].
+
+mod server;
+
+use crate::wait::Changes;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// A card as a test sees it.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct FakeCard {
+    /// Card id.
+    pub id: i64,
+    /// Title.
+    pub title: String,
+    /// Description (markdown), empty when none.
+    pub description: String,
+    /// The external id (teledesk's idempotency key).
+    pub external_id: Option<String>,
+    /// Board id.
+    pub board_id: i64,
+    /// Column id.
+    pub column_id: i64,
+    /// Lane id.
+    pub lane_id: i64,
+    /// Card type id.
+    pub type_id: Option<i64>,
+    /// Service Desk service.
+    pub service_id: Option<i64>,
+    /// Last update, as the API shows it (`2026-11-21T12:00:00.123Z`).
+    pub updated: String,
+    /// Custom properties.
+    pub properties: Map<String, Value>,
+    /// The responsible member's name.
+    pub responsible: Option<String>,
+}
+
+/// A comment as a test sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FakeComment {
+    /// Comment id.
+    pub id: i64,
+    /// Author's user id (1 is the integration user).
+    pub author_id: i64,
+    /// Author's full name.
+    pub author_name: String,
+    /// Text as stored.
+    pub text: String,
+    /// Internal note.
+    pub internal: bool,
+    /// Creation time, as the API shows it.
+    pub created: String,
+}
+
+/// A file as a test sees it.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FakeFile {
+    /// File id.
+    pub id: i64,
+    /// File name.
+    pub name: String,
+    /// MIME type of the upload.
+    pub content_type: String,
+    /// Content, byte-exact.
+    pub bytes: Vec<u8>,
+    /// The comment it belongs to (staff files), `None` for card files.
+    pub comment_id: Option<i64>,
+}
+
+impl std::fmt::Debug for FakeFile {
+    // Bytes would flood assertion messages; their length is what helps.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeFile")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("content_type", &self.content_type)
+            .field("len", &self.bytes.len())
+            .field("comment_id", &self.comment_id)
+            .finish()
+    }
+}
+
+/// One request the fake received.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct KaitenCall {
+    /// HTTP method (`GET`).
+    pub method: String,
+    /// Full path (`/api/latest/cards/1001`).
+    pub path: String,
+    /// Raw query string, empty when none.
+    pub query: String,
+    /// The JSON body, when there was one (multipart uploads: `None`).
+    pub body: Option<Value>,
+    /// The status the fake answered.
+    pub status: u16,
+}
+
+#[derive(Clone, Debug)]
+struct User {
+    id: i64,
+    full_name: String,
+    username: String,
+}
+
+#[derive(Clone, Debug)]
+struct Column {
+    id: i64,
+    title: &'static str,
+    column_type: i64,
+}
+
+#[derive(Clone, Debug)]
+struct Card {
+    id: i64,
+    title: String,
+    description: Option<String>,
+    board_id: i64,
+    column_id: i64,
+    lane_id: i64,
+    type_id: Option<i64>,
+    owner_id: i64,
+    external_id: Option<String>,
+    service_id: Option<i64>,
+    properties: Map<String, Value>,
+    /// `(user id, member type)`: 1 member, 2 responsible.
+    members: Vec<(i64, i64)>,
+    state: i64,
+    created: OffsetDateTime,
+    updated: OffsetDateTime,
+}
+
+#[derive(Clone, Debug)]
+struct Comment {
+    id: i64,
+    card_id: i64,
+    author_id: i64,
+    text: String,
+    internal: bool,
+    created: OffsetDateTime,
+}
+
+#[derive(Clone, Debug)]
+struct File {
+    id: i64,
+    card_id: i64,
+    author_id: i64,
+    name: String,
+    content_type: String,
+    bytes: Vec<u8>,
+    comment_id: Option<i64>,
+    created: OffsetDateTime,
+}
+
+/// Everything the fake knows; one lock, never held across an await.
+struct World {
+    base_url: String,
+    users: Vec<User>,
+    columns: Vec<Column>,
+    cards: BTreeMap<i64, Card>,
+    comments: BTreeMap<i64, Comment>,
+    files: BTreeMap<i64, File>,
+    next_card: i64,
+    next_comment: i64,
+    next_file: i64,
+    next_user: i64,
+    last_stamp: OffsetDateTime,
+    calls: Vec<KaitenCall>,
+    outage: bool,
+    rate_limit: Option<u32>,
+    admitted: VecDeque<tokio::time::Instant>,
+    fail_next: VecDeque<u16>,
+}
+
+const SPACE_ID: i64 = 1;
+const BOARD_TITLE: &str = "Поддержка";
+const INTEGRATION_USER: i64 = 1;
+const TOKEN: &str = "kaiten-fake-token-7f3a9c";
+
+impl World {
+    fn new(base_url: String) -> Self {
+        Self {
+            base_url,
+            users: vec![User {
+                id: INTEGRATION_USER,
+                full_name: "teledesk bot".into(),
+                username: "teledesk-bot".into(),
+            }],
+            columns: vec![
+                Column {
+                    id: FakeKaiten::COLUMN_NEW,
+                    title: "Новые",
+                    column_type: 1,
+                },
+                Column {
+                    id: FakeKaiten::COLUMN_IN_PROGRESS,
+                    title: "В работе",
+                    column_type: 2,
+                },
+                Column {
+                    id: FakeKaiten::COLUMN_WAITING,
+                    title: "Ждём клиента",
+                    column_type: 2,
+                },
+                Column {
+                    id: FakeKaiten::COLUMN_DONE,
+                    title: "Готово",
+                    column_type: 3,
+                },
+            ],
+            cards: BTreeMap::new(),
+            comments: BTreeMap::new(),
+            files: BTreeMap::new(),
+            next_card: 1001,
+            next_comment: 2001,
+            next_file: 3001,
+            next_user: 100,
+            last_stamp: OffsetDateTime::UNIX_EPOCH,
+            calls: Vec::new(),
+            outage: false,
+            rate_limit: Some(5),
+            admitted: VecDeque::new(),
+            fail_next: VecDeque::new(),
+        }
+    }
+
+    /// The next server time: now at millisecond precision, and always later than the last one.
+    fn stamp(&mut self) -> OffsetDateTime {
+        let now = OffsetDateTime::now_utc();
+        let now = now
+            .replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000)
+            .unwrap_or(now);
+        let next = now.max(self.last_stamp + Duration::from_millis(1));
+        self.last_stamp = next;
+        next
+    }
+
+    fn column(&self, id: i64) -> Option<&Column> {
+        self.columns.iter().find(|c| c.id == id)
+    }
+
+    fn user(&self, id: i64) -> Option<&User> {
+        self.users.iter().find(|u| u.id == id)
+    }
+
+    fn user_named(&mut self, name: &str) -> i64 {
+        if let Some(user) = self.users.iter().find(|u| u.full_name == name) {
+            return user.id;
+        }
+        let id = self.next_user;
+        self.next_user += 1;
+        self.users.push(User {
+            id,
+            full_name: name.to_owned(),
+            username: format!("staff{id}"),
+        });
+        id
+    }
+
+    fn card_mut(&mut self, id: i64) -> &mut Card {
+        self.cards
+            .get_mut(&id)
+            .unwrap_or_else(|| panic!("FakeKaiten has no card {id}"))
+    }
+
+    fn touch(&mut self, card_id: i64) -> OffsetDateTime {
+        let at = self.stamp();
+        self.card_mut(card_id).updated = at;
+        at
+    }
+
+    fn add_comment(&mut self, card_id: i64, author_id: i64, text: &str, internal: bool) -> i64 {
+        let created = self.touch(card_id);
+        let id = self.next_comment;
+        self.next_comment += 1;
+        self.comments.insert(
+            id,
+            Comment {
+                id,
+                card_id,
+                author_id,
+                text: text.to_owned(),
+                internal,
+                created,
+            },
+        );
+        id
+    }
+
+    fn add_file(&mut self, card_id: i64, author_id: i64, file: NewFile) -> i64 {
+        let created = self.touch(card_id);
+        let id = self.next_file;
+        self.next_file += 1;
+        self.files.insert(
+            id,
+            File {
+                id,
+                card_id,
+                author_id,
+                name: file.name,
+                content_type: file.content_type,
+                bytes: file.bytes,
+                comment_id: file.comment_id,
+                created,
+            },
+        );
+        id
+    }
+
+    fn move_card(&mut self, card_id: i64, column_id: i64) -> Result<(), String> {
+        let state = self
+            .column(column_id)
+            .map(|c| c.column_type)
+            .ok_or_else(|| format!("column {column_id} not found"))?;
+        let card = self.card_mut(card_id);
+        card.column_id = column_id;
+        card.state = state;
+        self.touch(card_id);
+        Ok(())
+    }
+
+    fn fake_card(&self, card: &Card) -> FakeCard {
+        FakeCard {
+            id: card.id,
+            title: card.title.clone(),
+            description: card.description.clone().unwrap_or_default(),
+            external_id: card.external_id.clone(),
+            board_id: card.board_id,
+            column_id: card.column_id,
+            lane_id: card.lane_id,
+            type_id: card.type_id,
+            service_id: card.service_id,
+            updated: format_time(card.updated),
+            properties: card.properties.clone(),
+            responsible: card
+                .members
+                .iter()
+                .find(|(_, kind)| *kind == 2)
+                .and_then(|(id, _)| self.user(*id))
+                .map(|u| u.full_name.clone()),
+        }
+    }
+}
+
+struct NewFile {
+    name: String,
+    content_type: String,
+    bytes: Vec<u8>,
+    comment_id: Option<i64>,
+}
+
+/// Kaiten's timestamp format: UTC, milliseconds, `Z`.
+fn format_time(at: OffsetDateTime) -> String {
+    let format =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    at.format(&format).expect("a UTC time formats")
+}
+
+struct Inner {
+    world: Mutex<World>,
+    changes: Changes,
+    addr: SocketAddr,
+}
+
+/// A running fake Kaiten; cheap to clone, every clone is the same server.
+#[derive(Clone)]
+pub struct FakeKaiten {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for FakeKaiten {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeKaiten")
+            .field("addr", &self.inner.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeKaiten {
+    /// The support board.
+    pub const BOARD_ID: i64 = 10;
+    /// Column "Новые" (type 1, queue).
+    pub const COLUMN_NEW: i64 = 101;
+    /// Column "В работе" (type 2).
+    pub const COLUMN_IN_PROGRESS: i64 = 102;
+    /// Column "Ждём клиента" (type 2).
+    pub const COLUMN_WAITING: i64 = 103;
+    /// Column "Готово" (type 3, done).
+    pub const COLUMN_DONE: i64 = 104;
+    /// The board's only lane.
+    pub const LANE_ID: i64 = 201;
+    /// The space of the board.
+    pub const SPACE_ID: i64 = SPACE_ID;
+    /// The integration user's id (the token's owner).
+    pub const INTEGRATION_USER_ID: i64 = INTEGRATION_USER;
+
+    /// Starts the server on `127.0.0.1:0` in the current Tokio runtime; it runs until the runtime
+    /// shuts down.
+    pub async fn start() -> FakeKaiten {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port for FakeKaiten");
+        let addr = listener.local_addr().expect("a bound address");
+        let fake = FakeKaiten {
+            inner: Arc::new(Inner {
+                world: Mutex::new(World::new(format!("http://{addr}"))),
+                changes: Changes::new(),
+                addr,
+            }),
+        };
+        let app = server::router(fake.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, app).await {
+                tracing::error!(%error, "FakeKaiten stopped.");
+            }
+        });
+        fake
+    }
+
+    fn world(&self) -> MutexGuard<'_, World> {
+        self.inner.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `change` on the world and wakes waiters.
+    fn change<T>(&self, change: impl FnOnce(&mut World) -> T) -> T {
+        let value = change(&mut self.world());
+        self.inner.changes.bump();
+        value
+    }
+
+    /// The site address (`http://127.0.0.1:PORT`); the API is under `/api/latest`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.inner.addr)
+    }
+
+    /// The only accepted bearer token; anything else gets 401 `{"message":"Unauthorized"}`.
+    pub fn token(&self) -> String {
+        TOKEN.to_owned()
+    }
+
+    /// Staff create a card in the UI (not through teledesk: no external id) in column
+    /// [`Self::COLUMN_NEW`]; returns its id.
+    pub fn staff_create_card(&self, title: &str) -> i64 {
+        self.change(|w| {
+            let at = w.stamp();
+            let id = w.next_card;
+            w.next_card += 1;
+            w.cards.insert(
+                id,
+                Card {
+                    id,
+                    title: title.to_owned(),
+                    description: None,
+                    board_id: Self::BOARD_ID,
+                    column_id: Self::COLUMN_NEW,
+                    lane_id: Self::LANE_ID,
+                    type_id: None,
+                    owner_id: INTEGRATION_USER,
+                    external_id: None,
+                    service_id: None,
+                    properties: Map::new(),
+                    members: Vec::new(),
+                    state: 1,
+                    created: at,
+                    updated: at,
+                },
+            );
+            id
+        })
+    }
+
+    /// A staff member posts a public comment; returns its id.
+    pub fn staff_reply(&self, card_id: i64, staff_name: &str, text: &str) -> i64 {
+        self.change(|w| {
+            let author = w.user_named(staff_name);
+            w.add_comment(card_id, author, text, false)
+        })
+    }
+
+    /// A staff member posts a public comment with a file attached to it; returns the comment id.
+    pub fn staff_reply_with_file(
+        &self,
+        card_id: i64,
+        staff_name: &str,
+        text: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> i64 {
+        self.change(|w| {
+            let author = w.user_named(staff_name);
+            let comment = w.add_comment(card_id, author, text, false);
+            let file = NewFile {
+                name: file_name.to_owned(),
+                content_type: "application/octet-stream".to_owned(),
+                bytes,
+                comment_id: Some(comment),
+            };
+            w.add_file(card_id, author, file);
+            comment
+        })
+    }
+
+    /// A staff member writes an internal note; returns its id.
+    pub fn internal_note(&self, card_id: i64, staff_name: &str, text: &str) -> i64 {
+        self.change(|w| {
+            let author = w.user_named(staff_name);
+            w.add_comment(card_id, author, text, true)
+        })
+    }
+
+    /// Staff drag the card to another column (its `state` follows the column's type).
+    pub fn move_to_column(&self, card_id: i64, column_id: i64) {
+        self.change(|w| w.move_card(card_id, column_id))
+            .unwrap_or_else(|e| panic!("FakeKaiten::move_to_column: {e}"));
+    }
+
+    /// Staff make `staff_name` the responsible member (type 2), replacing the previous one.
+    pub fn assign(&self, card_id: i64, staff_name: &str) {
+        self.change(|w| {
+            let user = w.user_named(staff_name);
+            let card = w.card_mut(card_id);
+            card.members.retain(|(id, _)| *id != user);
+            for member in &mut card.members {
+                if member.1 == 2 {
+                    member.1 = 1;
+                }
+            }
+            card.members.push((user, 2));
+            w.touch(card_id);
+        });
+    }
+
+    /// Staff set a custom property (`id_<n>`).
+    pub fn set_property(&self, card_id: i64, key: &str, value: Value) {
+        self.change(|w| {
+            w.card_mut(card_id).properties.insert(key.to_owned(), value);
+            w.touch(card_id);
+        });
+    }
+
+    /// Every card, by id.
+    pub fn cards(&self) -> Vec<FakeCard> {
+        let w = self.world();
+        w.cards.values().map(|c| w.fake_card(c)).collect()
+    }
+
+    /// One card.
+    pub fn card(&self, id: i64) -> Option<FakeCard> {
+        let w = self.world();
+        w.cards.get(&id).map(|c| w.fake_card(c))
+    }
+
+    /// A card's comments, oldest first.
+    pub fn comments(&self, card_id: i64) -> Vec<FakeComment> {
+        let w = self.world();
+        w.comments
+            .values()
+            .filter(|c| c.card_id == card_id)
+            .map(|c| FakeComment {
+                id: c.id,
+                author_id: c.author_id,
+                author_name: w
+                    .user(c.author_id)
+                    .map(|u| u.full_name.clone())
+                    .unwrap_or_default(),
+                text: c.text.clone(),
+                internal: c.internal,
+                created: format_time(c.created),
+            })
+            .collect()
+    }
+
+    /// A card's files, oldest first.
+    pub fn files(&self, card_id: i64) -> Vec<FakeFile> {
+        self.world()
+            .files
+            .values()
+            .filter(|f| f.card_id == card_id)
+            .map(|f| FakeFile {
+                id: f.id,
+                name: f.name.clone(),
+                content_type: f.content_type.clone(),
+                bytes: f.bytes.clone(),
+                comment_id: f.comment_id,
+            })
+            .collect()
+    }
+
+    /// Every request received so far, in the order they were answered.
+    pub fn calls(&self) -> Vec<KaitenCall> {
+        self.world().calls.clone()
+    }
+
+    /// While on, every request gets 503 with an HTML body, as a proxy in front of Kaiten sends.
+    pub fn set_outage(&self, on: bool) {
+        self.change(|w| w.outage = on);
+    }
+
+    /// More than `per_second` admitted requests in a rolling second get 429; `None` turns the
+    /// limit off. Default `Some(5)`, Kaiten's documented limit.
+    pub fn set_rate_limit(&self, per_second: Option<u32>) {
+        self.change(|w| {
+            w.rate_limit = per_second;
+            w.admitted.clear();
+        });
+    }
+
+    /// The next `times` authenticated requests fail with `status` (429 comes with rate-limit
+    /// headers, like a real one).
+    pub fn fail_next(&self, times: usize, status: u16) {
+        self.change(|w| w.fail_next.extend(std::iter::repeat_n(status, times)));
+    }
+
+    /// Waits until `check` returns `Some`, re-checking after every change; panics after
+    /// `timeout` naming `what`.
+    pub async fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        what: &str,
+        mut check: impl FnMut(&FakeKaiten) -> Option<T>,
+    ) -> T {
+        self.inner
+            .changes
+            .wait_until(timeout, what, || check(self))
+            .await
+    }
+}

@@ -1,1 +1,417 @@
 //! Fake Telegram Bot API server (see crate docs).
+//!
+//! [`FakeTelegram`] serves `/bot<token>/<method>` and `/file/bot<token>/<path>` on loopback with
+//! Telegram's JSON wire format, error bodies and HTTP statuses, so the real daemon (teloxide) can
+//! talk to it unchanged. Tests build a world (users, groups), act as users ([`FakeTelegram::send`],
+//! [`FakeTelegram::press`]) and observe what the bot did ([`FakeTelegram::messages`],
+//! [`FakeTelegram::calls`]).
+//!
+//! Modelled server behaviour callers should know:
+//! - texts and captions are trimmed of surrounding whitespace; HTML follows TDLib's parser (an
+//!   unknown `&...` stays literal, any unsupported `<tag>` is a 400);
+//! - `editMessageText`/`editMessageCaption` without `reply_markup` remove the inline keyboard;
+//! - `pinChatMessage` queues the "pinned message" service message as an update, as the real
+//!   server does for the bot's own pins;
+//! - a user who writes to the bot in private is allowed to receive DMs from it;
+//! - sends and edits are rate-limited per [`limits`] unless [`TelegramOptions::enforce_limits`]
+//!   is off.
+
+mod api;
+mod html;
+pub mod limits;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use crate::wait::Changes;
+use serde_json::Value;
+use state::{Content, World};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How the fake behaves; [`Default`] matches production-like settings.
+#[derive(Clone, Debug)]
+pub struct TelegramOptions {
+    /// Refuse sends and edits over Telegram's flood limits with 429 (default true).
+    pub enforce_limits: bool,
+    /// The bot's username, without `@`; also the suffix accepted in `/command@username`.
+    pub bot_username: String,
+    /// The token the daemon must use; the number before `:` is the bot's user id.
+    pub token: String,
+}
+
+impl Default for TelegramOptions {
+    fn default() -> Self {
+        Self {
+            enforce_limits: true,
+            bot_username: "teledesk_test_bot".to_owned(),
+            token: "123456789:TEST-fake-token-for-teledesk".to_owned(),
+        }
+    }
+}
+
+/// An error a test makes the next calls of a method fail with, see [`FakeTelegram::inject_error`].
+#[derive(Clone, Debug)]
+pub enum FakeError {
+    /// HTTP 429 `Too Many Requests: retry after N` with `parameters.retry_after` and `Retry-After`.
+    TooManyRequests {
+        /// Seconds the client is told to wait.
+        retry_after: u32,
+    },
+    /// Any error body: HTTP status = `code`, `description` verbatim (include the "Bad Request: "
+    /// style prefix yourself).
+    Api {
+        /// `error_code` and HTTP status.
+        code: u16,
+        /// `description`, verbatim.
+        description: String,
+    },
+    /// HTTP 400 `group chat was upgraded to a supergroup chat` with
+    /// `parameters.migrate_to_chat_id`.
+    MigrateTo {
+        /// The supergroup id the client should use instead.
+        chat_id: i64,
+    },
+}
+
+/// A message a test sends as a user; build with [`Outgoing::text`], [`Outgoing::photo`] or
+/// [`Outgoing::document`].
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    pub(crate) content: Content,
+    pub(crate) reply_to: Option<i32>,
+}
+
+impl Outgoing {
+    /// A text message. A leading `/command` gets a `bot_command` entity.
+    pub fn text(text: &str) -> Self {
+        Self {
+            content: Content::Text(text.to_owned()),
+            reply_to: None,
+        }
+    }
+
+    /// A photo; Telegram delivers it as two sizes whose file ids both download `bytes`.
+    pub fn photo(bytes: Vec<u8>, caption: Option<&str>) -> Self {
+        Self {
+            content: Content::Photo {
+                bytes,
+                caption: caption.map(str::to_owned),
+            },
+            reply_to: None,
+        }
+    }
+
+    /// A file sent as a document.
+    pub fn document(
+        file_name: &str,
+        mime_type: &str,
+        bytes: Vec<u8>,
+        caption: Option<&str>,
+    ) -> Self {
+        Self {
+            content: Content::Document {
+                file_name: file_name.to_owned(),
+                mime_type: mime_type.to_owned(),
+                bytes,
+                caption: caption.map(str::to_owned),
+            },
+            reply_to: None,
+        }
+    }
+
+    /// Makes it a reply to `message_id` in the same chat (which must exist).
+    pub fn reply_to(mut self, message_id: i32) -> Self {
+        self.reply_to = Some(message_id);
+        self
+    }
+}
+
+/// A file attached to a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaInfo {
+    /// `"photo"` or `"document"`.
+    pub kind: String,
+    /// The id `getFile` accepts (for photos: the largest size).
+    pub file_id: String,
+    /// The document's file name, if it has one.
+    pub file_name: Option<String>,
+    /// Size in bytes.
+    pub size: usize,
+}
+
+/// A message as it currently stands in a chat (edits applied).
+#[derive(Clone, Debug)]
+pub struct ChatMessage {
+    /// Id, unique within the chat.
+    pub message_id: i32,
+    /// The sender's user id (the bot's id for the bot's messages).
+    pub from_id: Option<i64>,
+    /// Whether the bot sent it.
+    pub from_bot: bool,
+    /// The sender's first and last name.
+    pub sender_name: String,
+    /// Plain text after HTML parsing, or the caption; empty for service messages.
+    pub text: String,
+    /// The HTML as sent, when the bot used `parse_mode=HTML`.
+    pub html: Option<String>,
+    /// The message it replies to.
+    pub reply_to: Option<i32>,
+    /// `message_thread_id`: the reply chain's root, supergroups only.
+    pub thread_id: Option<i32>,
+    /// Attached files.
+    pub media: Vec<MediaInfo>,
+    /// Shared by the items of one album.
+    pub media_group_id: Option<String>,
+    /// The reply markup as sent (inline keyboard or force_reply).
+    pub reply_markup: Option<Value>,
+    /// How many times it was edited.
+    pub edit_count: u32,
+    /// Unix seconds.
+    pub date: i64,
+    /// For a "pinned message" service message: the pinned message's id.
+    pub pinned_message_id: Option<i32>,
+}
+
+/// One HTTP call the fake received.
+#[derive(Clone, Debug)]
+pub struct RecordedCall {
+    /// The method as the client spelled it (e.g. `sendMessage`).
+    pub method: String,
+    /// The JSON body, form fields or multipart text fields. Form and multipart values that are
+    /// numbers, booleans or JSON objects/arrays are decoded (except free-text fields such as
+    /// `text` and `caption`); file parts appear as `{"file_name": .., "size": ..}`.
+    pub params: Value,
+    /// The HTTP status answered.
+    pub status: u16,
+}
+
+/// An `answerCallbackQuery` the bot made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallbackAnswer {
+    /// The query id from [`FakeTelegram::press`].
+    pub query_id: String,
+    /// The notification text, if any.
+    pub text: Option<String>,
+    /// Whether it was an alert rather than a toast.
+    pub show_alert: bool,
+}
+
+pub(crate) struct Shared {
+    pub(crate) world: Mutex<World>,
+    pub(crate) changes: Changes,
+    /// Bumped when updates are queued or a new poller takes over, to wake long polls.
+    pub(crate) updates: watch::Sender<u64>,
+    pub(crate) options: TelegramOptions,
+}
+
+impl Shared {
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        // A panicking test thread must not wedge the server for the other callers.
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn wake_pollers(&self) {
+        self.updates.send_modify(|n| *n += 1);
+    }
+}
+
+/// The fake Bot API server; a cheap handle, clone it freely.
+#[derive(Clone)]
+pub struct FakeTelegram {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+}
+
+impl std::fmt::Debug for FakeTelegram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // No token here: Debug output ends up in logs.
+        f.debug_struct("FakeTelegram")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeTelegram {
+    /// Starts a server with [`TelegramOptions::default`] on 127.0.0.1 (random port), served by a
+    /// task on the current tokio runtime.
+    pub async fn start() -> FakeTelegram {
+        Self::start_with(TelegramOptions::default()).await
+    }
+
+    /// Starts a server with `options`.
+    pub async fn start_with(options: TelegramOptions) -> FakeTelegram {
+        let world = World::new(&options);
+        let shared = Arc::new(Shared {
+            world: Mutex::new(world),
+            changes: Changes::new(),
+            updates: watch::channel(0).0,
+            options,
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the fake Telegram server");
+        let addr = listener
+            .local_addr()
+            .expect("local address of the fake Telegram server");
+        let router = api::router(shared.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::error!(%error, "fake Telegram server stopped");
+            }
+        });
+        FakeTelegram { shared, addr }
+    }
+
+    /// Base URL for `Bot::set_api_url`, e.g. `http://127.0.0.1:PORT`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The token the server accepts.
+    pub fn token(&self) -> String {
+        self.shared.options.token.clone()
+    }
+
+    /// The bot's user id (the number before `:` in the token).
+    pub fn bot_id(&self) -> i64 {
+        self.shared.world().bot_id
+    }
+
+    /// The bot's username, without `@`.
+    pub fn bot_username(&self) -> String {
+        self.shared.options.bot_username.clone()
+    }
+
+    fn mutate<R>(&self, wakes_pollers: bool, f: impl FnOnce(&mut World) -> R) -> R {
+        let result = f(&mut self.shared.world());
+        self.shared.changes.bump();
+        if wakes_pollers {
+            self.shared.wake_pollers();
+        }
+        result
+    }
+
+    /// Adds a user (language `ru`) and returns their id.
+    pub fn add_user(
+        &self,
+        first_name: &str,
+        last_name: Option<&str>,
+        username: Option<&str>,
+    ) -> i64 {
+        self.mutate(false, |w| w.add_user(first_name, last_name, username))
+    }
+
+    /// Adds a basic group (type `group`, id `-4001…`) with the bot as administrator.
+    pub fn add_group(&self, title: &str) -> i64 {
+        self.mutate(false, |w| w.add_chat(title, state::ChatKind::Group))
+    }
+
+    /// Adds a supergroup (id `-1001…`) with the bot as administrator.
+    pub fn add_supergroup(&self, title: &str) -> i64 {
+        self.mutate(false, |w| w.add_chat(title, state::ChatKind::Supergroup))
+    }
+
+    /// Makes `user_id` a member of `chat_id`; users can only send to chats they are members of.
+    pub fn add_member(&self, chat_id: i64, user_id: i64) {
+        self.mutate(false, |w| w.add_member(chat_id, user_id))
+    }
+
+    /// Whether the bot may DM the user (they started the bot). Default false, so a DM is 403
+    /// `Forbidden: bot can't initiate conversation with a user`.
+    pub fn set_can_dm(&self, user_id: i64, can: bool) {
+        self.mutate(false, |w| w.set_can_dm(user_id, can))
+    }
+
+    /// The user sends `message` to the chat (`chat_id == from_user` for a DM to the bot); queues
+    /// a `message` update and returns the new message id. Panics on test mistakes (unknown chat,
+    /// not a member, replying to a missing message).
+    pub fn send(&self, chat_id: i64, from_user: i64, message: Outgoing) -> i32 {
+        self.mutate(true, |w| {
+            w.user_send(chat_id, from_user, vec![message], false)
+        })[0]
+    }
+
+    /// The user sends an album: one update per item, all with the same fresh `media_group_id`.
+    pub fn send_album(&self, chat_id: i64, from_user: i64, items: Vec<Outgoing>) -> Vec<i32> {
+        self.mutate(true, |w| w.user_send(chat_id, from_user, items, true))
+    }
+
+    /// The user taps an inline button with `data` under the message; queues a `callback_query`
+    /// update and returns the query id. A deleted message is delivered as inaccessible (`date` 0).
+    pub fn press(&self, chat_id: i64, message_id: i32, from_user: i64, data: &str) -> String {
+        self.mutate(true, |w| w.press(chat_id, message_id, from_user, data))
+    }
+
+    /// Queues arbitrary update JSON (e.g. types teloxide does not know) with the next `update_id`,
+    /// which is returned.
+    pub fn push_raw_update(&self, update: Value) -> i64 {
+        self.mutate(true, |w| w.queue_update(update))
+    }
+
+    /// The chat's messages now, oldest first, edits applied, deleted ones gone.
+    pub fn messages(&self, chat_id: i64) -> Vec<ChatMessage> {
+        self.shared.world().chat_messages(chat_id)
+    }
+
+    /// One message as it stands now.
+    pub fn message(&self, chat_id: i64, message_id: i32) -> Option<ChatMessage> {
+        self.shared
+            .world()
+            .chat_messages(chat_id)
+            .into_iter()
+            .find(|m| m.message_id == message_id)
+    }
+
+    /// The message pinned in the chat, if any.
+    pub fn pinned(&self, chat_id: i64) -> Option<i32> {
+        self.shared.world().pinned(chat_id)
+    }
+
+    /// Every API call received, in order of completion.
+    pub fn calls(&self) -> Vec<RecordedCall> {
+        self.shared.world().calls.clone()
+    }
+
+    /// Every `answerCallbackQuery` that succeeded, in order.
+    pub fn callback_answers(&self) -> Vec<CallbackAnswer> {
+        self.shared.world().callback_answers.clone()
+    }
+
+    /// The bytes behind a file id (uploaded by the bot or sent by a user).
+    pub fn file_bytes(&self, file_id: &str) -> Option<Vec<u8>> {
+        self.shared
+            .world()
+            .files
+            .get(file_id)
+            .map(|f| f.bytes.to_vec())
+    }
+
+    /// Updates queued that the bot has not confirmed with a higher `offset` yet.
+    pub fn unconfirmed_updates(&self) -> usize {
+        self.shared.world().updates.len()
+    }
+
+    /// The next `times` calls of `method` (any case) fail with `error` without executing.
+    pub fn inject_error(&self, method: &str, times: usize, error: FakeError) {
+        self.mutate(false, |w| {
+            w.injected.push((method.to_ascii_lowercase(), times, error))
+        })
+    }
+
+    /// Re-evaluates `check` on every change of the fake (and at least every 200 ms) until it
+    /// returns `Some`; panics naming `what` after `timeout`.
+    pub async fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        what: &str,
+        mut check: impl FnMut(&FakeTelegram) -> Option<T>,
+    ) -> T {
+        self.shared
+            .changes
+            .wait_until(timeout, what, || check(self))
+            .await
+    }
+}

@@ -1,0 +1,619 @@
+//! Wire ↔ domain: the texts teledesk writes into Kaiten and how cards and comments read back.
+
+use crate::model;
+use std::collections::BTreeMap;
+use teledesk_adapter::{
+    AttachmentRef, Comment, CommentDraft, CommentId, Origin, Requester, StatusClass, Ticket,
+    TicketDraft, TicketId, TicketRef, Visibility,
+};
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{OffsetDateTime, UtcOffset};
+
+/// Starts the marker that ties a comment to its Telegram message (`tg-key: tg:-100123:45`).
+///
+/// Kaiten comments have no external id, so a retry after a crash finds the earlier comment by this
+/// text, and the poller recognises teledesk's own comments even if the author check fails.
+pub const MARKER: &str = "tg-key: ";
+
+/// First line of the requester block appended to card descriptions; reading a card strips it.
+const BLOCK_SEPARATOR: &str = "---";
+const BLOCK_TELEGRAM: &str = "**Telegram:** ";
+const BLOCK_REGISTERED: &str = "**Registered (UTC):** ";
+const BLOCK_SOURCE: &str = "**Source:** ";
+const FILE_LINE: &str = "📎 ";
+
+/// Everything besides the payloads that mapping a card needs.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    /// The site (`https://acme.kaiten.ru`), for links.
+    pub site: &'a str,
+    /// Column id → class overrides.
+    pub statuses: &'a BTreeMap<i64, StatusClass>,
+    /// The custom property holding the resolution.
+    pub resolution_property: Option<&'a str>,
+    /// The integration user's id: its comments are teledesk's own.
+    pub integration_user: i64,
+}
+
+/// `updated_after` as Kaiten's own timestamps look: UTC with milliseconds and `Z`.
+pub fn query_time(at: OffsetDateTime) -> String {
+    let format =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    at.to_offset(UtcOffset::UTC)
+        .format(&format)
+        .unwrap_or_else(|_| at.unix_timestamp().to_string())
+}
+
+/// The web link of a card; the short form works without the space id.
+pub fn card_url(site: &str, space_id: Option<i64>, card_id: i64) -> String {
+    match space_id {
+        Some(space) => format!("{site}/space/{space}/card/{card_id}"),
+        None => format!("{site}/card/{card_id}"),
+    }
+}
+
+/// The reference teledesk stores for a card.
+pub fn ticket_ref(site: &str, card: &model::Card) -> TicketRef {
+    TicketRef {
+        id: TicketId(card.id.to_string()),
+        number: card.id.to_string(),
+        url: Some(card_url(site, card.space_id, card.id)),
+    }
+}
+
+/// Makes a site-relative file address absolute.
+pub fn absolute_url(site: &str, url: &str) -> String {
+    if url.starts_with('/') {
+        format!("{site}{url}")
+    } else {
+        url.to_owned()
+    }
+}
+
+/// Escapes what markdown would otherwise eat in a name (`ann_smith` → `ann\_smith`).
+fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '*' | '_' | '`' | '[' | ']') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn rfc3339_utc(at: OffsetDateTime) -> String {
+    at.to_offset(UtcOffset::UTC)
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| at.unix_timestamp().to_string())
+}
+
+fn requester_line(requester: &Requester) -> String {
+    let mut line = format!(
+        "{}, id {}",
+        escape_markdown(&requester.label()),
+        requester.telegram_id
+    );
+    if let Some(company) = &requester.company {
+        line.push_str(", ");
+        line.push_str(&escape_markdown(company));
+    }
+    line
+}
+
+/// The card description: the client's text, then a block staff read the requester from.
+///
+/// The block carries what Kaiten has no field for: the Telegram identity, the exact registration
+/// time (the card's `created` is when teledesk got through, which can be later) and the source link.
+pub fn card_description(draft: &TicketDraft) -> String {
+    let mut text = String::new();
+    let description = draft.description.trim();
+    if !description.is_empty() {
+        text.push_str(description);
+        text.push_str("\n\n");
+    }
+    text.push_str(BLOCK_SEPARATOR);
+    text.push('\n');
+    text.push_str(BLOCK_TELEGRAM);
+    text.push_str(&requester_line(&draft.requester));
+    text.push('\n');
+    text.push_str(BLOCK_REGISTERED);
+    text.push_str(&rfc3339_utc(draft.registered_at));
+    if let Some(source) = &draft.source_url {
+        text.push('\n');
+        text.push_str(BLOCK_SOURCE);
+        text.push_str(source);
+    }
+    text
+}
+
+/// The description without the requester block [`card_description`] appended; text staff added
+/// after the block is kept.
+pub fn strip_requester_block(description: &str) -> String {
+    let lines: Vec<&str> = description.lines().collect();
+    let start = (0..lines.len()).rev().find(|&i| {
+        lines[i].trim_end() == BLOCK_SEPARATOR
+            && lines
+                .get(i + 1)
+                .is_some_and(|l| l.starts_with(BLOCK_TELEGRAM))
+            && (i == 0 || lines[i - 1].trim().is_empty())
+    });
+    let Some(start) = start else {
+        return description.trim().to_owned();
+    };
+    let mut end = start + 2;
+    while end < lines.len()
+        && (lines[end].starts_with(BLOCK_REGISTERED) || lines[end].starts_with(BLOCK_SOURCE))
+    {
+        end += 1;
+    }
+    let before = lines[..start].join("\n");
+    let after = lines[end..].join("\n");
+    match (before.trim(), after.trim()) {
+        (b, "") => b.to_owned(),
+        ("", a) => a.to_owned(),
+        (b, a) => format!("{b}\n\n{a}"),
+    }
+}
+
+/// The comment text for a client message: who wrote it, the text, links to its files, and a small
+/// footer with the source link and the idempotency marker.
+pub fn comment_text(draft: &CommentDraft, files: &[(String, String)]) -> String {
+    let author = &draft.author;
+    let mut text = format!("**{}** (Telegram", escape_markdown(&author.label()));
+    if let Some(company) = &author.company {
+        text.push_str(", ");
+        text.push_str(&escape_markdown(company));
+    }
+    text.push_str("):\n\n");
+    let body = draft.body.trim();
+    if !body.is_empty() {
+        text.push_str(body);
+        text.push_str("\n\n");
+    }
+    for (name, url) in files {
+        text.push_str(&format!("{FILE_LINE}[{}]({url})\n", escape_markdown(name)));
+    }
+    if !files.is_empty() {
+        text.push('\n');
+    }
+    match &draft.source_url {
+        Some(source) => text.push_str(&format!("*[Telegram]({source}) · {MARKER}{}*", draft.key)),
+        None => text.push_str(&format!("*{MARKER}{}*", draft.key)),
+    }
+    text
+}
+
+/// Whether `text` carries the marker of exactly `key` (not of a key it is a prefix of).
+pub fn has_marker_for(text: &str, key: &str) -> bool {
+    let needle = format!("{MARKER}{key}");
+    text.match_indices(&needle).any(|(at, _)| {
+        text[at + needle.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_')))
+    })
+}
+
+/// Whether `text` carries any teledesk marker.
+pub fn has_any_marker(text: &str) -> bool {
+    text.contains(MARKER)
+}
+
+/// The client's own words from a comment teledesk wrote: no header, file lines or footer.
+pub fn strip_teledesk_comment(text: &str) -> String {
+    let mut lines: Vec<&str> = text.lines().collect();
+    if lines.first().is_some_and(|first| {
+        first.starts_with("**") && first.contains("** (Telegram") && first.ends_with("):")
+    }) {
+        lines.remove(0);
+    }
+    if let Some(last) = lines.iter().rposition(|l| !l.trim().is_empty())
+        && lines[last].contains(MARKER)
+    {
+        lines.truncate(last);
+    }
+    lines.retain(|l| !l.starts_with(FILE_LINE));
+    lines.join("\n").trim().to_owned()
+}
+
+/// HTML comments (`type` 2) as plain text: tags dropped, line breaks kept, common entities decoded.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('>') else {
+            out.push_str(&rest[open..]);
+            rest = "";
+            break;
+        };
+        let tag = rest[open + 1..open + close].trim().to_ascii_lowercase();
+        if tag.starts_with("br") || tag == "/p" || tag == "/div" || tag == "/li" {
+            out.push('\n');
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+        .trim()
+        .to_owned()
+}
+
+/// The class of a card: its column in `statuses`, else its `state`.
+pub fn status_of(card: &model::Card, statuses: &BTreeMap<i64, StatusClass>) -> StatusClass {
+    if let Some(class) = statuses.get(&card.column_id) {
+        return *class;
+    }
+    match card.state {
+        1 => StatusClass::New,
+        3 => StatusClass::Closed,
+        // 2, and anything Kaiten might add, means someone is on it.
+        _ => StatusClass::InProgress,
+    }
+}
+
+fn resolution_of(card: &model::Card, property: Option<&str>) -> Option<String> {
+    let value = card.properties.get(property?)?;
+    let text = match value {
+        serde_json::Value::Null => return None,
+        serde_json::Value::String(s) => s.trim().to_owned(),
+        other => other.to_string(),
+    };
+    (!text.is_empty()).then_some(text)
+}
+
+fn attachment_ref(site: &str, file: &model::File) -> AttachmentRef {
+    AttachmentRef {
+        id: file.id.to_string(),
+        file_name: file.name.clone(),
+        content_type: file.mime_type.clone(),
+        size: file.size,
+        url: file.url.as_deref().map(|u| absolute_url(site, u)),
+    }
+}
+
+/// One comment read back, with the files Kaiten links to it.
+pub fn to_comment(ctx: &Context<'_>, files: &[model::File], comment: &model::Comment) -> Comment {
+    let origin = if comment.author_id == ctx.integration_user || has_any_marker(&comment.text) {
+        Origin::Teledesk
+    } else {
+        Origin::Staff
+    };
+    let plain = if comment.text_type == Some(model::TEXT_HTML) {
+        html_to_text(&comment.text)
+    } else {
+        comment.text.trim().to_owned()
+    };
+    let body = match origin {
+        Origin::Teledesk => strip_teledesk_comment(&plain),
+        _ => plain,
+    };
+    let author = comment
+        .author
+        .as_ref()
+        .map(|a| a.full_name.clone())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| format!("Kaiten user {}", comment.author_id));
+    Comment {
+        id: CommentId(comment.id.to_string()),
+        author,
+        body,
+        visibility: if comment.internal {
+            Visibility::Internal
+        } else {
+            Visibility::Public
+        },
+        origin,
+        created_at: comment.created,
+        attachments: files
+            .iter()
+            .filter(|f| !f.deleted && f.comment_id == Some(comment.id))
+            .map(|f| attachment_ref(ctx.site, f))
+            .collect(),
+    }
+}
+
+/// A card and its comments as a domain ticket.
+pub fn to_ticket(ctx: &Context<'_>, card: &model::Card, comments: &[model::Comment]) -> Ticket {
+    let mut comments: Vec<&model::Comment> = comments.iter().filter(|c| !c.deleted).collect();
+    comments.sort_by_key(|c| (c.created, c.id));
+    Ticket {
+        reference: ticket_ref(ctx.site, card),
+        subject: card.title.clone(),
+        description: strip_requester_block(card.description.as_deref().unwrap_or_default()),
+        state: card
+            .column
+            .as_ref()
+            .map(|c| c.title.clone())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| format!("column {}", card.column_id)),
+        status: status_of(card, ctx.statuses),
+        assignee: card
+            .members
+            .iter()
+            .find(|m| m.member_type == model::MEMBER_RESPONSIBLE)
+            .map(|m| m.full_name.clone()),
+        resolution: resolution_of(card, ctx.resolution_property),
+        updated_at: card.updated,
+        comments: comments
+            .into_iter()
+            .map(|c| to_comment(ctx, &card.files, c))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use teledesk_adapter::IdempotencyKey;
+    use time::macros::datetime;
+
+    const CARD: &str = include_str!("../../../fixtures/kaiten/card.json");
+    const CARDS: &str = include_str!("../../../fixtures/kaiten/cards_list.json");
+    const COMMENTS: &str = include_str!("../../../fixtures/kaiten/comments.json");
+    const COMMENT_CREATED: &str = include_str!("../../../fixtures/kaiten/comment_created.json");
+    const FILE: &str = include_str!("../../../fixtures/kaiten/file_uploaded.json");
+    const USER: &str = include_str!("../../../fixtures/kaiten/current_user.json");
+    const ERROR_401: &str = include_str!("../../../fixtures/kaiten/error_401.json");
+    const ERROR_402: &str = include_str!("../../../fixtures/kaiten/error_402.json");
+
+    fn round_trip<T>(json: &str) -> T
+    where
+        T: serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug,
+    {
+        let parsed: T = serde_json::from_str(json).expect("fixture parses");
+        let again: T = serde_json::from_value(serde_json::to_value(&parsed).expect("serializes"))
+            .expect("re-parses");
+        assert_eq!(parsed, again);
+        parsed
+    }
+
+    fn statuses() -> BTreeMap<i64, StatusClass> {
+        BTreeMap::from([(103, StatusClass::WaitingClient)])
+    }
+
+    fn requester() -> Requester {
+        Requester {
+            display_name: "Анна Смирнова".into(),
+            telegram_id: 555_001,
+            username: Some("anna_s".into()),
+            company: Some("ООО Ромашка".into()),
+        }
+    }
+
+    fn draft() -> TicketDraft {
+        TicketDraft {
+            key: IdempotencyKey::telegram(-1001234567890, 42),
+            subject: "Не печатает принтер".into(),
+            description: "Принтер в бухгалтерии не печатает.".into(),
+            requester: requester(),
+            source_url: Some("https://t.me/c/1234567890/42".into()),
+            registered_at: datetime!(2026-11-21 14:58:00.5 +3),
+            attachments: Vec::new(),
+            defaults: Default::default(),
+            retry: false,
+        }
+    }
+
+    fn comment_draft(key: IdempotencyKey) -> CommentDraft {
+        CommentDraft {
+            key,
+            author: requester(),
+            body: "Вот фото ошибки".into(),
+            attachments: Vec::new(),
+            source_url: Some("https://t.me/c/1234567890/43".into()),
+            written_at: datetime!(2026-11-21 12:01:00 UTC),
+            retry: false,
+        }
+    }
+
+    #[test]
+    fn fixtures_round_trip() {
+        let card: model::Card = round_trip(CARD);
+        assert_eq!(card.id, 1001);
+        assert_eq!(card.updated, datetime!(2026-11-21 12:05:13.457 UTC));
+        let cards: Vec<model::Card> = round_trip(CARDS);
+        assert_eq!(cards.len(), 2);
+        let comments: Vec<model::Comment> = round_trip(COMMENTS);
+        assert_eq!(comments.len(), 4);
+        let created: model::Comment = round_trip(COMMENT_CREATED);
+        assert!(!created.internal);
+        let file: model::File = round_trip(FILE);
+        assert!(file.url.is_some());
+        let user: model::User = round_trip(USER);
+        assert_eq!(user.full_name, "teledesk bot");
+        let e401: model::ErrorBody = round_trip(ERROR_401);
+        let e402: model::ErrorBody = round_trip(ERROR_402);
+        assert!(!e401.message.is_empty());
+        assert!(e402.message.contains("tariff"));
+    }
+
+    #[test]
+    fn status_comes_from_the_statuses_map_first() {
+        let mut card: model::Card = serde_json::from_str(CARD).expect("card");
+        card.column_id = 103;
+        card.state = 2;
+        assert_eq!(status_of(&card, &statuses()), StatusClass::WaitingClient);
+    }
+
+    #[test]
+    fn status_falls_back_to_the_card_state() {
+        let mut card: model::Card = serde_json::from_str(CARD).expect("card");
+        card.column_id = 999;
+        for (state, class) in [
+            (1, StatusClass::New),
+            (2, StatusClass::InProgress),
+            (3, StatusClass::Closed),
+        ] {
+            card.state = state;
+            assert_eq!(status_of(&card, &statuses()), class);
+        }
+    }
+
+    #[test]
+    fn query_time_has_milliseconds_and_z() {
+        assert_eq!(
+            query_time(datetime!(2026-11-21 15:00:00.1234 +3)),
+            "2026-11-21T12:00:00.123Z"
+        );
+        assert_eq!(
+            query_time(datetime!(2026-11-21 12:00:00 UTC)),
+            "2026-11-21T12:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn description_carries_the_requester_and_strips_back() {
+        let text = card_description(&draft());
+        assert!(text.starts_with("Принтер в бухгалтерии не печатает.\n\n---\n"));
+        assert!(text.contains("Анна Смирнова (@anna\\_s), id 555001, ООО Ромашка"));
+        assert!(text.contains("2026-11-21T11:58:00.5Z"));
+        assert!(text.contains("https://t.me/c/1234567890/42"));
+        assert_eq!(
+            strip_requester_block(&text),
+            "Принтер в бухгалтерии не печатает."
+        );
+    }
+
+    #[test]
+    fn an_empty_description_is_only_the_block_and_strips_to_nothing() {
+        let mut d = draft();
+        d.description = String::new();
+        d.source_url = None;
+        let text = card_description(&d);
+        assert!(text.starts_with("---\n**Telegram:**"));
+        assert_eq!(strip_requester_block(&text), "");
+    }
+
+    #[test]
+    fn staff_text_after_the_block_survives() {
+        let text = format!("{}\n\nУточнение от поддержки", card_description(&draft()));
+        assert_eq!(
+            strip_requester_block(&text),
+            "Принтер в бухгалтерии не печатает.\n\nУточнение от поддержки"
+        );
+    }
+
+    #[test]
+    fn a_horizontal_rule_of_the_client_is_not_a_block() {
+        assert_eq!(strip_requester_block("a\n\n---\nb"), "a\n\n---\nb");
+    }
+
+    #[test]
+    fn comment_text_has_header_files_and_marker() {
+        let key = IdempotencyKey::telegram(-100, 5);
+        let text = comment_text(
+            &comment_draft(key.clone()),
+            &[(
+                "photo.jpg".into(),
+                "https://files.example/1/photo.jpg".into(),
+            )],
+        );
+        assert!(text.starts_with("**Анна Смирнова (@anna\\_s)** (Telegram, ООО Ромашка):\n\n"));
+        assert!(text.contains("📎 [photo.jpg](https://files.example/1/photo.jpg)"));
+        assert!(text.ends_with("*[Telegram](https://t.me/c/1234567890/43) · tg-key: tg:-100:5*"));
+        assert!(has_marker_for(&text, key.as_str()));
+        assert!(!has_marker_for(&text, "tg:-100:50"));
+        assert!(!has_marker_for(&text, "tg:-100"));
+        assert_eq!(strip_teledesk_comment(&text), "Вот фото ошибки");
+    }
+
+    #[test]
+    fn html_comments_become_plain_text() {
+        assert_eq!(
+            html_to_text("<p>Здравствуйте!</p><p>Картридж &amp; бумага<br>заменены</p>"),
+            "Здравствуйте!\nКартридж & бумага\nзаменены"
+        );
+    }
+
+    fn ticket() -> Ticket {
+        let card: model::Card = serde_json::from_str(CARD).expect("card");
+        let comments: Vec<model::Comment> = serde_json::from_str(COMMENTS).expect("comments");
+        let statuses = statuses();
+        let ctx = Context {
+            site: "https://acme.kaiten.ru",
+            statuses: &statuses,
+            resolution_property: Some("id_42"),
+            integration_user: 1,
+        };
+        to_ticket(&ctx, &card, &comments)
+    }
+
+    #[test]
+    fn ticket_maps_card_fields() {
+        let t = ticket();
+        assert_eq!(t.reference.id.0, "1001");
+        assert_eq!(t.reference.number, "1001");
+        assert_eq!(
+            t.reference.url.as_deref(),
+            Some("https://acme.kaiten.ru/space/1/card/1001")
+        );
+        assert_eq!(t.subject, "Не печатает принтер");
+        assert_eq!(t.description, "Принтер в бухгалтерии не печатает.");
+        assert_eq!(t.state, "В работе");
+        assert_eq!(t.status, StatusClass::InProgress);
+        assert_eq!(t.assignee.as_deref(), Some("Мария Иванова"));
+        assert_eq!(t.resolution.as_deref(), Some("Заменили картридж"));
+        assert_eq!(t.updated_at, datetime!(2026-11-21 12:05:13.457 UTC));
+    }
+
+    #[test]
+    fn comments_are_classified_by_visibility_and_origin() {
+        let t = ticket();
+        let summary: Vec<(&str, Visibility, Origin)> = t
+            .comments
+            .iter()
+            .map(|c| (c.id.0.as_str(), c.visibility, c.origin))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("2001", Visibility::Public, Origin::Teledesk),
+                ("2002", Visibility::Internal, Origin::Staff),
+                ("2003", Visibility::Public, Origin::Staff),
+                ("2004", Visibility::Public, Origin::Teledesk),
+            ]
+        );
+        assert_eq!(t.comments[0].body, "Вот фото ошибки");
+        assert_eq!(t.comments[2].author, "Мария Иванова");
+        assert_eq!(
+            t.comments[2].body,
+            "Здравствуйте! Заменили картридж, проверьте, пожалуйста."
+        );
+        assert_eq!(t.comments[2].attachments.len(), 1);
+        assert_eq!(t.comments[2].attachments[0].file_name, "отчёт.pdf");
+        assert_eq!(t.comments[2].attachments[0].size, Some(5));
+        assert!(t.comments[0].attachments.is_empty());
+    }
+
+    #[test]
+    fn a_marker_makes_a_comment_teledesks_even_from_another_author() {
+        // 2004 was written by a staff account but carries a marker (e.g. copied by hand).
+        let t = ticket();
+        assert_eq!(t.comments[3].origin, Origin::Teledesk);
+    }
+
+    #[test]
+    fn empty_resolution_is_none() {
+        let mut card: model::Card = serde_json::from_str(CARD).expect("card");
+        card.properties
+            .insert("id_42".into(), serde_json::Value::String("  ".into()));
+        assert_eq!(resolution_of(&card, Some("id_42")), None);
+        assert_eq!(resolution_of(&card, None), None);
+    }
+
+    #[test]
+    fn card_without_space_links_the_short_form() {
+        assert_eq!(
+            card_url("https://a.kaiten.ru", None, 7),
+            "https://a.kaiten.ru/card/7"
+        );
+    }
+}

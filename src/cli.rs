@@ -1,0 +1,279 @@
+//! The command line (DESIGN §6): `run`, `check`, `demo`, `queue`.
+
+use crate::config;
+use crate::daemon::{self, Daemon, Options};
+use crate::model::DeadItem;
+use crate::store::Store;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "teledesk",
+    version,
+    about = "A Telegram front door for an existing helpdesk"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log format: human-readable text, or one JSON object per line (for journald and log shippers).
+    #[arg(long, value_enum, global = true, default_value_t = LogFormat::Text, env = "TELEDESK_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the daemon.
+    Run {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate a config file and print every problem; exit 1 on any.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Run a scripted conversation against fake Telegram and a fake helpdesk; no credentials.
+    Demo {
+        /// The helpdesk to play staff in.
+        #[arg(long, default_value = "kaiten")]
+        helpdesk: String,
+        /// The language of the bot's texts.
+        #[arg(long, default_value = "ru")]
+        lang: String,
+    },
+    /// Inspect and act on the dead-letter list (work that failed for good).
+    Queue {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: QueueAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QueueAction {
+    /// Show the dead letters and the size of every queue.
+    List,
+    /// Put dead letters back in their queue (all of them without ids).
+    Retry { ids: Vec<u64> },
+    /// Delete dead letters for good.
+    Drop {
+        #[arg(required = true)]
+        ids: Vec<u64>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, matches!(cli.command, Command::Demo { .. }));
+    match cli.command {
+        Command::Check { config } => config::run_check(&config),
+        Command::Run { config } => run(&config),
+        Command::Demo { helpdesk, lang } => crate::demo::main(&helpdesk, &lang),
+        Command::Queue { config, action } => queue(&config, action),
+    }
+}
+
+fn init_logging(format: LogFormat, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if quiet { "warn" } else { "info" };
+    let filter = EnvFilter::try_from_env("TELEDESK_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default},sled=warn,hyper=warn,reqwest=warn")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
+}
+
+fn load_or_report(path: &Path) -> Option<config::Config> {
+    match config::load(path) {
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                tracing::warn!(%warning, "Config warning.");
+            }
+            Some(loaded.config)
+        }
+        Err(findings) => {
+            for finding in &findings {
+                eprintln!("error: {finding}");
+            }
+            eprintln!(
+                "{}: {} problem(s); run `teledesk check --config {}`",
+                path.display(),
+                findings.len(),
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn run(path: &Path) -> ExitCode {
+    let Some(config) = load_or_report(path) else {
+        return ExitCode::FAILURE;
+    };
+    if config.telegram.updates == config::UpdatesMode::Webhook {
+        tracing::error!(
+            "telegram.updates = \"webhook\" is not supported by this build yet; use \"polling\"."
+        );
+        return ExitCode::FAILURE;
+    }
+    runtime().block_on(async move {
+        let daemon = match Daemon::start(&config, Options::default()).await {
+            Ok(daemon) => daemon,
+            Err(error) => {
+                tracing::error!(%error, "Cannot start.");
+                return ExitCode::FAILURE;
+            }
+        };
+        notify_systemd("READY=1");
+        tracing::info!(
+            chats = config.chats.len(),
+            helpdesks = config.helpdesks.len(),
+            "Running."
+        );
+        wait_for_signal().await;
+        notify_systemd("STOPPING=1");
+        tracing::info!("Stopping: draining queued work.");
+        daemon.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Tells systemd about our state (`Type=notify`), when started by it.
+fn notify_systemd(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let socket = match std::os::unix::net::UnixDatagram::unbound() {
+        Ok(socket) => socket,
+        Err(error) => {
+            tracing::warn!(%error, "Cannot notify systemd.");
+            return;
+        }
+    };
+    let path = path.to_string_lossy().into_owned();
+    let result = if let Some(abstract_name) = path.strip_prefix('@') {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(abstract_name.as_bytes())
+            .and_then(|addr| socket.send_to_addr(state.as_bytes(), &addr))
+    } else {
+        socket.send_to(state.as_bytes(), &path)
+    };
+    if let Err(error) = result {
+        tracing::warn!(%error, "Cannot notify systemd.");
+    }
+}
+
+fn queue(path: &Path, action: QueueAction) -> ExitCode {
+    let Some(config) = load_or_report(path) else {
+        return ExitCode::FAILURE;
+    };
+    let store = match Store::open(&config.store.path) {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!(
+                "error: {error}\n(if teledesk is running, stop it first: the store admits one process)"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match action {
+        QueueAction::List => {
+            let q = daemon::queues(&store);
+            println!(
+                "inbox: {}  helpdesk jobs: {}  telegram outbox: {}  dead letters: {}",
+                q.inbox, q.jobs, q.outbox, q.dead
+            );
+            match store.read().dead_letters() {
+                Ok(letters) => {
+                    for letter in letters {
+                        println!(
+                            "#{}  {}  {}\n    {}",
+                            letter.id,
+                            letter.failed_at,
+                            letter.item.describe(),
+                            letter.error
+                        );
+                    }
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        }
+        QueueAction::Retry { ids } => store.write(|tx| {
+            let mut count = 0;
+            for letter in tx.dead_letters()? {
+                if !ids.is_empty() && !ids.contains(&letter.id) {
+                    continue;
+                }
+                let now = time::OffsetDateTime::now_utc();
+                match letter.item {
+                    DeadItem::Job { ticket, mut job } => {
+                        job.attempts = 0;
+                        job.not_before = now;
+                        tx.push_job(ticket, &job)?;
+                    }
+                    DeadItem::Send { mut item } => {
+                        item.attempts = 0;
+                        item.not_before = now;
+                        tx.push_outgoing(&item)?;
+                    }
+                }
+                tx.remove_dead(letter.id);
+                count += 1;
+            }
+            println!("{count} dead letter(s) queued again");
+            Ok(())
+        }),
+        QueueAction::Drop { ids } => store.write(|tx| {
+            let known: Vec<u64> = tx.dead_letters()?.iter().map(|l| l.id).collect();
+            for id in &ids {
+                if known.contains(id) {
+                    tx.remove_dead(*id);
+                    println!("dropped #{id}");
+                } else {
+                    println!("no dead letter #{id}");
+                }
+            }
+            Ok(())
+        }),
+    };
+    let flushed = runtime().block_on(store.flush());
+    match result.and(flushed) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

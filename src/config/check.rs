@@ -1,0 +1,101 @@
+//! `teledesk check --config FILE`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::validate::{Analysis, analyse_file};
+
+/// Validates the config file and prints every finding; exit code 1 on any error.
+///
+/// Findings go to stderr (`warning: ...` / `error: ...`, in file order) and the one-line verdict to
+/// stdout, so a script can read the verdict while a human sees everything in the terminal.
+pub fn run_check(path: &Path) -> ExitCode {
+    let analysis = analyse_file(path);
+    let (findings, verdict) = render(path, &analysis);
+    eprint!("{findings}");
+    println!("{verdict}");
+    if analysis.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn render(path: &Path, analysis: &Analysis) -> (String, String) {
+    let mut lines: Vec<_> = analysis
+        .warnings
+        .iter()
+        .map(|finding| ("warning", finding))
+        .chain(analysis.errors.iter().map(|finding| ("error", finding)))
+        .collect();
+    lines.sort_by_key(|(_, finding)| finding.line);
+    let mut findings = String::new();
+    for (level, finding) in lines {
+        let _ = writeln!(findings, "{level}: {finding}");
+    }
+
+    let path = path.display();
+    let verdict = match (&analysis.config, analysis.errors.len()) {
+        (Some(config), 0) => format!(
+            "{path}: OK ({}, {})",
+            plural(config.helpdesks.len(), "helpdesk"),
+            plural(config.chats.len(), "chat")
+        ),
+        (_, errors) => format!("{path}: {}", plural(errors, "problem")),
+    };
+    (findings, verdict)
+}
+
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::validate::analyse;
+    use super::*;
+
+    #[test]
+    fn ok_verdict_counts_helpdesks_and_chats() {
+        let text = r#"
+            [telegram]
+            token = "123:ABC"
+            [store]
+            path = "/tmp/x"
+            [helpdesks.main]
+            kind = "kaiten"
+            url = "https://example.kaiten.ru"
+            token = "env:KAITEN_TOKEN"
+            board_id = 1
+            column_id = 2
+            [[chats]]
+            id = -1001
+            mode = "group"
+            helpdesk = "main"
+            name = "Acme"
+        "#;
+        let analysis = analyse(text, &|_| Some("kaiten-secret".into()));
+        let (findings, verdict) = render(Path::new("m.toml"), &analysis);
+        insta::assert_snapshot!(findings, @"warning: telegram.token (line 3): literal secret in the config file; use env:NAME or file:/path");
+        insta::assert_snapshot!(verdict, @"m.toml: OK (1 helpdesk, 1 chat)");
+    }
+
+    #[test]
+    fn problems_verdict_counts_errors_only() {
+        let text = "[telegram]\ntoken = \"x\"\n";
+        let analysis = analyse(text, &|_| None);
+        let (findings, verdict) = render(Path::new("m.toml"), &analysis);
+        insta::assert_snapshot!(findings, @"
+        error: store: missing required table [store]
+        error: helpdesks: missing required table [helpdesks]
+        error: chats: at least one chat is required: add a [[chats]] section
+        warning: telegram.token (line 2): literal secret in the config file; use env:NAME or file:/path
+        ");
+        insta::assert_snapshot!(verdict, @"m.toml: 3 problems");
+    }
+}

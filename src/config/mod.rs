@@ -1,0 +1,219 @@
+//! `mappings.toml`: loading, secret resolution and validation (DESIGN §5).
+//!
+//! Loading never stops at the first problem: the whole file is walked with the span of every key
+//! and value at hand, and every problem comes back as a [`Finding`] naming its TOML path and line.
+//! The daemon owns `[telegram]`, `[server]`, `[store]`, `[[chats]]` and the `kind` and
+//! `poll_interval` keys of each `[helpdesks.<name>]`; everything else in a helpdesk table and each
+//! `[chats.ticket]` belongs to the adapter, which validates it through [`crate::helpdesks`].
+
+mod check;
+mod duration;
+mod parse;
+mod secret;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use check::run_check;
+pub use teledesk_adapter::{ConfigTable, Secret};
+
+/// The whole validated config.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub telegram: TelegramConfig,
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    /// Keyed by the `<name>` of `[helpdesks.<name>]`, which chats refer to.
+    pub helpdesks: BTreeMap<String, HelpdeskConfig>,
+    /// In file order; ids are unique.
+    pub chats: Vec<ChatConfig>,
+}
+
+/// `[telegram]`.
+#[derive(Clone, Debug)]
+pub struct TelegramConfig {
+    pub token: Secret,
+    /// Bot API base URL without a trailing slash; a local Bot API server or a fake in tests.
+    pub api_url: String,
+    pub updates: UpdatesMode,
+    /// Telegram's `secret_token` for webhooks; always present when `updates` is `Webhook`.
+    pub webhook_secret: Option<Secret>,
+    /// Telegram user ids allowed to run admin commands.
+    pub admins: Vec<i64>,
+    pub language: Language,
+}
+
+/// How the bot receives updates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum UpdatesMode {
+    #[default]
+    Polling,
+    Webhook,
+}
+
+/// Default language of posts and dialogues.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Language {
+    #[default]
+    Ru,
+    En,
+}
+
+impl Language {
+    /// The spelling used in the config file and in BCP 47 (`ru`, `en`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ru => "ru",
+            Self::En => "en",
+        }
+    }
+}
+
+/// `[server]`.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// The https URL Telegram and helpdesks reach the server at, without a trailing slash.
+    pub public_url: Option<String>,
+}
+
+/// `[store]`.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+}
+
+/// One `[helpdesks.<name>]`.
+#[derive(Clone)]
+pub struct HelpdeskConfig {
+    pub name: String,
+    /// A member of [`crate::helpdesks::KINDS`].
+    pub kind: String,
+    /// How often the watcher asks for changes; zero means "webhooks only".
+    pub poll_interval: Duration,
+    /// The whole table as the adapter sees it, `kind` and `poll_interval` included, with `env:` and
+    /// `file:` secrets replaced by their values.
+    pub table: ConfigTable,
+}
+
+/// The table holds resolved credentials, so `Debug` prints it with secret-named keys redacted.
+impl fmt::Debug for HelpdeskConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HelpdeskConfig")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("poll_interval", &self.poll_interval)
+            .field("table", &redacted(&self.table))
+            .finish()
+    }
+}
+
+fn redacted(table: &ConfigTable) -> ConfigTable {
+    table
+        .iter()
+        .map(|(key, value)| {
+            let value = if secret::is_secret_key(key) {
+                serde_json::Value::String("[redacted]".into())
+            } else if let serde_json::Value::Object(inner) = value {
+                serde_json::Value::Object(redacted(inner))
+            } else {
+                value.clone()
+            };
+            (key.clone(), value)
+        })
+        .collect()
+}
+
+/// One `[[chats]]` entry.
+#[derive(Clone, Debug)]
+pub struct ChatConfig {
+    /// The channel (channel mode) or the group; always negative.
+    pub id: i64,
+    pub mode: ChatMode,
+    /// A key of [`Config::helpdesks`].
+    pub helpdesk: String,
+    /// The client company, shown to staff.
+    pub name: String,
+    /// Branches a chain's client picks from; empty when the chat serves one company.
+    pub companies: Vec<String>,
+    pub on_closed_comment: OnClosedComment,
+    /// `[chats.ticket]`: defaults for new tickets, validated by the adapter; empty when absent.
+    pub ticket: ConfigTable,
+}
+
+/// Which Telegram surface a chat is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChatMode {
+    Channel,
+    Group,
+    Forum,
+}
+
+impl ChatMode {
+    /// The spelling used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Channel => "channel",
+            Self::Group => "group",
+            Self::Forum => "forum",
+        }
+    }
+}
+
+/// What a client comment on a closed ticket does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OnClosedComment {
+    /// Opens a new ticket linked to the closed one.
+    #[default]
+    FollowUp,
+    Reopen,
+}
+
+/// One problem (or warning) in the config file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// TOML path: `telegram.token`, `helpdesks.main.board_id`, `chats[1].mode` (0-based index).
+    /// Empty for problems with the file as a whole (unreadable, not valid TOML).
+    pub path: String,
+    /// 1-based; `None` when the problem is an absence with no line to point at.
+    pub line: Option<usize>,
+    /// Safe to print: never contains a secret's value.
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.path.is_empty(), self.line) {
+            (false, Some(line)) => write!(f, "{} (line {line}): {}", self.path, self.message),
+            (false, None) => write!(f, "{}: {}", self.path, self.message),
+            (true, Some(line)) => write!(f, "line {line}: {}", self.message),
+            (true, None) => f.write_str(&self.message),
+        }
+    }
+}
+
+/// A valid config and the warnings it still deserves.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<Finding>,
+}
+
+/// Reads and validates the config file, resolving secrets from the process environment and the
+/// file system. `Err` holds every error found, in file order.
+pub fn load(path: &Path) -> Result<Loaded, Vec<Finding>> {
+    validate::analyse_file(path).into_result()
+}
+
+/// Validates config text. `env` looks up environment variables (so tests need not touch the
+/// process environment); `file:` secrets are read from the real file system.
+pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, Vec<Finding>> {
+    validate::analyse(text, env).into_result()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,168 @@
+//! `env:NAME` / `file:/path` secret references.
+//!
+//! Every message built here names the variable or the file, never the value: these strings end up
+//! in `teledesk check` output, logs and bug reports.
+
+use teledesk_adapter::Secret;
+
+/// The warning attached to a secret written straight into the config file.
+pub(crate) const LITERAL_WARNING: &str =
+    "literal secret in the config file; use env:NAME or file:/path";
+
+/// Keys whose values are credentials, in daemon and adapter tables alike.
+///
+/// The rule is by name so that adapters get `env:`/`file:` support without declaring anything,
+/// and so that `Debug` of a helpdesk table can redact the same keys.
+pub(crate) fn is_secret_key(key: &str) -> bool {
+    matches!(
+        key,
+        "token" | "password" | "api_key" | "secret" | "user_token" | "app_token"
+    ) || key.ends_with("_token")
+        || key.ends_with("_secret")
+        || key.ends_with("_password")
+}
+
+/// A resolved secret, and whether it was written literally (which deserves a warning).
+pub(crate) struct Resolved {
+    pub(crate) secret: Secret,
+    pub(crate) literal: bool,
+}
+
+/// Resolves a secret reference. `Err` carries a message that is safe to print.
+pub(crate) fn resolve(raw: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Resolved, String> {
+    if let Some(name) = raw.strip_prefix("env:") {
+        if name.is_empty() {
+            return Err("`env:` needs a variable name, e.g. \"env:TELEDESK_BOT_TOKEN\"".into());
+        }
+        return match env(name) {
+            None => Err(format!("environment variable `{name}` is not set")),
+            Some(value) if value.is_empty() => {
+                Err(format!("environment variable `{name}` is empty"))
+            }
+            Some(value) => Ok(Resolved {
+                secret: Secret::new(value),
+                literal: false,
+            }),
+        };
+    }
+    if let Some(path) = raw.strip_prefix("file:") {
+        if path.is_empty() {
+            return Err("`file:` needs a path, e.g. \"file:/run/secrets/token\"".into());
+        }
+        let content = std::fs::read_to_string(path)
+            .map_err(|err| format!("cannot read secret file `{path}`: {}", err.kind()))?;
+        // Editors and `echo` add a trailing newline that is never part of the credential.
+        let value = content.trim_end_matches(['\n', '\r']);
+        if value.is_empty() {
+            return Err(format!("secret file `{path}` is empty"));
+        }
+        return Ok(Resolved {
+            secret: Secret::new(value),
+            literal: false,
+        });
+    }
+    if raw.is_empty() {
+        return Err("must not be empty; use env:NAME or file:/path".into());
+    }
+    Ok(Resolved {
+        secret: Secret::new(raw),
+        literal: true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn secret_keys_by_name() {
+        for key in [
+            "token",
+            "password",
+            "api_key",
+            "secret",
+            "user_token",
+            "app_token",
+            "bot_token",
+            "client_secret",
+            "admin_password",
+        ] {
+            assert!(is_secret_key(key), "{key}");
+        }
+        for key in [
+            "url",
+            "tokens",
+            "token_url",
+            "board_id",
+            "secretary",
+            "kind",
+        ] {
+            assert!(!is_secret_key(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn env_reference() {
+        let env = |name: &str| (name == "TOKEN").then(|| "s3cr3t".to_string());
+        let resolved = resolve("env:TOKEN", &env).unwrap();
+        assert_eq!(resolved.secret.expose(), "s3cr3t");
+        assert!(!resolved.literal);
+    }
+
+    #[test]
+    fn env_missing_names_the_variable() {
+        let err = resolve("env:KAITEN_TOKEN", &no_env).err().unwrap();
+        assert_eq!(err, "environment variable `KAITEN_TOKEN` is not set");
+    }
+
+    #[test]
+    fn env_empty_is_an_error() {
+        let env = |_: &str| Some(String::new());
+        let err = resolve("env:X", &env).err().unwrap();
+        assert_eq!(err, "environment variable `X` is empty");
+        assert!(resolve("env:", &no_env).is_err());
+    }
+
+    #[test]
+    fn file_reference_trims_the_trailing_newline() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "s3cr3t").unwrap();
+        let raw = format!("file:{}", file.path().display());
+        let resolved = resolve(&raw, &no_env).unwrap();
+        assert_eq!(resolved.secret.expose(), "s3cr3t");
+        assert!(!resolved.literal);
+    }
+
+    #[test]
+    fn file_unreadable_names_the_path_and_the_error_kind() {
+        let err = resolve("file:/nonexistent/teledesk/token", &no_env)
+            .err()
+            .unwrap();
+        assert_eq!(
+            err,
+            "cannot read secret file `/nonexistent/teledesk/token`: entity not found"
+        );
+    }
+
+    #[test]
+    fn file_empty_is_an_error() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let err = resolve(&format!("file:{}", file.path().display()), &no_env)
+            .err()
+            .unwrap();
+        assert!(err.ends_with("is empty"), "{err}");
+    }
+
+    #[test]
+    fn literal_is_accepted_and_flagged() {
+        let resolved = resolve("123:ABC", &no_env).unwrap();
+        assert_eq!(resolved.secret.expose(), "123:ABC");
+        assert!(resolved.literal);
+        assert!(resolve("", &no_env).is_err());
+    }
+}

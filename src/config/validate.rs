@@ -1,0 +1,781 @@
+//! The rules of DESIGN §5, section by section.
+//!
+//! Each section reports what is wrong and builds what it can; a [`Config`] comes out only when no
+//! section reported an error. Checks that depend on a broken value are skipped rather than piled
+//! on (a chat naming a helpdesk whose own table is broken gets no "unknown helpdesk" error).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use teledesk_adapter::{ConfigProblem, ConfigTable};
+use toml::de::{DeTable, DeValue};
+
+use super::duration::{self, parse_duration};
+use super::parse::{Report, Table, as_i64};
+use super::secret::{self, LITERAL_WARNING};
+use super::{
+    ChatConfig, ChatMode, Config, Finding, HelpdeskConfig, Language, Loaded, OnClosedComment,
+    Secret, ServerConfig, StoreConfig, TelegramConfig, UpdatesMode,
+};
+use crate::helpdesks;
+
+const DEFAULT_API_URL: &str = "https://api.telegram.org";
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(30);
+
+const ROOT_KEYS: &[&str] = &["telegram", "server", "store", "helpdesks", "chats"];
+const TELEGRAM_KEYS: &[&str] = &[
+    "token",
+    "api_url",
+    "updates",
+    "webhook_secret",
+    "admins",
+    "language",
+];
+const SERVER_KEYS: &[&str] = &["listen", "public_url"];
+const STORE_KEYS: &[&str] = &["path"];
+const CHAT_KEYS: &[&str] = &[
+    "id",
+    "mode",
+    "helpdesk",
+    "name",
+    "companies",
+    "on_closed_comment",
+    "ticket",
+];
+
+/// The outcome of a check: the config when it is valid, and every finding either way.
+pub(crate) struct Analysis {
+    pub(crate) config: Option<Config>,
+    pub(crate) errors: Vec<Finding>,
+    pub(crate) warnings: Vec<Finding>,
+}
+
+impl Analysis {
+    pub(crate) fn into_result(self) -> Result<Loaded, Vec<Finding>> {
+        match self.config {
+            Some(config) if self.errors.is_empty() => Ok(Loaded {
+                config,
+                warnings: self.warnings,
+            }),
+            _ => Err(self.errors),
+        }
+    }
+
+    fn unreadable(path: &Path, err: &std::io::Error) -> Self {
+        Self {
+            config: None,
+            errors: vec![Finding {
+                path: String::new(),
+                line: None,
+                message: format!("cannot read {}: {err}", path.display()),
+            }],
+            warnings: Vec::new(),
+        }
+    }
+}
+
+pub(crate) fn analyse_file(path: &Path) -> Analysis {
+    match std::fs::read_to_string(path) {
+        Ok(text) => analyse(&text, &|name| std::env::var(name).ok()),
+        Err(err) => Analysis::unreadable(path, &err),
+    }
+}
+
+pub(crate) fn analyse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Analysis {
+    let mut report = Report::new(text, env);
+    let doc = match DeTable::parse(text) {
+        Ok(doc) => doc,
+        Err(err) => {
+            report.error("", err.span(), format!("invalid TOML: {}", err.message()));
+            return finish(report, None);
+        }
+    };
+    let root = Table::root(doc.get_ref());
+    report.unknown_keys(&root, ROOT_KEYS);
+
+    let telegram = telegram(&mut report, &root);
+    let server = server(&mut report, &root);
+    webhook_rules(&mut report, &root);
+    let store = store(&mut report, &root);
+    let helpdesks = helpdesks(&mut report, &root);
+    let chats = chats(&mut report, &root, &helpdesks);
+
+    let config = match (telegram, server, store, chats) {
+        (Some(telegram), Some(server), Some(store), Some(chats)) => Some(Config {
+            telegram,
+            server,
+            store,
+            helpdesks: helpdesks
+                .into_iter()
+                .filter_map(|(name, entry)| Some((name, entry.config?)))
+                .collect(),
+            chats,
+        }),
+        _ => None,
+    };
+    finish(report, config)
+}
+
+fn finish(mut report: Report<'_>, config: Option<Config>) -> Analysis {
+    if config.is_none() && report.errors.is_empty() {
+        // Every path that yields no config reports why; this keeps `load` from ever returning an
+        // empty error list should a rule forget to.
+        report.error("", None, "the config is incomplete");
+    }
+    // Sections are walked in a fixed order, but the admin reads the file top to bottom.
+    report.errors.sort_by_key(|finding| finding.line);
+    report.warnings.sort_by_key(|finding| finding.line);
+    Analysis {
+        config,
+        errors: report.errors,
+        warnings: report.warnings,
+    }
+}
+
+fn required_table<'a, 'i>(
+    report: &mut Report<'_>,
+    root: &Table<'a, 'i>,
+    key: &str,
+) -> Option<Table<'a, 'i>> {
+    if root.get(key).is_none() {
+        report.error(key, None, format!("missing required table [{key}]"));
+        return None;
+    }
+    report.table(root, key)
+}
+
+fn telegram(report: &mut Report<'_>, root: &Table<'_, '_>) -> Option<TelegramConfig> {
+    let table = required_table(report, root, "telegram")?;
+    report.unknown_keys(&table, TELEGRAM_KEYS);
+
+    let token = secret_field(report, &table, "token");
+    if token.is_none() && table.get("token").is_none() {
+        report.missing(&table, "token");
+    }
+    let api_url = match report.string(&table, "api_url") {
+        Some((text, span)) => url(report, &table.child_path("api_url"), span, text, false),
+        None => Some(DEFAULT_API_URL.to_string()),
+    };
+    let updates = report
+        .choice(
+            &table,
+            "updates",
+            &[
+                ("polling", UpdatesMode::Polling),
+                ("webhook", UpdatesMode::Webhook),
+            ],
+        )
+        .unwrap_or_default();
+    let webhook_secret = secret_field(report, &table, "webhook_secret");
+    if let Some(secret) = &webhook_secret {
+        check_webhook_secret(report, &table, secret);
+    }
+    let admins = admins(report, &table);
+    let language = report
+        .choice(
+            &table,
+            "language",
+            &[("ru", Language::Ru), ("en", Language::En)],
+        )
+        .unwrap_or_default();
+
+    Some(TelegramConfig {
+        token: token?,
+        api_url: api_url?,
+        updates,
+        webhook_secret,
+        admins,
+        language,
+    })
+}
+
+/// Telegram accepts 1–256 characters `A-Za-z0-9_-` as a webhook `secret_token`; catching a bad
+/// one here beats a failing `setWebhook` at start-up.
+fn check_webhook_secret(report: &mut Report<'_>, table: &Table<'_, '_>, secret: &Secret) {
+    let value = secret.expose();
+    let valid = (1..=256).contains(&value.len())
+        && value
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
+    if !valid {
+        report.error(
+            &table.child_path("webhook_secret"),
+            table.get("webhook_secret").map(|value| value.span()),
+            "Telegram requires 1-256 characters of A-Z, a-z, 0-9, _ and -",
+        );
+    }
+}
+
+fn admins(report: &mut Report<'_>, table: &Table<'_, '_>) -> Vec<i64> {
+    let Some(value) = table.get("admins") else {
+        return Vec::new();
+    };
+    let path = table.child_path("admins");
+    let DeValue::Array(items) = value.get_ref() else {
+        report.type_error(&path, value, "an array of Telegram user ids");
+        return Vec::new();
+    };
+    let mut admins = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let path = format!("{path}[{index}]");
+        match as_i64(item.get_ref()) {
+            Some(id) if id > 0 => admins.push(id),
+            Some(_) => report.error(
+                &path,
+                Some(item.span()),
+                "must be a positive Telegram user id",
+            ),
+            None => report.type_error(&path, item, "an integer (a Telegram user id)"),
+        }
+    }
+    admins
+}
+
+/// A secret-valued key: `None` when absent or broken (broken ones are reported).
+fn secret_field(report: &mut Report<'_>, table: &Table<'_, '_>, key: &str) -> Option<Secret> {
+    let (raw, span) = report.string(table, key)?;
+    let path = table.child_path(key);
+    match secret::resolve(raw, report.env) {
+        Ok(resolved) => {
+            if resolved.literal {
+                report.warn(&path, Some(span), LITERAL_WARNING);
+            }
+            Some(resolved.secret)
+        }
+        Err(message) => {
+            report.error(&path, Some(span), message);
+            None
+        }
+    }
+}
+
+/// An http(s) URL (https only when `https_only`), returned without trailing slashes so callers can
+/// append paths.
+fn url(
+    report: &mut Report<'_>,
+    path: &str,
+    span: Range<usize>,
+    text: &str,
+    https_only: bool,
+) -> Option<String> {
+    let expected = if https_only {
+        "an https URL, e.g. \"https://desk.example.com\""
+    } else {
+        "an http or https URL, e.g. \"https://api.telegram.org\""
+    };
+    let scheme_ok = |scheme: &str| scheme == "https" || (!https_only && scheme == "http");
+    match reqwest::Url::parse(text) {
+        Ok(url) if scheme_ok(url.scheme()) && url.has_host() => {
+            Some(text.trim_end_matches('/').to_string())
+        }
+        _ => {
+            report.error(
+                path,
+                Some(span),
+                format!("invalid URL \"{text}\"; expected {expected}"),
+            );
+            None
+        }
+    }
+}
+
+fn server(report: &mut Report<'_>, root: &Table<'_, '_>) -> Option<ServerConfig> {
+    let Some(table) = root
+        .get("server")
+        .and_then(|_| report.table(root, "server"))
+    else {
+        let invalid = root.get("server").is_some();
+        return (!invalid).then(|| ServerConfig {
+            listen: DEFAULT_LISTEN
+                .parse()
+                .expect("the default listen address parses"),
+            public_url: None,
+        });
+    };
+    report.unknown_keys(&table, SERVER_KEYS);
+    let listen = match report.string(&table, "listen") {
+        Some((text, span)) => match text.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                report.error(
+                    &table.child_path("listen"),
+                    Some(span),
+                    format!(
+                        "invalid socket address \"{text}\"; expected an IP and a port, \
+                         e.g. \"127.0.0.1:8080\" or \"[::]:8080\""
+                    ),
+                );
+                None
+            }
+        },
+        None if table.get("listen").is_some() => None,
+        None => Some(
+            DEFAULT_LISTEN
+                .parse()
+                .expect("the default listen address parses"),
+        ),
+    };
+    let public_url = match report.string(&table, "public_url") {
+        Some((text, span)) => Some(url(
+            report,
+            &table.child_path("public_url"),
+            span,
+            text,
+            true,
+        )?),
+        None => None,
+    };
+    Some(ServerConfig {
+        listen: listen?,
+        public_url,
+    })
+}
+
+/// `updates = "webhook"` needs a URL for Telegram to call and a secret to recognise its calls.
+fn webhook_rules(report: &mut Report<'_>, root: &Table<'_, '_>) {
+    let Some(DeValue::Table(telegram)) = root.get("telegram").map(|value| value.get_ref()) else {
+        return;
+    };
+    let Some(updates) = telegram.get("updates") else {
+        return;
+    };
+    if !matches!(updates.get_ref(), DeValue::String(mode) if mode == "webhook") {
+        return;
+    }
+    if telegram.get("webhook_secret").is_none() {
+        report.error(
+            "telegram.webhook_secret",
+            Some(updates.span()),
+            "required when updates = \"webhook\"; Telegram sends it with every webhook call",
+        );
+    }
+    let server = root.get("server");
+    let has_public_url = matches!(
+        server.map(|value| value.get_ref()),
+        Some(DeValue::Table(table)) if table.get("public_url").is_some()
+    );
+    if !has_public_url {
+        let span = server.map_or_else(|| updates.span(), |value| value.span());
+        report.error(
+            "server.public_url",
+            Some(span),
+            "required when telegram.updates = \"webhook\"; Telegram needs an https URL to call",
+        );
+    }
+}
+
+fn store(report: &mut Report<'_>, root: &Table<'_, '_>) -> Option<StoreConfig> {
+    let table = required_table(report, root, "store")?;
+    report.unknown_keys(&table, STORE_KEYS);
+    if table.get("path").is_none() {
+        report.missing(&table, "path");
+        return None;
+    }
+    let (path, span) = report.string(&table, "path")?;
+    if path.is_empty() {
+        report.error(&table.child_path("path"), Some(span), "must not be empty");
+        return None;
+    }
+    Some(StoreConfig {
+        path: PathBuf::from(path),
+    })
+}
+
+/// What chats need to know about a helpdesk, even one whose table is broken.
+struct HelpdeskEntry {
+    /// Set when `kind` names an available adapter.
+    kind: Option<&'static str>,
+    config: Option<HelpdeskConfig>,
+}
+
+fn helpdesks(report: &mut Report<'_>, root: &Table<'_, '_>) -> BTreeMap<String, HelpdeskEntry> {
+    let mut entries = BTreeMap::new();
+    let Some(table) = required_table(report, root, "helpdesks") else {
+        return entries;
+    };
+    if table.map.is_empty() {
+        report.error(
+            "helpdesks",
+            table.line_span(),
+            "at least one helpdesk is required, e.g. [helpdesks.main]",
+        );
+    }
+    for (name, _) in table.map.iter() {
+        let name = name.get_ref().as_ref();
+        let Some(desk) = report.table(&table, name) else {
+            continue;
+        };
+        entries.insert(name.to_string(), helpdesk(report, name, &desk));
+    }
+    entries
+}
+
+fn helpdesk(report: &mut Report<'_>, name: &str, table: &Table<'_, '_>) -> HelpdeskEntry {
+    let errors_before = report.errors.len();
+    let kind = match report.string(table, "kind") {
+        Some((kind, span)) => {
+            let known = helpdesks::KINDS
+                .iter()
+                .copied()
+                .find(|known| *known == kind);
+            if known.is_none() {
+                report.error(
+                    &table.child_path("kind"),
+                    Some(span),
+                    helpdesks::unknown_kind(kind),
+                );
+            }
+            known
+        }
+        None => {
+            if table.get("kind").is_none() {
+                report.missing(table, "kind");
+            }
+            None
+        }
+    };
+    let poll_interval = duration_field(report, table, "poll_interval", DEFAULT_POLL_INTERVAL);
+
+    // Secrets that fail to resolve are reported here and left out of the adapter's table, so the
+    // adapter can still check everything else; what it says about those keys is a repeat.
+    let (adapter_table, failed) = convert(report, table, true);
+    if let Some(kind) = kind {
+        let problems = helpdesks::validate_helpdesk(kind, &adapter_table).unwrap_or_default();
+        report.adapter_problems(table, without_failed(problems, &failed));
+    }
+
+    let valid = report.errors.len() == errors_before;
+    HelpdeskEntry {
+        kind,
+        config: match (kind, poll_interval) {
+            (Some(kind), Some(poll_interval)) if valid => Some(HelpdeskConfig {
+                name: name.to_string(),
+                kind: kind.to_string(),
+                poll_interval,
+                table: adapter_table,
+            }),
+            _ => None,
+        },
+    }
+}
+
+/// The table as JSON, and the keys whose values could not be converted (already reported).
+fn convert(
+    report: &mut Report<'_>,
+    table: &Table<'_, '_>,
+    resolve_secrets: bool,
+) -> (ConfigTable, Vec<String>) {
+    let mut out = ConfigTable::new();
+    let mut failed = Vec::new();
+    for (key, value) in table.map.iter() {
+        let key = key.get_ref().as_ref();
+        match report.to_json(&table.child_path(key), Some(key), value, resolve_secrets) {
+            Some(json) => {
+                out.insert(key.to_string(), json);
+            }
+            None => failed.push(key.to_string()),
+        }
+    }
+    (out, failed)
+}
+
+fn without_failed(problems: Vec<ConfigProblem>, failed: &[String]) -> Vec<ConfigProblem> {
+    problems
+        .into_iter()
+        .filter(|problem| {
+            !failed.iter().any(|key| {
+                problem.key == *key
+                    || problem
+                        .key
+                        .strip_prefix(key.as_str())
+                        .is_some_and(|rest| rest.starts_with(['.', '[']))
+            })
+        })
+        .collect()
+}
+
+fn duration_field(
+    report: &mut Report<'_>,
+    table: &Table<'_, '_>,
+    key: &str,
+    default: Duration,
+) -> Option<Duration> {
+    let Some(value) = table.get(key) else {
+        return Some(default);
+    };
+    let path = table.child_path(key);
+    let DeValue::String(text) = value.get_ref() else {
+        report.type_error(
+            &path,
+            value,
+            &format!("a duration string like {}", duration::EXAMPLES),
+        );
+        return None;
+    };
+    let parsed = parse_duration(text);
+    if parsed.is_none() {
+        report.error(
+            &path,
+            Some(value.span()),
+            format!(
+                "invalid duration \"{text}\"; expected a whole number and a unit: {}",
+                duration::EXAMPLES
+            ),
+        );
+    }
+    parsed
+}
+
+fn chats(
+    report: &mut Report<'_>,
+    root: &Table<'_, '_>,
+    helpdesks: &BTreeMap<String, HelpdeskEntry>,
+) -> Option<Vec<ChatConfig>> {
+    let Some(value) = root.get("chats") else {
+        report.error(
+            "chats",
+            None,
+            "at least one chat is required: add a [[chats]] section",
+        );
+        return None;
+    };
+    let items = match value.get_ref() {
+        DeValue::Array(items) => items,
+        _ => {
+            report.type_error("chats", value, "an array of tables ([[chats]])");
+            return None;
+        }
+    };
+    if items.is_empty() {
+        report.error(
+            "chats",
+            Some(value.span()),
+            "at least one chat is required: add a [[chats]] section",
+        );
+        return None;
+    }
+
+    let mut chats = Vec::with_capacity(items.len());
+    let mut seen_ids: HashMap<i64, (String, Option<Range<usize>>)> = HashMap::new();
+    let mut ok = true;
+    for (index, item) in items.iter().enumerate() {
+        let path = format!("chats[{index}]");
+        let DeValue::Table(map) = item.get_ref() else {
+            report.type_error(&path, item, "a table");
+            ok = false;
+            continue;
+        };
+        let table = Table {
+            path,
+            span: item.span(),
+            map,
+        };
+        let chat = chat(report, &table, helpdesks);
+        if let Some((id, span)) = report_id(&table) {
+            if let Some((first, first_span)) = seen_ids.get(&id) {
+                let first_line = first_span
+                    .as_ref()
+                    .map(|span| format!(" (line {})", report.line(span.start)))
+                    .unwrap_or_default();
+                report.error(
+                    &table.child_path("id"),
+                    Some(span),
+                    format!("duplicate chat id {id}; already used by {first}{first_line}"),
+                );
+                ok = false;
+            } else {
+                seen_ids.insert(id, (table.path.clone(), Some(span)));
+            }
+        }
+        match chat {
+            Some(chat) => chats.push(chat),
+            None => ok = false,
+        }
+    }
+    ok.then_some(chats)
+}
+
+/// The chat's id and its span, when it is an integer (other shapes are reported by [`chat`]).
+fn report_id(table: &Table<'_, '_>) -> Option<(i64, Range<usize>)> {
+    let value = table.get("id")?;
+    as_i64(value.get_ref()).map(|id| (id, value.span()))
+}
+
+fn chat(
+    report: &mut Report<'_>,
+    table: &Table<'_, '_>,
+    helpdesks: &BTreeMap<String, HelpdeskEntry>,
+) -> Option<ChatConfig> {
+    report.unknown_keys(table, CHAT_KEYS);
+    for key in ["id", "mode", "helpdesk", "name"] {
+        if table.get(key).is_none() {
+            report.missing(table, key);
+        }
+    }
+
+    let id = report.integer(table, "id");
+    let mode = report.choice(
+        table,
+        "mode",
+        &[
+            ("channel", ChatMode::Channel),
+            ("group", ChatMode::Group),
+            ("forum", ChatMode::Forum),
+        ],
+    );
+    if let Some((id, span)) = &id {
+        check_chat_id(report, table, *id, span.clone(), mode);
+    }
+
+    let helpdesk = report.string(table, "helpdesk");
+    let mut kind = None;
+    if let Some((name, span)) = &helpdesk {
+        match helpdesks.get(*name) {
+            Some(entry) => kind = entry.kind,
+            None => {
+                let defined: Vec<&str> = helpdesks.keys().map(String::as_str).collect();
+                let hint = if defined.is_empty() {
+                    "no helpdesks are defined".to_string()
+                } else {
+                    format!("defined: {}", defined.join(", "))
+                };
+                report.error(
+                    &table.child_path("helpdesk"),
+                    Some(span.clone()),
+                    format!("no helpdesk named `{name}` ([helpdesks.{name}]); {hint}"),
+                );
+            }
+        }
+    }
+
+    let name = report.string(table, "name");
+    if let Some(("", span)) = &name {
+        report.error(
+            &table.child_path("name"),
+            Some(span.clone()),
+            "must not be empty",
+        );
+    }
+    let companies = companies(report, table);
+    let on_closed_comment = report
+        .choice(
+            table,
+            "on_closed_comment",
+            &[
+                ("follow_up", OnClosedComment::FollowUp),
+                ("reopen", OnClosedComment::Reopen),
+            ],
+        )
+        .unwrap_or_default();
+    let ticket = ticket_defaults(report, table, kind);
+
+    Some(ChatConfig {
+        id: id?.0,
+        mode: mode?,
+        helpdesk: helpdesk?.0.to_string(),
+        name: name?.0.to_string(),
+        companies: companies?,
+        on_closed_comment,
+        ticket: ticket?,
+    })
+}
+
+/// Channels and supergroups (which forums are) have `-100…` ids; basic groups have short negative
+/// ids; positive ids are users, whom teledesk serves only in the private dialogue.
+fn check_chat_id(
+    report: &mut Report<'_>,
+    table: &Table<'_, '_>,
+    id: i64,
+    span: Range<usize>,
+    mode: Option<ChatMode>,
+) {
+    let path = table.child_path("id");
+    if id >= 0 {
+        report.error(
+            &path,
+            Some(span),
+            "must be a negative chat id (a group, supergroup or channel); positive ids are users",
+        );
+        return;
+    }
+    let supergroup_like = id < -1_000_000_000_000 && id.to_string().starts_with("-100");
+    if let Some(mode @ (ChatMode::Channel | ChatMode::Forum)) = mode {
+        if !supergroup_like {
+            report.warn(
+                &path,
+                Some(span),
+                format!(
+                    "{} ids start with -100 (e.g. -1001234567890); {id} looks like a basic group",
+                    mode.as_str()
+                ),
+            );
+        }
+    }
+}
+
+fn companies(report: &mut Report<'_>, table: &Table<'_, '_>) -> Option<Vec<String>> {
+    let Some(value) = table.get("companies") else {
+        return Some(Vec::new());
+    };
+    let path = table.child_path("companies");
+    let DeValue::Array(items) = value.get_ref() else {
+        report.type_error(&path, value, "an array of strings");
+        return None;
+    };
+    let mut companies = Vec::with_capacity(items.len());
+    let mut seen = HashSet::new();
+    let mut ok = true;
+    for (index, item) in items.iter().enumerate() {
+        let item_path = format!("{path}[{index}]");
+        match item.get_ref() {
+            DeValue::String(company) if company.trim().is_empty() => {
+                report.error(&item_path, Some(item.span()), "must not be empty");
+                ok = false;
+            }
+            DeValue::String(company) if !seen.insert(company.as_ref()) => {
+                report.error(
+                    &item_path,
+                    Some(item.span()),
+                    format!("duplicate company \"{company}\""),
+                );
+                ok = false;
+            }
+            DeValue::String(company) => companies.push(company.to_string()),
+            _ => {
+                report.type_error(&item_path, item, "a string");
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(companies)
+}
+
+fn ticket_defaults(
+    report: &mut Report<'_>,
+    chat: &Table<'_, '_>,
+    kind: Option<&'static str>,
+) -> Option<ConfigTable> {
+    let empty = DeTable::new();
+    let table = if chat.get("ticket").is_some() {
+        report.table(chat, "ticket")?
+    } else {
+        // The adapter still sees the (empty) table: it may require defaults the helpdesk table
+        // does not provide; findings then point at the chat's [[chats]] header.
+        Table {
+            path: chat.child_path("ticket"),
+            span: chat.span.clone(),
+            map: &empty,
+        }
+    };
+    let errors_before = report.errors.len();
+    let (defaults, failed) = convert(report, &table, false);
+    if let Some(kind) = kind {
+        let problems = helpdesks::validate_ticket_defaults(kind, &defaults).unwrap_or_default();
+        report.adapter_problems(&table, without_failed(problems, &failed));
+    }
+    (report.errors.len() == errors_before).then_some(defaults)
+}

@@ -1,0 +1,79 @@
+//! Telegram → inbox. An update is in the inbox, flushed to disk, before the next `getUpdates`
+//! acknowledges it (rule 1: nothing is lost).
+
+use super::Context;
+use crate::telegram::client::TgError;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
+    let mut failures: u32 = 0;
+    loop {
+        let offset = match ctx.store.read().telegram_offset() {
+            Ok(offset) => offset,
+            Err(error) => {
+                tracing::error!(%error, "Cannot read the Telegram offset; intake stops.");
+                return;
+            }
+        };
+        let poll = tokio::select! {
+            _ = cancel.cancelled() => return,
+            poll = ctx.telegram.get_updates(offset) => poll,
+        };
+        match poll {
+            Ok(updates) => {
+                failures = 0;
+                if updates.is_empty() {
+                    continue;
+                }
+                if let Err(error) = store_updates(&ctx, offset, &updates).await {
+                    tracing::error!(%error, "Cannot store updates; they will be fetched again.");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                ctx.signals.inbox.notify_one();
+            }
+            Err(error) => {
+                failures += 1;
+                let wait = match &error {
+                    TgError::RetryAfter(wait) => *wait,
+                    _ => super::backoff(failures).min(Duration::from_secs(30)),
+                };
+                if failures == 1 || failures % 10 == 0 {
+                    tracing::warn!(%error, retry_in = ?wait, "getUpdates failed.");
+                }
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+}
+
+async fn store_updates(
+    ctx: &Context,
+    offset: i64,
+    updates: &[serde_json::Value],
+) -> crate::store::Result<()> {
+    ctx.store.write(|tx| {
+        let mut next = offset;
+        for update in updates {
+            let Some(id) = update["update_id"].as_i64() else {
+                tracing::warn!("Skipped an update without update_id.");
+                continue;
+            };
+            // Telegram re-sends what it was not told we have; anything below our stored offset
+            // is already in the inbox or processed.
+            if id < offset {
+                continue;
+            }
+            tx.push_inbox(id as u64, update);
+            next = next.max(id + 1);
+        }
+        tx.set_telegram_offset(next);
+        Ok(())
+    })?;
+    ctx.store.flush().await
+}

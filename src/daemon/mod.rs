@@ -1,0 +1,293 @@
+//! The running daemon: the loops around the engine and how they start and stop.
+//!
+//! ```text
+//! intake ──▶ inbox ──▶ processor (engine) ──▶ jobs ──▶ runner ──▶ helpdesk
+//!                                   │                    │
+//!                                   └──▶ outbox ◀────────┴── dirty ◀── watcher
+//!                                          │
+//!                                        sender ──▶ Telegram
+//! ```
+//! Each loop is `async fn run(ctx, cancel)`; they meet only through the store and a few wake-up
+//! signals, so any of them can be restarted or stopped without losing work.
+
+mod intake;
+mod processor;
+mod runner;
+mod sender;
+mod watcher;
+
+use crate::config::{Config, Language};
+use crate::engine::{ChatSettings, Settings};
+use crate::store::Store;
+use crate::telegram::client::{TelegramClient, TgError};
+use crate::telegram::pacing::PacingLimits;
+use crate::telegram::texts::Lang;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use teledesk_adapter::{ConfigTable, Helpdesk};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Knobs that are not part of the config file: they describe how this process runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub pacing: PacingLimits,
+    /// How long a graceful stop waits for work in flight.
+    pub grace: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            pacing: PacingLimits::default(),
+            grace: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("helpdesk `{name}`: {problems}")]
+    Helpdesk { name: String, problems: String },
+    #[error("telegram: {0}")]
+    Telegram(String),
+}
+
+/// Wake-up signals between the loops.
+#[derive(Default)]
+pub(crate) struct Signals {
+    pub inbox: Notify,
+    pub jobs: Notify,
+    pub sends: Notify,
+}
+
+/// What every loop shares.
+pub(crate) struct Context {
+    pub store: Store,
+    pub telegram: TelegramClient,
+    pub settings: Settings,
+    pub helpdesks: HashMap<String, Arc<dyn Helpdesk>>,
+    /// `[chats.ticket]` of each chat.
+    pub ticket_defaults: HashMap<i64, ConfigTable>,
+    pub poll_intervals: HashMap<String, Duration>,
+    pub signals: Signals,
+    pub options: Options,
+}
+
+impl Context {
+    pub fn helpdesk(&self, name: &str) -> Option<&Arc<dyn Helpdesk>> {
+        self.helpdesks.get(name)
+    }
+}
+
+impl From<Language> for Lang {
+    fn from(language: Language) -> Self {
+        match language {
+            Language::Ru => Lang::Ru,
+            Language::En => Lang::En,
+        }
+    }
+}
+
+/// A started daemon.
+pub struct Daemon {
+    context: Arc<Context>,
+    tracker: TaskTracker,
+    intake_stop: CancellationToken,
+    work_stop: CancellationToken,
+}
+
+impl Daemon {
+    /// Opens the store, builds the adapters, asks Telegram who the bot is and starts every loop.
+    pub async fn start(config: &Config, options: Options) -> Result<Self, StartError> {
+        let store = Store::open(&config.store.path)?;
+        let mut helpdesks = HashMap::new();
+        let mut poll_intervals = HashMap::new();
+        for (name, helpdesk) in &config.helpdesks {
+            let adapter =
+                crate::helpdesks::build(helpdesk).map_err(|problems| StartError::Helpdesk {
+                    name: name.clone(),
+                    problems: problems
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                })?;
+            helpdesks.insert(name.clone(), adapter);
+            poll_intervals.insert(name.clone(), helpdesk.poll_interval);
+        }
+        let telegram = TelegramClient::new(&config.telegram.api_url, &config.telegram.token)
+            .map_err(StartError::Telegram)?;
+        let me = get_me_with_patience(&telegram).await?;
+        tracing::info!(bot = %me.username, bot_id = me.id, "Connected to Telegram.");
+        let lang: Lang = config.telegram.language.into();
+        let commands: &[(&str, &str)] = match lang {
+            Lang::Ru => &[
+                ("new", "Новая заявка"),
+                ("ticket", "Ответом на сообщение: сделать заявку"),
+                ("cancel", "Отменить оформление заявки"),
+                ("help", "Как пользоваться поддержкой"),
+            ],
+            Lang::En => &[
+                ("new", "New ticket"),
+                ("ticket", "As a reply: turn a message into a ticket"),
+                ("cancel", "Cancel the request being written"),
+                ("help", "How support works here"),
+            ],
+        };
+        if let Err(error) = telegram.set_commands(commands).await {
+            tracing::warn!(%error, "Could not register the bot's command menu.");
+        }
+        let settings = Settings {
+            bot_id: me.id,
+            bot_username: me.username,
+            lang,
+            chats: config
+                .chats
+                .iter()
+                .map(|c| {
+                    (
+                        c.id,
+                        ChatSettings {
+                            id: c.id,
+                            helpdesk: c.helpdesk.clone(),
+                            name: c.name.clone(),
+                            companies: c.companies.clone(),
+                        },
+                    )
+                })
+                .collect(),
+        };
+        let context = Arc::new(Context {
+            store,
+            telegram,
+            settings,
+            helpdesks,
+            ticket_defaults: config
+                .chats
+                .iter()
+                .map(|c| (c.id, c.ticket.clone()))
+                .collect(),
+            poll_intervals,
+            signals: Signals::default(),
+            options,
+        });
+        let tracker = TaskTracker::new();
+        let intake_stop = CancellationToken::new();
+        let work_stop = CancellationToken::new();
+        tracker.spawn(intake::run(context.clone(), intake_stop.clone()));
+        tracker.spawn(processor::run(context.clone(), work_stop.clone()));
+        tracker.spawn(runner::run(context.clone(), work_stop.clone()));
+        tracker.spawn(sender::run(context.clone(), work_stop.clone()));
+        for name in context.helpdesks.keys() {
+            tracker.spawn(watcher::run(
+                context.clone(),
+                name.clone(),
+                work_stop.clone(),
+            ));
+        }
+        tracker.close();
+        Ok(Self {
+            context,
+            tracker,
+            intake_stop,
+            work_stop,
+        })
+    }
+
+    /// Queue sizes, for `/healthz` and tests.
+    pub fn queues(&self) -> Queues {
+        queues(&self.context.store)
+    }
+
+    /// Stops taking updates, lets queued work drain for up to `options.grace`, then stops every
+    /// loop and flushes the store. Whatever is left stays queued for the next start.
+    pub async fn shutdown(self) {
+        self.intake_stop.cancel();
+        let deadline = tokio::time::Instant::now() + self.context.options.grace;
+        while tokio::time::Instant::now() < deadline {
+            let q = self.queues();
+            if q.inbox == 0 && q.jobs == 0 && q.outbox == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.work_stop.cancel();
+        if tokio::time::timeout(Duration::from_secs(10), self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("Some loops did not stop in time; their work stays queued.");
+        }
+        if let Err(error) = self.context.store.flush().await {
+            tracing::error!(%error, "Could not flush the store on shutdown.");
+        }
+        tracing::info!("Stopped.");
+    }
+}
+
+/// How much work is waiting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Queues {
+    pub inbox: usize,
+    pub jobs: usize,
+    pub outbox: usize,
+    pub dead: usize,
+}
+
+pub fn queues(store: &Store) -> Queues {
+    let read = store.read();
+    Queues {
+        inbox: read.inbox_len(),
+        jobs: read.jobs_len(),
+        outbox: read.outbox_len(),
+        dead: read.dead_letters().map(|d| d.len()).unwrap_or(0),
+    }
+}
+
+async fn get_me_with_patience(
+    telegram: &TelegramClient,
+) -> Result<crate::telegram::client::BotIdentity, StartError> {
+    let mut wait = Duration::from_millis(500);
+    loop {
+        match telegram.get_me().await {
+            Ok(me) => return Ok(me),
+            Err(error) if error.is_temporary() => {
+                tracing::warn!(%error, "Telegram is not reachable yet; retrying.");
+                if let TgError::RetryAfter(d) = error {
+                    wait = wait.max(d);
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(30));
+            }
+            Err(error) => return Err(StartError::Telegram(error.to_string())),
+        }
+    }
+}
+
+/// Exponential backoff for persisted retries: 2 s, 4 s, ... up to 5 minutes.
+pub(crate) fn backoff(attempts: u32) -> Duration {
+    Duration::from_secs(2u64.saturating_pow(attempts.min(9)).min(300))
+}
+
+/// After this many failed attempts an item goes to the dead-letter list (about an hour of
+/// retrying at the capped backoff).
+pub(crate) const MAX_ATTEMPTS: u32 = 20;
+
+pub(crate) fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+/// Waits for a signal, a tick or cancellation; returns `false` when cancelled.
+pub(crate) async fn idle(signal: &Notify, tick: Duration, cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => false,
+        _ = signal.notified() => true,
+        _ = tokio::time::sleep(tick) => true,
+    }
+}

@@ -1,0 +1,58 @@
+//! Inbox → engine. Each update's effects and its removal from the inbox are one atomic write.
+
+use super::{Context, idle, now};
+use crate::engine;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
+    loop {
+        let batch = match ctx.store.read().inbox(100) {
+            Ok(batch) => batch,
+            Err(error) => {
+                tracing::error!(%error, "Cannot read the inbox.");
+                Vec::new()
+            }
+        };
+        if batch.is_empty() {
+            if !idle(&ctx.signals.inbox, Duration::from_millis(500), &cancel).await {
+                return;
+            }
+            continue;
+        }
+        let (mut jobs, mut sends) = (false, false);
+        for (update_id, raw) in batch {
+            let result = ctx.store.write(|tx| {
+                let outcome = engine::process_update(tx, &ctx.settings, &raw, now());
+                tx.remove_inbox(update_id);
+                outcome
+            });
+            match result {
+                Ok(outcome) => {
+                    jobs |= outcome.jobs;
+                    sends |= outcome.sends;
+                    if let Some(reason) = outcome.skipped.filter(|r| !r.is_empty()) {
+                        tracing::info!(update_id, reason = %reason, "Update skipped.");
+                    }
+                }
+                Err(error) => {
+                    // A store failure: leave the update in the inbox for the next round, but do
+                    // not spin on it.
+                    tracing::error!(update_id, %error, "Cannot process update; will retry.");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    break;
+                }
+            }
+        }
+        if let Err(error) = ctx.store.flush().await {
+            tracing::error!(%error, "Cannot flush the store.");
+        }
+        if jobs {
+            ctx.signals.jobs.notify_one();
+        }
+        if sends {
+            ctx.signals.sends.notify_one();
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! Outbox → Telegram, paced (rule 6). Each chat's messages go out in order; chats do not wait for
+//! each other. Card edits are coalesced: the card is re-rendered from the latest state when its
+//! turn comes, so ten changes in a burst cost one edit.
+
+use super::{Context, MAX_ATTEMPTS, backoff, idle, now};
+use crate::model::{DeadItem, DeadLetter, Outgoing, SendAction};
+use crate::telegram::client::TgError;
+use crate::telegram::pacing::Pacer;
+use crate::telegram::render;
+use crate::telegram::texts::escape;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// A card is edited at most this often, whatever happens to its ticket.
+const CARD_EDIT_SPACING: Duration = Duration::from_secs(2);
+
+/// Telegram's message length limit; longer staff replies are split.
+const MESSAGE_LIMIT: usize = 4000;
+
+pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
+    let pacer = Pacer::new(ctx.options.pacing);
+    let mut last_edit: HashMap<u64, Instant> = HashMap::new();
+    loop {
+        let mut progressed = false;
+        match ctx.store.read().outbox_heads() {
+            Ok(heads) => {
+                let now_utc = now();
+                for (seq, item) in heads {
+                    if item.not_before > now_utc {
+                        continue;
+                    }
+                    let paced = !matches!(item.action, SendAction::AnswerCallback { .. });
+                    if paced && pacer.try_acquire(item.chat_id).is_err() {
+                        continue;
+                    }
+                    deliver(&ctx, seq, item).await;
+                    progressed = true;
+                }
+            }
+            Err(error) => tracing::error!(%error, "Cannot read the outbox."),
+        }
+        progressed |= edit_stale_cards(&ctx, &pacer, &mut last_edit).await;
+        if progressed {
+            let _ = ctx.store.flush().await;
+        }
+        if !idle(
+            &ctx.signals.sends,
+            Duration::from_millis(if progressed { 20 } else { 250 }),
+            &cancel,
+        )
+        .await
+        {
+            return;
+        }
+    }
+}
+
+async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
+    let chat_id = item.chat_id;
+    let result = send(ctx, &item).await;
+    let written = ctx.store.write(|tx| {
+        match &result {
+            Ok(sent) => {
+                tx.remove_outgoing(chat_id, seq);
+                record(tx, &item, sent)?;
+            }
+            Err(TgError::RetryAfter(wait)) => {
+                let mut again = item.clone();
+                again.not_before = now() + *wait;
+                tx.put_outgoing(seq, &again);
+            }
+            Err(TgError::Migrated(new_chat)) => {
+                tracing::warn!(
+                    old = chat_id,
+                    new = new_chat,
+                    "Group upgraded to a supergroup; following it."
+                );
+                tx.move_outbox(chat_id, *new_chat)?;
+            }
+            Err(error) if error.is_temporary() && item.attempts + 1 < MAX_ATTEMPTS => {
+                let mut again = item.clone();
+                again.attempts += 1;
+                again.not_before = now() + backoff(again.attempts);
+                tx.put_outgoing(seq, &again);
+            }
+            Err(error) => {
+                let id = tx.next_seq()?;
+                tx.push_dead(&DeadLetter {
+                    id,
+                    failed_at: now(),
+                    error: error.to_string(),
+                    item: DeadItem::Send { item: item.clone() },
+                });
+                tx.remove_outgoing(chat_id, seq);
+            }
+        }
+        Ok(())
+    });
+    match (&result, written) {
+        (_, Err(error)) => tracing::error!(%error, "Cannot record a Telegram send."),
+        (Err(TgError::RetryAfter(wait)), _) => {
+            tracing::warn!(chat_id, retry_in = ?wait, "Telegram flood control; rescheduled.")
+        }
+        (Err(error), _) if error.is_temporary() => {
+            tracing::warn!(chat_id, %error, "Telegram send failed; will retry.")
+        }
+        (Err(error), _) => {
+            tracing::error!(chat_id, %error, "Telegram refused a message; moved to dead letters.")
+        }
+        (Ok(_), _) => {}
+    }
+}
+
+/// What a successful send produced.
+enum Sent {
+    Messages(Vec<i32>),
+    Card { message_id: i32, fingerprint: u64 },
+    Nothing,
+}
+
+async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
+    let tg = &ctx.telegram;
+    let chat_id = item.chat_id;
+    match &item.action {
+        SendAction::Text {
+            html,
+            reply_to,
+            keyboard,
+            ..
+        } => {
+            let id = tg
+                .send_html(chat_id, html, *reply_to, keyboard.as_ref())
+                .await?;
+            Ok(Sent::Messages(vec![id]))
+        }
+        SendAction::Card { ticket } => {
+            let link = ctx
+                .store
+                .read()
+                .ticket(*ticket)
+                .ok()
+                .flatten()
+                .ok_or_else(|| TgError::Rejected(format!("ticket {ticket} is gone")))?;
+            let card = render::card(&link, ctx.settings.lang);
+            let id = tg
+                .send_html(
+                    chat_id,
+                    &card.html,
+                    Some(link.source_message_id),
+                    card.keyboard.as_ref(),
+                )
+                .await?;
+            Ok(Sent::Card {
+                message_id: id,
+                fingerprint: card.fingerprint(),
+            })
+        }
+        SendAction::StaffReply {
+            ticket,
+            author,
+            body,
+            files,
+            ..
+        } => {
+            let link = ctx.store.read().ticket(*ticket).ok().flatten();
+            let reply_to = link
+                .as_ref()
+                .map(|l| l.card_message_id.unwrap_or(l.source_message_id));
+            let header = ctx.settings.lang.staff_reply_header(author);
+            let mut ids = Vec::new();
+            for chunk in split(&escape(body.trim()), MESSAGE_LIMIT - header.len() - 2) {
+                let html = if ids.is_empty() {
+                    format!("{header}\n\n{chunk}")
+                } else {
+                    chunk
+                };
+                ids.push(tg.send_html(chat_id, &html, reply_to, None).await?);
+            }
+            for file in files {
+                ids.push(
+                    tg.send_file(chat_id, &file.file_name, file.bytes.clone(), reply_to)
+                        .await?,
+                );
+            }
+            Ok(Sent::Messages(ids))
+        }
+        SendAction::AnswerCallback {
+            query_id,
+            text,
+            alert,
+        } => {
+            match tg.answer_callback(query_id, text.as_deref(), *alert).await {
+                // An old query cannot be answered any more; nothing is lost by dropping it.
+                Err(TgError::Rejected(_)) | Ok(()) => Ok(Sent::Nothing),
+                Err(e) => Err(e),
+            }
+        }
+        SendAction::EditKeyboard {
+            message_id,
+            keyboard,
+        } => {
+            match tg
+                .edit_keyboard(chat_id, *message_id, keyboard.as_ref())
+                .await
+            {
+                // The prompt may have been deleted by an admin: fine.
+                Err(TgError::Rejected(_)) | Ok(()) => Ok(Sent::Nothing),
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+fn record(tx: &mut crate::store::Tx<'_>, item: &Outgoing, sent: &Sent) -> crate::store::Result<()> {
+    let chat_id = item.chat_id;
+    match (&item.action, sent) {
+        (
+            SendAction::Text {
+                ticket,
+                dialogue_user,
+                keyboard,
+                ..
+            },
+            Sent::Messages(ids),
+        ) => {
+            if let Some(local) = ticket {
+                for id in ids {
+                    tx.index_message(chat_id, *id, *local);
+                }
+            }
+            if let (Some(user), Some(id)) = (dialogue_user, ids.first())
+                && keyboard.is_some()
+                && let Some(mut dialogue) = tx.dialogue(chat_id, *user)?
+            {
+                dialogue.prompt_message_id = Some(*id);
+                tx.put_dialogue(&dialogue);
+            }
+        }
+        (
+            SendAction::Card { ticket },
+            Sent::Card {
+                message_id,
+                fingerprint,
+            },
+        ) => {
+            if let Some(mut link) = tx.ticket(*ticket)? {
+                link.card_message_id = Some(*message_id);
+                link.rendered_hash = Some(*fingerprint);
+                tx.put_ticket(&link);
+                tx.index_message(chat_id, *message_id, *ticket);
+            }
+        }
+        (SendAction::StaffReply { ticket, .. }, Sent::Messages(ids)) => {
+            for id in ids {
+                tx.index_message(chat_id, *id, *ticket);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Brings cards whose ticket changed up to date. Returns whether it did anything.
+async fn edit_stale_cards(
+    ctx: &Context,
+    pacer: &Pacer,
+    last_edit: &mut HashMap<u64, Instant>,
+) -> bool {
+    let stale = match ctx.store.read().stale_cards() {
+        Ok(stale) => stale,
+        Err(error) => {
+            tracing::error!(%error, "Cannot read stale cards.");
+            return false;
+        }
+    };
+    let mut progressed = false;
+    for local in stale {
+        let Ok(Some(link)) = ctx.store.read().ticket(local) else {
+            let _ = ctx.store.write(|tx| {
+                tx.clear_card_stale(local);
+                Ok(())
+            });
+            continue;
+        };
+        let Some(message_id) = link.card_message_id else {
+            // Not sent yet: the first send renders the latest state anyway.
+            if link.ticket_id.is_some() || link.number.is_none() {
+                let _ = ctx.store.write(|tx| {
+                    tx.clear_card_stale(local);
+                    Ok(())
+                });
+            }
+            continue;
+        };
+        if last_edit
+            .get(&local)
+            .is_some_and(|t| t.elapsed() < CARD_EDIT_SPACING)
+        {
+            continue;
+        }
+        let card = render::card(&link, ctx.settings.lang);
+        let fingerprint = card.fingerprint();
+        if link.rendered_hash == Some(fingerprint) {
+            let _ = ctx.store.write(|tx| {
+                tx.clear_card_stale(local);
+                Ok(())
+            });
+            continue;
+        }
+        if pacer.try_acquire(link.chat_id).is_err() {
+            continue;
+        }
+        last_edit.insert(local, Instant::now());
+        progressed = true;
+        let result = ctx
+            .telegram
+            .edit_html(link.chat_id, message_id, &card.html, card.keyboard.as_ref())
+            .await;
+        let written = ctx.store.write(|tx| {
+            let Some(mut current) = tx.ticket(local)? else {
+                return Ok(());
+            };
+            match &result {
+                Ok(()) => {
+                    current.rendered_hash = Some(fingerprint);
+                    tx.put_ticket(&current);
+                    // Changed again while the edit was in flight? Then it stays stale.
+                    if render::card(&current, ctx.settings.lang).fingerprint() == fingerprint {
+                        tx.clear_card_stale(local);
+                    }
+                }
+                Err(TgError::Rejected(reason)) if reason.contains("not found") => {
+                    // Someone deleted the card: post a fresh one.
+                    current.card_message_id = None;
+                    tx.put_ticket(&current);
+                    tx.clear_card_stale(local);
+                    crate::engine::send(
+                        tx,
+                        current.chat_id,
+                        SendAction::Card { ticket: local },
+                        now(),
+                    )?;
+                }
+                Err(error) if error.is_temporary() => {}
+                Err(error) => {
+                    tracing::error!(ticket = local, %error, "Cannot edit the ticket card.");
+                    tx.clear_card_stale(local);
+                }
+            }
+            Ok(())
+        });
+        if let Err(error) = written {
+            tracing::error!(%error, "Cannot record a card edit.");
+        }
+    }
+    progressed
+}
+
+/// Splits text into pieces of at most `max` characters, at line breaks where possible.
+fn split(text: &str, max: usize) -> Vec<String> {
+    if text.is_empty() {
+        return vec![String::new()];
+    }
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    for line in text.split_inclusive('\n') {
+        if current.chars().count() + line.chars().count() > max && !current.is_empty() {
+            pieces.push(std::mem::take(&mut current));
+        }
+        if line.chars().count() > max {
+            let chars: Vec<char> = line.chars().collect();
+            for chunk in chars.chunks(max) {
+                pieces.push(chunk.iter().collect());
+            }
+            continue;
+        }
+        current.push_str(line);
+    }
+    if !current.is_empty() {
+        pieces.push(current);
+    }
+    pieces
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split;
+
+    #[test]
+    fn splits_long_text_at_lines() {
+        let text = format!("{}\n{}", "a".repeat(30), "b".repeat(30));
+        let pieces = split(&text, 40);
+        assert_eq!(pieces.len(), 2);
+        assert!(pieces.iter().all(|p| p.chars().count() <= 40));
+        assert_eq!(split(&"x".repeat(100), 40).len(), 3);
+    }
+}

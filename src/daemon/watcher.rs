@@ -1,0 +1,72 @@
+//! Helpdesk → dirty set. A change is recorded before the cursor moves past it (rule 1), and a poll
+//! asks only for what changed since the cursor (rule 7).
+
+use super::{Context, backoff};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+pub(crate) async fn run(ctx: Arc<Context>, helpdesk: String, cancel: CancellationToken) {
+    let interval = ctx
+        .poll_intervals
+        .get(&helpdesk)
+        .copied()
+        .unwrap_or_default();
+    if interval.is_zero() {
+        tracing::info!(%helpdesk, "Polling is off (poll_interval = \"0s\").");
+        return;
+    }
+    let Some(adapter) = ctx.helpdesk(&helpdesk).cloned() else {
+        return;
+    };
+    let mut failures = 0u32;
+    loop {
+        let cursor = match ctx.store.read().cursor(&helpdesk) {
+            Ok(cursor) => cursor.unwrap_or_default(),
+            Err(error) => {
+                tracing::error!(%helpdesk, %error, "Cannot read the poll cursor.");
+                return;
+            }
+        };
+        let wait = match adapter.changes_since(&cursor).await {
+            Ok(batch) => {
+                failures = 0;
+                let recorded = ctx.store.write(|tx| {
+                    let mut marked = 0;
+                    for change in &batch.changes {
+                        if let Some(local) = tx.ticket_by_helpdesk(&helpdesk, &change.ticket)? {
+                            tx.mark_dirty(local)?;
+                            marked += 1;
+                        }
+                    }
+                    tx.set_cursor(&helpdesk, &batch.cursor);
+                    Ok(marked)
+                });
+                match recorded {
+                    Ok(marked) if marked > 0 => {
+                        tracing::debug!(%helpdesk, marked, "Tickets changed.");
+                        let _ = ctx.store.flush().await;
+                        ctx.signals.jobs.notify_one();
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::error!(%helpdesk, %error, "Cannot record changes."),
+                }
+                interval
+            }
+            Err(error) => {
+                failures += 1;
+                if failures == 1 || failures % 10 == 0 {
+                    tracing::warn!(%helpdesk, %error, "Polling the helpdesk failed.");
+                }
+                error
+                    .retry_after()
+                    .unwrap_or_default()
+                    .max(interval)
+                    .max(backoff(failures).min(interval * 4))
+            }
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The `/new` conversation as a pure step machine: given a dialogue and what the user did, the
+//! next state and what to ask.
+
+use crate::model::{Button, Dialogue, DialogueStep, Keyboard, TelegramFile};
+use crate::telegram::texts::{Lang, escape};
+
+/// How long a dialogue may sit idle before it is dropped.
+pub const IDLE_LIMIT: time::Duration = time::Duration::minutes(30);
+
+/// Something the user did while a dialogue is open.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    /// A message: its text (or caption) and file.
+    Message {
+        text: String,
+        file: Option<TelegramFile>,
+    },
+    /// Pressed a company button.
+    Company(usize),
+    Skip,
+    Done,
+    Cancel,
+}
+
+/// What the dialogue wants next.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Next {
+    /// Ask this (HTML) with these buttons, in the given step.
+    Ask { html: String, keyboard: Keyboard },
+    /// Everything is known: open the ticket.
+    Create,
+    /// The user cancelled.
+    Cancelled,
+    /// Nothing to say (a file arrived while collecting files, say).
+    Wait,
+}
+
+/// The first missing piece, in the order the Mini App form asks: company, subject, description,
+/// files.
+pub fn first_missing(dialogue: &Dialogue, companies: &[String]) -> DialogueStep {
+    if dialogue.company.is_none() && companies.len() > 1 {
+        DialogueStep::Company
+    } else if dialogue.subject.is_none() {
+        DialogueStep::Subject
+    } else if dialogue.description.is_none() {
+        DialogueStep::Description
+    } else {
+        DialogueStep::Files
+    }
+}
+
+/// The question for a step.
+pub fn ask(step: DialogueStep, companies: &[String], lang: Lang) -> Next {
+    let cancel = Button {
+        label: lang.button_cancel().into(),
+        data: "new:cancel".into(),
+    };
+    let (html, mut rows) = match step {
+        DialogueStep::Company => (
+            lang.ask_company().to_owned(),
+            companies
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    vec![Button {
+                        label: name.clone(),
+                        data: format!("new:co:{i}"),
+                    }]
+                })
+                .collect(),
+        ),
+        DialogueStep::Subject => (lang.ask_subject().to_owned(), Vec::new()),
+        DialogueStep::Description => (
+            lang.ask_description().to_owned(),
+            vec![vec![Button {
+                label: lang.button_skip().into(),
+                data: "new:skip".into(),
+            }]],
+        ),
+        DialogueStep::Files => (
+            lang.ask_files().to_owned(),
+            vec![vec![Button {
+                label: lang.button_done().into(),
+                data: "new:done".into(),
+            }]],
+        ),
+    };
+    rows.push(vec![cancel]);
+    Next::Ask {
+        html,
+        keyboard: Keyboard { rows },
+    }
+}
+
+/// Applies the user's input to the dialogue and says what comes next.
+pub fn advance(dialogue: &mut Dialogue, input: Input, companies: &[String], lang: Lang) -> Next {
+    if input == Input::Cancel {
+        return Next::Cancelled;
+    }
+    let step = dialogue.step;
+    match (step, input) {
+        (DialogueStep::Company, Input::Company(index)) => {
+            let Some(name) = companies.get(index) else {
+                return Next::Wait;
+            };
+            dialogue.company = Some(name.clone());
+        }
+        (DialogueStep::Company, _) => return Next::Wait,
+        (DialogueStep::Subject, Input::Message { text, file }) => {
+            let text = text.trim();
+            if let Some(file) = file {
+                dialogue.files.push(file);
+            }
+            if text.is_empty() {
+                return Next::Wait;
+            }
+            // A long first answer is both: its first line the subject, the whole the description.
+            let first_line = text.lines().next().unwrap_or(text).trim().to_owned();
+            if first_line.chars().count() > 120 || text.lines().count() > 1 {
+                dialogue.subject = Some(crate::telegram::texts::truncate(&first_line, 120));
+                dialogue.description = Some(text.to_owned());
+            } else {
+                dialogue.subject = Some(first_line);
+            }
+        }
+        (DialogueStep::Subject, _) => return Next::Wait,
+        (DialogueStep::Description, Input::Message { text, file }) => {
+            if let Some(file) = file {
+                dialogue.files.push(file);
+            }
+            let text = text.trim();
+            if text.is_empty() {
+                return Next::Wait;
+            }
+            dialogue.description = Some(text.to_owned());
+        }
+        (DialogueStep::Description, Input::Skip) => dialogue.description = Some(String::new()),
+        (DialogueStep::Description, _) => return Next::Wait,
+        (DialogueStep::Files, Input::Message { text, file }) => {
+            let had = dialogue.files.len();
+            if let Some(file) = file {
+                dialogue.files.push(file);
+            }
+            let text = text.trim();
+            if !text.is_empty() {
+                // More words while collecting files belong to the description.
+                let description = dialogue.description.get_or_insert_with(String::new);
+                if !description.is_empty() {
+                    description.push('\n');
+                }
+                description.push_str(text);
+            }
+            if dialogue.files.len() > had {
+                let mut next = ask(DialogueStep::Files, companies, lang);
+                if let Next::Ask { html, .. } = &mut next {
+                    *html = escape(&lang.files_received(dialogue.files.len()));
+                }
+                return next;
+            }
+            return Next::Wait;
+        }
+        (DialogueStep::Files, Input::Done | Input::Skip) => return Next::Create,
+        (DialogueStep::Files, _) => return Next::Wait,
+    }
+    let next_step = first_missing(dialogue, companies);
+    dialogue.step = next_step;
+    ask(next_step, companies, lang)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use teledesk_adapter::Requester;
+    use time::OffsetDateTime;
+
+    fn dialogue(subject: Option<&str>) -> Dialogue {
+        Dialogue {
+            chat_id: -1,
+            user: Requester {
+                display_name: "Ann".into(),
+                telegram_id: 1,
+                username: None,
+                company: None,
+            },
+            step: DialogueStep::Subject,
+            started_by: 10,
+            company: None,
+            subject: subject.map(Into::into),
+            description: None,
+            files: vec![],
+            prompt_message_id: None,
+            started_at: OffsetDateTime::UNIX_EPOCH,
+            touched_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn text(t: &str) -> Input {
+        Input::Message {
+            text: t.into(),
+            file: None,
+        }
+    }
+
+    fn file(id: &str) -> Input {
+        Input::Message {
+            text: String::new(),
+            file: Some(TelegramFile {
+                file_id: id.into(),
+                file_name: "a.jpg".into(),
+                content_type: "image/jpeg".into(),
+                size: Some(3),
+            }),
+        }
+    }
+
+    #[test]
+    fn asks_company_first_for_chains_then_everything_else() {
+        let companies = vec!["Acme Moscow".to_owned(), "Acme Kazan".to_owned()];
+        let mut d = dialogue(Some("Printer"));
+        d.step = first_missing(&d, &companies);
+        assert_eq!(d.step, DialogueStep::Company);
+        advance(&mut d, Input::Company(1), &companies, Lang::Ru);
+        assert_eq!(d.company.as_deref(), Some("Acme Kazan"));
+        assert_eq!(d.step, DialogueStep::Description);
+        advance(&mut d, text("It jams"), &companies, Lang::Ru);
+        assert_eq!(d.step, DialogueStep::Files);
+        assert!(matches!(
+            advance(&mut d, file("f1"), &companies, Lang::Ru),
+            Next::Ask { .. }
+        ));
+        assert!(matches!(
+            advance(&mut d, file("f2"), &companies, Lang::Ru),
+            Next::Ask { .. }
+        ));
+        assert_eq!(
+            advance(&mut d, Input::Done, &companies, Lang::Ru),
+            Next::Create
+        );
+        assert_eq!(d.files.len(), 2);
+    }
+
+    #[test]
+    fn single_company_is_not_asked_and_description_can_be_skipped() {
+        let companies = vec!["Only".to_owned()];
+        let mut d = dialogue(None);
+        d.step = first_missing(&d, &companies);
+        assert_eq!(d.step, DialogueStep::Subject);
+        advance(&mut d, text("VPN down"), &companies, Lang::En);
+        assert_eq!(d.step, DialogueStep::Description);
+        advance(&mut d, Input::Skip, &companies, Lang::En);
+        assert_eq!(d.description.as_deref(), Some(""));
+        assert_eq!(
+            advance(&mut d, Input::Done, &companies, Lang::En),
+            Next::Create
+        );
+    }
+
+    #[test]
+    fn a_long_first_answer_fills_subject_and_description() {
+        let mut d = dialogue(None);
+        advance(
+            &mut d,
+            text("VPN down\nsince 9am, all offices"),
+            &[],
+            Lang::En,
+        );
+        assert_eq!(d.subject.as_deref(), Some("VPN down"));
+        assert_eq!(d.step, DialogueStep::Files);
+    }
+
+    #[test]
+    fn cancel_works_in_every_step() {
+        let mut d = dialogue(None);
+        assert_eq!(
+            advance(&mut d, Input::Cancel, &[], Lang::Ru),
+            Next::Cancelled
+        );
+    }
+}

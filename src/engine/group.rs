@@ -1,0 +1,616 @@
+//! Group mode: `/new`, `/ticket`, replies that become comments, and the `/new` dialogue.
+
+use super::dialogue::{self, Input, Next};
+use super::{ALBUM_WINDOW, ChatSettings, Outcome, Settings, say, send};
+use crate::model::{
+    AlbumItem, Dialogue, Job, JobKind, SendAction, TelegramFile, TicketLink, TicketView,
+};
+use crate::store::{Result, Tx};
+use crate::telegram::texts::escape;
+use crate::telegram::wire::{CallbackQuery, Message, command};
+use teledesk_adapter::{IdempotencyKey, Requester, StatusClass};
+use time::OffsetDateTime;
+
+/// Album items are kept this long for `/ticket` on one of them.
+const ALBUM_MEMORY: time::Duration = time::Duration::hours(48);
+
+pub fn on_message(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    message: &Message,
+    now: OffsetDateTime,
+) -> Result<Outcome> {
+    let Some(chat) = settings.chats.get(&message.chat.id) else {
+        let first_time = tx.note_unknown_chat(message.chat.id)?;
+        return Ok(Outcome::skipped(if first_time {
+            format!(
+                "message from chat {} ({}), which is not configured in [[chats]]; further \
+                 messages from it are ignored silently",
+                message.chat.id,
+                message.chat.title.as_deref().unwrap_or("untitled")
+            )
+        } else {
+            String::new()
+        }));
+    };
+    if message
+        .from
+        .as_ref()
+        .is_some_and(|u| u.id == settings.bot_id)
+    {
+        return Ok(Outcome::skipped("the bot's own message"));
+    }
+    if message.is_automatic_forward {
+        return Ok(Outcome::skipped("automatic forward from a linked channel"));
+    }
+    if message.migrate_to_chat_id.is_some() {
+        return Ok(Outcome::skipped(
+            "group upgraded to a supergroup: name the new id in [[chats]]",
+        ));
+    }
+    let sent_at = OffsetDateTime::from_unix_timestamp(message.date).unwrap_or(now);
+    if let Some(media_group_id) = &message.media_group_id {
+        remember_album_item(tx, message, media_group_id, sent_at, now)?;
+    }
+
+    if let Some((name, args)) = command(message.body(), &settings.bot_username) {
+        return match name.as_str() {
+            "new" => start_dialogue(tx, settings, chat, message, args, now),
+            "ticket" => ticket_from_reply(tx, settings, chat, message, now),
+            "cancel" => {
+                let user = message.from.as_ref().map(|u| u.id).unwrap_or_default();
+                if let Some(dialogue) = tx.dialogue(chat.id, user)? {
+                    close_dialogue(tx, &dialogue, now)?;
+                    say(
+                        tx,
+                        chat.id,
+                        Some(message.message_id),
+                        settings.lang.cancelled(),
+                        now,
+                    )?;
+                    return Ok(sent());
+                }
+                Ok(Outcome::skipped("/cancel without a dialogue"))
+            }
+            "done" => dialogue_input(tx, settings, chat, message, Input::Done, now),
+            "help" | "start" => {
+                say(
+                    tx,
+                    chat.id,
+                    Some(message.message_id),
+                    settings.lang.help(),
+                    now,
+                )?;
+                Ok(sent())
+            }
+            _ => Ok(Outcome::skipped(format!("command /{name} is not ours"))),
+        };
+    }
+
+    if let Some(local) = thread_ticket(tx, message)? {
+        return add_comment(tx, chat, local, message, sent_at, now);
+    }
+    let user = message.from.as_ref().map(|u| u.id).unwrap_or_default();
+    if tx.dialogue(chat.id, user)?.is_some() {
+        let input = Input::Message {
+            text: message.body().to_owned(),
+            file: message.file(),
+        };
+        return dialogue_input(tx, settings, chat, message, input, now);
+    }
+    Ok(Outcome::skipped("chatter (replies to no ticket)"))
+}
+
+fn sent() -> Outcome {
+    Outcome {
+        sends: true,
+        ..Outcome::default()
+    }
+}
+
+/// The ticket whose thread a message belongs to: what it replies to, else its thread root.
+fn thread_ticket(tx: &Tx<'_>, message: &Message) -> Result<Option<u64>> {
+    if let Some(replied) = &message.reply_to_message
+        && let Some(local) = tx.ticket_of_message(message.chat.id, replied.message_id)?
+    {
+        return Ok(Some(local));
+    }
+    if let Some(thread) = message.message_thread_id {
+        return tx.ticket_of_message(message.chat.id, thread);
+    }
+    Ok(None)
+}
+
+fn remember_album_item(
+    tx: &mut Tx<'_>,
+    message: &Message,
+    media_group_id: &str,
+    sent_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let Some(file) = message.file() else {
+        return Ok(());
+    };
+    let mut items = tx.album(message.chat.id, media_group_id)?;
+    items.retain(|item| now - item.date < ALBUM_MEMORY);
+    if items
+        .iter()
+        .all(|item| item.message_id != message.message_id)
+    {
+        items.push(AlbumItem {
+            message_id: message.message_id,
+            file,
+            caption: message.caption.clone(),
+            date: sent_at,
+        });
+        items.sort_by_key(|item| item.message_id);
+    }
+    tx.put_album(message.chat.id, media_group_id, &items);
+    Ok(())
+}
+
+fn add_comment(
+    tx: &mut Tx<'_>,
+    chat: &ChatSettings,
+    local: u64,
+    message: &Message,
+    sent_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<Outcome> {
+    tx.index_message(chat.id, message.message_id, local);
+    let file = message.file();
+    // The rest of an album joins the comment its first item opened, while that comment waits.
+    if let Some(group) = &message.media_group_id {
+        for (seq, mut job) in tx.jobs_of(local)? {
+            let JobKind::AddComment {
+                media_group_id: Some(pending_group),
+                files,
+                body,
+                message_ids,
+                ..
+            } = &mut job.kind
+            else {
+                continue;
+            };
+            if pending_group != group || job.not_before <= now || job.attempts > 0 {
+                continue;
+            }
+            if message_ids.contains(&message.message_id) {
+                return Ok(Outcome::skipped("album item already in its comment"));
+            }
+            message_ids.push(message.message_id);
+            files.extend(file);
+            if let Some(caption) = &message.caption
+                && !caption.trim().is_empty()
+            {
+                if !body.is_empty() {
+                    body.push('\n');
+                }
+                body.push_str(caption.trim());
+            }
+            tx.put_job(local, seq, &job);
+            return Ok(Outcome {
+                jobs: true,
+                ..Outcome::default()
+            });
+        }
+    }
+    let author = message
+        .author(Some(chat.name.clone()))
+        .unwrap_or_else(|| unknown_requester(chat));
+    let not_before = if message.media_group_id.is_some() {
+        now + ALBUM_WINDOW
+    } else {
+        now
+    };
+    tx.push_job(
+        local,
+        &Job {
+            kind: JobKind::AddComment {
+                key: IdempotencyKey::telegram(chat.id, message.message_id),
+                author,
+                body: message.body().trim().to_owned(),
+                files: file.into_iter().collect(),
+                written_at: sent_at,
+                source_url: message.link(),
+                message_ids: vec![message.message_id],
+                media_group_id: message.media_group_id.clone(),
+            },
+            attempts: 0,
+            not_before,
+            boot: 0,
+            last_error: None,
+        },
+    )?;
+    Ok(Outcome {
+        jobs: true,
+        ..Outcome::default()
+    })
+}
+
+fn unknown_requester(chat: &ChatSettings) -> Requester {
+    Requester {
+        display_name: "Telegram".into(),
+        telegram_id: 0,
+        username: None,
+        company: Some(chat.name.clone()),
+    }
+}
+
+/// Opens a ticket: records the link, indexes its source messages, queues the creation.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn open_ticket(
+    tx: &mut Tx<'_>,
+    chat: &ChatSettings,
+    author: Requester,
+    source: &Message,
+    subject: String,
+    description: String,
+    files: Vec<TelegramFile>,
+    extra_messages: &[i32],
+    now: OffsetDateTime,
+) -> Result<u64> {
+    let local = tx.next_seq()?;
+    let registered_at = OffsetDateTime::from_unix_timestamp(source.date).unwrap_or(now);
+    let link = TicketLink {
+        local,
+        helpdesk: chat.helpdesk.clone(),
+        ticket_id: None,
+        number: None,
+        chat_id: chat.id,
+        source_message_id: source.message_id,
+        card_message_id: None,
+        author,
+        view: TicketView {
+            subject: subject.clone(),
+            description: description.clone(),
+            status: StatusClass::New,
+            state: String::new(),
+            assignee: None,
+            resolution: None,
+            last_comments: Vec::new(),
+        },
+        rendered_hash: None,
+        known_comments: Vec::new(),
+        comment_authors: Vec::new(),
+        created_at: now,
+    };
+    tx.put_ticket(&link);
+    tx.index_message(chat.id, source.message_id, local);
+    for id in extra_messages {
+        tx.index_message(chat.id, *id, local);
+    }
+    tx.push_job(
+        local,
+        &Job {
+            kind: JobKind::CreateTicket {
+                key: IdempotencyKey::telegram(chat.id, source.message_id),
+                subject,
+                description,
+                files,
+                registered_at,
+                source_url: source.link(),
+            },
+            attempts: 0,
+            not_before: now,
+            boot: 0,
+            last_error: None,
+        },
+    )?;
+    Ok(local)
+}
+
+fn ticket_from_reply(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    chat: &ChatSettings,
+    message: &Message,
+    now: OffsetDateTime,
+) -> Result<Outcome> {
+    let lang = settings.lang;
+    let Some(source) = message.reply_to_message.as_deref() else {
+        say(
+            tx,
+            chat.id,
+            Some(message.message_id),
+            lang.ticket_usage(),
+            now,
+        )?;
+        return Ok(sent());
+    };
+    if source
+        .from
+        .as_ref()
+        .is_some_and(|u| u.id == settings.bot_id)
+    {
+        say(
+            tx,
+            chat.id,
+            Some(message.message_id),
+            lang.not_from_bot(),
+            now,
+        )?;
+        return Ok(sent());
+    }
+    if let Some(local) = tx.ticket_of_message(chat.id, source.message_id)? {
+        let number = tx.ticket(local)?.and_then(|l| l.number);
+        say(
+            tx,
+            chat.id,
+            Some(message.message_id),
+            escape(&lang.already_ticket(number.as_deref())),
+            now,
+        )?;
+        return Ok(sent());
+    }
+    let author = source
+        .author(Some(chat.name.clone()))
+        .unwrap_or_else(|| unknown_requester(chat));
+    let mut files: Vec<TelegramFile> = Vec::new();
+    let mut extra = Vec::new();
+    let mut text = source.body().trim().to_owned();
+    if let Some(group) = &source.media_group_id {
+        for item in tx.album(chat.id, group)? {
+            if item.message_id != source.message_id {
+                extra.push(item.message_id);
+            }
+            if let Some(caption) = item.caption.as_deref().map(str::trim)
+                && !caption.is_empty()
+                && !text.contains(caption)
+            {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(caption);
+            }
+            files.push(item.file);
+        }
+    }
+    if files.is_empty() {
+        files.extend(source.file());
+    }
+    let subject = subject_from(&text, &author, files.len(), lang);
+    open_ticket(tx, chat, author, source, subject, text, files, &extra, now)?;
+    Ok(Outcome {
+        jobs: true,
+        ..Outcome::default()
+    })
+}
+
+fn subject_from(
+    text: &str,
+    author: &Requester,
+    files: usize,
+    lang: crate::telegram::texts::Lang,
+) -> String {
+    match text.lines().map(str::trim).find(|l| !l.is_empty()) {
+        Some(line) => crate::telegram::texts::truncate(line, 120),
+        None => format!("{} — {}", author.display_name, lang.files_only(files)),
+    }
+}
+
+fn start_dialogue(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    chat: &ChatSettings,
+    message: &Message,
+    args: &str,
+    now: OffsetDateTime,
+) -> Result<Outcome> {
+    let Some(user) = message.author(None) else {
+        return Ok(Outcome::skipped("/new without a sender"));
+    };
+    if let Some(old) = tx.dialogue(chat.id, user.telegram_id)? {
+        close_dialogue(tx, &old, now)?;
+    }
+    let mut dialogue = Dialogue {
+        chat_id: chat.id,
+        user,
+        step: crate::model::DialogueStep::Subject,
+        started_by: message.message_id,
+        company: match chat.companies.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        },
+        subject: (!args.trim().is_empty()).then(|| args.trim().to_owned()),
+        description: None,
+        files: message.file().into_iter().collect(),
+        prompt_message_id: None,
+        started_at: now,
+        touched_at: now,
+    };
+    dialogue.step = dialogue::first_missing(&dialogue, &chat.companies);
+    let next = dialogue::ask(dialogue.step, &chat.companies, settings.lang);
+    prompt(tx, &mut dialogue, message.message_id, next, now)?;
+    tx.put_dialogue(&dialogue);
+    Ok(sent())
+}
+
+fn prompt(
+    tx: &mut Tx<'_>,
+    dialogue: &mut Dialogue,
+    reply_to: i32,
+    next: Next,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let Next::Ask { html, keyboard } = next else {
+        return Ok(());
+    };
+    remove_prompt_buttons(tx, dialogue, now)?;
+    send(
+        tx,
+        dialogue.chat_id,
+        SendAction::Text {
+            html,
+            reply_to: Some(reply_to),
+            keyboard: Some(keyboard),
+            ticket: None,
+            dialogue_user: Some(dialogue.user.telegram_id),
+        },
+        now,
+    )
+}
+
+fn remove_prompt_buttons(
+    tx: &mut Tx<'_>,
+    dialogue: &mut Dialogue,
+    now: OffsetDateTime,
+) -> Result<()> {
+    if let Some(message_id) = dialogue.prompt_message_id.take() {
+        send(
+            tx,
+            dialogue.chat_id,
+            SendAction::EditKeyboard {
+                message_id,
+                keyboard: None,
+            },
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+fn close_dialogue(tx: &mut Tx<'_>, dialogue: &Dialogue, now: OffsetDateTime) -> Result<()> {
+    let mut dialogue = dialogue.clone();
+    remove_prompt_buttons(tx, &mut dialogue, now)?;
+    tx.remove_dialogue(dialogue.chat_id, dialogue.user.telegram_id);
+    Ok(())
+}
+
+fn dialogue_input(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    chat: &ChatSettings,
+    message: &Message,
+    input: Input,
+    now: OffsetDateTime,
+) -> Result<Outcome> {
+    let user = message.from.as_ref().map(|u| u.id).unwrap_or_default();
+    let Some(dialogue) = tx.dialogue(chat.id, user)? else {
+        return Ok(Outcome::skipped("dialogue input without a dialogue"));
+    };
+    continue_dialogue(tx, settings, chat, dialogue, message, input, now)
+}
+
+fn continue_dialogue(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    chat: &ChatSettings,
+    mut dialogue: Dialogue,
+    message: &Message,
+    input: Input,
+    now: OffsetDateTime,
+) -> Result<Outcome> {
+    let lang = settings.lang;
+    if now - dialogue.touched_at > dialogue::IDLE_LIMIT {
+        close_dialogue(tx, &dialogue, now)?;
+        say(tx, chat.id, Some(message.message_id), lang.expired(), now)?;
+        return Ok(sent());
+    }
+    dialogue.touched_at = now;
+    match dialogue::advance(&mut dialogue, input, &chat.companies, lang) {
+        Next::Cancelled => {
+            close_dialogue(tx, &dialogue, now)?;
+            say(tx, chat.id, Some(message.message_id), lang.cancelled(), now)?;
+            Ok(sent())
+        }
+        Next::Wait => {
+            tx.put_dialogue(&dialogue);
+            Ok(Outcome::default())
+        }
+        next @ Next::Ask { .. } => {
+            prompt(tx, &mut dialogue, message.message_id, next, now)?;
+            tx.put_dialogue(&dialogue);
+            Ok(sent())
+        }
+        Next::Create => {
+            close_dialogue(tx, &dialogue, now)?;
+            // The ticket's key and registration time come from the `/new` message; the dialogue's
+            // own messages are part of its thread.
+            let mut source = message.clone();
+            source.message_id = dialogue.started_by;
+            source.date = dialogue.started_at.unix_timestamp();
+            let mut author = dialogue.user.clone();
+            author.company = dialogue.company.clone().or_else(|| Some(chat.name.clone()));
+            open_ticket(
+                tx,
+                chat,
+                author,
+                &source,
+                dialogue.subject.clone().unwrap_or_default(),
+                dialogue.description.clone().unwrap_or_default(),
+                dialogue.files.clone(),
+                &[],
+                now,
+            )?;
+            Ok(Outcome {
+                jobs: true,
+                sends: true,
+                skipped: None,
+            })
+        }
+    }
+}
+
+pub fn on_callback(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    query: &CallbackQuery,
+    now: OffsetDateTime,
+) -> Result<Outcome> {
+    let lang = settings.lang;
+    let answer = |tx: &mut Tx<'_>, chat_id: i64, text: Option<&str>| {
+        send(
+            tx,
+            chat_id,
+            SendAction::AnswerCallback {
+                query_id: query.id.clone(),
+                text: text.map(Into::into),
+                alert: false,
+            },
+            now,
+        )
+    };
+    let Some(message) = &query.message else {
+        answer(tx, query.from.id, Some(lang.nothing_to_do()))?;
+        return Ok(sent());
+    };
+    let Some(chat) = settings.chats.get(&message.chat.id) else {
+        answer(tx, message.chat.id, None)?;
+        return Ok(Outcome {
+            sends: true,
+            skipped: Some(format!("button in unconfigured chat {}", message.chat.id)),
+            ..Outcome::default()
+        });
+    };
+    let data = query.data.as_deref().unwrap_or("");
+    let input = match data {
+        "new:done" => Input::Done,
+        "new:skip" => Input::Skip,
+        "new:cancel" => Input::Cancel,
+        other => match other.strip_prefix("new:co:").and_then(|i| i.parse().ok()) {
+            Some(index) => Input::Company(index),
+            None => {
+                answer(tx, chat.id, Some(lang.nothing_to_do()))?;
+                return Ok(sent());
+            }
+        },
+    };
+    let dialogue = tx.dialogue(chat.id, query.from.id)?;
+    let Some(dialogue) = dialogue.filter(|d| d.prompt_message_id == Some(message.message_id))
+    else {
+        // Buttons belong to the user whose dialogue they are in; anyone else is told so.
+        let owner_pressed = tx.dialogue(chat.id, query.from.id)?.is_some();
+        let text = if owner_pressed {
+            lang.nothing_to_do()
+        } else {
+            lang.not_your_dialogue()
+        };
+        answer(tx, chat.id, Some(text))?;
+        return Ok(sent());
+    };
+    answer(tx, chat.id, None)?;
+    let mut anchor = message.clone();
+    anchor.from = Some(query.from.clone());
+    continue_dialogue(tx, settings, chat, dialogue, &anchor, input, now)
+}

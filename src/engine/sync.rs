@@ -1,0 +1,222 @@
+//! Helpdesk → Telegram: what a freshly read ticket means for its card and its thread.
+
+use crate::model::{CommentLine, TicketLink, TicketView};
+use crate::telegram::texts::truncate;
+use teledesk_adapter::{Comment, Origin, Ticket, Visibility};
+
+/// How many comments the card shows.
+pub const CARD_COMMENTS: usize = 3;
+
+/// The result of comparing what teledesk knew with what the helpdesk says now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sync {
+    /// The card's new content.
+    pub view: TicketView,
+    /// Staff public replies not yet mirrored, oldest first.
+    pub replies: Vec<Comment>,
+    /// Comments to remember as handled (the replies, plus internal notes and others never sent).
+    pub newly_known: Vec<teledesk_adapter::CommentId>,
+}
+
+impl Sync {
+    pub fn card_changed(&self, link: &TicketLink) -> bool {
+        self.view != link.view
+    }
+}
+
+/// Compares a ticket read from the helpdesk with its link.
+pub fn diff(link: &TicketLink, ticket: &Ticket) -> Sync {
+    let mut replies = Vec::new();
+    let mut newly_known = Vec::new();
+    for comment in &ticket.comments {
+        if link.knows_comment(&comment.id) {
+            continue;
+        }
+        newly_known.push(comment.id.clone());
+        // Internal notes never leave the helpdesk; teledesk's own comments are not echoed; the
+        // requester's own portal/e-mail messages are already known to them.
+        if comment.visibility == Visibility::Public && comment.origin == Origin::Staff {
+            replies.push(comment.clone());
+        }
+    }
+    let shown: Vec<&Comment> = ticket
+        .comments
+        .iter()
+        .filter(|c| c.visibility == Visibility::Public)
+        .filter(|c| !c.body.trim().is_empty() || !c.attachments.is_empty())
+        .collect();
+    let last_comments: Vec<CommentLine> = shown[shown.len().saturating_sub(CARD_COMMENTS)..]
+        .iter()
+        .map(|c| CommentLine {
+            author: author_of(c, link),
+            text: comment_line(c),
+        })
+        .collect();
+    Sync {
+        view: TicketView {
+            subject: ticket.subject.clone(),
+            description: if ticket.description.trim().is_empty() {
+                link.view.description.clone()
+            } else {
+                ticket.description.clone()
+            },
+            status: ticket.status,
+            state: ticket.state.clone(),
+            assignee: ticket.assignee.clone(),
+            resolution: ticket.resolution.clone(),
+            last_comments,
+        },
+        replies,
+        newly_known,
+    }
+}
+
+fn author_of(comment: &Comment, link: &TicketLink) -> String {
+    match comment.origin {
+        // teledesk writes client comments under its integration account; the card names the
+        // Telegram author it recorded when it wrote the comment.
+        Origin::Teledesk => link
+            .comment_author(&comment.id)
+            .unwrap_or(&link.author.display_name)
+            .to_owned(),
+        _ if comment.author.is_empty() => link.author.display_name.clone(),
+        _ => comment.author.clone(),
+    }
+}
+
+fn comment_line(comment: &Comment) -> String {
+    let text = comment.body.trim();
+    if text.is_empty() {
+        let names: Vec<&str> = comment
+            .attachments
+            .iter()
+            .map(|a| a.file_name.as_str())
+            .collect();
+        return format!("📎 {}", names.join(", "));
+    }
+    truncate(&text.replace('\n', " "), 300)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TicketView;
+    use teledesk_adapter::{CommentId, Requester, StatusClass, TicketId, TicketRef};
+    use time::OffsetDateTime;
+
+    fn comment(id: &str, visibility: Visibility, origin: Origin, body: &str) -> Comment {
+        Comment {
+            id: CommentId(id.into()),
+            author: if origin == Origin::Teledesk {
+                String::new()
+            } else {
+                "Ivan".into()
+            },
+            body: body.into(),
+            visibility,
+            origin,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            attachments: vec![],
+        }
+    }
+
+    fn link(known: &[&str]) -> TicketLink {
+        TicketLink {
+            local: 1,
+            helpdesk: "main".into(),
+            ticket_id: Some(TicketId("7".into())),
+            number: Some("7".into()),
+            chat_id: -1,
+            source_message_id: 1,
+            card_message_id: Some(2),
+            author: Requester {
+                display_name: "Ann".into(),
+                telegram_id: 5,
+                username: None,
+                company: None,
+            },
+            view: TicketView {
+                subject: "s".into(),
+                description: "d".into(),
+                status: StatusClass::New,
+                state: "Новые".into(),
+                assignee: None,
+                resolution: None,
+                last_comments: vec![],
+            },
+            rendered_hash: None,
+            known_comments: known.iter().map(|k| CommentId((*k).into())).collect(),
+            comment_authors: vec![],
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn ticket(comments: Vec<Comment>) -> Ticket {
+        Ticket {
+            reference: TicketRef {
+                id: TicketId("7".into()),
+                number: "7".into(),
+                url: None,
+            },
+            subject: "s".into(),
+            description: "d".into(),
+            state: "В работе".into(),
+            status: StatusClass::InProgress,
+            assignee: Some("Ivan".into()),
+            resolution: None,
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+            comments,
+        }
+    }
+
+    #[test]
+    fn only_new_public_staff_replies_are_mirrored() {
+        let t = ticket(vec![
+            comment("1", Visibility::Public, Origin::Teledesk, "client text"),
+            comment("2", Visibility::Internal, Origin::Staff, "secret note"),
+            comment("3", Visibility::Public, Origin::Staff, "we are on it"),
+            comment("4", Visibility::Public, Origin::Staff, "already sent"),
+        ]);
+        let sync = diff(&link(&["1", "4"]), &t);
+        assert_eq!(
+            sync.replies
+                .iter()
+                .map(|c| c.id.0.as_str())
+                .collect::<Vec<_>>(),
+            ["3"]
+        );
+        assert_eq!(sync.newly_known.len(), 2);
+        assert!(
+            sync.view
+                .last_comments
+                .iter()
+                .all(|c| c.text != "secret note")
+        );
+        assert_eq!(sync.view.last_comments.len(), 3);
+        assert_eq!(sync.view.last_comments[0].author, "Ann");
+        assert_eq!(sync.view.status, StatusClass::InProgress);
+        assert!(sync.card_changed(&link(&[])));
+    }
+
+    #[test]
+    fn card_shows_the_three_newest_public_comments_newest_last() {
+        let comments = (1..=5)
+            .map(|i| {
+                comment(
+                    &i.to_string(),
+                    Visibility::Public,
+                    Origin::Staff,
+                    &format!("c{i}"),
+                )
+            })
+            .collect();
+        let sync = diff(&link(&[]), &ticket(comments));
+        let texts: Vec<&str> = sync
+            .view
+            .last_comments
+            .iter()
+            .map(|c| c.text.as_str())
+            .collect();
+        assert_eq!(texts, ["c3", "c4", "c5"]);
+    }
+}

@@ -1,0 +1,287 @@
+//! The records teledesk persists: what it knows about tickets, the work it still has to do, and
+//! the conversations it is in the middle of.
+//!
+//! These are plain data shared by the store (which persists them), the engine (which decides what
+//! changes) and the Telegram side (which renders and sends them). They are serialized as JSON, so
+//! fields added later get `#[serde(default)]`.
+
+use serde::{Deserialize, Serialize};
+use teledesk_adapter::{CommentId, IdempotencyKey, Requester, StatusClass, TicketId};
+use time::OffsetDateTime;
+
+/// teledesk's own number for a ticket, assigned when it decides to open one (before the helpdesk
+/// has answered), so comments can queue behind the creation.
+pub type LocalId = u64;
+
+/// Everything teledesk knows about one ticket.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketLink {
+    pub local: LocalId,
+    /// The `[helpdesks.<name>]` it lives in.
+    pub helpdesk: String,
+    /// The helpdesk's id, once created.
+    pub ticket_id: Option<TicketId>,
+    /// The number shown to people, once created.
+    pub number: Option<String>,
+    /// The Telegram chat the ticket belongs to.
+    pub chat_id: i64,
+    /// The message the ticket was made from (its idempotency key names it).
+    pub source_message_id: i32,
+    /// The bot's ticket card in the chat, once sent.
+    pub card_message_id: Option<i32>,
+    /// Who asked.
+    pub author: Requester,
+    /// What the card shows; refreshed from the helpdesk.
+    pub view: TicketView,
+    /// Hash of the card text and keyboard last sent, to skip edits that change nothing.
+    pub rendered_hash: Option<u64>,
+    /// Helpdesk comments already handled: written by teledesk, mirrored to Telegram, or internal.
+    pub known_comments: Vec<CommentId>,
+    /// The Telegram author of each comment teledesk wrote (the helpdesk shows the integration
+    /// account as their author), so the card names the client.
+    #[serde(default)]
+    pub comment_authors: Vec<(CommentId, String)>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl TicketLink {
+    pub fn knows_comment(&self, id: &CommentId) -> bool {
+        self.known_comments.contains(id)
+    }
+
+    /// The Telegram author of a comment teledesk wrote.
+    pub fn comment_author(&self, id: &CommentId) -> Option<&str> {
+        self.comment_authors
+            .iter()
+            .find(|(c, _)| c == id)
+            .map(|(_, name)| name.as_str())
+    }
+}
+
+/// The ticket as the card shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TicketView {
+    pub subject: String,
+    pub description: String,
+    pub status: StatusClass,
+    /// The helpdesk's own name of the state, for staff-facing texts.
+    pub state: String,
+    pub assignee: Option<String>,
+    pub resolution: Option<String>,
+    /// Up to three newest public comments, oldest first.
+    pub last_comments: Vec<CommentLine>,
+}
+
+/// One line of «Последние комментарии».
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CommentLine {
+    pub author: String,
+    pub text: String,
+}
+
+/// A file sent in Telegram, not yet downloaded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TelegramFile {
+    pub file_id: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: Option<u64>,
+}
+
+/// Work for the helpdesk side, queued per ticket and done in order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub kind: JobKind,
+    /// Failed attempts so far.
+    #[serde(default)]
+    pub attempts: u32,
+    /// Not before this time (backoff, or the album window).
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    /// The process run that queued it; a job from an earlier run may have been in flight when
+    /// that run died, so its first attempt now is a retry.
+    pub boot: u64,
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum JobKind {
+    CreateTicket {
+        key: IdempotencyKey,
+        subject: String,
+        description: String,
+        files: Vec<TelegramFile>,
+        #[serde(with = "time::serde::rfc3339")]
+        registered_at: OffsetDateTime,
+        source_url: Option<String>,
+    },
+    AddComment {
+        key: IdempotencyKey,
+        author: Requester,
+        body: String,
+        files: Vec<TelegramFile>,
+        #[serde(with = "time::serde::rfc3339")]
+        written_at: OffsetDateTime,
+        source_url: Option<String>,
+        /// The Telegram messages this comment carries (several for an album).
+        message_ids: Vec<i32>,
+        media_group_id: Option<String>,
+    },
+}
+
+impl JobKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobKind::CreateTicket { .. } => "create_ticket",
+            JobKind::AddComment { .. } => "add_comment",
+        }
+    }
+}
+
+/// A message or edit teledesk owes Telegram, queued per chat and sent in order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outgoing {
+    pub chat_id: i64,
+    pub action: SendAction,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SendAction {
+    /// A plain message (prompts, notices), HTML.
+    Text {
+        html: String,
+        reply_to: Option<i32>,
+        keyboard: Option<Keyboard>,
+        /// Index the sent message under this ticket, so replies to it become comments.
+        ticket: Option<LocalId>,
+        /// The dialogue waits for this message's id (to edit its buttons later).
+        #[serde(default)]
+        dialogue_user: Option<i64>,
+    },
+    /// The ticket card, first time.
+    Card { ticket: LocalId },
+    /// A staff member's public reply.
+    StaffReply {
+        ticket: LocalId,
+        comment: CommentId,
+        author: String,
+        body: String,
+        files: Vec<StaffFile>,
+    },
+    /// The answer to a button press (not rate limited by Telegram, but ordered after nothing).
+    AnswerCallback {
+        query_id: String,
+        text: Option<String>,
+        alert: bool,
+    },
+    /// Replace a message's inline keyboard (or remove it with `None`).
+    EditKeyboard {
+        message_id: i32,
+        keyboard: Option<Keyboard>,
+    },
+}
+
+/// A file staff attached to a reply, downloaded from the helpdesk.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StaffFile {
+    pub file_name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// An inline keyboard: rows of (label, callback data).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Keyboard {
+    pub rows: Vec<Vec<Button>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Button {
+    pub label: String,
+    pub data: String,
+}
+
+/// Work that failed for good, kept for `teledesk queue`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub id: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub failed_at: OffsetDateTime,
+    pub error: String,
+    pub item: DeadItem,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "queue", rename_all = "snake_case")]
+pub enum DeadItem {
+    Job { ticket: LocalId, job: Job },
+    Send { item: Outgoing },
+}
+
+impl DeadItem {
+    pub fn describe(&self) -> String {
+        match self {
+            DeadItem::Job { ticket, job } => {
+                format!("helpdesk {} for ticket L{ticket}", job.kind.name())
+            }
+            DeadItem::Send { item } => format!(
+                "telegram {} to chat {}",
+                match &item.action {
+                    SendAction::Text { .. } => "message",
+                    SendAction::Card { .. } => "ticket card",
+                    SendAction::StaffReply { .. } => "staff reply",
+                    SendAction::AnswerCallback { .. } => "callback answer",
+                    SendAction::EditKeyboard { .. } => "keyboard edit",
+                },
+                item.chat_id
+            ),
+        }
+    }
+}
+
+/// A `/new` conversation with one user in one chat.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dialogue {
+    pub chat_id: i64,
+    pub user: Requester,
+    pub step: DialogueStep,
+    /// The `/new` message: the ticket's idempotency key names it.
+    pub started_by: i32,
+    pub company: Option<String>,
+    pub subject: Option<String>,
+    pub description: Option<String>,
+    pub files: Vec<TelegramFile>,
+    /// The bot's last prompt carrying buttons, to remove them when the step is over.
+    pub prompt_message_id: Option<i32>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub touched_at: OffsetDateTime,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DialogueStep {
+    Company,
+    Subject,
+    Description,
+    Files,
+}
+
+/// An album item seen in a chat, kept for a while so `/ticket` on one item takes the whole album.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlbumItem {
+    pub message_id: i32,
+    pub file: TelegramFile,
+    pub caption: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub date: OffsetDateTime,
+}

@@ -1,0 +1,103 @@
+//! Key encoding: a keyspace byte, then big-endian numbers whose byte order is their numeric order
+//! (so scans come back sorted by ticket, chat, sequence).
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Space {
+    Meta,
+    Inbox,
+    Tickets,
+    ByHelpdesk,
+    Messages,
+    Jobs,
+    Dirty,
+    Cursors,
+    Outbox,
+    StaleCards,
+    Dead,
+    Dialogues,
+    Albums,
+    UnknownChats,
+}
+
+impl Space {
+    fn byte(self) -> u8 {
+        // Stable on disk: never renumber, only append.
+        match self {
+            Space::Meta => 1,
+            Space::Inbox => 2,
+            Space::Tickets => 3,
+            Space::ByHelpdesk => 4,
+            Space::Messages => 5,
+            Space::Jobs => 6,
+            Space::Dirty => 7,
+            Space::Cursors => 8,
+            Space::Outbox => 9,
+            Space::StaleCards => 10,
+            Space::Dead => 11,
+            Space::Dialogues => 12,
+            Space::Albums => 13,
+            Space::UnknownChats => 14,
+        }
+    }
+
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Space::Meta => "meta",
+            Space::Inbox => "inbox",
+            Space::Tickets => "tickets",
+            Space::ByHelpdesk => "by_helpdesk",
+            Space::Messages => "messages",
+            Space::Jobs => "jobs",
+            Space::Dirty => "dirty",
+            Space::Cursors => "cursors",
+            Space::Outbox => "outbox",
+            Space::StaleCards => "stale_cards",
+            Space::Dead => "dead_letters",
+            Space::Dialogues => "dialogues",
+            Space::Albums => "albums",
+            Space::UnknownChats => "unknown_chats",
+        }
+    }
+
+    pub(super) fn key(self, rest: &[u8]) -> Vec<u8> {
+        let mut key = Vec::with_capacity(rest.len() + 1);
+        key.push(self.byte());
+        key.extend_from_slice(rest);
+        key
+    }
+}
+
+pub(super) fn u64_key(value: u64) -> [u8; 8] {
+    value.to_be_bytes()
+}
+
+pub(super) fn i64_key(value: i64) -> [u8; 8] {
+    // Flipping the sign bit makes negative ids (every group and channel) sort below positive ones
+    // in byte order, keeping numeric order.
+    ((value as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+pub(super) fn i32_key(value: i32) -> [u8; 4] {
+    ((value as u32) ^ (1 << 31)).to_be_bytes()
+}
+
+pub(super) fn read_u64(bytes: &[u8]) -> u64 {
+    let mut buf = [0u8; 8];
+    buf.copy_from_slice(&bytes[..8]);
+    u64::from_be_bytes(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_keys_sort_numerically() {
+        let mut values = [-1001234567890i64, -5, 0, 7, i64::MIN, i64::MAX];
+        let mut by_bytes = values;
+        by_bytes.sort_by_key(|v| i64_key(*v));
+        values.sort();
+        assert_eq!(values, by_bytes);
+        assert!(i32_key(-1) < i32_key(0) && i32_key(0) < i32_key(1));
+    }
+}

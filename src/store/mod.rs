@@ -1,0 +1,547 @@
+//! The store: the only module that touches sled.
+//!
+//! Every kind of record lives in its own keyspace (a typed "tree"). They share one sled tree and
+//! are told apart by a one-byte prefix, because a write that must be atomic often spans several
+//! of them (drop an inbox update *and* queue the jobs it caused *and* update a dialogue), and a
+//! single-tree `Batch` is sled's simplest all-or-nothing write.
+//!
+//! Writes go through [`Store::write`]: it serializes writers with a mutex, lets the closure read
+//! the current state (including its own pending writes) and applies everything it wrote as one
+//! batch. Durability points call [`Store::flush`].
+
+mod keys;
+
+use crate::model::{AlbumItem, DeadLetter, Dialogue, Job, LocalId, Outgoing, TicketLink};
+use keys::{Space, i32_key, i64_key, u64_key};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use teledesk_adapter::{Cursor, TicketId};
+
+/// The schema this build reads and writes.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// A store failure: the disk, or a record this build cannot read.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store I/O error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store record {space}/{key} is unreadable: {source}")]
+    Corrupt {
+        space: &'static str,
+        key: String,
+        source: serde_json::Error,
+    },
+    #[error(
+        "the store at {path} has schema version {found}, this teledesk understands {expected}; \
+         use the teledesk release that wrote it, or move the directory away"
+    )]
+    Schema {
+        path: String,
+        found: u64,
+        expected: u64,
+    },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The persistent state of the daemon.
+pub struct Store {
+    db: sled::Db,
+    tree: sled::Tree,
+    write_lock: Mutex<()>,
+    boot: u64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("boot", &self.boot).finish()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir` and starts a new boot (process run).
+    pub fn open(dir: &Path) -> Result<Self> {
+        let db = sled::Config::new().path(dir).open()?;
+        let tree = db.open_tree("teledesk")?;
+        let mut store = Self {
+            db,
+            tree,
+            write_lock: Mutex::new(()),
+            boot: 0,
+        };
+        let path = dir.display().to_string();
+        store.boot = store.write(|tx| {
+            match tx.meta_u64(META_SCHEMA)? {
+                Some(found) if found != SCHEMA_VERSION => {
+                    return Err(StoreError::Schema {
+                        path,
+                        found,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+                Some(_) => {}
+                None => tx.put_meta_u64(META_SCHEMA, SCHEMA_VERSION),
+            }
+            let boot = tx.meta_u64(META_BOOT)?.unwrap_or(0) + 1;
+            tx.put_meta_u64(META_BOOT, boot);
+            Ok(boot)
+        })?;
+        store.db.flush()?;
+        Ok(store)
+    }
+
+    /// This process run's number: jobs queued by an earlier run may have been in flight.
+    pub fn boot(&self) -> u64 {
+        self.boot
+    }
+
+    /// Makes everything written so far durable.
+    pub async fn flush(&self) -> Result<()> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Runs `f` with exclusive write access and applies everything it wrote atomically. If `f`
+    /// fails, nothing it wrote is applied.
+    pub fn write<R>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<R>) -> Result<R> {
+        let _guard = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut tx = Tx {
+            tree: &self.tree,
+            boot: self.boot,
+            pending: BTreeMap::new(),
+        };
+        let result = f(&mut tx)?;
+        if !tx.pending.is_empty() {
+            let mut batch = sled::Batch::default();
+            for (key, value) in tx.pending {
+                match value {
+                    Some(value) => batch.insert(key, value),
+                    None => batch.remove(key),
+                }
+            }
+            self.tree.apply_batch(batch)?;
+        }
+        Ok(result)
+    }
+
+    /// A read-only view of the current state.
+    pub fn read(&self) -> Tx<'_> {
+        Tx {
+            tree: &self.tree,
+            boot: self.boot,
+            pending: BTreeMap::new(),
+        }
+    }
+}
+
+const META_SCHEMA: &str = "schema_version";
+const META_BOOT: &str = "boot";
+const META_SEQ: &str = "seq";
+const META_TG_OFFSET: &str = "telegram_offset";
+
+/// Reads and writes inside [`Store::write`] (or reads on [`Store::read`]).
+pub struct Tx<'a> {
+    tree: &'a sled::Tree,
+    boot: u64,
+    pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl Tx<'_> {
+    fn raw_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(value) = self.pending.get(key) {
+            return Ok(value.clone());
+        }
+        Ok(self.tree.get(key)?.map(|v| v.to_vec()))
+    }
+
+    fn get<T: DeserializeOwned>(&self, space: Space, key: &[u8]) -> Result<Option<T>> {
+        let full = space.key(key);
+        match self.raw_get(&full)? {
+            None => Ok(None),
+            Some(bytes) => decode(space, &full, &bytes).map(Some),
+        }
+    }
+
+    fn put<T: Serialize>(&mut self, space: Space, key: &[u8], value: &T) {
+        let bytes = serde_json::to_vec(value).expect("records always serialize");
+        self.pending.insert(space.key(key), Some(bytes));
+    }
+
+    fn delete(&mut self, space: Space, key: &[u8]) {
+        self.pending.insert(space.key(key), None);
+    }
+
+    /// Every record of `space` whose key starts with `prefix`, in key order, with the key minus
+    /// the space byte. Pending writes of this transaction are merged in.
+    fn scan<T: DeserializeOwned>(&self, space: Space, prefix: &[u8]) -> Result<Vec<(Vec<u8>, T)>> {
+        let start = space.key(prefix);
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        for entry in self.tree.scan_prefix(&start) {
+            let (key, value) = entry?;
+            merged.insert(key.to_vec(), value.to_vec());
+        }
+        for (key, value) in self.pending.range(start.clone()..) {
+            if !key.starts_with(&start) {
+                break;
+            }
+            match value {
+                Some(value) => merged.insert(key.clone(), value.clone()),
+                None => merged.remove(key),
+            };
+        }
+        merged
+            .into_iter()
+            .map(|(key, bytes)| {
+                let value = decode(space, &key, &bytes)?;
+                Ok((key[1..].to_vec(), value))
+            })
+            .collect()
+    }
+
+    fn meta_u64(&self, name: &str) -> Result<Option<u64>> {
+        self.get(Space::Meta, name.as_bytes())
+    }
+
+    fn put_meta_u64(&mut self, name: &str, value: u64) {
+        self.put(Space::Meta, name.as_bytes(), &value);
+    }
+
+    /// A fresh number, unique for the life of the store (ticket local ids, queue order).
+    pub fn next_seq(&mut self) -> Result<u64> {
+        let next = self.meta_u64(META_SEQ)?.unwrap_or(0) + 1;
+        self.put_meta_u64(META_SEQ, next);
+        Ok(next)
+    }
+
+    // --- Telegram intake ---------------------------------------------------------------
+
+    /// The `getUpdates` offset to ask with: every update below it is already in the inbox (or
+    /// was processed).
+    pub fn telegram_offset(&self) -> Result<i64> {
+        Ok(self
+            .get(Space::Meta, META_TG_OFFSET.as_bytes())?
+            .unwrap_or(0))
+    }
+
+    pub fn set_telegram_offset(&mut self, offset: i64) {
+        self.put(Space::Meta, META_TG_OFFSET.as_bytes(), &offset);
+    }
+
+    /// Adds a raw update to the inbox.
+    pub fn push_inbox(&mut self, update_id: u64, update: &serde_json::Value) {
+        self.put(Space::Inbox, &u64_key(update_id), update);
+    }
+
+    /// The oldest inbox updates, oldest first.
+    pub fn inbox(&self, limit: usize) -> Result<Vec<(u64, serde_json::Value)>> {
+        let mut out = Vec::new();
+        for entry in self.tree.scan_prefix(Space::Inbox.key(&[])) {
+            let (key, value) = entry?;
+            out.push((
+                keys::read_u64(&key[1..]),
+                decode(Space::Inbox, &key, &value)?,
+            ));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn remove_inbox(&mut self, update_id: u64) {
+        self.delete(Space::Inbox, &u64_key(update_id));
+    }
+
+    pub fn inbox_len(&self) -> usize {
+        self.tree.scan_prefix(Space::Inbox.key(&[])).count()
+    }
+
+    // --- tickets -------------------------------------------------------------------------
+
+    pub fn ticket(&self, local: LocalId) -> Result<Option<TicketLink>> {
+        self.get(Space::Tickets, &u64_key(local))
+    }
+
+    pub fn put_ticket(&mut self, link: &TicketLink) {
+        self.put(Space::Tickets, &u64_key(link.local), link);
+        if let Some(id) = &link.ticket_id {
+            self.put(
+                Space::ByHelpdesk,
+                &helpdesk_key(&link.helpdesk, id),
+                &link.local,
+            );
+        }
+    }
+
+    pub fn tickets(&self) -> Result<Vec<TicketLink>> {
+        Ok(self
+            .scan(Space::Tickets, &[])?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+
+    /// The local id of a helpdesk ticket teledesk knows.
+    pub fn ticket_by_helpdesk(&self, helpdesk: &str, id: &TicketId) -> Result<Option<LocalId>> {
+        self.get(Space::ByHelpdesk, &helpdesk_key(helpdesk, id))
+    }
+
+    /// Records that a Telegram message belongs to a ticket's thread.
+    pub fn index_message(&mut self, chat_id: i64, message_id: i32, local: LocalId) {
+        self.put(Space::Messages, &message_key(chat_id, message_id), &local);
+    }
+
+    pub fn ticket_of_message(&self, chat_id: i64, message_id: i32) -> Result<Option<LocalId>> {
+        self.get(Space::Messages, &message_key(chat_id, message_id))
+    }
+
+    // --- helpdesk jobs (per ticket, in order) ------------------------------------------
+
+    /// Queues a job behind the ticket's earlier ones.
+    pub fn push_job(&mut self, local: LocalId, job: &Job) -> Result<u64> {
+        let seq = self.next_seq()?;
+        let mut job = job.clone();
+        job.boot = self.boot;
+        self.put(Space::Jobs, &job_key(local, seq), &job);
+        Ok(seq)
+    }
+
+    pub fn put_job(&mut self, local: LocalId, seq: u64, job: &Job) {
+        self.put(Space::Jobs, &job_key(local, seq), job);
+    }
+
+    pub fn job(&self, local: LocalId, seq: u64) -> Result<Option<Job>> {
+        self.get(Space::Jobs, &job_key(local, seq))
+    }
+
+    pub fn remove_job(&mut self, local: LocalId, seq: u64) {
+        self.delete(Space::Jobs, &job_key(local, seq));
+    }
+
+    /// The jobs of one ticket, oldest first.
+    pub fn jobs_of(&self, local: LocalId) -> Result<Vec<(u64, Job)>> {
+        Ok(self
+            .scan(Space::Jobs, &u64_key(local))?
+            .into_iter()
+            .map(|(key, job)| (keys::read_u64(&key[8..]), job))
+            .collect())
+    }
+
+    /// The first job of every ticket that has any: (ticket, seq, job).
+    pub fn job_heads(&self) -> Result<Vec<(LocalId, u64, Job)>> {
+        let mut heads: Vec<(LocalId, u64, Job)> = Vec::new();
+        for (key, job) in self.scan::<Job>(Space::Jobs, &[])? {
+            let local = keys::read_u64(&key[..8]);
+            if heads.last().is_none_or(|(l, _, _)| *l != local) {
+                heads.push((local, keys::read_u64(&key[8..]), job));
+            }
+        }
+        Ok(heads)
+    }
+
+    pub fn jobs_len(&self) -> usize {
+        self.tree.scan_prefix(Space::Jobs.key(&[])).count()
+    }
+
+    // --- tickets to re-read from the helpdesk ------------------------------------------
+
+    /// Marks a ticket for re-reading. The stamp lets a refresh that started before this mark
+    /// leave it in place (see [`Tx::clear_dirty`]).
+    pub fn mark_dirty(&mut self, local: LocalId) -> Result<()> {
+        let stamp = self.next_seq()?;
+        self.put(Space::Dirty, &u64_key(local), &stamp);
+        Ok(())
+    }
+
+    /// Clears the mark, unless the ticket was marked again after `stamp` was read.
+    pub fn clear_dirty(&mut self, local: LocalId, stamp: u64) -> Result<()> {
+        if self.get::<u64>(Space::Dirty, &u64_key(local))? == Some(stamp) {
+            self.delete(Space::Dirty, &u64_key(local));
+        }
+        Ok(())
+    }
+
+    /// Tickets to re-read, with their stamps.
+    pub fn dirty(&self) -> Result<Vec<(LocalId, u64)>> {
+        Ok(self
+            .scan::<u64>(Space::Dirty, &[])?
+            .into_iter()
+            .map(|(key, stamp)| (keys::read_u64(&key), stamp))
+            .collect())
+    }
+
+    /// Records the watcher's new cursor for a helpdesk.
+    pub fn set_cursor(&mut self, helpdesk: &str, cursor: &Cursor) {
+        self.put(Space::Cursors, helpdesk.as_bytes(), cursor);
+    }
+
+    pub fn cursor(&self, helpdesk: &str) -> Result<Option<Cursor>> {
+        self.get(Space::Cursors, helpdesk.as_bytes())
+    }
+
+    // --- Telegram outbox (per chat, in order) and card edits ---------------------------
+
+    pub fn push_outgoing(&mut self, item: &Outgoing) -> Result<u64> {
+        let seq = self.next_seq()?;
+        self.put(Space::Outbox, &outbox_key(item.chat_id, seq), item);
+        Ok(seq)
+    }
+
+    pub fn put_outgoing(&mut self, seq: u64, item: &Outgoing) {
+        self.put(Space::Outbox, &outbox_key(item.chat_id, seq), item);
+    }
+
+    pub fn remove_outgoing(&mut self, chat_id: i64, seq: u64) {
+        self.delete(Space::Outbox, &outbox_key(chat_id, seq));
+    }
+
+    /// The first queued item of every chat: (seq, item).
+    pub fn outbox_heads(&self) -> Result<Vec<(u64, Outgoing)>> {
+        let mut heads: Vec<(u64, Outgoing)> = Vec::new();
+        for (key, item) in self.scan::<Outgoing>(Space::Outbox, &[])? {
+            if heads.last().is_none_or(|(_, o)| o.chat_id != item.chat_id) {
+                heads.push((keys::read_u64(&key[8..]), item));
+            }
+        }
+        Ok(heads)
+    }
+
+    pub fn outbox_len(&self) -> usize {
+        self.tree.scan_prefix(Space::Outbox.key(&[])).count()
+    }
+
+    /// Moves every queued item of `old` chat to `new` (a group upgraded to a supergroup).
+    pub fn move_outbox(&mut self, old: i64, new: i64) -> Result<()> {
+        for (key, mut item) in self.scan::<Outgoing>(Space::Outbox, &i64_key(old))? {
+            let seq = keys::read_u64(&key[8..]);
+            self.remove_outgoing(old, seq);
+            item.chat_id = new;
+            self.put_outgoing(seq, &item);
+        }
+        Ok(())
+    }
+
+    /// Asks the sender to bring a ticket's card up to date.
+    pub fn mark_card_stale(&mut self, local: LocalId) {
+        self.put(Space::StaleCards, &u64_key(local), &());
+    }
+
+    pub fn clear_card_stale(&mut self, local: LocalId) {
+        self.delete(Space::StaleCards, &u64_key(local));
+    }
+
+    pub fn stale_cards(&self) -> Result<Vec<LocalId>> {
+        Ok(self
+            .scan::<()>(Space::StaleCards, &[])?
+            .into_iter()
+            .map(|(key, _)| keys::read_u64(&key))
+            .collect())
+    }
+
+    // --- dead letters --------------------------------------------------------------------
+
+    pub fn push_dead(&mut self, letter: &DeadLetter) {
+        self.put(Space::Dead, &u64_key(letter.id), letter);
+    }
+
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
+        Ok(self
+            .scan(Space::Dead, &[])?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+
+    pub fn remove_dead(&mut self, id: u64) {
+        self.delete(Space::Dead, &u64_key(id));
+    }
+
+    // --- conversations ---------------------------------------------------------------------
+
+    pub fn dialogue(&self, chat_id: i64, user_id: i64) -> Result<Option<Dialogue>> {
+        self.get(Space::Dialogues, &dialogue_key(chat_id, user_id))
+    }
+
+    pub fn put_dialogue(&mut self, dialogue: &Dialogue) {
+        self.put(
+            Space::Dialogues,
+            &dialogue_key(dialogue.chat_id, dialogue.user.telegram_id),
+            dialogue,
+        );
+    }
+
+    pub fn remove_dialogue(&mut self, chat_id: i64, user_id: i64) {
+        self.delete(Space::Dialogues, &dialogue_key(chat_id, user_id));
+    }
+
+    pub fn album(&self, chat_id: i64, media_group_id: &str) -> Result<Vec<AlbumItem>> {
+        Ok(self
+            .get(Space::Albums, &album_key(chat_id, media_group_id))?
+            .unwrap_or_default())
+    }
+
+    pub fn put_album(&mut self, chat_id: i64, media_group_id: &str, items: &[AlbumItem]) {
+        self.put(Space::Albums, &album_key(chat_id, media_group_id), &items);
+    }
+
+    /// Chats already reported as unconfigured (logged once, not per message).
+    pub fn note_unknown_chat(&mut self, chat_id: i64) -> Result<bool> {
+        let key = i64_key(chat_id);
+        if self.get::<()>(Space::UnknownChats, &key)?.is_some() {
+            return Ok(false);
+        }
+        self.put(Space::UnknownChats, &key, &());
+        Ok(true)
+    }
+}
+
+fn decode<T: DeserializeOwned>(space: Space, key: &[u8], bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
+        space: space.name(),
+        key: String::from_utf8_lossy(&key[1..]).into_owned(),
+        source,
+    })
+}
+
+fn helpdesk_key(helpdesk: &str, id: &TicketId) -> Vec<u8> {
+    let mut key = helpdesk.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(id.0.as_bytes());
+    key
+}
+
+fn message_key(chat_id: i64, message_id: i32) -> Vec<u8> {
+    let mut key = i64_key(chat_id).to_vec();
+    key.extend_from_slice(&i32_key(message_id));
+    key
+}
+
+fn job_key(local: LocalId, seq: u64) -> Vec<u8> {
+    let mut key = u64_key(local).to_vec();
+    key.extend_from_slice(&u64_key(seq));
+    key
+}
+
+fn outbox_key(chat_id: i64, seq: u64) -> Vec<u8> {
+    let mut key = i64_key(chat_id).to_vec();
+    key.extend_from_slice(&u64_key(seq));
+    key
+}
+
+fn dialogue_key(chat_id: i64, user_id: i64) -> Vec<u8> {
+    let mut key = i64_key(chat_id).to_vec();
+    key.extend_from_slice(&i64_key(user_id));
+    key
+}
+
+fn album_key(chat_id: i64, media_group_id: &str) -> Vec<u8> {
+    let mut key = i64_key(chat_id).to_vec();
+    key.extend_from_slice(media_group_id.as_bytes());
+    key
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,119 @@
+use super::*;
+use crate::model::{Job, JobKind, Outgoing, SendAction};
+use teledesk_adapter::IdempotencyKey;
+use time::OffsetDateTime;
+
+fn job(n: i32) -> Job {
+    Job {
+        kind: JobKind::CreateTicket {
+            key: IdempotencyKey::telegram(-1, n),
+            subject: format!("s{n}"),
+            description: String::new(),
+            files: vec![],
+            registered_at: OffsetDateTime::UNIX_EPOCH,
+            source_url: None,
+        },
+        attempts: 0,
+        not_before: OffsetDateTime::UNIX_EPOCH,
+        boot: 1,
+        last_error: None,
+    }
+}
+
+#[test]
+fn boot_counter_and_schema_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.boot(), 1);
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.boot(), 2);
+}
+
+#[test]
+fn a_failed_write_applies_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let result: Result<()> = store.write(|tx| {
+        tx.push_inbox(5, &serde_json::json!({"update_id": 5}));
+        Err(StoreError::Sled(sled::Error::Unsupported("test".into())))
+    });
+    assert!(result.is_err());
+    assert_eq!(store.read().inbox_len(), 0);
+}
+
+#[test]
+fn jobs_are_ordered_per_ticket_and_heads_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .write(|tx| {
+            tx.push_job(2, &job(1))?;
+            tx.push_job(1, &job(2))?;
+            tx.push_job(2, &job(3))?;
+            // Reads inside the transaction see its own writes.
+            assert_eq!(tx.job_heads()?.len(), 2);
+            Ok(())
+        })
+        .unwrap();
+    let read = store.read();
+    let heads = read.job_heads().unwrap();
+    assert_eq!(heads.iter().map(|h| h.0).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(heads[1].2, job(1));
+    assert_eq!(read.jobs_of(2).unwrap().len(), 2);
+}
+
+#[test]
+fn outbox_heads_are_per_chat_and_move_with_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let item = |chat_id: i64, text: &str| Outgoing {
+        chat_id,
+        action: SendAction::Text {
+            html: text.into(),
+            reply_to: None,
+            keyboard: None,
+            ticket: None,
+            dialogue_user: None,
+        },
+        attempts: 0,
+        not_before: OffsetDateTime::UNIX_EPOCH,
+    };
+    store
+        .write(|tx| {
+            tx.push_outgoing(&item(-5, "a"))?;
+            tx.push_outgoing(&item(-5, "b"))?;
+            tx.push_outgoing(&item(-1001, "c"))?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(store.read().outbox_heads().unwrap().len(), 2);
+    store.write(|tx| tx.move_outbox(-5, -1002)).unwrap();
+    let heads = store.read().outbox_heads().unwrap();
+    assert!(heads.iter().all(|(_, o)| o.chat_id != -5));
+    assert_eq!(store.read().outbox_len(), 3);
+}
+
+#[test]
+fn inbox_is_fifo_by_update_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .write(|tx| {
+            for id in [300u64, 100, 200] {
+                tx.push_inbox(id, &serde_json::json!({ "update_id": id }));
+            }
+            tx.set_telegram_offset(301);
+            Ok(())
+        })
+        .unwrap();
+    let read = store.read();
+    let ids: Vec<u64> = read
+        .inbox(10)
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ids, [100, 200, 300]);
+    assert_eq!(read.telegram_offset().unwrap(), 301);
+}

@@ -1,0 +1,321 @@
+//! Talking to the Bot API: teloxide for sending, a raw `getUpdates` for intake.
+//!
+//! Intake reads updates as raw JSON so the inbox keeps exactly what Telegram sent (a content type
+//! newer than our teloxide release must not turn a client's message into an unparseable update).
+//! Every error that leaves this module has the bot token scrubbed from it.
+
+use crate::model::Keyboard;
+use std::time::Duration;
+use teledesk_adapter::Secret;
+use teloxide::payloads::{
+    EditMessageReplyMarkupSetters, EditMessageTextSetters, SendDocumentSetters, SendMessageSetters,
+};
+use teloxide::prelude::Requester;
+use teloxide::types::{
+    ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, MessageId, ParseMode,
+    ReplyParameters,
+};
+use teloxide::{ApiError, Bot, RequestError};
+
+/// A Telegram failure, classified by what the caller should do about it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TgError {
+    /// Telegram's flood control: wait this long.
+    #[error("Telegram asks to retry after {0:?}")]
+    RetryAfter(Duration),
+    /// The group became a supergroup with this id.
+    #[error("the group was upgraded to supergroup {0}")]
+    Migrated(i64),
+    /// An edit that would change nothing (not a failure).
+    #[error("message is not modified")]
+    NotModified,
+    /// The bot may not write there (blocked, never started, kicked).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request itself is wrong; retrying will not help.
+    #[error("{0}")]
+    Rejected(String),
+    /// Network trouble or a Telegram-side error; retry later.
+    #[error("{0}")]
+    Temporary(String),
+}
+
+impl TgError {
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, TgError::Temporary(_) | TgError::RetryAfter(_))
+    }
+}
+
+/// The bot's identity, from `getMe`.
+#[derive(Clone, Debug)]
+pub struct BotIdentity {
+    pub id: i64,
+    pub username: String,
+}
+
+/// The Bot API client.
+#[derive(Clone)]
+pub struct TelegramClient {
+    bot: Bot,
+    http: reqwest::Client,
+    api_url: String,
+    token: Secret,
+}
+
+impl std::fmt::Debug for TelegramClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelegramClient")
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Updates teledesk asks for. `chat_member` and reactions need opt-in and are not used.
+const ALLOWED_UPDATES: &[&str] = &[
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "callback_query",
+    "my_chat_member",
+];
+
+impl TelegramClient {
+    pub fn new(api_url: &str, token: &Secret) -> Result<Self, String> {
+        let api_url = api_url.trim_end_matches('/').to_owned();
+        let url = reqwest::Url::parse(&api_url)
+            .map_err(|e| format!("telegram.api_url `{api_url}` is not a URL: {e}"))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            // Long polls wait up to POLL_TIMEOUT on the server; give the answer time to arrive.
+            .timeout(Duration::from_secs(POLL_TIMEOUT_SECS + 15))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let bot = Bot::new(token.expose()).set_api_url(url);
+        Ok(Self {
+            bot,
+            http,
+            api_url,
+            token: token.clone(),
+        })
+    }
+
+    /// Removes the token from any text that might contain a URL.
+    pub fn scrub(&self, text: &str) -> String {
+        let token = self.token.expose();
+        if token.is_empty() {
+            return text.to_owned();
+        }
+        text.replace(token, "[token]")
+    }
+
+    fn classify(&self, error: RequestError) -> TgError {
+        match error {
+            RequestError::RetryAfter(seconds) => TgError::RetryAfter(seconds.duration()),
+            RequestError::MigrateToChatId(chat) => TgError::Migrated(chat.0),
+            RequestError::Api(ApiError::MessageNotModified) => TgError::NotModified,
+            RequestError::Api(api) => {
+                // teloxide matches descriptions exactly and some of its strings are stale, so
+                // classify by the prefix Telegram puts on every description.
+                let text = match &api {
+                    ApiError::Unknown(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                let text = self.scrub(&text);
+                if text.starts_with("Forbidden") || text.contains("bot was blocked") {
+                    TgError::Forbidden(text)
+                } else if text.contains("Internal Server Error") || text.starts_with("Bad Gateway")
+                {
+                    TgError::Temporary(text)
+                } else {
+                    TgError::Rejected(text)
+                }
+            }
+            RequestError::Network(e) => TgError::Temporary(self.scrub(&e.to_string())),
+            RequestError::Io(e) => TgError::Temporary(self.scrub(&e.to_string())),
+            RequestError::InvalidJson { source, .. } => {
+                TgError::Temporary(format!("unreadable answer from Telegram: {source}"))
+            }
+        }
+    }
+
+    pub async fn get_me(&self) -> Result<BotIdentity, TgError> {
+        let me = self.bot.get_me().await.map_err(|e| self.classify(e))?;
+        Ok(BotIdentity {
+            id: me.user.id.0 as i64,
+            username: me.user.username.clone().unwrap_or_default(),
+        })
+    }
+
+    /// Registers the commands shown in Telegram's menu.
+    pub async fn set_commands(&self, commands: &[(&str, &str)]) -> Result<(), TgError> {
+        let commands = commands
+            .iter()
+            .map(|(c, d)| teloxide::types::BotCommand::new(*c, *d))
+            .collect::<Vec<_>>();
+        self.bot
+            .set_my_commands(commands)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.classify(e))
+    }
+
+    /// One long poll. Returns the raw updates.
+    pub async fn get_updates(&self, offset: i64) -> Result<Vec<serde_json::Value>, TgError> {
+        let url = format!("{}/bot{}/getUpdates", self.api_url, self.token.expose());
+        let body = serde_json::json!({
+            "offset": offset,
+            "timeout": POLL_TIMEOUT_SECS,
+            "allowed_updates": ALLOWED_UPDATES,
+        });
+        let response = self
+            .http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| TgError::Temporary(self.scrub(&e.without_url().to_string())))?;
+        let status = response.status();
+        let answer: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| TgError::Temporary(self.scrub(&e.without_url().to_string())))?;
+        if answer["ok"].as_bool() == Some(true) {
+            return Ok(answer["result"].as_array().cloned().unwrap_or_default());
+        }
+        let description = self.scrub(answer["description"].as_str().unwrap_or("no description"));
+        if let Some(seconds) = answer["parameters"]["retry_after"].as_u64() {
+            return Err(TgError::RetryAfter(Duration::from_secs(seconds)));
+        }
+        Err(match status.as_u16() {
+            401 | 404 => TgError::Rejected(format!(
+                "{description} (is telegram.token right and telegram.api_url a Bot API server?)"
+            )),
+            409 => TgError::Temporary(description),
+            500..=599 => TgError::Temporary(description),
+            _ => TgError::Rejected(description),
+        })
+    }
+
+    pub async fn send_html(
+        &self,
+        chat_id: i64,
+        html: &str,
+        reply_to: Option<i32>,
+        keyboard: Option<&Keyboard>,
+    ) -> Result<i32, TgError> {
+        let mut request = self
+            .bot
+            .send_message(ChatId(chat_id), html)
+            .parse_mode(ParseMode::Html);
+        if let Some(id) = reply_to {
+            request = request.reply_parameters(
+                ReplyParameters::new(MessageId(id)).allow_sending_without_reply(),
+            );
+        }
+        if let Some(keyboard) = keyboard {
+            request = request.reply_markup(markup(keyboard));
+        }
+        let message = request.await.map_err(|e| self.classify(e))?;
+        Ok(message.id.0)
+    }
+
+    pub async fn send_file(
+        &self,
+        chat_id: i64,
+        file_name: &str,
+        bytes: Vec<u8>,
+        reply_to: Option<i32>,
+    ) -> Result<i32, TgError> {
+        let file = InputFile::memory(bytes).file_name(file_name.to_owned());
+        let mut request = self.bot.send_document(ChatId(chat_id), file);
+        if let Some(id) = reply_to {
+            request = request.reply_parameters(
+                ReplyParameters::new(MessageId(id)).allow_sending_without_reply(),
+            );
+        }
+        let message = request.await.map_err(|e| self.classify(e))?;
+        Ok(message.id.0)
+    }
+
+    pub async fn edit_html(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+        html: &str,
+        keyboard: Option<&Keyboard>,
+    ) -> Result<(), TgError> {
+        let mut request = self
+            .bot
+            .edit_message_text(ChatId(chat_id), MessageId(message_id), html)
+            .parse_mode(ParseMode::Html);
+        if let Some(keyboard) = keyboard {
+            request = request.reply_markup(markup(keyboard));
+        }
+        match request.await.map_err(|e| self.classify(e)) {
+            Ok(_) | Err(TgError::NotModified) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn edit_keyboard(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+        keyboard: Option<&Keyboard>,
+    ) -> Result<(), TgError> {
+        let mut request = self
+            .bot
+            .edit_message_reply_markup(ChatId(chat_id), MessageId(message_id));
+        if let Some(keyboard) = keyboard {
+            request = request.reply_markup(markup(keyboard));
+        }
+        match request.await.map_err(|e| self.classify(e)) {
+            Ok(_) | Err(TgError::NotModified) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn answer_callback(
+        &self,
+        query_id: &str,
+        text: Option<&str>,
+        alert: bool,
+    ) -> Result<(), TgError> {
+        use teloxide::payloads::AnswerCallbackQuerySetters;
+        let mut request = self
+            .bot
+            .answer_callback_query(teloxide::types::CallbackQueryId(query_id.to_owned()));
+        if let Some(text) = text {
+            request = request.text(text).show_alert(alert);
+        }
+        request.await.map(|_| ()).map_err(|e| self.classify(e))
+    }
+
+    /// Downloads a file a client sent (Telegram lets bots download up to 20 MB).
+    pub async fn download(&self, file_id: &str) -> Result<Vec<u8>, TgError> {
+        use teloxide::net::Download;
+        let file = self
+            .bot
+            .get_file(teloxide::types::FileId(file_id.to_owned()))
+            .await
+            .map_err(|e| self.classify(e))?;
+        let mut bytes: Vec<u8> = Vec::with_capacity(file.meta.size as usize);
+        self.bot
+            .download_file(&file.path, &mut bytes)
+            .await
+            .map_err(|e| TgError::Temporary(self.scrub(&e.to_string())))?;
+        Ok(bytes)
+    }
+}
+
+/// The long-poll wait; below teloxide's and our own 17 s+ client timeouts.
+pub const POLL_TIMEOUT_SECS: u64 = 10;
+
+fn markup(keyboard: &Keyboard) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(keyboard.rows.iter().map(|row| {
+        row.iter()
+            .map(|b| InlineKeyboardButton::callback(b.label.clone(), b.data.clone()))
+            .collect::<Vec<_>>()
+    }))
+}

@@ -1,0 +1,7 @@
+//! Telegram glue: reading updates, sending paced messages, and what the bot writes.
+
+pub mod client;
+pub mod pacing;
+pub mod render;
+pub mod texts;
+pub mod wire;

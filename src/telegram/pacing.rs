@@ -1,0 +1,118 @@
+//! Telegram's limits, respected before sending rather than discovered through 429s.
+//!
+//! Three limits apply at once (Telegram Bot FAQ): about one message per second in a chat, twenty
+//! per minute in a group or channel, thirty per second overall. Edits count like sends. The
+//! per-chat and overall limits are smooth rates (governor); the group limit is a rolling window,
+//! because that is how Telegram counts it and a rate with a burst would overshoot it.
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{Quota, RateLimiter};
+use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The numbers, overridable for tests that are not about pacing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PacingLimits {
+    pub per_chat_per_second: u32,
+    pub per_group_per_minute: u32,
+    pub overall_per_second: u32,
+}
+
+impl Default for PacingLimits {
+    fn default() -> Self {
+        Self {
+            per_chat_per_second: 1,
+            per_group_per_minute: 20,
+            overall_per_second: 30,
+        }
+    }
+}
+
+type Keyed = RateLimiter<i64, governor::state::keyed::DefaultKeyedStateStore<i64>, DefaultClock>;
+type Direct = RateLimiter<governor::state::NotKeyed, governor::state::InMemoryState, DefaultClock>;
+
+pub struct Pacer {
+    limits: PacingLimits,
+    per_chat: Keyed,
+    overall: Direct,
+    group_windows: Mutex<HashMap<i64, VecDeque<Instant>>>,
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+impl Pacer {
+    pub fn new(limits: PacingLimits) -> Self {
+        let nz = |n: u32| NonZeroU32::new(n.max(1)).expect("at least one");
+        Self {
+            limits,
+            per_chat: RateLimiter::keyed(Quota::per_second(nz(limits.per_chat_per_second))),
+            overall: RateLimiter::direct(Quota::per_second(nz(limits.overall_per_second))),
+            group_windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a slot for one send or edit in `chat_id`, or says how long to wait.
+    pub fn try_acquire(&self, chat_id: i64) -> Result<(), Duration> {
+        let is_group = chat_id < 0;
+        let now = Instant::now();
+        let mut windows = self.group_windows.lock().unwrap_or_else(|e| e.into_inner());
+        if is_group {
+            let window = windows.entry(chat_id).or_default();
+            while window
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= MINUTE)
+            {
+                window.pop_front();
+            }
+            if window.len() >= self.limits.per_group_per_minute as usize {
+                let oldest = *window.front().expect("non-empty");
+                return Err(MINUTE - now.duration_since(oldest));
+            }
+        }
+        let clock = DefaultClock::default();
+        if let Err(not_until) = self.per_chat.check_key(&chat_id) {
+            return Err(not_until.wait_time_from(clock.now()));
+        }
+        if let Err(not_until) = self.overall.check() {
+            return Err(not_until.wait_time_from(clock.now()));
+        }
+        if is_group {
+            windows.entry(chat_id).or_default().push_back(now);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_per_second_per_chat_and_chats_are_independent() {
+        let pacer = Pacer::new(PacingLimits::default());
+        assert!(pacer.try_acquire(-1).is_ok());
+        assert!(pacer.try_acquire(-1).is_err());
+        assert!(pacer.try_acquire(-2).is_ok());
+        assert!(pacer.try_acquire(5).is_ok());
+    }
+
+    #[test]
+    fn group_window_caps_a_minute() {
+        let pacer = Pacer::new(PacingLimits {
+            per_chat_per_second: 1000,
+            per_group_per_minute: 3,
+            overall_per_second: 1000,
+        });
+        for _ in 0..3 {
+            assert!(pacer.try_acquire(-7).is_ok());
+        }
+        let wait = pacer.try_acquire(-7).unwrap_err();
+        assert!(wait > Duration::from_secs(59));
+        // Private chats have no minute window.
+        for _ in 0..5 {
+            assert!(pacer.try_acquire(7).is_ok());
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! Every text the bot writes, in Russian and English.
+//!
+//! Texts are HTML (Telegram `parse_mode=HTML`); anything that comes from people is escaped with
+//! [`escape`] before it is put in.
+
+use teledesk_adapter::StatusClass;
+
+/// The language of the bot's texts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Lang {
+    Ru,
+    En,
+}
+
+/// Escapes text for Telegram's HTML parse mode.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Shortens `text` to at most `max` characters, ending with "…" when cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    let text = text.trim();
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut = cut.trim_end().to_owned();
+    cut.push('…');
+    cut
+}
+
+impl Lang {
+    pub fn status(self, status: StatusClass) -> &'static str {
+        use StatusClass::*;
+        match (self, status) {
+            (Lang::Ru, New) => "Новая",
+            (Lang::Ru, InProgress) => "В работе",
+            (Lang::Ru, WaitingClient) => "⏱️ клиента",
+            (Lang::Ru, ClientReplied) => "Клиент ответил",
+            (Lang::Ru, WaitingThirdParty) => "⏱️ разраб",
+            (Lang::Ru, Resolved) => "✅ на проверке",
+            (Lang::Ru, Closed) => "Закрыта",
+            (Lang::En, New) => "New",
+            (Lang::En, InProgress) => "In progress",
+            (Lang::En, WaitingClient) => "⏱️ waiting for you",
+            (Lang::En, ClientReplied) => "You replied",
+            (Lang::En, WaitingThirdParty) => "⏱️ waiting for a third party",
+            (Lang::En, Resolved) => "✅ resolved, please check",
+            (Lang::En, Closed) => "Closed",
+        }
+    }
+
+    pub fn card_labels(self) -> CardLabels {
+        match self {
+            Lang::Ru => CardLabels {
+                ticket: "Заявка",
+                registering: "регистрируется…",
+                problem: "Проблема",
+                description: "Описание",
+                author: "Автор",
+                status: "Статус",
+                assignee: "Ответственный",
+                nobody: "не назначен",
+                resolution: "Описание решения",
+                last_comments: "Последние комментарии",
+                reply_hint: "Ответьте на это сообщение, чтобы добавить комментарий.",
+            },
+            Lang::En => CardLabels {
+                ticket: "Ticket",
+                registering: "registering…",
+                problem: "Problem",
+                description: "Description",
+                author: "Author",
+                status: "Status",
+                assignee: "Assignee",
+                nobody: "not assigned",
+                resolution: "Resolution",
+                last_comments: "Latest comments",
+                reply_hint: "Reply to this message to add a comment.",
+            },
+        }
+    }
+
+    pub fn ask_company(self) -> &'static str {
+        match self {
+            Lang::Ru => "Для какой компании заявка?",
+            Lang::En => "Which company is this request for?",
+        }
+    }
+
+    pub fn ask_subject(self) -> &'static str {
+        match self {
+            Lang::Ru => "Кратко опишите проблему — это будет тема заявки.",
+            Lang::En => "Describe the problem in one line — this becomes the ticket's subject.",
+        }
+    }
+
+    pub fn ask_description(self) -> &'static str {
+        match self {
+            Lang::Ru => "Опишите подробнее: что случилось, где, что уже пробовали.",
+            Lang::En => "Tell us more: what happened, where, what you have tried.",
+        }
+    }
+
+    pub fn ask_files(self) -> &'static str {
+        match self {
+            Lang::Ru => "Приложите фото или файлы, если есть, и нажмите «Готово».",
+            Lang::En => "Attach photos or files if you have any, then press “Done”.",
+        }
+    }
+
+    pub fn files_received(self, count: usize) -> String {
+        match self {
+            Lang::Ru => format!("Файлов получено: {count}. Ещё или «Готово»?"),
+            Lang::En => format!("Files received: {count}. More, or “Done”?"),
+        }
+    }
+
+    pub fn button_done(self) -> &'static str {
+        match self {
+            Lang::Ru => "Готово",
+            Lang::En => "Done",
+        }
+    }
+
+    pub fn button_skip(self) -> &'static str {
+        match self {
+            Lang::Ru => "Пропустить",
+            Lang::En => "Skip",
+        }
+    }
+
+    pub fn button_cancel(self) -> &'static str {
+        match self {
+            Lang::Ru => "Отмена",
+            Lang::En => "Cancel",
+        }
+    }
+
+    pub fn cancelled(self) -> &'static str {
+        match self {
+            Lang::Ru => "Заявка отменена.",
+            Lang::En => "The request was cancelled.",
+        }
+    }
+
+    pub fn expired(self) -> &'static str {
+        match self {
+            Lang::Ru => "Прошло слишком много времени, начните заново: /new",
+            Lang::En => "That took too long; start again with /new",
+        }
+    }
+
+    pub fn creating(self) -> &'static str {
+        match self {
+            Lang::Ru => "Регистрирую заявку…",
+            Lang::En => "Registering your request…",
+        }
+    }
+
+    pub fn not_your_dialogue(self) -> &'static str {
+        match self {
+            Lang::Ru => "Это не ваша заявка: начните свою командой /new",
+            Lang::En => "This is someone else's request; start yours with /new",
+        }
+    }
+
+    pub fn nothing_to_do(self) -> &'static str {
+        match self {
+            Lang::Ru => "Эта кнопка больше не действует.",
+            Lang::En => "This button is no longer active.",
+        }
+    }
+
+    pub fn ticket_usage(self) -> &'static str {
+        match self {
+            Lang::Ru => "Ответьте командой /ticket на сообщение, из которого нужно сделать заявку.",
+            Lang::En => "Reply /ticket to the message you want to turn into a ticket.",
+        }
+    }
+
+    pub fn already_ticket(self, number: Option<&str>) -> String {
+        match (self, number) {
+            (Lang::Ru, Some(n)) => format!("Это сообщение уже в заявке #{n}."),
+            (Lang::Ru, None) => "Это сообщение уже в заявке (она регистрируется).".into(),
+            (Lang::En, Some(n)) => format!("This message is already part of ticket #{n}."),
+            (Lang::En, None) => "This message is already part of a ticket being registered.".into(),
+        }
+    }
+
+    pub fn not_from_bot(self) -> &'static str {
+        match self {
+            Lang::Ru => "Заявку можно сделать только из сообщения клиента.",
+            Lang::En => "Only a client's message can become a ticket.",
+        }
+    }
+
+    pub fn help(self) -> &'static str {
+        match self {
+            Lang::Ru => {
+                "<b>Поддержка в этом чате</b>\n\
+                 /new [тема] — новая заявка (бот спросит подробности)\n\
+                 /ticket — ответом на сообщение: сделать из него заявку\n\
+                 Чтобы добавить комментарий, ответьте на карточку заявки или на ответ поддержки."
+            }
+            Lang::En => {
+                "<b>Support in this chat</b>\n\
+                 /new [subject] — new ticket (the bot asks for details)\n\
+                 /ticket — as a reply to a message: turn it into a ticket\n\
+                 To comment, reply to the ticket card or to a support reply."
+            }
+        }
+    }
+
+    pub fn staff_reply_header(self, author: &str) -> String {
+        match self {
+            Lang::Ru => format!("💬 <b>{}</b> (поддержка):", escape(author)),
+            Lang::En => format!("💬 <b>{}</b> (support):", escape(author)),
+        }
+    }
+
+    pub fn helpdesk_unavailable(self) -> &'static str {
+        match self {
+            Lang::Ru => {
+                "Система заявок сейчас недоступна. Ваше сообщение сохранено и будет \
+                 зарегистрировано автоматически."
+            }
+            Lang::En => {
+                "The helpdesk is unavailable right now. Your message is saved and will be \
+                 registered automatically."
+            }
+        }
+    }
+
+    pub fn not_delivered(self) -> &'static str {
+        match self {
+            Lang::Ru => {
+                "⚠️ Не удалось передать это сообщение в поддержку. Администратор получил \
+                 уведомление; попробуйте ещё раз позже."
+            }
+            Lang::En => {
+                "⚠️ This message could not be delivered to support. The administrator has \
+                 been notified; please try again later."
+            }
+        }
+    }
+
+    pub fn attachment_too_big(self, name: &str) -> String {
+        match self {
+            Lang::Ru => format!("(файл «{}» слишком большой для Telegram)", escape(name)),
+            Lang::En => format!("(file “{}” is too large for Telegram)", escape(name)),
+        }
+    }
+
+    pub fn files_only(self, count: usize) -> String {
+        match self {
+            Lang::Ru => format!("Файлы: {count}"),
+            Lang::En => format!("Files: {count}"),
+        }
+    }
+}
+
+/// The field labels of a ticket card.
+pub struct CardLabels {
+    pub ticket: &'static str,
+    pub registering: &'static str,
+    pub problem: &'static str,
+    pub description: &'static str,
+    pub author: &'static str,
+    pub status: &'static str,
+    pub assignee: &'static str,
+    pub nobody: &'static str,
+    pub resolution: &'static str,
+    pub last_comments: &'static str,
+    pub reply_hint: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_and_truncates() {
+        assert_eq!(escape("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("  ab ", 4), "ab");
+    }
+
+    #[test]
+    fn every_status_has_a_label_in_both_languages() {
+        for lang in [Lang::Ru, Lang::En] {
+            for status in StatusClass::ALL {
+                assert!(!lang.status(status).is_empty());
+            }
+        }
+    }
+}

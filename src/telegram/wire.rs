@@ -1,0 +1,237 @@
+//! The parts of Telegram updates teledesk reads, parsed from the raw JSON kept in the inbox.
+//!
+//! Parsing our own lean structs (instead of teloxide's full `Update`) means a message with a
+//! content type newer than our teloxide release still parses: unknown fields are ignored, so a
+//! Bot API upgrade never turns a client's message into an unparseable update.
+
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Update {
+    pub update_id: i64,
+    pub message: Option<Message>,
+    pub edited_message: Option<Message>,
+    pub channel_post: Option<Message>,
+    pub edited_channel_post: Option<Message>,
+    pub callback_query: Option<CallbackQuery>,
+    pub my_chat_member: Option<serde_json::Value>,
+}
+
+impl Update {
+    /// The update type's name as Telegram spells it (for logs), or `None` when it carries no
+    /// field teledesk knows.
+    pub fn kind(raw: &serde_json::Value) -> String {
+        raw.as_object()
+            .and_then(|o| o.keys().find(|k| *k != "update_id").cloned())
+            .unwrap_or_else(|| "empty".to_owned())
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Chat {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: Option<String>,
+    pub username: Option<String>,
+    #[serde(default)]
+    pub is_forum: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct User {
+    pub id: i64,
+    #[serde(default)]
+    pub is_bot: bool,
+    pub first_name: String,
+    pub last_name: Option<String>,
+    pub username: Option<String>,
+    pub language_code: Option<String>,
+}
+
+impl User {
+    pub fn full_name(&self) -> String {
+        match &self.last_name {
+            Some(last) if !last.is_empty() => format!("{} {last}", self.first_name),
+            _ => self.first_name.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PhotoSize {
+    pub file_id: String,
+    pub file_size: Option<u64>,
+    #[serde(default)]
+    pub width: u32,
+    #[serde(default)]
+    pub height: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct FileInfo {
+    pub file_id: String,
+    pub file_name: Option<String>,
+    pub mime_type: Option<String>,
+    pub file_size: Option<u64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Message {
+    pub message_id: i32,
+    pub date: i64,
+    pub chat: Chat,
+    pub from: Option<User>,
+    pub sender_chat: Option<Chat>,
+    pub text: Option<String>,
+    pub caption: Option<String>,
+    pub photo: Option<Vec<PhotoSize>>,
+    pub document: Option<FileInfo>,
+    pub video: Option<FileInfo>,
+    pub audio: Option<FileInfo>,
+    pub voice: Option<FileInfo>,
+    pub media_group_id: Option<String>,
+    pub reply_to_message: Option<Box<Message>>,
+    pub message_thread_id: Option<i32>,
+    #[serde(default)]
+    pub is_automatic_forward: bool,
+    pub migrate_to_chat_id: Option<i64>,
+}
+
+impl Message {
+    /// The text or the caption.
+    pub fn body(&self) -> &str {
+        self.text
+            .as_deref()
+            .or(self.caption.as_deref())
+            .unwrap_or("")
+    }
+
+    /// The file this message carries, if any (the largest size of a photo).
+    pub fn file(&self) -> Option<crate::model::TelegramFile> {
+        use crate::model::TelegramFile;
+        if let Some(sizes) = &self.photo {
+            let best = sizes
+                .iter()
+                .max_by_key(|s| (s.width * s.height, s.file_size))?;
+            return Some(TelegramFile {
+                file_id: best.file_id.clone(),
+                file_name: format!("photo_{}.jpg", self.message_id),
+                content_type: "image/jpeg".into(),
+                size: best.file_size,
+            });
+        }
+        let (info, default_name, default_type) = if let Some(d) = &self.document {
+            (d, "document", "application/octet-stream")
+        } else if let Some(v) = &self.video {
+            (v, "video.mp4", "video/mp4")
+        } else if let Some(a) = &self.audio {
+            (a, "audio.mp3", "audio/mpeg")
+        } else if let Some(v) = &self.voice {
+            (v, "voice.ogg", "audio/ogg")
+        } else {
+            return None;
+        };
+        Some(TelegramFile {
+            file_id: info.file_id.clone(),
+            file_name: info
+                .file_name
+                .clone()
+                .unwrap_or_else(|| format!("{}_{default_name}", self.message_id)),
+            content_type: info
+                .mime_type
+                .clone()
+                .unwrap_or_else(|| default_type.to_owned()),
+            size: info.file_size,
+        })
+    }
+
+    /// The person to attribute the message to: the channel or group it was sent as, else the user.
+    pub fn author(&self, company: Option<String>) -> Option<teledesk_adapter::Requester> {
+        if let Some(chat) = &self.sender_chat {
+            return Some(teledesk_adapter::Requester {
+                display_name: chat.title.clone().unwrap_or_else(|| chat.id.to_string()),
+                telegram_id: chat.id,
+                username: chat.username.clone(),
+                company,
+            });
+        }
+        let user = self.from.as_ref()?;
+        Some(teledesk_adapter::Requester {
+            display_name: user.full_name(),
+            telegram_id: user.id,
+            username: user.username.clone(),
+            company,
+        })
+    }
+
+    /// `https://t.me/...` link to this message, when the chat has a public link form.
+    pub fn link(&self) -> Option<String> {
+        if let Some(username) = &self.chat.username {
+            return Some(format!("https://t.me/{username}/{}", self.message_id));
+        }
+        // Supergroups and channels: t.me/c/<id without -100>/<message>; members can open it.
+        let id = self.chat.id.to_string();
+        id.strip_prefix("-100")
+            .map(|internal| format!("https://t.me/c/{internal}/{}", self.message_id))
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct CallbackQuery {
+    pub id: String,
+    pub from: User,
+    pub message: Option<Message>,
+    pub data: Option<String>,
+}
+
+/// A bot command at the start of a message: `/new@teledesk_bot rest` → ("new", "rest").
+///
+/// Commands addressed to another bot (`/new@other_bot`) are not ours.
+pub fn command<'a>(text: &'a str, bot_username: &str) -> Option<(String, &'a str)> {
+    let text = text.trim_start();
+    let rest = text.strip_prefix('/')?;
+    let (word, args) = match rest.find(char::is_whitespace) {
+        Some(i) => (&rest[..i], rest[i..].trim()),
+        None => (rest, ""),
+    };
+    let (name, target) = match word.split_once('@') {
+        Some((name, target)) => (name, Some(target)),
+        None => (word, None),
+    };
+    if let Some(target) = target
+        && !target.eq_ignore_ascii_case(bot_username)
+    {
+        return None;
+    }
+    if name.is_empty() {
+        return None;
+    }
+    Some((name.to_ascii_lowercase(), args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_addressed_to_us_or_nobody() {
+        assert_eq!(
+            command("/new Printer", "bot"),
+            Some(("new".into(), "Printer"))
+        );
+        assert_eq!(command("/NEW@Bot  x y", "bot"), Some(("new".into(), "x y")));
+        assert_eq!(command("/new@other", "bot"), None);
+        assert_eq!(command("hello /new", "bot"), None);
+    }
+
+    #[test]
+    fn unknown_fields_and_content_types_still_parse() {
+        let raw = serde_json::json!({"update_id": 1, "message": {"message_id": 5, "date": 1,
+            "chat": {"id": -5, "type": "group", "title": "G"},
+            "from": {"id": 7, "is_bot": false, "first_name": "Ann"},
+            "paid_media_2030": {"anything": true}}});
+        let update: Update = serde_json::from_value(raw).unwrap();
+        assert_eq!(update.message.unwrap().body(), "");
+    }
+}

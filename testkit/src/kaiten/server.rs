@@ -1,0 +1,596 @@
+//! The HTTP side of [`FakeKaiten`]: routes, the request gate (outage, auth, rate limit, injected
+//! failures, recording) and Kaiten's JSON shapes.
+
+use super::{
+    BOARD_TITLE, Card, Comment, FakeKaiten, File, INTEGRATION_USER, KaitenCall, NewFile, SPACE_ID,
+    TOKEN, World, format_time,
+};
+use axum::body::{Body, Bytes, to_bytes};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::time::Duration;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+const MAX_BODY: usize = 64 * 1024 * 1024;
+const MAX_PAGE: usize = 100;
+
+pub(super) fn router(fake: FakeKaiten) -> Router {
+    let api = Router::new()
+        .route("/users/current", get(current_user))
+        .route("/cards", get(list_cards).post(create_card))
+        .route("/cards/{id}", get(get_card).patch(update_card))
+        .route(
+            "/cards/{id}/comments",
+            get(list_comments).post(create_comment),
+        )
+        .route("/cards/{id}/files", put(upload_file));
+    Router::new()
+        .nest("/api/latest", api)
+        .route("/files/{id}/{name}", get(download_file))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "Not found") })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(fake.clone(), gate))
+        .with_state(fake)
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "message": message }))).into_response()
+}
+
+/// A refusal in Kaiten's error shape; small, so handlers can use `?`.
+struct Reject {
+    status: StatusCode,
+    message: String,
+}
+
+impl IntoResponse for Reject {
+    fn into_response(self) -> Response {
+        error(self.status, &self.message)
+    }
+}
+
+type Answer = Result<Response, Reject>;
+
+fn bad_request(message: impl Into<String>) -> Reject {
+    Reject {
+        status: StatusCode::BAD_REQUEST,
+        message: message.into(),
+    }
+}
+
+fn card_not_found() -> Reject {
+    Reject {
+        status: StatusCode::NOT_FOUND,
+        message: "Card not found".into(),
+    }
+}
+
+/// What every request goes through before its handler, and how it is recorded after.
+async fn gate(State(fake): State<FakeKaiten>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes = to_bytes(body, MAX_BODY).await.unwrap_or_default();
+    let is_json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let recorded_body = if is_json {
+        serde_json::from_slice(&bytes).ok()
+    } else {
+        None
+    };
+    let method = parts.method.to_string();
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or_default().to_owned();
+
+    let admitted = admit(&fake, &parts.headers);
+    let response = match admitted {
+        Err(refusal) => refusal,
+        Ok(remaining) => {
+            let mut response = next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
+            if let Some((remaining, reset)) = remaining {
+                let headers = response.headers_mut();
+                headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+                headers.insert("x-ratelimit-reset", HeaderValue::from(reset));
+            }
+            response
+        }
+    };
+    let status = response.status().as_u16();
+    fake.change(|w| {
+        w.calls.push(KaitenCall {
+            method,
+            path,
+            query,
+            body: recorded_body,
+            status,
+        })
+    });
+    response
+}
+
+/// Admits a request, or answers for the server; on admission returns the rate-limit headers.
+#[allow(clippy::result_large_err)]
+fn admit(fake: &FakeKaiten, headers: &HeaderMap) -> Result<Option<(u32, i64)>, Response> {
+    let mut w = fake.world();
+    if w.outage {
+        return Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n\
+             <center><h1>503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n\
+             </body>\r\n</html>\r\n",
+        )
+            .into_response());
+    }
+    let authorized = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        == Some(TOKEN);
+    if !authorized {
+        return Err(error(StatusCode::UNAUTHORIZED, "Unauthorized"));
+    }
+    let mut remaining = None;
+    if let Some(limit) = w.rate_limit {
+        let now = tokio::time::Instant::now();
+        while w
+            .admitted
+            .front()
+            .is_some_and(|at| now.duration_since(*at) >= Duration::from_secs(1))
+        {
+            w.admitted.pop_front();
+        }
+        let used = u32::try_from(w.admitted.len()).unwrap_or(u32::MAX);
+        if used >= limit {
+            let oldest = w.admitted.front().copied().unwrap_or(now);
+            let free_in = Duration::from_secs(1).saturating_sub(now.duration_since(oldest));
+            return Err(rate_limited(free_in.as_secs_f64().ceil().max(1.0) as u64));
+        }
+        w.admitted.push_back(now);
+        remaining = Some((
+            limit - used - 1,
+            OffsetDateTime::now_utc().unix_timestamp() + 1,
+        ));
+    }
+    if let Some(status) = w.fail_next.pop_front() {
+        if status == 429 {
+            return Err(rate_limited(1));
+        }
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return Err(error(status, "Injected failure"));
+    }
+    Ok(remaining)
+}
+
+fn rate_limited(wait_secs: u64) -> Response {
+    let reset = OffsetDateTime::now_utc().unix_timestamp() + wait_secs as i64;
+    let mut response = error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(wait_secs));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(0));
+    headers.insert("x-ratelimit-reset", HeaderValue::from(reset));
+    response
+}
+
+fn user_json(w: &World, id: i64) -> Value {
+    let user = w.user(id);
+    json!({
+        "id": id,
+        "uid": format!("00000000-0000-4000-8000-{id:012}"),
+        "full_name": user.map(|u| u.full_name.clone()).unwrap_or_default(),
+        "username": user.map(|u| u.username.clone()).unwrap_or_default(),
+        "email": user.map(|u| format!("{}@fake.kaiten.test", u.username)).unwrap_or_default(),
+        "activated": true,
+    })
+}
+
+fn file_json(w: &World, f: &File) -> Value {
+    json!({
+        "id": f.id,
+        "uid": format!("f0000000-0000-4000-8000-{:012}", f.id),
+        "name": f.name,
+        "url": format!("{}/files/{}/{}", w.base_url, f.id, percent_encode(&f.name)),
+        "size": f.bytes.len(),
+        "mime_type": f.content_type,
+        "type": 1,
+        "card_cover": false,
+        "comment_id": f.comment_id,
+        "card_id": f.card_id,
+        "author_id": f.author_id,
+        "deleted": false,
+        "created": format_time(f.created),
+        "updated": format_time(f.created),
+    })
+}
+
+fn comment_json(w: &World, c: &Comment) -> Value {
+    json!({
+        "id": c.id,
+        "uid": format!("c0000000-0000-4000-8000-{:012}", c.id),
+        "text": c.text,
+        "type": 1,
+        "card_id": c.card_id,
+        "author_id": c.author_id,
+        "author": user_json(w, c.author_id),
+        "internal": c.internal,
+        "deleted": false,
+        "edited": false,
+        "sd_description": false,
+        "notification_sent": false,
+        "created": format_time(c.created),
+        "updated": format_time(c.created),
+    })
+}
+
+/// A card as Kaiten sends it; the list view omits the embedded objects.
+fn card_json(w: &World, c: &Card, full: bool) -> Value {
+    let comments: Vec<&Comment> = w.comments.values().filter(|m| m.card_id == c.id).collect();
+    let mut card = json!({
+        "id": c.id,
+        "uid": format!("7c000000-0000-4000-8000-{:012}", c.id),
+        "title": c.title,
+        "description": c.description,
+        "text_format_type_id": 1,
+        "asap": false,
+        "due_date": null,
+        "state": c.state,
+        "condition": 1,
+        "archived": false,
+        "blocked": false,
+        "created": format_time(c.created),
+        "updated": format_time(c.updated),
+        "board_id": c.board_id,
+        "column_id": c.column_id,
+        "lane_id": c.lane_id,
+        "space_id": SPACE_ID,
+        "type_id": c.type_id,
+        "owner_id": c.owner_id,
+        "external_id": c.external_id,
+        "service_id": c.service_id,
+        "sd_new_comment": false,
+        "comments_total": comments.len(),
+        "comment_last_added_at": comments.iter().map(|m| m.created).max().map(format_time),
+        "properties": if c.properties.is_empty() { Value::Null } else { Value::Object(c.properties.clone()) },
+    });
+    if full {
+        let column = w.column(c.column_id);
+        let extra = json!({
+            "board": {"id": c.board_id, "title": BOARD_TITLE, "space_id": SPACE_ID},
+            "column": {
+                "id": c.column_id,
+                "title": column.map(|c| c.title).unwrap_or_default(),
+                "type": column.map(|c| c.column_type),
+                "board_id": c.board_id,
+            },
+            "lane": {"id": c.lane_id, "title": "Заявки"},
+            "owner": user_json(w, c.owner_id),
+            "members": c.members.iter().map(|(id, kind)| {
+                let mut member = user_json(w, *id);
+                member["type"] = json!(kind);
+                member
+            }).collect::<Vec<_>>(),
+            "files": w.files.values().filter(|f| f.card_id == c.id).map(|f| file_json(w, f)).collect::<Vec<_>>(),
+        });
+        if let (Some(card), Value::Object(extra)) = (card.as_object_mut(), extra) {
+            card.extend(extra);
+        }
+    }
+    card
+}
+
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn parse_body(bytes: &Bytes) -> Result<Map<String, Value>, Reject> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(bad_request("Request body must be a JSON object")),
+    }
+}
+
+/// An optional integer field; present but not an integer is a 400.
+fn opt_int(body: &Map<String, Value>, key: &str) -> Result<Option<i64>, Reject> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| bad_request(format!("{key} must be an integer"))),
+    }
+}
+
+fn parse_id(text: &str) -> Result<i64, Reject> {
+    text.parse().map_err(|_| bad_request("Invalid id"))
+}
+
+async fn current_user(State(fake): State<FakeKaiten>) -> Response {
+    let w = fake.world();
+    Json(user_json(&w, INTEGRATION_USER)).into_response()
+}
+
+async fn list_cards(
+    State(fake): State<FakeKaiten>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Answer {
+    let int = |key: &str| -> Result<Option<i64>, Reject> {
+        query
+            .get(key)
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| bad_request(format!("{key} must be an integer")))
+            })
+            .transpose()
+    };
+    let board_id = int("board_id")?;
+    let limit = int("limit")?;
+    let offset = int("offset")?;
+    let updated_after = query
+        .get("updated_after")
+        .map(|text| {
+            OffsetDateTime::parse(text, &Rfc3339)
+                .map_err(|_| bad_request("updated_after must be an ISO 8601 date"))
+        })
+        .transpose()?;
+    let limit = limit.map_or(MAX_PAGE, |l| (l.max(0) as usize).min(MAX_PAGE));
+    let offset = offset.map_or(0, |o| o.max(0) as usize);
+    let w = fake.world();
+    let mut cards: Vec<&Card> = w
+        .cards
+        .values()
+        .filter(|c| {
+            query
+                .get("external_id")
+                .is_none_or(|e| c.external_id.as_ref() == Some(e))
+        })
+        .filter(|c| board_id.is_none_or(|b| c.board_id == b))
+        .filter(|c| updated_after.is_none_or(|at| c.updated >= at))
+        .collect();
+    cards.sort_by_key(|c| (c.updated, c.id));
+    let page: Vec<Value> = cards
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|c| card_json(&w, c, false))
+        .collect();
+    Ok(Json(Value::Array(page)).into_response())
+}
+
+async fn create_card(State(fake): State<FakeKaiten>, bytes: Bytes) -> Answer {
+    let body = parse_body(&bytes)?;
+    let title = match body.get("title").and_then(Value::as_str).map(str::trim) {
+        Some(title) if !title.is_empty() => title.to_owned(),
+        _ => return Err(bad_request("title is required")),
+    };
+    match opt_int(&body, "board_id")? {
+        Some(FakeKaiten::BOARD_ID) => {}
+        Some(other) => return Err(bad_request(format!("Board {other} not found"))),
+        None => return Err(bad_request("board_id is required")),
+    }
+    let column_id = opt_int(&body, "column_id")?.unwrap_or(FakeKaiten::COLUMN_NEW);
+    let lane_id = opt_int(&body, "lane_id")?.unwrap_or(FakeKaiten::LANE_ID);
+    if lane_id != FakeKaiten::LANE_ID {
+        return Err(bad_request(format!("Lane {lane_id} not found on board")));
+    }
+    let type_id = opt_int(&body, "type_id")?;
+    let owner_id = opt_int(&body, "owner_id")?;
+    let responsible_id = opt_int(&body, "responsible_id")?;
+    let service_id = opt_int(&body, "service_id")?;
+    let properties = match body.get("properties") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map.clone(),
+        Some(_) => return Err(bad_request("properties must be an object")),
+    };
+    let external_id = match body.get("external_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(bad_request("external_id must be a string")),
+    };
+    let description = body
+        .get("description")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let card = fake.change(|w| {
+        let Some(state) = w.column(column_id).map(|c| c.column_type) else {
+            return Err(bad_request(format!(
+                "Column {column_id} not found on board"
+            )));
+        };
+        for user in [owner_id, responsible_id].into_iter().flatten() {
+            if w.user(user).is_none() {
+                return Err(bad_request(format!("User {user} not found")));
+            }
+        }
+        let at = w.stamp();
+        let id = w.next_card;
+        w.next_card += 1;
+        let card = Card {
+            id,
+            title,
+            description,
+            board_id: FakeKaiten::BOARD_ID,
+            column_id,
+            lane_id,
+            type_id,
+            owner_id: owner_id.unwrap_or(INTEGRATION_USER),
+            external_id,
+            service_id,
+            properties,
+            members: responsible_id.map(|u| (u, 2)).into_iter().collect(),
+            state,
+            created: at,
+            updated: at,
+        };
+        let json = card_json(w, &card, true);
+        w.cards.insert(id, card);
+        Ok(json)
+    })?;
+    Ok(Json(card).into_response())
+}
+
+async fn get_card(State(fake): State<FakeKaiten>, Path(id): Path<String>) -> Answer {
+    let id = parse_id(&id)?;
+    let w = fake.world();
+    let card = w.cards.get(&id).ok_or_else(card_not_found)?;
+    Ok(Json(card_json(&w, card, true)).into_response())
+}
+
+async fn update_card(
+    State(fake): State<FakeKaiten>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Answer {
+    let id = parse_id(&id)?;
+    let body = parse_body(&bytes)?;
+    let column_id = opt_int(&body, "column_id")?;
+    let service_id = match body.get("service_id") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(v) => {
+            Some(Some(v.as_i64().ok_or_else(|| {
+                bad_request("service_id must be an integer")
+            })?))
+        }
+    };
+    let card = fake.change(|w| {
+        if !w.cards.contains_key(&id) {
+            return Err(card_not_found());
+        }
+        if let Some(column_id) = column_id {
+            w.move_card(id, column_id).map_err(bad_request)?;
+        }
+        let card = w.card_mut(id);
+        if let Some(service_id) = service_id {
+            card.service_id = service_id;
+        }
+        if let Some(title) = body.get("title").and_then(Value::as_str) {
+            card.title = title.to_owned();
+        }
+        if let Some(description) = body.get("description") {
+            card.description = description.as_str().map(str::to_owned);
+        }
+        if let Some(Value::Object(properties)) = body.get("properties") {
+            for (key, value) in properties {
+                if value.is_null() {
+                    card.properties.remove(key);
+                } else {
+                    card.properties.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        w.touch(id);
+        Ok(card_json(w, &w.cards[&id], true))
+    })?;
+    Ok(Json(card).into_response())
+}
+
+async fn list_comments(State(fake): State<FakeKaiten>, Path(id): Path<String>) -> Answer {
+    let id = parse_id(&id)?;
+    let w = fake.world();
+    if !w.cards.contains_key(&id) {
+        return Err(card_not_found());
+    }
+    let comments: Vec<Value> = w
+        .comments
+        .values()
+        .filter(|c| c.card_id == id)
+        .map(|c| comment_json(&w, c))
+        .collect();
+    Ok(Json(Value::Array(comments)).into_response())
+}
+
+async fn create_comment(
+    State(fake): State<FakeKaiten>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Answer {
+    let id = parse_id(&id)?;
+    let body = parse_body(&bytes)?;
+    let text = match body.get("text").and_then(Value::as_str) {
+        Some(text) if !text.trim().is_empty() => text.to_owned(),
+        _ => return Err(bad_request("text is required")),
+    };
+    let internal = body
+        .get("internal")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let comment = fake.change(|w| {
+        if !w.cards.contains_key(&id) {
+            return Err(card_not_found());
+        }
+        let comment = w.add_comment(id, INTEGRATION_USER, &text, internal);
+        Ok(comment_json(w, &w.comments[&comment]))
+    })?;
+    Ok(Json(comment).into_response())
+}
+
+async fn upload_file(
+    State(fake): State<FakeKaiten>,
+    Path(id): Path<String>,
+    mut multipart: Multipart,
+) -> Answer {
+    let id = parse_id(&id)?;
+    let invalid = |_| bad_request("Invalid multipart body");
+    let mut upload = None;
+    while let Some(field) = multipart.next_field().await.map_err(invalid)? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field.file_name().unwrap_or("file").to_owned();
+        let content_type = field
+            .content_type()
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        let bytes = field.bytes().await.map_err(invalid)?;
+        upload = Some(NewFile {
+            name,
+            content_type,
+            bytes: bytes.to_vec(),
+            comment_id: None,
+        });
+    }
+    let upload = upload.ok_or_else(|| bad_request("file is required"))?;
+    let file = fake.change(|w| {
+        if !w.cards.contains_key(&id) {
+            return Err(card_not_found());
+        }
+        let file = w.add_file(id, INTEGRATION_USER, upload);
+        Ok(file_json(w, &w.files[&file]))
+    })?;
+    Ok(Json(file).into_response())
+}
+
+async fn download_file(
+    State(fake): State<FakeKaiten>,
+    Path((id, _name)): Path<(String, String)>,
+) -> Answer {
+    let id = parse_id(&id)?;
+    let w = fake.world();
+    let file = w.files.get(&id).ok_or_else(|| Reject {
+        status: StatusCode::NOT_FOUND,
+        message: "File not found".into(),
+    })?;
+    Ok((
+        [(header::CONTENT_TYPE, file.content_type.clone())],
+        file.bytes.clone(),
+    )
+        .into_response())
+}

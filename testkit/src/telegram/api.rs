@@ -1,0 +1,1100 @@
+//! HTTP side: routing `/bot<token>/<method>` and `/file/bot<token>/<path>`, decoding JSON, form
+//! and multipart bodies, and the Bot API methods with the real server's validation order and
+//! error strings.
+
+use super::html::{self, Formatted};
+use super::state::{ChatKind, Media, StoredMessage, World};
+use super::{CallbackAnswer, FakeError, RecordedCall, Shared};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Uploads are capped at 50 MB by Telegram; leave room for multipart overhead.
+const MAX_BODY: usize = 60 * 1024 * 1024;
+const MAX_UPLOAD: usize = 50 * 1024 * 1024;
+const MAX_PHOTO_UPLOAD: usize = 10 * 1024 * 1024;
+const MAX_DOWNLOAD: usize = 20 * 1024 * 1024;
+const MAX_TEXT: usize = 4096;
+const MAX_CAPTION: usize = 1024;
+const MAX_CALLBACK_ANSWER: usize = 200;
+/// Clients stop waiting for an answer long before this; the real timeout is undocumented.
+const CALLBACK_QUERY_TTL: Duration = Duration::from_secs(60);
+const LONG_POLL_MAX: u64 = 50;
+
+/// Fields whose form/multipart values stay strings even when they look like numbers or JSON.
+const STRING_FIELDS: &[&str] = &[
+    "text",
+    "caption",
+    "parse_mode",
+    "callback_query_id",
+    "file_id",
+    "photo",
+    "document",
+    "url",
+    "data",
+    "title",
+    "description",
+    "inline_message_id",
+];
+
+/// Methods the fake serves, lower-cased as the server matches them.
+const METHODS: &[&str] = &[
+    "getme",
+    "getupdates",
+    "getwebhookinfo",
+    "deletewebhook",
+    "setmycommands",
+    "getmycommands",
+    "deletemycommands",
+    "sendchataction",
+    "sendmessage",
+    "editmessagetext",
+    "editmessagecaption",
+    "editmessagereplymarkup",
+    "deletemessage",
+    "pinchatmessage",
+    "unpinchatmessage",
+    "answercallbackquery",
+    "getchat",
+    "getchatmember",
+    "sendphoto",
+    "senddocument",
+    "sendmediagroup",
+    "getfile",
+];
+
+/// An error reply: `{"ok":false,"error_code":code,"description":..,"parameters":..}`.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiError {
+    code: u16,
+    description: String,
+    parameters: Option<Value>,
+}
+
+impl ApiError {
+    fn new(code: u16, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+            parameters: None,
+        }
+    }
+
+    fn bad(description: &str) -> Self {
+        Self::new(400, format!("Bad Request: {description}"))
+    }
+
+    fn retry_after(seconds: u32) -> Self {
+        Self {
+            code: 429,
+            description: format!("Too Many Requests: retry after {seconds}"),
+            parameters: Some(json!({"retry_after": seconds})),
+        }
+    }
+
+    fn from_injected(error: &FakeError) -> Self {
+        match error {
+            FakeError::TooManyRequests { retry_after } => Self::retry_after(*retry_after),
+            FakeError::Api { code, description } => Self::new(*code, description.clone()),
+            FakeError::MigrateTo { chat_id } => Self {
+                code: 400,
+                description: "Bad Request: group chat was upgraded to a supergroup chat".to_owned(),
+                parameters: Some(json!({"migrate_to_chat_id": chat_id})),
+            },
+        }
+    }
+
+    fn body(&self) -> Value {
+        let mut body =
+            json!({"ok": false, "error_code": self.code, "description": self.description});
+        if let Some(parameters) = &self.parameters {
+            body["parameters"] = parameters.clone();
+        }
+        body
+    }
+
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut response = (status, axum::Json(self.body())).into_response();
+        if let Some(seconds) = self.parameters.as_ref().and_then(|p| p.get("retry_after")) {
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+type ApiResult = Result<Value, ApiError>;
+
+/// A file part of a multipart request.
+#[derive(Debug, Clone)]
+struct Upload {
+    file_name: Option<String>,
+    content_type: Option<String>,
+    bytes: Vec<u8>,
+}
+
+/// The decoded parameters of one call.
+#[derive(Debug, Default)]
+struct Params {
+    map: Map<String, Value>,
+    files: HashMap<String, Upload>,
+}
+
+impl Params {
+    fn recorded(&self) -> Value {
+        let mut map = self.map.clone();
+        for (name, upload) in &self.files {
+            map.insert(
+                name.clone(),
+                json!({"file_name": upload.file_name, "size": upload.bytes.len()}),
+            );
+        }
+        Value::Object(map)
+    }
+
+    fn str(&self, key: &str) -> Option<String> {
+        match self.map.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    }
+
+    fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| ApiError::bad(&format!("invalid {key} specified"))),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| ApiError::bad(&format!("invalid {key} specified"))),
+            Some(_) => Err(ApiError::bad(&format!("invalid {key} specified"))),
+        }
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        match self.map.get(key) {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Number(n)) => n.as_i64().unwrap_or(0) != 0,
+            Some(Value::String(s)) => matches!(s.as_str(), "true" | "True" | "1"),
+            _ => false,
+        }
+    }
+
+    /// A JSON-serialized parameter: an object/array in JSON bodies, a JSON string elsewhere.
+    fn json(&self, key: &str, what: &str) -> Result<Option<Value>, ApiError> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => serde_json::from_str(s)
+                .map(Some)
+                .map_err(|_| ApiError::bad(&format!("can't parse {what} JSON object"))),
+            Some(v) => Ok(Some(v.clone())),
+        }
+    }
+
+    fn message_id(&self) -> Result<i32, ApiError> {
+        let id = self
+            .int("message_id")?
+            .ok_or_else(|| ApiError::bad("message identifier is not specified"))?;
+        i32::try_from(id).map_err(|_| ApiError::bad("message identifier is not specified"))
+    }
+
+    fn chat_id(&self) -> Result<i64, ApiError> {
+        match self.map.get("chat_id") {
+            None | Some(Value::Null) => Err(ApiError::bad("chat_id is empty")),
+            Some(Value::String(s)) if s.is_empty() => Err(ApiError::bad("chat_id is empty")),
+            // `@username` chat ids are not modelled: no chat has a username.
+            _ => self
+                .int("chat_id")
+                .map_err(|_| ApiError::bad("chat not found"))?
+                .ok_or_else(|| ApiError::bad("chat_id is empty")),
+        }
+    }
+}
+
+/// Decodes one form/multipart text value the way the Bot API reads typed fields.
+fn coerce(key: &str, raw: String) -> Value {
+    if STRING_FIELDS.contains(&key) {
+        return Value::String(raw);
+    }
+    match serde_json::from_str::<Value>(&raw) {
+        Ok(v @ (Value::Number(_) | Value::Bool(_) | Value::Object(_) | Value::Array(_))) => v,
+        _ => Value::String(raw),
+    }
+}
+
+fn percent_decode(input: &str, plus_is_space: bool) -> String {
+    let bytes = input.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[i], decoded) {
+            (_, Some(byte)) => {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+            (b'+', _) if plus_is_space => out.push(b' '),
+            (byte, _) => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_urlencoded(input: &str, params: &mut Params) {
+    for pair in input.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = percent_decode(key, true);
+        let value = percent_decode(value, true);
+        let value = coerce(&key, value);
+        params.map.insert(key, value);
+    }
+}
+
+async fn read_params(request: Request) -> Result<Params, ApiError> {
+    let mut params = Params::default();
+    if let Some(query) = request.uri().query() {
+        parse_urlencoded(query, &mut params);
+    }
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("multipart/form-data") {
+        let mut multipart = Multipart::from_request(request, &())
+            .await
+            .map_err(|_| ApiError::bad("can't parse multipart/form-data request"))?;
+        // (name, file name, content type, bytes)
+        type Part = (String, Option<String>, Option<String>, Vec<u8>);
+        let mut parts: Vec<Part> = Vec::new();
+        loop {
+            let field = match multipart.next_field().await {
+                Ok(Some(field)) => field,
+                Ok(None) => break,
+                Err(_) => return Err(ApiError::new(413, "Request Entity Too Large")),
+            };
+            let name = field.name().unwrap_or("").to_owned();
+            let file_name = field.file_name().map(str::to_owned);
+            let content_type = field.content_type().map(str::to_owned);
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|_| ApiError::new(413, "Request Entity Too Large"))?;
+            parts.push((name, file_name, content_type, bytes.to_vec()));
+        }
+        // teloxide names file parts randomly and refers to them as "attach://<name>", possibly
+        // without a filename, so a part is a file if it has a filename or is attached.
+        let attached: Vec<String> = parts
+            .iter()
+            .filter(|p| p.1.is_none())
+            .filter_map(|p| std::str::from_utf8(&p.3).ok().map(str::to_owned))
+            .flat_map(|text| {
+                text.match_indices("attach://")
+                    .map(|(at, _)| {
+                        text[at + 9..]
+                            .chars()
+                            .take_while(|c| !matches!(c, '"' | ',' | '}' | ']' | ' '))
+                            .collect::<String>()
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (name, file_name, content_type, bytes) in parts {
+            if file_name.is_some() || attached.contains(&name) {
+                params.files.insert(
+                    name,
+                    Upload {
+                        file_name,
+                        content_type,
+                        bytes,
+                    },
+                );
+            } else {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                let value = coerce(&name, text);
+                params.map.insert(name, value);
+            }
+        }
+        return Ok(params);
+    }
+    let body = axum::body::to_bytes(request.into_body(), MAX_BODY)
+        .await
+        .map_err(|_| ApiError::new(413, "Request Entity Too Large"))?;
+    if body.is_empty() {
+        return Ok(params);
+    }
+    if content_type.starts_with("application/json") {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(map)) => params.map.extend(map),
+            _ => return Err(ApiError::bad("can't parse JSON object")),
+        }
+    } else {
+        parse_urlencoded(&String::from_utf8_lossy(&body), &mut params);
+    }
+    Ok(params)
+}
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .fallback(handle)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(shared)
+}
+
+fn not_found() -> Response {
+    ApiError::new(404, "Not Found").into_response()
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let segments: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|s| percent_decode(s, false))
+        .collect();
+    let expected = format!("bot{}", shared.options.token);
+    if segments.first().map(String::as_str) == Some("file") && segments.len() >= 3 {
+        return download(&shared, segments[1] == expected, &segments[2..].join("/"));
+    }
+    if segments.len() != 2 || !segments[0].starts_with("bot") {
+        return not_found();
+    }
+    let method = segments[1].clone();
+    let params = match read_params(request).await {
+        Ok(params) => params,
+        Err(error) => {
+            record(&shared, &method, Value::Null, error.code);
+            return error.into_response();
+        }
+    };
+    let result = if segments[0] != expected {
+        Err(ApiError::new(401, "Unauthorized"))
+    } else {
+        call(&shared, &method, &params).await
+    };
+    let status = result.as_ref().map(|_| 200).unwrap_or_else(|e| e.code);
+    // Only the method and status: the token is in the path and must never reach logs.
+    tracing::debug!(method = %method, status, "fake Telegram call");
+    record(&shared, &method, params.recorded(), status);
+    match result {
+        Ok(result) => axum::Json(json!({"ok": true, "result": result})).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn record(shared: &Shared, method: &str, params: Value, status: u16) {
+    shared.world().calls.push(RecordedCall {
+        method: method.to_owned(),
+        params,
+        status,
+    });
+    shared.changes.bump();
+}
+
+fn download(shared: &Shared, token_ok: bool, file_path: &str) -> Response {
+    if !token_ok {
+        return ApiError::new(401, "Unauthorized").into_response();
+    }
+    let bytes = {
+        let world = shared.world();
+        world
+            .files
+            .values()
+            .find(|f| f.path == file_path)
+            .map(|f| f.bytes.clone())
+    };
+    match bytes {
+        Some(bytes) => {
+            let mut response = Response::new(Body::from(bytes.to_vec()));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            response
+        }
+        None => not_found(),
+    }
+}
+
+async fn call(shared: &Arc<Shared>, method: &str, params: &Params) -> ApiResult {
+    let name = method.to_ascii_lowercase();
+    if !METHODS.contains(&name.as_str()) {
+        return Err(ApiError::new(404, "Not Found: method not found"));
+    }
+    {
+        let mut world = shared.world();
+        if let Some(slot) = world
+            .injected
+            .iter_mut()
+            .find(|(m, left, _)| *m == name && *left > 0)
+        {
+            slot.1 -= 1;
+            let error = ApiError::from_injected(&slot.2);
+            world.injected.retain(|(_, left, _)| *left > 0);
+            return Err(error);
+        }
+    }
+    if name == "getupdates" {
+        return get_updates(shared, params).await;
+    }
+    let enforce = shared.options.enforce_limits;
+    let (result, queued) = {
+        let mut world = shared.world();
+        let before = world.updates.len();
+        let result = execute(&mut world, &name, params, enforce);
+        (result, world.updates.len() > before)
+    };
+    if queued {
+        shared.wake_pollers();
+    }
+    result
+}
+
+fn execute(w: &mut World, name: &str, p: &Params, enforce: bool) -> ApiResult {
+    match name {
+        "getme" => Ok(json!({
+            "id": w.bot_id, "is_bot": true, "first_name": w.bot_first_name, "username": w.bot_username,
+            "can_join_groups": true, "can_read_all_group_messages": false,
+            "supports_inline_queries": false, "can_connect_to_business": false, "has_main_web_app": false,
+        })),
+        "getwebhookinfo" => Ok(json!({"url": "", "has_custom_certificate": false,
+                                      "pending_update_count": w.updates.len()})),
+        "deletewebhook" => {
+            if p.flag("drop_pending_updates") {
+                w.updates.clear();
+            }
+            Ok(json!(true))
+        }
+        "setmycommands" | "deletemycommands" => Ok(json!(true)),
+        "getmycommands" => Ok(json!([])),
+        "sendchataction" => {
+            target_chat(w, p.chat_id()?)?;
+            Ok(json!(true))
+        }
+        "sendmessage" => send_message(w, p, enforce),
+        "sendphoto" => send_single_media(w, p, enforce, "photo"),
+        "senddocument" => send_single_media(w, p, enforce, "document"),
+        "sendmediagroup" => send_media_group(w, p, enforce),
+        "editmessagetext" => edit_message(w, p, enforce, EditKind::Text),
+        "editmessagecaption" => edit_message(w, p, enforce, EditKind::Caption),
+        "editmessagereplymarkup" => edit_message(w, p, enforce, EditKind::Markup),
+        "deletemessage" => delete_message(w, p),
+        "pinchatmessage" => pin_message(w, p),
+        "unpinchatmessage" => {
+            let chat_id = existing_chat(w, p.chat_id()?)?;
+            w.chats.get_mut(&chat_id).expect("checked").pinned = None;
+            Ok(json!(true))
+        }
+        "answercallbackquery" => answer_callback(w, p),
+        "getchat" => get_chat(w, p),
+        "getchatmember" => get_chat_member(w, p),
+        "getfile" => get_file(w, p),
+        _ => Err(ApiError::new(404, "Not Found: method not found")),
+    }
+}
+
+async fn get_updates(shared: &Arc<Shared>, p: &Params) -> ApiResult {
+    let offset = p.int("offset")?.unwrap_or(0);
+    let limit = p.int("limit")?.unwrap_or(100).clamp(1, 100) as usize;
+    let timeout = p
+        .int("timeout")?
+        .unwrap_or(0)
+        .clamp(0, LONG_POLL_MAX as i64) as u64;
+    let generation = {
+        let mut w = shared.world();
+        w.poll_generation += 1;
+        if offset > 0 {
+            // Confirmed updates are gone for good.
+            w.updates.retain(|(id, _)| *id >= offset);
+        } else if offset < 0 {
+            let keep = offset.unsigned_abs() as usize;
+            let drop = w.updates.len().saturating_sub(keep);
+            w.updates.drain(..drop);
+        }
+        w.poll_generation
+    };
+    shared.changes.bump();
+    // Wake an older pending poll so it can learn it was superseded.
+    shared.wake_pollers();
+    let mut wake = shared.updates.subscribe();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+    loop {
+        wake.borrow_and_update();
+        {
+            let w = shared.world();
+            if w.poll_generation != generation {
+                return Err(ApiError::new(
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+                ));
+            }
+            if !w.updates.is_empty() || tokio::time::Instant::now() >= deadline {
+                let batch: Vec<Value> = w
+                    .updates
+                    .iter()
+                    .take(limit)
+                    .map(|(_, u)| u.clone())
+                    .collect();
+                return Ok(Value::Array(batch));
+            }
+        }
+        tokio::select! {
+            _ = wake.changed() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}
+
+/// Resolves a chat the bot sends to, applying Telegram's private-chat rules.
+fn target_chat(w: &mut World, chat_id: i64) -> Result<i64, ApiError> {
+    if let Some(chat) = w.chats.get(&chat_id)
+        && chat.kind != ChatKind::Private
+    {
+        return Ok(chat_id);
+    }
+    let Some(user) = w.users.get(&chat_id) else {
+        return Err(ApiError::bad("chat not found"));
+    };
+    if !user.can_dm {
+        let talked_before = w
+            .chats
+            .get(&chat_id)
+            .is_some_and(|c| !c.messages.is_empty());
+        return Err(ApiError::new(
+            403,
+            if talked_before {
+                "Forbidden: bot was blocked by the user"
+            } else {
+                "Forbidden: bot can't initiate conversation with a user"
+            },
+        ));
+    }
+    w.private_chat(chat_id);
+    Ok(chat_id)
+}
+
+/// A chat that must already exist (edits, deletes, pins).
+fn existing_chat(w: &World, chat_id: i64) -> Result<i64, ApiError> {
+    if w.chats.contains_key(&chat_id) {
+        Ok(chat_id)
+    } else {
+        Err(ApiError::bad("chat not found"))
+    }
+}
+
+fn format_text(
+    raw: &str,
+    parse_mode: Option<String>,
+) -> Result<(Formatted, Option<String>), ApiError> {
+    match parse_mode
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("") => Ok((Formatted::plain(raw), None)),
+        Some("html") => html::parse(raw)
+            .map(|f| (f, Some(raw.to_owned())))
+            .map_err(|reason| ApiError::bad(&format!("can't parse entities: {reason}"))),
+        // Markdown modes exist on the real server but the daemon does not use them.
+        Some(_) => Err(ApiError::bad("unsupported parse_mode")),
+    }
+}
+
+fn text_body(p: &Params) -> Result<(Formatted, Option<String>), ApiError> {
+    let raw = p.str("text").unwrap_or_default();
+    let (formatted, html) = format_text(&raw, p.str("parse_mode"))?;
+    if formatted.text.is_empty() {
+        return Err(ApiError::bad("message text is empty"));
+    }
+    if formatted.utf16_len() > MAX_TEXT {
+        return Err(ApiError::bad("message is too long"));
+    }
+    Ok((formatted, html))
+}
+
+fn caption_body(
+    caption: Option<String>,
+    parse_mode: Option<String>,
+) -> Result<(Formatted, Option<String>), ApiError> {
+    let (formatted, html) = format_text(&caption.unwrap_or_default(), parse_mode)?;
+    if formatted.utf16_len() > MAX_CAPTION {
+        return Err(ApiError::bad("message caption is too long"));
+    }
+    Ok((formatted, html))
+}
+
+fn reply_target(w: &World, chat_id: i64, p: &Params) -> Result<Option<i32>, ApiError> {
+    let (message_id, allow_without) =
+        if let Some(rp) = p.json("reply_parameters", "ReplyParameters")? {
+            let id = match &rp["message_id"] {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.parse().ok(),
+                _ => None,
+            };
+            let Some(id) = id else {
+                return Err(ApiError::bad("can't parse ReplyParameters JSON object"));
+            };
+            (
+                id,
+                rp["allow_sending_without_reply"].as_bool().unwrap_or(false),
+            )
+        } else if let Some(id) = p.int("reply_to_message_id")? {
+            (id, p.flag("allow_sending_without_reply"))
+        } else {
+            return Ok(None);
+        };
+    let exists = i32::try_from(message_id)
+        .ok()
+        .filter(|id| w.chats[&chat_id].messages.contains_key(id));
+    match exists {
+        Some(id) => Ok(Some(id)),
+        None if allow_without => Ok(None),
+        None => Err(ApiError::bad("message to be replied not found")),
+    }
+}
+
+fn reply_markup(p: &Params) -> Result<Option<Value>, ApiError> {
+    let Some(markup) = p.json("reply_markup", "reply keyboard markup")? else {
+        return Ok(None);
+    };
+    let invalid = || ApiError::bad("can't parse reply keyboard markup JSON object");
+    if let Some(rows) = markup.get("inline_keyboard") {
+        let rows = rows.as_array().ok_or_else(invalid)?;
+        for row in rows {
+            for button in row.as_array().ok_or_else(invalid)? {
+                if !button.get("text").is_some_and(Value::is_string) {
+                    return Err(ApiError::bad(
+                        "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard",
+                    ));
+                }
+                if let Some(data) = button.get("callback_data") {
+                    let len = data.as_str().map(str::len).unwrap_or(0);
+                    if !(1..=64).contains(&len) {
+                        return Err(ApiError::bad("BUTTON_DATA_INVALID"));
+                    }
+                }
+            }
+        }
+        if rows.iter().all(|r| r.as_array().is_some_and(Vec::is_empty)) {
+            return Ok(None);
+        }
+        return Ok(Some(markup));
+    }
+    if markup.get("force_reply").is_some()
+        || markup.get("keyboard").is_some()
+        || markup.get("remove_keyboard").is_some()
+    {
+        return Ok(Some(markup));
+    }
+    Err(invalid())
+}
+
+fn charge(w: &mut World, chat_id: i64, count: usize, enforce: bool) -> Result<(), ApiError> {
+    if !enforce {
+        return Ok(());
+    }
+    let is_group = w.chats[&chat_id].is_group();
+    w.limiter
+        .try_acquire(chat_id, is_group, count)
+        .map_err(ApiError::retry_after)
+}
+
+fn send_message(w: &mut World, p: &Params, enforce: bool) -> ApiResult {
+    let chat_id = target_chat(w, p.chat_id()?)?;
+    let (body, html) = text_body(p)?;
+    let reply_to = reply_target(w, chat_id, p)?;
+    let markup = reply_markup(p)?;
+    charge(w, chat_id, 1, enforce)?;
+    let mut message = StoredMessage::new(w.bot_id, body);
+    message.html = html;
+    message.reply_to = reply_to;
+    message.reply_markup = markup;
+    let id = w.insert_message(chat_id, message);
+    Ok(w.message_json_by_id(chat_id, id))
+}
+
+fn guess_mime(file_name: Option<&str>) -> Option<String> {
+    let ext = file_name?.rsplit_once('.')?.1.to_ascii_lowercase();
+    let mime = match ext.as_str() {
+        "pdf" => "application/pdf",
+        "txt" | "log" => "text/plain",
+        "csv" => "text/csv",
+        "json" => "application/json",
+        "zip" => "application/zip",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        _ => "application/octet-stream",
+    };
+    Some(mime.to_owned())
+}
+
+/// Where a message's file comes from, checked before anything is stored.
+enum MediaSource {
+    Upload(Upload),
+    Existing(Media),
+}
+
+/// Resolves an InputFile reference: the file part `field`, an `attach://name` reference, or a
+/// known file_id (re-sending reuses the stored file, as Telegram does).
+fn check_media(
+    w: &World,
+    p: &Params,
+    field: &str,
+    reference: Option<String>,
+    kind: &str,
+) -> Result<MediaSource, ApiError> {
+    let upload = match reference.as_deref() {
+        Some(r) if r.starts_with("attach://") => Some(
+            p.files
+                .get(&r["attach://".len()..])
+                .cloned()
+                .ok_or_else(|| ApiError::bad("wrong file identifier/HTTP URL specified"))?,
+        ),
+        Some(_) => None,
+        None => Some(
+            p.files
+                .get(field)
+                .cloned()
+                .ok_or_else(|| ApiError::bad(&format!("there is no {kind} in the request")))?,
+        ),
+    };
+    if let Some(upload) = upload {
+        if upload.bytes.is_empty() {
+            return Err(ApiError::bad("file must be non-empty"));
+        }
+        let cap = if kind == "photo" {
+            MAX_PHOTO_UPLOAD
+        } else {
+            MAX_UPLOAD
+        };
+        if upload.bytes.len() > cap {
+            return Err(ApiError::new(413, "Request Entity Too Large"));
+        }
+        return Ok(MediaSource::Upload(upload));
+    }
+    let file_id = reference.unwrap_or_default();
+    let known = w
+        .chats
+        .values()
+        .flat_map(|c| c.messages.values())
+        .find_map(|m| match &m.media {
+            Some(Media::Photo(sizes))
+                if kind == "photo" && sizes.iter().any(|s| s.file_id == file_id) =>
+            {
+                m.media.clone()
+            }
+            Some(Media::Document { file_id: id, .. }) if kind == "document" && *id == file_id => {
+                m.media.clone()
+            }
+            _ => None,
+        });
+    known
+        .map(MediaSource::Existing)
+        .ok_or_else(|| ApiError::bad("wrong file identifier/HTTP URL specified"))
+}
+
+fn store_media(w: &mut World, source: MediaSource, kind: &str) -> Media {
+    match source {
+        MediaSource::Existing(media) => media,
+        MediaSource::Upload(upload) if kind == "photo" => w.new_photo(upload.bytes),
+        MediaSource::Upload(upload) => {
+            let file_name = upload.file_name.filter(|n| !n.is_empty());
+            let mime = upload
+                .content_type
+                .filter(|m| m != "application/octet-stream")
+                .or_else(|| guess_mime(file_name.as_deref()));
+            w.new_document(upload.bytes, file_name, mime)
+        }
+    }
+}
+
+fn send_single_media(w: &mut World, p: &Params, enforce: bool, kind: &str) -> ApiResult {
+    let chat_id = target_chat(w, p.chat_id()?)?;
+    let (body, html) = caption_body(p.str("caption"), p.str("parse_mode"))?;
+    let reference = if p.files.contains_key(kind) {
+        None
+    } else {
+        p.str(kind)
+    };
+    let source = check_media(w, p, kind, reference, kind)?;
+    let reply_to = reply_target(w, chat_id, p)?;
+    let markup = reply_markup(p)?;
+    charge(w, chat_id, 1, enforce)?;
+    let mut message = StoredMessage::new(w.bot_id, body);
+    message.html = html;
+    message.media = Some(store_media(w, source, kind));
+    message.reply_to = reply_to;
+    message.reply_markup = markup;
+    let id = w.insert_message(chat_id, message);
+    Ok(w.message_json_by_id(chat_id, id))
+}
+
+fn send_media_group(w: &mut World, p: &Params, enforce: bool) -> ApiResult {
+    let chat_id = target_chat(w, p.chat_id()?)?;
+    let media = p
+        .json("media", "InputMedia")?
+        .ok_or_else(|| ApiError::bad("parameter \"media\" is required"))?;
+    let items = media
+        .as_array()
+        .ok_or_else(|| ApiError::bad("can't parse InputMedia JSON object"))?
+        .clone();
+    if items.len() > 10 {
+        return Err(ApiError::bad("Too many messages to send as an album"));
+    }
+    if items.len() < 2 {
+        return Err(ApiError::bad("Too few messages to send as an album"));
+    }
+    let mut prepared = Vec::new();
+    for item in &items {
+        let kind = item["type"].as_str().unwrap_or("");
+        if kind != "photo" && kind != "document" {
+            return Err(ApiError::bad("can't parse InputMedia JSON object"));
+        }
+        let reference = item["media"]
+            .as_str()
+            .ok_or_else(|| ApiError::bad("can't parse InputMedia JSON object"))?
+            .to_owned();
+        let source = check_media(w, p, kind, Some(reference), kind)?;
+        let caption = caption_body(
+            item["caption"].as_str().map(str::to_owned),
+            item["parse_mode"].as_str().map(str::to_owned),
+        )?;
+        prepared.push((kind.to_owned(), source, caption));
+    }
+    let reply_to = reply_target(w, chat_id, p)?;
+    charge(w, chat_id, prepared.len(), enforce)?;
+    let group_id = w.fresh_media_group_id();
+    let mut results = Vec::new();
+    for (kind, source, (body, html)) in prepared {
+        let mut message = StoredMessage::new(w.bot_id, body);
+        message.html = html;
+        message.media = Some(store_media(w, source, &kind));
+        message.reply_to = reply_to;
+        message.media_group_id = Some(group_id.clone());
+        let id = w.insert_message(chat_id, message);
+        results.push(w.message_json_by_id(chat_id, id));
+    }
+    Ok(Value::Array(results))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EditKind {
+    Text,
+    Caption,
+    Markup,
+}
+
+fn edit_message(w: &mut World, p: &Params, enforce: bool, kind: EditKind) -> ApiResult {
+    if p.str("inline_message_id").is_some() {
+        return Err(ApiError::bad("MESSAGE_ID_INVALID"));
+    }
+    let chat_id = existing_chat(w, p.chat_id()?)?;
+    let message_id = p.message_id()?;
+    let bot_id = w.bot_id;
+    let Some(current) = w.chats[&chat_id].messages.get(&message_id).cloned() else {
+        return Err(ApiError::bad("message to edit not found"));
+    };
+    if current.from != bot_id || current.pinned_message.is_some() {
+        return Err(ApiError::bad("message can't be edited"));
+    }
+    let (body, html) = match kind {
+        EditKind::Text => {
+            if current.media.is_some() {
+                return Err(ApiError::bad("there is no text in the message to edit"));
+            }
+            let (body, html) = text_body(p)?;
+            (body, html)
+        }
+        EditKind::Caption => {
+            if current.media.is_none() {
+                return Err(ApiError::bad("there is no caption in the message to edit"));
+            }
+            caption_body(p.str("caption"), p.str("parse_mode"))?
+        }
+        EditKind::Markup => (current.body.clone(), current.html.clone()),
+    };
+    // Omitting reply_markup in an edit removes the inline keyboard, as on the real server.
+    let markup = reply_markup(p)?;
+    if markup
+        .as_ref()
+        .is_some_and(|m| m.get("inline_keyboard").is_none())
+    {
+        return Err(ApiError::bad("message can't be edited"));
+    }
+    if body == current.body && markup == current.reply_markup {
+        return Err(ApiError::bad(
+            "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+        ));
+    }
+    charge(w, chat_id, 1, enforce)?;
+    let date = w.now_date();
+    let chat = w.chats.get_mut(&chat_id).expect("checked");
+    let message = chat.messages.get_mut(&message_id).expect("checked");
+    message.body = body;
+    message.html = html;
+    message.reply_markup = markup;
+    message.edit_date = Some(date);
+    message.edit_count += 1;
+    Ok(w.message_json_by_id(chat_id, message_id))
+}
+
+fn delete_message(w: &mut World, p: &Params) -> ApiResult {
+    let chat_id = existing_chat(w, p.chat_id()?)?;
+    let message_id = p.message_id()?;
+    let chat = w.chats.get_mut(&chat_id).expect("checked");
+    if chat.messages.remove(&message_id).is_none() {
+        return Err(ApiError::bad("message to delete not found"));
+    }
+    if chat.pinned == Some(message_id) {
+        chat.pinned = None;
+    }
+    Ok(json!(true))
+}
+
+fn pin_message(w: &mut World, p: &Params) -> ApiResult {
+    let chat_id = existing_chat(w, p.chat_id()?)?;
+    let message_id = p.message_id()?;
+    if !w.chats[&chat_id].messages.contains_key(&message_id) {
+        return Err(ApiError::bad("message to pin not found"));
+    }
+    w.chats.get_mut(&chat_id).expect("checked").pinned = Some(message_id);
+    // The bot receives the service message even for its own pins.
+    let mut service = StoredMessage::new(w.bot_id, Formatted::plain(""));
+    service.pinned_message = Some(message_id);
+    let id = w.insert_message(chat_id, service);
+    let json = w.message_json_by_id(chat_id, id);
+    w.queue_update(json!({"message": json}));
+    Ok(json!(true))
+}
+
+fn answer_callback(w: &mut World, p: &Params) -> ApiResult {
+    let query_id = p
+        .str("callback_query_id")
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ApiError::bad("query_id is empty"))?;
+    let text = p.str("text");
+    if text
+        .as_deref()
+        .is_some_and(|t| t.chars().count() > MAX_CALLBACK_ANSWER)
+    {
+        return Err(ApiError::bad("MESSAGE_TOO_LONG"));
+    }
+    let valid = w
+        .queries
+        .get(&query_id)
+        .is_some_and(|q| !q.answered && q.created.elapsed() < CALLBACK_QUERY_TTL);
+    if !valid {
+        return Err(ApiError::bad(
+            "query is too old and response timeout expired or query ID is invalid",
+        ));
+    }
+    w.queries.get_mut(&query_id).expect("checked").answered = true;
+    w.callback_answers.push(CallbackAnswer {
+        query_id,
+        text: text.filter(|t| !t.is_empty()),
+        show_alert: p.flag("show_alert"),
+    });
+    Ok(json!(true))
+}
+
+fn get_chat(w: &mut World, p: &Params) -> ApiResult {
+    let chat_id = p.chat_id()?;
+    let common = json!({
+        "accent_color_id": 0, "max_reaction_count": 11,
+        "accepted_gift_types": {"unlimited_gifts": false, "limited_gifts": false,
+                                "unique_gifts": false, "premium_subscription": false},
+    });
+    let mut info = if let Some(chat) = w
+        .chats
+        .get(&chat_id)
+        .filter(|c| c.kind != ChatKind::Private)
+    {
+        w.chat_json(chat)
+    } else if w.users.get(&chat_id).is_some_and(|u| u.can_dm) || w.chats.contains_key(&chat_id) {
+        let chat = w.private_chat(chat_id).expect("user exists").clone();
+        w.chat_json(&chat)
+    } else {
+        return Err(ApiError::bad("chat not found"));
+    };
+    if let (Value::Object(info), Value::Object(common)) = (&mut info, common) {
+        info.extend(common);
+    }
+    if let Some(pinned) = w.pinned(chat_id) {
+        info["pinned_message"] = w.message_json_by_id(chat_id, pinned);
+    }
+    Ok(info)
+}
+
+fn get_chat_member(w: &mut World, p: &Params) -> ApiResult {
+    let chat_id = p.chat_id()?;
+    let chat = w.chats.get(&chat_id);
+    if chat.is_none() && !w.users.contains_key(&chat_id) {
+        return Err(ApiError::bad("chat not found"));
+    }
+    let user_id = p
+        .int("user_id")?
+        .ok_or_else(|| ApiError::bad("user not found"))?;
+    if user_id != w.bot_id && !w.users.contains_key(&user_id) {
+        return Err(ApiError::bad("user not found"));
+    }
+    let user = w.user_json(user_id);
+    let group_kind = chat.map(|c| c.kind).filter(|k| *k != ChatKind::Private);
+    if user_id == w.bot_id
+        && let Some(kind) = group_kind
+    {
+        let mut member = json!({
+            "user": user, "status": "administrator", "can_be_edited": false, "is_anonymous": false,
+            "can_manage_chat": true, "can_delete_messages": true, "can_manage_video_chats": true,
+            "can_restrict_members": true, "can_promote_members": true, "can_change_info": true,
+            "can_invite_users": true, "can_post_stories": true, "can_edit_stories": true,
+            "can_delete_stories": true, "can_pin_messages": true,
+        });
+        if kind == ChatKind::Supergroup {
+            member["can_manage_topics"] = json!(true);
+        }
+        return Ok(member);
+    }
+    let is_member = match (chat, group_kind) {
+        (Some(c), Some(_)) => c.members.contains(&user_id),
+        _ => user_id == chat_id || user_id == w.bot_id,
+    };
+    Ok(json!({"user": user, "status": if is_member { "member" } else { "left" }}))
+}
+
+fn get_file(w: &mut World, p: &Params) -> ApiResult {
+    let file_id = p.str("file_id").unwrap_or_default();
+    let Some(file) = w.files.get(&file_id) else {
+        return Err(ApiError::bad("invalid file_id"));
+    };
+    if file.bytes.len() > MAX_DOWNLOAD {
+        return Err(ApiError::bad("file is too big"));
+    }
+    Ok(json!({"file_id": file_id, "file_unique_id": file.unique_id,
+              "file_size": file.bytes.len(), "file_path": file.path}))
+}

@@ -1,0 +1,102 @@
+//! `teledesk check --config FILE`, run as the real binary.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Runs `teledesk check --config <file>` in `dir` with only the given secret variables set, and
+/// returns the exit code and stderr followed by stdout.
+fn check(dir: &Path, file: &str, env: &[(&str, &str)]) -> (i32, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_teledesk"));
+    command
+        .args(["check", "--config", file])
+        .current_dir(dir)
+        .env_remove("TELEDESK_BOT_TOKEN")
+        .env_remove("KAITEN_TOKEN");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("the teledesk binary runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    (output.status.code().expect("exited, not killed"), text)
+}
+
+const SECRETS: &[(&str, &str)] = &[
+    ("TELEDESK_BOT_TOKEN", "123456:example-bot-token"),
+    ("KAITEN_TOKEN", "example-kaiten-token"),
+];
+
+#[test]
+fn example_config_passes_with_its_secrets_set() {
+    let (code, output) = check(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        "mappings.toml.example",
+        SECRETS,
+    );
+    insta::assert_snapshot!(output, @"mappings.toml.example: OK (1 helpdesk, 2 chats)");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn example_config_names_the_missing_variables() {
+    let (code, output) = check(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        "mappings.toml.example",
+        &[],
+    );
+    insta::assert_snapshot!(output, @r"
+    error: telegram.token (line 14): environment variable `TELEDESK_BOT_TOKEN` is not set
+    error: helpdesks.main.token (line 44): environment variable `KAITEN_TOKEN` is not set
+    mappings.toml.example: 2 problems
+    ");
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn every_mistake_is_printed_with_its_path_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = r#"[telegram]
+token = "env:TELEDESK_BOT_TOKEN"
+admin = [123456789]
+
+[store]
+path = "/var/lib/teledesk"
+
+[helpdesks.main]
+kind = "kaiten"
+url = "https://example.kaiten.ru"
+token = "env:KAITEN_TOKEN"
+board_id = 101
+column_id = 1001
+poll_interval = "30 seconds"
+
+[[chats]]
+id = -1001234567890
+mode = "group"
+helpdesk = "support"
+name = "Acme"
+"#;
+    std::fs::write(dir.path().join("mappings.toml"), config).unwrap();
+    let (code, output) = check(dir.path(), "mappings.toml", SECRETS);
+    insta::assert_snapshot!(output, @r#"
+    error: telegram.admin (line 3): unknown key `admin`; expected one of token, api_url, updates, webhook_secret, admins, language
+    error: helpdesks.main.poll_interval (line 14): invalid duration "30 seconds"; expected a whole number and a unit: "500ms", "30s", "5m" or "1h"
+    error: chats[0].helpdesk (line 19): no helpdesk named `support` ([helpdesks.support]); defined: main
+    mappings.toml: 3 problems
+    "#);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn missing_file_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, output) = check(dir.path(), "absent.toml", SECRETS);
+    insta::assert_snapshot!(output, @r"
+    error: cannot read absent.toml: No such file or directory (os error 2)
+    absent.toml: 1 problem
+    ");
+    assert_eq!(code, 1);
+}
