@@ -51,8 +51,9 @@ pub enum Command {
     },
     /// Inspect and act on the dead-letter list (work that failed for good).
     Queue {
-        #[arg(long, short)]
-        config: PathBuf,
+        /// The config file (may also follow the action: `queue list --config FILE`).
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
         #[command(subcommand)]
         action: QueueAction,
     },
@@ -78,7 +79,13 @@ pub fn main() -> ExitCode {
         Command::Check { config } => config::run_check(&config),
         Command::Run { config } => run(&config),
         Command::Demo { helpdesk, lang } => crate::demo::main(&helpdesk, &lang),
-        Command::Queue { config, action } => queue(&config, action),
+        Command::Queue { config, action } => match config {
+            Some(config) => queue(&config, action),
+            None => {
+                eprintln!("error: `teledesk queue` needs --config FILE");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 
@@ -274,6 +281,34 @@ fn queue(path: &Path, action: QueueAction) -> ExitCode {
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn queue_takes_config_before_or_after_the_action() {
+        for args in [
+            ["teledesk", "queue", "--config", "x.toml", "list"],
+            ["teledesk", "queue", "list", "--config", "x.toml"],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            assert!(matches!(
+                cli.command,
+                Command::Queue {
+                    config: Some(_),
+                    action: QueueAction::List
+                }
+            ));
         }
     }
 }

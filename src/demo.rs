@@ -302,7 +302,7 @@ async fn script(lang: &str) -> Result<(), String> {
     );
     kaiten
         .wait_until(STEP, "the client's comment with its file", |k| {
-            (k.comments(card_id).len() >= 1 && k.files(card_id).iter().any(|f| f.bytes == log))
+            (!k.comments(card_id).is_empty() && k.files(card_id).iter().any(|f| f.bytes == log))
                 .then_some(())
         })
         .await;

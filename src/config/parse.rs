@@ -194,7 +194,7 @@ impl<'e> Report<'e> {
 
     /// Converts a TOML value to JSON for an adapter, resolving `env:`/`file:` in secret-named keys
     /// at any depth when `resolve_secrets` is set.
-    pub(crate) fn to_json(
+    pub(crate) fn value_json(
         &mut self,
         path: &str,
         key: Option<&str>,
@@ -252,7 +252,8 @@ impl<'e> Report<'e> {
                 let mut out = Vec::with_capacity(items.len());
                 let mut ok = true;
                 for (index, item) in items.iter().enumerate() {
-                    match self.to_json(&format!("{path}[{index}]"), None, item, resolve_secrets) {
+                    match self.value_json(&format!("{path}[{index}]"), None, item, resolve_secrets)
+                    {
                         Some(json) => out.push(json),
                         None => ok = false,
                     }
@@ -268,35 +269,32 @@ impl<'e> Report<'e> {
                     span: value.span(),
                     map,
                 };
-                return self
-                    .table_to_json(&table, resolve_secrets, &[])
-                    .map(Json::Object);
+                let (map, failed) = self.table_json(&table, resolve_secrets);
+                return failed.is_empty().then_some(Json::Object(map));
             }
         })
     }
 
-    /// Converts every key of `table` except `skip` (see [`Report::to_json`]).
-    pub(crate) fn table_to_json(
+    /// Converts a table (see [`Report::value_json`]). Keys whose values cannot be converted are
+    /// reported, left out, and returned by name, so the caller can still hand the rest to an
+    /// adapter and drop what it says about those keys.
+    pub(crate) fn table_json(
         &mut self,
         table: &Table<'_, '_>,
         resolve_secrets: bool,
-        skip: &[&str],
-    ) -> Option<ConfigTable> {
+    ) -> (ConfigTable, Vec<String>) {
         let mut out = ConfigTable::new();
-        let mut ok = true;
+        let mut failed = Vec::new();
         for (key, value) in table.map.iter() {
             let key = key.get_ref().as_ref();
-            if skip.contains(&key) {
-                continue;
-            }
-            match self.to_json(&table.child_path(key), Some(key), value, resolve_secrets) {
+            match self.value_json(&table.child_path(key), Some(key), value, resolve_secrets) {
                 Some(json) => {
                     out.insert(key.to_string(), json);
                 }
-                None => ok = false,
+                None => failed.push(key.to_string()),
             }
         }
-        ok.then_some(out)
+        (out, failed)
     }
 
     /// Turns an adapter's findings into ours: the key gets the table's path as a prefix and the

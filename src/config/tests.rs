@@ -217,7 +217,8 @@ fn secret_keys_are_resolved_at_any_depth_of_an_adapter_table() {
     let root = Table::root(doc.get_ref());
     let mut report = Report::new(text, &env);
     let desk = report.table(&root, "desk").unwrap();
-    let json = report.table_to_json(&desk, true, &[]).unwrap();
+    let (json, failed) = report.table_json(&desk, true);
+    assert!(failed.is_empty());
     assert!(report.errors.is_empty() && report.warnings.is_empty());
     assert_eq!(
         serde_json::Value::Object(json),
@@ -677,4 +678,21 @@ fn finding_display_shapes() {
     assert_eq!(finding("a.b", None).to_string(), "a.b: m");
     assert_eq!(finding("", Some(3)).to_string(), "line 3: m");
     assert_eq!(finding("", None).to_string(), "m");
+}
+
+#[test]
+fn chats_add_no_errors_when_the_helpdesks_themselves_are_broken() {
+    for broken in [
+        "helpdesks = 1\n",
+        "[helpdesks]\nmain = 3\n",
+        "[helpdesks]\n",
+    ] {
+        // At the top, so that no table header before it captures it.
+        let text = broken.to_string()
+            + BASE.split("[helpdesks.main]").next().unwrap()
+            + "[[chats]]\nid = -1001\nmode = \"group\"\nhelpdesk = \"main\"\nname = \"Acme\"\n";
+        let errors = errors(&text);
+        assert!(!errors.contains("chats[0]"), "{broken:?}: {errors}");
+        assert_eq!(errors.lines().count(), 1, "{broken:?}: {errors}");
+    }
 }

@@ -102,7 +102,7 @@ pub(crate) fn analyse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Analy
     webhook_rules(&mut report, &root);
     let store = store(&mut report, &root);
     let helpdesks = helpdesks(&mut report, &root);
-    let chats = chats(&mut report, &root, &helpdesks);
+    let chats = chats(&mut report, &root, helpdesks.as_ref());
 
     let config = match (telegram, server, store, chats) {
         (Some(telegram), Some(server), Some(store), Some(chats)) => Some(Config {
@@ -111,6 +111,7 @@ pub(crate) fn analyse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Analy
             store,
             helpdesks: helpdesks
                 .into_iter()
+                .flatten()
                 .filter_map(|(name, entry)| Some((name, entry.config?)))
                 .collect(),
             chats,
@@ -284,18 +285,18 @@ fn url(
 }
 
 fn server(report: &mut Report<'_>, root: &Table<'_, '_>) -> Option<ServerConfig> {
-    let Some(table) = root
-        .get("server")
-        .and_then(|_| report.table(root, "server"))
-    else {
-        let invalid = root.get("server").is_some();
-        return (!invalid).then(|| ServerConfig {
-            listen: DEFAULT_LISTEN
-                .parse()
-                .expect("the default listen address parses"),
+    let default_listen = || -> SocketAddr {
+        DEFAULT_LISTEN
+            .parse()
+            .expect("the default listen address parses")
+    };
+    if root.get("server").is_none() {
+        return Some(ServerConfig {
+            listen: default_listen(),
             public_url: None,
         });
-    };
+    }
+    let table = report.table(root, "server")?;
     report.unknown_keys(&table, SERVER_KEYS);
     let listen = match report.string(&table, "listen") {
         Some((text, span)) => match text.parse::<SocketAddr>() {
@@ -313,11 +314,7 @@ fn server(report: &mut Report<'_>, root: &Table<'_, '_>) -> Option<ServerConfig>
             }
         },
         None if table.get("listen").is_some() => None,
-        None => Some(
-            DEFAULT_LISTEN
-                .parse()
-                .expect("the default listen address parses"),
-        ),
+        None => Some(default_listen()),
     };
     let public_url = match report.string(&table, "public_url") {
         Some((text, span)) => Some(url(
@@ -392,26 +389,34 @@ struct HelpdeskEntry {
     config: Option<HelpdeskConfig>,
 }
 
-fn helpdesks(report: &mut Report<'_>, root: &Table<'_, '_>) -> BTreeMap<String, HelpdeskEntry> {
-    let mut entries = BTreeMap::new();
-    let Some(table) = required_table(report, root, "helpdesks") else {
-        return entries;
-    };
+/// Every helpdesk named in the file, broken ones included; `None` when `[helpdesks]` is missing,
+/// broken or empty, which is reported once here rather than again by every chat.
+fn helpdesks(
+    report: &mut Report<'_>,
+    root: &Table<'_, '_>,
+) -> Option<BTreeMap<String, HelpdeskEntry>> {
+    let table = required_table(report, root, "helpdesks")?;
     if table.map.is_empty() {
         report.error(
             "helpdesks",
             table.line_span(),
             "at least one helpdesk is required, e.g. [helpdesks.main]",
         );
+        return None;
     }
+    let mut entries = BTreeMap::new();
     for (name, _) in table.map.iter() {
         let name = name.get_ref().as_ref();
-        let Some(desk) = report.table(&table, name) else {
-            continue;
+        let entry = match report.table(&table, name) {
+            Some(desk) => helpdesk(report, name, &desk),
+            None => HelpdeskEntry {
+                kind: None,
+                config: None,
+            },
         };
-        entries.insert(name.to_string(), helpdesk(report, name, &desk));
+        entries.insert(name.to_string(), entry);
     }
-    entries
+    Some(entries)
 }
 
 fn helpdesk(report: &mut Report<'_>, name: &str, table: &Table<'_, '_>) -> HelpdeskEntry {
@@ -440,9 +445,9 @@ fn helpdesk(report: &mut Report<'_>, name: &str, table: &Table<'_, '_>) -> Helpd
     };
     let poll_interval = duration_field(report, table, "poll_interval", DEFAULT_POLL_INTERVAL);
 
-    // Secrets that fail to resolve are reported here and left out of the adapter's table, so the
-    // adapter can still check everything else; what it says about those keys is a repeat.
-    let (adapter_table, failed) = convert(report, table, true);
+    // A secret that fails to resolve is reported here and left out of the adapter's table, so the
+    // adapter still checks everything else; what it says about that key would be a repeat.
+    let (adapter_table, failed) = report.table_json(table, true);
     if let Some(kind) = kind {
         let problems = helpdesks::validate_helpdesk(kind, &adapter_table).unwrap_or_default();
         report.adapter_problems(table, without_failed(problems, &failed));
@@ -461,26 +466,6 @@ fn helpdesk(report: &mut Report<'_>, name: &str, table: &Table<'_, '_>) -> Helpd
             _ => None,
         },
     }
-}
-
-/// The table as JSON, and the keys whose values could not be converted (already reported).
-fn convert(
-    report: &mut Report<'_>,
-    table: &Table<'_, '_>,
-    resolve_secrets: bool,
-) -> (ConfigTable, Vec<String>) {
-    let mut out = ConfigTable::new();
-    let mut failed = Vec::new();
-    for (key, value) in table.map.iter() {
-        let key = key.get_ref().as_ref();
-        match report.to_json(&table.child_path(key), Some(key), value, resolve_secrets) {
-            Some(json) => {
-                out.insert(key.to_string(), json);
-            }
-            None => failed.push(key.to_string()),
-        }
-    }
-    (out, failed)
 }
 
 fn without_failed(problems: Vec<ConfigProblem>, failed: &[String]) -> Vec<ConfigProblem> {
@@ -533,7 +518,7 @@ fn duration_field(
 fn chats(
     report: &mut Report<'_>,
     root: &Table<'_, '_>,
-    helpdesks: &BTreeMap<String, HelpdeskEntry>,
+    helpdesks: Option<&BTreeMap<String, HelpdeskEntry>>,
 ) -> Option<Vec<ChatConfig>> {
     let Some(value) = root.get("chats") else {
         report.error(
@@ -560,7 +545,8 @@ fn chats(
     }
 
     let mut chats = Vec::with_capacity(items.len());
-    let mut seen_ids: HashMap<i64, (String, Option<Range<usize>>)> = HashMap::new();
+    // id → (path, line) of the chat that has it first.
+    let mut seen_ids: HashMap<i64, (String, usize)> = HashMap::new();
     let mut ok = true;
     for (index, item) in items.iter().enumerate() {
         let path = format!("chats[{index}]");
@@ -575,20 +561,16 @@ fn chats(
             map,
         };
         let chat = chat(report, &table, helpdesks);
-        if let Some((id, span)) = report_id(&table) {
-            if let Some((first, first_span)) = seen_ids.get(&id) {
-                let first_line = first_span
-                    .as_ref()
-                    .map(|span| format!(" (line {})", report.line(span.start)))
-                    .unwrap_or_default();
+        if let Some((id, span)) = chat_id(&table) {
+            if let Some((first, first_line)) = seen_ids.get(&id) {
                 report.error(
                     &table.child_path("id"),
                     Some(span),
-                    format!("duplicate chat id {id}; already used by {first}{first_line}"),
+                    format!("duplicate chat id {id}; already used by {first} (line {first_line})"),
                 );
                 ok = false;
             } else {
-                seen_ids.insert(id, (table.path.clone(), Some(span)));
+                seen_ids.insert(id, (table.path.clone(), report.line(span.start)));
             }
         }
         match chat {
@@ -600,7 +582,7 @@ fn chats(
 }
 
 /// The chat's id and its span, when it is an integer (other shapes are reported by [`chat`]).
-fn report_id(table: &Table<'_, '_>) -> Option<(i64, Range<usize>)> {
+fn chat_id(table: &Table<'_, '_>) -> Option<(i64, Range<usize>)> {
     let value = table.get("id")?;
     as_i64(value.get_ref()).map(|id| (id, value.span()))
 }
@@ -608,7 +590,7 @@ fn report_id(table: &Table<'_, '_>) -> Option<(i64, Range<usize>)> {
 fn chat(
     report: &mut Report<'_>,
     table: &Table<'_, '_>,
-    helpdesks: &BTreeMap<String, HelpdeskEntry>,
+    helpdesks: Option<&BTreeMap<String, HelpdeskEntry>>,
 ) -> Option<ChatConfig> {
     report.unknown_keys(table, CHAT_KEYS);
     for key in ["id", "mode", "helpdesk", "name"] {
@@ -633,27 +615,27 @@ fn chat(
 
     let helpdesk = report.string(table, "helpdesk");
     let mut kind = None;
-    if let Some((name, span)) = &helpdesk {
+    if let (Some((name, span)), Some(helpdesks)) = (&helpdesk, helpdesks) {
         match helpdesks.get(*name) {
             Some(entry) => kind = entry.kind,
             None => {
                 let defined: Vec<&str> = helpdesks.keys().map(String::as_str).collect();
-                let hint = if defined.is_empty() {
-                    "no helpdesks are defined".to_string()
-                } else {
-                    format!("defined: {}", defined.join(", "))
-                };
                 report.error(
                     &table.child_path("helpdesk"),
                     Some(span.clone()),
-                    format!("no helpdesk named `{name}` ([helpdesks.{name}]); {hint}"),
+                    format!(
+                        "no helpdesk named `{name}` ([helpdesks.{name}]); defined: {}",
+                        defined.join(", ")
+                    ),
                 );
             }
         }
     }
 
     let name = report.string(table, "name");
-    if let Some(("", span)) = &name {
+    if let Some((text, span)) = &name
+        && text.trim().is_empty()
+    {
         report.error(
             &table.child_path("name"),
             Some(span.clone()),
@@ -703,17 +685,17 @@ fn check_chat_id(
         return;
     }
     let supergroup_like = id < -1_000_000_000_000 && id.to_string().starts_with("-100");
-    if let Some(mode @ (ChatMode::Channel | ChatMode::Forum)) = mode {
-        if !supergroup_like {
-            report.warn(
-                &path,
-                Some(span),
-                format!(
-                    "{} ids start with -100 (e.g. -1001234567890); {id} looks like a basic group",
-                    mode.as_str()
-                ),
-            );
-        }
+    if let Some(mode @ (ChatMode::Channel | ChatMode::Forum)) = mode
+        && !supergroup_like
+    {
+        report.warn(
+            &path,
+            Some(span),
+            format!(
+                "{} ids start with -100 (e.g. -1001234567890); {id} looks like a basic group",
+                mode.as_str()
+            ),
+        );
     }
 }
 
@@ -772,7 +754,7 @@ fn ticket_defaults(
         }
     };
     let errors_before = report.errors.len();
-    let (defaults, failed) = convert(report, &table, false);
+    let (defaults, failed) = report.table_json(&table, false);
     if let Some(kind) = kind {
         let problems = helpdesks::validate_ticket_defaults(kind, &defaults).unwrap_or_default();
         report.adapter_problems(&table, without_failed(problems, &failed));

@@ -40,7 +40,7 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
                     TgError::RetryAfter(wait) => *wait,
                     _ => super::backoff(failures).min(Duration::from_secs(30)),
                 };
-                if failures == 1 || failures % 10 == 0 {
+                if failures == 1 || failures.is_multiple_of(10) {
                     tracing::warn!(%error, retry_in = ?wait, "getUpdates failed.");
                 }
                 tokio::select! {

@@ -21,6 +21,7 @@ use teledesk_adapter::{
 };
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// Tickets worked on at once. Helpdesks pace their own requests; this bounds memory and sockets.
 const PARALLEL_TICKETS: usize = 8;
@@ -40,6 +41,11 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let permits = Arc::new(Semaphore::new(PARALLEL_TICKETS));
     let tasks = tokio_util::task::TaskTracker::new();
     loop {
+        // Act only on durable state: a job whose creation could still be lost in a crash would
+        // be created again after restart under a new boot, and its retry lookup skipped.
+        if let Err(error) = ctx.store.flush().await {
+            tracing::error!(%error, "Cannot flush the store.");
+        }
         if let Err(error) = schedule(&ctx, &busy, &permits, &tasks) {
             tracing::error!(%error, "Cannot read the job queue.");
         }
@@ -73,7 +79,8 @@ fn schedule(
         }
         let (ctx, busy) = (ctx.clone(), busy.clone());
         tasks.spawn(async move {
-            run_job(&ctx, local, seq, job).await;
+            let span = tracing::info_span!("job", ticket = local, job = job.kind.name());
+            run_job(&ctx, local, seq).instrument(span).await;
             busy.lock().expect("busy lock").tickets.remove(&local);
             drop(permit);
             ctx.signals.jobs.notify_one();
@@ -101,7 +108,8 @@ fn schedule(
         busy.lock().expect("busy lock").tickets.insert(local);
         let (ctx, busy) = (ctx.clone(), busy.clone());
         tasks.spawn(async move {
-            let failed = refresh(&ctx, local, stamp).await;
+            let span = tracing::info_span!("refresh", ticket = local);
+            let failed = refresh(&ctx, local, stamp).instrument(span).await;
             let mut state = busy.lock().expect("busy lock");
             state.tickets.remove(&local);
             match failed {
@@ -142,7 +150,17 @@ impl From<HelpdeskError> for Failure {
     }
 }
 
-async fn run_job(ctx: &Context, local: LocalId, seq: u64, job: Job) {
+async fn run_job(ctx: &Context, local: LocalId, seq: u64) {
+    // The heads were read before this task was spawned; another task may have finished this very
+    // job in between (and freed the ticket). The store is the truth: act on what it holds now.
+    let job = match ctx.store.read().job(local, seq) {
+        Ok(Some(current)) => current,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::error!(%error, "Cannot read the job.");
+            return;
+        }
+    };
     let link = match ctx.store.read().ticket(local) {
         Ok(Some(link)) => link,
         Ok(None) => {
@@ -178,8 +196,6 @@ async fn run_job(ctx: &Context, local: LocalId, seq: u64, job: Job) {
     };
     // A job queued by an earlier run may have reached the helpdesk before that run died.
     let retry = job.attempts > 0 || job.boot != ctx.store.boot();
-    let span = tracing::info_span!("job", ticket = local, job = job.kind.name(), helpdesk = %link.helpdesk);
-    let _enter = span.enter();
     let result = match &job.kind {
         JobKind::CreateTicket { .. } => {
             create_ticket(ctx, helpdesk.as_ref(), local, seq, &job, retry).await

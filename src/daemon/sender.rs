@@ -24,6 +24,11 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let mut last_edit: HashMap<u64, Instant> = HashMap::new();
     loop {
         let mut progressed = false;
+        // Send only what is durably queued: a send whose cause could be lost in a crash would
+        // happen again after restart.
+        if let Err(error) = ctx.store.flush().await {
+            tracing::error!(%error, "Cannot flush the store.");
+        }
         match ctx.store.read().outbox_heads() {
             Ok(heads) => {
                 let now_utc = now();

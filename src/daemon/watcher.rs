@@ -54,7 +54,7 @@ pub(crate) async fn run(ctx: Arc<Context>, helpdesk: String, cancel: Cancellatio
             }
             Err(error) => {
                 failures += 1;
-                if failures == 1 || failures % 10 == 0 {
+                if failures == 1 || failures.is_multiple_of(10) {
                     tracing::warn!(%helpdesk, %error, "Polling the helpdesk failed.");
                 }
                 error

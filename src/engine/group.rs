@@ -596,8 +596,17 @@ pub fn on_callback(
             }
         },
     };
+    // A prompt answers its owner's message, so the owner is known even before the sender has
+    // recorded the prompt's id (a fast tap can arrive first). Each button only acts in its own
+    // step, so a tap on an older prompt of the same dialogue does nothing.
+    let answers_presser = message
+        .reply_to_message
+        .as_ref()
+        .and_then(|m| m.from.as_ref())
+        .is_some_and(|u| u.id == query.from.id);
     let dialogue = tx.dialogue(chat.id, query.from.id)?;
-    let Some(dialogue) = dialogue.filter(|d| d.prompt_message_id == Some(message.message_id))
+    let Some(dialogue) =
+        dialogue.filter(|d| answers_presser || d.prompt_message_id == Some(message.message_id))
     else {
         // Buttons belong to the user whose dialogue they are in; anyone else is told so.
         let owner_pressed = tx.dialogue(chat.id, query.from.id)?.is_some();

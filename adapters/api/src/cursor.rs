@@ -70,7 +70,7 @@ impl Cursor {
             newest = Some(newest.map_or(updated_at, |n| n.max(updated_at)));
             changes.push(Change { ticket, updated_at });
         }
-        changes.sort_by(|a, b| a.updated_at.cmp(&b.updated_at));
+        changes.sort_by_key(|c| c.updated_at);
         // Two changes of one ticket in one poll are one piece of work.
         let mut reported: Vec<Change> = Vec::with_capacity(changes.len());
         for change in changes {

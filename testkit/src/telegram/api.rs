@@ -122,10 +122,10 @@ impl ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.code).unwrap_or(StatusCode::BAD_REQUEST);
         let mut response = (status, axum::Json(self.body())).into_response();
-        if let Some(seconds) = self.parameters.as_ref().and_then(|p| p.get("retry_after")) {
-            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
+        if let Some(seconds) = self.parameters.as_ref().and_then(|p| p.get("retry_after"))
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }
@@ -271,6 +271,14 @@ fn parse_urlencoded(input: &str, params: &mut Params) {
     }
 }
 
+fn multipart_error(status: StatusCode) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(413, "Request Entity Too Large")
+    } else {
+        ApiError::bad("can't parse multipart/form-data request")
+    }
+}
+
 async fn read_params(request: Request) -> Result<Params, ApiError> {
     let mut params = Params::default();
     if let Some(query) = request.uri().query() {
@@ -293,7 +301,7 @@ async fn read_params(request: Request) -> Result<Params, ApiError> {
             let field = match multipart.next_field().await {
                 Ok(Some(field)) => field,
                 Ok(None) => break,
-                Err(_) => return Err(ApiError::new(413, "Request Entity Too Large")),
+                Err(error) => return Err(multipart_error(error.status())),
             };
             let name = field.name().unwrap_or("").to_owned();
             let file_name = field.file_name().map(str::to_owned);
@@ -301,7 +309,7 @@ async fn read_params(request: Request) -> Result<Params, ApiError> {
             let bytes = field
                 .bytes()
                 .await
-                .map_err(|_| ApiError::new(413, "Request Entity Too Large"))?;
+                .map_err(|error| multipart_error(error.status()))?;
             parts.push((name, file_name, content_type, bytes.to_vec()));
         }
         // teloxide names file parts randomly and refers to them as "attach://<name>", possibly

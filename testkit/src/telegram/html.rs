@@ -181,20 +181,20 @@ pub(crate) fn parse(html: &str) -> Result<Formatted, String> {
     let mut i = 0usize;
     while i < bytes.len() {
         let c = bytes[i];
-        if c == b'&' {
-            if let Some((ch, next)) = decode_entity(bytes, i) {
-                if ch == '\u{fffd}' {
-                    return Err(
-                        "Text contains invalid Unicode characters after decoding HTML \
+        if c == b'&'
+            && let Some((ch, next)) = decode_entity(bytes, i)
+        {
+            if ch == '\u{fffd}' {
+                return Err(
+                    "Text contains invalid Unicode characters after decoding HTML \
                                 entities, check for unmatched surrogate code units"
-                            .to_owned(),
-                    );
-                }
-                result.push(ch);
-                utf16_offset += ch.len_utf16();
-                i = next;
-                continue;
+                        .to_owned(),
+                );
             }
+            result.push(ch);
+            utf16_offset += ch.len_utf16();
+            i = next;
+            continue;
         }
         if c != b'<' {
             // Copy one whole UTF-8 character.
@@ -281,13 +281,13 @@ pub(crate) fn parse(html: &str) -> Result<Formatted, String> {
                     i += 1;
                     let mut raw: Vec<u8> = Vec::new();
                     while at(i) != quote && at(i) != 0 {
-                        if at(i) == b'&' {
-                            if let Some((ch, next)) = decode_entity(bytes, i) {
-                                let mut buf = [0u8; 4];
-                                raw.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-                                i = next;
-                                continue;
-                            }
+                        if at(i) == b'&'
+                            && let Some((ch, next)) = decode_entity(bytes, i)
+                        {
+                            let mut buf = [0u8; 4];
+                            raw.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                            i = next;
+                            continue;
                         }
                         raw.push(at(i));
                         i += 1;

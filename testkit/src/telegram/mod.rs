@@ -32,7 +32,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// How the fake behaves; [`Default`] matches production-like settings.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TelegramOptions {
     /// Refuse sends and edits over Telegram's flood limits with 429 (default true).
     pub enforce_limits: bool,
@@ -40,6 +40,17 @@ pub struct TelegramOptions {
     pub bot_username: String,
     /// The token the daemon must use; the number before `:` is the bot's user id.
     pub token: String,
+}
+
+impl std::fmt::Debug for TelegramOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is redacted: Debug output ends up in logs.
+        f.debug_struct("TelegramOptions")
+            .field("enforce_limits", &self.enforce_limits)
+            .field("bot_username", &self.bot_username)
+            .field("token", &"<redacted>")
+            .finish()
+    }
 }
 
 impl Default for TelegramOptions {

@@ -644,7 +644,11 @@ impl World {
             .get(&chat_id)
             .unwrap_or_else(|| panic!("send: unknown chat {chat_id}"));
         assert!(
-            chat.kind == ChatKind::Private || chat.members.contains(&from),
+            if chat.kind == ChatKind::Private {
+                chat_id == from
+            } else {
+                chat.members.contains(&from)
+            },
             "send: user {from} is not a member of chat {chat_id}; call add_member first"
         );
         let media_group_id = album.then(|| self.fresh_media_group_id());

@@ -1,0 +1,194 @@
+//! Crash safety (DESIGN §3 rules 1 and 2): the daemon process is killed with SIGKILL twice in the
+//! middle of a burst of 20 tickets and 200 comments, restarted each time, and in the end every
+//! ticket exists exactly once in Kaiten and every comment exactly once, in order per ticket.
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::Stdio;
+use std::time::Duration;
+use teledesk::demo::Stage;
+use teledesk_testkit::telegram::Outgoing;
+use tokio::process::{Child, Command};
+
+const TICKETS: usize = 20;
+const COMMENTS_PER_TICKET: usize = 10;
+const GROUPS: usize = 5;
+
+fn spawn_daemon(stage: &Stage, run: usize) -> Child {
+    let log = std::fs::File::create(stage.dir.path().join(format!("daemon-{run}.log"))).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_teledesk"))
+        .arg("run")
+        .arg("--config")
+        .arg(&stage.config_path)
+        .env("TELEDESK_LOG", "warn,teledesk=info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the daemon binary starts")
+}
+
+fn comment_count(stage: &Stage) -> usize {
+    stage
+        .kaiten
+        .cards()
+        .iter()
+        .map(|card| stage.kaiten.comments(card.id).len())
+        .sum()
+}
+
+fn daemon_logs(stage: &Stage) -> String {
+    (0..3)
+        .filter_map(|run| {
+            std::fs::read_to_string(stage.dir.path().join(format!("daemon-{run}.log"))).ok()
+        })
+        .collect::<Vec<_>>()
+        .join("\n----- restart -----\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_burst_loses_nothing_and_doubles_nothing() {
+    let stage = Stage::new(GROUPS, "ru", "0s").await;
+    let tg = &stage.telegram;
+    let mut daemon = spawn_daemon(&stage, 0);
+
+    // The burst: each ticket is a client message turned into a ticket with /ticket, followed by
+    // ten replies to that message (its thread), all queued in Telegram at once.
+    let mut sources = Vec::new();
+    for t in 0..TICKETS {
+        let group = stage.groups[t % GROUPS];
+        let source = tg.send(
+            group,
+            stage.client,
+            Outgoing::text(&format!("Problem {t}: the printer is on fire")),
+        );
+        tg.send(
+            group,
+            stage.client,
+            Outgoing::text("/ticket").reply_to(source),
+        );
+        sources.push((group, source));
+    }
+    for c in 0..COMMENTS_PER_TICKET {
+        for (t, (group, source)) in sources.iter().enumerate() {
+            tg.send(
+                *group,
+                stage.client,
+                Outgoing::text(&format!("t{t} c{c}")).reply_to(*source),
+            );
+        }
+    }
+
+    let total = TICKETS * COMMENTS_PER_TICKET;
+    for (run, kill_at) in [(1, total / 4), (2, total * 3 / 5)] {
+        let reached = stage.kaiten.wait_until(
+            Duration::from_secs(120),
+            "comments reaching Kaiten before the kill",
+            |_| (comment_count(&stage) >= kill_at).then_some(()),
+        );
+        tokio::select! {
+            _ = reached => {}
+            status = daemon.wait() => panic!("the daemon exited early ({status:?}):\n{}", daemon_logs(&stage)),
+        }
+        daemon.kill().await.expect("SIGKILL");
+        daemon = spawn_daemon(&stage, run);
+    }
+
+    let done = stage
+        .kaiten
+        .wait_until(Duration::from_secs(240), "every comment in Kaiten", |k| {
+            (k.cards().len() >= TICKETS && comment_count(&stage) >= total).then_some(())
+        });
+    tokio::select! {
+        _ = done => {}
+        status = daemon.wait() => panic!("the daemon exited early ({status:?}):\n{}", daemon_logs(&stage)),
+    }
+    // A graceful stop drains what is left, so a late duplicate would show up below.
+    let pid = daemon.id().expect("running") as i32;
+    send_sigterm(pid);
+    let status = tokio::time::timeout(Duration::from_secs(60), daemon.wait())
+        .await
+        .expect("the daemon stops on SIGTERM")
+        .unwrap();
+    assert!(
+        status.success(),
+        "graceful stop failed: {status:?}\n{}",
+        daemon_logs(&stage)
+    );
+
+    let cards = stage.kaiten.cards();
+    assert_eq!(
+        cards.len(),
+        TICKETS,
+        "each ticket exactly once:\n{}",
+        daemon_logs(&stage)
+    );
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    for card in &cards {
+        *by_key
+            .entry(card.external_id.clone().unwrap_or_default())
+            .or_default() += 1;
+    }
+    assert!(
+        by_key.values().all(|n| *n == 1),
+        "duplicate external ids: {by_key:?}"
+    );
+
+    let mut per_ticket: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for card in &cards {
+        let t: usize = card
+            .title
+            .strip_prefix("Problem ")
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|n| n.parse().ok())
+            .expect("titles name their ticket");
+        let mut comments = stage.kaiten.comments(card.id);
+        comments.sort_by_key(|c| c.id);
+        let order: Vec<usize> = comments
+            .iter()
+            .map(|c| {
+                let marker = format!("t{t} c");
+                let at = c
+                    .text
+                    .find(&marker)
+                    .unwrap_or_else(|| panic!("comment {:?} belongs to ticket {t}", c.text));
+                c.text[at + marker.len()..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        per_ticket.insert(t, order);
+    }
+    let expected: Vec<usize> = (0..COMMENTS_PER_TICKET).collect();
+    for (t, order) in &per_ticket {
+        assert_eq!(
+            order,
+            &expected,
+            "ticket {t}: every comment once, in order\n{}",
+            daemon_logs(&stage)
+        );
+    }
+    assert_eq!(per_ticket.len(), TICKETS);
+
+    // Nothing is left behind in the store either.
+    let store = teledesk::store::Store::open(&stage.config().store.path).unwrap();
+    let queues = teledesk::daemon::queues(&store);
+    assert_eq!(
+        (queues.inbox, queues.jobs, queues.dead),
+        (0, 0, 0),
+        "{queues:?}"
+    );
+}
+
+fn send_sigterm(pid: i32) {
+    // Sending SIGTERM by PID to our own child; std has no API for signals other than SIGKILL.
+    let status = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .expect("kill(1) is available");
+    assert!(status.success());
+}

@@ -1,0 +1,479 @@
+//! Group mode end to end: the real daemon (in-process, the same code path as `teledesk run`)
+//! against the testkit's fake Telegram (limits enforced) and fake Kaiten, with sled on disk.
+//! Tests wait on conditions, never on time.
+
+use std::time::Duration;
+use teledesk::daemon::Options;
+use teledesk::demo::Stage;
+use teledesk_testkit::kaiten::FakeKaiten;
+use teledesk_testkit::telegram::{ChatMessage, FakeError, Outgoing};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn bytes(seed: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(seed).wrapping_add(seed))
+        .collect()
+}
+
+fn bot_messages(stage: &Stage) -> Vec<ChatMessage> {
+    stage
+        .telegram
+        .messages(stage.group())
+        .into_iter()
+        .filter(|m| m.from_bot)
+        .collect()
+}
+
+async fn card_message(stage: &Stage, card_id: i64) -> ChatMessage {
+    let group = stage.group();
+    stage
+        .telegram
+        .wait_until(WAIT, "the ticket card", |t| {
+            t.messages(group)
+                .into_iter()
+                .find(|m| m.from_bot && m.text.contains(&format!("#{card_id}")))
+        })
+        .await
+}
+
+fn no_kaiten_429(stage: &Stage) {
+    let refused = stage
+        .kaiten
+        .calls()
+        .iter()
+        .filter(|c| c.status == 429)
+        .count();
+    assert_eq!(
+        refused, 0,
+        "the adapter must pace itself under Kaiten's 5 requests/s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticket_from_an_album_and_an_album_comment() {
+    let stage = Stage::new(1, "ru", "1s").await;
+    let (tg, kaiten, group, ann) = (&stage.telegram, &stage.kaiten, stage.group(), stage.client);
+    let daemon = stage.start(Options::default()).await;
+
+    let photos = [bytes(3, 5000), bytes(7, 7000)];
+    let album = tg.send_album(
+        group,
+        ann,
+        vec![
+            Outgoing::photo(
+                photos[0].clone(),
+                Some("Касса не печатает чеки\nОшибка 0x17 после обновления"),
+            ),
+            Outgoing::photo(photos[1].clone(), None),
+        ],
+    );
+    // /ticket on the second item takes the whole album.
+    tg.send(group, ann, Outgoing::text("/ticket").reply_to(album[1]));
+    let card = kaiten
+        .wait_until(WAIT, "the card with both photos", |k| {
+            let card = k.cards().first().cloned()?;
+            (k.files(card.id).len() == 2).then_some(card)
+        })
+        .await;
+    assert_eq!(card.title, "Касса не печатает чеки");
+    assert!(
+        card.description.contains("Ошибка 0x17"),
+        "{}",
+        card.description
+    );
+    assert!(
+        card.description.contains("Анна Смирнова"),
+        "staff see the client: {}",
+        card.description
+    );
+    assert_eq!(
+        card.external_id.as_deref(),
+        Some(format!("tg:{group}:{}", album[1]).as_str())
+    );
+    let files: Vec<Vec<u8>> = kaiten.files(card.id).into_iter().map(|f| f.bytes).collect();
+    assert!(
+        photos.iter().all(|p| files.contains(p)),
+        "both photos reach Kaiten byte-exact"
+    );
+
+    let card_msg = card_message(&stage, card.id).await;
+    assert_eq!(
+        card_msg.reply_to,
+        Some(album[1]),
+        "the card answers the message it came from"
+    );
+
+    // An album replying to the card becomes one comment with all its files.
+    let docs = [bytes(11, 3000), bytes(13, 4000), bytes(17, 100)];
+    tg.send_album(
+        group,
+        ann,
+        vec![
+            Outgoing::document(
+                "act.pdf",
+                "application/pdf",
+                docs[0].clone(),
+                Some("Акт и логи"),
+            )
+            .reply_to(card_msg.message_id),
+            Outgoing::document("log1.txt", "text/plain", docs[1].clone(), None)
+                .reply_to(card_msg.message_id),
+            Outgoing::document("log2.txt", "text/plain", docs[2].clone(), None)
+                .reply_to(card_msg.message_id),
+        ],
+    );
+    let comments = kaiten
+        .wait_until(WAIT, "the album comment", |k| {
+            let comments = k.comments(card.id);
+            let files = k.files(card.id);
+            (comments.len() == 1 && files.len() == 5).then_some(comments)
+        })
+        .await;
+    assert!(comments[0].text.contains("Акт и логи"));
+    for name in ["act.pdf", "log1.txt", "log2.txt"] {
+        assert!(
+            comments[0].text.contains(name),
+            "the comment links {name}: {}",
+            comments[0].text
+        );
+    }
+    let stored: Vec<Vec<u8>> = kaiten.files(card.id).into_iter().map(|f| f.bytes).collect();
+    assert!(docs.iter().all(|d| stored.contains(d)));
+
+    // Plain chatter stays chatter.
+    tg.send(group, ann, Outgoing::text("кто-нибудь видел мои ключи?"));
+    tg.send(
+        group,
+        ann,
+        Outgoing::text("ещё один комментарий").reply_to(card_msg.message_id),
+    );
+    kaiten
+        .wait_until(WAIT, "the second comment", |k| {
+            (k.comments(card.id).len() == 2).then_some(())
+        })
+        .await;
+    assert!(
+        kaiten
+            .comments(card.id)
+            .iter()
+            .all(|c| !c.text.contains("ключи"))
+    );
+    no_kaiten_429(&stage);
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_replies_status_and_assignee_reach_the_group_but_internal_notes_do_not() {
+    let stage = Stage::new(1, "ru", "1s").await;
+    let (tg, kaiten, group, ann) = (&stage.telegram, &stage.kaiten, stage.group(), stage.client);
+    let daemon = stage.start(Options::default()).await;
+
+    tg.send(group, ann, Outgoing::text("/new Не работает VPN"));
+    let prompt = tg
+        .wait_until(WAIT, "the description prompt", |_| {
+            bot_messages(&stage).first().map(|m| m.message_id)
+        })
+        .await;
+    tg.press(group, prompt, ann, "new:skip");
+    let files_prompt = tg
+        .wait_until(WAIT, "the files prompt", |_| {
+            bot_messages(&stage).get(1).map(|m| m.message_id)
+        })
+        .await;
+    // Someone else's tap is refused; the owner's counts.
+    let bob = tg.add_user("Bob", None, None);
+    tg.add_member(group, bob);
+    tg.press(group, files_prompt, bob, "new:done");
+    tg.wait_until(WAIT, "the refusal", |t| {
+        t.callback_answers()
+            .iter()
+            .any(|a| a.text.as_deref().is_some_and(|x| x.contains("не ваша")))
+            .then_some(())
+    })
+    .await;
+    assert!(kaiten.cards().is_empty());
+    tg.press(group, files_prompt, ann, "new:done");
+    let card = kaiten
+        .wait_until(WAIT, "the card", |k| k.cards().first().cloned())
+        .await;
+    assert_eq!(card.title, "Не работает VPN");
+    let card_msg = card_message(&stage, card.id).await;
+    assert!(card_msg.text.contains("Новая"), "{}", card_msg.text);
+
+    // "message is not modified" on an edit is success, not an error.
+    tg.inject_error(
+        "editMessageText",
+        1,
+        FakeError::Api {
+            code: 400,
+            description: "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message".into(),
+        },
+    );
+    kaiten.assign(card.id, "Иван Петров");
+    tg.wait_until(WAIT, "the edit answered 'not modified'", |t| {
+        t.calls()
+            .iter()
+            .any(|c| c.method.eq_ignore_ascii_case("editMessageText") && c.status == 400)
+            .then_some(())
+    })
+    .await;
+    kaiten.move_to_column(card.id, FakeKaiten::COLUMN_IN_PROGRESS);
+    kaiten.internal_note(card.id, "Иван Петров", "Клиент должен нам за прошлый месяц");
+    kaiten.staff_reply(card.id, "Иван Петров", "Перезагрузите роутер, пожалуйста.");
+    let reply = tg
+        .wait_until(WAIT, "the staff reply", |t| {
+            t.messages(group)
+                .into_iter()
+                .find(|m| m.from_bot && m.text.contains("Перезагрузите роутер"))
+        })
+        .await;
+    assert_eq!(
+        reply.reply_to,
+        Some(card_msg.message_id),
+        "staff replies answer the card"
+    );
+    assert!(
+        reply.text.contains("Иван Петров"),
+        "signed with the staff name: {}",
+        reply.text
+    );
+    let card_now = tg
+        .wait_until(WAIT, "the card showing status and assignee", |t| {
+            t.message(group, card_msg.message_id)
+                .filter(|m| m.text.contains("В работе") && m.text.contains("Иван Петров"))
+        })
+        .await;
+    assert!(
+        card_now.text.contains("Перезагрузите роутер"),
+        "last comments on the card: {}",
+        card_now.text
+    );
+
+    // The client answers the staff reply: that is a comment too.
+    tg.send(
+        group,
+        ann,
+        Outgoing::text("Перезагрузил, не помогло").reply_to(reply.message_id),
+    );
+    kaiten
+        .wait_until(WAIT, "the client's answer", |k| {
+            k.comments(card.id)
+                .iter()
+                .any(|c| c.text.contains("не помогло"))
+                .then_some(())
+        })
+        .await;
+
+    kaiten.set_property(
+        card.id,
+        teledesk::demo::RESOLUTION_PROPERTY,
+        serde_json::json!("Заменили роутер"),
+    );
+    kaiten.move_to_column(card.id, FakeKaiten::COLUMN_DONE);
+    tg.wait_until(WAIT, "the closed card", |t| {
+        t.message(group, card_msg.message_id)
+            .filter(|m| m.text.contains("Закрыта") && m.text.contains("Заменили роутер"))
+    })
+    .await;
+
+    assert!(
+        tg.messages(group)
+            .iter()
+            .all(|m| !m.text.contains("прошлый месяц")),
+        "internal notes never reach Telegram"
+    );
+    // The card changed many times but edits are coalesced and paced.
+    let edits = tg
+        .calls()
+        .iter()
+        .filter(|c| {
+            c.method.eq_ignore_ascii_case("editMessageText")
+                && c.params["message_id"] == card_msg.message_id
+        })
+        .count();
+    assert!(edits <= 6, "{edits} edits for 6 changes");
+    assert_eq!(
+        tg.calls().iter().filter(|c| c.status == 429).count(),
+        0,
+        "Telegram's limits respected"
+    );
+    assert_eq!(daemon.queues().dead, 0);
+    no_kaiten_429(&stage);
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kaiten_outage_queues_work_and_drains_it_later() {
+    let stage = Stage::new(1, "ru", "1s").await;
+    let (tg, kaiten, group, ann) = (&stage.telegram, &stage.kaiten, stage.group(), stage.client);
+    let daemon = stage.start(Options::default()).await;
+
+    kaiten.set_outage(true);
+    let source = tg.send(group, ann, Outgoing::text("Сервер 1С недоступен"));
+    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
+    tg.wait_until(WAIT, "the 'helpdesk unavailable' notice", |_| {
+        bot_messages(&stage)
+            .iter()
+            .any(|m| m.text.contains("недоступна"))
+            .then_some(())
+    })
+    .await;
+    for i in 0..3 {
+        tg.send(
+            group,
+            ann,
+            Outgoing::text(&format!("дополнение {i}")).reply_to(source),
+        );
+    }
+    // A few failed attempts later, the outage ends.
+    kaiten
+        .wait_until(WAIT, "several refused attempts", |k| {
+            (k.calls().iter().filter(|c| c.status == 503).count() >= 2).then_some(())
+        })
+        .await;
+    kaiten.set_outage(false);
+    let card = kaiten
+        .wait_until(WAIT, "the card after the outage", |k| {
+            k.cards().first().cloned()
+        })
+        .await;
+    let comments = kaiten
+        .wait_until(WAIT, "the queued comments", |k| {
+            let comments = k.comments(card.id);
+            (comments.len() == 3).then_some(comments)
+        })
+        .await;
+    for (i, comment) in comments.iter().enumerate() {
+        assert!(
+            comment.text.contains(&format!("дополнение {i}")),
+            "in order: {}",
+            comment.text
+        );
+    }
+    card_message(&stage, card.id).await;
+    let notices = bot_messages(&stage)
+        .iter()
+        .filter(|m| m.text.contains("недоступна"))
+        .count();
+    assert_eq!(notices, 1, "the client is told once");
+    assert_eq!(kaiten.cards().len(), 1);
+    assert_eq!(daemon.queues().dead, 0);
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_updates_and_unconfigured_chats_are_skipped_without_loss() {
+    let stage = Stage::new(1, "en", "0s").await;
+    let (tg, kaiten, group, ann) = (&stage.telegram, &stage.kaiten, stage.group(), stage.client);
+    let stranger_group = tg.add_supergroup("Not configured");
+    tg.add_member(stranger_group, ann);
+    let daemon = stage.start(Options::default()).await;
+
+    tg.push_raw_update(serde_json::json!({
+        "business_message_2031": {"message_id": 1, "date": 1_800_000_000, "chat": {"id": group, "type": "supergroup"}}
+    }));
+    tg.push_raw_update(serde_json::json!({
+        "message": {"message_id": 99_999, "date": 1_800_000_000, "chat": {"id": group, "type": "supergroup", "title": "x"},
+            "from": {"id": ann, "is_bot": false, "first_name": "Anna"}, "poll_2031": {"question": "?"}}
+    }));
+    let foreign = tg.send(stranger_group, ann, Outgoing::text("please help"));
+    tg.send(
+        stranger_group,
+        ann,
+        Outgoing::text("/ticket").reply_to(foreign),
+    );
+    let source = tg.send(group, ann, Outgoing::text("Mail does not sync"));
+    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
+
+    let card = kaiten
+        .wait_until(WAIT, "the card", |k| k.cards().first().cloned())
+        .await;
+    assert_eq!(card.title, "Mail does not sync");
+    let card_msg = card_message(&stage, card.id).await;
+    assert!(
+        card_msg.text.contains("Ticket #") && card_msg.text.contains("New"),
+        "English card: {}",
+        card_msg.text
+    );
+    tg.wait_until(WAIT, "every update acknowledged", |t| {
+        (t.unconfirmed_updates() == 0).then_some(())
+    })
+    .await;
+    assert_eq!(
+        kaiten.cards().len(),
+        1,
+        "nothing from the unconfigured chat"
+    );
+    assert!(
+        tg.messages(stranger_group).iter().all(|m| !m.from_bot),
+        "the bot stays silent there"
+    );
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_flood_control_reschedules_by_retry_after() {
+    let stage = Stage::new(1, "ru", "0s").await;
+    let (tg, kaiten, group, ann) = (&stage.telegram, &stage.kaiten, stage.group(), stage.client);
+    let daemon = stage.start(Options::default()).await;
+
+    tg.inject_error(
+        "sendMessage",
+        1,
+        FakeError::TooManyRequests { retry_after: 2 },
+    );
+    let source = tg.send(group, ann, Outgoing::text("Нет интернета в офисе"));
+    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
+    let card = kaiten
+        .wait_until(WAIT, "the card", |k| k.cards().first().cloned())
+        .await;
+    card_message(&stage, card.id).await;
+    let sends: Vec<u16> = tg
+        .calls()
+        .iter()
+        .filter(|c| c.method.eq_ignore_ascii_case("sendMessage"))
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(sends, [429, 200], "one refusal, then the same message once");
+    assert_eq!(bot_messages(&stage).len(), 1);
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_queued_before_a_restart_is_done_after_it() {
+    let stage = Stage::new(1, "ru", "0s").await;
+    let (tg, kaiten, group, ann) = (&stage.telegram, &stage.kaiten, stage.group(), stage.client);
+    kaiten.set_outage(true);
+    let daemon = stage
+        .start(Options {
+            grace: Duration::from_millis(100),
+            ..Options::default()
+        })
+        .await;
+    let source = tg.send(group, ann, Outgoing::text("Телефония молчит"));
+    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
+    tg.wait_until(WAIT, "updates taken", |t| {
+        (t.unconfirmed_updates() == 0).then_some(())
+    })
+    .await;
+    kaiten
+        .wait_until(WAIT, "a refused attempt", |k| {
+            k.calls().iter().any(|c| c.status == 503).then_some(())
+        })
+        .await;
+    daemon.shutdown().await;
+    assert!(kaiten.cards().is_empty());
+
+    kaiten.set_outage(false);
+    let daemon = stage.start(Options::default()).await;
+    let card = kaiten
+        .wait_until(WAIT, "the card after restart", |k| {
+            k.cards().first().cloned()
+        })
+        .await;
+    assert_eq!(card.title, "Телефония молчит");
+    card_message(&stage, card.id).await;
+    assert_eq!(kaiten.cards().len(), 1);
+    daemon.shutdown().await;
+}
