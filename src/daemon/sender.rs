@@ -283,19 +283,13 @@ async fn edit_stale_cards(
     let mut progressed = false;
     for local in stale {
         let Ok(Some(link)) = ctx.store.read().ticket(local) else {
-            let _ = ctx.store.write(|tx| {
-                tx.clear_card_stale(local);
-                Ok(())
-            });
+            forget_stale(ctx, local);
             continue;
         };
         let Some(message_id) = link.card_message_id else {
             // Not sent yet: the first send renders the latest state anyway.
             if link.ticket_id.is_some() || link.number.is_none() {
-                let _ = ctx.store.write(|tx| {
-                    tx.clear_card_stale(local);
-                    Ok(())
-                });
+                forget_stale(ctx, local);
             }
             continue;
         };
@@ -308,10 +302,7 @@ async fn edit_stale_cards(
         let card = render::card(&link, ctx.settings.lang);
         let fingerprint = card.fingerprint();
         if link.rendered_hash == Some(fingerprint) {
-            let _ = ctx.store.write(|tx| {
-                tx.clear_card_stale(local);
-                Ok(())
-            });
+            forget_stale(ctx, local);
             continue;
         }
         if pacer.try_acquire(link.chat_id).is_err() {
@@ -361,6 +352,16 @@ async fn edit_stale_cards(
         }
     }
     progressed
+}
+
+/// Drops a card's stale mark when there is nothing to edit.
+fn forget_stale(ctx: &Context, local: u64) {
+    if let Err(error) = ctx.store.write(|tx| {
+        tx.clear_card_stale(local);
+        Ok(())
+    }) {
+        tracing::error!(%error, "Cannot update stale cards.");
+    }
 }
 
 /// Splits text into pieces of at most `max` characters, at line breaks where possible.
