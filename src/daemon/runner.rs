@@ -348,6 +348,7 @@ async fn create_ticket(
         description.push_str(&note);
     }
     let draft = TicketDraft {
+        follow_up_of: None,
         key: key.clone(),
         subject: subject.clone(),
         description,

@@ -9,6 +9,12 @@
 //! Both record every call they receive, and both let a test wait for a condition with
 //! [`wait::Changes`] instead of sleeping.
 
+pub mod conformance;
+pub mod glpi;
 pub mod kaiten;
+pub mod redmine;
+pub mod rt;
 pub mod telegram;
 pub mod wait;
+pub mod zammad;
+pub mod znuny;

@@ -23,8 +23,19 @@ pub struct Capability {
     pub native_idempotency: bool,
     /// Changes can be polled ([`crate::Helpdesk::changes_since`]).
     pub poll: bool,
-    /// The helpdesk can push webhooks.
+    /// The helpdesk can push webhooks ([`crate::Helpdesk::parse_webhook`]).
     pub webhook: bool,
+    /// The helpdesk signs its webhooks and the adapter verifies the signature.
+    pub webhook_signed: bool,
+    /// Internal notes can be written ([`crate::Helpdesk::add_internal_note`]): ratings without a
+    /// native home, escalations, "this reply could not reach Telegram".
+    pub internal_note: bool,
+    /// The ticket has a priority that [`crate::Helpdesk::escalate`] raises.
+    pub priority: bool,
+    /// Ratings are stored natively ([`crate::Helpdesk::rate`]), not as an internal note.
+    pub native_rating: bool,
+    /// A follow-up ticket is linked to the closed one natively (a relation), not only by text.
+    pub native_link: bool,
 }
 
 impl Capability {
@@ -40,6 +51,11 @@ impl Capability {
             native_idempotency: false,
             poll: false,
             webhook: false,
+            webhook_signed: false,
+            internal_note: false,
+            priority: false,
+            native_rating: false,
+            native_link: false,
         }
     }
 }

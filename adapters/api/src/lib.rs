@@ -31,9 +31,9 @@ pub use error::{Error, ErrorKind, Result};
 pub use pacer::RequestPacer;
 pub use secret::Secret;
 pub use types::{
-    Attachment, AttachmentRef, Change, ChangeBatch, Comment, CommentDraft, CommentId,
-    IdempotencyKey, Identity, Origin, Requester, StatusClass, Ticket, TicketDraft, TicketId,
-    TicketRef, Visibility,
+    Attachment, AttachmentRef, Change, ChangeBatch, Comment, CommentDraft, CommentId, Escalation,
+    IdempotencyKey, Identity, NoteDraft, Origin, Rating, RatingStored, Requester, StatusClass,
+    Ticket, TicketDraft, TicketId, TicketRef, Visibility, WebhookRequest,
 };
 
 use async_trait::async_trait;
@@ -108,5 +108,57 @@ pub trait Helpdesk: Send + Sync {
     async fn download(&self, attachment: &AttachmentRef) -> Result<Attachment> {
         let _ = attachment;
         Err(Error::unsupported("download"))
+    }
+
+    /// Writes an internal note (never visible to the client) on a ticket.
+    ///
+    /// Idempotent by `note.key` when `note.retry` is set. The note must come back from
+    /// [`Helpdesk::get_ticket`] as [`Visibility::Internal`] with [`Origin::Teledesk`].
+    async fn add_internal_note(&self, ticket: &TicketId, note: &NoteDraft) -> Result<CommentId> {
+        let _ = (ticket, note);
+        Err(Error::unsupported("add_internal_note"))
+    }
+
+    /// Reopens a done ticket (the client pressed «Переоткрыть», or commented on a closed ticket
+    /// under `on_closed_comment = "reopen"`).
+    ///
+    /// The default moves it to the state mapped to [`StatusClass::InProgress`]; adapters with a
+    /// dedicated reopen state override it.
+    async fn reopen(&self, ticket: &TicketId) -> Result<()> {
+        self.set_status(ticket, StatusClass::InProgress).await
+    }
+
+    /// Escalates a ticket: raises its priority one step where the helpdesk has priorities
+    /// ([`Capability::priority`]) and writes `note` as an internal note.
+    ///
+    /// The default writes the note only.
+    async fn escalate(&self, ticket: &TicketId, note: &NoteDraft) -> Result<Escalation> {
+        self.add_internal_note(ticket, note).await?;
+        Ok(Escalation::NoteOnly)
+    }
+
+    /// Records a client's rating (and feedback, when `rating.comment` is set) of a ticket.
+    ///
+    /// Natively where the helpdesk has satisfaction ratings ([`Capability::native_rating`]); the
+    /// default writes `rating.note` as an internal note.
+    async fn rate(&self, ticket: &TicketId, rating: &Rating) -> Result<RatingStored> {
+        let note = NoteDraft {
+            key: rating.key.clone(),
+            body: rating.note.clone(),
+            retry: rating.retry,
+        };
+        self.add_internal_note(ticket, &note).await?;
+        Ok(RatingStored::Note)
+    }
+
+    /// Verifies and reads a webhook the helpdesk pushed: the tickets it says changed.
+    ///
+    /// Webhooks are hints: the daemon re-reads each ticket with [`Helpdesk::get_ticket`], so only
+    /// ids matter. Where the vendor signs ([`Capability::webhook_signed`]) a missing or wrong
+    /// signature is [`ErrorKind::PermissionDenied`]; an unparseable body is
+    /// [`ErrorKind::InvalidInput`].
+    fn parse_webhook(&self, request: &WebhookRequest) -> Result<Vec<TicketId>> {
+        let _ = request;
+        Err(Error::unsupported("parse_webhook"))
     }
 }

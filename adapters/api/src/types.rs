@@ -146,9 +146,88 @@ pub struct TicketDraft {
     pub attachments: Vec<Attachment>,
     /// The chat's `[chats.ticket]` table: vendor-specific defaults (board, queue, service...).
     pub defaults: serde_json::Map<String, serde_json::Value>,
+    /// The closed ticket this one follows up (a comment arrived after it closed), so staff see
+    /// the history: linked natively where the helpdesk has relations
+    /// ([`crate::Capability::native_link`]), always named in the description.
+    #[serde(default)]
+    pub follow_up_of: Option<TicketRef>,
     /// `true` when an earlier attempt of this same create may have reached the helpdesk; the
     /// adapter must then look the ticket up by `key` before creating.
     pub retry: bool,
+}
+
+/// An internal note teledesk writes for staff: a rating without a native home, an escalation,
+/// feedback, or "this reply could not reach Telegram". Never shown to the client.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NoteDraft {
+    /// Idempotency key of the event the note comes from (a callback, a command message).
+    pub key: IdempotencyKey,
+    /// The note's text, already written in the language staff read.
+    pub body: String,
+    /// `true` when an earlier attempt may have reached the helpdesk; look it up by `key` first.
+    pub retry: bool,
+}
+
+/// A client's rating of a closed ticket, and the feedback text that may follow it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rating {
+    /// Idempotency key of the event (the button press, or the feedback message).
+    pub key: IdempotencyKey,
+    /// 1 (bad) to 5 (excellent).
+    pub score: u8,
+    /// The client's feedback, when they sent one after rating.
+    pub comment: Option<String>,
+    /// Who rated.
+    pub by: Requester,
+    /// The text of the internal note written where the helpdesk has no native rating (or to carry
+    /// the feedback next to a native rating), in the language staff read.
+    pub note: String,
+    /// `true` when an earlier attempt may have reached the helpdesk.
+    pub retry: bool,
+}
+
+/// Where [`crate::Helpdesk::rate`] stored a rating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RatingStored {
+    /// In the helpdesk's own satisfaction field or survey.
+    Native,
+    /// As an internal note.
+    Note,
+}
+
+/// What [`crate::Helpdesk::escalate`] did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Escalation {
+    /// The priority was raised to the named vendor priority, and the note written.
+    PriorityRaised {
+        /// The vendor's name of the new priority.
+        to: String,
+    },
+    /// The ticket already had the highest priority; the note was written.
+    AlreadyHighest,
+    /// The helpdesk has no priority; only the note was written.
+    NoteOnly,
+}
+
+/// A webhook request as it reached teledesk's HTTP server, for [`crate::Helpdesk::parse_webhook`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WebhookRequest {
+    /// Header names (lower-case) and values, in arrival order.
+    pub headers: Vec<(String, String)>,
+    /// The raw body, byte-exact (signatures are computed over it).
+    pub body: Vec<u8>,
+}
+
+impl WebhookRequest {
+    /// The first value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
 }
 
 /// A client's comment on an existing ticket.

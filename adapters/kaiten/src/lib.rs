@@ -40,6 +40,14 @@ pub const CAPABILITY: Capability = Capability {
     poll: true,
     // Kaiten's webhooks are unsigned and per space; not wired up yet.
     webhook: false,
+    webhook_signed: false,
+    // Comments with `internal: true`.
+    internal_note: true,
+    // Kaiten has no priority field; escalation sets the card's ASAP flag instead.
+    priority: true,
+    native_rating: false,
+    // Kaiten's parent/child cards.
+    native_link: true,
 };
 
 /// Kaiten's page size for `GET /cards`; its maximum is undocumented, 100 is what clients use.

@@ -59,6 +59,7 @@ async fn server() -> MockServer {
 
 fn draft() -> TicketDraft {
     TicketDraft {
+        follow_up_of: None,
         key: IdempotencyKey::telegram(-1001234567890, 42),
         subject: "Не печатает принтер".into(),
         description: "Принтер в бухгалтерии не печатает.".into(),

@@ -65,6 +65,7 @@ fn file(name: &str, seed: u8) -> Attachment {
 
 fn draft(message_id: i32) -> TicketDraft {
     TicketDraft {
+        follow_up_of: None,
         key: IdempotencyKey::telegram(-1001234567890, message_id),
         subject: "Не печатает принтер".into(),
         description: "Принтер в бухгалтерии не печатает.".into(),

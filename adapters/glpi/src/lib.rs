@@ -1,0 +1,1 @@
+//! GLPI (REST API v1) adapter for teledesk (being written).

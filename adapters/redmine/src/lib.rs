@@ -1,0 +1,1 @@
+//! Redmine (REST API) adapter for teledesk (being written).

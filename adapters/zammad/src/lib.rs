@@ -1,0 +1,1 @@
+//! Zammad (REST API) adapter for teledesk (being written).

@@ -1,0 +1,878 @@
+//! The conformance cases. Each takes a [`Subject`], creates its own tickets (cases run in
+//! parallel against one live server) and panics with a message naming what the adapter got wrong.
+
+use super::Subject;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use teledesk_adapter::{
+    Attachment, Comment, CommentDraft, Cursor, ErrorKind, Escalation, IdempotencyKey, NoteDraft,
+    Origin, Rating, RatingStored, Requester, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
+    Visibility,
+};
+use time::OffsetDateTime;
+
+/// Keys unique across cases, processes and repeated live runs against the same server.
+fn fresh_key() -> IdempotencyKey {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+    // A negative "chat id" like Telegram's supergroups; the message part carries the uniqueness.
+    IdempotencyKey(format!(
+        "tg:-100{}:{}{n}",
+        std::process::id(),
+        (nanos / 1_000) % 1_000_000_000
+    ))
+}
+
+fn requester() -> Requester {
+    Requester {
+        display_name: "Анна Смирнова".into(),
+        telegram_id: 500_001,
+        username: Some("anna_smirnova".into()),
+        company: Some("Acme Kazan".into()),
+    }
+}
+
+fn skip(case: &str, why: &str) {
+    eprintln!("{case}: skipped — {why}");
+}
+
+/// A draft with a unique key and subject.
+pub fn draft(subject: &Subject, title: &str) -> TicketDraft {
+    let key = fresh_key();
+    TicketDraft {
+        subject: format!("{title} [{}]", key.as_str()),
+        description: "Принтер в бухгалтерии не печатает.\nSecond line.".into(),
+        key,
+        requester: requester(),
+        source_url: Some("https://t.me/c/1234567890/42".into()),
+        registered_at: OffsetDateTime::now_utc(),
+        attachments: Vec::new(),
+        defaults: subject.defaults.clone(),
+        follow_up_of: None,
+        retry: false,
+    }
+}
+
+fn comment_draft(body: &str, attachments: Vec<Attachment>) -> CommentDraft {
+    CommentDraft {
+        key: fresh_key(),
+        author: requester(),
+        body: body.into(),
+        attachments,
+        source_url: Some("https://t.me/c/1234567890/43".into()),
+        written_at: OffsetDateTime::now_utc(),
+        retry: false,
+    }
+}
+
+/// Every byte value, so an adapter that treats files as text (UTF-8, line endings) is caught.
+fn binary_file(name: &str) -> Attachment {
+    let mut bytes: Vec<u8> = (0..=255u8).collect();
+    bytes.extend_from_slice(b"\r\n\n\0\xff\xfe");
+    bytes.extend((0..4096u32).map(|i| (i * 7 % 251) as u8));
+    Attachment {
+        file_name: name.into(),
+        content_type: "application/octet-stream".into(),
+        bytes,
+    }
+}
+
+fn png_file() -> Attachment {
+    // A real 1×1 PNG: some helpdesks inspect images.
+    const PNG: &[u8] = &[
+        0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44,
+        0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F,
+        0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8,
+        0xCF, 0xC0, 0xF0, 0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00,
+        0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+    ];
+    Attachment {
+        file_name: "screen.png".into(),
+        content_type: "image/png".into(),
+        bytes: PNG.to_vec(),
+    }
+}
+
+async fn create(subject: &Subject, title: &str) -> (TicketRef, TicketDraft) {
+    let draft = draft(subject, title);
+    let created = subject
+        .adapter
+        .create_ticket(&draft)
+        .await
+        .unwrap_or_else(|e| panic!("create_ticket failed: {e}"));
+    (created, draft)
+}
+
+async fn read(subject: &Subject, ticket: &TicketId) -> Ticket {
+    subject
+        .adapter
+        .get_ticket(ticket)
+        .await
+        .unwrap_or_else(|e| panic!("get_ticket({ticket}) failed: {e}"))
+}
+
+fn must<T>(what: &str, result: Result<T, String>) -> T {
+    result.unwrap_or_else(|e| panic!("backstage {what} failed: {e}"))
+}
+
+fn find_comment<'a>(ticket: &'a Ticket, needle: &str) -> Vec<&'a Comment> {
+    ticket
+        .comments
+        .iter()
+        .filter(|c| c.body.contains(needle))
+        .collect()
+}
+
+/// Some vendors update search indexes or timestamps a moment after the write; the suite polls
+/// reads for a while instead of sleeping a fixed time.
+async fn eventually<T, F, Fut>(what: &str, mut attempt: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match attempt().await {
+            Ok(value) => return value,
+            Err(why) if tokio::time::Instant::now() >= deadline => {
+                panic!("{what}: still not true after 20 s: {why}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// `check` names the integration account.
+pub async fn check_identifies_the_integration_account(subject: &Subject) {
+    let identity = subject
+        .adapter
+        .check()
+        .await
+        .unwrap_or_else(|e| panic!("check failed: {e}"));
+    assert!(!identity.id.is_empty(), "check returned an empty id");
+    assert!(!identity.name.is_empty(), "check returned an empty name");
+}
+
+/// A new ticket has the subject and description, staff see who asked (name, @username, Telegram
+/// id, company, link), and it lands where `[chats.ticket]` says.
+pub async fn create_ticket_carries_requester_and_defaults(subject: &Subject) {
+    let (created, draft) = create(subject, "Requester").await;
+    assert!(!created.number.is_empty(), "ticket number is empty");
+    let ticket = read(subject, &created.id).await;
+    assert_eq!(ticket.reference.id, created.id);
+    assert_eq!(ticket.subject, draft.subject, "subject differs");
+    assert!(
+        ticket
+            .description
+            .contains("Принтер в бухгалтерии не печатает."),
+        "description lost the client's text: {:?}",
+        ticket.description
+    );
+    assert_eq!(ticket.status, StatusClass::New, "a new ticket is not New");
+    assert!(
+        ticket
+            .comments
+            .iter()
+            .all(|c| c.visibility == Visibility::Internal || c.origin != Origin::Staff),
+        "a fresh ticket shows a public staff comment: {:?}",
+        ticket.comments
+    );
+    let staff = must(
+        "staff_text",
+        subject.backstage.staff_text(&created.id).await,
+    );
+    for needle in [
+        "Анна Смирнова",
+        "anna_smirnova",
+        "500001",
+        "Acme Kazan",
+        "https://t.me/c/1234567890/42",
+    ] {
+        assert!(
+            staff.contains(needle),
+            "staff do not see {needle:?} on the ticket; they see:\n{staff}"
+        );
+    }
+    let placement = must("placement", subject.backstage.placement(&created.id).await);
+    assert_eq!(
+        placement, subject.expected_placement,
+        "[chats.ticket] defaults were not applied"
+    );
+}
+
+/// A retried create finds the first ticket; a different key makes a different ticket.
+pub async fn create_ticket_is_idempotent(subject: &Subject) {
+    let (first, mut draft) = create(subject, "Idempotent").await;
+    draft.retry = true;
+    let again = subject
+        .adapter
+        .create_ticket(&draft)
+        .await
+        .unwrap_or_else(|e| panic!("retried create_ticket failed: {e}"));
+    assert_eq!(
+        again.id, first.id,
+        "a retry with the same key created a second ticket"
+    );
+    let (other, _) = create(subject, "Idempotent other").await;
+    assert_ne!(
+        other.id, first.id,
+        "a different key returned the same ticket"
+    );
+}
+
+/// A client comment with two files comes back as teledesk's own public comment, and every file
+/// downloads byte for byte with its name.
+pub async fn comment_attachments_round_trip_byte_exact(subject: &Subject) {
+    let capability = subject.adapter.capability();
+    if !capability.comment {
+        return skip(
+            "comment_attachments_round_trip_byte_exact",
+            "no comment capability",
+        );
+    }
+    let (created, _) = create(subject, "Files").await;
+    let files = if capability.attachment {
+        vec![binary_file("dump.bin"), png_file()]
+    } else {
+        Vec::new()
+    };
+    let draft = comment_draft("Вот логи и скриншот", files.clone());
+    let id = subject
+        .adapter
+        .add_comment(&created.id, &draft)
+        .await
+        .unwrap_or_else(|e| panic!("add_comment failed: {e}"));
+    let ticket = read(subject, &created.id).await;
+    let comment = ticket
+        .comments
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("comment {id} not in get_ticket: {:?}", ticket.comments));
+    assert!(
+        comment.body.contains("Вот логи и скриншот"),
+        "body: {:?}",
+        comment.body
+    );
+    assert_eq!(
+        comment.origin,
+        Origin::Teledesk,
+        "own comment not recognised as own"
+    );
+    assert_eq!(
+        comment.visibility,
+        Visibility::Public,
+        "client comment is not public"
+    );
+    if !capability.attachment {
+        return skip("comment attachments", "no attachment capability");
+    }
+    let mut names: Vec<&str> = comment
+        .attachments
+        .iter()
+        .map(|a| a.file_name.as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["dump.bin", "screen.png"],
+        "attachments of the comment"
+    );
+    if !capability.download {
+        return skip("attachment download", "no download capability");
+    }
+    for file in &files {
+        let reference = comment
+            .attachments
+            .iter()
+            .find(|a| a.file_name == file.file_name)
+            .expect("listed above");
+        let got = subject
+            .adapter
+            .download(reference)
+            .await
+            .unwrap_or_else(|e| panic!("download {} failed: {e}", file.file_name));
+        assert_eq!(got.file_name, file.file_name);
+        assert!(
+            got.bytes == file.bytes,
+            "{} is not byte-exact: {} bytes back, {} sent",
+            file.file_name,
+            got.bytes.len(),
+            file.bytes.len()
+        );
+    }
+}
+
+/// A retried comment finds the first one instead of writing twice.
+pub async fn comment_is_idempotent(subject: &Subject) {
+    if !subject.adapter.capability().comment {
+        return skip("comment_is_idempotent", "no comment capability");
+    }
+    let (created, _) = create(subject, "Comment twice").await;
+    let mut draft = comment_draft("Только один раз", Vec::new());
+    let first = subject
+        .adapter
+        .add_comment(&created.id, &draft)
+        .await
+        .unwrap_or_else(|e| panic!("add_comment failed: {e}"));
+    draft.retry = true;
+    let again = subject
+        .adapter
+        .add_comment(&created.id, &draft)
+        .await
+        .unwrap_or_else(|e| panic!("retried add_comment failed: {e}"));
+    assert_eq!(
+        again, first,
+        "a retry with the same key returned another comment"
+    );
+    let ticket = read(subject, &created.id).await;
+    assert_eq!(
+        find_comment(&ticket, "Только один раз").len(),
+        1,
+        "the comment was written twice: {:?}",
+        ticket.comments
+    );
+}
+
+/// A staff reply comes back public, by staff, with the author's name; an internal note never
+/// comes back public.
+pub async fn staff_reply_public_and_internal_note_hidden(subject: &Subject) {
+    let (created, _) = create(subject, "Staff reply").await;
+    must(
+        "staff_reply",
+        subject
+            .backstage
+            .staff_reply(&created.id, "Перезагрузите принтер, пожалуйста", None)
+            .await,
+    );
+    must(
+        "internal_note",
+        subject
+            .backstage
+            .internal_note(&created.id, "секрет: клиент должен денег")
+            .await,
+    );
+    let ticket = read(subject, &created.id).await;
+    let replies = find_comment(&ticket, "Перезагрузите принтер");
+    assert_eq!(
+        replies.len(),
+        1,
+        "staff reply not read back once: {:?}",
+        ticket.comments
+    );
+    let reply = replies[0];
+    assert_eq!(reply.visibility, Visibility::Public);
+    assert_eq!(
+        reply.origin,
+        Origin::Staff,
+        "staff reply has the wrong origin"
+    );
+    assert!(
+        !reply.author.trim().is_empty(),
+        "staff reply has no author name"
+    );
+    for note in find_comment(&ticket, "клиент должен денег") {
+        assert_eq!(
+            note.visibility,
+            Visibility::Internal,
+            "internal note surfaced as public"
+        );
+    }
+}
+
+/// A file staff attach to a reply can be downloaded to forward it to Telegram.
+pub async fn staff_file_downloads_byte_exact(subject: &Subject) {
+    let capability = subject.adapter.capability();
+    if !(capability.attachment && capability.download) {
+        return skip(
+            "staff_file_downloads_byte_exact",
+            "no attachment/download capability",
+        );
+    }
+    let (created, _) = create(subject, "Staff file").await;
+    let file = binary_file("fix.bin");
+    must(
+        "staff_reply with file",
+        subject
+            .backstage
+            .staff_reply(&created.id, "Патч во вложении", Some(&file))
+            .await,
+    );
+    let ticket = read(subject, &created.id).await;
+    let reply = find_comment(&ticket, "Патч во вложении");
+    assert_eq!(
+        reply.len(),
+        1,
+        "staff reply not read back: {:?}",
+        ticket.comments
+    );
+    let reference = reply[0]
+        .attachments
+        .iter()
+        .find(|a| a.file_name == "fix.bin")
+        .unwrap_or_else(|| panic!("staff file not listed: {:?}", reply[0].attachments));
+    let got = subject
+        .adapter
+        .download(reference)
+        .await
+        .unwrap_or_else(|e| panic!("download failed: {e}"));
+    assert!(got.bytes == file.bytes, "staff file is not byte-exact");
+}
+
+/// Every vendor state of the default map is read back as its class.
+pub async fn every_default_vendor_state_maps_to_its_class(subject: &Subject) {
+    let (created, _) = create(subject, "States").await;
+    let states = subject.backstage.vendor_states();
+    assert!(!states.is_empty(), "the backstage lists no vendor states");
+    for (state, class) in states {
+        must(
+            "set_state",
+            subject.backstage.set_state(&created.id, &state).await,
+        );
+        let ticket = read(subject, &created.id).await;
+        assert_eq!(
+            ticket.status, class,
+            "vendor state {state:?} read back as {:?} (state field {:?}), expected {class:?}",
+            ticket.status, ticket.state
+        );
+        assert!(!ticket.state.is_empty(), "vendor state name is empty");
+    }
+}
+
+/// `set_status` moves the ticket to the mapped state.
+pub async fn set_status_moves_the_ticket(subject: &Subject) {
+    if !subject.adapter.capability().set_status {
+        return skip("set_status_moves_the_ticket", "no set_status capability");
+    }
+    let (created, _) = create(subject, "Set status").await;
+    subject
+        .adapter
+        .set_status(&created.id, StatusClass::InProgress)
+        .await
+        .unwrap_or_else(|e| panic!("set_status(in_progress) failed: {e}"));
+    assert_eq!(
+        read(subject, &created.id).await.status,
+        StatusClass::InProgress
+    );
+    match subject
+        .adapter
+        .set_status(&created.id, StatusClass::ClientReplied)
+        .await
+    {
+        Ok(()) => {
+            let status = read(subject, &created.id).await.status;
+            assert!(
+                matches!(status, StatusClass::ClientReplied | StatusClass::InProgress),
+                "client_replied read back as {status:?}"
+            );
+        }
+        Err(e) if e.kind() == ErrorKind::Unsupported => {}
+        Err(e) => panic!("set_status(client_replied) failed: {e}"),
+    }
+}
+
+/// The assignee staff set is reported by name.
+pub async fn assignee_is_reported(subject: &Subject) {
+    let (created, _) = create(subject, "Assignee").await;
+    assert_eq!(
+        read(subject, &created.id).await.assignee,
+        None,
+        "new ticket has an assignee"
+    );
+    let name = must("assign", subject.backstage.assign(&created.id).await);
+    assert_eq!(
+        read(subject, &created.id).await.assignee.as_deref(),
+        Some(name.as_str())
+    );
+}
+
+/// A resolved ticket reports its resolution text and a done class.
+pub async fn resolution_is_reported_and_done(subject: &Subject) {
+    let (created, _) = create(subject, "Resolution").await;
+    must(
+        "resolve",
+        subject
+            .backstage
+            .resolve(&created.id, "Заменили картридж")
+            .await,
+    );
+    let ticket = read(subject, &created.id).await;
+    assert!(
+        ticket.status.is_done(),
+        "resolved ticket reads as {:?}",
+        ticket.status
+    );
+    let resolution = ticket.resolution.unwrap_or_default();
+    assert!(
+        resolution.contains("Заменили картридж"),
+        "resolution text not reported: {resolution:?}"
+    );
+}
+
+/// `reopen` brings a done ticket back to work.
+pub async fn reopen_undoes_done(subject: &Subject) {
+    if !subject.adapter.capability().set_status {
+        return skip("reopen_undoes_done", "no set_status capability");
+    }
+    let (created, _) = create(subject, "Reopen").await;
+    must(
+        "resolve",
+        subject.backstage.resolve(&created.id, "Готово").await,
+    );
+    assert!(read(subject, &created.id).await.status.is_done());
+    subject
+        .adapter
+        .reopen(&created.id)
+        .await
+        .unwrap_or_else(|e| panic!("reopen failed: {e}"));
+    let status = read(subject, &created.id).await.status;
+    assert!(
+        !status.is_done(),
+        "reopened ticket still reads as {status:?}"
+    );
+}
+
+/// Polling reports a new ticket, does not report it again without a change, and reports a staff
+/// change made right after (same second) exactly once.
+pub async fn changes_since_reports_each_change_once(subject: &Subject) {
+    if !subject.adapter.capability().poll {
+        return skip(
+            "changes_since_reports_each_change_once",
+            "no poll capability",
+        );
+    }
+    let (created, _) = create(subject, "Changes").await;
+    let updated = read(subject, &created.id).await.updated_at;
+    let start = Cursor::starting_at(updated - Duration::from_secs(3));
+    let adapter = subject.adapter.clone();
+    let id = created.id.clone();
+    let first = eventually("the new ticket is reported", || {
+        let adapter = adapter.clone();
+        let start = start.clone();
+        let id = id.clone();
+        async move {
+            let batch = adapter
+                .changes_since(&start)
+                .await
+                .map_err(|e| e.to_string())?;
+            if batch.changes.iter().filter(|c| c.ticket == id).count() == 1 {
+                Ok(batch)
+            } else {
+                Err(format!("changes: {:?}", batch.changes))
+            }
+        }
+    })
+    .await;
+    assert!(first.cursor.since.is_some(), "cursor did not advance");
+    let second = subject
+        .adapter
+        .changes_since(&first.cursor)
+        .await
+        .unwrap_or_else(|e| panic!("changes_since failed: {e}"));
+    assert!(
+        second.changes.iter().all(|c| c.ticket != created.id),
+        "an unchanged ticket was reported twice: {:?}",
+        second.changes
+    );
+    must(
+        "staff_reply",
+        subject
+            .backstage
+            .staff_reply(&created.id, "Смотрим", None)
+            .await,
+    );
+    let cursor = second.cursor.clone();
+    let third = eventually("the staff change is reported", || {
+        let adapter = adapter.clone();
+        let cursor = cursor.clone();
+        let id = id.clone();
+        async move {
+            let batch = adapter
+                .changes_since(&cursor)
+                .await
+                .map_err(|e| e.to_string())?;
+            if batch.changes.iter().filter(|c| c.ticket == id).count() == 1 {
+                Ok(batch)
+            } else {
+                Err(format!("changes: {:?}", batch.changes))
+            }
+        }
+    })
+    .await;
+    let fourth = subject
+        .adapter
+        .changes_since(&third.cursor)
+        .await
+        .unwrap_or_else(|e| panic!("changes_since failed: {e}"));
+    assert!(
+        fourth.changes.iter().all(|c| c.ticket != created.id),
+        "the staff change was reported twice: {:?}",
+        fourth.changes
+    );
+}
+
+/// Server times come back in UTC and close to now (a helpdesk in another timezone, or a
+/// timestamp parsed as local time, shows up as hours of skew).
+pub async fn timestamps_are_utc(subject: &Subject) {
+    let (created, _) = create(subject, "UTC").await;
+    let ticket = read(subject, &created.id).await;
+    assert!(ticket.updated_at.offset().is_utc(), "updated_at is not UTC");
+    let skew = (ticket.updated_at - OffsetDateTime::now_utc()).abs();
+    assert!(
+        skew < time::Duration::minutes(5),
+        "updated_at {} is {skew} away from now: timezone handled wrongly",
+        ticket.updated_at
+    );
+    must(
+        "staff_reply",
+        subject
+            .backstage
+            .staff_reply(&created.id, "UTC?", None)
+            .await,
+    );
+    let ticket = read(subject, &created.id).await;
+    for comment in &ticket.comments {
+        assert!(
+            comment.created_at.offset().is_utc(),
+            "comment time is not UTC"
+        );
+        let skew = (comment.created_at - OffsetDateTime::now_utc()).abs();
+        assert!(
+            skew < time::Duration::minutes(5),
+            "comment time {skew} away from now"
+        );
+    }
+}
+
+/// teledesk's internal notes are internal, recognised as its own, and idempotent.
+pub async fn internal_note_is_internal_own_and_idempotent(subject: &Subject) {
+    if !subject.adapter.capability().internal_note {
+        return skip(
+            "internal_note_is_internal_own_and_idempotent",
+            "no internal_note capability",
+        );
+    }
+    let (created, _) = create(subject, "Note").await;
+    let mut note = NoteDraft {
+        key: fresh_key(),
+        body: "Ответ сотрудника не доставлен в Telegram".into(),
+        retry: false,
+    };
+    let first = subject
+        .adapter
+        .add_internal_note(&created.id, &note)
+        .await
+        .unwrap_or_else(|e| panic!("add_internal_note failed: {e}"));
+    note.retry = true;
+    let again = subject
+        .adapter
+        .add_internal_note(&created.id, &note)
+        .await
+        .unwrap_or_else(|e| panic!("retried add_internal_note failed: {e}"));
+    assert_eq!(again, first, "a retried note was written twice");
+    let ticket = read(subject, &created.id).await;
+    let notes = find_comment(&ticket, "не доставлен в Telegram");
+    assert!(
+        notes.len() <= 1,
+        "note written twice: {:?}",
+        ticket.comments
+    );
+    for n in notes {
+        assert_eq!(
+            n.visibility,
+            Visibility::Internal,
+            "teledesk's note is public"
+        );
+        assert_eq!(
+            n.origin,
+            Origin::Teledesk,
+            "teledesk's note not recognised as own"
+        );
+    }
+}
+
+/// `/escalate` raises the priority where the helpdesk has one, and always leaves a note.
+pub async fn escalate_raises_priority_and_notes(subject: &Subject) {
+    let capability = subject.adapter.capability();
+    if !capability.internal_note {
+        return skip(
+            "escalate_raises_priority_and_notes",
+            "no internal_note capability",
+        );
+    }
+    let (created, _) = create(subject, "Escalate").await;
+    let before = must("priority", subject.backstage.priority(&created.id).await);
+    let note = NoteDraft {
+        key: fresh_key(),
+        body: "Обратите внимание. Эскалация заявки".into(),
+        retry: false,
+    };
+    let outcome = subject
+        .adapter
+        .escalate(&created.id, &note)
+        .await
+        .unwrap_or_else(|e| panic!("escalate failed: {e}"));
+    let after = must("priority", subject.backstage.priority(&created.id).await);
+    if capability.priority {
+        match &outcome {
+            Escalation::PriorityRaised { to } => {
+                assert_ne!(
+                    before, after,
+                    "escalate said raised but the priority did not change"
+                );
+                assert_eq!(
+                    after.as_deref(),
+                    Some(to.as_str()),
+                    "reported priority differs"
+                );
+            }
+            other => panic!("escalate on a fresh ticket did not raise priority: {other:?}"),
+        }
+    } else {
+        assert_eq!(outcome, Escalation::NoteOnly);
+    }
+    let ticket = read(subject, &created.id).await;
+    for n in find_comment(&ticket, "Эскалация заявки") {
+        assert_eq!(
+            n.visibility,
+            Visibility::Internal,
+            "escalation note is public"
+        );
+    }
+}
+
+/// A rating lands natively where the helpdesk has ratings, else as an internal note.
+pub async fn rating_is_recorded(subject: &Subject) {
+    let capability = subject.adapter.capability();
+    if !(capability.native_rating || capability.internal_note) {
+        return skip(
+            "rating_is_recorded",
+            "neither native_rating nor internal_note",
+        );
+    }
+    let (created, _) = create(subject, "Rating").await;
+    must(
+        "resolve",
+        subject.backstage.resolve(&created.id, "Сделано").await,
+    );
+    let rating = Rating {
+        key: fresh_key(),
+        score: 4,
+        comment: None,
+        by: requester(),
+        note: "Оценка клиента: 4 из 5 — Анна Смирнова".into(),
+        retry: false,
+    };
+    let stored = subject
+        .adapter
+        .rate(&created.id, &rating)
+        .await
+        .unwrap_or_else(|e| panic!("rate failed: {e}"));
+    if capability.native_rating {
+        assert_eq!(stored, RatingStored::Native);
+        let native = must(
+            "native_rating",
+            subject.backstage.native_rating(&created.id).await,
+        );
+        assert_eq!(native, Some(4), "native rating not stored");
+    } else {
+        assert_eq!(stored, RatingStored::Note);
+        let ticket = read(subject, &created.id).await;
+        let notes = find_comment(&ticket, "Оценка клиента: 4 из 5");
+        assert_eq!(
+            notes.len(),
+            1,
+            "rating note not written once: {:?}",
+            ticket.comments
+        );
+        assert_eq!(
+            notes[0].visibility,
+            Visibility::Internal,
+            "rating note is public"
+        );
+    }
+}
+
+/// A follow-up ticket names the closed one (and links it natively where the helpdesk can).
+pub async fn follow_up_references_the_closed_ticket(subject: &Subject) {
+    let (original, _) = create(subject, "Original").await;
+    must(
+        "resolve",
+        subject.backstage.resolve(&original.id, "Закрыли").await,
+    );
+    let mut follow = draft(subject, "Follow-up");
+    follow.follow_up_of = Some(original.clone());
+    let created = subject
+        .adapter
+        .create_ticket(&follow)
+        .await
+        .unwrap_or_else(|e| panic!("create_ticket (follow-up) failed: {e}"));
+    assert_ne!(created.id, original.id);
+    let staff = must(
+        "staff_text",
+        subject.backstage.staff_text(&created.id).await,
+    );
+    assert!(
+        staff.contains(&format!("#{}", original.number)),
+        "the follow-up does not name #{}: {staff}",
+        original.number
+    );
+    if subject.adapter.capability().native_link {
+        let linked = must(
+            "linked",
+            subject.backstage.linked(&created.id, &original.id).await,
+        );
+        assert!(linked, "the follow-up is not linked natively");
+    }
+}
+
+/// A vendor webhook names the changed ticket; a tampered one is refused where the vendor signs.
+pub async fn webhook_is_parsed_and_verified(subject: &Subject) {
+    let capability = subject.adapter.capability();
+    if !capability.webhook {
+        return skip("webhook_is_parsed_and_verified", "no webhook capability");
+    }
+    let (created, _) = create(subject, "Webhook").await;
+    let request = subject
+        .backstage
+        .webhook(&created.id)
+        .expect("the adapter declares webhooks but the backstage makes none");
+    let tickets = subject
+        .adapter
+        .parse_webhook(&request)
+        .unwrap_or_else(|e| panic!("parse_webhook refused a valid webhook: {e}"));
+    assert_eq!(tickets, vec![created.id.clone()]);
+    if capability.webhook_signed {
+        let mut tampered = request.clone();
+        tampered.body.extend_from_slice(b" ");
+        let err = subject
+            .adapter
+            .parse_webhook(&tampered)
+            .expect_err("a tampered body passed signature verification");
+        assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+        let mut unsigned = request;
+        unsigned
+            .headers
+            .retain(|(name, _)| !name.to_ascii_lowercase().contains("signature"));
+        let err = subject
+            .adapter
+            .parse_webhook(&unsigned)
+            .expect_err("an unsigned webhook was accepted");
+        assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    }
+}
+
+/// Reading a ticket that does not exist is `NotFound` (not a retryable outage).
+pub async fn missing_ticket_is_not_found(subject: &Subject) {
+    let missing = subject.backstage.missing_ticket();
+    let err = subject
+        .adapter
+        .get_ticket(&missing)
+        .await
+        .expect_err("get_ticket of a missing ticket succeeded");
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(
+        !err.is_temporary(),
+        "a missing ticket is reported as temporary"
+    );
+}

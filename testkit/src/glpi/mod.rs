@@ -1,0 +1,1 @@
+//! Fake GLPI (REST API v1) server (being written).

@@ -1,0 +1,1 @@
+//! Fake Redmine (REST API) server (being written).

@@ -1,0 +1,1 @@
+//! Fake Request Tracker 5 (REST2) server (being written).

@@ -1,0 +1,1 @@
+//! Fake Zammad (REST API) server (being written).

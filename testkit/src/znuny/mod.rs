@@ -1,0 +1,1 @@
+//! Fake Znuny / OTRS 6 / OTOBO (Generic Interface REST) server (being written).
