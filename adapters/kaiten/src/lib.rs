@@ -18,8 +18,8 @@ use client::KaitenClient;
 use reqwest::Method;
 use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
-    ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Helpdesk, Identity, Result,
-    StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
+    ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk, Identity,
+    NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
 };
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
@@ -46,8 +46,9 @@ pub const CAPABILITY: Capability = Capability {
     // Kaiten has no priority field; escalation sets the card's ASAP flag instead.
     priority: true,
     native_rating: false,
-    // Kaiten's parent/child cards.
-    native_link: true,
+    // Kaiten has parent/child cards, but linking them is not wired up: the follow-up names the
+    // original in its description.
+    native_link: false,
 };
 
 /// Kaiten's page size for `GET /cards`; its maximum is undocumented, 100 is what clients use.
@@ -292,6 +293,7 @@ impl Helpdesk for KaitenAdapter {
         }
         let body = model::CreateComment {
             text: map::comment_text(draft, &links),
+            internal: false,
         };
         let comment: model::Comment = self
             .client
@@ -374,6 +376,54 @@ impl Helpdesk for KaitenAdapter {
             ..Default::default()
         };
         self.patch(OP, card_id, &update).await
+    }
+
+    async fn add_internal_note(&self, ticket: &TicketId, note: &NoteDraft) -> Result<CommentId> {
+        const OP: &str = "add_internal_note";
+        let card_id = card_id(OP, ticket)?;
+        if note.retry {
+            let comments = self.comments(OP, card_id).await?;
+            if let Some(earlier) = comments
+                .iter()
+                .find(|c| !c.deleted && map::has_marker_for(&c.text, note.key.as_str()))
+            {
+                return Ok(CommentId(earlier.id.to_string()));
+            }
+        }
+        let body = model::CreateComment {
+            text: map::note_text(note),
+            internal: true,
+        };
+        let comment: model::Comment = self
+            .client
+            .send_json(
+                OP,
+                Method::POST,
+                &format!("/cards/{card_id}/comments"),
+                &body,
+            )
+            .await?;
+        Ok(CommentId(comment.id.to_string()))
+    }
+
+    /// Kaiten cards have no priority scale; the ASAP flag is the one urgency marker staff sort and
+    /// filter by, so escalation sets it.
+    async fn escalate(&self, ticket: &TicketId, note: &NoteDraft) -> Result<Escalation> {
+        const OP: &str = "escalate";
+        let card_id = card_id(OP, ticket)?;
+        let card = self.card(OP, card_id).await?;
+        let outcome = if card.asap {
+            Escalation::AlreadyHighest
+        } else {
+            let update = model::UpdateCard {
+                asap: Some(true),
+                ..Default::default()
+            };
+            self.patch(OP, card_id, &update).await?;
+            Escalation::PriorityRaised { to: "ASAP".into() }
+        };
+        self.add_internal_note(ticket, note).await?;
+        Ok(outcome)
     }
 
     async fn download(&self, attachment: &AttachmentRef) -> Result<Attachment> {

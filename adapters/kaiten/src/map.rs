@@ -3,8 +3,8 @@
 use crate::model;
 use std::collections::BTreeMap;
 use teledesk_adapter::{
-    AttachmentRef, Comment, CommentDraft, CommentId, Origin, Requester, StatusClass, Ticket,
-    TicketDraft, TicketId, TicketRef, Visibility,
+    AttachmentRef, Comment, CommentDraft, CommentId, NoteDraft, Origin, Requester, StatusClass,
+    Ticket, TicketDraft, TicketId, TicketRef, Visibility,
 };
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -21,6 +21,7 @@ const BLOCK_SEPARATOR: &str = "---";
 const BLOCK_TELEGRAM: &str = "**Telegram:** ";
 const BLOCK_REGISTERED: &str = "**Registered (UTC):** ";
 const BLOCK_SOURCE: &str = "**Source:** ";
+const BLOCK_FOLLOW_UP: &str = "**Follow-up of:** ";
 const FILE_LINE: &str = "📎 ";
 
 /// Everything besides the payloads that mapping a card needs.
@@ -125,7 +126,21 @@ pub fn card_description(draft: &TicketDraft) -> String {
         text.push_str(BLOCK_SOURCE);
         text.push_str(source);
     }
+    if let Some(original) = &draft.follow_up_of {
+        text.push('\n');
+        text.push_str(BLOCK_FOLLOW_UP);
+        text.push('#');
+        text.push_str(&original.number);
+        if let Some(url) = &original.url {
+            text.push_str(&format!(" ({url})"));
+        }
+    }
     text
+}
+
+/// An internal note's text: the note, then the marker that finds it again on a retry.
+pub fn note_text(note: &NoteDraft) -> String {
+    format!("{}\n\n*{MARKER}{}*", note.body.trim(), note.key)
 }
 
 /// The description without the requester block [`card_description`] appended; text staff added
@@ -144,7 +159,9 @@ pub fn strip_requester_block(description: &str) -> String {
     };
     let mut end = start + 2;
     while end < lines.len()
-        && (lines[end].starts_with(BLOCK_REGISTERED) || lines[end].starts_with(BLOCK_SOURCE))
+        && (lines[end].starts_with(BLOCK_REGISTERED)
+            || lines[end].starts_with(BLOCK_SOURCE)
+            || lines[end].starts_with(BLOCK_FOLLOW_UP))
     {
         end += 1;
     }
@@ -314,7 +331,17 @@ pub fn to_comment(ctx: &Context<'_>, files: &[model::File], comment: &model::Com
         created_at: comment.created,
         attachments: files
             .iter()
-            .filter(|f| !f.deleted && f.comment_id == Some(comment.id))
+            .filter(|f| {
+                // teledesk's own comments link card files (the API cannot attach to a comment)
+                // instead of owning them.
+                let linked = origin == Origin::Teledesk
+                    && f.url.as_deref().is_some_and(|url| {
+                        comment
+                            .text
+                            .contains(&format!("]({})", absolute_url(ctx.site, url)))
+                    });
+                !f.deleted && (f.comment_id == Some(comment.id) || linked)
+            })
             .map(|f| attachment_ref(ctx.site, f))
             .collect(),
     }
@@ -591,7 +618,14 @@ mod tests {
         assert_eq!(t.comments[2].attachments.len(), 1);
         assert_eq!(t.comments[2].attachments[0].file_name, "отчёт.pdf");
         assert_eq!(t.comments[2].attachments[0].size, Some(5));
-        assert!(t.comments[0].attachments.is_empty());
+        // teledesk's own comment links the card file it uploaded.
+        let linked: Vec<&str> = t.comments[0]
+            .attachments
+            .iter()
+            .map(|a| a.file_name.as_str())
+            .collect();
+        assert_eq!(linked, ["photo_42.jpg"]);
+        assert!(t.comments[1].attachments.is_empty());
     }
 
     #[test]

@@ -110,6 +110,9 @@ pub struct Card {
     pub space_id: Option<i64>,
     /// 1 queued, 2 in progress, 3 done (derived from the column's type).
     pub state: i64,
+    /// The ASAP (urgent) flag.
+    #[serde(default)]
+    pub asap: bool,
     /// The idempotency key teledesk stored on create.
     #[serde(default)]
     pub external_id: Option<String>,
@@ -214,6 +217,9 @@ pub struct CreateCard {
 /// `PATCH /cards/{id}`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct UpdateCard {
+    /// Set or clear the ASAP flag (Kaiten's urgency marker).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asap: Option<bool>,
     /// Move to this column.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column_id: Option<i64>,
@@ -227,6 +233,9 @@ pub struct UpdateCard {
 pub struct CreateComment {
     /// Markdown text.
     pub text: String,
+    /// An internal note, hidden from the requester; omitted for public comments.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
 }
 
 fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>

@@ -30,7 +30,10 @@
 //!   (429 with `Retry-After`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`; only admitted requests
 //!   count towards the rolling second), then failures injected with [`FakeKaiten::fail_next`].
 
+mod backstage;
 mod server;
+
+pub use backstage::{KaitenBackstage, RESOLUTION_PROPERTY, STAFF_NAME};
 
 use crate::wait::Changes;
 use serde_json::{Map, Value};
@@ -69,6 +72,8 @@ pub struct FakeCard {
     pub properties: Map<String, Value>,
     /// The responsible member's name.
     pub responsible: Option<String>,
+    /// Kaiten's ASAP flag (the urgent marker; teledesk's escalation sets it).
+    pub asap: bool,
 }
 
 /// A comment as a test sees it.
@@ -161,6 +166,7 @@ struct Card {
     external_id: Option<String>,
     service_id: Option<i64>,
     properties: Map<String, Value>,
+    asap: bool,
     /// `(user id, member type)`: 1 member, 2 responsible.
     members: Vec<(i64, i64)>,
     state: i64,
@@ -376,6 +382,7 @@ impl World {
                 .find(|(_, kind)| *kind == 2)
                 .and_then(|(id, _)| self.user(*id))
                 .map(|u| u.full_name.clone()),
+            asap: card.asap,
         }
     }
 }
@@ -497,6 +504,7 @@ impl FakeKaiten {
                     external_id: None,
                     service_id: None,
                     properties: Map::new(),
+                    asap: false,
                     members: Vec::new(),
                     state: 1,
                     created: at,

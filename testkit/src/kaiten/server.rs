@@ -241,7 +241,7 @@ fn card_json(w: &World, c: &Card, full: bool) -> Value {
         "title": c.title,
         "description": c.description,
         "text_format_type_id": 1,
-        "asap": false,
+        "asap": c.asap,
         "due_date": null,
         "state": c.state,
         "condition": 1,
@@ -434,6 +434,7 @@ async fn create_card(State(fake): State<FakeKaiten>, bytes: Bytes) -> Answer {
             external_id,
             service_id,
             properties,
+            asap: body.get("asap").and_then(Value::as_bool).unwrap_or(false),
             members: responsible_id.map(|u| (u, 2)).into_iter().collect(),
             state,
             created: at,
@@ -483,6 +484,9 @@ async fn update_card(
         }
         if let Some(title) = body.get("title").and_then(Value::as_str) {
             card.title = title.to_owned();
+        }
+        if let Some(asap) = body.get("asap").and_then(Value::as_bool) {
+            card.asap = asap;
         }
         if let Some(description) = body.get("description") {
             card.description = description.as_str().map(str::to_owned);
