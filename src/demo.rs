@@ -114,6 +114,13 @@ resolution_property = "{resolution}"
         self.groups[0]
     }
 
+    /// Adds `key = value` (TOML) to the last `[[chats]]` table of the config.
+    pub fn set_chat_option(&self, key: &str, value: &str) {
+        let mut text = std::fs::read_to_string(&self.config_path).expect("read config");
+        text.push_str(&format!("{key} = {value}\n"));
+        std::fs::write(&self.config_path, text).expect("write config");
+    }
+
     pub fn config(&self) -> Config {
         match config::load(&self.config_path) {
             Ok(loaded) => loaded.config,

@@ -43,6 +43,25 @@ pub struct TicketLink {
     pub comment_authors: Vec<(CommentId, String)>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The client's rating (1–5) once given; the first one counts.
+    #[serde(default)]
+    pub rating: Option<u8>,
+    /// Whether the client has sent feedback after rating.
+    #[serde(default)]
+    pub feedback_given: bool,
+    /// When the ticket was last escalated, to acknowledge repeats without repeating them.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub escalated_at: Option<OffsetDateTime>,
+    /// The closed ticket this one follows up, with the number people know it by.
+    #[serde(default)]
+    pub follow_up_of: Option<FollowUp>,
+}
+
+/// The closed ticket a follow-up ticket continues.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    pub local: LocalId,
+    pub number: Option<String>,
 }
 
 impl TicketLink {
@@ -117,6 +136,25 @@ pub enum JobKind {
         #[serde(with = "time::serde::rfc3339")]
         registered_at: OffsetDateTime,
         source_url: Option<String>,
+        /// The closed ticket this one follows up; resolved to its helpdesk reference at creation.
+        #[serde(default)]
+        follow_up_of: Option<LocalId>,
+    },
+    /// Record the client's rating (and, later, feedback) in the helpdesk.
+    Rate {
+        key: IdempotencyKey,
+        score: u8,
+        comment: Option<String>,
+        by: Requester,
+    },
+    /// The client asked to reopen (button, or a comment on a closed ticket).
+    Reopen { key: IdempotencyKey, by: Requester },
+    /// `/escalate`: raise priority and tell staff.
+    Escalate {
+        key: IdempotencyKey,
+        by: Requester,
+        /// The message to answer with the confirmation.
+        message_id: i32,
     },
     AddComment {
         key: IdempotencyKey,
@@ -137,6 +175,9 @@ impl JobKind {
         match self {
             JobKind::CreateTicket { .. } => "create_ticket",
             JobKind::AddComment { .. } => "add_comment",
+            JobKind::Rate { .. } => "rate",
+            JobKind::Reopen { .. } => "reopen",
+            JobKind::Escalate { .. } => "escalate",
         }
     }
 }
@@ -206,7 +247,29 @@ pub struct Keyboard {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Button {
     pub label: String,
+    /// Callback data; ignored when `url` is set.
     pub data: String,
+    /// A link button (a deep link to the bot, the ticket's thread) instead of a callback.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+impl Button {
+    pub fn callback(label: impl Into<String>, data: impl Into<String>) -> Self {
+        Self {
+            label: label.into(),
+            data: data.into(),
+            url: None,
+        }
+    }
+
+    pub fn link(label: impl Into<String>, url: impl Into<String>) -> Self {
+        Self {
+            label: label.into(),
+            data: String::new(),
+            url: Some(url.into()),
+        }
+    }
 }
 
 /// Work that failed for good, kept for `teledesk queue`.

@@ -131,12 +131,14 @@ impl Daemon {
                 ("new", "Новая заявка"),
                 ("ticket", "Ответом на сообщение: сделать заявку"),
                 ("cancel", "Отменить оформление заявки"),
+                ("escalate", "Обратите внимание. Эскалация заявки"),
                 ("help", "Как пользоваться поддержкой"),
             ],
             Lang::En => &[
                 ("new", "New ticket"),
                 ("ticket", "As a reply: turn a message into a ticket"),
                 ("cancel", "Cancel the request being written"),
+                ("escalate", "Attention please: escalate the ticket"),
                 ("help", "How support works here"),
             ],
         };
@@ -158,6 +160,7 @@ impl Daemon {
                             helpdesk: c.helpdesk.clone(),
                             name: c.name.clone(),
                             companies: c.companies.clone(),
+                            on_closed_comment: c.on_closed_comment,
                         },
                     )
                 })

@@ -23,8 +23,14 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         }
         let (mut jobs, mut sends) = (false, false);
         for (update_id, raw) in batch {
+            let Some(facts) = facts_for(&ctx, &raw).await else {
+                // Telegram could not answer a question the update depends on; keep the update
+                // (and everything after it, to stay in order) for the next round.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                break;
+            };
             let result = ctx.store.write(|tx| {
-                let outcome = engine::process_update(tx, &ctx.settings, &raw, now());
+                let outcome = engine::process_update(tx, &ctx.settings, &raw, facts, now());
                 tx.remove_inbox(update_id);
                 outcome
             });
@@ -53,6 +59,38 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         }
         if sends {
             ctx.signals.sends.notify_one();
+        }
+    }
+}
+
+/// Looks up what the engine needs from Telegram to process `raw`; `None` when Telegram could not
+/// be asked right now.
+async fn facts_for(ctx: &Context, raw: &serde_json::Value) -> Option<engine::Facts> {
+    let check = match engine::membership_to_check(&ctx.store.read(), &ctx.settings, raw) {
+        Ok(check) => check,
+        Err(error) => {
+            tracing::error!(%error, "Cannot read the store.");
+            return None;
+        }
+    };
+    let Some((chat_id, user_id)) = check else {
+        return Some(engine::Facts::default());
+    };
+    match ctx.telegram.is_member(chat_id, user_id).await {
+        Ok(member) => Some(engine::Facts {
+            presser_is_member: Some(member),
+        }),
+        Err(error) if error.is_temporary() => {
+            tracing::warn!(%error, chat_id, user_id, "Cannot check chat membership; will retry.");
+            None
+        }
+        Err(error) => {
+            // The bot cannot see the chat's members (it was removed, or lost its rights): it
+            // cannot vouch for the user, so the action is refused.
+            tracing::warn!(%error, chat_id, user_id, "Chat membership check failed; treating the user as not a member.");
+            Some(engine::Facts {
+                presser_is_member: Some(false),
+            })
         }
     }
 }

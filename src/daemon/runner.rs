@@ -17,7 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use teledesk_adapter::{
-    Attachment, CommentDraft, Error as HelpdeskError, ErrorKind, Helpdesk, StatusClass, TicketDraft,
+    Attachment, CommentDraft, Error as HelpdeskError, ErrorKind, Helpdesk, NoteDraft, Rating,
+    StatusClass, TicketDraft, TicketRef,
 };
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -203,6 +204,9 @@ async fn run_job(ctx: &Context, local: LocalId, seq: u64) {
         JobKind::AddComment { .. } => {
             add_comment(ctx, helpdesk.as_ref(), local, seq, &job, retry).await
         }
+        JobKind::Rate { .. } | JobKind::Reopen { .. } | JobKind::Escalate { .. } => {
+            lifecycle_job(ctx, helpdesk.as_ref(), local, seq, &job, retry).await
+        }
     };
     match result {
         Ok(()) => {}
@@ -330,10 +334,22 @@ async fn create_ticket(
         files,
         registered_at,
         source_url,
+        follow_up_of,
     } = &job.kind
     else {
         unreachable!("dispatched by kind");
     };
+    // The original was created before the comment that closed-over it could arrive, so its
+    // helpdesk id is known.
+    let follow_up_of = follow_up_of
+        .and_then(|original| ctx.store.read().ticket(original).ok().flatten())
+        .and_then(|original| {
+            Some(TicketRef {
+                id: original.ticket_id?,
+                number: original.number.unwrap_or_default(),
+                url: None,
+            })
+        });
     let link = ctx
         .store
         .read()
@@ -348,7 +364,7 @@ async fn create_ticket(
         description.push_str(&note);
     }
     let draft = TicketDraft {
-        follow_up_of: None,
+        follow_up_of,
         key: key.clone(),
         subject: subject.clone(),
         description,
@@ -525,6 +541,105 @@ async fn add_comment(
     Ok(())
 }
 
+/// Rating, reopening and escalation: one helpdesk call each, then a refresh so the card shows what
+/// the helpdesk made of it.
+async fn lifecycle_job(
+    ctx: &Context,
+    helpdesk: &dyn Helpdesk,
+    local: LocalId,
+    seq: u64,
+    job: &Job,
+    retry: bool,
+) -> Result<(), Failure> {
+    let link = ctx
+        .store
+        .read()
+        .ticket(local)
+        .ok()
+        .flatten()
+        .ok_or_else(|| Failure::Never("ticket record vanished".into()))?;
+    let Some(ticket_id) = link.ticket_id.clone() else {
+        return Err(Failure::Never(
+            "the ticket was never created in the helpdesk".into(),
+        ));
+    };
+    let lang = lang(ctx);
+    let outcome = match &job.kind {
+        JobKind::Rate {
+            key,
+            score,
+            comment,
+            by,
+        } => {
+            let rating = Rating {
+                key: key.clone(),
+                score: *score,
+                comment: comment.clone(),
+                by: by.clone(),
+                note: lang.rating_note(*score, &by.label(), comment.as_deref()),
+                retry,
+            };
+            with_retries(retry, |retry| {
+                let mut rating = rating.clone();
+                rating.retry = retry;
+                let ticket_id = ticket_id.clone();
+                async move { helpdesk.rate(&ticket_id, &rating).await.map(|_| ()) }
+            })
+            .await
+        }
+        JobKind::Reopen { .. } => {
+            with_retries(retry, |_| {
+                let ticket_id = ticket_id.clone();
+                async move { helpdesk.reopen(&ticket_id).await }
+            })
+            .await
+        }
+        JobKind::Escalate { key, by, .. } => {
+            let note = NoteDraft {
+                key: key.clone(),
+                body: lang.escalation_note(&by.label()),
+                retry,
+            };
+            with_retries(retry, |retry| {
+                let mut note = note.clone();
+                note.retry = retry;
+                let ticket_id = ticket_id.clone();
+                async move { helpdesk.escalate(&ticket_id, &note).await.map(|_| ()) }
+            })
+            .await
+        }
+        _ => unreachable!("dispatched by kind"),
+    };
+    match outcome {
+        Ok(()) => {}
+        Err(error) if error.kind() == ErrorKind::Unsupported => {
+            // The helpdesk has no place for it (no internal notes, no reopen state): Telegram
+            // already shows what the client did, and there is nothing to retry.
+            tracing::warn!(job = job.kind.name(), %error, "The helpdesk cannot do this; skipped.");
+        }
+        Err(error) => return Err(error.into()),
+    }
+    ctx.store
+        .write(|tx| {
+            tx.remove_job(local, seq);
+            tx.mark_dirty(local)?;
+            if let JobKind::Escalate { message_id, .. } = &job.kind {
+                engine::say(
+                    tx,
+                    link.chat_id,
+                    Some(*message_id),
+                    lang.escalated(link.number.as_deref()),
+                    now(),
+                )?;
+            }
+            Ok(())
+        })
+        .map_err(|e| Failure::Later(e.to_string(), None))?;
+    let _ = ctx.store.flush().await;
+    ctx.signals.sends.notify_one();
+    Ok(())
+}
+
 /// Re-reads a ticket and syncs its card and thread. Returns how long to wait before trying again
 /// when it failed.
 async fn refresh(ctx: &Context, local: LocalId, stamp: u64) -> Option<Duration> {
@@ -649,6 +764,8 @@ fn dead_letter(
             let reply_to = match &job.kind {
                 JobKind::AddComment { message_ids, .. } => message_ids.first().copied(),
                 JobKind::CreateTicket { .. } => Some(link.source_message_id),
+                JobKind::Escalate { message_id, .. } => Some(*message_id),
+                JobKind::Rate { .. } | JobKind::Reopen { .. } => link.card_message_id,
             };
             engine::say(tx, link.chat_id, reply_to, lang(ctx).not_delivered(), now())?;
         }

@@ -148,7 +148,7 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
                 .ok()
                 .flatten()
                 .ok_or_else(|| TgError::Rejected(format!("ticket {ticket} is gone")))?;
-            let card = render::card(&link, ctx.settings.lang);
+            let card = render::card(&link, ctx.settings.lang, &ctx.settings.bot_username);
             let id = tg
                 .send_html(
                     chat_id,
@@ -299,7 +299,7 @@ async fn edit_stale_cards(
         {
             continue;
         }
-        let card = render::card(&link, ctx.settings.lang);
+        let card = render::card(&link, ctx.settings.lang, &ctx.settings.bot_username);
         let fingerprint = card.fingerprint();
         if link.rendered_hash == Some(fingerprint) {
             forget_stale(ctx, local);
@@ -323,7 +323,10 @@ async fn edit_stale_cards(
                     current.rendered_hash = Some(fingerprint);
                     tx.put_ticket(&current);
                     // Changed again while the edit was in flight? Then it stays stale.
-                    if render::card(&current, ctx.settings.lang).fingerprint() == fingerprint {
+                    if render::card(&current, ctx.settings.lang, &ctx.settings.bot_username)
+                        .fingerprint()
+                        == fingerprint
+                    {
                         tx.clear_card_stale(local);
                     }
                 }

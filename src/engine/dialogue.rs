@@ -51,38 +51,24 @@ pub fn first_missing(dialogue: &Dialogue, companies: &[String]) -> DialogueStep 
 
 /// The question for a step.
 pub fn ask(step: DialogueStep, companies: &[String], lang: Lang) -> Next {
-    let cancel = Button {
-        label: lang.button_cancel().into(),
-        data: "new:cancel".into(),
-    };
+    let cancel = Button::callback(lang.button_cancel(), "new:cancel");
     let (html, mut rows) = match step {
         DialogueStep::Company => (
             lang.ask_company().to_owned(),
             companies
                 .iter()
                 .enumerate()
-                .map(|(i, name)| {
-                    vec![Button {
-                        label: name.clone(),
-                        data: format!("new:co:{i}"),
-                    }]
-                })
+                .map(|(i, name)| vec![Button::callback(name.clone(), format!("new:co:{i}"))])
                 .collect(),
         ),
         DialogueStep::Subject => (lang.ask_subject().to_owned(), Vec::new()),
         DialogueStep::Description => (
             lang.ask_description().to_owned(),
-            vec![vec![Button {
-                label: lang.button_skip().into(),
-                data: "new:skip".into(),
-            }]],
+            vec![vec![Button::callback(lang.button_skip(), "new:skip")]],
         ),
         DialogueStep::Files => (
             lang.ask_files().to_owned(),
-            vec![vec![Button {
-                label: lang.button_done().into(),
-                data: "new:done".into(),
-            }]],
+            vec![vec![Button::callback(lang.button_done(), "new:done")]],
         ),
     };
     rows.push(vec![cancel]);

@@ -1,9 +1,10 @@
 //! Group mode: `/new`, `/ticket`, replies that become comments, and the `/new` dialogue.
 
 use super::dialogue::{self, Input, Next};
-use super::{ALBUM_WINDOW, ChatSettings, Outcome, Settings, say, send};
+use super::lifecycle::{self, ClosedComment};
+use super::{ALBUM_WINDOW, ChatSettings, Outcome, Settings, queued, say, send, sent};
 use crate::model::{
-    AlbumItem, Dialogue, Job, JobKind, SendAction, TelegramFile, TicketLink, TicketView,
+    AlbumItem, Dialogue, FollowUp, Job, JobKind, SendAction, TelegramFile, TicketLink, TicketView,
 };
 use crate::store::{Result, Tx};
 use crate::telegram::texts::escape;
@@ -73,6 +74,10 @@ pub fn on_message(
                 Ok(Outcome::skipped("/cancel without a dialogue"))
             }
             "done" => dialogue_input(tx, settings, chat, message, Input::Done, now),
+            "escalate" => {
+                let local = thread_ticket(tx, message)?;
+                lifecycle::escalate(tx, settings, chat, local, message, now)
+            }
             "help" | "start" => {
                 say(
                     tx,
@@ -88,7 +93,7 @@ pub fn on_message(
     }
 
     if let Some(local) = thread_ticket(tx, message)? {
-        return add_comment(tx, chat, local, message, sent_at, now);
+        return comment_in_thread(tx, settings, chat, local, message, sent_at, now);
     }
     let user = message.from.as_ref().map(|u| u.id).unwrap_or_default();
     if tx.dialogue(chat.id, user)?.is_some() {
@@ -99,13 +104,6 @@ pub fn on_message(
         return dialogue_input(tx, settings, chat, message, input, now);
     }
     Ok(Outcome::skipped("chatter (replies to no ticket)"))
-}
-
-fn sent() -> Outcome {
-    Outcome {
-        sends: true,
-        ..Outcome::default()
-    }
 }
 
 /// The ticket whose thread a message belongs to: what it replies to, else its thread root.
@@ -119,6 +117,81 @@ fn thread_ticket(tx: &Tx<'_>, message: &Message) -> Result<Option<u64>> {
         return tx.ticket_of_message(message.chat.id, thread);
     }
     Ok(None)
+}
+
+/// A message in a ticket's thread: a comment, or — on a done ticket — a reopen or a follow-up.
+pub(crate) fn comment_in_thread(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    chat: &ChatSettings,
+    local: u64,
+    message: &Message,
+    sent_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<Outcome> {
+    // The rest of an album follows its first item, wherever that went (a follow-up ticket).
+    if let Some(group) = &message.media_group_id {
+        for item in tx.album(chat.id, group)? {
+            if item.message_id == message.message_id {
+                continue;
+            }
+            if let Some(owner) = tx.ticket_of_message(chat.id, item.message_id)?
+                && owner != local
+            {
+                return add_comment(tx, chat, owner, message, sent_at, now);
+            }
+        }
+    }
+    let Some(link) = tx.ticket(local)? else {
+        return Ok(Outcome::skipped("thread of a ticket that is gone"));
+    };
+    match lifecycle::closed_comment(tx, settings, chat, &link, message, now)? {
+        Some(ClosedComment::FollowUp(original)) => {
+            follow_up(tx, settings, chat, original, &link, message, now)
+        }
+        Some(ClosedComment::Reopened) | None => add_comment(tx, chat, local, message, sent_at, now),
+    }
+}
+
+/// A comment on a closed ticket opens a new ticket that refers to it.
+fn follow_up(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    chat: &ChatSettings,
+    original: FollowUp,
+    old: &TicketLink,
+    message: &Message,
+    now: OffsetDateTime,
+) -> Result<Outcome> {
+    let lang = settings.lang;
+    let author = message
+        .author(Some(chat.name.clone()))
+        .unwrap_or_else(|| unknown_requester(chat));
+    let subject = crate::telegram::texts::truncate(
+        &lang.follow_up_subject(original.number.as_deref(), &old.view.subject),
+        200,
+    );
+    let number = original.number.clone();
+    open_ticket(
+        tx,
+        chat,
+        author,
+        message,
+        subject,
+        message.body().trim().to_owned(),
+        message.file().into_iter().collect(),
+        &[],
+        Some(original),
+        now,
+    )?;
+    say(
+        tx,
+        chat.id,
+        Some(message.message_id),
+        lang.follow_up_opened(number.as_deref()),
+        now,
+    )?;
+    Ok(queued())
 }
 
 fn remember_album_item(
@@ -248,6 +321,7 @@ pub(crate) fn open_ticket(
     description: String,
     files: Vec<TelegramFile>,
     extra_messages: &[i32],
+    follow_up_of: Option<FollowUp>,
     now: OffsetDateTime,
 ) -> Result<u64> {
     let local = tx.next_seq()?;
@@ -274,6 +348,10 @@ pub(crate) fn open_ticket(
         known_comments: Vec::new(),
         comment_authors: Vec::new(),
         created_at: now,
+        rating: None,
+        feedback_given: false,
+        escalated_at: None,
+        follow_up_of: follow_up_of.clone(),
     };
     tx.put_ticket(&link);
     tx.index_message(chat.id, source.message_id, local);
@@ -290,6 +368,7 @@ pub(crate) fn open_ticket(
                 files,
                 registered_at,
                 source_url: source.link(),
+                follow_up_of: follow_up_of.map(|f| f.local),
             },
             attempts: 0,
             not_before: now,
@@ -370,7 +449,9 @@ fn ticket_from_reply(
         files.extend(source.file());
     }
     let subject = subject_from(&text, &author, files.len(), lang);
-    open_ticket(tx, chat, author, source, subject, text, files, &extra, now)?;
+    open_ticket(
+        tx, chat, author, source, subject, text, files, &extra, None, now,
+    )?;
     Ok(Outcome {
         jobs: true,
         ..Outcome::default()
@@ -541,6 +622,7 @@ fn continue_dialogue(
                 dialogue.description.clone().unwrap_or_default(),
                 dialogue.files.clone(),
                 &[],
+                None,
                 now,
             )?;
             Ok(Outcome {

@@ -7,6 +7,8 @@
 
 pub mod dialogue;
 pub mod group;
+pub mod lifecycle;
+pub mod private;
 pub mod sync;
 
 use crate::model::{Outgoing, SendAction};
@@ -28,6 +30,8 @@ pub struct ChatSettings {
     pub name: String,
     /// Branches the requester picks from, for chains.
     pub companies: Vec<String>,
+    /// What a comment on a done ticket does.
+    pub on_closed_comment: crate::config::OnClosedComment,
 }
 
 /// What the engine needs to know about the deployment.
@@ -57,11 +61,55 @@ impl Outcome {
     }
 }
 
+/// Facts about an update that only Telegram can tell, looked up by the daemon before the update
+/// is processed (the engine does no I/O).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// Whether the user acting on a ticket (pressing its rating/reopen button, sending feedback
+    /// on it) is a member of the ticket's chat (`getChatMember`); `None` when no check was made.
+    pub presser_is_member: Option<bool>,
+}
+
+/// The chat and user whose membership must be checked before `raw` is processed: rating and
+/// reopening are for members of the ticket's chat only, whoever can see the button.
+pub fn membership_to_check(
+    tx: &Tx<'_>,
+    settings: &Settings,
+    raw: &serde_json::Value,
+) -> Result<Option<(i64, i64)>> {
+    let Ok(update) = serde_json::from_value::<Update>(raw.clone()) else {
+        return Ok(None);
+    };
+    if let Some(message) = update.message.filter(|m| m.chat.kind == "private") {
+        let Some(user) = &message.from else {
+            return Ok(None);
+        };
+        let local = private::ticket_concerned(tx, &message, &settings.bot_username)?;
+        return Ok(match local {
+            Some(local) => tx.ticket(local)?.map(|link| (link.chat_id, user.id)),
+            None => None,
+        });
+    }
+    let Some(query) = update.callback_query else {
+        return Ok(None);
+    };
+    let Some(local) = query
+        .data
+        .as_deref()
+        .and_then(lifecycle::ButtonAction::parse)
+        .map(|action| action.ticket())
+    else {
+        return Ok(None);
+    };
+    Ok(tx.ticket(local)?.map(|link| (link.chat_id, query.from.id)))
+}
+
 /// Processes one raw update from the inbox.
 pub fn process_update(
     tx: &mut Tx<'_>,
     settings: &Settings,
     raw: &serde_json::Value,
+    facts: Facts,
     now: OffsetDateTime,
 ) -> Result<Outcome> {
     let update: Update = match serde_json::from_value(raw.clone()) {
@@ -69,9 +117,19 @@ pub fn process_update(
         Err(error) => return Ok(Outcome::skipped(format!("unparseable update: {error}"))),
     };
     if let Some(message) = &update.message {
+        if message.chat.kind == "private" {
+            return private::on_message(tx, settings, message, facts, now);
+        }
         return group::on_message(tx, settings, message, now);
     }
     if let Some(query) = &update.callback_query {
+        if let Some(action) = query
+            .data
+            .as_deref()
+            .and_then(lifecycle::ButtonAction::parse)
+        {
+            return lifecycle::on_button(tx, settings, query, action, facts, now);
+        }
         return group::on_callback(tx, settings, query, now);
     }
     if update.edited_message.is_some() {
@@ -83,6 +141,43 @@ pub fn process_update(
         "update type `{}` is not handled",
         Update::kind(raw)
     )))
+}
+
+/// An [`Outcome`] that woke the sender.
+pub(crate) fn sent() -> Outcome {
+    Outcome {
+        sends: true,
+        ..Outcome::default()
+    }
+}
+
+/// An [`Outcome`] that woke the runner (and the sender, which is harmless when idle).
+pub(crate) fn queued() -> Outcome {
+    Outcome {
+        jobs: true,
+        sends: true,
+        skipped: None,
+    }
+}
+
+/// Queues a helpdesk job for a ticket, due now.
+pub(crate) fn push_job(
+    tx: &mut Tx<'_>,
+    local: crate::model::LocalId,
+    kind: crate::model::JobKind,
+    now: OffsetDateTime,
+) -> Result<()> {
+    tx.push_job(
+        local,
+        &crate::model::Job {
+            kind,
+            attempts: 0,
+            not_before: now,
+            boot: 0,
+            last_error: None,
+        },
+    )?;
+    Ok(())
 }
 
 /// Queues a message to a chat.

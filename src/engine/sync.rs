@@ -148,6 +148,10 @@ mod tests {
             known_comments: known.iter().map(|k| CommentId((*k).into())).collect(),
             comment_authors: vec![],
             created_at: OffsetDateTime::UNIX_EPOCH,
+            rating: None,
+            feedback_given: false,
+            escalated_at: None,
+            follow_up_of: None,
         }
     }
 

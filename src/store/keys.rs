@@ -17,6 +17,7 @@ pub(super) enum Space {
     Dialogues,
     Albums,
     UnknownChats,
+    PendingFeedback,
 }
 
 impl Space {
@@ -37,6 +38,7 @@ impl Space {
             Space::Dialogues => 12,
             Space::Albums => 13,
             Space::UnknownChats => 14,
+            Space::PendingFeedback => 15,
         }
     }
 
@@ -56,6 +58,7 @@ impl Space {
             Space::Dialogues => "dialogues",
             Space::Albums => "albums",
             Space::UnknownChats => "unknown_chats",
+            Space::PendingFeedback => "pending_feedback",
         }
     }
 

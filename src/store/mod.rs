@@ -487,6 +487,19 @@ impl Tx<'_> {
         self.put(Space::Albums, &album_key(chat_id, media_group_id), &items);
     }
 
+    /// The ticket whose feedback a user's next private message is (after «Оставить отзыв»).
+    pub fn pending_feedback(&self, user_id: i64) -> Result<Option<LocalId>> {
+        self.get(Space::PendingFeedback, &i64_key(user_id))
+    }
+
+    pub fn put_pending_feedback(&mut self, user_id: i64, local: LocalId) {
+        self.put(Space::PendingFeedback, &i64_key(user_id), &local);
+    }
+
+    pub fn remove_pending_feedback(&mut self, user_id: i64) {
+        self.delete(Space::PendingFeedback, &i64_key(user_id));
+    }
+
     /// Chats already reported as unconfigured (logged once, not per message).
     pub fn note_unknown_chat(&mut self, chat_id: i64) -> Result<bool> {
         let key = i64_key(chat_id);

@@ -12,6 +12,7 @@ fn job(n: i32) -> Job {
             files: vec![],
             registered_at: OffsetDateTime::UNIX_EPOCH,
             source_url: None,
+            follow_up_of: None,
         },
         attempts: 0,
         not_before: OffsetDateTime::UNIX_EPOCH,

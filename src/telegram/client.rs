@@ -292,6 +292,19 @@ impl TelegramClient {
         request.await.map(|_| ()).map_err(|e| self.classify(e))
     }
 
+    /// Whether `user_id` is in `chat_id` now (owner, admin, member, or restricted but present).
+    /// Telegram answers "user not found" for people who never joined: that is a plain no.
+    pub async fn is_member(&self, chat_id: i64, user_id: i64) -> Result<bool, TgError> {
+        let user = teloxide::types::UserId(user_id as u64);
+        match self.bot.get_chat_member(ChatId(chat_id), user).await {
+            Ok(member) => Ok(member.kind.is_present()),
+            Err(error) => match self.classify(error) {
+                TgError::Rejected(text) if text.contains("user not found") => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
     /// Downloads a file a client sent (Telegram lets bots download up to 20 MB).
     pub async fn download(&self, file_id: &str) -> Result<Vec<u8>, TgError> {
         use teloxide::net::Download;
@@ -315,7 +328,12 @@ pub const POLL_TIMEOUT_SECS: u64 = 10;
 fn markup(keyboard: &Keyboard) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new(keyboard.rows.iter().map(|row| {
         row.iter()
-            .map(|b| InlineKeyboardButton::callback(b.label.clone(), b.data.clone()))
+            .map(
+                |b| match b.url.as_deref().and_then(|u| reqwest::Url::parse(u).ok()) {
+                    Some(url) => InlineKeyboardButton::url(b.label.clone(), url),
+                    None => InlineKeyboardButton::callback(b.label.clone(), b.data.clone()),
+                },
+            )
             .collect::<Vec<_>>()
     }))
 }

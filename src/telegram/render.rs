@@ -1,7 +1,7 @@
 //! The ticket card: what clients see of a ticket, rendered from the stored view.
 
 use super::texts::{Lang, escape, truncate};
-use crate::model::{Keyboard, TicketLink};
+use crate::model::{Button, Keyboard, TicketLink};
 use std::hash::{Hash, Hasher};
 
 /// Card text limits: Telegram allows 4096 characters; the parts people write are cut well below
@@ -27,8 +27,8 @@ impl Card {
     }
 }
 
-/// Renders the card of a ticket.
-pub fn card(link: &TicketLink, lang: Lang) -> Card {
+/// Renders the card of a ticket. `bot_username` makes the «Оставить отзыв» deep link.
+pub fn card(link: &TicketLink, lang: Lang, bot_username: &str) -> Card {
     let labels = lang.card_labels();
     let view = &link.view;
     let mut lines = Vec::new();
@@ -37,6 +37,14 @@ pub fn card(link: &TicketLink, lang: Lang) -> Card {
         None => labels.registering.to_owned(),
     };
     lines.push(format!("📋 <b>{} {number}</b>", labels.ticket));
+    if let Some(original) = &link.follow_up_of {
+        let number = original
+            .number
+            .as_deref()
+            .map(|n| format!(" #{}", escape(n)))
+            .unwrap_or_default();
+        lines.push(format!("<i>{}{number}</i>", labels.follow_up_of));
+    }
     lines.push(format!(
         "<b>{}:</b> {}",
         labels.problem,
@@ -85,14 +93,56 @@ pub fn card(link: &TicketLink, lang: Lang) -> Card {
             ));
         }
     }
-    if !view.status.is_done() {
-        lines.push(String::new());
-        lines.push(format!("<i>{}</i>", labels.reply_hint));
+    let keyboard = if view.status.is_done() {
+        Some(closed_keyboard(link, lang, bot_username))
+    } else {
+        None
+    };
+    match (view.status.is_done(), link.rating) {
+        (false, _) => {
+            lines.push(String::new());
+            lines.push(format!("<i>{}</i>", labels.reply_hint));
+        }
+        (true, Some(score)) => {
+            lines.push(String::new());
+            lines.push(format!("<b>{}:</b> {}", labels.rating, Lang::stars(score)));
+        }
+        (true, None) => {
+            lines.push(String::new());
+            lines.push(format!("<i>{}</i>", labels.rate_hint));
+        }
     }
     Card {
         html: lines.join("\n"),
-        keyboard: None,
+        keyboard,
     }
+}
+
+/// The buttons of a done ticket: rate it (once), then leave feedback in a DM; reopen any time.
+fn closed_keyboard(link: &TicketLink, lang: Lang, bot_username: &str) -> Keyboard {
+    let local = link.local;
+    let mut rows = Vec::new();
+    match link.rating {
+        None => rows.push(
+            (1..=5)
+                .map(|score| {
+                    Button::callback(format!("{score}⭐"), format!("rate:{local}:{score}"))
+                })
+                .collect(),
+        ),
+        Some(_) if !link.feedback_given && !bot_username.is_empty() => {
+            rows.push(vec![Button::link(
+                lang.button_feedback(),
+                format!("https://t.me/{bot_username}?start=fb_{local}"),
+            )])
+        }
+        Some(_) => {}
+    }
+    rows.push(vec![Button::callback(
+        lang.button_reopen(),
+        format!("reopen:{local}"),
+    )]);
+    Keyboard { rows }
 }
 
 #[cfg(test)]

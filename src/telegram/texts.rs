@@ -74,6 +74,9 @@ impl Lang {
                 resolution: "Описание решения",
                 last_comments: "Последние комментарии",
                 reply_hint: "Ответьте на это сообщение, чтобы добавить комментарий.",
+                rating: "Оценка",
+                follow_up_of: "Продолжение заявки",
+                rate_hint: "Оцените, пожалуйста, решение заявки:",
             },
             Lang::En => CardLabels {
                 ticket: "Ticket",
@@ -87,6 +90,9 @@ impl Lang {
                 resolution: "Resolution",
                 last_comments: "Latest comments",
                 reply_hint: "Reply to this message to add a comment.",
+                rating: "Rating",
+                follow_up_of: "Follow-up of ticket",
+                rate_hint: "Please rate how the ticket was solved:",
             },
         }
     }
@@ -262,6 +268,191 @@ impl Lang {
         }
     }
 
+    pub fn button_reopen(self) -> &'static str {
+        match self {
+            Lang::Ru => "Переоткрыть",
+            Lang::En => "Reopen",
+        }
+    }
+
+    pub fn button_feedback(self) -> &'static str {
+        match self {
+            Lang::Ru => "Оставить отзыв",
+            Lang::En => "Leave feedback",
+        }
+    }
+
+    /// Five stars, `score` of them filled.
+    pub fn stars(score: u8) -> String {
+        (1..=5u8)
+            .map(|i| if i <= score { '★' } else { '☆' })
+            .collect()
+    }
+
+    pub fn rated(self) -> &'static str {
+        match self {
+            Lang::Ru => "Спасибо за оценку!",
+            Lang::En => "Thank you for the rating!",
+        }
+    }
+
+    pub fn already_rated(self) -> &'static str {
+        match self {
+            Lang::Ru => "Оценка этой заявки уже сохранена.",
+            Lang::En => "This ticket has already been rated.",
+        }
+    }
+
+    pub fn not_closed_yet(self) -> &'static str {
+        match self {
+            Lang::Ru => "Заявка ещё не закрыта.",
+            Lang::En => "The ticket is not closed yet.",
+        }
+    }
+
+    pub fn members_only(self) -> &'static str {
+        match self {
+            Lang::Ru => "Оценивать и переоткрывать заявку могут только участники этого чата.",
+            Lang::En => "Only members of this chat can rate or reopen the ticket.",
+        }
+    }
+
+    pub fn reopen_requested(self) -> &'static str {
+        match self {
+            Lang::Ru => "Заявка будет переоткрыта.",
+            Lang::En => "The ticket will be reopened.",
+        }
+    }
+
+    pub fn reopened_by(self, who: &str) -> String {
+        match self {
+            Lang::Ru => format!("🔄 Заявка переоткрыта по просьбе {}.", escape(who)),
+            Lang::En => format!("🔄 Ticket reopened at the request of {}.", escape(who)),
+        }
+    }
+
+    pub fn follow_up_opened(self, number: Option<&str>) -> String {
+        let number = number
+            .map(|n| format!(" #{}", escape(n)))
+            .unwrap_or_default();
+        match self {
+            Lang::Ru => format!(
+                "Заявка{number} уже закрыта, поэтому по этому сообщению открыта новая заявка, \
+                 связанная с ней."
+            ),
+            Lang::En => format!(
+                "Ticket{number} is already closed, so this message opens a new ticket linked to it."
+            ),
+        }
+    }
+
+    pub fn follow_up_subject(self, number: Option<&str>, subject: &str) -> String {
+        let number = number.map(|n| format!(" #{n}")).unwrap_or_default();
+        match self {
+            Lang::Ru => format!("Продолжение{number}: {subject}"),
+            Lang::En => format!("Follow-up{number}: {subject}"),
+        }
+    }
+
+    pub fn escalated(self, number: Option<&str>) -> String {
+        let number = number
+            .map(|n| format!(" #{}", escape(n)))
+            .unwrap_or_default();
+        match self {
+            Lang::Ru => format!("⚡ Заявка{number} эскалирована: поддержка получила сигнал."),
+            Lang::En => format!("⚡ Ticket{number} escalated: support has been alerted."),
+        }
+    }
+
+    pub fn escalated_already(self) -> &'static str {
+        match self {
+            Lang::Ru => "Эскалация уже отправлена в течение последнего часа, поддержка в курсе.",
+            Lang::En => "This ticket was escalated within the last hour; support is on it.",
+        }
+    }
+
+    pub fn escalate_usage(self) -> &'static str {
+        match self {
+            Lang::Ru => {
+                "Команду /escalate нужно отправить ответом на карточку заявки или в её ветке."
+            }
+            Lang::En => "Send /escalate as a reply to a ticket card or inside its thread.",
+        }
+    }
+
+    /// The bot command menu entry of `/escalate`.
+    pub fn escalate_command(self) -> &'static str {
+        match self {
+            Lang::Ru => "Обратите внимание. Эскалация заявки",
+            Lang::En => "Attention please: escalate the ticket",
+        }
+    }
+
+    /// Internal note for staff: what happened and who did it.
+    pub fn escalation_note(self, who: &str) -> String {
+        match self {
+            Lang::Ru => format!("Обратите внимание. Эскалация заявки — клиент {who} (Telegram)."),
+            Lang::En => format!("Attention please: ticket escalated by client {who} (Telegram)."),
+        }
+    }
+
+    pub fn rating_note(self, score: u8, who: &str, comment: Option<&str>) -> String {
+        let stars = Self::stars(score);
+        let mut note = match self {
+            Lang::Ru => format!("Оценка клиента: {score} из 5 {stars} — {who} (Telegram)."),
+            Lang::En => format!("Client rating: {score} of 5 {stars} — {who} (Telegram)."),
+        };
+        if let Some(comment) = comment {
+            note.push_str(match self {
+                Lang::Ru => "\nОтзыв: ",
+                Lang::En => "\nFeedback: ",
+            });
+            note.push_str(comment);
+        }
+        note
+    }
+
+    pub fn feedback_prompt(self, number: Option<&str>) -> String {
+        let number = number
+            .map(|n| format!(" #{}", escape(n)))
+            .unwrap_or_default();
+        match self {
+            Lang::Ru => {
+                format!("Напишите одним сообщением отзыв о заявке{number}. /cancel — отмена.")
+            }
+            Lang::En => {
+                format!("Write your feedback on ticket{number} in one message. /cancel to cancel.")
+            }
+        }
+    }
+
+    pub fn feedback_thanks(self) -> &'static str {
+        match self {
+            Lang::Ru => "Спасибо! Отзыв передан в поддержку.",
+            Lang::En => "Thank you! Your feedback has been passed to support.",
+        }
+    }
+
+    pub fn feedback_unavailable(self) -> &'static str {
+        match self {
+            Lang::Ru => "Отзыв можно оставить только после оценки закрытой заявки.",
+            Lang::En => "Feedback can be left only after rating a closed ticket.",
+        }
+    }
+
+    pub fn private_help(self) -> &'static str {
+        match self {
+            Lang::Ru => {
+                "Я бот поддержки. Заявки создаются в чате вашей компании командой /new; \
+                 сюда приходят уведомления об ответах и здесь можно оставить отзыв."
+            }
+            Lang::En => {
+                "I am the support bot. Tickets are opened in your company's chat with /new; \
+                 here you get notifications about replies and can leave feedback."
+            }
+        }
+    }
+
     pub fn files_only(self, count: usize) -> String {
         match self {
             Lang::Ru => format!("Файлы: {count}"),
@@ -283,6 +474,9 @@ pub struct CardLabels {
     pub resolution: &'static str,
     pub last_comments: &'static str,
     pub reply_hint: &'static str,
+    pub rating: &'static str,
+    pub follow_up_of: &'static str,
+    pub rate_hint: &'static str,
 }
 
 #[cfg(test)]

@@ -40,12 +40,66 @@ fn link(status: StatusClass) -> TicketLink {
         known_comments: vec![],
         comment_authors: vec![],
         created_at: datetime!(2026-11-21 10:00 UTC),
+        rating: None,
+        feedback_given: false,
+        escalated_at: None,
+        follow_up_of: None,
     }
+}
+
+const BOT: &str = "acme_support_bot";
+
+/// The card as a client sees it: the text, then each keyboard row as `[label → target]`.
+fn shown(card: &Card) -> String {
+    let mut text = card.html.clone();
+    for row in card.keyboard.iter().flat_map(|k| &k.rows) {
+        let buttons: Vec<String> = row
+            .iter()
+            .map(|b| format!("[{} → {}]", b.label, b.url.as_deref().unwrap_or(&b.data)))
+            .collect();
+        text.push_str(&format!("\n{}", buttons.join(" ")));
+    }
+    text
+}
+
+/// Every status class in both languages: the post text clients read is pinned.
+#[test]
+fn card_for_every_status_in_both_languages() {
+    for lang in [Lang::Ru, Lang::En] {
+        for status in StatusClass::ALL {
+            let name = format!(
+                "card_{}_{}",
+                if lang == Lang::Ru { "ru" } else { "en" },
+                status
+            );
+            insta::assert_snapshot!(name, shown(&card(&link(status), lang, BOT)));
+        }
+    }
+}
+
+/// After a rating the card shows the stars and offers feedback in a DM; after feedback, only
+/// reopening is left. A follow-up names the ticket it continues.
+#[test]
+fn card_after_rating_feedback_and_as_a_follow_up() {
+    let mut l = link(StatusClass::Closed);
+    l.rating = Some(4);
+    insta::assert_snapshot!("card_ru_rated", shown(&card(&l, Lang::Ru, BOT)));
+    l.feedback_given = true;
+    insta::assert_snapshot!(
+        "card_en_rated_with_feedback",
+        shown(&card(&l, Lang::En, BOT))
+    );
+    let mut f = link(StatusClass::New);
+    f.follow_up_of = Some(crate::model::FollowUp {
+        local: 7,
+        number: Some("12".into()),
+    });
+    insta::assert_snapshot!("card_ru_follow_up", shown(&card(&f, Lang::Ru, BOT)));
 }
 
 #[test]
 fn card_in_progress_ru() {
-    insta::assert_snapshot!(card(&link(StatusClass::InProgress), Lang::Ru).html, @"
+    insta::assert_snapshot!(card(&link(StatusClass::InProgress), Lang::Ru, BOT).html, @"
     📋 <b>Заявка #17</b>
     <b>Проблема:</b> Printer does not print
     <b>Описание:</b> Since the morning &amp; after restart
@@ -63,7 +117,7 @@ fn card_in_progress_ru() {
 
 #[test]
 fn card_resolved_en() {
-    insta::assert_snapshot!(card(&link(StatusClass::Resolved), Lang::En).html, @"
+    insta::assert_snapshot!(card(&link(StatusClass::Resolved), Lang::En, BOT).html, @"
     📋 <b>Ticket #17</b>
     <b>Problem:</b> Printer does not print
     <b>Description:</b> Since the morning &amp; after restart
@@ -75,6 +129,8 @@ fn card_resolved_en() {
     <b>Latest comments:</b>
     — <i>Ann Smith:</i> Still broken
     — <i>Ivan Petrov:</i> On my way
+
+    <i>Please rate how the ticket was solved:</i>
     ");
 }
 
@@ -85,7 +141,7 @@ fn card_before_registration_and_without_optional_fields() {
     l.view.description.clear();
     l.view.assignee = None;
     l.view.last_comments.clear();
-    insta::assert_snapshot!(card(&l, Lang::Ru).html, @"
+    insta::assert_snapshot!(card(&l, Lang::Ru, BOT).html, @"
     📋 <b>Заявка регистрируется…</b>
     <b>Проблема:</b> Printer does not print
     <b>Автор:</b> Ann &lt;Smith&gt; (@ann), Acme
@@ -108,5 +164,5 @@ fn huge_texts_still_fit_telegram() {
         };
         3
     ];
-    assert!(card(&l, Lang::Ru).html.chars().count() < 4096);
+    assert!(card(&l, Lang::Ru, BOT).html.chars().count() < 4096);
 }

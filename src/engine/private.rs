@@ -1,0 +1,152 @@
+//! The private chat with the bot: deep links (`/start fb_<ticket>`), feedback after a rating, help.
+
+use super::{Facts, Outcome, Settings, push_job, queued, say, sent};
+use crate::model::{JobKind, LocalId};
+use crate::store::{Result, Tx};
+use crate::telegram::wire::{Message, command};
+use teledesk_adapter::IdempotencyKey;
+use time::OffsetDateTime;
+
+/// The `/start` payload of the «Оставить отзыв» button.
+const FEEDBACK_PREFIX: &str = "fb_";
+
+/// The ticket a private message concerns, when acting on it needs the sender to be a member of
+/// the ticket's chat: a feedback deep link, or the feedback message itself.
+pub fn ticket_concerned(
+    tx: &Tx<'_>,
+    message: &Message,
+    bot_username: &str,
+) -> Result<Option<LocalId>> {
+    let Some(user) = &message.from else {
+        return Ok(None);
+    };
+    if let Some((name, args)) = command(message.body(), bot_username) {
+        if name == "start" {
+            return Ok(args
+                .trim()
+                .strip_prefix(FEEDBACK_PREFIX)
+                .and_then(|id| id.parse().ok()));
+        }
+        return Ok(None);
+    }
+    tx.pending_feedback(user.id)
+}
+
+pub fn on_message(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    message: &Message,
+    facts: Facts,
+    now: OffsetDateTime,
+) -> Result<Outcome> {
+    let lang = settings.lang;
+    let Some(user) = message.from.clone() else {
+        return Ok(Outcome::skipped("private message without a sender"));
+    };
+    if user.id == settings.bot_id {
+        return Ok(Outcome::skipped("the bot's own message"));
+    }
+    let chat = message.chat.id;
+    if let Some((name, args)) = command(message.body(), &settings.bot_username) {
+        return match name.as_str() {
+            "start" => match args
+                .trim()
+                .strip_prefix(FEEDBACK_PREFIX)
+                .and_then(|id| id.parse().ok())
+            {
+                Some(local) => start_feedback(tx, settings, message, local, facts, now),
+                None => {
+                    say(tx, chat, None, lang.private_help(), now)?;
+                    Ok(sent())
+                }
+            },
+            "cancel" if tx.pending_feedback(user.id)?.is_some() => {
+                tx.remove_pending_feedback(user.id);
+                say(tx, chat, Some(message.message_id), lang.cancelled(), now)?;
+                Ok(sent())
+            }
+            _ => {
+                say(tx, chat, None, lang.private_help(), now)?;
+                Ok(sent())
+            }
+        };
+    }
+    let Some(local) = tx.pending_feedback(user.id)? else {
+        say(tx, chat, None, lang.private_help(), now)?;
+        return Ok(sent());
+    };
+    let text = message.body().trim();
+    if text.is_empty() {
+        // A sticker or a photo without caption is not feedback; keep waiting for words.
+        say(
+            tx,
+            chat,
+            Some(message.message_id),
+            lang.feedback_prompt(None),
+            now,
+        )?;
+        return Ok(sent());
+    }
+    tx.remove_pending_feedback(user.id);
+    let Some(mut link) = tx.ticket(local)? else {
+        return Ok(Outcome::skipped("feedback for a ticket that is gone"));
+    };
+    let (Some(score), Some(true)) = (link.rating, facts.presser_is_member) else {
+        say(
+            tx,
+            chat,
+            Some(message.message_id),
+            lang.feedback_unavailable(),
+            now,
+        )?;
+        return Ok(sent());
+    };
+    let company = settings.chats.get(&link.chat_id).map(|c| c.name.clone());
+    link.feedback_given = true;
+    tx.put_ticket(&link);
+    tx.mark_card_stale(local);
+    push_job(
+        tx,
+        local,
+        JobKind::Rate {
+            key: IdempotencyKey::telegram(chat, message.message_id),
+            score,
+            comment: Some(text.to_owned()),
+            by: super::lifecycle::requester(&user, company),
+        },
+        now,
+    )?;
+    say(
+        tx,
+        chat,
+        Some(message.message_id),
+        lang.feedback_thanks(),
+        now,
+    )?;
+    Ok(queued())
+}
+
+fn start_feedback(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    message: &Message,
+    local: LocalId,
+    facts: Facts,
+    now: OffsetDateTime,
+) -> Result<Outcome> {
+    let lang = settings.lang;
+    let chat = message.chat.id;
+    let link = tx.ticket(local)?;
+    let open = link
+        .as_ref()
+        .is_some_and(|l| l.rating.is_some() && !l.feedback_given);
+    if !open || facts.presser_is_member != Some(true) {
+        say(tx, chat, None, lang.feedback_unavailable(), now)?;
+        return Ok(sent());
+    }
+    let user = message.from.as_ref().map(|u| u.id).unwrap_or(chat);
+    tx.put_pending_feedback(user, local);
+    let number = link.and_then(|l| l.number);
+    say(tx, chat, None, lang.feedback_prompt(number.as_deref()), now)?;
+    Ok(sent())
+}
