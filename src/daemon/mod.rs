@@ -208,6 +208,16 @@ impl Daemon {
         queues(&self.context.store)
     }
 
+    /// Every ticket teledesk knows, oldest first (for the demo and tests).
+    pub fn tickets(&self) -> Vec<crate::model::TicketLink> {
+        self.context.store.read().tickets().unwrap_or_default()
+    }
+
+    /// The adapter of a configured helpdesk, to read tickets as teledesk sees them.
+    pub fn helpdesk(&self, name: &str) -> Option<Arc<dyn Helpdesk>> {
+        self.context.helpdesks.get(name).cloned()
+    }
+
     /// Stops taking updates, lets queued work drain for up to `options.grace`, then stops every
     /// loop and flushes the store. Whatever is left stays queued for the next start.
     pub async fn shutdown(self) {

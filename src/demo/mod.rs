@@ -4,6 +4,10 @@
 //! [`Stage`] (fakes, a config file pointing at them, a store in a temporary directory) is also what
 //! the end-to-end tests build on, so the demo and the tests exercise the same wiring.
 
+mod staged;
+
+pub use staged::{StagedHelpdesk, Target};
+
 use crate::config::{self, Config};
 use crate::daemon::{Daemon, Options};
 use std::path::PathBuf;
@@ -13,12 +17,15 @@ use teledesk_testkit::kaiten::FakeKaiten;
 use teledesk_testkit::telegram::{ChatMessage, FakeTelegram, Outgoing, TelegramOptions};
 
 /// The Kaiten custom property the demo uses for resolutions.
-pub const RESOLUTION_PROPERTY: &str = "id_7";
+pub const RESOLUTION_PROPERTY: &str = teledesk_testkit::kaiten::RESOLUTION_PROPERTY;
 
 /// Fakes plus a config that points the daemon at them.
 pub struct Stage {
     pub telegram: FakeTelegram,
+    /// The fake Kaiten; the configured helpdesk when the stage was built for Kaiten.
     pub kaiten: FakeKaiten,
+    /// The configured helpdesk's staff side, whatever its kind.
+    pub helpdesk: StagedHelpdesk,
     pub dir: tempfile::TempDir,
     /// The client group(s) configured in `[[chats]]`.
     pub groups: Vec<i64>,
@@ -40,9 +47,32 @@ impl Stage {
         poll: &str,
         options: TelegramOptions,
     ) -> Self {
+        Self::build(Target::Fake("kaiten".into()), groups, lang, poll, options)
+            .await
+            .expect("the Kaiten stage starts")
+    }
+
+    /// A stage for any helpdesk: its testkit fake, or a live server.
+    pub async fn with_helpdesk(
+        target: Target,
+        groups: usize,
+        lang: &str,
+        poll: &str,
+    ) -> Result<Self, String> {
+        Self::build(target, groups, lang, poll, TelegramOptions::default()).await
+    }
+
+    async fn build(
+        target: Target,
+        groups: usize,
+        lang: &str,
+        poll: &str,
+        options: TelegramOptions,
+    ) -> Result<Self, String> {
         let telegram = FakeTelegram::start_with(options).await;
         let kaiten = FakeKaiten::start().await;
         let dir = tempfile::tempdir().expect("temporary directory");
+        let helpdesk = StagedHelpdesk::start(&target, dir.path(), &kaiten).await?;
         let client = telegram.add_user("Анна", Some("Смирнова"), Some("anna_acme"));
         let groups: Vec<i64> = (0..groups.max(1))
             .map(|i| {
@@ -57,7 +87,6 @@ impl Stage {
             })
             .collect();
         std::fs::write(dir.path().join("telegram-token"), telegram.token()).expect("write token");
-        std::fs::write(dir.path().join("kaiten-token"), kaiten.token()).expect("write token");
         let mut text = format!(
             r#"[telegram]
 token = "file:{dir}/telegram-token"
@@ -71,43 +100,35 @@ listen = "127.0.0.1:0"
 path = "{dir}/store"
 
 [helpdesks.main]
-kind = "kaiten"
-url = "{kaiten}"
-token = "file:{dir}/kaiten-token"
+kind = "{kind}"
 poll_interval = "{poll}"
-board_id = {board}
-column_id = {column}
-resolution_property = "{resolution}"
-
-[helpdesks.main.statuses]
-"{waiting}" = "waiting_client"
-"{done}" = "closed"
+{helpdesk}
 "#,
             dir = dir.path().display(),
             tg = telegram.api_url(),
-            kaiten = kaiten.url(),
-            board = FakeKaiten::BOARD_ID,
-            column = FakeKaiten::COLUMN_NEW,
-            waiting = FakeKaiten::COLUMN_WAITING,
-            done = FakeKaiten::COLUMN_DONE,
-            resolution = RESOLUTION_PROPERTY,
+            kind = helpdesk.kind,
+            helpdesk = helpdesk.toml,
         );
         for (i, id) in groups.iter().enumerate() {
             text.push_str(&format!(
                 "\n[[chats]]\nid = {id}\nmode = \"group\"\nhelpdesk = \"main\"\nname = \"Acme{}\"\n",
                 if i == 0 { String::new() } else { format!(" branch {i}") }
             ));
+            if !helpdesk.chat_ticket.is_empty() {
+                text.push_str(&format!("[chats.ticket]\n{}\n", helpdesk.chat_ticket));
+            }
         }
         let config_path = dir.path().join("mappings.toml");
         std::fs::write(&config_path, text).expect("write config");
-        Self {
+        Ok(Self {
             telegram,
             kaiten,
+            helpdesk,
             dir,
             groups,
             client,
             config_path,
-        }
+        })
     }
 
     pub fn group(&self) -> i64 {
@@ -117,7 +138,9 @@ resolution_property = "{resolution}"
     /// Adds `key = value` (TOML) to the last `[[chats]]` table of the config.
     pub fn set_chat_option(&self, key: &str, value: &str) {
         let mut text = std::fs::read_to_string(&self.config_path).expect("read config");
-        text.push_str(&format!("{key} = {value}\n"));
+        let header = "[[chats]]\n";
+        let at = text.rfind(header).expect("a [[chats]] table") + header.len();
+        text.insert_str(at, &format!("{key} = {value}\n"));
         std::fs::write(&self.config_path, text).expect("write config");
     }
 
@@ -204,8 +227,11 @@ const STEP: Duration = Duration::from_secs(60);
 
 /// Entry point of `teledesk demo`.
 pub fn main(helpdesk: &str, lang: &str) -> ExitCode {
-    if helpdesk != "kaiten" {
-        eprintln!("error: no fake for helpdesk `{helpdesk}` yet; available: kaiten");
+    if !StagedHelpdesk::FAKE_KINDS.contains(&helpdesk) {
+        eprintln!(
+            "error: no fake for helpdesk `{helpdesk}`; available: {}",
+            StagedHelpdesk::FAKE_KINDS.join(", ")
+        );
         return ExitCode::FAILURE;
     }
     if lang != "ru" && lang != "en" {
@@ -217,7 +243,8 @@ pub fn main(helpdesk: &str, lang: &str) -> ExitCode {
         .build()
         .expect("tokio runtime");
     runtime.block_on(async {
-        match tokio::time::timeout(Duration::from_secs(300), script(lang)).await {
+        let run = script(Target::Fake(helpdesk.to_owned()), lang);
+        match tokio::time::timeout(Duration::from_secs(300), run).await {
             Ok(Ok(())) => ExitCode::SUCCESS,
             Ok(Err(error)) => {
                 eprintln!("demo failed: {error}");
@@ -235,18 +262,26 @@ fn say(line: &str) {
     println!("{line}");
 }
 
-async fn script(lang: &str) -> Result<(), String> {
-    let stage = Stage::new(1, lang, "1s").await;
+/// The scripted conversation against `target`; also what the end-to-end test against live
+/// helpdesks runs. Fails when the client or staff would not see what they should.
+pub async fn script(target: Target, lang: &str) -> Result<(), String> {
+    let stage = Stage::with_helpdesk(target, 1, lang, "1s").await?;
     let tg = &stage.telegram;
-    let kaiten = &stage.kaiten;
+    let staff_side = stage.helpdesk.backstage.clone();
+    let kind = stage.helpdesk.kind;
     let group = stage.group();
     let ann = stage.client;
     let en = lang == "en";
-    say("teledesk demo — the real daemon against a fake Telegram and a fake Kaiten on loopback.");
+    say(&format!(
+        "teledesk demo — the real daemon against a fake Telegram and a {kind} helpdesk on loopback."
+    ));
     say(
         "Telegram's rate limits are enforced by the fake and respected by the daemon (about one message per second per chat).\n",
     );
     let daemon = stage.start(Options::default()).await;
+    let adapter = daemon
+        .helpdesk("main")
+        .ok_or("the daemon has no helpdesk `main`")?;
 
     say("== 1. A client opens a ticket with /new; the bot asks for what is missing ==");
     let subject = if en {
@@ -275,66 +310,73 @@ async fn script(lang: &str) -> Result<(), String> {
     );
     let received = wait_bot_message(tg, group, 3).await?;
     tg.press(group, received, ann, "new:done");
-    let card_id = kaiten
-        .wait_until(STEP, "the card in Kaiten", |k| {
-            k.cards().first().map(|c| c.id)
-        })
-        .await;
+    let (ticket_id, number) = wait_for(&format!("the ticket in {kind}"), || {
+        let link = daemon.tickets().into_iter().next()?;
+        Some((link.ticket_id?, link.number?))
+    })
+    .await?;
     let card_message = tg
         .wait_until(STEP, "the ticket card in the group", |t| {
             t.messages(group)
                 .into_iter()
-                .find(|m| m.from_bot && m.text.contains(&format!("#{card_id}")))
+                .find(|m| m.from_bot && m.text.contains(&format!("#{number}")))
                 .map(|m| m.message_id)
         })
         .await;
     print_client(&stage);
 
-    say("\n== 2. The client replies to the card with a file; it becomes a comment in Kaiten ==");
+    say(&format!(
+        "\n== 2. The client replies to the card with a file; it becomes a comment in {kind} =="
+    ));
     let log = b"2026-11-21 09:14:03 E3 paper jam sensor\n".to_vec();
+    let log_text = if en {
+        "Here is the log"
+    } else {
+        "Вот лог ошибки"
+    };
     tg.send(
         group,
         ann,
-        Outgoing::document(
-            "printer.log",
-            "text/plain",
-            log.clone(),
-            Some(if en {
-                "Here is the log"
-            } else {
-                "Вот лог ошибки"
-            }),
-        )
-        .reply_to(card_message),
+        Outgoing::document("printer.log", "text/plain", log.clone(), Some(log_text))
+            .reply_to(card_message),
     );
-    kaiten
-        .wait_until(STEP, "the client's comment with its file", |k| {
-            (!k.comments(card_id).is_empty() && k.files(card_id).iter().any(|f| f.bytes == log))
-                .then_some(())
+    let comment_landed = |ticket: &teledesk_adapter::Ticket| {
+        ticket.comments.iter().any(|c| {
+            c.origin == teledesk_adapter::Origin::Teledesk
+                && c.body.contains(log_text)
+                && c.attachments.iter().any(|a| a.file_name == "printer.log")
         })
-        .await;
-    print_staff(&stage, card_id);
+    };
+    wait_for_ticket(
+        &*adapter,
+        &ticket_id,
+        "the client's comment with its file",
+        comment_landed,
+    )
+    .await?;
+    print_staff(&*adapter, &*staff_side, &ticket_id).await;
 
     say("\n== 3. Staff take it: assignee, status, a public reply and an internal note ==");
-    let staff = if en {
-        "Ivan Petrov"
-    } else {
-        "Иван Петров"
-    };
-    kaiten.assign(card_id, staff);
-    kaiten.move_to_column(card_id, FakeKaiten::COLUMN_IN_PROGRESS);
+    let staff = staff_side.assign(&ticket_id).await?;
+    if let Some((state, _)) = staff_side
+        .vendor_states()
+        .into_iter()
+        .find(|(_, class)| *class == teledesk_adapter::StatusClass::InProgress)
+    {
+        staff_side.set_state(&ticket_id, &state).await?;
+    }
     let note = if en {
         "Probably the cartridge; order one"
     } else {
         "Похоже на картридж, заказать"
     };
-    kaiten.internal_note(card_id, staff, note);
+    staff_side.internal_note(&ticket_id, note).await?;
     let reply = if en {
         "We will come by before 3 pm today."
     } else {
         "Подойдём сегодня до 15:00."
     };
-    kaiten.staff_reply(card_id, staff, reply);
+    staff_side.staff_reply(&ticket_id, reply, None).await?;
     let in_progress = if en { "In progress" } else { "В работе" };
     tg.wait_until(STEP, "the staff reply and the updated card", |t| {
         let messages = t.messages(group);
@@ -342,39 +384,56 @@ async fn script(lang: &str) -> Result<(), String> {
             .iter()
             .any(|m| m.from_bot && m.text.contains(reply));
         let card = messages.iter().find(|m| m.message_id == card_message)?;
-        (replied && card.text.contains(in_progress) && card.text.contains(staff)).then_some(())
+        (replied && card.text.contains(in_progress) && card.text.contains(&staff)).then_some(())
     })
     .await;
     print_client(&stage);
 
-    say("\n== 4. Staff resolve it; the card shows the resolution ==");
+    say("\n== 4. Staff resolve it; the card shows the resolution and asks for a rating ==");
     let resolution = if en {
         "Replaced the cartridge, test page printed"
     } else {
         "Заменили картридж, тестовая страница напечатана"
     };
-    kaiten.set_property(card_id, RESOLUTION_PROPERTY, serde_json::json!(resolution));
-    kaiten.move_to_column(card_id, FakeKaiten::COLUMN_DONE);
+    staff_side.resolve(&ticket_id, resolution).await?;
     tg.wait_until(STEP, "the closed card", |t| {
         let card = t.message(group, card_message)?;
-        card.text.contains(resolution).then_some(())
+        (card.text.contains(resolution) && card.reply_markup.is_some()).then_some(())
+    })
+    .await;
+
+    say("\n== 5. The client rates it five stars ==");
+    let local = daemon
+        .tickets()
+        .into_iter()
+        .next()
+        .map(|l| l.local)
+        .ok_or("the ticket vanished")?;
+    tg.press(group, card_message, ann, &format!("rate:{local}:5"));
+    tg.wait_until(STEP, "the rated card", |t| {
+        let card = t.message(group, card_message)?;
+        card.text.contains("★★★★★").then_some(())
     })
     .await;
     print_client(&stage);
-    print_staff(&stage, card_id);
+    print_staff(&*adapter, &*staff_side, &ticket_id).await;
 
     let leaked = tg.messages(group).iter().any(|m| m.text.contains(note));
+    let final_ticket = adapter
+        .get_ticket(&ticket_id)
+        .await
+        .map_err(|e| e.to_string())?;
     say("\n== Checks ==");
-    say(&format!("ticket created in Kaiten: card #{card_id}"));
+    say(&format!("ticket created in {kind}: #{number}"));
     say(&format!(
-        "client comment with file reached Kaiten: {}",
-        yes(kaiten.files(card_id).iter().any(|f| f.bytes == log))
+        "client comment with file reached {kind}: {}",
+        yes(comment_landed(&final_ticket))
     ));
     say(&format!(
         "staff reply reached the group: {}",
         yes(tg.messages(group).iter().any(|m| m.text.contains(reply)))
     ));
-    say(&format!("internal note stayed in Kaiten: {}", yes(!leaked)));
+    say(&format!("internal note stayed in {kind}: {}", yes(!leaked)));
     let q = daemon.queues();
     say(&format!(
         "queues: inbox {}, jobs {}, outbox {}, dead letters {}",
@@ -384,7 +443,43 @@ async fn script(lang: &str) -> Result<(), String> {
     if leaked {
         return Err("the internal note reached Telegram".into());
     }
+    if q.dead > 0 {
+        return Err(format!("{} item(s) ended in dead letters", q.dead));
+    }
     Ok(())
+}
+
+async fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> Result<T, String> {
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        if let Some(value) = probe() {
+            return Ok(value);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!("timed out waiting for {what}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_for_ticket(
+    adapter: &dyn teledesk_adapter::Helpdesk,
+    ticket: &teledesk_adapter::TicketId,
+    what: &str,
+    done: impl Fn(&teledesk_adapter::Ticket) -> bool,
+) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        if let Ok(read) = adapter.get_ticket(ticket).await
+            && done(&read)
+        {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!("timed out waiting for {what}"));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 fn yes(ok: bool) -> &'static str {
@@ -412,43 +507,41 @@ fn print_client(stage: &Stage) {
     }
 }
 
-fn print_staff(stage: &Stage, card_id: i64) {
-    say("--- what staff see in Kaiten ---");
-    let Some(card) = stage.kaiten.card(card_id) else {
-        say("(no card)");
+async fn print_staff(
+    adapter: &dyn teledesk_adapter::Helpdesk,
+    staff_side: &dyn teledesk_testkit::conformance::Backstage,
+    ticket: &teledesk_adapter::TicketId,
+) {
+    say(&format!("--- what staff see in {} ---", adapter.kind()));
+    match staff_side.staff_text(ticket).await {
+        Ok(text) => {
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                say(&format!("    {line}"));
+            }
+        }
+        Err(error) => say(&format!("(cannot read the ticket: {error})")),
+    }
+    let Ok(read) = adapter.get_ticket(ticket).await else {
         return;
     };
     say(&format!(
-        "card #{} «{}» column {} ({})",
-        card.id,
-        card.title,
-        card.column_id,
-        match card.column_id {
-            FakeKaiten::COLUMN_NEW => "Новые",
-            FakeKaiten::COLUMN_IN_PROGRESS => "В работе",
-            FakeKaiten::COLUMN_WAITING => "Ждём клиента",
-            _ => "Готово",
-        }
+        "  state: {} · assignee: {}",
+        read.state,
+        read.assignee.as_deref().unwrap_or("—")
     ));
-    for line in card.description.lines() {
-        say(&format!("    {line}"));
-    }
-    for comment in stage.kaiten.comments(card_id) {
-        let tag = if comment.internal { " [internal]" } else { "" };
-        say(&format!(
-            "  comment #{} by {}{tag}:",
-            comment.id, comment.author_name
-        ));
-        for line in comment.text.lines() {
+    for comment in &read.comments {
+        let tag = match (comment.visibility, comment.origin) {
+            (teledesk_adapter::Visibility::Internal, _) => " [internal]",
+            (_, teledesk_adapter::Origin::Teledesk) => " [from Telegram]",
+            _ => "",
+        };
+        say(&format!("  comment by {}{tag}:", comment.author));
+        for line in comment.body.lines() {
             say(&format!("    {line}"));
         }
-    }
-    for file in stage.kaiten.files(card_id) {
-        say(&format!(
-            "  file {} ({} bytes)",
-            file.name,
-            file.bytes.len()
-        ));
+        for file in &comment.attachments {
+            say(&format!("    📎 {}", file.file_name));
+        }
     }
 }
 
