@@ -55,6 +55,34 @@ pub struct TicketLink {
     /// The closed ticket this one follows up, with the number people know it by.
     #[serde(default)]
     pub follow_up_of: Option<FollowUp>,
+    /// The author was told (by DM) of the first staff reply.
+    #[serde(default)]
+    pub notified_reply: bool,
+    /// The author was told (by DM) that the ticket was resolved.
+    #[serde(default)]
+    pub notified_done: bool,
+}
+
+/// Whether the bot can write to a user privately (Telegram lets a bot DM only users who started
+/// it, and not after they blocked it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DmState {
+    /// Never tried, never heard from them privately.
+    #[default]
+    Unknown,
+    /// They wrote to the bot privately.
+    Started,
+    /// Telegram refused: they never started the bot. Not retried until they do.
+    NeverStarted,
+    /// They blocked the bot. Not retried until they write again.
+    Blocked,
+}
+
+impl DmState {
+    pub fn may_send(self) -> bool {
+        matches!(self, DmState::Unknown | DmState::Started)
+    }
 }
 
 /// The closed ticket a follow-up ticket continues.
@@ -223,6 +251,12 @@ pub enum SendAction {
         text: Option<String>,
         alert: bool,
     },
+    /// A private notification to a ticket's author (first staff reply, resolution).
+    Notify {
+        html: String,
+        /// A button that opens the ticket's thread, when the chat has message links.
+        link: Option<String>,
+    },
     /// Replace a message's inline keyboard (or remove it with `None`).
     EditKeyboard {
         message_id: i32,
@@ -303,6 +337,7 @@ impl DeadItem {
                     SendAction::StaffReply { .. } => "staff reply",
                     SendAction::AnswerCallback { .. } => "callback answer",
                     SendAction::EditKeyboard { .. } => "keyboard edit",
+                    SendAction::Notify { .. } => "notification",
                 },
                 item.chat_id
             ),

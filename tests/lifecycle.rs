@@ -351,3 +351,114 @@ async fn escalation_raises_priority_notes_staff_and_is_not_repeated_within_an_ho
     .await;
     daemon.shutdown().await;
 }
+
+fn dm_attempts(stage: &Stage, user: i64) -> usize {
+    stage
+        .telegram
+        .calls()
+        .iter()
+        .filter(|c| {
+            c.method.eq_ignore_ascii_case("sendMessage")
+                && c.params["chat_id"].as_i64() == Some(user)
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authors_get_a_dm_on_the_first_reply_and_on_resolution_unless_they_never_started_the_bot() {
+    let stage = Stage::new(1, "ru", "1s").await;
+    let (tg, group, ann) = (&stage.telegram, stage.group(), stage.client);
+    let bob = tg.add_user("Борис", Some("Орлов"), Some("boris_o"));
+    tg.add_member(group, bob);
+    tg.set_can_dm(bob, true);
+    let daemon = stage.start(Options::default()).await;
+
+    // Bob started the bot: he hears about the first staff reply (once) and the resolution.
+    let source = tg.send(group, bob, Outgoing::text("Не открывается 1С"));
+    tg.send(group, bob, Outgoing::text("/ticket").reply_to(source));
+    let card_id = stage
+        .kaiten
+        .wait_until(WAIT, "Bob's card", |k| k.cards().first().map(|c| c.id))
+        .await;
+    let card = tg
+        .wait_until(WAIT, "Bob's ticket card", |t| {
+            t.messages(group)
+                .into_iter()
+                .find(|m| m.from_bot && m.text.contains(&format!("#{card_id}")))
+        })
+        .await;
+    stage
+        .kaiten
+        .staff_reply(card_id, "Мария Петрова", "Смотрим");
+    let dm = tg
+        .wait_until(WAIT, "the reply notification", |t| {
+            t.messages(bob).into_iter().find(|m| m.from_bot)
+        })
+        .await;
+    assert!(dm.text.contains("Мария Петрова"), "{}", dm.text);
+    assert!(dm.text.contains(&format!("#{card_id}")), "{}", dm.text);
+    let link = buttons(&dm)
+        .into_iter()
+        .map(|(_, url)| url)
+        .next()
+        .expect("a button to the thread");
+    assert!(
+        link.starts_with("https://t.me/c/") && link.ends_with(&format!("/{}", card.message_id)),
+        "{link}"
+    );
+    stage
+        .kaiten
+        .staff_reply(card_id, "Мария Петрова", "Ещё смотрим");
+    close(&stage, card_id, card.message_id).await;
+    tg.wait_until(WAIT, "the resolution notification", |t| {
+        t.messages(bob)
+            .iter()
+            .any(|m| m.from_bot && m.text.contains("решена"))
+            .then_some(())
+    })
+    .await;
+    let bot_dms = tg.messages(bob).iter().filter(|m| m.from_bot).count();
+    assert_eq!(
+        bot_dms, 2,
+        "one reply notification, one resolution notification"
+    );
+
+    // Ann never started the bot: Telegram refuses once, and teledesk does not ask again.
+    let source = tg.send(group, ann, Outgoing::text("Сломался сканер"));
+    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
+    let ann_card = stage
+        .kaiten
+        .wait_until(WAIT, "Ann's card", |k| k.cards().get(1).map(|c| c.id))
+        .await;
+    stage
+        .kaiten
+        .staff_reply(ann_card, "Мария Петрова", "Принято");
+    tg.wait_until(WAIT, "the refused notification attempt", |_| {
+        (dm_attempts(&stage, ann) == 1).then_some(())
+    })
+    .await;
+    stage
+        .kaiten
+        .staff_reply(ann_card, "Мария Петрова", "Скоро будем");
+    stage
+        .kaiten
+        .move_to_column(ann_card, FakeKaiten::COLUMN_DONE);
+    tg.wait_until(WAIT, "the closed card for Ann", |t| {
+        t.messages(group)
+            .iter()
+            .any(|m| m.text.contains(&format!("#{ann_card}")) && m.reply_markup.is_some())
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        dm_attempts(&stage, ann),
+        1,
+        "a user who never started the bot is recorded once, not retried"
+    );
+    assert_eq!(
+        daemon.queues().dead,
+        0,
+        "a refused notification is not a dead letter"
+    );
+    daemon.shutdown().await;
+}

@@ -718,6 +718,18 @@ async fn refresh(ctx: &Context, local: LocalId, stamp: u64) -> Option<Duration> 
             current.view = sync.view.clone();
             tx.mark_card_stale(local);
         }
+        for html in notifications(ctx, &mut current, &sync) {
+            let author = current.author.telegram_id;
+            // A user Telegram refused before (never started the bot, blocked it) is not asked
+            // again until they write to the bot.
+            if author > 0 && tx.dm_state(author)?.may_send() {
+                let action = SendAction::Notify {
+                    html,
+                    link: thread_link(current.chat_id, current.card_message_id),
+                };
+                engine::send(tx, author, action, now())?;
+            }
+        }
         tx.put_ticket(&current);
         for reply in &replies {
             engine::send(tx, current.chat_id, reply.clone(), now())?;
@@ -736,6 +748,37 @@ async fn refresh(ctx: &Context, local: LocalId, stamp: u64) -> Option<Duration> 
             Some(Duration::from_secs(1))
         }
     }
+}
+
+/// The private notifications a refresh owes the ticket's author: the first staff reply, and the
+/// resolution. Marks them as owed on `link` so each goes once.
+fn notifications(
+    ctx: &Context,
+    link: &mut crate::model::TicketLink,
+    sync: &sync::Sync,
+) -> Vec<String> {
+    let lang = lang(ctx);
+    let mut out = Vec::new();
+    if let Some(first) = sync.replies.first()
+        && !link.notified_reply
+    {
+        link.notified_reply = true;
+        out.push(lang.notify_reply(link.number.as_deref(), &sync.view.subject, &first.author));
+    }
+    if sync.view.status.is_done() && !link.notified_done {
+        link.notified_done = true;
+        out.push(lang.notify_done(link.number.as_deref(), &sync.view.subject));
+    } else if !sync.view.status.is_done() {
+        // Reopened: a later resolution is news again.
+        link.notified_done = false;
+    }
+    out
+}
+
+/// `https://t.me/c/<id>/<message>`: opens a message of a supergroup or channel for its members.
+fn thread_link(chat_id: i64, message_id: Option<i32>) -> Option<String> {
+    let internal = chat_id.to_string().strip_prefix("-100")?.to_owned();
+    Some(format!("https://t.me/c/{internal}/{}", message_id?))
 }
 
 fn dead_letter(

@@ -3,7 +3,7 @@
 //! turn comes, so ten changes in a burst cost one edit.
 
 use super::{Context, MAX_ATTEMPTS, backoff, idle, now};
-use crate::model::{DeadItem, DeadLetter, Outgoing, SendAction};
+use crate::model::{Button, DeadItem, DeadLetter, DmState, Keyboard, Outgoing, SendAction};
 use crate::telegram::client::TgError;
 use crate::telegram::pacing::Pacer;
 use crate::telegram::render;
@@ -121,8 +121,13 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
 /// What a successful send produced.
 enum Sent {
     Messages(Vec<i32>),
-    Card { message_id: i32, fingerprint: u64 },
+    Card {
+        message_id: i32,
+        fingerprint: u64,
+    },
     Nothing,
+    /// The user cannot receive private messages from the bot.
+    Undeliverable(DmState),
 }
 
 async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
@@ -202,6 +207,27 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
                 Err(e) => Err(e),
             }
         }
+        SendAction::Notify { html, link } => {
+            let keyboard = link.as_ref().map(|url| Keyboard {
+                rows: vec![vec![Button::link(
+                    ctx.settings.lang.button_open_thread(),
+                    url,
+                )]],
+            });
+            match tg.send_html(chat_id, html, None, keyboard.as_ref()).await {
+                Ok(id) => Ok(Sent::Messages(vec![id])),
+                // Telegram lets a bot write only to users who started it; a refusal is a fact
+                // about the user, recorded once, not a failure to retry or dead-letter.
+                Err(TgError::Forbidden(reason)) if reason.contains("blocked") => {
+                    Ok(Sent::Undeliverable(DmState::Blocked))
+                }
+                Err(TgError::Forbidden(_)) => Ok(Sent::Undeliverable(DmState::NeverStarted)),
+                Err(TgError::Rejected(reason)) if reason.contains("chat not found") => {
+                    Ok(Sent::Undeliverable(DmState::NeverStarted))
+                }
+                Err(e) => Err(e),
+            }
+        }
         SendAction::EditKeyboard {
             message_id,
             keyboard,
@@ -220,6 +246,15 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
 
 fn record(tx: &mut crate::store::Tx<'_>, item: &Outgoing, sent: &Sent) -> crate::store::Result<()> {
     let chat_id = item.chat_id;
+    if let Sent::Undeliverable(state) = sent {
+        tracing::info!(
+            user_id = chat_id,
+            ?state,
+            "The user cannot receive notifications; noted."
+        );
+        tx.set_dm_state(chat_id, *state);
+        return Ok(());
+    }
     match (&item.action, sent) {
         (
             SendAction::Text {

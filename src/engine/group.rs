@@ -352,6 +352,8 @@ pub(crate) fn open_ticket(
         feedback_given: false,
         escalated_at: None,
         follow_up_of: follow_up_of.clone(),
+        notified_reply: false,
+        notified_done: false,
     };
     tx.put_ticket(&link);
     tx.index_message(chat.id, source.message_id, local);

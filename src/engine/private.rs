@@ -46,6 +46,8 @@ pub fn on_message(
     if user.id == settings.bot_id {
         return Ok(Outcome::skipped("the bot's own message"));
     }
+    // Writing to the bot is what lets it write back (notifications of replies).
+    tx.set_dm_state(user.id, crate::model::DmState::Started);
     let chat = message.chat.id;
     if let Some((name, args)) = command(message.body(), &settings.bot_username) {
         return match name.as_str() {

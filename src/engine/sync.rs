@@ -152,6 +152,8 @@ mod tests {
             feedback_given: false,
             escalated_at: None,
             follow_up_of: None,
+            notified_reply: false,
+            notified_done: false,
         }
     }
 

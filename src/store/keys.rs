@@ -18,6 +18,7 @@ pub(super) enum Space {
     Albums,
     UnknownChats,
     PendingFeedback,
+    Users,
 }
 
 impl Space {
@@ -39,6 +40,7 @@ impl Space {
             Space::Albums => 13,
             Space::UnknownChats => 14,
             Space::PendingFeedback => 15,
+            Space::Users => 16,
         }
     }
 
@@ -59,6 +61,7 @@ impl Space {
             Space::Albums => "albums",
             Space::UnknownChats => "unknown_chats",
             Space::PendingFeedback => "pending_feedback",
+            Space::Users => "users",
         }
     }
 

@@ -11,7 +11,7 @@
 
 mod keys;
 
-use crate::model::{AlbumItem, DeadLetter, Dialogue, Job, LocalId, Outgoing, TicketLink};
+use crate::model::{AlbumItem, DeadLetter, Dialogue, DmState, Job, LocalId, Outgoing, TicketLink};
 use keys::{Space, i32_key, i64_key, u64_key};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -498,6 +498,17 @@ impl Tx<'_> {
 
     pub fn remove_pending_feedback(&mut self, user_id: i64) {
         self.delete(Space::PendingFeedback, &i64_key(user_id));
+    }
+
+    /// Whether the bot can DM a user, as far as teledesk has learned.
+    pub fn dm_state(&self, user_id: i64) -> Result<DmState> {
+        Ok(self
+            .get(Space::Users, &i64_key(user_id))?
+            .unwrap_or_default())
+    }
+
+    pub fn set_dm_state(&mut self, user_id: i64, state: DmState) {
+        self.put(Space::Users, &i64_key(user_id), &state);
     }
 
     /// Chats already reported as unconfigured (logged once, not per message).

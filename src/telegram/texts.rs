@@ -440,6 +440,47 @@ impl Lang {
         }
     }
 
+    pub fn notify_reply(self, number: Option<&str>, subject: &str, author: &str) -> String {
+        let number = number
+            .map(|n| format!(" #{}", escape(n)))
+            .unwrap_or_default();
+        match self {
+            Lang::Ru => format!(
+                "💬 {} ответил(а) по вашей заявке{number} «{}».",
+                escape(author),
+                escape(&truncate(subject, 120))
+            ),
+            Lang::En => format!(
+                "💬 {} replied to your ticket{number} “{}”.",
+                escape(author),
+                escape(&truncate(subject, 120))
+            ),
+        }
+    }
+
+    pub fn notify_done(self, number: Option<&str>, subject: &str) -> String {
+        let number = number
+            .map(|n| format!(" #{}", escape(n)))
+            .unwrap_or_default();
+        match self {
+            Lang::Ru => format!(
+                "✅ Заявка{number} «{}» решена. Оцените, пожалуйста, решение в чате.",
+                escape(&truncate(subject, 120))
+            ),
+            Lang::En => format!(
+                "✅ Your ticket{number} “{}” is resolved. Please rate the solution in the chat.",
+                escape(&truncate(subject, 120))
+            ),
+        }
+    }
+
+    pub fn button_open_thread(self) -> &'static str {
+        match self {
+            Lang::Ru => "Открыть заявку",
+            Lang::En => "Open the ticket",
+        }
+    }
+
     pub fn private_help(self) -> &'static str {
         match self {
             Lang::Ru => {

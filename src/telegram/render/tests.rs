@@ -44,6 +44,8 @@ fn link(status: StatusClass) -> TicketLink {
         feedback_given: false,
         escalated_at: None,
         follow_up_of: None,
+        notified_reply: false,
+        notified_done: false,
     }
 }
 
