@@ -5,40 +5,62 @@
 use std::sync::Arc;
 
 use teledesk_adapter::{ConfigProblem, ConfigTable, Helpdesk};
-use teledesk_kaiten::KaitenAdapter;
 
 use crate::config::HelpdeskConfig;
 
 /// The kinds this build can run.
-pub const KINDS: &[&str] = &[teledesk_kaiten::KIND];
+pub const KINDS: &[&str] = &[
+    teledesk_kaiten::KIND,
+    teledesk_znuny::KIND,
+    teledesk_glpi::KIND,
+    teledesk_rt::KIND,
+    teledesk_zammad::KIND,
+    teledesk_redmine::KIND,
+];
 
 /// Kinds DESIGN promises but this build does not have yet; naming one gets a clearer message than
 /// "unknown kind".
-const PLANNED: &[&str] = &["znuny", "glpi", "rt", "zammad", "redmine"];
+const PLANNED: &[&str] = &[];
 
 /// Validates a `[helpdesks.<name>]` table (secrets resolved); `None` when `kind` is not available.
 pub fn validate_helpdesk(kind: &str, table: &ConfigTable) -> Option<Vec<ConfigProblem>> {
-    match kind {
-        teledesk_kaiten::KIND => Some(teledesk_kaiten::validate_helpdesk(table)),
-        _ => None,
-    }
+    Some(match kind {
+        teledesk_kaiten::KIND => teledesk_kaiten::validate_helpdesk(table),
+        teledesk_znuny::KIND => teledesk_znuny::validate_helpdesk(table),
+        teledesk_glpi::KIND => teledesk_glpi::validate_helpdesk(table),
+        teledesk_rt::KIND => teledesk_rt::validate_helpdesk(table),
+        teledesk_zammad::KIND => teledesk_zammad::validate_helpdesk(table),
+        teledesk_redmine::KIND => teledesk_redmine::validate_helpdesk(table),
+        _ => return None,
+    })
 }
 
 /// Validates a chat's `[chats.ticket]` table for a helpdesk of `kind`; `None` when `kind` is not
 /// available.
 pub fn validate_ticket_defaults(kind: &str, table: &ConfigTable) -> Option<Vec<ConfigProblem>> {
-    match kind {
-        teledesk_kaiten::KIND => Some(teledesk_kaiten::validate_ticket_defaults(table)),
-        _ => None,
-    }
+    Some(match kind {
+        teledesk_kaiten::KIND => teledesk_kaiten::validate_ticket_defaults(table),
+        teledesk_znuny::KIND => teledesk_znuny::validate_ticket_defaults(table),
+        teledesk_glpi::KIND => teledesk_glpi::validate_ticket_defaults(table),
+        teledesk_rt::KIND => teledesk_rt::validate_ticket_defaults(table),
+        teledesk_zammad::KIND => teledesk_zammad::validate_ticket_defaults(table),
+        teledesk_redmine::KIND => teledesk_redmine::validate_ticket_defaults(table),
+        _ => return None,
+    })
 }
 
 /// Builds the adapter for a validated helpdesk config.
 pub fn build(config: &HelpdeskConfig) -> Result<Arc<dyn Helpdesk>, Vec<ConfigProblem>> {
-    match config.kind.as_str() {
-        teledesk_kaiten::KIND => Ok(Arc::new(KaitenAdapter::from_config(&config.table)?)),
-        other => Err(vec![ConfigProblem::new("kind", unknown_kind(other))]),
-    }
+    let table = &config.table;
+    Ok(match config.kind.as_str() {
+        teledesk_kaiten::KIND => Arc::new(teledesk_kaiten::KaitenAdapter::from_config(table)?),
+        teledesk_znuny::KIND => Arc::new(teledesk_znuny::ZnunyAdapter::from_config(table)?),
+        teledesk_glpi::KIND => Arc::new(teledesk_glpi::GlpiAdapter::from_config(table)?),
+        teledesk_rt::KIND => Arc::new(teledesk_rt::RtAdapter::from_config(table)?),
+        teledesk_zammad::KIND => Arc::new(teledesk_zammad::ZammadAdapter::from_config(table)?),
+        teledesk_redmine::KIND => Arc::new(teledesk_redmine::RedmineAdapter::from_config(table)?),
+        other => return Err(vec![ConfigProblem::new("kind", unknown_kind(other))]),
+    })
 }
 
 /// The message for a `kind` that is not in [`KINDS`].
@@ -77,34 +99,30 @@ mod tests {
     }
 
     #[test]
-    fn planned_kinds_say_so() {
-        assert_eq!(
-            unknown_kind("rt"),
-            "helpdesk kind `rt` is not available in this build yet; available: kaiten"
-        );
+    fn unknown_kinds_list_the_available_ones() {
         assert_eq!(
             unknown_kind("jira"),
-            "unknown kind `jira`; expected one of kaiten"
+            "unknown kind `jira`; expected one of kaiten, znuny, glpi, rt, zammad, redmine"
         );
     }
 
     #[test]
-    fn build_rejects_an_unknown_kind() {
-        let config = HelpdeskConfig {
+    fn build_rejects_an_unknown_kind_and_reports_adapter_problems() {
+        let mut config = HelpdeskConfig {
             name: "main".into(),
-            kind: "zammad".into(),
+            kind: "jira".into(),
             poll_interval: Duration::from_secs(30),
             table: ConfigTable::new(),
         };
-        let problems = build(&config)
-            .err()
-            .expect("no zammad adapter in this build");
+        let problems = build(&config).err().expect("no jira adapter");
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].key, "kind");
-        assert!(
-            problems[0]
-                .message
-                .contains("not available in this build yet")
-        );
+        for kind in KINDS {
+            config.kind = (*kind).to_owned();
+            let problems = build(&config)
+                .err()
+                .expect("an empty table is not a config");
+            assert!(!problems.is_empty(), "{kind}");
+        }
     }
 }

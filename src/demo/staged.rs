@@ -6,7 +6,13 @@ use std::any::Any;
 use std::path::Path;
 use std::sync::Arc;
 use teledesk_testkit::conformance::Backstage;
+use teledesk_testkit::glpi::{FakeGlpi, GlpiBackstage};
 use teledesk_testkit::kaiten::{FakeKaiten, KaitenBackstage, RESOLUTION_PROPERTY};
+use teledesk_testkit::redmine::{FakeRedmine, RedmineBackstage};
+use teledesk_testkit::rt::{FakeRt, RtBackstage};
+use teledesk_testkit::zammad::FakeZammad;
+use teledesk_testkit::znuny::FakeZnuny;
+use teledesk_testkit::znuny::backstage::ZnunyBackstage;
 
 /// Which helpdesk a stage runs against.
 #[derive(Clone, Debug)]
@@ -37,7 +43,7 @@ pub struct StagedHelpdesk {
 
 impl StagedHelpdesk {
     /// The kinds `teledesk demo --helpdesk` accepts.
-    pub const FAKE_KINDS: &[&str] = &["kaiten"];
+    pub const FAKE_KINDS: &[&str] = &["kaiten", "znuny", "glpi", "rt", "zammad", "redmine"];
 
     pub(crate) async fn start(
         target: &Target,
@@ -68,10 +74,149 @@ impl StagedHelpdesk {
                     backstage: Arc::new(KaitenBackstage::new(kaiten.clone())),
                     _server: None,
                 }),
+                "znuny" => {
+                    let fake = FakeZnuny::start().await;
+                    Ok(Self {
+                        kind: "znuny",
+                        toml: format!(
+                            "url = \"{url}\"\nuser = \"{user}\"\npassword = \"{password}\"\n\
+                             queue = \"{queue}\"\ncustomer_user = \"{customer}\"\n\
+                             idempotency_field = \"{key}\"\ntimezone = \"+03:00\"\n",
+                            url = fake.url(),
+                            user = FakeZnuny::AGENT_LOGIN,
+                            password = secret("znuny", FakeZnuny::AGENT_PASSWORD),
+                            queue = FakeZnuny::QUEUE,
+                            customer = FakeZnuny::CUSTOMER_USER,
+                            key = FakeZnuny::KEY_FIELD,
+                        ),
+                        chat_ticket: String::new(),
+                        backstage: Arc::new(ZnunyBackstage::new(
+                            fake.url(),
+                            FakeZnuny::STAFF_LOGIN,
+                            FakeZnuny::STAFF_PASSWORD,
+                        )),
+                        _server: Some(Box::new(fake)),
+                    })
+                }
+                "glpi" => {
+                    let fake = FakeGlpi::start().await;
+                    Ok(Self {
+                        kind: "glpi",
+                        toml: format!(
+                            "url = \"{url}\"\nuser_token = \"{user}\"\napp_token = \"{app}\"\n\
+                             timezone = \"{zone}\"\n",
+                            url = fake.url(),
+                            user = secret("glpi-user", &fake.user_token()),
+                            app = secret("glpi-app", &fake.app_token()),
+                            zone = FakeGlpi::TIMEZONE,
+                        ),
+                        chat_ticket: format!("entities_id = {}\n", FakeGlpi::ENTITY_ACME),
+                        backstage: Arc::new(GlpiBackstage::new(
+                            fake.url(),
+                            fake.staff_token(),
+                            Some(fake.app_token()),
+                            None,
+                        )),
+                        _server: Some(Box::new(fake)),
+                    })
+                }
+                "rt" => {
+                    let fake = FakeRt::start().await;
+                    Ok(Self::rt(
+                        &fake.url(),
+                        &fake.token(),
+                        &fake.staff_token(),
+                        "General",
+                        &secret,
+                    )
+                    .with_server(fake))
+                }
+                "zammad" => {
+                    let fake = FakeZammad::start().await;
+                    Ok(Self {
+                        kind: "zammad",
+                        toml: format!(
+                            "url = \"{url}\"\ntoken = \"{token}\"\ngroup = \"{group}\"\n\
+                             customer = \"guess:tg{{telegram_id}}@telegram.acme.example\"\n",
+                            url = fake.url(),
+                            token = secret("zammad", &fake.token()),
+                            group = FakeZammad::GROUP_USERS,
+                        ),
+                        chat_ticket: String::new(),
+                        backstage: Arc::new(fake.backstage(None)),
+                        _server: Some(Box::new(fake)),
+                    })
+                }
+                "redmine" => {
+                    let fake = FakeRedmine::start().await;
+                    let staged = Self::redmine(
+                        &fake.url(),
+                        &fake.admin_key(),
+                        FakeRedmine::PROJECT_IDENTIFIER,
+                        &secret,
+                    )
+                    .await?;
+                    Ok(staged.with_server(fake))
+                }
                 other => Err(unknown(other)),
             },
-            Target::Live { kind, .. } => Err(format!("no live setup for helpdesk `{kind}`")),
+            Target::Live {
+                kind,
+                url,
+                credential,
+            } => match kind.as_str() {
+                // rt5-up.sh provisions one token (root's) and the "CI Support" queue.
+                "rt" => Ok(Self::rt(url, credential, credential, "CI Support", &secret)),
+                // redmine-up.sh provisions an admin key and the "ci-support" project.
+                "redmine" => Self::redmine(url, credential, "ci-support", &secret).await,
+                other => Err(format!("no live setup for helpdesk `{other}`")),
+            },
         }
+    }
+
+    fn rt(
+        url: &str,
+        token: &str,
+        staff_token: &str,
+        queue: &str,
+        secret: &dyn Fn(&str, &str) -> String,
+    ) -> Self {
+        Self {
+            kind: "rt",
+            toml: format!(
+                "url = \"{url}\"\ntoken = \"{token}\"\nqueue = \"{queue}\"\n",
+                token = secret("rt", token),
+            ),
+            chat_ticket: String::new(),
+            backstage: Arc::new(RtBackstage::new(url, staff_token)),
+            _server: None,
+        }
+    }
+
+    async fn redmine(
+        url: &str,
+        admin_key: &str,
+        project: &str,
+        secret: &dyn Fn(&str, &str) -> String,
+    ) -> Result<Self, String> {
+        let backstage = RedmineBackstage::connect(url, admin_key, project)
+            .await
+            .map_err(|e| format!("redmine staff side: {e}"))?;
+        Ok(Self {
+            kind: "redmine",
+            toml: format!(
+                "url = \"{url}\"\napi_key = \"{key}\"\nproject_id = \"{project}\"\n",
+                key = secret("redmine", admin_key),
+            ),
+            chat_ticket: String::new(),
+            backstage: Arc::new(backstage),
+            _server: None,
+        })
+    }
+
+    fn with_server(mut self, server: impl Any + Send + Sync) -> Self {
+        self._server = Some(Box::new(server));
+        self
     }
 }
 

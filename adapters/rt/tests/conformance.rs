@@ -1,0 +1,37 @@
+//! The conformance suite against `teledesk_testkit::rt::FakeRt`, with the staff side acting as a
+//! staff user distinct from the integration user.
+
+use serde_json::json;
+use std::sync::Arc;
+use teledesk_adapter::ConfigTable;
+use teledesk_rt::RtAdapter;
+use teledesk_testkit::conformance::Subject;
+use teledesk_testkit::rt::{FakeRt, RtBackstage};
+
+teledesk_testkit::conformance_suite!(subject);
+
+fn table(value: serde_json::Value) -> ConfigTable {
+    value.as_object().cloned().expect("a table")
+}
+
+async fn subject() -> Option<Subject> {
+    let fake = FakeRt::start().await;
+    let adapter = RtAdapter::from_config(&table(json!({
+        "kind": "rt",
+        "poll_interval": "10s",
+        "url": fake.url(),
+        "token": fake.token(),
+        "queue": "General",
+        // The fake has no rate limit; the default pacing would only slow the suite down.
+        "requests_per_second": 100,
+    })))
+    .expect("valid config");
+    Some(Subject {
+        adapter: Arc::new(adapter),
+        backstage: Arc::new(RtBackstage::new(&fake.url(), &fake.staff_token())),
+        // A chat-level queue, so the placement check proves `[chats.ticket]` was applied.
+        defaults: table(json!({"queue": "Support"})),
+        expected_placement: "Support".into(),
+        keep_alive: vec![Box::new(fake)],
+    })
+}

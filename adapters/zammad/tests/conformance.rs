@@ -1,0 +1,47 @@
+//! The adapter conformance suite (`teledesk_testkit::conformance`) against
+//! `teledesk_testkit::zammad::FakeZammad`, with the staff side driven over the fake's REST API by
+//! `ZammadBackstage`.
+
+use serde_json::json;
+use std::sync::Arc;
+use teledesk_adapter::ConfigTable;
+use teledesk_testkit::conformance::Subject;
+use teledesk_testkit::zammad::FakeZammad;
+use teledesk_zammad::ZammadAdapter;
+
+const WEBHOOK_SECRET: &str = "conformance-webhook-secret";
+
+teledesk_testkit::conformance_suite!(subject);
+
+fn table(value: serde_json::Value) -> ConfigTable {
+    value.as_object().cloned().expect("a table")
+}
+
+async fn subject() -> Option<Subject> {
+    let fake = FakeZammad::start().await;
+    let helpdesk = table(json!({
+        "kind": "zammad",
+        "poll_interval": "10s",
+        "url": fake.url(),
+        "token": fake.token(),
+        "group": FakeZammad::GROUP_USERS,
+        "customer": "guess:telegram@acme.example",
+        "webhook_secret": WEBHOOK_SECRET,
+    }));
+    assert_eq!(teledesk_zammad::validate_helpdesk(&helpdesk), []);
+    let adapter = ZammadAdapter::from_config(&helpdesk).expect("valid config");
+    // Every chat default differs from the helpdesk's, so the placement proves they were applied.
+    let defaults = table(json!({
+        "group": FakeZammad::GROUP_TELEGRAM,
+        "priority_id": 1,
+        "customer": "guess:tg{telegram_id}@telegram.acme.example",
+    }));
+    assert_eq!(teledesk_zammad::validate_ticket_defaults(&defaults), []);
+    Some(Subject {
+        adapter: Arc::new(adapter),
+        backstage: Arc::new(fake.backstage(Some(WEBHOOK_SECRET))),
+        defaults,
+        expected_placement: format!("{} / 1 low", FakeZammad::GROUP_TELEGRAM),
+        keep_alive: vec![Box::new(fake)],
+    })
+}

@@ -1,0 +1,860 @@
+//! The `[helpdesks.<name>]` table of kind `znuny` and a chat's `[chats.ticket]` table.
+//!
+//! Both are read by hand from the JSON map the daemon hands over, so that every problem in a table
+//! is reported at once, each named by its key.
+
+use std::collections::BTreeMap;
+use teledesk_adapter::{ConfigProblem, ConfigTable, Secret, StatusClass};
+use time::UtcOffset;
+
+/// Znuny has no request limit of its own, but every Generic Interface call is a Perl process
+/// doing database work; five a second keeps a small installation responsive.
+pub const DEFAULT_REQUESTS_PER_SECOND: f64 = 5.0;
+/// Above this the pacing is no protection at all; a typo like `500` is more likely than intent.
+pub const MAX_REQUESTS_PER_SECOND: f64 = 100.0;
+/// Znuny's default priorities, lowest first.
+pub const DEFAULT_PRIORITIES: [&str; 5] =
+    ["1 very low", "2 low", "3 normal", "4 high", "5 very high"];
+/// Znuny's default priority of new tickets.
+pub const DEFAULT_PRIORITY: &str = "3 normal";
+
+/// The default map of Znuny's default states (see the README for why each lands where it does).
+pub const DEFAULT_STATUSES: [(&str, StatusClass); 9] = [
+    ("new", StatusClass::New),
+    ("open", StatusClass::InProgress),
+    ("pending reminder", StatusClass::WaitingClient),
+    ("pending auto close+", StatusClass::Resolved),
+    ("pending auto close-", StatusClass::WaitingClient),
+    ("closed successful", StatusClass::Closed),
+    ("closed unsuccessful", StatusClass::Closed),
+    ("merged", StatusClass::Closed),
+    ("removed", StatusClass::Closed),
+];
+
+/// Keys the daemon owns in every helpdesk table; the adapter accepts and ignores them.
+const DAEMON_KEYS: [&str; 2] = ["kind", "poll_interval"];
+
+const HELPDESK_KEYS: [&str; 15] = [
+    "url",
+    "user",
+    "password",
+    "queue",
+    "customer_user",
+    "type",
+    "priority",
+    "service",
+    "requests_per_second",
+    "statuses",
+    "idempotency_field",
+    "resolution_field",
+    "priorities",
+    "timezone",
+    "webhook_secret",
+];
+
+const TICKET_KEYS: [&str; 6] = [
+    "queue",
+    "type",
+    "priority",
+    "service",
+    "customer_user",
+    "dynamic_fields",
+];
+
+/// A validated `[helpdesks.<name>]` table of kind `znuny`.
+///
+/// `Debug` is safe to log: the password and the webhook secret are [`Secret`]s.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ZnunyConfig {
+    /// The web service base, without a trailing slash
+    /// (`https://host/otrs/nph-genericinterface.pl/Webservice/teledesk`); routes are appended.
+    pub url: String,
+    /// The integration agent's login.
+    pub user: String,
+    /// The integration agent's password, sent only to `POST /Session`.
+    pub password: Secret,
+    /// The queue new tickets go to.
+    pub queue: String,
+    /// `Ticket.CustomerUser` of new tickets: a customer user login (or e-mail) standing for every
+    /// Telegram client, since they have no Znuny account.
+    pub customer_user: String,
+    /// The ticket type of new tickets (required by Znuny when `Ticket::Type` is on).
+    pub ticket_type: Option<String>,
+    /// The priority of new tickets.
+    pub priority: String,
+    /// The service of new tickets.
+    pub service: Option<String>,
+    /// Client-side pacing.
+    pub requests_per_second: f64,
+    /// State name → class overrides, merged over [`DEFAULT_STATUSES`].
+    pub statuses: BTreeMap<String, StatusClass>,
+    /// A ticket dynamic field (Text) holding the idempotency key; without it the key lives only as
+    /// a marker in the first article.
+    pub idempotency_field: Option<String>,
+    /// A ticket dynamic field staff fill with the resolution text.
+    pub resolution_field: Option<String>,
+    /// The priority ladder escalation climbs, lowest first.
+    pub priorities: Vec<String>,
+    /// The fixed UTC offset of the server's `OTRSTimeZone`: Znuny sends and expects naive local
+    /// times (`2026-11-21 14:58:00`).
+    pub timezone: UtcOffset,
+    /// The shared secret Znuny's web service requester sends as HTTP Basic auth password on
+    /// webhooks; without it webhooks are refused.
+    pub webhook_secret: Option<Secret>,
+}
+
+impl ZnunyConfig {
+    /// Reads and validates a whole `[helpdesks.<name>]` table, reporting every problem.
+    pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
+        let mut r = Reader::new(table);
+        r.reject_unknown(&HELPDESK_KEYS, &DAEMON_KEYS);
+        let url = r.url("url");
+        let user = r.required(|r| r.non_empty_string("user"), "user");
+        let password = r.required(|r| r.non_empty_string("password"), "password");
+        let queue = r.required(|r| r.non_empty_string("queue"), "queue");
+        let customer_user = r.required(|r| r.non_empty_string("customer_user"), "customer_user");
+        let ticket_type = r.non_empty_string("type");
+        let priority = r.non_empty_string("priority");
+        let service = r.non_empty_string("service");
+        let requests_per_second = r.rate("requests_per_second");
+        let statuses = r.statuses("statuses");
+        let idempotency_field = r.field_name("idempotency_field");
+        let resolution_field = r.field_name("resolution_field");
+        let priorities = r.priorities("priorities");
+        let timezone = r.timezone("timezone");
+        let webhook_secret = r.non_empty_string("webhook_secret");
+
+        let priorities = priorities
+            .unwrap_or_else(|| DEFAULT_PRIORITIES.iter().map(|p| (*p).to_owned()).collect());
+        let priority = match priority {
+            Some(priority) => Some(priority),
+            None if r.has_problem("priority") => None,
+            None if priorities.iter().any(|p| p == DEFAULT_PRIORITY) => {
+                Some(DEFAULT_PRIORITY.to_owned())
+            }
+            // A custom ladder without "3 normal": its middle rung is the natural default.
+            None => priorities.get(priorities.len() / 2).cloned(),
+        };
+        if let Some(priority) = &priority
+            && !r.has_problem("priorities")
+            && !priorities.contains(priority)
+        {
+            r.problem(
+                "priority",
+                format!(
+                    "{priority:?} is not in priorities ({}); escalation could not raise it",
+                    priorities.join(", ")
+                ),
+            );
+        }
+        if idempotency_field.is_some() && idempotency_field == resolution_field {
+            r.problem(
+                "resolution_field",
+                "must differ from idempotency_field: one field cannot hold both",
+            );
+        }
+        match (url, user, password, queue, customer_user, priority) {
+            (
+                Some(url),
+                Some(user),
+                Some(password),
+                Some(queue),
+                Some(customer_user),
+                Some(priority),
+            ) if r.problems.is_empty() => Ok(Self {
+                url,
+                user,
+                password: Secret::new(password),
+                queue,
+                customer_user,
+                ticket_type,
+                priority,
+                service,
+                requests_per_second: requests_per_second.unwrap_or(DEFAULT_REQUESTS_PER_SECOND),
+                statuses,
+                idempotency_field,
+                resolution_field,
+                priorities,
+                timezone: timezone.unwrap_or(UtcOffset::UTC),
+                webhook_secret: webhook_secret.map(Secret::new),
+            }),
+            _ => Err(r.problems),
+        }
+    }
+
+    /// The class of a state name, by the configured map over the defaults; `None` for a state
+    /// neither knows.
+    pub fn class_of(&self, state: &str) -> Option<StatusClass> {
+        self.statuses.get(state).copied().or_else(|| {
+            DEFAULT_STATUSES
+                .iter()
+                .find(|(name, _)| *name == state)
+                .map(|(_, class)| *class)
+        })
+    }
+
+    /// The state to set for a class: states the admin mapped to it first (by name), then the
+    /// default states in their listed order; a state only counts while it still maps to `class`.
+    pub fn state_for(&self, class: StatusClass) -> Option<&str> {
+        let configured = self
+            .statuses
+            .iter()
+            .filter(|(_, c)| **c == class)
+            .map(|(name, _)| name.as_str());
+        let defaults = DEFAULT_STATUSES
+            .iter()
+            .filter(|(name, _)| self.class_of(name) == Some(class))
+            .map(|(name, _)| *name);
+        configured.chain(defaults).next()
+    }
+
+    /// The agent web interface (`…/index.pl`) next to the Generic Interface script, for ticket
+    /// links; `None` when the url does not name `nph-genericinterface.pl`.
+    pub fn web_base(&self) -> Option<String> {
+        let at = self.url.find("/nph-genericinterface.pl")?;
+        Some(format!("{}/index.pl", &self.url[..at]))
+    }
+}
+
+/// One `[chats.ticket]` dynamic field value: a text, or several for multiselect fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldValue {
+    /// A single value (Text, Dropdown, ...).
+    One(String),
+    /// Several values (Multiselect).
+    Many(Vec<String>),
+}
+
+/// A validated `[chats.ticket]` table: per-chat overrides of where and how tickets are created.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct TicketDefaults {
+    /// Queue for this chat's tickets.
+    pub queue: Option<String>,
+    /// Ticket type.
+    pub ticket_type: Option<String>,
+    /// Priority of new tickets.
+    pub priority: Option<String>,
+    /// Service.
+    pub service: Option<String>,
+    /// The customer user standing for this chat's clients (e.g. one per client company).
+    pub customer_user: Option<String>,
+    /// Ticket dynamic fields set on every ticket, by field name.
+    pub dynamic_fields: BTreeMap<String, FieldValue>,
+}
+
+impl TicketDefaults {
+    /// Reads and validates a `[chats.ticket]` table, reporting every problem.
+    pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
+        let mut r = Reader::new(table);
+        r.reject_unknown(&TICKET_KEYS, &[]);
+        let defaults = Self {
+            queue: r.non_empty_string("queue"),
+            ticket_type: r.non_empty_string("type"),
+            priority: r.non_empty_string("priority"),
+            service: r.non_empty_string("service"),
+            customer_user: r.non_empty_string("customer_user"),
+            dynamic_fields: r.dynamic_fields("dynamic_fields"),
+        };
+        if r.problems.is_empty() {
+            Ok(defaults)
+        } else {
+            Err(r.problems)
+        }
+    }
+}
+
+/// Collects problems while reading keys of one table.
+struct Reader<'a> {
+    table: &'a ConfigTable,
+    problems: Vec<ConfigProblem>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(table: &'a ConfigTable) -> Self {
+        Self {
+            table,
+            problems: Vec::new(),
+        }
+    }
+
+    fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(ConfigProblem::new(key, message));
+    }
+
+    fn has_problem(&self, key: &str) -> bool {
+        self.problems.iter().any(|p| p.key == key)
+    }
+
+    fn reject_unknown(&mut self, known: &[&str], ignored: &[&str]) {
+        let unknown: Vec<String> = self
+            .table
+            .keys()
+            .filter(|k| !known.contains(&k.as_str()) && !ignored.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        for key in unknown {
+            self.problem(
+                key,
+                format!("unknown key; expected one of {}", known.join(", ")),
+            );
+        }
+    }
+
+    /// Runs `read` and reports `key` as missing when it returned nothing without a problem.
+    fn required<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>, key: &str) -> Option<T> {
+        let value = read(self);
+        if value.is_none() && !self.table.contains_key(key) {
+            self.problem(key, "required");
+        }
+        value
+    }
+
+    fn non_empty_string(&mut self, key: &str) -> Option<String> {
+        match self.table.get(key)? {
+            serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            serde_json::Value::String(_) => {
+                self.problem(key, "must not be empty");
+                None
+            }
+            _ => {
+                self.problem(key, "must be a string");
+                None
+            }
+        }
+    }
+
+    fn url(&mut self, key: &str) -> Option<String> {
+        const EXAMPLE: &str = "https://host/otrs/nph-genericinterface.pl/Webservice/teledesk";
+        if !self.table.contains_key(key) {
+            self.problem(
+                key,
+                format!("required: the web service address, like {EXAMPLE}"),
+            );
+            return None;
+        }
+        let text = self.non_empty_string(key)?;
+        let Some(rest) = text
+            .strip_prefix("https://")
+            .or_else(|| text.strip_prefix("http://"))
+        else {
+            self.problem(key, "must start with https:// (or http://)");
+            return None;
+        };
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        if host.is_empty() || text.contains(char::is_whitespace) {
+            self.problem(key, format!("must be an address like {EXAMPLE}"));
+            return None;
+        }
+        if text.contains('?') || text.contains('#') {
+            self.problem(key, "must not contain a query or fragment");
+            return None;
+        }
+        // Znuny's REST transport cuts the request path after `Webservice(ID)/<name>` and routes
+        // what follows, so the address must end exactly there.
+        let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        let ends_at_webservice = segments.len() >= 2
+            && matches!(segments[segments.len() - 2], "Webservice" | "WebserviceID")
+            && !segments[segments.len() - 1].is_empty();
+        if !ends_at_webservice {
+            self.problem(
+                key,
+                format!("must end with the web service, like {EXAMPLE}"),
+            );
+            return None;
+        }
+        Some(text.trim_end_matches('/').to_owned())
+    }
+
+    fn rate(&mut self, key: &str) -> Option<f64> {
+        let value = self.table.get(key)?;
+        match value.as_f64() {
+            Some(rate) if rate > 0.0 && rate <= MAX_REQUESTS_PER_SECOND => Some(rate),
+            Some(_) => {
+                self.problem(key, "must be greater than 0 and at most 100");
+                None
+            }
+            None => {
+                self.problem(key, "must be a number");
+                None
+            }
+        }
+    }
+
+    /// A dynamic field name: Znuny allows letters and digits only.
+    fn field_name(&mut self, key: &str) -> Option<String> {
+        let name = self.non_empty_string(key)?;
+        if is_field_name(&name) {
+            Some(name)
+        } else {
+            self.problem(
+                key,
+                "must be a dynamic field name (letters and digits only, as Znuny requires)",
+            );
+            None
+        }
+    }
+
+    fn statuses(&mut self, key: &str) -> BTreeMap<String, StatusClass> {
+        let mut statuses = BTreeMap::new();
+        let Some(value) = self.table.get(key) else {
+            return statuses;
+        };
+        let Some(map) = value.as_object() else {
+            self.problem(
+                key,
+                "must be a table of \"<state name>\" = \"<status class>\"",
+            );
+            return statuses;
+        };
+        let classes: Vec<&str> = StatusClass::ALL.iter().map(|c| c.as_str()).collect();
+        for (state, class) in map {
+            let entry = format!("{key}.{state}");
+            if state.trim().is_empty() {
+                self.problem(entry.clone(), "the key must be a Znuny state name");
+            }
+            match class.as_str().and_then(StatusClass::parse) {
+                Some(class) if !state.trim().is_empty() => {
+                    statuses.insert(state.clone(), class);
+                }
+                Some(_) => {}
+                None => self.problem(entry, format!("must be one of {}", classes.join(", "))),
+            }
+        }
+        statuses
+    }
+
+    fn priorities(&mut self, key: &str) -> Option<Vec<String>> {
+        let value = self.table.get(key)?;
+        let Some(items) = value.as_array() else {
+            self.problem(key, "must be an array of priority names, lowest first");
+            return None;
+        };
+        if items.is_empty() {
+            self.problem(key, "must name at least one priority");
+            return None;
+        }
+        let mut names: Vec<String> = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (index, item) in items.iter().enumerate() {
+            match item.as_str().map(str::trim) {
+                Some(name) if !name.is_empty() && !names.iter().any(|n| n == name) => {
+                    names.push(name.to_owned());
+                }
+                Some(name) if !name.is_empty() => {
+                    self.problem(
+                        format!("{key}[{index}]"),
+                        format!("{name:?} is listed twice"),
+                    );
+                    ok = false;
+                }
+                _ => {
+                    self.problem(
+                        format!("{key}[{index}]"),
+                        "must be a non-empty priority name",
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(names)
+    }
+
+    fn timezone(&mut self, key: &str) -> Option<UtcOffset> {
+        let text = self.non_empty_string(key)?;
+        match parse_offset(&text) {
+            Some(offset) => Some(offset),
+            None => {
+                self.problem(
+                    key,
+                    "must be a fixed UTC offset like \"+03:00\" or \"-05:30\" (the offset of \
+                     Znuny's OTRSTimeZone)",
+                );
+                None
+            }
+        }
+    }
+
+    fn dynamic_fields(&mut self, key: &str) -> BTreeMap<String, FieldValue> {
+        let mut fields = BTreeMap::new();
+        let Some(value) = self.table.get(key) else {
+            return fields;
+        };
+        let Some(map) = value.as_object() else {
+            self.problem(key, "must be a table of \"<field name>\" = \"<value>\"");
+            return fields;
+        };
+        for (name, value) in map {
+            let entry = format!("{key}.{name}");
+            let mut ok = true;
+            if !is_field_name(name) {
+                self.problem(
+                    entry.clone(),
+                    "the key must be a dynamic field name (letters and digits only)",
+                );
+                ok = false;
+            }
+            let value = match value {
+                serde_json::Value::String(s) => Some(FieldValue::One(s.clone())),
+                serde_json::Value::Array(items)
+                    if !items.is_empty() && items.iter().all(serde_json::Value::is_string) =>
+                {
+                    Some(FieldValue::Many(
+                        items
+                            .iter()
+                            .filter_map(|i| i.as_str().map(str::to_owned))
+                            .collect(),
+                    ))
+                }
+                _ => {
+                    self.problem(entry, "must be a string or an array of strings");
+                    None
+                }
+            };
+            if let (true, Some(value)) = (ok, value) {
+                fields.insert(name.clone(), value);
+            }
+        }
+        fields
+    }
+}
+
+/// Znuny dynamic field names: `^[A-Za-z0-9]+$`.
+fn is_field_name(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// `+HH:MM` / `-HH:MM`.
+pub fn parse_offset(text: &str) -> Option<UtcOffset> {
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let (hours, minutes) = rest.split_once(':')?;
+    if hours.len() != 2 || minutes.len() != 2 {
+        return None;
+    }
+    let hours: i8 = hours.parse().ok()?;
+    let minutes: i8 = minutes.parse().ok()?;
+    if hours > 14 || minutes > 59 {
+        return None;
+    }
+    UtcOffset::from_hms(sign * hours, sign * minutes, 0).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn table(value: serde_json::Value) -> ConfigTable {
+        value.as_object().expect("a table").clone()
+    }
+
+    fn minimal() -> serde_json::Value {
+        json!({
+            "kind": "znuny",
+            "poll_interval": "10s",
+            "url": "https://desk.example.com/otrs/nph-genericinterface.pl/Webservice/teledesk/",
+            "user": "teledesk",
+            "password": "secret-password",
+            "queue": "Support",
+            "customer_user": "telegram",
+        })
+    }
+
+    fn with(extra: serde_json::Value) -> ConfigTable {
+        let mut t = table(minimal());
+        t.extend(table(extra));
+        t
+    }
+
+    fn keys(problems: &[ConfigProblem]) -> Vec<&str> {
+        problems.iter().map(|p| p.key.as_str()).collect()
+    }
+
+    fn problems(t: &ConfigTable) -> Vec<ConfigProblem> {
+        ZnunyConfig::from_table(t).expect_err("invalid")
+    }
+
+    #[test]
+    fn minimal_table_gets_defaults() {
+        let config = ZnunyConfig::from_table(&table(minimal())).expect("valid");
+        assert_eq!(
+            config.url,
+            "https://desk.example.com/otrs/nph-genericinterface.pl/Webservice/teledesk"
+        );
+        assert_eq!(config.priority, "3 normal");
+        assert_eq!(config.priorities.len(), 5);
+        assert_eq!(config.timezone, UtcOffset::UTC);
+        assert_eq!(config.requests_per_second, DEFAULT_REQUESTS_PER_SECOND);
+        assert!(config.idempotency_field.is_none());
+        assert!(config.webhook_secret.is_none());
+        assert_eq!(
+            config.web_base().as_deref(),
+            Some("https://desk.example.com/otrs/index.pl")
+        );
+    }
+
+    #[test]
+    fn full_table_is_accepted() {
+        let config = ZnunyConfig::from_table(&with(json!({
+            "type": "Incident", "priority": "2 low", "service": "Telegram",
+            "requests_per_second": 2.5, "statuses": {"waiting for vendor": "waiting_third_party"},
+            "idempotency_field": "TeledeskKey", "resolution_field": "Resolution",
+            "priorities": ["1 low", "2 low", "3 urgent"], "timezone": "+03:00",
+            "webhook_secret": "hook-secret",
+        })))
+        .expect("valid");
+        assert_eq!(config.ticket_type.as_deref(), Some("Incident"));
+        assert_eq!(config.priority, "2 low");
+        assert_eq!(
+            config.timezone,
+            UtcOffset::from_hms(3, 0, 0).expect("offset")
+        );
+        assert_eq!(
+            config.class_of("waiting for vendor"),
+            Some(StatusClass::WaitingThirdParty)
+        );
+        assert_eq!(config.idempotency_field.as_deref(), Some("TeledeskKey"));
+    }
+
+    #[test]
+    fn debug_redacts_the_password_and_the_webhook_secret() {
+        let config =
+            ZnunyConfig::from_table(&with(json!({"webhook_secret": "hook-secret"}))).expect("ok");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("secret-password"), "{printed}");
+        assert!(!printed.contains("hook-secret"), "{printed}");
+    }
+
+    #[test]
+    fn empty_table_reports_every_required_key() {
+        let p = problems(&table(json!({"kind": "znuny"})));
+        assert_eq!(
+            keys(&p),
+            ["url", "user", "password", "queue", "customer_user"]
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_the_expected_ones() {
+        let p = problems(&with(json!({"queu": "x"})));
+        assert_eq!(keys(&p), ["queu"]);
+        assert!(p[0].message.contains("expected one of url, user, password"));
+    }
+
+    #[test]
+    fn url_must_end_at_the_web_service() {
+        for bad in [
+            "desk.example.com/otrs/nph-genericinterface.pl/Webservice/teledesk",
+            "https://desk.example.com/otrs/index.pl",
+            "https://desk.example.com/otrs/nph-genericinterface.pl/Webservice/teledesk/Ticket",
+            "https://desk.example.com/otrs/nph-genericinterface.pl/Webservice/",
+            "https://desk.example.com/x/Webservice/teledesk?x=1",
+            "https:///Webservice/teledesk",
+        ] {
+            assert_eq!(
+                keys(&problems(&with(json!({ "url": bad })))),
+                ["url"],
+                "{bad}"
+            );
+        }
+        let by_id = ZnunyConfig::from_table(&with(json!({
+            "url": "http://127.0.0.1:8080/otobo/nph-genericinterface.pl/WebserviceID/3"
+        })))
+        .expect("WebserviceID works too");
+        assert_eq!(
+            by_id.web_base().as_deref(),
+            Some("http://127.0.0.1:8080/otobo/index.pl")
+        );
+    }
+
+    #[test]
+    fn strings_must_be_non_empty_strings() {
+        let p = problems(&with(json!({
+            "user": "", "password": 5, "queue": " ", "customer_user": [], "type": "",
+            "service": 1, "webhook_secret": "",
+        })));
+        assert_eq!(
+            keys(&p),
+            [
+                "user",
+                "password",
+                "queue",
+                "customer_user",
+                "type",
+                "service",
+                "webhook_secret"
+            ]
+        );
+    }
+
+    #[test]
+    fn field_names_are_letters_and_digits() {
+        let p = problems(&with(json!({
+            "idempotency_field": "teledesk_key", "resolution_field": "Resolution Text",
+        })));
+        assert_eq!(keys(&p), ["idempotency_field", "resolution_field"]);
+        let p = problems(&with(json!({
+            "idempotency_field": "Key", "resolution_field": "Key",
+        })));
+        assert_eq!(keys(&p), ["resolution_field"]);
+    }
+
+    #[test]
+    fn requests_per_second_must_be_sane() {
+        for bad in [json!(0), json!(-1), json!(101), json!("fast")] {
+            let p = problems(&with(json!({ "requests_per_second": bad })));
+            assert_eq!(keys(&p), ["requests_per_second"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn statuses_need_known_classes() {
+        let p = problems(&with(json!({
+            "statuses": {"open": "working", "closed successful": "resolved", "": "new"},
+        })));
+        assert_eq!(keys(&p), ["statuses.", "statuses.open"]);
+        assert!(p[1].message.contains("waiting_third_party"));
+        assert_eq!(
+            keys(&problems(&with(json!({"statuses": "open"})))),
+            ["statuses"]
+        );
+    }
+
+    #[test]
+    fn overrides_change_reading_and_writing() {
+        let config = ZnunyConfig::from_table(&with(json!({
+            "statuses": {"open": "waiting_third_party", "in work": "in_progress",
+                         "customer replied": "client_replied"},
+        })))
+        .expect("valid");
+        assert_eq!(
+            config.class_of("open"),
+            Some(StatusClass::WaitingThirdParty)
+        );
+        assert_eq!(config.class_of("new"), Some(StatusClass::New));
+        assert_eq!(config.class_of("unknown"), None);
+        assert_eq!(config.state_for(StatusClass::InProgress), Some("in work"));
+        assert_eq!(
+            config.state_for(StatusClass::ClientReplied),
+            Some("customer replied")
+        );
+        assert_eq!(
+            config.state_for(StatusClass::WaitingThirdParty),
+            Some("open")
+        );
+        let defaults = ZnunyConfig::from_table(&table(minimal())).expect("valid");
+        assert_eq!(defaults.state_for(StatusClass::InProgress), Some("open"));
+        assert_eq!(
+            defaults.state_for(StatusClass::Closed),
+            Some("closed successful")
+        );
+        assert_eq!(
+            defaults.state_for(StatusClass::WaitingClient),
+            Some("pending reminder")
+        );
+        assert_eq!(defaults.state_for(StatusClass::ClientReplied), None);
+    }
+
+    #[test]
+    fn priorities_must_be_unique_names_and_contain_the_default() {
+        let p = problems(&with(json!({"priorities": ["low", "low", 3]})));
+        assert_eq!(keys(&p), ["priorities[1]", "priorities[2]"]);
+        assert_eq!(
+            keys(&problems(&with(json!({"priorities": []})))),
+            ["priorities"]
+        );
+        let p = problems(&with(
+            json!({"priorities": ["low", "high"], "priority": "3 normal"}),
+        ));
+        assert_eq!(keys(&p), ["priority"]);
+        // Without an explicit priority a custom ladder's middle rung is the default.
+        let config =
+            ZnunyConfig::from_table(&with(json!({"priorities": ["P3", "P2", "P1"]}))).expect("ok");
+        assert_eq!(config.priority, "P2");
+    }
+
+    #[test]
+    fn timezone_is_a_fixed_offset() {
+        for bad in ["Europe/Moscow", "+3", "03:00", "+15:00", "+03:60", "UTC"] {
+            let p = problems(&with(json!({ "timezone": bad })));
+            assert_eq!(keys(&p), ["timezone"], "{bad}");
+        }
+        assert_eq!(
+            parse_offset("-05:30"),
+            Some(UtcOffset::from_hms(-5, -30, 0).expect("offset"))
+        );
+        assert_eq!(parse_offset("+00:00"), Some(UtcOffset::UTC));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let p = problems(&table(json!({
+            "kind": "znuny", "url": "ftp://x", "user": "bot", "extra": 1,
+            "requests_per_second": 0, "statuses": {"open": "bogus"}, "timezone": "MSK",
+        })));
+        assert_eq!(
+            keys(&p),
+            [
+                "extra",
+                "url",
+                "password",
+                "queue",
+                "customer_user",
+                "requests_per_second",
+                "statuses.open",
+                "timezone"
+            ]
+        );
+    }
+
+    #[test]
+    fn ticket_defaults_accept_every_key() {
+        let d = TicketDefaults::from_table(&table(json!({
+            "queue": "Support::Telegram", "type": "Incident", "priority": "4 high",
+            "service": "Telegram", "customer_user": "acme",
+            "dynamic_fields": {"Company": "Acme", "Tags": ["vip", "telegram"]},
+        })))
+        .expect("valid");
+        assert_eq!(d.queue.as_deref(), Some("Support::Telegram"));
+        assert_eq!(
+            d.dynamic_fields.get("Tags"),
+            Some(&FieldValue::Many(vec!["vip".into(), "telegram".into()]))
+        );
+    }
+
+    #[test]
+    fn ticket_defaults_may_be_empty() {
+        assert_eq!(
+            TicketDefaults::from_table(&ConfigTable::new()).expect("valid"),
+            TicketDefaults::default()
+        );
+    }
+
+    #[test]
+    fn ticket_defaults_reject_unknown_keys_and_bad_values() {
+        let p = TicketDefaults::from_table(&table(json!({
+            "board_id": 1, "queue": "", "priority": 3,
+            "dynamic_fields": {"bad name": "x", "Count": 3, "Empty": []},
+        })))
+        .expect_err("invalid");
+        assert_eq!(
+            keys(&p),
+            [
+                "board_id",
+                "queue",
+                "priority",
+                "dynamic_fields.Count",
+                "dynamic_fields.Empty",
+                "dynamic_fields.bad name"
+            ]
+        );
+        let p = TicketDefaults::from_table(&table(json!({"dynamic_fields": "x"})))
+            .expect_err("invalid");
+        assert_eq!(keys(&p), ["dynamic_fields"]);
+    }
+}

@@ -1,0 +1,53 @@
+//! The shared adapter conformance suite against `teledesk_testkit::znuny::FakeZnuny`, with the
+//! staff side driven through the Generic Interface by `ZnunyBackstage`.
+
+use serde_json::json;
+use std::sync::Arc;
+use teledesk_adapter::ConfigTable;
+use teledesk_testkit::conformance::Subject;
+use teledesk_testkit::znuny::FakeZnuny;
+use teledesk_testkit::znuny::backstage::ZnunyBackstage;
+use teledesk_znuny::ZnunyAdapter;
+
+const WEBHOOK_SECRET: &str = "conformance-webhook-secret";
+
+teledesk_testkit::conformance_suite!(subject);
+
+async fn subject() -> Option<Subject> {
+    let fake = FakeZnuny::start().await;
+    let table: ConfigTable = json!({
+        "kind": "znuny",
+        "poll_interval": "5s",
+        "url": fake.url(),
+        "user": FakeZnuny::AGENT_LOGIN,
+        "password": FakeZnuny::AGENT_PASSWORD,
+        "queue": FakeZnuny::QUEUE,
+        "customer_user": FakeZnuny::CUSTOMER_USER,
+        "idempotency_field": FakeZnuny::KEY_FIELD,
+        "timezone": "+03:00",
+        "webhook_secret": WEBHOOK_SECRET,
+        // The suite's cases poll and read a lot; pacing at Znuny's default would only slow it.
+        "requests_per_second": 100,
+    })
+    .as_object()
+    .cloned()
+    .expect("a table");
+    let adapter = ZnunyAdapter::from_config(&table).expect("valid config");
+    let backstage = ZnunyBackstage::new(
+        fake.url(),
+        FakeZnuny::STAFF_LOGIN,
+        FakeZnuny::STAFF_PASSWORD,
+    )
+    .with_webhook_secret(WEBHOOK_SECRET);
+    let defaults: ConfigTable = json!({"queue": FakeZnuny::TELEGRAM_QUEUE, "type": "Incident"})
+        .as_object()
+        .cloned()
+        .expect("a table");
+    Some(Subject {
+        adapter: Arc::new(adapter),
+        backstage: Arc::new(backstage),
+        defaults,
+        expected_placement: format!("{} / Incident", FakeZnuny::TELEGRAM_QUEUE),
+        keep_alive: vec![Box::new(fake)],
+    })
+}

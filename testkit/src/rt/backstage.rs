@@ -1,0 +1,324 @@
+//! [`RtBackstage`]: RT's staff side over REST2, for the conformance suite, against [`super::FakeRt`]
+//! or a live RT 5.
+
+use crate::conformance::{Backstage, BackstageResult};
+use async_trait::async_trait;
+use reqwest::Method;
+use serde_json::{Value, json};
+use teledesk_adapter::{Attachment, StatusClass, TicketId, WebhookRequest};
+use tokio::sync::OnceCell;
+
+/// RT 5's default `%PriorityAsString`, which the adapter's default `priorities` mirror.
+const PRIORITY_LABELS: [(&str, i64); 3] = [("Low", 0), ("Medium", 50), ("High", 100)];
+
+/// A staff member acting through RT's REST2 with their own auth token.
+///
+/// Against the fake that is `maria` ([`super::FakeRt::staff_token`]), a user distinct from the
+/// integration user. Against the CI's live RT the only token is root's, the same account the
+/// adapter uses: REST2 cannot grant rights, so a second account could not reply. The adapter tells
+/// its own messages apart by author *and* marker, so root's replies without a marker still read
+/// as staff.
+#[derive(Debug)]
+pub struct RtBackstage {
+    http: reqwest::Client,
+    api: String,
+    token: String,
+    /// `(login, display name)` of the token's owner.
+    me: OnceCell<(String, String)>,
+}
+
+impl RtBackstage {
+    /// A staff side for the RT at `url` (its web address), acting with `token`
+    /// (`1-<user id>-<secret>`).
+    pub fn new(url: &str, token: &str) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            api: format!("{}/REST/2.0", url.trim_end_matches('/')),
+            token: token.to_owned(),
+            me: OnceCell::new(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> BackstageResult<Value> {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.api))
+            .header("Authorization", format!("token {}", self.token))
+            .query(query);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| format!("{method} {path}: {e}"))?;
+        read(&method, path, response).await
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, &str)]) -> BackstageResult<Value> {
+        self.call(Method::GET, path, query, None).await
+    }
+
+    /// The token owner's login and display name.
+    async fn me(&self) -> BackstageResult<&(String, String)> {
+        self.me
+            .get_or_try_init(|| async {
+                let id = self
+                    .token
+                    .split('-')
+                    .nth(1)
+                    .ok_or_else(|| "the staff token is not 1-<user id>-<secret>".to_owned())?;
+                let user = self.get(&format!("/user/{id}"), &[]).await?;
+                let login = text(&user["Name"]);
+                let real = text(&user["RealName"]);
+                let name = if real.trim().is_empty() {
+                    login.clone()
+                } else {
+                    real
+                };
+                Ok((login, name))
+            })
+            .await
+    }
+
+    async fn message(
+        &self,
+        ticket: &TicketId,
+        kind: &str,
+        body: &str,
+        status: Option<&str>,
+        file: Option<&Attachment>,
+    ) -> BackstageResult<()> {
+        let path = format!("/ticket/{ticket}/{kind}");
+        let mut json = json!({"Content": body, "ContentType": "text/plain"});
+        if let Some(status) = status {
+            json["Status"] = json!(status);
+        }
+        let Some(file) = file else {
+            self.call(Method::POST, &path, &[], Some(&json)).await?;
+            return Ok(());
+        };
+        // Multipart, as RT's own web UI uploads: JSON attachments with non-ASCII names fail.
+        let part = reqwest::multipart::Part::bytes(file.bytes.clone())
+            .file_name(file.file_name.clone())
+            .mime_str(&file.content_type)
+            .map_err(|e| e.to_string())?;
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "JSON",
+                reqwest::multipart::Part::text(json.to_string())
+                    .mime_str("application/json")
+                    .map_err(|e| e.to_string())?,
+            )
+            .part("Attachments", part);
+        let response = self
+            .http
+            .post(format!("{}{path}", self.api))
+            .header("Authorization", format!("token {}", self.token))
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| format!("POST {path}: {e}"))?;
+        read(&Method::POST, &path, response).await.map(|_| ())
+    }
+
+    async fn ticket(&self, ticket: &TicketId) -> BackstageResult<Value> {
+        self.get(&format!("/ticket/{ticket}"), &[]).await
+    }
+
+    /// Sets fields and checks they took: RT answers 200 with messages even when it refused.
+    async fn put(&self, ticket: &TicketId, field: &str, value: &str) -> BackstageResult<Value> {
+        let messages = self
+            .call(
+                Method::PUT,
+                &format!("/ticket/{ticket}"),
+                &[],
+                Some(&json!({ field: value })),
+            )
+            .await?;
+        let now = self.ticket(ticket).await?;
+        let got = match &now[field] {
+            Value::Object(reference) => text(&reference["id"]),
+            other => text(other),
+        };
+        if got.eq_ignore_ascii_case(value) {
+            Ok(now)
+        } else {
+            Err(format!("RT did not set {field} to {value:?}: {messages}"))
+        }
+    }
+}
+
+async fn read(method: &Method, path: &str, response: reqwest::Response) -> BackstageResult<Value> {
+    let status = response.status();
+    let body = response.text().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("{method} {path}: HTTP {status}: {body}"));
+    }
+    if body.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(&body).map_err(|e| format!("{method} {path}: {e}: {body}"))
+}
+
+/// A JSON value as text (REST2 sends numbers as strings, and sometimes not).
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+#[async_trait]
+impl Backstage for RtBackstage {
+    async fn staff_reply(
+        &self,
+        ticket: &TicketId,
+        body: &str,
+        file: Option<&Attachment>,
+    ) -> BackstageResult<()> {
+        self.message(ticket, "correspond", body, None, file).await
+    }
+
+    async fn internal_note(&self, ticket: &TicketId, body: &str) -> BackstageResult<()> {
+        self.message(ticket, "comment", body, None, None).await
+    }
+
+    async fn assign(&self, ticket: &TicketId) -> BackstageResult<String> {
+        let (login, name) = self.me().await?.clone();
+        self.put(ticket, "Owner", &login).await?;
+        Ok(name)
+    }
+
+    fn vendor_states(&self) -> Vec<(String, StatusClass)> {
+        [
+            ("new", StatusClass::New),
+            ("open", StatusClass::InProgress),
+            ("stalled", StatusClass::WaitingClient),
+            ("resolved", StatusClass::Resolved),
+            ("rejected", StatusClass::Closed),
+            ("deleted", StatusClass::Closed),
+        ]
+        .into_iter()
+        .map(|(state, class)| (state.to_owned(), class))
+        .collect()
+    }
+
+    async fn set_state(&self, ticket: &TicketId, state: &str) -> BackstageResult<()> {
+        self.put(ticket, "Status", state).await.map(|_| ())
+    }
+
+    async fn resolve(&self, ticket: &TicketId, resolution: &str) -> BackstageResult<()> {
+        // RT's "Resolve" action: a reply to the requester and the status, in one update.
+        self.message(ticket, "correspond", resolution, Some("resolved"), None)
+            .await?;
+        let now = self.ticket(ticket).await?;
+        if text(&now["Status"]) == "resolved" {
+            Ok(())
+        } else {
+            Err(format!(
+                "ticket {ticket} is {} after resolving",
+                now["Status"]
+            ))
+        }
+    }
+
+    async fn staff_text(&self, ticket: &TicketId) -> BackstageResult<String> {
+        let record = self.ticket(ticket).await?;
+        let mut out = vec![format!("Subject: {}", text(&record["Subject"]))];
+        for requestor in record["Requestor"].as_array().into_iter().flatten() {
+            out.push(format!("Requestor: {}", text(&requestor["id"])));
+        }
+        for field in record["CustomFields"].as_array().into_iter().flatten() {
+            let values: Vec<String> = field["values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(text)
+                .collect();
+            out.push(format!("{}: {}", text(&field["name"]), values.join(", ")));
+        }
+        for link in record["_hyperlinks"].as_array().into_iter().flatten() {
+            let rel = text(&link["ref"]);
+            if text(&link["type"]) == "ticket" && rel != "self" {
+                out.push(format!("{rel}: #{}", text(&link["id"])));
+            }
+        }
+        let history = self
+            .get(
+                &format!("/ticket/{ticket}/history"),
+                &[("fields", "Type"), ("per_page", "100")],
+            )
+            .await?;
+        let create = history["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| text(&t["Type"]) == "Create")
+            .map(|t| text(&t["id"]))
+            .ok_or_else(|| format!("ticket {ticket} has no Create transaction"))?;
+        let parts = self
+            .get(
+                &format!("/transaction/{create}/attachments"),
+                &[
+                    ("fields", "ContentType,Filename,Content"),
+                    ("per_page", "100"),
+                ],
+            )
+            .await?;
+        for part in parts["items"].as_array().into_iter().flatten() {
+            if text(&part["Filename"]).is_empty() && text(&part["ContentType"]).starts_with("text/")
+            {
+                out.push(text(&part["Content"]));
+            }
+        }
+        Ok(out.join("\n"))
+    }
+
+    async fn placement(&self, ticket: &TicketId) -> BackstageResult<String> {
+        let record = self.ticket(ticket).await?;
+        let queue = text(&record["Queue"]["id"]);
+        let queue = self.get(&format!("/queue/{queue}"), &[]).await?;
+        Ok(text(&queue["Name"]))
+    }
+
+    async fn priority(&self, ticket: &TicketId) -> BackstageResult<Option<String>> {
+        let record = self.ticket(ticket).await?;
+        let raw = text(&record["Priority"]);
+        Ok(Some(match raw.parse::<i64>() {
+            Ok(value) => PRIORITY_LABELS
+                .iter()
+                .find(|(_, v)| *v == value)
+                .map_or(raw.clone(), |(label, _)| (*label).to_owned()),
+            Err(_) => raw,
+        }))
+    }
+
+    async fn native_rating(&self, _ticket: &TicketId) -> BackstageResult<Option<u8>> {
+        Ok(None)
+    }
+
+    async fn linked(&self, follow_up: &TicketId, original: &TicketId) -> BackstageResult<bool> {
+        let record = self.ticket(follow_up).await?;
+        Ok(record["_hyperlinks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|link| text(&link["ref"]) == "refers-to" && text(&link["id"]) == original.0))
+    }
+
+    fn webhook(&self, _ticket: &TicketId) -> Option<WebhookRequest> {
+        None
+    }
+
+    fn missing_ticket(&self) -> TicketId {
+        TicketId("999999999".into())
+    }
+}
