@@ -47,9 +47,9 @@ fn example_config_names_the_missing_variables() {
         "mappings.toml.example",
         &[],
     );
-    insta::assert_snapshot!(output, @r"
+    insta::assert_snapshot!(output, @"
     error: telegram.token (line 14): environment variable `TELEDESK_BOT_TOKEN` is not set
-    error: helpdesks.main.token (line 44): environment variable `KAITEN_TOKEN` is not set
+    error: helpdesks.main.token (line 46): environment variable `KAITEN_TOKEN` is not set
     mappings.toml.example: 2 problems
     ");
     assert_eq!(code, 1);
