@@ -61,6 +61,14 @@ pub struct TicketLink {
     /// The author was told (by DM) that the ticket was resolved.
     #[serde(default)]
     pub notified_done: bool,
+    /// The chat the source message is in, when it is not `chat_id` (channel mode: the ticket's
+    /// post is in the channel, the message it came from in the discussion group).
+    #[serde(default)]
+    pub source_chat_id: Option<i64>,
+    /// Channel mode: the post's comment thread, `(discussion group, automatic forward id)`, once
+    /// the automatic forward has been seen.
+    #[serde(default)]
+    pub thread: Option<(i64, i32)>,
 }
 
 /// Whether the bot can write to a user privately (Telegram lets a bot DM only users who started
@@ -85,6 +93,15 @@ impl DmState {
     }
 }
 
+/// A channel post whose automatic forward arrived before teledesk recorded the post's id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingForward {
+    pub channel: i64,
+    pub post: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub seen_at: OffsetDateTime,
+}
+
 /// The closed ticket a follow-up ticket continues.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FollowUp {
@@ -93,6 +110,19 @@ pub struct FollowUp {
 }
 
 impl TicketLink {
+    /// The chat the ticket's source message is in.
+    pub fn source_chat(&self) -> i64 {
+        self.source_chat_id.unwrap_or(self.chat_id)
+    }
+
+    /// Where replies to the ticket go: its comment thread in channel mode, else its card.
+    pub fn reply_target(&self) -> (i64, Option<i32>) {
+        match self.thread {
+            Some((group, root)) => (group, Some(root)),
+            None => (self.chat_id, self.card_message_id),
+        }
+    }
+
     pub fn knows_comment(&self, id: &CommentId) -> bool {
         self.known_comments.contains(id)
     }

@@ -3,13 +3,17 @@
 //! to the same `RequestError` variants.
 
 use std::time::Duration;
-use teledesk_testkit::telegram::{FakeError, FakeTelegram, Outgoing, TelegramOptions};
+use teledesk_testkit::telegram::{
+    CHANNEL_BOT_ID, FakeError, FakeTelegram, GROUP_ANONYMOUS_BOT_ID, Outgoing, SERVICE_USER_ID,
+    TelegramOptions,
+};
 use teloxide::net::Download;
 use teloxide::prelude::*;
 use teloxide::types::{
-    ChatMemberStatus, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, InputMedia,
-    InputMediaPhoto, MediaKind, MessageEntityKind, MessageId, MessageKind, ParseMode,
-    ReplyParameters, UpdateKind, UserId,
+    ChatFullInfoKind, ChatFullInfoPublicKind, ChatMemberStatus, ChatMigration,
+    InlineKeyboardButton, InlineKeyboardMarkup, InputFile, InputMedia, InputMediaPhoto, MediaKind,
+    MessageEntityKind, MessageId, MessageKind, MessageOrigin, ParseMode, ReplyParameters, Rgb,
+    ThreadId, UpdateKind, UserId,
 };
 use teloxide::{ApiError, RequestError};
 
@@ -383,4 +387,260 @@ async fn long_poll_wakes_on_a_new_update() {
         .unwrap();
     assert_eq!(updates.len(), 1);
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+async fn unlimited() -> FakeTelegram {
+    FakeTelegram::start_with(TelegramOptions {
+        enforce_limits: false,
+        ..TelegramOptions::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn teloxide_parses_channel_mode() {
+    let fake = unlimited().await;
+    let bot = bot(&fake);
+    let channel = fake.add_channel("Acme Support");
+    let group = fake.add_supergroup("Acme Support Chat");
+    fake.link_discussion(channel, group);
+    let ann = fake.add_user("Ann", None, Some("ann"));
+    fake.add_member(group, ann);
+    fake.add_member(channel, ann);
+
+    let info = bot.get_chat(ChatId(channel)).await.unwrap();
+    assert!(info.is_channel());
+    assert_eq!(info.linked_chat_id(), Some(group));
+    let info = bot.get_chat(ChatId(group)).await.unwrap();
+    assert_eq!(info.linked_chat_id(), Some(channel));
+
+    // The post: on behalf of the channel, no `from`.
+    let post = bot
+        .send_message(ChatId(channel), "<b>Ticket #17</b> printer")
+        .parse_mode(ParseMode::Html)
+        .await
+        .unwrap();
+    assert!(post.chat.is_channel());
+    assert!(post.from.is_none());
+    assert_eq!(post.sender_chat.as_ref().unwrap().id, ChatId(channel));
+
+    // Its automatic forward, the only update.
+    let mut offset = 0;
+    let updates = drain(&bot, &mut offset).await;
+    assert_eq!(updates.len(), 1);
+    let forward = message(&updates[0]);
+    assert!(forward.is_automatic_forward());
+    assert_eq!(forward.chat.id, ChatId(group));
+    let from = forward.from.as_ref().unwrap();
+    assert_eq!(
+        (from.id, from.is_bot),
+        (UserId(SERVICE_USER_ID as u64), false)
+    );
+    assert_eq!(forward.sender_chat.as_ref().unwrap().id, ChatId(channel));
+    let Some(MessageOrigin::Channel {
+        chat, message_id, ..
+    }) = forward.forward_origin()
+    else {
+        panic!("expected a channel origin, got {forward:?}");
+    };
+    assert_eq!((chat.id, *message_id), (ChatId(channel), post.id));
+    assert_eq!(forward.forward_from_message_id(), Some(post.id));
+    assert_eq!(forward.text(), Some("Ticket #17 printer"));
+    assert!(forward.thread_id.is_none());
+
+    // Comments: a reply to the forward, and one written as a channel replying to it.
+    let comment = fake.send(
+        group,
+        ann,
+        Outgoing::text("still broken").reply_to(forward.id.0),
+    );
+    let shop = fake.add_channel("Ann's shop");
+    fake.send_as(
+        group,
+        ann,
+        shop,
+        Outgoing::text("from the shop").reply_to(comment),
+    );
+    let anonymous = fake.send_as(group, ann, group, Outgoing::text("admin"));
+    let updates = drain(&bot, &mut offset).await;
+    assert_eq!(updates.len(), 3);
+    let m = message(&updates[0]);
+    assert_eq!(m.thread_id, Some(ThreadId(forward.id)));
+    assert!(m.reply_to_message().unwrap().is_automatic_forward());
+    let m = message(&updates[1]);
+    assert_eq!(m.thread_id, Some(ThreadId(forward.id)));
+    assert_eq!(m.reply_to_message().unwrap().id, MessageId(comment));
+    assert_eq!(m.sender_chat.as_ref().unwrap().id, ChatId(shop));
+    let from = m.from.as_ref().unwrap();
+    assert_eq!(
+        (from.id, from.is_bot),
+        (UserId(CHANNEL_BOT_ID as u64), true)
+    );
+    assert!(!m.is_automatic_forward());
+    let m = message(&updates[2]);
+    assert_eq!(m.id, MessageId(anonymous));
+    assert_eq!(
+        m.from.as_ref().unwrap().id,
+        UserId(GROUP_ANONYMOUS_BOT_ID as u64)
+    );
+    assert_eq!(m.sender_chat.as_ref().unwrap().id, ChatId(group));
+
+    // The forward cannot be edited; the post can, and gets buttons that subscribers press.
+    let refused = bot
+        .edit_message_text(ChatId(group), forward.id, "x")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, RequestError::Api(ApiError::MessageCantBeEdited)),
+        "{refused:?}"
+    );
+    let keyboard =
+        InlineKeyboardMarkup::new(vec![vec![InlineKeyboardButton::callback("5", "rate:17:5")]]);
+    let rated = bot
+        .edit_message_reply_markup(ChatId(channel), post.id)
+        .reply_markup(keyboard.clone())
+        .await
+        .unwrap();
+    assert_eq!(rated.reply_markup(), Some(&keyboard));
+    fake.press(channel, post.id.0, ann, "rate:17:5");
+    let updates = drain(&bot, &mut offset).await;
+    let UpdateKind::CallbackQuery(query) = &updates[0].kind else {
+        panic!("expected a callback query, got {:?}", updates[0]);
+    };
+    let pressed = query.regular_message().unwrap();
+    assert!(pressed.chat.is_channel());
+    assert!(pressed.from.is_none());
+    assert_eq!(pressed.sender_chat.as_ref().unwrap().id, ChatId(channel));
+    assert_eq!(pressed.reply_markup(), Some(&keyboard));
+    let member = bot
+        .get_chat_member(ChatId(channel), UserId(ann as u64))
+        .await
+        .unwrap();
+    assert_eq!(member.status(), ChatMemberStatus::Member);
+    let me = bot
+        .get_chat_member(ChatId(channel), UserId(fake.bot_id() as u64))
+        .await
+        .unwrap();
+    assert_eq!(me.status(), ChatMemberStatus::Administrator);
+    assert!(me.can_post_messages() && me.can_edit_messages());
+}
+
+#[tokio::test]
+async fn teloxide_parses_forum_topics() {
+    let fake = unlimited().await;
+    let bot = bot(&fake);
+    let forum = fake.add_forum("Support");
+    let ann = fake.add_user("Ann", None, None);
+    fake.add_member(forum, ann);
+
+    let info = bot.get_chat(ChatId(forum)).await.unwrap();
+    let ChatFullInfoKind::Public(public) = &info.kind else {
+        panic!("{info:?}")
+    };
+    let ChatFullInfoPublicKind::Supergroup(supergroup) = &public.kind else {
+        panic!("{info:?}")
+    };
+    assert!(supergroup.is_forum);
+
+    let topic = bot
+        .create_forum_topic(ChatId(forum), "Ticket #1")
+        .icon_color(Rgb::from_u32(0xFF_D6_7E))
+        .await
+        .unwrap();
+    assert_eq!(topic.name, "Ticket #1");
+    assert_eq!(topic.icon_color, Rgb::from_u32(0xFF_D6_7E));
+    let thread = topic.thread_id;
+    let sent = bot
+        .send_message(ChatId(forum), "hello")
+        .message_thread_id(thread)
+        .await
+        .unwrap();
+    assert_eq!(sent.thread_id, Some(thread));
+    assert!(sent.is_topic_message);
+    assert_eq!(sent.reply_to_message().unwrap().id, thread.0);
+    let question = fake.send_in_topic(forum, thread.0.0, ann, Outgoing::text("my printer"));
+
+    bot.edit_forum_topic(ChatId(forum), thread)
+        .name("Ticket #1 (waiting)")
+        .await
+        .unwrap();
+    bot.close_forum_topic(ChatId(forum), thread).await.unwrap();
+    let again = bot
+        .close_forum_topic(ChatId(forum), thread)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, RequestError::Api(ApiError::Unknown(ref d)) if d == "Bad Request: TOPIC_NOT_MODIFIED"),
+        "{again:?}"
+    );
+    bot.reopen_forum_topic(ChatId(forum), thread).await.unwrap();
+
+    let mut offset = 0;
+    let updates = drain(&bot, &mut offset).await;
+    assert_eq!(updates.len(), 5, "{updates:?}");
+    let created = message(&updates[0]);
+    assert_eq!(created.id, thread.0);
+    assert!(created.is_topic_message);
+    let details = created.forum_topic_created().unwrap();
+    assert_eq!(
+        (details.name.as_str(), details.icon_color),
+        ("Ticket #1", Rgb::from_u32(0xFF_D6_7E))
+    );
+    let m = message(&updates[1]);
+    assert_eq!(m.id, MessageId(question));
+    assert_eq!(m.thread_id, Some(thread));
+    assert!(m.is_topic_message);
+    assert_eq!(
+        m.reply_to_message()
+            .and_then(|r| r.forum_topic_created())
+            .map(|c| c.name.as_str()),
+        Some("Ticket #1")
+    );
+    assert_eq!(
+        message(&updates[2])
+            .forum_topic_edited()
+            .unwrap()
+            .name
+            .as_deref(),
+        Some("Ticket #1 (waiting)")
+    );
+    assert!(message(&updates[3]).forum_topic_closed().is_some());
+    let reopened = message(&updates[4]);
+    assert!(reopened.forum_topic_reopened().is_some());
+    assert_eq!(reopened.thread_id, Some(thread));
+}
+
+#[tokio::test]
+async fn teloxide_parses_chat_migration() {
+    let fake = unlimited().await;
+    let bot = bot(&fake);
+    let group = fake.add_group("Clients");
+    let ann = fake.add_user("Ann", None, None);
+    fake.add_member(group, ann);
+    let supergroup = fake.migrate_to_supergroup(group);
+
+    let mut offset = 0;
+    let updates = drain(&bot, &mut offset).await;
+    assert_eq!(updates.len(), 2);
+    let to = message(&updates[0]);
+    assert_eq!(to.chat.id, ChatId(group));
+    assert!(to.chat.is_group());
+    assert_eq!(to.migrate_to_chat_id(), Some(&ChatId(supergroup)));
+    let from = message(&updates[1]);
+    assert_eq!(from.chat.id, ChatId(supergroup));
+    assert!(from.chat.is_supergroup());
+    assert_eq!(
+        from.chat_migration(),
+        Some(&ChatMigration::From {
+            chat_id: ChatId(group)
+        })
+    );
+
+    let refused = bot.send_message(ChatId(group), "x").await.unwrap_err();
+    assert!(
+        matches!(refused, RequestError::MigrateToChatId(ChatId(id)) if id == supergroup),
+        "{refused:?}"
+    );
+    let sent = bot.send_message(ChatId(supergroup), "x").await.unwrap();
+    assert!(sent.chat.is_supergroup());
 }

@@ -149,22 +149,7 @@ impl Daemon {
             bot_id: me.id,
             bot_username: me.username,
             lang,
-            chats: config
-                .chats
-                .iter()
-                .map(|c| {
-                    (
-                        c.id,
-                        ChatSettings {
-                            id: c.id,
-                            helpdesk: c.helpdesk.clone(),
-                            name: c.name.clone(),
-                            companies: c.companies.clone(),
-                            on_closed_comment: c.on_closed_comment,
-                        },
-                    )
-                })
-                .collect(),
+            chats: chat_settings(&telegram, config).await,
         };
         let context = Arc::new(Context {
             store,
@@ -261,6 +246,53 @@ pub fn queues(store: &Store) -> Queues {
         outbox: read.outbox_len(),
         dead: read.dead_letters().map(|d| d.len()).unwrap_or(0),
     }
+}
+
+/// The engine's view of `[[chats]]`. A channel's discussion group (asked from Telegram: the
+/// channel's `linked_chat_id`) gets its own entry, because comments arrive there while the
+/// tickets belong to the channel.
+async fn chat_settings(telegram: &TelegramClient, config: &Config) -> HashMap<i64, ChatSettings> {
+    let mut chats = HashMap::new();
+    for c in &config.chats {
+        let settings = ChatSettings {
+            id: c.id,
+            ticket_chat: c.id,
+            mode: c.mode,
+            helpdesk: c.helpdesk.clone(),
+            name: c.name.clone(),
+            companies: c.companies.clone(),
+            on_closed_comment: c.on_closed_comment,
+        };
+        if c.mode == crate::config::ChatMode::Channel {
+            match telegram.linked_chat(c.id).await {
+                Ok(Some(group)) => {
+                    tracing::info!(
+                        channel = c.id,
+                        group,
+                        "Comments come from the channel's discussion group."
+                    );
+                    chats.insert(
+                        group,
+                        ChatSettings {
+                            id: group,
+                            ..settings.clone()
+                        },
+                    );
+                }
+                Ok(None) => tracing::warn!(
+                    channel = c.id,
+                    "The channel has no linked discussion group: ticket posts will have no comments."
+                ),
+                Err(error) => tracing::warn!(
+                    channel = c.id,
+                    %error,
+                    "Cannot ask Telegram for the channel's discussion group; comments will not be recognised until a restart."
+                ),
+            }
+        }
+        chats.insert(c.id, settings);
+    }
+    chats
 }
 
 async fn get_me_with_patience(

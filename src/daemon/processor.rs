@@ -30,11 +30,20 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
                 break;
             };
             let result = ctx.store.write(|tx| {
-                let outcome = engine::process_update(tx, &ctx.settings, &raw, facts, now());
+                let outcome = engine::process_update(tx, &ctx.settings, &raw, facts, now())?;
+                if outcome.defer {
+                    // Nothing it did may stand: the whole transaction is dropped.
+                    return Err(crate::store::StoreError::Deferred);
+                }
                 tx.remove_inbox(update_id);
-                outcome
+                Ok(outcome)
             });
             match result {
+                Err(crate::store::StoreError::Deferred) => {
+                    tracing::debug!(update_id, "Update waits for a post to be recorded.");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    break;
+                }
                 Ok(outcome) => {
                     jobs |= outcome.jobs;
                     sends |= outcome.sends;

@@ -234,7 +234,7 @@ async fn run_job(ctx: &Context, local: LocalId, seq: u64) {
                 if notify_client {
                     engine::say(
                         tx,
-                        link.chat_id,
+                        link.source_chat(),
                         Some(link.source_message_id),
                         lang(ctx).helpdesk_unavailable(),
                         now(),
@@ -254,6 +254,16 @@ async fn run_job(ctx: &Context, local: LocalId, seq: u64) {
             dead_letter(ctx, local, seq, &job, error, Some(&link));
         }
     }
+}
+
+/// The chat's `[chats.ticket]`, also when the config names the other id of an upgraded group.
+fn ticket_defaults(ctx: &Context, chat_id: i64) -> teledesk_adapter::ConfigTable {
+    let alias = || ctx.store.read().chat_alias(chat_id).ok().flatten();
+    ctx.ticket_defaults
+        .get(&chat_id)
+        .or_else(|| alias().and_then(|other| ctx.ticket_defaults.get(&other)))
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn lang(ctx: &Context) -> Lang {
@@ -372,11 +382,7 @@ async fn create_ticket(
         source_url: source_url.clone(),
         registered_at: *registered_at,
         attachments,
-        defaults: ctx
-            .ticket_defaults
-            .get(&link.chat_id)
-            .cloned()
-            .unwrap_or_default(),
+        defaults: ticket_defaults(ctx, link.chat_id),
         retry,
     };
     let created = with_retries(retry, |retry| {
@@ -626,7 +632,7 @@ async fn lifecycle_job(
             if let JobKind::Escalate { message_id, .. } = &job.kind {
                 engine::say(
                     tx,
-                    link.chat_id,
+                    link.reply_target().0,
                     Some(*message_id),
                     lang.escalated(link.number.as_deref()),
                     now(),
@@ -732,7 +738,7 @@ async fn refresh(ctx: &Context, local: LocalId, stamp: u64) -> Option<Duration> 
         }
         tx.put_ticket(&current);
         for reply in &replies {
-            engine::send(tx, current.chat_id, reply.clone(), now())?;
+            engine::send(tx, current.reply_target().0, reply.clone(), now())?;
         }
         tx.clear_dirty(local, stamp)?;
         Ok(())
@@ -804,13 +810,16 @@ fn dead_letter(
         });
         tx.remove_job(local, seq);
         if let Some(link) = link {
-            let reply_to = match &job.kind {
-                JobKind::AddComment { message_ids, .. } => message_ids.first().copied(),
-                JobKind::CreateTicket { .. } => Some(link.source_message_id),
-                JobKind::Escalate { message_id, .. } => Some(*message_id),
-                JobKind::Rate { .. } | JobKind::Reopen { .. } => link.card_message_id,
+            // Answer the message the work came from, in the chat it is in.
+            let (chat, reply_to) = match &job.kind {
+                JobKind::AddComment { message_ids, .. } => {
+                    (link.reply_target().0, message_ids.first().copied())
+                }
+                JobKind::CreateTicket { .. } => (link.source_chat(), Some(link.source_message_id)),
+                JobKind::Escalate { message_id, .. } => (link.reply_target().0, Some(*message_id)),
+                JobKind::Rate { .. } | JobKind::Reopen { .. } => link.reply_target(),
             };
-            engine::say(tx, link.chat_id, reply_to, lang(ctx).not_delivered(), now())?;
+            engine::say(tx, chat, reply_to, lang(ctx).not_delivered(), now())?;
         }
         Ok(())
     });

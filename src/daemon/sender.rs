@@ -154,13 +154,10 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
                 .flatten()
                 .ok_or_else(|| TgError::Rejected(format!("ticket {ticket} is gone")))?;
             let card = render::card(&link, ctx.settings.lang, &ctx.settings.bot_username);
+            // A channel post cannot answer a message of the discussion group it came from.
+            let reply_to = (link.source_chat() == chat_id).then_some(link.source_message_id);
             let id = tg
-                .send_html(
-                    chat_id,
-                    &card.html,
-                    Some(link.source_message_id),
-                    card.keyboard.as_ref(),
-                )
+                .send_html(chat_id, &card.html, reply_to, card.keyboard.as_ref())
                 .await?;
             Ok(Sent::Card {
                 message_id: id,
@@ -175,9 +172,10 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
             ..
         } => {
             let link = ctx.store.read().ticket(*ticket).ok().flatten();
-            let reply_to = link
-                .as_ref()
-                .map(|l| l.card_message_id.unwrap_or(l.source_message_id));
+            let reply_to = link.as_ref().and_then(|l| match l.reply_target() {
+                (chat, Some(root)) if chat == chat_id => Some(root),
+                _ => l.card_message_id.or(Some(l.source_message_id)),
+            });
             let header = ctx.settings.lang.staff_reply_header(author);
             let mut ids = Vec::new();
             for chunk in split(&escape(body.trim()), MESSAGE_LIMIT - header.len() - 2) {
@@ -290,6 +288,7 @@ fn record(tx: &mut crate::store::Tx<'_>, item: &Outgoing, sent: &Sent) -> crate:
                 link.rendered_hash = Some(*fingerprint);
                 tx.put_ticket(&link);
                 tx.index_message(chat_id, *message_id, *ticket);
+                crate::engine::channel::on_post_recorded(tx, *ticket, chat_id, *message_id)?;
             }
         }
         (SendAction::StaffReply { ticket, .. }, Sent::Messages(ids)) => {

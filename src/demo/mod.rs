@@ -19,6 +19,17 @@ use teledesk_testkit::telegram::{ChatMessage, FakeTelegram, Outgoing, TelegramOp
 /// The Kaiten custom property the demo uses for resolutions.
 pub const RESOLUTION_PROPERTY: &str = teledesk_testkit::kaiten::RESOLUTION_PROPERTY;
 
+/// Which chats a stage configures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// Client groups in group mode.
+    Groups(usize),
+    /// One channel with its linked discussion group.
+    Channel,
+    /// One basic (non-super) group, as a group is before Telegram upgrades it.
+    BasicGroup,
+}
+
 /// Fakes plus a config that points the daemon at them.
 pub struct Stage {
     pub telegram: FakeTelegram,
@@ -27,8 +38,10 @@ pub struct Stage {
     /// The configured helpdesk's staff side, whatever its kind.
     pub helpdesk: StagedHelpdesk,
     pub dir: tempfile::TempDir,
-    /// The client group(s) configured in `[[chats]]`.
+    /// The client group(s) configured in `[[chats]]`; in channel mode, the discussion group.
     pub groups: Vec<i64>,
+    /// Channel mode: the channel (configured in `[[chats]]`) whose posts are the tickets.
+    pub channel: Option<i64>,
     /// A client employee, member of every group.
     pub client: i64,
     pub config_path: PathBuf,
@@ -47,9 +60,15 @@ impl Stage {
         poll: &str,
         options: TelegramOptions,
     ) -> Self {
-        Self::build(Target::Fake("kaiten".into()), groups, lang, poll, options)
-            .await
-            .expect("the Kaiten stage starts")
+        Self::build(
+            Target::Fake("kaiten".into()),
+            Layout::Groups(groups),
+            lang,
+            poll,
+            options,
+        )
+        .await
+        .expect("the Kaiten stage starts")
     }
 
     /// A stage for any helpdesk: its testkit fake, or a live server.
@@ -59,12 +78,48 @@ impl Stage {
         lang: &str,
         poll: &str,
     ) -> Result<Self, String> {
-        Self::build(target, groups, lang, poll, TelegramOptions::default()).await
+        Self::build(
+            target,
+            Layout::Groups(groups),
+            lang,
+            poll,
+            TelegramOptions::default(),
+        )
+        .await
+    }
+
+    /// A channel-mode stage on Kaiten: the client company's channel (in `[[chats]]`) with its
+    /// linked discussion group (`group()`); the client is subscribed to the one and a member of
+    /// the other.
+    pub async fn channel(lang: &str, poll: &str) -> Self {
+        Self::build(
+            Target::Fake("kaiten".into()),
+            Layout::Channel,
+            lang,
+            poll,
+            TelegramOptions::default(),
+        )
+        .await
+        .expect("the channel stage starts")
+    }
+
+    /// A group-mode stage on Kaiten with one basic group, which a test can upgrade to a
+    /// supergroup.
+    pub async fn basic_group(lang: &str, poll: &str) -> Self {
+        Self::build(
+            Target::Fake("kaiten".into()),
+            Layout::BasicGroup,
+            lang,
+            poll,
+            TelegramOptions::default(),
+        )
+        .await
+        .expect("the basic group stage starts")
     }
 
     async fn build(
         target: Target,
-        groups: usize,
+        layout: Layout,
         lang: &str,
         poll: &str,
         options: TelegramOptions,
@@ -74,15 +129,30 @@ impl Stage {
         let dir = tempfile::tempdir().expect("temporary directory");
         let helpdesk = StagedHelpdesk::start(&target, dir.path(), &kaiten).await?;
         let client = telegram.add_user("Анна", Some("Смирнова"), Some("anna_acme"));
-        let groups: Vec<i64> = (0..groups.max(1))
+        let mut channel = None;
+        let count = match layout {
+            Layout::Groups(n) => n.max(1),
+            Layout::Channel | Layout::BasicGroup => 1,
+        };
+        let groups: Vec<i64> = (0..count)
             .map(|i| {
                 let title = if i == 0 {
                     "Acme — поддержка".to_owned()
                 } else {
                     format!("Acme branch {i}")
                 };
-                let id = telegram.add_supergroup(&title);
+                let id = if layout == Layout::BasicGroup {
+                    telegram.add_group(&title)
+                } else {
+                    telegram.add_supergroup(&title)
+                };
                 telegram.add_member(id, client);
+                if layout == Layout::Channel {
+                    let posts = telegram.add_channel("Acme — заявки");
+                    telegram.link_discussion(posts, id);
+                    telegram.add_member(posts, client);
+                    channel = Some(posts);
+                }
                 id
             })
             .collect();
@@ -110,8 +180,12 @@ poll_interval = "{poll}"
             helpdesk = helpdesk.toml,
         );
         for (i, id) in groups.iter().enumerate() {
+            let (id, mode) = match channel {
+                Some(channel) => (channel, "channel"),
+                None => (*id, "group"),
+            };
             text.push_str(&format!(
-                "\n[[chats]]\nid = {id}\nmode = \"group\"\nhelpdesk = \"main\"\nname = \"Acme{}\"\n",
+                "\n[[chats]]\nid = {id}\nmode = \"{mode}\"\nhelpdesk = \"main\"\nname = \"Acme{}\"\n",
                 if i == 0 { String::new() } else { format!(" branch {i}") }
             ));
             if !helpdesk.chat_ticket.is_empty() {
@@ -125,6 +199,7 @@ poll_interval = "{poll}"
             kaiten,
             helpdesk,
             dir,
+            channel,
             groups,
             client,
             config_path,

@@ -21,7 +21,10 @@ pub fn on_message(
     message: &Message,
     now: OffsetDateTime,
 ) -> Result<Outcome> {
-    let Some(chat) = settings.chats.get(&message.chat.id) else {
+    if let Some(new_id) = message.migrate_to_chat_id {
+        return super::migration::on_migrated(tx, settings, message.chat.id, new_id, now);
+    }
+    let Some(chat) = settings.chat(tx, message.chat.id)? else {
         let first_time = tx.note_unknown_chat(message.chat.id)?;
         return Ok(Outcome::skipped(if first_time {
             format!(
@@ -34,6 +37,7 @@ pub fn on_message(
             String::new()
         }));
     };
+    let chat = &chat;
     if message
         .from
         .as_ref()
@@ -42,12 +46,13 @@ pub fn on_message(
         return Ok(Outcome::skipped("the bot's own message"));
     }
     if message.is_automatic_forward {
+        if chat.ticket_chat != chat.id {
+            return super::channel::on_forward(tx, chat, message, now);
+        }
         return Ok(Outcome::skipped("automatic forward from a linked channel"));
     }
-    if message.migrate_to_chat_id.is_some() {
-        return Ok(Outcome::skipped(
-            "group upgraded to a supergroup: name the new id in [[chats]]",
-        ));
+    if message.migrate_from_chat_id.is_some() {
+        return Ok(Outcome::skipped("the supergroup's note of its upgrade"));
     }
     let sent_at = OffsetDateTime::from_unix_timestamp(message.date).unwrap_or(now);
     if let Some(media_group_id) = &message.media_group_id {
@@ -102,6 +107,12 @@ pub fn on_message(
             file: message.file(),
         };
         return dialogue_input(tx, settings, chat, message, input, now);
+    }
+    if super::channel::waits_for_its_post(tx, message, now)? {
+        return Ok(Outcome {
+            defer: true,
+            ..Outcome::default()
+        });
     }
     Ok(Outcome::skipped("chatter (replies to no ticket)"))
 }
@@ -331,7 +342,9 @@ pub(crate) fn open_ticket(
         helpdesk: chat.helpdesk.clone(),
         ticket_id: None,
         number: None,
-        chat_id: chat.id,
+        chat_id: chat.ticket_chat,
+        source_chat_id: (chat.ticket_chat != chat.id).then_some(chat.id),
+        thread: None,
         source_message_id: source.message_id,
         card_message_id: None,
         author,
@@ -627,11 +640,7 @@ fn continue_dialogue(
                 None,
                 now,
             )?;
-            Ok(Outcome {
-                jobs: true,
-                sends: true,
-                skipped: None,
-            })
+            Ok(queued())
         }
     }
 }
@@ -659,7 +668,7 @@ pub fn on_callback(
         answer(tx, query.from.id, Some(lang.nothing_to_do()))?;
         return Ok(sent());
     };
-    let Some(chat) = settings.chats.get(&message.chat.id) else {
+    let Some(chat) = settings.chat(tx, message.chat.id)? else {
         answer(tx, message.chat.id, None)?;
         return Ok(Outcome {
             sends: true,
@@ -667,6 +676,7 @@ pub fn on_callback(
             ..Outcome::default()
         });
     };
+    let chat = &chat;
     let data = query.data.as_deref().unwrap_or("");
     let input = match data {
         "new:done" => Input::Done,

@@ -130,10 +130,11 @@ pub fn on_button(
                 .any(|(_, job)| matches!(job.kind, JobKind::Reopen { .. }));
             if !pending {
                 queue_reopen(tx, &link, by.clone(), &query.id, now)?;
+                let (chat, reply_to) = link.reply_target();
                 say(
                     tx,
-                    link.chat_id,
-                    Some(card),
+                    chat,
+                    reply_to.or(Some(card)),
                     lang.reopened_by(&by.display_name),
                     now,
                 )?;

@@ -5,9 +5,11 @@
 //! same transaction, so an update's effects are recorded atomically with its removal from the
 //! inbox. The loops in `daemon` execute that work.
 
+pub mod channel;
 pub mod dialogue;
 pub mod group;
 pub mod lifecycle;
+pub mod migration;
 pub mod private;
 pub mod sync;
 
@@ -24,7 +26,12 @@ pub const ALBUM_WINDOW: time::Duration = time::Duration::seconds(2);
 /// One configured chat, as the engine needs it.
 #[derive(Clone, Debug)]
 pub struct ChatSettings {
+    /// The Telegram chat messages arrive in: the group, or a channel's discussion group.
     pub id: i64,
+    /// The configured chat tickets belong to (their card or post is there): `id` itself, or the
+    /// channel whose discussion group `id` is.
+    pub ticket_chat: i64,
+    pub mode: crate::config::ChatMode,
     pub helpdesk: String,
     /// The client company, shown to staff.
     pub name: String,
@@ -43,11 +50,35 @@ pub struct Settings {
     pub chats: HashMap<i64, ChatSettings>,
 }
 
+impl Settings {
+    /// The settings of the chat a message arrived in: configured under this id, or under its
+    /// other id when the group was upgraded to a supergroup (the config may name either).
+    pub fn chat(&self, tx: &Tx<'_>, chat_id: i64) -> Result<Option<ChatSettings>> {
+        if let Some(chat) = self.chats.get(&chat_id) {
+            return Ok(Some(chat.clone()));
+        }
+        let Some(other) = tx.chat_alias(chat_id)? else {
+            return Ok(None);
+        };
+        Ok(self.chats.get(&other).map(|chat| {
+            let mut chat = chat.clone();
+            if chat.ticket_chat == chat.id {
+                chat.ticket_chat = chat_id;
+            }
+            chat.id = chat_id;
+            chat
+        }))
+    }
+}
+
 /// What processing an update led to, so the daemon can wake the right loops and log.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
     pub jobs: bool,
     pub sends: bool,
+    /// The update cannot be processed yet (it depends on something about to be recorded): leave
+    /// it, and everything after it, in the inbox and try again shortly.
+    pub defer: bool,
     /// A human-readable note for the log when the update was skipped.
     pub skipped: Option<String>,
 }
@@ -156,7 +187,7 @@ pub(crate) fn queued() -> Outcome {
     Outcome {
         jobs: true,
         sends: true,
-        skipped: None,
+        ..Outcome::default()
     }
 }
 

@@ -154,6 +154,8 @@ mod tests {
             follow_up_of: None,
             notified_reply: false,
             notified_done: false,
+            source_chat_id: None,
+            thread: None,
         }
     }
 

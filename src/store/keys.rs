@@ -19,6 +19,8 @@ pub(super) enum Space {
     UnknownChats,
     PendingFeedback,
     Users,
+    PendingForwards,
+    ChatAliases,
 }
 
 impl Space {
@@ -41,6 +43,8 @@ impl Space {
             Space::UnknownChats => 14,
             Space::PendingFeedback => 15,
             Space::Users => 16,
+            Space::PendingForwards => 17,
+            Space::ChatAliases => 18,
         }
     }
 
@@ -62,6 +66,8 @@ impl Space {
             Space::UnknownChats => "unknown_chats",
             Space::PendingFeedback => "pending_feedback",
             Space::Users => "users",
+            Space::PendingForwards => "pending_forwards",
+            Space::ChatAliases => "chat_aliases",
         }
     }
 

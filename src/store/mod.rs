@@ -11,7 +11,9 @@
 
 mod keys;
 
-use crate::model::{AlbumItem, DeadLetter, Dialogue, DmState, Job, LocalId, Outgoing, TicketLink};
+use crate::model::{
+    AlbumItem, DeadLetter, Dialogue, DmState, Job, LocalId, Outgoing, PendingForward, TicketLink,
+};
 use keys::{Space, i32_key, i64_key, u64_key};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -43,6 +45,10 @@ pub enum StoreError {
         found: u64,
         expected: u64,
     },
+    /// Not a failure: the caller abandons the transaction on purpose (an update that must wait),
+    /// and returning an error is what makes [`Store::write`] drop its writes.
+    #[error("the transaction was abandoned on purpose")]
+    Deferred,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -498,6 +504,44 @@ impl Tx<'_> {
 
     pub fn remove_pending_feedback(&mut self, user_id: i64) {
         self.delete(Space::PendingFeedback, &i64_key(user_id));
+    }
+
+    /// An automatic forward seen before the post it copies was recorded (Telegram does not order
+    /// the two): `(group, forward id)` → the post.
+    pub fn put_pending_forward(&mut self, group: i64, forward: i32, post: &PendingForward) {
+        self.put(Space::PendingForwards, &message_key(group, forward), post);
+    }
+
+    pub fn pending_forward(&self, group: i64, forward: i32) -> Result<Option<PendingForward>> {
+        self.get(Space::PendingForwards, &message_key(group, forward))
+    }
+
+    /// Every pending forward, with its `(group, forward id)`.
+    pub fn pending_forwards(&self) -> Result<Vec<((i64, i32), PendingForward)>> {
+        self.scan::<PendingForward>(Space::PendingForwards, &[])?
+            .into_iter()
+            .map(|(key, post)| {
+                let group = i64::from_be_bytes(key[..8].try_into().expect("8 bytes")) ^ i64::MIN;
+                let forward =
+                    i32::from_be_bytes(key[8..12].try_into().expect("4 bytes")) ^ i32::MIN;
+                Ok(((group, forward), post))
+            })
+            .collect()
+    }
+
+    pub fn remove_pending_forward(&mut self, group: i64, forward: i32) {
+        self.delete(Space::PendingForwards, &message_key(group, forward));
+    }
+
+    /// A chat's other id: a group upgraded to a supergroup is known by both, whichever the
+    /// config names. Stored both ways.
+    pub fn chat_alias(&self, chat_id: i64) -> Result<Option<i64>> {
+        self.get(Space::ChatAliases, &i64_key(chat_id))
+    }
+
+    pub fn put_chat_alias(&mut self, old: i64, new: i64) {
+        self.put(Space::ChatAliases, &i64_key(old), &new);
+        self.put(Space::ChatAliases, &i64_key(new), &old);
     }
 
     /// Whether the bot can DM a user, as far as teledesk has learned.

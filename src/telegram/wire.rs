@@ -95,10 +95,31 @@ pub struct Message {
     pub message_thread_id: Option<i32>,
     #[serde(default)]
     pub is_automatic_forward: bool,
+    /// Where a forwarded message comes from; for a channel post's automatic forward into its
+    /// discussion group: the channel and the post's id there.
+    pub forward_origin: Option<ForwardOrigin>,
     pub migrate_to_chat_id: Option<i64>,
+    pub migrate_from_chat_id: Option<i64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ForwardOrigin {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub chat: Option<Chat>,
+    pub message_id: Option<i32>,
 }
 
 impl Message {
+    /// `(channel, post id)` of an automatic forward of a channel post.
+    pub fn forwarded_post(&self) -> Option<(i64, i32)> {
+        let origin = self.forward_origin.as_ref()?;
+        if origin.kind != "channel" {
+            return None;
+        }
+        Some((origin.chat.as_ref()?.id, origin.message_id?))
+    }
+
     /// The text or the caption.
     pub fn body(&self) -> &str {
         self.text

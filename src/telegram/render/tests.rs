@@ -46,6 +46,8 @@ fn link(status: StatusClass) -> TicketLink {
         follow_up_of: None,
         notified_reply: false,
         notified_done: false,
+        source_chat_id: None,
+        thread: None,
     }
 }
 

@@ -3,7 +3,9 @@
 //! error strings.
 
 use super::html::{self, Formatted};
-use super::state::{ChatKind, Media, StoredMessage, World};
+use super::state::{
+    ChatKind, DEFAULT_TOPIC_COLOR, Media, Service, StoredMessage, World, clean_topic_name,
+};
 use super::{CallbackAnswer, FakeError, RecordedCall, Shared};
 use axum::Router;
 use axum::body::Body;
@@ -41,6 +43,8 @@ const STRING_FIELDS: &[&str] = &[
     "title",
     "description",
     "inline_message_id",
+    "name",
+    "icon_custom_emoji_id",
 ];
 
 /// Methods the fake serves, lower-cased as the server matches them.
@@ -67,6 +71,10 @@ const METHODS: &[&str] = &[
     "senddocument",
     "sendmediagroup",
     "getfile",
+    "createforumtopic",
+    "editforumtopic",
+    "closeforumtopic",
+    "reopenforumtopic",
 ];
 
 /// An error reply: `{"ok":false,"error_code":code,"description":..,"parameters":..}`.
@@ -102,11 +110,16 @@ impl ApiError {
         match error {
             FakeError::TooManyRequests { retry_after } => Self::retry_after(*retry_after),
             FakeError::Api { code, description } => Self::new(*code, description.clone()),
-            FakeError::MigrateTo { chat_id } => Self {
-                code: 400,
-                description: "Bad Request: group chat was upgraded to a supergroup chat".to_owned(),
-                parameters: Some(json!({"migrate_to_chat_id": chat_id})),
-            },
+            FakeError::MigrateTo { chat_id } => Self::migrate_to(*chat_id),
+        }
+    }
+
+    /// What any write to an upgraded basic group gets.
+    fn migrate_to(chat_id: i64) -> Self {
+        Self {
+            code: 400,
+            description: "Bad Request: group chat was upgraded to a supergroup chat".to_owned(),
+            parameters: Some(json!({"migrate_to_chat_id": chat_id})),
         }
     }
 
@@ -397,8 +410,8 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             return error.into_response();
         }
     };
-    let result = if segments[0] != expected {
-        Err(ApiError::new(401, "Unauthorized"))
+    let (result, held) = if segments[0] != expected {
+        (Err(ApiError::new(401, "Unauthorized")), None)
     } else {
         call(&shared, &method, &params).await
     };
@@ -406,9 +419,32 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     // Only the method and status: the token is in the path and must never reach logs.
     tracing::debug!(method = %method, status, "fake Telegram call");
     record(&shared, &method, params.recorded(), status);
-    match result {
+    let response = match result {
         Ok(result) => axum::Json(json!({"ok": true, "result": result})).into_response(),
         Err(error) => error.into_response(),
+    };
+    // The response is ready: automatic forwards held back for it become available now.
+    drop(held);
+    response
+}
+
+/// Automatic forwards held back until the response to the post that caused them exists;
+/// dropping it releases them (also when the request is abandoned half-way).
+struct HeldForwards {
+    shared: Arc<Shared>,
+    update_ids: Vec<i64>,
+}
+
+impl Drop for HeldForwards {
+    fn drop(&mut self) {
+        {
+            let mut world = self.shared.world();
+            for id in &self.update_ids {
+                world.held.remove(id);
+            }
+        }
+        self.shared.changes.bump();
+        self.shared.wake_pollers();
     }
 }
 
@@ -446,10 +482,16 @@ fn download(shared: &Shared, token_ok: bool, file_path: &str) -> Response {
     }
 }
 
-async fn call(shared: &Arc<Shared>, method: &str, params: &Params) -> ApiResult {
+/// Runs one method; the second value holds back the automatic forwards it created until the
+/// caller has produced the response.
+async fn call(
+    shared: &Arc<Shared>,
+    method: &str,
+    params: &Params,
+) -> (ApiResult, Option<HeldForwards>) {
     let name = method.to_ascii_lowercase();
     if !METHODS.contains(&name.as_str()) {
-        return Err(ApiError::new(404, "Not Found: method not found"));
+        return (Err(ApiError::new(404, "Not Found: method not found")), None);
     }
     {
         let mut world = shared.world();
@@ -461,23 +503,43 @@ async fn call(shared: &Arc<Shared>, method: &str, params: &Params) -> ApiResult 
             slot.1 -= 1;
             let error = ApiError::from_injected(&slot.2);
             world.injected.retain(|(_, left, _)| *left > 0);
-            return Err(error);
+            return (Err(error), None);
         }
     }
     if name == "getupdates" {
-        return get_updates(shared, params).await;
+        return (get_updates(shared, params).await, None);
     }
     let enforce = shared.options.enforce_limits;
-    let (result, queued) = {
+    let (result, queued, forwards, forward_first, wait) = {
         let mut world = shared.world();
         let before = world.updates.len();
         let result = execute(&mut world, &name, params, enforce);
-        (result, world.updates.len() > before)
+        let forwards = std::mem::take(&mut world.new_forwards);
+        (
+            result,
+            world.updates.len() > before,
+            forwards,
+            world.forward_before_response,
+            world.forward_wait,
+        )
     };
     if queued {
         shared.wake_pollers();
     }
-    result
+    let Some(last) = forwards.iter().max().copied() else {
+        return (result, None);
+    };
+    if forward_first {
+        // Answer once a poll has taken the forward, or after the bound anyway.
+        let mut taken = shared.taken.subscribe();
+        let _ = tokio::time::timeout(wait, taken.wait_for(|id| *id >= last)).await;
+        return (result, None);
+    }
+    let held = HeldForwards {
+        shared: shared.clone(),
+        update_ids: forwards,
+    };
+    (result, Some(held))
 }
 
 fn execute(w: &mut World, name: &str, p: &Params, enforce: bool) -> ApiResult {
@@ -519,6 +581,10 @@ fn execute(w: &mut World, name: &str, p: &Params, enforce: bool) -> ApiResult {
         "getchat" => get_chat(w, p),
         "getchatmember" => get_chat_member(w, p),
         "getfile" => get_file(w, p),
+        "createforumtopic" => create_forum_topic(w, p, enforce),
+        "editforumtopic" => edit_forum_topic(w, p),
+        "closeforumtopic" => toggle_forum_topic(w, p, true),
+        "reopenforumtopic" => toggle_forum_topic(w, p, false),
         _ => Err(ApiError::new(404, "Not Found: method not found")),
     }
 }
@@ -558,13 +624,19 @@ async fn get_updates(shared: &Arc<Shared>, p: &Params) -> ApiResult {
                     "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
                 ));
             }
-            if !w.updates.is_empty() || tokio::time::Instant::now() >= deadline {
-                let batch: Vec<Value> = w
-                    .updates
-                    .iter()
-                    .take(limit)
-                    .map(|(_, u)| u.clone())
-                    .collect();
+            if w.deliverable().next().is_some() || tokio::time::Instant::now() >= deadline {
+                let batch: Vec<&(i64, Value)> = w.deliverable().take(limit).collect();
+                if let Some((last, _)) = batch.last() {
+                    let last = *last;
+                    shared.taken.send_if_modified(|taken| {
+                        let newer = last > *taken;
+                        if newer {
+                            *taken = last;
+                        }
+                        newer
+                    });
+                }
+                let batch = batch.into_iter().map(|(_, u)| u.clone()).collect();
                 return Ok(Value::Array(batch));
             }
         }
@@ -580,6 +652,9 @@ fn target_chat(w: &mut World, chat_id: i64) -> Result<i64, ApiError> {
     if let Some(chat) = w.chats.get(&chat_id)
         && chat.kind != ChatKind::Private
     {
+        if let Some(new_id) = chat.migrated_to {
+            return Err(ApiError::migrate_to(new_id));
+        }
         return Ok(chat_id);
     }
     let Some(user) = w.users.get(&chat_id) else {
@@ -603,12 +678,42 @@ fn target_chat(w: &mut World, chat_id: i64) -> Result<i64, ApiError> {
     Ok(chat_id)
 }
 
-/// A chat that must already exist (edits, deletes, pins).
+/// A chat that must already exist and that the bot writes to (edits, deletes, pins).
 fn existing_chat(w: &World, chat_id: i64) -> Result<i64, ApiError> {
-    if w.chats.contains_key(&chat_id) {
-        Ok(chat_id)
-    } else {
-        Err(ApiError::bad("chat not found"))
+    match w.chats.get(&chat_id) {
+        Some(chat) => match chat.migrated_to {
+            Some(new_id) => Err(ApiError::migrate_to(new_id)),
+            None => Ok(chat_id),
+        },
+        None => Err(ApiError::bad("chat not found")),
+    }
+}
+
+/// The forum topic a send targets: `message_thread_id` in a forum must name a topic; elsewhere
+/// the server silently ignores it [src `check_message_topic`]. 0 means none.
+fn topic_target(w: &World, chat_id: i64, p: &Params) -> Result<Option<i32>, ApiError> {
+    let chat = &w.chats[&chat_id];
+    if !chat.is_forum {
+        return Ok(None);
+    }
+    let thread = p
+        .int("message_thread_id")
+        .map_err(|_| ApiError::bad("message thread not found"))?;
+    match thread {
+        None | Some(0) => Ok(None),
+        Some(id) => i32::try_from(id)
+            .ok()
+            .filter(|id| chat.topics.contains_key(id))
+            .map(Some)
+            .ok_or_else(|| ApiError::bad("message thread not found")),
+    }
+}
+
+/// Puts a message the bot sends into the topic, if any.
+fn place_in_topic(message: &mut StoredMessage, topic: Option<i32>) {
+    if topic.is_some() {
+        message.thread_id = topic;
+        message.is_topic = true;
     }
 }
 
@@ -733,14 +838,24 @@ fn send_message(w: &mut World, p: &Params, enforce: bool) -> ApiResult {
     let chat_id = target_chat(w, p.chat_id()?)?;
     let (body, html) = text_body(p)?;
     let reply_to = reply_target(w, chat_id, p)?;
+    let topic = topic_target(w, chat_id, p)?;
     let markup = reply_markup(p)?;
     charge(w, chat_id, 1, enforce)?;
     let mut message = StoredMessage::new(w.bot_id, body);
     message.html = html;
     message.reply_to = reply_to;
     message.reply_markup = markup;
+    place_in_topic(&mut message, topic);
     let id = w.insert_message(chat_id, message);
+    after_post(w, chat_id, &[id]);
     Ok(w.message_json_by_id(chat_id, id))
+}
+
+/// A channel post gets its automatic forward in the discussion group.
+fn after_post(w: &mut World, chat_id: i64, ids: &[i32]) {
+    if w.chats[&chat_id].kind == ChatKind::Channel {
+        w.forward_channel_posts(chat_id, ids);
+    }
 }
 
 fn guess_mime(file_name: Option<&str>) -> Option<String> {
@@ -852,6 +967,7 @@ fn send_single_media(w: &mut World, p: &Params, enforce: bool, kind: &str) -> Ap
     };
     let source = check_media(w, p, kind, reference, kind)?;
     let reply_to = reply_target(w, chat_id, p)?;
+    let topic = topic_target(w, chat_id, p)?;
     let markup = reply_markup(p)?;
     charge(w, chat_id, 1, enforce)?;
     let mut message = StoredMessage::new(w.bot_id, body);
@@ -859,7 +975,9 @@ fn send_single_media(w: &mut World, p: &Params, enforce: bool, kind: &str) -> Ap
     message.media = Some(store_media(w, source, kind));
     message.reply_to = reply_to;
     message.reply_markup = markup;
+    place_in_topic(&mut message, topic);
     let id = w.insert_message(chat_id, message);
+    after_post(w, chat_id, &[id]);
     Ok(w.message_json_by_id(chat_id, id))
 }
 
@@ -896,18 +1014,24 @@ fn send_media_group(w: &mut World, p: &Params, enforce: bool) -> ApiResult {
         prepared.push((kind.to_owned(), source, caption));
     }
     let reply_to = reply_target(w, chat_id, p)?;
+    let topic = topic_target(w, chat_id, p)?;
     charge(w, chat_id, prepared.len(), enforce)?;
     let group_id = w.fresh_media_group_id();
-    let mut results = Vec::new();
+    let mut ids = Vec::new();
     for (kind, source, (body, html)) in prepared {
         let mut message = StoredMessage::new(w.bot_id, body);
         message.html = html;
         message.media = Some(store_media(w, source, &kind));
         message.reply_to = reply_to;
         message.media_group_id = Some(group_id.clone());
-        let id = w.insert_message(chat_id, message);
-        results.push(w.message_json_by_id(chat_id, id));
+        place_in_topic(&mut message, topic);
+        ids.push(w.insert_message(chat_id, message));
     }
+    after_post(w, chat_id, &ids);
+    let results = ids
+        .iter()
+        .map(|id| w.message_json_by_id(chat_id, *id))
+        .collect();
     Ok(Value::Array(results))
 }
 
@@ -928,7 +1052,14 @@ fn edit_message(w: &mut World, p: &Params, enforce: bool, kind: EditKind) -> Api
     let Some(current) = w.chats[&chat_id].messages.get(&message_id).cloned() else {
         return Err(ApiError::bad("message to edit not found"));
     };
-    if current.from != bot_id || current.pinned_message.is_some() {
+    // The bot edits its own messages and, as a channel admin with can_edit_messages, any post;
+    // never service messages or forwards (the automatic forward included) [src td
+    // can_edit_message].
+    let is_post = w.chats[&chat_id].kind == ChatKind::Channel;
+    if !(current.from == Some(bot_id) || is_post)
+        || current.service.is_some()
+        || current.forward_origin.is_some()
+    {
         return Err(ApiError::bad("message can't be edited"));
     }
     let (body, html) = match kind {
@@ -992,12 +1123,12 @@ fn pin_message(w: &mut World, p: &Params) -> ApiResult {
         return Err(ApiError::bad("message to pin not found"));
     }
     w.chats.get_mut(&chat_id).expect("checked").pinned = Some(message_id);
-    // The bot receives the service message even for its own pins.
-    let mut service = StoredMessage::new(w.bot_id, Formatted::plain(""));
-    service.pinned_message = Some(message_id);
-    let id = w.insert_message(chat_id, service);
-    let json = w.message_json_by_id(chat_id, id);
-    w.queue_update(json!({"message": json}));
+    // The bot receives the service message even for its own pins (in a channel as a
+    // `channel_post`).
+    w.insert_and_queue(
+        chat_id,
+        StoredMessage::service(w.bot_id, Service::Pinned(message_id)),
+    );
     Ok(json!(true))
 }
 
@@ -1056,6 +1187,9 @@ fn get_chat(w: &mut World, p: &Params) -> ApiResult {
     if let Some(pinned) = w.pinned(chat_id) {
         info["pinned_message"] = w.message_json_by_id(chat_id, pinned);
     }
+    if let Some(linked) = w.chats.get(&chat_id).and_then(|c| c.linked_chat) {
+        info["linked_chat_id"] = json!(linked);
+    }
     Ok(info)
 }
 
@@ -1081,10 +1215,19 @@ fn get_chat_member(w: &mut World, p: &Params) -> ApiResult {
             "can_manage_chat": true, "can_delete_messages": true, "can_manage_video_chats": true,
             "can_restrict_members": true, "can_promote_members": true, "can_change_info": true,
             "can_invite_users": true, "can_post_stories": true, "can_edit_stories": true,
-            "can_delete_stories": true, "can_pin_messages": true,
+            "can_delete_stories": true,
         });
-        if kind == ChatKind::Supergroup {
-            member["can_manage_topics"] = json!(true);
+        // Rights that exist only for some chat types [doc ChatMemberAdministrator].
+        match kind {
+            ChatKind::Channel => {
+                member["can_post_messages"] = json!(true);
+                member["can_edit_messages"] = json!(true);
+            }
+            ChatKind::Supergroup => {
+                member["can_pin_messages"] = json!(true);
+                member["can_manage_topics"] = json!(true);
+            }
+            _ => member["can_pin_messages"] = json!(true),
         }
         return Ok(member);
     }
@@ -1105,4 +1248,133 @@ fn get_file(w: &mut World, p: &Params) -> ApiResult {
     }
     Ok(json!({"file_id": file_id, "file_unique_id": file.unique_id,
               "file_size": file.bytes.len(), "file_path": file.path}))
+}
+
+/// The forum a topic method works on [src td ForumTopicManager::is_forum].
+fn forum_chat(w: &World, p: &Params) -> Result<i64, ApiError> {
+    let chat_id = p.chat_id()?;
+    let Some(chat) = w.chats.get(&chat_id) else {
+        return Err(if w.users.contains_key(&chat_id) {
+            ApiError::bad("the chat is not a forum")
+        } else {
+            ApiError::bad("chat not found")
+        });
+    };
+    if let Some(new_id) = chat.migrated_to {
+        return Err(ApiError::migrate_to(new_id));
+    }
+    if !chat.is_forum {
+        return Err(ApiError::bad("the chat is not a forum"));
+    }
+    Ok(chat_id)
+}
+
+/// The topic a topic method names: TDLib refuses ids that cannot be threads, the server ids
+/// that are no topic [U].
+fn existing_topic(w: &World, chat_id: i64, p: &Params) -> Result<i32, ApiError> {
+    let invalid = || ApiError::bad("invalid message thread identifier specified");
+    let id = p
+        .int("message_thread_id")
+        .map_err(|_| invalid())?
+        .and_then(|id| i32::try_from(id).ok())
+        .filter(|id| *id > 0)
+        .ok_or_else(invalid)?;
+    if w.chats[&chat_id].topics.contains_key(&id) {
+        Ok(id)
+    } else {
+        Err(ApiError::bad("TOPIC_ID_INVALID"))
+    }
+}
+
+fn create_forum_topic(w: &mut World, p: &Params, enforce: bool) -> ApiResult {
+    let chat_id = forum_chat(w, p)?;
+    let name = clean_topic_name(&p.str("name").unwrap_or_default());
+    if name.is_empty() {
+        return Err(ApiError::bad("title must be non-empty"));
+    }
+    let icon_color = match p.int("icon_color")?.unwrap_or(0) {
+        0 => DEFAULT_TOPIC_COLOR,
+        color => u32::try_from(color)
+            .ok()
+            .filter(|c| *c <= 0xFF_FF_FF)
+            .ok_or_else(|| ApiError::bad("invalid icon color specified"))?,
+    };
+    let emoji = p
+        .str("icon_custom_emoji_id")
+        .filter(|e| !e.is_empty() && e != "0");
+    // "Creating a forum topic is sending a message" [maint td#2592].
+    charge(w, chat_id, 1, enforce)?;
+    let id = w.create_topic(chat_id, name.clone(), icon_color, emoji.clone());
+    let mut topic = json!({"message_thread_id": id, "name": name, "icon_color": icon_color});
+    if let Some(emoji) = emoji {
+        topic["icon_custom_emoji_id"] = json!(emoji);
+    }
+    Ok(topic)
+}
+
+fn edit_forum_topic(w: &mut World, p: &Params) -> ApiResult {
+    let chat_id = forum_chat(w, p)?;
+    let topic_id = existing_topic(w, chat_id, p)?;
+    let raw_name = p.str("name").unwrap_or_default();
+    let name = clean_topic_name(&raw_name);
+    if !raw_name.is_empty() && name.is_empty() {
+        return Err(ApiError::bad("title must be non-empty"));
+    }
+    let emoji = p.map.contains_key("icon_custom_emoji_id").then(|| {
+        p.str("icon_custom_emoji_id")
+            .filter(|e| e != "0")
+            .unwrap_or_default()
+    });
+    if name.is_empty() && emoji.is_none() {
+        // TDLib answers an edit of nothing without asking the server.
+        return Ok(json!(true));
+    }
+    let topic = &w.chats[&chat_id].topics[&topic_id];
+    let new_name = (!name.is_empty() && name != topic.name).then_some(name);
+    let current_emoji = topic.icon_custom_emoji_id.clone().unwrap_or_default();
+    let new_emoji = emoji.filter(|e| *e != current_emoji);
+    if new_name.is_none() && new_emoji.is_none() {
+        return Err(ApiError::bad("TOPIC_NOT_MODIFIED"));
+    }
+    let topic = w
+        .chats
+        .get_mut(&chat_id)
+        .and_then(|c| c.topics.get_mut(&topic_id))
+        .expect("checked");
+    if let Some(name) = &new_name {
+        topic.name = name.clone();
+    }
+    if let Some(emoji) = &new_emoji {
+        topic.icon_custom_emoji_id = Some(emoji.clone()).filter(|e| !e.is_empty());
+    }
+    w.topic_service(
+        chat_id,
+        topic_id,
+        Service::TopicEdited {
+            name: new_name,
+            icon_custom_emoji_id: new_emoji,
+        },
+    );
+    Ok(json!(true))
+}
+
+fn toggle_forum_topic(w: &mut World, p: &Params, close: bool) -> ApiResult {
+    let chat_id = forum_chat(w, p)?;
+    let topic_id = existing_topic(w, chat_id, p)?;
+    let topic = w
+        .chats
+        .get_mut(&chat_id)
+        .and_then(|c| c.topics.get_mut(&topic_id))
+        .expect("checked");
+    if topic.closed == close {
+        return Err(ApiError::bad("TOPIC_NOT_MODIFIED"));
+    }
+    topic.closed = close;
+    let service = if close {
+        Service::TopicClosed
+    } else {
+        Service::TopicReopened
+    };
+    w.topic_service(chat_id, topic_id, service);
+    Ok(json!(true))
 }

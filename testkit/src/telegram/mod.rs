@@ -2,9 +2,9 @@
 //!
 //! [`FakeTelegram`] serves `/bot<token>/<method>` and `/file/bot<token>/<path>` on loopback with
 //! Telegram's JSON wire format, error bodies and HTTP statuses, so the real daemon (teloxide) can
-//! talk to it unchanged. Tests build a world (users, groups), act as users ([`FakeTelegram::send`],
-//! [`FakeTelegram::press`]) and observe what the bot did ([`FakeTelegram::messages`],
-//! [`FakeTelegram::calls`]).
+//! talk to it unchanged. Tests build a world (users, groups, channels, forums), act as users
+//! ([`FakeTelegram::send`], [`FakeTelegram::press`]) and observe what the bot did
+//! ([`FakeTelegram::messages`], [`FakeTelegram::calls`]).
 //!
 //! Modelled server behaviour callers should know:
 //! - texts and captions are trimmed of surrounding whitespace; HTML follows TDLib's parser (an
@@ -15,6 +15,50 @@
 //! - a user who writes to the bot in private is allowed to receive DMs from it;
 //! - sends and edits are rate-limited per [`limits`] unless [`TelegramOptions::enforce_limits`]
 //!   is off.
+//!
+//! Channels and discussion groups ([`FakeTelegram::add_channel`],
+//! [`FakeTelegram::link_discussion`]):
+//! - the bot is an administrator of every channel and posts there: a post has `sender_chat` = the
+//!   channel and no `from`, and the bot gets no `channel_post` update for its own posts (only for
+//!   its pin service messages, as the server skips outgoing messages but those);
+//! - a post into a channel with a linked discussion group gets an automatic forward there: a new
+//!   group message `from` 777000 "Telegram", `sender_chat` = the channel,
+//!   `is_automatic_forward`, `forward_origin` (type `channel`) plus the legacy `forward_from_chat`,
+//!   `forward_from_message_id` and `forward_date`, queued as a `message` update;
+//! - by default that update becomes available only once the response to the post has been
+//!   produced; [`FakeTelegram::set_forward_before_response`] flips the order;
+//! - a post sent with an inline keyboard gets no automatic forward (tdesktop#8748, 2021) [U];
+//!   adding a keyboard later does not remove an existing forward [U];
+//! - edits of a post are not mirrored into its forward [U], and the forward cannot be edited by
+//!   the bot (`message can't be edited`, TDLib `can_edit_message`); an album's forwards share a
+//!   fresh `media_group_id` [U];
+//! - deleting a post leaves its forward in place [U];
+//! - the forward carries no `message_thread_id` of its own [U]; replies to it or to its comments
+//!   carry `message_thread_id` = the forward's id, as every reply in a supergroup carries the root
+//!   of its reply chain.
+//!
+//! Forums ([`FakeTelegram::add_forum`]):
+//! - `createForumTopic`, `editForumTopic`, `closeForumTopic` and `reopenForumTopic`, each posting
+//!   its service message, which the bot receives as an update (the server does not skip these
+//!   outgoing service messages); only `createForumTopic` counts against the send limits [maint
+//!   td#2592]; whether the others do is unknown, and they are not charged [U];
+//! - a topic's id is the id of its creation message; message id 1 (General) is no topic;
+//! - messages in a topic carry `message_thread_id` and `is_topic_message`, and without an explicit
+//!   reply an implicit `reply_to_message` = the creation message; the bot, an administrator with
+//!   `can_manage_topics`, may post into closed topics, users may not;
+//! - an unknown `message_thread_id` in a forum is `message thread not found`; outside forums it is
+//!   silently ignored; given together with a reply into another topic, it wins [U];
+//! - error texts: `the chat is not a forum` and `invalid message thread identifier specified`
+//!   (TDLib), `TOPIC_ID_INVALID` for an unknown topic and `TOPIC_NOT_MODIFIED` for a no-op edit,
+//!   close or reopen (the server's codes, which TDLib passes on to bots) [U]; a name is trimmed and
+//!   cut to 128 characters (TDLib `clean_name`), an empty one is `title must be non-empty`; a topic
+//!   created without `icon_color` gets 0x6FB9F0 [U].
+//!
+//! Migration ([`FakeTelegram::migrate_to_supergroup`]): the old group gets a `migrate_to_chat_id`
+//! service message from its owner, the new supergroup (fresh ids) one with `migrate_from_chat_id`
+//! from `GroupAnonymousBot`; every writing method on the old id then fails with `group chat was
+//! upgraded to a supergroup chat` and `parameters.migrate_to_chat_id`, while `getChat` and
+//! `getChatMember` still answer for it (the server only checks write access) [U].
 
 mod api;
 mod html;
@@ -30,6 +74,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// The service account that sends automatic forwards ("Telegram").
+pub const SERVICE_USER_ID: i64 = 777_000;
+/// The placeholder `from` of messages sent on behalf of a channel (`Channel_Bot`).
+pub const CHANNEL_BOT_ID: i64 = 136_817_688;
+/// The placeholder `from` of anonymous group administrators (`GroupAnonymousBot`).
+pub const GROUP_ANONYMOUS_BOT_ID: i64 = 1_087_968_824;
 
 /// How the fake behaves; [`Default`] matches production-like settings.
 #[derive(Clone)]
@@ -158,20 +209,31 @@ pub struct MediaInfo {
 pub struct ChatMessage {
     /// Id, unique within the chat.
     pub message_id: i32,
-    /// The sender's user id (the bot's id for the bot's messages).
+    /// The wire `from`: the sender's user id (the bot's id for the bot's messages), a service
+    /// account ([`SERVICE_USER_ID`], [`CHANNEL_BOT_ID`], [`GROUP_ANONYMOUS_BOT_ID`]), or `None`
+    /// for channel posts.
     pub from_id: Option<i64>,
-    /// Whether the bot sent it.
+    /// Whether the bot sent it (channel posts included).
     pub from_bot: bool,
-    /// The sender's first and last name.
+    /// The sender's first and last name, or the title of the chat it was sent on behalf of.
     pub sender_name: String,
+    /// `sender_chat`: the channel for posts and automatic forwards, the chat a user wrote as.
+    pub sender_chat_id: Option<i64>,
     /// Plain text after HTML parsing, or the caption; empty for service messages.
     pub text: String,
     /// The HTML as sent, when the bot used `parse_mode=HTML`.
     pub html: Option<String>,
-    /// The message it replies to.
+    /// The message it replies to, as on the wire: a topic message without an explicit reply
+    /// replies to the topic's creation message.
     pub reply_to: Option<i32>,
-    /// `message_thread_id`: the reply chain's root, supergroups only.
+    /// `message_thread_id`: the forum topic, else the reply chain's root; supergroups only.
     pub thread_id: Option<i32>,
+    /// `is_topic_message`: it is in a forum topic.
+    pub is_topic_message: bool,
+    /// An automatic forward of a channel post into the discussion group.
+    pub is_automatic_forward: bool,
+    /// For an automatic forward: (channel id, post id) from `forward_origin`.
+    pub forward_origin: Option<(i64, i32)>,
     /// Attached files.
     pub media: Vec<MediaInfo>,
     /// Shared by the items of one album.
@@ -184,6 +246,23 @@ pub struct ChatMessage {
     pub date: i64,
     /// For a "pinned message" service message: the pinned message's id.
     pub pinned_message_id: Option<i32>,
+    /// For a service message, the field that carries it: `pinned_message`,
+    /// `forum_topic_created`, `forum_topic_edited`, `forum_topic_closed`, `forum_topic_reopened`,
+    /// `migrate_to_chat_id` or `migrate_from_chat_id`.
+    pub service: Option<String>,
+}
+
+/// A forum topic as it stands now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeTopic {
+    /// `message_thread_id`: the id of the topic's creation message.
+    pub id: i32,
+    /// The current name.
+    pub name: String,
+    /// Whether it is closed.
+    pub closed: bool,
+    /// The icon color as RGB.
+    pub icon_color: u32,
 }
 
 /// One HTTP call the fake received.
@@ -215,6 +294,8 @@ pub(crate) struct Shared {
     pub(crate) changes: Changes,
     /// Bumped when updates are queued or a new poller takes over, to wake long polls.
     pub(crate) updates: watch::Sender<u64>,
+    /// The highest `update_id` any `getUpdates` has handed out.
+    pub(crate) taken: watch::Sender<i64>,
     pub(crate) options: TelegramOptions,
 }
 
@@ -259,6 +340,7 @@ impl FakeTelegram {
             world: Mutex::new(world),
             changes: Changes::new(),
             updates: watch::channel(0).0,
+            taken: watch::channel(0).0,
             options,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -325,9 +407,47 @@ impl FakeTelegram {
         self.mutate(false, |w| w.add_chat(title, state::ChatKind::Supergroup))
     }
 
-    /// Makes `user_id` a member of `chat_id`; users can only send to chats they are members of.
+    /// Adds a channel (type `channel`, id `-1001…`) with the bot as administrator that may post,
+    /// edit and pin. Members added with [`Self::add_member`] are its subscribers.
+    pub fn add_channel(&self, title: &str) -> i64 {
+        self.mutate(false, |w| w.add_chat(title, state::ChatKind::Channel))
+    }
+
+    /// Makes the supergroup `group_id` the discussion group of `channel_id` (replacing earlier
+    /// links of either); `getChat` on each reports the other as `linked_chat_id`, and posts get
+    /// automatic forwards into the group. Panics unless the kinds fit.
+    pub fn link_discussion(&self, channel_id: i64, group_id: i64) {
+        self.mutate(false, |w| w.link_discussion(channel_id, group_id))
+    }
+
+    /// Adds a forum: a supergroup with `is_forum: true` and the bot as administrator with
+    /// `can_manage_topics`.
+    pub fn add_forum(&self, title: &str) -> i64 {
+        self.mutate(false, |w| w.add_forum(title))
+    }
+
+    /// Makes `user_id` a member of `chat_id` (a subscriber of a channel); users can only send to
+    /// chats they are members of.
     pub fn add_member(&self, chat_id: i64, user_id: i64) {
         self.mutate(false, |w| w.add_member(chat_id, user_id))
+    }
+
+    /// Upgrades the basic group `group_id` to a supergroup and returns its new `-100…` id.
+    /// Members carry over, message ids start afresh, and two updates are queued: the old chat's
+    /// `migrate_to_chat_id` service message and the new chat's `migrate_from_chat_id` one. From
+    /// then on writing to the old id fails with 400 `group chat was upgraded to a supergroup
+    /// chat` and `parameters.migrate_to_chat_id`, and users must [`Self::send`] to the new id.
+    pub fn migrate_to_supergroup(&self, group_id: i64) -> i64 {
+        self.mutate(true, |w| w.migrate(group_id))
+    }
+
+    /// Whether the automatic forward of a channel post is handed to `getUpdates` before the
+    /// response to the post's `sendMessage` (or other send) is returned. On: the response is held
+    /// until a `getUpdates` call has taken the forward's update, or 5 s have passed. Off (the
+    /// default): the update becomes available only once the response has been produced. The real
+    /// order is not guaranteed, so the daemon must cope with both.
+    pub fn set_forward_before_response(&self, on: bool) {
+        self.mutate(false, |w| w.forward_before_response = on)
     }
 
     /// Whether the bot may DM the user (they started the bot). Default false, so a DM is 403
@@ -341,13 +461,55 @@ impl FakeTelegram {
     /// not a member, replying to a missing message).
     pub fn send(&self, chat_id: i64, from_user: i64, message: Outgoing) -> i32 {
         self.mutate(true, |w| {
-            w.user_send(chat_id, from_user, vec![message], false)
+            w.user_send(chat_id, from_user, vec![message], false, None, None)
         })[0]
     }
 
     /// The user sends an album: one update per item, all with the same fresh `media_group_id`.
     pub fn send_album(&self, chat_id: i64, from_user: i64, items: Vec<Outgoing>) -> Vec<i32> {
-        self.mutate(true, |w| w.user_send(chat_id, from_user, items, true))
+        self.mutate(true, |w| {
+            w.user_send(chat_id, from_user, items, true, None, None)
+        })
+    }
+
+    /// The user sends `message` on behalf of `as_chat`: a channel (then `from` is
+    /// [`CHANNEL_BOT_ID`] "Channel_Bot") or `chat_id` itself, as an anonymous administrator (then
+    /// `from` is [`GROUP_ANONYMOUS_BOT_ID`] "GroupAnonymousBot"); `sender_chat` is `as_chat`.
+    /// Only supergroups allow either. Otherwise like [`Self::send`].
+    pub fn send_as(&self, chat_id: i64, from_user: i64, as_chat: i64, message: Outgoing) -> i32 {
+        self.mutate(true, |w| {
+            w.user_send(
+                chat_id,
+                from_user,
+                vec![message],
+                false,
+                Some(as_chat),
+                None,
+            )
+        })[0]
+    }
+
+    /// The user posts `message` into the forum topic `topic_id` (`message_thread_id` and
+    /// `is_topic_message` set; without [`Outgoing::reply_to`] it implicitly replies to the topic's
+    /// creation message). Panics if the chat is not a forum, the topic is unknown or closed
+    /// (users cannot post into closed topics), or as [`Self::send`] does.
+    pub fn send_in_topic(
+        &self,
+        chat_id: i64,
+        topic_id: i32,
+        from_user: i64,
+        message: Outgoing,
+    ) -> i32 {
+        self.mutate(true, |w| {
+            w.user_send(
+                chat_id,
+                from_user,
+                vec![message],
+                false,
+                None,
+                Some(topic_id),
+            )
+        })[0]
     }
 
     /// The user taps an inline button with `data` under the message; queues a `callback_query`
@@ -374,6 +536,22 @@ impl FakeTelegram {
             .chat_messages(chat_id)
             .into_iter()
             .find(|m| m.message_id == message_id)
+    }
+
+    /// The forum's topics, oldest first.
+    pub fn topics(&self, chat_id: i64) -> Vec<FakeTopic> {
+        self.shared.world().topics(chat_id)
+    }
+
+    /// The id of the automatic forward of channel post `post_id` in the channel's discussion
+    /// group, if there is one.
+    pub fn automatic_forward(&self, channel_id: i64, post_id: i32) -> Option<i32> {
+        self.shared.world().automatic_forward(channel_id, post_id)
+    }
+
+    /// The chat linked to `chat_id`: a channel's discussion group or a group's channel.
+    pub fn linked_chat(&self, chat_id: i64) -> Option<i64> {
+        self.shared.world().chats.get(&chat_id)?.linked_chat
     }
 
     /// The message pinned in the chat, if any.

@@ -4,17 +4,26 @@
 use super::html::{Entity, Formatted};
 use super::limits::Limiter;
 use super::{
-    CallbackAnswer, ChatMessage, FakeError, MediaInfo, Outgoing, RecordedCall, TelegramOptions,
+    CHANNEL_BOT_ID, CallbackAnswer, ChatMessage, FakeError, FakeTopic, GROUP_ANONYMOUS_BOT_ID,
+    MediaInfo, Outgoing, RecordedCall, SERVICE_USER_ID, TelegramOptions,
 };
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The first `update_id`; real ids are arbitrary positive numbers that increase by one.
 const FIRST_UPDATE_ID: i64 = 100_001;
 const FIRST_USER_ID: i64 = 700_000_001;
 const FIRST_GROUP_ID: i64 = -4_001_000_001;
 const FIRST_SUPERGROUP_ID: i64 = -1_001_000_000_001;
+/// What the server answers for a topic created without `icon_color` [U].
+pub(crate) const DEFAULT_TOPIC_COLOR: u32 = 0x6F_B9_F0;
+/// TDLib's `MAX_FORUM_TOPIC_TITLE_LENGTH`: longer names are cut, not refused.
+const MAX_TOPIC_NAME: usize = 128;
+/// How long a `sendMessage` into a channel waits for its automatic forward to be fetched when
+/// [`World::forward_before_response`] is on.
+const FORWARD_WAIT: Duration = Duration::from_secs(5);
 
 /// What a user sends.
 #[derive(Clone, Debug)]
@@ -37,6 +46,7 @@ pub(crate) enum ChatKind {
     Private,
     Group,
     Supergroup,
+    Channel,
 }
 
 impl ChatKind {
@@ -45,6 +55,7 @@ impl ChatKind {
             ChatKind::Private => "private",
             ChatKind::Group => "group",
             ChatKind::Supergroup => "supergroup",
+            ChatKind::Channel => "channel",
         }
     }
 }
@@ -77,12 +88,39 @@ pub(crate) struct ChatRec {
     pub next_message_id: i32,
     pub pinned: Option<i32>,
     pub chat_instance: String,
+    /// A supergroup with topics enabled.
+    pub is_forum: bool,
+    /// The discussion group of a channel, or the channel of a discussion group.
+    pub linked_chat: Option<i64>,
+    /// Set on a basic group once it was upgraded: the supergroup that replaced it.
+    pub migrated_to: Option<i64>,
+    /// Forum topics by thread id (= id of the topic-creation service message).
+    pub topics: BTreeMap<i32, TopicRec>,
 }
 
 impl ChatRec {
+    /// Groups, supergroups and channels share the 20-a-minute limit.
     pub(crate) fn is_group(&self) -> bool {
         self.kind != ChatKind::Private
     }
+
+    /// The update type messages of this chat arrive as.
+    pub(crate) fn update_kind(&self) -> &'static str {
+        if self.kind == ChatKind::Channel {
+            "channel_post"
+        } else {
+            "message"
+        }
+    }
+}
+
+/// A forum topic.
+#[derive(Clone, Debug)]
+pub(crate) struct TopicRec {
+    pub name: String,
+    pub icon_color: u32,
+    pub icon_custom_emoji_id: Option<String>,
+    pub closed: bool,
 }
 
 /// One size of a photo.
@@ -167,10 +205,58 @@ impl Media {
     }
 }
 
+/// Where an automatic forward comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ForwardOrigin {
+    pub chat: i64,
+    pub message_id: i32,
+    pub date: i64,
+}
+
+/// The content of a service message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Service {
+    /// `pinned_message`: the id of the pinned message.
+    Pinned(i32),
+    TopicCreated {
+        name: String,
+        icon_color: u32,
+        icon_custom_emoji_id: Option<String>,
+    },
+    TopicEdited {
+        name: Option<String>,
+        icon_custom_emoji_id: Option<String>,
+    },
+    TopicClosed,
+    TopicReopened,
+    MigrateTo(i64),
+    MigrateFrom(i64),
+}
+
+impl Service {
+    /// The Message field that carries it.
+    pub(crate) fn wire_key(&self) -> &'static str {
+        match self {
+            Service::Pinned(_) => "pinned_message",
+            Service::TopicCreated { .. } => "forum_topic_created",
+            Service::TopicEdited { .. } => "forum_topic_edited",
+            Service::TopicClosed => "forum_topic_closed",
+            Service::TopicReopened => "forum_topic_reopened",
+            Service::MigrateTo(_) => "migrate_to_chat_id",
+            Service::MigrateFrom(_) => "migrate_from_chat_id",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct StoredMessage {
     pub id: i32,
-    pub from: i64,
+    /// The wire `from`: absent on channel posts; a service account for automatic forwards and
+    /// messages sent on behalf of a chat.
+    pub from: Option<i64>,
+    /// The wire `sender_chat`: the channel for posts and automatic forwards, the chat a user
+    /// wrote as.
+    pub sender_chat: Option<i64>,
     pub date: i64,
     pub edit_date: Option<i64>,
     /// The text, or the caption when `media` is set.
@@ -178,19 +264,24 @@ pub(crate) struct StoredMessage {
     pub html: Option<String>,
     pub media: Option<Media>,
     pub media_group_id: Option<String>,
+    /// The explicit reply.
     pub reply_to: Option<i32>,
     pub thread_id: Option<i32>,
+    /// `is_topic_message`: the message is in a forum topic.
+    pub is_topic: bool,
+    pub is_automatic_forward: bool,
+    pub forward_origin: Option<ForwardOrigin>,
     pub reply_markup: Option<Value>,
     pub edit_count: u32,
-    /// Set on the "pinned message" service message.
-    pub pinned_message: Option<i32>,
+    pub service: Option<Service>,
 }
 
 impl StoredMessage {
     pub(crate) fn new(from: i64, body: Formatted) -> Self {
         Self {
             id: 0,
-            from,
+            from: Some(from),
+            sender_chat: None,
             date: 0,
             edit_date: None,
             body,
@@ -199,10 +290,27 @@ impl StoredMessage {
             media_group_id: None,
             reply_to: None,
             thread_id: None,
+            is_topic: false,
+            is_automatic_forward: false,
+            forward_origin: None,
             reply_markup: None,
             edit_count: 0,
-            pinned_message: None,
+            service: None,
         }
+    }
+
+    pub(crate) fn service(from: i64, service: Service) -> Self {
+        let mut message = Self::new(from, Formatted::plain(""));
+        message.service = Some(service);
+        message
+    }
+
+    /// The reply on the wire: the explicit one, else the thread root when the message is inside
+    /// a thread (a topic message's implicit reply to the topic-creation message), as the server's
+    /// `get_same_chat_reply_to_message_id` does.
+    pub(crate) fn wire_reply_to(&self) -> Option<i32> {
+        self.reply_to
+            .or(self.thread_id.filter(|thread| *thread < self.id))
     }
 
     /// Only an inline keyboard is part of a Message on the wire; force_reply is a client hint.
@@ -237,6 +345,15 @@ pub(crate) struct World {
     next_group: i64,
     next_supergroup: i64,
     pub updates: VecDeque<(i64, Value)>,
+    /// Queued updates not deliverable yet (automatic forwards waiting for the response of the
+    /// post that caused them); `getUpdates` stops before the first one, keeping id order.
+    pub held: BTreeSet<i64>,
+    /// Update ids of the automatic forwards created by the API call being executed.
+    pub new_forwards: Vec<i64>,
+    /// See [`super::FakeTelegram::set_forward_before_response`].
+    pub forward_before_response: bool,
+    /// The bound on the wait [`Self::forward_before_response`] causes.
+    pub forward_wait: Duration,
     next_update_id: i64,
     pub calls: Vec<RecordedCall>,
     pub callback_answers: Vec<CallbackAnswer>,
@@ -277,6 +394,10 @@ impl World {
             next_group: FIRST_GROUP_ID,
             next_supergroup: FIRST_SUPERGROUP_ID,
             updates: VecDeque::new(),
+            held: BTreeSet::new(),
+            new_forwards: Vec::new(),
+            forward_before_response: false,
+            forward_wait: FORWARD_WAIT,
             next_update_id: FIRST_UPDATE_ID,
             calls: Vec::new(),
             callback_answers: Vec::new(),
@@ -333,22 +454,233 @@ impl World {
                 "-{}",
                 5_123_000_000_000_000_000u64 + id.unsigned_abs() % 1_000_000_000_000_000
             ),
+            is_forum: false,
+            linked_chat: None,
+            migrated_to: None,
+            topics: BTreeMap::new(),
+        }
+    }
+
+    fn fresh_chat_id(&mut self, kind: ChatKind) -> i64 {
+        if kind == ChatKind::Group {
+            self.next_group -= 1;
+            self.next_group + 1
+        } else {
+            // Supergroups and channels share the -100… space.
+            self.next_supergroup -= 1;
+            self.next_supergroup + 1
         }
     }
 
     pub(crate) fn add_chat(&mut self, title: &str, kind: ChatKind) -> i64 {
-        let id = match kind {
-            ChatKind::Group => {
-                self.next_group -= 1;
-                self.next_group + 1
-            }
-            _ => {
-                self.next_supergroup -= 1;
-                self.next_supergroup + 1
-            }
-        };
+        let id = self.fresh_chat_id(kind);
         self.chats.insert(id, Self::new_chat(id, kind, title));
         id
+    }
+
+    pub(crate) fn add_forum(&mut self, title: &str) -> i64 {
+        let id = self.add_chat(title, ChatKind::Supergroup);
+        let chat = self.chats.get_mut(&id).expect("just added");
+        chat.is_forum = true;
+        // Id 1 is the chat's creation message, the root of the General topic; real topics start
+        // after it.
+        chat.next_message_id = 2;
+        id
+    }
+
+    fn chat_mut(&mut self, chat_id: i64, what: &str) -> &mut ChatRec {
+        self.chats
+            .get_mut(&chat_id)
+            .unwrap_or_else(|| panic!("{what}: unknown chat {chat_id}"))
+    }
+
+    pub(crate) fn link_discussion(&mut self, channel_id: i64, group_id: i64) {
+        let channel = self.chat_mut(channel_id, "link_discussion");
+        assert_eq!(
+            channel.kind,
+            ChatKind::Channel,
+            "link_discussion: {channel_id} is not a channel"
+        );
+        let group = self.chat_mut(group_id, "link_discussion");
+        assert_eq!(
+            group.kind,
+            ChatKind::Supergroup,
+            "link_discussion: the discussion group {group_id} must be a supergroup"
+        );
+        for id in [channel_id, group_id] {
+            if let Some(old) = self.chats[&id].linked_chat
+                && let Some(other) = self.chats.get_mut(&old)
+            {
+                other.linked_chat = None;
+            }
+        }
+        self.chat_mut(channel_id, "link_discussion").linked_chat = Some(group_id);
+        self.chat_mut(group_id, "link_discussion").linked_chat = Some(channel_id);
+    }
+
+    /// Upgrades a basic group: a new supergroup with the same title and members, a fresh message
+    /// id sequence, and the two migration service messages queued as updates.
+    pub(crate) fn migrate(&mut self, group_id: i64) -> i64 {
+        let group = self.chat_mut(group_id, "migrate_to_supergroup");
+        assert_eq!(
+            group.kind,
+            ChatKind::Group,
+            "migrate_to_supergroup: {group_id} is not a basic group"
+        );
+        assert!(
+            group.migrated_to.is_none(),
+            "migrate_to_supergroup: {group_id} was already upgraded"
+        );
+        let (title, members) = (group.title.clone(), group.members.clone());
+        let new_id = self.fresh_chat_id(ChatKind::Supergroup);
+        let mut supergroup = Self::new_chat(new_id, ChatKind::Supergroup, &title);
+        supergroup.members = members.clone();
+        self.chats.insert(new_id, supergroup);
+        self.chat_mut(group_id, "migrate_to_supergroup").migrated_to = Some(new_id);
+
+        // The owner did it; a group without members was upgraded by an anonymous admin.
+        let mut to = StoredMessage::service(GROUP_ANONYMOUS_BOT_ID, Service::MigrateTo(new_id));
+        match members.first() {
+            Some(owner) => to.from = Some(*owner),
+            None => to.sender_chat = Some(group_id),
+        }
+        self.insert_and_queue(group_id, to);
+        // As captured from the real server: the new chat's first message comes from
+        // GroupAnonymousBot on behalf of the supergroup itself.
+        let mut from =
+            StoredMessage::service(GROUP_ANONYMOUS_BOT_ID, Service::MigrateFrom(group_id));
+        from.sender_chat = Some(new_id);
+        self.insert_and_queue(new_id, from);
+        new_id
+    }
+
+    /// Stores a message and queues it as an update of the chat's kind; returns its id.
+    pub(crate) fn insert_and_queue(&mut self, chat_id: i64, message: StoredMessage) -> i32 {
+        let id = self.insert_message(chat_id, message);
+        let kind = self.chats[&chat_id].update_kind();
+        let json = self.message_json_by_id(chat_id, id);
+        self.queue_update(json!({ kind: json }));
+        id
+    }
+
+    /// Creates the automatic forwards of fresh channel posts in the linked discussion group: one
+    /// per post without an inline keyboard (tdesktop#8748: such posts get no comment thread [U]).
+    /// Each is queued as a `message` update, held back until the API response unless
+    /// [`Self::forward_before_response`] is on; their update ids go to [`Self::new_forwards`].
+    pub(crate) fn forward_channel_posts(&mut self, channel_id: i64, post_ids: &[i32]) {
+        let channel = &self.chats[&channel_id];
+        let Some(group_id) = channel.linked_chat else {
+            return;
+        };
+        let posts: Vec<StoredMessage> = post_ids
+            .iter()
+            .filter_map(|id| channel.messages.get(id))
+            .filter(|post| post.wire_markup().is_none())
+            .cloned()
+            .collect();
+        // An album stays an album in the group, under its own media_group_id [U].
+        let album = posts
+            .iter()
+            .any(|post| post.media_group_id.is_some())
+            .then(|| self.fresh_media_group_id());
+        for post in posts {
+            let mut forward = StoredMessage::new(SERVICE_USER_ID, post.body.clone());
+            forward.sender_chat = Some(channel_id);
+            forward.html = post.html.clone();
+            forward.media = post.media.clone();
+            forward.media_group_id = post.media_group_id.as_ref().and(album.clone());
+            forward.is_automatic_forward = true;
+            forward.forward_origin = Some(ForwardOrigin {
+                chat: channel_id,
+                message_id: post.id,
+                date: post.date,
+            });
+            let id = self.insert_message(group_id, forward);
+            let json = self.message_json_by_id(group_id, id);
+            let update_id = self.queue_update(json!({ "message": json }));
+            if !self.forward_before_response {
+                self.held.insert(update_id);
+            }
+            self.new_forwards.push(update_id);
+        }
+    }
+
+    /// The automatic forward of `post_id` in the channel's discussion group.
+    pub(crate) fn automatic_forward(&self, channel_id: i64, post_id: i32) -> Option<i32> {
+        let group = self.chats.get(&self.chats.get(&channel_id)?.linked_chat?)?;
+        group
+            .messages
+            .values()
+            .find(|m| {
+                m.forward_origin
+                    .is_some_and(|o| o.chat == channel_id && o.message_id == post_id)
+            })
+            .map(|m| m.id)
+    }
+
+    /// Creates a forum topic and its service message (queued: the bot receives its own topic
+    /// service messages); returns the thread id. The caller checked the chat is a forum.
+    pub(crate) fn create_topic(
+        &mut self,
+        chat_id: i64,
+        name: String,
+        icon_color: u32,
+        icon_custom_emoji_id: Option<String>,
+    ) -> i32 {
+        let mut created = StoredMessage::service(
+            self.bot_id,
+            Service::TopicCreated {
+                name: name.clone(),
+                icon_color,
+                icon_custom_emoji_id: icon_custom_emoji_id.clone(),
+            },
+        );
+        created.is_topic = true;
+        let date = self.now_date();
+        let chat = self.chat_mut(chat_id, "create_topic");
+        let id = chat.next_message_id;
+        chat.next_message_id += 1;
+        created.id = id;
+        created.date = date;
+        created.thread_id = Some(id);
+        chat.messages.insert(id, created);
+        chat.topics.insert(
+            id,
+            TopicRec {
+                name,
+                icon_color,
+                icon_custom_emoji_id,
+                closed: false,
+            },
+        );
+        let json = self.message_json_by_id(chat_id, id);
+        self.queue_update(json!({ "message": json }));
+        id
+    }
+
+    /// Posts a topic service message (edited, closed, reopened) by the bot into the topic.
+    pub(crate) fn topic_service(&mut self, chat_id: i64, topic: i32, service: Service) -> i32 {
+        let mut message = StoredMessage::service(self.bot_id, service);
+        message.thread_id = Some(topic);
+        message.is_topic = true;
+        self.insert_and_queue(chat_id, message)
+    }
+
+    pub(crate) fn topics(&self, chat_id: i64) -> Vec<FakeTopic> {
+        self.chats
+            .get(&chat_id)
+            .map(|chat| {
+                chat.topics
+                    .iter()
+                    .map(|(id, topic)| FakeTopic {
+                        id: *id,
+                        name: topic.name.clone(),
+                        closed: topic.closed,
+                        icon_color: topic.icon_color,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub(crate) fn add_member(&mut self, chat_id: i64, user_id: i64) {
@@ -467,6 +799,11 @@ impl World {
     }
 
     /// Assigns id, date and thread to `message` and stores it in the chat.
+    ///
+    /// Threads exist only in supergroups [src td MessageTopic.cpp]: a message keeps a thread its
+    /// caller set (a forum topic), else a reply's thread is its chain's root, inherited together
+    /// with the topic flag. Channel messages are all posts: no `from`, `sender_chat` = the
+    /// channel.
     pub(crate) fn insert_message(&mut self, chat_id: i64, mut message: StoredMessage) -> i32 {
         let date = self.now_date();
         let chat = self
@@ -476,16 +813,20 @@ impl World {
         message.id = chat.next_message_id;
         chat.next_message_id += 1;
         message.date = date;
-        message.thread_id = match (chat.kind, message.reply_to) {
-            // Threads exist only in supergroups; a reply's thread is its chain's root.
-            (ChatKind::Supergroup, Some(reply_to)) => Some(
-                chat.messages
-                    .get(&reply_to)
-                    .and_then(|m| m.thread_id)
-                    .unwrap_or(reply_to),
-            ),
-            _ => None,
-        };
+        if chat.kind == ChatKind::Channel {
+            message.from = None;
+            message.sender_chat = Some(chat_id);
+        }
+        if chat.kind != ChatKind::Supergroup {
+            message.thread_id = None;
+            message.is_topic = false;
+        } else if message.thread_id.is_none()
+            && let Some(reply_to) = message.reply_to
+        {
+            let replied = chat.messages.get(&reply_to);
+            message.thread_id = Some(replied.and_then(|m| m.thread_id).unwrap_or(reply_to));
+            message.is_topic = replied.is_some_and(|m| m.is_topic);
+        }
         let id = message.id;
         chat.messages.insert(id, message);
         id
@@ -501,10 +842,32 @@ impl World {
         id
     }
 
+    /// Whether a queued update can be handed out now (it and none before it is held).
+    pub(crate) fn deliverable(&self) -> impl Iterator<Item = &(i64, Value)> {
+        self.updates
+            .iter()
+            .take_while(|(id, _)| !self.held.contains(id))
+    }
+
     pub(crate) fn user_json(&self, user_id: i64) -> Value {
         if user_id == self.bot_id {
             return json!({"id": self.bot_id, "is_bot": true, "first_name": self.bot_first_name,
                           "username": self.bot_username});
+        }
+        // The service accounts, as the real server shows them.
+        match user_id {
+            SERVICE_USER_ID => {
+                return json!({"id": SERVICE_USER_ID, "is_bot": false, "first_name": "Telegram"});
+            }
+            CHANNEL_BOT_ID => {
+                return json!({"id": CHANNEL_BOT_ID, "is_bot": true, "first_name": "Channel",
+                              "username": "Channel_Bot"});
+            }
+            GROUP_ANONYMOUS_BOT_ID => {
+                return json!({"id": GROUP_ANONYMOUS_BOT_ID, "is_bot": true, "first_name": "Group",
+                              "username": "GroupAnonymousBot"});
+            }
+            _ => {}
         }
         let user = &self.users[&user_id];
         let mut value = json!({"id": user.id, "is_bot": false, "first_name": user.first_name, "language_code": "ru"});
@@ -530,7 +893,11 @@ impl World {
             }
             return value;
         }
-        json!({"id": chat.id, "type": chat.kind.wire_name(), "title": chat.title})
+        let mut value = json!({"id": chat.id, "type": chat.kind.wire_name(), "title": chat.title});
+        if chat.is_forum {
+            value["is_forum"] = json!(true);
+        }
+        value
     }
 
     /// The Message object; `nested` ones (inside reply_to_message or pinned_message) carry no
@@ -543,15 +910,23 @@ impl World {
     ) -> Value {
         let mut value = json!({
             "message_id": message.id,
-            "from": self.user_json(message.from),
             "chat": self.chat_json(chat),
             "date": message.date,
         });
+        if let Some(from) = message.from {
+            value["from"] = self.user_json(from);
+        }
+        if let Some(sender) = message.sender_chat.and_then(|id| self.chats.get(&id)) {
+            value["sender_chat"] = self.chat_json(sender);
+        }
         if let Some(thread) = message.thread_id {
             value["message_thread_id"] = json!(thread);
         }
+        if message.is_topic {
+            value["is_topic_message"] = json!(true);
+        }
         if !nested
-            && let Some(reply_to) = message.reply_to
+            && let Some(reply_to) = message.wire_reply_to()
             && let Some(replied) = chat.messages.get(&reply_to)
         {
             value["reply_to_message"] = self.message_json(chat, replied, true);
@@ -559,10 +934,52 @@ impl World {
         if let Some(edit_date) = message.edit_date {
             value["edit_date"] = json!(edit_date);
         }
-        if let Some(pinned) = message.pinned_message {
-            value["pinned_message"] = match chat.messages.get(&pinned) {
-                Some(p) => self.message_json(chat, p, true),
-                None => json!({"chat": self.chat_json(chat), "message_id": pinned, "date": 0}),
+        if let Some(origin) = message.forward_origin
+            && let Some(source) = self.chats.get(&origin.chat)
+        {
+            let source = self.chat_json(source);
+            value["forward_origin"] = json!({"type": "channel", "chat": source,
+                                             "message_id": origin.message_id, "date": origin.date});
+            // The legacy fields the server still emits [src JsonMessage].
+            value["forward_from_chat"] = source;
+            value["forward_from_message_id"] = json!(origin.message_id);
+            value["forward_date"] = json!(origin.date);
+        }
+        if message.is_automatic_forward {
+            value["is_automatic_forward"] = json!(true);
+        }
+        if let Some(service) = &message.service {
+            value[service.wire_key()] = match service {
+                Service::Pinned(pinned) => match chat.messages.get(pinned) {
+                    Some(p) => self.message_json(chat, p, true),
+                    None => json!({"chat": self.chat_json(chat), "message_id": pinned, "date": 0}),
+                },
+                Service::TopicCreated {
+                    name,
+                    icon_color,
+                    icon_custom_emoji_id,
+                } => {
+                    let mut created = json!({"name": name, "icon_color": icon_color});
+                    if let Some(emoji) = icon_custom_emoji_id {
+                        created["icon_custom_emoji_id"] = json!(emoji);
+                    }
+                    created
+                }
+                Service::TopicEdited {
+                    name,
+                    icon_custom_emoji_id,
+                } => {
+                    let mut edited = json!({});
+                    if let Some(name) = name {
+                        edited["name"] = json!(name);
+                    }
+                    if let Some(emoji) = icon_custom_emoji_id {
+                        edited["icon_custom_emoji_id"] = json!(emoji);
+                    }
+                    edited
+                }
+                Service::TopicClosed | Service::TopicReopened => json!({}),
+                Service::MigrateTo(id) | Service::MigrateFrom(id) => json!(id),
             };
         } else if let Some(media) = &message.media {
             let (key, media_json) = media.to_json();
@@ -626,12 +1043,17 @@ impl World {
         format!("{}", 13_900_000_000_000_000u64 + n)
     }
 
+    /// A user sends `items` (one update each). `as_chat` sends on behalf of a chat (a channel,
+    /// or the group itself for an anonymous admin); `topic` puts the messages into a forum topic.
+    /// Panics on test mistakes, like the public helpers that call it.
     pub(crate) fn user_send(
         &mut self,
         chat_id: i64,
         from: i64,
         items: Vec<Outgoing>,
         album: bool,
+        as_chat: Option<i64>,
+        topic: Option<i32>,
     ) -> Vec<i32> {
         assert!(self.users.contains_key(&from), "send: unknown user {from}");
         if chat_id == from {
@@ -643,6 +1065,13 @@ impl World {
             .chats
             .get(&chat_id)
             .unwrap_or_else(|| panic!("send: unknown chat {chat_id}"));
+        if let Some(new_id) = chat.migrated_to {
+            panic!("send: chat {chat_id} was upgraded to supergroup {new_id}; send there");
+        }
+        assert!(
+            chat.kind != ChatKind::Channel,
+            "send: users do not post in channel {chat_id}; only the bot does in this fake"
+        );
         assert!(
             if chat.kind == ChatKind::Private {
                 chat_id == from
@@ -651,6 +1080,40 @@ impl World {
             },
             "send: user {from} is not a member of chat {chat_id}; call add_member first"
         );
+        // Who appears as the sender: the user, or a service account plus sender_chat.
+        // Anonymous admins and choosing a channel identity exist in supergroups only.
+        assert!(
+            as_chat.is_none() || chat.kind == ChatKind::Supergroup,
+            "send_as: chat {chat_id} is not a supergroup; only there users write as a chat"
+        );
+        let (wire_from, sender_chat) = match as_chat {
+            None => (from, None),
+            Some(id) if id == chat_id => (GROUP_ANONYMOUS_BOT_ID, Some(id)),
+            Some(id) => {
+                assert!(
+                    self.chats
+                        .get(&id)
+                        .is_some_and(|c| c.kind == ChatKind::Channel),
+                    "send_as: {id} is neither a channel nor chat {chat_id} itself"
+                );
+                (CHANNEL_BOT_ID, Some(id))
+            }
+        };
+        if let Some(topic) = topic {
+            assert!(
+                chat.is_forum,
+                "send_in_topic: chat {chat_id} is not a forum"
+            );
+            let state = chat
+                .topics
+                .get(&topic)
+                .unwrap_or_else(|| panic!("send_in_topic: no topic {topic} in chat {chat_id}"));
+            // Only admins with can_manage_topics may write in a closed topic (TOPIC_CLOSED).
+            assert!(
+                !state.closed,
+                "send_in_topic: topic {topic} in chat {chat_id} is closed; users cannot post there"
+            );
+        }
         let media_group_id = album.then(|| self.fresh_media_group_id());
         let mut ids = Vec::new();
         for item in items {
@@ -663,11 +1126,11 @@ impl World {
             let mut message = match item.content {
                 Content::Text(text) => {
                     let entities = self.bot_command_entities(&text);
-                    StoredMessage::new(from, Formatted { text, entities })
+                    StoredMessage::new(wire_from, Formatted { text, entities })
                 }
                 Content::Photo { bytes, caption } => {
                     let mut m = StoredMessage::new(
-                        from,
+                        wire_from,
                         Formatted::plain(caption.as_deref().unwrap_or("")),
                     );
                     m.media = Some(self.new_photo(bytes));
@@ -680,19 +1143,21 @@ impl World {
                     caption,
                 } => {
                     let mut m = StoredMessage::new(
-                        from,
+                        wire_from,
                         Formatted::plain(caption.as_deref().unwrap_or("")),
                     );
                     m.media = Some(self.new_document(bytes, Some(file_name), Some(mime_type)));
                     m
                 }
             };
+            message.sender_chat = sender_chat;
             message.reply_to = item.reply_to;
             message.media_group_id = media_group_id.clone();
-            let id = self.insert_message(chat_id, message);
-            let json = self.message_json_by_id(chat_id, id);
-            self.queue_update(json!({"message": json}));
-            ids.push(id);
+            if topic.is_some() {
+                message.thread_id = topic;
+                message.is_topic = true;
+            }
+            ids.push(self.insert_and_queue(chat_id, message));
         }
         ids
     }
@@ -733,27 +1198,61 @@ impl World {
             .values()
             .map(|m| ChatMessage {
                 message_id: m.id,
-                from_id: Some(m.from),
-                from_bot: m.from == self.bot_id,
-                sender_name: if m.from == self.bot_id {
-                    self.bot_first_name.clone()
-                } else {
-                    self.users
-                        .get(&m.from)
-                        .map(UserRec::full_name)
-                        .unwrap_or_default()
-                },
+                from_id: m.from,
+                // Only the bot posts in channels here.
+                from_bot: m.from == Some(self.bot_id) || chat.kind == ChatKind::Channel,
+                sender_name: self.sender_name(m),
+                sender_chat_id: m.sender_chat,
                 text: m.body.text.clone(),
                 html: m.html.clone(),
-                reply_to: m.reply_to,
+                reply_to: m.wire_reply_to(),
                 thread_id: m.thread_id,
+                is_topic_message: m.is_topic,
+                is_automatic_forward: m.is_automatic_forward,
+                forward_origin: m.forward_origin.map(|o| (o.chat, o.message_id)),
                 media: m.media.iter().map(Media::info).collect(),
                 media_group_id: m.media_group_id.clone(),
                 reply_markup: m.reply_markup.clone(),
                 edit_count: m.edit_count,
                 date: m.date,
-                pinned_message_id: m.pinned_message,
+                pinned_message_id: match m.service {
+                    Some(Service::Pinned(id)) => Some(id),
+                    _ => None,
+                },
+                service: m.service.as_ref().map(|s| s.wire_key().to_owned()),
             })
             .collect()
     }
+
+    /// What a client shows as the author: the chat for messages on behalf of one.
+    fn sender_name(&self, message: &StoredMessage) -> String {
+        if let Some(chat) = message.sender_chat.and_then(|id| self.chats.get(&id)) {
+            return chat.title.clone();
+        }
+        match message.from {
+            Some(id) if id == self.bot_id => self.bot_first_name.clone(),
+            Some(id) => self
+                .users
+                .get(&id)
+                .map(UserRec::full_name)
+                .unwrap_or_default(),
+            None => String::new(),
+        }
+    }
+}
+
+/// A forum topic name as TDLib's `clean_name` leaves it: control characters become spaces,
+/// surrounding whitespace goes, and it is cut to 128 characters.
+pub(crate) fn clean_topic_name(name: &str) -> String {
+    let spaced: String = name
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    spaced
+        .trim()
+        .chars()
+        .take(MAX_TOPIC_NAME)
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
 }

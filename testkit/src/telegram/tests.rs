@@ -723,3 +723,943 @@ async fn callbacks_files_and_injected_errors() {
     let (_, body) = call(&fake, "getChat", json!({"chat_id": group})).await;
     assert_eq!(body["parameters"], json!({"migrate_to_chat_id": -100_777}));
 }
+
+/// Fetches what is deliverable and confirms it by moving `offset` past it.
+async fn drain(fake: &FakeTelegram, offset: &mut i64) -> Vec<Value> {
+    let updates = ok(fake, "getUpdates", json!({"offset": *offset})).await;
+    let updates = updates.as_array().unwrap().clone();
+    if let Some(last) = updates.last() {
+        *offset = last["update_id"].as_i64().unwrap() + 1;
+    }
+    updates
+}
+
+fn id32(value: &Value) -> i32 {
+    value.as_i64().unwrap() as i32
+}
+
+/// A channel "Acme Support" with the discussion group "Acme Support Chat".
+fn channel_with_discussion(fake: &FakeTelegram) -> (i64, i64) {
+    let channel = fake.add_channel("Acme Support");
+    let group = fake.add_supergroup("Acme Support Chat");
+    fake.link_discussion(channel, group);
+    (channel, group)
+}
+
+#[tokio::test]
+async fn channel_posts_get_automatic_forwards() {
+    let fake = unlimited().await;
+    let (channel, group) = channel_with_discussion(&fake);
+    assert!(channel < -1_001_000_000_000);
+    assert_eq!(fake.linked_chat(channel), Some(group));
+    let info = ok(&fake, "getChat", json!({"chat_id": channel})).await;
+    assert_eq!(
+        (&info["type"], &info["title"], &info["linked_chat_id"]),
+        (&json!("channel"), &json!("Acme Support"), &json!(group))
+    );
+    let info = ok(&fake, "getChat", json!({"chat_id": group})).await;
+    assert_eq!(info["linked_chat_id"], json!(channel));
+
+    let ann = fake.add_user("Ann", None, Some("ann"));
+    fake.add_member(group, ann);
+    fake.add_member(channel, ann);
+    fake.send(group, ann, Outgoing::text("hello"));
+    let mut offset = 0;
+    assert_eq!(drain(&fake, &mut offset).await.len(), 1);
+
+    let post = ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": channel, "text": "<b>Ticket #17</b> printer", "parse_mode": "HTML"}),
+    )
+    .await;
+    assert_eq!(post["chat"]["type"], json!("channel"));
+    assert_eq!(post["sender_chat"]["id"], json!(channel));
+    assert!(
+        post.get("from").is_none(),
+        "a channel post has no from: {post}"
+    );
+    let post_id = id32(&post["message_id"]);
+    let stored = fake.message(channel, post_id).unwrap();
+    assert_eq!(
+        (stored.from_id, stored.from_bot, stored.sender_chat_id),
+        (None, true, Some(channel))
+    );
+
+    // No channel_post for the bot's own post, only the forward in the group.
+    let updates = drain(&fake, &mut offset).await;
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    let forward = &updates[0]["message"];
+    assert_eq!(forward["chat"]["id"], json!(group));
+    assert_eq!(
+        forward["message_id"],
+        json!(2),
+        "the group's own id sequence"
+    );
+    assert_eq!(
+        forward["from"],
+        json!({"id": 777_000, "is_bot": false, "first_name": "Telegram"})
+    );
+    let channel_json = json!({"id": channel, "type": "channel", "title": "Acme Support"});
+    assert_eq!(forward["sender_chat"], channel_json);
+    assert_eq!(forward["is_automatic_forward"], json!(true));
+    assert_eq!(
+        forward["forward_origin"],
+        json!({"type": "channel", "chat": channel_json, "message_id": post_id,
+               "date": post["date"]})
+    );
+    assert_eq!(forward["forward_from_chat"], channel_json);
+    assert_eq!(forward["forward_from_message_id"], json!(post_id));
+    assert_eq!(forward["forward_date"], post["date"]);
+    assert_eq!(forward["text"], json!("Ticket #17 printer"));
+    assert_eq!(forward["entities"], post["entities"]);
+    assert!(forward.get("message_thread_id").is_none());
+    let forward_id = id32(&forward["message_id"]);
+    assert_eq!(fake.automatic_forward(channel, post_id), Some(forward_id));
+    let stored = fake.message(group, forward_id).unwrap();
+    assert!(stored.is_automatic_forward);
+    assert_eq!(stored.forward_origin, Some((channel, post_id)));
+    assert_eq!(
+        (
+            stored.from_id,
+            stored.sender_chat_id,
+            stored.sender_name.as_str()
+        ),
+        (Some(SERVICE_USER_ID), Some(channel), "Acme Support")
+    );
+
+    // Edits of the post are not mirrored, a keyboard added later keeps the forward, and the
+    // forward itself cannot be edited.
+    let keyboard = json!({"inline_keyboard": [[{"text": "Reopen", "callback_data": "reopen:17"}]]});
+    ok(
+        &fake,
+        "editMessageText",
+        json!({"chat_id": channel, "message_id": post_id, "text": "Ticket #17 closed"}),
+    )
+    .await;
+    ok(
+        &fake,
+        "editMessageReplyMarkup",
+        json!({"chat_id": channel, "message_id": post_id, "reply_markup": keyboard}),
+    )
+    .await;
+    assert_eq!(fake.message(channel, post_id).unwrap().edit_count, 2);
+    let stored = fake.message(group, forward_id).unwrap();
+    assert_eq!(
+        (stored.text.as_str(), stored.edit_count),
+        ("Ticket #17 printer", 0)
+    );
+    assert!(
+        drain(&fake, &mut offset).await.is_empty(),
+        "no updates for own edits"
+    );
+    let (_, d) = err(
+        &fake,
+        "editMessageText",
+        json!({"chat_id": group, "message_id": forward_id, "text": "x"}),
+    )
+    .await;
+    assert_eq!(d, "Bad Request: message can't be edited");
+
+    // A post with an inline keyboard gets no comment thread.
+    let rated = ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": channel, "text": "Rate us", "reply_markup": keyboard}),
+    )
+    .await;
+    assert!(drain(&fake, &mut offset).await.is_empty());
+    assert_eq!(
+        fake.automatic_forward(channel, id32(&rated["message_id"])),
+        None
+    );
+
+    // Media posts and albums are forwarded with their files; an album stays one.
+    let photo = fake.send(
+        group,
+        ann,
+        Outgoing::photo(vec![0xFF, 0xD8, 1, 2], Some("from ann")),
+    );
+    drain(&fake, &mut offset).await;
+    let file_id = fake.message(group, photo).unwrap().media[0].file_id.clone();
+    ok(
+        &fake,
+        "sendPhoto",
+        json!({"chat_id": channel, "photo": file_id, "caption": "scan"}),
+    )
+    .await;
+    let updates = drain(&fake, &mut offset).await;
+    let forward = &updates[0]["message"];
+    assert_eq!(forward["caption"], json!("scan"));
+    assert_eq!(
+        forward["photo"].as_array().unwrap().last().unwrap()["file_id"],
+        json!(file_id)
+    );
+    let album = ok(
+        &fake,
+        "sendMediaGroup",
+        json!({"chat_id": channel, "media": [{"type": "photo", "media": file_id, "caption": "a"},
+                                             {"type": "photo", "media": file_id}]}),
+    )
+    .await;
+    let updates = drain(&fake, &mut offset).await;
+    assert_eq!(updates.len(), 2);
+    let group_ids: Vec<&Value> = updates
+        .iter()
+        .map(|u| &u["message"]["media_group_id"])
+        .collect();
+    assert!(group_ids[0].is_string());
+    assert_eq!(group_ids[0], group_ids[1]);
+    assert_ne!(group_ids[0], &album[0]["media_group_id"]);
+    assert_eq!(
+        updates[1]["message"]["forward_origin"]["message_id"],
+        album[1]["message_id"]
+    );
+
+    // Pins in a channel arrive as channel_post; a channel without a group forwards nothing.
+    ok(
+        &fake,
+        "pinChatMessage",
+        json!({"chat_id": channel, "message_id": post_id}),
+    )
+    .await;
+    let updates = drain(&fake, &mut offset).await;
+    assert_eq!(updates.len(), 1);
+    let pin = &updates[0]["channel_post"];
+    assert_eq!(pin["pinned_message"]["message_id"], json!(post_id));
+    assert_eq!(pin["sender_chat"]["id"], json!(channel));
+    assert!(pin.get("from").is_none());
+    let news = fake.add_channel("News");
+    ok(&fake, "sendMessage", json!({"chat_id": news, "text": "hi"})).await;
+    assert!(drain(&fake, &mut offset).await.is_empty());
+}
+
+#[tokio::test]
+async fn comments_carry_the_thread_of_the_forward() {
+    let fake = unlimited().await;
+    let (channel, group) = channel_with_discussion(&fake);
+    let ann = fake.add_user("Ann", None, None);
+    let bob = fake.add_user("Bob", None, None);
+    fake.add_member(group, ann);
+    fake.add_member(group, bob);
+    let post = ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": channel, "text": "Ticket #1"}),
+    )
+    .await;
+    let forward = fake
+        .automatic_forward(channel, id32(&post["message_id"]))
+        .unwrap();
+
+    let first = fake.send(group, ann, Outgoing::text("still broken").reply_to(forward));
+    let second = fake.send(group, bob, Outgoing::text("me too").reply_to(first));
+    let loose = fake.send(group, ann, Outgoing::text("unrelated"));
+    let stored = fake.message(group, first).unwrap();
+    assert_eq!(
+        (stored.reply_to, stored.thread_id),
+        (Some(forward), Some(forward))
+    );
+    let stored = fake.message(group, second).unwrap();
+    assert_eq!(
+        (stored.reply_to, stored.thread_id),
+        (Some(first), Some(forward))
+    );
+    assert!(!stored.is_topic_message);
+    assert_eq!(fake.message(group, loose).unwrap().thread_id, None);
+
+    let reply = ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": group, "text": "on it", "reply_parameters": {"message_id": second},
+               "message_thread_id": 12345}),
+    )
+    .await;
+    assert_eq!(reply["message_thread_id"], json!(forward));
+    assert!(reply.get("is_topic_message").is_none());
+
+    let mut offset = 0;
+    let updates = drain(&fake, &mut offset).await;
+    let messages: Vec<&Value> = updates.iter().map(|u| &u["message"]).collect();
+    // [forward, first, second, loose]
+    assert_eq!(messages.len(), 4);
+    assert_eq!(messages[1]["message_thread_id"], json!(forward));
+    assert_eq!(
+        messages[1]["reply_to_message"]["is_automatic_forward"],
+        json!(true)
+    );
+    assert_eq!(messages[2]["message_thread_id"], json!(forward));
+    assert_eq!(messages[2]["reply_to_message"]["message_id"], json!(first));
+    assert!(messages[3].get("message_thread_id").is_none());
+    assert!(messages[3].get("reply_to_message").is_none());
+}
+
+#[tokio::test]
+async fn users_send_as_a_channel_or_anonymously() {
+    let fake = unlimited().await;
+    let (channel, group) = channel_with_discussion(&fake);
+    let own_channel = fake.add_channel("Ann's blog");
+    let ann = fake.add_user("Ann", None, None);
+    fake.add_member(group, ann);
+    let post = ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": channel, "text": "Ticket #2"}),
+    )
+    .await;
+    let forward = fake
+        .automatic_forward(channel, id32(&post["message_id"]))
+        .unwrap();
+
+    let as_channel = fake.send_as(
+        group,
+        ann,
+        own_channel,
+        Outgoing::text("as my channel").reply_to(forward),
+    );
+    let anonymous = fake.send_as(group, ann, group, Outgoing::text("admin here"));
+    let stored = fake.message(group, as_channel).unwrap();
+    assert_eq!(
+        (stored.from_id, stored.sender_chat_id, stored.thread_id),
+        (Some(CHANNEL_BOT_ID), Some(own_channel), Some(forward))
+    );
+    assert!(!stored.is_automatic_forward);
+    assert_eq!(stored.sender_name, "Ann's blog");
+    let stored = fake.message(group, anonymous).unwrap();
+    assert_eq!(
+        (stored.from_id, stored.sender_chat_id),
+        (Some(GROUP_ANONYMOUS_BOT_ID), Some(group))
+    );
+
+    let mut offset = 0;
+    let updates = drain(&fake, &mut offset).await;
+    let m = &updates[1]["message"];
+    assert_eq!(
+        m["from"],
+        json!({"id": 136_817_688, "is_bot": true, "first_name": "Channel",
+               "username": "Channel_Bot"})
+    );
+    assert_eq!(m["sender_chat"]["id"], json!(own_channel));
+    assert!(m.get("is_automatic_forward").is_none());
+    let m = &updates[2]["message"];
+    assert_eq!(
+        m["from"],
+        json!({"id": 1_087_968_824, "is_bot": true, "first_name": "Group",
+               "username": "GroupAnonymousBot"})
+    );
+    assert_eq!(
+        m["sender_chat"],
+        json!({"id": group, "type": "supergroup", "title": "Acme Support Chat"})
+    );
+}
+
+#[tokio::test]
+#[should_panic(expected = "is neither a channel nor chat")]
+async fn send_as_needs_a_channel_or_the_chat_itself() {
+    let fake = unlimited().await;
+    let group = fake.add_supergroup("A");
+    let other = fake.add_supergroup("B");
+    let ann = fake.add_user("Ann", None, None);
+    fake.add_member(group, ann);
+    fake.send_as(group, ann, other, Outgoing::text("x"));
+}
+
+#[tokio::test]
+#[should_panic(expected = "is not a supergroup; only there users write as a chat")]
+async fn basic_groups_have_no_anonymous_admins() {
+    let fake = unlimited().await;
+    let group = fake.add_group("A");
+    let ann = fake.add_user("Ann", None, None);
+    fake.add_member(group, ann);
+    fake.send_as(group, ann, group, Outgoing::text("x"));
+}
+
+#[tokio::test]
+#[should_panic(expected = "users do not post in channel")]
+async fn users_cannot_post_in_channels() {
+    let fake = unlimited().await;
+    let channel = fake.add_channel("A");
+    let ann = fake.add_user("Ann", None, None);
+    fake.add_member(channel, ann);
+    fake.send(channel, ann, Outgoing::text("x"));
+}
+
+#[tokio::test]
+async fn channel_buttons_and_subscribers() {
+    let fake = unlimited().await;
+    let channel = fake.add_channel("Acme Support");
+    let ann = fake.add_user("Ann", None, None);
+    let bob = fake.add_user("Bob", None, None);
+    fake.add_member(channel, ann);
+    let keyboard = json!({"inline_keyboard": [[{"text": "5", "callback_data": "rate:17:5"}]]});
+    let post = ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": channel, "text": "Ticket #17 closed", "reply_markup": keyboard}),
+    )
+    .await;
+    let query = fake.press(channel, id32(&post["message_id"]), ann, "rate:17:5");
+    let updates = ok(&fake, "getUpdates", json!({})).await;
+    let cq = &updates[0]["callback_query"];
+    assert_eq!(cq["id"], json!(query));
+    assert_eq!(cq["from"]["id"], json!(ann));
+    let message = &cq["message"];
+    assert_eq!(message["chat"]["type"], json!("channel"));
+    assert_eq!(message["sender_chat"]["id"], json!(channel));
+    assert!(message.get("from").is_none(), "{message}");
+    assert_eq!(message["reply_markup"], keyboard);
+    assert_eq!(message["text"], json!("Ticket #17 closed"));
+
+    let member = |user: i64| {
+        let fake = fake.clone();
+        async move {
+            call(
+                &fake,
+                "getChatMember",
+                json!({"chat_id": channel, "user_id": user}),
+            )
+            .await
+            .1
+        }
+    };
+    assert_eq!(member(ann).await["result"]["status"], json!("member"));
+    assert_eq!(member(bob).await["result"]["status"], json!("left"));
+    assert_eq!(
+        member(42).await["description"],
+        json!("Bad Request: user not found")
+    );
+    let bot = member(fake.bot_id()).await["result"].clone();
+    assert_eq!(bot["status"], json!("administrator"));
+    assert_eq!(
+        (&bot["can_post_messages"], &bot["can_edit_messages"]),
+        (&json!(true), &json!(true))
+    );
+    assert!(bot.get("can_manage_topics").is_none());
+}
+
+/// Index of the last recorded call of `method`.
+fn last_call(fake: &FakeTelegram, method: &str) -> usize {
+    fake.calls()
+        .iter()
+        .rposition(|c| c.method == method)
+        .unwrap_or_else(|| panic!("no {method} call"))
+}
+
+#[tokio::test]
+async fn automatic_forward_follows_the_response_by_default() {
+    let fake = unlimited().await;
+    let (channel, _) = channel_with_discussion(&fake);
+    let generation = |f: &FakeTelegram| f.shared.world().poll_generation;
+    let poll = tokio::spawn({
+        let fake = fake.clone();
+        async move { call(&fake, "getUpdates", json!({"timeout": 30})).await }
+    });
+    fake.wait_until(Duration::from_secs(5), "the poll to start", |f| {
+        (generation(f) == 1).then_some(())
+    })
+    .await;
+    ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": channel, "text": "post"}),
+    )
+    .await;
+    let (status, body) = tokio::time::timeout(Duration::from_secs(5), poll)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["result"][0]["message"]["is_automatic_forward"],
+        json!(true)
+    );
+    // Calls are recorded as they complete: the post was answered before the poll returned.
+    assert!(last_call(&fake, "sendMessage") < last_call(&fake, "getUpdates"));
+
+    // A held forward keeps later updates back too, so ids are handed out in order.
+    let group = fake.linked_chat(channel).unwrap();
+    let ann = fake.add_user("Ann", None, None);
+    fake.add_member(group, ann);
+    let held_id = fake.shared.world().queue_update(json!({"message": {}}));
+    fake.shared.world().held.insert(held_id);
+    fake.send(group, ann, Outgoing::text("later"));
+    let updates = ok(&fake, "getUpdates", json!({"offset": held_id})).await;
+    assert_eq!(updates, json!([]));
+    assert_eq!(fake.unconfirmed_updates(), 2);
+}
+
+#[tokio::test]
+async fn automatic_forward_before_the_response_on_request() {
+    let fake = unlimited().await;
+    let (channel, group) = channel_with_discussion(&fake);
+    fake.set_forward_before_response(true);
+    fake.shared.world().forward_wait = Duration::from_secs(30);
+    let generation = |f: &FakeTelegram| f.shared.world().poll_generation;
+    let poll = tokio::spawn({
+        let fake = fake.clone();
+        async move { call(&fake, "getUpdates", json!({"timeout": 30})).await }
+    });
+    fake.wait_until(Duration::from_secs(5), "the poll to start", |f| {
+        (generation(f) == 1).then_some(())
+    })
+    .await;
+    // Answered because the poll took the forward, well before the 30 s bound.
+    let post = tokio::time::timeout(
+        Duration::from_secs(10),
+        ok(
+            &fake,
+            "sendMessage",
+            json!({"chat_id": channel, "text": "post"}),
+        ),
+    )
+    .await
+    .expect("the response follows the poll");
+    let forward = fake
+        .automatic_forward(channel, id32(&post["message_id"]))
+        .unwrap();
+    let (_, body) = tokio::time::timeout(Duration::from_secs(5), poll)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(body["result"][0]["message"]["message_id"], json!(forward));
+    assert_eq!(body["result"][0]["message"]["chat"]["id"], json!(group));
+
+    // Without a poller the response comes anyway once the bound has passed.
+    fake.shared.world().forward_wait = Duration::from_millis(300);
+    let started = tokio::time::Instant::now();
+    ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": channel, "text": "nobody polls"}),
+    )
+    .await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    let updates = ok(&fake, "getUpdates", json!({"offset": -1})).await;
+    assert_eq!(
+        updates[0]["message"]["text"],
+        json!("nobody polls"),
+        "the forward stays queued"
+    );
+}
+
+#[tokio::test]
+async fn forum_topics() {
+    let fake = unlimited().await;
+    let forum = fake.add_forum("Support");
+    let ann = fake.add_user("Ann", None, None);
+    let bob = fake.add_user("Bob", None, None);
+    fake.add_member(forum, ann);
+    fake.add_member(forum, bob);
+    let info = ok(&fake, "getChat", json!({"chat_id": forum})).await;
+    assert_eq!(
+        (&info["type"], &info["is_forum"]),
+        (&json!("supergroup"), &json!(true))
+    );
+    let bot = ok(
+        &fake,
+        "getChatMember",
+        json!({"chat_id": forum, "user_id": fake.bot_id()}),
+    )
+    .await;
+    assert_eq!(bot["can_manage_topics"], json!(true));
+
+    let topic = ok(
+        &fake,
+        "createForumTopic",
+        json!({"chat_id": forum, "name": "  Ticket #1  "}),
+    )
+    .await;
+    assert_eq!(
+        topic,
+        json!({"message_thread_id": 2, "name": "Ticket #1", "icon_color": 7_322_096})
+    );
+    let t = id32(&topic["message_thread_id"]);
+    let long = ok(
+        &fake,
+        "createForumTopic",
+        json!({"chat_id": forum, "name": "я".repeat(130), "icon_color": 16_766_590}),
+    )
+    .await;
+    assert_eq!(long["name"].as_str().unwrap().chars().count(), 128);
+    assert_eq!(long["icon_color"], json!(16_766_590));
+    let mut offset = 0;
+    let updates = drain(&fake, &mut offset).await;
+    assert_eq!(
+        updates.len(),
+        2,
+        "the bot gets its own topic service messages"
+    );
+    let created = &updates[0]["message"];
+    assert_eq!(
+        created["forum_topic_created"],
+        json!({"name": "Ticket #1", "icon_color": 7_322_096})
+    );
+    assert_eq!(
+        (
+            &created["message_id"],
+            &created["message_thread_id"],
+            &created["is_topic_message"]
+        ),
+        (&json!(t), &json!(t), &json!(true))
+    );
+    assert_eq!(created["from"]["id"], json!(fake.bot_id()));
+    assert_eq!(created["chat"]["is_forum"], json!(true));
+    assert!(created.get("reply_to_message").is_none());
+    assert_eq!(
+        fake.message(forum, t).unwrap().service.as_deref(),
+        Some("forum_topic_created")
+    );
+
+    // The bot and users write into the topic; replies inherit it.
+    let sent = ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": forum, "text": "hello", "message_thread_id": t}),
+    )
+    .await;
+    assert_eq!(
+        (&sent["message_thread_id"], &sent["is_topic_message"]),
+        (&json!(t), &json!(true))
+    );
+    assert_eq!(sent["reply_to_message"]["message_id"], json!(t));
+    assert_eq!(
+        sent["reply_to_message"]["forum_topic_created"]["name"],
+        json!("Ticket #1")
+    );
+    let question = fake.send_in_topic(forum, t, ann, Outgoing::text("my printer"));
+    let stored = fake.message(forum, question).unwrap();
+    assert_eq!(
+        (stored.thread_id, stored.is_topic_message, stored.reply_to),
+        (Some(t), true, Some(t))
+    );
+    let answer = fake.send(forum, bob, Outgoing::text("same").reply_to(question));
+    let stored = fake.message(forum, answer).unwrap();
+    assert_eq!(
+        (stored.thread_id, stored.is_topic_message, stored.reply_to),
+        (Some(t), true, Some(question))
+    );
+    let reply = ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": forum, "text": "on it", "reply_parameters": {"message_id": question}}),
+    )
+    .await;
+    assert_eq!(
+        (&reply["message_thread_id"], &reply["is_topic_message"]),
+        (&json!(t), &json!(true))
+    );
+    // The General topic is no topic: replies there carry their chain's root only.
+    let general = fake.send(forum, ann, Outgoing::text("general"));
+    let general_reply = fake.send(forum, bob, Outgoing::text("re").reply_to(general));
+    let stored = fake.message(forum, general).unwrap();
+    assert_eq!((stored.thread_id, stored.is_topic_message), (None, false));
+    let stored = fake.message(forum, general_reply).unwrap();
+    assert_eq!(
+        (stored.thread_id, stored.is_topic_message),
+        (Some(general), false)
+    );
+    let updates = drain(&fake, &mut offset).await;
+    let question_json = &updates[0]["message"];
+    assert_eq!(question_json["reply_to_message"]["message_id"], json!(t));
+    assert_eq!(question_json["is_topic_message"], json!(true));
+    for thread in [999, 1] {
+        let (_, d) = err(
+            &fake,
+            "sendMessage",
+            json!({"chat_id": forum, "text": "x", "message_thread_id": thread}),
+        )
+        .await;
+        assert_eq!(d, "Bad Request: message thread not found");
+    }
+    let plain = ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": forum, "text": "x", "message_thread_id": 0}),
+    )
+    .await;
+    assert!(plain.get("message_thread_id").is_none());
+
+    // Edit, close and reopen, each with its service message in the topic.
+    let edit = json!({"chat_id": forum, "message_thread_id": t, "name": "Ticket #1 [closed]"});
+    assert_eq!(ok(&fake, "editForumTopic", edit.clone()).await, json!(true));
+    let (_, d) = err(&fake, "editForumTopic", edit).await;
+    assert_eq!(d, "Bad Request: TOPIC_NOT_MODIFIED");
+    ok(
+        &fake,
+        "editForumTopic",
+        json!({"chat_id": forum, "message_thread_id": t}),
+    )
+    .await;
+    let toggle = json!({"chat_id": forum, "message_thread_id": t});
+    ok(&fake, "closeForumTopic", toggle.clone()).await;
+    let (_, d) = err(&fake, "closeForumTopic", toggle.clone()).await;
+    assert_eq!(d, "Bad Request: TOPIC_NOT_MODIFIED");
+    assert_eq!(
+        fake.topics(forum)[0],
+        FakeTopic {
+            id: t,
+            name: "Ticket #1 [closed]".into(),
+            closed: true,
+            icon_color: 7_322_096
+        }
+    );
+    ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": forum, "text": "closed, admins may still write", "message_thread_id": t}),
+    )
+    .await;
+    ok(&fake, "reopenForumTopic", toggle.clone()).await;
+    let (_, d) = err(&fake, "reopenForumTopic", toggle).await;
+    assert_eq!(d, "Bad Request: TOPIC_NOT_MODIFIED");
+    assert!(!fake.topics(forum)[0].closed);
+    let updates = drain(&fake, &mut offset).await;
+    let services: Vec<(&str, &Value)> = updates
+        .iter()
+        .map(|u| &u["message"])
+        .filter_map(|m| {
+            [
+                "forum_topic_edited",
+                "forum_topic_closed",
+                "forum_topic_reopened",
+            ]
+            .into_iter()
+            .find(|k| m.get(*k).is_some())
+            .map(|k| (k, m))
+        })
+        .collect();
+    assert_eq!(services.len(), 3, "{updates:?}");
+    assert_eq!(
+        services[0].1["forum_topic_edited"],
+        json!({"name": "Ticket #1 [closed]"})
+    );
+    assert_eq!(services[1].1["forum_topic_closed"], json!({}));
+    assert_eq!(services[2].1["forum_topic_reopened"], json!({}));
+    for (_, m) in &services {
+        assert_eq!(
+            (&m["message_thread_id"], &m["is_topic_message"]),
+            (&json!(t), &json!(true))
+        );
+        assert_eq!(m["reply_to_message"]["message_id"], json!(t));
+    }
+
+    // Errors.
+    let supergroup = fake.add_supergroup("Plain");
+    let cases = [
+        (
+            "createForumTopic",
+            json!({"chat_id": supergroup, "name": "x"}),
+            "Bad Request: the chat is not a forum",
+        ),
+        (
+            "createForumTopic",
+            json!({"chat_id": -5, "name": "x"}),
+            "Bad Request: chat not found",
+        ),
+        (
+            "createForumTopic",
+            json!({"chat_id": forum, "name": " \n "}),
+            "Bad Request: title must be non-empty",
+        ),
+        (
+            "createForumTopic",
+            json!({"chat_id": forum, "name": "x", "icon_color": -1}),
+            "Bad Request: invalid icon color specified",
+        ),
+        (
+            "closeForumTopic",
+            json!({"chat_id": forum, "message_thread_id": 999}),
+            "Bad Request: TOPIC_ID_INVALID",
+        ),
+        (
+            "closeForumTopic",
+            json!({"chat_id": forum}),
+            "Bad Request: invalid message thread identifier specified",
+        ),
+        (
+            "editForumTopic",
+            json!({"chat_id": supergroup, "message_thread_id": t, "name": "y"}),
+            "Bad Request: the chat is not a forum",
+        ),
+        (
+            "reopenForumTopic",
+            json!({"chat_id": forum, "message_thread_id": general}),
+            "Bad Request: TOPIC_ID_INVALID",
+        ),
+    ];
+    for (method, params, expected) in cases {
+        let (status, d) = err(&fake, method, params).await;
+        assert_eq!((status, d.as_str()), (400, expected), "{method}");
+    }
+    // Outside forums message_thread_id is ignored.
+    let sent = ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": supergroup, "text": "x", "message_thread_id": t}),
+    )
+    .await;
+    assert!(sent.get("message_thread_id").is_none());
+}
+
+#[tokio::test]
+async fn creating_a_topic_counts_as_sending() {
+    let fake = FakeTelegram::start().await;
+    let forum = fake.add_forum("Support");
+    for n in 0..3 {
+        ok(
+            &fake,
+            "createForumTopic",
+            json!({"chat_id": forum, "name": format!("t{n}")}),
+        )
+        .await;
+    }
+    let (status, d) = err(
+        &fake,
+        "createForumTopic",
+        json!({"chat_id": forum, "name": "t3"}),
+    )
+    .await;
+    assert_eq!(status, 429, "{d}");
+    let (status, _) = err(&fake, "sendMessage", json!({"chat_id": forum, "text": "x"})).await;
+    assert_eq!(status, 429);
+    assert_eq!(fake.topics(forum).len(), 3);
+}
+
+#[tokio::test]
+#[should_panic(expected = "is closed; users cannot post there")]
+async fn users_cannot_post_in_closed_topics() {
+    let fake = unlimited().await;
+    let forum = fake.add_forum("Support");
+    let ann = fake.add_user("Ann", None, None);
+    fake.add_member(forum, ann);
+    let topic = ok(
+        &fake,
+        "createForumTopic",
+        json!({"chat_id": forum, "name": "t"}),
+    )
+    .await;
+    let t = id32(&topic["message_thread_id"]);
+    ok(
+        &fake,
+        "closeForumTopic",
+        json!({"chat_id": forum, "message_thread_id": t}),
+    )
+    .await;
+    fake.send_in_topic(forum, t, ann, Outgoing::text("x"));
+}
+
+#[tokio::test]
+async fn basic_group_migrates_to_a_supergroup() {
+    let fake = unlimited().await;
+    let group = fake.add_group("Clients");
+    let ann = fake.add_user("Ann", None, None);
+    fake.add_member(group, ann);
+    let before = fake.send(group, ann, Outgoing::text("before"));
+    let mut offset = 0;
+    drain(&fake, &mut offset).await;
+
+    let supergroup = fake.migrate_to_supergroup(group);
+    assert!(supergroup < -1_001_000_000_000);
+    let updates = drain(&fake, &mut offset).await;
+    assert_eq!(updates.len(), 2);
+    let to = &updates[0]["message"];
+    assert_eq!(
+        (&to["chat"]["id"], &to["chat"]["type"], &to["from"]["id"]),
+        (&json!(group), &json!("group"), &json!(ann))
+    );
+    assert_eq!(to["migrate_to_chat_id"], json!(supergroup));
+    assert_eq!(to["message_id"], json!(before + 1));
+    assert!(to.get("text").is_none());
+    let from = &updates[1]["message"];
+    assert_eq!(
+        (
+            &from["chat"]["id"],
+            &from["chat"]["type"],
+            &from["message_id"]
+        ),
+        (&json!(supergroup), &json!("supergroup"), &json!(1))
+    );
+    assert_eq!(from["migrate_from_chat_id"], json!(group));
+    assert_eq!(from["from"]["username"], json!("GroupAnonymousBot"));
+    assert_eq!(from["sender_chat"]["id"], json!(supergroup));
+    assert_eq!(
+        fake.messages(supergroup)[0].service.as_deref(),
+        Some("migrate_from_chat_id")
+    );
+
+    // Every write to the old id is refused the same way the injected error is.
+    let expected = json!({"ok": false, "error_code": 400,
+        "description": "Bad Request: group chat was upgraded to a supergroup chat",
+        "parameters": {"migrate_to_chat_id": supergroup}});
+    let writes = [
+        ("sendMessage", json!({"chat_id": group, "text": "x"})),
+        (
+            "editMessageText",
+            json!({"chat_id": group, "message_id": before, "text": "x"}),
+        ),
+        (
+            "deleteMessage",
+            json!({"chat_id": group, "message_id": before}),
+        ),
+        (
+            "pinChatMessage",
+            json!({"chat_id": group, "message_id": before}),
+        ),
+        (
+            "sendChatAction",
+            json!({"chat_id": group, "action": "typing"}),
+        ),
+        ("createForumTopic", json!({"chat_id": group, "name": "x"})),
+    ];
+    for (method, params) in writes {
+        let (status, body) = call(&fake, method, params).await;
+        assert_eq!((status, &body), (400, &expected), "{method}");
+    }
+    fake.inject_error(
+        "sendMessage",
+        1,
+        FakeError::MigrateTo {
+            chat_id: supergroup,
+        },
+    );
+    let (_, injected) = call(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": supergroup, "text": "x"}),
+    )
+    .await;
+    assert_eq!(injected, expected);
+    // Reads still answer for the old chat.
+    assert_eq!(
+        ok(&fake, "getChat", json!({"chat_id": group})).await["type"],
+        json!("group")
+    );
+
+    // Members carried over and write in the new chat, whose ids start afresh.
+    let after = fake.send(supergroup, ann, Outgoing::text("after"));
+    assert_eq!(after, 2);
+    let member = ok(
+        &fake,
+        "getChatMember",
+        json!({"chat_id": supergroup, "user_id": ann}),
+    )
+    .await;
+    assert_eq!(member["status"], json!("member"));
+    ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": supergroup, "text": "hi"}),
+    )
+    .await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "was upgraded to supergroup")]
+async fn users_write_in_the_new_chat_after_migration() {
+    let fake = unlimited().await;
+    let group = fake.add_group("Clients");
+    let ann = fake.add_user("Ann", None, None);
+    fake.add_member(group, ann);
+    fake.migrate_to_supergroup(group);
+    fake.send(group, ann, Outgoing::text("x"));
+}
