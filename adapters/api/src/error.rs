@@ -1,5 +1,6 @@
 //! One error type for every adapter; its kind and temporary flag decide retry.
 
+use serde::de::DeserializeOwned;
 use std::fmt;
 use std::time::Duration;
 
@@ -151,6 +152,24 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Decodes a JSON answer of the helpdesk, or fails with [`ErrorKind::Unexpected`] quoting the
+/// first 200 characters of `body`, so a proxy's HTML page or a changed API shows in the log.
+/// `vendor` names the helpdesk in the message (`"cannot parse Kaiten's answer (...)"`).
+pub fn decode_json<T: DeserializeOwned>(
+    operation: &'static str,
+    vendor: &str,
+    body: &[u8],
+) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| {
+        let start: String = String::from_utf8_lossy(body).chars().take(200).collect();
+        Error::new(
+            ErrorKind::Unexpected,
+            operation,
+            format!("cannot parse {vendor}'s answer ({e}): {start}"),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +187,28 @@ mod tests {
         assert_eq!(
             Error::from_status("x", 422, None, "").kind(),
             ErrorKind::InvalidInput
+        );
+    }
+
+    #[test]
+    fn undecodable_answers_are_unexpected_and_quoted() {
+        let ok: Result<Vec<i32>> = decode_json("x", "Acme", b"[1, 2]");
+        assert_eq!(ok.expect("decodes"), [1, 2]);
+        let body = format!("<html>{}</html>", "x".repeat(500));
+        let error =
+            decode_json::<Vec<i32>>("get_ticket", "Acme", body.as_bytes()).expect_err("not JSON");
+        assert_eq!(error.kind(), ErrorKind::Unexpected);
+        assert!(!error.is_temporary());
+        assert_eq!(error.operation(), "get_ticket");
+        assert!(
+            error.message().starts_with("cannot parse Acme's answer ("),
+            "{}",
+            error.message()
+        );
+        assert!(
+            error
+                .message()
+                .ends_with(&format!("): <html>{}", "x".repeat(194)))
         );
     }
 

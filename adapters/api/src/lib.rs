@@ -11,10 +11,14 @@
 //! - the declared [`Capability`] flags of an adapter;
 //! - one [`Error`] type whose [`ErrorKind`] and temporary flag decide whether a caller retries;
 //! - small shared helpers every adapter needs: [`Secret`] (a string that never prints),
-//!   [`RequestPacer`] (client-side rate limiting that honours `Retry-After`), [`ConfigProblem`]
-//!   (one validation finding, named by its config key).
+//!   [`RequestPacer`] (client-side rate limiting that honours `Retry-After`, read by
+//!   [`parse_retry_after`]), [`decode_json`] (a vendor's answer, or an error quoting it),
+//!   [`ConfigProblem`] (one validation finding, named by its config key) and [`TableReader`] (reads
+//!   a config table, collecting every problem, with the checks all adapters share).
 //!
 //! It holds no Telegram code, no storage and no HTTP server.
+
+#![warn(missing_docs)]
 
 mod capability;
 mod config;
@@ -25,10 +29,12 @@ mod secret;
 mod types;
 
 pub use capability::Capability;
-pub use config::{ConfigProblem, ConfigTable};
+pub use config::{
+    ConfigProblem, ConfigTable, DAEMON_KEYS, TableReader, UrlWording, parse_utc_offset,
+};
 pub use cursor::{Cursor, DEFAULT_OVERLAP};
-pub use error::{Error, ErrorKind, Result};
-pub use pacer::RequestPacer;
+pub use error::{Error, ErrorKind, Result, decode_json};
+pub use pacer::{RequestPacer, parse_retry_after};
 pub use secret::Secret;
 pub use types::{
     Attachment, AttachmentRef, Change, ChangeBatch, Comment, CommentDraft, CommentId, Escalation,

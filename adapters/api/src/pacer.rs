@@ -1,8 +1,14 @@
-//! Client-side pacing of requests to a helpdesk.
+//! Client-side pacing of requests to a helpdesk, and reading the waits servers ask for.
 
 use std::sync::Mutex;
 use std::time::Duration;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
 use tokio::time::Instant;
+
+/// How long everyone waits after a 429 that names no time: long enough for a per-second limit to
+/// roll over, short enough not to stall a chat.
+const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
 
 /// Spaces requests to stay under a vendor's rate limit, and holds everyone back after a 429.
 ///
@@ -45,6 +51,32 @@ impl RequestPacer {
             *next = until;
         }
     }
+
+    /// After an answer with HTTP `status`, holds every caller back when it is 429: for the
+    /// server's `Retry-After` (see [`parse_retry_after`]), or a second when it named no time.
+    /// Other statuses leave the pacer alone.
+    pub fn hold_if_rate_limited(&self, status: u16, retry_after: Option<Duration>) {
+        if status == 429 {
+            self.hold_for(retry_after.unwrap_or(DEFAULT_RATE_LIMIT_WAIT));
+        }
+    }
+}
+
+/// The wait a `Retry-After` header value asks for: delta-seconds (`"120"`) or an HTTP-date
+/// (`"Sun, 06 Nov 1994 08:49:37 GMT"`) counted from `now`, a date already past meaning no wait.
+/// `None` for a value that is neither.
+pub fn parse_retry_after(value: &str, now: OffsetDateTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let http_date = format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let at = PrimitiveDateTime::parse(value, http_date)
+        .ok()?
+        .assume_utc();
+    Some(Duration::try_from(at - now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -68,5 +100,38 @@ mod tests {
         pacer.hold_for(Duration::from_secs(3));
         pacer.ready().await;
         assert_eq!(start.elapsed(), Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_a_429_holds() {
+        let pacer = RequestPacer::new(1000.0);
+        let start = Instant::now();
+        pacer.hold_if_rate_limited(503, Some(Duration::from_secs(30)));
+        pacer.ready().await;
+        assert!(start.elapsed() < Duration::from_millis(10));
+        pacer.hold_if_rate_limited(429, None);
+        pacer.ready().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        pacer.hold_if_rate_limited(429, Some(Duration::from_secs(5)));
+        pacer.ready().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(6));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let now = time::macros::datetime!(2026-11-21 12:00:00 UTC);
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after(" 3 ", now), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after("Sat, 21 Nov 2026 12:01:30 GMT", now),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_retry_after("Sat, 21 Nov 2026 11:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        for bad in ["", "soon", "-1", "1.5", "2026-11-21T12:01:30Z"] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad}");
+        }
     }
 }

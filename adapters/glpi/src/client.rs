@@ -15,14 +15,14 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::{Attachment, Error, ErrorKind, RequestPacer, Result, Secret};
+use teledesk_adapter::{
+    Attachment, Error, ErrorKind, RequestPacer, Result, Secret, decode_json, parse_retry_after,
+};
+use time::OffsetDateTime;
 use tokio::sync::Mutex;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long everyone waits after a 429 (from a proxy: GLPI itself has no rate limit) that names
-/// no time.
-const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
 /// Rows per page of sub-item lists (`range=0-99`); GLPI's default is 50.
 pub const PAGE_SIZE: usize = 100;
 /// Stops paging a server that ignores `range` instead of looping forever.
@@ -335,10 +335,8 @@ impl GlpiClient {
             return Ok(response);
         }
         let retry_after = retry_after(response.headers());
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            self.pacer
-                .hold_for(retry_after.unwrap_or(DEFAULT_RATE_LIMIT_WAIT));
-        }
+        self.pacer
+            .hold_if_rate_limited(status.as_u16(), retry_after);
         let body = response.text().await.unwrap_or_default();
         tracing::debug!(
             adapter = crate::KIND,
@@ -352,14 +350,7 @@ impl GlpiClient {
 
 async fn json<T: DeserializeOwned>(op: &'static str, response: Response) -> Result<T> {
     let bytes = response.bytes().await.map_err(|e| transport(op, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        let start: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
-        Error::new(
-            ErrorKind::Unexpected,
-            op,
-            format!("cannot parse GLPI's answer ({e}): {start}"),
-        )
-    })
+    decode_json(op, "GLPI", &bytes)
 }
 
 /// Connection failures and timeouts: the request may or may not have arrived, so only an
@@ -377,13 +368,10 @@ fn transport(op: &'static str, error: reqwest::Error) -> Error {
     Error::new(ErrorKind::Unavailable, op, format!("{what}: {error}"))
 }
 
-/// `Retry-After` in seconds (GLPI sends none; a proxy in front of it may).
+/// `Retry-After` (GLPI sends none; a proxy in front of it may).
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(value, OffsetDateTime::now_utc())
 }
 
 /// The total of `Content-Range: 0-99/250`.

@@ -4,16 +4,17 @@
 //! is reported at once, each named by its key.
 
 use std::collections::BTreeMap;
-use teledesk_adapter::{ConfigProblem, ConfigTable, Secret, StatusClass};
+use std::ops::RangeInclusive;
+use teledesk_adapter::{
+    ConfigProblem, ConfigTable, DAEMON_KEYS, Secret, StatusClass, TableReader, UrlWording,
+    parse_utc_offset,
+};
 use time::UtcOffset;
 
 /// GLPI itself has no rate limit; this keeps one daemon from hogging a small PHP-FPM pool.
 pub const DEFAULT_REQUESTS_PER_SECOND: f64 = 10.0;
 /// Anything above this is almost certainly a typo (GLPI answers each call with a PHP request).
 pub const MAX_REQUESTS_PER_SECOND: f64 = 100.0;
-
-/// Keys the daemon owns in every helpdesk table; the adapter accepts and ignores them.
-const DAEMON_KEYS: [&str; 2] = ["kind", "poll_interval"];
 
 const HELPDESK_KEYS: [&str; 8] = [
     "url",
@@ -83,18 +84,37 @@ pub struct GlpiConfig {
 impl GlpiConfig {
     /// Reads and validates a whole `[helpdesks.<name>]` table, reporting every problem.
     pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
-        let mut r = Reader::new(table);
-        r.reject_unknown(&HELPDESK_KEYS, &DAEMON_KEYS);
-        let url = r.url("url");
-        let user_token = r.required(|r| r.non_empty_string("user_token"), "user_token");
+        let mut r = TableReader::new(table);
+        r.reject_unknown(&HELPDESK_KEYS, DAEMON_KEYS);
+        let url = r.base_url(
+            "url",
+            &UrlWording {
+                what: "the REST API address",
+                form: "an address",
+                example: "https://glpi.example.com/apirest.php",
+                refused: "give the legacy REST API base (…/apirest.php), not an endpoint or the v2 API",
+            },
+            |url| !url.ends_with("/initSession") && !url.contains("/api.php/v2"),
+        );
+        let user_token = r.required("user_token", |r| r.non_empty_string("user_token"));
         let app_token = r.non_empty_string("app_token");
-        let entities_id = r.entity("entities_id");
-        let requests_per_second = r.rate("requests_per_second");
-        let statuses = r.statuses("statuses");
+        let entities_id = entity(&mut r, "entities_id");
+        let requests_per_second =
+            r.requests_per_second("requests_per_second", MAX_REQUESTS_PER_SECOND, None);
+        let mut statuses: BTreeMap<i64, StatusClass> = DEFAULT_STATUSES.into_iter().collect();
+        statuses.extend(r.statuses("statuses", "<status code 1-6>", |code| {
+            code.parse::<i64>()
+                .ok()
+                .filter(|c| (1..=6).contains(c))
+                .ok_or(
+                    "the key must be a GLPI status code: \"1\" new, \"2\" assigned, \"3\" \
+                     planned, \"4\" waiting, \"5\" solved, \"6\" closed",
+                )
+        }));
         let webhook_secret = r.non_empty_string("webhook_secret");
-        let timezone = r.timezone("timezone");
+        let timezone = timezone(&mut r, "timezone");
         match (url, user_token) {
-            (Some(url), Some(user_token)) if r.problems.is_empty() => Ok(Self {
+            (Some(url), Some(user_token)) if r.is_clean() => Ok(Self {
                 url,
                 user_token: Secret::new(user_token),
                 app_token: app_token.map(Secret::new),
@@ -104,7 +124,7 @@ impl GlpiConfig {
                 webhook_secret: webhook_secret.map(Secret::new),
                 timezone: timezone.unwrap_or(UtcOffset::UTC),
             }),
-            _ => Err(r.problems),
+            _ => Err(r.into_problems()),
         }
     }
 
@@ -138,7 +158,7 @@ pub struct TicketDefaults {
 impl TicketDefaults {
     /// Reads and validates a `[chats.ticket]` table, reporting every problem.
     pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
-        let mut r = Reader::new(table);
+        let mut r = TableReader::new(table);
         r.reject_unknown(&TICKET_KEYS, &[]);
         let mut fields = BTreeMap::new();
         let mut put = |key: &str, value: Option<i64>| {
@@ -146,20 +166,20 @@ impl TicketDefaults {
                 fields.insert(key.to_owned(), value);
             }
         };
-        put("entities_id", r.entity("entities_id"));
+        put("entities_id", entity(&mut r, "entities_id"));
         put(
             "type",
-            r.one_of("type", &[1, 2], "1 (incident) or 2 (request)"),
+            one_of(&mut r, "type", 1..=2, "1 (incident) or 2 (request)"),
         );
         for key in ["urgency", "impact"] {
             put(
                 key,
-                r.one_of(key, &[1, 2, 3, 4, 5], "1 (very low) to 5 (very high)"),
+                one_of(&mut r, key, 1..=5, "1 (very low) to 5 (very high)"),
             );
         }
         put(
             "priority",
-            r.one_of("priority", &[1, 2, 3, 4, 5, 6], "1 (very low) to 6 (major)"),
+            one_of(&mut r, "priority", 1..=6, "1 (very low) to 6 (major)"),
         );
         for key in [
             "itilcategories_id",
@@ -171,231 +191,46 @@ impl TicketDefaults {
             "_groups_id_requester",
             "_groups_id_assign",
         ] {
-            put(key, r.id(key));
+            put(key, r.positive_id(key, "GLPI"));
         }
-        if r.problems.is_empty() {
-            Ok(Self { fields })
-        } else {
-            Err(r.problems)
-        }
+        r.finish(Self { fields })
     }
 }
 
-/// Collects problems while reading keys of one table.
-struct Reader<'a> {
-    table: &'a ConfigTable,
-    problems: Vec<ConfigProblem>,
+/// An entity id: 0 is the root entity.
+fn entity(r: &mut TableReader<'_>, key: &str) -> Option<i64> {
+    r.integer(
+        key,
+        |n| n >= 0,
+        "must be an entity id: 0 (the root entity) or a positive integer",
+    )
 }
 
-impl<'a> Reader<'a> {
-    fn new(table: &'a ConfigTable) -> Self {
-        Self {
-            table,
-            problems: Vec::new(),
-        }
-    }
-
-    fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(ConfigProblem::new(key, message));
-    }
-
-    fn reject_unknown(&mut self, known: &[&str], ignored: &[&str]) {
-        let unknown: Vec<String> = self
-            .table
-            .keys()
-            .filter(|k| !known.contains(&k.as_str()) && !ignored.contains(&k.as_str()))
-            .cloned()
-            .collect();
-        for key in unknown {
-            self.problem(
-                key,
-                format!("unknown key; expected one of {}", known.join(", ")),
-            );
-        }
-    }
-
-    /// Runs `read` and reports `key` as missing when it returned nothing without a problem.
-    fn required<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>, key: &str) -> Option<T> {
-        let value = read(self);
-        if value.is_none() && !self.table.contains_key(key) {
-            self.problem(key, "required");
-        }
-        value
-    }
-
-    fn non_empty_string(&mut self, key: &str) -> Option<String> {
-        match self.table.get(key)? {
-            serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-            serde_json::Value::String(_) => {
-                self.problem(key, "must not be empty");
-                None
-            }
-            _ => {
-                self.problem(key, "must be a string");
-                None
-            }
-        }
-    }
-
-    /// A GLPI object id: a positive integer.
-    fn id(&mut self, key: &str) -> Option<i64> {
-        let value = self.table.get(key)?;
-        match value.as_i64() {
-            Some(n) if n > 0 => Some(n),
-            _ => {
-                self.problem(key, "must be a positive integer (a GLPI id)");
-                None
-            }
-        }
-    }
-
-    /// An entity id: 0 is the root entity.
-    fn entity(&mut self, key: &str) -> Option<i64> {
-        let value = self.table.get(key)?;
-        match value.as_i64() {
-            Some(n) if n >= 0 => Some(n),
-            _ => {
-                self.problem(
-                    key,
-                    "must be an entity id: 0 (the root entity) or a positive integer",
-                );
-                None
-            }
-        }
-    }
-
-    fn one_of(&mut self, key: &str, allowed: &[i64], what: &str) -> Option<i64> {
-        let value = self.table.get(key)?;
-        match value.as_i64() {
-            Some(n) if allowed.contains(&n) => Some(n),
-            _ => {
-                self.problem(key, format!("must be {what}"));
-                None
-            }
-        }
-    }
-
-    fn url(&mut self, key: &str) -> Option<String> {
-        if !self.table.contains_key(key) {
-            self.problem(
-                key,
-                "required: the REST API address, like https://glpi.example.com/apirest.php",
-            );
-            return None;
-        }
-        let text = self.non_empty_string(key)?;
-        let rest = text
-            .strip_prefix("https://")
-            .or_else(|| text.strip_prefix("http://"));
-        let Some(rest) = rest else {
-            self.problem(key, "must start with https:// (or http://)");
-            return None;
-        };
-        let host = rest.split('/').next().unwrap_or_default();
-        if host.is_empty() || text.contains(char::is_whitespace) {
-            self.problem(
-                key,
-                "must be an address like https://glpi.example.com/apirest.php",
-            );
-            return None;
-        }
-        if text.contains('?') || text.contains('#') {
-            self.problem(key, "must not contain a query or fragment");
-            return None;
-        }
-        let trimmed = text.trim_end_matches('/');
-        if trimmed.ends_with("/initSession") || trimmed.contains("/api.php/v2") {
-            self.problem(
-                key,
-                "give the legacy REST API base (…/apirest.php), not an endpoint or the v2 API",
-            );
-            return None;
-        }
-        Some(trimmed.to_owned())
-    }
-
-    fn rate(&mut self, key: &str) -> Option<f64> {
-        let value = self.table.get(key)?;
-        match value.as_f64() {
-            Some(rate) if rate > 0.0 && rate <= MAX_REQUESTS_PER_SECOND => Some(rate),
-            Some(_) => {
-                self.problem(key, "must be greater than 0 and at most 100");
-                None
-            }
-            None => {
-                self.problem(key, "must be a number");
-                None
-            }
-        }
-    }
-
-    fn statuses(&mut self, key: &str) -> BTreeMap<i64, StatusClass> {
-        let mut statuses: BTreeMap<i64, StatusClass> = DEFAULT_STATUSES.into_iter().collect();
-        let Some(value) = self.table.get(key) else {
-            return statuses;
-        };
-        let Some(map) = value.as_object() else {
-            self.problem(
-                key,
-                "must be a table of \"<status code 1-6>\" = \"<status class>\"",
-            );
-            return statuses;
-        };
-        let classes: Vec<&str> = StatusClass::ALL.iter().map(|c| c.as_str()).collect();
-        for (code, class) in map {
-            let entry = format!("{key}.{code}");
-            let code = code.parse::<i64>().ok().filter(|c| (1..=6).contains(c));
-            if code.is_none() {
-                self.problem(
-                    entry.clone(),
-                    "the key must be a GLPI status code: \"1\" new, \"2\" assigned, \"3\" planned, \
-                     \"4\" waiting, \"5\" solved, \"6\" closed",
-                );
-            }
-            let class = class.as_str().and_then(StatusClass::parse);
-            if class.is_none() {
-                self.problem(entry, format!("must be one of {}", classes.join(", ")));
-            }
-            if let (Some(code), Some(class)) = (code, class) {
-                statuses.insert(code, class);
-            }
-        }
-        statuses
-    }
-
-    fn timezone(&mut self, key: &str) -> Option<UtcOffset> {
-        let text = match self.table.get(key)? {
-            serde_json::Value::String(s) => s.trim().to_owned(),
-            _ => {
-                self.problem(key, "must be a string like \"+03:00\"");
-                return None;
-            }
-        };
-        let parsed = parse_offset(&text);
-        if parsed.is_none() {
-            self.problem(
-                key,
-                "must be a fixed UTC offset like \"+03:00\" or \"-05:00\" (GLPI's times carry none)",
-            );
-        }
-        parsed
-    }
+fn one_of(
+    r: &mut TableReader<'_>,
+    key: &str,
+    allowed: RangeInclusive<i64>,
+    what: &str,
+) -> Option<i64> {
+    r.integer(key, |n| allowed.contains(&n), format!("must be {what}"))
 }
 
-/// `+HH:MM` / `-HH:MM`, as GLPI's timezone dropdown shows offsets.
-fn parse_offset(text: &str) -> Option<UtcOffset> {
-    let (sign, rest) = match text.as_bytes().first()? {
-        b'+' => (1i8, &text[1..]),
-        b'-' => (-1i8, &text[1..]),
-        _ => return None,
+fn timezone(r: &mut TableReader<'_>, key: &str) -> Option<UtcOffset> {
+    let text = match r.get(key)? {
+        serde_json::Value::String(s) => s.trim().to_owned(),
+        _ => {
+            r.problem(key, "must be a string like \"+03:00\"");
+            return None;
+        }
     };
-    let (hours, minutes) = rest.split_once(':')?;
-    if hours.len() != 2 || minutes.len() != 2 {
-        return None;
+    let parsed = parse_utc_offset(&text);
+    if parsed.is_none() {
+        r.problem(
+            key,
+            "must be a fixed UTC offset like \"+03:00\" or \"-05:00\" (GLPI's times carry none)",
+        );
     }
-    let hours: i8 = hours.parse().ok().filter(|h| *h <= 14)?;
-    let minutes: i8 = minutes.parse().ok().filter(|m| *m < 60)?;
-    UtcOffset::from_hms(sign * hours, sign * minutes, 0).ok()
+    parsed
 }
 
 #[cfg(test)]

@@ -3,17 +3,17 @@
 use crate::config::KaitenConfig;
 use crate::model;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::{Attachment, Error, ErrorKind, RequestPacer, Result, Secret};
+use teledesk_adapter::{
+    Attachment, Error, ErrorKind, RequestPacer, Result, Secret, decode_json, parse_retry_after,
+};
 use time::OffsetDateTime;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long everyone waits after a 429 that names no time.
-const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
 
 /// A paced, authenticated client of one Kaiten site.
 #[derive(Debug)]
@@ -158,10 +158,8 @@ impl KaitenClient {
             return Ok(response);
         }
         let retry_after = retry_after(response.headers(), OffsetDateTime::now_utc());
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            self.pacer
-                .hold_for(retry_after.unwrap_or(DEFAULT_RATE_LIMIT_WAIT));
-        }
+        self.pacer
+            .hold_if_rate_limited(status.as_u16(), retry_after);
         let body = response.text().await.unwrap_or_default();
         let error = parse_error(op, status.as_u16(), retry_after, &body);
         tracing::debug!(
@@ -176,14 +174,7 @@ impl KaitenClient {
 
 async fn json<T: DeserializeOwned>(op: &'static str, response: Response) -> Result<T> {
     let bytes = response.bytes().await.map_err(|e| transport(op, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        let start: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
-        Error::new(
-            ErrorKind::Unexpected,
-            op,
-            format!("cannot parse Kaiten's answer ({e}): {start}"),
-        )
-    })
+    decode_json(op, "Kaiten", &bytes)
 }
 
 /// Connection failures and timeouts: the request may or may not have arrived, so only an
@@ -201,7 +192,7 @@ fn transport(op: &'static str, error: reqwest::Error) -> Error {
     Error::new(ErrorKind::Unavailable, op, format!("{what}: {error}"))
 }
 
-/// The wait a 429 asks for: `Retry-After` seconds, else until the `X-RateLimit-Reset` epoch.
+/// The wait a 429 asks for: `Retry-After`, else until the `X-RateLimit-Reset` epoch.
 pub fn retry_after(headers: &HeaderMap, now: OffsetDateTime) -> Option<Duration> {
     let header = |name| {
         headers
@@ -209,8 +200,8 @@ pub fn retry_after(headers: &HeaderMap, now: OffsetDateTime) -> Option<Duration>
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
-    if let Some(seconds) = header(RETRY_AFTER.as_str()).and_then(|v| v.parse::<u64>().ok()) {
-        return Some(Duration::from_secs(seconds));
+    if let Some(wait) = header(RETRY_AFTER.as_str()).and_then(|v| parse_retry_after(v, now)) {
+        return Some(wait);
     }
     let reset = header("x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok())?;
     let wait = reset - now.unix_timestamp();

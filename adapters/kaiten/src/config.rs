@@ -4,15 +4,17 @@
 //! is reported at once, each named by its key.
 
 use std::collections::BTreeMap;
-use teledesk_adapter::{ConfigProblem, ConfigTable, Secret, StatusClass};
+use teledesk_adapter::{
+    ConfigProblem, ConfigTable, DAEMON_KEYS, Secret, StatusClass, TableReader, UrlWording,
+};
 
 /// Kaiten's documented limit is 5 requests per second per token.
 pub const MAX_REQUESTS_PER_SECOND: f64 = 5.0;
 /// Third-party clients settle on 4.5 rps to leave room for clock jitter.
 pub const DEFAULT_REQUESTS_PER_SECOND: f64 = 4.5;
 
-/// Keys the daemon owns in every helpdesk table; the adapter accepts and ignores them.
-const DAEMON_KEYS: [&str; 2] = ["kind", "poll_interval"];
+/// How messages name the helpdesk (`a Kaiten id`).
+const VENDOR: &str = "Kaiten";
 
 const HELPDESK_KEYS: [&str; 12] = [
     "url",
@@ -76,38 +78,58 @@ pub struct KaitenConfig {
 impl KaitenConfig {
     /// Reads and validates a whole `[helpdesks.<name>]` table, reporting every problem.
     pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
-        let mut r = Reader::new(table);
-        r.reject_unknown(&HELPDESK_KEYS, &DAEMON_KEYS);
-        let url = r.url("url");
-        let token = r.required(|r| r.non_empty_string("token"), "token");
-        let board_id = r.required(|r| r.id("board_id"), "board_id");
-        let column_id = r.required(|r| r.id("column_id"), "column_id");
-        let lane_id = r.id("lane_id");
-        let type_id = r.id("type_id");
-        let service_id = r.id("service_id");
-        let reopen_column_id = r.id("reopen_column_id");
-        let client_replied_column_id = r.id("client_replied_column_id");
-        let resolution_property = r.property_key("resolution_property");
-        let requests_per_second = r.rate("requests_per_second");
-        let statuses = r.statuses("statuses");
+        let mut r = TableReader::new(table);
+        r.reject_unknown(&HELPDESK_KEYS, DAEMON_KEYS);
+        let url = r.base_url(
+            "url",
+            &UrlWording {
+                what: "the Kaiten site",
+                form: "a site address",
+                example: "https://acme.kaiten.ru",
+                refused: "give the site address without /api/...; the adapter adds /api/latest",
+            },
+            |url| !url.ends_with("/api/latest") && !url.contains("/api/v1"),
+        );
+        let token = r.required("token", |r| r.non_empty_string("token"));
+        let board_id = r.required("board_id", |r| r.positive_id("board_id", VENDOR));
+        let column_id = r.required("column_id", |r| r.positive_id("column_id", VENDOR));
+        let lane_id = r.positive_id("lane_id", VENDOR);
+        let type_id = r.positive_id("type_id", VENDOR);
+        let service_id = r.positive_id("service_id", VENDOR);
+        let reopen_column_id = r.positive_id("reopen_column_id", VENDOR);
+        let client_replied_column_id = r.positive_id("client_replied_column_id", VENDOR);
+        let resolution_property = property_key(&mut r, "resolution_property");
+        let requests_per_second = r.requests_per_second(
+            "requests_per_second",
+            MAX_REQUESTS_PER_SECOND,
+            Some("Kaiten allows 5 requests per second"),
+        );
+        let statuses = r
+            .statuses("statuses", "<column id>", |column| {
+                column
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|id| *id > 0)
+                    .ok_or("the key must be a column id (a positive integer)")
+            })
+            .into_iter()
+            .collect();
         match (url, token, board_id, column_id) {
-            (Some(url), Some(token), Some(board_id), Some(column_id)) if r.problems.is_empty() => {
-                Ok(Self {
-                    url,
-                    token: Secret::new(token),
-                    board_id,
-                    column_id,
-                    lane_id,
-                    type_id,
-                    service_id,
-                    reopen_column_id: reopen_column_id.unwrap_or(column_id),
-                    client_replied_column_id,
-                    resolution_property,
-                    requests_per_second: requests_per_second.unwrap_or(DEFAULT_REQUESTS_PER_SECOND),
-                    statuses,
-                })
-            }
-            _ => Err(r.problems),
+            (Some(url), Some(token), Some(board_id), Some(column_id)) if r.is_clean() => Ok(Self {
+                url,
+                token: Secret::new(token),
+                board_id,
+                column_id,
+                lane_id,
+                type_id,
+                service_id,
+                reopen_column_id: reopen_column_id.unwrap_or(column_id),
+                client_replied_column_id,
+                resolution_property,
+                requests_per_second: requests_per_second.unwrap_or(DEFAULT_REQUESTS_PER_SECOND),
+                statuses,
+            }),
+            _ => Err(r.into_problems()),
         }
     }
 
@@ -142,17 +164,23 @@ pub struct TicketDefaults {
 impl TicketDefaults {
     /// Reads and validates a `[chats.ticket]` table, reporting every problem.
     pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
-        let mut r = Reader::new(table);
+        let mut r = TableReader::new(table);
         r.reject_unknown(&TICKET_KEYS, &[]);
         let defaults = Self {
-            board_id: r.id("board_id"),
-            column_id: r.id("column_id"),
-            lane_id: r.id("lane_id"),
-            type_id: r.id("type_id"),
-            service_id: r.id("service_id"),
-            owner_id: r.id("owner_id"),
-            responsible_id: r.id("responsible_id"),
-            properties: r.properties("properties"),
+            board_id: r.positive_id("board_id", VENDOR),
+            column_id: r.positive_id("column_id", VENDOR),
+            lane_id: r.positive_id("lane_id", VENDOR),
+            type_id: r.positive_id("type_id", VENDOR),
+            service_id: r.positive_id("service_id", VENDOR),
+            owner_id: r.positive_id("owner_id", VENDOR),
+            responsible_id: r.positive_id("responsible_id", VENDOR),
+            properties: r.scalar_table("properties", "\"id_<n>\" = value", |name| {
+                if is_property_key(name) {
+                    Ok(())
+                } else {
+                    Err("the key must name a custom property as id_<n>")
+                }
+            }),
         };
         // A column belongs to one board, so the helpdesk's column cannot serve another board.
         if defaults.board_id.is_some() && defaults.column_id.is_none() && !r.has_problem("board_id")
@@ -162,225 +190,26 @@ impl TicketDefaults {
                 "set column_id too: the helpdesk's column belongs to its own board",
             );
         }
-        if r.problems.is_empty() {
-            Ok(defaults)
-        } else {
-            Err(r.problems)
-        }
+        r.finish(defaults)
     }
 }
 
-/// Collects problems while reading keys of one table.
-struct Reader<'a> {
-    table: &'a ConfigTable,
-    problems: Vec<ConfigProblem>,
-}
-
-impl<'a> Reader<'a> {
-    fn new(table: &'a ConfigTable) -> Self {
-        Self {
-            table,
-            problems: Vec::new(),
-        }
-    }
-
-    fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(ConfigProblem::new(key, message));
-    }
-
-    fn has_problem(&self, key: &str) -> bool {
-        self.problems.iter().any(|p| p.key == key)
-    }
-
-    fn reject_unknown(&mut self, known: &[&str], ignored: &[&str]) {
-        let unknown: Vec<String> = self
-            .table
-            .keys()
-            .filter(|k| !known.contains(&k.as_str()) && !ignored.contains(&k.as_str()))
-            .cloned()
-            .collect();
-        for key in unknown {
-            self.problem(
-                key,
-                format!("unknown key; expected one of {}", known.join(", ")),
-            );
-        }
-    }
-
-    /// Runs `read` and reports `key` as missing when it returned nothing without a problem.
-    fn required<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>, key: &str) -> Option<T> {
-        let value = read(self);
-        if value.is_none() && !self.table.contains_key(key) {
-            self.problem(key, "required");
-        }
-        value
-    }
-
-    fn non_empty_string(&mut self, key: &str) -> Option<String> {
-        match self.table.get(key)? {
-            serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-            serde_json::Value::String(_) => {
-                self.problem(key, "must not be empty");
-                None
-            }
-            _ => {
-                self.problem(key, "must be a string");
-                None
-            }
-        }
-    }
-
-    /// A Kaiten object id: a positive integer.
-    fn id(&mut self, key: &str) -> Option<i64> {
-        let value = self.table.get(key)?;
-        match value.as_i64() {
-            Some(n) if n > 0 => Some(n),
-            _ => {
-                self.problem(key, "must be a positive integer (a Kaiten id)");
-                None
-            }
-        }
-    }
-
-    fn url(&mut self, key: &str) -> Option<String> {
-        if !self.table.contains_key(key) {
-            self.problem(
-                key,
-                "required: the Kaiten site, like https://acme.kaiten.ru",
-            );
+fn property_key(r: &mut TableReader<'_>, key: &str) -> Option<String> {
+    let text = match r.get(key)? {
+        serde_json::Value::String(s) => s.clone(),
+        _ => {
+            r.problem(key, "must be a string like \"id_42\"");
             return None;
         }
-        let text = self.non_empty_string(key)?;
-        let rest = text
-            .strip_prefix("https://")
-            .or_else(|| text.strip_prefix("http://"));
-        let Some(rest) = rest else {
-            self.problem(key, "must start with https:// (or http://)");
-            return None;
-        };
-        let host = rest.split('/').next().unwrap_or_default();
-        if host.is_empty() || text.contains(char::is_whitespace) {
-            self.problem(key, "must be a site address like https://acme.kaiten.ru");
-            return None;
-        }
-        if text.contains('?') || text.contains('#') {
-            self.problem(key, "must not contain a query or fragment");
-            return None;
-        }
-        let trimmed = text.trim_end_matches('/');
-        if trimmed.ends_with("/api/latest") || trimmed.contains("/api/v1") {
-            self.problem(
-                key,
-                "give the site address without /api/...; the adapter adds /api/latest",
-            );
-            return None;
-        }
-        Some(trimmed.to_owned())
-    }
-
-    fn property_key(&mut self, key: &str) -> Option<String> {
-        let text = match self.table.get(key)? {
-            serde_json::Value::String(s) => s.clone(),
-            _ => {
-                self.problem(key, "must be a string like \"id_42\"");
-                return None;
-            }
-        };
-        if is_property_key(&text) {
-            Some(text)
-        } else {
-            self.problem(
-                key,
-                "must name a custom property as id_<n> (like \"id_42\")",
-            );
-            None
-        }
-    }
-
-    fn rate(&mut self, key: &str) -> Option<f64> {
-        let value = self.table.get(key)?;
-        match value.as_f64() {
-            Some(rate) if rate > 0.0 && rate <= MAX_REQUESTS_PER_SECOND => Some(rate),
-            Some(_) => {
-                self.problem(
-                    key,
-                    "must be greater than 0 and at most 5 (Kaiten allows 5 requests per second)",
-                );
-                None
-            }
-            None => {
-                self.problem(key, "must be a number");
-                None
-            }
-        }
-    }
-
-    fn statuses(&mut self, key: &str) -> BTreeMap<i64, StatusClass> {
-        let mut statuses = BTreeMap::new();
-        let Some(value) = self.table.get(key) else {
-            return statuses;
-        };
-        let Some(map) = value.as_object() else {
-            self.problem(
-                key,
-                "must be a table of \"<column id>\" = \"<status class>\"",
-            );
-            return statuses;
-        };
-        let classes: Vec<&str> = StatusClass::ALL.iter().map(|c| c.as_str()).collect();
-        for (column, class) in map {
-            let entry = format!("{key}.{column}");
-            let column_id = column.parse::<i64>().ok().filter(|id| *id > 0);
-            if column_id.is_none() {
-                self.problem(
-                    entry.clone(),
-                    "the key must be a column id (a positive integer)",
-                );
-            }
-            let class = class.as_str().and_then(StatusClass::parse);
-            if class.is_none() {
-                self.problem(entry, format!("must be one of {}", classes.join(", ")));
-            }
-            if let (Some(column_id), Some(class)) = (column_id, class) {
-                statuses.insert(column_id, class);
-            }
-        }
-        statuses
-    }
-
-    fn properties(&mut self, key: &str) -> serde_json::Map<String, serde_json::Value> {
-        let mut properties = serde_json::Map::new();
-        let Some(value) = self.table.get(key) else {
-            return properties;
-        };
-        let Some(map) = value.as_object() else {
-            self.problem(key, "must be a table of \"id_<n>\" = value");
-            return properties;
-        };
-        for (name, value) in map {
-            let entry = format!("{key}.{name}");
-            let mut ok = true;
-            if !is_property_key(name) {
-                self.problem(
-                    entry.clone(),
-                    "the key must name a custom property as id_<n>",
-                );
-                ok = false;
-            }
-            if !matches!(
-                value,
-                serde_json::Value::String(_)
-                    | serde_json::Value::Number(_)
-                    | serde_json::Value::Bool(_)
-            ) {
-                self.problem(entry, "must be a string, a number or a boolean");
-                ok = false;
-            }
-            if ok {
-                properties.insert(name.clone(), value.clone());
-            }
-        }
-        properties
+    };
+    if is_property_key(&text) {
+        Some(text)
+    } else {
+        r.problem(
+            key,
+            "must name a custom property as id_<n> (like \"id_42\")",
+        );
+        None
     }
 }
 

@@ -3,19 +3,19 @@
 use crate::config::RedmineConfig;
 use crate::model;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::{Attachment, Error, ErrorKind, RequestPacer, Result, Secret};
+use teledesk_adapter::{
+    Attachment, Error, ErrorKind, RequestPacer, Result, Secret, decode_json, parse_retry_after,
+};
+use time::OffsetDateTime;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Uploads of a few megabytes to a slow instance need longer than a JSON call.
 const TRANSFER_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long everyone waits after a 429 that names no time (Redmine itself never sends 429; a
-/// proxy in front of it may).
-const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
 /// The header Redmine reads the API key from.
 pub const API_KEY_HEADER: &str = "X-Redmine-API-Key";
 
@@ -151,10 +151,8 @@ impl RedmineClient {
             return Ok(response);
         }
         let retry_after = retry_after(response.headers());
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            self.pacer
-                .hold_for(retry_after.unwrap_or(DEFAULT_RATE_LIMIT_WAIT));
-        }
+        self.pacer
+            .hold_if_rate_limited(status.as_u16(), retry_after);
         let body = response.text().await.unwrap_or_default();
         tracing::debug!(
             adapter = crate::KIND,
@@ -168,14 +166,7 @@ impl RedmineClient {
 
 async fn json<T: DeserializeOwned>(op: &'static str, response: Response) -> Result<T> {
     let bytes = response.bytes().await.map_err(|e| transport(op, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        let start: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
-        Error::new(
-            ErrorKind::Unexpected,
-            op,
-            format!("cannot parse Redmine's answer ({e}): {start}"),
-        )
-    })
+    decode_json(op, "Redmine", &bytes)
 }
 
 /// Connection failures and timeouts: the request may or may not have arrived, so only an
@@ -193,13 +184,10 @@ fn transport(op: &'static str, error: reqwest::Error) -> Error {
     Error::new(ErrorKind::Unavailable, op, format!("{what}: {error}"))
 }
 
-/// The wait a proxy's 429/503 asks for, in seconds (Redmine sends no `Retry-After` itself).
+/// The wait a proxy's 429/503 asks for (Redmine sends no `Retry-After` itself).
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(value, OffsetDateTime::now_utc())
 }
 
 /// Classifies a non-2xx answer. Redmine explains only validation failures (422

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use teledesk_adapter::{ConfigProblem, ConfigTable, Secret, StatusClass};
+use teledesk_adapter::{
+    ConfigProblem, ConfigTable, DAEMON_KEYS, Secret, StatusClass, TableReader, UrlWording,
+};
 
 /// Redmine has no rate limit of its own; one request at a time is what its single-threaded
 /// default servers (thin, WEBrick) handle well, and 5/s keeps a small instance responsive.
@@ -13,8 +15,8 @@ pub const DEFAULT_REQUESTS_PER_SECOND: f64 = 5.0;
 /// An upper bound that still catches a typo like `500`.
 pub const MAX_REQUESTS_PER_SECOND: f64 = 100.0;
 
-/// Keys the daemon owns in every helpdesk table; the adapter accepts and ignores them.
-const DAEMON_KEYS: [&str; 2] = ["kind", "poll_interval"];
+/// How messages name the helpdesk (`a Redmine id`).
+const VENDOR: &str = "Redmine";
 
 const HELPDESK_KEYS: [&str; 13] = [
     "url",
@@ -154,20 +156,30 @@ pub struct RedmineConfig {
 impl RedmineConfig {
     /// Reads and validates a whole `[helpdesks.<name>]` table, reporting every problem.
     pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
-        let mut r = Reader::new(table);
-        r.reject_unknown(&HELPDESK_KEYS, &DAEMON_KEYS);
-        let url = r.url("url");
-        let api_key = r.required(|r| r.non_empty_string("api_key"), "api_key");
-        let project_id = r.required(|r| r.project("project_id"), "project_id");
-        let tracker_id = r.id("tracker_id");
-        let priority_id = r.id("priority_id");
-        let requests_per_second = r.rate("requests_per_second");
-        let statuses = r.statuses("statuses");
-        let reopen_status_id = r.id("reopen_status_id");
-        let client_replied_status_id = r.id("client_replied_status_id");
-        let idempotency_field_id = r.id("idempotency_field_id");
-        let resolution_field_id = r.id("resolution_field_id");
-        let priority_ids = r.id_list("priority_ids");
+        let mut r = TableReader::new(table);
+        r.reject_unknown(&HELPDESK_KEYS, DAEMON_KEYS);
+        let url = r.base_url(
+            "url",
+            &UrlWording {
+                what: "the Redmine address",
+                form: "an address",
+                example: "https://redmine.example.com",
+                refused: "give Redmine's root address (where /issues lives), not an API path",
+            },
+            |url| !url.ends_with(".json") && !url.contains("/issues"),
+        );
+        let api_key = r.required("api_key", |r| r.non_empty_string("api_key"));
+        let project_id = r.required("project_id", |r| project(r, "project_id"));
+        let tracker_id = r.positive_id("tracker_id", VENDOR);
+        let priority_id = r.positive_id("priority_id", VENDOR);
+        let requests_per_second =
+            r.requests_per_second("requests_per_second", MAX_REQUESTS_PER_SECOND, None);
+        let statuses = statuses(&mut r, "statuses");
+        let reopen_status_id = r.positive_id("reopen_status_id", VENDOR);
+        let client_replied_status_id = r.positive_id("client_replied_status_id", VENDOR);
+        let idempotency_field_id = r.positive_id("idempotency_field_id", VENDOR);
+        let resolution_field_id = r.positive_id("resolution_field_id", VENDOR);
+        let priority_ids = id_list(&mut r, "priority_ids");
         let webhook_secret = r.non_empty_string("webhook_secret");
         if let (Some(a), Some(b)) = (idempotency_field_id, resolution_field_id)
             && a == b
@@ -178,7 +190,7 @@ impl RedmineConfig {
             );
         }
         match (url, api_key, project_id) {
-            (Some(url), Some(api_key), Some(project_id)) if r.problems.is_empty() => Ok(Self {
+            (Some(url), Some(api_key), Some(project_id)) if r.is_clean() => Ok(Self {
                 url,
                 api_key: Secret::new(api_key),
                 project_id,
@@ -193,7 +205,7 @@ impl RedmineConfig {
                 priority_ids,
                 webhook_secret: webhook_secret.map(Secret::new),
             }),
-            _ => Err(r.problems),
+            _ => Err(r.into_problems()),
         }
     }
 }
@@ -220,15 +232,15 @@ pub struct TicketDefaults {
 impl TicketDefaults {
     /// Reads and validates a `[chats.ticket]` table, reporting every problem.
     pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
-        let mut r = Reader::new(table);
+        let mut r = TableReader::new(table);
         r.reject_unknown(&TICKET_KEYS, &[]);
         let defaults = Self {
-            project_id: r.project("project_id"),
-            tracker_id: r.id("tracker_id"),
-            priority_id: r.id("priority_id"),
-            category_id: r.id("category_id"),
-            assigned_to_id: r.id("assigned_to_id"),
-            custom_fields: r.custom_fields("custom_fields"),
+            project_id: project(&mut r, "project_id"),
+            tracker_id: r.positive_id("tracker_id", VENDOR),
+            priority_id: r.positive_id("priority_id", VENDOR),
+            category_id: r.positive_id("category_id", VENDOR),
+            assigned_to_id: r.positive_id("assigned_to_id", VENDOR),
+            custom_fields: custom_fields(&mut r, "custom_fields"),
         };
         // A category belongs to one project; the helpdesk's project is the only safe guess.
         if defaults.category_id.is_some() && defaults.project_id.is_none() {
@@ -237,263 +249,126 @@ impl TicketDefaults {
                 "set project_id too: an issue category belongs to one project",
             );
         }
-        if r.problems.is_empty() {
-            Ok(defaults)
-        } else {
-            Err(r.problems)
-        }
+        r.finish(defaults)
     }
 }
 
-/// Collects problems while reading keys of one table.
-struct Reader<'a> {
-    table: &'a ConfigTable,
-    problems: Vec<ConfigProblem>,
+fn id_list(r: &mut TableReader<'_>, key: &str) -> Option<Vec<i64>> {
+    let value = r.get(key)?;
+    let Some(items) = value.as_array() else {
+        r.problem(key, "must be a list of priority ids, lowest first");
+        return None;
+    };
+    let ids: Vec<Option<i64>> = items
+        .iter()
+        .map(|v| v.as_i64().filter(|n| *n > 0))
+        .collect();
+    if items.len() < 2 || ids.iter().any(Option::is_none) {
+        r.problem(
+            key,
+            "must list at least two priority ids (positive integers), lowest first",
+        );
+        return None;
+    }
+    let ids: Vec<i64> = ids.into_iter().flatten().collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if sorted.len() != ids.len() {
+        r.problem(key, "must not repeat a priority id");
+        return None;
+    }
+    Some(ids)
 }
 
-impl<'a> Reader<'a> {
-    fn new(table: &'a ConfigTable) -> Self {
-        Self {
-            table,
-            problems: Vec::new(),
+/// A project: its numeric id or its identifier.
+fn project(r: &mut TableReader<'_>, key: &str) -> Option<ProjectRef> {
+    let value = r.get(key)?;
+    if let Some(id) = value.as_i64() {
+        if id > 0 {
+            return Some(ProjectRef::Id(id));
         }
-    }
-
-    fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(ConfigProblem::new(key, message));
-    }
-
-    fn reject_unknown(&mut self, known: &[&str], ignored: &[&str]) {
-        let unknown: Vec<String> = self
-            .table
-            .keys()
-            .filter(|k| !known.contains(&k.as_str()) && !ignored.contains(&k.as_str()))
-            .cloned()
-            .collect();
-        for key in unknown {
-            self.problem(
-                key,
-                format!("unknown key; expected one of {}", known.join(", ")),
-            );
-        }
-    }
-
-    /// Runs `read` and reports `key` as missing when it returned nothing without a problem.
-    fn required<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>, key: &str) -> Option<T> {
-        let value = read(self);
-        if value.is_none() && !self.table.contains_key(key) {
-            self.problem(key, "required");
-        }
-        value
-    }
-
-    fn non_empty_string(&mut self, key: &str) -> Option<String> {
-        match self.table.get(key)? {
-            serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-            serde_json::Value::String(_) => {
-                self.problem(key, "must not be empty");
-                None
-            }
-            _ => {
-                self.problem(key, "must be a string");
-                None
-            }
-        }
-    }
-
-    /// A Redmine object id: a positive integer.
-    fn id(&mut self, key: &str) -> Option<i64> {
-        let value = self.table.get(key)?;
-        match value.as_i64() {
-            Some(n) if n > 0 => Some(n),
-            _ => {
-                self.problem(key, "must be a positive integer (a Redmine id)");
-                None
-            }
-        }
-    }
-
-    fn id_list(&mut self, key: &str) -> Option<Vec<i64>> {
-        let value = self.table.get(key)?;
-        let Some(items) = value.as_array() else {
-            self.problem(key, "must be a list of priority ids, lowest first");
-            return None;
-        };
-        let ids: Vec<Option<i64>> = items
-            .iter()
-            .map(|v| v.as_i64().filter(|n| *n > 0))
-            .collect();
-        if items.len() < 2 || ids.iter().any(Option::is_none) {
-            self.problem(
-                key,
-                "must list at least two priority ids (positive integers), lowest first",
-            );
-            return None;
-        }
-        let ids: Vec<i64> = ids.into_iter().flatten().collect();
-        let mut sorted = ids.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        if sorted.len() != ids.len() {
-            self.problem(key, "must not repeat a priority id");
-            return None;
-        }
-        Some(ids)
-    }
-
-    /// A project: its numeric id or its identifier.
-    fn project(&mut self, key: &str) -> Option<ProjectRef> {
-        let value = self.table.get(key)?;
-        if let Some(id) = value.as_i64() {
+    } else if let Some(text) = value.as_str() {
+        let text = text.trim();
+        if let Ok(id) = text.parse::<i64>() {
             if id > 0 {
                 return Some(ProjectRef::Id(id));
             }
-        } else if let Some(text) = value.as_str() {
-            let text = text.trim();
-            if let Ok(id) = text.parse::<i64>() {
-                if id > 0 {
-                    return Some(ProjectRef::Id(id));
+        } else if is_identifier(text) {
+            return Some(ProjectRef::Identifier(text.to_owned()));
+        }
+    }
+    r.problem(
+        key,
+        "must be a project id (a positive integer) or its identifier (like \"support\")",
+    );
+    None
+}
+
+fn statuses(r: &mut TableReader<'_>, key: &str) -> StatusMap {
+    let mut statuses = StatusMap::default();
+    let Some(map) = r.table_of(key, "\"<status id or name>\" = \"<status class>\"") else {
+        return statuses;
+    };
+    for (status, class) in map {
+        let entry = format!("{key}.{status}");
+        // Not `TableReader::statuses`: a key is an id or a name, and a bad class is reported
+        // alone.
+        let Some(class) = r.status_class(&entry, class) else {
+            continue;
+        };
+        let status = status.trim();
+        if status.is_empty() {
+            r.problem(entry, "the key must be a status id or name");
+        } else if status.bytes().all(|b| b.is_ascii_digit()) {
+            match status.parse::<i64>() {
+                Ok(id) if id > 0 => {
+                    statuses.by_id.insert(id, class);
                 }
-            } else if is_identifier(text) {
-                return Some(ProjectRef::Identifier(text.to_owned()));
+                _ => r.problem(entry, "a status id must be a positive integer"),
             }
+        } else {
+            statuses.by_name.insert(status.to_lowercase(), class);
         }
-        self.problem(
-            key,
-            "must be a project id (a positive integer) or its identifier (like \"support\")",
-        );
-        None
     }
+    statuses
+}
 
-    fn url(&mut self, key: &str) -> Option<String> {
-        if !self.table.contains_key(key) {
-            self.problem(
-                key,
-                "required: the Redmine address, like https://redmine.example.com",
+fn custom_fields(r: &mut TableReader<'_>, key: &str) -> BTreeMap<i64, serde_json::Value> {
+    let mut fields = BTreeMap::new();
+    let Some(map) = r.table_of(key, "\"<custom field id>\" = value") else {
+        return fields;
+    };
+    for (id, value) in map {
+        let entry = format!("{key}.{id}");
+        let field_id = id.parse::<i64>().ok().filter(|n| *n > 0);
+        if field_id.is_none() {
+            r.problem(
+                entry.clone(),
+                "the key must be a custom field id (a positive integer)",
             );
-            return None;
         }
-        let text = self.non_empty_string(key)?;
-        let rest = text
-            .strip_prefix("https://")
-            .or_else(|| text.strip_prefix("http://"));
-        let Some(rest) = rest else {
-            self.problem(key, "must start with https:// (or http://)");
-            return None;
-        };
-        let host = rest.split('/').next().unwrap_or_default();
-        if host.is_empty() || text.contains(char::is_whitespace) {
-            self.problem(key, "must be an address like https://redmine.example.com");
-            return None;
-        }
-        if text.contains('?') || text.contains('#') {
-            self.problem(key, "must not contain a query or fragment");
-            return None;
-        }
-        let trimmed = text.trim_end_matches('/');
-        if trimmed.ends_with(".json") || trimmed.contains("/issues") {
-            self.problem(
-                key,
-                "give Redmine's root address (where /issues lives), not an API path",
-            );
-            return None;
-        }
-        Some(trimmed.to_owned())
-    }
-
-    fn rate(&mut self, key: &str) -> Option<f64> {
-        let value = self.table.get(key)?;
-        match value.as_f64() {
-            Some(rate) if rate > 0.0 && rate <= MAX_REQUESTS_PER_SECOND => Some(rate),
-            Some(_) => {
-                self.problem(key, "must be greater than 0 and at most 100");
-                None
+        let value = match value {
+            serde_json::Value::String(_) => Some(value.clone()),
+            // Redmine takes every custom field value as text.
+            serde_json::Value::Number(n) => Some(serde_json::Value::from(n.to_string())),
+            serde_json::Value::Bool(b) => Some(serde_json::Value::from(if *b { "1" } else { "0" })),
+            serde_json::Value::Array(items) if items.iter().all(|i| i.is_string()) => {
+                Some(value.clone())
             }
-            None => {
-                self.problem(key, "must be a number");
-                None
-            }
-        }
-    }
-
-    fn statuses(&mut self, key: &str) -> StatusMap {
-        let mut statuses = StatusMap::default();
-        let Some(value) = self.table.get(key) else {
-            return statuses;
-        };
-        let Some(map) = value.as_object() else {
-            self.problem(
-                key,
-                "must be a table of \"<status id or name>\" = \"<status class>\"",
-            );
-            return statuses;
-        };
-        let classes: Vec<&str> = StatusClass::ALL.iter().map(|c| c.as_str()).collect();
-        for (status, class) in map {
-            let entry = format!("{key}.{status}");
-            let Some(class) = class.as_str().and_then(StatusClass::parse) else {
-                self.problem(entry, format!("must be one of {}", classes.join(", ")));
-                continue;
-            };
-            let status = status.trim();
-            if status.is_empty() {
-                self.problem(entry, "the key must be a status id or name");
-            } else if status.bytes().all(|b| b.is_ascii_digit()) {
-                match status.parse::<i64>() {
-                    Ok(id) if id > 0 => {
-                        statuses.by_id.insert(id, class);
-                    }
-                    _ => self.problem(entry, "a status id must be a positive integer"),
-                }
-            } else {
-                statuses.by_name.insert(status.to_lowercase(), class);
-            }
-        }
-        statuses
-    }
-
-    fn custom_fields(&mut self, key: &str) -> BTreeMap<i64, serde_json::Value> {
-        let mut fields = BTreeMap::new();
-        let Some(value) = self.table.get(key) else {
-            return fields;
-        };
-        let Some(map) = value.as_object() else {
-            self.problem(key, "must be a table of \"<custom field id>\" = value");
-            return fields;
-        };
-        for (id, value) in map {
-            let entry = format!("{key}.{id}");
-            let field_id = id.parse::<i64>().ok().filter(|n| *n > 0);
-            if field_id.is_none() {
-                self.problem(
-                    entry.clone(),
-                    "the key must be a custom field id (a positive integer)",
+            _ => {
+                r.problem(
+                    entry,
+                    "must be a string, a number, a boolean or a list of strings",
                 );
+                None
             }
-            let value = match value {
-                serde_json::Value::String(_) => Some(value.clone()),
-                // Redmine takes every custom field value as text.
-                serde_json::Value::Number(n) => Some(serde_json::Value::from(n.to_string())),
-                serde_json::Value::Bool(b) => {
-                    Some(serde_json::Value::from(if *b { "1" } else { "0" }))
-                }
-                serde_json::Value::Array(items) if items.iter().all(|i| i.is_string()) => {
-                    Some(value.clone())
-                }
-                _ => {
-                    self.problem(
-                        entry,
-                        "must be a string, a number, a boolean or a list of strings",
-                    );
-                    None
-                }
-            };
-            if let (Some(field_id), Some(value)) = (field_id, value) {
-                fields.insert(field_id, value);
-            }
+        };
+        if let (Some(field_id), Some(value)) = (field_id, value) {
+            fields.insert(field_id, value);
         }
-        fields
     }
+    fields
 }
 
 /// Redmine's project identifier rule: a lower-case letter, then letters, digits, `-` and `_`.

@@ -3,17 +3,18 @@
 use crate::config::RtConfig;
 use crate::model;
 use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::{Attachment, Error, ErrorKind, RequestPacer, Result, Secret};
+use teledesk_adapter::{
+    Attachment, Error, ErrorKind, RequestPacer, Result, Secret, decode_json, parse_retry_after,
+};
+use time::OffsetDateTime;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Uploads of large files through a slow RT (one Perl worker per request) take a while.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long everyone waits after a 429 (from a proxy: RT itself has no rate limit) naming no time.
-const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
 
 /// A paced, authenticated client of one RT server.
 #[derive(Debug)]
@@ -137,10 +138,8 @@ impl RtClient {
             return Ok(response);
         }
         let retry_after = retry_after(response.headers());
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            self.pacer
-                .hold_for(retry_after.unwrap_or(DEFAULT_RATE_LIMIT_WAIT));
-        }
+        self.pacer
+            .hold_if_rate_limited(status.as_u16(), retry_after);
         let body = response.text().await.unwrap_or_default();
         tracing::debug!(
             adapter = crate::KIND,
@@ -175,14 +174,7 @@ pub fn upload_type(file: &Attachment) -> String {
 /// Reads a successful answer as JSON.
 pub async fn json<T: DeserializeOwned>(op: &'static str, response: Response) -> Result<T> {
     let bytes = response.bytes().await.map_err(|e| transport(op, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        let start: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
-        Error::new(
-            ErrorKind::Unexpected,
-            op,
-            format!("cannot parse RT's answer ({e}): {start}"),
-        )
-    })
+    decode_json(op, "RT", &bytes)
 }
 
 /// The id at the end of a `Location` header (`/REST/2.0/transaction/40` → 40).
@@ -225,13 +217,10 @@ fn transport(op: &'static str, error: reqwest::Error) -> Error {
     Error::new(ErrorKind::Unavailable, op, format!("{what}: {error}"))
 }
 
-/// `Retry-After` in seconds, from a proxy in front of RT.
+/// `Retry-After`, from a proxy in front of RT.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(value, OffsetDateTime::now_utc())
 }
 
 /// Classifies a non-2xx answer; REST2's errors carry `{"message": ...}`, proxies answer with

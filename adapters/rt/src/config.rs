@@ -3,7 +3,9 @@
 //! Both are read by hand from the JSON map the daemon hands over, so that every problem in a table
 //! is reported at once, each named by its key.
 
-use teledesk_adapter::{ConfigProblem, ConfigTable, Secret, StatusClass};
+use teledesk_adapter::{
+    ConfigProblem, ConfigTable, DAEMON_KEYS, Secret, StatusClass, TableReader, UrlWording,
+};
 
 /// RT has no rate limit of its own; this keeps one daemon from crowding out the web UI.
 pub const DEFAULT_REQUESTS_PER_SECOND: f64 = 10.0;
@@ -29,9 +31,6 @@ pub const DEFAULT_STATUSES: [(&str, StatusClass); 6] = [
 
 /// RT 5's default `%PriorityAsString` (`Low => 0, Medium => 50, High => 100`).
 pub const DEFAULT_PRIORITIES: [(&str, i64); 3] = [("Low", 0), ("Medium", 50), ("High", 100)];
-
-/// Keys the daemon owns in every helpdesk table; the adapter accepts and ignores them.
-const DAEMON_KEYS: [&str; 2] = ["kind", "poll_interval"];
 
 const HELPDESK_KEYS: [&str; 11] = [
     "url",
@@ -84,10 +83,19 @@ pub struct RtConfig {
 impl RtConfig {
     /// Reads and validates a whole `[helpdesks.<name>]` table, reporting every problem.
     pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
-        let mut r = Reader::new(table);
-        r.reject_unknown(&HELPDESK_KEYS, &DAEMON_KEYS);
-        let url = r.url("url");
-        let token = r.required(|r| r.non_empty_string("token"), "token");
+        let mut r = TableReader::new(table);
+        r.reject_unknown(&HELPDESK_KEYS, DAEMON_KEYS);
+        let url = r.base_url(
+            "url",
+            &UrlWording {
+                what: "RT's web address",
+                form: "a web address",
+                example: "https://rt.example.com",
+                refused: "give RT's web address without /REST/...; the adapter adds /REST/2.0",
+            },
+            |url| !url.to_ascii_lowercase().contains("/rest/"),
+        );
+        let token = r.required("token", |r| r.non_empty_string("token"));
         let user = r.non_empty_string("user");
         if let Some(token) = &token
             && user.is_none()
@@ -99,14 +107,15 @@ impl RtConfig {
                  set `user` to the token owner's login",
             );
         }
-        let queue = r.required(|r| r.name("queue"), "queue");
-        let requestor = r.addresses("requestor");
-        let requests_per_second = r.rate("requests_per_second");
-        let statuses = r.statuses("statuses");
-        let idempotency_field = r.name("idempotency_field");
-        let resolution_field = r.name("resolution_field");
-        let reopen_status = r.name("reopen_status");
-        let priorities = r.priorities("priorities");
+        let queue = r.required("queue", |r| name(r, "queue"));
+        let requestor = addresses(&mut r, "requestor");
+        let requests_per_second =
+            r.requests_per_second("requests_per_second", MAX_REQUESTS_PER_SECOND, None);
+        let statuses = statuses(&mut r, "statuses");
+        let idempotency_field = name(&mut r, "idempotency_field");
+        let resolution_field = name(&mut r, "resolution_field");
+        let reopen_status = name(&mut r, "reopen_status");
+        let priorities = priorities(&mut r, "priorities");
         if let Some(reopen) = &reopen_status
             && let Some((_, class)) = statuses.iter().find(|(s, _)| s == reopen)
             && class.is_done()
@@ -117,7 +126,7 @@ impl RtConfig {
             );
         }
         match (url, token, queue) {
-            (Some(url), Some(token), Some(queue)) if r.problems.is_empty() => Ok(Self {
+            (Some(url), Some(token), Some(queue)) if r.is_clean() => Ok(Self {
                 url,
                 token: Secret::new(token),
                 user,
@@ -130,7 +139,7 @@ impl RtConfig {
                 reopen_status: reopen_status.unwrap_or_else(|| DEFAULT_REOPEN_STATUS.to_owned()),
                 priorities,
             }),
-            _ => Err(r.problems),
+            _ => Err(r.into_problems()),
         }
     }
 
@@ -216,287 +225,164 @@ pub struct TicketDefaults {
 impl TicketDefaults {
     /// Reads and validates a `[chats.ticket]` table, reporting every problem.
     pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
-        let mut r = Reader::new(table);
+        let mut r = TableReader::new(table);
         r.reject_unknown(&TICKET_KEYS, &[]);
         let defaults = Self {
-            queue: r.name("queue"),
-            priority: r.priority("priority"),
-            owner: r.name("owner"),
+            queue: name(&mut r, "queue"),
+            priority: priority(&mut r, "priority"),
+            owner: name(&mut r, "owner"),
             requestor: table
                 .contains_key("requestor")
-                .then(|| r.addresses("requestor")),
-            custom_fields: r.custom_fields("custom_fields"),
+                .then(|| addresses(&mut r, "requestor")),
+            custom_fields: custom_fields(&mut r, "custom_fields"),
         };
-        if r.problems.is_empty() {
-            Ok(defaults)
-        } else {
-            Err(r.problems)
-        }
+        r.finish(defaults)
     }
 }
 
-/// Collects problems while reading keys of one table.
-struct Reader<'a> {
-    table: &'a ConfigTable,
-    problems: Vec<ConfigProblem>,
+/// An RT object name (queue, status, custom field, user): a non-empty single-line string.
+fn name(r: &mut TableReader<'_>, key: &str) -> Option<String> {
+    let text = r.non_empty_string(key)?;
+    if text.contains(['\n', '\r']) {
+        r.problem(key, "must be one line");
+        return None;
+    }
+    Some(text)
 }
 
-impl<'a> Reader<'a> {
-    fn new(table: &'a ConfigTable) -> Self {
-        Self {
-            table,
-            problems: Vec::new(),
-        }
-    }
-
-    fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(ConfigProblem::new(key, message));
-    }
-
-    fn reject_unknown(&mut self, known: &[&str], ignored: &[&str]) {
-        let unknown: Vec<String> = self
-            .table
-            .keys()
-            .filter(|k| !known.contains(&k.as_str()) && !ignored.contains(&k.as_str()))
-            .cloned()
-            .collect();
-        for key in unknown {
-            self.problem(
-                key,
-                format!("unknown key; expected one of {}", known.join(", ")),
-            );
-        }
-    }
-
-    /// Runs `read` and reports `key` as missing when it returned nothing without a problem.
-    fn required<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>, key: &str) -> Option<T> {
-        let value = read(self);
-        if value.is_none() && !self.table.contains_key(key) {
-            self.problem(key, "required");
-        }
-        value
-    }
-
-    fn non_empty_string(&mut self, key: &str) -> Option<String> {
-        match self.table.get(key)? {
-            serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-            serde_json::Value::String(_) => {
-                self.problem(key, "must not be empty");
-                None
-            }
+/// One e-mail address or a list of them.
+fn addresses(r: &mut TableReader<'_>, key: &str) -> Vec<String> {
+    let Some(value) = r.get(key) else {
+        return Vec::new();
+    };
+    let items: Vec<&serde_json::Value> = match value {
+        serde_json::Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let mut addresses = Vec::new();
+    for item in items {
+        match item.as_str().map(str::trim) {
+            Some(address) if looks_like_address(address) => addresses.push(address.to_owned()),
             _ => {
-                self.problem(key, "must be a string");
-                None
+                r.problem(
+                    key,
+                    "must be an e-mail address or a list of them (like \"support@acme.example\")",
+                );
+                return Vec::new();
             }
         }
     }
+    addresses
+}
 
-    /// An RT object name (queue, status, custom field, user): a non-empty single-line string.
-    fn name(&mut self, key: &str) -> Option<String> {
-        let text = self.non_empty_string(key)?;
-        if text.contains(['\n', '\r']) {
-            self.problem(key, "must be one line");
-            return None;
+fn statuses(r: &mut TableReader<'_>, key: &str) -> Vec<(String, StatusClass)> {
+    let mut statuses: Vec<(String, StatusClass)> = DEFAULT_STATUSES
+        .iter()
+        .map(|(s, c)| ((*s).to_owned(), *c))
+        .collect();
+    let Some(map) = r.table_of(key, "\"<RT status>\" = \"<status class>\"") else {
+        return statuses;
+    };
+    for (status, class) in map {
+        let entry = format!("{key}.{status}");
+        // Not `TableReader::statuses`: names merge case-insensitively into the lifecycle order,
+        // and a bad name is reported alone.
+        if status.trim().is_empty() || status.contains(['\n', '\r', '\'']) {
+            r.problem(entry, "the key must be an RT status name");
+            continue;
         }
-        Some(text)
-    }
-
-    fn url(&mut self, key: &str) -> Option<String> {
-        if !self.table.contains_key(key) {
-            self.problem(
-                key,
-                "required: RT's web address, like https://rt.example.com",
-            );
-            return None;
-        }
-        let text = self.non_empty_string(key)?;
-        let rest = text
-            .strip_prefix("https://")
-            .or_else(|| text.strip_prefix("http://"));
-        let Some(rest) = rest else {
-            self.problem(key, "must start with https:// (or http://)");
-            return None;
+        let Some(class) = r.status_class(&entry, class) else {
+            continue;
         };
-        let host = rest.split('/').next().unwrap_or_default();
-        if host.is_empty() || text.contains(char::is_whitespace) {
-            self.problem(key, "must be a web address like https://rt.example.com");
-            return None;
-        }
-        if text.contains('?') || text.contains('#') {
-            self.problem(key, "must not contain a query or fragment");
-            return None;
-        }
-        let trimmed = text.trim_end_matches('/');
-        if trimmed.to_ascii_lowercase().contains("/rest/") {
-            self.problem(
-                key,
-                "give RT's web address without /REST/...; the adapter adds /REST/2.0",
-            );
-            return None;
-        }
-        Some(trimmed.to_owned())
-    }
-
-    /// One e-mail address or a list of them.
-    fn addresses(&mut self, key: &str) -> Vec<String> {
-        let Some(value) = self.table.get(key) else {
-            return Vec::new();
-        };
-        let items: Vec<&serde_json::Value> = match value {
-            serde_json::Value::Array(items) => items.iter().collect(),
-            other => vec![other],
-        };
-        let mut addresses = Vec::new();
-        for item in items {
-            match item.as_str().map(str::trim) {
-                Some(address) if looks_like_address(address) => addresses.push(address.to_owned()),
-                _ => {
-                    self.problem(
-                        key,
-                        "must be an e-mail address or a list of them (like \"support@acme.example\")",
-                    );
-                    return Vec::new();
-                }
-            }
-        }
-        addresses
-    }
-
-    fn rate(&mut self, key: &str) -> Option<f64> {
-        let value = self.table.get(key)?;
-        match value.as_f64() {
-            Some(rate) if rate > 0.0 && rate <= MAX_REQUESTS_PER_SECOND => Some(rate),
-            Some(_) => {
-                self.problem(key, "must be greater than 0 and at most 200");
-                None
-            }
-            None => {
-                self.problem(key, "must be a number");
-                None
-            }
+        match statuses
+            .iter_mut()
+            .find(|(s, _)| s.eq_ignore_ascii_case(status))
+        {
+            Some(known) => known.1 = class,
+            None => statuses.push((status.clone(), class)),
         }
     }
+    statuses
+}
 
-    fn statuses(&mut self, key: &str) -> Vec<(String, StatusClass)> {
-        let mut statuses: Vec<(String, StatusClass)> = DEFAULT_STATUSES
+fn priorities(r: &mut TableReader<'_>, key: &str) -> Vec<(String, i64)> {
+    let defaults = || {
+        DEFAULT_PRIORITIES
             .iter()
-            .map(|(s, c)| ((*s).to_owned(), *c))
-            .collect();
-        let Some(value) = self.table.get(key) else {
-            return statuses;
-        };
-        let Some(map) = value.as_object() else {
-            self.problem(
-                key,
-                "must be a table of \"<RT status>\" = \"<status class>\"",
-            );
-            return statuses;
-        };
-        let classes: Vec<&str> = StatusClass::ALL.iter().map(|c| c.as_str()).collect();
-        for (status, class) in map {
-            let entry = format!("{key}.{status}");
-            if status.trim().is_empty() || status.contains(['\n', '\r', '\'']) {
-                self.problem(entry.clone(), "the key must be an RT status name");
-                continue;
-            }
-            let Some(class) = class.as_str().and_then(StatusClass::parse) else {
-                self.problem(entry, format!("must be one of {}", classes.join(", ")));
-                continue;
-            };
-            match statuses
-                .iter_mut()
-                .find(|(s, _)| s.eq_ignore_ascii_case(status))
-            {
-                Some(known) => known.1 = class,
-                None => statuses.push((status.clone(), class)),
-            }
-        }
-        statuses
-    }
-
-    fn priorities(&mut self, key: &str) -> Vec<(String, i64)> {
-        let defaults = || {
-            DEFAULT_PRIORITIES
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), *v))
-                .collect()
-        };
-        let Some(value) = self.table.get(key) else {
-            return defaults();
-        };
-        let Some(map) = value.as_object().filter(|m| !m.is_empty()) else {
-            self.problem(
-                key,
-                "must be a non-empty table of \"<label>\" = <number>, like RT's %PriorityAsString",
-            );
-            return defaults();
-        };
-        let mut priorities: Vec<(String, i64)> = Vec::new();
-        for (label, value) in map {
-            let entry = format!("{key}.{label}");
-            match value.as_i64() {
-                Some(v) if v >= 0 => {
-                    if priorities.iter().any(|(_, other)| *other == v) {
-                        self.problem(entry, "two labels have the same number");
-                    } else {
-                        priorities.push((label.clone(), v));
-                    }
+            .map(|(n, v)| ((*n).to_owned(), *v))
+            .collect()
+    };
+    let Some(value) = r.get(key) else {
+        return defaults();
+    };
+    let Some(map) = value.as_object().filter(|m| !m.is_empty()) else {
+        r.problem(
+            key,
+            "must be a non-empty table of \"<label>\" = <number>, like RT's %PriorityAsString",
+        );
+        return defaults();
+    };
+    let mut priorities: Vec<(String, i64)> = Vec::new();
+    for (label, value) in map {
+        let entry = format!("{key}.{label}");
+        match value.as_i64() {
+            Some(v) if v >= 0 => {
+                if priorities.iter().any(|(_, other)| *other == v) {
+                    r.problem(entry, "two labels have the same number");
+                } else {
+                    priorities.push((label.clone(), v));
                 }
-                _ => self.problem(entry, "must be a whole number ≥ 0"),
             }
+            _ => r.problem(entry, "must be a whole number ≥ 0"),
         }
-        priorities.sort_by_key(|(_, v)| *v);
-        priorities
     }
+    priorities.sort_by_key(|(_, v)| *v);
+    priorities
+}
 
-    fn priority(&mut self, key: &str) -> Option<Priority> {
-        match self.table.get(key)? {
-            serde_json::Value::Number(n) => match n.as_i64() {
-                Some(v) if v >= 0 => Some(Priority::Value(v)),
-                _ => {
-                    self.problem(key, "must be a whole number ≥ 0 or a priority label");
-                    None
-                }
-            },
-            serde_json::Value::String(_) => self.name(key).map(Priority::Label),
+fn priority(r: &mut TableReader<'_>, key: &str) -> Option<Priority> {
+    match r.get(key)? {
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(v) if v >= 0 => Some(Priority::Value(v)),
             _ => {
-                self.problem(key, "must be a whole number ≥ 0 or a priority label");
+                r.problem(key, "must be a whole number ≥ 0 or a priority label");
                 None
             }
+        },
+        serde_json::Value::String(_) => name(r, key).map(Priority::Label),
+        _ => {
+            r.problem(key, "must be a whole number ≥ 0 or a priority label");
+            None
         }
     }
+}
 
-    fn custom_fields(&mut self, key: &str) -> serde_json::Map<String, serde_json::Value> {
-        let mut fields = serde_json::Map::new();
-        let Some(value) = self.table.get(key) else {
-            return fields;
+fn custom_fields(r: &mut TableReader<'_>, key: &str) -> serde_json::Map<String, serde_json::Value> {
+    let mut fields = serde_json::Map::new();
+    let Some(map) = r.table_of(key, "\"<custom field name>\" = value") else {
+        return fields;
+    };
+    for (name, value) in map {
+        let entry = format!("{key}.{name}");
+        let scalar = |v: &serde_json::Value| {
+            matches!(
+                v,
+                serde_json::Value::String(_) | serde_json::Value::Number(_)
+            )
         };
-        let Some(map) = value.as_object() else {
-            self.problem(key, "must be a table of \"<custom field name>\" = value");
-            return fields;
+        let ok = match value {
+            serde_json::Value::Array(items) => !items.is_empty() && items.iter().all(scalar),
+            other => scalar(other),
         };
-        for (name, value) in map {
-            let entry = format!("{key}.{name}");
-            let scalar = |v: &serde_json::Value| {
-                matches!(
-                    v,
-                    serde_json::Value::String(_) | serde_json::Value::Number(_)
-                )
-            };
-            let ok = match value {
-                serde_json::Value::Array(items) => !items.is_empty() && items.iter().all(scalar),
-                other => scalar(other),
-            };
-            if name.trim().is_empty() {
-                self.problem(entry, "the key must be a custom field name");
-            } else if ok {
-                fields.insert(name.clone(), value.clone());
-            } else {
-                self.problem(entry, "must be a string, a number or a list of them");
-            }
+        if name.trim().is_empty() {
+            r.problem(entry, "the key must be a custom field name");
+        } else if ok {
+            fields.insert(name.clone(), value.clone());
+        } else {
+            r.problem(entry, "must be a string, a number or a list of them");
         }
-        fields
     }
+    fields
 }
 
 fn looks_like_address(text: &str) -> bool {

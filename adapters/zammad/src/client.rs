@@ -3,18 +3,18 @@
 use crate::config::ZammadConfig;
 use crate::model;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::{Error, ErrorKind, RequestPacer, Result, Secret};
+use teledesk_adapter::{
+    Error, ErrorKind, RequestPacer, Result, Secret, decode_json, parse_retry_after,
+};
+use time::OffsetDateTime;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Ticket creates carry base64 files; leave room for large uploads.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long everyone waits after a 429 that names no time (Zammad documents no rate limit, but a
-/// proxy in front of it may have one).
-const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
 
 /// A paced, authenticated client of one Zammad site.
 #[derive(Debug)]
@@ -125,10 +125,8 @@ impl ZammadClient {
             return Ok(response);
         }
         let retry_after = retry_after(response.headers());
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            self.pacer
-                .hold_for(retry_after.unwrap_or(DEFAULT_RATE_LIMIT_WAIT));
-        }
+        self.pacer
+            .hold_if_rate_limited(status.as_u16(), retry_after);
         let body = response.text().await.unwrap_or_default();
         tracing::debug!(
             adapter = crate::KIND,
@@ -142,14 +140,7 @@ impl ZammadClient {
 
 async fn json<T: DeserializeOwned>(op: &'static str, response: Response) -> Result<T> {
     let bytes = response.bytes().await.map_err(|e| transport(op, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        let start: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
-        Error::new(
-            ErrorKind::Unexpected,
-            op,
-            format!("cannot parse Zammad's answer ({e}): {start}"),
-        )
-    })
+    decode_json(op, "Zammad", &bytes)
 }
 
 /// Connection failures and timeouts: the request may or may not have arrived, so only an
@@ -167,13 +158,10 @@ fn transport(op: &'static str, error: reqwest::Error) -> Error {
     Error::new(ErrorKind::Unavailable, op, format!("{what}: {error}"))
 }
 
-/// `Retry-After` in seconds, when a proxy sends one.
+/// `Retry-After`, when a proxy sends one.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(value, OffsetDateTime::now_utc())
 }
 
 /// Classifies a non-2xx answer. Zammad's JSON errors are `{"error": ..., "error_human": ...}`

@@ -4,7 +4,10 @@
 //! is reported at once, each named by its key.
 
 use std::collections::BTreeMap;
-use teledesk_adapter::{ConfigProblem, ConfigTable, Requester, Secret, StatusClass};
+use teledesk_adapter::{
+    ConfigProblem, ConfigTable, DAEMON_KEYS, Requester, Secret, StatusClass, TableReader,
+    UrlWording,
+};
 
 /// Zammad documents no API rate limit; this keeps a busy daemon polite to a self-hosted server.
 pub const DEFAULT_REQUESTS_PER_SECOND: f64 = 10.0;
@@ -14,9 +17,6 @@ pub const MAX_REQUESTS_PER_SECOND: f64 = 100.0;
 pub const DEFAULT_PRIORITY_IDS: [i64; 3] = [1, 2, 3];
 /// The placeholder a customer template may contain.
 pub const TELEGRAM_ID_PLACEHOLDER: &str = "{telegram_id}";
-
-/// Keys the daemon owns in every helpdesk table; the adapter accepts and ignores them.
-const DAEMON_KEYS: [&str; 2] = ["kind", "poll_interval"];
 
 const HELPDESK_KEYS: [&str; 9] = [
     "url",
@@ -134,32 +134,50 @@ pub struct ZammadConfig {
 impl ZammadConfig {
     /// Reads and validates a whole `[helpdesks.<name>]` table, reporting every problem.
     pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
-        let mut r = Reader::new(table);
-        r.reject_unknown(&HELPDESK_KEYS, &DAEMON_KEYS);
-        let url = r.url("url");
-        let token = r.required(|r| r.non_empty_string("token"), "token");
-        let group = r.required(|r| r.non_empty_string("group"), "group");
-        let customer = r.required(|r| r.customer("customer"), "customer");
-        let requests_per_second = r.rate("requests_per_second");
-        let statuses = r.statuses("statuses");
+        let mut r = TableReader::new(table);
+        r.reject_unknown(&HELPDESK_KEYS, DAEMON_KEYS);
+        let url = r.base_url(
+            "url",
+            &UrlWording {
+                what: "the Zammad site",
+                form: "a site address",
+                example: "https://support.acme.example",
+                refused: "give the site address without /api/...; the adapter adds /api/v1",
+            },
+            |url| !url.contains("/api/") && !url.ends_with("/api"),
+        );
+        let token = r.required("token", |r| r.non_empty_string("token"));
+        let group = r.required("group", |r| r.non_empty_string("group"));
+        let customer = r.required("customer", |r| customer(r, "customer"));
+        let requests_per_second =
+            r.requests_per_second("requests_per_second", MAX_REQUESTS_PER_SECOND, None);
+        let statuses = r
+            .statuses("statuses", "<state name>", |state| {
+                let state = state.trim();
+                if state.is_empty() {
+                    Err("the key must be a Zammad state name")
+                } else {
+                    Ok(state.to_owned())
+                }
+            })
+            .into_iter()
+            .collect();
         let webhook_secret = r.non_empty_string("webhook_secret");
-        let priority_ids = r.priority_ids("priority_ids");
-        let resolution_field = r.attribute_name("resolution_field");
+        let priority_ids = priority_ids(&mut r, "priority_ids");
+        let resolution_field = r.checked_string("resolution_field", check_attribute);
         match (url, token, group, customer) {
-            (Some(url), Some(token), Some(group), Some(customer)) if r.problems.is_empty() => {
-                Ok(Self {
-                    url,
-                    token: Secret::new(token),
-                    group,
-                    customer,
-                    requests_per_second: requests_per_second.unwrap_or(DEFAULT_REQUESTS_PER_SECOND),
-                    statuses,
-                    webhook_secret: webhook_secret.map(Secret::new),
-                    priority_ids: priority_ids.unwrap_or_else(|| DEFAULT_PRIORITY_IDS.to_vec()),
-                    resolution_field,
-                })
-            }
-            _ => Err(r.problems),
+            (Some(url), Some(token), Some(group), Some(customer)) if r.is_clean() => Ok(Self {
+                url,
+                token: Secret::new(token),
+                group,
+                customer,
+                requests_per_second: requests_per_second.unwrap_or(DEFAULT_REQUESTS_PER_SECOND),
+                statuses,
+                webhook_secret: webhook_secret.map(Secret::new),
+                priority_ids: priority_ids.unwrap_or_else(|| DEFAULT_PRIORITY_IDS.to_vec()),
+                resolution_field,
+            }),
+            _ => Err(r.into_problems()),
         }
     }
 
@@ -188,288 +206,93 @@ pub struct TicketDefaults {
 impl TicketDefaults {
     /// Reads and validates a `[chats.ticket]` table, reporting every problem.
     pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
-        let mut r = Reader::new(table);
+        let mut r = TableReader::new(table);
         r.reject_unknown(&TICKET_KEYS, &[]);
         let defaults = Self {
             group: r.non_empty_string("group"),
-            customer: r.customer("customer"),
-            priority_id: r.id("priority_id"),
+            customer: customer(&mut r, "customer"),
+            priority_id: r.positive_id("priority_id", "Zammad"),
             organization: r.non_empty_string("organization"),
-            attributes: r.attributes("attributes"),
+            attributes: r.scalar_table(
+                "attributes",
+                "\"<attribute name>\" = value",
+                check_attribute,
+            ),
         };
-        if r.problems.is_empty() {
-            Ok(defaults)
-        } else {
-            Err(r.problems)
-        }
+        r.finish(defaults)
     }
 }
 
-/// Collects problems while reading keys of one table.
-struct Reader<'a> {
-    table: &'a ConfigTable,
-    problems: Vec<ConfigProblem>,
-}
-
-impl<'a> Reader<'a> {
-    fn new(table: &'a ConfigTable) -> Self {
-        Self {
-            table,
-            problems: Vec::new(),
-        }
-    }
-
-    fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(ConfigProblem::new(key, message));
-    }
-
-    fn reject_unknown(&mut self, known: &[&str], ignored: &[&str]) {
-        let unknown: Vec<String> = self
-            .table
-            .keys()
-            .filter(|k| !known.contains(&k.as_str()) && !ignored.contains(&k.as_str()))
-            .cloned()
-            .collect();
-        for key in unknown {
-            self.problem(
-                key,
-                format!("unknown key; expected one of {}", known.join(", ")),
-            );
-        }
-    }
-
-    /// Runs `read` and reports `key` as missing when it returned nothing without a problem.
-    fn required<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>, key: &str) -> Option<T> {
-        let value = read(self);
-        if value.is_none() && !self.table.contains_key(key) {
-            self.problem(key, "required");
-        }
-        value
-    }
-
-    fn non_empty_string(&mut self, key: &str) -> Option<String> {
-        match self.table.get(key)? {
-            serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-            serde_json::Value::String(_) => {
-                self.problem(key, "must not be empty");
-                None
-            }
+fn customer(r: &mut TableReader<'_>, key: &str) -> Option<CustomerRule> {
+    const HOW: &str = "must be a customer id, an e-mail address or \"guess:<e-mail>\" \
+                       (\"{telegram_id}\" may stand in the address)";
+    match r.get(key)? {
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(id) if id > 0 => Some(CustomerRule::Id(id)),
             _ => {
-                self.problem(key, "must be a string");
+                r.problem(key, HOW);
                 None
             }
-        }
-    }
-
-    /// A Zammad object id: a positive integer.
-    fn id(&mut self, key: &str) -> Option<i64> {
-        let value = self.table.get(key)?;
-        match value.as_i64() {
-            Some(n) if n > 0 => Some(n),
-            _ => {
-                self.problem(key, "must be a positive integer (a Zammad id)");
-                None
-            }
-        }
-    }
-
-    fn url(&mut self, key: &str) -> Option<String> {
-        if !self.table.contains_key(key) {
-            self.problem(
-                key,
-                "required: the Zammad site, like https://support.acme.example",
-            );
-            return None;
-        }
-        let text = self.non_empty_string(key)?;
-        let rest = text
-            .strip_prefix("https://")
-            .or_else(|| text.strip_prefix("http://"));
-        let Some(rest) = rest else {
-            self.problem(key, "must start with https:// (or http://)");
-            return None;
-        };
-        let host = rest.split('/').next().unwrap_or_default();
-        if host.is_empty() || text.contains(char::is_whitespace) {
-            self.problem(
-                key,
-                "must be a site address like https://support.acme.example",
-            );
-            return None;
-        }
-        if text.contains('?') || text.contains('#') {
-            self.problem(key, "must not contain a query or fragment");
-            return None;
-        }
-        let trimmed = text.trim_end_matches('/');
-        if trimmed.contains("/api/") || trimmed.ends_with("/api") {
-            self.problem(
-                key,
-                "give the site address without /api/...; the adapter adds /api/v1",
-            );
-            return None;
-        }
-        Some(trimmed.to_owned())
-    }
-
-    fn customer(&mut self, key: &str) -> Option<CustomerRule> {
-        const HOW: &str = "must be a customer id, an e-mail address or \"guess:<e-mail>\" \
-                           (\"{telegram_id}\" may stand in the address)";
-        match self.table.get(key)? {
-            serde_json::Value::Number(n) => match n.as_i64() {
-                Some(id) if id > 0 => Some(CustomerRule::Id(id)),
-                _ => {
-                    self.problem(key, HOW);
+        },
+        serde_json::Value::String(text) => {
+            let text = text.trim();
+            let email = text.strip_prefix("guess:").unwrap_or(text).trim();
+            match email_problem(email) {
+                None => Some(CustomerRule::Guess(email.to_owned())),
+                Some(why) => {
+                    r.problem(key, format!("{HOW}: {why}"));
                     None
                 }
-            },
-            serde_json::Value::String(text) => {
-                let text = text.trim();
-                let email = text.strip_prefix("guess:").unwrap_or(text).trim();
-                match email_problem(email) {
-                    None => Some(CustomerRule::Guess(email.to_owned())),
-                    Some(why) => {
-                        self.problem(key, format!("{HOW}: {why}"));
-                        None
-                    }
-                }
-            }
-            _ => {
-                self.problem(key, HOW);
-                None
             }
         }
-    }
-
-    fn rate(&mut self, key: &str) -> Option<f64> {
-        let value = self.table.get(key)?;
-        match value.as_f64() {
-            Some(rate) if rate > 0.0 && rate <= MAX_REQUESTS_PER_SECOND => Some(rate),
-            Some(_) => {
-                self.problem(key, "must be greater than 0 and at most 100");
-                None
-            }
-            None => {
-                self.problem(key, "must be a number");
-                None
-            }
+        _ => {
+            r.problem(key, HOW);
+            None
         }
-    }
-
-    fn statuses(&mut self, key: &str) -> BTreeMap<String, StatusClass> {
-        let mut statuses = BTreeMap::new();
-        let Some(value) = self.table.get(key) else {
-            return statuses;
-        };
-        let Some(map) = value.as_object() else {
-            self.problem(
-                key,
-                "must be a table of \"<state name>\" = \"<status class>\"",
-            );
-            return statuses;
-        };
-        let classes: Vec<&str> = StatusClass::ALL.iter().map(|c| c.as_str()).collect();
-        for (state, class) in map {
-            let entry = format!("{key}.{state}");
-            if state.trim().is_empty() {
-                self.problem(entry.clone(), "the key must be a Zammad state name");
-            }
-            match class.as_str().and_then(StatusClass::parse) {
-                Some(class) if !state.trim().is_empty() => {
-                    statuses.insert(state.trim().to_owned(), class);
-                }
-                Some(_) => {}
-                None => self.problem(entry, format!("must be one of {}", classes.join(", "))),
-            }
-        }
-        statuses
-    }
-
-    fn priority_ids(&mut self, key: &str) -> Option<Vec<i64>> {
-        const HOW: &str = "must be a list of at least two distinct priority ids, lowest first";
-        let value = self.table.get(key)?;
-        let Some(items) = value.as_array() else {
-            self.problem(key, HOW);
-            return None;
-        };
-        let ids: Vec<i64> = items
-            .iter()
-            .filter_map(|v| v.as_i64().filter(|n| *n > 0))
-            .collect();
-        let mut distinct = ids.clone();
-        distinct.sort_unstable();
-        distinct.dedup();
-        if ids.len() != items.len() || distinct.len() != ids.len() || ids.len() < 2 {
-            self.problem(key, HOW);
-            return None;
-        }
-        Some(ids)
-    }
-
-    fn attribute_name(&mut self, key: &str) -> Option<String> {
-        let name = self.non_empty_string(key)?;
-        match attribute_problem(&name) {
-            None => Some(name),
-            Some(why) => {
-                self.problem(key, why);
-                None
-            }
-        }
-    }
-
-    fn attributes(&mut self, key: &str) -> serde_json::Map<String, serde_json::Value> {
-        let mut attributes = serde_json::Map::new();
-        let Some(value) = self.table.get(key) else {
-            return attributes;
-        };
-        let Some(map) = value.as_object() else {
-            self.problem(key, "must be a table of \"<attribute name>\" = value");
-            return attributes;
-        };
-        for (name, value) in map {
-            let entry = format!("{key}.{name}");
-            let mut ok = true;
-            if let Some(why) = attribute_problem(name) {
-                self.problem(entry.clone(), why);
-                ok = false;
-            }
-            if !matches!(
-                value,
-                serde_json::Value::String(_)
-                    | serde_json::Value::Number(_)
-                    | serde_json::Value::Bool(_)
-            ) {
-                self.problem(entry, "must be a string, a number or a boolean");
-                ok = false;
-            }
-            if ok {
-                attributes.insert(name.clone(), value.clone());
-            }
-        }
-        attributes
     }
 }
 
-/// Why `name` cannot be a custom ticket attribute, if it cannot.
+fn priority_ids(r: &mut TableReader<'_>, key: &str) -> Option<Vec<i64>> {
+    const HOW: &str = "must be a list of at least two distinct priority ids, lowest first";
+    let value = r.get(key)?;
+    let Some(items) = value.as_array() else {
+        r.problem(key, HOW);
+        return None;
+    };
+    let ids: Vec<i64> = items
+        .iter()
+        .filter_map(|v| v.as_i64().filter(|n| *n > 0))
+        .collect();
+    let mut distinct = ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if ids.len() != items.len() || distinct.len() != ids.len() || ids.len() < 2 {
+        r.problem(key, HOW);
+        return None;
+    }
+    Some(ids)
+}
+
+/// Whether `name` can be a custom ticket attribute, and why not.
 ///
 /// Zammad's object manager names attributes in lower case, `a-z`, digits and `_`; core columns are
 /// set by the adapter or owned by Zammad.
-fn attribute_problem(name: &str) -> Option<String> {
+fn check_attribute(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let well_formed = chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !well_formed {
-        return Some(
+        return Err(
             "must name a ticket attribute: lower case letters, digits and _, starting with a letter"
                 .to_owned(),
         );
     }
     if RESERVED_ATTRIBUTES.contains(&name) {
-        return Some(format!(
+        return Err(format!(
             "`{name}` is a core ticket field, not a custom attribute"
         ));
     }
-    None
+    Ok(())
 }
 
 /// Why `email` cannot be a customer address, if it cannot. Zammad validates the address itself;

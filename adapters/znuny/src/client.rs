@@ -11,17 +11,18 @@
 use crate::config::ZnunyConfig;
 use crate::model;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::time::Duration;
-use teledesk_adapter::{Error, ErrorKind, RequestPacer, Result, Secret};
+use teledesk_adapter::{
+    Error, ErrorKind, RequestPacer, Result, Secret, decode_json, parse_retry_after,
+};
+use time::OffsetDateTime;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Attachments travel as base64 inside the JSON, so uploads can take a while.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long everyone waits after a 429 (from a proxy: Znuny itself has no limit) naming no time.
-const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
 
 /// One Generic Interface request, before the session is added.
 #[derive(Clone, Debug)]
@@ -238,14 +239,7 @@ impl ZnunyClient {
         let response = builder.send().await.map_err(|e| transport(op, e))?;
         let response = self.check_status(op, response).await?;
         let bytes = response.bytes().await.map_err(|e| transport(op, e))?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            let start: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
-            Error::new(
-                ErrorKind::Unexpected,
-                op,
-                format!("cannot parse Znuny's answer ({e}): {start}"),
-            )
-        })
+        decode_json(op, "Znuny", &bytes)
     }
 
     async fn check_status(&self, op: &'static str, response: Response) -> Result<Response> {
@@ -254,10 +248,8 @@ impl ZnunyClient {
             return Ok(response);
         }
         let retry_after = retry_after(response.headers());
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            self.pacer
-                .hold_for(retry_after.unwrap_or(DEFAULT_RATE_LIMIT_WAIT));
-        }
+        self.pacer
+            .hold_if_rate_limited(status.as_u16(), retry_after);
         let body = response.text().await.unwrap_or_default();
         tracing::debug!(
             adapter = crate::KIND,
@@ -402,12 +394,10 @@ fn transport(op: &'static str, error: reqwest::Error) -> Error {
     Error::new(ErrorKind::Unavailable, op, format!("{what}: {error}"))
 }
 
+/// `Retry-After`, from a proxy in front of Znuny.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(value, OffsetDateTime::now_utc())
 }
 
 #[cfg(test)]

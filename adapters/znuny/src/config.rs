@@ -4,8 +4,13 @@
 //! is reported at once, each named by its key.
 
 use std::collections::BTreeMap;
-use teledesk_adapter::{ConfigProblem, ConfigTable, Secret, StatusClass};
+use teledesk_adapter::{
+    ConfigProblem, ConfigTable, DAEMON_KEYS, Secret, StatusClass, TableReader, UrlWording,
+};
 use time::UtcOffset;
+
+/// `+HH:MM` / `-HH:MM`.
+pub use teledesk_adapter::parse_utc_offset as parse_offset;
 
 /// Znuny has no request limit of its own, but every Generic Interface call is a Perl process
 /// doing database work; five a second keeps a small installation responsive.
@@ -30,9 +35,6 @@ pub const DEFAULT_STATUSES: [(&str, StatusClass); 9] = [
     ("merged", StatusClass::Closed),
     ("removed", StatusClass::Closed),
 ];
-
-/// Keys the daemon owns in every helpdesk table; the adapter accepts and ignores them.
-const DAEMON_KEYS: [&str; 2] = ["kind", "poll_interval"];
 
 const HELPDESK_KEYS: [&str; 15] = [
     "url",
@@ -107,22 +109,32 @@ pub struct ZnunyConfig {
 impl ZnunyConfig {
     /// Reads and validates a whole `[helpdesks.<name>]` table, reporting every problem.
     pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
-        let mut r = Reader::new(table);
-        r.reject_unknown(&HELPDESK_KEYS, &DAEMON_KEYS);
-        let url = r.url("url");
-        let user = r.required(|r| r.non_empty_string("user"), "user");
-        let password = r.required(|r| r.non_empty_string("password"), "password");
-        let queue = r.required(|r| r.non_empty_string("queue"), "queue");
-        let customer_user = r.required(|r| r.non_empty_string("customer_user"), "customer_user");
+        let mut r = TableReader::new(table);
+        r.reject_unknown(&HELPDESK_KEYS, DAEMON_KEYS);
+        let url = web_service_url(&mut r, "url");
+        let user = r.required("user", |r| r.non_empty_string("user"));
+        let password = r.required("password", |r| r.non_empty_string("password"));
+        let queue = r.required("queue", |r| r.non_empty_string("queue"));
+        let customer_user = r.required("customer_user", |r| r.non_empty_string("customer_user"));
         let ticket_type = r.non_empty_string("type");
         let priority = r.non_empty_string("priority");
         let service = r.non_empty_string("service");
-        let requests_per_second = r.rate("requests_per_second");
-        let statuses = r.statuses("statuses");
-        let idempotency_field = r.field_name("idempotency_field");
-        let resolution_field = r.field_name("resolution_field");
-        let priorities = r.priorities("priorities");
-        let timezone = r.timezone("timezone");
+        let requests_per_second =
+            r.requests_per_second("requests_per_second", MAX_REQUESTS_PER_SECOND, None);
+        let statuses = r
+            .statuses("statuses", "<state name>", |state| {
+                if state.trim().is_empty() {
+                    Err("the key must be a Znuny state name")
+                } else {
+                    Ok(state.to_owned())
+                }
+            })
+            .into_iter()
+            .collect();
+        let idempotency_field = r.checked_string("idempotency_field", check_field_name);
+        let resolution_field = r.checked_string("resolution_field", check_field_name);
+        let priorities = priorities(&mut r, "priorities");
+        let timezone = timezone(&mut r, "timezone");
         let webhook_secret = r.non_empty_string("webhook_secret");
 
         let priorities = priorities
@@ -162,7 +174,7 @@ impl ZnunyConfig {
                 Some(queue),
                 Some(customer_user),
                 Some(priority),
-            ) if r.problems.is_empty() => Ok(Self {
+            ) if r.is_clean() => Ok(Self {
                 url,
                 user,
                 password: Secret::new(password),
@@ -179,7 +191,7 @@ impl ZnunyConfig {
                 timezone: timezone.unwrap_or(UtcOffset::UTC),
                 webhook_secret: webhook_secret.map(Secret::new),
             }),
-            _ => Err(r.problems),
+            _ => Err(r.into_problems()),
         }
     }
 
@@ -247,7 +259,7 @@ pub struct TicketDefaults {
 impl TicketDefaults {
     /// Reads and validates a `[chats.ticket]` table, reporting every problem.
     pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
-        let mut r = Reader::new(table);
+        let mut r = TableReader::new(table);
         r.reject_unknown(&TICKET_KEYS, &[]);
         let defaults = Self {
             queue: r.non_empty_string("queue"),
@@ -255,269 +267,122 @@ impl TicketDefaults {
             priority: r.non_empty_string("priority"),
             service: r.non_empty_string("service"),
             customer_user: r.non_empty_string("customer_user"),
-            dynamic_fields: r.dynamic_fields("dynamic_fields"),
+            dynamic_fields: dynamic_fields(&mut r, "dynamic_fields"),
         };
-        if r.problems.is_empty() {
-            Ok(defaults)
-        } else {
-            Err(r.problems)
-        }
+        r.finish(defaults)
     }
 }
 
-/// Collects problems while reading keys of one table.
-struct Reader<'a> {
-    table: &'a ConfigTable,
-    problems: Vec<ConfigProblem>,
-}
-
-impl<'a> Reader<'a> {
-    fn new(table: &'a ConfigTable) -> Self {
-        Self {
-            table,
-            problems: Vec::new(),
-        }
-    }
-
-    fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(ConfigProblem::new(key, message));
-    }
-
-    fn has_problem(&self, key: &str) -> bool {
-        self.problems.iter().any(|p| p.key == key)
-    }
-
-    fn reject_unknown(&mut self, known: &[&str], ignored: &[&str]) {
-        let unknown: Vec<String> = self
-            .table
-            .keys()
-            .filter(|k| !known.contains(&k.as_str()) && !ignored.contains(&k.as_str()))
-            .cloned()
-            .collect();
-        for key in unknown {
-            self.problem(
-                key,
-                format!("unknown key; expected one of {}", known.join(", ")),
-            );
-        }
-    }
-
-    /// Runs `read` and reports `key` as missing when it returned nothing without a problem.
-    fn required<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>, key: &str) -> Option<T> {
-        let value = read(self);
-        if value.is_none() && !self.table.contains_key(key) {
-            self.problem(key, "required");
-        }
-        value
-    }
-
-    fn non_empty_string(&mut self, key: &str) -> Option<String> {
-        match self.table.get(key)? {
-            serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-            serde_json::Value::String(_) => {
-                self.problem(key, "must not be empty");
-                None
-            }
-            _ => {
-                self.problem(key, "must be a string");
-                None
-            }
-        }
-    }
-
-    fn url(&mut self, key: &str) -> Option<String> {
-        const EXAMPLE: &str = "https://host/otrs/nph-genericinterface.pl/Webservice/teledesk";
-        if !self.table.contains_key(key) {
-            self.problem(
-                key,
-                format!("required: the web service address, like {EXAMPLE}"),
-            );
-            return None;
-        }
-        let text = self.non_empty_string(key)?;
-        let Some(rest) = text
-            .strip_prefix("https://")
-            .or_else(|| text.strip_prefix("http://"))
-        else {
-            self.problem(key, "must start with https:// (or http://)");
-            return None;
-        };
-        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-        if host.is_empty() || text.contains(char::is_whitespace) {
-            self.problem(key, format!("must be an address like {EXAMPLE}"));
-            return None;
-        }
-        if text.contains('?') || text.contains('#') {
-            self.problem(key, "must not contain a query or fragment");
-            return None;
-        }
+fn web_service_url(r: &mut TableReader<'_>, key: &str) -> Option<String> {
+    const EXAMPLE: &str = "https://host/otrs/nph-genericinterface.pl/Webservice/teledesk";
+    let wording = UrlWording {
+        what: "the web service address",
+        form: "an address",
+        example: EXAMPLE,
+        refused: &format!("must end with the web service, like {EXAMPLE}"),
+    };
+    r.base_url(key, &wording, |url| {
         // Znuny's REST transport cuts the request path after `Webservice(ID)/<name>` and routes
         // what follows, so the address must end exactly there.
-        let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-        let ends_at_webservice = segments.len() >= 2
+        let path = url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split_once('/'))
+            .map_or("", |(_, path)| path);
+        let segments: Vec<&str> = path.split('/').collect();
+        segments.len() >= 2
             && matches!(segments[segments.len() - 2], "Webservice" | "WebserviceID")
-            && !segments[segments.len() - 1].is_empty();
-        if !ends_at_webservice {
-            self.problem(
-                key,
-                format!("must end with the web service, like {EXAMPLE}"),
-            );
-            return None;
-        }
-        Some(text.trim_end_matches('/').to_owned())
-    }
+            && !segments[segments.len() - 1].is_empty()
+    })
+}
 
-    fn rate(&mut self, key: &str) -> Option<f64> {
-        let value = self.table.get(key)?;
-        match value.as_f64() {
-            Some(rate) if rate > 0.0 && rate <= MAX_REQUESTS_PER_SECOND => Some(rate),
-            Some(_) => {
-                self.problem(key, "must be greater than 0 and at most 100");
-                None
+fn priorities(r: &mut TableReader<'_>, key: &str) -> Option<Vec<String>> {
+    let value = r.get(key)?;
+    let Some(items) = value.as_array() else {
+        r.problem(key, "must be an array of priority names, lowest first");
+        return None;
+    };
+    if items.is_empty() {
+        r.problem(key, "must name at least one priority");
+        return None;
+    }
+    let mut names: Vec<String> = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for (index, item) in items.iter().enumerate() {
+        match item.as_str().map(str::trim) {
+            Some(name) if !name.is_empty() && !names.iter().any(|n| n == name) => {
+                names.push(name.to_owned());
             }
-            None => {
-                self.problem(key, "must be a number");
-                None
+            Some(name) if !name.is_empty() => {
+                r.problem(
+                    format!("{key}[{index}]"),
+                    format!("{name:?} is listed twice"),
+                );
+                ok = false;
+            }
+            _ => {
+                r.problem(
+                    format!("{key}[{index}]"),
+                    "must be a non-empty priority name",
+                );
+                ok = false;
             }
         }
     }
+    ok.then_some(names)
+}
 
-    /// A dynamic field name: Znuny allows letters and digits only.
-    fn field_name(&mut self, key: &str) -> Option<String> {
-        let name = self.non_empty_string(key)?;
-        if is_field_name(&name) {
-            Some(name)
-        } else {
-            self.problem(
+fn timezone(r: &mut TableReader<'_>, key: &str) -> Option<UtcOffset> {
+    let text = r.non_empty_string(key)?;
+    match parse_offset(&text) {
+        Some(offset) => Some(offset),
+        None => {
+            r.problem(
                 key,
-                "must be a dynamic field name (letters and digits only, as Znuny requires)",
+                "must be a fixed UTC offset like \"+03:00\" or \"-05:30\" (the offset of \
+                 Znuny's OTRSTimeZone)",
             );
             None
         }
     }
+}
 
-    fn statuses(&mut self, key: &str) -> BTreeMap<String, StatusClass> {
-        let mut statuses = BTreeMap::new();
-        let Some(value) = self.table.get(key) else {
-            return statuses;
-        };
-        let Some(map) = value.as_object() else {
-            self.problem(
-                key,
-                "must be a table of \"<state name>\" = \"<status class>\"",
-            );
-            return statuses;
-        };
-        let classes: Vec<&str> = StatusClass::ALL.iter().map(|c| c.as_str()).collect();
-        for (state, class) in map {
-            let entry = format!("{key}.{state}");
-            if state.trim().is_empty() {
-                self.problem(entry.clone(), "the key must be a Znuny state name");
-            }
-            match class.as_str().and_then(StatusClass::parse) {
-                Some(class) if !state.trim().is_empty() => {
-                    statuses.insert(state.clone(), class);
-                }
-                Some(_) => {}
-                None => self.problem(entry, format!("must be one of {}", classes.join(", "))),
-            }
-        }
-        statuses
-    }
-
-    fn priorities(&mut self, key: &str) -> Option<Vec<String>> {
-        let value = self.table.get(key)?;
-        let Some(items) = value.as_array() else {
-            self.problem(key, "must be an array of priority names, lowest first");
-            return None;
-        };
-        if items.is_empty() {
-            self.problem(key, "must name at least one priority");
-            return None;
-        }
-        let mut names: Vec<String> = Vec::with_capacity(items.len());
+fn dynamic_fields(r: &mut TableReader<'_>, key: &str) -> BTreeMap<String, FieldValue> {
+    let mut fields = BTreeMap::new();
+    let Some(map) = r.table_of(key, "\"<field name>\" = \"<value>\"") else {
+        return fields;
+    };
+    for (name, value) in map {
+        let entry = format!("{key}.{name}");
         let mut ok = true;
-        for (index, item) in items.iter().enumerate() {
-            match item.as_str().map(str::trim) {
-                Some(name) if !name.is_empty() && !names.iter().any(|n| n == name) => {
-                    names.push(name.to_owned());
-                }
-                Some(name) if !name.is_empty() => {
-                    self.problem(
-                        format!("{key}[{index}]"),
-                        format!("{name:?} is listed twice"),
-                    );
-                    ok = false;
-                }
-                _ => {
-                    self.problem(
-                        format!("{key}[{index}]"),
-                        "must be a non-empty priority name",
-                    );
-                    ok = false;
-                }
-            }
+        if !is_field_name(name) {
+            r.problem(
+                entry.clone(),
+                "the key must be a dynamic field name (letters and digits only)",
+            );
+            ok = false;
         }
-        ok.then_some(names)
-    }
-
-    fn timezone(&mut self, key: &str) -> Option<UtcOffset> {
-        let text = self.non_empty_string(key)?;
-        match parse_offset(&text) {
-            Some(offset) => Some(offset),
-            None => {
-                self.problem(
-                    key,
-                    "must be a fixed UTC offset like \"+03:00\" or \"-05:30\" (the offset of \
-                     Znuny's OTRSTimeZone)",
-                );
+        let value = match value {
+            serde_json::Value::String(s) => Some(FieldValue::One(s.clone())),
+            serde_json::Value::Array(items)
+                if !items.is_empty() && items.iter().all(serde_json::Value::is_string) =>
+            {
+                Some(FieldValue::Many(
+                    items
+                        .iter()
+                        .filter_map(|i| i.as_str().map(str::to_owned))
+                        .collect(),
+                ))
+            }
+            _ => {
+                r.problem(entry, "must be a string or an array of strings");
                 None
             }
+        };
+        if let (true, Some(value)) = (ok, value) {
+            fields.insert(name.clone(), value);
         }
     }
-
-    fn dynamic_fields(&mut self, key: &str) -> BTreeMap<String, FieldValue> {
-        let mut fields = BTreeMap::new();
-        let Some(value) = self.table.get(key) else {
-            return fields;
-        };
-        let Some(map) = value.as_object() else {
-            self.problem(key, "must be a table of \"<field name>\" = \"<value>\"");
-            return fields;
-        };
-        for (name, value) in map {
-            let entry = format!("{key}.{name}");
-            let mut ok = true;
-            if !is_field_name(name) {
-                self.problem(
-                    entry.clone(),
-                    "the key must be a dynamic field name (letters and digits only)",
-                );
-                ok = false;
-            }
-            let value = match value {
-                serde_json::Value::String(s) => Some(FieldValue::One(s.clone())),
-                serde_json::Value::Array(items)
-                    if !items.is_empty() && items.iter().all(serde_json::Value::is_string) =>
-                {
-                    Some(FieldValue::Many(
-                        items
-                            .iter()
-                            .filter_map(|i| i.as_str().map(str::to_owned))
-                            .collect(),
-                    ))
-                }
-                _ => {
-                    self.problem(entry, "must be a string or an array of strings");
-                    None
-                }
-            };
-            if let (true, Some(value)) = (ok, value) {
-                fields.insert(name.clone(), value);
-            }
-        }
-        fields
-    }
+    fields
 }
 
 /// Znuny dynamic field names: `^[A-Za-z0-9]+$`.
@@ -525,23 +390,12 @@ fn is_field_name(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// `+HH:MM` / `-HH:MM`.
-pub fn parse_offset(text: &str) -> Option<UtcOffset> {
-    let (sign, rest) = match text.as_bytes().first()? {
-        b'+' => (1, &text[1..]),
-        b'-' => (-1, &text[1..]),
-        _ => return None,
-    };
-    let (hours, minutes) = rest.split_once(':')?;
-    if hours.len() != 2 || minutes.len() != 2 {
-        return None;
+fn check_field_name(name: &str) -> Result<(), &'static str> {
+    if is_field_name(name) {
+        Ok(())
+    } else {
+        Err("must be a dynamic field name (letters and digits only, as Znuny requires)")
     }
-    let hours: i8 = hours.parse().ok()?;
-    let minutes: i8 = minutes.parse().ok()?;
-    if hours > 14 || minutes > 59 {
-        return None;
-    }
-    UtcOffset::from_hms(sign * hours, sign * minutes, 0).ok()
 }
 
 #[cfg(test)]
