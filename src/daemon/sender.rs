@@ -153,7 +153,7 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
                 .ok()
                 .flatten()
                 .ok_or_else(|| TgError::Rejected(format!("ticket {ticket} is gone")))?;
-            let card = render::card(&link, ctx.settings.lang, &ctx.settings.bot_username);
+            let card = render_card(ctx, &link);
             // A channel post cannot answer a message of the discussion group it came from.
             let reply_to = (link.source_chat() == chat_id).then_some(link.source_message_id);
             let id = tg
@@ -333,7 +333,7 @@ async fn edit_stale_cards(
         {
             continue;
         }
-        let card = render::card(&link, ctx.settings.lang, &ctx.settings.bot_username);
+        let card = render_card(ctx, &link);
         let fingerprint = card.fingerprint();
         if link.rendered_hash == Some(fingerprint) {
             forget_stale(ctx, local);
@@ -357,10 +357,7 @@ async fn edit_stale_cards(
                     current.rendered_hash = Some(fingerprint);
                     tx.put_ticket(&current);
                     // Changed again while the edit was in flight? Then it stays stale.
-                    if render::card(&current, ctx.settings.lang, &ctx.settings.bot_username)
-                        .fingerprint()
-                        == fingerprint
-                    {
+                    if render_card(ctx, &current).fingerprint() == fingerprint {
                         tx.clear_card_stale(local);
                     }
                 }
@@ -425,6 +422,15 @@ fn split(text: &str, max: usize) -> Vec<String> {
         pieces.push(current);
     }
     pieces
+}
+
+/// The card of a ticket as its chat shows it (a channel post says where comments go).
+fn render_card(ctx: &Context, link: &crate::model::TicketLink) -> render::Card {
+    let surface = match ctx.settings.chats.get(&link.chat_id) {
+        Some(chat) if chat.mode == crate::config::ChatMode::Channel => render::Surface::ChannelPost,
+        _ => render::Surface::Group,
+    };
+    render::card_on(link, ctx.settings.lang, &ctx.settings.bot_username, surface)
 }
 
 #[cfg(test)]

@@ -318,7 +318,12 @@ pub fn main(helpdesk: &str, lang: &str) -> ExitCode {
         .build()
         .expect("tokio runtime");
     runtime.block_on(async {
-        let run = script(Target::Fake(helpdesk.to_owned()), lang);
+        let kind = helpdesk.to_owned();
+        let lang_owned = lang.to_owned();
+        let run = async move {
+            script(Target::Fake(kind), &lang_owned).await?;
+            channel_scene(&lang_owned).await
+        };
         match tokio::time::timeout(Duration::from_secs(300), run).await {
             Ok(Ok(())) => ExitCode::SUCCESS,
             Ok(Err(error)) => {
@@ -522,6 +527,143 @@ pub async fn script(target: Target, lang: &str) -> Result<(), String> {
         return Err(format!("{} item(s) ended in dead letters", q.dead));
     }
     Ok(())
+}
+
+/// The channel experience: the ticket's post in the client's channel, comments in its thread,
+/// a staff reply there, closing, a rating and a reopen (on the fake Kaiten).
+pub async fn channel_scene(lang: &str) -> Result<(), String> {
+    let en = lang == "en";
+    say("\n\n######## Channel mode ########");
+    say("The client company has a channel of ticket posts with a linked discussion group.\n");
+    let stage = Stage::channel(lang, "1s").await;
+    let tg = &stage.telegram;
+    let (group, ann) = (stage.group(), stage.client);
+    let channel = stage.channel.ok_or("no channel")?;
+    let daemon = stage.start(Options::default()).await;
+
+    say("== 1. A client files a ticket from the discussion group; the bot publishes its post ==");
+    let text = if en {
+        "The accounting PC does not boot"
+    } else {
+        "Не включается компьютер в бухгалтерии"
+    };
+    let source = tg.send(group, ann, Outgoing::text(text));
+    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
+    let (card_id, number) = wait_for("the ticket", || {
+        let link = daemon.tickets().into_iter().next()?;
+        Some((link.ticket_id?, link.number?))
+    })
+    .await?;
+    let post = tg
+        .wait_until(STEP, "the ticket post", |t| {
+            t.messages(channel)
+                .into_iter()
+                .find(|m| m.text.contains(&format!("#{number}")))
+        })
+        .await;
+    let forward = tg
+        .wait_until(STEP, "the post's comment thread", |t| {
+            t.messages(group)
+                .into_iter()
+                .find(|m| m.forward_origin == Some((channel, post.message_id)))
+        })
+        .await;
+    print_chat(&stage, channel, "the channel");
+
+    say("\n== 2. Comments under the post reach the helpdesk; staff answer in the thread ==");
+    let comment = if en {
+        "The power LED blinks orange"
+    } else {
+        "Индикатор питания мигает оранжевым"
+    };
+    tg.send(
+        group,
+        ann,
+        Outgoing::text(comment).reply_to(forward.message_id),
+    );
+    let staff_side = stage.helpdesk.backstage.clone();
+    let adapter = daemon.helpdesk("main").ok_or("no helpdesk")?;
+    wait_for_ticket(&*adapter, &card_id, "the comment", |t| {
+        t.comments.iter().any(|c| c.body.contains(comment))
+    })
+    .await?;
+    staff_side.assign(&card_id).await?;
+    let reply = if en {
+        "Probably the power supply; bringing a spare."
+    } else {
+        "Похоже на блок питания, несём запасной."
+    };
+    staff_side.staff_reply(&card_id, reply, None).await?;
+    tg.wait_until(STEP, "the staff reply in the thread", |t| {
+        t.messages(group)
+            .iter()
+            .any(|m| m.from_bot && m.text.contains(reply))
+            .then_some(())
+    })
+    .await;
+    print_chat(&stage, group, "the discussion group");
+
+    say("\n== 3. Staff close it; the client rates it, then reopens it ==");
+    staff_side
+        .resolve(
+            &card_id,
+            if en {
+                "Replaced the power supply"
+            } else {
+                "Заменили блок питания"
+            },
+        )
+        .await?;
+    tg.wait_until(STEP, "the closed post", |t| {
+        t.message(channel, post.message_id)?
+            .reply_markup
+            .map(|_| ())
+    })
+    .await;
+    let local = daemon
+        .tickets()
+        .first()
+        .map(|l| l.local)
+        .ok_or("no ticket")?;
+    tg.press(channel, post.message_id, ann, &format!("rate:{local}:5"));
+    tg.wait_until(STEP, "the rating on the post", |t| {
+        t.message(channel, post.message_id)?
+            .text
+            .contains("★★★★★")
+            .then_some(())
+    })
+    .await;
+    print_chat(&stage, channel, "the channel");
+    tg.press(channel, post.message_id, ann, &format!("reopen:{local}"));
+    wait_for_ticket(&*adapter, &card_id, "the reopened ticket", |t| {
+        !t.status.is_done()
+    })
+    .await?;
+    tg.wait_until(STEP, "the reopened post", |t| {
+        t.message(channel, post.message_id)?
+            .reply_markup
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    print_chat(&stage, channel, "the channel");
+    let q = daemon.queues();
+    say(&format!(
+        "\nqueues: inbox {}, jobs {}, outbox {}, dead letters {}",
+        q.inbox, q.jobs, q.outbox, q.dead
+    ));
+    daemon.shutdown().await;
+    if q.dead > 0 {
+        return Err(format!("{} item(s) ended in dead letters", q.dead));
+    }
+    Ok(())
+}
+
+fn print_chat(stage: &Stage, chat: i64, name: &str) {
+    say(&format!("--- {name} ---"));
+    for line in stage.transcript(chat) {
+        say(&line);
+    }
 }
 
 async fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> Result<T, String> {

@@ -27,8 +27,20 @@ impl Card {
     }
 }
 
+/// Where a card is shown: a message in a group, or a post in a channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Surface {
+    Group,
+    ChannelPost,
+}
+
 /// Renders the card of a ticket. `bot_username` makes the «Оставить отзыв» deep link.
 pub fn card(link: &TicketLink, lang: Lang, bot_username: &str) -> Card {
+    card_on(link, lang, bot_username, Surface::Group)
+}
+
+/// Renders the card of a ticket for where it is shown.
+pub fn card_on(link: &TicketLink, lang: Lang, bot_username: &str, surface: Surface) -> Card {
     let labels = lang.card_labels();
     let view = &link.view;
     let mut lines = Vec::new();
@@ -101,7 +113,11 @@ pub fn card(link: &TicketLink, lang: Lang, bot_username: &str) -> Card {
     match (view.status.is_done(), link.rating) {
         (false, _) => {
             lines.push(String::new());
-            lines.push(format!("<i>{}</i>", labels.reply_hint));
+            let hint = match surface {
+                Surface::Group => labels.reply_hint,
+                Surface::ChannelPost => labels.comment_hint,
+            };
+            lines.push(format!("<i>{hint}</i>"));
         }
         (true, Some(score)) => {
             lines.push(String::new());

@@ -101,6 +101,22 @@ fn card_after_rating_feedback_and_as_a_follow_up() {
     insta::assert_snapshot!("card_ru_follow_up", shown(&card(&f, Lang::Ru, BOT)));
 }
 
+/// A channel post sends comments to the discussion under it, in both languages.
+#[test]
+fn channel_post_points_to_its_discussion() {
+    let l = link(StatusClass::InProgress);
+    let ru = card_on(&l, Lang::Ru, BOT, Surface::ChannelPost).html;
+    assert!(
+        ru.ends_with("<i>Комментарии к заявке — в обсуждении под этим постом.</i>"),
+        "{ru}"
+    );
+    let en = card_on(&l, Lang::En, BOT, Surface::ChannelPost).html;
+    assert!(
+        en.ends_with("<i>Comment on the ticket in the discussion under this post.</i>"),
+        "{en}"
+    );
+}
+
 #[test]
 fn card_in_progress_ru() {
     insta::assert_snapshot!(card(&link(StatusClass::InProgress), Lang::Ru, BOT).html, @"
