@@ -115,6 +115,16 @@ impl TicketLink {
         self.source_chat_id.unwrap_or(self.chat_id)
     }
 
+    /// `https://t.me/c/<id>/<message>`: opens the ticket's card or post for members of its
+    /// supergroup or channel (basic groups have no message links).
+    pub fn post_link(&self) -> Option<String> {
+        let internal = self.chat_id.to_string().strip_prefix("-100")?.to_owned();
+        Some(format!(
+            "https://t.me/c/{internal}/{}",
+            self.card_message_id?
+        ))
+    }
+
     /// Where replies to the ticket go: its comment thread in channel mode, else its card.
     pub fn reply_target(&self) -> (i64, Option<i32>) {
         match self.thread {

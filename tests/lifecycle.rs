@@ -462,3 +462,50 @@ async fn authors_get_a_dm_on_the_first_reply_and_on_resolution_unless_they_never
     );
     daemon.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn my_and_last_in_the_private_chat_list_the_users_tickets_with_links() {
+    let stage = Stage::new(1, "en", "1s").await;
+    let (tg, ann) = (&stage.telegram, stage.client);
+    let daemon = stage.start(Options::default()).await;
+    let (open_id, open_card) = open_ticket(&stage, "VPN drops every hour").await;
+    let (closed_id, closed_card) = open_ticket(&stage, "Printer out of toner").await;
+    close(&stage, closed_id, closed_card.message_id).await;
+    tg.set_can_dm(ann, true);
+
+    tg.send(ann, ann, Outgoing::text("/my"));
+    let my = tg
+        .wait_until(WAIT, "the /my answer", |t| {
+            t.messages(ann)
+                .into_iter()
+                .find(|m| m.from_bot && m.text.contains("open tickets"))
+        })
+        .await;
+    assert!(my.text.contains(&format!("#{open_id}")), "{}", my.text);
+    assert!(!my.text.contains(&format!("#{closed_id}")), "{}", my.text);
+    let my_html = my.html.clone().unwrap_or_default();
+    assert!(
+        my_html.contains(&format!("/{}\"", open_card.message_id)),
+        "links to the card: {my_html}"
+    );
+
+    tg.send(ann, ann, Outgoing::text("/last"));
+    let last = tg
+        .wait_until(WAIT, "the /last answer", |t| {
+            t.messages(ann)
+                .into_iter()
+                .find(|m| m.from_bot && m.text.contains("latest tickets"))
+        })
+        .await;
+    let closed_line = format!("#{closed_id}");
+    assert!(last.text.contains(&format!("#{open_id}")), "{}", last.text);
+    assert!(last.text.contains(&closed_line), "{}", last.text);
+    let last_html = last.html.clone().unwrap_or_default();
+    assert!(
+        last_html.contains("<s>"),
+        "closed tickets are struck through: {last_html}"
+    );
+    let newest_first = last.text.find(&closed_line) < last.text.find(&format!("#{open_id}"));
+    assert!(newest_first, "newest first: {}", last.text);
+    daemon.shutdown().await;
+}

@@ -132,6 +132,8 @@ impl Daemon {
                 ("ticket", "Ответом на сообщение: сделать заявку"),
                 ("cancel", "Отменить оформление заявки"),
                 ("escalate", "Обратите внимание. Эскалация заявки"),
+                ("my", "Мои открытые заявки"),
+                ("last", "Мои последние заявки"),
                 ("help", "Как пользоваться поддержкой"),
             ],
             Lang::En => &[
@@ -139,6 +141,8 @@ impl Daemon {
                 ("ticket", "As a reply: turn a message into a ticket"),
                 ("cancel", "Cancel the request being written"),
                 ("escalate", "Attention please: escalate the ticket"),
+                ("my", "My open tickets"),
+                ("last", "My latest tickets"),
                 ("help", "How support works here"),
             ],
         };

@@ -731,7 +731,7 @@ async fn refresh(ctx: &Context, local: LocalId, stamp: u64) -> Option<Duration> 
             if author > 0 && tx.dm_state(author)?.may_send() {
                 let action = SendAction::Notify {
                     html,
-                    link: thread_link(current.chat_id, current.card_message_id),
+                    link: current.post_link(),
                 };
                 engine::send(tx, author, action, now())?;
             }
@@ -779,12 +779,6 @@ fn notifications(
         link.notified_done = false;
     }
     out
-}
-
-/// `https://t.me/c/<id>/<message>`: opens a message of a supergroup or channel for its members.
-fn thread_link(chat_id: i64, message_id: Option<i32>) -> Option<String> {
-    let internal = chat_id.to_string().strip_prefix("-100")?.to_owned();
-    Some(format!("https://t.me/c/{internal}/{}", message_id?))
 }
 
 fn dead_letter(

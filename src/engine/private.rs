@@ -3,6 +3,7 @@
 use super::{Facts, Outcome, Settings, push_job, queued, say, sent};
 use crate::model::{JobKind, LocalId};
 use crate::store::{Result, Tx};
+use crate::telegram::texts::{escape, truncate};
 use crate::telegram::wire::{Message, command};
 use teledesk_adapter::IdempotencyKey;
 use time::OffsetDateTime;
@@ -62,6 +63,17 @@ pub fn on_message(
                     Ok(sent())
                 }
             },
+            "my" => {
+                let html = ticket_list(tx, settings, user.id, None)?;
+                say(tx, chat, None, html, now)?;
+                Ok(sent())
+            }
+            "last" => {
+                let limit = if args.trim() == "20" { 20 } else { 10 };
+                let html = ticket_list(tx, settings, user.id, Some(limit))?;
+                say(tx, chat, None, html, now)?;
+                Ok(sent())
+            }
             "cancel" if tx.pending_feedback(user.id)?.is_some() => {
                 tx.remove_pending_feedback(user.id);
                 say(tx, chat, Some(message.message_id), lang.cancelled(), now)?;
@@ -151,4 +163,48 @@ fn start_feedback(
     let number = link.and_then(|l| l.number);
     say(tx, chat, None, lang.feedback_prompt(number.as_deref()), now)?;
     Ok(sent())
+}
+
+/// `/my` (open tickets, `limit` None) or `/last` (the newest `limit`, done ones struck through):
+/// the user's tickets, newest first, each linking to its card or post.
+fn ticket_list(
+    tx: &Tx<'_>,
+    settings: &Settings,
+    user: i64,
+    limit: Option<usize>,
+) -> Result<String> {
+    let lang = settings.lang;
+    let mut tickets: Vec<_> = tx
+        .tickets()?
+        .into_iter()
+        .filter(|l| l.author.telegram_id == user)
+        .filter(|l| limit.is_some() || !l.view.status.is_done())
+        .collect();
+    tickets.sort_by_key(|l| std::cmp::Reverse((l.created_at, l.local)));
+    tickets.truncate(limit.unwrap_or(usize::MAX));
+    let mut lines = vec![match limit {
+        None => lang.my_tickets(tickets.len()),
+        Some(_) => lang.last_tickets(tickets.len()),
+    }];
+    for link in &tickets {
+        let number = match &link.number {
+            Some(n) => format!("#{}", escape(n)),
+            None => "#…".to_owned(),
+        };
+        let number = match link.post_link() {
+            Some(url) => format!("<a href=\"{}\">{number}</a>", escape(&url)),
+            None => number,
+        };
+        let line = format!(
+            "{number} {} — {}",
+            escape(&truncate(&link.view.subject, 80)),
+            lang.status(link.view.status)
+        );
+        lines.push(if link.view.status.is_done() {
+            format!("<s>{line}</s>")
+        } else {
+            line
+        });
+    }
+    Ok(lines.join("\n"))
 }

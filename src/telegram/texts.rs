@@ -487,12 +487,32 @@ impl Lang {
         match self {
             Lang::Ru => {
                 "Я бот поддержки. Заявки создаются в чате вашей компании командой /new; \
-                 сюда приходят уведомления об ответах и здесь можно оставить отзыв."
+                 сюда приходят уведомления об ответах и здесь можно оставить отзыв.\n\
+                 /my — ваши открытые заявки\n/last — последние 10 заявок (/last 20 — последние 20)"
             }
             Lang::En => {
                 "I am the support bot. Tickets are opened in your company's chat with /new; \
-                 here you get notifications about replies and can leave feedback."
+                 here you get notifications about replies and can leave feedback.\n\
+                 /my — your open tickets\n/last — your last 10 tickets (/last 20 — the last 20)"
             }
+        }
+    }
+
+    pub fn my_tickets(self, count: usize) -> String {
+        match (self, count) {
+            (Lang::Ru, 0) => "Открытых заявок нет.".into(),
+            (Lang::En, 0) => "You have no open tickets.".into(),
+            (Lang::Ru, n) => format!("<b>Ваши открытые заявки ({n}):</b>"),
+            (Lang::En, n) => format!("<b>Your open tickets ({n}):</b>"),
+        }
+    }
+
+    pub fn last_tickets(self, count: usize) -> String {
+        match (self, count) {
+            (Lang::Ru, 0) => "Заявок пока нет.".into(),
+            (Lang::En, 0) => "You have no tickets yet.".into(),
+            (Lang::Ru, n) => format!("<b>Ваши последние заявки ({n}):</b>"),
+            (Lang::En, n) => format!("<b>Your latest tickets ({n}):</b>"),
         }
     }
 
