@@ -69,6 +69,12 @@ pub struct TicketLink {
     /// the automatic forward has been seen.
     #[serde(default)]
     pub thread: Option<(i64, i32)>,
+    /// Forum mode: the ticket's topic.
+    #[serde(default)]
+    pub topic: Option<i32>,
+    /// Forum mode: whether the topic was last closed (the ticket was done).
+    #[serde(default)]
+    pub topic_closed: bool,
 }
 
 /// Whether the bot can write to a user privately (Telegram lets a bot DM only users who started
@@ -291,6 +297,8 @@ pub enum SendAction {
         text: Option<String>,
         alert: bool,
     },
+    /// Forum mode: close the ticket's topic when it is done, reopen it when it is not.
+    TopicState { ticket: LocalId, closed: bool },
     /// A private notification to a ticket's author (first staff reply, resolution).
     Notify {
         html: String,
@@ -378,6 +386,7 @@ impl DeadItem {
                     SendAction::AnswerCallback { .. } => "callback answer",
                     SendAction::EditKeyboard { .. } => "keyboard edit",
                     SendAction::Notify { .. } => "notification",
+                    SendAction::TopicState { .. } => "forum topic state",
                 },
                 item.chat_id
             ),

@@ -724,6 +724,14 @@ async fn refresh(ctx: &Context, local: LocalId, stamp: u64) -> Option<Duration> 
             current.view = sync.view.clone();
             tx.mark_card_stale(local);
         }
+        if current.topic.is_some() && current.topic_closed != sync.view.status.is_done() {
+            current.topic_closed = sync.view.status.is_done();
+            let action = SendAction::TopicState {
+                ticket: local,
+                closed: current.topic_closed,
+            };
+            engine::send(tx, current.chat_id, action, now())?;
+        }
         for html in notifications(ctx, &mut current, &sync) {
             let author = current.author.telegram_id;
             // A user Telegram refused before (never started the bot, blocked it) is not asked

@@ -138,26 +138,34 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
             html,
             reply_to,
             keyboard,
+            ticket,
             ..
         } => {
+            let topic = topic_of(ctx, chat_id, *ticket, *reply_to);
             let id = tg
-                .send_html(chat_id, html, *reply_to, keyboard.as_ref())
+                .send_html_in(chat_id, topic, html, *reply_to, keyboard.as_ref())
                 .await?;
             Ok(Sent::Messages(vec![id]))
         }
         SendAction::Card { ticket } => {
-            let link = ctx
+            let mut link = ctx
                 .store
                 .read()
                 .ticket(*ticket)
                 .ok()
                 .flatten()
                 .ok_or_else(|| TgError::Rejected(format!("ticket {ticket} is gone")))?;
+            if link.topic.is_none() && is_forum(ctx, chat_id) {
+                link.topic = Some(open_topic(ctx, chat_id, &link).await?);
+            }
+            let topic = link.topic;
             let card = render_card(ctx, &link);
-            // A channel post cannot answer a message of the discussion group it came from.
-            let reply_to = (link.source_chat() == chat_id).then_some(link.source_message_id);
+            // A channel post cannot answer a message of the discussion group it came from, and a
+            // topic's first message answers nothing.
+            let reply_to = (link.source_chat() == chat_id && topic.is_none())
+                .then_some(link.source_message_id);
             let id = tg
-                .send_html(chat_id, &card.html, reply_to, card.keyboard.as_ref())
+                .send_html_in(chat_id, topic, &card.html, reply_to, card.keyboard.as_ref())
                 .await?;
             Ok(Sent::Card {
                 message_id: id,
@@ -176,6 +184,7 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
                 (chat, Some(root)) if chat == chat_id => Some(root),
                 _ => l.card_message_id.or(Some(l.source_message_id)),
             });
+            let topic = link.as_ref().and_then(|l| l.topic);
             let header = ctx.settings.lang.staff_reply_header(author);
             let mut ids = Vec::new();
             for chunk in split(&escape(body.trim()), MESSAGE_LIMIT - header.len() - 2) {
@@ -184,12 +193,21 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
                 } else {
                     chunk
                 };
-                ids.push(tg.send_html(chat_id, &html, reply_to, None).await?);
+                ids.push(
+                    tg.send_html_in(chat_id, topic, &html, reply_to, None)
+                        .await?,
+                );
             }
             for file in files {
                 ids.push(
-                    tg.send_file(chat_id, &file.file_name, file.bytes.clone(), reply_to)
-                        .await?,
+                    tg.send_file(
+                        chat_id,
+                        topic,
+                        &file.file_name,
+                        file.bytes.clone(),
+                        reply_to,
+                    )
+                    .await?,
                 );
             }
             Ok(Sent::Messages(ids))
@@ -204,6 +222,19 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
                 Err(TgError::Rejected(_)) | Ok(()) => Ok(Sent::Nothing),
                 Err(e) => Err(e),
             }
+        }
+        SendAction::TopicState { ticket, closed } => {
+            let topic = ctx
+                .store
+                .read()
+                .ticket(*ticket)
+                .ok()
+                .flatten()
+                .and_then(|l| l.topic);
+            if let Some(topic) = topic {
+                tg.set_forum_topic_closed(chat_id, topic, *closed).await?;
+            }
+            Ok(Sent::Nothing)
         }
         SendAction::Notify { html, link } => {
             let keyboard = link.as_ref().map(|url| Keyboard {
@@ -424,10 +455,61 @@ fn split(text: &str, max: usize) -> Vec<String> {
     pieces
 }
 
+fn is_forum(ctx: &Context, chat_id: i64) -> bool {
+    ctx.settings
+        .chats
+        .get(&chat_id)
+        .is_some_and(|c| c.mode == crate::config::ChatMode::Forum)
+}
+
+/// The forum topic a message belongs in: its ticket's, named or found by the message it answers.
+fn topic_of(
+    ctx: &Context,
+    chat_id: i64,
+    ticket: Option<crate::model::LocalId>,
+    reply_to: Option<i32>,
+) -> Option<i32> {
+    if !is_forum(ctx, chat_id) {
+        return None;
+    }
+    let read = ctx.store.read();
+    let local = match ticket {
+        Some(local) => Some(local),
+        None => read.ticket_of_message(chat_id, reply_to?).ok().flatten(),
+    }?;
+    read.ticket(local).ok().flatten()?.topic
+}
+
+/// Creates the ticket's topic (`#<number> <subject>`) and records it before anything is posted in
+/// it, so a failed card send does not open a second topic.
+async fn open_topic(
+    ctx: &Context,
+    chat_id: i64,
+    link: &crate::model::TicketLink,
+) -> Result<i32, TgError> {
+    let number = link.number.as_deref().unwrap_or("?");
+    let name = crate::telegram::texts::truncate(&format!("#{number} {}", link.view.subject), 128);
+    let topic = ctx.telegram.create_forum_topic(chat_id, &name).await?;
+    let local = link.local;
+    let written = ctx.store.write(|tx| {
+        if let Some(mut current) = tx.ticket(local)? {
+            current.topic = Some(topic);
+            tx.put_ticket(&current);
+            tx.index_message(chat_id, topic, local);
+        }
+        Ok(())
+    });
+    if let Err(error) = written {
+        tracing::error!(%error, "Cannot record a forum topic.");
+    }
+    Ok(topic)
+}
+
 /// The card of a ticket as its chat shows it (a channel post says where comments go).
 fn render_card(ctx: &Context, link: &crate::model::TicketLink) -> render::Card {
-    let surface = match ctx.settings.chats.get(&link.chat_id) {
-        Some(chat) if chat.mode == crate::config::ChatMode::Channel => render::Surface::ChannelPost,
+    let surface = match ctx.settings.chats.get(&link.chat_id).map(|c| c.mode) {
+        Some(crate::config::ChatMode::Channel) => render::Surface::ChannelPost,
+        _ if link.topic.is_some() => render::Surface::ForumTopic,
         _ => render::Surface::Group,
     };
     render::card_on(link, ctx.settings.lang, &ctx.settings.bot_username, surface)

@@ -28,6 +28,8 @@ enum Layout {
     Channel,
     /// One basic (non-super) group, as a group is before Telegram upgrades it.
     BasicGroup,
+    /// One forum supergroup in forum mode.
+    Forum,
 }
 
 /// Fakes plus a config that points the daemon at them.
@@ -103,6 +105,19 @@ impl Stage {
         .expect("the channel stage starts")
     }
 
+    /// A forum-mode stage on Kaiten: one forum supergroup, a topic per ticket.
+    pub async fn forum(lang: &str, poll: &str) -> Self {
+        Self::build(
+            Target::Fake("kaiten".into()),
+            Layout::Forum,
+            lang,
+            poll,
+            TelegramOptions::default(),
+        )
+        .await
+        .expect("the forum stage starts")
+    }
+
     /// A group-mode stage on Kaiten with one basic group, which a test can upgrade to a
     /// supergroup.
     pub async fn basic_group(lang: &str, poll: &str) -> Self {
@@ -132,7 +147,7 @@ impl Stage {
         let mut channel = None;
         let count = match layout {
             Layout::Groups(n) => n.max(1),
-            Layout::Channel | Layout::BasicGroup => 1,
+            Layout::Channel | Layout::BasicGroup | Layout::Forum => 1,
         };
         let groups: Vec<i64> = (0..count)
             .map(|i| {
@@ -141,10 +156,10 @@ impl Stage {
                 } else {
                     format!("Acme branch {i}")
                 };
-                let id = if layout == Layout::BasicGroup {
-                    telegram.add_group(&title)
-                } else {
-                    telegram.add_supergroup(&title)
+                let id = match layout {
+                    Layout::BasicGroup => telegram.add_group(&title),
+                    Layout::Forum => telegram.add_forum(&title),
+                    _ => telegram.add_supergroup(&title),
                 };
                 telegram.add_member(id, client);
                 if layout == Layout::Channel {
@@ -180,9 +195,10 @@ poll_interval = "{poll}"
             helpdesk = helpdesk.toml,
         );
         for (i, id) in groups.iter().enumerate() {
-            let (id, mode) = match channel {
-                Some(channel) => (channel, "channel"),
-                None => (*id, "group"),
+            let (id, mode) = match (channel, layout) {
+                (Some(channel), _) => (channel, "channel"),
+                (None, Layout::Forum) => (*id, "forum"),
+                (None, _) => (*id, "group"),
             };
             text.push_str(&format!(
                 "\n[[chats]]\nid = {id}\nmode = \"{mode}\"\nhelpdesk = \"main\"\nname = \"Acme{}\"\n",

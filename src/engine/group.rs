@@ -345,6 +345,8 @@ pub(crate) fn open_ticket(
         chat_id: chat.ticket_chat,
         source_chat_id: (chat.ticket_chat != chat.id).then_some(chat.id),
         thread: None,
+        topic: None,
+        topic_closed: false,
         source_message_id: source.message_id,
         card_message_id: None,
         author,

@@ -156,6 +156,8 @@ mod tests {
             notified_done: false,
             source_chat_id: None,
             thread: None,
+            topic: None,
+            topic_closed: false,
         }
     }
 

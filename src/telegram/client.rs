@@ -13,7 +13,7 @@ use teloxide::payloads::{
 use teloxide::prelude::Requester;
 use teloxide::types::{
     ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, MessageId, ParseMode,
-    ReplyParameters,
+    ReplyParameters, ThreadId,
 };
 use teloxide::{ApiError, Bot, RequestError};
 
@@ -204,10 +204,26 @@ impl TelegramClient {
         reply_to: Option<i32>,
         keyboard: Option<&Keyboard>,
     ) -> Result<i32, TgError> {
+        self.send_html_in(chat_id, None, html, reply_to, keyboard)
+            .await
+    }
+
+    /// [`Self::send_html`] into a forum topic (`topic`), where the chat is a forum.
+    pub async fn send_html_in(
+        &self,
+        chat_id: i64,
+        topic: Option<i32>,
+        html: &str,
+        reply_to: Option<i32>,
+        keyboard: Option<&Keyboard>,
+    ) -> Result<i32, TgError> {
         let mut request = self
             .bot
             .send_message(ChatId(chat_id), html)
             .parse_mode(ParseMode::Html);
+        if let Some(topic) = topic {
+            request = request.message_thread_id(ThreadId(MessageId(topic)));
+        }
         if let Some(id) = reply_to {
             request = request.reply_parameters(
                 ReplyParameters::new(MessageId(id)).allow_sending_without_reply(),
@@ -223,12 +239,16 @@ impl TelegramClient {
     pub async fn send_file(
         &self,
         chat_id: i64,
+        topic: Option<i32>,
         file_name: &str,
         bytes: Vec<u8>,
         reply_to: Option<i32>,
     ) -> Result<i32, TgError> {
         let file = InputFile::memory(bytes).file_name(file_name.to_owned());
         let mut request = self.bot.send_document(ChatId(chat_id), file);
+        if let Some(topic) = topic {
+            request = request.message_thread_id(ThreadId(MessageId(topic)));
+        }
         if let Some(id) = reply_to {
             request = request.reply_parameters(
                 ReplyParameters::new(MessageId(id)).allow_sending_without_reply(),
@@ -311,6 +331,78 @@ impl TelegramClient {
             return Err(TgError::Rejected(self.scrub(description)));
         }
         Ok(answer["result"]["linked_chat_id"].as_i64())
+    }
+
+    /// Creates a forum topic; returns its thread id.
+    pub async fn create_forum_topic(&self, chat_id: i64, name: &str) -> Result<i32, TgError> {
+        let result = self
+            .raw(
+                "createForumTopic",
+                serde_json::json!({"chat_id": chat_id, "name": name}),
+            )
+            .await?;
+        result["message_thread_id"]
+            .as_i64()
+            .map(|id| id as i32)
+            .ok_or_else(|| {
+                TgError::Temporary("createForumTopic answered without a thread id".into())
+            })
+    }
+
+    /// Closes (`closed`) or reopens a forum topic; doing what is already done is not an error.
+    pub async fn set_forum_topic_closed(
+        &self,
+        chat_id: i64,
+        topic: i32,
+        closed: bool,
+    ) -> Result<(), TgError> {
+        let method = if closed {
+            "closeForumTopic"
+        } else {
+            "reopenForumTopic"
+        };
+        let body = serde_json::json!({"chat_id": chat_id, "message_thread_id": topic});
+        match self.raw(method, body).await {
+            Err(TgError::Rejected(text)) if text.contains("TOPIC_NOT_MODIFIED") => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// A Bot API call by name with a JSON body, for methods teloxide models differently across
+    /// Bot API versions. Errors are classified like teloxide's.
+    async fn raw(
+        &self,
+        method: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, TgError> {
+        let url = format!("{}/bot{}/{method}", self.api_url, self.token.expose());
+        let answer: serde_json::Value = self
+            .http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| TgError::Temporary(self.scrub(&e.without_url().to_string())))?
+            .json()
+            .await
+            .map_err(|e| TgError::Temporary(self.scrub(&e.without_url().to_string())))?;
+        if answer["ok"].as_bool() == Some(true) {
+            return Ok(answer["result"].clone());
+        }
+        if let Some(seconds) = answer["parameters"]["retry_after"].as_u64() {
+            return Err(TgError::RetryAfter(Duration::from_secs(seconds)));
+        }
+        if let Some(chat) = answer["parameters"]["migrate_to_chat_id"].as_i64() {
+            return Err(TgError::Migrated(chat));
+        }
+        let text = self.scrub(answer["description"].as_str().unwrap_or("no description"));
+        Err(if text.starts_with("Forbidden") {
+            TgError::Forbidden(text)
+        } else if answer["error_code"].as_i64().is_some_and(|c| c >= 500) {
+            TgError::Temporary(text)
+        } else {
+            TgError::Rejected(text)
+        })
     }
 
     /// Whether `user_id` is in `chat_id` now (owner, admin, member, or restricted but present).

@@ -32,6 +32,7 @@ impl Card {
 pub enum Surface {
     Group,
     ChannelPost,
+    ForumTopic,
 }
 
 /// Renders the card of a ticket. `bot_username` makes the «Оставить отзыв» deep link.
@@ -116,6 +117,7 @@ pub fn card_on(link: &TicketLink, lang: Lang, bot_username: &str, surface: Surfa
             let hint = match surface {
                 Surface::Group => labels.reply_hint,
                 Surface::ChannelPost => labels.comment_hint,
+                Surface::ForumTopic => labels.topic_hint,
             };
             lines.push(format!("<i>{hint}</i>"));
         }

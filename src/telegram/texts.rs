@@ -75,6 +75,7 @@ impl Lang {
                 last_comments: "Последние комментарии",
                 reply_hint: "Ответьте на это сообщение, чтобы добавить комментарий.",
                 comment_hint: "Комментарии к заявке — в обсуждении под этим постом.",
+                topic_hint: "Сообщения в этой теме становятся комментариями к заявке.",
                 rating: "Оценка",
                 follow_up_of: "Продолжение заявки",
                 rate_hint: "Оцените, пожалуйста, решение заявки:",
@@ -92,6 +93,7 @@ impl Lang {
                 last_comments: "Latest comments",
                 reply_hint: "Reply to this message to add a comment.",
                 comment_hint: "Comment on the ticket in the discussion under this post.",
+                topic_hint: "Messages in this topic become comments on the ticket.",
                 rating: "Rating",
                 follow_up_of: "Follow-up of ticket",
                 rate_hint: "Please rate how the ticket was solved:",
@@ -539,6 +541,8 @@ pub struct CardLabels {
     pub reply_hint: &'static str,
     /// The hint on a channel post, whose comments live in the discussion group.
     pub comment_hint: &'static str,
+    /// The hint on a card in a forum topic, where every message is a comment.
+    pub topic_hint: &'static str,
     pub rating: &'static str,
     pub follow_up_of: &'static str,
     pub rate_hint: &'static str,

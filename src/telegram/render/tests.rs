@@ -48,6 +48,8 @@ fn link(status: StatusClass) -> TicketLink {
         notified_done: false,
         source_chat_id: None,
         thread: None,
+        topic: None,
+        topic_closed: false,
     }
 }
 
