@@ -1,4 +1,4 @@
-//! The command line (DESIGN §6): `run`, `check`, `demo`, `queue`.
+//! The command line (DESIGN §6): `run`, `check`, `demo`, `pin`, `queue`.
 
 use crate::config;
 use crate::daemon::{self, Daemon, Options};
@@ -49,6 +49,14 @@ pub enum Command {
         #[arg(long, default_value = "ru")]
         lang: String,
     },
+    /// Create or refresh the pinned «Новая заявка» post of a configured chat.
+    Pin {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The chat's id, as in `[[chats]]`.
+        #[arg(long, allow_hyphen_values = true)]
+        chat: i64,
+    },
     /// Inspect and act on the dead-letter list (work that failed for good).
     Queue {
         /// The config file (may also follow the action: `queue list --config FILE`).
@@ -79,6 +87,7 @@ pub fn main() -> ExitCode {
         Command::Check { config } => config::run_check(&config),
         Command::Run { config } => run(&config),
         Command::Demo { helpdesk, lang } => crate::demo::main(&helpdesk, &lang),
+        Command::Pin { config, chat } => pin(&config, chat),
         Command::Queue { config, action } => match config {
             Some(config) => queue(&config, action),
             None => {
@@ -177,6 +186,50 @@ async fn wait_for_signal() {
 }
 
 /// Tells systemd about our state (`Type=notify`), when started by it.
+fn pin(path: &Path, chat_id: i64) -> ExitCode {
+    let Some(config) = load_or_report(path) else {
+        return ExitCode::FAILURE;
+    };
+    if !config.chats.iter().any(|c| c.id == chat_id) {
+        eprintln!(
+            "error: chat {chat_id} is not in [[chats]] of {}",
+            path.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let telegram = match crate::telegram::client::TelegramClient::new(
+        &config.telegram.api_url,
+        &config.telegram.token,
+    ) {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let lang = config.telegram.language.into();
+    let result = runtime().block_on(crate::telegram::pin::pin_new_ticket_post(
+        &telegram,
+        &config.telegram.token,
+        lang,
+        chat_id,
+    ));
+    match result {
+        Ok(crate::telegram::pin::Pinned::Created(id)) => {
+            println!("pinned a new «Новая заявка» post in chat {chat_id} (message {id})");
+            ExitCode::SUCCESS
+        }
+        Ok(crate::telegram::pin::Pinned::Refreshed(id)) => {
+            println!("refreshed the pinned «Новая заявка» post in chat {chat_id} (message {id})");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: Telegram refused: {error} (the bot must be an admin allowed to pin)");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn notify_systemd(state: &str) {
     let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
         return;

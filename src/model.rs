@@ -408,6 +408,10 @@ pub struct Dialogue {
     pub files: Vec<TelegramFile>,
     /// The bot's last prompt carrying buttons, to remove them when the step is over.
     pub prompt_message_id: Option<i32>,
+    /// The configured chat the ticket will belong to, when the dialogue is held elsewhere (a
+    /// private chat started from the pinned «Новая заявка» link).
+    #[serde(default)]
+    pub target_chat: Option<i64>,
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]

@@ -154,6 +154,7 @@ impl Daemon {
             bot_username: me.username,
             lang,
             chats: chat_settings(&telegram, config).await,
+            chat_key: config.telegram.token.clone(),
         };
         let context = Arc::new(Context {
             store,

@@ -175,6 +175,7 @@ mod tests {
             description: None,
             files: vec![],
             prompt_message_id: None,
+            target_chat: None,
             started_at: OffsetDateTime::UNIX_EPOCH,
             touched_at: OffsetDateTime::UNIX_EPOCH,
         }

@@ -487,7 +487,7 @@ fn subject_from(
     }
 }
 
-fn start_dialogue(
+pub(crate) fn start_dialogue(
     tx: &mut Tx<'_>,
     settings: &Settings,
     chat: &ChatSettings,
@@ -514,6 +514,7 @@ fn start_dialogue(
         description: None,
         files: message.file().into_iter().collect(),
         prompt_message_id: None,
+        target_chat: (chat.ticket_chat != chat.id).then_some(chat.ticket_chat),
         started_at: now,
         touched_at: now,
     };
@@ -590,7 +591,7 @@ fn dialogue_input(
     continue_dialogue(tx, settings, chat, dialogue, message, input, now)
 }
 
-fn continue_dialogue(
+pub(crate) fn continue_dialogue(
     tx: &mut Tx<'_>,
     settings: &Settings,
     chat: &ChatSettings,
@@ -670,7 +671,13 @@ pub fn on_callback(
         answer(tx, query.from.id, Some(lang.nothing_to_do()))?;
         return Ok(sent());
     };
-    let Some(chat) = settings.chat(tx, message.chat.id)? else {
+    let private = (message.chat.kind == "private")
+        .then(|| tx.dialogue(message.chat.id, query.from.id))
+        .transpose()?
+        .flatten()
+        .and_then(|d| d.target_chat)
+        .and_then(|target| settings.for_private_dialogue(target, message.chat.id));
+    let Some(chat) = private.or(settings.chat(tx, message.chat.id)?) else {
         answer(tx, message.chat.id, None)?;
         return Ok(Outcome {
             sends: true,

@@ -48,9 +48,19 @@ pub struct Settings {
     pub bot_username: String,
     pub lang: Lang,
     pub chats: HashMap<i64, ChatSettings>,
+    /// Signs and verifies chat tokens (`/start new_<token>`): the bot token.
+    pub chat_key: teledesk_adapter::Secret,
 }
 
 impl Settings {
+    /// The settings for a dialogue held in a private chat about a ticket for `target`: the
+    /// target's, with the private chat as the chat messages arrive in.
+    pub fn for_private_dialogue(&self, target: i64, private_chat: i64) -> Option<ChatSettings> {
+        let mut chat = self.chats.get(&target)?.clone();
+        chat.id = private_chat;
+        Some(chat)
+    }
+
     /// The settings of the chat a message arrived in: configured under this id, or under its
     /// other id when the group was upgraded to a supergroup (the config may name either).
     pub fn chat(&self, tx: &Tx<'_>, chat_id: i64) -> Result<Option<ChatSettings>> {
@@ -115,11 +125,7 @@ pub fn membership_to_check(
         let Some(user) = &message.from else {
             return Ok(None);
         };
-        let local = private::ticket_concerned(tx, &message, &settings.bot_username)?;
-        return Ok(match local {
-            Some(local) => tx.ticket(local)?.map(|link| (link.chat_id, user.id)),
-            None => None,
-        });
+        return Ok(private::chat_concerned(tx, settings, &message)?.map(|chat| (chat, user.id)));
     }
     let Some(query) = update.callback_query else {
         return Ok(None);

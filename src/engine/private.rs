@@ -3,6 +3,7 @@
 use super::{Facts, Outcome, Settings, push_job, queued, say, sent};
 use crate::model::{JobKind, LocalId};
 use crate::store::{Result, Tx};
+use crate::telegram::chat_token;
 use crate::telegram::texts::{escape, truncate};
 use crate::telegram::wire::{Message, command};
 use teledesk_adapter::IdempotencyKey;
@@ -11,26 +12,32 @@ use time::OffsetDateTime;
 /// The `/start` payload of the «Оставить отзыв» button.
 const FEEDBACK_PREFIX: &str = "fb_";
 
-/// The ticket a private message concerns, when acting on it needs the sender to be a member of
-/// the ticket's chat: a feedback deep link, or the feedback message itself.
-pub fn ticket_concerned(
-    tx: &Tx<'_>,
-    message: &Message,
-    bot_username: &str,
-) -> Result<Option<LocalId>> {
+/// The `/start` payload of the pinned «Новая заявка» link: a signed chat token follows.
+const NEW_PREFIX: &str = "new_";
+
+/// The chat whose membership acting on a private message needs: a feedback deep link or the
+/// feedback itself (the ticket's chat), or a «Новая заявка» link (the chat it was signed for).
+pub fn chat_concerned(tx: &Tx<'_>, settings: &Settings, message: &Message) -> Result<Option<i64>> {
     let Some(user) = &message.from else {
         return Ok(None);
     };
-    if let Some((name, args)) = command(message.body(), bot_username) {
-        if name == "start" {
-            return Ok(args
-                .trim()
+    let local = match command(message.body(), &settings.bot_username) {
+        Some((name, args)) if name == "start" => {
+            let payload = args.trim();
+            if let Some(token) = payload.strip_prefix(NEW_PREFIX) {
+                return Ok(chat_token::verify(&settings.chat_key, token));
+            }
+            payload
                 .strip_prefix(FEEDBACK_PREFIX)
-                .and_then(|id| id.parse().ok()));
+                .and_then(|id| id.parse().ok())
         }
-        return Ok(None);
-    }
-    tx.pending_feedback(user.id)
+        Some(_) => None,
+        None => tx.pending_feedback(user.id)?,
+    };
+    Ok(match local {
+        Some(local) => tx.ticket(local)?.map(|link| link.chat_id),
+        None => None,
+    })
 }
 
 pub fn on_message(
@@ -51,18 +58,43 @@ pub fn on_message(
     tx.set_dm_state(user.id, crate::model::DmState::Started);
     let chat = message.chat.id;
     if let Some((name, args)) = command(message.body(), &settings.bot_username) {
+        if let Some(dialogue) = tx.dialogue(chat, user.id)?
+            && matches!(name.as_str(), "cancel" | "done")
+            && let Some(target) = dialogue.target_chat
+            && let Some(settings_here) = settings.for_private_dialogue(target, chat)
+        {
+            let input = if name == "done" {
+                super::dialogue::Input::Done
+            } else {
+                super::dialogue::Input::Cancel
+            };
+            return super::group::continue_dialogue(
+                tx,
+                settings,
+                &settings_here,
+                dialogue,
+                message,
+                input,
+                now,
+            );
+        }
         return match name.as_str() {
-            "start" => match args
-                .trim()
-                .strip_prefix(FEEDBACK_PREFIX)
-                .and_then(|id| id.parse().ok())
-            {
-                Some(local) => start_feedback(tx, settings, message, local, facts, now),
-                None => {
-                    say(tx, chat, None, lang.private_help(), now)?;
-                    Ok(sent())
+            "start" => {
+                let payload = args.trim();
+                if let Some(token) = payload.strip_prefix(NEW_PREFIX) {
+                    return start_new(tx, settings, message, token, facts, now);
                 }
-            },
+                match payload
+                    .strip_prefix(FEEDBACK_PREFIX)
+                    .and_then(|id| id.parse().ok())
+                {
+                    Some(local) => start_feedback(tx, settings, message, local, facts, now),
+                    None => {
+                        say(tx, chat, None, lang.private_help(), now)?;
+                        Ok(sent())
+                    }
+                }
+            }
             "my" => {
                 let html = ticket_list(tx, settings, user.id, None)?;
                 say(tx, chat, None, html, now)?;
@@ -84,6 +116,24 @@ pub fn on_message(
                 Ok(sent())
             }
         };
+    }
+    if let Some(dialogue) = tx.dialogue(chat, user.id)?
+        && let Some(target) = dialogue.target_chat
+        && let Some(settings_here) = settings.for_private_dialogue(target, chat)
+    {
+        let input = super::dialogue::Input::Message {
+            text: message.body().to_owned(),
+            file: message.file(),
+        };
+        return super::group::continue_dialogue(
+            tx,
+            settings,
+            &settings_here,
+            dialogue,
+            message,
+            input,
+            now,
+        );
     }
     let Some(local) = tx.pending_feedback(user.id)? else {
         say(tx, chat, None, lang.private_help(), now)?;
@@ -207,4 +257,29 @@ fn ticket_list(
         });
     }
     Ok(lines.join("\n"))
+}
+
+/// `/start new_<token>` from the pinned «Новая заявка» post: a `/new` dialogue in this private
+/// chat for the chat the token was signed for, if the user is a member of it.
+fn start_new(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    message: &Message,
+    token: &str,
+    facts: Facts,
+    now: OffsetDateTime,
+) -> Result<Outcome> {
+    let lang = settings.lang;
+    let chat = message.chat.id;
+    let target = chat_token::verify(&settings.chat_key, token)
+        .and_then(|target| settings.for_private_dialogue(target, chat));
+    let Some(settings_here) = target else {
+        say(tx, chat, None, lang.link_invalid(), now)?;
+        return Ok(sent());
+    };
+    if facts.presser_is_member != Some(true) {
+        say(tx, chat, None, lang.members_only_new(), now)?;
+        return Ok(sent());
+    }
+    super::group::start_dialogue(tx, settings, &settings_here, message, "", now)
 }

@@ -405,6 +405,24 @@ impl TelegramClient {
         })
     }
 
+    /// The chat's pinned message as Telegram shows it (raw JSON), if any.
+    pub async fn pinned_message(&self, chat_id: i64) -> Result<Option<serde_json::Value>, TgError> {
+        let chat = self
+            .raw("getChat", serde_json::json!({"chat_id": chat_id}))
+            .await?;
+        Ok(chat.get("pinned_message").cloned())
+    }
+
+    /// Pins a message without notifying the chat's members.
+    pub async fn pin(&self, chat_id: i64, message_id: i32) -> Result<(), TgError> {
+        let body = serde_json::json!({
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "disable_notification": true,
+        });
+        self.raw("pinChatMessage", body).await.map(|_| ())
+    }
+
     /// Whether `user_id` is in `chat_id` now (owner, admin, member, or restricted but present).
     /// Telegram answers "user not found" for people who never joined: that is a plain no.
     pub async fn is_member(&self, chat_id: i64, user_id: i64) -> Result<bool, TgError> {

@@ -1,7 +1,9 @@
 //! Telegram glue: reading updates, sending paced messages, and what the bot writes.
 
+pub mod chat_token;
 pub mod client;
 pub mod pacing;
+pub mod pin;
 pub mod render;
 pub mod texts;
 pub mod wire;

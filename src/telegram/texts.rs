@@ -500,6 +500,43 @@ impl Lang {
         }
     }
 
+    pub fn link_invalid(self) -> &'static str {
+        match self {
+            Lang::Ru => {
+                "Ссылка недействительна. Откройте «Новая заявку» из закреплённого сообщения в чате вашей компании."
+            }
+            Lang::En => {
+                "This link is not valid. Open «New ticket» from the pinned message in your company's chat."
+            }
+        }
+    }
+
+    pub fn members_only_new(self) -> &'static str {
+        match self {
+            Lang::Ru => "Оставлять заявки по этой ссылке могут только участники чата компании.",
+            Lang::En => "Only members of the company's chat can file tickets through this link.",
+        }
+    }
+
+    /// The pinned post that opens a new ticket.
+    pub fn pin_text(self) -> &'static str {
+        match self {
+            Lang::Ru => {
+                "📝 <b>Новая заявка</b>\nНажмите кнопку ниже, чтобы оформить заявку в поддержку: бот спросит тему, описание и файлы."
+            }
+            Lang::En => {
+                "📝 <b>New ticket</b>\nPress the button below to file a ticket with support: the bot asks for the subject, description and files."
+            }
+        }
+    }
+
+    pub fn button_new_ticket(self) -> &'static str {
+        match self {
+            Lang::Ru => "Новая заявка",
+            Lang::En => "New ticket",
+        }
+    }
+
     pub fn my_tickets(self, count: usize) -> String {
         match (self, count) {
             (Lang::Ru, 0) => "Открытых заявок нет.".into(),

@@ -1,0 +1,129 @@
+//! The pinned «Новая заявка» post (`teledesk pin`, the real binary) and the private `/new`
+//! dialogue its button opens: a ticket for the chat the signed link names, for members only.
+
+use std::process::Command;
+use std::time::Duration;
+use teledesk::daemon::Options;
+use teledesk::demo::Stage;
+use teledesk_testkit::telegram::Outgoing;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn pin(stage: &Stage, chat: i64) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_teledesk"))
+        .args(["pin", "--config"])
+        .arg(&stage.config_path)
+        .args(["--chat", &chat.to_string()])
+        .output()
+        .expect("run teledesk pin");
+    assert!(
+        output.status.success(),
+        "teledesk pin failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pinned_link_opens_a_private_dialogue_for_members_only() {
+    let stage = Stage::new(1, "ru", "1s").await;
+    let (tg, group, ann) = (&stage.telegram, stage.group(), stage.client);
+
+    let first = pin(&stage, group);
+    assert!(first.contains("pinned a new"), "{first}");
+    let pinned = tg.pinned(group).expect("a pinned post");
+    let again = pin(&stage, group);
+    assert!(again.contains("refreshed"), "{again}");
+    assert_eq!(
+        tg.pinned(group),
+        Some(pinned),
+        "the same post is refreshed, not a second one"
+    );
+    let post = tg.message(group, pinned).expect("the post");
+    assert!(post.text.contains("Новая заявка"), "{}", post.text);
+    let url = post.reply_markup.as_ref().expect("a button")["inline_keyboard"][0][0]["url"]
+        .as_str()
+        .expect("a link button")
+        .to_owned();
+    let payload = url
+        .split("start=")
+        .nth(1)
+        .expect("a /start payload")
+        .to_owned();
+    assert!(payload.starts_with("new_"), "{url}");
+
+    let daemon = stage.start(Options::default()).await;
+    // Someone who is not in the chat gets nothing out of the link.
+    let eve = tg.add_user("Ева", None, Some("eve_outsider"));
+    tg.set_can_dm(eve, true);
+    tg.send(eve, eve, Outgoing::text(&format!("/start {payload}")));
+    tg.wait_until(WAIT, "the refusal", |t| {
+        t.messages(eve)
+            .iter()
+            .any(|m| m.from_bot && m.text.contains("только участники"))
+            .then_some(())
+    })
+    .await;
+    // A forged token is refused too.
+    tg.send(
+        eve,
+        eve,
+        Outgoing::text("/start new_n1001_0011223344556677"),
+    );
+    tg.wait_until(WAIT, "the invalid-link answer", |t| {
+        t.messages(eve)
+            .iter()
+            .any(|m| m.from_bot && m.text.contains("недействительна"))
+            .then_some(())
+    })
+    .await;
+
+    // A member files a ticket privately; it belongs to the group.
+    tg.set_can_dm(ann, true);
+    tg.send(ann, ann, Outgoing::text(&format!("/start {payload}")));
+    let bot_says = |n: usize| {
+        let tg = tg.clone();
+        async move {
+            tg.wait_until(WAIT, "the bot's next prompt", move |t| {
+                let bots: Vec<i32> = t
+                    .messages(ann)
+                    .iter()
+                    .filter(|m| m.from_bot)
+                    .map(|m| m.message_id)
+                    .collect();
+                (bots.len() >= n).then_some(())
+            })
+            .await
+        }
+    };
+    bot_says(1).await;
+    tg.send(ann, ann, Outgoing::text("Не сканирует МФУ"));
+    bot_says(2).await;
+    tg.send(
+        ann,
+        ann,
+        Outgoing::text("Сканирование в PDF падает с ошибкой"),
+    );
+    bot_says(3).await;
+    tg.send(ann, ann, Outgoing::text("/done"));
+    let card = stage
+        .kaiten
+        .wait_until(WAIT, "the card", |k| k.cards().first().cloned())
+        .await;
+    assert_eq!(card.title, "Не сканирует МФУ");
+    assert!(
+        card.description.contains("Сканирование в PDF"),
+        "{}",
+        card.description
+    );
+    tg.wait_until(WAIT, "the card in the group", |t| {
+        t.messages(group)
+            .iter()
+            .any(|m| m.from_bot && m.text.contains(&format!("#{}", card.id)))
+            .then_some(())
+    })
+    .await;
+    assert_eq!(stage.kaiten.cards().len(), 1, "the outsider filed nothing");
+    assert_eq!(daemon.queues().dead, 0);
+    daemon.shutdown().await;
+}
