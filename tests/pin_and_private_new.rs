@@ -127,3 +127,79 @@ async fn the_pinned_link_opens_a_private_dialogue_for_members_only() {
     assert_eq!(daemon.queues().dead, 0);
     daemon.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_typed_in_private_offers_the_users_chats_and_files_for_the_chosen_one() {
+    let stage = Stage::new(2, "ru", "1s").await;
+    let (tg, ann) = (&stage.telegram, stage.client);
+    let branch = stage.groups[1];
+    let daemon = stage.start(Options::default()).await;
+
+    let eve = tg.add_user("Ева", None, Some("eve_outsider"));
+    tg.set_can_dm(eve, true);
+    tg.send(eve, eve, Outgoing::text("/new"));
+    tg.wait_until(WAIT, "the no-chat answer", |t| {
+        t.messages(eve)
+            .iter()
+            .any(|m| m.from_bot && m.text.contains("не состоите"))
+            .then_some(())
+    })
+    .await;
+
+    tg.set_can_dm(ann, true);
+    tg.send(ann, ann, Outgoing::text("/new"));
+    let choice = tg
+        .wait_until(WAIT, "the choice of chats", |t| {
+            t.messages(ann)
+                .into_iter()
+                .find(|m| m.from_bot && m.text.contains("Для какой компании"))
+        })
+        .await;
+    let markup = choice.reply_markup.clone().expect("buttons");
+    let buttons: Vec<(String, String)> = markup["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|row| row.get(0))
+        .map(|b| {
+            (
+                b["text"].as_str().unwrap_or_default().to_owned(),
+                b["callback_data"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(buttons.len(), 2, "{buttons:?}");
+    let (_, data) = buttons
+        .iter()
+        .find(|(label, _)| label.contains("branch"))
+        .expect("the branch chat");
+    tg.press(ann, choice.message_id, ann, data);
+    let bots = |n: usize| {
+        let tg = tg.clone();
+        async move {
+            tg.wait_until(WAIT, "the bot's next prompt", move |t| {
+                (t.messages(ann).iter().filter(|m| m.from_bot).count() >= n).then_some(())
+            })
+            .await
+        }
+    };
+    bots(2).await;
+    tg.send(ann, ann, Outgoing::text("Нет доступа к 1С в филиале"));
+    bots(3).await;
+    tg.send(ann, ann, Outgoing::text("С утра ошибка лицензии"));
+    bots(4).await;
+    tg.send(ann, ann, Outgoing::text("/done"));
+    let card = stage
+        .kaiten
+        .wait_until(WAIT, "the card", |k| k.cards().first().cloned())
+        .await;
+    assert_eq!(card.title, "Нет доступа к 1С в филиале");
+    tg.wait_until(WAIT, "the card in the chosen chat", |t| {
+        t.messages(branch)
+            .iter()
+            .any(|m| m.from_bot && m.text.contains(&format!("#{}", card.id)))
+            .then_some(())
+    })
+    .await;
+    daemon.shutdown().await;
+}

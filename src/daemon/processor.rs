@@ -75,6 +75,27 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
 /// Looks up what the engine needs from Telegram to process `raw`; `None` when Telegram could not
 /// be asked right now.
 async fn facts_for(ctx: &Context, raw: &serde_json::Value) -> Option<engine::Facts> {
+    let mut member_of = Vec::new();
+    for chat_id in engine::chats_to_offer(&ctx.settings, raw) {
+        let user_id = raw["message"]["from"]["id"].as_i64()?;
+        match ctx.telegram.is_member(chat_id, user_id).await {
+            Ok(true) => member_of.push(chat_id),
+            Ok(false) => {}
+            Err(error) if error.is_temporary() => {
+                tracing::warn!(%error, chat_id, user_id, "Cannot check chat membership; will retry.");
+                return None;
+            }
+            Err(error) => {
+                tracing::warn!(%error, chat_id, user_id, "Chat membership check failed; not offering the chat.")
+            }
+        }
+    }
+    if !member_of.is_empty() {
+        return Some(engine::Facts {
+            member_of,
+            ..engine::Facts::default()
+        });
+    }
     let check = match engine::membership_to_check(&ctx.store.read(), &ctx.settings, raw) {
         Ok(check) => check,
         Err(error) => {
@@ -88,6 +109,7 @@ async fn facts_for(ctx: &Context, raw: &serde_json::Value) -> Option<engine::Fac
     match ctx.telegram.is_member(chat_id, user_id).await {
         Ok(member) => Some(engine::Facts {
             presser_is_member: Some(member),
+            ..engine::Facts::default()
         }),
         Err(error) if error.is_temporary() => {
             tracing::warn!(%error, chat_id, user_id, "Cannot check chat membership; will retry.");
@@ -99,6 +121,7 @@ async fn facts_for(ctx: &Context, raw: &serde_json::Value) -> Option<engine::Fac
             tracing::warn!(%error, chat_id, user_id, "Chat membership check failed; treating the user as not a member.");
             Some(engine::Facts {
                 presser_is_member: Some(false),
+                ..engine::Facts::default()
             })
         }
     }

@@ -104,11 +104,37 @@ impl Outcome {
 
 /// Facts about an update that only Telegram can tell, looked up by the daemon before the update
 /// is processed (the engine does no I/O).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Facts {
     /// Whether the user acting on a ticket (pressing its rating/reopen button, sending feedback
     /// on it) is a member of the ticket's chat (`getChatMember`); `None` when no check was made.
     pub presser_is_member: Option<bool>,
+    /// For `/new` typed in a private chat: the configured chats the user is a member of.
+    pub member_of: Vec<i64>,
+}
+
+/// The configured chats (channels, groups, forums; not the discussion groups found for channels)
+/// a private `/new` may file a ticket for, when `raw` is such a `/new`.
+pub fn chats_to_offer(settings: &Settings, raw: &serde_json::Value) -> Vec<i64> {
+    let Ok(update) = serde_json::from_value::<Update>(raw.clone()) else {
+        return Vec::new();
+    };
+    let Some(message) = update.message.filter(|m| m.chat.kind == "private") else {
+        return Vec::new();
+    };
+    match crate::telegram::wire::command(message.body(), &settings.bot_username) {
+        Some((name, _)) if name == "new" => {
+            let mut chats: Vec<i64> = settings
+                .chats
+                .values()
+                .filter(|c| c.id == c.ticket_chat)
+                .map(|c| c.id)
+                .collect();
+            chats.sort_unstable();
+            chats
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// The chat and user whose membership must be checked before `raw` is processed: rating and
@@ -130,6 +156,9 @@ pub fn membership_to_check(
     let Some(query) = update.callback_query else {
         return Ok(None);
     };
+    if let Some(chat) = query.data.as_deref().and_then(private::chosen_chat) {
+        return Ok(Some((chat, query.from.id)));
+    }
     let Some(local) = query
         .data
         .as_deref()
@@ -166,6 +195,9 @@ pub fn process_update(
             .and_then(lifecycle::ButtonAction::parse)
         {
             return lifecycle::on_button(tx, settings, query, action, facts, now);
+        }
+        if let Some(chat) = query.data.as_deref().and_then(private::chosen_chat) {
+            return private::on_chat_chosen(tx, settings, query, chat, facts, now);
         }
         return group::on_callback(tx, settings, query, now);
     }

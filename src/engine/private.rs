@@ -1,10 +1,12 @@
 //! The private chat with the bot: deep links (`/start fb_<ticket>`), feedback after a rating, help.
 
-use super::{Facts, Outcome, Settings, push_job, queued, say, sent};
+use super::{Facts, Outcome, Settings, push_job, queued, say, send, sent};
+use crate::model::{Button, Keyboard, SendAction};
 use crate::model::{JobKind, LocalId};
 use crate::store::{Result, Tx};
 use crate::telegram::chat_token;
 use crate::telegram::texts::{escape, truncate};
+use crate::telegram::wire::CallbackQuery;
 use crate::telegram::wire::{Message, command};
 use teledesk_adapter::IdempotencyKey;
 use time::OffsetDateTime;
@@ -95,6 +97,7 @@ pub fn on_message(
                     }
                 }
             }
+            "new" => offer_chats(tx, settings, message, facts, now),
             "my" => {
                 let html = ticket_list(tx, settings, user.id, None)?;
                 say(tx, chat, None, html, now)?;
@@ -282,4 +285,104 @@ fn start_new(
         return Ok(sent());
     }
     super::group::start_dialogue(tx, settings, &settings_here, message, "", now)
+}
+
+/// Callback data of a chat offered to a private `/new`.
+const CHOOSE_PREFIX: &str = "new:chat:";
+
+/// The chat a «which chat is it for?» button names.
+pub fn chosen_chat(data: &str) -> Option<i64> {
+    data.strip_prefix(CHOOSE_PREFIX)?.parse().ok()
+}
+
+/// `/new` typed in the private chat: the chats the user is a member of (asked from Telegram
+/// before this runs) — the dialogue starts at once for one, a choice is offered for several.
+fn offer_chats(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    message: &Message,
+    facts: Facts,
+    now: OffsetDateTime,
+) -> Result<Outcome> {
+    let lang = settings.lang;
+    let chat = message.chat.id;
+    match facts.member_of.as_slice() {
+        [] => {
+            say(tx, chat, None, lang.no_client_chat(), now)?;
+            Ok(sent())
+        }
+        [only] => match settings.for_private_dialogue(*only, chat) {
+            Some(here) => super::group::start_dialogue(tx, settings, &here, message, "", now),
+            None => Ok(Outcome::skipped("offered chat vanished from the settings")),
+        },
+        several => {
+            let rows = several
+                .iter()
+                .filter_map(|id| settings.chats.get(id))
+                .map(|c| {
+                    vec![Button::callback(
+                        c.name.clone(),
+                        format!("{CHOOSE_PREFIX}{}", c.id),
+                    )]
+                })
+                .collect();
+            send(
+                tx,
+                chat,
+                SendAction::Text {
+                    html: lang.choose_chat().into(),
+                    reply_to: Some(message.message_id),
+                    keyboard: Some(Keyboard { rows }),
+                    ticket: None,
+                    dialogue_user: None,
+                },
+                now,
+            )?;
+            Ok(sent())
+        }
+    }
+}
+
+/// A chat chosen for a private `/new`: the dialogue starts, if the user is still a member.
+pub fn on_chat_chosen(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    query: &CallbackQuery,
+    target: i64,
+    facts: Facts,
+    now: OffsetDateTime,
+) -> Result<Outcome> {
+    let lang = settings.lang;
+    let Some(prompt) = query.message.as_ref() else {
+        return Ok(Outcome::skipped("chat choice without its message"));
+    };
+    let chat = prompt.chat.id;
+    send(
+        tx,
+        chat,
+        SendAction::AnswerCallback {
+            query_id: query.id.clone(),
+            text: None,
+            alert: false,
+        },
+        now,
+    )?;
+    send(
+        tx,
+        chat,
+        SendAction::EditKeyboard {
+            message_id: prompt.message_id,
+            keyboard: None,
+        },
+        now,
+    )?;
+    let here = settings.for_private_dialogue(target, chat);
+    let Some(here) = here.filter(|_| facts.presser_is_member == Some(true)) else {
+        say(tx, chat, None, lang.members_only_new(), now)?;
+        return Ok(sent());
+    };
+    // The dialogue belongs to whoever pressed, and its key names the prompt they answered.
+    let mut anchor = prompt.clone();
+    anchor.from = Some(query.from.clone());
+    super::group::start_dialogue(tx, settings, &here, &anchor, "", now)
 }

@@ -500,6 +500,20 @@ impl Lang {
         }
     }
 
+    pub fn no_client_chat(self) -> &'static str {
+        match self {
+            Lang::Ru => "Вы не состоите ни в одном чате поддержки, с которым работает этот бот.",
+            Lang::En => "You are not a member of any support chat this bot serves.",
+        }
+    }
+
+    pub fn choose_chat(self) -> &'static str {
+        match self {
+            Lang::Ru => "Для какой компании заявка?",
+            Lang::En => "Which company is the ticket for?",
+        }
+    }
+
     pub fn link_invalid(self) -> &'static str {
         match self {
             Lang::Ru => {
