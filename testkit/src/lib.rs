@@ -1,12 +1,17 @@
 //! Stateful fakes of the outside world, for tests, benches and `teledesk demo`.
 //!
 //! - [`telegram::FakeTelegram`]: a Telegram Bot API server on loopback that models chats, users,
-//!   message ids, replies and threads, files, edits, callback queries and Telegram's rate limits
-//!   (429 with `retry_after`), with the exact error strings of the real server.
-//! - [`kaiten::FakeKaiten`]: a Kaiten API server on loopback speaking Kaiten's wire format, that a
-//!   test drives like a support staff member (reply, internal note, move column, assign).
+//!   message ids, replies and threads, files, edits, callback queries, channels with linked
+//!   discussion groups and their automatic forwards, forum topics, group-to-supergroup migration
+//!   and Telegram's rate limits (429 with `retry_after`), with the exact error strings of the real
+//!   server.
+//! - One fake per helpdesk, each speaking its vendor's wire format and driven by a test like a
+//!   support staff member: [`kaiten::FakeKaiten`], [`znuny::FakeZnuny`], [`glpi::FakeGlpi`],
+//!   [`rt::FakeRt`], [`zammad::FakeZammad`], [`redmine::FakeRedmine`].
+//! - [`conformance`]: the suite every adapter passes, against its fake and (RT, Redmine) live,
+//!   through each vendor's staff side ([`conformance::Backstage`]).
 //!
-//! Both record every call they receive, and both let a test wait for a condition with
+//! The fakes record every call they receive and let a test wait for a condition with
 //! [`wait::Changes`] instead of sleeping.
 
 pub mod conformance;
