@@ -121,6 +121,11 @@ pub fn advance(dialogue: &mut Dialogue, input: Input, companies: &[String], lang
             dialogue.description = Some(text.to_owned());
         }
         (DialogueStep::Description, Input::Skip) => dialogue.description = Some(String::new()),
+        // `/done` means "that is all": no description, no files, file the ticket now.
+        (DialogueStep::Description, Input::Done) => {
+            dialogue.description = Some(String::new());
+            return Next::Create;
+        }
         (DialogueStep::Description, _) => return Next::Wait,
         (DialogueStep::Files, Input::Message { text, file }) => {
             let had = dialogue.files.len();
@@ -240,6 +245,15 @@ mod tests {
             advance(&mut d, Input::Done, &companies, Lang::En),
             Next::Create
         );
+    }
+
+    #[test]
+    fn done_at_the_description_files_the_ticket_at_once() {
+        let mut d = dialogue(Some("VPN down"));
+        d.step = first_missing(&d, &[]);
+        assert_eq!(d.step, DialogueStep::Description);
+        assert_eq!(advance(&mut d, Input::Done, &[], Lang::Ru), Next::Create);
+        assert_eq!(d.description.as_deref(), Some(""));
     }
 
     #[test]
