@@ -314,7 +314,9 @@ fn record(tx: &mut crate::store::Tx<'_>, item: &Outgoing, sent: &Sent) -> crate:
                 fingerprint,
             },
         ) => {
-            if let Some(mut link) = tx.ticket(*ticket)? {
+            // A card sent to a chat the ticket has since left (the group was upgraded while the
+            // send was in flight) is history: the ticket's card is re-posted in its new chat.
+            if let Some(mut link) = tx.ticket(*ticket)?.filter(|l| l.chat_id == chat_id) {
                 link.card_message_id = Some(*message_id);
                 link.rendered_hash = Some(*fingerprint);
                 tx.put_ticket(&link);
@@ -383,6 +385,11 @@ async fn edit_stale_cards(
             let Some(mut current) = tx.ticket(local)? else {
                 return Ok(());
             };
+            if (current.chat_id, current.card_message_id) != (link.chat_id, Some(message_id)) {
+                // The card moved (a re-post, a group upgrade) while this edit was in flight; the
+                // edit's outcome says nothing about the card the ticket has now.
+                return Ok(());
+            }
             match &result {
                 Ok(()) => {
                     current.rendered_hash = Some(fingerprint);
