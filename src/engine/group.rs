@@ -312,7 +312,8 @@ fn add_comment(
     })
 }
 
-fn unknown_requester(chat: &ChatSettings) -> Requester {
+/// The author of a message Telegram names no sender for.
+pub(crate) fn unknown_requester(chat: &ChatSettings) -> Requester {
     Requester {
         display_name: "Telegram".into(),
         telegram_id: 0,

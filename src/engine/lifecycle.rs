@@ -5,7 +5,7 @@ use super::{ChatSettings, Facts, Outcome, Settings, push_job, queued, say, send,
 use crate::config::OnClosedComment;
 use crate::model::{FollowUp, JobKind, LocalId, SendAction, TicketLink};
 use crate::store::{Result, Tx};
-use crate::telegram::wire::{CallbackQuery, Message, User};
+use crate::telegram::wire::{CallbackQuery, Message};
 use teledesk_adapter::{IdempotencyKey, Requester};
 use time::OffsetDateTime;
 
@@ -39,16 +39,6 @@ impl ButtonAction {
         match self {
             ButtonAction::Rate { ticket, .. } | ButtonAction::Reopen { ticket } => ticket,
         }
-    }
-}
-
-/// The Telegram user as staff should see them.
-pub(crate) fn requester(user: &User, company: Option<String>) -> Requester {
-    Requester {
-        display_name: user.full_name(),
-        telegram_id: user.id,
-        username: user.username.clone(),
-        company,
     }
 }
 
@@ -99,7 +89,7 @@ pub fn on_button(
         return Ok(sent());
     }
     let company = settings.chats.get(&link.chat_id).map(|c| c.name.clone());
-    let by = requester(&query.from, company);
+    let by = query.from.requester(company);
     let card = link.card_message_id.unwrap_or(link.source_message_id);
     match action {
         ButtonAction::Rate { score, .. } => {
@@ -240,12 +230,7 @@ pub fn closed_comment(
         OnClosedComment::Reopen => {
             let by = message
                 .author(Some(chat.name.clone()))
-                .unwrap_or_else(|| Requester {
-                    display_name: "Telegram".into(),
-                    telegram_id: 0,
-                    username: None,
-                    company: Some(chat.name.clone()),
-                });
+                .unwrap_or_else(|| super::group::unknown_requester(chat));
             queue_reopen(tx, link, by.clone(), &message.message_id.to_string(), now)?;
             say(
                 tx,

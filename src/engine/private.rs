@@ -179,7 +179,7 @@ pub fn on_message(
             key: IdempotencyKey::telegram(chat, message.message_id),
             score,
             comment: Some(text.to_owned()),
-            by: super::lifecycle::requester(&user, company),
+            by: user.requester(company),
         },
         now,
     )?;

@@ -93,6 +93,13 @@ pub(super) fn i32_key(value: i32) -> [u8; 4] {
     ((value as u32) ^ (1 << 31)).to_be_bytes()
 }
 
+/// The inverse of [`i64_key`] followed by [`i32_key`] (a message key).
+pub(super) fn read_message_key(bytes: &[u8]) -> (i64, i32) {
+    let chat = u64::from_be_bytes(bytes[..8].try_into().expect("8 bytes")) ^ (1 << 63);
+    let message = u32::from_be_bytes(bytes[8..12].try_into().expect("4 bytes")) ^ (1 << 31);
+    (chat as i64, message as i32)
+}
+
 pub(super) fn read_u64(bytes: &[u8]) -> u64 {
     let mut buf = [0u8; 8];
     buf.copy_from_slice(&bytes[..8]);

@@ -518,15 +518,11 @@ impl Tx<'_> {
 
     /// Every pending forward, with its `(group, forward id)`.
     pub fn pending_forwards(&self) -> Result<Vec<((i64, i32), PendingForward)>> {
-        self.scan::<PendingForward>(Space::PendingForwards, &[])?
+        Ok(self
+            .scan::<PendingForward>(Space::PendingForwards, &[])?
             .into_iter()
-            .map(|(key, post)| {
-                let group = i64::from_be_bytes(key[..8].try_into().expect("8 bytes")) ^ i64::MIN;
-                let forward =
-                    i32::from_be_bytes(key[8..12].try_into().expect("4 bytes")) ^ i32::MIN;
-                Ok(((group, forward), post))
-            })
-            .collect()
+            .map(|(key, post)| (keys::read_message_key(&key), post))
+            .collect())
     }
 
     pub fn remove_pending_forward(&mut self, group: i64, forward: i32) {

@@ -118,3 +118,17 @@ fn inbox_is_fifo_by_update_id() {
     assert_eq!(ids, [100, 200, 300]);
     assert_eq!(read.telegram_offset().unwrap(), 301);
 }
+
+#[test]
+fn message_keys_decode_to_what_they_encode() {
+    for (chat, message) in [
+        (-1001234567890i64, 42i32),
+        (5, 1),
+        (-1, i32::MAX),
+        (i64::MIN, -3),
+    ] {
+        let mut key = keys::i64_key(chat).to_vec();
+        key.extend_from_slice(&keys::i32_key(message));
+        assert_eq!(keys::read_message_key(&key), (chat, message));
+    }
+}

@@ -315,22 +315,10 @@ impl TelegramClient {
     /// The discussion group linked to a channel (or the channel linked to a group), from
     /// `getChat`. Read raw: teloxide's `ChatFullInfo` layout changes between Bot API versions.
     pub async fn linked_chat(&self, chat_id: i64) -> Result<Option<i64>, TgError> {
-        let url = format!("{}/bot{}/getChat", self.api_url, self.token.expose());
-        let answer: serde_json::Value = self
-            .http
-            .post(url)
-            .json(&serde_json::json!({ "chat_id": chat_id }))
-            .send()
-            .await
-            .map_err(|e| TgError::Temporary(self.scrub(&e.without_url().to_string())))?
-            .json()
-            .await
-            .map_err(|e| TgError::Temporary(self.scrub(&e.without_url().to_string())))?;
-        if answer["ok"].as_bool() != Some(true) {
-            let description = answer["description"].as_str().unwrap_or("no description");
-            return Err(TgError::Rejected(self.scrub(description)));
-        }
-        Ok(answer["result"]["linked_chat_id"].as_i64())
+        let chat = self
+            .raw("getChat", serde_json::json!({ "chat_id": chat_id }))
+            .await?;
+        Ok(chat["linked_chat_id"].as_i64())
     }
 
     /// Creates a forum topic; returns its thread id.

@@ -50,6 +50,16 @@ pub struct User {
 }
 
 impl User {
+    /// The user as staff should see them.
+    pub fn requester(&self, company: Option<String>) -> teledesk_adapter::Requester {
+        teledesk_adapter::Requester {
+            display_name: self.full_name(),
+            telegram_id: self.id,
+            username: self.username.clone(),
+            company,
+        }
+    }
+
     pub fn full_name(&self) -> String {
         match &self.last_name {
             Some(last) if !last.is_empty() => format!("{} {last}", self.first_name),
@@ -177,13 +187,7 @@ impl Message {
                 company,
             });
         }
-        let user = self.from.as_ref()?;
-        Some(teledesk_adapter::Requester {
-            display_name: user.full_name(),
-            telegram_id: user.id,
-            username: user.username.clone(),
-            company,
-        })
+        Some(self.from.as_ref()?.requester(company))
     }
 
     /// `https://t.me/...` link to this message, when the chat has a public link form.
