@@ -185,7 +185,8 @@ async fn wait_for_signal() {
     }
 }
 
-/// Tells systemd about our state (`Type=notify`), when started by it.
+/// `teledesk pin`: the pinned «Новая заявка» post, opening the Mini App when `server.mini_app`
+/// is set, else a private dialogue with the bot.
 fn pin(path: &Path, chat_id: i64) -> ExitCode {
     let Some(config) = load_or_report(path) else {
         return ExitCode::FAILURE;
@@ -211,6 +212,7 @@ fn pin(path: &Path, chat_id: i64) -> ExitCode {
     let result = runtime().block_on(crate::telegram::pin::pin_new_ticket_post(
         &telegram,
         &config.telegram.token,
+        config.server.mini_app.as_deref(),
         lang,
         chat_id,
     ));
@@ -230,6 +232,7 @@ fn pin(path: &Path, chat_id: i64) -> ExitCode {
     }
 }
 
+/// Tells systemd about our state (`Type=notify`), when started by it.
 fn notify_systemd(state: &str) {
     let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
         return;

@@ -6,6 +6,7 @@ pub mod daemon;
 pub mod demo;
 pub mod engine;
 pub mod helpdesks;
+pub mod http;
 pub mod model;
 pub mod store;
 pub mod telegram;

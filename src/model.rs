@@ -25,7 +25,8 @@ pub struct TicketLink {
     pub number: Option<String>,
     /// The Telegram chat the ticket belongs to.
     pub chat_id: i64,
-    /// The message the ticket was made from (its idempotency key names it).
+    /// The message the ticket was made from (its idempotency key names it); 0 when it came from
+    /// the Mini App (see [`TicketLink::source_message`]).
     pub source_message_id: i32,
     /// The bot's ticket card in the chat, once sent.
     pub card_message_id: Option<i32>,
@@ -117,6 +118,11 @@ pub struct FollowUp {
 
 impl TicketLink {
     /// The chat the ticket's source message is in.
+    /// The message the ticket was made from; `None` for a Mini App submission, which has none.
+    pub fn source_message(&self) -> Option<i32> {
+        (self.source_message_id != 0).then_some(self.source_message_id)
+    }
+
     pub fn source_chat(&self) -> i64 {
         self.source_chat_id.unwrap_or(self.chat_id)
     }
@@ -173,13 +179,66 @@ pub struct CommentLine {
     pub text: String,
 }
 
-/// A file sent in Telegram, not yet downloaded.
+/// A client's file not yet passed to the helpdesk: sent in Telegram (fetched when the job runs)
+/// or uploaded through the Mini App (kept in the store until then).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TelegramFile {
+pub struct ClientFile {
+    /// Telegram's `file_id`, or the store's upload key (decimal) for an upload.
     pub file_id: String,
     pub file_name: String,
     pub content_type: String,
     pub size: Option<u64>,
+    #[serde(default)]
+    pub source: FileSource,
+}
+
+/// Where a [`ClientFile`]'s bytes are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileSource {
+    #[default]
+    Telegram,
+    Upload,
+}
+
+impl ClientFile {
+    /// The store key of an uploaded file.
+    pub fn upload_id(&self) -> Option<u64> {
+        match self.source {
+            FileSource::Upload => self.file_id.parse().ok(),
+            FileSource::Telegram => None,
+        }
+    }
+}
+
+/// A ticket filed through the Mini App, as the HTTP server took it in: the inbox payload
+/// (`{"app_submission": …}`) the engine turns into a ticket.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AppSubmission {
+    /// The id the app generated for the form; the same on every retry of it.
+    pub id: String,
+    /// The configured chat the ticket is for, from the start token teledesk signed.
+    pub chat_id: i64,
+    /// The user, with the company they picked (or the chat's name).
+    pub author: Requester,
+    pub subject: String,
+    pub description: String,
+    pub files: Vec<ClientFile>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub submitted_at: OffsetDateTime,
+}
+
+/// What became of a Mini App submission, for the app waiting on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submission {
+    pub id: String,
+    pub user_id: i64,
+    pub chat_id: i64,
+    /// The ticket it opened; `None` while it waits in the inbox.
+    pub ticket: Option<LocalId>,
+    /// Why it could not become a ticket (its chat is no longer configured).
+    #[serde(default)]
+    pub refused: Option<String>,
 }
 
 /// Work for the helpdesk side, queued per ticket and done in order.
@@ -206,7 +265,7 @@ pub enum JobKind {
         key: IdempotencyKey,
         subject: String,
         description: String,
-        files: Vec<TelegramFile>,
+        files: Vec<ClientFile>,
         #[serde(with = "time::serde::rfc3339")]
         registered_at: OffsetDateTime,
         source_url: Option<String>,
@@ -234,7 +293,7 @@ pub enum JobKind {
         key: IdempotencyKey,
         author: Requester,
         body: String,
-        files: Vec<TelegramFile>,
+        files: Vec<ClientFile>,
         #[serde(with = "time::serde::rfc3339")]
         written_at: OffsetDateTime,
         source_url: Option<String>,
@@ -405,7 +464,7 @@ pub struct Dialogue {
     pub company: Option<String>,
     pub subject: Option<String>,
     pub description: Option<String>,
-    pub files: Vec<TelegramFile>,
+    pub files: Vec<ClientFile>,
     /// The bot's last prompt carrying buttons, to remove them when the step is over.
     pub prompt_message_id: Option<i32>,
     /// The configured chat the ticket will belong to, when the dialogue is held elsewhere (a
@@ -431,7 +490,7 @@ pub enum DialogueStep {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlbumItem {
     pub message_id: i32,
-    pub file: TelegramFile,
+    pub file: ClientFile,
     pub caption: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub date: OffsetDateTime,

@@ -76,9 +76,18 @@ impl Language {
 /// `[server]`.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
+    /// Whether the config has a `[server]` table: without one no HTTP server is started (polling
+    /// needs none), so a daemon never takes a port nobody asked it to.
+    pub enabled: bool,
     pub listen: SocketAddr,
     /// The https URL Telegram and helpdesks reach the server at, without a trailing slash.
     pub public_url: Option<String>,
+    /// The Mini App's short name (BotFather `/newapp`, URL `<public_url>/app/`): the pinned
+    /// «Новая заявка» post opens `t.me/<bot>/<mini_app>?startapp=<chat token>` instead of a
+    /// private dialogue with the bot.
+    pub mini_app: Option<String>,
+    /// How old a Mini App's `initData` (its `auth_date`) may be; Telegram sets no limit.
+    pub init_data_max_age: Duration,
 }
 
 /// `[store]`.

@@ -342,7 +342,7 @@ fn unknown_keys_everywhere_the_daemon_owns() {
     telegram.tokn (line 3): unknown key `tokn`; expected one of token, api_url, updates, webhook_secret, admins, language
     store.dir (line 6): unknown key `dir`; expected one of path
     chats[0].company (line 21): unknown key `company`; expected one of id, mode, helpdesk, name, companies, on_closed_comment, ticket
-    server.port (line 23): unknown key `port`; expected one of listen, public_url
+    server.port (line 23): unknown key `port`; expected one of listen, public_url, mini_app, init_data_max_age
     ");
 }
 
@@ -701,4 +701,30 @@ fn chats_add_no_errors_when_the_helpdesks_themselves_are_broken() {
         assert!(!errors.contains("chats[0]"), "{broken:?}: {errors}");
         assert_eq!(errors.lines().count(), 1, "{broken:?}: {errors}");
     }
+}
+
+#[test]
+fn the_server_runs_only_when_configured_and_takes_the_mini_app_keys() {
+    let config = ok(BASE).config;
+    assert!(!config.server.enabled);
+    assert_eq!(config.server.init_data_max_age, Duration::from_secs(3600));
+    let text = format!(
+        "{BASE}[server]\nlisten = \"127.0.0.1:0\"\npublic_url = \"https://desk.example.com\"\n\
+         mini_app = \"desk\"\ninit_data_max_age = \"10m\"\n"
+    );
+    let server = ok(&text).config.server;
+    assert!(server.enabled);
+    assert_eq!(server.mini_app.as_deref(), Some("desk"));
+    assert_eq!(server.init_data_max_age, Duration::from_secs(600));
+}
+
+#[test]
+fn a_mini_app_needs_a_valid_short_name_and_a_public_url() {
+    let text = format!("{BASE}[server]\nmini_app = \"my app!\"\ninit_data_max_age = \"soon\"\n");
+    insta::assert_snapshot!(errors(&text), @r#"
+    server.mini_app (line 20): invalid Mini App short name "my app!"; expected the 3-30 letters, digits or underscores given to BotFather's /newapp, e.g. "desk"
+    server.init_data_max_age (line 21): invalid duration "soon"; expected a whole number and a unit: "500ms", "30s", "5m" or "1h"
+    "#);
+    let text = format!("{BASE}[server]\nmini_app = \"desk\"\n");
+    insta::assert_snapshot!(errors(&text), @"server.public_url (line 19): required with server.mini_app; BotFather's Mini App URL is <public_url>/app/");
 }

@@ -35,7 +35,8 @@ const TELEGRAM_KEYS: &[&str] = &[
     "admins",
     "language",
 ];
-const SERVER_KEYS: &[&str] = &["listen", "public_url"];
+const SERVER_KEYS: &[&str] = &["listen", "public_url", "mini_app", "init_data_max_age"];
+const DEFAULT_INIT_DATA_MAX_AGE: Duration = Duration::from_secs(3600);
 const STORE_KEYS: &[&str] = &["path"];
 const CHAT_KEYS: &[&str] = &[
     "id",
@@ -292,8 +293,11 @@ fn server(report: &mut Report<'_>, root: &Table<'_, '_>) -> Option<ServerConfig>
     };
     if root.get("server").is_none() {
         return Some(ServerConfig {
+            enabled: false,
             listen: default_listen(),
             public_url: None,
+            mini_app: None,
+            init_data_max_age: DEFAULT_INIT_DATA_MAX_AGE,
         });
     }
     let table = report.table(root, "server")?;
@@ -326,9 +330,44 @@ fn server(report: &mut Report<'_>, root: &Table<'_, '_>) -> Option<ServerConfig>
         )?),
         None => None,
     };
+    let mini_app = match report.string(&table, "mini_app") {
+        Some((name, span)) => {
+            // BotFather's rule for a Mini App's short name.
+            let valid = (3..=30).contains(&name.len())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                report.error(
+                    &table.child_path("mini_app"),
+                    Some(span),
+                    format!(
+                        "invalid Mini App short name \"{name}\"; expected the 3-30 letters, digits \
+                         or underscores given to BotFather's /newapp, e.g. \"desk\""
+                    ),
+                );
+            }
+            valid.then(|| name.to_owned())
+        }
+        None => None,
+    };
+    if mini_app.is_some() && public_url.is_none() && table.get("public_url").is_none() {
+        report.error(
+            &table.child_path("public_url"),
+            table.line_span(),
+            "required with server.mini_app; BotFather's Mini App URL is <public_url>/app/",
+        );
+    }
+    let init_data_max_age = duration_field(
+        report,
+        &table,
+        "init_data_max_age",
+        DEFAULT_INIT_DATA_MAX_AGE,
+    );
     Some(ServerConfig {
+        enabled: true,
         listen: listen?,
         public_url,
+        mini_app,
+        init_data_max_age: init_data_max_age?,
     })
 }
 

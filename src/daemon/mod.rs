@@ -56,6 +56,11 @@ pub enum StartError {
     Helpdesk { name: String, problems: String },
     #[error("telegram: {0}")]
     Telegram(String),
+    #[error("cannot listen on {listen} (server.listen): {error}")]
+    Http {
+        listen: std::net::SocketAddr,
+        error: std::io::Error,
+    },
 }
 
 /// Wake-up signals between the loops.
@@ -100,6 +105,7 @@ pub struct Daemon {
     tracker: TaskTracker,
     intake_stop: CancellationToken,
     work_stop: CancellationToken,
+    http_addr: Option<std::net::SocketAddr>,
 }
 
 impl Daemon {
@@ -184,13 +190,40 @@ impl Daemon {
                 work_stop.clone(),
             ));
         }
+        // The server takes submissions into the inbox, so it stops with the intake.
+        let http_addr = if config.server.enabled {
+            let settings = crate::http::ServerSettings {
+                init_data_max_age: config.server.init_data_max_age,
+            };
+            let listen = config.server.listen;
+            Some(
+                crate::http::start(
+                    context.clone(),
+                    settings,
+                    listen,
+                    intake_stop.clone(),
+                    &tracker,
+                )
+                .await
+                .map_err(|error| StartError::Http { listen, error })?,
+            )
+        } else {
+            None
+        };
         tracker.close();
         Ok(Self {
             context,
             tracker,
             intake_stop,
             work_stop,
+            http_addr,
         })
+    }
+
+    /// Where the HTTP server listens (the port picked when `listen` asked for port 0), when the
+    /// config has a `[server]` table.
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.http_addr
     }
 
     /// Queue sizes, for `/healthz` and tests.

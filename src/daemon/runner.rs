@@ -7,7 +7,7 @@
 use super::{Context, MAX_ATTEMPTS, backoff, idle, now};
 use crate::engine::{self, sync};
 use crate::model::{
-    CommentLine, DeadItem, DeadLetter, Job, JobKind, LocalId, SendAction, StaffFile, TelegramFile,
+    ClientFile, CommentLine, DeadItem, DeadLetter, Job, JobKind, LocalId, SendAction, StaffFile,
 };
 use crate::telegram::client::TgError;
 use crate::telegram::texts::{Lang, truncate};
@@ -231,11 +231,13 @@ async fn run_job(ctx: &Context, local: LocalId, seq: u64) {
                 current.not_before = again.not_before;
                 current.last_error = again.last_error.clone();
                 tx.put_job(local, seq, &current);
-                if notify_client {
+                // A Mini App submission has no message to answer: the app itself shows that
+                // the ticket is accepted and waits to be registered.
+                if notify_client && link.source_message().is_some() {
                     engine::say(
                         tx,
                         link.source_chat(),
-                        Some(link.source_message_id),
+                        link.source_message(),
                         lang(ctx).helpdesk_unavailable(),
                         now(),
                     )?;
@@ -299,11 +301,24 @@ where
 /// replaced by a note in the text rather than blocking the comment forever.
 async fn download_files(
     ctx: &Context,
-    files: &[TelegramFile],
+    files: &[ClientFile],
 ) -> Result<(Vec<Attachment>, Vec<String>), Failure> {
     let mut attachments = Vec::new();
     let mut notes = Vec::new();
     for file in files {
+        if let Some(upload) = file.upload_id() {
+            // Uploaded through the Mini App: the bytes wait in the store.
+            match ctx.store.read().upload(upload) {
+                Ok(Some(bytes)) => attachments.push(Attachment {
+                    file_name: file.file_name.clone(),
+                    content_type: file.content_type.clone(),
+                    bytes,
+                }),
+                Ok(None) => notes.push(format!("[{}: the upload is gone]", file.file_name)),
+                Err(error) => return Err(Failure::Later(error.to_string(), None)),
+            }
+            continue;
+        }
         match ctx.telegram.download(&file.file_id).await {
             Ok(bytes) => attachments.push(Attachment {
                 file_name: file.file_name.clone(),
@@ -399,6 +414,9 @@ async fn create_ticket(
             link.number = Some(created.number.clone());
             tx.put_ticket(&link);
             tx.remove_job(local, seq);
+            for upload in files.iter().filter_map(ClientFile::upload_id) {
+                tx.remove_upload(upload);
+            }
             engine::send(tx, link.chat_id, SendAction::Card { ticket: local }, now())?;
             Ok(())
         })
@@ -817,11 +835,20 @@ fn dead_letter(
                 JobKind::AddComment { message_ids, .. } => {
                     (link.reply_target().0, message_ids.first().copied())
                 }
-                JobKind::CreateTicket { .. } => (link.source_chat(), Some(link.source_message_id)),
+                JobKind::CreateTicket { .. } => (link.source_chat(), link.source_message()),
                 JobKind::Escalate { message_id, .. } => (link.reply_target().0, Some(*message_id)),
                 JobKind::Rate { .. } | JobKind::Reopen { .. } => link.reply_target(),
             };
-            engine::say(tx, chat, reply_to, lang(ctx).not_delivered(), now())?;
+            if reply_to.is_none() && matches!(job.kind, JobKind::CreateTicket { .. }) {
+                // A Mini App submission: no message in the chat to answer, so tell its author.
+                let author = link.author.telegram_id;
+                if author > 0 && tx.dm_state(author)?.may_send() {
+                    let html = lang(ctx).not_delivered().to_owned();
+                    engine::send(tx, author, SendAction::Notify { html, link: None }, now())?;
+                }
+            } else {
+                engine::say(tx, chat, reply_to, lang(ctx).not_delivered(), now())?;
+            }
         }
         Ok(())
     });

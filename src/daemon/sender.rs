@@ -162,8 +162,9 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
             let card = render_card(ctx, &link);
             // A channel post cannot answer a message of the discussion group it came from, and a
             // topic's first message answers nothing.
-            let reply_to = (link.source_chat() == chat_id && topic.is_none())
-                .then_some(link.source_message_id);
+            let reply_to = link
+                .source_message()
+                .filter(|_| link.source_chat() == chat_id && topic.is_none());
             let id = tg
                 .send_html_in(chat_id, topic, &card.html, reply_to, card.keyboard.as_ref())
                 .await?;
@@ -182,7 +183,7 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
             let link = ctx.store.read().ticket(*ticket).ok().flatten();
             let reply_to = link.as_ref().and_then(|l| match l.reply_target() {
                 (chat, Some(root)) if chat == chat_id => Some(root),
-                _ => l.card_message_id.or(Some(l.source_message_id)),
+                _ => l.card_message_id.or(l.source_message()),
             });
             let topic = link.as_ref().and_then(|l| l.topic);
             let header = ctx.settings.lang.staff_reply_header(author);

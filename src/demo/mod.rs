@@ -4,7 +4,10 @@
 //! [`Stage`] (fakes, a config file pointing at them, a store in a temporary directory) is also what
 //! the end-to-end tests build on, so the demo and the tests exercise the same wiring.
 
+mod mini_app;
 mod staged;
+
+pub use mini_app::mini_app_scene;
 
 pub use staged::{StagedHelpdesk, Target};
 
@@ -277,6 +280,9 @@ pub fn describe_message(message: &ChatMessage) -> String {
     if let Some(reply) = message.reply_to {
         line.push_str(&format!(" ↩ #{reply}"));
     }
+    if let Some(service) = &message.service {
+        line.push_str(&format!(" ({})", service.replace('_', " ")));
+    }
     let text = message.text.trim();
     if !text.is_empty() {
         if text.contains('\n') {
@@ -338,7 +344,8 @@ pub fn main(helpdesk: &str, lang: &str) -> ExitCode {
         let lang_owned = lang.to_owned();
         let run = async move {
             script(Target::Fake(kind), &lang_owned).await?;
-            channel_scene(&lang_owned).await
+            channel_scene(&lang_owned).await?;
+            mini_app_scene(&lang_owned).await
         };
         match tokio::time::timeout(Duration::from_secs(300), run).await {
             Ok(Ok(())) => ExitCode::SUCCESS,

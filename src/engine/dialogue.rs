@@ -1,7 +1,7 @@
 //! The `/new` conversation as a pure step machine: given a dialogue and what the user did, the
 //! next state and what to ask.
 
-use crate::model::{Button, Dialogue, DialogueStep, Keyboard, TelegramFile};
+use crate::model::{Button, ClientFile, Dialogue, DialogueStep, Keyboard};
 use crate::telegram::texts::{Lang, escape};
 
 /// How long a dialogue may sit idle before it is dropped.
@@ -13,7 +13,7 @@ pub enum Input {
     /// A message: its text (or caption) and file.
     Message {
         text: String,
-        file: Option<TelegramFile>,
+        file: Option<ClientFile>,
     },
     /// Pressed a company button.
     Company(usize),
@@ -196,11 +196,12 @@ mod tests {
     fn file(id: &str) -> Input {
         Input::Message {
             text: String::new(),
-            file: Some(TelegramFile {
+            file: Some(ClientFile {
                 file_id: id.into(),
                 file_name: "a.jpg".into(),
                 content_type: "image/jpeg".into(),
                 size: Some(3),
+                source: crate::model::FileSource::Telegram,
             }),
         }
     }

@@ -4,7 +4,7 @@ use super::dialogue::{self, Input, Next};
 use super::lifecycle::{self, ClosedComment};
 use super::{ALBUM_WINDOW, ChatSettings, Outcome, Settings, queued, say, send, sent};
 use crate::model::{
-    AlbumItem, Dialogue, FollowUp, Job, JobKind, SendAction, TelegramFile, TicketLink, TicketView,
+    AlbumItem, ClientFile, Dialogue, FollowUp, Job, JobKind, SendAction, TicketLink, TicketView,
 };
 use crate::store::{Result, Tx};
 use crate::telegram::texts::escape;
@@ -187,7 +187,7 @@ fn follow_up(
         tx,
         chat,
         author,
-        message,
+        Origin::message(message, now),
         subject,
         message.body().trim().to_owned(),
         message.file().into_iter().collect(),
@@ -322,22 +322,41 @@ pub(crate) fn unknown_requester(chat: &ChatSettings) -> Requester {
     }
 }
 
+/// Where a new ticket comes from: a Telegram message, or a Mini App submission (no message).
+pub(crate) struct Origin {
+    /// The message in the chat the ticket is opened from.
+    pub message_id: Option<i32>,
+    pub key: IdempotencyKey,
+    pub registered_at: OffsetDateTime,
+    pub url: Option<String>,
+}
+
+impl Origin {
+    pub(crate) fn message(message: &Message, now: OffsetDateTime) -> Self {
+        Self {
+            message_id: Some(message.message_id),
+            key: IdempotencyKey::telegram(message.chat.id, message.message_id),
+            registered_at: OffsetDateTime::from_unix_timestamp(message.date).unwrap_or(now),
+            url: message.link(),
+        }
+    }
+}
+
 /// Opens a ticket: records the link, indexes its source messages, queues the creation.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn open_ticket(
     tx: &mut Tx<'_>,
     chat: &ChatSettings,
     author: Requester,
-    source: &Message,
+    origin: Origin,
     subject: String,
     description: String,
-    files: Vec<TelegramFile>,
+    files: Vec<ClientFile>,
     extra_messages: &[i32],
     follow_up_of: Option<FollowUp>,
     now: OffsetDateTime,
 ) -> Result<u64> {
     let local = tx.next_seq()?;
-    let registered_at = OffsetDateTime::from_unix_timestamp(source.date).unwrap_or(now);
     let link = TicketLink {
         local,
         helpdesk: chat.helpdesk.clone(),
@@ -348,7 +367,7 @@ pub(crate) fn open_ticket(
         thread: None,
         topic: None,
         topic_closed: false,
-        source_message_id: source.message_id,
+        source_message_id: origin.message_id.unwrap_or(0),
         card_message_id: None,
         author,
         view: TicketView {
@@ -372,7 +391,9 @@ pub(crate) fn open_ticket(
         notified_done: false,
     };
     tx.put_ticket(&link);
-    tx.index_message(chat.id, source.message_id, local);
+    if let Some(message_id) = origin.message_id {
+        tx.index_message(chat.id, message_id, local);
+    }
     for id in extra_messages {
         tx.index_message(chat.id, *id, local);
     }
@@ -380,12 +401,12 @@ pub(crate) fn open_ticket(
         local,
         &Job {
             kind: JobKind::CreateTicket {
-                key: IdempotencyKey::telegram(chat.id, source.message_id),
+                key: origin.key,
                 subject,
                 description,
                 files,
-                registered_at,
-                source_url: source.link(),
+                registered_at: origin.registered_at,
+                source_url: origin.url,
                 follow_up_of: follow_up_of.map(|f| f.local),
             },
             attempts: 0,
@@ -443,7 +464,7 @@ fn ticket_from_reply(
     let author = source
         .author(Some(chat.name.clone()))
         .unwrap_or_else(|| unknown_requester(chat));
-    let mut files: Vec<TelegramFile> = Vec::new();
+    let mut files: Vec<ClientFile> = Vec::new();
     let mut extra = Vec::new();
     let mut text = source.body().trim().to_owned();
     if let Some(group) = &source.media_group_id {
@@ -468,7 +489,16 @@ fn ticket_from_reply(
     }
     let subject = subject_from(&text, &author, files.len(), lang);
     open_ticket(
-        tx, chat, author, source, subject, text, files, &extra, None, now,
+        tx,
+        chat,
+        author,
+        Origin::message(source, now),
+        subject,
+        text,
+        files,
+        &extra,
+        None,
+        now,
     )?;
     Ok(Outcome {
         jobs: true,
@@ -636,7 +666,7 @@ pub(crate) fn continue_dialogue(
                 tx,
                 chat,
                 author,
-                &source,
+                Origin::message(&source, now),
                 dialogue.subject.clone().unwrap_or_default(),
                 dialogue.description.clone().unwrap_or_default(),
                 dialogue.files.clone(),

@@ -5,6 +5,7 @@
 //! same transaction, so an update's effects are recorded atomically with its removal from the
 //! inbox. The loops in `daemon` execute that work.
 
+pub mod app;
 pub mod channel;
 pub mod dialogue;
 pub mod group;
@@ -178,6 +179,14 @@ pub fn process_update(
     facts: Facts,
     now: OffsetDateTime,
 ) -> Result<Outcome> {
+    if let Some(submission) = raw.get(app::PAYLOAD_FIELD) {
+        return match serde_json::from_value(submission.clone()) {
+            Ok(submission) => app::on_submission(tx, settings, &submission, now),
+            Err(error) => Ok(Outcome::skipped(format!(
+                "unreadable Mini App submission: {error}"
+            ))),
+        };
+    }
     let update: Update = match serde_json::from_value(raw.clone()) {
         Ok(update) => update,
         Err(error) => return Ok(Outcome::skipped(format!("unparseable update: {error}"))),

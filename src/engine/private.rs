@@ -58,6 +58,10 @@ pub fn on_message(
     }
     // Writing to the bot is what lets it write back (notifications of replies).
     tx.set_dm_state(user.id, crate::model::DmState::Started);
+    if message.write_access_allowed.is_some() {
+        // The Mini App asked and the user agreed: nothing to answer, the bot may write now.
+        return Ok(Outcome::skipped(""));
+    }
     let chat = message.chat.id;
     if let Some((name, args)) = command(message.body(), &settings.bot_username) {
         if let Some(dialogue) = tx.dialogue(chat, user.id)?

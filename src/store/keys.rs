@@ -21,6 +21,8 @@ pub(super) enum Space {
     Users,
     PendingForwards,
     ChatAliases,
+    Submissions,
+    Uploads,
 }
 
 impl Space {
@@ -45,6 +47,8 @@ impl Space {
             Space::Users => 16,
             Space::PendingForwards => 17,
             Space::ChatAliases => 18,
+            Space::Submissions => 19,
+            Space::Uploads => 20,
         }
     }
 
@@ -68,6 +72,8 @@ impl Space {
             Space::Users => "users",
             Space::PendingForwards => "pending_forwards",
             Space::ChatAliases => "chat_aliases",
+            Space::Submissions => "submissions",
+            Space::Uploads => "uploads",
         }
     }
 

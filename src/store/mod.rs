@@ -12,7 +12,8 @@
 mod keys;
 
 use crate::model::{
-    AlbumItem, DeadLetter, Dialogue, DmState, Job, LocalId, Outgoing, PendingForward, TicketLink,
+    AlbumItem, DeadLetter, Dialogue, DmState, Job, LocalId, Outgoing, PendingForward, Submission,
+    TicketLink,
 };
 use keys::{Space, i32_key, i64_key, u64_key};
 use serde::Serialize;
@@ -551,6 +552,51 @@ impl Tx<'_> {
         self.put(Space::Users, &i64_key(user_id), &state);
     }
 
+    // --- Mini App submissions -----------------------------------------------------------
+
+    /// Queues a Mini App submission in the inbox, after every Telegram update (their ids are far
+    /// below [`APP_INBOX_BASE`]), and records it under the client's id for it.
+    pub fn push_submission(
+        &mut self,
+        submission: &Submission,
+        payload: &serde_json::Value,
+    ) -> Result<()> {
+        let seq = self.next_seq()?;
+        self.push_inbox(APP_INBOX_BASE + seq, payload);
+        self.put_submission(submission);
+        Ok(())
+    }
+
+    /// A submission by its user and the id the Mini App generated for it.
+    pub fn submission(&self, user_id: i64, id: &str) -> Result<Option<Submission>> {
+        self.get(Space::Submissions, &submission_key(user_id, id))
+    }
+
+    pub fn put_submission(&mut self, submission: &Submission) {
+        self.put(
+            Space::Submissions,
+            &submission_key(submission.user_id, &submission.id),
+            submission,
+        );
+    }
+
+    /// Keeps a file uploaded through the Mini App until the ticket it belongs to is created;
+    /// returns its key. Stored as raw bytes (not JSON): uploads are up to tens of megabytes.
+    pub fn put_upload(&mut self, bytes: &[u8]) -> Result<u64> {
+        let id = self.next_seq()?;
+        self.pending
+            .insert(Space::Uploads.key(&u64_key(id)), Some(bytes.to_vec()));
+        Ok(id)
+    }
+
+    pub fn upload(&self, id: u64) -> Result<Option<Vec<u8>>> {
+        self.raw_get(&Space::Uploads.key(&u64_key(id)))
+    }
+
+    pub fn remove_upload(&mut self, id: u64) {
+        self.delete(Space::Uploads, &u64_key(id));
+    }
+
     /// Chats already reported as unconfigured (logged once, not per message).
     pub fn note_unknown_chat(&mut self, chat_id: i64) -> Result<bool> {
         let key = i64_key(chat_id);
@@ -568,6 +614,15 @@ fn decode<T: DeserializeOwned>(space: Space, key: &[u8], bytes: &[u8]) -> Result
         key: String::from_utf8_lossy(&key[1..]).into_owned(),
         source,
     })
+}
+
+/// Inbox keys of Mini App submissions start here; Telegram's update ids stay far below it.
+pub const APP_INBOX_BASE: u64 = 1 << 62;
+
+fn submission_key(user_id: i64, id: &str) -> Vec<u8> {
+    let mut key = i64_key(user_id).to_vec();
+    key.extend_from_slice(id.as_bytes());
+    key
 }
 
 fn helpdesk_key(helpdesk: &str, id: &TicketId) -> Vec<u8> {

@@ -12,6 +12,16 @@ pub enum Lang {
     En,
 }
 
+impl Lang {
+    /// The BCP 47 code (`ru`, `en`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ru => "ru",
+            Lang::En => "en",
+        }
+    }
+}
+
 /// Escapes text for Telegram's HTML parse mode.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -533,12 +543,20 @@ impl Lang {
     }
 
     /// The pinned post that opens a new ticket.
-    pub fn pin_text(self) -> &'static str {
-        match self {
-            Lang::Ru => {
+    /// The pinned «Новая заявка» post: its button opens the Mini App form, or a private dialogue
+    /// with the bot when no Mini App is configured.
+    pub fn pin_text(self, mini_app: bool) -> &'static str {
+        match (self, mini_app) {
+            (Lang::Ru, true) => {
+                "📝 <b>Новая заявка</b>\nНажмите кнопку ниже и заполните форму: тема, описание, файлы. Заявка появится здесь, ответы поддержки — в обсуждении."
+            }
+            (Lang::En, true) => {
+                "📝 <b>New ticket</b>\nPress the button below and fill in the form: subject, description, files. The ticket appears here, support answers in its discussion."
+            }
+            (Lang::Ru, false) => {
                 "📝 <b>Новая заявка</b>\nНажмите кнопку ниже, чтобы оформить заявку в поддержку: бот спросит тему, описание и файлы."
             }
-            Lang::En => {
+            (Lang::En, false) => {
                 "📝 <b>New ticket</b>\nPress the button below to file a ticket with support: the bot asks for the subject, description and files."
             }
         }

@@ -110,6 +110,9 @@ pub struct Message {
     pub forward_origin: Option<ForwardOrigin>,
     pub migrate_to_chat_id: Option<i64>,
     pub migrate_from_chat_id: Option<i64>,
+    /// A service message: the user allowed the bot to write to them (in a Mini App, or by
+    /// logging in on a website).
+    pub write_access_allowed: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -139,17 +142,18 @@ impl Message {
     }
 
     /// The file this message carries, if any (the largest size of a photo).
-    pub fn file(&self) -> Option<crate::model::TelegramFile> {
-        use crate::model::TelegramFile;
+    pub fn file(&self) -> Option<crate::model::ClientFile> {
+        use crate::model::ClientFile;
         if let Some(sizes) = &self.photo {
             let best = sizes
                 .iter()
                 .max_by_key(|s| (s.width * s.height, s.file_size))?;
-            return Some(TelegramFile {
+            return Some(ClientFile {
                 file_id: best.file_id.clone(),
                 file_name: format!("photo_{}.jpg", self.message_id),
                 content_type: "image/jpeg".into(),
                 size: best.file_size,
+                source: crate::model::FileSource::Telegram,
             });
         }
         let (info, default_name, default_type) = if let Some(d) = &self.document {
@@ -163,7 +167,7 @@ impl Message {
         } else {
             return None;
         };
-        Some(TelegramFile {
+        Some(ClientFile {
             file_id: info.file_id.clone(),
             file_name: info
                 .file_name
@@ -174,6 +178,7 @@ impl Message {
                 .clone()
                 .unwrap_or_else(|| default_type.to_owned()),
             size: info.file_size,
+            source: crate::model::FileSource::Telegram,
         })
     }
 

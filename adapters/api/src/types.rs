@@ -29,7 +29,7 @@ impl fmt::Display for CommentId {
 }
 
 /// The key that makes a helpdesk write idempotent: `tg:<chat id>:<message id>` of the Telegram
-/// message the write comes from.
+/// message the write comes from, or `tg-app:…` for a Mini App submission.
 ///
 /// Adapters store it in the helpdesk where they can (external id, custom field, a marker in the
 /// text) so that a retry after a crash finds the earlier write.
@@ -41,6 +41,12 @@ impl IdempotencyKey {
     /// The key of a Telegram message.
     pub fn telegram(chat_id: i64, message_id: i32) -> Self {
         Self(format!("tg:{chat_id}:{message_id}"))
+    }
+
+    /// The key of a ticket filed through the Mini App: `tg-app:<user id>:<submission id>`, the
+    /// submission id being the one the app generated for the form (the same on every retry).
+    pub fn mini_app(user_id: i64, submission_id: &str) -> Self {
+        Self(format!("tg-app:{user_id}:{submission_id}"))
     }
 
     /// The key as text.

@@ -63,6 +63,7 @@
 mod api;
 mod html;
 pub mod limits;
+pub mod mini_app;
 mod state;
 #[cfg(test)]
 mod tests;

@@ -231,6 +231,8 @@ pub(crate) enum Service {
     TopicReopened,
     MigrateTo(i64),
     MigrateFrom(i64),
+    /// The user allowed the bot to write to them, answering a Mini App's `requestWriteAccess`.
+    WriteAccessAllowed,
 }
 
 impl Service {
@@ -244,6 +246,7 @@ impl Service {
             Service::TopicReopened => "forum_topic_reopened",
             Service::MigrateTo(_) => "migrate_to_chat_id",
             Service::MigrateFrom(_) => "migrate_from_chat_id",
+            Service::WriteAccessAllowed => "write_access_allowed",
         }
     }
 }
@@ -980,6 +983,7 @@ impl World {
                 }
                 Service::TopicClosed | Service::TopicReopened => json!({}),
                 Service::MigrateTo(id) | Service::MigrateFrom(id) => json!(id),
+                Service::WriteAccessAllowed => json!({"from_request": true}),
             };
         } else if let Some(media) = &message.media {
             let (key, media_json) = media.to_json();
@@ -1046,6 +1050,18 @@ impl World {
     /// A user sends `items` (one update each). `as_chat` sends on behalf of a chat (a channel,
     /// or the group itself for an anonymous admin); `topic` puts the messages into a forum topic.
     /// Panics on test mistakes, like the public helpers that call it.
+    /// The user accepted a Mini App's request to let the bot write to them: the bot may DM them
+    /// from now on and gets a `write_access_allowed` service message in their private chat.
+    pub(crate) fn grant_write_access(&mut self, user_id: i64) -> i32 {
+        self.private_chat(user_id)
+            .expect("grant_write_access: unknown user");
+        self.users.get_mut(&user_id).expect("user exists").can_dm = true;
+        self.insert_and_queue(
+            user_id,
+            StoredMessage::service(user_id, Service::WriteAccessAllowed),
+        )
+    }
+
     pub(crate) fn user_send(
         &mut self,
         chat_id: i64,

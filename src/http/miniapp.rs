@@ -1,0 +1,798 @@
+//! The Mini App: its page (`/app/`) and the JSON API the page calls (`/api/app/…`).
+//!
+//! Every API call carries the launch data (`Authorization: tma <initData>`). The user comes from
+//! that data once its signature checks out; the chat comes from the `startapp` token teledesk
+//! signed (`start_param`), never from the page; and the user must be a member of that chat.
+//! A submission is written to the inbox (with its files) in one store transaction, keyed by the
+//! id the page generated for the form, so a double tap or a retry opens one ticket.
+
+use super::init_data::{self, InitDataError, WebAppUser};
+use super::uploads::{self, FileProblem, Limits};
+use super::{SMALL_BODY, ServerSettings};
+use crate::daemon::Context;
+use crate::engine::ChatSettings;
+use crate::model::{AppSubmission, ClientFile, FileSource, Submission};
+use crate::telegram::chat_token;
+use crate::telegram::texts::Lang;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use teledesk_adapter::Requester;
+
+const INDEX_HTML: &str = include_str!("app/index.html");
+const APP_JS: &str = include_str!("app/app.js");
+const APP_CSS: &str = include_str!("app/app.css");
+
+/// A membership confirmed by Telegram is trusted this long, so list refreshes and polling do not
+/// each cost a `getChatMember`.
+const MEMBERSHIP_TTL: Duration = Duration::from_secs(600);
+
+/// The largest text field read from a form; the limits that matter are checked after.
+const TEXT_FIELD_MAX: usize = 64 * 1024;
+
+struct AppState {
+    ctx: Arc<Context>,
+    init_data_max_age: Duration,
+    members: Mutex<HashMap<(i64, i64), Instant>>,
+}
+
+pub(super) fn routes(ctx: Arc<Context>, settings: ServerSettings) -> Router {
+    // The body limit of the one route that takes files: the largest any chat's helpdesk allows.
+    let submission_body = ctx
+        .helpdesks
+        .values()
+        .map(|h| {
+            let capability = h.capability();
+            Limits::for_helpdesk(capability.attachment, capability.attachment_max_size).body_limit()
+        })
+        .max()
+        .unwrap_or(SMALL_BODY);
+    let state = Arc::new(AppState {
+        ctx,
+        init_data_max_age: settings.init_data_max_age,
+        members: Mutex::new(HashMap::new()),
+    });
+    Router::new()
+        .route("/app", get(|| async { Redirect::permanent("/app/") }))
+        .route(
+            "/app/",
+            get(|| asset("text/html; charset=utf-8", INDEX_HTML)),
+        )
+        .route(
+            "/app/app.js",
+            get(|| asset("text/javascript; charset=utf-8", APP_JS)),
+        )
+        .route(
+            "/app/app.css",
+            get(|| asset("text/css; charset=utf-8", APP_CSS)),
+        )
+        .route("/api/app/session", get(session))
+        .route(
+            "/api/app/tickets",
+            get(list)
+                .post(submit)
+                .layer(DefaultBodyLimit::max(submission_body)),
+        )
+        .route("/api/app/submissions/{id}", get(submission_status))
+        .with_state(state)
+}
+
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            // Revalidate on every open: a new release must not meet an old cached page.
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+// --- errors --------------------------------------------------------------------------------
+
+/// An error the page shows as it is: `message` is already in the user's language.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    field: Option<&'static str>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, lang: Lang, code: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            message: problem_text(lang, code).to_owned(),
+            field: None,
+        }
+    }
+
+    fn on(mut self, field: &'static str) -> Self {
+        self.field = Some(field);
+        self
+    }
+
+    fn with_message(mut self, message: String) -> Self {
+        self.message = message;
+        self
+    }
+
+    fn store(lang: Lang, error: crate::store::StoreError) -> Self {
+        tracing::error!(%error, "Mini App request failed on the store.");
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, lang, "unavailable")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({ "error": self.code, "message": self.message, "field": self.field })),
+        )
+            .into_response()
+    }
+}
+
+fn problem_text(lang: Lang, code: &str) -> &'static str {
+    match (lang, code) {
+        (Lang::Ru, "init_data_missing") => {
+            "Откройте форму из Telegram: кнопка «Новая заявка» в чате поддержки."
+        }
+        (Lang::En, "init_data_missing") => {
+            "Open the form from Telegram: the «New ticket» button in your support chat."
+        }
+        (Lang::Ru, "init_data_invalid") => {
+            "Не удалось подтвердить, что форма открыта из Telegram. Закройте её и откройте снова кнопкой «Новая заявка»."
+        }
+        (Lang::En, "init_data_invalid") => {
+            "Could not confirm the form was opened from Telegram. Close it and open it again with the «New ticket» button."
+        }
+        (Lang::Ru, "init_data_expired") => {
+            "Форма открыта слишком давно. Закройте её и откройте снова — введённое придётся повторить."
+        }
+        (Lang::En, "init_data_expired") => {
+            "The form has been open too long. Close it and open it again."
+        }
+        (Lang::Ru, "chat_token_invalid") => {
+            "Ссылка на форму недействительна. Откройте форму кнопкой «Новая заявка» в чате поддержки."
+        }
+        (Lang::En, "chat_token_invalid") => {
+            "This form link is not valid. Open the form with the «New ticket» button in your support chat."
+        }
+        (Lang::Ru, "chat_not_served") => "Этот чат больше не обслуживается поддержкой.",
+        (Lang::En, "chat_not_served") => "Support is no longer provided in this chat.",
+        (Lang::Ru, "not_a_member") => "Форма доступна только участникам чата поддержки.",
+        (Lang::En, "not_a_member") => "Only members of the support chat can use this form.",
+        (Lang::Ru, "telegram_unavailable") => {
+            "Telegram сейчас не отвечает. Попробуйте ещё раз через минуту — введённое не потеряется."
+        }
+        (Lang::En, "telegram_unavailable") => {
+            "Telegram is not answering right now. Try again in a minute; nothing you entered is lost."
+        }
+        (Lang::Ru, "unavailable") => "Сервис временно недоступен. Попробуйте ещё раз через минуту.",
+        (Lang::En, "unavailable") => {
+            "The service is unavailable for a moment. Try again in a minute."
+        }
+        (Lang::Ru, "not_multipart") => "Форма отправлена в неожиданном формате.",
+        (Lang::En, "not_multipart") => "The form was sent in an unexpected format.",
+        (Lang::Ru, "bad_form") => "Форма пришла повреждённой. Отправьте ещё раз.",
+        (Lang::En, "bad_form") => "The form arrived damaged. Please send it again.",
+        (Lang::Ru, "body_too_large") => "Файлы слишком большие вместе. Уберите часть файлов.",
+        (Lang::En, "body_too_large") => "The files are too large together. Remove some of them.",
+        (Lang::Ru, "bad_submission_id") => "Форма устарела. Обновите страницу.",
+        (Lang::En, "bad_submission_id") => "The form is out of date. Reload the page.",
+        (Lang::Ru, "subject_required") => "Укажите тему заявки.",
+        (Lang::En, "subject_required") => "Enter a subject.",
+        (Lang::Ru, "subject_too_long") => "Тема слишком длинная.",
+        (Lang::En, "subject_too_long") => "The subject is too long.",
+        (Lang::Ru, "description_too_long") => "Описание слишком длинное.",
+        (Lang::En, "description_too_long") => "The description is too long.",
+        (Lang::Ru, "company_required") => "Выберите компанию.",
+        (Lang::En, "company_required") => "Choose a company.",
+        (Lang::Ru, "too_many_files") => "Слишком много файлов.",
+        (Lang::En, "too_many_files") => "Too many files.",
+        (Lang::Ru, "files_not_accepted") => "Эта служба поддержки не принимает файлы.",
+        (Lang::En, "files_not_accepted") => "This helpdesk does not accept files.",
+        (Lang::Ru, "unknown_submission") => "Заявка не найдена.",
+        (Lang::En, "unknown_submission") => "Ticket request not found.",
+        (Lang::Ru, "submission_refused") => {
+            "Заявку не удалось зарегистрировать: чат больше не обслуживается."
+        }
+        (Lang::En, "submission_refused") => {
+            "The ticket could not be filed: the chat is no longer served."
+        }
+        (Lang::Ru, "bad_query") => "Неверный запрос.",
+        (Lang::En, "bad_query") => "Bad request.",
+        (_, _) => "Error.",
+    }
+}
+
+fn file_problem_text(lang: Lang, file: &str, problem: FileProblem) -> String {
+    match (lang, problem) {
+        (Lang::Ru, FileProblem::Type) => format!("«{file}»: такой тип файла не принимается."),
+        (Lang::En, FileProblem::Type) => format!("“{file}”: this type of file is not accepted."),
+        (Lang::Ru, FileProblem::TypeMismatch | FileProblem::Content) => {
+            format!("«{file}»: содержимое файла не соответствует его типу.")
+        }
+        (Lang::En, FileProblem::TypeMismatch | FileProblem::Content) => {
+            format!("“{file}”: the content does not match the file type.")
+        }
+    }
+}
+
+fn file_too_large_text(lang: Lang, file: &str, max: u64) -> String {
+    let mb = max.div_ceil(1024 * 1024);
+    match lang {
+        Lang::Ru => format!("«{file}» больше {mb} МБ."),
+        Lang::En => format!("“{file}” is larger than {mb} MB."),
+    }
+}
+
+// --- who is asking -------------------------------------------------------------------------
+
+struct Caller {
+    user: WebAppUser,
+    chat: ChatSettings,
+    lang: Lang,
+}
+
+/// The user's language for the app: theirs when it is Russian or English-speaking Telegram,
+/// else the deployment's.
+fn lang_for(user_language: Option<&str>, default: Lang) -> Lang {
+    match user_language {
+        Some(code) if code.starts_with("ru") => Lang::Ru,
+        Some(code) if !code.is_empty() => Lang::En,
+        _ => default,
+    }
+}
+
+impl AppState {
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        let settings = &self.ctx.settings;
+        let raw = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("tma "))
+            .unwrap_or("");
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let data = init_data::validate(raw, &settings.chat_key, now, self.init_data_max_age)
+            .map_err(|error| {
+                tracing::info!(%error, "Mini App launch data refused.");
+                let code = match error {
+                    InitDataError::Missing => "init_data_missing",
+                    InitDataError::Expired { .. } => "init_data_expired",
+                    _ => "init_data_invalid",
+                };
+                ApiError::new(StatusCode::UNAUTHORIZED, settings.lang, code)
+            })?;
+        let lang = lang_for(data.user.language_code.as_deref(), settings.lang);
+        let forbidden = |code| ApiError::new(StatusCode::FORBIDDEN, lang, code);
+        let chat_id = data
+            .start_param
+            .as_deref()
+            .and_then(|token| chat_token::verify(&settings.chat_key, token))
+            .ok_or_else(|| {
+                tracing::info!(
+                    user = data.user.id,
+                    "Mini App opened with a start token teledesk did not sign."
+                );
+                forbidden("chat_token_invalid")
+            })?;
+        let chat = settings
+            .chat(&self.ctx.store.read(), chat_id)
+            .map_err(|e| ApiError::store(lang, e))?
+            // A channel's discussion group is not where tickets are filed.
+            .filter(|chat| chat.id == chat.ticket_chat)
+            .ok_or_else(|| {
+                tracing::info!(
+                    chat_id,
+                    "Mini App opened for a chat that is not configured."
+                );
+                forbidden("chat_not_served")
+            })?;
+        self.check_member(chat.ticket_chat, data.user.id, lang)
+            .await?;
+        Ok(Caller {
+            user: data.user,
+            chat,
+            lang,
+        })
+    }
+
+    async fn check_member(&self, chat_id: i64, user_id: i64, lang: Lang) -> Result<(), ApiError> {
+        let key = (chat_id, user_id);
+        let fresh = |members: &HashMap<(i64, i64), Instant>| {
+            members
+                .get(&key)
+                .is_some_and(|at| at.elapsed() < MEMBERSHIP_TTL)
+        };
+        if fresh(&self.members.lock().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(());
+        }
+        match self.ctx.telegram.is_member(chat_id, user_id).await {
+            Ok(true) => {
+                let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+                members.retain(|_, at| at.elapsed() < MEMBERSHIP_TTL);
+                members.insert(key, Instant::now());
+                Ok(())
+            }
+            Ok(false) => Err(ApiError::new(StatusCode::FORBIDDEN, lang, "not_a_member")),
+            Err(error) if error.is_temporary() => {
+                tracing::warn!(%error, chat_id, "Cannot check chat membership for the Mini App.");
+                Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    lang,
+                    "telegram_unavailable",
+                ))
+            }
+            Err(error) => {
+                // The bot cannot see the chat's members: it cannot vouch for the user.
+                tracing::warn!(%error, chat_id, "Chat membership check failed; refusing the Mini App user.");
+                Err(ApiError::new(StatusCode::FORBIDDEN, lang, "not_a_member"))
+            }
+        }
+    }
+
+    fn limits(&self, chat: &ChatSettings) -> Limits {
+        let capability = self
+            .ctx
+            .helpdesk(&chat.helpdesk)
+            .map(|h| h.capability())
+            .unwrap_or_default();
+        Limits::for_helpdesk(capability.attachment, capability.attachment_max_size)
+    }
+}
+
+// --- handlers ------------------------------------------------------------------------------
+
+async fn session(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let caller = state.authenticate(&headers).await?;
+    let user_id = caller.user.id;
+    let can_write = state
+        .ctx
+        .store
+        .write(|tx| {
+            let known = tx.dm_state(user_id)?;
+            if caller.user.allows_write_to_pm == Some(true) {
+                // Telegram vouches that the bot may write; a refusal recorded earlier is stale.
+                if known != crate::model::DmState::Started {
+                    tx.set_dm_state(user_id, crate::model::DmState::Started);
+                }
+                return Ok(true);
+            }
+            Ok(known == crate::model::DmState::Started)
+        })
+        .map_err(|e| ApiError::store(caller.lang, e))?;
+    let limits = state.limits(&caller.chat);
+    Ok(Json(json!({
+        "language": caller.lang.code(),
+        "chat": { "title": caller.chat.name, "mode": caller.chat.mode.as_str() },
+        "companies": caller.chat.companies,
+        "user": { "id": caller.user.id, "first_name": caller.user.first_name },
+        "notifications": if can_write { "allowed" } else { "ask" },
+        "limits": {
+            "max_files": limits.max_files,
+            "max_file_bytes": limits.max_file_bytes,
+            "max_total_bytes": limits.max_total_bytes,
+            "subject_max": limits.subject_max,
+            "description_max": limits.description_max,
+            "accept": uploads::accept_list(),
+        },
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    scope: Option<String>,
+    limit: Option<usize>,
+}
+
+/// The chat's tickets, newest first: the open ones, or the last 10 or 20.
+async fn list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let caller = state.authenticate(&headers).await?;
+    let lang = caller.lang;
+    let Ok(Query(query)) = query else {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, lang, "bad_query"));
+    };
+    let open_only = match query.scope.as_deref() {
+        None | Some("open") => true,
+        Some("last") => false,
+        Some(_) => return Err(ApiError::new(StatusCode::BAD_REQUEST, lang, "bad_query")),
+    };
+    let limit = if open_only {
+        usize::MAX
+    } else {
+        query.limit.unwrap_or(10).clamp(1, 20)
+    };
+    let mut tickets: Vec<_> = state
+        .ctx
+        .store
+        .read()
+        .tickets()
+        .map_err(|e| ApiError::store(lang, e))?
+        .into_iter()
+        .filter(|l| l.chat_id == caller.chat.ticket_chat)
+        .filter(|l| !open_only || !l.view.status.is_done())
+        .collect();
+    tickets.sort_by_key(|l| std::cmp::Reverse((l.created_at, l.local)));
+    tickets.truncate(limit);
+    let rows: Vec<Value> = tickets
+        .iter()
+        .map(|l| {
+            json!({
+                "number": l.number,
+                "subject": l.view.subject,
+                "status": l.view.status,
+                "status_label": lang.status(l.view.status),
+                "done": l.view.status.is_done(),
+                "url": l.post_link(),
+                "author": l.author.display_name,
+                "created_at": l.created_at.format(&time::format_description::well_known::Rfc3339).ok(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "tickets": rows })).into_response())
+}
+
+async fn submission_status(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let caller = state.authenticate(&headers).await?;
+    let lang = caller.lang;
+    let read = state.ctx.store.read();
+    let record = read
+        .submission(caller.user.id, &id)
+        .map_err(|e| ApiError::store(lang, e))?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "unknown_submission"))?;
+    if record.refused.is_some() {
+        return Err(ApiError::new(StatusCode::GONE, lang, "submission_refused"));
+    }
+    let view = submission_view(&read, &record).map_err(|e| ApiError::store(lang, e))?;
+    Ok(Json(view).into_response())
+}
+
+/// Where a submission stands: `queued` (in the inbox), `creating` (being registered in the
+/// helpdesk), `created` (it has a number), `posted` (its post is in the chat).
+fn submission_view(tx: &crate::store::Tx<'_>, record: &Submission) -> crate::store::Result<Value> {
+    let link = match record.ticket {
+        Some(local) => tx.ticket(local)?,
+        None => None,
+    };
+    let state = match &link {
+        None if record.ticket.is_none() => "queued",
+        None => "creating",
+        Some(link) if link.number.is_none() => "creating",
+        Some(link) if link.card_message_id.is_none() => "created",
+        Some(_) => "posted",
+    };
+    let ticket = link
+        .filter(|l| l.number.is_some())
+        .map(|l| json!({ "number": l.number, "url": l.post_link() }));
+    Ok(json!({ "submission_id": record.id, "state": state, "ticket": ticket }))
+}
+
+/// One file of a submission, checked.
+struct Upload {
+    file_name: String,
+    content_type: &'static str,
+    bytes: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Form {
+    submission_id: String,
+    company: String,
+    subject: String,
+    description: String,
+    files: Vec<Upload>,
+}
+
+async fn submit(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let caller = state.authenticate(&headers).await?;
+    let lang = caller.lang;
+    let mut multipart = multipart
+        .map_err(|_| ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, lang, "not_multipart"))?;
+    let limits = state.limits(&caller.chat);
+    let form = read_form(&mut multipart, &limits, lang).await?;
+    let form = check_form(form, &caller.chat, &limits, lang)?;
+
+    let user = &caller.user;
+    let company = if form.company.is_empty() {
+        caller.chat.name.clone()
+    } else {
+        form.company.clone()
+    };
+    let author = Requester {
+        display_name: match &user.last_name {
+            Some(last) if !last.is_empty() => format!("{} {last}", user.first_name),
+            _ => user.first_name.clone(),
+        },
+        telegram_id: user.id,
+        username: user.username.clone(),
+        company: Some(company),
+    };
+    let chat_id = caller.chat.ticket_chat;
+    let (created, record) = state
+        .ctx
+        .store
+        .write(|tx| {
+            if let Some(existing) = tx.submission(user.id, &form.submission_id)? {
+                return Ok((false, existing));
+            }
+            let mut files = Vec::with_capacity(form.files.len());
+            for upload in &form.files {
+                let id = tx.put_upload(&upload.bytes)?;
+                files.push(ClientFile {
+                    file_id: id.to_string(),
+                    file_name: upload.file_name.clone(),
+                    content_type: upload.content_type.to_owned(),
+                    size: Some(upload.bytes.len() as u64),
+                    source: FileSource::Upload,
+                });
+            }
+            let record = Submission {
+                id: form.submission_id.clone(),
+                user_id: user.id,
+                chat_id,
+                ticket: None,
+                refused: None,
+            };
+            let submission = AppSubmission {
+                id: form.submission_id.clone(),
+                chat_id,
+                author: author.clone(),
+                subject: form.subject.clone(),
+                description: form.description.clone(),
+                files,
+                submitted_at: time::OffsetDateTime::now_utc(),
+            };
+            tx.push_submission(&record, &crate::engine::app::payload(&submission))?;
+            Ok((true, record))
+        })
+        .map_err(|e| ApiError::store(lang, e))?;
+    if created {
+        // Durable before the page is told it was accepted.
+        state
+            .ctx
+            .store
+            .flush()
+            .await
+            .map_err(|e| ApiError::store(lang, e))?;
+        state.ctx.signals.inbox.notify_one();
+        tracing::info!(
+            chat_id,
+            files = form.files.len(),
+            "Mini App submission accepted."
+        );
+    }
+    let view =
+        submission_view(&state.ctx.store.read(), &record).map_err(|e| ApiError::store(lang, e))?;
+    let status = if created {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view)).into_response())
+}
+
+/// Reads the multipart form, refusing a file as soon as it is over the limits (it is not read to
+/// the end first).
+async fn read_form(
+    multipart: &mut Multipart,
+    limits: &Limits,
+    lang: Lang,
+) -> Result<Form, ApiError> {
+    let broken = |error: axum::extract::multipart::MultipartError| {
+        if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, lang, "body_too_large").on("files")
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, lang, "bad_form")
+        }
+    };
+    let mut form = Form::default();
+    let mut total: u64 = 0;
+    while let Some(mut field) = multipart.next_field().await.map_err(broken)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "files" {
+            let file_name = clean_file_name(field.file_name().unwrap_or_default());
+            let declared = field.content_type().map(str::to_owned);
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(broken)? {
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() as u64 > limits.max_file_bytes {
+                    return Err(ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        lang,
+                        "file_too_large",
+                    )
+                    .on("files")
+                    .with_message(file_too_large_text(
+                        lang,
+                        &file_name,
+                        limits.max_file_bytes,
+                    )));
+                }
+            }
+            if file_name.is_empty() && bytes.is_empty() {
+                // What a browser sends for a file input left empty.
+                continue;
+            }
+            if limits.max_files == 0 {
+                return Err(
+                    ApiError::new(StatusCode::BAD_REQUEST, lang, "files_not_accepted").on("files"),
+                );
+            }
+            if form.files.len() == limits.max_files {
+                return Err(
+                    ApiError::new(StatusCode::BAD_REQUEST, lang, "too_many_files").on("files"),
+                );
+            }
+            total += bytes.len() as u64;
+            if total > limits.max_total_bytes {
+                return Err(
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, lang, "body_too_large")
+                        .on("files"),
+                );
+            }
+            let content_type =
+                uploads::check(&file_name, declared.as_deref(), &bytes).map_err(|problem| {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, lang, "file_type")
+                        .on("files")
+                        .with_message(file_problem_text(lang, &file_name, problem))
+                })?;
+            form.files.push(Upload {
+                file_name,
+                content_type,
+                bytes,
+            });
+            continue;
+        }
+        let mut text = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(broken)? {
+            text.extend_from_slice(&chunk);
+            if text.len() > TEXT_FIELD_MAX {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    lang,
+                    "body_too_large",
+                ));
+            }
+        }
+        let text = String::from_utf8(text)
+            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, lang, "bad_form"))?;
+        match name.as_str() {
+            "submission_id" => form.submission_id = text,
+            "company" => form.company = text,
+            "subject" => form.subject = text,
+            "description" => form.description = text,
+            // Fields a later page may send are not an error for this server.
+            _ => {}
+        }
+    }
+    Ok(form)
+}
+
+/// The text fields' rules, the same ones the page applies before sending.
+fn check_form(
+    mut form: Form,
+    chat: &ChatSettings,
+    limits: &Limits,
+    lang: Lang,
+) -> Result<Form, ApiError> {
+    let bad = |code| ApiError::new(StatusCode::BAD_REQUEST, lang, code);
+    let id_ok = (8..=64).contains(&form.submission_id.len())
+        && form
+            .submission_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !id_ok {
+        return Err(bad("bad_submission_id"));
+    }
+    form.subject = form.subject.trim().to_owned();
+    form.description = form.description.trim().to_owned();
+    form.company = form.company.trim().to_owned();
+    if form.subject.is_empty() {
+        return Err(bad("subject_required").on("subject"));
+    }
+    if form.subject.chars().count() > limits.subject_max {
+        return Err(bad("subject_too_long").on("subject"));
+    }
+    if form.description.chars().count() > limits.description_max {
+        return Err(bad("description_too_long").on("description"));
+    }
+    if chat.companies.is_empty() {
+        form.company.clear();
+    } else if !chat.companies.contains(&form.company) {
+        return Err(bad("company_required").on("company"));
+    }
+    Ok(form)
+}
+
+/// The last path component, without control characters, at most 200 characters: browsers send
+/// a bare name, but nothing stops a client from sending `../../x`.
+fn clean_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    base.chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_lose_paths_and_control_characters() {
+        assert_eq!(clean_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_file_name("C:\\Users\\ann\\скрин.png"), "скрин.png");
+        assert_eq!(clean_file_name("a\u{0}b\n.txt"), "ab.txt");
+        assert_eq!(clean_file_name(&"x".repeat(500)).len(), 200);
+    }
+
+    #[test]
+    fn the_app_speaks_the_users_language_when_it_can() {
+        assert_eq!(lang_for(Some("ru"), Lang::En), Lang::Ru);
+        assert_eq!(lang_for(Some("ru-RU"), Lang::En), Lang::Ru);
+        assert_eq!(lang_for(Some("de"), Lang::Ru), Lang::En);
+        assert_eq!(lang_for(None, Lang::Ru), Lang::Ru);
+    }
+
+    #[test]
+    fn every_problem_code_has_both_texts() {
+        for code in [
+            "init_data_missing",
+            "init_data_invalid",
+            "init_data_expired",
+            "chat_token_invalid",
+            "chat_not_served",
+            "not_a_member",
+            "telegram_unavailable",
+            "unavailable",
+            "not_multipart",
+            "bad_form",
+            "body_too_large",
+            "bad_submission_id",
+            "subject_required",
+            "subject_too_long",
+            "description_too_long",
+            "company_required",
+            "too_many_files",
+            "files_not_accepted",
+            "unknown_submission",
+            "submission_refused",
+            "bad_query",
+        ] {
+            for lang in [Lang::Ru, Lang::En] {
+                assert_ne!(problem_text(lang, code), "Error.", "{code} {lang:?}");
+            }
+        }
+    }
+}

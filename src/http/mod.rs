@@ -1,0 +1,94 @@
+//! The HTTP server under `[server]`: the Mini App (its page and its API) and `/healthz`.
+//! It only runs when the config has a `[server]` table.
+//!
+//! Every request body is bounded (a few KB, or the form's file limits for a submission), every
+//! response carries a strict CSP, and nothing secret — the bot token, `initData` — is logged.
+
+pub mod init_data;
+mod miniapp;
+pub mod uploads;
+
+use crate::daemon::Context;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Bodies of everything but a submission are a few fields at most.
+const SMALL_BODY: usize = 16 * 1024;
+
+/// What the server needs besides the daemon's shared context.
+pub(crate) struct ServerSettings {
+    pub init_data_max_age: Duration,
+}
+
+/// Binds `listen` (port 0 picks a free one) and serves until `cancel`; returns the bound address.
+pub(crate) async fn start(
+    ctx: Arc<Context>,
+    settings: ServerSettings,
+    listen: SocketAddr,
+    cancel: CancellationToken,
+    tracker: &tokio_util::task::TaskTracker,
+) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let app = router(ctx, settings);
+    tracker.spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { cancel.cancelled().await })
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "The HTTP server stopped.");
+        }
+    });
+    tracing::info!(%addr, "HTTP server listening (Mini App at /app/, /healthz).");
+    Ok(addr)
+}
+
+fn router(ctx: Arc<Context>, settings: ServerSettings) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(ctx.clone())
+        .merge(miniapp::routes(ctx, settings))
+        .layer(DefaultBodyLimit::max(SMALL_BODY))
+        .layer(middleware::from_fn(security_headers))
+}
+
+/// Queue sizes; 200 while the store answers.
+async fn healthz(State(ctx): State<Arc<Context>>) -> Response {
+    let queues = crate::daemon::queues(&ctx.store);
+    axum::Json(serde_json::json!({ "status": "ok", "queues": queues })).into_response()
+}
+
+/// The app runs inside Telegram's webview (or web.telegram.org's iframe) and needs nothing but
+/// its own origin.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+             connect-src 'self'; frame-ancestors https://web.telegram.org https://*.telegram.org",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}

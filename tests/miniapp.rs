@@ -1,0 +1,690 @@
+//! The Mini App end to end: the real daemon serving its page and API on loopback, the fake
+//! Telegram signing launch data as Telegram does, the fake Kaiten taking the tickets. The HTTP
+//! tests drive the API the page calls; the browser test drives the real page in headless
+//! Chromium (Debian's `chromium`, Playwright from `tests/browser`), which `.ci/run` installs.
+
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use teledesk::daemon::{Daemon, Options};
+use teledesk::demo::Stage;
+use teledesk::telegram::chat_token;
+use teledesk_adapter::Secret;
+use teledesk_testkit::kaiten::FakeKaiten;
+use teledesk_testkit::telegram::mini_app::{Theme, launch_fragment, sign_init_data};
+
+const WAIT: Duration = Duration::from_secs(60);
+const COMPANIES: &str = r#"["Acme Moscow", "Acme Kazan"]"#;
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// A channel-mode stage whose chat lists two companies, with the daemon (and its HTTP server on
+/// a free port) running.
+async fn start() -> (Stage, Daemon, Api) {
+    let stage = Stage::channel("ru", "1s").await;
+    stage.set_chat_option("companies", COMPANIES);
+    let daemon = stage.start(Options::default()).await;
+    let addr = daemon.http_addr().expect("the stage config has [server]");
+    let api = Api {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+    };
+    (stage, daemon, api)
+}
+
+fn channel(stage: &Stage) -> i64 {
+    stage.channel.expect("a channel stage")
+}
+
+/// The `startapp` token `teledesk pin` puts in the pinned post's link for `chat_id`.
+fn start_token(stage: &Stage, chat_id: i64) -> String {
+    chat_token::sign(&Secret::new(stage.telegram.token()), chat_id)
+}
+
+/// Launch data for the client, opened from the channel's pinned post now.
+fn launch(stage: &Stage) -> String {
+    stage
+        .telegram
+        .mini_app_init_data(stage.client, &start_token(stage, channel(stage)), now())
+}
+
+/// The same launch with its signature broken.
+fn forged(init_data: &str) -> String {
+    let at = init_data.find("hash=").expect("a hash") + "hash=".len();
+    let mut forged = init_data.to_owned();
+    let flipped = if &forged[at..at + 1] == "0" { "1" } else { "0" };
+    forged.replace_range(at..at + 1, flipped);
+    forged
+}
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn get(&self, init_data: &str, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("Authorization", format!("tma {init_data}"))
+            .send()
+            .await
+            .expect("the daemon answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn submit(&self, init_data: &str, form: Form) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/api/app/tickets", self.base))
+            .header("Authorization", format!("tma {init_data}"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("the daemon answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls the submission until its post is in the chat, as the page does.
+    async fn wait_posted(&self, init_data: &str, id: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let (status, body) = self
+                .get(init_data, &format!("/api/app/submissions/{id}"))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            if body["state"] == "posted" {
+                return body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "submission {id} never got posted: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn list(&self, init_data: &str, query: &str) -> Vec<Value> {
+        let (status, body) = self
+            .get(init_data, &format!("/api/app/tickets?{query}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["tickets"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+fn form(id: &str, company: &str, subject: &str, description: &str) -> Form {
+    Form::new()
+        .text("submission_id", id.to_owned())
+        .text("company", company.to_owned())
+        .text("subject", subject.to_owned())
+        .text("description", description.to_owned())
+}
+
+fn file(name: &str, content_type: &str, bytes: Vec<u8>) -> Part {
+    Part::bytes(bytes)
+        .file_name(name.to_owned())
+        .mime_str(content_type)
+        .expect("a valid MIME type")
+}
+
+/// Files a ticket through the API and waits for its post; returns its number and the Kaiten card.
+async fn file_ticket(stage: &Stage, api: &Api, id: &str, subject: &str) -> (String, i64) {
+    let init = launch(stage);
+    let (status, body) = api
+        .submit(&init, form(id, "Acme Moscow", subject, "описание"))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let posted = api.wait_posted(&init, id).await;
+    let number = posted["ticket"]["number"]
+        .as_str()
+        .expect("a number")
+        .to_owned();
+    (
+        number.clone(),
+        number.parse().expect("Kaiten numbers are card ids"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_form_files_one_ticket_per_submission_with_its_files() {
+    let (stage, daemon, api) = start().await;
+    let (tg, channel) = (&stage.telegram, channel(&stage));
+    let init = launch(&stage);
+
+    let page = api
+        .http
+        .get(format!("{}/app/", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(page.text().await.unwrap().contains("app.js"));
+
+    let (status, session) = api.get(&init, "/api/app/session").await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["language"], "ru");
+    assert_eq!(session["chat"]["title"], "Acme");
+    assert_eq!(session["chat"]["mode"], "channel");
+    assert_eq!(session["companies"][1], "Acme Kazan");
+    assert_eq!(session["notifications"], "ask");
+    assert_eq!(session["limits"]["max_files"], 10);
+
+    // A double tap: the same form twice, one ticket.
+    let id = "5f0c1e2a-7b3d-4c8e-9a10-000000000001";
+    let png = std::fs::read(fixture("printer-error.png")).unwrap();
+    let submit = || {
+        form(
+            id,
+            "Acme Kazan",
+            "Не печатает принтер в бухгалтерии",
+            "Горит ошибка E-21, фото приложила.",
+        )
+        .part("files", file("ошибка.png", "image/png", png.clone()))
+    };
+    let (first, second) = tokio::join!(api.submit(&init, submit()), api.submit(&init, submit()));
+    let mut statuses = [first.0, second.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::ACCEPTED],
+        "{first:?} {second:?}"
+    );
+    let (status, again) = api.submit(&init, submit()).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["submission_id"], id);
+
+    let posted = api.wait_posted(&init, id).await;
+    let number = posted["ticket"]["number"].as_str().unwrap().to_owned();
+    let cards: Vec<_> = stage
+        .kaiten
+        .cards()
+        .into_iter()
+        .filter(|c| c.title.contains("Не печатает принтер"))
+        .collect();
+    assert_eq!(cards.len(), 1, "one ticket for one form");
+    let card = &cards[0];
+    assert_eq!(card.id.to_string(), number);
+    assert_eq!(
+        card.external_id.as_deref(),
+        Some(format!("tg-app:{}:{id}", stage.client).as_str())
+    );
+    assert!(
+        card.description.contains("Горит ошибка E-21"),
+        "{}",
+        card.description
+    );
+    assert!(
+        card.description.contains("Acme Kazan"),
+        "{}",
+        card.description
+    );
+    assert!(
+        card.description.contains("Анна Смирнова"),
+        "{}",
+        card.description
+    );
+    let files = stage.kaiten.files(card.id);
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].name, "ошибка.png");
+    assert_eq!(files[0].content_type, "image/png");
+    assert_eq!(files[0].bytes, png);
+
+    let post = tg
+        .wait_until(WAIT, "the ticket post in the channel", |t| {
+            t.messages(channel)
+                .into_iter()
+                .find(|m| m.text.contains(&format!("#{number}")))
+        })
+        .await;
+    assert!(post.text.contains("Не печатает принтер"), "{}", post.text);
+    let internal = channel.to_string().trim_start_matches("-100").to_owned();
+    assert_eq!(
+        posted["ticket"]["url"],
+        format!("https://t.me/c/{internal}/{}", post.message_id)
+    );
+
+    // The lists: open now, struck through in «Последние» once staff close it.
+    let open = api.list(&init, "scope=open").await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["number"], number.as_str());
+    assert_eq!(open[0]["done"], false);
+    assert_eq!(open[0]["author"], "Анна Смирнова");
+    stage
+        .kaiten
+        .move_to_column(card.id, FakeKaiten::COLUMN_DONE);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !api.list(&init, "scope=open").await.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the ticket never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let last = api.list(&init, "scope=last&limit=20").await;
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0]["done"], true);
+    assert_eq!(last[0]["status_label"], "Закрыта");
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_stale_and_foreign_launches_are_refused() {
+    let (stage, daemon, api) = start().await;
+    let tg = &stage.telegram;
+    let token = start_token(&stage, channel(&stage));
+    let refused = |status: StatusCode, code: &str, (got, body): (StatusCode, Value)| {
+        assert_eq!(got, status, "{code}: {body}");
+        assert_eq!(body["error"], code, "{body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+    };
+
+    let valid = launch(&stage);
+    refused(
+        StatusCode::UNAUTHORIZED,
+        "init_data_invalid",
+        api.get(&forged(&valid), "/api/app/session").await,
+    );
+    let other_bot = sign_init_data(
+        "42:another-bot",
+        &[
+            (
+                "user",
+                format!(r#"{{"id":{},"first_name":"Анна"}}"#, stage.client),
+            ),
+            ("start_param", token.clone()),
+            ("auth_date", now().to_string()),
+        ],
+    );
+    refused(
+        StatusCode::UNAUTHORIZED,
+        "init_data_invalid",
+        api.get(&other_bot, "/api/app/session").await,
+    );
+    let stale = tg.mini_app_init_data(stage.client, &token, now() - 2 * 3600);
+    refused(
+        StatusCode::UNAUTHORIZED,
+        "init_data_expired",
+        api.get(&stale, "/api/app/session").await,
+    );
+    refused(
+        StatusCode::UNAUTHORIZED,
+        "init_data_missing",
+        api.get("", "/api/app/session").await,
+    );
+    // A signed token for a chat teledesk does not serve, and one for the channel's discussion
+    // group (a configured chat, but not where tickets are filed).
+    let unserved = tg.mini_app_init_data(stage.client, &start_token(&stage, -1009999), now());
+    refused(
+        StatusCode::FORBIDDEN,
+        "chat_not_served",
+        api.get(&unserved, "/api/app/session").await,
+    );
+    let discussion =
+        tg.mini_app_init_data(stage.client, &start_token(&stage, stage.group()), now());
+    refused(
+        StatusCode::FORBIDDEN,
+        "chat_not_served",
+        api.get(&discussion, "/api/app/session").await,
+    );
+    // The channel's id with a tag made up by the client.
+    let made_up = format!("n{}_0011223344556677", -channel(&stage));
+    let made_up = tg.mini_app_init_data(stage.client, &made_up, now());
+    refused(
+        StatusCode::FORBIDDEN,
+        "chat_token_invalid",
+        api.get(&made_up, "/api/app/session").await,
+    );
+    // Someone who found the link but is not in the channel.
+    let stranger = tg.add_user("Eve", None, Some("eve"));
+    let outsider = tg.mini_app_init_data(stranger, &token, now());
+    refused(
+        StatusCode::FORBIDDEN,
+        "not_a_member",
+        api.get(&outsider, "/api/app/tickets?scope=open").await,
+    );
+    refused(
+        StatusCode::FORBIDDEN,
+        "not_a_member",
+        api.submit(
+            &outsider,
+            form(
+                "5f0c1e2a-0000-4000-8000-00000000000e",
+                "Acme Moscow",
+                "x",
+                "",
+            ),
+        )
+        .await,
+    );
+    assert!(stage.kaiten.cards().is_empty());
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_forms_get_field_errors_and_queue_nothing() {
+    let (stage, daemon, api) = start().await;
+    let init = launch(&stage);
+    let id = "5f0c1e2a-0000-4000-8000-00000000000b";
+    let png = std::fs::read(fixture("printer-error.png")).unwrap();
+    let refused =
+        |status: StatusCode, code: &str, field: Option<&str>, (got, body): (StatusCode, Value)| {
+            assert_eq!(got, status, "{code}: {body}");
+            assert_eq!(body["error"], code, "{body}");
+            assert_eq!(body["field"].as_str(), field, "{body}");
+        };
+
+    let exe = form(id, "Acme Moscow", "Программа", "").part(
+        "files",
+        file("tool.exe", "application/x-msdownload", b"MZ\x90\0".to_vec()),
+    );
+    let (status, body) = api.submit(&init, exe).await;
+    refused(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "file_type",
+        Some("files"),
+        (status, body.clone()),
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("tool.exe"),
+        "{body}"
+    );
+    let disguised = form(id, "Acme Moscow", "Фото", "").part(
+        "files",
+        file("photo.png", "image/png", b"MZ\x90\0rest".to_vec()),
+    );
+    refused(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "file_type",
+        Some("files"),
+        api.submit(&init, disguised).await,
+    );
+    let huge = form(id, "Acme Moscow", "Большой файл", "").part(
+        "files",
+        file("big.png", "image/png", vec![0; 20 * 1024 * 1024 + 1]),
+    );
+    refused(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "file_too_large",
+        Some("files"),
+        api.submit(&init, huge).await,
+    );
+    let mut eleven = form(id, "Acme Moscow", "Много файлов", "");
+    for i in 0..11 {
+        eleven = eleven.part("files", file(&format!("{i}.png"), "image/png", png.clone()));
+    }
+    refused(
+        StatusCode::BAD_REQUEST,
+        "too_many_files",
+        Some("files"),
+        api.submit(&init, eleven).await,
+    );
+    refused(
+        StatusCode::BAD_REQUEST,
+        "subject_required",
+        Some("subject"),
+        api.submit(&init, form(id, "Acme Moscow", "   ", "текст"))
+            .await,
+    );
+    refused(
+        StatusCode::BAD_REQUEST,
+        "company_required",
+        Some("company"),
+        api.submit(&init, form(id, "Acme Omsk", "Тема", "")).await,
+    );
+    refused(
+        StatusCode::BAD_REQUEST,
+        "subject_too_long",
+        Some("subject"),
+        api.submit(&init, form(id, "Acme Moscow", &"я".repeat(256), ""))
+            .await,
+    );
+    refused(
+        StatusCode::BAD_REQUEST,
+        "bad_submission_id",
+        None,
+        api.submit(&init, form("x", "Acme Moscow", "Тема", ""))
+            .await,
+    );
+    let json = api
+        .http
+        .post(format!("{}/api/app/tickets", api.base))
+        .header("Authorization", format!("tma {init}"))
+        .json(&serde_json::json!({"subject": "Тема"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // Nothing reached the inbox; the form the page still holds can be sent again as it is.
+    assert_eq!(daemon.queues().inbox, 0);
+    assert!(stage.kaiten.cards().is_empty());
+    let (status, body) = api
+        .submit(
+            &init,
+            form(id, "Acme Moscow", "Тема", "").part("files", file("a.png", "image/png", png)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    api.wait_posted(&init, id).await;
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowing_the_bot_to_write_in_the_app_is_remembered() {
+    let (stage, daemon, api) = start().await;
+    // Launch data from before the user answered the prompt still says `allows_write_to_pm: false`.
+    let init = launch(&stage);
+    let (_, session) = api.get(&init, "/api/app/session").await;
+    assert_eq!(session["notifications"], "ask");
+    stage.telegram.grant_write_access(stage.client);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, session) = api.get(&init, "/api/app/session").await;
+        if session["notifications"] == "allowed" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "write_access_allowed was never taken in: {session}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The service message is not answered.
+    assert!(
+        stage
+            .telegram
+            .messages(stage.client)
+            .iter()
+            .all(|m| !m.from_bot)
+    );
+    daemon.shutdown().await;
+}
+
+/// Where the browser test writes its screenshots (kept as a CI artifact, not committed).
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("miniapp-screenshots")
+}
+
+/// Why the browser test cannot run here, if it cannot.
+fn browser_missing(chromium: &str) -> Option<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !Path::new(chromium).exists() {
+        return Some(format!(
+            "no Chromium at {chromium} (apt-get install chromium)"
+        ));
+    }
+    if !root
+        .join("tests/browser/node_modules/playwright-core")
+        .exists()
+    {
+        return Some("no Playwright (npm ci --prefix tests/browser)".into());
+    }
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return Some("no node".into());
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_app_in_headless_chromium() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if let Some(missing) = browser_missing(&chromium) {
+        if std::env::var("TELEDESK_BROWSER_REQUIRED").as_deref() == Ok("1") {
+            panic!("the browser test must run here (TELEDESK_BROWSER_REQUIRED=1): {missing}");
+        }
+        eprintln!("SKIPPED the_real_app_in_headless_chromium: {missing}");
+        return;
+    }
+    let (stage, daemon, api) = start().await;
+    let (tg, channel) = (&stage.telegram, channel(&stage));
+
+    // A ticket staff already closed, to be seen struck through in «Последние».
+    let closed_subject = "Сканер не видит сеть";
+    let (_, closed_card) = file_ticket(
+        &stage,
+        &api,
+        "5f0c1e2a-0000-4000-8000-0000000000c1",
+        closed_subject,
+    )
+    .await;
+    stage
+        .kaiten
+        .move_to_column(closed_card, FakeKaiten::COLUMN_DONE);
+    let init = launch(&stage);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !api.list(&init, "scope=open").await.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the ticket never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let token = start_token(&stage, channel);
+    let subject = "Не печатает принтер в бухгалтерии";
+    let shots = screenshot_dir();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut node = tokio::process::Command::new("node");
+    node.current_dir(root)
+        .arg("tests/browser/miniapp.mjs")
+        .env("CHROMIUM", &chromium)
+        .env("APP_URL", format!("{}/app/", api.base))
+        .env("LAUNCH_OK", launch_fragment(&init, Theme::Light))
+        .env(
+            "LAUNCH_OK_DARK",
+            launch_fragment(&launch(&stage), Theme::Dark),
+        )
+        .env(
+            "LAUNCH_FORGED",
+            launch_fragment(&forged(&init), Theme::Light),
+        )
+        .env(
+            "LAUNCH_STALE",
+            launch_fragment(
+                &tg.mini_app_init_data(stage.client, &token, now() - 2 * 3600),
+                Theme::Light,
+            ),
+        )
+        .env(
+            "LAUNCH_OTHER_CHAT",
+            launch_fragment(
+                &tg.mini_app_init_data(stage.client, &start_token(&stage, -1009999), now()),
+                Theme::Light,
+            ),
+        )
+        .env("UPLOAD_FILE", fixture("printer-error.png"))
+        .env("SUBJECT", subject)
+        .env("DESCRIPTION", "Горит ошибка E-21, фото приложила.")
+        .env("COMPANY", "Acme Kazan")
+        .env("CLOSED_SUBJECT", closed_subject)
+        .env("SCREENSHOT_DIR", &shots)
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(240), node.output())
+        .await
+        .expect("the browser script finishes within 4 minutes")
+        .expect("node starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the browser script failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    let result: Value = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("RESULT "))
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_else(|| panic!("no RESULT line:\n{stdout}\n{stderr}"));
+    eprintln!("screenshots in {}", shots.display());
+
+    // What the page showed is what happened: one ticket, with its file, posted in the channel.
+    let number = result["number"].as_str().expect("the ticket number");
+    let cards: Vec<_> = stage
+        .kaiten
+        .cards()
+        .into_iter()
+        .filter(|c| c.title.contains(subject))
+        .collect();
+    assert_eq!(
+        cards.len(),
+        1,
+        "one ticket for one form, retries and double taps included"
+    );
+    assert_eq!(cards[0].id.to_string(), number);
+    assert!(
+        cards[0].description.contains("Acme Kazan"),
+        "{}",
+        cards[0].description
+    );
+    let files = stage.kaiten.files(cards[0].id);
+    assert_eq!(files.len(), 1);
+    assert_eq!(
+        files[0].bytes,
+        std::fs::read(fixture("printer-error.png")).unwrap()
+    );
+    let post = tg
+        .wait_until(WAIT, "the ticket post in the channel", |t| {
+            t.messages(channel)
+                .into_iter()
+                .find(|m| m.text.contains(&format!("#{number}")))
+        })
+        .await;
+    let internal = channel.to_string().trim_start_matches("-100").to_owned();
+    assert_eq!(
+        result["post_url"],
+        format!("https://t.me/c/{internal}/{}", post.message_id)
+    );
+    for name in [
+        "miniapp-form.png",
+        "miniapp-success.png",
+        "miniapp-lists.png",
+    ] {
+        assert!(shots.join(name).exists(), "{name} was not written");
+    }
+    daemon.shutdown().await;
+}
