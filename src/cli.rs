@@ -319,9 +319,18 @@ fn queue(path: &Path, action: QueueAction) -> ExitCode {
             Ok(())
         }),
         QueueAction::Drop { ids } => store.write(|tx| {
-            let known: Vec<u64> = tx.dead_letters()?.iter().map(|l| l.id).collect();
+            let known = tx.dead_letters()?;
             for id in &ids {
-                if known.contains(id) {
+                if let Some(letter) = known.iter().find(|l| l.id == *id) {
+                    // A ticket filed in the Mini App that will never be created: its files,
+                    // kept in the store for it, go too.
+                    if let crate::model::DeadItem::Job { job, .. } = &letter.item
+                        && let crate::model::JobKind::CreateTicket { files, .. } = &job.kind
+                    {
+                        for upload in files.iter().filter_map(|f| f.upload_id()) {
+                            tx.remove_upload(upload);
+                        }
+                    }
                     tx.remove_dead(*id);
                     println!("dropped #{id}");
                 } else {

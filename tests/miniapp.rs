@@ -13,6 +13,7 @@ use teledesk::demo::Stage;
 use teledesk::telegram::chat_token;
 use teledesk_adapter::Secret;
 use teledesk_testkit::kaiten::FakeKaiten;
+use teledesk_testkit::telegram::ChatMessage;
 use teledesk_testkit::telegram::mini_app::{Theme, launch_fragment, sign_init_data};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -31,9 +32,13 @@ fn fixture(name: &str) -> PathBuf {
 /// A channel-mode stage whose chat lists two companies, with the daemon (and its HTTP server on
 /// a free port) running.
 async fn start() -> (Stage, Daemon, Api) {
+    start_with(Options::default()).await
+}
+
+async fn start_with(options: Options) -> (Stage, Daemon, Api) {
     let stage = Stage::channel("ru", "1s").await;
     stage.set_chat_option("companies", COMPANIES);
-    let daemon = stage.start(Options::default()).await;
+    let daemon = stage.start(options).await;
     let addr = daemon.http_addr().expect("the stage config has [server]");
     let api = Api {
         base: format!("http://{addr}"),
@@ -159,10 +164,40 @@ async fn file_ticket(stage: &Stage, api: &Api, id: &str, subject: &str) -> (Stri
     )
 }
 
+/// The ticket's post in the channel, checked to be where the page's «Открыть заявку» leads.
+async fn posted_in_channel(stage: &Stage, number: &str, url: &Value) -> ChatMessage {
+    let channel = channel(stage);
+    let post = stage
+        .telegram
+        .wait_until(WAIT, "the ticket post in the channel", |t| {
+            t.messages(channel)
+                .into_iter()
+                .find(|m| m.text.contains(&format!("#{number}")))
+        })
+        .await;
+    let internal = channel.to_string().trim_start_matches("-100").to_owned();
+    assert_eq!(
+        *url,
+        format!("https://t.me/c/{internal}/{}", post.message_id)
+    );
+    post
+}
+
+/// Waits until the daemon has seen staff close every open ticket of the chat.
+async fn wait_none_open(api: &Api, init_data: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !api.list(init_data, "scope=open").await.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the ticket never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_form_files_one_ticket_per_submission_with_its_files() {
     let (stage, daemon, api) = start().await;
-    let (tg, channel) = (&stage.telegram, channel(&stage));
     let init = launch(&stage);
 
     let page = api
@@ -175,6 +210,11 @@ async fn the_form_files_one_ticket_per_submission_with_its_files() {
     let csp = page.headers()["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("script-src 'self'"), "{csp}");
     assert!(page.text().await.unwrap().contains("app.js"));
+
+    let (status, health) = api.get("", "/healthz").await;
+    assert_eq!(status, StatusCode::OK, "{health}");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["queues"]["dead"], 0);
 
     let (status, session) = api.get(&init, "/api/app/session").await;
     assert_eq!(status, StatusCode::OK, "{session}");
@@ -245,19 +285,8 @@ async fn the_form_files_one_ticket_per_submission_with_its_files() {
     assert_eq!(files[0].content_type, "image/png");
     assert_eq!(files[0].bytes, png);
 
-    let post = tg
-        .wait_until(WAIT, "the ticket post in the channel", |t| {
-            t.messages(channel)
-                .into_iter()
-                .find(|m| m.text.contains(&format!("#{number}")))
-        })
-        .await;
+    let post = posted_in_channel(&stage, &number, &posted["ticket"]["url"]).await;
     assert!(post.text.contains("Не печатает принтер"), "{}", post.text);
-    let internal = channel.to_string().trim_start_matches("-100").to_owned();
-    assert_eq!(
-        posted["ticket"]["url"],
-        format!("https://t.me/c/{internal}/{}", post.message_id)
-    );
 
     // The lists: open now, struck through in «Последние» once staff close it.
     let open = api.list(&init, "scope=open").await;
@@ -268,14 +297,7 @@ async fn the_form_files_one_ticket_per_submission_with_its_files() {
     stage
         .kaiten
         .move_to_column(card.id, FakeKaiten::COLUMN_DONE);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !api.list(&init, "scope=open").await.is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the ticket never closed"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_none_open(&api, &init).await;
     let last = api.list(&init, "scope=last&limit=20").await;
     assert_eq!(last.len(), 1);
     assert_eq!(last[0]["done"], true);
@@ -576,14 +598,7 @@ async fn the_real_app_in_headless_chromium() {
         .kaiten
         .move_to_column(closed_card, FakeKaiten::COLUMN_DONE);
     let init = launch(&stage);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !api.list(&init, "scope=open").await.is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the ticket never closed"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_none_open(&api, &init).await;
 
     let token = start_token(&stage, channel);
     let subject = "Не печатает принтер в бухгалтерии";
@@ -667,18 +682,7 @@ async fn the_real_app_in_headless_chromium() {
         files[0].bytes,
         std::fs::read(fixture("printer-error.png")).unwrap()
     );
-    let post = tg
-        .wait_until(WAIT, "the ticket post in the channel", |t| {
-            t.messages(channel)
-                .into_iter()
-                .find(|m| m.text.contains(&format!("#{number}")))
-        })
-        .await;
-    let internal = channel.to_string().trim_start_matches("-100").to_owned();
-    assert_eq!(
-        result["post_url"],
-        format!("https://t.me/c/{internal}/{}", post.message_id)
-    );
+    posted_in_channel(&stage, number, &result["post_url"]).await;
     for name in [
         "miniapp-form.png",
         "miniapp-success.png",
@@ -686,5 +690,63 @@ async fn the_real_app_in_headless_chromium() {
     ] {
         assert!(shots.join(name).exists(), "{name} was not written");
     }
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_survives_a_helpdesk_outage_and_a_restart() {
+    // A short grace: the stop leaves the ticket queued instead of waiting out the outage.
+    let (stage, daemon, api) = start_with(Options {
+        grace: Duration::from_millis(200),
+        ..Options::default()
+    })
+    .await;
+    let init = launch(&stage);
+    let id = "5f0c1e2a-0000-4000-8000-0000000000d1";
+    let png = std::fs::read(fixture("printer-error.png")).unwrap();
+    stage.kaiten.set_outage(true);
+    let (status, body) = api
+        .submit(
+            &init,
+            form(id, "Acme Moscow", "Не открывается 1С", "с утра")
+                .part("files", file("screen.png", "image/png", png.clone())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    // Taken in and waiting for the helpdesk; nothing is said in the chat (the app shows it).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, body) = api.get(&init, &format!("/api/app/submissions/{id}")).await;
+        if body["state"] == "creating" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    daemon.shutdown().await;
+
+    stage.kaiten.set_outage(false);
+    let daemon = stage.start(Options::default()).await;
+    let api = Api {
+        base: format!("http://{}", daemon.http_addr().unwrap()),
+        http: reqwest::Client::new(),
+    };
+    let posted = api.wait_posted(&init, id).await;
+    let number = posted["ticket"]["number"].as_str().unwrap();
+    let card = stage
+        .kaiten
+        .card(number.parse().unwrap())
+        .expect("the card");
+    assert_eq!(card.title, "Не открывается 1С");
+    assert_eq!(stage.kaiten.cards().len(), 1);
+    assert_eq!(stage.kaiten.files(card.id)[0].bytes, png);
+    assert!(
+        stage
+            .telegram
+            .messages(channel(&stage))
+            .iter()
+            .all(|m| !m.text.contains("недоступ")),
+        "the chat is not told about an outage of a ticket it has no message for"
+    );
     daemon.shutdown().await;
 }

@@ -4,7 +4,7 @@
 //!   message ids, replies and threads, files, edits, callback queries, channels with linked
 //!   discussion groups and their automatic forwards, forum topics, group-to-supergroup migration
 //!   and Telegram's rate limits (429 with `retry_after`), with the exact error strings of the real
-//!   server.
+//!   server; it also signs Mini App launch data as Telegram does ([`telegram::mini_app`]).
 //! - One fake per helpdesk, each speaking its vendor's wire format and driven by a test like a
 //!   support staff member: [`kaiten::FakeKaiten`], [`znuny::FakeZnuny`], [`glpi::FakeGlpi`],
 //!   [`rt::FakeRt`], [`zammad::FakeZammad`], [`redmine::FakeRedmine`].

@@ -16,6 +16,12 @@
 //! - sends and edits are rate-limited per [`limits`] unless [`TelegramOptions::enforce_limits`]
 //!   is off.
 //!
+//! Mini Apps ([`mini_app`]): [`FakeTelegram::mini_app_init_data`] is the `initData` Telegram would
+//! hand the bot's app opened by a user from a direct link (`startapp`), signed with the bot's
+//! token (`allows_write_to_pm` follows whether the bot may DM the user);
+//! [`FakeTelegram::grant_write_access`] is the user answering the app's `requestWriteAccess` with
+//! «Allow»: DMs become possible and the bot gets `write_access_allowed` in the private chat.
+//!
 //! Channels and discussion groups ([`FakeTelegram::add_channel`],
 //! [`FakeTelegram::link_discussion`]):
 //! - the bot is an administrator of every channel and posts there: a post has `sender_chat` = the
