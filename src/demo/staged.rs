@@ -45,6 +45,10 @@ impl StagedHelpdesk {
     /// The kinds `teledesk demo --helpdesk` accepts.
     pub const FAKE_KINDS: &[&str] = &["kaiten", "znuny", "glpi", "rt", "zammad", "redmine"];
 
+    /// The webhook secret configured for the fakes whose vendor signs webhooks (GLPI, Zammad);
+    /// their staff side signs the webhooks it makes with it.
+    pub const WEBHOOK_SECRET: &str = "staged-webhook-secret";
+
     pub(crate) async fn start(
         target: &Target,
         dir: &Path,
@@ -104,18 +108,19 @@ impl StagedHelpdesk {
                         kind: "glpi",
                         toml: format!(
                             "url = \"{url}\"\nuser_token = \"{user}\"\napp_token = \"{app}\"\n\
-                             timezone = \"{zone}\"\n",
+                             timezone = \"{zone}\"\nwebhook_secret = \"{hook}\"\n",
                             url = fake.url(),
                             user = secret("glpi-user", &fake.user_token()),
                             app = secret("glpi-app", &fake.app_token()),
                             zone = FakeGlpi::TIMEZONE,
+                            hook = secret("glpi-webhook", Self::WEBHOOK_SECRET),
                         ),
                         chat_ticket: format!("entities_id = {}\n", FakeGlpi::ENTITY_ACME),
                         backstage: Arc::new(GlpiBackstage::new(
                             fake.url(),
                             fake.staff_token(),
                             Some(fake.app_token()),
-                            None,
+                            Some(Self::WEBHOOK_SECRET.to_owned()),
                         )),
                         _server: Some(Box::new(fake)),
                     })
@@ -137,13 +142,15 @@ impl StagedHelpdesk {
                         kind: "zammad",
                         toml: format!(
                             "url = \"{url}\"\ntoken = \"{token}\"\ngroup = \"{group}\"\n\
-                             customer = \"guess:tg{{telegram_id}}@telegram.acme.example\"\n",
+                             customer = \"guess:tg{{telegram_id}}@telegram.acme.example\"\n\
+                             webhook_secret = \"{hook}\"\n",
                             url = fake.url(),
                             token = secret("zammad", &fake.token()),
                             group = FakeZammad::GROUP_USERS,
+                            hook = secret("zammad-webhook", Self::WEBHOOK_SECRET),
                         ),
                         chat_ticket: String::new(),
-                        backstage: Arc::new(fake.backstage(None)),
+                        backstage: Arc::new(fake.backstage(Some(Self::WEBHOOK_SECRET))),
                         _server: Some(Box::new(fake)),
                     })
                 }

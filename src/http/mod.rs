@@ -1,9 +1,11 @@
-//! The HTTP server under `[server]`: the Mini App (its page and its API) and `/healthz`.
+//! The HTTP server under `[server]`: the Mini App (its page and its API), helpdesk webhooks
+//! (`/hooks/<helpdesk>`), `/healthz` and `/metrics`.
 //! It only runs when the config has a `[server]` table.
 //!
 //! Every request body is bounded (a few KB, or the form's file limits for a submission), every
 //! response carries a strict CSP, and nothing secret — the bot token, `initData` — is logged.
 
+mod hooks;
 pub mod init_data;
 mod miniapp;
 pub mod uploads;
@@ -55,7 +57,9 @@ pub(crate) async fn start(
 fn router(ctx: Arc<Context>, settings: ServerSettings) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .with_state(ctx.clone())
+        .merge(hooks::routes(ctx.clone()))
         .merge(miniapp::routes(ctx, settings))
         .layer(DefaultBodyLimit::max(SMALL_BODY))
         .layer(middleware::from_fn(security_headers))
@@ -65,6 +69,47 @@ fn router(ctx: Arc<Context>, settings: ServerSettings) -> Router {
 async fn healthz(State(ctx): State<Arc<Context>>) -> Response {
     let queues = crate::daemon::queues(&ctx.store);
     axum::Json(serde_json::json!({ "status": "ok", "queues": queues })).into_response()
+}
+
+/// Prometheus text format: queue sizes and tickets by status class. Reads the store on each
+/// scrape (the ticket count walks every ticket record: fine at thousands, not at millions).
+async fn metrics(State(ctx): State<Arc<Context>>) -> Response {
+    let queues = crate::daemon::queues(&ctx.store);
+    let mut by_status = std::collections::BTreeMap::new();
+    for link in ctx.store.read().tickets().unwrap_or_default() {
+        *by_status.entry(link.view.status).or_insert(0u64) += 1;
+    }
+    let mut text = String::from(
+        "# HELP teledesk_queue_items Work waiting in each queue (dead: failed for good).\n\
+         # TYPE teledesk_queue_items gauge\n",
+    );
+    for (queue, n) in [
+        ("inbox", queues.inbox),
+        ("jobs", queues.jobs),
+        ("outbox", queues.outbox),
+        ("dead", queues.dead),
+    ] {
+        text.push_str(&format!("teledesk_queue_items{{queue=\"{queue}\"}} {n}\n"));
+    }
+    text.push_str(
+        "# HELP teledesk_tickets Tickets teledesk knows, by status class.\n\
+         # TYPE teledesk_tickets gauge\n",
+    );
+    for (status, n) in by_status {
+        let status = serde_json::to_value(status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        text.push_str(&format!("teledesk_tickets{{status=\"{status}\"}} {n}\n"));
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 /// The app runs inside Telegram's webview (or web.telegram.org's iframe) and needs nothing but
