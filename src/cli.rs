@@ -1,4 +1,4 @@
-//! The command line (DESIGN §6): `run`, `check`, `demo`, `pin`, `queue`.
+//! The command line (DESIGN §6): `run`, `check`, `doctor`, `demo`, `pin`, `queue`.
 
 use crate::config;
 use crate::daemon::{self, Daemon, Options};
@@ -37,6 +37,12 @@ pub enum Command {
     },
     /// Validate a config file and print every problem; exit 1 on any.
     Check {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Check live that the bot token works, the bot has the rights every chat needs and each
+    /// helpdesk accepts its credentials; exit 1 if any check fails.
+    Doctor {
         #[arg(long, short)]
         config: PathBuf,
     },
@@ -82,9 +88,11 @@ pub enum QueueAction {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, matches!(cli.command, Command::Demo { .. }));
+    let quiet = matches!(cli.command, Command::Demo { .. } | Command::Doctor { .. });
+    init_logging(cli.log_format, quiet);
     match cli.command {
         Command::Check { config } => config::run_check(&config),
+        Command::Doctor { config } => doctor(&config),
         Command::Run { config } => run(&config),
         Command::Demo { helpdesk, lang } => crate::demo::main(&helpdesk, &lang),
         Command::Pin { config, chat } => pin(&config, chat),
@@ -182,6 +190,35 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+/// `teledesk doctor`: one line per check with its mark, then a summary.
+fn doctor(path: &Path) -> ExitCode {
+    use crate::doctor::Status;
+    let Some(config) = load_or_report(path) else {
+        return ExitCode::FAILURE;
+    };
+    let report = runtime().block_on(crate::doctor::run(&config));
+    for check in &report {
+        println!(
+            "{:<4}  {}: {}",
+            check.status.mark(),
+            check.subject,
+            check.detail
+        );
+    }
+    let count = |status| report.iter().filter(|c| c.status == status).count();
+    let (failed, warned) = (count(Status::Fail), count(Status::Warn));
+    match (failed, warned) {
+        (0, 0) => println!("all checks passed"),
+        (0, _) => println!("no failures, {warned} warning(s)"),
+        _ => println!("{failed} check(s) failed, {warned} warning(s)"),
+    }
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -424,6 +424,29 @@ impl TelegramClient {
         }
     }
 
+    /// `getMe` as Telegram answered it, for fields teloxide's `Me` may not model
+    /// (`can_read_all_group_messages` says whether privacy mode is off).
+    pub async fn get_me_raw(&self) -> Result<serde_json::Value, TgError> {
+        self.raw("getMe", serde_json::json!({})).await
+    }
+
+    /// `getChat` as Telegram answered it (`type`, `title`, `is_forum`, `linked_chat_id`...).
+    pub async fn get_chat_raw(&self, chat_id: i64) -> Result<serde_json::Value, TgError> {
+        self.raw("getChat", serde_json::json!({ "chat_id": chat_id }))
+            .await
+    }
+
+    /// `getChatMember` as Telegram answered it: `status` and, for an administrator, its `can_*`
+    /// rights, which differ by chat type.
+    pub async fn get_chat_member_raw(
+        &self,
+        chat_id: i64,
+        user_id: i64,
+    ) -> Result<serde_json::Value, TgError> {
+        let body = serde_json::json!({ "chat_id": chat_id, "user_id": user_id });
+        self.raw("getChatMember", body).await
+    }
+
     /// Downloads a file a client sent (Telegram lets bots download up to 20 MB).
     pub async fn download(&self, file_id: &str) -> Result<Vec<u8>, TgError> {
         use teloxide::net::Download;

@@ -546,7 +546,7 @@ fn execute(w: &mut World, name: &str, p: &Params, enforce: bool) -> ApiResult {
     match name {
         "getme" => Ok(json!({
             "id": w.bot_id, "is_bot": true, "first_name": w.bot_first_name, "username": w.bot_username,
-            "can_join_groups": true, "can_read_all_group_messages": false,
+            "can_join_groups": true, "can_read_all_group_messages": !w.privacy_mode,
             "supports_inline_queries": false, "can_connect_to_business": false, "has_main_web_app": false,
         })),
         "getwebhookinfo" => Ok(json!({"url": "", "has_custom_certificate": false,
@@ -654,6 +654,20 @@ fn target_chat(w: &mut World, chat_id: i64) -> Result<i64, ApiError> {
     {
         if let Some(new_id) = chat.migrated_to {
             return Err(ApiError::migrate_to(new_id));
+        }
+        if chat.kind == ChatKind::Channel {
+            let rights = w.bot_rights(chat_id);
+            if !rights.admin {
+                return Err(ApiError::new(
+                    403,
+                    "Forbidden: bot is not a member of the channel chat",
+                ));
+            }
+            if !rights.can_post_messages {
+                return Err(ApiError::bad(
+                    "need administrator rights in the channel chat",
+                ));
+            }
         }
         return Ok(chat_id);
     }
@@ -1119,7 +1133,19 @@ fn delete_message(w: &mut World, p: &Params) -> ApiResult {
 fn pin_message(w: &mut World, p: &Params) -> ApiResult {
     let chat_id = existing_chat(w, p.chat_id()?)?;
     let message_id = p.message_id()?;
-    if !w.chats[&chat_id].messages.contains_key(&message_id) {
+    let chat = &w.chats[&chat_id];
+    if chat.kind != ChatKind::Private {
+        let rights = w.bot_rights(chat_id);
+        let may_pin = if chat.kind == ChatKind::Channel {
+            rights.can_edit_messages
+        } else {
+            rights.can_pin_messages
+        };
+        if !(rights.admin && may_pin) {
+            return Err(ApiError::bad("not enough rights to pin a message"));
+        }
+    }
+    if !chat.messages.contains_key(&message_id) {
         return Err(ApiError::bad("message to pin not found"));
     }
     w.chats.get_mut(&chat_id).expect("checked").pinned = Some(message_id);
@@ -1210,6 +1236,16 @@ fn get_chat_member(w: &mut World, p: &Params) -> ApiResult {
     if user_id == w.bot_id
         && let Some(kind) = group_kind
     {
+        let rights = w.bot_rights(chat_id);
+        if !rights.admin {
+            // Telegram lets bots into channels only as administrators.
+            let status = if kind == ChatKind::Channel {
+                "left"
+            } else {
+                "member"
+            };
+            return Ok(json!({"user": user, "status": status}));
+        }
         let mut member = json!({
             "user": user, "status": "administrator", "can_be_edited": false, "is_anonymous": false,
             "can_manage_chat": true, "can_delete_messages": true, "can_manage_video_chats": true,
@@ -1220,14 +1256,14 @@ fn get_chat_member(w: &mut World, p: &Params) -> ApiResult {
         // Rights that exist only for some chat types [doc ChatMemberAdministrator].
         match kind {
             ChatKind::Channel => {
-                member["can_post_messages"] = json!(true);
-                member["can_edit_messages"] = json!(true);
+                member["can_post_messages"] = json!(rights.can_post_messages);
+                member["can_edit_messages"] = json!(rights.can_edit_messages);
             }
             ChatKind::Supergroup => {
-                member["can_pin_messages"] = json!(true);
-                member["can_manage_topics"] = json!(true);
+                member["can_pin_messages"] = json!(rights.can_pin_messages);
+                member["can_manage_topics"] = json!(rights.can_manage_topics);
             }
-            _ => member["can_pin_messages"] = json!(true),
+            _ => member["can_pin_messages"] = json!(rights.can_pin_messages),
         }
         return Ok(member);
     }
@@ -1288,6 +1324,10 @@ fn existing_topic(w: &World, chat_id: i64, p: &Params) -> Result<i32, ApiError> 
 
 fn create_forum_topic(w: &mut World, p: &Params, enforce: bool) -> ApiResult {
     let chat_id = forum_chat(w, p)?;
+    let rights = w.bot_rights(chat_id);
+    if !(rights.admin && rights.can_manage_topics) {
+        return Err(ApiError::bad("not enough rights to create a topic"));
+    }
     let name = clean_topic_name(&p.str("name").unwrap_or_default());
     if name.is_empty() {
         return Err(ApiError::bad("title must be non-empty"));

@@ -60,6 +60,23 @@
 //!   cut to 128 characters (TDLib `clean_name`), an empty one is `title must be non-empty`; a topic
 //!   created without `icon_color` gets 0x6FB9F0 [U].
 //!
+//! The bot's rights ([`FakeTelegram::set_bot_rights`], [`FakeTelegram::set_privacy_mode`]):
+//! - by default the bot is an administrator with every right in every chat, and in privacy mode
+//!   (`getMe` says `can_read_all_group_messages: false`);
+//! - `getChatMember(chat, bot)` reports the rights set for the chat: an administrator with
+//!   `can_post_messages`/`can_edit_messages` (channels) or `can_pin_messages`/`can_manage_topics`
+//!   (groups; `can_manage_topics` in supergroups only), otherwise a `member` of a group and `left`
+//!   in a channel (Telegram lets bots into channels only as administrators);
+//! - they are enforced where Telegram's answer is known: a send into a channel is 403 `Forbidden:
+//!   bot is not a member of the channel chat` for a non-admin and 400 `Bad Request: need
+//!   administrator rights in the channel chat` without `can_post_messages`; `pinChatMessage` needs
+//!   `can_edit_messages` in a channel and `can_pin_messages` elsewhere (`Bad Request: not enough
+//!   rights to pin a message`; group-wide member permissions are not modelled, so a plain member
+//!   never pins); `createForumTopic` needs `can_manage_topics` (`Bad Request: not enough rights to
+//!   create a topic`); edits and topic closing are not checked;
+//! - privacy mode only changes what `getMe` reports: the fake delivers every group message to the
+//!   bot either way.
+//!
 //! Migration ([`FakeTelegram::migrate_to_supergroup`]): the old group gets a `migrate_to_chat_id`
 //! service message from its owner, the new supergroup (fresh ids) one with `migrate_from_chat_id`
 //! from `GroupAnonymousBot`; every writing method on the old id then fails with `group chat was
@@ -119,6 +136,42 @@ impl Default for TelegramOptions {
             token: "123456789:TEST-fake-token-for-teledesk".to_owned(),
         }
     }
+}
+
+/// The bot's standing in one chat, see [`FakeTelegram::set_bot_rights`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BotRights {
+    /// An administrator; otherwise a plain member of a group, and not in a channel at all.
+    pub admin: bool,
+    /// Channels: «Post messages».
+    pub can_post_messages: bool,
+    /// Channels: «Edit messages of others», which is also what pins there.
+    pub can_edit_messages: bool,
+    /// Groups and supergroups: «Pin messages».
+    pub can_pin_messages: bool,
+    /// Supergroups: «Manage topics».
+    pub can_manage_topics: bool,
+}
+
+impl BotRights {
+    /// An administrator with every right: what the bot is in every chat unless a test says
+    /// otherwise.
+    pub const ADMIN: Self = Self {
+        admin: true,
+        can_post_messages: true,
+        can_edit_messages: true,
+        can_pin_messages: true,
+        can_manage_topics: true,
+    };
+
+    /// No administrator rights at all.
+    pub const MEMBER: Self = Self {
+        admin: false,
+        can_post_messages: false,
+        can_edit_messages: false,
+        can_pin_messages: false,
+        can_manage_topics: false,
+    };
 }
 
 /// An error a test makes the next calls of a method fail with, see [`FakeTelegram::inject_error`].
@@ -455,6 +508,24 @@ impl FakeTelegram {
     /// order is not guaranteed, so the daemon must cope with both.
     pub fn set_forward_before_response(&self, on: bool) {
         self.mutate(false, |w| w.forward_before_response = on)
+    }
+
+    /// Sets the bot's rights in `chat_id` (a group, supergroup or channel), replacing
+    /// [`BotRights::ADMIN`]; see the module docs for what the fake then refuses.
+    pub fn set_bot_rights(&self, chat_id: i64, rights: BotRights) {
+        self.mutate(false, |w| {
+            assert!(
+                w.chats.contains_key(&chat_id),
+                "set_bot_rights: unknown chat {chat_id}"
+            );
+            w.bot_rights.insert(chat_id, rights);
+        })
+    }
+
+    /// The bot's privacy mode (@BotFather → Bot Settings → Group Privacy), on by default: `getMe`
+    /// answers `can_read_all_group_messages` = `!enabled`. Delivery is not affected.
+    pub fn set_privacy_mode(&self, enabled: bool) {
+        self.mutate(false, |w| w.privacy_mode = enabled)
     }
 
     /// Whether the bot may DM the user (they started the bot). Default false, so a DM is 403

@@ -4,8 +4,8 @@
 use super::html::{Entity, Formatted};
 use super::limits::Limiter;
 use super::{
-    CHANNEL_BOT_ID, CallbackAnswer, ChatMessage, FakeError, FakeTopic, GROUP_ANONYMOUS_BOT_ID,
-    MediaInfo, Outgoing, RecordedCall, SERVICE_USER_ID, TelegramOptions,
+    BotRights, CHANNEL_BOT_ID, CallbackAnswer, ChatMessage, FakeError, FakeTopic,
+    GROUP_ANONYMOUS_BOT_ID, MediaInfo, Outgoing, RecordedCall, SERVICE_USER_ID, TelegramOptions,
 };
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -365,6 +365,10 @@ pub(crate) struct World {
     pub files: HashMap<String, FileRec>,
     next_file: u64,
     pub injected: Vec<(String, usize, FakeError)>,
+    /// Chats where the bot is not a full administrator (see [`Self::bot_rights`]).
+    pub bot_rights: HashMap<i64, BotRights>,
+    /// See [`super::FakeTelegram::set_privacy_mode`].
+    pub privacy_mode: bool,
     pub limiter: Limiter,
     last_date: i64,
     next_media_group: u64,
@@ -409,11 +413,21 @@ impl World {
             files: HashMap::new(),
             next_file: 1,
             injected: Vec::new(),
+            bot_rights: HashMap::new(),
+            privacy_mode: true,
             limiter: Limiter::default(),
             last_date: 0,
             next_media_group: 1,
             poll_generation: 0,
         }
+    }
+
+    /// The bot's rights in a chat: [`BotRights::ADMIN`] unless a test set others.
+    pub(crate) fn bot_rights(&self, chat_id: i64) -> BotRights {
+        self.bot_rights
+            .get(&chat_id)
+            .copied()
+            .unwrap_or(BotRights::ADMIN)
     }
 
     /// Unix seconds, never going backwards.

@@ -1663,3 +1663,131 @@ async fn users_write_in_the_new_chat_after_migration() {
     fake.migrate_to_supergroup(group);
     fake.send(group, ann, Outgoing::text("x"));
 }
+
+#[tokio::test]
+async fn missing_bot_rights_are_reported_and_refused() {
+    let fake = unlimited().await;
+    let (channel, group, forum) = (
+        fake.add_channel("Posts"),
+        fake.add_supergroup("Chat"),
+        fake.add_forum("Topics"),
+    );
+    let me = ok(&fake, "getMe", json!({})).await;
+    assert_eq!(me["can_read_all_group_messages"], json!(false));
+    fake.set_privacy_mode(false);
+    let me = ok(&fake, "getMe", json!({})).await;
+    assert_eq!(me["can_read_all_group_messages"], json!(true));
+
+    let post = ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": channel, "text": "before"}),
+    )
+    .await;
+    let bot = |chat: i64| json!({"chat_id": chat, "user_id": fake.bot_id()});
+    fake.set_bot_rights(
+        channel,
+        BotRights {
+            can_post_messages: false,
+            can_edit_messages: false,
+            ..BotRights::ADMIN
+        },
+    );
+    let rights = ok(&fake, "getChatMember", bot(channel)).await;
+    assert_eq!(
+        (
+            &rights["status"],
+            &rights["can_post_messages"],
+            &rights["can_edit_messages"]
+        ),
+        (&json!("administrator"), &json!(false), &json!(false))
+    );
+    assert_eq!(
+        err(
+            &fake,
+            "sendMessage",
+            json!({"chat_id": channel, "text": "after"})
+        )
+        .await,
+        (
+            400,
+            "Bad Request: need administrator rights in the channel chat".into()
+        )
+    );
+    assert_eq!(
+        err(
+            &fake,
+            "pinChatMessage",
+            json!({"chat_id": channel, "message_id": post["message_id"]})
+        )
+        .await,
+        (
+            400,
+            "Bad Request: not enough rights to pin a message".into()
+        )
+    );
+    fake.set_bot_rights(channel, BotRights::MEMBER);
+    assert_eq!(
+        ok(&fake, "getChatMember", bot(channel)).await["status"],
+        json!("left")
+    );
+    assert_eq!(
+        err(
+            &fake,
+            "sendMessage",
+            json!({"chat_id": channel, "text": "after"})
+        )
+        .await,
+        (
+            403,
+            "Forbidden: bot is not a member of the channel chat".into()
+        )
+    );
+
+    fake.set_bot_rights(group, BotRights::MEMBER);
+    let member = ok(&fake, "getChatMember", bot(group)).await;
+    assert_eq!(member["status"], json!("member"));
+    assert_eq!(member.get("can_pin_messages"), None);
+    let message = ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": group, "text": "hi"}),
+    )
+    .await;
+    assert_eq!(
+        err(
+            &fake,
+            "pinChatMessage",
+            json!({"chat_id": group, "message_id": message["message_id"]})
+        )
+        .await,
+        (
+            400,
+            "Bad Request: not enough rights to pin a message".into()
+        )
+    );
+
+    fake.set_bot_rights(
+        forum,
+        BotRights {
+            can_manage_topics: false,
+            ..BotRights::ADMIN
+        },
+    );
+    assert_eq!(
+        ok(&fake, "getChatMember", bot(forum)).await["can_manage_topics"],
+        json!(false)
+    );
+    assert_eq!(
+        err(
+            &fake,
+            "createForumTopic",
+            json!({"chat_id": forum, "name": "Ticket"})
+        )
+        .await,
+        (
+            400,
+            "Bad Request: not enough rights to create a topic".into()
+        )
+    );
+}

@@ -1,0 +1,1059 @@
+//! `teledesk doctor`: live checks of what a valid config still cannot promise — that the bot
+//! token works, that the bot has the rights each chat's mode needs, and that every helpdesk
+//! accepts its credentials — each with what the admin should do when it does not.
+//!
+//! [`run`] collects Telegram's and the helpdesks' [`Answers`]; [`checks`] turns them into the
+//! report without I/O, so every rule is tested on plain JSON as Telegram sends it. Chats are
+//! checked only once `getMe` works: with a wrong token every other call fails the same way.
+
+use crate::config::{ChatMode, Config};
+use crate::telegram::client::{TelegramClient, TgError};
+use serde_json::Value;
+use std::time::Duration;
+use teledesk_adapter::{Error as HelpdeskError, ErrorKind, Identity};
+
+/// How a check came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    /// Works, but something the admin probably wants is missing.
+    Warn,
+    /// teledesk will not work as configured.
+    Fail,
+    /// Not a check: something the admin has to do by hand.
+    Info,
+}
+
+impl Status {
+    /// The mark printed in front of the line.
+    pub fn mark(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+            Status::Info => "info",
+        }
+    }
+}
+
+/// One line of the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// What was checked: `telegram`, `channel -100… «Title»`, `helpdesk main (kaiten)`.
+    pub subject: String,
+    pub status: Status,
+    /// What was found and, unless it is fine, what to do about it. Never holds a secret.
+    pub detail: String,
+}
+
+impl Check {
+    fn new(subject: &str, status: Status, detail: impl Into<String>) -> Self {
+        Self {
+            subject: subject.to_owned(),
+            status,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Everything the checks look at, as Telegram and the helpdesks answered.
+#[derive(Clone, Debug)]
+pub struct Answers {
+    /// `telegram.api_url`, named when Telegram cannot be reached.
+    pub api_url: String,
+    /// `getMe`.
+    pub me: Result<Value, TgError>,
+    /// One per `[[chats]]`, in file order; empty when `getMe` failed (nothing else would work).
+    pub chats: Vec<ChatAnswers>,
+    /// One per `[helpdesks.<name>]`.
+    pub helpdesks: Vec<HelpdeskAnswer>,
+    /// `<public_url>/app/` and the app's short name, when `[server]` configures a Mini App.
+    pub mini_app: Option<(String, String)>,
+}
+
+/// Telegram's answers about one configured chat.
+#[derive(Clone, Debug)]
+pub struct ChatAnswers {
+    /// The id in `[[chats]]`.
+    pub id: i64,
+    pub mode: ChatMode,
+    /// Set when the configured basic group was upgraded: the supergroup's id, which the answers
+    /// below are about.
+    pub upgraded_to: Option<i64>,
+    /// `getChat`.
+    pub chat: Result<Value, TgError>,
+    /// `getChatMember(chat, bot)`; not asked (`None`) when `getChat` failed.
+    pub bot: Option<Result<Value, TgError>>,
+    /// Channel mode: the linked discussion group, when `getChat` names one.
+    pub discussion: Option<DiscussionAnswers>,
+}
+
+/// Telegram's answers about a channel's discussion group.
+#[derive(Clone, Debug)]
+pub struct DiscussionAnswers {
+    pub id: i64,
+    /// `getChat`.
+    pub chat: Result<Value, TgError>,
+    /// `getChatMember(group, bot)`.
+    pub bot: Result<Value, TgError>,
+}
+
+/// A helpdesk's answer to [`teledesk_adapter::Helpdesk::check`].
+#[derive(Clone, Debug)]
+pub struct HelpdeskAnswer {
+    pub name: String,
+    pub kind: String,
+    pub identity: Result<Identity, HelpdeskError>,
+}
+
+/// A helpdesk that does not answer within this is reported as unreachable rather than waited for.
+const HELPDESK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs every check against the live services `config` names.
+pub async fn run(config: &Config) -> Vec<Check> {
+    let (answers, telegram) = ask(config).await;
+    let mut report = checks(&answers);
+    // Telegram errors are scrubbed where they are made; this keeps a future slip from printing
+    // the token anyway.
+    if let Some(telegram) = telegram {
+        for check in &mut report {
+            check.detail = telegram.scrub(&check.detail);
+        }
+    }
+    report
+}
+
+/// Asks Telegram and every helpdesk what the checks need; also returns the Telegram client (for
+/// scrubbing) when one could be built.
+async fn ask(config: &Config) -> (Answers, Option<TelegramClient>) {
+    let telegram = TelegramClient::new(&config.telegram.api_url, &config.telegram.token);
+    let me = match &telegram {
+        Ok(client) => client.get_me_raw().await,
+        Err(error) => Err(TgError::Rejected(error.clone())),
+    };
+    let mut chats = Vec::new();
+    if let (Ok(client), Some(bot_id)) =
+        (&telegram, me.as_ref().ok().and_then(|me| me["id"].as_i64()))
+    {
+        for chat in &config.chats {
+            chats.push(ask_chat(client, bot_id, chat.id, chat.mode).await);
+        }
+    }
+    let mut helpdesks = Vec::new();
+    for (name, helpdesk) in &config.helpdesks {
+        let identity = match crate::helpdesks::build(helpdesk) {
+            Ok(adapter) => tokio::time::timeout(HELPDESK_TIMEOUT, adapter.check())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(HelpdeskError::new(
+                        ErrorKind::Unavailable,
+                        "check",
+                        format!("no answer in {} s", HELPDESK_TIMEOUT.as_secs()),
+                    ))
+                }),
+            Err(problems) => Err(HelpdeskError::new(
+                ErrorKind::ConfigInvalid,
+                "build",
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )),
+        };
+        helpdesks.push(HelpdeskAnswer {
+            name: name.clone(),
+            kind: helpdesk.kind.clone(),
+            identity,
+        });
+    }
+    let mini_app = match (&config.server.public_url, &config.server.mini_app) {
+        (Some(url), Some(name)) => Some((format!("{url}/app/"), name.clone())),
+        _ => None,
+    };
+    let answers = Answers {
+        api_url: config.telegram.api_url.clone(),
+        me,
+        chats,
+        helpdesks,
+        mini_app,
+    };
+    (answers, telegram.ok())
+}
+
+async fn ask_chat(client: &TelegramClient, bot_id: i64, id: i64, mode: ChatMode) -> ChatAnswers {
+    let mut upgraded_to = None;
+    let mut chat = client.get_chat_raw(id).await;
+    if let Err(TgError::Migrated(new_id)) = chat {
+        upgraded_to = Some(new_id);
+        chat = client.get_chat_raw(new_id).await;
+    }
+    let effective = upgraded_to.unwrap_or(id);
+    let bot = match &chat {
+        Ok(_) => Some(client.get_chat_member_raw(effective, bot_id).await),
+        Err(_) => None,
+    };
+    let linked = match (&chat, mode) {
+        (Ok(info), ChatMode::Channel) => info["linked_chat_id"].as_i64(),
+        _ => None,
+    };
+    let discussion = match linked {
+        Some(group) => Some(DiscussionAnswers {
+            id: group,
+            chat: client.get_chat_raw(group).await,
+            bot: client.get_chat_member_raw(group, bot_id).await,
+        }),
+        None => None,
+    };
+    ChatAnswers {
+        id,
+        mode,
+        upgraded_to,
+        chat,
+        bot,
+        discussion,
+    }
+}
+
+/// The report for `answers`: Telegram first, then every chat, every helpdesk, the Mini App.
+pub fn checks(answers: &Answers) -> Vec<Check> {
+    let mut report = Vec::new();
+    let privacy_off = match &answers.me {
+        Ok(me) => {
+            let privacy_off = me["can_read_all_group_messages"].as_bool() == Some(true);
+            let username = me["username"].as_str().unwrap_or("?");
+            let id = me["id"].as_i64().unwrap_or_default();
+            let privacy = if privacy_off {
+                "privacy mode is off"
+            } else {
+                "privacy mode is on, so the bot sees every message only where it is an admin"
+            };
+            report.push(Check::new(
+                "telegram",
+                Status::Ok,
+                format!("the token works: @{username} (id {id}); {privacy}"),
+            ));
+            Some(privacy_off)
+        }
+        Err(error) => {
+            report.push(Check::new(
+                "telegram",
+                Status::Fail,
+                token_failure(error, &answers.api_url),
+            ));
+            None
+        }
+    };
+    if let Some(privacy_off) = privacy_off {
+        for chat in &answers.chats {
+            report.extend(chat_checks(chat, privacy_off));
+        }
+    }
+    for helpdesk in &answers.helpdesks {
+        report.push(helpdesk_check(helpdesk));
+    }
+    if let Some((url, name)) = &answers.mini_app {
+        report.push(Check::new(
+            "mini app",
+            Status::Info,
+            format!(
+                "in @BotFather (/newapp, or /myapps for an existing app) the app with short name \
+                 `{name}` must have the Web App URL {url}"
+            ),
+        ));
+    }
+    report
+}
+
+const PRIVACY_OFF_HOW: &str = "turn off privacy mode in @BotFather → Bot Settings → Group Privacy \
+                               (then remove the bot from the group and add it again)";
+
+fn token_failure(error: &TgError, api_url: &str) -> String {
+    match error {
+        TgError::Rejected(text) if text.starts_with("Unauthorized") => format!(
+            "the token is wrong or revoked (Telegram: {text}): put the current one from \
+             @BotFather → /mybots → API Token into telegram.token"
+        ),
+        TgError::Rejected(text) if text.starts_with("Not Found") => format!(
+            "Telegram does not know this token (Telegram: {text}): check telegram.token, and \
+             that telegram.api_url ({api_url}) is a Bot API server"
+        ),
+        TgError::Temporary(text) => format!(
+            "Telegram did not answer at {api_url} ({text}): check the network and \
+             telegram.api_url, then run doctor again"
+        ),
+        TgError::RetryAfter(wait) => format!(
+            "Telegram's flood control asks to wait {} s: run doctor again later",
+            wait.as_secs()
+        ),
+        other => format!("cannot ask Telegram: {other}"),
+    }
+}
+
+/// Why a chat cannot be looked at, and what to do.
+fn chat_failure(error: &TgError) -> String {
+    match error {
+        TgError::Rejected(text) if text.contains("chat not found") => format!(
+            "Telegram knows no such chat, or the bot is not in it (Telegram: {text}): check the \
+             id (supergroup and channel ids start with -100) and add the bot to the chat"
+        ),
+        TgError::Forbidden(text) => {
+            format!("the bot is not in the chat (Telegram: {text}): add it and make it an admin")
+        }
+        TgError::Migrated(new_id) => {
+            format!("the group was upgraded to a supergroup with id {new_id}; use that id")
+        }
+        other => format!("getChat failed ({other}): run doctor again"),
+    }
+}
+
+/// The bot's place in a chat, from `getChatMember`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Standing {
+    Admin,
+    Member,
+    /// In the chat but not allowed to write.
+    Muted,
+    Absent,
+}
+
+fn standing(member: &Value) -> Standing {
+    match member["status"].as_str().unwrap_or("") {
+        "creator" | "administrator" => Standing::Admin,
+        "member" => Standing::Member,
+        "restricted" if member["is_member"].as_bool() == Some(false) => Standing::Absent,
+        "restricted" if member["can_send_messages"].as_bool() == Some(false) => Standing::Muted,
+        "restricted" => Standing::Member,
+        _ => Standing::Absent,
+    }
+}
+
+/// Whether an administrator holds `right`; the owner holds every right without listing them.
+fn has_right(member: &Value, right: &str) -> bool {
+    match member["status"].as_str() {
+        Some("creator") => true,
+        Some("administrator") => member[right].as_bool() == Some(true),
+        _ => false,
+    }
+}
+
+/// `channel -100… «Title»`: what the admin calls the chat, and its id to find it in the config.
+fn describe_chat(what: &str, id: i64, chat: Option<&Value>) -> String {
+    match chat.and_then(|c| c["title"].as_str()) {
+        Some(title) => format!("{what} {id} «{title}»"),
+        None => format!("{what} {id}"),
+    }
+}
+
+fn chat_checks(answers: &ChatAnswers, privacy_off: bool) -> Vec<Check> {
+    let subject = describe_chat(
+        answers.mode.as_str(),
+        answers.id,
+        answers.chat.as_ref().ok(),
+    );
+    let mut report = Vec::new();
+    if let Some(new_id) = answers.upgraded_to {
+        // The daemon learns the new id only from the upgrade's service message, which it misses
+        // when it was not running at the time.
+        report.push(Check::new(
+            &subject,
+            Status::Fail,
+            format!(
+                "the group was upgraded to a supergroup with id {new_id}; use that id in \
+                 [[chats]] (a running teledesk follows an upgrade only if it saw it happen; the \
+                 checks below are about the supergroup)"
+            ),
+        ));
+    }
+    let chat = match &answers.chat {
+        Ok(chat) => chat,
+        Err(error) => {
+            report.push(Check::new(&subject, Status::Fail, chat_failure(error)));
+            return report;
+        }
+    };
+    if let Some(problem) = mode_mismatch(answers.mode, chat) {
+        report.push(Check::new(&subject, Status::Fail, problem));
+        return report;
+    }
+    let member = match &answers.bot {
+        Some(Ok(member)) => member,
+        Some(Err(error)) => {
+            report.push(Check::new(
+                &subject,
+                Status::Fail,
+                format!("cannot read the bot's rights (getChatMember: {error}); run doctor again"),
+            ));
+            return report;
+        }
+        None => return report,
+    };
+    let found = match answers.mode {
+        ChatMode::Channel if standing(member) == Standing::Absent => vec![channel_rights(member)],
+        ChatMode::Channel => vec![
+            channel_rights(member),
+            discussion_check(answers.discussion.as_ref(), privacy_off),
+        ],
+        ChatMode::Group => group_checks(member, privacy_off),
+        ChatMode::Forum => forum_checks(member),
+    };
+    report.extend(
+        found
+            .into_iter()
+            .map(|(status, detail)| Check::new(&subject, status, detail)),
+    );
+    report
+}
+
+/// A chat whose Telegram type does not fit its configured mode.
+fn mode_mismatch(mode: ChatMode, chat: &Value) -> Option<String> {
+    let kind = chat["type"].as_str().unwrap_or("?");
+    let is_forum = chat["is_forum"].as_bool() == Some(true);
+    match (mode, kind) {
+        (ChatMode::Channel, "channel") => None,
+        (ChatMode::Channel, _) => Some(format!(
+            "this is a {kind}, not a channel: use mode = \"{}\"",
+            if is_forum { "forum" } else { "group" }
+        )),
+        (ChatMode::Group | ChatMode::Forum, "channel") => {
+            Some("this is a channel: use mode = \"channel\"".to_owned())
+        }
+        (_, "private") => Some("this is a private chat, not a group: check the id".to_owned()),
+        (ChatMode::Forum, _) if !is_forum => Some(
+            "topics are off in this group: turn on Topics in the group's settings, or use \
+             mode = \"group\""
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
+const CHANNEL_ADMIN_HOW: &str = "make the bot an admin of the channel with «Post messages» and \
+                                 «Edit messages of others»";
+
+fn channel_rights(member: &Value) -> (Status, String) {
+    if standing(member) != Standing::Admin {
+        return (
+            Status::Fail,
+            format!("the bot is not an admin of the channel: {CHANNEL_ADMIN_HOW}"),
+        );
+    }
+    if !has_right(member, "can_post_messages") {
+        return (
+            Status::Fail,
+            format!("the bot may not post ticket posts: {CHANNEL_ADMIN_HOW}"),
+        );
+    }
+    if !has_right(member, "can_edit_messages") {
+        // Telegram lets the bot edit its own posts with «Post messages» alone; pinning in a
+        // channel takes «Edit messages of others».
+        return (
+            Status::Warn,
+            "the bot may post but lacks «Edit messages of others», so `teledesk pin` cannot pin \
+             the «Новая заявка» post here: give it that right"
+                .to_owned(),
+        );
+    }
+    (
+        Status::Ok,
+        "the bot is an admin that may post, edit and pin".to_owned(),
+    )
+}
+
+fn discussion_check(discussion: Option<&DiscussionAnswers>, privacy_off: bool) -> (Status, String) {
+    let Some(discussion) = discussion else {
+        return (
+            Status::Warn,
+            "no discussion group is linked, so tickets get no comments: link a discussion group \
+             to the channel (channel → Edit → Discussion) and make the bot an admin there"
+                .to_owned(),
+        );
+    };
+    let group = describe_chat(
+        "discussion group",
+        discussion.id,
+        discussion.chat.as_ref().ok(),
+    );
+    if let Err(error) = &discussion.chat {
+        return (Status::Fail, format!("{group}: {}", chat_failure(error)));
+    }
+    let member = match &discussion.bot {
+        Ok(member) => member,
+        Err(error) => {
+            return (
+                Status::Fail,
+                format!("{group}: cannot read the bot's rights (getChatMember: {error})"),
+            );
+        }
+    };
+    match (standing(member), privacy_off) {
+        (Standing::Admin, _) => (
+            Status::Ok,
+            format!("{group} is linked; the bot is an admin there and sees every comment"),
+        ),
+        (Standing::Member, true) => (
+            Status::Ok,
+            format!(
+                "{group} is linked; the bot is a member there with privacy mode off and sees \
+                 every comment"
+            ),
+        ),
+        (Standing::Member, false) => (
+            Status::Fail,
+            format!(
+                "the bot is not an admin of {group} and privacy mode is on, so comments never \
+                 reach it: make the bot an admin of the group, or {PRIVACY_OFF_HOW}"
+            ),
+        ),
+        (Standing::Muted, _) => (
+            Status::Fail,
+            format!(
+                "the bot may not write in {group}, so staff replies cannot be posted: lift its \
+                 restrictions and make it an admin"
+            ),
+        ),
+        (Standing::Absent, _) => (
+            Status::Fail,
+            format!("the bot is not in {group}: add it and make it an admin there"),
+        ),
+    }
+}
+
+fn group_checks(member: &Value, privacy_off: bool) -> Vec<(Status, String)> {
+    let sees = match (standing(member), privacy_off) {
+        (Standing::Admin, _) => (
+            Status::Ok,
+            "the bot is an admin and sees every message".to_owned(),
+        ),
+        (Standing::Member, true) => (
+            Status::Ok,
+            "the bot is a member with privacy mode off and sees every message".to_owned(),
+        ),
+        (Standing::Member, false) => (
+            Status::Fail,
+            format!(
+                "the bot is not an admin and privacy mode is on, so comments that do not reply \
+                 to the bot's own messages, and the files of albums, never reach it: make the bot \
+                 an admin of the group, or {PRIVACY_OFF_HOW}"
+            ),
+        ),
+        (Standing::Muted, _) => (
+            Status::Fail,
+            "the bot may not write here: lift its restrictions and make it an admin".to_owned(),
+        ),
+        (Standing::Absent, _) => {
+            return vec![(
+                Status::Fail,
+                "the bot is not in the group: add it and make it an admin".to_owned(),
+            )];
+        }
+    };
+    vec![sees, pin_check(member)]
+}
+
+fn forum_checks(member: &Value) -> Vec<(Status, String)> {
+    if standing(member) == Standing::Absent {
+        return vec![(
+            Status::Fail,
+            "the bot is not in the forum: add it and make it an admin with «Manage topics»"
+                .to_owned(),
+        )];
+    }
+    let topics = if has_right(member, "can_manage_topics") {
+        (
+            Status::Ok,
+            "the bot is an admin that may manage topics and sees every message".to_owned(),
+        )
+    } else {
+        (
+            Status::Fail,
+            "the bot may not manage topics, so ticket topics cannot be created or closed: make \
+             the bot an admin of the group with «Manage topics»"
+                .to_owned(),
+        )
+    };
+    vec![topics, pin_check(member)]
+}
+
+fn pin_check(member: &Value) -> (Status, String) {
+    if has_right(member, "can_pin_messages") {
+        (
+            Status::Ok,
+            "the bot may pin the «Новая заявка» post (`teledesk pin`)".to_owned(),
+        )
+    } else {
+        (
+            Status::Warn,
+            "the bot may not pin, so `teledesk pin` cannot pin the «Новая заявка» post: make it \
+             an admin with «Pin messages»"
+                .to_owned(),
+        )
+    }
+}
+
+fn helpdesk_check(answer: &HelpdeskAnswer) -> Check {
+    let subject = format!("helpdesk {} ({})", answer.name, answer.kind);
+    let error = match &answer.identity {
+        Ok(identity) => {
+            return Check::new(
+                &subject,
+                Status::Ok,
+                format!("authorised as {} (id {})", identity.name, identity.id),
+            );
+        }
+        Err(error) => error,
+    };
+    let table = format!("[helpdesks.{}]", answer.name);
+    let detail = match error.kind() {
+        ErrorKind::PermissionDenied => format!(
+            "the helpdesk refused the credentials ({}): check the token or user and password in \
+             {table}, and that the account may use the API",
+            error.message()
+        ),
+        ErrorKind::Unavailable | ErrorKind::RateLimited => format!(
+            "the helpdesk did not answer ({}): check url in {table} and the network, then run \
+             doctor again",
+            error.message()
+        ),
+        ErrorKind::NotFound => format!(
+            "no API at the configured address ({}): check url in {table}",
+            error.message()
+        ),
+        _ => format!("{error}: check {table}"),
+    };
+    Check::new(&subject, Status::Fail, detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const BOT: i64 = 123_456_789;
+
+    fn me(privacy_off: bool) -> Value {
+        json!({"id": BOT, "is_bot": true, "first_name": "Support", "username": "acme_support_bot",
+               "can_join_groups": true, "can_read_all_group_messages": privacy_off})
+    }
+
+    fn chat(id: i64, kind: &str, title: &str) -> Value {
+        json!({"id": id, "type": kind, "title": title})
+    }
+
+    fn forum(id: i64, title: &str) -> Value {
+        json!({"id": id, "type": "supergroup", "title": title, "is_forum": true})
+    }
+
+    fn member() -> Value {
+        json!({"user": {"id": BOT, "is_bot": true, "first_name": "Support"}, "status": "member"})
+    }
+
+    /// An administrator with the rights Telegram lists for the chat type, each set to `granted`
+    /// unless named in `withheld`.
+    fn admin(kind: &str, withheld: &[&str]) -> Value {
+        let rights: &[&str] = match kind {
+            "channel" => &[
+                "can_post_messages",
+                "can_edit_messages",
+                "can_delete_messages",
+            ],
+            _ => &[
+                "can_pin_messages",
+                "can_manage_topics",
+                "can_delete_messages",
+            ],
+        };
+        let mut value = json!({"user": {"id": BOT, "is_bot": true, "first_name": "Support"},
+                               "status": "administrator", "can_be_edited": false});
+        for right in rights {
+            value[*right] = json!(!withheld.contains(right));
+        }
+        value
+    }
+
+    fn group_answers(id: i64, mode: ChatMode, info: Value, bot: Value) -> ChatAnswers {
+        ChatAnswers {
+            id,
+            mode,
+            upgraded_to: None,
+            chat: Ok(info),
+            bot: Some(Ok(bot)),
+            discussion: None,
+        }
+    }
+
+    fn channel_answers(bot: Value, discussion: Option<DiscussionAnswers>) -> ChatAnswers {
+        let mut info = chat(-1001, "channel", "Acme posts");
+        if let Some(d) = &discussion {
+            info["linked_chat_id"] = json!(d.id);
+        }
+        ChatAnswers {
+            discussion,
+            ..group_answers(-1001, ChatMode::Channel, info, bot)
+        }
+    }
+
+    fn discussion(bot: Value) -> DiscussionAnswers {
+        DiscussionAnswers {
+            id: -1002,
+            chat: Ok(chat(-1002, "supergroup", "Acme chat")),
+            bot: Ok(bot),
+        }
+    }
+
+    fn answers(privacy_off: bool, chats: Vec<ChatAnswers>) -> Answers {
+        Answers {
+            api_url: "https://api.telegram.org".into(),
+            me: Ok(me(privacy_off)),
+            chats,
+            helpdesks: Vec::new(),
+            mini_app: None,
+        }
+    }
+
+    fn render(report: &[Check]) -> String {
+        report
+            .iter()
+            .map(|c| format!("{} {}: {}", c.status.mark(), c.subject, c.detail))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The report without the `telegram` line, which every test shares.
+    fn chat_lines(answers: &Answers) -> String {
+        render(&checks(answers)[1..])
+    }
+
+    #[test]
+    fn a_healthy_setup_is_ok_everywhere() {
+        let mut answers = answers(
+            false,
+            vec![
+                channel_answers(
+                    admin("channel", &[]),
+                    Some(discussion(admin("supergroup", &[]))),
+                ),
+                group_answers(
+                    -1003,
+                    ChatMode::Group,
+                    chat(-1003, "supergroup", "Acme"),
+                    admin("supergroup", &[]),
+                ),
+                group_answers(
+                    -1004,
+                    ChatMode::Forum,
+                    forum(-1004, "Acme topics"),
+                    admin("supergroup", &[]),
+                ),
+                group_answers(
+                    -4005,
+                    ChatMode::Group,
+                    chat(-4005, "group", "Basic"),
+                    json!({"status": "creator"}),
+                ),
+            ],
+        );
+        answers.helpdesks.push(HelpdeskAnswer {
+            name: "main".into(),
+            kind: "kaiten".into(),
+            identity: Ok(Identity {
+                id: "7".into(),
+                name: "Integration".into(),
+            }),
+        });
+        answers.mini_app = Some(("https://support.example.com/app/".into(), "support".into()));
+        let report = checks(&answers);
+        assert!(
+            report
+                .iter()
+                .all(|c| matches!(c.status, Status::Ok | Status::Info)),
+            "{}",
+            render(&report)
+        );
+        insta::assert_snapshot!(render(&report), @"
+        ok telegram: the token works: @acme_support_bot (id 123456789); privacy mode is on, so the bot sees every message only where it is an admin
+        ok channel -1001 «Acme posts»: the bot is an admin that may post, edit and pin
+        ok channel -1001 «Acme posts»: discussion group -1002 «Acme chat» is linked; the bot is an admin there and sees every comment
+        ok group -1003 «Acme»: the bot is an admin and sees every message
+        ok group -1003 «Acme»: the bot may pin the «Новая заявка» post (`teledesk pin`)
+        ok forum -1004 «Acme topics»: the bot is an admin that may manage topics and sees every message
+        ok forum -1004 «Acme topics»: the bot may pin the «Новая заявка» post (`teledesk pin`)
+        ok group -4005 «Basic»: the bot is an admin and sees every message
+        ok group -4005 «Basic»: the bot may pin the «Новая заявка» post (`teledesk pin`)
+        ok helpdesk main (kaiten): authorised as Integration (id 7)
+        info mini app: in @BotFather (/newapp, or /myapps for an existing app) the app with short name `support` must have the Web App URL https://support.example.com/app/
+        ");
+    }
+
+    #[test]
+    fn a_wrong_token_fails_and_no_chat_is_checked() {
+        let mut answers = answers(false, Vec::new());
+        answers.me = Err(TgError::Rejected("Unauthorized".into()));
+        insta::assert_snapshot!(render(&checks(&answers)), @"FAIL telegram: the token is wrong or revoked (Telegram: Unauthorized): put the current one from @BotFather → /mybots → API Token into telegram.token");
+        answers.me = Err(TgError::Rejected("Not Found".into()));
+        assert!(
+            checks(&answers)[0]
+                .detail
+                .contains("does not know this token")
+        );
+        answers.me = Err(TgError::Temporary("error sending request".into()));
+        insta::assert_snapshot!(render(&checks(&answers)), @"FAIL telegram: Telegram did not answer at https://api.telegram.org (error sending request): check the network and telegram.api_url, then run doctor again");
+    }
+
+    #[test]
+    fn privacy_mode_is_reported_on_the_telegram_line() {
+        let report = checks(&answers(true, Vec::new()));
+        assert_eq!(report[0].status, Status::Ok);
+        assert!(
+            report[0].detail.ends_with("privacy mode is off"),
+            "{}",
+            report[0].detail
+        );
+    }
+
+    #[test]
+    fn a_channel_the_bot_left_is_not_checked_further() {
+        let report = checks(&answers(
+            false,
+            vec![channel_answers(json!({"status": "left"}), None)],
+        ));
+        assert_eq!(report.len(), 2, "{}", render(&report));
+        assert_eq!(report[1].status, Status::Fail);
+    }
+
+    #[test]
+    fn a_channel_needs_an_admin_that_may_post() {
+        for bot in [
+            json!({"status": "left"}),
+            member(),
+            admin("channel", &["can_post_messages"]),
+        ] {
+            let report = checks(&answers(false, vec![channel_answers(bot, None)]));
+            assert_eq!(report[1].status, Status::Fail, "{}", render(&report));
+            assert!(
+                report[1]
+                    .detail
+                    .contains("«Post messages» and «Edit messages of others»")
+            );
+        }
+        let report = answers(
+            false,
+            vec![channel_answers(
+                admin("channel", &["can_edit_messages"]),
+                None,
+            )],
+        );
+        insta::assert_snapshot!(chat_lines(&report), @"
+        WARN channel -1001 «Acme posts»: the bot may post but lacks «Edit messages of others», so `teledesk pin` cannot pin the «Новая заявка» post here: give it that right
+        WARN channel -1001 «Acme posts»: no discussion group is linked, so tickets get no comments: link a discussion group to the channel (channel → Edit → Discussion) and make the bot an admin there
+        ");
+    }
+
+    #[test]
+    fn a_channel_without_discussion_group_gets_no_comments() {
+        let report = checks(&answers(
+            false,
+            vec![channel_answers(admin("channel", &[]), None)],
+        ));
+        assert_eq!(report[2].status, Status::Warn);
+        assert!(
+            report[2]
+                .detail
+                .starts_with("no discussion group is linked"),
+            "{}",
+            report[2].detail
+        );
+    }
+
+    #[test]
+    fn the_discussion_group_needs_an_admin_or_privacy_off() {
+        let channel = |bot| {
+            vec![channel_answers(
+                admin("channel", &[]),
+                Some(discussion(bot)),
+            )]
+        };
+        insta::assert_snapshot!(chat_lines(&answers(false, channel(member()))), @"
+        ok channel -1001 «Acme posts»: the bot is an admin that may post, edit and pin
+        FAIL channel -1001 «Acme posts»: the bot is not an admin of discussion group -1002 «Acme chat» and privacy mode is on, so comments never reach it: make the bot an admin of the group, or turn off privacy mode in @BotFather → Bot Settings → Group Privacy (then remove the bot from the group and add it again)
+        ");
+        let privacy_off = checks(&answers(true, channel(member())));
+        assert_eq!(
+            privacy_off[2].status,
+            Status::Ok,
+            "{}",
+            render(&privacy_off)
+        );
+        insta::assert_snapshot!(chat_lines(&answers(true, channel(json!({"status": "left"})))), @"
+        ok channel -1001 «Acme posts»: the bot is an admin that may post, edit and pin
+        FAIL channel -1001 «Acme posts»: the bot is not in discussion group -1002 «Acme chat»: add it and make it an admin there
+        ");
+        let mut unknown = discussion(member());
+        unknown.chat = Err(TgError::Rejected("Bad Request: chat not found".into()));
+        let report = checks(&answers(
+            true,
+            vec![channel_answers(admin("channel", &[]), Some(unknown))],
+        ));
+        assert_eq!(report[2].status, Status::Fail);
+        assert!(
+            report[2]
+                .detail
+                .starts_with("discussion group -1002: Telegram knows no such chat"),
+            "{}",
+            report[2].detail
+        );
+    }
+
+    #[test]
+    fn a_group_needs_an_admin_or_privacy_off_and_pin_rights_for_teledesk_pin() {
+        let group = |bot| {
+            vec![group_answers(
+                -1003,
+                ChatMode::Group,
+                chat(-1003, "supergroup", "Acme"),
+                bot,
+            )]
+        };
+        insta::assert_snapshot!(chat_lines(&answers(false, group(member()))), @"
+        FAIL group -1003 «Acme»: the bot is not an admin and privacy mode is on, so comments that do not reply to the bot's own messages, and the files of albums, never reach it: make the bot an admin of the group, or turn off privacy mode in @BotFather → Bot Settings → Group Privacy (then remove the bot from the group and add it again)
+        WARN group -1003 «Acme»: the bot may not pin, so `teledesk pin` cannot pin the «Новая заявка» post: make it an admin with «Pin messages»
+        ");
+        insta::assert_snapshot!(chat_lines(&answers(true, group(member()))), @"
+        ok group -1003 «Acme»: the bot is a member with privacy mode off and sees every message
+        WARN group -1003 «Acme»: the bot may not pin, so `teledesk pin` cannot pin the «Новая заявка» post: make it an admin with «Pin messages»
+        ");
+        let no_pin = checks(&answers(
+            false,
+            group(admin("supergroup", &["can_pin_messages"])),
+        ));
+        assert_eq!(
+            no_pin[1..].iter().map(|c| c.status).collect::<Vec<_>>(),
+            [Status::Ok, Status::Warn]
+        );
+        let muted = json!({"status": "restricted", "is_member": true, "can_send_messages": false});
+        assert_eq!(checks(&answers(true, group(muted)))[1].status, Status::Fail);
+        let gone = checks(&answers(true, group(json!({"status": "kicked"}))));
+        assert_eq!(
+            gone.len(),
+            2,
+            "nothing else to say about a chat the bot is not in"
+        );
+        assert!(gone[1].detail.starts_with("the bot is not in the group"));
+    }
+
+    #[test]
+    fn a_forum_needs_topics_and_manage_topics() {
+        let report = answers(
+            false,
+            vec![group_answers(
+                -1004,
+                ChatMode::Forum,
+                forum(-1004, "Topics"),
+                admin("supergroup", &["can_manage_topics"]),
+            )],
+        );
+        insta::assert_snapshot!(chat_lines(&report), @"
+        FAIL forum -1004 «Topics»: the bot may not manage topics, so ticket topics cannot be created or closed: make the bot an admin of the group with «Manage topics»
+        ok forum -1004 «Topics»: the bot may pin the «Новая заявка» post (`teledesk pin`)
+        ");
+        let member_only = checks(&answers(
+            true,
+            vec![group_answers(
+                -1004,
+                ChatMode::Forum,
+                forum(-1004, "Topics"),
+                member(),
+            )],
+        ));
+        assert_eq!(
+            member_only[1].status,
+            Status::Fail,
+            "privacy off does not give topic rights"
+        );
+        let topics_off = answers(
+            false,
+            vec![group_answers(
+                -1004,
+                ChatMode::Forum,
+                chat(-1004, "supergroup", "Plain"),
+                admin("supergroup", &[]),
+            )],
+        );
+        insta::assert_snapshot!(chat_lines(&topics_off), @r#"FAIL forum -1004 «Plain»: topics are off in this group: turn on Topics in the group's settings, or use mode = "group""#);
+    }
+
+    #[test]
+    fn a_chat_of_the_wrong_type_is_named() {
+        let channel_as_group = answers(
+            false,
+            vec![group_answers(
+                -1001,
+                ChatMode::Group,
+                chat(-1001, "channel", "Posts"),
+                admin("channel", &[]),
+            )],
+        );
+        insta::assert_snapshot!(chat_lines(&channel_as_group), @r#"FAIL group -1001 «Posts»: this is a channel: use mode = "channel""#);
+        let forum_as_channel = answers(
+            false,
+            vec![group_answers(
+                -1004,
+                ChatMode::Channel,
+                forum(-1004, "Topics"),
+                admin("supergroup", &[]),
+            )],
+        );
+        insta::assert_snapshot!(chat_lines(&forum_as_channel), @r#"FAIL channel -1004 «Topics»: this is a supergroup, not a channel: use mode = "forum""#);
+    }
+
+    #[test]
+    fn an_unreachable_or_upgraded_chat_says_what_to_do() {
+        let mut missing = group_answers(-1009, ChatMode::Group, Value::Null, member());
+        missing.chat = Err(TgError::Rejected("Bad Request: chat not found".into()));
+        missing.bot = None;
+        let mut kicked = group_answers(-1008, ChatMode::Group, Value::Null, member());
+        kicked.chat = Err(TgError::Forbidden(
+            "Forbidden: bot was kicked from the supergroup chat".into(),
+        ));
+        kicked.bot = None;
+        let mut upgraded = group_answers(
+            -4001,
+            ChatMode::Group,
+            chat(-1007, "supergroup", "Acme"),
+            admin("supergroup", &[]),
+        );
+        upgraded.upgraded_to = Some(-1007);
+        insta::assert_snapshot!(chat_lines(&answers(false, vec![missing, kicked, upgraded])), @"
+        FAIL group -1009: Telegram knows no such chat, or the bot is not in it (Telegram: Bad Request: chat not found): check the id (supergroup and channel ids start with -100) and add the bot to the chat
+        FAIL group -1008: the bot is not in the chat (Telegram: Forbidden: bot was kicked from the supergroup chat): add it and make it an admin
+        FAIL group -4001 «Acme»: the group was upgraded to a supergroup with id -1007; use that id in [[chats]] (a running teledesk follows an upgrade only if it saw it happen; the checks below are about the supergroup)
+        ok group -4001 «Acme»: the bot is an admin and sees every message
+        ok group -4001 «Acme»: the bot may pin the «Новая заявка» post (`teledesk pin`)
+        ");
+    }
+
+    #[test]
+    fn helpdesk_failures_name_the_table_and_the_cause() {
+        let mut answers = answers(false, Vec::new());
+        for (name, kind, message) in [
+            (
+                "main",
+                ErrorKind::PermissionDenied,
+                "HTTP 401: Unauthorized",
+            ),
+            ("backup", ErrorKind::Unavailable, "connection refused"),
+            ("old", ErrorKind::NotFound, "HTTP 404"),
+        ] {
+            answers.helpdesks.push(HelpdeskAnswer {
+                name: name.into(),
+                kind: "kaiten".into(),
+                identity: Err(HelpdeskError::new(kind, "check", message)),
+            });
+        }
+        insta::assert_snapshot!(chat_lines(&answers), @"
+        FAIL helpdesk main (kaiten): the helpdesk refused the credentials (HTTP 401: Unauthorized): check the token or user and password in [helpdesks.main], and that the account may use the API
+        FAIL helpdesk backup (kaiten): the helpdesk did not answer (connection refused): check url in [helpdesks.backup] and the network, then run doctor again
+        FAIL helpdesk old (kaiten): no API at the configured address (HTTP 404): check url in [helpdesks.old]
+        ");
+    }
+}
