@@ -156,12 +156,6 @@ fn run(path: &Path) -> ExitCode {
     let Some(config) = load_or_report(path) else {
         return ExitCode::FAILURE;
     };
-    if config.telegram.updates == config::UpdatesMode::Webhook {
-        tracing::error!(
-            "telegram.updates = \"webhook\" is not supported by this build yet; use \"polling\"."
-        );
-        return ExitCode::FAILURE;
-    }
     runtime().block_on(async move {
         let daemon = match Daemon::start(&config, Options::default()).await {
             Ok(daemon) => daemon,

@@ -521,10 +521,22 @@ fn urls_must_be_http_and_public_url_https() {
     ) + "[server]\npublic_url = \"http://desk.example.com\"\n";
     insta::assert_snapshot!(errors(&text), @r#"
     telegram.api_url (line 3): invalid URL "api.telegram.org"; expected an http or https URL, e.g. "https://api.telegram.org"
-    server.public_url (line 21): invalid URL "http://desk.example.com"; expected an https URL, e.g. "https://desk.example.com"
+    server.public_url (line 21): invalid URL "http://desk.example.com"; expected an https URL, e.g. "https://desk.example.com" (http only on loopback)
     "#);
     let text = with("token = \"env:BOT_TOKEN\"", "api_url = \"ftp://x\"");
     assert!(errors(&text).contains("telegram.api_url (line 3): invalid URL"));
+    // Behind a local Bot API server on the same host.
+    for loopback in [
+        "http://127.0.0.1:8080",
+        "http://localhost:8080",
+        "http://[::1]:8080",
+    ] {
+        let text = format!("{BASE}[server]\npublic_url = \"{loopback}\"\n");
+        assert_eq!(
+            ok(&text).config.server.public_url.as_deref(),
+            Some(loopback)
+        );
+    }
 }
 
 #[test]

@@ -265,13 +265,26 @@ fn url(
     https_only: bool,
 ) -> Option<String> {
     let expected = if https_only {
-        "an https URL, e.g. \"https://desk.example.com\""
+        "an https URL, e.g. \"https://desk.example.com\" (http only on loopback)"
     } else {
         "an http or https URL, e.g. \"https://api.telegram.org\""
     };
-    let scheme_ok = |scheme: &str| scheme == "https" || (!https_only && scheme == "http");
+    // A local Bot API server (`telegram-bot-api --local`) on the same host calls plain-http
+    // webhooks on loopback; nothing else may see such a URL.
+    let loopback = |url: &reqwest::Url| {
+        let host = url.host_str().unwrap_or_default();
+        host == "localhost"
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    };
+    let scheme_ok = |url: &reqwest::Url| {
+        url.scheme() == "https" || (url.scheme() == "http" && (!https_only || loopback(url)))
+    };
     match reqwest::Url::parse(text) {
-        Ok(url) if scheme_ok(url.scheme()) && url.has_host() => {
+        Ok(url) if scheme_ok(&url) && url.has_host() => {
             Some(text.trim_end_matches('/').to_string())
         }
         _ => {

@@ -1,5 +1,6 @@
 //! Telegram → inbox. An update is in the inbox, flushed to disk, before the next `getUpdates`
-//! acknowledges it (rule 1: nothing is lost).
+//! acknowledges it (rule 1: nothing is lost). In webhook mode the HTTP server takes updates
+//! through [`store_updates`] instead, answering Telegram only once they are on disk.
 
 use super::Context;
 use crate::telegram::client::TgError;
@@ -27,7 +28,7 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
                 if updates.is_empty() {
                     continue;
                 }
-                if let Err(error) = store_updates(&ctx, offset, &updates).await {
+                if let Err(error) = store_updates(&ctx, &updates).await {
                     tracing::error!(%error, "Cannot store updates; they will be fetched again.");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
@@ -52,20 +53,21 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     }
 }
 
-async fn store_updates(
+/// Puts updates into the inbox and moves the offset past them, durably. Updates below the stored
+/// offset are already in the inbox or processed, however they came back (a repeated
+/// `getUpdates`, a webhook delivery Telegram retried).
+pub(crate) async fn store_updates(
     ctx: &Context,
-    offset: i64,
     updates: &[serde_json::Value],
 ) -> crate::store::Result<()> {
     ctx.store.write(|tx| {
+        let offset = tx.telegram_offset()?;
         let mut next = offset;
         for update in updates {
             let Some(id) = update["update_id"].as_i64() else {
                 tracing::warn!("Skipped an update without update_id.");
                 continue;
             };
-            // Telegram re-sends what it was not told we have; anything below our stored offset
-            // is already in the inbox or processed.
             if id < offset {
                 continue;
             }

@@ -10,7 +10,7 @@
 //! Each loop is `async fn run(ctx, cancel)`; they meet only through the store and a few wake-up
 //! signals, so any of them can be restarted or stopped without losing work.
 
-mod intake;
+pub(crate) mod intake;
 mod processor;
 mod runner;
 mod sender;
@@ -179,7 +179,13 @@ impl Daemon {
         let tracker = TaskTracker::new();
         let intake_stop = CancellationToken::new();
         let work_stop = CancellationToken::new();
-        tracker.spawn(intake::run(context.clone(), intake_stop.clone()));
+        let webhook_mode = config.telegram.updates == crate::config::UpdatesMode::Webhook;
+        if !webhook_mode {
+            if let Err(error) = context.telegram.delete_webhook().await {
+                tracing::warn!(%error, "Could not make sure no webhook is set; getUpdates may be refused.");
+            }
+            tracker.spawn(intake::run(context.clone(), intake_stop.clone()));
+        }
         tracker.spawn(processor::run(context.clone(), work_stop.clone()));
         tracker.spawn(runner::run(context.clone(), work_stop.clone()));
         tracker.spawn(sender::run(context.clone(), work_stop.clone()));
@@ -194,6 +200,11 @@ impl Daemon {
         let http_addr = if config.server.enabled {
             let settings = crate::http::ServerSettings {
                 init_data_max_age: config.server.init_data_max_age,
+                webhook_secret: config
+                    .telegram
+                    .webhook_secret
+                    .clone()
+                    .filter(|_| webhook_mode),
             };
             let listen = config.server.listen;
             Some(
@@ -210,6 +221,23 @@ impl Daemon {
         } else {
             None
         };
+        if webhook_mode {
+            // The server is up, so Telegram's first delivery finds it.
+            let (Some(public_url), Some(secret)) =
+                (&config.server.public_url, &config.telegram.webhook_secret)
+            else {
+                return Err(StartError::Telegram(
+                    "webhook mode needs server.public_url and telegram.webhook_secret".into(),
+                ));
+            };
+            let url = format!("{public_url}{}", crate::http::telegram_updates::PATH);
+            context
+                .telegram
+                .set_webhook(&url, secret)
+                .await
+                .map_err(|error| StartError::Telegram(format!("setWebhook {url}: {error}")))?;
+            tracing::info!(%url, "Telegram delivers updates to the webhook.");
+        }
         tracker.close();
         Ok(Self {
             context,

@@ -1,5 +1,5 @@
 //! The HTTP server under `[server]`: the Mini App (its page and its API), helpdesk webhooks
-//! (`/hooks/<helpdesk>`), `/healthz` and `/metrics`.
+//! (`/hooks/<helpdesk>`), Telegram's webhook in webhook mode, `/healthz` and `/metrics`.
 //! It only runs when the config has a `[server]` table.
 //!
 //! Every request body is bounded (a few KB, or the form's file limits for a submission), every
@@ -8,6 +8,7 @@
 mod hooks;
 pub mod init_data;
 mod miniapp;
+pub mod telegram_updates;
 pub mod uploads;
 
 use crate::daemon::Context;
@@ -29,6 +30,8 @@ const SMALL_BODY: usize = 16 * 1024;
 /// What the server needs besides the daemon's shared context.
 pub(crate) struct ServerSettings {
     pub init_data_max_age: Duration,
+    /// Set in webhook mode: Telegram's calls to [`telegram_updates::PATH`] must carry it.
+    pub webhook_secret: Option<teledesk_adapter::Secret>,
 }
 
 /// Binds `listen` (port 0 picks a free one) and serves until `cancel`; returns the bound address.
@@ -55,11 +58,15 @@ pub(crate) async fn start(
 }
 
 fn router(ctx: Arc<Context>, settings: ServerSettings) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(ctx.clone())
-        .merge(hooks::routes(ctx.clone()))
+        .merge(hooks::routes(ctx.clone()));
+    if let Some(secret) = settings.webhook_secret.clone() {
+        router = router.merge(telegram_updates::routes(ctx.clone(), secret));
+    }
+    router
         .merge(miniapp::routes(ctx, settings))
         .layer(DefaultBodyLimit::max(SMALL_BODY))
         .layer(middleware::from_fn(security_headers))

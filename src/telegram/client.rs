@@ -160,6 +160,34 @@ impl TelegramClient {
             .map_err(|e| self.classify(e))
     }
 
+    /// Webhook mode: Telegram POSTs updates to `url` with `secret` in
+    /// `X-Telegram-Bot-Api-Secret-Token`. One connection at a time, so updates arrive in order and
+    /// the stored offset can tell a retried delivery from a new one.
+    pub async fn set_webhook(&self, url: &str, secret: &Secret) -> Result<(), TgError> {
+        self.raw(
+            "setWebhook",
+            serde_json::json!({
+                "url": url,
+                "secret_token": secret.expose(),
+                "max_connections": 1,
+                "allowed_updates": ALLOWED_UPDATES,
+            }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Polling mode: a webhook left from an earlier webhook-mode run would make every
+    /// `getUpdates` fail with 409. Pending updates are kept.
+    pub async fn delete_webhook(&self) -> Result<(), TgError> {
+        self.raw(
+            "deleteWebhook",
+            serde_json::json!({ "drop_pending_updates": false }),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// One long poll. Returns the raw updates.
     pub async fn get_updates(&self, offset: i64) -> Result<Vec<serde_json::Value>, TgError> {
         let url = format!("{}/bot{}/getUpdates", self.api_url, self.token.expose());

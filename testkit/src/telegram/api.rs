@@ -53,6 +53,7 @@ const METHODS: &[&str] = &[
     "getupdates",
     "getwebhookinfo",
     "deletewebhook",
+    "setwebhook",
     "setmycommands",
     "getmycommands",
     "deletemycommands",
@@ -549,12 +550,13 @@ fn execute(w: &mut World, name: &str, p: &Params, enforce: bool) -> ApiResult {
             "can_join_groups": true, "can_read_all_group_messages": !w.privacy_mode,
             "supports_inline_queries": false, "can_connect_to_business": false, "has_main_web_app": false,
         })),
-        "getwebhookinfo" => Ok(json!({"url": "", "has_custom_certificate": false,
-                                      "pending_update_count": w.updates.len()})),
+        "getwebhookinfo" => Ok(super::webhook::info(w)),
+        "setwebhook" => set_webhook(w, p),
         "deletewebhook" => {
             if p.flag("drop_pending_updates") {
                 w.updates.clear();
             }
+            w.webhook = None;
             Ok(json!(true))
         }
         "setmycommands" | "deletemycommands" => Ok(json!(true)),
@@ -589,6 +591,25 @@ fn execute(w: &mut World, name: &str, p: &Params, enforce: bool) -> ApiResult {
     }
 }
 
+fn set_webhook(w: &mut World, p: &Params) -> ApiResult {
+    let Some(url) = p.str("url").filter(|u| !u.is_empty()) else {
+        // An empty URL removes the webhook, as deleteWebhook does.
+        w.webhook = None;
+        return Ok(json!(true));
+    };
+    super::webhook::check_url(&url).map_err(ApiError::bad)?;
+    if p.flag("drop_pending_updates") {
+        w.updates.clear();
+    }
+    w.webhook = Some(super::webhook::Webhook {
+        url,
+        secret_token: p.str("secret_token"),
+        max_connections: p.int("max_connections")?.unwrap_or(40),
+        last_error: None,
+    });
+    Ok(json!(true))
+}
+
 async fn get_updates(shared: &Arc<Shared>, p: &Params) -> ApiResult {
     let offset = p.int("offset")?.unwrap_or(0);
     let limit = p.int("limit")?.unwrap_or(100).clamp(1, 100) as usize;
@@ -598,6 +619,12 @@ async fn get_updates(shared: &Arc<Shared>, p: &Params) -> ApiResult {
         .clamp(0, LONG_POLL_MAX as i64) as u64;
     let generation = {
         let mut w = shared.world();
+        if w.webhook.is_some() {
+            return Err(ApiError::new(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+            ));
+        }
         w.poll_generation += 1;
         if offset > 0 {
             // Confirmed updates are gone for good.

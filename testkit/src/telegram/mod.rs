@@ -16,6 +16,10 @@
 //! - sends and edits are rate-limited per [`limits`] unless [`TelegramOptions::enforce_limits`]
 //!   is off.
 //!
+//! Webhook mode (`setWebhook`, see `webhook.rs`): updates are POSTed one at a time with the
+//! secret token header and leave the queue only on a 2xx answer; `getUpdates` is refused with 409
+//! meanwhile; like a local Bot API server, http URLs on loopback are accepted.
+//!
 //! Mini Apps ([`mini_app`]): [`FakeTelegram::mini_app_init_data`] is the `initData` Telegram would
 //! hand the bot's app opened by a user from a direct link (`startapp`), signed with the bot's
 //! token (`allows_write_to_pm` follows whether the bot may DM the user);
@@ -90,6 +94,7 @@ pub mod mini_app;
 mod state;
 #[cfg(test)]
 mod tests;
+mod webhook;
 
 use crate::wait::Changes;
 use serde_json::Value;
@@ -410,6 +415,7 @@ impl FakeTelegram {
             .local_addr()
             .expect("local address of the fake Telegram server");
         let router = api::router(shared.clone());
+        tokio::spawn(webhook::deliver(Arc::downgrade(&shared)));
         tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, router).await {
                 tracing::error!(%error, "fake Telegram server stopped");

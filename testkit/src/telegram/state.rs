@@ -369,6 +369,8 @@ pub(crate) struct World {
     pub bot_rights: HashMap<i64, BotRights>,
     /// See [`super::FakeTelegram::set_privacy_mode`].
     pub privacy_mode: bool,
+    /// `setWebhook`: while set, updates are POSTed there and `getUpdates` is refused.
+    pub webhook: Option<super::webhook::Webhook>,
     pub limiter: Limiter,
     last_date: i64,
     next_media_group: u64,
@@ -415,6 +417,7 @@ impl World {
             injected: Vec::new(),
             bot_rights: HashMap::new(),
             privacy_mode: true,
+            webhook: None,
             limiter: Limiter::default(),
             last_date: 0,
             next_media_group: 1,

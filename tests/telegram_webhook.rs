@@ -1,0 +1,118 @@
+//! `updates = "webhook"`: the daemon sets Telegram's webhook to its own server and takes updates
+//! there instead of polling; the fake Telegram delivers them as Telegram does (POST, secret token
+//! header, retried until answered 2xx, `getUpdates` refused meanwhile). Switching back to polling
+//! removes the webhook.
+
+use std::time::Duration;
+use teledesk::daemon::Options;
+use teledesk::demo::Stage;
+use teledesk_testkit::telegram::Outgoing;
+
+const WAIT: Duration = Duration::from_secs(60);
+const SECRET: &str = "hook-Secret_0123456789";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Switches the stage's config to webhook mode on `port` (plain http on loopback, as with a local
+/// Bot API server), or back to polling.
+fn set_mode(stage: &Stage, webhook_port: Option<u16>) {
+    let text = std::fs::read_to_string(&stage.config_path).expect("read config");
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| {
+            !l.starts_with("updates =")
+                && !l.starts_with("webhook_secret =")
+                && !l.starts_with("public_url =")
+        })
+        .map(str::to_owned)
+        .collect();
+    if let Some(port) = webhook_port {
+        let telegram = lines.iter().position(|l| l == "[telegram]").unwrap();
+        lines.insert(telegram + 1, "updates = \"webhook\"".into());
+        lines.insert(telegram + 2, format!("webhook_secret = \"{SECRET}\""));
+        let listen = lines
+            .iter()
+            .position(|l| l.starts_with("listen ="))
+            .unwrap();
+        lines[listen] = format!("listen = \"127.0.0.1:{port}\"");
+        lines.insert(
+            listen + 1,
+            format!("public_url = \"http://127.0.0.1:{port}\""),
+        );
+    }
+    std::fs::write(&stage.config_path, lines.join("\n") + "\n").expect("write config");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_arrive_by_webhook_and_polling_takes_over_again() {
+    let stage = Stage::new(1, "ru", "1s").await;
+    let (tg, group, ann) = (&stage.telegram, stage.group(), stage.client);
+    let port = free_port();
+    set_mode(&stage, Some(port));
+    let daemon = stage.start(Options::default()).await;
+
+    let source = tg.send(group, ann, Outgoing::text("Не печатает касса №2"));
+    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
+    let card = stage
+        .kaiten
+        .wait_until(WAIT, "the card", |k| k.cards().last().map(|c| c.id))
+        .await;
+    tg.wait_until(WAIT, "the ticket card in the group", |t| {
+        t.messages(group)
+            .iter()
+            .any(|m| m.from_bot && m.text.contains(&format!("#{card}")))
+            .then_some(())
+    })
+    .await;
+    let calls = tg.calls();
+    let set = calls
+        .iter()
+        .find(|c| c.method == "setWebhook")
+        .expect("setWebhook was called");
+    assert_eq!(
+        set.params["url"],
+        format!("http://127.0.0.1:{port}/telegram/updates")
+    );
+    assert_eq!(set.params["secret_token"], SECRET);
+    assert_eq!(set.params["max_connections"], 1);
+    assert!(
+        calls.iter().all(|c| c.method != "getUpdates"),
+        "no polling in webhook mode"
+    );
+
+    // Someone who is not Telegram.
+    let forged = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/telegram/updates"))
+        .header("X-Telegram-Bot-Api-Secret-Token", "guess")
+        .json(&serde_json::json!({"update_id": 999_999, "message": {"message_id": 1}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), reqwest::StatusCode::UNAUTHORIZED);
+    daemon.shutdown().await;
+
+    // Back to polling: the webhook is removed, so getUpdates works and nothing queued is lost.
+    set_mode(&stage, None);
+    tg.send(
+        group,
+        ann,
+        Outgoing::text("Касса снова работает").reply_to(source),
+    );
+    let daemon = stage.start(Options::default()).await;
+    stage
+        .kaiten
+        .wait_until(WAIT, "the comment sent while the daemon was down", |k| {
+            k.comments(card)
+                .iter()
+                .any(|c| c.text.contains("Касса снова работает"))
+                .then_some(())
+        })
+        .await;
+    assert!(tg.calls().iter().any(|c| c.method == "deleteWebhook"));
+    daemon.shutdown().await;
+}
