@@ -69,6 +69,16 @@ pub struct Answers {
     pub helpdesks: Vec<HelpdeskAnswer>,
     /// `<public_url>/app/` and the app's short name, when `[server]` configures a Mini App.
     pub mini_app: Option<(String, String)>,
+    /// `getWebhookInfo`, when `getMe` worked.
+    pub webhook: Option<WebhookAnswer>,
+}
+
+/// Where Telegram sends updates, against where it should.
+#[derive(Clone, Debug)]
+pub struct WebhookAnswer {
+    /// The URL the daemon sets in webhook mode; `None` in polling mode (no webhook wanted).
+    pub expected: Option<String>,
+    pub info: Result<Value, TgError>,
 }
 
 /// Telegram's answers about one configured chat.
@@ -167,6 +177,21 @@ async fn ask(config: &Config) -> (Answers, Option<TelegramClient>) {
             identity,
         });
     }
+    let webhook = match (&telegram, &me) {
+        (Ok(client), Ok(_)) => Some(WebhookAnswer {
+            expected: (config.telegram.updates == crate::config::UpdatesMode::Webhook)
+                .then(|| {
+                    config
+                        .server
+                        .public_url
+                        .as_ref()
+                        .map(|url| format!("{url}{}", crate::http::telegram_updates::PATH))
+                })
+                .flatten(),
+            info: client.get_webhook_info_raw().await,
+        }),
+        _ => None,
+    };
     let mini_app = match (&config.server.public_url, &config.server.mini_app) {
         (Some(url), Some(name)) => Some((format!("{url}/app/"), name.clone())),
         _ => None,
@@ -177,6 +202,7 @@ async fn ask(config: &Config) -> (Answers, Option<TelegramClient>) {
         chats,
         helpdesks,
         mini_app,
+        webhook,
     };
     (answers, telegram.ok())
 }
@@ -244,6 +270,11 @@ pub fn checks(answers: &Answers) -> Vec<Check> {
             None
         }
     };
+    if let Some(webhook) = &answers.webhook
+        && let Some(check) = webhook_check(webhook)
+    {
+        report.push(check);
+    }
     if let Some(privacy_off) = privacy_off {
         for chat in &answers.chats {
             report.extend(chat_checks(chat, privacy_off));
@@ -263,6 +294,60 @@ pub fn checks(answers: &Answers) -> Vec<Check> {
         ));
     }
     report
+}
+
+/// Whether Telegram delivers updates the way the config says; nothing to say for polling with no
+/// webhook set.
+fn webhook_check(answer: &WebhookAnswer) -> Option<Check> {
+    let info = match &answer.info {
+        Ok(info) => info,
+        Err(error) => {
+            return Some(Check::new(
+                "telegram updates",
+                Status::Warn,
+                format!("cannot ask Telegram where updates go (getWebhookInfo): {error}"),
+            ));
+        }
+    };
+    let set = info["url"].as_str().unwrap_or_default();
+    let pending = info["pending_update_count"].as_i64().unwrap_or_default();
+    let (status, detail) = match &answer.expected {
+        None if set.is_empty() => return None,
+        None => (
+            Status::Warn,
+            format!(
+                "a webhook is set ({set}) though updates = \"polling\": Telegram refuses \
+                 getUpdates until the daemon's next start removes it"
+            ),
+        ),
+        Some(_) if set.is_empty() => (
+            Status::Warn,
+            "no webhook is set yet: the daemon sets it when it starts".to_owned(),
+        ),
+        Some(expected) if set != expected => (
+            Status::Fail,
+            format!(
+                "Telegram delivers updates to {set}, not to {expected}: another instance or \
+                 program set it; stop it, then restart teledesk"
+            ),
+        ),
+        Some(expected) => match info["last_error_message"].as_str() {
+            Some(message) => (
+                Status::Warn,
+                format!(
+                    "Telegram delivers to {expected}, but its last delivery failed: {message} \
+                     ({pending} waiting); check that the reverse proxy passes \
+                     {} to the daemon",
+                    crate::http::telegram_updates::PATH
+                ),
+            ),
+            None => (
+                Status::Ok,
+                format!("Telegram delivers updates to {expected} ({pending} waiting)"),
+            ),
+        },
+    };
+    Some(Check::new("telegram updates", status, detail))
 }
 
 const PRIVACY_OFF_HOW: &str = "turn off privacy mode in @BotFather → Bot Settings → Group Privacy \
@@ -708,7 +793,40 @@ mod tests {
             chats,
             helpdesks: Vec::new(),
             mini_app: None,
+            webhook: None,
         }
+    }
+
+    #[test]
+    fn webhook_delivery_is_checked_against_the_mode() {
+        let hook = |expected: Option<&str>, info: Value| WebhookAnswer {
+            expected: expected.map(str::to_owned),
+            info: Ok(info),
+        };
+        let url = "https://desk.example.com/telegram/updates";
+        let lines: Vec<String> = [
+            hook(None, json!({"url": "", "pending_update_count": 0})),
+            hook(None, json!({"url": url, "pending_update_count": 3})),
+            hook(Some(url), json!({"url": "", "pending_update_count": 0})),
+            hook(Some(url), json!({"url": "https://old.example.com/hook", "pending_update_count": 0})),
+            hook(Some(url), json!({"url": url, "pending_update_count": 2,
+                                   "last_error_date": 1, "last_error_message": "Wrong response from the webhook: 502 Bad Gateway"})),
+            hook(Some(url), json!({"url": url, "pending_update_count": 0})),
+        ]
+        .iter()
+        .map(|answer| match webhook_check(answer) {
+            Some(check) => render(&[check]),
+            None => "(nothing)".to_owned(),
+        })
+        .collect();
+        insta::assert_snapshot!(lines.join("\n"), @r#"
+        (nothing)
+        WARN telegram updates: a webhook is set (https://desk.example.com/telegram/updates) though updates = "polling": Telegram refuses getUpdates until the daemon's next start removes it
+        WARN telegram updates: no webhook is set yet: the daemon sets it when it starts
+        FAIL telegram updates: Telegram delivers updates to https://old.example.com/hook, not to https://desk.example.com/telegram/updates: another instance or program set it; stop it, then restart teledesk
+        WARN telegram updates: Telegram delivers to https://desk.example.com/telegram/updates, but its last delivery failed: Wrong response from the webhook: 502 Bad Gateway (2 waiting); check that the reverse proxy passes /telegram/updates to the daemon
+        ok telegram updates: Telegram delivers updates to https://desk.example.com/telegram/updates (0 waiting)
+        "#);
     }
 
     fn render(report: &[Check]) -> String {

@@ -458,6 +458,12 @@ impl TelegramClient {
         self.raw("getMe", serde_json::json!({})).await
     }
 
+    /// `getWebhookInfo` as Telegram answered it (`url`, `pending_update_count`,
+    /// `last_error_date`, `last_error_message`).
+    pub async fn get_webhook_info_raw(&self) -> Result<serde_json::Value, TgError> {
+        self.raw("getWebhookInfo", serde_json::json!({})).await
+    }
+
     /// `getChat` as Telegram answered it (`type`, `title`, `is_forum`, `linked_chat_id`...).
     pub async fn get_chat_raw(&self, chat_id: i64) -> Result<serde_json::Value, TgError> {
         self.raw("getChat", serde_json::json!({ "chat_id": chat_id }))
