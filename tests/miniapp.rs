@@ -750,3 +750,91 @@ async fn a_submission_survives_a_helpdesk_outage_and_a_restart() {
     );
     daemon.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_cannot_flood_the_helpdesk_but_retries_are_free() {
+    let (stage, daemon, api) = start().await;
+    let init = launch(&stage);
+    let id = |n: usize| format!("5f0c1e2a-0000-4000-8000-0000000001{n:02}");
+    for n in 0..5 {
+        let (status, body) = api
+            .submit(
+                &init,
+                form(&id(n), "Acme Moscow", &format!("Заявка {n}"), ""),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{n}: {body}");
+    }
+    let (status, body) = api
+        .submit(&init, form(&id(5), "Acme Moscow", "Заявка 5", ""))
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"], "too_many_submissions");
+    // The same form sent again is not a new ticket, so it is not refused.
+    let (status, body) = api
+        .submit(&init, form(&id(0), "Acme Moscow", "Заявка 0", ""))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for n in 0..5 {
+        api.wait_posted(&init, &id(n)).await;
+    }
+    assert_eq!(stage.kaiten.cards().len(), 5);
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_form_files_tickets_in_group_and_forum_chats_too() {
+    for forum in [false, true] {
+        let stage = if forum {
+            Stage::forum("en", "1s").await
+        } else {
+            Stage::new(1, "en", "1s").await
+        };
+        let daemon = stage.start(Options::default()).await;
+        let api = Api {
+            base: format!("http://{}", daemon.http_addr().unwrap()),
+            http: reqwest::Client::new(),
+        };
+        let chat = stage.group();
+        let init =
+            stage
+                .telegram
+                .mini_app_init_data(stage.client, &start_token(&stage, chat), now());
+        let (_, session) = api.get(&init, "/api/app/session").await;
+        // The user's Telegram speaks Russian; the chat has no companies to choose from.
+        assert_eq!(session["language"], "ru");
+        assert_eq!(session["companies"], serde_json::json!([]));
+        let id = "5f0c1e2a-0000-4000-8000-0000000000f1";
+        let (status, body) = api
+            .submit(
+                &init,
+                form(id, "", "Monitor flickers", "Since this morning"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let posted = api.wait_posted(&init, id).await;
+        let number = posted["ticket"]["number"].as_str().unwrap().to_owned();
+        let card = stage
+            .telegram
+            .messages(chat)
+            .into_iter()
+            .find(|m| m.text.contains(&format!("#{number}")))
+            .expect("the card in the chat");
+        assert_eq!(
+            card.reply_to.is_some(),
+            forum,
+            "only a topic's first message replies (to the topic)"
+        );
+        if forum {
+            let topic = stage.telegram.topics(chat);
+            assert_eq!(topic.len(), 1);
+            assert_eq!(topic[0].name, format!("#{number} Monitor flickers"));
+        }
+        let internal = chat.to_string().trim_start_matches("-100").to_owned();
+        assert_eq!(
+            posted["ticket"]["url"],
+            format!("https://t.me/c/{internal}/{}", card.message_id)
+        );
+        daemon.shutdown().await;
+    }
+}

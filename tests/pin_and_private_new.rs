@@ -203,3 +203,44 @@ async fn new_typed_in_private_offers_the_users_chats_and_files_for_the_chosen_on
     .await;
     daemon.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_mini_app_the_pinned_button_opens_the_form_for_that_chat() {
+    let stage = Stage::channel("ru", "1s").await;
+    let channel = stage.channel.expect("a channel stage");
+    let text = std::fs::read_to_string(&stage.config_path)
+        .unwrap()
+        .replace(
+            "[server]\n",
+            "[server]\npublic_url = \"https://desk.example.com\"\nmini_app = \"desk\"\n",
+        );
+    std::fs::write(&stage.config_path, text).unwrap();
+
+    let first = pin(&stage, channel);
+    assert!(first.contains("pinned a new"), "{first}");
+    let post = stage
+        .telegram
+        .message(
+            channel,
+            stage.telegram.pinned(channel).expect("a pinned post"),
+        )
+        .expect("the post");
+    assert!(post.text.contains("заполните форму"), "{}", post.text);
+    let url = post.reply_markup.as_ref().expect("a button")["inline_keyboard"][0][0]["url"]
+        .as_str()
+        .expect("a link button")
+        .to_owned();
+    let prefix = format!(
+        "https://t.me/{}/desk?startapp=",
+        stage.telegram.bot_username()
+    );
+    let token = url.strip_prefix(&prefix).unwrap_or_else(|| panic!("{url}"));
+    let key = teledesk_adapter::Secret::new(stage.telegram.token());
+    assert_eq!(
+        teledesk::telegram::chat_token::verify(&key, token),
+        Some(channel),
+        "the start parameter names the channel, signed"
+    );
+    // Running it again refreshes that post rather than pinning another.
+    assert!(pin(&stage, channel).contains("refreshed"));
+}

@@ -38,10 +38,25 @@ const MEMBERSHIP_TTL: Duration = Duration::from_secs(600);
 /// The largest text field read from a form; the limits that matter are checked after.
 const TEXT_FIELD_MAX: usize = 64 * 1024;
 
+/// New tickets one user may file from the app: a burst of 5, then one every 2 minutes. A person
+/// filing support requests stays far below it; a script or a stuck retry loop does not.
+fn submission_quota() -> governor::Quota {
+    governor::Quota::with_period(Duration::from_secs(120))
+        .expect("non-zero period")
+        .allow_burst(std::num::NonZeroU32::new(5).expect("non-zero"))
+}
+
+type PerUser = governor::RateLimiter<
+    i64,
+    governor::state::keyed::DefaultKeyedStateStore<i64>,
+    governor::clock::DefaultClock,
+>;
+
 struct AppState {
     ctx: Arc<Context>,
     init_data_max_age: Duration,
     members: Mutex<HashMap<(i64, i64), Instant>>,
+    submissions: PerUser,
 }
 
 pub(super) fn routes(ctx: Arc<Context>, settings: ServerSettings) -> Router {
@@ -59,6 +74,7 @@ pub(super) fn routes(ctx: Arc<Context>, settings: ServerSettings) -> Router {
         ctx,
         init_data_max_age: settings.init_data_max_age,
         members: Mutex::new(HashMap::new()),
+        submissions: governor::RateLimiter::keyed(submission_quota()),
     });
     Router::new()
         .route("/app", get(|| async { Redirect::permanent("/app/") }))
@@ -211,6 +227,12 @@ fn problem_text(lang: Lang, code: &str) -> &'static str {
         }
         (Lang::En, "submission_refused") => {
             "The ticket could not be filed: the chat is no longer served."
+        }
+        (Lang::Ru, "too_many_submissions") => {
+            "Слишком много заявок подряд. Подождите пару минут — введённое не потеряется."
+        }
+        (Lang::En, "too_many_submissions") => {
+            "Too many tickets in a row. Wait a couple of minutes; nothing you entered is lost."
         }
         (Lang::Ru, "bad_query") => "Неверный запрос.",
         (Lang::En, "bad_query") => "Bad request.",
@@ -544,6 +566,10 @@ async fn submit(
             if let Some(existing) = tx.submission(user.id, &form.submission_id)? {
                 return Ok((false, existing));
             }
+            // Counted only for new tickets: retries and double taps of one form are free.
+            if state.submissions.check_key(&user.id).is_err() {
+                return Err(crate::store::StoreError::Deferred);
+            }
             let mut files = Vec::with_capacity(form.files.len());
             for upload in &form.files {
                 let id = tx.put_upload(&upload.bytes)?;
@@ -574,7 +600,16 @@ async fn submit(
             tx.push_submission(&record, &crate::engine::app::payload(&submission))?;
             Ok((true, record))
         })
-        .map_err(|e| ApiError::store(lang, e))?;
+        .map_err(|e| match e {
+            crate::store::StoreError::Deferred => {
+                tracing::warn!(
+                    user = user.id,
+                    "Mini App submissions over the per-user limit."
+                );
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, lang, "too_many_submissions")
+            }
+            e => ApiError::store(lang, e),
+        })?;
     if created {
         // Durable before the page is told it was accepted.
         state
@@ -785,6 +820,7 @@ mod tests {
             "description_too_long",
             "company_required",
             "too_many_files",
+            "too_many_submissions",
             "files_not_accepted",
             "unknown_submission",
             "submission_refused",
