@@ -1791,3 +1791,91 @@ async fn missing_bot_rights_are_reported_and_refused() {
         )
     );
 }
+
+#[tokio::test]
+async fn webhook_mode_delivers_in_order_retries_and_refuses_polling() {
+    use std::sync::{Arc, Mutex};
+    let fake = unlimited().await;
+    let group = fake.add_supergroup("Clients");
+    let ann = fake.add_user("Ann", None, None);
+    fake.add_member(group, ann);
+
+    // The bot's endpoint: refuses the first call, then records (secret header, update).
+    type Received = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+    let received: Received = Arc::default();
+    let refused_once = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let app = {
+        let received = received.clone();
+        axum::Router::new().route(
+            "/hook",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, axum::Json(update): axum::Json<Value>| {
+                    let received = received.clone();
+                    let refused_once = refused_once.clone();
+                    async move {
+                        if !refused_once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                            return axum::http::StatusCode::BAD_GATEWAY;
+                        }
+                        let secret = headers
+                            .get("x-telegram-bot-api-secret-token")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned);
+                        received.lock().unwrap().push((secret, update));
+                        axum::http::StatusCode::OK
+                    }
+                },
+            ),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    assert_eq!(
+        err(
+            &fake,
+            "setWebhook",
+            json!({"url": "http://example.com/hook"})
+        )
+        .await,
+        (
+            400,
+            "Bad Request: bad webhook: An HTTPS URL must be provided for webhook".into()
+        )
+    );
+    ok(
+        &fake,
+        "setWebhook",
+        json!({"url": url, "secret_token": "s3cret", "max_connections": 1}),
+    )
+    .await;
+    assert_eq!(
+        err(&fake, "getUpdates", json!({})).await,
+        (
+            409,
+            "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first".into()
+        )
+    );
+    fake.send(group, ann, Outgoing::text("first"));
+    fake.send(group, ann, Outgoing::text("second"));
+    fake.wait_until(Duration::from_secs(10), "both deliveries", |_| {
+        (received.lock().unwrap().len() == 2).then_some(())
+    })
+    .await;
+    let received = received.lock().unwrap().clone();
+    assert_eq!(received[0].0.as_deref(), Some("s3cret"));
+    assert_eq!(received[0].1["message"]["text"], "first");
+    assert_eq!(received[1].1["message"]["text"], "second");
+    let info = ok(&fake, "getWebhookInfo", json!({})).await;
+    assert_eq!(info["url"], json!(url));
+    assert_eq!(info["pending_update_count"], 0);
+    assert_eq!(
+        info["last_error_message"],
+        "Wrong response from the webhook: 502 Bad Gateway"
+    );
+
+    ok(&fake, "deleteWebhook", json!({})).await;
+    fake.send(group, ann, Outgoing::text("third"));
+    let updates = ok(&fake, "getUpdates", json!({})).await;
+    assert_eq!(updates[0]["message"]["text"], "third");
+}
