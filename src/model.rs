@@ -289,6 +289,9 @@ pub enum JobKind {
         /// The message to answer with the confirmation.
         message_id: i32,
     },
+    /// Tell staff, by internal note, something the client side could not be told (a staff
+    /// reply Telegram refused for good).
+    NoteToStaff { key: IdempotencyKey, body: String },
     AddComment {
         key: IdempotencyKey,
         author: Requester,
@@ -311,6 +314,7 @@ impl JobKind {
             JobKind::Rate { .. } => "rate",
             JobKind::Reopen { .. } => "reopen",
             JobKind::Escalate { .. } => "escalate",
+            JobKind::NoteToStaff { .. } => "note_to_staff",
         }
     }
 }

@@ -477,3 +477,61 @@ async fn work_queued_before_a_restart_is_done_after_it() {
     assert_eq!(kaiten.cards().len(), 1);
     daemon.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_reply_telegram_refuses_is_noted_for_staff() {
+    let stage = Stage::new(1, "ru", "1s").await;
+    let (tg, kaiten, group, ann) = (&stage.telegram, &stage.kaiten, stage.group(), stage.client);
+    let daemon = stage.start(Options::default()).await;
+    let source = tg.send(group, ann, Outgoing::text("Не работает сканер"));
+    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
+    let card = kaiten
+        .wait_until(WAIT, "the card", |k| k.cards().first().cloned())
+        .await;
+    card_message(&stage, card.id).await;
+
+    // Telegram refuses the reply for good (the bot was removed from the group, say).
+    tg.inject_error(
+        "sendMessage",
+        1,
+        FakeError::Api {
+            code: 403,
+            description: "Forbidden: bot was kicked from the supergroup chat".into(),
+        },
+    );
+    kaiten.staff_reply(card.id, "Иван Петров", "Сканер заменим завтра утром.");
+    let note = kaiten
+        .wait_until(WAIT, "the internal note about the lost reply", |k| {
+            k.comments(card.id)
+                .into_iter()
+                .find(|c| c.internal && c.text.contains("не доставлен"))
+        })
+        .await;
+    assert!(
+        note.text.contains("Сканер заменим завтра утром"),
+        "{}",
+        note.text
+    );
+    assert!(note.text.contains("bot was kicked"), "{}", note.text);
+    assert_eq!(
+        daemon.queues().dead,
+        1,
+        "the reply waits in dead letters for a retry"
+    );
+    // The note is internal: nothing more reaches the chat.
+    assert!(
+        tg.messages(group)
+            .iter()
+            .all(|m| !m.text.contains("не доставлен")),
+        "staff's problem is not shown to the client"
+    );
+    assert_eq!(
+        kaiten
+            .comments(card.id)
+            .iter()
+            .filter(|c| c.text.contains("не доставлен"))
+            .count(),
+        1
+    );
+    daemon.shutdown().await;
+}

@@ -204,7 +204,10 @@ async fn run_job(ctx: &Context, local: LocalId, seq: u64) {
         JobKind::AddComment { .. } => {
             add_comment(ctx, helpdesk.as_ref(), local, seq, &job, retry).await
         }
-        JobKind::Rate { .. } | JobKind::Reopen { .. } | JobKind::Escalate { .. } => {
+        JobKind::Rate { .. }
+        | JobKind::Reopen { .. }
+        | JobKind::Escalate { .. }
+        | JobKind::NoteToStaff { .. } => {
             lifecycle_job(ctx, helpdesk.as_ref(), local, seq, &job, retry).await
         }
     };
@@ -632,6 +635,25 @@ async fn lifecycle_job(
             })
             .await
         }
+        JobKind::NoteToStaff { key, body } => {
+            let note = NoteDraft {
+                key: key.clone(),
+                body: body.clone(),
+                retry,
+            };
+            with_retries(retry, |retry| {
+                let mut note = note.clone();
+                note.retry = retry;
+                let ticket_id = ticket_id.clone();
+                async move {
+                    helpdesk
+                        .add_internal_note(&ticket_id, &note)
+                        .await
+                        .map(|_| ())
+                }
+            })
+            .await
+        }
         _ => unreachable!("dispatched by kind"),
     };
     match outcome {
@@ -838,6 +860,8 @@ fn dead_letter(
                 JobKind::CreateTicket { .. } => (link.source_chat(), link.source_message()),
                 JobKind::Escalate { message_id, .. } => (link.reply_target().0, Some(*message_id)),
                 JobKind::Rate { .. } | JobKind::Reopen { .. } => link.reply_target(),
+                // Staff could not be told something; the chat has nothing to do with it.
+                JobKind::NoteToStaff { .. } => return Ok(()),
             };
             if reply_to.is_none() && matches!(job.kind, JobKind::CreateTicket { .. }) {
                 // A Mini App submission: no message in the chat to answer, so tell its author.

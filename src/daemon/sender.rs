@@ -99,6 +99,7 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
                     item: DeadItem::Send { item: item.clone() },
                 });
                 tx.remove_outgoing(chat_id, seq);
+                tell_staff_reply_undelivered(ctx, tx, &item, id, &error.to_string())?;
             }
         }
         Ok(())
@@ -116,6 +117,44 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
         }
         (Ok(_), _) => {}
     }
+}
+
+/// A staff reply that Telegram refused for good: the client will not see it, so staff are told
+/// in the ticket (rule 5), once per dead letter.
+fn tell_staff_reply_undelivered(
+    ctx: &Context,
+    tx: &mut crate::store::Tx<'_>,
+    item: &Outgoing,
+    dead_letter: u64,
+    error: &str,
+) -> crate::store::Result<()> {
+    let SendAction::StaffReply { ticket, body, .. } = &item.action else {
+        return Ok(());
+    };
+    let Some(link) = tx.ticket(*ticket)? else {
+        return Ok(());
+    };
+    if link.ticket_id.is_none() {
+        return Ok(());
+    }
+    let note = ctx
+        .settings
+        .lang
+        .reply_undelivered_note(&crate::telegram::texts::truncate(body.trim(), 300), error);
+    crate::engine::push_job(
+        tx,
+        *ticket,
+        crate::model::JobKind::NoteToStaff {
+            key: teledesk_adapter::IdempotencyKey(format!(
+                "tg-undelivered:{}:{dead_letter}",
+                item.chat_id
+            )),
+            body: note,
+        },
+        now(),
+    )?;
+    ctx.signals.jobs.notify_one();
+    Ok(())
 }
 
 /// What a successful send produced.

@@ -403,6 +403,22 @@ impl Lang {
     }
 
     /// Internal note for staff: what happened and who did it.
+    /// The internal note staff get when their reply could not be delivered to Telegram.
+    pub fn reply_undelivered_note(self, reply: &str, error: &str) -> String {
+        match self {
+            Lang::Ru => format!(
+                "⚠️ Ответ не доставлен в Telegram: клиент его не увидит. Ошибка Telegram: {error}. \
+                 Свяжитесь с клиентом иначе или повторите отправку (teledesk queue retry).\n\
+                 Ответ: «{reply}»"
+            ),
+            Lang::En => format!(
+                "⚠️ Reply not delivered to Telegram: the client will not see it. Telegram said: \
+                 {error}. Reach the client another way or resend it (teledesk queue retry).\n\
+                 Reply: “{reply}”"
+            ),
+        }
+    }
+
     pub fn escalation_note(self, who: &str) -> String {
         match self {
             Lang::Ru => format!("Обратите внимание. Эскалация заявки — клиент {who} (Telegram)."),
