@@ -365,6 +365,19 @@ impl GlpiAdapter {
         Ok(created.id)
     }
 
+    /// Sets the priority (and one step more urgency); with `priority` given, GLPI keeps it
+    /// instead of recomputing it from urgency × impact.
+    async fn raise_priority(&self, ticket: i64, priority: i64, urgency: i64) -> Result<()> {
+        let urgency = (urgency + 1).clamp(1, 5);
+        self.client
+            .update(
+                "escalate",
+                &format!("/Ticket/{ticket}"),
+                &input(json!({"urgency": urgency, "priority": priority})),
+            )
+            .await
+    }
+
     async fn note(&self, op: &'static str, ticket: i64, note: &NoteDraft) -> Result<CommentId> {
         if note.retry
             && let Some(earlier) = self
@@ -674,37 +687,41 @@ impl Helpdesk for GlpiAdapter {
         let id = numeric_id(OP, ticket)?;
         let current = self.ticket(OP, id).await?;
         let priority = current.priority.unwrap_or(3);
-        // The note is written after the raise, so finding it means the raise happened too.
+        let urgency = current.urgency.unwrap_or(3);
+        // The note goes first and records the step (`priority 3 → 4`), so a retry after a
+        // failure in between finishes the raise instead of raising twice.
         if note.retry
-            && self
-                .followup_with_key(OP, id, note.key.as_str())
-                .await?
-                .is_some()
+            && let Some(earlier) = self.followup_with_key(OP, id, note.key.as_str()).await?
         {
+            let text = map::html_to_text(earlier.content.as_deref().unwrap_or_default());
+            let Some(target) = map::recorded_priority_target(&text) else {
+                return Ok(Escalation::AlreadyHighest);
+            };
+            if priority < target {
+                self.raise_priority(id, target, urgency).await?;
+            }
             return Ok(Escalation::PriorityRaised {
-                to: map::priority_name(priority),
+                to: map::priority_name(target),
             });
         }
         // 6 "Major" is reserved for what staff declare major; an escalation stops at 5.
-        let outcome = if priority >= 5 {
-            Escalation::AlreadyHighest
-        } else {
-            let raised = priority + 1;
-            let urgency = (current.urgency.unwrap_or(3) + 1).clamp(1, 5);
-            // With `priority` given, GLPI keeps it instead of recomputing it from urgency × impact.
-            self.client
-                .update(
-                    OP,
-                    &format!("/Ticket/{id}"),
-                    &input(json!({"urgency": urgency, "priority": raised})),
-                )
+        if priority >= 5 {
+            self.add_followup(OP, id, map::note_content(note), true)
                 .await?;
-            Escalation::PriorityRaised {
-                to: map::priority_name(raised),
-            }
-        };
-        self.note(OP, id, note).await?;
-        Ok(outcome)
+            return Ok(Escalation::AlreadyHighest);
+        }
+        let raised = priority + 1;
+        self.add_followup(
+            OP,
+            id,
+            map::escalation_note_content(note, priority, raised),
+            true,
+        )
+        .await?;
+        self.raise_priority(id, raised, urgency).await?;
+        Ok(Escalation::PriorityRaised {
+            to: map::priority_name(raised),
+        })
     }
 
     async fn rate(&self, ticket: &TicketId, rating: &Rating) -> Result<RatingStored> {

@@ -293,6 +293,32 @@ pub fn note_content(note: &NoteDraft) -> String {
     )
 }
 
+/// An escalation's note: it records the priority step before the raise is made, so a retry
+/// after a failure in between finishes the raise instead of raising twice.
+pub fn escalation_note_content(note: &NoteDraft, from: i64, to: i64) -> String {
+    format!(
+        "<p>{}</p><p><small>{PRIORITY_STEP}{from} → {to} · {MARKER}{}</small></p>",
+        html_lines(note.body.trim()),
+        escape_html(note.key.as_str())
+    )
+}
+
+/// The priority an escalation note recorded as its target ([`escalation_note_content`]).
+pub fn recorded_priority_target(text: &str) -> Option<i64> {
+    let line = text
+        .lines()
+        .find(|l| l.contains(PRIORITY_STEP) && l.contains(MARKER))?;
+    let step = line.split(PRIORITY_STEP).nth(1)?;
+    step.split(" → ")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+const PRIORITY_STEP: &str = "priority ";
+
 /// Whether `text` carries the marker of exactly `key` (not of a key it is a prefix of).
 pub fn has_marker_for(text: &str, key: &str) -> bool {
     let needle = format!("{MARKER}{key}");
@@ -1017,5 +1043,30 @@ mod tests {
         );
         changed.remove("2");
         assert!(search_row(&changed, "19", "2", MSK).is_err());
+    }
+
+    #[test]
+    fn escalation_notes_record_their_step_beside_the_marker() {
+        let note = NoteDraft {
+            key: IdempotencyKey::telegram(-100, 7),
+            body: "Эскалация".into(),
+            retry: false,
+        };
+        let text = html_to_text(&escalation_note_content(&note, 3, 4));
+        assert!(has_marker_for(&text, "tg:-100:7"), "{text}");
+        assert_eq!(recorded_priority_target(&text), Some(4));
+        assert_eq!(
+            recorded_priority_target(&html_to_text(&note_content(&note))),
+            None
+        );
+        // A client quoting "priority 1 → 5" in the note's body does not count.
+        let quoted = NoteDraft {
+            body: "priority 1 → 5".into(),
+            ..note
+        };
+        assert_eq!(
+            recorded_priority_target(&html_to_text(&escalation_note_content(&quoted, 2, 3))),
+            Some(3)
+        );
     }
 }

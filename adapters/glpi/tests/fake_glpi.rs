@@ -669,3 +669,31 @@ async fn debug_output_never_shows_credentials() {
     }
     assert_eq!(fake.session_count(), 1);
 }
+
+#[tokio::test]
+async fn a_retried_escalation_finishes_a_raise_that_failed_after_the_note() {
+    let fake = FakeGlpi::start().await;
+    let glpi = adapter(&fake);
+    let created = glpi.create_ticket(&draft(44)).await.expect("create");
+    let id = id_of(&created.id);
+    // The note is written, then raising the priority fails.
+    fake.fail_next_method("PUT", 1, 503);
+    let mut n = note(62, "Эскалация");
+    let error = glpi
+        .escalate(&created.id, &n)
+        .await
+        .expect_err("the PUT failed");
+    assert!(error.is_temporary(), "{error}");
+    assert_eq!(fake.ticket(id).expect("ticket").priority, 3);
+    n.retry = true;
+    assert_eq!(
+        glpi.escalate(&created.id, &n).await.expect("retry"),
+        Escalation::PriorityRaised { to: "High".into() }
+    );
+    let ticket = fake.ticket(id).expect("ticket");
+    assert_eq!((ticket.urgency, ticket.priority), (4, 4), "raised once");
+    // And a retry after everything went through changes nothing more.
+    glpi.escalate(&created.id, &n).await.expect("again");
+    assert_eq!(fake.ticket(id).expect("ticket").priority, 4);
+    assert_eq!(fake.followups(id).len(), 1, "noted once");
+}

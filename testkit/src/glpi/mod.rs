@@ -311,7 +311,8 @@ struct World {
     next_id: i64,
     calls: Vec<GlpiCall>,
     outage: bool,
-    fail_next: VecDeque<u16>,
+    /// Injected failures: `(only for this HTTP method, status)`.
+    fail_next: VecDeque<(Option<String>, u16)>,
     /// A pinned server time, for tests of same-second changes.
     clock: Option<OffsetDateTime>,
 }
@@ -931,7 +932,20 @@ impl FakeGlpi {
     /// The next `times` authenticated requests fail with `status` (5xx and 429 as a proxy's HTML
     /// page, others as GLPI's `["ERROR", …]`).
     pub fn fail_next(&self, times: usize, status: u16) {
-        self.change(|w| w.fail_next.extend(std::iter::repeat_n(status, times)));
+        self.change(|w| {
+            w.fail_next
+                .extend(std::iter::repeat_n((None, status), times))
+        });
+    }
+
+    /// The next `times` authenticated requests with `method` (`"PUT"`) fail with `status`;
+    /// others pass.
+    pub fn fail_next_method(&self, method: &str, times: usize, status: u16) {
+        let method = method.to_ascii_uppercase();
+        self.change(|w| {
+            w.fail_next
+                .extend(std::iter::repeat_n((Some(method), status), times))
+        });
     }
 
     /// Waits until `check` returns `Some`, re-checking after every change; panics after
