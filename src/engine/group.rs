@@ -108,13 +108,37 @@ pub fn on_message(
         };
         return dialogue_input(tx, settings, chat, message, input, now);
     }
-    if super::channel::waits_for_its_post(tx, message, now)? {
+    if super::channel::waits_for_its_post(tx, message, now)?
+        || replies_to_a_send_in_flight(settings, message, now)
+    {
         return Ok(Outcome {
             defer: true,
             ..Outcome::default()
         });
     }
     Ok(Outcome::skipped("chatter (replies to no ticket)"))
+}
+
+/// How long a reply to one of the bot's own, unrecorded messages waits for it to be recorded.
+const SEND_RECORD_GRACE: time::Duration = time::Duration::seconds(10);
+
+/// Whether a message (which maps to no ticket) replies to a message the bot sent moments ago:
+/// the sender records a card only once Telegram has answered, and a quick client can reply in
+/// between. Taken for chatter, the reply would be lost; it waits in the inbox instead.
+fn replies_to_a_send_in_flight(
+    settings: &Settings,
+    message: &Message,
+    now: OffsetDateTime,
+) -> bool {
+    let Some(replied) = &message.reply_to_message else {
+        return false;
+    };
+    let by_bot = replied
+        .from
+        .as_ref()
+        .is_some_and(|u| u.id == settings.bot_id);
+    let sent_at = OffsetDateTime::from_unix_timestamp(replied.date).unwrap_or(now);
+    by_bot && now - sent_at < SEND_RECORD_GRACE
 }
 
 /// The ticket whose thread a message belongs to: what it replies to, else its thread root.
@@ -756,4 +780,58 @@ pub fn on_callback(
     let mut anchor = message.clone();
     anchor.from = Some(query.from.clone());
     continue_dialogue(tx, settings, chat, dialogue, &anchor, input, now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings {
+            bot_id: 1000,
+            bot_username: "desk_bot".into(),
+            lang: crate::telegram::texts::Lang::Ru,
+            chats: Default::default(),
+            chat_key: teledesk_adapter::Secret::new("1000:token".to_owned()),
+        }
+    }
+
+    fn reply(to_from: i64, to_date: i64) -> Message {
+        serde_json::from_value(serde_json::json!({
+            "message_id": 9, "date": 1_700_000_100,
+            "chat": {"id": -100, "type": "supergroup"},
+            "from": {"id": 42, "is_bot": false, "first_name": "Ann"},
+            "text": "still broken",
+            "reply_to_message": {
+                "message_id": 8, "date": to_date,
+                "chat": {"id": -100, "type": "supergroup"},
+                "from": {"id": to_from, "is_bot": to_from == 1000, "first_name": "x"},
+                "text": "card"
+            }
+        }))
+        .expect("a message")
+    }
+
+    #[test]
+    fn a_reply_to_the_bots_fresh_message_waits_for_it_to_be_recorded() {
+        let now = OffsetDateTime::from_unix_timestamp(1_700_000_100).unwrap();
+        let s = settings();
+        assert!(replies_to_a_send_in_flight(
+            &s,
+            &reply(1000, 1_700_000_099),
+            now
+        ));
+        // An old message of the bot that maps to nothing is not a card in flight.
+        assert!(!replies_to_a_send_in_flight(
+            &s,
+            &reply(1000, 1_700_000_080),
+            now
+        ));
+        // Nor is a colleague's message.
+        assert!(!replies_to_a_send_in_flight(
+            &s,
+            &reply(7, 1_700_000_099),
+            now
+        ));
+    }
 }
