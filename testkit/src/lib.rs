@@ -15,6 +15,7 @@
 //! [`wait::Changes`] instead of sleeping.
 
 pub mod conformance;
+mod faults;
 pub mod glpi;
 pub mod kaiten;
 pub mod redmine;

@@ -64,7 +64,7 @@ mod server;
 pub use backstage::GlpiBackstage;
 
 use crate::wait::Changes;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -311,8 +311,7 @@ struct World {
     next_id: i64,
     calls: Vec<GlpiCall>,
     outage: bool,
-    /// Injected failures: `(only for this HTTP method, status)`.
-    fail_next: VecDeque<(Option<String>, u16)>,
+    fail_next: crate::faults::InjectedFailures,
     /// A pinned server time, for tests of same-second changes.
     clock: Option<OffsetDateTime>,
 }
@@ -362,7 +361,7 @@ impl World {
             next_id: 1,
             calls: Vec::new(),
             outage: false,
-            fail_next: VecDeque::new(),
+            fail_next: Default::default(),
             clock: None,
         }
     }
@@ -932,20 +931,13 @@ impl FakeGlpi {
     /// The next `times` authenticated requests fail with `status` (5xx and 429 as a proxy's HTML
     /// page, others as GLPI's `["ERROR", …]`).
     pub fn fail_next(&self, times: usize, status: u16) {
-        self.change(|w| {
-            w.fail_next
-                .extend(std::iter::repeat_n((None, status), times))
-        });
+        self.change(|w| w.fail_next.any(times, status));
     }
 
     /// The next `times` authenticated requests with `method` (`"PUT"`) fail with `status`;
     /// others pass.
     pub fn fail_next_method(&self, method: &str, times: usize, status: u16) {
-        let method = method.to_ascii_uppercase();
-        self.change(|w| {
-            w.fail_next
-                .extend(std::iter::repeat_n((Some(method), status), times))
-        });
+        self.change(|w| w.fail_next.of_method(method, times, status));
     }
 
     /// Waits until `check` returns `Some`, re-checking after every change; panics after

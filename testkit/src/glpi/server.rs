@@ -253,15 +253,7 @@ async fn respond(fake: &FakeGlpi, call: &Call) -> Answer {
         return init_session(fake, call, &base_url);
     }
     let user = check_session(fake, call, &base_url)?;
-    let method = call.method.as_str().to_owned();
-    let injected = fake.change(|w| {
-        let at = w
-            .fail_next
-            .iter()
-            .position(|(only, _)| only.as_ref().is_none_or(|m| *m == method))?;
-        w.fail_next.remove(at).map(|(_, status)| status)
-    });
-    if let Some(status) = injected {
+    if let Some(status) = fake.change(|w| w.fail_next.take(call.method.as_str())) {
         if status == 429 || status >= 500 {
             return Ok(proxy_page(
                 StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),

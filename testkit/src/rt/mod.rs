@@ -267,7 +267,7 @@ struct World {
     calls: Vec<RtCall>,
     outage: bool,
     /// Injected failures: `(method or any, status)`, used up in order.
-    fail_next: Vec<(Option<String>, u16)>,
+    fail_next: crate::faults::InjectedFailures,
 }
 
 const RT_SYSTEM: i64 = 1;
@@ -344,7 +344,7 @@ impl World {
             last_stamp: OffsetDateTime::UNIX_EPOCH,
             calls: Vec::new(),
             outage: false,
-            fail_next: Vec::new(),
+            fail_next: Default::default(),
         }
     }
 
@@ -972,20 +972,13 @@ impl FakeRt {
 
     /// The next `times` authenticated requests fail with `status` and RT's error body.
     pub fn fail_next(&self, times: usize, status: u16) {
-        self.change(|w| {
-            w.fail_next
-                .extend(std::iter::repeat_n((None, status), times))
-        });
+        self.change(|w| w.fail_next.any(times, status));
     }
 
     /// The next `times` authenticated requests with `method` (`"PUT"`) fail with `status`;
     /// others pass.
     pub fn fail_next_method(&self, method: &str, times: usize, status: u16) {
-        let method = method.to_ascii_uppercase();
-        self.change(|w| {
-            w.fail_next
-                .extend(std::iter::repeat_n((Some(method), status), times))
-        });
+        self.change(|w| w.fail_next.of_method(method, times, status));
     }
 
     /// Waits until `check` returns `Some`, re-checking after every change; panics after

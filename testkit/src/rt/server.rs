@@ -150,20 +150,14 @@ async fn gate(State(fake): State<FakeRt>, request: Request, next: Next) -> Respo
                 .map(|u| (u.id, u.name.clone()))
             {
                 None => Err(error(StatusCode::UNAUTHORIZED, "Unauthorized")),
-                Some(user) => {
-                    let injected = w.fail_next.iter().position(|(only, _)| {
-                        only.as_deref().is_none_or(|m| m == parts.method.as_str())
-                    });
-                    match injected {
-                        Some(at) => {
-                            let (_, status) = w.fail_next.remove(at);
-                            let status = StatusCode::from_u16(status)
-                                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                            Err(error(status, "Injected failure"))
-                        }
-                        None => Ok(user),
+                Some(user) => match w.fail_next.take(parts.method.as_str()) {
+                    Some(status) => {
+                        let status = StatusCode::from_u16(status)
+                            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                        Err(error(status, "Injected failure"))
                     }
-                }
+                    None => Ok(user),
+                },
             }
         }
     };
