@@ -559,16 +559,16 @@ async fn submit(
         company: Some(company),
     };
     let chat_id = caller.chat.ticket_chat;
-    let (created, record) = state
+    let taken = state
         .ctx
         .store
         .write(|tx| {
             if let Some(existing) = tx.submission(user.id, &form.submission_id)? {
-                return Ok((false, existing));
+                return Ok(Taken::Again(existing));
             }
             // Counted only for new tickets: retries and double taps of one form are free.
             if state.submissions.check_key(&user.id).is_err() {
-                return Err(crate::store::StoreError::Deferred);
+                return Ok(Taken::OverLimit);
             }
             let mut files = Vec::with_capacity(form.files.len());
             for upload in &form.files {
@@ -598,18 +598,24 @@ async fn submit(
                 submitted_at: time::OffsetDateTime::now_utc(),
             };
             tx.push_submission(&record, &crate::engine::app::payload(&submission))?;
-            Ok((true, record))
+            Ok(Taken::New(record))
         })
-        .map_err(|e| match e {
-            crate::store::StoreError::Deferred => {
-                tracing::warn!(
-                    user = user.id,
-                    "Mini App submissions over the per-user limit."
-                );
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, lang, "too_many_submissions")
-            }
-            e => ApiError::store(lang, e),
-        })?;
+        .map_err(|e| ApiError::store(lang, e))?;
+    let (created, record) = match taken {
+        Taken::New(record) => (true, record),
+        Taken::Again(record) => (false, record),
+        Taken::OverLimit => {
+            tracing::warn!(
+                user = user.id,
+                "Mini App submissions over the per-user limit."
+            );
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                lang,
+                "too_many_submissions",
+            ));
+        }
+    };
     if created {
         // Durable before the page is told it was accepted.
         state
@@ -633,6 +639,16 @@ async fn submit(
         StatusCode::OK
     };
     Ok((status, Json(view)).into_response())
+}
+
+/// What the store write made of a submission.
+enum Taken {
+    /// A new ticket request, queued.
+    New(Submission),
+    /// The same form again (a retry, a double tap): what became of the first one.
+    Again(Submission),
+    /// A new ticket request over the user's limit; nothing was written.
+    OverLimit,
 }
 
 /// Reads the multipart form, refusing a file as soon as it is over the limits (it is not read to
