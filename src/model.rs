@@ -25,9 +25,10 @@ pub struct TicketLink {
     pub number: Option<String>,
     /// The Telegram chat the ticket belongs to.
     pub chat_id: i64,
-    /// The message the ticket was made from (its idempotency key names it); 0 when it came from
-    /// the Mini App (see [`TicketLink::source_message`]).
-    pub source_message_id: i32,
+    /// The message the ticket was made from (its idempotency key names it); `None` when it came
+    /// from the Mini App, which has no message. Records written before the Mini App hold a bare
+    /// number, which reads as `Some`.
+    pub source_message_id: Option<i32>,
     /// The bot's ticket card in the chat, once sent.
     pub card_message_id: Option<i32>,
     /// Who asked.
@@ -118,11 +119,6 @@ pub struct FollowUp {
 
 impl TicketLink {
     /// The chat the ticket's source message is in.
-    /// The message the ticket was made from; `None` for a Mini App submission, which has none.
-    pub fn source_message(&self) -> Option<i32> {
-        (self.source_message_id != 0).then_some(self.source_message_id)
-    }
-
     pub fn source_chat(&self) -> i64 {
         self.source_chat_id.unwrap_or(self.chat_id)
     }

@@ -236,11 +236,11 @@ async fn run_job(ctx: &Context, local: LocalId, seq: u64) {
                 tx.put_job(local, seq, &current);
                 // A Mini App submission has no message to answer: the app itself shows that
                 // the ticket is accepted and waits to be registered.
-                if notify_client && link.source_message().is_some() {
+                if notify_client && link.source_message_id.is_some() {
                     engine::say(
                         tx,
                         link.source_chat(),
-                        link.source_message(),
+                        link.source_message_id,
                         lang(ctx).helpdesk_unavailable(),
                         now(),
                     )?;
@@ -857,7 +857,7 @@ fn dead_letter(
                 JobKind::AddComment { message_ids, .. } => {
                     (link.reply_target().0, message_ids.first().copied())
                 }
-                JobKind::CreateTicket { .. } => (link.source_chat(), link.source_message()),
+                JobKind::CreateTicket { .. } => (link.source_chat(), link.source_message_id),
                 JobKind::Escalate { message_id, .. } => (link.reply_target().0, Some(*message_id)),
                 JobKind::Rate { .. } | JobKind::Reopen { .. } => link.reply_target(),
                 // Staff could not be told something; the chat has nothing to do with it.

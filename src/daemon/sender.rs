@@ -202,7 +202,7 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
             // A channel post cannot answer a message of the discussion group it came from, and a
             // topic's first message answers nothing.
             let reply_to = link
-                .source_message()
+                .source_message_id
                 .filter(|_| link.source_chat() == chat_id && topic.is_none());
             let id = tg
                 .send_html_in(chat_id, topic, &card.html, reply_to, card.keyboard.as_ref())
@@ -222,7 +222,7 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
             let link = ctx.store.read().ticket(*ticket).ok().flatten();
             let reply_to = link.as_ref().and_then(|l| match l.reply_target() {
                 (chat, Some(root)) if chat == chat_id => Some(root),
-                _ => l.card_message_id.or(l.source_message()),
+                _ => l.card_message_id.or(l.source_message_id),
             });
             let topic = link.as_ref().and_then(|l| l.topic);
             let header = ctx.settings.lang.staff_reply_header(author);

@@ -391,7 +391,7 @@ pub(crate) fn open_ticket(
         thread: None,
         topic: None,
         topic_closed: false,
-        source_message_id: origin.message_id.unwrap_or(0),
+        source_message_id: origin.message_id,
         card_message_id: None,
         author,
         view: TicketView {

@@ -90,7 +90,10 @@ pub fn on_button(
     }
     let company = settings.chats.get(&link.chat_id).map(|c| c.name.clone());
     let by = query.from.requester(company);
-    let card = link.card_message_id.unwrap_or(link.source_message_id);
+    let card = link
+        .card_message_id
+        .or(link.source_message_id)
+        .unwrap_or_default();
     match action {
         ButtonAction::Rate { score, .. } => {
             if link.rating.is_some() {

@@ -127,7 +127,7 @@ mod tests {
             ticket_id: Some(TicketId("7".into())),
             number: Some("7".into()),
             chat_id: -1,
-            source_message_id: 1,
+            source_message_id: Some(1),
             card_message_id: Some(2),
             author: Requester {
                 display_name: "Ann".into(),

@@ -10,7 +10,7 @@ fn link(status: StatusClass) -> TicketLink {
         ticket_id: Some(teledesk_adapter::TicketId("17".into())),
         number: Some("17".into()),
         chat_id: -1001,
-        source_message_id: 5,
+        source_message_id: Some(5),
         card_message_id: Some(6),
         author: Requester {
             display_name: "Ann <Smith>".into(),
