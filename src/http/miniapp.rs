@@ -13,6 +13,7 @@ use crate::daemon::Context;
 use crate::engine::ChatSettings;
 use crate::model::{AppSubmission, ClientFile, FileSource, Submission};
 use crate::telegram::chat_token;
+use crate::telegram::membership::Memberships;
 use crate::telegram::texts::Lang;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
@@ -22,9 +23,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 use teledesk_adapter::Requester;
 
 const INDEX_HTML: &str = include_str!("app/index.html");
@@ -55,7 +55,7 @@ type PerUser = governor::RateLimiter<
 struct AppState {
     ctx: Arc<Context>,
     init_data_max_age: Duration,
-    members: Mutex<HashMap<(i64, i64), Instant>>,
+    members: Memberships,
     submissions: PerUser,
 }
 
@@ -73,7 +73,7 @@ pub(super) fn routes(ctx: Arc<Context>, settings: ServerSettings) -> Router {
     let state = Arc::new(AppState {
         ctx,
         init_data_max_age: settings.init_data_max_age,
-        members: Mutex::new(HashMap::new()),
+        members: Memberships::new(MEMBERSHIP_TTL),
         submissions: governor::RateLimiter::keyed(submission_quota()),
     });
     Router::new()
@@ -333,22 +333,12 @@ impl AppState {
     }
 
     async fn check_member(&self, chat_id: i64, user_id: i64, lang: Lang) -> Result<(), ApiError> {
-        let key = (chat_id, user_id);
-        let fresh = |members: &HashMap<(i64, i64), Instant>| {
-            members
-                .get(&key)
-                .is_some_and(|at| at.elapsed() < MEMBERSHIP_TTL)
-        };
-        if fresh(&self.members.lock().unwrap_or_else(|e| e.into_inner())) {
-            return Ok(());
-        }
-        match self.ctx.telegram.is_member(chat_id, user_id).await {
-            Ok(true) => {
-                let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
-                members.retain(|_, at| at.elapsed() < MEMBERSHIP_TTL);
-                members.insert(key, Instant::now());
-                Ok(())
-            }
+        match self
+            .members
+            .is_member(&self.ctx.telegram, chat_id, user_id)
+            .await
+        {
+            Ok(true) => Ok(()),
             Ok(false) => Err(ApiError::new(StatusCode::FORBIDDEN, lang, "not_a_member")),
             Err(error) if error.is_temporary() => {
                 tracing::warn!(%error, chat_id, "Cannot check chat membership for the Mini App.");

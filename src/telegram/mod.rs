@@ -2,6 +2,7 @@
 
 pub mod chat_token;
 pub mod client;
+pub mod membership;
 pub mod pacing;
 pub mod pin;
 pub mod render;
