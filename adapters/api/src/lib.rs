@@ -14,7 +14,8 @@
 //!   [`RequestPacer`] (client-side rate limiting that honours `Retry-After`, read by
 //!   [`parse_retry_after`]), [`decode_json`] (a vendor's answer, or an error quoting it),
 //!   [`ConfigProblem`] (one validation finding, named by its config key) and [`TableReader`] (reads
-//!   a config table, collecting every problem, with the checks all adapters share).
+//!   a config table, collecting every problem, with the checks all adapters share);
+//! - with the `http` feature, [`http`]: the paced HTTP client plumbing the vendor crates share.
 //!
 //! It holds no Telegram code, no storage and no HTTP server.
 
@@ -24,6 +25,8 @@ mod capability;
 mod config;
 mod cursor;
 mod error;
+#[cfg(feature = "http")]
+pub mod http;
 mod pacer;
 mod secret;
 mod types;

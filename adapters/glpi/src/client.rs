@@ -10,19 +10,24 @@
 
 use crate::config::GlpiConfig;
 use crate::model;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::{
-    Attachment, Error, ErrorKind, RequestPacer, Result, Secret, decode_json, parse_retry_after,
-};
-use time::OffsetDateTime;
+use teledesk_adapter::http::{HttpClient, VendorApi, retry_after_header};
+use teledesk_adapter::{Attachment, Error, ErrorKind, Result, Secret};
 use tokio::sync::Mutex;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// GLPI sends no `Retry-After` itself; a proxy in front of it may.
+static GLPI: VendorApi = VendorApi {
+    kind: crate::KIND,
+    name: "GLPI",
+    retry_after: retry_after_header,
+    parse_error,
+};
 /// Rows per page of sub-item lists (`range=0-99`); GLPI's default is 50.
 pub const PAGE_SIZE: usize = 100;
 /// Stops paging a server that ignores `range` instead of looping forever.
@@ -52,35 +57,23 @@ struct SessionState {
 /// read-only by default, so parallel calls on one session are fine).
 #[derive(Debug)]
 pub struct GlpiClient {
-    http: reqwest::Client,
+    http: HttpClient,
     api: String,
     user_token: Secret,
     app_token: Option<Secret>,
-    pacer: RequestPacer,
     session: Mutex<SessionState>,
 }
 
 impl GlpiClient {
     /// A client for the configured API.
     pub fn new(config: &GlpiConfig) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("teledesk-glpi/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Unexpected,
-                    "build_client",
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })?;
         Ok(Self {
-            http,
+            http: HttpClient::new(&GLPI, config.requests_per_second, |b| {
+                b.timeout(REQUEST_TIMEOUT)
+            })?,
             api: config.url.clone(),
             user_token: config.user_token.clone(),
             app_token: config.app_token.clone(),
-            pacer: RequestPacer::new(config.requests_per_second),
             session: Mutex::new(SessionState::default()),
         })
     }
@@ -104,9 +97,8 @@ impl GlpiClient {
                 "Authorization",
                 format!("user_token {}", self.user_token.expose()),
             );
-        let response = self.execute(op, builder).await?;
-        let response = self.check(op, response).await?;
-        let token: model::SessionToken = json(op, response).await?;
+        let response = self.http.send(op, builder).await?;
+        let token: model::SessionToken = self.http.json(op, response).await?;
         tracing::debug!(adapter = crate::KIND, "Opened a GLPI session.");
         Ok(Secret::new(token.session_token))
     }
@@ -140,12 +132,11 @@ impl GlpiClient {
     ) -> Result<Response> {
         for attempt in 0..2 {
             let (generation, token) = self.session(op).await?;
-            let response = self.execute(op, build(&token)).await?;
+            let response = self.http.execute(op, build(&token)).await?;
             if response.status() != StatusCode::UNAUTHORIZED {
-                return self.check(op, response).await;
+                return self.http.check(op, response).await;
             }
-            let retry_after = retry_after(response.headers());
-            let body = response.text().await.unwrap_or_default();
+            let (status, retry_after, body) = self.http.refusal(op, response).await;
             if attempt == 0 && error_code(&body).as_deref() == Some("ERROR_SESSION_TOKEN_INVALID") {
                 tracing::debug!(
                     adapter = crate::KIND,
@@ -155,7 +146,7 @@ impl GlpiClient {
                 self.forget_session(generation).await;
                 continue;
             }
-            return Err(parse_error(op, 401, retry_after, &body));
+            return Err(parse_error(op, status, retry_after, &body));
         }
         unreachable!("the second attempt always returns")
     }
@@ -180,7 +171,7 @@ impl GlpiClient {
                     .query(query)
             })
             .await?;
-        json(op, response).await
+        self.http.json(op, response).await
     }
 
     /// A whole sub-item list (`GET /Ticket/1/ITILFollowup`), page by page with `range`.
@@ -204,7 +195,7 @@ impl GlpiClient {
                 })
                 .await?;
             let total = content_range_total(response.headers());
-            let items: Vec<T> = json(op, response).await?;
+            let items: Vec<T> = self.http.json(op, response).await?;
             let count = items.len();
             all.extend(items);
             let more = match total {
@@ -240,7 +231,7 @@ impl GlpiClient {
                     .json(body)
             })
             .await?;
-        json(op, response).await
+        self.http.json(op, response).await
     }
 
     /// `PUT <api><path>` → checks GLPI's per-item answer (`[{"123": true, "message": ""}]`).
@@ -293,7 +284,7 @@ impl GlpiClient {
                     .multipart(form)
             })
             .await?;
-        json(op, response).await
+        self.http.json(op, response).await
     }
 
     /// `GET /Document/:id` with `Accept: application/octet-stream`: the file itself.
@@ -305,13 +296,7 @@ impl GlpiClient {
                     .header(ACCEPT, "application/octet-stream")
             })
             .await?;
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| "application/octet-stream".to_owned());
+        let (content_type, bytes) = self.http.file(op, response).await?;
         // A JSON answer means the server ignored the Accept header and sent the metadata.
         if content_type == "application/json" {
             return Err(Error::new(
@@ -320,58 +305,8 @@ impl GlpiClient {
                 format!("GLPI sent document {document_id}'s metadata instead of the file"),
             ));
         }
-        let bytes = response.bytes().await.map_err(|e| transport(op, e))?;
-        Ok((bytes.to_vec(), content_type))
+        Ok((bytes, content_type))
     }
-
-    async fn execute(&self, op: &'static str, builder: RequestBuilder) -> Result<Response> {
-        self.pacer.ready().await;
-        builder.send().await.map_err(|e| transport(op, e))
-    }
-
-    async fn check(&self, op: &'static str, response: Response) -> Result<Response> {
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let retry_after = retry_after(response.headers());
-        self.pacer
-            .hold_if_rate_limited(status.as_u16(), retry_after);
-        let body = response.text().await.unwrap_or_default();
-        tracing::debug!(
-            adapter = crate::KIND,
-            operation = op,
-            status = status.as_u16(),
-            "GLPI refused a request."
-        );
-        Err(parse_error(op, status.as_u16(), retry_after, &body))
-    }
-}
-
-async fn json<T: DeserializeOwned>(op: &'static str, response: Response) -> Result<T> {
-    let bytes = response.bytes().await.map_err(|e| transport(op, e))?;
-    decode_json(op, "GLPI", &bytes)
-}
-
-/// Connection failures and timeouts: the request may or may not have arrived, so only an
-/// idempotent retry (which the daemon does with `retry = true`) is safe.
-fn transport(op: &'static str, error: reqwest::Error) -> Error {
-    // Without the URL: query strings may carry client data.
-    let error = error.without_url();
-    let what = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    Error::new(ErrorKind::Unavailable, op, format!("{what}: {error}"))
-}
-
-/// `Retry-After` (GLPI sends none; a proxy in front of it may).
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    parse_retry_after(value, OffsetDateTime::now_utc())
 }
 
 /// The total of `Content-Range: 0-99/250`.
@@ -499,9 +434,7 @@ mod tests {
     fn headers_are_read() {
         let mut headers = HeaderMap::new();
         headers.insert("content-range", HeaderValue::from_static("0-99/250"));
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
         assert_eq!(content_range_total(&headers), Some(250));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
         assert_eq!(content_range_total(&HeaderMap::new()), None);
         assert_eq!(
             error_code(r#"["ERROR_SESSION_TOKEN_INVALID","session_token seems invalid"]"#)

@@ -2,50 +2,43 @@
 
 use crate::config::KaitenConfig;
 use crate::model;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
-use reqwest::{Method, RequestBuilder, Response};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::{
-    Attachment, Error, ErrorKind, RequestPacer, Result, Secret, decode_json, parse_retry_after,
-};
+use teledesk_adapter::http::{HttpClient, VendorApi};
+use teledesk_adapter::{Attachment, Error, Result, Secret, parse_retry_after};
 use time::OffsetDateTime;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+static KAITEN: VendorApi = VendorApi {
+    kind: crate::KIND,
+    name: "Kaiten",
+    retry_after: |headers| retry_after(headers, OffsetDateTime::now_utc()),
+    parse_error,
+};
 
 /// A paced, authenticated client of one Kaiten site.
 #[derive(Debug)]
 pub struct KaitenClient {
-    http: reqwest::Client,
+    http: HttpClient,
     site: String,
     api: String,
     token: Secret,
-    pacer: RequestPacer,
 }
 
 impl KaitenClient {
     /// A client for the configured site.
     pub fn new(config: &KaitenConfig) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("teledesk-kaiten/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Unexpected,
-                    "build_client",
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })?;
         Ok(Self {
-            http,
+            http: HttpClient::new(&KAITEN, config.requests_per_second, |b| {
+                b.timeout(REQUEST_TIMEOUT)
+            })?,
             site: config.url.clone(),
             api: config.api_base(),
             token: config.token.clone(),
-            pacer: RequestPacer::new(config.requests_per_second),
         })
     }
 
@@ -68,9 +61,10 @@ impl KaitenClient {
         query: &[(&str, String)],
     ) -> Result<T> {
         let response = self
+            .http
             .send(op, self.request(Method::GET, path).query(query))
             .await?;
-        json(op, response).await
+        self.http.json(op, response).await
     }
 
     /// `POST`/`PATCH <api><path>` with a JSON body → JSON.
@@ -81,8 +75,11 @@ impl KaitenClient {
         path: &str,
         body: &B,
     ) -> Result<T> {
-        let response = self.send(op, self.request(method, path).json(body)).await?;
-        json(op, response).await
+        let response = self
+            .http
+            .send(op, self.request(method, path).json(body))
+            .await?;
+        self.http.json(op, response).await
     }
 
     /// `PUT /cards/{id}/files`: one file as multipart part `file`.
@@ -104,11 +101,12 @@ impl KaitenClient {
         let builder = self
             .request(Method::PUT, &format!("/cards/{card_id}/files"))
             .multipart(form);
-        let response = self.send(op, builder).await?;
-        json(op, response).await
+        let response = self.http.send(op, builder).await?;
+        self.http.json(op, response).await
     }
 
-    /// Downloads a file; the token goes only to the Kaiten site itself, never to a storage host.
+    /// Downloads a file; the token goes only to the Kaiten site itself, never to a storage host,
+    /// and only requests to the site count against its rate limit.
     pub async fn download(
         &self,
         op: &'static str,
@@ -116,80 +114,23 @@ impl KaitenClient {
         file_name: &str,
     ) -> Result<Attachment> {
         let own = url == self.site || url.starts_with(&format!("{}/", self.site));
-        let builder = if own {
-            self.http.get(url).bearer_auth(self.token.expose())
-        } else {
-            self.http.get(url)
-        };
         let response = if own {
-            self.send(op, builder).await?
+            let builder = self
+                .http
+                .request(Method::GET, url)
+                .bearer_auth(self.token.expose());
+            self.http.send(op, builder).await?
         } else {
-            self.send_unpaced(op, builder).await?
+            let builder = self.http.request(Method::GET, url);
+            self.http.send_unpaced(op, builder).await?
         };
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| "application/octet-stream".to_owned());
-        let bytes = response.bytes().await.map_err(|e| transport(op, e))?;
+        let (content_type, bytes) = self.http.file(op, response).await?;
         Ok(Attachment {
             file_name: file_name.to_owned(),
             content_type,
-            bytes: bytes.to_vec(),
+            bytes,
         })
     }
-
-    async fn send(&self, op: &'static str, builder: RequestBuilder) -> Result<Response> {
-        self.pacer.ready().await;
-        let response = builder.send().await.map_err(|e| transport(op, e))?;
-        self.check(op, response).await
-    }
-
-    async fn send_unpaced(&self, op: &'static str, builder: RequestBuilder) -> Result<Response> {
-        let response = builder.send().await.map_err(|e| transport(op, e))?;
-        self.check(op, response).await
-    }
-
-    async fn check(&self, op: &'static str, response: Response) -> Result<Response> {
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let retry_after = retry_after(response.headers(), OffsetDateTime::now_utc());
-        self.pacer
-            .hold_if_rate_limited(status.as_u16(), retry_after);
-        let body = response.text().await.unwrap_or_default();
-        let error = parse_error(op, status.as_u16(), retry_after, &body);
-        tracing::debug!(
-            adapter = crate::KIND,
-            operation = op,
-            status = status.as_u16(),
-            "Kaiten refused a request."
-        );
-        Err(error)
-    }
-}
-
-async fn json<T: DeserializeOwned>(op: &'static str, response: Response) -> Result<T> {
-    let bytes = response.bytes().await.map_err(|e| transport(op, e))?;
-    decode_json(op, "Kaiten", &bytes)
-}
-
-/// Connection failures and timeouts: the request may or may not have arrived, so only an
-/// idempotent retry (which the daemon does with `retry = true`) is safe.
-fn transport(op: &'static str, error: reqwest::Error) -> Error {
-    // Without the URL: it is noise in a log line, and query strings may carry client data.
-    let error = error.without_url();
-    let what = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    Error::new(ErrorKind::Unavailable, op, format!("{what}: {error}"))
 }
 
 /// The wait a 429 asks for: `Retry-After`, else until the `X-RateLimit-Reset` epoch.
@@ -229,6 +170,7 @@ pub fn parse_error(
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+    use teledesk_adapter::ErrorKind;
     use time::macros::datetime;
 
     #[test]

@@ -2,54 +2,48 @@
 
 use crate::config::RedmineConfig;
 use crate::model;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
-use reqwest::{Method, RequestBuilder, Response};
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Method, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::{
-    Attachment, Error, ErrorKind, RequestPacer, Result, Secret, decode_json, parse_retry_after,
-};
-use time::OffsetDateTime;
+use teledesk_adapter::http::{HttpClient, VendorApi, retry_after_header};
+use teledesk_adapter::{Attachment, Error, Result, Secret};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Uploads of a few megabytes to a slow instance need longer than a JSON call.
 const TRANSFER_TIMEOUT: Duration = Duration::from_secs(120);
 /// The header Redmine reads the API key from.
 pub const API_KEY_HEADER: &str = "X-Redmine-API-Key";
 
+/// Redmine sends no `Retry-After` itself; a proxy in front of it may.
+static REDMINE: VendorApi = VendorApi {
+    kind: crate::KIND,
+    name: "Redmine",
+    retry_after: retry_after_header,
+    parse_error,
+};
+
 /// A paced, authenticated client of one Redmine instance.
 #[derive(Debug)]
 pub struct RedmineClient {
-    http: reqwest::Client,
+    http: HttpClient,
     base: String,
     api_key: Secret,
-    pacer: RequestPacer,
 }
 
 impl RedmineClient {
     /// A client for the configured instance.
     pub fn new(config: &RedmineConfig) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!("teledesk-redmine/", env!("CARGO_PKG_VERSION")))
-            // Redmine answers a download without a session with a redirect to its login page;
-            // following it would turn a permission problem into a confusing HTML "file".
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Unexpected,
-                    "build_client",
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })?;
+        // Redmine answers a download without a session with a redirect to its login page;
+        // following it would turn a permission problem into a confusing HTML "file".
+        let http = HttpClient::new(&REDMINE, config.requests_per_second, |b| {
+            b.redirect(reqwest::redirect::Policy::none())
+        })?;
         Ok(Self {
             http,
             base: config.url.clone(),
             api_key: config.api_key.clone(),
-            pacer: RequestPacer::new(config.requests_per_second),
         })
     }
 
@@ -73,9 +67,10 @@ impl RedmineClient {
         query: &[(&str, String)],
     ) -> Result<T> {
         let response = self
+            .http
             .send(op, self.request(Method::GET, path).query(query))
             .await?;
-        json(op, response).await
+        self.http.json(op, response).await
     }
 
     /// `POST <base><path>` with a JSON body → JSON (`201 Created`).
@@ -86,9 +81,10 @@ impl RedmineClient {
         body: &B,
     ) -> Result<T> {
         let response = self
+            .http
             .send(op, self.request(Method::POST, path).json(body))
             .await?;
-        json(op, response).await
+        self.http.json(op, response).await
     }
 
     /// `PUT <base><path>` with a JSON body; Redmine answers `204 No Content`.
@@ -98,7 +94,8 @@ impl RedmineClient {
         path: &str,
         body: &B,
     ) -> Result<()> {
-        self.send(op, self.request(Method::PUT, path).json(body))
+        self.http
+            .send(op, self.request(Method::PUT, path).json(body))
             .await?;
         Ok(())
     }
@@ -111,8 +108,8 @@ impl RedmineClient {
             .header(CONTENT_TYPE, "application/octet-stream")
             .timeout(TRANSFER_TIMEOUT)
             .body(file.bytes.clone());
-        let response = self.send(op, builder).await?;
-        let envelope: model::UploadEnvelope = json(op, response).await?;
+        let response = self.http.send(op, builder).await?;
+        let envelope: model::UploadEnvelope = self.http.json(op, response).await?;
         Ok(envelope.upload)
     }
 
@@ -127,67 +124,14 @@ impl RedmineClient {
         let builder = self
             .request(Method::GET, &format!("/attachments/download/{id}"))
             .timeout(TRANSFER_TIMEOUT);
-        let response = self.send(op, builder).await?;
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| "application/octet-stream".to_owned());
-        let bytes = response.bytes().await.map_err(|e| transport(op, e))?;
+        let response = self.http.send(op, builder).await?;
+        let (content_type, bytes) = self.http.file(op, response).await?;
         Ok(Attachment {
             file_name: file_name.to_owned(),
             content_type,
-            bytes: bytes.to_vec(),
+            bytes,
         })
     }
-
-    async fn send(&self, op: &'static str, builder: RequestBuilder) -> Result<Response> {
-        self.pacer.ready().await;
-        let response = builder.send().await.map_err(|e| transport(op, e))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let retry_after = retry_after(response.headers());
-        self.pacer
-            .hold_if_rate_limited(status.as_u16(), retry_after);
-        let body = response.text().await.unwrap_or_default();
-        tracing::debug!(
-            adapter = crate::KIND,
-            operation = op,
-            status = status.as_u16(),
-            "Redmine refused a request."
-        );
-        Err(parse_error(op, status.as_u16(), retry_after, &body))
-    }
-}
-
-async fn json<T: DeserializeOwned>(op: &'static str, response: Response) -> Result<T> {
-    let bytes = response.bytes().await.map_err(|e| transport(op, e))?;
-    decode_json(op, "Redmine", &bytes)
-}
-
-/// Connection failures and timeouts: the request may or may not have arrived, so only an
-/// idempotent retry (which the daemon does with `retry = true`) is safe.
-fn transport(op: &'static str, error: reqwest::Error) -> Error {
-    // Without the URL: query strings carry client text (search terms, file names).
-    let error = error.without_url();
-    let what = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    Error::new(ErrorKind::Unavailable, op, format!("{what}: {error}"))
-}
-
-/// The wait a proxy's 429/503 asks for (Redmine sends no `Retry-After` itself).
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    parse_retry_after(value, OffsetDateTime::now_utc())
 }
 
 /// Classifies a non-2xx answer. Redmine explains only validation failures (422
@@ -217,7 +161,7 @@ pub fn parse_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
+    use teledesk_adapter::ErrorKind;
 
     #[test]
     fn validation_errors_are_joined() {
@@ -260,13 +204,5 @@ mod tests {
         assert!(e.is_temporary());
         assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
         assert!(e.message().len() < 320);
-    }
-
-    #[test]
-    fn retry_after_reads_seconds() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers), None);
-        headers.insert(RETRY_AFTER, HeaderValue::from_static(" 3 "));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
     }
 }

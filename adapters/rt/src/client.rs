@@ -2,49 +2,42 @@
 
 use crate::config::RtConfig;
 use crate::model;
-use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
+use reqwest::header::LOCATION;
 use reqwest::{Method, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::{
-    Attachment, Error, ErrorKind, RequestPacer, Result, Secret, decode_json, parse_retry_after,
-};
-use time::OffsetDateTime;
+use teledesk_adapter::http::{HttpClient, VendorApi, retry_after_header};
+use teledesk_adapter::{Attachment, Error, ErrorKind, Result, Secret};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Uploads of large files through a slow RT (one Perl worker per request) take a while.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// RT sends no `Retry-After` itself; a proxy in front of it may.
+static RT: VendorApi = VendorApi {
+    kind: crate::KIND,
+    name: "RT",
+    retry_after: retry_after_header,
+    parse_error,
+};
 
 /// A paced, authenticated client of one RT server.
 #[derive(Debug)]
 pub struct RtClient {
-    http: reqwest::Client,
+    http: HttpClient,
     api: String,
     token: Secret,
-    pacer: RequestPacer,
 }
 
 impl RtClient {
     /// A client for the configured server.
     pub fn new(config: &RtConfig) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("teledesk-rt/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Unexpected,
-                    "build_client",
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })?;
         Ok(Self {
-            http,
+            http: HttpClient::new(&RT, config.requests_per_second, |b| {
+                b.timeout(REQUEST_TIMEOUT)
+            })?,
             api: config.api_base(),
             token: config.token.clone(),
-            pacer: RequestPacer::new(config.requests_per_second),
         })
     }
 
@@ -65,9 +58,10 @@ impl RtClient {
         query: &[(&str, String)],
     ) -> Result<T> {
         let response = self
+            .http
             .send(op, self.request(Method::GET, path).query(query))
             .await?;
-        json(op, response).await
+        self.http.json(op, response).await
     }
 
     /// `POST`/`PUT <api><path>?<query>` with a JSON body; the raw answer, for callers that need
@@ -80,7 +74,8 @@ impl RtClient {
         query: &[(&str, String)],
         body: &B,
     ) -> Result<Response> {
-        self.send(op, self.request(method, path).query(query).json(body))
+        self.http
+            .send(op, self.request(method, path).query(query).json(body))
             .await
     }
 
@@ -94,7 +89,7 @@ impl RtClient {
         body: &B,
     ) -> Result<T> {
         let response = self.send_json(op, method, path, query, body).await?;
-        json(op, response).await
+        self.json(op, response).await
     }
 
     /// `POST <api><path>` as `multipart/form-data`: the JSON object in part `JSON` and each file
@@ -126,28 +121,18 @@ impl RtClient {
             };
             form = form.part("Attachments", part);
         }
-        self.send(op, self.request(Method::POST, path).multipart(form))
+        self.http
+            .send(op, self.request(Method::POST, path).multipart(form))
             .await
     }
 
-    async fn send(&self, op: &'static str, builder: RequestBuilder) -> Result<Response> {
-        self.pacer.ready().await;
-        let response = builder.send().await.map_err(|e| transport(op, e))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let retry_after = retry_after(response.headers());
-        self.pacer
-            .hold_if_rate_limited(status.as_u16(), retry_after);
-        let body = response.text().await.unwrap_or_default();
-        tracing::debug!(
-            adapter = crate::KIND,
-            operation = op,
-            status = status.as_u16(),
-            "RT refused a request."
-        );
-        Err(parse_error(op, status.as_u16(), retry_after, &body))
+    /// Reads a successful answer as JSON.
+    pub async fn json<T: DeserializeOwned>(
+        &self,
+        op: &'static str,
+        response: Response,
+    ) -> Result<T> {
+        self.http.json(op, response).await
     }
 }
 
@@ -169,12 +154,6 @@ pub fn upload_type(file: &Attachment) -> String {
     } else {
         declared.to_owned()
     }
-}
-
-/// Reads a successful answer as JSON.
-pub async fn json<T: DeserializeOwned>(op: &'static str, response: Response) -> Result<T> {
-    let bytes = response.bytes().await.map_err(|e| transport(op, e))?;
-    decode_json(op, "RT", &bytes)
 }
 
 /// The id at the end of a `Location` header (`/REST/2.0/transaction/40` → 40).
@@ -202,27 +181,6 @@ pub fn id_from_location(location: &str) -> Option<i64> {
         .and_then(|id| id.parse().ok())
 }
 
-/// Connection failures and timeouts: the request may or may not have arrived, so only an
-/// idempotent retry (which the daemon does with `retry = true`) is safe.
-fn transport(op: &'static str, error: reqwest::Error) -> Error {
-    // Without the URL: query strings carry search terms with client data.
-    let error = error.without_url();
-    let what = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    Error::new(ErrorKind::Unavailable, op, format!("{what}: {error}"))
-}
-
-/// `Retry-After`, from a proxy in front of RT.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    parse_retry_after(value, OffsetDateTime::now_utc())
-}
-
 /// Classifies a non-2xx answer; REST2's errors carry `{"message": ...}`, proxies answer with
 /// HTML, which [`Error::from_status`] trims.
 pub fn parse_error(
@@ -240,7 +198,6 @@ pub fn parse_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
 
     #[test]
     fn errors_carry_rts_message() {
@@ -269,14 +226,6 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Unavailable);
         assert!(e.is_temporary());
         assert!(e.message().len() < 320);
-    }
-
-    #[test]
-    fn retry_after_is_read_in_seconds() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers), None);
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
     }
 
     #[test]

@@ -552,7 +552,7 @@ impl Helpdesk for RtAdapter {
                 .client
                 .post_multipart(OP, "/ticket", &body, &draft.attachments)
                 .await?;
-            client::json(OP, response).await?
+            self.client.json(OP, response).await?
         };
         let id: i64 = created.id.parse().map_err(|_| {
             Error::new(

@@ -2,28 +2,31 @@
 
 use crate::config::ZammadConfig;
 use crate::model;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
-use reqwest::{Method, RequestBuilder, Response};
+use reqwest::{Method, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::{
-    Error, ErrorKind, RequestPacer, Result, Secret, decode_json, parse_retry_after,
-};
-use time::OffsetDateTime;
+use teledesk_adapter::http::{HttpClient, VendorApi, retry_after_header};
+use teledesk_adapter::{Error, Result, Secret};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Ticket creates carry base64 files; leave room for large uploads.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Zammad sends no `Retry-After` itself; a proxy in front of it may.
+static ZAMMAD: VendorApi = VendorApi {
+    kind: crate::KIND,
+    name: "Zammad",
+    retry_after: retry_after_header,
+    parse_error,
+};
 
 /// A paced, authenticated client of one Zammad site.
 #[derive(Debug)]
 pub struct ZammadClient {
-    http: reqwest::Client,
+    http: HttpClient,
     site: String,
     api: String,
     token: Secret,
-    pacer: RequestPacer,
 }
 
 /// A downloaded file, before the adapter names it.
@@ -38,24 +41,13 @@ pub struct Download {
 impl ZammadClient {
     /// A client for the configured site.
     pub fn new(config: &ZammadConfig) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("teledesk-zammad/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Unexpected,
-                    "build_client",
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })?;
         Ok(Self {
-            http,
+            http: HttpClient::new(&ZAMMAD, config.requests_per_second, |b| {
+                b.timeout(REQUEST_TIMEOUT)
+            })?,
             site: config.url.clone(),
             api: config.api_base(),
             token: config.token.clone(),
-            pacer: RequestPacer::new(config.requests_per_second),
         })
     }
 
@@ -81,9 +73,10 @@ impl ZammadClient {
         query: &[(&str, String)],
     ) -> Result<T> {
         let response = self
+            .http
             .send(op, self.request(Method::GET, path).query(query))
             .await?;
-        json(op, response).await
+        self.http.json(op, response).await
     }
 
     /// `POST`/`PUT <api><path>?<query>` with a JSON body → JSON.
@@ -96,72 +89,19 @@ impl ZammadClient {
         body: &B,
     ) -> Result<T> {
         let builder = self.request(method, path).query(query).json(body);
-        let response = self.send(op, builder).await?;
-        json(op, response).await
+        let response = self.http.send(op, builder).await?;
+        self.http.json(op, response).await
     }
 
     /// `GET <api><path>` → raw bytes (attachment downloads).
     pub async fn download(&self, op: &'static str, path: &str) -> Result<Download> {
-        let response = self.send(op, self.request(Method::GET, path)).await?;
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| "application/octet-stream".to_owned());
-        let bytes = response.bytes().await.map_err(|e| transport(op, e))?;
+        let response = self.http.send(op, self.request(Method::GET, path)).await?;
+        let (content_type, bytes) = self.http.file(op, response).await?;
         Ok(Download {
             content_type,
-            bytes: bytes.to_vec(),
+            bytes,
         })
     }
-
-    async fn send(&self, op: &'static str, builder: RequestBuilder) -> Result<Response> {
-        self.pacer.ready().await;
-        let response = builder.send().await.map_err(|e| transport(op, e))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let retry_after = retry_after(response.headers());
-        self.pacer
-            .hold_if_rate_limited(status.as_u16(), retry_after);
-        let body = response.text().await.unwrap_or_default();
-        tracing::debug!(
-            adapter = crate::KIND,
-            operation = op,
-            status = status.as_u16(),
-            "Zammad refused a request."
-        );
-        Err(parse_error(op, status.as_u16(), retry_after, &body))
-    }
-}
-
-async fn json<T: DeserializeOwned>(op: &'static str, response: Response) -> Result<T> {
-    let bytes = response.bytes().await.map_err(|e| transport(op, e))?;
-    decode_json(op, "Zammad", &bytes)
-}
-
-/// Connection failures and timeouts: the request may or may not have arrived, so only an
-/// idempotent retry (which the daemon does with `retry = true`) is safe.
-fn transport(op: &'static str, error: reqwest::Error) -> Error {
-    // Without the URL: it is noise in a log line, and search queries carry client data.
-    let error = error.without_url();
-    let what = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    Error::new(ErrorKind::Unavailable, op, format!("{what}: {error}"))
-}
-
-/// `Retry-After`, when a proxy sends one.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    parse_retry_after(value, OffsetDateTime::now_utc())
 }
 
 /// Classifies a non-2xx answer. Zammad's JSON errors are `{"error": ..., "error_human": ...}`
@@ -183,7 +123,7 @@ pub fn parse_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
+    use teledesk_adapter::ErrorKind;
 
     #[test]
     fn errors_carry_zammads_text() {
@@ -228,13 +168,5 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Unavailable);
         assert!(e.is_temporary());
         assert!(e.message().len() < 320);
-    }
-
-    #[test]
-    fn retry_after_is_read_in_seconds() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers), None);
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
     }
 }

@@ -10,19 +10,23 @@
 
 use crate::config::ZnunyConfig;
 use crate::model;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
-use reqwest::{Method, Response};
+use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::time::Duration;
-use teledesk_adapter::{
-    Error, ErrorKind, RequestPacer, Result, Secret, decode_json, parse_retry_after,
-};
-use time::OffsetDateTime;
+use teledesk_adapter::http::{HttpClient, VendorApi, retry_after_header};
+use teledesk_adapter::{Error, ErrorKind, Result, Secret};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Attachments travel as base64 inside the JSON, so uploads can take a while.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Znuny sends no `Retry-After` itself; a proxy in front of it may.
+static ZNUNY: VendorApi = VendorApi {
+    kind: crate::KIND,
+    name: "Znuny",
+    retry_after: retry_after_header,
+    parse_error: parse_http_error,
+};
 
 /// One Generic Interface request, before the session is added.
 #[derive(Clone, Debug)]
@@ -68,37 +72,25 @@ enum Attempt {
 /// A paced client of one Znuny web service, holding the agent's session.
 #[derive(Debug)]
 pub struct ZnunyClient {
-    http: reqwest::Client,
+    http: HttpClient,
     base: String,
     user: String,
     password: Secret,
     /// The cached `SessionID`; the async lock also makes concurrent tasks wait for one login.
     session: tokio::sync::Mutex<Option<Secret>>,
-    pacer: RequestPacer,
 }
 
 impl ZnunyClient {
     /// A client for the configured web service.
     pub fn new(config: &ZnunyConfig) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("teledesk-znuny/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Unexpected,
-                    "build_client",
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })?;
         Ok(Self {
-            http,
+            http: HttpClient::new(&ZNUNY, config.requests_per_second, |b| {
+                b.timeout(REQUEST_TIMEOUT)
+            })?,
             base: config.url.clone(),
             user: config.user.clone(),
             password: config.password.clone(),
             session: tokio::sync::Mutex::new(None),
-            pacer: RequestPacer::new(config.requests_per_second),
         })
     }
 
@@ -226,7 +218,6 @@ impl ZnunyClient {
 
     /// One paced HTTP exchange; non-2xx answers become errors, 2xx bodies JSON.
     async fn send_raw(&self, op: &'static str, call: &Call<'_>) -> Result<Value> {
-        self.pacer.ready().await;
         let mut builder = self
             .http
             .request(call.method.clone(), format!("{}{}", self.base, call.route));
@@ -236,28 +227,8 @@ impl ZnunyClient {
         if let Some(body) = &call.body {
             builder = builder.json(body);
         }
-        let response = builder.send().await.map_err(|e| transport(op, e))?;
-        let response = self.check_status(op, response).await?;
-        let bytes = response.bytes().await.map_err(|e| transport(op, e))?;
-        decode_json(op, "Znuny", &bytes)
-    }
-
-    async fn check_status(&self, op: &'static str, response: Response) -> Result<Response> {
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let retry_after = retry_after(response.headers());
-        self.pacer
-            .hold_if_rate_limited(status.as_u16(), retry_after);
-        let body = response.text().await.unwrap_or_default();
-        tracing::debug!(
-            adapter = crate::KIND,
-            operation = op,
-            status = status.as_u16(),
-            "Znuny refused a request."
-        );
-        Err(parse_http_error(op, status.as_u16(), retry_after, &body))
+        let response = self.http.send(op, builder).await?;
+        self.http.json(op, response).await
     }
 }
 
@@ -377,27 +348,6 @@ pub fn parse_http_error(
         return Error::new(ErrorKind::InvalidInput, op, message.trim().to_owned());
     }
     Error::from_status(op, status, retry_after, &message)
-}
-
-/// Connection failures and timeouts: the request may or may not have arrived, so only an
-/// idempotent retry (which the daemon does with `retry = true`) is safe.
-fn transport(op: &'static str, error: reqwest::Error) -> Error {
-    // Without the URL: GET URLs carry the SessionID.
-    let error = error.without_url();
-    let what = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    Error::new(ErrorKind::Unavailable, op, format!("{what}: {error}"))
-}
-
-/// `Retry-After`, from a proxy in front of Znuny.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    parse_retry_after(value, OffsetDateTime::now_utc())
 }
 
 #[cfg(test)]

@@ -1,0 +1,248 @@
+//! The HTTP client plumbing every vendor adapter shares (feature `http`).
+//!
+//! Each vendor speaks its own paths, auth and error bodies, but what happens around a request is
+//! the same everywhere and must stay the same: wait for the pacer, send, hold everyone back after a
+//! 429, turn a refusal into an [`Error`] by the vendor's error format, and never let a URL (query
+//! strings carry client text and sometimes sessions) into an error message. [`HttpClient`] owns
+//! that; a vendor client keeps only what is its own, described by a [`VendorApi`].
+
+use crate::{Error, ErrorKind, RequestPacer, Result, decode_json, parse_retry_after};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::{ClientBuilder, IntoUrl, Method, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// How long a connection may take to open, for every vendor: a helpdesk that does not accept a
+/// connection in five seconds is down, and the daemon's retry is the better wait.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The media type assumed for a download whose answer names none.
+pub const OCTET_STREAM: &str = "application/octet-stream";
+
+/// What the shared plumbing needs to know of one vendor's API.
+#[derive(Debug)]
+pub struct VendorApi {
+    /// The adapter's kind (`"kaiten"`): the `adapter` field of log lines and the user agent's name
+    /// (`teledesk-kaiten/0.1.0`).
+    pub kind: &'static str,
+    /// The helpdesk's name as its users know it (`"Kaiten"`), for messages.
+    pub name: &'static str,
+    /// Reads how long a refusal asks everyone to wait; most vendors use [`retry_after_header`].
+    pub retry_after: fn(&HeaderMap) -> Option<Duration>,
+    /// Turns a non-2xx answer (operation, status, the wait read by `retry_after`, body) into an
+    /// [`Error`] by the vendor's error format.
+    pub parse_error: fn(&'static str, u16, Option<Duration>, &str) -> Error,
+}
+
+/// A paced HTTP client of one helpdesk instance.
+///
+/// Shared by all tasks of an adapter (`&self`); the pacer spaces every paced request of the
+/// instance, whichever task sends it.
+#[derive(Debug)]
+pub struct HttpClient {
+    http: reqwest::Client,
+    pacer: RequestPacer,
+    vendor: &'static VendorApi,
+}
+
+impl HttpClient {
+    /// A client for `vendor` allowing `requests_per_second`.
+    ///
+    /// `configure` adds what is the vendor's own (a request timeout, a redirect policy) to a
+    /// builder that already has [`CONNECT_TIMEOUT`] and the user agent.
+    pub fn new(
+        vendor: &'static VendorApi,
+        requests_per_second: f64,
+        configure: impl FnOnce(ClientBuilder) -> ClientBuilder,
+    ) -> Result<Self> {
+        let builder = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(format!(
+                "teledesk-{}/{}",
+                vendor.kind,
+                env!("CARGO_PKG_VERSION")
+            ));
+        let http = configure(builder).build().map_err(|e| {
+            Error::new(
+                ErrorKind::Unexpected,
+                "build_client",
+                format!("cannot build the HTTP client: {e}"),
+            )
+        })?;
+        Ok(Self {
+            http,
+            pacer: RequestPacer::new(requests_per_second),
+            vendor,
+        })
+    }
+
+    /// A request to `url`, to be finished by the vendor client (auth, body) and given to
+    /// [`HttpClient::send`].
+    pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder {
+        self.http.request(method, url)
+    }
+
+    /// Waits for the pacer, sends, and returns a successful answer or the vendor's [`Error`].
+    pub async fn send(&self, op: &'static str, builder: RequestBuilder) -> Result<Response> {
+        let response = self.execute(op, builder).await?;
+        self.check(op, response).await
+    }
+
+    /// [`HttpClient::send`] without the pacer, for requests that do not reach the helpdesk (a file
+    /// on a storage host) and so do not count against its limit.
+    pub async fn send_unpaced(
+        &self,
+        op: &'static str,
+        builder: RequestBuilder,
+    ) -> Result<Response> {
+        let response = builder.send().await.map_err(|e| transport_error(op, e))?;
+        self.check(op, response).await
+    }
+
+    /// Waits for the pacer and sends, returning whatever the server answered: for a vendor client
+    /// that must look at a refusal itself (an expired session) before [`HttpClient::check`].
+    pub async fn execute(&self, op: &'static str, builder: RequestBuilder) -> Result<Response> {
+        self.pacer.ready().await;
+        builder.send().await.map_err(|e| transport_error(op, e))
+    }
+
+    /// Passes a successful answer through; turns any other into the vendor's [`Error`], holding
+    /// every caller back first when it was a 429.
+    pub async fn check(&self, op: &'static str, response: Response) -> Result<Response> {
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let (status, retry_after, body) = self.refusal(op, response).await;
+        Err((self.vendor.parse_error)(op, status, retry_after, &body))
+    }
+
+    /// Reads a refusal the vendor client inspects itself: its status, the wait it asks for (the
+    /// pacer already holds for a 429) and its body. Logs it without the body, which may quote
+    /// client text.
+    pub async fn refusal(
+        &self,
+        op: &'static str,
+        response: Response,
+    ) -> (u16, Option<Duration>, String) {
+        let status = response.status().as_u16();
+        let retry_after = (self.vendor.retry_after)(response.headers());
+        self.pacer.hold_if_rate_limited(status, retry_after);
+        let body = response.text().await.unwrap_or_default();
+        tracing::debug!(
+            adapter = self.vendor.kind,
+            operation = op,
+            status,
+            "{} refused a request.",
+            self.vendor.name
+        );
+        (status, retry_after, body)
+    }
+
+    /// Reads a successful answer as JSON; a body that is not what `T` expects is an
+    /// [`ErrorKind::Unexpected`] quoting its start.
+    pub async fn json<T: DeserializeOwned>(
+        &self,
+        op: &'static str,
+        response: Response,
+    ) -> Result<T> {
+        let bytes = response.bytes().await.map_err(|e| transport_error(op, e))?;
+        decode_json(op, self.vendor.name, &bytes)
+    }
+
+    /// Reads a successful answer as a file: its media type (parameters dropped,
+    /// [`OCTET_STREAM`] when none is named) and its bytes.
+    pub async fn file(&self, op: &'static str, response: Response) -> Result<(String, Vec<u8>)> {
+        let content_type = media_type(response.headers());
+        let bytes = response.bytes().await.map_err(|e| transport_error(op, e))?;
+        Ok((content_type, bytes.to_vec()))
+    }
+}
+
+/// A connection failure or timeout as an [`ErrorKind::Unavailable`] error: the request may or may
+/// not have arrived, so only an idempotent retry (which the daemon does with `retry = true`) is
+/// safe. The URL is left out: query strings carry client text, and some vendors' a session.
+pub fn transport_error(op: &'static str, error: reqwest::Error) -> Error {
+    let error = error.without_url();
+    let what = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    Error::new(ErrorKind::Unavailable, op, format!("{what}: {error}"))
+}
+
+/// The wait a `Retry-After` header asks for, counted from now (see [`parse_retry_after`]).
+pub fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(value, OffsetDateTime::now_utc())
+}
+
+/// The media type of `Content-Type` without its parameters (`text/plain; charset=utf-8` →
+/// `text/plain`), or [`OCTET_STREAM`] when there is none.
+pub fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| OCTET_STREAM.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn media_type_drops_parameters_and_defaults_to_octet_stream() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(media_type(&headers), OCTET_STREAM);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(" "));
+        assert_eq!(media_type(&headers), OCTET_STREAM);
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        assert_eq!(media_type(&headers), "text/plain");
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after_header(&headers), None);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after_header(&headers), Some(Duration::from_secs(7)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static(" 3 "));
+        assert_eq!(retry_after_header(&headers), Some(Duration::from_secs(3)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after_header(&headers), None);
+    }
+
+    #[tokio::test]
+    async fn transport_errors_are_temporary_and_name_no_url() {
+        // A port that was just free and is closed again: the connection is refused at once.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a loopback port");
+        let vendor = &VendorApi {
+            kind: "test",
+            name: "Test",
+            retry_after: retry_after_header,
+            parse_error: Error::from_status,
+        };
+        let client = HttpClient::new(vendor, 100.0, |b| b).expect("a client");
+        let builder = client.request(
+            Method::GET,
+            format!("http://{closed}/search?q=secret-client-text"),
+        );
+        let error = client.send("search", builder).await.expect_err("refused");
+        assert_eq!(error.kind(), ErrorKind::Unavailable);
+        assert!(error.is_temporary());
+        assert!(error.message().starts_with("cannot connect"), "{error}");
+        assert!(!error.message().contains("secret-client-text"), "{error}");
+    }
+}
