@@ -10,6 +10,8 @@
 //!   [`rt::FakeRt`], [`zammad::FakeZammad`], [`redmine::FakeRedmine`].
 //! - [`conformance`]: the suite every adapter passes, against its fake and (RT, Redmine) live,
 //!   through each vendor's staff side ([`conformance::Backstage`]).
+//! - [`samples`]: the requester, tickets, comments, notes and files every adapter's tests send,
+//!   and the recorded payloads in `fixtures/`.
 //!
 //! The fakes record every call they receive and let a test wait for a condition with
 //! [`wait::Changes`] instead of sleeping.
@@ -20,6 +22,8 @@ pub mod glpi;
 pub mod kaiten;
 pub mod redmine;
 pub mod rt;
+pub mod samples;
+mod serve;
 pub mod telegram;
 pub mod wait;
 pub mod zammad;

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use teledesk_glpi::GlpiAdapter;
 use teledesk_testkit::conformance::Subject;
 use teledesk_testkit::glpi::{FakeGlpi, GlpiBackstage};
+use teledesk_testkit::samples;
 
 const WEBHOOK_SECRET: &str = "8fK2mQ9xL4vT7rW1nB6cY3hJ0pD5sA8eG2uZ4kN7";
 
 async fn subject() -> Option<Subject> {
     let fake = FakeGlpi::start().await;
-    let table = json!({
+    let table = samples::table(json!({
         "kind": "glpi",
         "poll_interval": "30s",
         "url": fake.url(),
@@ -20,20 +21,14 @@ async fn subject() -> Option<Subject> {
         "timezone": FakeGlpi::TIMEZONE,
         "webhook_secret": WEBHOOK_SECRET,
         "requests_per_second": 100,
-    })
-    .as_object()
-    .cloned()
-    .expect("a table");
+    }));
     let adapter = GlpiAdapter::from_config(&table).expect("valid config");
-    let defaults = json!({
+    let defaults = samples::table(json!({
         "entities_id": FakeGlpi::ENTITY_ACME,
         "itilcategories_id": 5,
         "type": 2,
         "requesttypes_id": 7,
-    })
-    .as_object()
-    .cloned()
-    .expect("a table");
+    }));
     let backstage = GlpiBackstage::new(
         fake.url(),
         fake.staff_token(),

@@ -3,10 +3,11 @@
 
 use serde_json::{Value, json};
 use teledesk_adapter::{
-    Attachment, AttachmentRef, ConfigTable, Cursor, ErrorKind, Helpdesk, IdempotencyKey, Origin,
-    Requester, StatusClass, TicketDraft, TicketId, Visibility,
+    AttachmentRef, Cursor, ErrorKind, Helpdesk, Origin, StatusClass, TicketDraft, TicketId,
+    Visibility,
 };
 use teledesk_glpi::GlpiAdapter;
+use teledesk_testkit::samples;
 use time::macros::datetime;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -16,9 +17,7 @@ const APP_TOKEN: &str = "contract-app-token";
 const SESSION: &str = "83af7e620c83a50a18d3eac2f6ed05a3ca0bea62";
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/../../fixtures/glpi/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    samples::fixture("glpi", name)
 }
 
 fn ok(name: &str) -> ResponseTemplate {
@@ -26,18 +25,17 @@ fn ok(name: &str) -> ResponseTemplate {
 }
 
 fn adapter(server: &MockServer, extra: Value) -> GlpiAdapter {
-    let mut table: ConfigTable = json!({
-        "kind": "glpi",
-        "url": format!("{}/apirest.php", server.uri()),
-        "user_token": USER_TOKEN,
-        "app_token": APP_TOKEN,
-        "timezone": "+03:00",
-        "requests_per_second": 100,
-    })
-    .as_object()
-    .cloned()
-    .expect("table");
-    table.extend(extra.as_object().cloned().unwrap_or_default());
+    let table = samples::table_with(
+        json!({
+            "kind": "glpi",
+            "url": format!("{}/apirest.php", server.uri()),
+            "user_token": USER_TOKEN,
+            "app_token": APP_TOKEN,
+            "timezone": "+03:00",
+            "requests_per_second": 100,
+        }),
+        extra,
+    );
     GlpiAdapter::from_config(&table).expect("valid config")
 }
 
@@ -64,30 +62,13 @@ async fn server() -> MockServer {
     server
 }
 
-fn requester() -> Requester {
-    Requester {
-        display_name: "Анна Смирнова".into(),
-        telegram_id: 555_001,
-        username: Some("anna_s".into()),
-        company: Some("ООО Ромашка".into()),
-    }
-}
-
+/// The recorded ticket in a category, without the screenshot: only
+/// `files_go_up_as_multipart_and_are_linked` mocks the upload.
 fn draft() -> TicketDraft {
     TicketDraft {
-        follow_up_of: None,
-        key: IdempotencyKey::telegram(-1001234567890, 42),
-        subject: "Не печатает принтер".into(),
-        description: "Принтер в бухгалтерии не печатает.".into(),
-        requester: requester(),
-        source_url: Some("https://t.me/c/1234567890/42".into()),
-        registered_at: datetime!(2026-11-21 11:58:00.5 UTC),
         attachments: Vec::new(),
-        defaults: json!({"itilcategories_id": 5, "type": 2})
-            .as_object()
-            .cloned()
-            .expect("table"),
-        retry: false,
+        defaults: samples::table(json!({"itilcategories_id": 5, "type": 2})),
+        ..samples::recorded_draft()
     }
 }
 
@@ -199,11 +180,7 @@ async fn files_go_up_as_multipart_and_are_linked() {
         .mount(&server)
         .await;
     let mut d = draft();
-    d.attachments = vec![Attachment {
-        file_name: "screenshot.png".into(),
-        content_type: "image/png".into(),
-        bytes: vec![137, 80, 78, 71],
-    }];
+    d.attachments = vec![samples::screenshot()];
     adapter(&server, json!({}))
         .create_ticket(&d)
         .await
@@ -272,13 +249,8 @@ async fn get_ticket_maps_the_recorded_ticket() {
     assert_eq!(ticket.resolution.as_deref(), Some("Заменили картридж."));
     assert_eq!(ticket.description, "Принтер в бухгалтерии не печатает.");
     assert_eq!(ticket.updated_at, datetime!(2026-11-21 12:05:13 UTC));
-    let kinds: Vec<(Visibility, Origin)> = ticket
-        .comments
-        .iter()
-        .map(|c| (c.visibility, c.origin))
-        .collect();
     assert_eq!(
-        kinds,
+        samples::comment_kinds(&ticket),
         [
             (Visibility::Public, Origin::Teledesk),
             (Visibility::Internal, Origin::Staff),
@@ -331,8 +303,7 @@ async fn changes_since_searches_date_mod_in_the_servers_time() {
         .changes_since(&cursor)
         .await
         .expect("poll");
-    let ids: Vec<&str> = batch.changes.iter().map(|c| c.ticket.0.as_str()).collect();
-    assert_eq!(ids, ["123", "124"]);
+    assert_eq!(samples::changed_ids(&batch), ["123", "124"]);
     let newest = batch.cursor.since.expect("a cursor");
     assert_eq!(
         newest.replace_nanosecond(0).expect("ns"),

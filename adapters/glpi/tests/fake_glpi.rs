@@ -3,30 +3,27 @@
 
 use serde_json::{Value, json};
 use teledesk_adapter::{
-    Attachment, CommentDraft, ConfigTable, Cursor, ErrorKind, Escalation, Helpdesk, IdempotencyKey,
-    NoteDraft, Origin, Rating, RatingStored, Requester, StatusClass, TicketDraft, TicketId,
-    Visibility, WebhookRequest,
+    ConfigTable, Cursor, ErrorKind, Escalation, Helpdesk, Origin, Rating, RatingStored,
+    StatusClass, TicketId, Visibility, WebhookRequest,
 };
 use teledesk_glpi::GlpiAdapter;
 use teledesk_testkit::glpi::FakeGlpi;
+use teledesk_testkit::samples::{self, comment, draft, file, note};
 use time::OffsetDateTime;
-use time::macros::datetime;
 
 fn table(fake: &FakeGlpi, extra: Value) -> ConfigTable {
-    let mut table = json!({
-        "kind": "glpi",
-        "poll_interval": "5s",
-        "url": fake.url(),
-        "user_token": fake.user_token(),
-        "app_token": fake.app_token(),
-        "timezone": FakeGlpi::TIMEZONE,
-        "requests_per_second": 100,
-    })
-    .as_object()
-    .expect("a table")
-    .clone();
-    table.extend(extra.as_object().cloned().unwrap_or_default());
-    table
+    samples::table_with(
+        json!({
+            "kind": "glpi",
+            "poll_interval": "5s",
+            "url": fake.url(),
+            "user_token": fake.user_token(),
+            "app_token": fake.app_token(),
+            "timezone": FakeGlpi::TIMEZONE,
+            "requests_per_second": 100,
+        }),
+        extra,
+    )
 }
 
 fn adapter_with(fake: &FakeGlpi, extra: Value) -> GlpiAdapter {
@@ -35,61 +32,6 @@ fn adapter_with(fake: &FakeGlpi, extra: Value) -> GlpiAdapter {
 
 fn adapter(fake: &FakeGlpi) -> GlpiAdapter {
     adapter_with(fake, json!({}))
-}
-
-fn requester() -> Requester {
-    Requester {
-        display_name: "Анна Смирнова".into(),
-        telegram_id: 555_001,
-        username: Some("anna".into()),
-        company: Some("ООО Ромашка".into()),
-    }
-}
-
-fn file(name: &str, seed: u8) -> Attachment {
-    Attachment {
-        file_name: name.into(),
-        content_type: "application/octet-stream".into(),
-        bytes: (0..=255u8)
-            .map(|b| b.wrapping_add(seed))
-            .chain([0, 0, 13, 10])
-            .collect(),
-    }
-}
-
-fn draft(message_id: i32) -> TicketDraft {
-    TicketDraft {
-        follow_up_of: None,
-        key: IdempotencyKey::telegram(-1001234567890, message_id),
-        subject: "Не печатает принтер".into(),
-        description: "Принтер в бухгалтерии не печатает.".into(),
-        requester: requester(),
-        source_url: Some(format!("https://t.me/c/1234567890/{message_id}")),
-        registered_at: datetime!(2026-11-21 11:58:00 UTC),
-        attachments: Vec::new(),
-        defaults: ConfigTable::new(),
-        retry: false,
-    }
-}
-
-fn comment(message_id: i32, body: &str) -> CommentDraft {
-    CommentDraft {
-        key: IdempotencyKey::telegram(-1001234567890, message_id),
-        author: requester(),
-        body: body.into(),
-        attachments: Vec::new(),
-        source_url: None,
-        written_at: datetime!(2026-11-21 12:00:00 UTC),
-        retry: false,
-    }
-}
-
-fn note(message_id: i32, body: &str) -> NoteDraft {
-    NoteDraft {
-        key: IdempotencyKey::telegram(-1001234567890, message_id),
-        body: body.into(),
-        retry: false,
-    }
 }
 
 fn id_of(ticket: &TicketId) -> i64 {
@@ -117,10 +59,9 @@ async fn create_ticket_applies_defaults_and_uploads_files_byte_exact() {
     let glpi = adapter_with(&fake, json!({"entities_id": 1}));
     let mut d = draft(42);
     d.attachments = vec![file("photo.jpg", 1), file("акт сверки.pdf", 2)];
-    d.defaults = json!({"itilcategories_id": 5, "type": 2, "urgency": 4, "_users_id_assign": 10})
-        .as_object()
-        .cloned()
-        .expect("table");
+    d.defaults = samples::table(
+        json!({"itilcategories_id": 5, "type": 2, "urgency": 4, "_users_id_assign": 10}),
+    );
     let created = glpi.create_ticket(&d).await.expect("create");
     let id = id_of(&created.id);
     assert_eq!(created.number, id.to_string());
@@ -300,10 +241,7 @@ async fn a_requesters_own_portal_reply_is_origin_requester() {
     let fake = FakeGlpi::start().await;
     let glpi = adapter(&fake);
     let mut d = draft(42);
-    d.defaults = json!({"_users_id_requester": 10})
-        .as_object()
-        .cloned()
-        .expect("table");
+    d.defaults = samples::table(json!({"_users_id_requester": 10}));
     let created = glpi.create_ticket(&d).await.expect("create");
     fake.requester_reply(id_of(&created.id), "<p>Это я, клиент</p>");
     let ticket = glpi.get_ticket(&created.id).await.expect("get");
@@ -562,7 +500,7 @@ async fn escalation_raises_urgency_and_priority_once() {
     assert_eq!(fake.ticket(id).expect("ticket").priority, 4, "raised once");
     assert_eq!(fake.followups(id).len(), 1, "noted once");
     let mut top = draft(43);
-    top.defaults = json!({"priority": 5}).as_object().cloned().expect("table");
+    top.defaults = samples::table(json!({"priority": 5}));
     let top = glpi.create_ticket(&top).await.expect("create");
     assert_eq!(
         glpi.escalate(&top.id, &note(61, "Эскалация"))
@@ -575,10 +513,10 @@ async fn escalation_raises_urgency_and_priority_once() {
 
 fn rating(message_id: i32, score: u8, comment: Option<&str>) -> Rating {
     Rating {
-        key: IdempotencyKey::telegram(-1001234567890, message_id),
+        key: samples::key(message_id),
         score,
         comment: comment.map(str::to_owned),
-        by: requester(),
+        by: samples::requester(),
         note: format!("Оценка клиента: {score} из 5"),
         retry: false,
     }

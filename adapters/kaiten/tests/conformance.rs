@@ -5,12 +5,13 @@ use std::sync::Arc;
 use teledesk_kaiten::KaitenAdapter;
 use teledesk_testkit::conformance::Subject;
 use teledesk_testkit::kaiten::{FakeKaiten, KaitenBackstage, RESOLUTION_PROPERTY};
+use teledesk_testkit::samples;
 
 teledesk_testkit::conformance_suite!(subject);
 
 async fn subject() -> Option<Subject> {
     let fake = FakeKaiten::start().await;
-    let table = json!({
+    let table = samples::table(json!({
         "kind": "kaiten",
         "url": fake.url(),
         "token": fake.token(),
@@ -23,14 +24,13 @@ async fn subject() -> Option<Subject> {
             FakeKaiten::COLUMN_WAITING.to_string(): "waiting_client",
             FakeKaiten::COLUMN_DONE.to_string(): "closed",
         },
-    });
-    let table = table.as_object().expect("an object").clone();
+    }));
     let adapter = KaitenAdapter::from_config(&table).expect("valid config");
-    let defaults = json!({ "column_id": FakeKaiten::COLUMN_NEW });
+    let defaults = samples::table(json!({ "column_id": FakeKaiten::COLUMN_NEW }));
     Some(Subject {
         adapter: Arc::new(adapter),
         backstage: Arc::new(KaitenBackstage::new(fake.clone())),
-        defaults: defaults.as_object().expect("an object").clone(),
+        defaults,
         expected_placement: format!(
             "board {} column {}",
             FakeKaiten::BOARD_ID,

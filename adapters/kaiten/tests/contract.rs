@@ -4,10 +4,10 @@
 use serde_json::{Value, json};
 use std::time::Duration;
 use teledesk_adapter::{
-    Attachment, ConfigTable, Cursor, ErrorKind, Helpdesk, IdempotencyKey, Origin, Requester,
-    StatusClass, TicketDraft, TicketId, Visibility,
+    CommentDraft, Cursor, ErrorKind, Helpdesk, Origin, StatusClass, TicketId, Visibility,
 };
 use teledesk_kaiten::KaitenAdapter;
+use teledesk_testkit::samples;
 use time::macros::datetime;
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -15,12 +15,7 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 const TOKEN: &str = "contract-token";
 
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/../../fixtures/kaiten/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    samples::fixture("kaiten", name)
 }
 
 fn ok(name: &str) -> ResponseTemplate {
@@ -28,20 +23,19 @@ fn ok(name: &str) -> ResponseTemplate {
 }
 
 fn adapter(server: &MockServer, extra: Value) -> KaitenAdapter {
-    let mut table: ConfigTable = json!({
-        "kind": "kaiten",
-        "url": server.uri(),
-        "token": TOKEN,
-        "board_id": 10,
-        "column_id": 101,
-        "lane_id": 201,
-        "resolution_property": "id_42",
-        "statuses": {"103": "waiting_client"},
-    })
-    .as_object()
-    .cloned()
-    .expect("table");
-    table.extend(extra.as_object().cloned().unwrap_or_default());
+    let table = samples::table_with(
+        json!({
+            "kind": "kaiten",
+            "url": server.uri(),
+            "token": TOKEN,
+            "board_id": 10,
+            "column_id": 101,
+            "lane_id": 201,
+            "resolution_property": "id_42",
+            "statuses": {"103": "waiting_client"},
+        }),
+        extra,
+    );
     KaitenAdapter::from_config(&table).expect("valid config")
 }
 
@@ -55,30 +49,6 @@ async fn server() -> MockServer {
         .mount(&server)
         .await;
     server
-}
-
-fn draft() -> TicketDraft {
-    TicketDraft {
-        follow_up_of: None,
-        key: IdempotencyKey::telegram(-1001234567890, 42),
-        subject: "Не печатает принтер".into(),
-        description: "Принтер в бухгалтерии не печатает.".into(),
-        requester: Requester {
-            display_name: "Анна Смирнова".into(),
-            telegram_id: 555_001,
-            username: Some("anna_s".into()),
-            company: Some("ООО Ромашка".into()),
-        },
-        source_url: Some("https://t.me/c/1234567890/42".into()),
-        registered_at: datetime!(2026-11-21 11:58:00.5 UTC),
-        attachments: vec![Attachment {
-            file_name: "screenshot.png".into(),
-            content_type: "image/png".into(),
-            bytes: vec![137, 80, 78, 71],
-        }],
-        defaults: ConfigTable::new(),
-        retry: false,
-    }
 }
 
 fn body_of(request: &Request) -> Value {
@@ -118,7 +88,10 @@ async fn create_ticket_sends_the_documented_requests() {
         .mount(&server)
         .await;
     let kaiten = adapter(&server, json!({"service_id": 8}));
-    let reference = kaiten.create_ticket(&draft()).await.expect("create");
+    let reference = kaiten
+        .create_ticket(&samples::recorded_draft())
+        .await
+        .expect("create");
     assert_eq!(reference.id, TicketId("1001".into()));
     assert_eq!(reference.number, "1001");
     assert_eq!(
@@ -190,7 +163,7 @@ async fn create_with_retry_looks_up_the_external_id() {
         .expect(1)
         .mount(&server)
         .await;
-    let mut d = draft();
+    let mut d = samples::recorded_draft();
     d.retry = true;
     let reference = adapter(&server, json!({}))
         .create_ticket(&d)
@@ -230,13 +203,8 @@ async fn get_ticket_maps_the_recorded_card() {
     assert_eq!(ticket.assignee.as_deref(), Some("Мария Иванова"));
     assert_eq!(ticket.resolution.as_deref(), Some("Заменили картридж"));
     assert_eq!(ticket.description, "Принтер в бухгалтерии не печатает.");
-    let kinds: Vec<(Visibility, Origin)> = ticket
-        .comments
-        .iter()
-        .map(|c| (c.visibility, c.origin))
-        .collect();
     assert_eq!(
-        kinds,
+        samples::comment_kinds(&ticket),
         [
             (Visibility::Public, Origin::Teledesk),
             (Visibility::Internal, Origin::Staff),
@@ -255,14 +223,11 @@ async fn add_comment_posts_the_marked_text() {
         .expect(1)
         .mount(&server)
         .await;
-    let draft = teledesk_adapter::CommentDraft {
-        key: IdempotencyKey::telegram(-1001234567890, 45),
-        author: draft().requester,
-        body: "Ещё вопрос".into(),
-        attachments: Vec::new(),
-        source_url: Some("https://t.me/c/1234567890/45".into()),
+    let draft = CommentDraft {
+        author: samples::recorded_draft().requester,
+        source_url: Some(samples::message_url(45)),
         written_at: datetime!(2026-11-21 12:10:00 UTC),
-        retry: false,
+        ..samples::comment(45, "Ещё вопрос")
     };
     let id = adapter(&server, json!({}))
         .add_comment(&TicketId("1001".into()), &draft)
@@ -299,8 +264,7 @@ async fn changes_since_asks_with_the_overlap_and_pages() {
         .changes_since(&cursor)
         .await
         .expect("poll");
-    let ids: Vec<&str> = batch.changes.iter().map(|c| c.ticket.0.as_str()).collect();
-    assert_eq!(ids, ["1001", "1002"]);
+    assert_eq!(samples::changed_ids(&batch), ["1001", "1002"]);
     assert_eq!(
         batch.cursor.since,
         Some(datetime!(2026-11-21 12:05:13.901 UTC))
@@ -342,7 +306,7 @@ async fn kaiten_errors_keep_their_message() {
     let error = kaiten.check().await.expect_err("401");
     assert_eq!(error.kind(), ErrorKind::PermissionDenied);
     assert_eq!(error.message(), "HTTP 401: Unauthorized");
-    let mut d = draft();
+    let mut d = samples::recorded_draft();
     d.attachments.clear();
     let error = kaiten.create_ticket(&d).await.expect_err("402");
     assert_eq!(error.kind(), ErrorKind::InvalidInput);

@@ -5,89 +5,37 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 use teledesk_adapter::{
-    Attachment, CommentDraft, ConfigTable, Cursor, DEFAULT_OVERLAP, ErrorKind, Helpdesk,
-    IdempotencyKey, Origin, Requester, StatusClass, TicketDraft, TicketId, Visibility,
+    Cursor, DEFAULT_OVERLAP, ErrorKind, Helpdesk, Origin, StatusClass, TicketId, Visibility,
 };
 use teledesk_kaiten::KaitenAdapter;
 use teledesk_testkit::kaiten::FakeKaiten;
-use time::macros::{datetime, format_description};
+use teledesk_testkit::samples::{self, comment, draft, file};
+use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn table(fake: &FakeKaiten, extra: Value) -> ConfigTable {
-    let mut table = json!({
-        "kind": "kaiten",
-        "poll_interval": "5s",
-        "url": fake.url(),
-        "token": fake.token(),
-        "board_id": FakeKaiten::BOARD_ID,
-        "column_id": FakeKaiten::COLUMN_NEW,
-        "lane_id": FakeKaiten::LANE_ID,
-        "reopen_column_id": FakeKaiten::COLUMN_IN_PROGRESS,
-        "resolution_property": "id_42",
-        "statuses": {"103": "waiting_client", "104": "resolved"},
-    })
-    .as_object()
-    .expect("a table")
-    .clone();
-    table.extend(extra.as_object().cloned().unwrap_or_default());
-    table
-}
-
 fn adapter_with(fake: &FakeKaiten, extra: Value) -> KaitenAdapter {
-    KaitenAdapter::from_config(&table(fake, extra)).expect("valid config")
+    let table = samples::table_with(
+        json!({
+            "kind": "kaiten",
+            "poll_interval": "5s",
+            "url": fake.url(),
+            "token": fake.token(),
+            "board_id": FakeKaiten::BOARD_ID,
+            "column_id": FakeKaiten::COLUMN_NEW,
+            "lane_id": FakeKaiten::LANE_ID,
+            "reopen_column_id": FakeKaiten::COLUMN_IN_PROGRESS,
+            "resolution_property": "id_42",
+            "statuses": {"103": "waiting_client", "104": "resolved"},
+        }),
+        extra,
+    );
+    KaitenAdapter::from_config(&table).expect("valid config")
 }
 
 fn adapter(fake: &FakeKaiten) -> KaitenAdapter {
     adapter_with(fake, json!({}))
-}
-
-fn requester() -> Requester {
-    Requester {
-        display_name: "Анна Смирнова".into(),
-        telegram_id: 555_001,
-        username: Some("anna".into()),
-        company: Some("ООО Ромашка".into()),
-    }
-}
-
-fn file(name: &str, seed: u8) -> Attachment {
-    Attachment {
-        file_name: name.into(),
-        content_type: "application/octet-stream".into(),
-        bytes: (0..=255u8)
-            .map(|b| b.wrapping_add(seed))
-            .chain([0, 0, 13, 10])
-            .collect(),
-    }
-}
-
-fn draft(message_id: i32) -> TicketDraft {
-    TicketDraft {
-        follow_up_of: None,
-        key: IdempotencyKey::telegram(-1001234567890, message_id),
-        subject: "Не печатает принтер".into(),
-        description: "Принтер в бухгалтерии не печатает.".into(),
-        requester: requester(),
-        source_url: Some(format!("https://t.me/c/1234567890/{message_id}")),
-        registered_at: datetime!(2026-11-21 11:58:00 UTC),
-        attachments: Vec::new(),
-        defaults: ConfigTable::new(),
-        retry: false,
-    }
-}
-
-fn comment(message_id: i32, body: &str) -> CommentDraft {
-    CommentDraft {
-        key: IdempotencyKey::telegram(-1001234567890, message_id),
-        author: requester(),
-        body: body.into(),
-        attachments: Vec::new(),
-        source_url: None,
-        written_at: datetime!(2026-11-21 12:00:00 UTC),
-        retry: false,
-    }
 }
 
 fn id_of(ticket: &TicketId) -> i64 {
@@ -115,10 +63,7 @@ async fn create_ticket_places_the_card_and_uploads_files_byte_exact() {
     let kaiten = adapter_with(&fake, json!({"service_id": 7, "type_id": 5}));
     let mut d = draft(42);
     d.attachments = vec![file("photo.jpg", 1), file("акт сверки.pdf", 2)];
-    d.defaults = json!({"properties": {"id_7": "VIP"}, "responsible_id": 1})
-        .as_object()
-        .cloned()
-        .expect("table");
+    d.defaults = samples::table(json!({"properties": {"id_7": "VIP"}, "responsible_id": 1}));
     let reference = kaiten.create_ticket(&d).await.expect("create");
 
     let card = fake.card(id_of(&reference.id)).expect("card exists");
@@ -191,10 +136,7 @@ async fn create_is_refused_for_an_unknown_column() {
     let fake = FakeKaiten::start().await;
     let kaiten = adapter(&fake);
     let mut d = draft(45);
-    d.defaults = json!({"column_id": 999})
-        .as_object()
-        .cloned()
-        .expect("table");
+    d.defaults = samples::table(json!({"column_id": 999}));
     let error = kaiten.create_ticket(&d).await.expect_err("400");
     assert_eq!(error.kind(), ErrorKind::InvalidInput);
     assert!(!error.is_temporary());
@@ -385,8 +327,10 @@ async fn changes_since_starts_now_and_reports_each_change_once() {
     let a = kaiten.create_ticket(&draft(101)).await.expect("create");
     fake.staff_reply(id_of(&before.id), "Мария Иванова", "Ответ");
     let batch = kaiten.changes_since(&first.cursor).await.expect("poll");
-    let ids: Vec<&str> = batch.changes.iter().map(|c| c.ticket.0.as_str()).collect();
-    assert_eq!(ids, [a.id.0.as_str(), before.id.0.as_str()]);
+    assert_eq!(
+        samples::changed_ids(&batch),
+        [a.id.0.as_str(), before.id.0.as_str()]
+    );
 
     let call = fake
         .calls()
@@ -407,8 +351,7 @@ async fn changes_since_starts_now_and_reports_each_change_once() {
     // ...but a later change of an already reported card is reported.
     fake.move_to_column(id_of(&a.id), FakeKaiten::COLUMN_IN_PROGRESS);
     let later = kaiten.changes_since(&again.cursor).await.expect("poll");
-    let ids: Vec<&str> = later.changes.iter().map(|c| c.ticket.0.as_str()).collect();
-    assert_eq!(ids, [a.id.0.as_str()]);
+    assert_eq!(samples::changed_ids(&later), [a.id.0.as_str()]);
     assert!(later.cursor.since > batch.cursor.since);
 }
 

@@ -4,10 +4,10 @@
 
 use serde_json::json;
 use std::sync::Arc;
-use teledesk_adapter::ConfigTable;
 use teledesk_redmine::RedmineAdapter;
 use teledesk_testkit::conformance::Subject;
 use teledesk_testkit::redmine::{FakeRedmine, RedmineBackstage};
+use teledesk_testkit::samples;
 
 const WEBHOOK_SECRET: &str = "conformance-webhook-secret";
 
@@ -15,17 +15,14 @@ teledesk_testkit::conformance_suite!(subject);
 
 async fn subject() -> Option<Subject> {
     let fake = FakeRedmine::start().await;
-    let table: ConfigTable = json!({
+    let table = samples::table(json!({
         "kind": "redmine",
         "poll_interval": "5s",
         "url": fake.url(),
         "api_key": fake.admin_key(),
         "project_id": FakeRedmine::PROJECT_IDENTIFIER,
         "webhook_secret": WEBHOOK_SECRET,
-    })
-    .as_object()
-    .cloned()
-    .expect("a table");
+    }));
     let adapter = RedmineAdapter::from_config(&table).expect("valid config");
     let backstage = RedmineBackstage::connect(
         &fake.url(),
@@ -35,13 +32,10 @@ async fn subject() -> Option<Subject> {
     .await
     .expect("backstage connects")
     .with_webhook_secret(WEBHOOK_SECRET);
-    let defaults: ConfigTable = json!({
+    let defaults = samples::table(json!({
         "project_id": FakeRedmine::PROJECT_IDENTIFIER,
         "tracker_id": FakeRedmine::TRACKER_SUPPORT,
-    })
-    .as_object()
-    .cloned()
-    .expect("a table");
+    }));
     Some(Subject {
         adapter: Arc::new(adapter),
         backstage: Arc::new(backstage),

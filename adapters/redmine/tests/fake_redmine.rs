@@ -6,92 +6,35 @@
 use serde_json::{Value, json};
 use std::time::Duration;
 use teledesk_adapter::{
-    Attachment, AttachmentRef, CommentDraft, ConfigTable, Cursor, ErrorKind, Escalation, Helpdesk,
-    IdempotencyKey, NoteDraft, Origin, Requester, StatusClass, TicketDraft, TicketId, TicketRef,
-    Visibility,
+    AttachmentRef, Cursor, ErrorKind, Escalation, Helpdesk, Origin, StatusClass, TicketId,
+    TicketRef, Visibility,
 };
 use teledesk_redmine::RedmineAdapter;
 use teledesk_testkit::redmine::FakeRedmine;
+use teledesk_testkit::samples::{self, comment, draft, file, note};
 use time::OffsetDateTime;
 
 const STAFF: &str = "Мария Петрова";
 
-fn table(fake: &FakeRedmine, extra: Value) -> ConfigTable {
-    let mut table = json!({
-        "kind": "redmine",
-        "poll_interval": "5s",
-        "url": fake.url(),
-        "api_key": fake.admin_key(),
-        "project_id": FakeRedmine::PROJECT_IDENTIFIER,
-        "tracker_id": FakeRedmine::TRACKER_SUPPORT,
-        // Tests create many issues; the fake has no rate limit.
-        "requests_per_second": 100,
-    })
-    .as_object()
-    .expect("a table")
-    .clone();
-    table.extend(extra.as_object().cloned().unwrap_or_default());
-    table
-}
-
 fn adapter_with(fake: &FakeRedmine, extra: Value) -> RedmineAdapter {
-    RedmineAdapter::from_config(&table(fake, extra)).expect("valid config")
+    let table = samples::table_with(
+        json!({
+            "kind": "redmine",
+            "poll_interval": "5s",
+            "url": fake.url(),
+            "api_key": fake.admin_key(),
+            "project_id": FakeRedmine::PROJECT_IDENTIFIER,
+            "tracker_id": FakeRedmine::TRACKER_SUPPORT,
+            // Tests create many issues; the fake has no rate limit.
+            "requests_per_second": 100,
+        }),
+        extra,
+    );
+    RedmineAdapter::from_config(&table).expect("valid config")
 }
 
 fn adapter(fake: &FakeRedmine) -> RedmineAdapter {
     adapter_with(fake, json!({}))
-}
-
-fn requester() -> Requester {
-    Requester {
-        display_name: "Анна Смирнова".into(),
-        telegram_id: 555_001,
-        username: Some("anna".into()),
-        company: Some("ООО Ромашка".into()),
-    }
-}
-
-fn file(name: &str, seed: u8) -> Attachment {
-    Attachment {
-        file_name: name.into(),
-        content_type: "application/octet-stream".into(),
-        bytes: (0..=255u8).map(|b| b.wrapping_add(seed)).collect(),
-    }
-}
-
-fn draft(message: i32) -> TicketDraft {
-    TicketDraft {
-        follow_up_of: None,
-        key: IdempotencyKey::telegram(-1001234567890, message),
-        subject: "Не печатает принтер".into(),
-        description: "Принтер в бухгалтерии не печатает.".into(),
-        requester: requester(),
-        source_url: Some(format!("https://t.me/c/1234567890/{message}")),
-        registered_at: OffsetDateTime::now_utc(),
-        attachments: Vec::new(),
-        defaults: ConfigTable::new(),
-        retry: false,
-    }
-}
-
-fn comment(message: i32, body: &str) -> CommentDraft {
-    CommentDraft {
-        key: IdempotencyKey::telegram(-1001234567890, message),
-        author: requester(),
-        body: body.into(),
-        attachments: Vec::new(),
-        source_url: None,
-        written_at: OffsetDateTime::now_utc(),
-        retry: false,
-    }
-}
-
-fn note(message: i32, body: &str) -> NoteDraft {
-    NoteDraft {
-        key: IdempotencyKey::telegram(-1001234567890, message),
-        body: body.into(),
-        retry: false,
-    }
 }
 
 fn id_of(ticket: &TicketRef) -> i64 {
@@ -200,10 +143,7 @@ async fn create_sends_redmines_wire_format_and_attaches_files_to_the_issue() {
     let a = adapter(&fake);
     let mut d = draft(10);
     d.attachments = vec![file("a.bin", 1), file("b.bin", 2)];
-    d.defaults = json!({"priority_id": 3, "category_id": 1, "project_id": 1})
-        .as_object()
-        .cloned()
-        .expect("table");
+    d.defaults = samples::table(json!({"priority_id": 3, "category_id": 1, "project_id": 1}));
     let created = a.create_ticket(&d).await.expect("create");
     let id = id_of(&created);
     assert_eq!(created.url, Some(format!("{}/issues/{id}", fake.url())));
@@ -248,7 +188,7 @@ async fn a_bad_chat_table_is_a_config_error_before_any_request() {
     let fake = FakeRedmine::start().await;
     let a = adapter(&fake);
     let mut d = draft(11);
-    d.defaults = json!({"queue": "x"}).as_object().cloned().expect("table");
+    d.defaults = samples::table(json!({"queue": "x"}));
     let e = a.create_ticket(&d).await.expect_err("invalid defaults");
     assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
     assert!(fake.calls().is_empty());

@@ -14,10 +14,10 @@
 
 use serde_json::{Value, json};
 use std::sync::Arc;
-use teledesk_adapter::ConfigTable;
 use teledesk_redmine::RedmineAdapter;
 use teledesk_testkit::conformance::Subject;
 use teledesk_testkit::redmine::RedmineBackstage;
+use teledesk_testkit::samples;
 
 const WEBHOOK_SECRET: &str = "live-webhook-secret";
 
@@ -63,25 +63,19 @@ async fn live_subject() -> Option<Subject> {
         .and_then(|t| t["id"].as_i64())
         .expect("a tracker named Support");
 
-    let table: ConfigTable = json!({
+    let table = samples::table(json!({
         "kind": "redmine",
         "url": url,
         "api_key": key,
         "project_id": project,
         "webhook_secret": WEBHOOK_SECRET,
-    })
-    .as_object()
-    .cloned()
-    .expect("a table");
+    }));
     let adapter = RedmineAdapter::from_config(&table).expect("valid config");
     let backstage = RedmineBackstage::connect(&url, &key, &project)
         .await
         .unwrap_or_else(|e| panic!("backstage: {e}"))
         .with_webhook_secret(WEBHOOK_SECRET);
-    let defaults: ConfigTable = json!({ "project_id": project, "tracker_id": support })
-        .as_object()
-        .cloned()
-        .expect("a table");
+    let defaults = samples::table(json!({ "project_id": project, "tracker_id": support }));
     Some(Subject {
         adapter: Arc::new(adapter),
         backstage: Arc::new(backstage),

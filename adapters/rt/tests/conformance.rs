@@ -3,16 +3,12 @@
 
 use serde_json::json;
 use std::sync::Arc;
-use teledesk_adapter::ConfigTable;
 use teledesk_rt::RtAdapter;
 use teledesk_testkit::conformance::Subject;
 use teledesk_testkit::rt::{FakeRt, RtBackstage};
+use teledesk_testkit::samples::table;
 
 teledesk_testkit::conformance_suite!(subject);
-
-fn table(value: serde_json::Value) -> ConfigTable {
-    value.as_object().cloned().expect("a table")
-}
 
 async fn subject() -> Option<Subject> {
     let fake = FakeRt::start().await;

@@ -4,33 +4,27 @@
 
 use serde_json::{Value, json};
 use teledesk_adapter::{
-    Attachment, AttachmentRef, CommentDraft, ConfigTable, Cursor, ErrorKind, Escalation, Helpdesk,
-    IdempotencyKey, NoteDraft, Origin, Requester, StatusClass, TicketDraft, TicketId, TicketRef,
-    Visibility,
+    Attachment, AttachmentRef, CommentDraft, Cursor, ErrorKind, Escalation, Helpdesk, Origin,
+    Requester, StatusClass, TicketDraft, TicketId, TicketRef, Visibility,
 };
 use teledesk_rt::RtAdapter;
 use teledesk_testkit::rt::FakeRt;
+use teledesk_testkit::samples::{self, note};
 use time::OffsetDateTime;
-use time::macros::datetime;
-
-fn table(fake: &FakeRt, extra: Value) -> ConfigTable {
-    let mut table = json!({
-        "kind": "rt",
-        "poll_interval": "10s",
-        "url": fake.url(),
-        "token": fake.token(),
-        "queue": "General",
-        "requests_per_second": 200,
-    })
-    .as_object()
-    .cloned()
-    .expect("a table");
-    table.extend(extra.as_object().cloned().unwrap_or_default());
-    table
-}
 
 fn adapter_with(fake: &FakeRt, extra: Value) -> RtAdapter {
-    RtAdapter::from_config(&table(fake, extra)).expect("valid config")
+    let table = samples::table_with(
+        json!({
+            "kind": "rt",
+            "poll_interval": "10s",
+            "url": fake.url(),
+            "token": fake.token(),
+            "queue": "General",
+            "requests_per_second": 200,
+        }),
+        extra,
+    );
+    RtAdapter::from_config(&table).expect("valid config")
 }
 
 fn adapter(fake: &FakeRt) -> RtAdapter {
@@ -39,45 +33,24 @@ fn adapter(fake: &FakeRt) -> RtAdapter {
 
 fn requester() -> Requester {
     Requester {
-        display_name: "Анна Смирнова".into(),
         telegram_id: 500_001,
-        username: Some("anna".into()),
-        company: Some("ООО Ромашка".into()),
+        ..samples::requester()
     }
 }
 
 fn draft(message_id: i32, defaults: Value) -> TicketDraft {
     TicketDraft {
-        key: IdempotencyKey::telegram(-1001234567890, message_id),
-        subject: "Не печатает принтер".into(),
-        description: "Принтер в бухгалтерии не печатает.".into(),
         requester: requester(),
-        source_url: Some(format!("https://t.me/c/1234567890/{message_id}")),
-        registered_at: datetime!(2026-11-21 11:58:00 UTC),
-        attachments: Vec::new(),
-        defaults: defaults.as_object().cloned().unwrap_or_default(),
-        follow_up_of: None,
-        retry: false,
+        defaults: samples::table(defaults),
+        ..samples::draft(message_id)
     }
 }
 
 fn comment(message_id: i32, body: &str, attachments: Vec<Attachment>) -> CommentDraft {
     CommentDraft {
-        key: IdempotencyKey::telegram(-1001234567890, message_id),
         author: requester(),
-        body: body.into(),
         attachments,
-        source_url: None,
-        written_at: OffsetDateTime::now_utc(),
-        retry: false,
-    }
-}
-
-fn note(message_id: i32, body: &str) -> NoteDraft {
-    NoteDraft {
-        key: IdempotencyKey::telegram(-1001234567890, message_id),
-        body: body.into(),
-        retry: false,
+        ..samples::comment(message_id, body)
     }
 }
 
@@ -647,9 +620,7 @@ fn assert_shape(path: &str, recorded: &Value, fake: &Value) {
 }
 
 fn recorded(name: &str) -> Value {
-    let path = format!("{}/../../fixtures/rt/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    samples::fixture("rt", name)
 }
 
 #[tokio::test]

@@ -22,12 +22,13 @@
 use serde_json::json;
 use std::sync::Arc;
 use teledesk_adapter::{
-    Attachment, AttachmentRef, CommentDraft, ConfigTable, ErrorKind, Helpdesk, IdempotencyKey,
-    Origin, TicketId, Visibility,
+    Attachment, AttachmentRef, CommentDraft, ErrorKind, Helpdesk, IdempotencyKey, Origin, TicketId,
+    Visibility,
 };
 use teledesk_rt::RtAdapter;
 use teledesk_testkit::conformance::{Subject, draft, no_subject};
 use teledesk_testkit::rt::RtBackstage;
+use teledesk_testkit::samples;
 use time::OffsetDateTime;
 
 teledesk_testkit::conformance_suite!(live_subject);
@@ -42,24 +43,18 @@ async fn live_subject() -> Option<Subject> {
     let staff_token = env("RT_STAFF_TOKEN").unwrap_or_else(|| token.clone());
     let queue = env("RT_QUEUE").unwrap_or_else(|| "CI Support".to_owned());
     let default_queue = env("RT_DEFAULT_QUEUE").unwrap_or_else(|| "General".to_owned());
-    let table: ConfigTable = json!({
+    let table = samples::table(json!({
         "kind": "rt",
         "poll_interval": "10s",
         "url": url,
         "token": token,
         "queue": default_queue,
-    })
-    .as_object()
-    .cloned()
-    .expect("a table");
+    }));
     let adapter = RtAdapter::from_config(&table).expect("valid config");
     Some(Subject {
         adapter: Arc::new(adapter),
         backstage: Arc::new(RtBackstage::new(&url, &staff_token)),
-        defaults: json!({ "queue": queue })
-            .as_object()
-            .cloned()
-            .expect("a table"),
+        defaults: samples::table(json!({ "queue": queue })),
         expected_placement: queue,
         keep_alive: Vec::new(),
     })
@@ -215,15 +210,12 @@ async fn live_requestor_reply_is_the_requesters() {
         panic!("RT_REQUESTOR must be login:password:address");
     };
     let url = env("RT_URL").expect("set");
-    let table: ConfigTable = json!({
+    let table = samples::table(json!({
         "url": url,
         "token": env("RT_TOKEN").expect("set"),
         "queue": env("RT_DEFAULT_QUEUE").unwrap_or_else(|| "General".to_owned()),
         "requestor": address,
-    })
-    .as_object()
-    .cloned()
-    .expect("a table");
+    }));
     let adapter = RtAdapter::from_config(&table).expect("valid config");
     let created = adapter
         .create_ticket(&draft(&subject, "Requestor reply"))

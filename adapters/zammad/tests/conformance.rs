@@ -4,18 +4,14 @@
 
 use serde_json::json;
 use std::sync::Arc;
-use teledesk_adapter::ConfigTable;
 use teledesk_testkit::conformance::Subject;
+use teledesk_testkit::samples::table;
 use teledesk_testkit::zammad::FakeZammad;
 use teledesk_zammad::ZammadAdapter;
 
 const WEBHOOK_SECRET: &str = "conformance-webhook-secret";
 
 teledesk_testkit::conformance_suite!(subject);
-
-fn table(value: serde_json::Value) -> ConfigTable {
-    value.as_object().cloned().expect("a table")
-}
 
 async fn subject() -> Option<Subject> {
     let fake = FakeZammad::start().await;

@@ -4,9 +4,10 @@
 use serde_json::{Value, json};
 use std::time::Duration;
 use teledesk_adapter::{
-    Attachment, AttachmentRef, CommentDraft, ConfigTable, Cursor, ErrorKind, Escalation, Helpdesk,
-    IdempotencyKey, NoteDraft, Requester, StatusClass, TicketDraft, TicketId, WebhookRequest,
+    Attachment, AttachmentRef, CommentDraft, Cursor, ErrorKind, Escalation, Helpdesk, StatusClass,
+    TicketDraft, TicketId, WebhookRequest,
 };
+use teledesk_testkit::samples;
 use teledesk_zammad::ZammadAdapter;
 use time::macros::datetime;
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
@@ -16,12 +17,7 @@ const TOKEN: &str = "contract-token";
 const SECRET: &str = "contract-webhook-secret";
 
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/../../fixtures/zammad/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    samples::fixture("zammad", name)
 }
 
 fn ok(name: &str) -> ResponseTemplate {
@@ -33,18 +29,17 @@ fn created(name: &str) -> ResponseTemplate {
 }
 
 fn adapter(server: &MockServer, extra: Value) -> ZammadAdapter {
-    let mut table: ConfigTable = json!({
-        "kind": "zammad",
-        "url": server.uri(),
-        "token": TOKEN,
-        "group": "Users",
-        "customer": "guess:telegram@acme.example",
-        "webhook_secret": SECRET,
-    })
-    .as_object()
-    .cloned()
-    .expect("table");
-    table.extend(extra.as_object().cloned().unwrap_or_default());
+    let table = samples::table_with(
+        json!({
+            "kind": "zammad",
+            "url": server.uri(),
+            "token": TOKEN,
+            "group": "Users",
+            "customer": "guess:telegram@acme.example",
+            "webhook_secret": SECRET,
+        }),
+        extra,
+    );
     ZammadAdapter::from_config(&table).expect("valid config")
 }
 
@@ -63,47 +58,27 @@ async fn server() -> MockServer {
     server
 }
 
-fn requester() -> Requester {
-    Requester {
-        display_name: "Анна Смирнова".into(),
-        telegram_id: 500_001,
-        username: Some("anna_smirnova".into()),
-        company: Some("Acme Kazan".into()),
-    }
-}
-
+/// The recorded ticket, from the client as the Zammad fixtures know her.
 fn draft() -> TicketDraft {
     TicketDraft {
-        follow_up_of: None,
-        key: IdempotencyKey::telegram(-1001234567890, 42),
-        subject: "Не печатает принтер".into(),
-        description: "Принтер в бухгалтерии не печатает.".into(),
-        requester: requester(),
-        source_url: Some("https://t.me/c/1234567890/42".into()),
-        registered_at: datetime!(2026-11-21 11:58:00.5 UTC),
-        attachments: vec![Attachment {
-            file_name: "screenshot.png".into(),
-            content_type: "image/png".into(),
-            bytes: vec![137, 80, 78, 71],
-        }],
-        defaults: ConfigTable::new(),
-        retry: false,
+        requester: samples::acme_requester(),
+        ..samples::recorded_draft()
     }
 }
 
+/// The recorded comment: message 44 with a second photo.
 fn comment() -> CommentDraft {
+    let photo = Attachment {
+        file_name: "photo2.jpg".into(),
+        content_type: "image/jpeg".into(),
+        bytes: vec![255, 216, 255],
+    };
     CommentDraft {
-        key: IdempotencyKey::telegram(-1001234567890, 44),
-        author: requester(),
-        body: "Ещё одно фото".into(),
-        attachments: vec![Attachment {
-            file_name: "photo2.jpg".into(),
-            content_type: "image/jpeg".into(),
-            bytes: vec![255, 216, 255],
-        }],
-        source_url: Some("https://t.me/c/1234567890/44".into()),
+        author: samples::acme_requester(),
+        attachments: vec![photo],
+        source_url: Some(samples::message_url(44)),
         written_at: datetime!(2026-11-21 12:06:00 UTC),
-        retry: false,
+        ..samples::comment(44, "Ещё одно фото")
     }
 }
 
@@ -141,14 +116,11 @@ async fn create_ticket_sends_the_documented_request() {
         .mount(&server)
         .await;
     let mut draft = draft();
-    draft.defaults = json!({
+    draft.defaults = samples::table(json!({
         "group": "Telegram", "priority_id": 1, "organization": "Acme",
         "customer": "guess:tg{telegram_id}@telegram.acme.example",
         "attributes": {"contract": "VIP-7"},
-    })
-    .as_object()
-    .cloned()
-    .expect("table");
+    }));
     let reference = adapter(&server, json!({}))
         .create_ticket(&draft)
         .await
@@ -216,7 +188,7 @@ async fn create_ticket_without_chat_defaults_uses_the_helpdesk_ones() {
 async fn create_ticket_rejects_invalid_chat_defaults_without_a_request() {
     let server = server().await;
     let mut draft = draft();
-    draft.defaults = json!({"queue": "x"}).as_object().cloned().expect("table");
+    draft.defaults = samples::table(json!({"queue": "x"}));
     let err = adapter(&server, json!({}))
         .create_ticket(&draft)
         .await
@@ -367,7 +339,7 @@ async fn a_retried_comment_finds_the_article_by_message_id() {
         .mount(&server)
         .await;
     let mut draft = comment();
-    draft.key = IdempotencyKey::telegram(-1001234567890, 43);
+    draft.key = samples::key(43);
     draft.retry = true;
     let id = adapter(&server, json!({}))
         .add_comment(&TicketId("101".into()), &draft)
@@ -486,8 +458,7 @@ async fn changes_since_searches_by_update_time() {
         .changes_since(&cursor)
         .await
         .expect("changes");
-    let ids: Vec<&str> = batch.changes.iter().map(|c| c.ticket.0.as_str()).collect();
-    assert_eq!(ids, ["101", "102"]);
+    assert_eq!(samples::changed_ids(&batch), ["101", "102"]);
     assert_eq!(
         batch.cursor.since,
         Some(datetime!(2026-11-21 12:06:00.010 UTC))
@@ -600,11 +571,7 @@ async fn escalate_notes_first_then_raises_the_priority() {
         .respond_with(ResponseTemplate::new(200).set_body_json(raised))
         .mount(&server)
         .await;
-    let note = NoteDraft {
-        key: IdempotencyKey::telegram(-1001234567890, 50),
-        body: "Обратите внимание. Эскалация заявки".into(),
-        retry: false,
-    };
+    let note = samples::note(50, "Обратите внимание. Эскалация заявки");
     let outcome = adapter(&server, json!({}))
         .escalate(&TicketId("101".into()), &note)
         .await
@@ -696,12 +663,9 @@ async fn webhooks_are_verified_then_read() {
 #[tokio::test]
 async fn without_a_secret_webhooks_are_off() {
     let server = server().await;
-    let mut table: ConfigTable = json!({
+    let mut table = samples::table(json!({
         "url": server.uri(), "token": TOKEN, "group": "Users", "customer": 2,
-    })
-    .as_object()
-    .cloned()
-    .expect("table");
+    }));
     table.remove("webhook_secret");
     let zammad = ZammadAdapter::from_config(&table).expect("valid");
     assert!(!zammad.capability().webhook);

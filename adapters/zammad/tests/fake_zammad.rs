@@ -5,67 +5,34 @@
 use serde_json::{Value, json};
 use std::time::Duration;
 use teledesk_adapter::{
-    Attachment, ConfigTable, Cursor, ErrorKind, Escalation, Helpdesk, IdempotencyKey, NoteDraft,
-    Origin, Requester, StatusClass, TicketDraft, TicketId, TicketRef, Visibility,
+    Attachment, Cursor, ErrorKind, Escalation, Helpdesk, Origin, StatusClass, TicketId, TicketRef,
+    Visibility,
 };
+use teledesk_testkit::samples::{self, draft, note};
 use teledesk_testkit::zammad::FakeZammad;
 use teledesk_zammad::ZammadAdapter;
 use time::OffsetDateTime;
-use time::macros::datetime;
 
 const SECRET: &str = "fake-webhook-secret";
 
-fn table(fake: &FakeZammad, extra: Value) -> ConfigTable {
-    let mut table = json!({
-        "kind": "zammad",
-        "poll_interval": "5s",
-        "url": fake.url(),
-        "token": fake.token(),
-        "group": FakeZammad::GROUP_USERS,
-        "customer": "guess:telegram@acme.example",
-        "webhook_secret": SECRET,
-    })
-    .as_object()
-    .cloned()
-    .expect("a table");
-    table.extend(extra.as_object().cloned().unwrap_or_default());
-    table
-}
-
 fn adapter_with(fake: &FakeZammad, extra: Value) -> ZammadAdapter {
-    ZammadAdapter::from_config(&table(fake, extra)).expect("valid config")
+    let table = samples::table_with(
+        json!({
+            "kind": "zammad",
+            "poll_interval": "5s",
+            "url": fake.url(),
+            "token": fake.token(),
+            "group": FakeZammad::GROUP_USERS,
+            "customer": "guess:telegram@acme.example",
+            "webhook_secret": SECRET,
+        }),
+        extra,
+    );
+    ZammadAdapter::from_config(&table).expect("valid config")
 }
 
 fn adapter(fake: &FakeZammad) -> ZammadAdapter {
     adapter_with(fake, json!({}))
-}
-
-fn draft(message_id: i32) -> TicketDraft {
-    TicketDraft {
-        follow_up_of: None,
-        key: IdempotencyKey::telegram(-1001234567890, message_id),
-        subject: "Не печатает принтер".into(),
-        description: "Принтер в бухгалтерии не печатает.".into(),
-        requester: Requester {
-            display_name: "Анна Смирнова".into(),
-            telegram_id: 555_001,
-            username: Some("anna".into()),
-            company: Some("ООО Ромашка".into()),
-        },
-        source_url: Some(format!("https://t.me/c/1234567890/{message_id}")),
-        registered_at: datetime!(2026-11-21 11:58:00 UTC),
-        attachments: Vec::new(),
-        defaults: ConfigTable::new(),
-        retry: false,
-    }
-}
-
-fn note(message_id: i32, body: &str) -> NoteDraft {
-    NoteDraft {
-        key: IdempotencyKey::telegram(-1001234567890, message_id),
-        body: body.into(),
-        retry: false,
-    }
 }
 
 fn id_of(ticket: &TicketRef) -> i64 {
@@ -104,13 +71,10 @@ async fn organization_and_attributes_from_the_chat_reach_the_ticket() {
     let fake = FakeZammad::start().await;
     fake.add_ticket_attribute("contract");
     let mut d = draft(2);
-    d.defaults = json!({
+    d.defaults = samples::table(json!({
         "organization": FakeZammad::ORGANIZATION_ACME,
         "attributes": {"contract": "VIP-7", "not_a_column": "dropped"},
-    })
-    .as_object()
-    .cloned()
-    .expect("table");
+    }));
     let created = adapter(&fake).create_ticket(&d).await.expect("create");
     let ticket = fake.ticket(id_of(&created)).expect("stored");
     assert_eq!(
@@ -125,10 +89,7 @@ async fn organization_and_attributes_from_the_chat_reach_the_ticket() {
 async fn an_unknown_group_is_a_permanent_error_and_creates_nothing() {
     let fake = FakeZammad::start().await;
     let mut d = draft(3);
-    d.defaults = json!({"group": "Sales"})
-        .as_object()
-        .cloned()
-        .expect("table");
+    d.defaults = samples::table(json!({"group": "Sales"}));
     let err = adapter(&fake).create_ticket(&d).await.expect_err("422");
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert!(!err.is_temporary());

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 use std::sync::Arc;
-use teledesk_adapter::ConfigTable;
 use teledesk_testkit::conformance::Subject;
+use teledesk_testkit::samples;
 use teledesk_testkit::znuny::FakeZnuny;
 use teledesk_testkit::znuny::backstage::ZnunyBackstage;
 use teledesk_znuny::ZnunyAdapter;
@@ -15,7 +15,7 @@ teledesk_testkit::conformance_suite!(subject);
 
 async fn subject() -> Option<Subject> {
     let fake = FakeZnuny::start().await;
-    let table: ConfigTable = json!({
+    let table = samples::table(json!({
         "kind": "znuny",
         "poll_interval": "5s",
         "url": fake.url(),
@@ -28,10 +28,7 @@ async fn subject() -> Option<Subject> {
         "webhook_secret": WEBHOOK_SECRET,
         // The suite's cases poll and read a lot; pacing at Znuny's default would only slow it.
         "requests_per_second": 100,
-    })
-    .as_object()
-    .cloned()
-    .expect("a table");
+    }));
     let adapter = ZnunyAdapter::from_config(&table).expect("valid config");
     let backstage = ZnunyBackstage::new(
         fake.url(),
@@ -39,10 +36,7 @@ async fn subject() -> Option<Subject> {
         FakeZnuny::STAFF_PASSWORD,
     )
     .with_webhook_secret(WEBHOOK_SECRET);
-    let defaults: ConfigTable = json!({"queue": FakeZnuny::TELEGRAM_QUEUE, "type": "Incident"})
-        .as_object()
-        .cloned()
-        .expect("a table");
+    let defaults = samples::table(json!({"queue": FakeZnuny::TELEGRAM_QUEUE, "type": "Incident"}));
     Some(Subject {
         adapter: Arc::new(adapter),
         backstage: Arc::new(backstage),

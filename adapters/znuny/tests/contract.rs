@@ -3,9 +3,10 @@
 
 use serde_json::{Value, json};
 use teledesk_adapter::{
-    AttachmentRef, ConfigTable, Cursor, ErrorKind, Helpdesk, IdempotencyKey, Origin, Requester,
-    StatusClass, TicketDraft, TicketId, Visibility,
+    AttachmentRef, Cursor, ErrorKind, Helpdesk, Origin, StatusClass, TicketDraft, TicketId,
+    Visibility,
 };
+use teledesk_testkit::samples;
 use teledesk_znuny::ZnunyAdapter;
 use time::macros::datetime;
 use wiremock::matchers::{body_partial_json, method, path, query_param};
@@ -15,12 +16,11 @@ const BASE: &str = "/otrs/nph-genericinterface.pl/Webservice/teledesk";
 const SESSION: &str = "gUSc8EELbyBnK1x2dVfCuRgL2uQ0xuSu";
 
 fn fixture_text(name: &str) -> String {
-    let path = format!("{}/../../fixtures/znuny/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    samples::fixture_text("znuny", name)
 }
 
 fn fixture(name: &str) -> Value {
-    serde_json::from_str(&fixture_text(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    samples::fixture("znuny", name)
 }
 
 fn ok(name: &str) -> ResponseTemplate {
@@ -32,21 +32,20 @@ fn route(route: &str) -> String {
 }
 
 fn adapter(server: &MockServer, extra: Value) -> ZnunyAdapter {
-    let mut table: ConfigTable = json!({
-        "kind": "znuny",
-        "url": format!("{}{BASE}", server.uri()),
-        "user": "teledesk",
-        "password": "contract-password",
-        "queue": "Support",
-        "customer_user": "telegram",
-        "idempotency_field": "TeledeskKey",
-        "timezone": "+03:00",
-        "requests_per_second": 100,
-    })
-    .as_object()
-    .cloned()
-    .expect("table");
-    table.extend(extra.as_object().cloned().unwrap_or_default());
+    let table = samples::table_with(
+        json!({
+            "kind": "znuny",
+            "url": format!("{}{BASE}", server.uri()),
+            "user": "teledesk",
+            "password": "contract-password",
+            "queue": "Support",
+            "customer_user": "telegram",
+            "idempotency_field": "TeledeskKey",
+            "timezone": "+03:00",
+            "requests_per_second": 100,
+        }),
+        extra,
+    );
     ZnunyAdapter::from_config(&table).expect("valid config")
 }
 
@@ -69,30 +68,11 @@ async fn server() -> MockServer {
     server
 }
 
+/// The recorded ticket, with the client's company in a dynamic field.
 fn draft() -> TicketDraft {
     TicketDraft {
-        follow_up_of: None,
-        key: IdempotencyKey::telegram(-1001234567890, 42),
-        subject: "Не печатает принтер".into(),
-        description: "Принтер в бухгалтерии не печатает.".into(),
-        requester: Requester {
-            display_name: "Анна Смирнова".into(),
-            telegram_id: 555_001,
-            username: Some("anna_s".into()),
-            company: Some("ООО Ромашка".into()),
-        },
-        source_url: Some("https://t.me/c/1234567890/42".into()),
-        registered_at: datetime!(2026-11-21 11:58:00.5 UTC),
-        attachments: vec![teledesk_adapter::Attachment {
-            file_name: "screenshot.png".into(),
-            content_type: "image/png".into(),
-            bytes: vec![137, 80, 78, 71],
-        }],
-        defaults: json!({"dynamic_fields": {"Company": "ООО Ромашка"}})
-            .as_object()
-            .cloned()
-            .expect("table"),
-        retry: false,
+        defaults: samples::table(json!({"dynamic_fields": {"Company": "ООО Ромашка"}})),
+        ..samples::recorded_draft()
     }
 }
 
@@ -235,13 +215,8 @@ async fn get_ticket_maps_the_recorded_ticket() {
     assert_eq!(ticket.resolution, None);
     assert_eq!(ticket.updated_at, datetime!(2026-11-21 12:06:40 UTC));
     assert_eq!(ticket.description, "Принтер в бухгалтерии не печатает.");
-    let kinds: Vec<(Visibility, Origin)> = ticket
-        .comments
-        .iter()
-        .map(|c| (c.visibility, c.origin))
-        .collect();
     assert_eq!(
-        kinds,
+        samples::comment_kinds(&ticket),
         [
             (Visibility::Public, Origin::Teledesk),
             (Visibility::Internal, Origin::Staff),
@@ -283,8 +258,7 @@ async fn changes_since_searches_then_reads_in_one_batch() {
         .changes_since(&cursor)
         .await
         .expect("poll");
-    let ids: Vec<&str> = batch.changes.iter().map(|c| c.ticket.0.as_str()).collect();
-    assert_eq!(ids, ["4012", "4015"]);
+    assert_eq!(samples::changed_ids(&batch), ["4012", "4015"]);
     let since = batch.cursor.since.expect("advanced");
     assert_eq!(
         since.replace_nanosecond(0).expect("ns"),

@@ -7,74 +7,43 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 use std::time::Duration;
 use teledesk_adapter::{
-    Attachment, AttachmentRef, CommentDraft, ConfigTable, Cursor, ErrorKind, Escalation, Helpdesk,
-    IdempotencyKey, NoteDraft, Origin, Requester, StatusClass, TicketDraft, TicketId, TicketRef,
-    Visibility, WebhookRequest,
+    Attachment, AttachmentRef, CommentDraft, Cursor, ErrorKind, Escalation, Helpdesk,
+    IdempotencyKey, NoteDraft, Origin, StatusClass, TicketDraft, TicketId, TicketRef, Visibility,
+    WebhookRequest,
 };
+use teledesk_testkit::samples;
 use teledesk_testkit::znuny::{FakeZnuny, ZnunyCall};
 use teledesk_znuny::ZnunyAdapter;
 use time::OffsetDateTime;
 use time::macros::{datetime, offset};
 
-fn table(fake: &FakeZnuny, extra: Value) -> ConfigTable {
-    let mut table = json!({
-        "kind": "znuny",
-        "url": fake.url(),
-        "user": FakeZnuny::AGENT_LOGIN,
-        "password": FakeZnuny::AGENT_PASSWORD,
-        "queue": FakeZnuny::QUEUE,
-        "customer_user": FakeZnuny::CUSTOMER_USER,
-        "timezone": "+03:00",
-        "requests_per_second": 100,
-    })
-    .as_object()
-    .cloned()
-    .expect("a table");
-    table.extend(extra.as_object().cloned().unwrap_or_default());
-    table
-}
-
 fn adapter_with(fake: &FakeZnuny, extra: Value) -> ZnunyAdapter {
-    ZnunyAdapter::from_config(&table(fake, extra)).expect("valid config")
+    let table = samples::table_with(
+        json!({
+            "kind": "znuny",
+            "url": fake.url(),
+            "user": FakeZnuny::AGENT_LOGIN,
+            "password": FakeZnuny::AGENT_PASSWORD,
+            "queue": FakeZnuny::QUEUE,
+            "customer_user": FakeZnuny::CUSTOMER_USER,
+            "timezone": "+03:00",
+            "requests_per_second": 100,
+        }),
+        extra,
+    );
+    ZnunyAdapter::from_config(&table).expect("valid config")
 }
 
 fn adapter(fake: &FakeZnuny) -> ZnunyAdapter {
     adapter_with(fake, json!({"idempotency_field": FakeZnuny::KEY_FIELD}))
 }
 
-fn requester() -> Requester {
-    Requester {
-        display_name: "Анна Смирнова".into(),
-        telegram_id: 555_001,
-        username: Some("anna".into()),
-        company: Some("ООО Ромашка".into()),
-    }
-}
-
+/// The sample ticket, registered just now: without a key field, a retried create looks only at
+/// tickets created shortly before `registered_at`.
 fn draft(message_id: i32) -> TicketDraft {
     TicketDraft {
-        follow_up_of: None,
-        key: IdempotencyKey::telegram(-1001234567890, message_id),
-        subject: "Не печатает принтер".into(),
-        description: "Принтер в бухгалтерии не печатает.".into(),
-        requester: requester(),
-        source_url: Some(format!("https://t.me/c/1234567890/{message_id}")),
         registered_at: OffsetDateTime::now_utc() - Duration::from_secs(30),
-        attachments: Vec::new(),
-        defaults: ConfigTable::new(),
-        retry: false,
-    }
-}
-
-fn comment(message_id: i32, body: &str, attachments: Vec<Attachment>) -> CommentDraft {
-    CommentDraft {
-        key: IdempotencyKey::telegram(-1001234567890, message_id),
-        author: requester(),
-        body: body.into(),
-        attachments,
-        source_url: None,
-        written_at: OffsetDateTime::now_utc(),
-        retry: false,
+        ..samples::draft(message_id)
     }
 }
 
@@ -192,13 +161,10 @@ async fn create_ticket_lands_in_znuny_with_requester_and_key() {
     let znuny = adapter(&fake);
     let mut d = draft(3);
     d.registered_at = datetime!(2026-11-21 11:58:00.5 UTC);
-    d.defaults = json!({
+    d.defaults = samples::table(json!({
         "queue": FakeZnuny::TELEGRAM_QUEUE, "priority": "4 high", "type": "Incident",
         "dynamic_fields": {"Company": "ООО Ромашка", "TeledeskKey": "overridden"},
-    })
-    .as_object()
-    .cloned()
-    .expect("table");
+    }));
     d.attachments = vec![Attachment {
         file_name: "screen.png".into(),
         content_type: "IMAGE/PNG; name=screen.png".into(),
@@ -316,7 +282,13 @@ async fn client_comments_keep_files_byte_exact_and_name_empty_ones() {
         },
     ];
     let id = znuny
-        .add_comment(&created.id, &comment(7, "", files))
+        .add_comment(
+            &created.id,
+            &CommentDraft {
+                attachments: files,
+                ..samples::comment(7, "")
+            },
+        )
         .await
         .expect("comment");
     let stored = fake
@@ -375,9 +347,8 @@ async fn polling_sees_same_second_changes_of_teledesk_tickets_only() {
     let created = znuny.create_ticket(&draft(8)).await.expect("create");
     let staff_ticket = fake.staff_create_ticket(FakeZnuny::STAFF_LOGIN, "Staff's own", "text");
     let first = znuny.changes_since(&start).await.expect("poll");
-    let ids: Vec<&str> = first.changes.iter().map(|c| c.ticket.0.as_str()).collect();
     assert_eq!(
-        ids,
+        samples::changed_ids(&first),
         [created.id.0.as_str()],
         "staff ticket {staff_ticket} is not teledesk's"
     );
@@ -682,14 +653,11 @@ async fn invalid_defaults_are_reported_before_any_call() {
     let fake = FakeZnuny::start().await;
     let znuny = adapter(&fake);
     let mut d = draft(14);
-    d.defaults = json!({"board_id": 5}).as_object().cloned().expect("table");
+    d.defaults = samples::table(json!({"board_id": 5}));
     let err = znuny.create_ticket(&d).await.expect_err("invalid");
     assert_eq!(err.kind(), ErrorKind::ConfigInvalid);
     assert!(fake.calls().is_empty());
-    d.defaults = json!({"queue": "Nowhere"})
-        .as_object()
-        .cloned()
-        .expect("table");
+    d.defaults = samples::table(json!({"queue": "Nowhere"}));
     let err = znuny.create_ticket(&d).await.expect_err("unknown queue");
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert!(

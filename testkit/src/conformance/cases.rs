@@ -2,11 +2,12 @@
 //! parallel against one live server) and panics with a message naming what the adapter got wrong.
 
 use super::Subject;
+use crate::samples;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use teledesk_adapter::{
     Attachment, Comment, CommentDraft, Cursor, ErrorKind, Escalation, IdempotencyKey, NoteDraft,
-    Origin, Rating, RatingStored, Requester, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
+    Origin, Rating, RatingStored, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
     Visibility,
 };
 use time::OffsetDateTime;
@@ -24,15 +25,6 @@ fn fresh_key() -> IdempotencyKey {
     ))
 }
 
-fn requester() -> Requester {
-    Requester {
-        display_name: "Анна Смирнова".into(),
-        telegram_id: 500_001,
-        username: Some("anna_smirnova".into()),
-        company: Some("Acme Kazan".into()),
-    }
-}
-
 fn skip(case: &str, why: &str) {
     eprintln!("{case}: skipped — {why}");
 }
@@ -44,25 +36,21 @@ pub fn draft(subject: &Subject, title: &str) -> TicketDraft {
         subject: format!("{title} [{}]", key.as_str()),
         description: "Принтер в бухгалтерии не печатает.\nSecond line.".into(),
         key,
-        requester: requester(),
-        source_url: Some("https://t.me/c/1234567890/42".into()),
+        requester: samples::acme_requester(),
         registered_at: OffsetDateTime::now_utc(),
-        attachments: Vec::new(),
         defaults: subject.defaults.clone(),
-        follow_up_of: None,
-        retry: false,
+        ..samples::draft(42)
     }
 }
 
 fn comment_draft(body: &str, attachments: Vec<Attachment>) -> CommentDraft {
     CommentDraft {
         key: fresh_key(),
-        author: requester(),
-        body: body.into(),
+        author: samples::acme_requester(),
         attachments,
-        source_url: Some("https://t.me/c/1234567890/43".into()),
+        source_url: Some(samples::message_url(43)),
         written_at: OffsetDateTime::now_utc(),
-        retry: false,
+        ..samples::comment(43, body)
     }
 }
 
@@ -759,7 +747,7 @@ pub async fn rating_is_recorded(subject: &Subject) {
         key: fresh_key(),
         score: 4,
         comment: None,
-        by: requester(),
+        by: samples::acme_requester(),
         note: "Оценка клиента: 4 из 5 — Анна Смирнова".into(),
         retry: false,
     };

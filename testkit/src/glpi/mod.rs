@@ -63,10 +63,9 @@ mod server;
 
 pub use backstage::GlpiBackstage;
 
-use crate::wait::Changes;
+use crate::serve::{FakeState, serve_on_loopback};
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 use time::macros::{format_description, offset};
 use time::{OffsetDateTime, UtcOffset};
@@ -625,22 +624,16 @@ fn priority_of(urgency: i64, impact: i64) -> i64 {
     MATRIX[u][i]
 }
 
-struct Inner {
-    world: Mutex<World>,
-    changes: Changes,
-    addr: SocketAddr,
-}
-
 /// A running fake GLPI; cheap to clone, every clone is the same server.
 #[derive(Clone)]
 pub struct FakeGlpi {
-    inner: Arc<Inner>,
+    inner: Arc<FakeState<World>>,
 }
 
 impl std::fmt::Debug for FakeGlpi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FakeGlpi")
-            .field("addr", &self.inner.addr)
+            .field("addr", &self.inner.addr())
             .finish_non_exhaustive()
     }
 }
@@ -660,40 +653,27 @@ impl FakeGlpi {
     /// Starts the server on `127.0.0.1:0` in the current Tokio runtime; it runs until the runtime
     /// shuts down.
     pub async fn start() -> FakeGlpi {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port for FakeGlpi");
-        let addr = listener.local_addr().expect("a bound address");
-        let fake = FakeGlpi {
-            inner: Arc::new(Inner {
-                world: Mutex::new(World::new(format!("http://{addr}/apirest.php"))),
-                changes: Changes::new(),
+        let fake_at = |addr| FakeGlpi {
+            inner: Arc::new(FakeState::new(
+                World::new(format!("http://{addr}/apirest.php")),
                 addr,
-            }),
+            )),
         };
-        let app = server::router(fake.clone());
-        tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, app).await {
-                tracing::error!(%error, "FakeGlpi stopped.");
-            }
-        });
-        fake
+        serve_on_loopback("FakeGlpi", fake_at, server::router).await
     }
 
     fn world(&self) -> MutexGuard<'_, World> {
-        self.inner.world.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.world()
     }
 
     /// Runs `change` on the world and wakes waiters.
     fn change<T>(&self, change: impl FnOnce(&mut World) -> T) -> T {
-        let value = change(&mut self.world());
-        self.inner.changes.bump();
-        value
+        self.inner.change(change)
     }
 
     /// The API base (`http://127.0.0.1:PORT/apirest.php`), as the adapter's `url`.
     pub fn url(&self) -> String {
-        format!("http://{}/apirest.php", self.inner.addr)
+        format!("http://{}/apirest.php", self.inner.addr())
     }
 
     /// The integration user's API token.
@@ -948,10 +928,7 @@ impl FakeGlpi {
         what: &str,
         mut check: impl FnMut(&FakeGlpi) -> Option<T>,
     ) -> T {
-        self.inner
-            .changes
-            .wait_until(timeout, what, || check(self))
-            .await
+        self.inner.wait_until(timeout, what, || check(self)).await
     }
 }
 

@@ -35,11 +35,10 @@ mod server;
 
 pub use backstage::{KaitenBackstage, RESOLUTION_PROPERTY, STAFF_NAME};
 
-use crate::wait::Changes;
+use crate::serve::{FakeState, serve_on_loopback};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -401,22 +400,16 @@ fn format_time(at: OffsetDateTime) -> String {
     at.format(&format).expect("a UTC time formats")
 }
 
-struct Inner {
-    world: Mutex<World>,
-    changes: Changes,
-    addr: SocketAddr,
-}
-
 /// A running fake Kaiten; cheap to clone, every clone is the same server.
 #[derive(Clone)]
 pub struct FakeKaiten {
-    inner: Arc<Inner>,
+    inner: Arc<FakeState<World>>,
 }
 
 impl std::fmt::Debug for FakeKaiten {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FakeKaiten")
-            .field("addr", &self.inner.addr)
+            .field("addr", &self.inner.addr())
             .finish_non_exhaustive()
     }
 }
@@ -442,40 +435,24 @@ impl FakeKaiten {
     /// Starts the server on `127.0.0.1:0` in the current Tokio runtime; it runs until the runtime
     /// shuts down.
     pub async fn start() -> FakeKaiten {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port for FakeKaiten");
-        let addr = listener.local_addr().expect("a bound address");
-        let fake = FakeKaiten {
-            inner: Arc::new(Inner {
-                world: Mutex::new(World::new(format!("http://{addr}"))),
-                changes: Changes::new(),
-                addr,
-            }),
+        let fake_at = |addr| FakeKaiten {
+            inner: Arc::new(FakeState::new(World::new(format!("http://{addr}")), addr)),
         };
-        let app = server::router(fake.clone());
-        tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, app).await {
-                tracing::error!(%error, "FakeKaiten stopped.");
-            }
-        });
-        fake
+        serve_on_loopback("FakeKaiten", fake_at, server::router).await
     }
 
     fn world(&self) -> MutexGuard<'_, World> {
-        self.inner.world.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.world()
     }
 
     /// Runs `change` on the world and wakes waiters.
     fn change<T>(&self, change: impl FnOnce(&mut World) -> T) -> T {
-        let value = change(&mut self.world());
-        self.inner.changes.bump();
-        value
+        self.inner.change(change)
     }
 
     /// The site address (`http://127.0.0.1:PORT`); the API is under `/api/latest`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.inner.addr)
+        format!("http://{}", self.inner.addr())
     }
 
     /// The only accepted bearer token; anything else gets 401 `{"message":"Unauthorized"}`.
@@ -665,9 +642,6 @@ impl FakeKaiten {
         what: &str,
         mut check: impl FnMut(&FakeKaiten) -> Option<T>,
     ) -> T {
-        self.inner
-            .changes
-            .wait_until(timeout, what, || check(self))
-            .await
+        self.inner.wait_until(timeout, what, || check(self)).await
     }
 }

@@ -72,10 +72,9 @@ mod tests;
 
 pub use backstage::RedmineBackstage;
 
-use crate::wait::Changes;
+use crate::serve::{FakeState, serve_on_loopback};
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
@@ -883,22 +882,16 @@ fn format_time(at: OffsetDateTime) -> String {
     at.format(&format).expect("a UTC time formats")
 }
 
-struct Inner {
-    world: Mutex<World>,
-    changes: Changes,
-    addr: SocketAddr,
-}
-
 /// A running fake Redmine; cheap to clone, every clone is the same server.
 #[derive(Clone)]
 pub struct FakeRedmine {
-    inner: Arc<Inner>,
+    inner: Arc<FakeState<World>>,
 }
 
 impl std::fmt::Debug for FakeRedmine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FakeRedmine")
-            .field("addr", &self.inner.addr)
+            .field("addr", &self.inner.addr())
             .finish_non_exhaustive()
     }
 }
@@ -938,40 +931,24 @@ impl FakeRedmine {
     /// Starts the server on `127.0.0.1:0` in the current Tokio runtime; it runs until the runtime
     /// shuts down.
     pub async fn start() -> FakeRedmine {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port for FakeRedmine");
-        let addr = listener.local_addr().expect("a bound address");
-        let fake = FakeRedmine {
-            inner: Arc::new(Inner {
-                world: Mutex::new(World::new(format!("http://{addr}"))),
-                changes: Changes::new(),
-                addr,
-            }),
+        let fake_at = |addr| FakeRedmine {
+            inner: Arc::new(FakeState::new(World::new(format!("http://{addr}")), addr)),
         };
-        let app = server::router(fake.clone());
-        tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, app).await {
-                tracing::error!(%error, "FakeRedmine stopped.");
-            }
-        });
-        fake
+        serve_on_loopback("FakeRedmine", fake_at, server::router).await
     }
 
     fn world(&self) -> MutexGuard<'_, World> {
-        self.inner.world.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.world()
     }
 
     /// Runs `change` on the world and wakes waiters.
     fn change<T>(&self, change: impl FnOnce(&mut World) -> T) -> T {
-        let value = change(&mut self.world());
-        self.inner.changes.bump();
-        value
+        self.inner.change(change)
     }
 
     /// The Redmine root (`http://127.0.0.1:PORT`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.inner.addr)
+        format!("http://{}", self.inner.addr())
     }
 
     /// The administrator's API key (the integration user's); anything else gets 401.
@@ -1251,9 +1228,6 @@ impl FakeRedmine {
         what: &str,
         mut check: impl FnMut(&FakeRedmine) -> Option<T>,
     ) -> T {
-        self.inner
-            .changes
-            .wait_until(timeout, what, || check(self))
-            .await
+        self.inner.wait_until(timeout, what, || check(self)).await
     }
 }

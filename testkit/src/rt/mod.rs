@@ -71,10 +71,9 @@ mod server;
 
 pub use backstage::RtBackstage;
 
-use crate::wait::Changes;
+use crate::serve::{FakeState, serve_on_loopback};
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -720,22 +719,16 @@ fn db_time(at: OffsetDateTime) -> String {
     at.format(&format).expect("a UTC time formats")
 }
 
-struct Inner {
-    world: Mutex<World>,
-    changes: Changes,
-    addr: SocketAddr,
-}
-
 /// A running fake RT; cheap to clone, every clone is the same server.
 #[derive(Clone)]
 pub struct FakeRt {
-    inner: Arc<Inner>,
+    inner: Arc<FakeState<World>>,
 }
 
 impl std::fmt::Debug for FakeRt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FakeRt")
-            .field("addr", &self.inner.addr)
+            .field("addr", &self.inner.addr())
             .finish_non_exhaustive()
     }
 }
@@ -761,40 +754,24 @@ impl FakeRt {
     /// Starts the server on `127.0.0.1:0` in the current Tokio runtime; it runs until the runtime
     /// shuts down.
     pub async fn start() -> FakeRt {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port for FakeRt");
-        let addr = listener.local_addr().expect("a bound address");
-        let fake = FakeRt {
-            inner: Arc::new(Inner {
-                world: Mutex::new(World::new(format!("http://{addr}"))),
-                changes: Changes::new(),
-                addr,
-            }),
+        let fake_at = |addr| FakeRt {
+            inner: Arc::new(FakeState::new(World::new(format!("http://{addr}")), addr)),
         };
-        let app = server::router(fake.clone());
-        tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, app).await {
-                tracing::error!(%error, "FakeRt stopped.");
-            }
-        });
-        fake
+        serve_on_loopback("FakeRt", fake_at, server::router).await
     }
 
     fn world(&self) -> MutexGuard<'_, World> {
-        self.inner.world.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.world()
     }
 
     /// Runs `change` on the world and wakes waiters.
     fn change<T>(&self, change: impl FnOnce(&mut World) -> T) -> T {
-        let value = change(&mut self.world());
-        self.inner.changes.bump();
-        value
+        self.inner.change(change)
     }
 
     /// RT's web address (`http://127.0.0.1:PORT`); REST2 is under `/REST/2.0`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.inner.addr)
+        format!("http://{}", self.inner.addr())
     }
 
     /// The integration user's auth token.
@@ -989,9 +966,6 @@ impl FakeRt {
         what: &str,
         mut check: impl FnMut(&FakeRt) -> Option<T>,
     ) -> T {
-        self.inner
-            .changes
-            .wait_until(timeout, what, || check(self))
-            .await
+        self.inner.wait_until(timeout, what, || check(self)).await
     }
 }

@@ -96,6 +96,7 @@ mod state;
 mod tests;
 mod webhook;
 
+use crate::serve::serve_on_loopback;
 use crate::wait::Changes;
 use serde_json::Value;
 use state::{Content, World};
@@ -408,20 +409,11 @@ impl FakeTelegram {
             taken: watch::channel(0).0,
             options,
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the fake Telegram server");
-        let addr = listener
-            .local_addr()
-            .expect("local address of the fake Telegram server");
-        let router = api::router(shared.clone());
-        tokio::spawn(webhook::deliver(Arc::downgrade(&shared)));
-        tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::error!(%error, "fake Telegram server stopped");
-            }
-        });
-        FakeTelegram { shared, addr }
+        let fake_at = |addr| FakeTelegram { shared, addr };
+        let router = |fake: FakeTelegram| api::router(fake.shared);
+        let fake = serve_on_loopback("FakeTelegram", fake_at, router).await;
+        tokio::spawn(webhook::deliver(Arc::downgrade(&fake.shared)));
+        fake
     }
 
     /// Base URL for `Bot::set_api_url`, e.g. `http://127.0.0.1:PORT`.

@@ -56,11 +56,10 @@ mod server;
 
 pub use backstage::ZammadBackstage;
 
-use crate::wait::Changes;
+use crate::serve::{FakeState, serve_on_loopback};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 use teledesk_adapter::WebhookRequest;
 use time::OffsetDateTime;
@@ -698,22 +697,16 @@ fn html_escape(text: &str) -> String {
         .replace('\n', "<br>")
 }
 
-struct Inner {
-    world: Mutex<World>,
-    changes: Changes,
-    addr: SocketAddr,
-}
-
 /// A running fake Zammad; cheap to clone, every clone is the same server.
 #[derive(Clone)]
 pub struct FakeZammad {
-    inner: Arc<Inner>,
+    inner: Arc<FakeState<World>>,
 }
 
 impl std::fmt::Debug for FakeZammad {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FakeZammad")
-            .field("addr", &self.inner.addr)
+            .field("addr", &self.inner.addr())
             .finish_non_exhaustive()
     }
 }
@@ -737,40 +730,24 @@ impl FakeZammad {
     /// Starts the server on `127.0.0.1:0` in the current Tokio runtime; it runs until the runtime
     /// shuts down.
     pub async fn start() -> FakeZammad {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port for FakeZammad");
-        let addr = listener.local_addr().expect("a bound address");
-        let fake = FakeZammad {
-            inner: Arc::new(Inner {
-                world: Mutex::new(World::new()),
-                changes: Changes::new(),
-                addr,
-            }),
+        let fake_at = |addr| FakeZammad {
+            inner: Arc::new(FakeState::new(World::new(), addr)),
         };
-        let app = server::router(fake.clone());
-        tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, app).await {
-                tracing::error!(%error, "FakeZammad stopped.");
-            }
-        });
-        fake
+        serve_on_loopback("FakeZammad", fake_at, server::router).await
     }
 
     fn world(&self) -> MutexGuard<'_, World> {
-        self.inner.world.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.world()
     }
 
     /// Runs `change` on the world and wakes waiters.
     fn change<T>(&self, change: impl FnOnce(&mut World) -> T) -> T {
-        let value = change(&mut self.world());
-        self.inner.changes.bump();
-        value
+        self.inner.change(change)
     }
 
     /// The site address (`http://127.0.0.1:PORT`); the API is under `/api/v1`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.inner.addr)
+        format!("http://{}", self.inner.addr())
     }
 
     /// The integration user's access token.
@@ -1078,9 +1055,6 @@ impl FakeZammad {
         what: &str,
         mut check: impl FnMut(&FakeZammad) -> Option<T>,
     ) -> T {
-        self.inner
-            .changes
-            .wait_until(timeout, what, || check(self))
-            .await
+        self.inner.wait_until(timeout, what, || check(self)).await
     }
 }

@@ -62,11 +62,10 @@
 pub mod backstage;
 mod server;
 
-use crate::wait::Changes;
+use crate::serve::{FakeState, serve_on_loopback};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 use time::macros::{format_description, offset};
 use time::{OffsetDateTime, UtcOffset};
@@ -583,22 +582,16 @@ struct NewTicket {
     customer_user: String,
 }
 
-struct Inner {
-    world: Mutex<World>,
-    changes: Changes,
-    addr: SocketAddr,
-}
-
 /// A running fake Znuny; cheap to clone, every clone is the same server.
 #[derive(Clone)]
 pub struct FakeZnuny {
-    inner: Arc<Inner>,
+    inner: Arc<FakeState<World>>,
 }
 
 impl std::fmt::Debug for FakeZnuny {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FakeZnuny")
-            .field("addr", &self.inner.addr)
+            .field("addr", &self.inner.addr())
             .finish_non_exhaustive()
     }
 }
@@ -637,42 +630,26 @@ impl FakeZnuny {
     /// Starts the server with the given `OTRSTimeZone` offset; it runs until the runtime shuts
     /// down.
     pub async fn start_with_offset(zone: UtcOffset) -> FakeZnuny {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port for FakeZnuny");
-        let addr = listener.local_addr().expect("a bound address");
-        let fake = FakeZnuny {
-            inner: Arc::new(Inner {
-                world: Mutex::new(World::new(zone)),
-                changes: Changes::new(),
-                addr,
-            }),
+        let fake_at = |addr| FakeZnuny {
+            inner: Arc::new(FakeState::new(World::new(zone), addr)),
         };
-        let app = server::router(fake.clone());
-        tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, app).await {
-                tracing::error!(%error, "FakeZnuny stopped.");
-            }
-        });
-        fake
+        serve_on_loopback("FakeZnuny", fake_at, server::router).await
     }
 
     fn world(&self) -> MutexGuard<'_, World> {
-        self.inner.world.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.world()
     }
 
     /// Runs `change` on the world and wakes waiters.
     fn change<T>(&self, change: impl FnOnce(&mut World) -> T) -> T {
-        let value = change(&mut self.world());
-        self.inner.changes.bump();
-        value
+        self.inner.change(change)
     }
 
     /// The web service address (`http://127.0.0.1:PORT/otrs/nph-genericinterface.pl/Webservice/teledesk`).
     pub fn url(&self) -> String {
         format!(
             "http://{}/otrs/nph-genericinterface.pl/Webservice/{}",
-            self.inner.addr,
+            self.inner.addr(),
             Self::WEBSERVICE
         )
     }
@@ -871,10 +848,7 @@ impl FakeZnuny {
         what: &str,
         mut check: impl FnMut(&FakeZnuny) -> Option<T>,
     ) -> T {
-        self.inner
-            .changes
-            .wait_until(timeout, what, || check(self))
-            .await
+        self.inner.wait_until(timeout, what, || check(self)).await
     }
 }
 
