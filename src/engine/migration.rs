@@ -25,10 +25,7 @@ pub fn on_migrated(
     tx.put_chat_alias(old, new);
     tx.move_outbox(old, new)?;
     let mut moved = 0;
-    for mut link in tx.tickets()? {
-        if link.chat_id != old {
-            continue;
-        }
+    for mut link in tx.tickets_in_chat(old)? {
         link.chat_id = new;
         // The message the ticket came from stays in the old history: nothing can reply to it.
         link.source_chat_id = Some(link.source_chat_id.unwrap_or(old));
@@ -41,6 +38,7 @@ pub fn on_migrated(
         }
         moved += 1;
     }
+    tx.drop_chat_index(old)?;
     Ok(Outcome {
         sends: true,
         skipped: Some(format!(

@@ -232,9 +232,8 @@ fn ticket_list(
 ) -> Result<String> {
     let lang = settings.lang;
     let mut tickets: Vec<_> = tx
-        .tickets()?
+        .tickets_by_author(user)?
         .into_iter()
-        .filter(|l| l.author.telegram_id == user)
         .filter(|l| limit.is_some() || !l.view.status.is_done())
         .collect();
     tickets.sort_by_key(|l| std::cmp::Reverse((l.created_at, l.local)));

@@ -439,10 +439,9 @@ async fn list(
         .ctx
         .store
         .read()
-        .tickets()
+        .tickets_in_chat(caller.chat.ticket_chat)
         .map_err(|e| ApiError::store(lang, e))?
         .into_iter()
-        .filter(|l| l.chat_id == caller.chat.ticket_chat)
         .filter(|l| !open_only || !l.view.status.is_done())
         .collect();
     tickets.sort_by_key(|l| std::cmp::Reverse((l.created_at, l.local)));

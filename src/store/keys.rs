@@ -23,6 +23,8 @@ pub(super) enum Space {
     ChatAliases,
     Submissions,
     Uploads,
+    TicketsByChat,
+    TicketsByAuthor,
 }
 
 impl Space {
@@ -49,6 +51,8 @@ impl Space {
             Space::ChatAliases => 18,
             Space::Submissions => 19,
             Space::Uploads => 20,
+            Space::TicketsByChat => 21,
+            Space::TicketsByAuthor => 22,
         }
     }
 
@@ -74,6 +78,8 @@ impl Space {
             Space::ChatAliases => "chat_aliases",
             Space::Submissions => "submissions",
             Space::Uploads => "uploads",
+            Space::TicketsByChat => "tickets_by_chat",
+            Space::TicketsByAuthor => "tickets_by_author",
         }
     }
 

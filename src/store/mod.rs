@@ -92,6 +92,12 @@ impl Store {
                 Some(_) => {}
                 None => tx.put_meta_u64(META_SCHEMA, SCHEMA_VERSION),
             }
+            if tx.meta_u64(META_TICKET_INDEXES)?.is_none() {
+                for link in tx.tickets()? {
+                    tx.index_ticket(&link);
+                }
+                tx.put_meta_u64(META_TICKET_INDEXES, 1);
+            }
             let boot = tx.meta_u64(META_BOOT)?.unwrap_or(0) + 1;
             tx.put_meta_u64(META_BOOT, boot);
             Ok(boot)
@@ -148,6 +154,9 @@ const META_SCHEMA: &str = "schema_version";
 const META_BOOT: &str = "boot";
 const META_SEQ: &str = "seq";
 const META_TG_OFFSET: &str = "telegram_offset";
+/// Set once the ticket indexes by chat and by author cover every ticket; a store written before
+/// they existed gets them built when it is opened.
+const META_TICKET_INDEXES: &str = "ticket_indexes";
 
 /// Reads and writes inside [`Store::write`] (or reads on [`Store::read`]).
 pub struct Tx<'a> {
@@ -206,6 +215,27 @@ impl Tx<'_> {
                 Ok((key[1..].to_vec(), value))
             })
             .collect()
+    }
+
+    /// The keys of `space` that start with `prefix`, in order, minus the space byte; for index
+    /// spaces, whose values carry nothing. Pending writes of this transaction are merged in.
+    fn scan_keys(&self, space: Space, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let start = space.key(prefix);
+        let mut merged = std::collections::BTreeSet::new();
+        for entry in self.tree.scan_prefix(&start) {
+            let (key, _) = entry?;
+            merged.insert(key.to_vec());
+        }
+        for (key, value) in self.pending.range(start.clone()..) {
+            if !key.starts_with(&start) {
+                break;
+            }
+            match value {
+                Some(_) => merged.insert(key.clone()),
+                None => merged.remove(key),
+            };
+        }
+        Ok(merged.into_iter().map(|key| key[1..].to_vec()).collect())
     }
 
     fn meta_u64(&self, name: &str) -> Result<Option<u64>> {
@@ -281,6 +311,56 @@ impl Tx<'_> {
                 &link.local,
             );
         }
+        self.index_ticket(link);
+    }
+
+    /// Files the ticket under its chat and its author. A ticket whose chat changed (a group
+    /// upgraded to a supergroup) leaves a stale entry under the old chat, which
+    /// [`Tx::tickets_in_chat`] skips and [`Tx::drop_chat_index`] removes.
+    fn index_ticket(&mut self, link: &TicketLink) {
+        self.put(
+            Space::TicketsByChat,
+            &local_under(link.chat_id, link.local),
+            &(),
+        );
+        self.put(
+            Space::TicketsByAuthor,
+            &local_under(link.author.telegram_id, link.local),
+            &(),
+        );
+    }
+
+    /// The tickets of one chat (as the ticket records name it now), by local id.
+    pub fn tickets_in_chat(&self, chat_id: i64) -> Result<Vec<TicketLink>> {
+        let links = self.indexed_tickets(Space::TicketsByChat, chat_id)?;
+        Ok(links.into_iter().filter(|l| l.chat_id == chat_id).collect())
+    }
+
+    /// The tickets one Telegram user opened, by local id.
+    pub fn tickets_by_author(&self, user_id: i64) -> Result<Vec<TicketLink>> {
+        let links = self.indexed_tickets(Space::TicketsByAuthor, user_id)?;
+        Ok(links
+            .into_iter()
+            .filter(|l| l.author.telegram_id == user_id)
+            .collect())
+    }
+
+    /// Forgets which tickets were filed under `chat_id`, after they all moved to another chat.
+    pub fn drop_chat_index(&mut self, chat_id: i64) -> Result<()> {
+        for key in self.scan_keys(Space::TicketsByChat, &i64_key(chat_id))? {
+            self.delete(Space::TicketsByChat, &key);
+        }
+        Ok(())
+    }
+
+    fn indexed_tickets(&self, space: Space, owner: i64) -> Result<Vec<TicketLink>> {
+        let mut links = Vec::new();
+        for key in self.scan_keys(space, &i64_key(owner))? {
+            if let Some(link) = self.ticket(keys::read_u64(&key[8..]))? {
+                links.push(link);
+            }
+        }
+        Ok(links)
     }
 
     pub fn tickets(&self) -> Result<Vec<TicketLink>> {
@@ -629,6 +709,13 @@ fn helpdesk_key(helpdesk: &str, id: &TicketId) -> Vec<u8> {
     let mut key = helpdesk.as_bytes().to_vec();
     key.push(0);
     key.extend_from_slice(id.0.as_bytes());
+    key
+}
+
+/// An index key: the owner (a chat or a user) first, so one prefix scan finds all its tickets.
+fn local_under(owner: i64, local: LocalId) -> Vec<u8> {
+    let mut key = i64_key(owner).to_vec();
+    key.extend_from_slice(&u64_key(local));
     key
 }
 

@@ -132,3 +132,100 @@ fn message_keys_decode_to_what_they_encode() {
         assert_eq!(keys::read_message_key(&key), (chat, message));
     }
 }
+
+fn ticket(local: u64, chat_id: i64, author: i64) -> TicketLink {
+    let mut link: TicketLink = serde_json::from_value(serde_json::json!({
+        "local": local,
+        "helpdesk": "main",
+        "chat_id": chat_id,
+        "author": {"display_name": "A", "telegram_id": author},
+        "view": {
+            "subject": format!("t{local}"),
+            "description": "",
+            "status": "new",
+            "state": "new",
+            "last_comments": [],
+        },
+        "known_comments": [],
+        "created_at": "2026-11-21T12:00:00Z",
+    }))
+    .expect("a minimal ticket record");
+    link.number = Some(local.to_string());
+    link
+}
+
+#[test]
+fn tickets_are_found_by_chat_and_by_author_including_unflushed_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .write(|tx| {
+            tx.put_ticket(&ticket(1, -100, 7));
+            tx.put_ticket(&ticket(2, -200, 7));
+            tx.put_ticket(&ticket(3, -100, 8));
+            let in_chat: Vec<_> = tx.tickets_in_chat(-100)?.iter().map(|l| l.local).collect();
+            assert_eq!(in_chat, [1, 3]);
+            Ok(())
+        })
+        .unwrap();
+    let read = store.read();
+    let by_author: Vec<_> = read
+        .tickets_by_author(7)
+        .unwrap()
+        .iter()
+        .map(|l| l.local)
+        .collect();
+    assert_eq!(by_author, [1, 2]);
+    assert!(read.tickets_in_chat(-300).unwrap().is_empty());
+}
+
+#[test]
+fn a_ticket_that_moved_chat_is_listed_only_under_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .write(|tx| {
+            tx.put_ticket(&ticket(1, -100, 7));
+            Ok(())
+        })
+        .unwrap();
+    store
+        .write(|tx| {
+            let mut link = tx.ticket(1)?.unwrap();
+            link.chat_id = -1001;
+            tx.put_ticket(&link);
+            // Before the old chat's entries are dropped, the stale one is skipped.
+            assert!(tx.tickets_in_chat(-100)?.is_empty());
+            tx.drop_chat_index(-100)
+        })
+        .unwrap();
+    let read = store.read();
+    assert!(
+        read.scan_keys(Space::TicketsByChat, &i64_key(-100))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(read.tickets_in_chat(-1001).unwrap().len(), 1);
+}
+
+#[test]
+fn a_store_from_before_the_indexes_gets_them_built_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // What an older build wrote: ticket records, no index entries, no index marker.
+    store
+        .write(|tx| {
+            for local in 1..=3 {
+                let link = ticket(local, -100, 7);
+                tx.put(Space::Tickets, &u64_key(local), &link);
+            }
+            tx.delete(Space::Meta, META_TICKET_INDEXES.as_bytes());
+            Ok(())
+        })
+        .unwrap();
+    assert!(store.read().tickets_in_chat(-100).unwrap().is_empty());
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.read().tickets_in_chat(-100).unwrap().len(), 3);
+    assert_eq!(store.read().tickets_by_author(7).unwrap().len(), 3);
+}
