@@ -6,6 +6,8 @@
 //! (`TicketDraft { retry: true, ..samples::draft(42) }`), so the changed fields are the ones
 //! the test depends on.
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use teledesk_adapter::{
     Attachment, ChangeBatch, CommentDraft, ConfigTable, IdempotencyKey, NoteDraft, Origin,
@@ -94,6 +96,15 @@ pub fn comment(message_id: i32, body: &str) -> CommentDraft {
     }
 }
 
+/// [`comment`] with the link to its message, as the comments a client writes in the chat carry
+/// one; the vendors show it in the footer of the comment.
+pub fn linked_comment(message_id: i32, body: &str) -> CommentDraft {
+    CommentDraft {
+        source_url: Some(message_url(message_id)),
+        ..comment(message_id, body)
+    }
+}
+
 /// An internal note that teledesk writes, keyed by message `message_id` (for example the
 /// `/escalate` command, or a reply that could not be delivered to Telegram).
 pub fn note(message_id: i32, body: &str) -> NoteDraft {
@@ -152,6 +163,19 @@ pub fn fixture(vendor: &str, name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixtures/{vendor}/{name}: {e}"))
 }
 
+/// `json` parsed as `T`, after checking that writing it back and parsing that again gives the same
+/// value: a wire model that drops or renames a field of a recorded payload fails here.
+pub fn round_trip<T>(json: &str) -> T
+where
+    T: DeserializeOwned + Serialize + PartialEq + std::fmt::Debug,
+{
+    let parsed: T = serde_json::from_str(json).expect("fixture parses");
+    let again: T = serde_json::from_value(serde_json::to_value(&parsed).expect("serializes"))
+        .expect("re-parses");
+    assert_eq!(parsed, again);
+    parsed
+}
+
 /// The ids of the tickets a poll reported, in order.
 pub fn changed_ids(batch: &ChangeBatch) -> Vec<&str> {
     batch.changes.iter().map(|c| c.ticket.0.as_str()).collect()
@@ -164,5 +188,15 @@ pub fn comment_kinds(ticket: &Ticket) -> Vec<(Visibility, Origin)> {
         .comments
         .iter()
         .map(|c| (c.visibility, c.origin))
+        .collect()
+}
+
+/// The id, visibility and origin of each comment on a ticket, in order: [`comment_kinds`] for the
+/// mapping tests, which also pin which recorded comment is which.
+pub fn comment_ids_and_kinds(ticket: &Ticket) -> Vec<(&str, Visibility, Origin)> {
+    ticket
+        .comments
+        .iter()
+        .map(|c| (c.id.0.as_str(), c.visibility, c.origin))
         .collect()
 }

@@ -15,6 +15,8 @@
 //!   [`parse_retry_after`]), [`decode_json`] (a vendor's answer, or an error quoting it),
 //!   [`ConfigProblem`] (one validation finding, named by its config key) and [`TableReader`] (reads
 //!   a config table, collecting every problem, with the checks all adapters share);
+//! - [`text`]: the plain-text pieces several vendors write into their helpdesk and read back the
+//!   same way (the requester block, the idempotency marker, titles, HTML to text);
 //! - with the `http` feature, [`http`]: the paced HTTP client plumbing the vendor crates share.
 //!
 //! It holds no Telegram code, no storage and no HTTP server.
@@ -29,6 +31,7 @@ mod error;
 pub mod http;
 mod pacer;
 mod secret;
+pub mod text;
 mod types;
 
 pub use capability::Capability;

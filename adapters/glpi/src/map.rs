@@ -3,11 +3,13 @@
 
 use crate::model;
 use std::collections::{BTreeMap, BTreeSet};
-use teledesk_adapter::{
-    AttachmentRef, Comment, CommentDraft, CommentId, NoteDraft, Origin, Requester, StatusClass,
-    Ticket, TicketDraft, TicketId, TicketRef, Visibility,
+use teledesk_adapter::text::{
+    self, FILE_LINE, FOLLOW_UP_LABEL, HtmlPiece, REGISTERED_LABEL, SOURCE_LABEL, TELEGRAM_LABEL,
 };
-use time::format_description::well_known::Rfc3339;
+use teledesk_adapter::{
+    AttachmentRef, Comment, CommentDraft, CommentId, NoteDraft, Origin, StatusClass, Ticket,
+    TicketDraft, TicketId, TicketRef, Visibility,
+};
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
@@ -17,13 +19,12 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 /// GLPI tickets and followups have no external id, so a retry after a crash finds the earlier
 /// write by this text (tickets: `GET /search/Ticket` on the description), and the reader
 /// recognises teledesk's own followups even if the author check fails.
-pub const MARKER: &str = "tg-key: ";
+pub const MARKER: &str = text::MARKER;
 
-const LABEL_TELEGRAM: &str = "Telegram: ";
-const LABEL_REGISTERED: &str = "Registered (UTC): ";
-const LABEL_SOURCE: &str = "Source: ";
-const LABEL_FOLLOW_UP: &str = "Follow-up of: ";
-const FILE_LINE: &str = "📎 ";
+pub use text::{has_any_marker, has_marker_for};
+
+/// The longest entity name GLPI's texts are decoded with, in bytes.
+const LONGEST_ENTITY: usize = 10;
 
 /// Everything besides the payloads that mapping a ticket needs.
 #[derive(Clone, Copy, Debug)]
@@ -140,35 +141,9 @@ fn html_lines(text: &str) -> String {
         .join("<br>")
 }
 
-fn rfc3339_utc(at: OffsetDateTime) -> String {
-    at.to_offset(UtcOffset::UTC)
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| at.unix_timestamp().to_string())
-}
-
-fn requester_line(requester: &Requester) -> String {
-    let mut line = format!("{}, id {}", requester.label(), requester.telegram_id);
-    if let Some(company) = &requester.company {
-        line.push_str(", ");
-        line.push_str(company);
-    }
-    line
-}
-
 /// The ticket title: the subject, else the description's first line; GLPI's `name` is 255 chars.
 pub fn title_of(draft: &TicketDraft) -> String {
-    let subject = draft.subject.trim();
-    let title = if subject.is_empty() {
-        draft
-            .description
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or("Telegram")
-    } else {
-        subject
-    };
-    title.chars().take(250).collect()
+    text::ticket_title(&draft.subject, &draft.description, 250)
 }
 
 /// The ticket description: the client's text, then a block staff read the requester from.
@@ -185,26 +160,26 @@ pub fn ticket_content(draft: &TicketDraft) -> String {
     let mut block = vec![
         format!(
             "<strong>{}</strong>{}",
-            LABEL_TELEGRAM.trim_end(),
-            escape_html(&format!(" {}", requester_line(&draft.requester)))
+            TELEGRAM_LABEL.trim_end(),
+            escape_html(&format!(" {}", text::requester_line(&draft.requester)))
         ),
         format!(
             "<strong>{}</strong> {}",
-            LABEL_REGISTERED.trim_end(),
-            rfc3339_utc(draft.registered_at)
+            REGISTERED_LABEL.trim_end(),
+            text::rfc3339_utc(draft.registered_at)
         ),
     ];
     if let Some(source) = &draft.source_url {
         let source = escape_html(source);
         block.push(format!(
             "<strong>{}</strong> <a href=\"{source}\">{source}</a>",
-            LABEL_SOURCE.trim_end()
+            SOURCE_LABEL.trim_end()
         ));
     }
     if let Some(original) = &draft.follow_up_of {
         block.push(format!(
             "<strong>{}</strong> #{}",
-            LABEL_FOLLOW_UP.trim_end(),
+            FOLLOW_UP_LABEL.trim_end(),
             escape_html(&original.number)
         ));
     }
@@ -221,14 +196,14 @@ pub fn ticket_content(draft: &TicketDraft) -> String {
 pub fn strip_requester_block(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let start = (0..lines.len()).rev().find(|&i| {
-        lines[i].starts_with(LABEL_TELEGRAM) && (i == 0 || lines[i - 1].trim().is_empty())
+        lines[i].starts_with(TELEGRAM_LABEL) && (i == 0 || lines[i - 1].trim().is_empty())
     });
     let Some(start) = start else {
         return text.trim().to_owned();
     };
     let mut end = start + 1;
     while end < lines.len()
-        && [LABEL_REGISTERED, LABEL_SOURCE, LABEL_FOLLOW_UP, MARKER]
+        && [REGISTERED_LABEL, SOURCE_LABEL, FOLLOW_UP_LABEL, MARKER]
             .iter()
             .any(|label| lines[end].starts_with(label))
     {
@@ -238,13 +213,7 @@ pub fn strip_requester_block(text: &str) -> String {
     if !lines[end - 1].starts_with(MARKER) {
         return text.trim().to_owned();
     }
-    let before = lines[..start].join("\n");
-    let after = lines[end..].join("\n");
-    match (before.trim(), after.trim()) {
-        (b, "") => b.to_owned(),
-        ("", a) => a.to_owned(),
-        (b, a) => format!("{b}\n\n{a}"),
-    }
+    text::join_paragraphs(&lines[..start].join("\n"), &lines[end..].join("\n"))
 }
 
 /// The followup text for a client message: who wrote it, the text, the names of its files, and
@@ -319,22 +288,6 @@ pub fn recorded_priority_target(text: &str) -> Option<i64> {
 
 const PRIORITY_STEP: &str = "priority ";
 
-/// Whether `text` carries the marker of exactly `key` (not of a key it is a prefix of).
-pub fn has_marker_for(text: &str, key: &str) -> bool {
-    let needle = format!("{MARKER}{key}");
-    text.match_indices(&needle).any(|(at, _)| {
-        text[at + needle.len()..]
-            .chars()
-            .next()
-            .is_none_or(|c| !(c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_')))
-    })
-}
-
-/// Whether `text` carries any teledesk marker.
-pub fn has_any_marker(text: &str) -> bool {
-    text.contains(MARKER)
-}
-
 /// The client's own words from a followup or note teledesk wrote: no header, file lines or
 /// footer.
 pub fn strip_teledesk_comment(text: &str) -> String {
@@ -345,11 +298,7 @@ pub fn strip_teledesk_comment(text: &str) -> String {
     {
         lines.remove(0);
     }
-    if let Some(last) = lines.iter().rposition(|l| !l.trim().is_empty())
-        && lines[last].contains(MARKER)
-    {
-        lines.truncate(last);
-    }
+    text::drop_marker_footer(&mut lines);
     lines.retain(|l| !l.starts_with(FILE_LINE));
     tidy(&lines.join("\n"), false)
 }
@@ -358,7 +307,7 @@ pub fn strip_teledesk_comment(text: &str) -> String {
 /// `X-GLPI-Sanitized-Content: false`; a proxy dropping that header must not turn markup into text.
 fn unsanitize(content: &str) -> String {
     if content.contains("&lt;") && !content.contains('<') {
-        decode_entities(content)
+        text::decode_entities(content, LONGEST_ENTITY)
     } else {
         content.to_owned()
     }
@@ -381,15 +330,14 @@ pub fn html_to_text(html: &str) -> String {
             out.push_str(text);
         }
     };
-    let mut rest = html.as_str();
-    while let Some(open) = rest.find('<') {
-        push_text(&mut out, &rest[..open]);
-        let Some(close) = rest[open..].find('>') else {
-            push_text(&mut out, &rest[open..]);
-            rest = "";
-            break;
+    for piece in text::html_pieces(&html) {
+        let tag = match piece {
+            HtmlPiece::Text(chunk) => {
+                push_text(&mut out, chunk);
+                continue;
+            }
+            HtmlPiece::Tag(tag) => tag,
         };
-        let tag = rest[open + 1..open + close].trim().to_ascii_lowercase();
         let name: String = tag
             .trim_start_matches('/')
             .chars()
@@ -407,10 +355,8 @@ pub fn html_to_text(html: &str) -> String {
             }
             _ => {}
         }
-        rest = &rest[open + close + 1..];
     }
-    push_text(&mut out, rest);
-    tidy(&decode_entities(&out), is_html)
+    tidy(&text::decode_entities(&out, LONGEST_ENTITY), is_html)
 }
 
 fn looks_like_html(text: &str) -> bool {
@@ -438,51 +384,6 @@ fn tidy(text: &str, trim_starts: bool) -> String {
         lines.push(if line.trim().is_empty() { "" } else { line });
     }
     lines.join("\n").trim().to_owned()
-}
-
-/// Decodes the entities GLPI and its editor write, in one pass (`&amp;lt;` is `&lt;`, not `<`).
-pub fn decode_entities(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        rest = &rest[amp..];
-        let decoded = rest[1..]
-            .find(';')
-            .filter(|end| *end <= 10)
-            .and_then(|end| decode_entity(&rest[1..=end]).map(|c| (c, end + 2)));
-        match decoded {
-            Some((c, len)) => {
-                out.push(c);
-                rest = &rest[len..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn decode_entity(name: &str) -> Option<char> {
-    match name {
-        "amp" => Some('&'),
-        "lt" => Some('<'),
-        "gt" => Some('>'),
-        "quot" => Some('"'),
-        "apos" => Some('\''),
-        "nbsp" => Some(' '),
-        _ => {
-            let number = name.strip_prefix('#')?;
-            let code = match number.strip_prefix(['x', 'X']) {
-                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                None => number.parse().ok()?,
-            };
-            char::from_u32(code)
-        }
-    }
 }
 
 /// A document as an attachment reference.
@@ -694,7 +595,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
     use crate::config::DEFAULT_STATUSES;
-    use teledesk_adapter::{Attachment, IdempotencyKey};
+    use teledesk_adapter::{Attachment, Requester};
+    use teledesk_testkit::samples;
     use time::macros::{datetime, offset};
 
     const TICKET: &str = include_str!("../../../fixtures/glpi/ticket.json");
@@ -716,43 +618,33 @@ mod tests {
         DEFAULT_STATUSES.into_iter().collect()
     }
 
+    /// The client with a company name that HTML must escape.
     fn requester() -> Requester {
         Requester {
-            display_name: "Анна Смирнова".into(),
-            telegram_id: 555_001,
             username: Some("anna_s".into()),
             company: Some("ООО \"Ромашка\" & Co".into()),
+            ..samples::requester()
         }
     }
 
+    /// The recorded ticket, with markup-like text for the escaping to show.
     fn draft() -> TicketDraft {
         TicketDraft {
-            follow_up_of: None,
-            key: IdempotencyKey::telegram(-1001234567890, 42),
-            subject: "Не печатает принтер".into(),
             description: "Принтер в бухгалтерии не печатает.\nОшибка <E-05>.".into(),
             requester: requester(),
-            source_url: Some("https://t.me/c/1234567890/42".into()),
-            registered_at: datetime!(2026-11-21 14:58:00.5 +3),
-            attachments: Vec::new(),
-            defaults: Default::default(),
-            retry: false,
+            ..samples::recorded_draft()
         }
     }
 
+    /// A comment with a file whose name HTML must escape.
     fn comment_draft() -> CommentDraft {
         CommentDraft {
-            key: IdempotencyKey::telegram(-100, 5),
             author: requester(),
-            body: "Вот фото ошибки\nи лог".into(),
             attachments: vec![Attachment {
                 file_name: "photo <1>.jpg".into(),
-                content_type: "image/jpeg".into(),
-                bytes: vec![1, 2, 3],
+                ..samples::screenshot()
             }],
-            source_url: Some("https://t.me/c/1234567890/43".into()),
-            written_at: datetime!(2026-11-21 12:01:00 UTC),
-            retry: false,
+            ..samples::linked_comment(43, "Вот фото ошибки\nи лог")
         }
     }
 
@@ -837,23 +729,17 @@ mod tests {
         assert_eq!(
             text,
             "Анна Смирнова (@anna_s) (Telegram, ООО \"Ромашка\" & Co):\n\n\
-             Вот фото ошибки\nи лог\n\n📎 photo <1>.jpg\n\nTelegram · tg-key: tg:-100:5"
+             Вот фото ошибки\nи лог\n\n📎 photo <1>.jpg\n\nTelegram · tg-key: tg:-1001234567890:43"
         );
-        assert!(has_marker_for(&text, "tg:-100:5"));
-        assert!(!has_marker_for(&text, "tg:-100:50"));
-        assert!(!has_marker_for(&text, "tg:-100"));
+        assert!(has_marker_for(&text, "tg:-1001234567890:43"));
         assert_eq!(strip_teledesk_comment(&text), "Вот фото ошибки\nи лог");
     }
 
     #[test]
     fn note_content_is_marked() {
-        let note = NoteDraft {
-            key: IdempotencyKey::telegram(-100, 9),
-            body: "Оценка клиента: 4 из 5".into(),
-            retry: false,
-        };
+        let note = samples::note(9, "Оценка клиента: 4 из 5");
         let text = html_to_text(&note_content(&note));
-        assert!(has_marker_for(&text, "tg:-100:9"));
+        assert!(has_marker_for(&text, note.key.as_str()));
         assert_eq!(strip_teledesk_comment(&text), "Оценка клиента: 4 из 5");
     }
 
@@ -867,7 +753,6 @@ mod tests {
             "Здравствуйте!\n\nКартридж & бумага\nзаменены — ок\n\nраз\nдва\n\n&lt; stays"
         );
         assert_eq!(html_to_text("a & b <c"), "a & b <c");
-        assert_eq!(decode_entities("&unknown; &#x41;&#66;"), "&unknown; AB");
     }
 
     #[test]
@@ -941,11 +826,7 @@ mod tests {
     fn followups_are_classified_by_visibility_and_origin() {
         let statuses = statuses();
         let t = to_ticket(&ctx(&statuses), parts()).expect("maps");
-        let summary: Vec<(&str, Visibility, Origin)> = t
-            .comments
-            .iter()
-            .map(|c| (c.id.0.as_str(), c.visibility, c.origin))
-            .collect();
+        let summary = samples::comment_ids_and_kinds(&t);
         assert_eq!(
             summary,
             [
@@ -1047,13 +928,9 @@ mod tests {
 
     #[test]
     fn escalation_notes_record_their_step_beside_the_marker() {
-        let note = NoteDraft {
-            key: IdempotencyKey::telegram(-100, 7),
-            body: "Эскалация".into(),
-            retry: false,
-        };
+        let note = samples::note(7, "Эскалация");
         let text = html_to_text(&escalation_note_content(&note, 3, 4));
-        assert!(has_marker_for(&text, "tg:-100:7"), "{text}");
+        assert!(has_marker_for(&text, note.key.as_str()), "{text}");
         assert_eq!(recorded_priority_target(&text), Some(4));
         assert_eq!(
             recorded_priority_target(&html_to_text(&note_content(&note))),

@@ -19,7 +19,7 @@ use reqwest::Method;
 use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
     ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk, Identity,
-    NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
+    NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef, text,
 };
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
@@ -172,21 +172,6 @@ fn card_id(op: &'static str, ticket: &TicketId) -> Result<i64> {
     })
 }
 
-fn title_of(draft: &TicketDraft) -> String {
-    let subject = draft.subject.trim();
-    let title = if subject.is_empty() {
-        draft
-            .description
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or("Telegram")
-    } else {
-        subject
-    };
-    title.chars().take(MAX_TITLE_CHARS).collect()
-}
-
 #[async_trait]
 impl Helpdesk for KaitenAdapter {
     fn kind(&self) -> &'static str {
@@ -241,7 +226,7 @@ impl Helpdesk for KaitenAdapter {
             None
         });
         let body = model::CreateCard {
-            title: title_of(draft),
+            title: text::ticket_title(&draft.subject, &draft.description, MAX_TITLE_CHARS),
             board_id,
             column_id: defaults.column_id.unwrap_or(self.config.column_id),
             lane_id,

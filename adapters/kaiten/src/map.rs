@@ -2,11 +2,11 @@
 
 use crate::model;
 use std::collections::BTreeMap;
+use teledesk_adapter::text::{self, BlockShape, FILE_LINE, HtmlPiece};
 use teledesk_adapter::{
-    AttachmentRef, Comment, CommentDraft, CommentId, NoteDraft, Origin, Requester, StatusClass,
-    Ticket, TicketDraft, TicketId, TicketRef, Visibility,
+    AttachmentRef, Comment, CommentDraft, CommentId, NoteDraft, Origin, StatusClass, Ticket,
+    TicketDraft, TicketId, TicketRef, Visibility,
 };
-use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
@@ -14,7 +14,9 @@ use time::{OffsetDateTime, UtcOffset};
 ///
 /// Kaiten comments have no external id, so a retry after a crash finds the earlier comment by this
 /// text, and the poller recognises teledesk's own comments even if the author check fails.
-pub const MARKER: &str = "tg-key: ";
+pub const MARKER: &str = text::MARKER;
+
+pub use text::{has_any_marker, has_marker_for};
 
 /// First line of the requester block appended to card descriptions; reading a card strips it.
 const BLOCK_SEPARATOR: &str = "---";
@@ -22,7 +24,11 @@ const BLOCK_TELEGRAM: &str = "**Telegram:** ";
 const BLOCK_REGISTERED: &str = "**Registered (UTC):** ";
 const BLOCK_SOURCE: &str = "**Source:** ";
 const BLOCK_FOLLOW_UP: &str = "**Follow-up of:** ";
-const FILE_LINE: &str = "📎 ";
+const BLOCK: BlockShape<'static> = BlockShape {
+    separator: BLOCK_SEPARATOR,
+    first: BLOCK_TELEGRAM,
+    more: &[BLOCK_REGISTERED, BLOCK_SOURCE, BLOCK_FOLLOW_UP],
+};
 
 /// Everything besides the payloads that mapping a card needs.
 #[derive(Clone, Copy, Debug)]
@@ -84,58 +90,30 @@ fn escape_markdown(text: &str) -> String {
     out
 }
 
-fn rfc3339_utc(at: OffsetDateTime) -> String {
-    at.to_offset(UtcOffset::UTC)
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| at.unix_timestamp().to_string())
-}
-
-fn requester_line(requester: &Requester) -> String {
-    let mut line = format!(
-        "{}, id {}",
-        escape_markdown(&requester.label()),
-        requester.telegram_id
-    );
-    if let Some(company) = &requester.company {
-        line.push_str(", ");
-        line.push_str(&escape_markdown(company));
-    }
-    line
-}
-
 /// The card description: the client's text, then a block staff read the requester from.
 ///
 /// The block carries what Kaiten has no field for: the Telegram identity, the exact registration
 /// time (the card's `created` is when teledesk got through, which can be later) and the source link.
 pub fn card_description(draft: &TicketDraft) -> String {
-    let mut text = String::new();
-    let description = draft.description.trim();
-    if !description.is_empty() {
-        text.push_str(description);
-        text.push_str("\n\n");
-    }
-    text.push_str(BLOCK_SEPARATOR);
-    text.push('\n');
-    text.push_str(BLOCK_TELEGRAM);
-    text.push_str(&requester_line(&draft.requester));
-    text.push('\n');
-    text.push_str(BLOCK_REGISTERED);
-    text.push_str(&rfc3339_utc(draft.registered_at));
+    let requester = text::requester_line_escaped(&draft.requester, escape_markdown);
+    let mut block = vec![
+        format!("{BLOCK_TELEGRAM}{requester}"),
+        format!(
+            "{BLOCK_REGISTERED}{}",
+            text::rfc3339_utc(draft.registered_at)
+        ),
+    ];
     if let Some(source) = &draft.source_url {
-        text.push('\n');
-        text.push_str(BLOCK_SOURCE);
-        text.push_str(source);
+        block.push(format!("{BLOCK_SOURCE}{source}"));
     }
     if let Some(original) = &draft.follow_up_of {
-        text.push('\n');
-        text.push_str(BLOCK_FOLLOW_UP);
-        text.push('#');
-        text.push_str(&original.number);
+        let mut line = format!("{BLOCK_FOLLOW_UP}#{}", original.number);
         if let Some(url) = &original.url {
-            text.push_str(&format!(" ({url})"));
+            line.push_str(&format!(" ({url})"));
         }
+        block.push(line);
     }
-    text
+    text::with_block(draft.description.trim(), BLOCK_SEPARATOR, &block)
 }
 
 /// An internal note's text: the note, then the marker that finds it again on a retry.
@@ -146,32 +124,7 @@ pub fn note_text(note: &NoteDraft) -> String {
 /// The description without the requester block [`card_description`] appended; text staff added
 /// after the block is kept.
 pub fn strip_requester_block(description: &str) -> String {
-    let lines: Vec<&str> = description.lines().collect();
-    let start = (0..lines.len()).rev().find(|&i| {
-        lines[i].trim_end() == BLOCK_SEPARATOR
-            && lines
-                .get(i + 1)
-                .is_some_and(|l| l.starts_with(BLOCK_TELEGRAM))
-            && (i == 0 || lines[i - 1].trim().is_empty())
-    });
-    let Some(start) = start else {
-        return description.trim().to_owned();
-    };
-    let mut end = start + 2;
-    while end < lines.len()
-        && (lines[end].starts_with(BLOCK_REGISTERED)
-            || lines[end].starts_with(BLOCK_SOURCE)
-            || lines[end].starts_with(BLOCK_FOLLOW_UP))
-    {
-        end += 1;
-    }
-    let before = lines[..start].join("\n");
-    let after = lines[end..].join("\n");
-    match (before.trim(), after.trim()) {
-        (b, "") => b.to_owned(),
-        ("", a) => a.to_owned(),
-        (b, a) => format!("{b}\n\n{a}"),
-    }
+    text::strip_block(description, &BLOCK)
 }
 
 /// The comment text for a client message: who wrote it, the text, links to its files, and a small
@@ -202,22 +155,6 @@ pub fn comment_text(draft: &CommentDraft, files: &[(String, String)]) -> String 
     text
 }
 
-/// Whether `text` carries the marker of exactly `key` (not of a key it is a prefix of).
-pub fn has_marker_for(text: &str, key: &str) -> bool {
-    let needle = format!("{MARKER}{key}");
-    text.match_indices(&needle).any(|(at, _)| {
-        text[at + needle.len()..]
-            .chars()
-            .next()
-            .is_none_or(|c| !(c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_')))
-    })
-}
-
-/// Whether `text` carries any teledesk marker.
-pub fn has_any_marker(text: &str) -> bool {
-    text.contains(MARKER)
-}
-
 /// The client's own words from a comment teledesk wrote: no header, file lines or footer.
 pub fn strip_teledesk_comment(text: &str) -> String {
     let mut lines: Vec<&str> = text.lines().collect();
@@ -226,11 +163,7 @@ pub fn strip_teledesk_comment(text: &str) -> String {
     }) {
         lines.remove(0);
     }
-    if let Some(last) = lines.iter().rposition(|l| !l.trim().is_empty())
-        && lines[last].contains(MARKER)
-    {
-        lines.truncate(last);
-    }
+    text::drop_marker_footer(&mut lines);
     lines.retain(|l| !l.starts_with(FILE_LINE));
     lines.join("\n").trim().to_owned()
 }
@@ -238,29 +171,17 @@ pub fn strip_teledesk_comment(text: &str) -> String {
 /// HTML comments (`type` 2) as plain text: tags dropped, line breaks kept, common entities decoded.
 pub fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(open) = rest.find('<') {
-        out.push_str(&rest[..open]);
-        let Some(close) = rest[open..].find('>') else {
-            out.push_str(&rest[open..]);
-            rest = "";
-            break;
-        };
-        let tag = rest[open + 1..open + close].trim().to_ascii_lowercase();
-        if tag.starts_with("br") || tag == "/p" || tag == "/div" || tag == "/li" {
-            out.push('\n');
+    for piece in text::html_pieces(html) {
+        match piece {
+            HtmlPiece::Text(chunk) => out.push_str(chunk),
+            HtmlPiece::Tag(tag) => {
+                if tag.starts_with("br") || tag == "/p" || tag == "/div" || tag == "/li" {
+                    out.push('\n');
+                }
+            }
         }
-        rest = &rest[open + close + 1..];
     }
-    out.push_str(rest);
-    out.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-        .trim()
-        .to_owned()
+    text::decode_common_entities(&out).trim().to_owned()
 }
 
 /// The class of a card: its column in `statuses`, else its `state`.
@@ -379,7 +300,8 @@ pub fn to_ticket(ctx: &Context<'_>, card: &model::Card, comments: &[model::Comme
 #[cfg(test)]
 mod tests {
     use super::*;
-    use teledesk_adapter::IdempotencyKey;
+    use teledesk_adapter::{CommentDraft, Requester};
+    use teledesk_testkit::samples::{self, round_trip};
     use time::macros::datetime;
 
     const CARD: &str = include_str!("../../../fixtures/kaiten/card.json");
@@ -391,55 +313,8 @@ mod tests {
     const ERROR_401: &str = include_str!("../../../fixtures/kaiten/error_401.json");
     const ERROR_402: &str = include_str!("../../../fixtures/kaiten/error_402.json");
 
-    fn round_trip<T>(json: &str) -> T
-    where
-        T: serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug,
-    {
-        let parsed: T = serde_json::from_str(json).expect("fixture parses");
-        let again: T = serde_json::from_value(serde_json::to_value(&parsed).expect("serializes"))
-            .expect("re-parses");
-        assert_eq!(parsed, again);
-        parsed
-    }
-
     fn statuses() -> BTreeMap<i64, StatusClass> {
         BTreeMap::from([(103, StatusClass::WaitingClient)])
-    }
-
-    fn requester() -> Requester {
-        Requester {
-            display_name: "Анна Смирнова".into(),
-            telegram_id: 555_001,
-            username: Some("anna_s".into()),
-            company: Some("ООО Ромашка".into()),
-        }
-    }
-
-    fn draft() -> TicketDraft {
-        TicketDraft {
-            follow_up_of: None,
-            key: IdempotencyKey::telegram(-1001234567890, 42),
-            subject: "Не печатает принтер".into(),
-            description: "Принтер в бухгалтерии не печатает.".into(),
-            requester: requester(),
-            source_url: Some("https://t.me/c/1234567890/42".into()),
-            registered_at: datetime!(2026-11-21 14:58:00.5 +3),
-            attachments: Vec::new(),
-            defaults: Default::default(),
-            retry: false,
-        }
-    }
-
-    fn comment_draft(key: IdempotencyKey) -> CommentDraft {
-        CommentDraft {
-            key,
-            author: requester(),
-            body: "Вот фото ошибки".into(),
-            attachments: Vec::new(),
-            source_url: Some("https://t.me/c/1234567890/43".into()),
-            written_at: datetime!(2026-11-21 12:01:00 UTC),
-            retry: false,
-        }
     }
 
     #[test]
@@ -499,7 +374,7 @@ mod tests {
 
     #[test]
     fn description_carries_the_requester_and_strips_back() {
-        let text = card_description(&draft());
+        let text = card_description(&samples::recorded_draft());
         assert!(text.starts_with("Принтер в бухгалтерии не печатает.\n\n---\n"));
         assert!(text.contains("Анна Смирнова (@anna\\_s), id 555001, ООО Ромашка"));
         assert!(text.contains("2026-11-21T11:58:00.5Z"));
@@ -512,7 +387,7 @@ mod tests {
 
     #[test]
     fn an_empty_description_is_only_the_block_and_strips_to_nothing() {
-        let mut d = draft();
+        let mut d = samples::recorded_draft();
         d.description = String::new();
         d.source_url = None;
         let text = card_description(&d);
@@ -522,7 +397,10 @@ mod tests {
 
     #[test]
     fn staff_text_after_the_block_survives() {
-        let text = format!("{}\n\nУточнение от поддержки", card_description(&draft()));
+        let text = format!(
+            "{}\n\nУточнение от поддержки",
+            card_description(&samples::recorded_draft())
+        );
         assert_eq!(
             strip_requester_block(&text),
             "Принтер в бухгалтерии не печатает.\n\nУточнение от поддержки"
@@ -530,15 +408,16 @@ mod tests {
     }
 
     #[test]
-    fn a_horizontal_rule_of_the_client_is_not_a_block() {
-        assert_eq!(strip_requester_block("a\n\n---\nb"), "a\n\n---\nb");
-    }
-
-    #[test]
     fn comment_text_has_header_files_and_marker() {
-        let key = IdempotencyKey::telegram(-100, 5);
+        let draft = CommentDraft {
+            author: Requester {
+                username: Some("anna_s".into()),
+                ..samples::requester()
+            },
+            ..samples::linked_comment(43, "Вот фото ошибки")
+        };
         let text = comment_text(
-            &comment_draft(key.clone()),
+            &draft,
             &[(
                 "photo.jpg".into(),
                 "https://files.example/1/photo.jpg".into(),
@@ -546,10 +425,10 @@ mod tests {
         );
         assert!(text.starts_with("**Анна Смирнова (@anna\\_s)** (Telegram, ООО Ромашка):\n\n"));
         assert!(text.contains("📎 [photo.jpg](https://files.example/1/photo.jpg)"));
-        assert!(text.ends_with("*[Telegram](https://t.me/c/1234567890/43) · tg-key: tg:-100:5*"));
-        assert!(has_marker_for(&text, key.as_str()));
-        assert!(!has_marker_for(&text, "tg:-100:50"));
-        assert!(!has_marker_for(&text, "tg:-100"));
+        assert!(text.ends_with(
+            "*[Telegram](https://t.me/c/1234567890/43) · tg-key: tg:-1001234567890:43*"
+        ));
+        assert!(has_marker_for(&text, draft.key.as_str()));
         assert_eq!(strip_teledesk_comment(&text), "Вот фото ошибки");
     }
 
@@ -595,11 +474,7 @@ mod tests {
     #[test]
     fn comments_are_classified_by_visibility_and_origin() {
         let t = ticket();
-        let summary: Vec<(&str, Visibility, Origin)> = t
-            .comments
-            .iter()
-            .map(|c| (c.id.0.as_str(), c.visibility, c.origin))
-            .collect();
+        let summary = samples::comment_ids_and_kinds(&t);
         assert_eq!(
             summary,
             [

@@ -2,11 +2,13 @@
 
 use crate::config::StatusMap;
 use crate::model;
-use teledesk_adapter::{
-    AttachmentRef, Comment, CommentDraft, CommentId, Error, ErrorKind, Origin, Requester, Result,
-    StatusClass, Ticket, TicketDraft, TicketId, TicketRef, Visibility,
+use teledesk_adapter::text::{
+    self, FOLLOW_UP_LABEL, REGISTERED_LABEL, SOURCE_LABEL, TELEGRAM_LABEL,
 };
-use time::format_description::well_known::Rfc3339;
+use teledesk_adapter::{
+    AttachmentRef, Comment, CommentDraft, CommentId, Error, ErrorKind, Origin, Result, StatusClass,
+    Ticket, TicketDraft, TicketId, TicketRef, Visibility,
+};
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
@@ -16,14 +18,10 @@ use time::{OffsetDateTime, UtcOffset};
 /// Redmine journals have no external id and `PUT /issues/{id}.json` returns no journal id, so the
 /// adapter finds its own journal (right after writing it, and on a retry after a crash) by this
 /// text; issues carry it in the description, where `description=~` can search for it.
-pub const MARKER: &str = "tg-key: ";
+pub const MARKER: &str = text::MARKER;
 
 /// First line of the requester block appended to issue descriptions; reading an issue strips it.
 const BLOCK_SEPARATOR: &str = "---";
-const BLOCK_TELEGRAM: &str = "Telegram: ";
-const BLOCK_REGISTERED: &str = "Registered (UTC): ";
-const BLOCK_SOURCE: &str = "Source: ";
-const BLOCK_FOLLOW_UP: &str = "Follow-up of: ";
 /// Redmine's subject column is 255 characters.
 const MAX_SUBJECT_CHARS: usize = 255;
 
@@ -76,37 +74,11 @@ pub fn normalize_newlines(text: &str) -> String {
     text.replace("\r\n", "\n").replace('\r', "\n")
 }
 
-fn rfc3339_utc(at: OffsetDateTime) -> String {
-    at.to_offset(UtcOffset::UTC)
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| at.unix_timestamp().to_string())
-}
-
-fn requester_line(requester: &Requester) -> String {
-    let mut line = format!("{}, id {}", requester.label(), requester.telegram_id);
-    if let Some(company) = &requester.company {
-        line.push_str(", ");
-        line.push_str(company);
-    }
-    line
-}
-
 /// The subject: the client's, or the first line of the description, cut to Redmine's limit.
 pub fn subject_of(draft: &TicketDraft) -> String {
-    let subject = draft.subject.trim();
-    let subject = if subject.is_empty() {
-        draft
-            .description
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or("Telegram")
-    } else {
-        subject
-    };
     // Redmine rejects line breaks nowhere but shows them nowhere either.
-    let one_line = subject.replace(['\r', '\n'], " ");
-    one_line.chars().take(MAX_SUBJECT_CHARS).collect()
+    text::ticket_title(&draft.subject, &draft.description, MAX_SUBJECT_CHARS)
+        .replace(['\r', '\n'], " ")
 }
 
 /// The issue description: the client's text, then a block staff read the requester from.
@@ -116,35 +88,10 @@ pub fn subject_of(draft: &TicketDraft) -> String {
 /// link, the closed issue a follow-up continues, and the idempotency marker. Plain lines render
 /// the same under Textile and Markdown.
 pub fn issue_description(draft: &TicketDraft) -> String {
-    let mut text = String::new();
-    let description = draft.description.trim();
-    if !description.is_empty() {
-        text.push_str(description);
-        text.push_str("\n\n");
-    }
-    text.push_str(BLOCK_SEPARATOR);
-    text.push('\n');
-    text.push_str(BLOCK_TELEGRAM);
-    text.push_str(&requester_line(&draft.requester));
-    text.push('\n');
-    text.push_str(BLOCK_REGISTERED);
-    text.push_str(&rfc3339_utc(draft.registered_at));
-    if let Some(source) = &draft.source_url {
-        text.push('\n');
-        text.push_str(BLOCK_SOURCE);
-        text.push_str(source);
-    }
-    if let Some(original) = &draft.follow_up_of {
-        text.push('\n');
-        text.push_str(BLOCK_FOLLOW_UP);
-        // `#123` is a link to the issue in both of Redmine's text formats.
-        text.push('#');
-        text.push_str(&original.number);
-    }
-    text.push('\n');
-    text.push_str(MARKER);
-    text.push_str(draft.key.as_str());
-    text
+    // The follow-up line's `#123` is a link to the issue in both of Redmine's text formats.
+    let mut block = text::requester_lines(draft, FOLLOW_UP_LABEL);
+    block.push(format!("{MARKER}{}", draft.key.as_str()));
+    text::with_block(draft.description.trim(), BLOCK_SEPARATOR, &block)
 }
 
 /// The description without the requester block (and anything staff typed after it kept).
@@ -155,7 +102,7 @@ pub fn strip_requester_block(text: &str) -> String {
         lines[i].trim() == BLOCK_SEPARATOR
             && lines
                 .get(i + 1)
-                .is_some_and(|next| next.starts_with(BLOCK_TELEGRAM))
+                .is_some_and(|next| next.starts_with(TELEGRAM_LABEL))
     });
     let Some(start) = start else {
         return text.trim().to_owned();
@@ -164,21 +111,15 @@ pub fn strip_requester_block(text: &str) -> String {
     while end < lines.len() && is_block_line(lines[end]) {
         end += 1;
     }
-    let before = lines[..start].join("\n");
-    let after = lines[end..].join("\n");
-    match (before.trim(), after.trim()) {
-        (before, "") => before.to_owned(),
-        ("", after) => after.to_owned(),
-        (before, after) => format!("{before}\n\n{after}"),
-    }
+    text::join_paragraphs(&lines[..start].join("\n"), &lines[end..].join("\n"))
 }
 
 fn is_block_line(line: &str) -> bool {
     [
-        BLOCK_TELEGRAM,
-        BLOCK_REGISTERED,
-        BLOCK_SOURCE,
-        BLOCK_FOLLOW_UP,
+        TELEGRAM_LABEL,
+        REGISTERED_LABEL,
+        SOURCE_LABEL,
+        FOLLOW_UP_LABEL,
         MARKER,
     ]
     .iter()
@@ -246,11 +187,7 @@ pub fn strip_teledesk_comment(text: &str) -> String {
     }) {
         lines.remove(0);
     }
-    if let Some(last) = lines.iter().rposition(|l| !l.trim().is_empty())
-        && lines[last].contains(MARKER)
-    {
-        lines.truncate(last);
-    }
+    text::drop_marker_footer(&mut lines);
     lines.join("\n").trim().to_owned()
 }
 
@@ -473,7 +410,7 @@ mod tests {
     use super::*;
     use crate::config::DEFAULT_STATUSES;
     use std::collections::BTreeMap;
-    use teledesk_adapter::IdempotencyKey;
+    use teledesk_testkit::samples::{self, round_trip};
     use time::macros::datetime;
 
     const ISSUE: &str = include_str!("../../../fixtures/redmine/issue.json");
@@ -488,50 +425,22 @@ mod tests {
     const ERROR_422: &str = include_str!("../../../fixtures/redmine/error_422.json");
     const WEBHOOK: &str = include_str!("../../../fixtures/redmine/webhook_issue_updated.json");
 
-    fn round_trip<T>(json: &str) -> T
-    where
-        T: serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug,
-    {
-        let parsed: T = serde_json::from_str(json).expect("fixture parses");
-        let again: T = serde_json::from_value(serde_json::to_value(&parsed).expect("serializes"))
-            .expect("re-parses");
-        assert_eq!(parsed, again);
-        parsed
-    }
-
-    fn requester() -> Requester {
-        Requester {
-            display_name: "Анна Смирнова".into(),
-            telegram_id: 500_001,
-            username: Some("anna_smirnova".into()),
-            company: Some("Acme Kazan".into()),
-        }
-    }
-
+    /// A ticket from the client the Redmine fixtures know, with two lines of description,
+    /// registered at half a second.
     fn draft() -> TicketDraft {
         TicketDraft {
-            follow_up_of: None,
-            key: IdempotencyKey::telegram(-1001234567890, 42),
-            subject: "Не печатает принтер".into(),
             description: "Принтер в бухгалтерии не печатает.\nSecond line.".into(),
-            requester: requester(),
-            source_url: Some("https://t.me/c/1234567890/42".into()),
-            registered_at: datetime!(2026-11-21 16:50:00.5 +3),
-            attachments: Vec::new(),
-            defaults: Default::default(),
-            retry: false,
+            requester: samples::acme_requester(),
+            registered_at: datetime!(2026-11-21 13:50:00.5 UTC),
+            ..samples::draft(42)
         }
     }
 
-    fn comment_draft(key: IdempotencyKey) -> CommentDraft {
+    /// Message 43 of the fixtures.
+    fn comment_draft() -> CommentDraft {
         CommentDraft {
-            key,
-            author: requester(),
-            body: "Вот фото ошибки".into(),
-            attachments: Vec::new(),
-            source_url: Some("https://t.me/c/1234567890/43".into()),
-            written_at: datetime!(2026-11-21 13:48:21 UTC),
-            retry: false,
+            author: samples::acme_requester(),
+            ..samples::linked_comment(43, "Вот фото ошибки")
         }
     }
 
@@ -711,10 +620,8 @@ mod tests {
     }
 
     #[test]
-    fn subject_falls_back_to_the_first_line_and_is_cut() {
+    fn subject_is_one_line_cut_to_redmines_column() {
         let mut d = draft();
-        d.subject = " ".into();
-        assert_eq!(subject_of(&d), "Принтер в бухгалтерии не печатает.");
         d.subject = "x".repeat(300);
         assert_eq!(subject_of(&d).chars().count(), 255);
         d.subject = "two\nlines".into();
@@ -723,8 +630,8 @@ mod tests {
 
     #[test]
     fn comment_text_has_header_and_marker_and_strips_back() {
-        let key = IdempotencyKey::telegram(-1001234567890, 43);
-        let text = comment_text(&comment_draft(key.clone()));
+        let key = samples::key(43);
+        let text = comment_text(&comment_draft());
         assert_eq!(
             text,
             "**Анна Смирнова (@anna_smirnova)** (Telegram, Acme Kazan):\n\nВот фото ошибки\n\n\
@@ -738,11 +645,15 @@ mod tests {
 
     #[test]
     fn a_files_only_comment_strips_to_nothing() {
-        let mut draft = comment_draft(IdempotencyKey::telegram(-1, 2));
-        draft.body = String::new();
-        draft.source_url = None;
+        let draft = CommentDraft {
+            author: samples::acme_requester(),
+            ..samples::comment(2, "")
+        };
         let text = comment_text(&draft);
-        assert!(text.ends_with("):\n\ntg-key: tg:-1:2"), "{text}");
+        assert!(
+            text.ends_with("):\n\ntg-key: tg:-1001234567890:2"),
+            "{text}"
+        );
         assert_eq!(strip_teledesk_comment(&text), "");
     }
 
@@ -778,11 +689,7 @@ mod tests {
     #[test]
     fn journals_become_comments_by_visibility_and_origin() {
         let t = ticket();
-        let summary: Vec<(&str, Visibility, Origin)> = t
-            .comments
-            .iter()
-            .map(|c| (c.id.0.as_str(), c.visibility, c.origin))
-            .collect();
+        let summary = samples::comment_ids_and_kinds(&t);
         // 12 (status/assignee), 14 (priority) and 18 (relation) change fields only.
         assert_eq!(
             summary,

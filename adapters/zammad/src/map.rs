@@ -5,11 +5,13 @@ use crate::model;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use std::collections::BTreeMap;
+use teledesk_adapter::text::{
+    self, BlockShape, FOLLOW_UP_LABEL, REGISTERED_LABEL, SOURCE_LABEL, TELEGRAM_LABEL,
+};
 use teledesk_adapter::{
-    Attachment, AttachmentRef, Comment, CommentDraft, CommentId, IdempotencyKey, Origin, Requester,
+    Attachment, AttachmentRef, Comment, CommentDraft, CommentId, IdempotencyKey, Origin,
     StatusClass, Ticket, TicketDraft, TicketId, TicketRef, Visibility,
 };
-use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
@@ -25,10 +27,14 @@ pub const SYSTEM_USER: i64 = 1;
 
 /// The block appended to what teledesk writes: a signature delimiter, then labelled lines.
 const BLOCK_SEPARATOR: &str = "--";
-const BLOCK_TELEGRAM: &str = "Telegram: ";
-const BLOCK_REGISTERED: &str = "Registered (UTC): ";
-const BLOCK_SOURCE: &str = "Source: ";
-const BLOCK_FOLLOW_UP: &str = "Follow-up of: ";
+const BLOCK: BlockShape<'static> = BlockShape {
+    separator: BLOCK_SEPARATOR,
+    first: TELEGRAM_LABEL,
+    more: &[REGISTERED_LABEL, SOURCE_LABEL, FOLLOW_UP_LABEL],
+};
+
+/// The longest entity name [`html_to_text`] decodes, in bytes.
+const LONGEST_ENTITY: usize = 9;
 
 /// The line an escalation note ends with, so a retried escalation knows what the first attempt did.
 const PRIORITY_LINE: &str = "Priority: ";
@@ -185,109 +191,33 @@ pub fn ticket_ref(site: &str, id: i64, number: &str) -> TicketRef {
 
 /// The ticket title: the subject, else the description's first line, cut to Zammad's limit.
 pub fn title_of(draft: &TicketDraft) -> String {
-    let subject = draft.subject.trim();
-    let title = if subject.is_empty() {
-        draft
-            .description
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or("Telegram")
-    } else {
-        subject
-    };
-    title.chars().take(MAX_TITLE_CHARS).collect()
-}
-
-fn rfc3339_utc(at: OffsetDateTime) -> String {
-    at.to_offset(UtcOffset::UTC)
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| at.unix_timestamp().to_string())
-}
-
-fn telegram_line(requester: &Requester) -> String {
-    let mut line = format!(
-        "{BLOCK_TELEGRAM}{}, id {}",
-        requester.label(),
-        requester.telegram_id
-    );
-    if let Some(company) = &requester.company {
-        line.push_str(", ");
-        line.push_str(company);
-    }
-    line
-}
-
-fn with_block(text: &str, block: &[String]) -> String {
-    let text = text.trim();
-    let mut out = String::with_capacity(text.len() + 200);
-    if !text.is_empty() {
-        out.push_str(text);
-        out.push_str("\n\n");
-    }
-    out.push_str(BLOCK_SEPARATOR);
-    for line in block {
-        out.push('\n');
-        out.push_str(line);
-    }
-    out
+    text::ticket_title(&draft.subject, &draft.description, MAX_TITLE_CHARS)
 }
 
 /// The first article of a ticket: the client's description, then a block staff read the requester
 /// from (Zammad's customer is a mailbox, not the Telegram person), with the exact registration time
 /// and, for a follow-up, the closed ticket it continues.
 pub fn ticket_body(draft: &TicketDraft) -> String {
-    let mut block = vec![
-        telegram_line(&draft.requester),
-        format!("{BLOCK_REGISTERED}{}", rfc3339_utc(draft.registered_at)),
-    ];
-    if let Some(source) = &draft.source_url {
-        block.push(format!("{BLOCK_SOURCE}{source}"));
-    }
-    if let Some(original) = &draft.follow_up_of {
-        block.push(format!("{BLOCK_FOLLOW_UP}#{}", original.number));
-    }
-    with_block(&draft.description, &block)
+    let block = text::requester_lines(draft, FOLLOW_UP_LABEL);
+    text::with_block(draft.description.trim(), BLOCK_SEPARATOR, &block)
 }
 
 /// A client comment: the text, then who wrote it and where.
 pub fn comment_body(draft: &CommentDraft) -> String {
-    let mut block = vec![telegram_line(&draft.author)];
+    let mut block = vec![format!(
+        "{TELEGRAM_LABEL}{}",
+        text::requester_line(&draft.author)
+    )];
     if let Some(source) = &draft.source_url {
-        block.push(format!("{BLOCK_SOURCE}{source}"));
+        block.push(format!("{SOURCE_LABEL}{source}"));
     }
-    with_block(&draft.body, &block)
+    text::with_block(draft.body.trim(), BLOCK_SEPARATOR, &block)
 }
 
 /// The text without the block [`ticket_body`] or [`comment_body`] appended; text staff added after
 /// the block is kept.
 pub fn strip_block(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let start = (0..lines.len()).rev().find(|&i| {
-        lines[i].trim_end() == BLOCK_SEPARATOR
-            && lines
-                .get(i + 1)
-                .is_some_and(|l| l.starts_with(BLOCK_TELEGRAM))
-            && (i == 0 || lines[i - 1].trim().is_empty())
-    });
-    let Some(start) = start else {
-        return text.trim().to_owned();
-    };
-    let mut end = start + 2;
-    while end < lines.len()
-        && [BLOCK_REGISTERED, BLOCK_SOURCE, BLOCK_FOLLOW_UP]
-            .iter()
-            .any(|p| lines[end].starts_with(p))
-    {
-        end += 1;
-    }
-    let before = lines[..start].join("\n");
-    let after = lines[end..].join("\n");
-    match (before.trim(), after.trim()) {
-        (b, "") => b.to_owned(),
-        ("", a) => a.to_owned(),
-        (b, a) => format!("{b}\n\n{a}"),
-    }
+    text::strip_block(text, &BLOCK)
 }
 
 /// Files for an article: base64 inside the JSON, as Zammad's API takes them.
@@ -312,9 +242,9 @@ pub fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
     while let Some(open) = rest.find('<') {
-        out.push_str(&decode_entities(&rest[..open]));
+        out.push_str(&text::decode_entities(&rest[..open], LONGEST_ENTITY));
         let Some(close) = rest[open..].find('>') else {
-            out.push_str(&decode_entities(&rest[open..]));
+            out.push_str(&text::decode_entities(&rest[open..], LONGEST_ENTITY));
             rest = "";
             break;
         };
@@ -343,52 +273,9 @@ pub fn html_to_text(html: &str) -> String {
             out.push('\n');
         }
     }
-    out.push_str(&decode_entities(rest));
+    out.push_str(&text::decode_entities(rest, LONGEST_ENTITY));
     let lines: Vec<&str> = out.lines().map(str::trim_end).collect();
     lines.join("\n").trim().to_owned()
-}
-
-fn decode_entities(text: &str) -> String {
-    if !text.contains('&') {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        rest = &rest[at..];
-        let end = rest[1..].find(';').map(|i| i + 1).filter(|i| *i <= 10);
-        let decoded = end.and_then(|end| {
-            let entity = &rest[1..end];
-            let c = match entity {
-                "amp" => Some('&'),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "quot" => Some('"'),
-                "apos" | "#39" => Some('\''),
-                "nbsp" => Some(' '),
-                _ => entity
-                    .strip_prefix("#x")
-                    .or_else(|| entity.strip_prefix("#X"))
-                    .and_then(|hex| u32::from_str_radix(hex, 16).ok())
-                    .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
-                    .and_then(char::from_u32),
-            };
-            c.map(|c| (c, end))
-        });
-        match decoded {
-            Some((c, end)) => {
-                out.push(c);
-                rest = &rest[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// An article's body as plain text.
@@ -666,6 +553,7 @@ pub fn webhook_ticket(body: &[u8]) -> Result<TicketId, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use teledesk_testkit::samples::{self, round_trip};
     use time::macros::datetime;
 
     const ARTICLES: &str = include_str!("../../../fixtures/zammad/articles_by_ticket.json");
@@ -680,38 +568,11 @@ mod tests {
     const LINKS: &str = include_str!("../../../fixtures/zammad/links.json");
     const WEBHOOK: &str = include_str!("../../../fixtures/zammad/webhook_payload.json");
 
-    fn round_trip<T>(json: &str) -> T
-    where
-        T: serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug,
-    {
-        let parsed: T = serde_json::from_str(json).expect("fixture parses");
-        let again: T = serde_json::from_value(serde_json::to_value(&parsed).expect("serializes"))
-            .expect("re-parses");
-        assert_eq!(parsed, again);
-        parsed
-    }
-
-    fn requester() -> Requester {
-        Requester {
-            display_name: "Анна Смирнова".into(),
-            telegram_id: 500_001,
-            username: Some("anna_smirnova".into()),
-            company: Some("Acme Kazan".into()),
-        }
-    }
-
+    /// The recorded ticket, from the client the Zammad fixtures know.
     fn draft() -> TicketDraft {
         TicketDraft {
-            follow_up_of: None,
-            key: IdempotencyKey::telegram(-1001234567890, 42),
-            subject: "Не печатает принтер".into(),
-            description: "Принтер в бухгалтерии не печатает.".into(),
-            requester: requester(),
-            source_url: Some("https://t.me/c/1234567890/42".into()),
-            registered_at: datetime!(2026-11-21 14:58:00.5 +3),
-            attachments: Vec::new(),
-            defaults: Default::default(),
-            retry: false,
+            requester: samples::acme_requester(),
+            ..samples::recorded_draft()
         }
     }
 
@@ -905,13 +766,8 @@ mod tests {
     #[test]
     fn comment_body_and_staff_text_after_the_block() {
         let draft = CommentDraft {
-            key: IdempotencyKey::telegram(-100, 43),
-            author: requester(),
-            body: "Вот фото ошибки".into(),
-            attachments: Vec::new(),
-            source_url: Some("https://t.me/c/1234567890/43".into()),
-            written_at: datetime!(2026-11-21 12:01:00 UTC),
-            retry: false,
+            author: samples::acme_requester(),
+            ..samples::linked_comment(43, "Вот фото ошибки")
         };
         let text = comment_body(&draft);
         assert_eq!(
@@ -987,11 +843,7 @@ mod tests {
     #[test]
     fn articles_are_classified_by_visibility_and_origin() {
         let t = ticket_with(StatusClass::InProgress, &ctx());
-        let summary: Vec<(&str, Visibility, Origin)> = t
-            .comments
-            .iter()
-            .map(|c| (c.id.0.as_str(), c.visibility, c.origin))
-            .collect();
+        let summary = samples::comment_ids_and_kinds(&t);
         assert_eq!(
             summary,
             [

@@ -3,11 +3,11 @@
 
 use crate::config::ZnunyConfig;
 use crate::model;
+use teledesk_adapter::text::{self, REGISTERED_LABEL, SOURCE_LABEL, TELEGRAM_LABEL};
 use teledesk_adapter::{
     AttachmentRef, Comment, CommentDraft, CommentId, Origin, Requester, StatusClass, Ticket,
     TicketDraft, TicketId, TicketRef, Visibility,
 };
-use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
@@ -17,13 +17,11 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 /// comments and notes carry it because articles have no external id. A retry finds the earlier
 /// write by it, and the poller recognises teledesk's own articles by it when the author check
 /// cannot (another agent copied the text, or `CreateBy` is missing in an old version).
-pub const MARKER: &str = "tg-key: ";
+pub const MARKER: &str = text::MARKER;
 
-/// The line opening teledesk's footer block; the lines after it are the ones below.
+/// The line opening teledesk's footer block; the lines after it are the requester's
+/// ([`text::requester_lines`]) and the ones below.
 const SEPARATOR: &str = "---";
-const LINE_TELEGRAM: &str = "Telegram: ";
-const LINE_REGISTERED: &str = "Registered (UTC): ";
-const LINE_SOURCE: &str = "Source: ";
 const LINE_FOLLOW_UP: &str = "Follow-up to: ";
 const LINE_PRIORITY: &str = "Priority: ";
 const HEADER_SUFFIX: &str = " via Telegram:";
@@ -61,12 +59,6 @@ pub fn parse_local(text: &str, zone: UtcOffset) -> Option<OffsetDateTime> {
         .map(|at| at.assume_offset(zone).to_offset(UtcOffset::UTC))
 }
 
-fn rfc3339_utc(at: OffsetDateTime) -> String {
-    at.to_offset(UtcOffset::UTC)
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| at.unix_timestamp().to_string())
-}
-
 /// The agent-interface link of a ticket.
 pub fn ticket_url(config: &ZnunyConfig, ticket_id: i64) -> Option<String> {
     config
@@ -85,27 +77,7 @@ pub fn ticket_ref(config: &ZnunyConfig, ticket_id: i64, number: &str) -> TicketR
 
 /// The ticket title: the subject, or the first line of the description, cut to Znuny's column.
 pub fn title_of(draft: &TicketDraft) -> String {
-    let subject = draft.subject.trim();
-    let title = if subject.is_empty() {
-        draft
-            .description
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or("Telegram")
-    } else {
-        subject
-    };
-    title.chars().take(MAX_TITLE_CHARS).collect()
-}
-
-fn requester_line(requester: &Requester) -> String {
-    let mut line = format!("{}, id {}", requester.label(), requester.telegram_id);
-    if let Some(company) = &requester.company {
-        line.push_str(", ");
-        line.push_str(company);
-    }
-    line
+    text::ticket_title(&draft.subject, &draft.description, MAX_TITLE_CHARS)
 }
 
 /// The body of a ticket's first article: the client's text, then a block staff read the
@@ -115,35 +87,10 @@ fn requester_line(requester: &Requester) -> String {
 /// time (the ticket's `Created` is when teledesk got through, which can be later), the source
 /// link, the closed ticket this one follows up, and the idempotency marker.
 pub fn description_body(draft: &TicketDraft, empty_files: &[&str]) -> String {
-    let mut text = String::new();
-    let description = draft.description.trim();
-    if !description.is_empty() {
-        text.push_str(description);
-        text.push_str("\n\n");
-    }
-    push_empty_files(&mut text, empty_files);
-    text.push_str(SEPARATOR);
-    text.push('\n');
-    text.push_str(LINE_TELEGRAM);
-    text.push_str(&requester_line(&draft.requester));
-    text.push('\n');
-    text.push_str(LINE_REGISTERED);
-    text.push_str(&rfc3339_utc(draft.registered_at));
-    if let Some(source) = &draft.source_url {
-        text.push('\n');
-        text.push_str(LINE_SOURCE);
-        text.push_str(source);
-    }
-    if let Some(original) = &draft.follow_up_of {
-        text.push('\n');
-        text.push_str(LINE_FOLLOW_UP);
-        text.push('#');
-        text.push_str(&original.number);
-    }
-    text.push('\n');
-    text.push_str(MARKER);
-    text.push_str(draft.key.as_str());
-    text
+    let mut block = text::requester_lines(draft, LINE_FOLLOW_UP);
+    block.push(format!("{MARKER}{}", draft.key.as_str()));
+    let head = with_empty_files(draft.description.trim(), empty_files);
+    text::with_block(&head, SEPARATOR, &block)
 }
 
 /// The subject of a ticket's first article.
@@ -154,36 +101,33 @@ pub fn description_subject(draft: &TicketDraft) -> String {
 /// The body of a client comment: who wrote it, the text, files that could not be attached, and
 /// the footer with the source link and the marker.
 pub fn comment_body(draft: &CommentDraft, empty_files: &[&str]) -> String {
-    let mut text = comment_header(&draft.author);
-    text.push_str("\n\n");
+    let mut head = comment_header(&draft.author);
     let body = draft.body.trim();
     if !body.is_empty() {
-        text.push_str(body);
-        text.push_str("\n\n");
+        head.push_str("\n\n");
+        head.push_str(body);
     }
-    push_empty_files(&mut text, empty_files);
-    text.push_str(SEPARATOR);
+    let mut block = Vec::new();
     if let Some(source) = &draft.source_url {
-        text.push('\n');
-        text.push_str(LINE_SOURCE);
-        text.push_str(source);
+        block.push(format!("{SOURCE_LABEL}{source}"));
     }
-    text.push('\n');
-    text.push_str(MARKER);
-    text.push_str(draft.key.as_str());
-    text
+    block.push(format!("{MARKER}{}", draft.key.as_str()));
+    text::with_block(&with_empty_files(&head, empty_files), SEPARATOR, &block)
 }
 
-/// Znuny refuses an attachment without content, so an empty file is named in the text instead.
-fn push_empty_files(text: &mut String, empty_files: &[&str]) {
-    for name in empty_files {
-        text.push_str(EMPTY_FILE);
-        text.push_str(name);
-        text.push_str(")\n");
+/// `text`, then a line naming each empty file, set off by a blank line: Znuny refuses an
+/// attachment without content, so an empty file is named in the text instead.
+fn with_empty_files(text: &str, empty_files: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for (i, name) in empty_files.iter().enumerate() {
+        if !out.is_empty() {
+            out.push_str(if i == 0 { "\n\n" } else { "\n" });
+        }
+        out.push_str(EMPTY_FILE);
+        out.push_str(name);
+        out.push(')');
     }
-    if !empty_files.is_empty() {
-        text.push('\n');
-    }
+    out
 }
 
 fn comment_header(author: &Requester) -> String {
@@ -255,9 +199,9 @@ pub fn strip_teledesk_text(body: &str) -> String {
     }
     let is_footer_line = |line: &str| {
         [
-            LINE_TELEGRAM,
-            LINE_REGISTERED,
-            LINE_SOURCE,
+            TELEGRAM_LABEL,
+            REGISTERED_LABEL,
+            SOURCE_LABEL,
             LINE_FOLLOW_UP,
             LINE_PRIORITY,
             MARKER,
@@ -284,11 +228,7 @@ pub fn strip_teledesk_text(body: &str) -> String {
         .lines()
         .filter(|l| !l.starts_with(EMPTY_FILE))
         .collect();
-    match (before.join("\n").trim(), after.trim()) {
-        (b, "") => b.to_owned(),
-        ("", a) => a.to_owned(),
-        (b, a) => format!("{b}\n\n{a}"),
-    }
+    text::join_paragraphs(&before.join("\n"), &after)
 }
 
 /// The display name in a `From` value: `"Мария Иванова" <m@x>` → `Мария Иванова`; an address
@@ -574,7 +514,8 @@ pub fn change_stamp(zone: UtcOffset, ticket: &model::Ticket) -> Option<OffsetDat
 mod tests {
     use super::*;
     use serde_json::json;
-    use teledesk_adapter::{ConfigTable, IdempotencyKey};
+    use teledesk_adapter::ConfigTable;
+    use teledesk_testkit::samples;
     use time::macros::{datetime, offset};
 
     const TICKET_GET: &str = include_str!("../../../fixtures/znuny/ticket_get.json");
@@ -591,30 +532,6 @@ mod tests {
         .expect("table");
         table.extend(extra.as_object().cloned().unwrap_or_default());
         ZnunyConfig::from_table(&table).expect("valid")
-    }
-
-    fn requester() -> Requester {
-        Requester {
-            display_name: "Анна Смирнова".into(),
-            telegram_id: 555_001,
-            username: Some("anna_s".into()),
-            company: Some("ООО Ромашка".into()),
-        }
-    }
-
-    fn draft() -> TicketDraft {
-        TicketDraft {
-            follow_up_of: None,
-            key: IdempotencyKey::telegram(-1001234567890, 42),
-            subject: "Не печатает принтер".into(),
-            description: "Принтер в бухгалтерии не печатает.".into(),
-            requester: requester(),
-            source_url: Some("https://t.me/c/1234567890/42".into()),
-            registered_at: datetime!(2026-11-21 14:58:00.5 +3),
-            attachments: Vec::new(),
-            defaults: Default::default(),
-            retry: false,
-        }
     }
 
     fn wire() -> model::Ticket {
@@ -646,7 +563,7 @@ mod tests {
 
     #[test]
     fn description_carries_the_requester_and_strips_back() {
-        let text = description_body(&draft(), &[]);
+        let text = description_body(&samples::recorded_draft(), &[]);
         assert_eq!(
             text,
             "Принтер в бухгалтерии не печатает.\n\n---\n\
@@ -664,8 +581,33 @@ mod tests {
     }
 
     #[test]
+    fn empty_files_are_named_above_the_footer() {
+        let text = description_body(&samples::draft(42), &["a.txt", "b.txt"]);
+        assert!(
+            text.starts_with(
+                "Принтер в бухгалтерии не печатает.\n\n(empty file not attached: a.txt)\n\
+                 (empty file not attached: b.txt)\n\n---\nTelegram: "
+            ),
+            "{text}"
+        );
+        assert_eq!(
+            strip_teledesk_text(&text),
+            "Принтер в бухгалтерии не печатает."
+        );
+        let only_files = TicketDraft {
+            description: String::new(),
+            ..samples::draft(42)
+        };
+        let text = description_body(&only_files, &["a.txt"]);
+        assert!(
+            text.starts_with("(empty file not attached: a.txt)\n\n---\nTelegram: "),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn a_follow_up_names_the_closed_ticket() {
-        let mut d = draft();
+        let mut d = samples::recorded_draft();
         d.follow_up_of = Some(TicketRef {
             id: TicketId("7".into()),
             number: "2026112010000071".into(),
@@ -684,18 +626,20 @@ mod tests {
     #[test]
     fn comment_text_has_header_footer_and_strips_back() {
         let draft = CommentDraft {
-            key: IdempotencyKey::telegram(-100, 5),
-            author: requester(),
-            body: "Вот фото ошибки\n---\nи ещё строка".into(),
-            attachments: Vec::new(),
-            source_url: Some("https://t.me/c/1234567890/43".into()),
-            written_at: datetime!(2026-11-21 12:01:00 UTC),
-            retry: false,
+            author: Requester {
+                username: Some("anna_s".into()),
+                ..samples::requester()
+            },
+            ..samples::linked_comment(43, "Вот фото ошибки\n---\nи ещё строка")
         };
         let text = comment_body(&draft, &["empty.txt"]);
         assert!(text.starts_with("Анна Смирнова (@anna_s) (ООО Ромашка) via Telegram:\n\n"));
         assert!(text.contains("(empty file not attached: empty.txt)"));
-        assert!(text.ends_with("---\nSource: https://t.me/c/1234567890/43\ntg-key: tg:-100:5"));
+        assert!(
+            text.ends_with(
+                "---\nSource: https://t.me/c/1234567890/43\ntg-key: tg:-1001234567890:43"
+            )
+        );
         assert_eq!(
             strip_teledesk_text(&text),
             "Вот фото ошибки\n---\nи ещё строка"
@@ -725,7 +669,7 @@ mod tests {
     fn staff_text_after_the_footer_survives() {
         let text = format!(
             "{}\n\nУточнение от поддержки",
-            description_body(&draft(), &[])
+            description_body(&samples::recorded_draft(), &[])
         );
         assert_eq!(
             strip_teledesk_text(&text),
@@ -790,11 +734,7 @@ mod tests {
         assert_eq!(t.assignee.as_deref(), Some("mivanova"));
         assert_eq!(t.resolution, None);
         assert_eq!(t.updated_at, datetime!(2026-11-21 12:06:40 UTC));
-        let summary: Vec<(&str, Visibility, Origin)> = t
-            .comments
-            .iter()
-            .map(|c| (c.id.0.as_str(), c.visibility, c.origin))
-            .collect();
+        let summary = samples::comment_ids_and_kinds(&t);
         assert_eq!(
             summary,
             [
@@ -914,13 +854,12 @@ mod tests {
     }
 
     #[test]
-    fn titles_fall_back_and_are_cut() {
-        let mut d = draft();
-        d.subject = "  ".into();
-        assert_eq!(title_of(&d), "Принтер в бухгалтерии не печатает.");
-        d.description = String::new();
-        assert_eq!(title_of(&d), "Telegram");
-        d.subject = "я".repeat(300);
+    fn titles_fit_znunys_column_and_subjects_are_shorter() {
+        let d = TicketDraft {
+            subject: "я".repeat(300),
+            ..samples::draft(42)
+        };
         assert_eq!(title_of(&d).chars().count(), 255);
+        assert_eq!(description_subject(&d).chars().count(), 120);
     }
 }
