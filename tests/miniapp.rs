@@ -838,3 +838,51 @@ async fn the_form_files_tickets_in_group_and_forum_chats_too() {
         daemon.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_who_leaves_the_group_loses_the_app_at_once() {
+    let stage = Stage::new(1, "en", "1s").await;
+    let daemon = stage.start(Options::default()).await;
+    let api = Api {
+        base: format!("http://{}", daemon.http_addr().unwrap()),
+        http: reqwest::Client::new(),
+    };
+    let chat = stage.group();
+    let init = stage
+        .telegram
+        .mini_app_init_data(stage.client, &start_token(&stage, chat), now());
+    // The membership is confirmed and remembered (the page refreshes its lists often).
+    assert!(api.list(&init, "scope=open").await.is_empty());
+    let messages_before = stage.telegram.messages(chat).len();
+
+    stage.telegram.remove_member(chat, stage.client);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = api.get(&init, "/api/app/tickets?scope=open").await;
+        if status == StatusCode::FORBIDDEN {
+            assert_eq!(body["error"], "not_a_member", "{body}");
+            break;
+        }
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the app still serves a user who left the group"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The service message is not a ticket and gets no answer.
+    while daemon.queues().inbox > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the update stays in the inbox"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(stage.kaiten.cards().is_empty());
+    assert_eq!(
+        stage.telegram.messages(chat).len(),
+        messages_before + 1,
+        "only the service message itself"
+    );
+    daemon.shutdown().await;
+}

@@ -77,5 +77,20 @@ pub(crate) async fn store_updates(
         tx.set_telegram_offset(next);
         Ok(())
     })?;
+    for update in updates {
+        forget_leaving_member(ctx, update);
+    }
     ctx.store.flush().await
+}
+
+/// A user who left a group (or was removed) loses the Mini App at once, not when their cached
+/// membership runs out. Done at intake, not in the engine: the cache is memory, not state.
+fn forget_leaving_member(ctx: &Context, update: &serde_json::Value) {
+    let message = &update["message"];
+    if let (Some(chat_id), Some(user_id)) = (
+        message["chat"]["id"].as_i64(),
+        message["left_chat_member"]["id"].as_i64(),
+    ) {
+        ctx.memberships.forget(chat_id, user_id);
+    }
 }

@@ -20,6 +20,7 @@ use crate::config::{Config, Language};
 use crate::engine::{ChatSettings, Settings};
 use crate::store::Store;
 use crate::telegram::client::{TelegramClient, TgError};
+use crate::telegram::membership::Memberships;
 use crate::telegram::pacing::PacingLimits;
 use crate::telegram::texts::Lang;
 use std::collections::HashMap;
@@ -29,6 +30,12 @@ use teledesk_adapter::{ConfigTable, Helpdesk};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+/// A membership the Mini App confirmed with Telegram is trusted this long, so list refreshes and
+/// polling do not each cost a `getChatMember`. A user who leaves a group is forgotten at once
+/// (intake sees `left_chat_member`); leaving a channel is announced to no one, so there the
+/// membership lapses only with this.
+const MEMBERSHIP_TTL: Duration = Duration::from_secs(600);
 
 /// Knobs that are not part of the config file: they describe how this process runs.
 #[derive(Clone, Debug)]
@@ -82,6 +89,8 @@ pub(crate) struct Context {
     pub poll_intervals: HashMap<String, Duration>,
     pub signals: Signals,
     pub options: Options,
+    /// Who the Mini App has seen to be a member of which chat; intake forgets a user who leaves.
+    pub memberships: Memberships,
 }
 
 impl Context {
@@ -175,6 +184,7 @@ impl Daemon {
             poll_intervals,
             signals: Signals::default(),
             options,
+            memberships: Memberships::new(MEMBERSHIP_TTL),
         });
         let tracker = TaskTracker::new();
         let intake_stop = CancellationToken::new();

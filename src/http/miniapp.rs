@@ -13,7 +13,6 @@ use crate::daemon::Context;
 use crate::engine::ChatSettings;
 use crate::model::{AppSubmission, ClientFile, FileSource, Submission};
 use crate::telegram::chat_token;
-use crate::telegram::membership::Memberships;
 use crate::telegram::texts::Lang;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
@@ -30,10 +29,6 @@ use teledesk_adapter::Requester;
 const INDEX_HTML: &str = include_str!("app/index.html");
 const APP_JS: &str = include_str!("app/app.js");
 const APP_CSS: &str = include_str!("app/app.css");
-
-/// A membership confirmed by Telegram is trusted this long, so list refreshes and polling do not
-/// each cost a `getChatMember`.
-const MEMBERSHIP_TTL: Duration = Duration::from_secs(600);
 
 /// The largest text field read from a form; the limits that matter are checked after.
 const TEXT_FIELD_MAX: usize = 64 * 1024;
@@ -55,7 +50,6 @@ type PerUser = governor::RateLimiter<
 struct AppState {
     ctx: Arc<Context>,
     init_data_max_age: Duration,
-    members: Memberships,
     submissions: PerUser,
 }
 
@@ -73,7 +67,6 @@ pub(super) fn routes(ctx: Arc<Context>, settings: ServerSettings) -> Router {
     let state = Arc::new(AppState {
         ctx,
         init_data_max_age: settings.init_data_max_age,
-        members: Memberships::new(MEMBERSHIP_TTL),
         submissions: governor::RateLimiter::keyed(submission_quota()),
     });
     Router::new()
@@ -334,7 +327,8 @@ impl AppState {
 
     async fn check_member(&self, chat_id: i64, user_id: i64, lang: Lang) -> Result<(), ApiError> {
         match self
-            .members
+            .ctx
+            .memberships
             .is_member(&self.ctx.telegram, chat_id, user_id)
             .await
         {

@@ -46,6 +46,12 @@ impl Memberships {
         Ok(member)
     }
 
+    /// Forgets that `user_id` is a member of `chat_id` (they left, or were removed): the next
+    /// request asks Telegram again.
+    pub fn forget(&self, chat_id: i64, user_id: i64) {
+        self.lock().remove(&(chat_id, user_id));
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(i64, i64), Instant>> {
         self.confirmed.lock().unwrap_or_else(|e| e.into_inner())
     }

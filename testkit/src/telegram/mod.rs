@@ -490,6 +490,13 @@ impl FakeTelegram {
         self.mutate(false, |w| w.add_member(chat_id, user_id))
     }
 
+    /// Takes `user_id` out of `chat_id` (they left, or an admin removed them). In a group or
+    /// supergroup a `left_chat_member` service message is queued as an update; leaving a channel
+    /// produces none. Panics unless they were a member.
+    pub fn remove_member(&self, chat_id: i64, user_id: i64) {
+        self.mutate(true, |w| w.remove_member(chat_id, user_id))
+    }
+
     /// Upgrades the basic group `group_id` to a supergroup and returns its new `-100…` id.
     /// Members carry over, message ids start afresh, and two updates are queued: the old chat's
     /// `migrate_to_chat_id` service message and the new chat's `migrate_from_chat_id` one. From

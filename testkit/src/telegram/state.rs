@@ -233,6 +233,8 @@ pub(crate) enum Service {
     MigrateFrom(i64),
     /// The user allowed the bot to write to them, answering a Mini App's `requestWriteAccess`.
     WriteAccessAllowed,
+    /// `left_chat_member`: the user left the group or was removed from it.
+    LeftChatMember(i64),
 }
 
 impl Service {
@@ -247,6 +249,7 @@ impl Service {
             Service::MigrateTo(_) => "migrate_to_chat_id",
             Service::MigrateFrom(_) => "migrate_from_chat_id",
             Service::WriteAccessAllowed => "write_access_allowed",
+            Service::LeftChatMember(_) => "left_chat_member",
         }
     }
 }
@@ -715,6 +718,20 @@ impl World {
         chat.members.insert(user_id);
     }
 
+    /// Takes `user_id` out of `chat_id`. Groups announce it with a `left_chat_member` service
+    /// message, which bots get even in privacy mode; a channel tells no one.
+    pub(crate) fn remove_member(&mut self, chat_id: i64, user_id: i64) {
+        let chat = self.chat_mut(chat_id, "remove_member");
+        assert!(
+            chat.members.remove(&user_id),
+            "remove_member: {user_id} is not a member of {chat_id}"
+        );
+        if chat.kind != ChatKind::Channel {
+            let left = StoredMessage::service(user_id, Service::LeftChatMember(user_id));
+            self.insert_and_queue(chat_id, left);
+        }
+    }
+
     pub(crate) fn set_can_dm(&mut self, user_id: i64, can: bool) {
         self.users
             .get_mut(&user_id)
@@ -1001,6 +1018,7 @@ impl World {
                 Service::TopicClosed | Service::TopicReopened => json!({}),
                 Service::MigrateTo(id) | Service::MigrateFrom(id) => json!(id),
                 Service::WriteAccessAllowed => json!({"from_request": true}),
+                Service::LeftChatMember(user) => self.user_json(*user),
             };
         } else if let Some(media) = &message.media {
             let (key, media_json) = media.to_json();

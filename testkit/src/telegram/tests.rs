@@ -569,6 +569,38 @@ async fn private_chats_and_members() {
 }
 
 #[tokio::test]
+async fn leaving_a_group_is_announced_and_leaving_a_channel_is_not() {
+    let fake = unlimited().await;
+    let group = fake.add_group("Clients");
+    let channel = fake.add_channel("News");
+    let ann = fake.add_user("Ann", None, Some("ann"));
+    fake.add_member(group, ann);
+    fake.add_member(channel, ann);
+
+    fake.remove_member(channel, ann);
+    fake.remove_member(group, ann);
+    let updates = ok(&fake, "getUpdates", json!({"timeout": 0})).await;
+    let updates = updates.as_array().expect("a list");
+    assert_eq!(updates.len(), 1, "only the group says it: {updates:?}");
+    let message = &updates[0]["message"];
+    assert_eq!(message["chat"]["id"], json!(group));
+    assert_eq!(message["from"]["id"], json!(ann));
+    assert_eq!(
+        message["left_chat_member"],
+        json!({"id": ann, "is_bot": false, "first_name": "Ann", "username": "ann", "language_code": "ru"})
+    );
+    for chat in [group, channel] {
+        let member = ok(
+            &fake,
+            "getChatMember",
+            json!({"chat_id": chat, "user_id": ann}),
+        )
+        .await;
+        assert_eq!(member["status"], "left");
+    }
+}
+
+#[tokio::test]
 async fn rate_limits_refuse_without_changing_state() {
     let fake = FakeTelegram::start().await;
     let group = fake.add_group("Clients");
