@@ -839,6 +839,24 @@ async fn the_form_files_tickets_in_group_and_forum_chats_too() {
     }
 }
 
+/// Asks for the open list until the app refuses `init` as a non-member.
+async fn wait_refused_as_non_member(api: &Api, init: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = api.get(init, "/api/app/tickets?scope=open").await;
+        if status == StatusCode::FORBIDDEN {
+            assert_eq!(body["error"], "not_a_member", "{body}");
+            return;
+        }
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the app still serves a user who left the chat"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_who_leaves_the_group_loses_the_app_at_once() {
     let stage = Stage::new(1, "en", "1s").await;
@@ -856,25 +874,13 @@ async fn a_member_who_leaves_the_group_loses_the_app_at_once() {
     let messages_before = stage.telegram.messages(chat).len();
 
     stage.telegram.remove_member(chat, stage.client);
+    wait_refused_as_non_member(&api, &init).await;
+    // Neither the service message nor the member update is a ticket or gets an answer.
     let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let (status, body) = api.get(&init, "/api/app/tickets?scope=open").await;
-        if status == StatusCode::FORBIDDEN {
-            assert_eq!(body["error"], "not_a_member", "{body}");
-            break;
-        }
-        assert_eq!(status, StatusCode::OK, "{body}");
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the app still serves a user who left the group"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    // The service message is not a ticket and gets no answer.
     while daemon.queues().inbox > 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the update stays in the inbox"
+            "the updates stay in the inbox"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -884,5 +890,17 @@ async fn a_member_who_leaves_the_group_loses_the_app_at_once() {
         messages_before + 1,
         "only the service message itself"
     );
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_who_leaves_the_channel_loses_the_app_at_once() {
+    // A channel announces no departures in its messages; the admin bot hears of it through the
+    // `chat_member` update it opts in to.
+    let (stage, daemon, api) = start().await;
+    let init = launch(&stage);
+    assert!(api.list(&init, "scope=open").await.is_empty());
+    stage.telegram.remove_member(channel(&stage), stage.client);
+    wait_refused_as_non_member(&api, &init).await;
     daemon.shutdown().await;
 }

@@ -32,9 +32,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// A membership the Mini App confirmed with Telegram is trusted this long, so list refreshes and
-/// polling do not each cost a `getChatMember`. A user who leaves a group is forgotten at once
-/// (intake sees `left_chat_member`); leaving a channel is announced to no one, so there the
-/// membership lapses only with this.
+/// polling do not each cost a `getChatMember`. A user who leaves is forgotten at once when
+/// Telegram tells the bot (`left_chat_member` in groups, `chat_member` where the bot is an admin);
+/// otherwise the membership lapses with this.
 const MEMBERSHIP_TTL: Duration = Duration::from_secs(600);
 
 /// Knobs that are not part of the config file: they describe how this process runs.

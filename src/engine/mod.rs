@@ -210,6 +210,10 @@ pub fn process_update(
         }
         return group::on_callback(tx, settings, query, now);
     }
+    if raw.get("chat_member").is_some() {
+        // Intake already told the Mini App's membership cache; nothing is stored.
+        return Ok(Outcome::skipped("chat member update (read at intake)"));
+    }
     if update.edited_message.is_some() {
         // Edits after the fact would rewrite what staff already read; the helpdesk keeps the
         // original text.

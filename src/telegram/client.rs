@@ -70,7 +70,9 @@ impl std::fmt::Debug for TelegramClient {
     }
 }
 
-/// Updates teledesk asks for. `chat_member` and reactions need opt-in and are not used.
+/// Updates teledesk asks for. `chat_member` (delivered only where the bot is an admin) tells the
+/// Mini App's membership cache that someone left, which a channel announces no other way;
+/// reactions are not used.
 const ALLOWED_UPDATES: &[&str] = &[
     "message",
     "edited_message",
@@ -78,6 +80,7 @@ const ALLOWED_UPDATES: &[&str] = &[
     "edited_channel_post",
     "callback_query",
     "my_chat_member",
+    "chat_member",
 ];
 
 impl TelegramClient {

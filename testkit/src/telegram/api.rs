@@ -601,6 +601,7 @@ fn set_webhook(w: &mut World, p: &Params) -> ApiResult {
     if p.flag("drop_pending_updates") {
         w.updates.clear();
     }
+    remember_allowed_updates(w, p)?;
     w.webhook = Some(super::webhook::Webhook {
         url,
         secret_token: p.str("secret_token"),
@@ -608,6 +609,20 @@ fn set_webhook(w: &mut World, p: &Params) -> ApiResult {
         last_error: None,
     });
     Ok(json!(true))
+}
+
+/// `allowed_updates` (a JSON array) replaces the remembered list; absent, the old one stays.
+fn remember_allowed_updates(w: &mut World, p: &Params) -> Result<(), ApiError> {
+    if let Some(list) = p.json("allowed_updates", "allowed_updates")? {
+        let kinds = list
+            .as_array()
+            .ok_or_else(|| ApiError::bad("can't parse allowed updates JSON array"))?
+            .iter()
+            .filter_map(|kind| kind.as_str().map(str::to_owned))
+            .collect();
+        w.allowed_updates = Some(kinds);
+    }
+    Ok(())
 }
 
 async fn get_updates(shared: &Arc<Shared>, p: &Params) -> ApiResult {
@@ -625,6 +640,7 @@ async fn get_updates(shared: &Arc<Shared>, p: &Params) -> ApiResult {
                 "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
             ));
         }
+        remember_allowed_updates(&mut w, p)?;
         w.poll_generation += 1;
         if offset > 0 {
             // Confirmed updates are gone for good.

@@ -374,6 +374,9 @@ pub(crate) struct World {
     pub privacy_mode: bool,
     /// `setWebhook`: while set, updates are POSTed there and `getUpdates` is refused.
     pub webhook: Option<super::webhook::Webhook>,
+    /// The last `allowed_updates` a `getUpdates` or `setWebhook` named; Telegram keeps it until
+    /// it is named again. `None`: never named, so every type but the opt-in ones.
+    pub allowed_updates: Option<Vec<String>>,
     pub limiter: Limiter,
     last_date: i64,
     next_media_group: u64,
@@ -421,6 +424,7 @@ impl World {
             bot_rights: HashMap::new(),
             privacy_mode: true,
             webhook: None,
+            allowed_updates: None,
             limiter: Limiter::default(),
             last_date: 0,
             next_media_group: 1,
@@ -719,16 +723,42 @@ impl World {
     }
 
     /// Takes `user_id` out of `chat_id`. Groups announce it with a `left_chat_member` service
-    /// message, which bots get even in privacy mode; a channel tells no one.
+    /// message, which bots get even in privacy mode; a channel tells no one. An administrator
+    /// bot that opted in to `chat_member` also gets that update, in channels too.
     pub(crate) fn remove_member(&mut self, chat_id: i64, user_id: i64) {
         let chat = self.chat_mut(chat_id, "remove_member");
         assert!(
             chat.members.remove(&user_id),
             "remove_member: {user_id} is not a member of {chat_id}"
         );
-        if chat.kind != ChatKind::Channel {
+        let kind = chat.kind;
+        if kind != ChatKind::Channel {
             let left = StoredMessage::service(user_id, Service::LeftChatMember(user_id));
             self.insert_and_queue(chat_id, left);
+        }
+        if self.bot_rights(chat_id).admin && self.wants_update("chat_member") {
+            let user = self.user_json(user_id);
+            let date = self.now_date();
+            let chat = self.chat_json(&self.chats[&chat_id]);
+            self.queue_update(json!({"chat_member": {
+                "chat": chat,
+                "from": user,
+                "date": date,
+                "old_chat_member": {"status": "member", "user": user},
+                "new_chat_member": {"status": "left", "user": user},
+            }}));
+        }
+    }
+
+    /// Whether the bot's `allowed_updates` takes updates of `kind`; `chat_member` and the
+    /// reaction updates only when named [doc getUpdates].
+    pub(crate) fn wants_update(&self, kind: &str) -> bool {
+        match &self.allowed_updates {
+            Some(allowed) if !allowed.is_empty() => allowed.iter().any(|a| a == kind),
+            _ => !matches!(
+                kind,
+                "chat_member" | "message_reaction" | "message_reaction_count"
+            ),
         }
     }
 

@@ -574,8 +574,11 @@ async fn leaving_a_group_is_announced_and_leaving_a_channel_is_not() {
     let group = fake.add_group("Clients");
     let channel = fake.add_channel("News");
     let ann = fake.add_user("Ann", None, Some("ann"));
-    fake.add_member(group, ann);
-    fake.add_member(channel, ann);
+    let bob = fake.add_user("Bob", None, None);
+    for user in [ann, bob] {
+        fake.add_member(group, user);
+        fake.add_member(channel, user);
+    }
 
     fake.remove_member(channel, ann);
     fake.remove_member(group, ann);
@@ -598,6 +601,20 @@ async fn leaving_a_group_is_announced_and_leaving_a_channel_is_not() {
         .await;
         assert_eq!(member["status"], "left");
     }
+
+    // An admin bot that opts in to `chat_member` hears of it in a channel too; the list is
+    // remembered until named again.
+    let offset = updates[0]["update_id"].as_i64().unwrap() + 1;
+    let allowed =
+        json!({"offset": offset, "timeout": 0, "allowed_updates": ["message", "chat_member"]});
+    assert_eq!(ok(&fake, "getUpdates", allowed).await, json!([]));
+    fake.remove_member(channel, bob);
+    let updates = ok(&fake, "getUpdates", json!({"offset": offset, "timeout": 0})).await;
+    let update = &updates.as_array().expect("a list")[0]["chat_member"];
+    assert_eq!(update["chat"]["id"], json!(channel));
+    assert_eq!(update["old_chat_member"]["status"], "member");
+    assert_eq!(update["new_chat_member"]["status"], "left");
+    assert_eq!(update["new_chat_member"]["user"]["id"], json!(bob));
 }
 
 #[tokio::test]
