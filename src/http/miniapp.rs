@@ -7,7 +7,8 @@
 //! id the page generated for the form, so a double tap or a retry opens one ticket.
 
 use super::init_data::{self, InitDataError, WebAppUser};
-use super::uploads::{self, FileProblem, Limits};
+use super::problems::{ApiError, Problem};
+use super::uploads::{self, Limits};
 use super::{SMALL_BODY, ServerSettings};
 use crate::daemon::Context;
 use crate::engine::ChatSettings;
@@ -106,154 +107,6 @@ async fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-// --- errors --------------------------------------------------------------------------------
-
-/// An error the page shows as it is: `message` is already in the user's language.
-#[derive(Debug)]
-struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    field: Option<&'static str>,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, lang: Lang, code: &'static str) -> Self {
-        Self {
-            status,
-            code,
-            message: problem_text(lang, code).to_owned(),
-            field: None,
-        }
-    }
-
-    fn on(mut self, field: &'static str) -> Self {
-        self.field = Some(field);
-        self
-    }
-
-    fn with_message(mut self, message: String) -> Self {
-        self.message = message;
-        self
-    }
-
-    fn store(lang: Lang, error: crate::store::StoreError) -> Self {
-        tracing::error!(%error, "Mini App request failed on the store.");
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, lang, "unavailable")
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({ "error": self.code, "message": self.message, "field": self.field })),
-        )
-            .into_response()
-    }
-}
-
-fn problem_text(lang: Lang, code: &str) -> &'static str {
-    match (lang, code) {
-        (Lang::Ru, "init_data_missing") => {
-            "Откройте форму из Telegram: кнопка «Новая заявка» в чате поддержки."
-        }
-        (Lang::En, "init_data_missing") => {
-            "Open the form from Telegram: the «New ticket» button in your support chat."
-        }
-        (Lang::Ru, "init_data_invalid") => {
-            "Не удалось подтвердить, что форма открыта из Telegram. Закройте её и откройте снова кнопкой «Новая заявка»."
-        }
-        (Lang::En, "init_data_invalid") => {
-            "Could not confirm the form was opened from Telegram. Close it and open it again with the «New ticket» button."
-        }
-        (Lang::Ru, "init_data_expired") => {
-            "Форма открыта слишком давно. Закройте её и откройте снова — введённое придётся повторить."
-        }
-        (Lang::En, "init_data_expired") => {
-            "The form has been open too long. Close it and open it again."
-        }
-        (Lang::Ru, "chat_token_invalid") => {
-            "Ссылка на форму недействительна. Откройте форму кнопкой «Новая заявка» в чате поддержки."
-        }
-        (Lang::En, "chat_token_invalid") => {
-            "This form link is not valid. Open the form with the «New ticket» button in your support chat."
-        }
-        (Lang::Ru, "chat_not_served") => "Этот чат больше не обслуживается поддержкой.",
-        (Lang::En, "chat_not_served") => "Support is no longer provided in this chat.",
-        (Lang::Ru, "not_a_member") => "Форма доступна только участникам чата поддержки.",
-        (Lang::En, "not_a_member") => "Only members of the support chat can use this form.",
-        (Lang::Ru, "telegram_unavailable") => {
-            "Telegram сейчас не отвечает. Попробуйте ещё раз через минуту — введённое не потеряется."
-        }
-        (Lang::En, "telegram_unavailable") => {
-            "Telegram is not answering right now. Try again in a minute; nothing you entered is lost."
-        }
-        (Lang::Ru, "unavailable") => "Сервис временно недоступен. Попробуйте ещё раз через минуту.",
-        (Lang::En, "unavailable") => {
-            "The service is unavailable for a moment. Try again in a minute."
-        }
-        (Lang::Ru, "not_multipart") => "Форма отправлена в неожиданном формате.",
-        (Lang::En, "not_multipart") => "The form was sent in an unexpected format.",
-        (Lang::Ru, "bad_form") => "Форма пришла повреждённой. Отправьте ещё раз.",
-        (Lang::En, "bad_form") => "The form arrived damaged. Please send it again.",
-        (Lang::Ru, "body_too_large") => "Файлы слишком большие вместе. Уберите часть файлов.",
-        (Lang::En, "body_too_large") => "The files are too large together. Remove some of them.",
-        (Lang::Ru, "bad_submission_id") => "Форма устарела. Обновите страницу.",
-        (Lang::En, "bad_submission_id") => "The form is out of date. Reload the page.",
-        (Lang::Ru, "subject_required") => "Укажите тему заявки.",
-        (Lang::En, "subject_required") => "Enter a subject.",
-        (Lang::Ru, "subject_too_long") => "Тема слишком длинная.",
-        (Lang::En, "subject_too_long") => "The subject is too long.",
-        (Lang::Ru, "description_too_long") => "Описание слишком длинное.",
-        (Lang::En, "description_too_long") => "The description is too long.",
-        (Lang::Ru, "company_required") => "Выберите компанию.",
-        (Lang::En, "company_required") => "Choose a company.",
-        (Lang::Ru, "too_many_files") => "Слишком много файлов.",
-        (Lang::En, "too_many_files") => "Too many files.",
-        (Lang::Ru, "files_not_accepted") => "Эта служба поддержки не принимает файлы.",
-        (Lang::En, "files_not_accepted") => "This helpdesk does not accept files.",
-        (Lang::Ru, "unknown_submission") => "Заявка не найдена.",
-        (Lang::En, "unknown_submission") => "Ticket request not found.",
-        (Lang::Ru, "submission_refused") => {
-            "Заявку не удалось зарегистрировать: чат больше не обслуживается."
-        }
-        (Lang::En, "submission_refused") => {
-            "The ticket could not be filed: the chat is no longer served."
-        }
-        (Lang::Ru, "too_many_submissions") => {
-            "Слишком много заявок подряд. Подождите пару минут — введённое не потеряется."
-        }
-        (Lang::En, "too_many_submissions") => {
-            "Too many tickets in a row. Wait a couple of minutes; nothing you entered is lost."
-        }
-        (Lang::Ru, "bad_query") => "Неверный запрос.",
-        (Lang::En, "bad_query") => "Bad request.",
-        (_, _) => "Error.",
-    }
-}
-
-fn file_problem_text(lang: Lang, file: &str, problem: FileProblem) -> String {
-    match (lang, problem) {
-        (Lang::Ru, FileProblem::Type) => format!("«{file}»: такой тип файла не принимается."),
-        (Lang::En, FileProblem::Type) => format!("“{file}”: this type of file is not accepted."),
-        (Lang::Ru, FileProblem::TypeMismatch | FileProblem::Content) => {
-            format!("«{file}»: содержимое файла не соответствует его типу.")
-        }
-        (Lang::En, FileProblem::TypeMismatch | FileProblem::Content) => {
-            format!("“{file}”: the content does not match the file type.")
-        }
-    }
-}
-
-fn file_too_large_text(lang: Lang, file: &str, max: u64) -> String {
-    let mb = max.div_ceil(1024 * 1024);
-    match lang {
-        Lang::Ru => format!("«{file}» больше {mb} МБ."),
-        Lang::En => format!("“{file}” is larger than {mb} MB."),
-    }
-}
-
 // --- who is asking -------------------------------------------------------------------------
 
 struct Caller {
@@ -284,15 +137,14 @@ impl AppState {
         let data = init_data::validate(raw, &settings.chat_key, now, self.init_data_max_age)
             .map_err(|error| {
                 tracing::info!(%error, "Mini App launch data refused.");
-                let code = match error {
-                    InitDataError::Missing => "init_data_missing",
-                    InitDataError::Expired { .. } => "init_data_expired",
-                    _ => "init_data_invalid",
+                let problem = match error {
+                    InitDataError::Missing => Problem::InitDataMissing,
+                    InitDataError::Expired { .. } => Problem::InitDataExpired,
+                    _ => Problem::InitDataInvalid,
                 };
-                ApiError::new(StatusCode::UNAUTHORIZED, settings.lang, code)
+                ApiError::new(settings.lang, problem)
             })?;
         let lang = lang_for(data.user.language_code.as_deref(), settings.lang);
-        let forbidden = |code| ApiError::new(StatusCode::FORBIDDEN, lang, code);
         let chat_id = data
             .start_param
             .as_deref()
@@ -302,7 +154,7 @@ impl AppState {
                     user = data.user.id,
                     "Mini App opened with a start token teledesk did not sign."
                 );
-                forbidden("chat_token_invalid")
+                ApiError::new(lang, Problem::ChatTokenInvalid)
             })?;
         let chat = settings
             .chat(&self.ctx.store.read(), chat_id)
@@ -314,7 +166,7 @@ impl AppState {
                     chat_id,
                     "Mini App opened for a chat that is not configured."
                 );
-                forbidden("chat_not_served")
+                ApiError::new(lang, Problem::ChatNotServed)
             })?;
         self.check_member(chat.ticket_chat, data.user.id, lang)
             .await?;
@@ -333,19 +185,15 @@ impl AppState {
             .await
         {
             Ok(true) => Ok(()),
-            Ok(false) => Err(ApiError::new(StatusCode::FORBIDDEN, lang, "not_a_member")),
+            Ok(false) => Err(ApiError::new(lang, Problem::NotAMember)),
             Err(error) if error.is_temporary() => {
                 tracing::warn!(%error, chat_id, "Cannot check chat membership for the Mini App.");
-                Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    lang,
-                    "telegram_unavailable",
-                ))
+                Err(ApiError::new(lang, Problem::TelegramUnavailable))
             }
             Err(error) => {
                 // The bot cannot see the chat's members: it cannot vouch for the user.
                 tracing::warn!(%error, chat_id, "Chat membership check failed; refusing the Mini App user.");
-                Err(ApiError::new(StatusCode::FORBIDDEN, lang, "not_a_member"))
+                Err(ApiError::new(lang, Problem::NotAMember))
             }
         }
     }
@@ -417,12 +265,12 @@ async fn list(
     let caller = state.authenticate(&headers).await?;
     let lang = caller.lang;
     let Ok(Query(query)) = query else {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, lang, "bad_query"));
+        return Err(ApiError::new(lang, Problem::BadQuery));
     };
     let open_only = match query.scope.as_deref() {
         None | Some("open") => true,
         Some("last") => false,
-        Some(_) => return Err(ApiError::new(StatusCode::BAD_REQUEST, lang, "bad_query")),
+        Some(_) => return Err(ApiError::new(lang, Problem::BadQuery)),
     };
     let limit = if open_only {
         usize::MAX
@@ -469,9 +317,9 @@ async fn submission_status(
     let record = read
         .submission(caller.user.id, &id)
         .map_err(|e| ApiError::store(lang, e))?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, lang, "unknown_submission"))?;
+        .ok_or_else(|| ApiError::new(lang, Problem::UnknownSubmission))?;
     if record.refused.is_some() {
-        return Err(ApiError::new(StatusCode::GONE, lang, "submission_refused"));
+        return Err(ApiError::new(lang, Problem::SubmissionRefused));
     }
     let view = submission_view(&read, &record).map_err(|e| ApiError::store(lang, e))?;
     Ok(Json(view).into_response())
@@ -520,8 +368,7 @@ async fn submit(
 ) -> Result<Response, ApiError> {
     let caller = state.authenticate(&headers).await?;
     let lang = caller.lang;
-    let mut multipart = multipart
-        .map_err(|_| ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, lang, "not_multipart"))?;
+    let mut multipart = multipart.map_err(|_| ApiError::new(lang, Problem::NotMultipart))?;
     let limits = state.limits(&caller.chat);
     let form = read_form(&mut multipart, &limits, lang).await?;
     let form = check_form(form, &caller.chat, &limits, lang)?;
@@ -592,11 +439,7 @@ async fn submit(
                 user = user.id,
                 "Mini App submissions over the per-user limit."
             );
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                lang,
-                "too_many_submissions",
-            ));
+            return Err(ApiError::new(lang, Problem::TooManySubmissions));
         }
     };
     if created {
@@ -643,9 +486,9 @@ async fn read_form(
 ) -> Result<Form, ApiError> {
     let broken = |error: axum::extract::multipart::MultipartError| {
         if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, lang, "body_too_large").on("files")
+            ApiError::new(lang, Problem::BodyTooLarge).on("files")
         } else {
-            ApiError::new(StatusCode::BAD_REQUEST, lang, "bad_form")
+            ApiError::new(lang, Problem::BadForm)
         }
     };
     let mut form = Form::default();
@@ -659,17 +502,11 @@ async fn read_form(
             while let Some(chunk) = field.chunk().await.map_err(broken)? {
                 bytes.extend_from_slice(&chunk);
                 if bytes.len() as u64 > limits.max_file_bytes {
-                    return Err(ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        lang,
-                        "file_too_large",
-                    )
-                    .on("files")
-                    .with_message(file_too_large_text(
-                        lang,
-                        &file_name,
-                        limits.max_file_bytes,
-                    )));
+                    let problem = Problem::FileTooLarge {
+                        file: file_name,
+                        max_bytes: limits.max_file_bytes,
+                    };
+                    return Err(ApiError::new(lang, problem).on("files"));
                 }
             }
             if file_name.is_empty() && bytes.is_empty() {
@@ -677,27 +514,19 @@ async fn read_form(
                 continue;
             }
             if limits.max_files == 0 {
-                return Err(
-                    ApiError::new(StatusCode::BAD_REQUEST, lang, "files_not_accepted").on("files"),
-                );
+                return Err(ApiError::new(lang, Problem::FilesNotAccepted).on("files"));
             }
             if form.files.len() == limits.max_files {
-                return Err(
-                    ApiError::new(StatusCode::BAD_REQUEST, lang, "too_many_files").on("files"),
-                );
+                return Err(ApiError::new(lang, Problem::TooManyFiles).on("files"));
             }
             total += bytes.len() as u64;
             if total > limits.max_total_bytes {
-                return Err(
-                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, lang, "body_too_large")
-                        .on("files"),
-                );
+                return Err(ApiError::new(lang, Problem::BodyTooLarge).on("files"));
             }
             let content_type =
                 uploads::check(&file_name, declared.as_deref(), &bytes).map_err(|problem| {
-                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, lang, "file_type")
-                        .on("files")
-                        .with_message(file_problem_text(lang, &file_name, problem))
+                    let file = file_name.clone();
+                    ApiError::new(lang, Problem::FileType { file, problem }).on("files")
                 })?;
             form.files.push(Upload {
                 file_name,
@@ -710,15 +539,10 @@ async fn read_form(
         while let Some(chunk) = field.chunk().await.map_err(broken)? {
             text.extend_from_slice(&chunk);
             if text.len() > TEXT_FIELD_MAX {
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    lang,
-                    "body_too_large",
-                ));
+                return Err(ApiError::new(lang, Problem::BodyTooLarge));
             }
         }
-        let text = String::from_utf8(text)
-            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, lang, "bad_form"))?;
+        let text = String::from_utf8(text).map_err(|_| ApiError::new(lang, Problem::BadForm))?;
         match name.as_str() {
             "submission_id" => form.submission_id = text,
             "company" => form.company = text,
@@ -738,31 +562,31 @@ fn check_form(
     limits: &Limits,
     lang: Lang,
 ) -> Result<Form, ApiError> {
-    let bad = |code| ApiError::new(StatusCode::BAD_REQUEST, lang, code);
+    let bad = |problem| ApiError::new(lang, problem);
     let id_ok = (8..=64).contains(&form.submission_id.len())
         && form
             .submission_id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-');
     if !id_ok {
-        return Err(bad("bad_submission_id"));
+        return Err(bad(Problem::BadSubmissionId));
     }
     form.subject = form.subject.trim().to_owned();
     form.description = form.description.trim().to_owned();
     form.company = form.company.trim().to_owned();
     if form.subject.is_empty() {
-        return Err(bad("subject_required").on("subject"));
+        return Err(bad(Problem::SubjectRequired).on("subject"));
     }
     if form.subject.chars().count() > limits.subject_max {
-        return Err(bad("subject_too_long").on("subject"));
+        return Err(bad(Problem::SubjectTooLong).on("subject"));
     }
     if form.description.chars().count() > limits.description_max {
-        return Err(bad("description_too_long").on("description"));
+        return Err(bad(Problem::DescriptionTooLong).on("description"));
     }
     if chat.companies.is_empty() {
         form.company.clear();
     } else if !chat.companies.contains(&form.company) {
-        return Err(bad("company_required").on("company"));
+        return Err(bad(Problem::CompanyRequired).on("company"));
     }
     Ok(form)
 }
@@ -797,37 +621,5 @@ mod tests {
         assert_eq!(lang_for(Some("ru-RU"), Lang::En), Lang::Ru);
         assert_eq!(lang_for(Some("de"), Lang::Ru), Lang::En);
         assert_eq!(lang_for(None, Lang::Ru), Lang::Ru);
-    }
-
-    #[test]
-    fn every_problem_code_has_both_texts() {
-        for code in [
-            "init_data_missing",
-            "init_data_invalid",
-            "init_data_expired",
-            "chat_token_invalid",
-            "chat_not_served",
-            "not_a_member",
-            "telegram_unavailable",
-            "unavailable",
-            "not_multipart",
-            "bad_form",
-            "body_too_large",
-            "bad_submission_id",
-            "subject_required",
-            "subject_too_long",
-            "description_too_long",
-            "company_required",
-            "too_many_files",
-            "too_many_submissions",
-            "files_not_accepted",
-            "unknown_submission",
-            "submission_refused",
-            "bad_query",
-        ] {
-            for lang in [Lang::Ru, Lang::En] {
-                assert_ne!(problem_text(lang, code), "Error.", "{code} {lang:?}");
-            }
-        }
     }
 }

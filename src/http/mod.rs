@@ -8,6 +8,7 @@
 mod hooks;
 pub mod init_data;
 mod miniapp;
+mod problems;
 pub mod telegram_updates;
 pub mod uploads;
 
