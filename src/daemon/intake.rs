@@ -4,6 +4,8 @@
 
 use super::Context;
 use crate::telegram::client::TgError;
+use crate::telegram::wire::Update;
+use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -84,29 +86,11 @@ pub(crate) async fn store_updates(
 }
 
 /// A user who left a chat (or was removed) loses the Mini App at once, not when their cached
-/// membership runs out. Groups say so with a `left_chat_member` message; channels only with a
-/// `chat_member` update, which reaches an admin bot. Done at intake, not in the engine: the cache
-/// is memory, not state.
+/// membership runs out. Done at intake, not in the engine: the cache is memory, not state.
 fn forget_leaving_member(ctx: &Context, update: &serde_json::Value) {
-    let message = &update["message"];
-    let member = &update["chat_member"];
-    let left = if let Some(user_id) = message["left_chat_member"]["id"].as_i64() {
-        message["chat"]["id"]
-            .as_i64()
-            .map(|chat_id| (chat_id, user_id))
-    } else if matches!(
-        member["new_chat_member"]["status"].as_str(),
-        Some("left" | "kicked")
-    ) || (member["new_chat_member"]["status"] == "restricted"
-        && member["new_chat_member"]["is_member"] == false)
+    if let Ok(update) = Update::deserialize(update)
+        && let Some((chat_id, user_id)) = update.member_left()
     {
-        member["chat"]["id"]
-            .as_i64()
-            .zip(member["new_chat_member"]["user"]["id"].as_i64())
-    } else {
-        None
-    };
-    if let Some((chat_id, user_id)) = left {
         ctx.memberships.forget(chat_id, user_id);
     }
 }

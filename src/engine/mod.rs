@@ -210,7 +210,7 @@ pub fn process_update(
         }
         return group::on_callback(tx, settings, query, now);
     }
-    if raw.get("chat_member").is_some() {
+    if update.chat_member.is_some() {
         // Intake already told the Mini App's membership cache; nothing is stored.
         return Ok(Outcome::skipped("chat member update (read at intake)"));
     }

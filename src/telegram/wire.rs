@@ -15,9 +15,29 @@ pub struct Update {
     pub edited_channel_post: Option<Message>,
     pub callback_query: Option<CallbackQuery>,
     pub my_chat_member: Option<serde_json::Value>,
+    pub chat_member: Option<ChatMemberUpdated>,
 }
 
 impl Update {
+    /// `(chat, user)` when the update says the user is no longer in the chat: a group's
+    /// `left_chat_member` message, or a `chat_member` change to left, banned, or restricted and
+    /// out.
+    pub fn member_left(&self) -> Option<(i64, i64)> {
+        if let Some(message) = &self.message
+            && let Some(user) = &message.left_chat_member
+        {
+            return Some((message.chat.id, user.id));
+        }
+        let change = self.chat_member.as_ref()?;
+        let member = &change.new_chat_member;
+        let gone = match member.status.as_str() {
+            "left" | "kicked" => true,
+            "restricted" => !member.is_member,
+            _ => false,
+        };
+        gone.then_some((change.chat.id, member.user.id))
+    }
+
     /// The update type's name as Telegram spells it (for logs), or `None` when it carries no
     /// field teledesk knows.
     pub fn kind(raw: &serde_json::Value) -> String {
@@ -25,6 +45,23 @@ impl Update {
             .and_then(|o| o.keys().find(|k| *k != "update_id").cloned())
             .unwrap_or_else(|| "empty".to_owned())
     }
+}
+
+/// `chat_member`: someone else's membership changed. Telegram sends it only to admin bots that
+/// name it in `allowed_updates`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ChatMemberUpdated {
+    pub chat: Chat,
+    pub new_chat_member: ChatMember,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ChatMember {
+    pub status: String,
+    pub user: User,
+    /// Only `restricted` members carry it: whether they are still in the chat.
+    #[serde(default)]
+    pub is_member: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -113,6 +150,7 @@ pub struct Message {
     /// A service message: the user allowed the bot to write to them (in a Mini App, or by
     /// logging in on a website).
     pub write_access_allowed: Option<serde_json::Value>,
+    pub left_chat_member: Option<User>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -243,6 +281,7 @@ pub fn command<'a>(text: &'a str, bot_username: &str) -> Option<(String, &'a str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn commands_addressed_to_us_or_nobody() {
@@ -257,11 +296,37 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_content_types_still_parse() {
-        let raw = serde_json::json!({"update_id": 1, "message": {"message_id": 5, "date": 1,
+        let raw = json!({"update_id": 1, "message": {"message_id": 5, "date": 1,
             "chat": {"id": -5, "type": "group", "title": "G"},
             "from": {"id": 7, "is_bot": false, "first_name": "Ann"},
             "paid_media_2030": {"anything": true}}});
         let update: Update = serde_json::from_value(raw).unwrap();
         assert_eq!(update.message.unwrap().body(), "");
+    }
+
+    #[test]
+    fn departures_are_read_from_both_places_telegram_reports_them() {
+        let user = json!({"id": 7, "is_bot": false, "first_name": "Ann"});
+        let chat = json!({"id": -100, "type": "supergroup"});
+        let left =
+            |raw: serde_json::Value| serde_json::from_value::<Update>(raw).unwrap().member_left();
+        let message = json!({"update_id": 1, "message": {"message_id": 2, "date": 0,
+            "chat": chat, "from": user, "left_chat_member": user}});
+        assert_eq!(left(message), Some((-100, 7)));
+        let change = |member: serde_json::Value| {
+            json!({"update_id": 1, "chat_member": {"chat": chat, "from": user, "date": 0,
+                "old_chat_member": {"status": "member", "user": user},
+                "new_chat_member": member}})
+        };
+        for status in ["left", "kicked"] {
+            let member = json!({"status": status, "user": user});
+            assert_eq!(left(change(member)), Some((-100, 7)), "{status}");
+        }
+        let muted = json!({"status": "restricted", "user": user, "is_member": true});
+        assert_eq!(left(change(muted)), None);
+        let out = json!({"status": "restricted", "user": user, "is_member": false});
+        assert_eq!(left(change(out)), Some((-100, 7)));
+        let promoted = json!({"status": "administrator", "user": user});
+        assert_eq!(left(change(promoted)), None);
     }
 }
