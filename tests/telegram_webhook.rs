@@ -116,3 +116,54 @@ async fn updates_arrive_by_webhook_and_polling_takes_over_again() {
     assert!(tg.calls().iter().any(|c| c.method == "deleteWebhook"));
     daemon.shutdown().await;
 }
+
+/// Telegram restarts its `update_id` sequence after a week without updates, at a random and
+/// usually lower id. Updates after the restart are new work in both modes: none is taken for a
+/// repeat of an earlier one, and polling does not spin on an offset Telegram no longer honours.
+async fn updates_after_an_id_restart_are_taken(webhook: bool) {
+    let stage = Stage::new(1, "ru", "1s").await;
+    let (tg, group, ann) = (&stage.telegram, stage.group(), stage.client);
+    set_mode(&stage, webhook.then(free_port));
+    let daemon = stage.start(Options::default()).await;
+
+    let source = tg.send(group, ann, Outgoing::text("Не печатает касса №2"));
+    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
+    let card = stage
+        .kaiten
+        .wait_until(WAIT, "the card", |k| k.cards().last().map(|c| c.id))
+        .await;
+
+    tg.restart_update_ids(7);
+    for text in ["Касса снова работает", "И принтер тоже"] {
+        tg.send(group, ann, Outgoing::text(text).reply_to(source));
+    }
+    stage
+        .kaiten
+        .wait_until(WAIT, "both comments sent after the restart", |k| {
+            let comments = k.comments(card);
+            let count = |t: &str| comments.iter().filter(|c| c.text.contains(t)).count();
+            (count("Касса снова работает") == 1 && count("И принтер тоже") == 1).then_some(())
+        })
+        .await;
+    daemon.shutdown().await;
+    let comments = stage.kaiten.comments(card);
+    assert_eq!(comments.len(), 2, "nothing doubled: {comments:?}");
+    if !webhook {
+        let polls = tg
+            .calls()
+            .iter()
+            .filter(|c| c.method == "getUpdates")
+            .count();
+        assert!(polls < 100, "polling spun: {polls} getUpdates calls");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_takes_updates_after_telegram_restarts_the_id_sequence() {
+    updates_after_an_id_restart_are_taken(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_takes_updates_after_telegram_restarts_the_id_sequence() {
+    updates_after_an_id_restart_are_taken(true).await;
+}

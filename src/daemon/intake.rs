@@ -55,28 +55,37 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     }
 }
 
-/// Puts updates into the inbox and moves the offset past them, durably. Updates below the stored
-/// offset are already in the inbox or processed, however they came back (a repeated
-/// `getUpdates`, a webhook delivery Telegram retried).
+/// Puts new updates into the inbox and moves the offset past the batch, durably. An update taken
+/// before (a repeated `getUpdates`, a webhook delivery Telegram retried) is recognised by its id
+/// and content and skipped; ids are not assumed to grow (see [`crate::store::Tx::accept_update`]).
+///
+/// The next offset is one past the newest id of *this* batch, not of all time: when Telegram
+/// restarts its sequence lower, a stored offset far above it makes Telegram answer from its queue's
+/// head without confirming anything (TDLib's "from_id is in the future"), and only an offset taken
+/// from what it sent confirms those updates.
 pub(crate) async fn store_updates(
     ctx: &Context,
     updates: &[serde_json::Value],
 ) -> crate::store::Result<()> {
     ctx.store.write(|tx| {
-        let offset = tx.telegram_offset()?;
-        let mut next = offset;
+        let mut next_offset: Option<i64> = None;
         for update in updates {
             let Some(id) = update["update_id"].as_i64() else {
-                tracing::warn!("Skipped an update without update_id.");
+                tracing::warn!("Skipped an update without a numeric update_id.");
                 continue;
             };
-            if id < offset {
-                continue;
+            if !tx.accept_update(id, update)? {
+                tracing::debug!(update_id = id, "Update taken before; skipped.");
             }
-            tx.push_inbox(id as u64, update);
-            next = next.max(id + 1);
+            // Telegram's ids are positive 32-bit numbers; anything else cannot be confirmed by an
+            // offset (a negative one would mean "the last n updates"), and must not wrap.
+            if let Some(next) = id.checked_add(1).filter(|_| id >= 0) {
+                next_offset = Some(next_offset.map_or(next, |n| n.max(next)));
+            }
         }
-        tx.set_telegram_offset(next);
+        if let Some(next) = next_offset {
+            tx.set_telegram_offset(next);
+        }
         Ok(())
     })?;
     for update in updates {

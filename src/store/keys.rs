@@ -25,6 +25,8 @@ pub(super) enum Space {
     Uploads,
     TicketsByChat,
     TicketsByAuthor,
+    SeenUpdates,
+    SeenOrder,
 }
 
 impl Space {
@@ -53,6 +55,8 @@ impl Space {
             Space::Uploads => 20,
             Space::TicketsByChat => 21,
             Space::TicketsByAuthor => 22,
+            Space::SeenUpdates => 30,
+            Space::SeenOrder => 31,
         }
     }
 
@@ -80,6 +84,8 @@ impl Space {
             Space::Uploads => "uploads",
             Space::TicketsByChat => "tickets_by_chat",
             Space::TicketsByAuthor => "tickets_by_author",
+            Space::SeenUpdates => "seen_updates",
+            Space::SeenOrder => "seen_order",
         }
     }
 

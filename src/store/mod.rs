@@ -154,6 +154,8 @@ const META_SCHEMA: &str = "schema_version";
 const META_BOOT: &str = "boot";
 const META_SEQ: &str = "seq";
 const META_TG_OFFSET: &str = "telegram_offset";
+/// The last inbox position handed out (see [`Tx::accept_update`]).
+const META_INBOX_ARRIVAL: &str = "inbox_arrival";
 /// Set once the ticket indexes by chat and by author cover every ticket; a store written before
 /// they existed gets them built when it is opened.
 const META_TICKET_INDEXES: &str = "ticket_indexes";
@@ -255,8 +257,7 @@ impl Tx<'_> {
 
     // --- Telegram intake ---------------------------------------------------------------
 
-    /// The `getUpdates` offset to ask with: every update below it is already in the inbox (or
-    /// was processed).
+    /// The `getUpdates` offset to ask with: one past the newest update of the last batch taken.
     pub fn telegram_offset(&self) -> Result<i64> {
         Ok(self
             .get(Space::Meta, META_TG_OFFSET.as_bytes())?
@@ -267,9 +268,85 @@ impl Tx<'_> {
         self.put(Space::Meta, META_TG_OFFSET.as_bytes(), &offset);
     }
 
-    /// Adds a raw update to the inbox.
-    pub fn push_inbox(&mut self, update_id: u64, update: &serde_json::Value) {
-        self.put(Space::Inbox, &u64_key(update_id), update);
+    /// Takes a Telegram update into the inbox, unless it is one taken before: the same
+    /// `update_id` with the same content among the last [`SEEN_UPDATES`] arrivals. Returns whether
+    /// it was new.
+    ///
+    /// Telegram's ids are not assumed to grow: after a week without updates Telegram picks the
+    /// next id at random (Bot API, `Update.update_id`), so a lower id is new work, and an id seen
+    /// long ago with other content is a new update that happens to share it. The inbox is kept in
+    /// arrival order, not id order, for the same reason.
+    pub fn accept_update(&mut self, update_id: i64, update: &serde_json::Value) -> Result<bool> {
+        let digest = update_digest(update);
+        let seen: Option<SeenUpdate> = self.get(Space::SeenUpdates, &i64_key(update_id))?;
+        if seen.is_some_and(|s| s.digest == digest) {
+            return Ok(false);
+        }
+        let arrival = self.next_arrival()?;
+        self.put(Space::Inbox, &u64_key(arrival), update);
+        self.put(
+            Space::SeenUpdates,
+            &i64_key(update_id),
+            &SeenUpdate { digest, arrival },
+        );
+        self.put(Space::SeenOrder, &u64_key(arrival), &update_id);
+        self.forget_old_arrivals(arrival)?;
+        Ok(true)
+    }
+
+    /// The next inbox position. A store written before arrival order keyed Telegram updates by
+    /// their id, so the count starts past the highest of those still waiting.
+    fn next_arrival(&mut self) -> Result<u64> {
+        let last = match self.meta_u64(META_INBOX_ARRIVAL)? {
+            Some(last) => last,
+            None => {
+                let start = Space::Inbox.key(&[]);
+                let end = Space::Inbox.key(&u64_key(APP_INBOX_BASE));
+                match self.tree.range(start..end).next_back() {
+                    Some(entry) => keys::read_u64(&entry?.0[1..]),
+                    None => 0,
+                }
+            }
+        };
+        let next = last
+            .checked_add(1)
+            .filter(|n| *n < APP_INBOX_BASE)
+            .expect("fewer than 2^62 inbox arrivals");
+        self.put_meta_u64(META_INBOX_ARRIVAL, next);
+        Ok(next)
+    }
+
+    /// Keeps the memory of taken update ids to the last [`SEEN_UPDATES`] arrivals: one or two
+    /// deletions per arrival, never a scan.
+    fn forget_old_arrivals(&mut self, newest: u64) -> Result<()> {
+        let Some(horizon) = newest.checked_sub(SEEN_UPDATES) else {
+            return Ok(());
+        };
+        let start = Space::SeenOrder.key(&[]);
+        let end = Space::SeenOrder.key(&u64_key(horizon.saturating_add(1)));
+        let mut old: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(2);
+        for entry in self.tree.range(start..end) {
+            let (key, value) = entry?;
+            // Forgotten already by an earlier arrival of this transaction.
+            if matches!(self.pending.get(key.as_ref()), Some(None)) {
+                continue;
+            }
+            old.push((key.to_vec(), value.to_vec()));
+            if old.len() == 2 {
+                break;
+            }
+        }
+        for (key, value) in old {
+            let arrival = keys::read_u64(&key[1..]);
+            let update_id: i64 = decode(Space::SeenOrder, &key, &value)?;
+            self.delete(Space::SeenOrder, &key[1..]);
+            let seen: Option<SeenUpdate> = self.get(Space::SeenUpdates, &i64_key(update_id))?;
+            // A later arrival with the same id owns the entry now.
+            if seen.is_some_and(|s| s.arrival == arrival) {
+                self.delete(Space::SeenUpdates, &i64_key(update_id));
+            }
+        }
+        Ok(())
     }
 
     /// The oldest inbox updates, oldest first.
@@ -288,8 +365,8 @@ impl Tx<'_> {
         Ok(out)
     }
 
-    pub fn remove_inbox(&mut self, update_id: u64) {
-        self.delete(Space::Inbox, &u64_key(update_id));
+    pub fn remove_inbox(&mut self, position: u64) {
+        self.delete(Space::Inbox, &u64_key(position));
     }
 
     pub fn inbox_len(&self) -> usize {
@@ -634,15 +711,15 @@ impl Tx<'_> {
 
     // --- Mini App submissions -----------------------------------------------------------
 
-    /// Queues a Mini App submission in the inbox, after every Telegram update (their ids are far
-    /// below [`APP_INBOX_BASE`]), and records it under the client's id for it.
+    /// Queues a Mini App submission in the inbox, in arrival order with Telegram's updates, and
+    /// records it under the client's id for it.
     pub fn push_submission(
         &mut self,
         submission: &Submission,
         payload: &serde_json::Value,
     ) -> Result<()> {
-        let seq = self.next_seq()?;
-        self.push_inbox(APP_INBOX_BASE + seq, payload);
+        let arrival = self.next_arrival()?;
+        self.put(Space::Inbox, &u64_key(arrival), payload);
         self.put_submission(submission);
         Ok(())
     }
@@ -696,8 +773,29 @@ fn decode<T: DeserializeOwned>(space: Space, key: &[u8], bytes: &[u8]) -> Result
     })
 }
 
-/// Inbox keys of Mini App submissions start here; Telegram's update ids stay far below it.
-pub const APP_INBOX_BASE: u64 = 1 << 62;
+/// Inbox positions below this are arrivals; a store written by an older release may still hold
+/// Mini App submissions from here up, which come after them.
+const APP_INBOX_BASE: u64 = 1 << 62;
+
+/// How many arrivals the memory of taken update ids covers. A repeated delivery comes back within
+/// seconds (a `getUpdates` whose offset did not reach Telegram, a webhook answer Telegram did not
+/// see), so this is far more than needed, and small on disk (about 40 bytes each).
+pub const SEEN_UPDATES: u64 = 10_000;
+
+/// What the store remembers of a taken update: a digest of its content and its inbox position.
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+struct SeenUpdate {
+    digest: u64,
+    arrival: u64,
+}
+
+/// A digest of an update's JSON; Telegram sends a repeated update byte for byte the same.
+fn update_digest(update: &serde_json::Value) -> u64 {
+    use sha2::Digest;
+    let bytes = serde_json::to_vec(update).expect("JSON values always serialize");
+    let hash = sha2::Sha256::digest(bytes);
+    u64::from_be_bytes(hash[..8].try_into().expect("8 bytes"))
+}
 
 fn submission_key(user_id: i64, id: &str) -> Vec<u8> {
     let mut key = i64_key(user_id).to_vec();

@@ -36,7 +36,7 @@ fn a_failed_write_applies_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let result: Result<()> = store.write(|tx| {
-        tx.push_inbox(5, &serde_json::json!({"update_id": 5}));
+        tx.accept_update(5, &serde_json::json!({"update_id": 5}))?;
         Err(StoreError::Sled(sled::Error::Unsupported("test".into())))
     });
     assert!(result.is_err());
@@ -95,28 +95,134 @@ fn outbox_heads_are_per_chat_and_move_with_migration() {
     assert_eq!(store.read().outbox_len(), 3);
 }
 
+fn update(id: i64, text: &str) -> serde_json::Value {
+    serde_json::json!({"update_id": id, "message": {"message_id": 1, "text": text}})
+}
+
+fn inbox_texts(store: &Store) -> Vec<String> {
+    store
+        .read()
+        .inbox(100)
+        .unwrap()
+        .into_iter()
+        .map(|(_, u)| u["message"]["text"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
 #[test]
-fn inbox_is_fifo_by_update_id() {
+fn the_inbox_keeps_arrival_order_whatever_the_ids() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     store
         .write(|tx| {
-            for id in [300u64, 100, 200] {
-                tx.push_inbox(id, &serde_json::json!({ "update_id": id }));
+            for (id, text) in [(300, "a"), (100, "b"), (200, "c")] {
+                assert!(tx.accept_update(id, &update(id, text))?);
             }
             tx.set_telegram_offset(301);
             Ok(())
         })
         .unwrap();
+    assert_eq!(inbox_texts(&store), ["a", "b", "c"]);
+    assert_eq!(store.read().telegram_offset().unwrap(), 301);
+}
+
+#[test]
+fn a_repeated_update_is_taken_once_but_a_reused_id_is_new_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let taken = |id, text| {
+        store
+            .write(|tx| tx.accept_update(id, &update(id, text)))
+            .unwrap()
+    };
+    assert!(taken(500, "first"));
+    assert!(!taken(500, "first"), "the same delivery again");
+    // Telegram restarted its sequence lower, then reached an id it had used before.
+    assert!(taken(7, "after the restart"));
+    assert!(taken(500, "another update with an old id"));
+    assert!(!taken(7, "after the restart"));
+    assert_eq!(
+        inbox_texts(&store),
+        [
+            "first",
+            "after the restart",
+            "another update with an old id"
+        ]
+    );
+    // The memory survives a restart of the daemon.
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert!(
+        !store
+            .write(|tx| tx.accept_update(7, &update(7, "after the restart")))
+            .unwrap()
+    );
+}
+
+#[test]
+fn the_memory_of_taken_updates_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let total = SEEN_UPDATES + 250;
+    // Batches of 100 in one transaction each, as intake writes them.
+    for batch in 0..total.div_ceil(100) {
+        store
+            .write(|tx| {
+                for i in batch * 100..((batch + 1) * 100).min(total) {
+                    tx.accept_update(i as i64, &update(i as i64, "x"))?;
+                    tx.remove_inbox(i + 1);
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
     let read = store.read();
-    let ids: Vec<u64> = read
-        .inbox(10)
-        .unwrap()
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    assert_eq!(ids, [100, 200, 300]);
-    assert_eq!(read.telegram_offset().unwrap(), 301);
+    let remembered = read
+        .tree
+        .scan_prefix(keys::Space::SeenUpdates.key(&[]))
+        .count() as u64;
+    let order = read
+        .tree
+        .scan_prefix(keys::Space::SeenOrder.key(&[]))
+        .count() as u64;
+    assert_eq!(remembered, order);
+    assert!(
+        remembered <= SEEN_UPDATES + 1,
+        "{remembered} ids remembered, bound {SEEN_UPDATES}"
+    );
+    // The newest are still recognised, the oldest are forgotten.
+    drop(read);
+    assert!(
+        !store
+            .write(|tx| tx.accept_update((total - 1) as i64, &update((total - 1) as i64, "x")))
+            .unwrap()
+    );
+    assert!(
+        store
+            .write(|tx| tx.accept_update(0, &update(0, "x")))
+            .unwrap()
+    );
+}
+
+#[test]
+fn arrivals_start_after_updates_an_older_release_queued_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // What an older release wrote: the inbox keyed by update id, no arrival counter.
+    store
+        .write(|tx| {
+            tx.put(
+                keys::Space::Inbox,
+                &keys::u64_key(900_000),
+                &update(900_000, "old"),
+            );
+            Ok(())
+        })
+        .unwrap();
+    store
+        .write(|tx| tx.accept_update(12, &update(12, "new")).map(|_| ()))
+        .unwrap();
+    assert_eq!(inbox_texts(&store), ["old", "new"]);
 }
 
 #[test]

@@ -642,7 +642,9 @@ async fn get_updates(shared: &Arc<Shared>, p: &Params) -> ApiResult {
         }
         remember_allowed_updates(&mut w, p)?;
         w.poll_generation += 1;
-        if offset > 0 {
+        if w.offset_in_the_future(offset) {
+            // Answered from the head, as the Bot API server does; nothing is confirmed.
+        } else if offset > 0 {
             // Confirmed updates are gone for good.
             w.updates.retain(|(id, _)| *id >= offset);
         } else if offset < 0 {

@@ -607,6 +607,13 @@ impl FakeTelegram {
         self.mutate(true, |w| w.queue_update(update))
     }
 
+    /// Telegram restarts its `update_id` sequence: the next update gets `next`, typically lower
+    /// than every id before it. Telegram does this after a week without updates ("identifier of
+    /// the next update will be chosen randomly instead of sequentially", Bot API `Update`).
+    pub fn restart_update_ids(&self, next: i64) {
+        self.mutate(false, |w| w.restart_update_ids(next));
+    }
+
     /// The chat's messages now, oldest first, edits applied, deleted ones gone.
     pub fn messages(&self, chat_id: i64) -> Vec<ChatMessage> {
         self.shared.world().chat_messages(chat_id)

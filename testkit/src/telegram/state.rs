@@ -899,6 +899,17 @@ impl World {
         id
     }
 
+    pub(crate) fn restart_update_ids(&mut self, next: i64) {
+        self.next_update_id = next;
+    }
+
+    /// Whether a `getUpdates` offset lies so far beyond the next update's id that TDLib's queue
+    /// refuses it ("Specified from_id is in the future": more than 10 past the tail), which the Bot
+    /// API server answers from the queue's head, confirming nothing.
+    pub(crate) fn offset_in_the_future(&self, offset: i64) -> bool {
+        offset > self.next_update_id.saturating_add(10)
+    }
+
     pub(crate) fn queue_update(&mut self, mut update: Value) -> i64 {
         let id = self.next_update_id;
         self.next_update_id += 1;
