@@ -14,6 +14,7 @@ pub(crate) mod intake;
 mod processor;
 mod runner;
 mod sender;
+pub mod supervisor;
 mod watcher;
 
 use crate::config::{Config, Language};
@@ -91,6 +92,8 @@ pub(crate) struct Context {
     pub options: Options,
     /// Who the Mini App has seen to be a member of which chat; intake forgets a user who leaves.
     pub memberships: Memberships,
+    /// How each supervised loop stands, for `/healthz`.
+    pub health: Arc<supervisor::Health>,
 }
 
 impl Context {
@@ -185,6 +188,7 @@ impl Daemon {
             signals: Signals::default(),
             options,
             memberships: Memberships::new(MEMBERSHIP_TTL),
+            health: Arc::default(),
         });
         let tracker = TaskTracker::new();
         let intake_stop = CancellationToken::new();
@@ -194,16 +198,38 @@ impl Daemon {
             if let Err(error) = context.telegram.delete_webhook().await {
                 tracing::warn!(%error, "Could not make sure no webhook is set; getUpdates may be refused.");
             }
-            tracker.spawn(intake::run(context.clone(), intake_stop.clone()));
+            let ctx = context.clone();
+            let stop = intake_stop.clone();
+            supervisor::supervise(
+                &tracker,
+                context.health.clone(),
+                "intake".into(),
+                intake_stop.clone(),
+                move || intake::run(ctx.clone(), stop.clone()),
+            );
         }
-        tracker.spawn(processor::run(context.clone(), work_stop.clone()));
-        tracker.spawn(runner::run(context.clone(), work_stop.clone()));
-        tracker.spawn(sender::run(context.clone(), work_stop.clone()));
+        macro_rules! work_loop {
+            ($name:expr, $run:expr) => {{
+                let ctx = context.clone();
+                let stop = work_stop.clone();
+                supervisor::supervise(
+                    &tracker,
+                    context.health.clone(),
+                    $name,
+                    work_stop.clone(),
+                    move || $run(ctx.clone(), stop.clone()),
+                );
+            }};
+        }
+        work_loop!("processor".into(), processor::run);
+        work_loop!("runner".into(), runner::run);
+        work_loop!("sender".into(), sender::run);
         for name in context.helpdesks.keys() {
-            tracker.spawn(watcher::run(
-                context.clone(),
-                name.clone(),
-                work_stop.clone(),
+            let helpdesk = name.clone();
+            work_loop!(format!("watcher:{name}"), |ctx, stop| watcher::run(
+                ctx,
+                helpdesk.clone(),
+                stop
             ));
         }
         // The server takes submissions into the inbox, so it stops with the intake.

@@ -74,9 +74,22 @@ fn router(ctx: Arc<Context>, settings: ServerSettings) -> Router {
 }
 
 /// Queue sizes; 200 while the store answers.
+/// 200 `ok` while every loop runs; 503 `degraded`, naming the loop and why, while one is being
+/// started again, so a load balancer or systemd watchdog notices.
 async fn healthz(State(ctx): State<Arc<Context>>) -> Response {
     let queues = crate::daemon::queues(&ctx.store);
-    axum::Json(serde_json::json!({ "status": "ok", "queues": queues })).into_response()
+    let healthy = ctx.health.all_running();
+    let body = serde_json::json!({
+        "status": if healthy { "ok" } else { "degraded" },
+        "loops": ctx.health.loops(),
+        "queues": queues,
+    });
+    let status = if healthy {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
 }
 
 /// Prometheus text format: queue sizes and tickets by status class. Reads the store on each
