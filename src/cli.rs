@@ -342,6 +342,13 @@ fn queue(path: &Path, action: QueueAction) -> ExitCode {
                         item.not_before = now;
                         tx.push_outgoing(&item)?;
                     }
+                    DeadItem::Update { raw } => match serde_json::from_str(&raw) {
+                        Ok(update) => tx.requeue_update(&update)?,
+                        Err(_) => {
+                            println!("#{}: not JSON, cannot be retried; drop it", letter.id);
+                            continue;
+                        }
+                    },
                 }
                 tx.remove_dead(letter.id);
                 count += 1;

@@ -426,8 +426,19 @@ pub struct DeadLetter {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "queue", rename_all = "snake_case")]
 pub enum DeadItem {
-    Job { ticket: LocalId, job: Job },
-    Send { item: Outgoing },
+    Job {
+        ticket: LocalId,
+        job: Job,
+    },
+    Send {
+        item: Outgoing,
+    },
+    /// A Telegram update (or Mini App submission) the engine could not process, or an inbox
+    /// record that could not be read, kept byte for byte so `queue retry` can feed it again once
+    /// a fixed release understands it.
+    Update {
+        raw: String,
+    },
 }
 
 impl DeadItem {
@@ -449,6 +460,7 @@ impl DeadItem {
                 },
                 item.chat_id
             ),
+            DeadItem::Update { .. } => "telegram update the daemon could not process".to_owned(),
         }
     }
 }

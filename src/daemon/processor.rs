@@ -22,25 +22,55 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
             continue;
         }
         let (mut jobs, mut sends) = (false, false);
-        for (update_id, raw) in batch {
+        for (position, raw) in batch {
+            let raw = match raw {
+                Ok(raw) => raw,
+                Err(text) => {
+                    set_aside(&ctx, position, text, "the inbox record is not JSON".into());
+                    continue;
+                }
+            };
             let Some(facts) = facts_for(&ctx, &raw).await else {
                 // Telegram could not answer a question the update depends on; keep the update
                 // (and everything after it, to stay in order) for the next round.
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 break;
             };
+            let mut panicked = None;
             let result = ctx.store.write(|tx| {
-                let outcome = engine::process_update(tx, &ctx.settings, &raw, facts, now())?;
+                // The engine is plain code over the update; a panic on one update must not stop
+                // every update behind it, so it is caught, and the transaction with whatever the
+                // engine wrote before it is dropped.
+                let run = std::panic::AssertUnwindSafe(|| {
+                    engine::process_update(tx, &ctx.settings, &raw, facts, now())
+                });
+                let outcome = match std::panic::catch_unwind(run) {
+                    Ok(outcome) => outcome?,
+                    Err(payload) => {
+                        panicked = Some(super::supervisor::panic_text(payload.as_ref()));
+                        return Err(crate::store::StoreError::Deferred);
+                    }
+                };
                 if outcome.defer {
                     // Nothing it did may stand: the whole transaction is dropped.
                     return Err(crate::store::StoreError::Deferred);
                 }
-                tx.remove_inbox(update_id);
+                tx.remove_inbox(position);
                 Ok(outcome)
             });
+            if let Some(reason) = panicked {
+                set_aside(
+                    &ctx,
+                    position,
+                    raw.to_string(),
+                    format!("the engine panicked: {reason}"),
+                );
+                continue;
+            }
+            let update_id = raw["update_id"].as_i64();
             match result {
                 Err(crate::store::StoreError::Deferred) => {
-                    tracing::debug!(update_id, "Update waits for a post to be recorded.");
+                    tracing::debug!(?update_id, "Update waits for a post to be recorded.");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     break;
                 }
@@ -48,13 +78,13 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
                     jobs |= outcome.jobs;
                     sends |= outcome.sends;
                     if let Some(reason) = outcome.skipped.filter(|r| !r.is_empty()) {
-                        tracing::info!(update_id, reason = %reason, "Update skipped.");
+                        tracing::info!(?update_id, reason = %reason, "Update skipped.");
                     }
                 }
                 Err(error) => {
                     // A store failure: leave the update in the inbox for the next round, but do
                     // not spin on it.
-                    tracing::error!(update_id, %error, "Cannot process update; will retry.");
+                    tracing::error!(?update_id, %error, "Cannot process update; will retry.");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     break;
                 }
@@ -69,6 +99,26 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         if sends {
             ctx.signals.sends.notify_one();
         }
+    }
+}
+
+/// Moves an inbox record the daemon cannot process to the dead-letter list, raw, so the updates
+/// behind it go on; `teledesk queue` shows it.
+fn set_aside(ctx: &Context, position: u64, raw: String, error: String) {
+    tracing::error!(position, %error, "An update cannot be processed; it is set aside as a dead letter.");
+    let written = ctx.store.write(|tx| {
+        let id = tx.next_seq()?;
+        tx.push_dead(&crate::model::DeadLetter {
+            id,
+            failed_at: now(),
+            error: error.clone(),
+            item: crate::model::DeadItem::Update { raw: raw.clone() },
+        });
+        tx.remove_inbox(position);
+        Ok(())
+    });
+    if let Err(error) = written {
+        tracing::error!(%error, "Cannot set the update aside; it stays in the inbox.");
     }
 }
 
@@ -124,5 +174,75 @@ async fn facts_for(ctx: &Context, raw: &serde_json::Value) -> Option<engine::Fac
                 ..engine::Facts::default()
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Settings;
+    use crate::store::Store;
+    use crate::telegram::client::TelegramClient;
+    use crate::telegram::texts::Lang;
+    use teledesk_adapter::Secret;
+
+    /// A daemon context with no chats and a Telegram nobody listens at: enough for updates the
+    /// engine skips without asking Telegram anything.
+    fn context(store: Store) -> Arc<Context> {
+        let token = Secret::new("123:test".to_owned());
+        Arc::new(Context {
+            store,
+            telegram: TelegramClient::new("http://127.0.0.1:9", &token).unwrap(),
+            settings: Settings {
+                bot_id: 1,
+                bot_username: "teledesk_bot".into(),
+                lang: Lang::En,
+                chats: Default::default(),
+                chat_key: token,
+            },
+            helpdesks: Default::default(),
+            ticket_defaults: Default::default(),
+            poll_intervals: Default::default(),
+            signals: Default::default(),
+            options: Default::default(),
+            memberships: crate::telegram::membership::Memberships::new(Duration::from_secs(1)),
+            health: Default::default(),
+        })
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_inbox_record_is_set_aside_and_the_updates_behind_it_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .write(|tx| tx.put_unreadable_inbox_record(b"{\"update_id\": 5, \"mess"))
+            .unwrap();
+        let update = serde_json::json!({"update_id": 6, "message": {"message_id": 1, "date": 0,
+            "chat": {"id": -42, "type": "group", "title": "Not served"}, "text": "hello"}});
+        store
+            .write(|tx| tx.accept_update(6, &update).map(|_| ()))
+            .unwrap();
+        let ctx = context(store);
+        let cancel = CancellationToken::new();
+        let running = tokio::spawn(run(ctx.clone(), cancel.clone()));
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while ctx.store.read().inbox_len() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the inbox did not drain"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        cancel.cancel();
+        running.await.unwrap();
+        let dead = ctx.store.read().dead_letters().unwrap();
+        assert_eq!(dead.len(), 1, "{dead:?}");
+        assert!(dead[0].error.contains("not JSON"), "{}", dead[0].error);
+        assert_eq!(
+            dead[0].item,
+            crate::model::DeadItem::Update {
+                raw: "{\"update_id\": 5, \"mess".into()
+            }
+        );
     }
 }

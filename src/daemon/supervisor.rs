@@ -93,7 +93,9 @@ fn supervise_with<F, Fut>(
             }
             let reason = match outcome {
                 Ok(()) => "it stopped by itself".to_owned(),
-                Err(error) if error.is_panic() => panic_text(error.into_panic()),
+                Err(error) if error.is_panic() => {
+                    format!("panicked: {}", panic_text(error.into_panic().as_ref()))
+                }
                 Err(error) => error.to_string(),
             };
             if began.elapsed() >= STEADY {
@@ -118,13 +120,13 @@ fn supervise_with<F, Fut>(
     });
 }
 
-fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
-    let text = payload
+/// The message a panic was raised with.
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned());
-    format!("panicked: {text}")
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 #[cfg(test)]

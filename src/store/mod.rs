@@ -349,20 +349,36 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// The oldest inbox updates, oldest first.
-    pub fn inbox(&self, limit: usize) -> Result<Vec<(u64, serde_json::Value)>> {
+    /// The oldest inbox updates, oldest first. A record that is not JSON (a damaged disk, a bug)
+    /// comes back as its raw text, for the caller to set aside instead of stalling on it.
+    pub fn inbox(&self, limit: usize) -> Result<Vec<(u64, Result<serde_json::Value, String>)>> {
         let mut out = Vec::new();
         for entry in self.tree.scan_prefix(Space::Inbox.key(&[])) {
             let (key, value) = entry?;
-            out.push((
-                keys::read_u64(&key[1..]),
-                decode(Space::Inbox, &key, &value)?,
-            ));
+            let update = decode(Space::Inbox, &key, &value)
+                .map_err(|_| String::from_utf8_lossy(&value).into_owned());
+            out.push((keys::read_u64(&key[1..]), update));
             if out.len() >= limit {
                 break;
             }
         }
         Ok(out)
+    }
+
+    /// Writes bytes that are not an update into the inbox, as a damaged disk would.
+    #[cfg(test)]
+    pub fn put_unreadable_inbox_record(&mut self, bytes: &[u8]) -> Result<()> {
+        let arrival = self.next_arrival()?;
+        self.pending
+            .insert(Space::Inbox.key(&u64_key(arrival)), Some(bytes.to_vec()));
+        Ok(())
+    }
+
+    /// Puts an update back at the end of the inbox (`teledesk queue retry`), whatever its id.
+    pub fn requeue_update(&mut self, update: &serde_json::Value) -> Result<()> {
+        let arrival = self.next_arrival()?;
+        self.put(Space::Inbox, &u64_key(arrival), update);
+        Ok(())
     }
 
     pub fn remove_inbox(&mut self, position: u64) {

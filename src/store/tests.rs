@@ -105,7 +105,12 @@ fn inbox_texts(store: &Store) -> Vec<String> {
         .inbox(100)
         .unwrap()
         .into_iter()
-        .map(|(_, u)| u["message"]["text"].as_str().unwrap_or_default().to_owned())
+        .map(|(_, u)| {
+            u.unwrap()["message"]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect()
 }
 
