@@ -109,7 +109,9 @@ pub fn main() -> ExitCode {
 fn init_logging(format: LogFormat, quiet: bool) {
     use tracing_subscriber::EnvFilter;
     let default = if quiet { "warn" } else { "info" };
+    // TELEDESK_LOG, else the RUST_LOG every Rust operator knows, else quiet HTTP and storage crates.
     let filter = EnvFilter::try_from_env("TELEDESK_LOG")
+        .or_else(|_| EnvFilter::try_from_env("RUST_LOG"))
         .unwrap_or_else(|_| EnvFilter::new(format!("{default},sled=warn,hyper=warn,reqwest=warn")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
