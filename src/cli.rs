@@ -172,11 +172,19 @@ fn run(path: &Path) -> ExitCode {
             helpdesks = config.helpdesks.len(),
             "Running."
         );
-        wait_for_signal().await;
+        let failed = tokio::select! {
+            _ = wait_for_signal() => false,
+            _ = daemon.failed() => true,
+        };
         notify_systemd("STOPPING=1");
         tracing::info!("Stopping: draining queued work.");
         daemon.shutdown().await;
-        ExitCode::SUCCESS
+        if failed {
+            // EX_TEMPFAIL: systemd's Restart=on-failure starts teledesk again.
+            ExitCode::from(75)
+        } else {
+            ExitCode::SUCCESS
+        }
     })
 }
 

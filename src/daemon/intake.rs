@@ -13,6 +13,14 @@ use tokio_util::sync::CancellationToken;
 pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let mut failures: u32 = 0;
     loop {
+        // Nothing is taken from Telegram while it could not be stored: not asking is what keeps
+        // Telegram from forgetting it.
+        if super::store_watch::paused(&ctx, &cancel).await {
+            if cancel.is_cancelled() {
+                return;
+            }
+            continue;
+        }
         let offset = match ctx.store.read().telegram_offset() {
             Ok(offset) => offset,
             Err(error) => {

@@ -14,6 +14,7 @@ pub(crate) mod intake;
 mod processor;
 mod runner;
 mod sender;
+mod store_watch;
 pub mod supervisor;
 mod watcher;
 
@@ -94,6 +95,9 @@ pub(crate) struct Context {
     pub memberships: Memberships,
     /// How each supervised loop stands, for `/healthz`.
     pub health: Arc<supervisor::Health>,
+    /// Cancelled when the daemon cannot go on and must exit with an error (see
+    /// [`Daemon::failed`]).
+    pub fatal: CancellationToken,
 }
 
 impl Context {
@@ -189,6 +193,7 @@ impl Daemon {
             options,
             memberships: Memberships::new(MEMBERSHIP_TTL),
             health: Arc::default(),
+            fatal: CancellationToken::new(),
         });
         let tracker = TaskTracker::new();
         let intake_stop = CancellationToken::new();
@@ -221,6 +226,7 @@ impl Daemon {
                 );
             }};
         }
+        work_loop!("store".into(), store_watch::run);
         work_loop!("processor".into(), processor::run);
         work_loop!("runner".into(), runner::run);
         work_loop!("sender".into(), sender::run);
@@ -305,12 +311,24 @@ impl Daemon {
         self.context.helpdesks.get(name).cloned()
     }
 
+    /// Resolves when the daemon cannot go on (its store has not worked for a long time): the
+    /// caller shuts it down and exits with an error, so the service manager starts it afresh.
+    pub async fn failed(&self) {
+        self.context.fatal.cancelled().await;
+    }
+
+    /// Why the store does not work right now, if it does not (for tests and `/healthz`).
+    pub fn store_failure(&self) -> Option<String> {
+        self.context.store.failure()
+    }
+
     /// Stops taking updates, lets queued work drain for up to `options.grace`, then stops every
-    /// loop and flushes the store. Whatever is left stays queued for the next start.
+    /// loop and flushes the store. Whatever is left stays queued for the next start. A failed
+    /// store cannot drain, so then nothing is waited for.
     pub async fn shutdown(self) {
         self.intake_stop.cancel();
         let deadline = tokio::time::Instant::now() + self.context.options.grace;
-        while tokio::time::Instant::now() < deadline {
+        while tokio::time::Instant::now() < deadline && self.context.store.failure().is_none() {
             let q = self.queues();
             if q.inbox == 0 && q.jobs == 0 && q.outbox == 0 {
                 break;

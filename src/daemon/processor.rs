@@ -8,6 +8,12 @@ use tokio_util::sync::CancellationToken;
 
 pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     loop {
+        if super::store_watch::paused(&ctx, &cancel).await {
+            if cancel.is_cancelled() {
+                return;
+            }
+            continue;
+        }
         let batch = match ctx.store.read().inbox(100) {
             Ok(batch) => batch,
             Err(error) => {
@@ -207,6 +213,7 @@ mod tests {
             options: Default::default(),
             memberships: crate::telegram::membership::Memberships::new(Duration::from_secs(1)),
             health: Default::default(),
+            fatal: CancellationToken::new(),
         })
     }
 

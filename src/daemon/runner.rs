@@ -42,10 +42,19 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let permits = Arc::new(Semaphore::new(PARALLEL_TICKETS));
     let tasks = tokio_util::task::TaskTracker::new();
     loop {
+        // A job whose effect could not be recorded stays queued; it runs again only once the
+        // store works, under a new boot, so it first looks for its earlier write.
+        if super::store_watch::paused(&ctx, &cancel).await {
+            if cancel.is_cancelled() {
+                break;
+            }
+            continue;
+        }
         // Act only on durable state: a job whose creation could still be lost in a crash would
         // be created again after restart under a new boot, and its retry lookup skipped.
         if let Err(error) = ctx.store.flush().await {
-            tracing::error!(%error, "Cannot flush the store.");
+            tracing::error!(%error, "Cannot flush the store; no job starts until it works.");
+            continue;
         }
         if let Err(error) = schedule(&ctx, &busy, &permits, &tasks) {
             tracing::error!(%error, "Cannot read the job queue.");

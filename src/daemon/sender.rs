@@ -23,11 +23,18 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let pacer = Pacer::new(ctx.options.pacing);
     let mut last_edit: HashMap<u64, Instant> = HashMap::new();
     loop {
+        if super::store_watch::paused(&ctx, &cancel).await {
+            if cancel.is_cancelled() {
+                return;
+            }
+            continue;
+        }
         let mut progressed = false;
         // Send only what is durably queued: a send whose cause could be lost in a crash would
         // happen again after restart.
         if let Err(error) = ctx.store.flush().await {
-            tracing::error!(%error, "Cannot flush the store.");
+            tracing::error!(%error, "Cannot flush the store; nothing is sent until it works.");
+            continue;
         }
         match ctx.store.read().outbox_heads() {
             Ok(heads) => {

@@ -20,6 +20,12 @@ pub(crate) async fn run(ctx: Arc<Context>, helpdesk: String, cancel: Cancellatio
     };
     let mut failures = 0u32;
     loop {
+        if super::store_watch::paused(&ctx, &cancel).await {
+            if cancel.is_cancelled() {
+                return;
+            }
+            continue;
+        }
         let cursor = match ctx.store.read().cursor(&helpdesk) {
             Ok(cursor) => cursor.unwrap_or_default(),
             Err(error) => {

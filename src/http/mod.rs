@@ -74,13 +74,15 @@ fn router(ctx: Arc<Context>, settings: ServerSettings) -> Router {
 }
 
 /// Queue sizes; 200 while the store answers.
-/// 200 `ok` while every loop runs; 503 `degraded`, naming the loop and why, while one is being
-/// started again, so a load balancer or systemd watchdog notices.
+/// 200 `ok` while the store works and every loop runs; 503 `degraded`, saying why (the store's
+/// error, or the loop being started again), so a load balancer or a monitor notices.
 async fn healthz(State(ctx): State<Arc<Context>>) -> Response {
     let queues = crate::daemon::queues(&ctx.store);
-    let healthy = ctx.health.all_running();
+    let store = ctx.store.failure();
+    let healthy = ctx.health.all_running() && store.is_none();
     let body = serde_json::json!({
         "status": if healthy { "ok" } else { "degraded" },
+        "store": store.as_deref().unwrap_or("ok"),
         "loops": ctx.health.loops(),
         "queues": queues,
     });

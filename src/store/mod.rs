@@ -19,8 +19,9 @@ use keys::{Space, i32_key, i64_key, u64_key};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 use teledesk_adapter::{Cursor, TicketId};
 
 /// The schema this build reads and writes.
@@ -46,6 +47,9 @@ pub enum StoreError {
         found: u64,
         expected: u64,
     },
+    /// The store is being opened again after a failure.
+    #[error("the store is being opened again after a failure")]
+    Unavailable,
     /// Not a failure: the caller abandons the transaction on purpose (an update that must wait),
     /// and returning an error is what makes [`Store::write`] drop its writes.
     #[error("the transaction was abandoned on purpose")]
@@ -56,31 +60,59 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The persistent state of the daemon.
 pub struct Store {
+    dir: PathBuf,
+    /// `None` only while the database is being opened again after a failure.
+    handle: RwLock<Option<Handle>>,
+    write_lock: Mutex<()>,
+    boot: AtomicU64,
+    /// Why the store stopped working, until [`Store::recover`] opens it again.
+    failure: Mutex<Option<String>>,
+}
+
+struct Handle {
     db: sled::Db,
     tree: sled::Tree,
-    write_lock: Mutex<()>,
-    boot: u64,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("boot", &self.boot).finish()
+        f.debug_struct("Store").field("boot", &self.boot()).finish()
     }
 }
 
 impl Store {
     /// Opens (or creates) the store in `dir` and starts a new boot (process run).
     pub fn open(dir: &Path) -> Result<Self> {
-        let db = sled::Config::new().path(dir).open()?;
-        let tree = db.open_tree("teledesk")?;
-        let mut store = Self {
-            db,
-            tree,
+        let store = Self {
+            dir: dir.to_owned(),
+            handle: RwLock::new(None),
             write_lock: Mutex::new(()),
-            boot: 0,
+            boot: AtomicU64::new(0),
+            failure: Mutex::new(None),
         };
-        let path = dir.display().to_string();
-        store.boot = store.write(|tx| {
+        store.start()?;
+        Ok(store)
+    }
+
+    /// Opens the database and counts a new boot: whatever was in flight before may or may not
+    /// have happened, exactly as after a restart of the process.
+    fn start(&self) -> Result<()> {
+        // No background flusher: durability points flush explicitly, and an I/O error then
+        // surfaces in a call of ours, which stops all use of sled (see `tree`), instead of in a
+        // background thread while a reader walks the tree.
+        let db = sled::Config::new()
+            .path(&self.dir)
+            .flush_every_ms(None)
+            .open()?;
+        let tree = db.open_tree("teledesk")?;
+        *self.handle.write().unwrap_or_else(|e| e.into_inner()) = Some(Handle {
+            db: db.clone(),
+            tree: tree.clone(),
+        });
+        let path = self.dir.display().to_string();
+        // Written to the new tree directly: the failure that made us open it again still
+        // stands until this boot is on disk.
+        let boot = self.write_to(Some(tree), |tx| {
             match tx.meta_u64(META_SCHEMA)? {
                 Some(found) if found != SCHEMA_VERSION => {
                     return Err(StoreError::Schema {
@@ -101,51 +133,145 @@ impl Store {
             let boot = tx.meta_u64(META_BOOT)?.unwrap_or(0) + 1;
             tx.put_meta_u64(META_BOOT, boot);
             Ok(boot)
-        })?;
-        store.db.flush()?;
-        Ok(store)
+        });
+        let boot = boot.and_then(|boot| Ok(db.flush().map(|_| boot)?));
+        match boot {
+            Ok(boot) => {
+                self.boot.store(boot, Ordering::SeqCst);
+                Ok(())
+            }
+            Err(error) => {
+                *self.handle.write().unwrap_or_else(|e| e.into_inner()) = None;
+                Err(error)
+            }
+        }
     }
 
-    /// This process run's number: jobs queued by an earlier run may have been in flight.
+    /// This process run's number: jobs queued by an earlier run may have been in flight. It
+    /// grows when the store is opened again after a failure, for the same reason.
     pub fn boot(&self) -> u64 {
-        self.boot
+        self.boot.load(Ordering::SeqCst)
+    }
+
+    /// Why the store cannot be used right now (a write or flush failed: a full disk, an I/O
+    /// error), or `None` while it works. Loops take no new work while it is set.
+    pub fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Remembers the first failure. sled keeps its first I/O error and fails every later write
+    /// with it, so the store must be opened again ([`Store::recover`]) to work again.
+    fn fail(&self, error: &StoreError) {
+        if matches!(error, StoreError::Sled(_)) {
+            let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+            if failure.is_none() {
+                tracing::error!(%error, "The store failed; work stops until it can be written again.");
+                *failure = Some(error.to_string());
+            }
+        }
+    }
+
+    /// Opens the database again after a failure: what had not reached the disk is gone, as in a
+    /// crash, and a new boot begins (so jobs of the old one look for their earlier writes before
+    /// repeating them). Fails while the disk still refuses, or while transactions begun before
+    /// it still hold the old database (sled locks its directory): the caller tries again later.
+    pub fn recover(&self) -> Result<()> {
+        let _writer = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let old = self
+            .handle
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(old);
+        drop(_writer);
+        self.start()?;
+        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        tracing::info!(boot = self.boot(), "The store works again.");
+        Ok(())
+    }
+
+    /// The tree, unless the store failed. sled must not be touched after an I/O error: it keeps
+    /// failing, and a read that meets a node it wants to split retries that split without end
+    /// (seen here: a `/healthz` scan spinning, gigabytes of memory), so a failed store answers
+    /// every call with [`StoreError::Unavailable`] until it is opened again.
+    fn tree(&self) -> Option<sled::Tree> {
+        if self.failure().is_some() {
+            return None;
+        }
+        self.handle
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|h| h.tree.clone())
     }
 
     /// Makes everything written so far durable.
     pub async fn flush(&self) -> Result<()> {
-        self.db.flush_async().await?;
-        Ok(())
+        let db = self
+            .handle
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|h| h.db.clone())
+            .filter(|_| self.failure().is_none());
+        let Some(db) = db else {
+            return Err(StoreError::Unavailable);
+        };
+        let flushed = db.flush_async().await.map_err(StoreError::from);
+        if let Err(error) = &flushed {
+            self.fail(error);
+        }
+        flushed.map(|_| ())
     }
 
     /// Runs `f` with exclusive write access and applies everything it wrote atomically. If `f`
     /// fails, nothing it wrote is applied.
     pub fn write<R>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<R>) -> Result<R> {
+        self.write_to(self.tree(), f)
+    }
+
+    fn write_to<R>(
+        &self,
+        tree: Option<sled::Tree>,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<R>,
+    ) -> Result<R> {
         let _guard = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut tx = Tx {
-            tree: &self.tree,
-            boot: self.boot,
+            tree,
+            boot: self.boot(),
             pending: BTreeMap::new(),
+            _store: std::marker::PhantomData,
         };
-        let result = f(&mut tx)?;
-        if !tx.pending.is_empty() {
-            let mut batch = sled::Batch::default();
-            for (key, value) in tx.pending {
-                match value {
-                    Some(value) => batch.insert(key, value),
-                    None => batch.remove(key),
+        let result = f(&mut tx);
+        let result = result.and_then(|r| {
+            if !tx.pending.is_empty() {
+                let mut batch = sled::Batch::default();
+                for (key, value) in std::mem::take(&mut tx.pending) {
+                    match value {
+                        Some(value) => batch.insert(key, value),
+                        None => batch.remove(key),
+                    }
                 }
+                tx.tree()?.apply_batch(batch)?;
             }
-            self.tree.apply_batch(batch)?;
+            Ok(r)
+        });
+        if let Err(error) = &result {
+            self.fail(error);
         }
-        Ok(result)
+        result
     }
 
     /// A read-only view of the current state.
     pub fn read(&self) -> Tx<'_> {
         Tx {
-            tree: &self.tree,
-            boot: self.boot,
+            tree: self.tree(),
+            boot: self.boot(),
             pending: BTreeMap::new(),
+            _store: std::marker::PhantomData,
         }
     }
 }
@@ -162,17 +288,24 @@ const META_TICKET_INDEXES: &str = "ticket_indexes";
 
 /// Reads and writes inside [`Store::write`] (or reads on [`Store::read`]).
 pub struct Tx<'a> {
-    tree: &'a sled::Tree,
+    /// `None` while the store is being opened again: every read fails with
+    /// [`StoreError::Unavailable`] instead of answering "nothing there".
+    tree: Option<sled::Tree>,
     boot: u64,
     pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    _store: std::marker::PhantomData<&'a Store>,
 }
 
 impl Tx<'_> {
+    fn tree(&self) -> Result<&sled::Tree> {
+        self.tree.as_ref().ok_or(StoreError::Unavailable)
+    }
+
     fn raw_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         if let Some(value) = self.pending.get(key) {
             return Ok(value.clone());
         }
-        Ok(self.tree.get(key)?.map(|v| v.to_vec()))
+        Ok(self.tree()?.get(key)?.map(|v| v.to_vec()))
     }
 
     fn get<T: DeserializeOwned>(&self, space: Space, key: &[u8]) -> Result<Option<T>> {
@@ -197,7 +330,7 @@ impl Tx<'_> {
     fn scan<T: DeserializeOwned>(&self, space: Space, prefix: &[u8]) -> Result<Vec<(Vec<u8>, T)>> {
         let start = space.key(prefix);
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        for entry in self.tree.scan_prefix(&start) {
+        for entry in self.tree()?.scan_prefix(&start) {
             let (key, value) = entry?;
             merged.insert(key.to_vec(), value.to_vec());
         }
@@ -224,7 +357,7 @@ impl Tx<'_> {
     fn scan_keys(&self, space: Space, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
         let start = space.key(prefix);
         let mut merged = std::collections::BTreeSet::new();
-        for entry in self.tree.scan_prefix(&start) {
+        for entry in self.tree()?.scan_prefix(&start) {
             let (key, _) = entry?;
             merged.insert(key.to_vec());
         }
@@ -302,7 +435,7 @@ impl Tx<'_> {
             None => {
                 let start = Space::Inbox.key(&[]);
                 let end = Space::Inbox.key(&u64_key(APP_INBOX_BASE));
-                match self.tree.range(start..end).next_back() {
+                match self.tree()?.range(start..end).next_back() {
                     Some(entry) => keys::read_u64(&entry?.0[1..]),
                     None => 0,
                 }
@@ -325,7 +458,7 @@ impl Tx<'_> {
         let start = Space::SeenOrder.key(&[]);
         let end = Space::SeenOrder.key(&u64_key(horizon.saturating_add(1)));
         let mut old: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(2);
-        for entry in self.tree.range(start..end) {
+        for entry in self.tree()?.range(start..end) {
             let (key, value) = entry?;
             // Forgotten already by an earlier arrival of this transaction.
             if matches!(self.pending.get(key.as_ref()), Some(None)) {
@@ -353,7 +486,7 @@ impl Tx<'_> {
     /// comes back as its raw text, for the caller to set aside instead of stalling on it.
     pub fn inbox(&self, limit: usize) -> Result<Vec<(u64, Result<serde_json::Value, String>)>> {
         let mut out = Vec::new();
-        for entry in self.tree.scan_prefix(Space::Inbox.key(&[])) {
+        for entry in self.tree()?.scan_prefix(Space::Inbox.key(&[])) {
             let (key, value) = entry?;
             let update = decode(Space::Inbox, &key, &value)
                 .map_err(|_| String::from_utf8_lossy(&value).into_owned());
@@ -386,7 +519,9 @@ impl Tx<'_> {
     }
 
     pub fn inbox_len(&self) -> usize {
-        self.tree.scan_prefix(Space::Inbox.key(&[])).count()
+        self.tree
+            .as_ref()
+            .map_or(0, |t| t.scan_prefix(Space::Inbox.key(&[])).count())
     }
 
     // --- tickets -------------------------------------------------------------------------
@@ -523,7 +658,9 @@ impl Tx<'_> {
     }
 
     pub fn jobs_len(&self) -> usize {
-        self.tree.scan_prefix(Space::Jobs.key(&[])).count()
+        self.tree
+            .as_ref()
+            .map_or(0, |t| t.scan_prefix(Space::Jobs.key(&[])).count())
     }
 
     // --- tickets to re-read from the helpdesk ------------------------------------------
@@ -590,7 +727,9 @@ impl Tx<'_> {
     }
 
     pub fn outbox_len(&self) -> usize {
-        self.tree.scan_prefix(Space::Outbox.key(&[])).count()
+        self.tree
+            .as_ref()
+            .map_or(0, |t| t.scan_prefix(Space::Outbox.key(&[])).count())
     }
 
     /// Moves every queued item of `old` chat to `new` (a group upgraded to a supergroup).

@@ -183,11 +183,13 @@ fn the_memory_of_taken_updates_stays_bounded() {
     }
     let read = store.read();
     let remembered = read
-        .tree
+        .tree()
+        .unwrap()
         .scan_prefix(keys::Space::SeenUpdates.key(&[]))
         .count() as u64;
     let order = read
-        .tree
+        .tree()
+        .unwrap()
         .scan_prefix(keys::Space::SeenOrder.key(&[]))
         .count() as u64;
     assert_eq!(remembered, order);
@@ -339,4 +341,62 @@ fn a_store_from_before_the_indexes_gets_them_built_on_open() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.read().tickets_in_chat(-100).unwrap().len(), 3);
     assert_eq!(store.read().tickets_by_author(7).unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_full_disk_fails_the_store_and_freeing_it_recovers_without_a_restart() {
+    let Some(disk) = teledesk_testkit::disk::SmallDisk::mount(64) else {
+        return;
+    };
+    let store = Store::open(&disk.path.join("store")).unwrap();
+    let boot = store.boot();
+    store
+        .write(|tx| tx.accept_update(1, &update(1, "durable")).map(|_| ()))
+        .unwrap();
+    store.flush().await.unwrap();
+    assert_eq!(store.failure(), None);
+
+    disk.fill();
+    let big = "x".repeat(64 * 1024);
+    let mut failed = false;
+    for i in 2..2000 {
+        let wrote = store.write(|tx| tx.accept_update(i, &update(i, &big)).map(|_| ()));
+        if wrote.is_err() || store.flush().await.is_err() {
+            failed = true;
+            break;
+        }
+    }
+    assert!(failed, "a full disk never failed a write");
+    assert!(store.failure().is_some());
+    // Still full: opening again fails or fails again at once; either way the failure stays.
+    if store.recover().is_ok() {
+        let again = store.write(|tx| tx.accept_update(9999, &update(9999, &big)).map(|_| ()));
+        let _ = again.is_ok() && store.flush().await.is_ok();
+    }
+
+    disk.free();
+    let mut recovered = false;
+    for _ in 0..100 {
+        if store.recover().is_ok() {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        recovered,
+        "the store did not open again: {:?}",
+        store.failure()
+    );
+    assert_eq!(store.failure(), None);
+    assert!(store.boot() > boot, "a recovery is a new boot");
+    let texts = inbox_texts(&store);
+    assert_eq!(texts.first().map(String::as_str), Some("durable"));
+    store
+        .write(|tx| {
+            tx.accept_update(50_000, &update(50_000, "after"))
+                .map(|_| ())
+        })
+        .unwrap();
+    store.flush().await.unwrap();
 }

@@ -17,6 +17,7 @@
 //! [`wait::Changes`] instead of sleeping.
 
 pub mod conformance;
+pub mod disk;
 mod faults;
 pub mod glpi;
 pub mod kaiten;
