@@ -595,6 +595,20 @@ impl FakeTelegram {
         })[0]
     }
 
+    /// Deletes a message as a user or administrator would (the bot is not told). Replies that
+    /// quote it keep working for the bot only with `allow_sending_without_reply`. Panics if the
+    /// message does not exist.
+    pub fn delete_message(&self, chat_id: i64, message_id: i32) {
+        self.mutate(false, |w| w.delete_message(chat_id, message_id))
+    }
+
+    /// Deletes a forum topic with all its messages, as an administrator would
+    /// (`deleteForumTopic`; the bot is not told). Sends into it then fail with `message thread
+    /// not found`, topic methods with `TOPIC_ID_INVALID`. Panics if there is no such topic.
+    pub fn delete_topic(&self, chat_id: i64, topic_id: i32) {
+        self.mutate(false, |w| w.delete_topic(chat_id, topic_id))
+    }
+
     /// The user taps an inline button with `data` under the message; queues a `callback_query`
     /// update and returns the query id. A deleted message is delivered as inaccessible (`date` 0).
     pub fn press(&self, chat_id: i64, message_id: i32, from_user: i64, data: &str) -> String {
