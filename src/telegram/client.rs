@@ -5,6 +5,8 @@
 //! Every error that leaves this module has the bot token scrubbed from it.
 
 use crate::model::Keyboard;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use teledesk_adapter::Secret;
 use teloxide::payloads::{
@@ -60,6 +62,9 @@ pub struct TelegramClient {
     http: reqwest::Client,
     api_url: String,
     token: Secret,
+    /// Forum topics (chat, thread) Telegram said no longer exist, so later messages of their
+    /// tickets go straight to General instead of failing first each time.
+    gone_topics: Arc<Mutex<HashSet<(i64, i32)>>>,
 }
 
 impl std::fmt::Debug for TelegramClient {
@@ -100,6 +105,7 @@ impl TelegramClient {
             http,
             api_url,
             token: token.clone(),
+            gone_topics: Arc::default(),
         })
     }
 
@@ -239,7 +245,8 @@ impl TelegramClient {
             .await
     }
 
-    /// [`Self::send_html`] into a forum topic (`topic`), where the chat is a forum.
+    /// [`Self::send_html`] into a forum topic (`topic`), where the chat is a forum. Delivered
+    /// once whatever became of the topic or the message it answers, see [`Self::placed`].
     pub async fn send_html_in(
         &self,
         chat_id: i64,
@@ -248,25 +255,28 @@ impl TelegramClient {
         reply_to: Option<i32>,
         keyboard: Option<&Keyboard>,
     ) -> Result<i32, TgError> {
-        let mut request = self
-            .bot
-            .send_message(ChatId(chat_id), html)
-            .parse_mode(ParseMode::Html);
-        if let Some(topic) = topic {
-            request = request.message_thread_id(ThreadId(MessageId(topic)));
-        }
-        if let Some(id) = reply_to {
-            request = request.reply_parameters(
-                ReplyParameters::new(MessageId(id)).allow_sending_without_reply(),
-            );
-        }
-        if let Some(keyboard) = keyboard {
-            request = request.reply_markup(markup(keyboard));
-        }
-        let message = request.await.map_err(|e| self.classify(e))?;
-        Ok(message.id.0)
+        self.placed(chat_id, topic, reply_to, |topic, reply_to| {
+            let mut request = self
+                .bot
+                .send_message(ChatId(chat_id), html)
+                .parse_mode(ParseMode::Html);
+            if let Some(topic) = topic {
+                request = request.message_thread_id(ThreadId(MessageId(topic)));
+            }
+            if let Some(id) = reply_to {
+                request = request.reply_parameters(
+                    ReplyParameters::new(MessageId(id)).allow_sending_without_reply(),
+                );
+            }
+            if let Some(keyboard) = keyboard {
+                request = request.reply_markup(markup(keyboard));
+            }
+            async move { request.await.map(|m| m.id.0).map_err(|e| self.classify(e)) }
+        })
+        .await
     }
 
+    /// Sends a file as a document, placed like [`Self::send_html_in`].
     pub async fn send_file(
         &self,
         chat_id: i64,
@@ -275,18 +285,80 @@ impl TelegramClient {
         bytes: Vec<u8>,
         reply_to: Option<i32>,
     ) -> Result<i32, TgError> {
-        let file = InputFile::memory(bytes).file_name(file_name.to_owned());
-        let mut request = self.bot.send_document(ChatId(chat_id), file);
-        if let Some(topic) = topic {
-            request = request.message_thread_id(ThreadId(MessageId(topic)));
+        self.placed(chat_id, topic, reply_to, |topic, reply_to| {
+            let file = InputFile::memory(bytes.clone()).file_name(file_name.to_owned());
+            let mut request = self.bot.send_document(ChatId(chat_id), file);
+            if let Some(topic) = topic {
+                request = request.message_thread_id(ThreadId(MessageId(topic)));
+            }
+            if let Some(id) = reply_to {
+                request = request.reply_parameters(
+                    ReplyParameters::new(MessageId(id)).allow_sending_without_reply(),
+                );
+            }
+            async move { request.await.map(|m| m.id.0).map_err(|e| self.classify(e)) }
+        })
+        .await
+    }
+
+    /// Runs `send(topic, reply_to)` and, when Telegram refuses where the message was to go,
+    /// sends it once more without what is gone, so it is delivered once and never dropped:
+    /// - the topic was deleted (`message thread not found`): the message goes to General. An
+    ///   administrator deleted the ticket's topic on purpose; re-creating it would undo that,
+    ///   while General is where every member of the forum still sees the answer. The quote goes
+    ///   too, as the message it quoted went with the topic;
+    /// - the quoted message was deleted (`message to be replied not found`, which
+    ///   `allow_sending_without_reply` should already prevent): the message goes without quote.
+    ///
+    /// A refused send creates nothing, so the second attempt cannot double the message.
+    async fn placed<F, Fut>(
+        &self,
+        chat_id: i64,
+        topic: Option<i32>,
+        reply_to: Option<i32>,
+        send: F,
+    ) -> Result<i32, TgError>
+    where
+        F: Fn(Option<i32>, Option<i32>) -> Fut,
+        Fut: std::future::Future<Output = Result<i32, TgError>>,
+    {
+        let gone = |topic: i32| {
+            self.gone_topics
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&(chat_id, topic))
+        };
+        let (topic, reply_to) = match topic {
+            Some(t) if gone(t) => (None, None),
+            _ => (topic, reply_to),
+        };
+        match send(topic, reply_to).await {
+            Err(TgError::Rejected(text))
+                if text.contains("message thread not found")
+                    && let Some(topic) = topic =>
+            {
+                tracing::warn!(
+                    chat_id,
+                    topic,
+                    "The forum topic was deleted; posting in General instead."
+                );
+                self.gone_topics
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert((chat_id, topic));
+                send(None, None).await
+            }
+            Err(TgError::Rejected(text))
+                if reply_to.is_some() && text.contains("message to be replied not found") =>
+            {
+                tracing::info!(
+                    chat_id,
+                    "The quoted message was deleted; sending without it."
+                );
+                send(topic, None).await
+            }
+            other => other,
         }
-        if let Some(id) = reply_to {
-            request = request.reply_parameters(
-                ReplyParameters::new(MessageId(id)).allow_sending_without_reply(),
-            );
-        }
-        let message = request.await.map_err(|e| self.classify(e))?;
-        Ok(message.id.0)
     }
 
     pub async fn edit_html(
@@ -368,7 +440,8 @@ impl TelegramClient {
             })
     }
 
-    /// Closes (`closed`) or reopens a forum topic; doing what is already done is not an error.
+    /// Closes (`closed`) or reopens a forum topic; doing what is already done, or what cannot be
+    /// done because the topic was deleted, is not an error.
     pub async fn set_forum_topic_closed(
         &self,
         chat_id: i64,
@@ -383,6 +456,16 @@ impl TelegramClient {
         let body = serde_json::json!({"chat_id": chat_id, "message_thread_id": topic});
         match self.raw(method, body).await {
             Err(TgError::Rejected(text)) if text.contains("TOPIC_NOT_MODIFIED") => Ok(()),
+            // A deleted topic has nothing left to close or reopen.
+            Err(TgError::Rejected(text))
+                if text.contains("TOPIC_ID_INVALID") || text.contains("thread not found") =>
+            {
+                self.gone_topics
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert((chat_id, topic));
+                Ok(())
+            }
             other => other.map(|_| ()),
         }
     }
