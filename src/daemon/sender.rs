@@ -179,10 +179,18 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
             ..
         } => {
             let topic = topic_of(ctx, chat_id, *ticket, *reply_to);
-            let id = tg
-                .send_html_in(chat_id, topic, html, *reply_to, keyboard.as_ref())
-                .await?;
-            Ok(Sent::Messages(vec![id]))
+            // A long list (`/my` of a busy client) becomes several messages; the buttons go
+            // under the last, where the reader ends up.
+            let parts = split_html(html, TEXT_LIMIT);
+            let mut ids = Vec::with_capacity(parts.len());
+            for (i, part) in parts.iter().enumerate() {
+                let keyboard = keyboard.as_ref().filter(|_| i + 1 == parts.len());
+                ids.push(
+                    tg.send_html_in(chat_id, topic, part, *reply_to, keyboard)
+                        .await?,
+                );
+            }
+            Ok(Sent::Messages(ids))
         }
         SendAction::Card { ticket } => {
             let mut link = ctx
@@ -333,7 +341,7 @@ fn record(tx: &mut crate::store::Tx<'_>, item: &Outgoing, sent: &Sent) -> crate:
                     tx.index_message(chat_id, *id, *local);
                 }
             }
-            if let (Some(user), Some(id)) = (dialogue_user, ids.first())
+            if let (Some(user), Some(id)) = (dialogue_user, ids.last())
                 && keyboard.is_some()
                 && let Some(mut dialogue) = tx.dialogue(chat_id, *user)?
             {
