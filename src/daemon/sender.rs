@@ -179,17 +179,10 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
             ..
         } => {
             let topic = topic_of(ctx, chat_id, *ticket, *reply_to);
-            // A long list (`/my` of a busy client) becomes several messages; the buttons go
-            // under the last, where the reader ends up.
-            let parts = split_html(html, TEXT_LIMIT);
-            let mut ids = Vec::with_capacity(parts.len());
-            for (i, part) in parts.iter().enumerate() {
-                let keyboard = keyboard.as_ref().filter(|_| i + 1 == parts.len());
-                ids.push(
-                    tg.send_html_in(chat_id, topic, part, *reply_to, keyboard)
-                        .await?,
-                );
-            }
+            // A long list (`/my` of a busy client) becomes several messages.
+            let ids = tg
+                .send_html_parts(chat_id, topic, html, *reply_to, keyboard.as_ref())
+                .await?;
             Ok(Sent::Messages(ids))
         }
         SendAction::Card { ticket } => {

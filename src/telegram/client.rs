@@ -5,6 +5,7 @@
 //! Every error that leaves this module has the bot token scrubbed from it.
 
 use crate::model::Keyboard;
+use crate::telegram::split::{TEXT_LIMIT, split_html};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -274,6 +275,29 @@ impl TelegramClient {
             async move { request.await.map(|m| m.id.0).map_err(|e| self.classify(e)) }
         })
         .await
+    }
+
+    /// [`Self::send_html_in`] for a text that may be longer than one message: it is cut by
+    /// [`split_html`] and sent part by part, the keyboard under the last part, where the reader
+    /// ends up. Returns the ids in order.
+    pub async fn send_html_parts(
+        &self,
+        chat_id: i64,
+        topic: Option<i32>,
+        html: &str,
+        reply_to: Option<i32>,
+        keyboard: Option<&Keyboard>,
+    ) -> Result<Vec<i32>, TgError> {
+        let parts = split_html(html, TEXT_LIMIT);
+        let mut ids = Vec::with_capacity(parts.len());
+        for (i, part) in parts.iter().enumerate() {
+            let keyboard = keyboard.filter(|_| i + 1 == parts.len());
+            ids.push(
+                self.send_html_in(chat_id, topic, part, reply_to, keyboard)
+                    .await?,
+            );
+        }
+        Ok(ids)
     }
 
     /// Sends a file as a document, placed like [`Self::send_html_in`].
@@ -598,4 +622,132 @@ fn markup(keyboard: &Keyboard) -> InlineKeyboardMarkup {
             )
             .collect::<Vec<_>>()
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Button;
+    use teledesk_testkit::telegram::{FakeError, FakeTelegram, TelegramOptions};
+
+    async fn fake_and_client() -> (FakeTelegram, TelegramClient) {
+        let fake = FakeTelegram::start_with(TelegramOptions {
+            enforce_limits: false,
+            ..TelegramOptions::default()
+        })
+        .await;
+        let client =
+            TelegramClient::new(&fake.api_url(), &Secret::new(fake.token())).expect("a client");
+        (fake, client)
+    }
+
+    fn refused(fake: &FakeTelegram) -> Vec<String> {
+        fake.calls()
+            .into_iter()
+            .filter(|c| c.status >= 400)
+            .map(|c| c.method)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_long_text_goes_out_in_parts_with_the_buttons_under_the_last() {
+        let (fake, client) = fake_and_client().await;
+        let group = fake.add_group("Clients");
+        // 30 lines of 120 emoji: 7,230 units, so two messages cut at a line break.
+        let line = format!("{}\n", "😀".repeat(120));
+        let html = format!("<b>Tickets</b>\n{}", line.repeat(30));
+        let keyboard = Keyboard {
+            rows: vec![vec![Button::callback("Open", "open:1")]],
+        };
+        let ids = client
+            .send_html_parts(group, None, &html, None, Some(&keyboard))
+            .await
+            .expect("sent");
+        assert_eq!(ids.len(), 2);
+        assert!(refused(&fake).is_empty(), "{:?}", refused(&fake));
+        let sent: Vec<_> = ids
+            .iter()
+            .map(|id| fake.message(group, *id).unwrap())
+            .collect();
+        assert!(sent[0].reply_markup.is_none());
+        assert!(sent[1].reply_markup.is_some());
+        let emoji: usize = sent.iter().map(|m| m.text.matches('😀').count()).sum();
+        assert_eq!(emoji, 120 * 30);
+        assert_eq!(
+            sent[0].text.matches('😀').count() % 120,
+            0,
+            "cut at a line break"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_deleted_topic_or_quote_costs_the_placement_not_the_message() {
+        let (fake, client) = fake_and_client().await;
+        let forum = fake.add_forum("Support");
+        let topic = client
+            .create_forum_topic(forum, "#1 Printer")
+            .await
+            .unwrap();
+        let card = client
+            .send_html_in(forum, Some(topic), "card", None, None)
+            .await
+            .unwrap();
+        fake.delete_topic(forum, topic);
+        let first = client
+            .send_html_in(forum, Some(topic), "reply", Some(card), None)
+            .await
+            .expect("sent to General");
+        let stored = fake.message(forum, first).unwrap();
+        assert_eq!((stored.thread_id, stored.reply_to), (None, None));
+        // Known gone: the next send does not try the topic again.
+        let calls = fake.calls().len();
+        let bytes = b"scan".to_vec();
+        let file = client
+            .send_file(forum, Some(topic), "scan.txt", bytes, Some(card))
+            .await
+            .expect("sent to General");
+        assert_eq!(fake.calls().len(), calls + 1, "one call");
+        assert_eq!(fake.message(forum, file).unwrap().thread_id, None);
+        // Closing a deleted topic has nothing left to do.
+        client
+            .set_forum_topic_closed(forum, topic, true)
+            .await
+            .unwrap();
+
+        // A server that refuses the quote instead of dropping it: sent once without it.
+        let group = fake.add_group("Clients");
+        let quoted = client.send_html(group, "q", None, None).await.unwrap();
+        fake.inject_error(
+            "sendMessage",
+            1,
+            FakeError::Api {
+                code: 400,
+                description: "Bad Request: message to be replied not found".into(),
+            },
+        );
+        let id = client
+            .send_html(group, "answer", Some(quoted), None)
+            .await
+            .expect("sent without the quote");
+        assert_eq!(fake.message(group, id).unwrap().reply_to, None);
+        let answers = fake
+            .messages(group)
+            .iter()
+            .filter(|m| m.text == "answer")
+            .count();
+        assert_eq!(answers, 1);
+        // Anything else is still the caller's to handle.
+        fake.inject_error(
+            "sendMessage",
+            1,
+            FakeError::Api {
+                code: 400,
+                description: "Bad Request: chat not found".into(),
+            },
+        );
+        assert!(matches!(
+            client.send_html(group, "x", None, None).await,
+            Err(TgError::Rejected(_))
+        ));
+    }
 }
