@@ -278,8 +278,11 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
                     url,
                 )]],
             });
-            match tg.send_html(chat_id, html, None, keyboard.as_ref()).await {
-                Ok(id) => Ok(Sent::Messages(vec![id])),
+            match tg
+                .send_html_parts(chat_id, None, html, None, keyboard.as_ref())
+                .await
+            {
+                Ok(ids) => Ok(Sent::Messages(ids)),
                 // Telegram lets a bot write only to users who started it; a refusal is a fact
                 // about the user, recorded once, not a failure to retry or dead-letter.
                 Err(TgError::Forbidden(reason)) if reason.contains("blocked") => {
