@@ -535,3 +535,159 @@ async fn a_staff_reply_telegram_refuses_is_noted_for_staff() {
     );
     daemon.shutdown().await;
 }
+
+/// The bot's messages in the group after `after`, oldest first.
+fn bot_messages_after(stage: &Stage, after: i32) -> Vec<ChatMessage> {
+    bot_messages(stage)
+        .into_iter()
+        .filter(|m| m.message_id > after)
+        .collect()
+}
+
+/// Waits until the bot's messages after `after` hold `count` copies of `ch`, and returns them.
+async fn parts_holding(stage: &Stage, after: i32, ch: char, count: usize) -> Vec<ChatMessage> {
+    let group = stage.group();
+    stage
+        .telegram
+        .wait_until(WAIT, "every part of the long reply", |t| {
+            let parts: Vec<ChatMessage> = t
+                .messages(group)
+                .into_iter()
+                .filter(|m| m.from_bot && m.message_id > after && m.text.contains(ch))
+                .collect();
+            let seen: usize = parts.iter().map(|m| m.text.matches(ch).count()).sum();
+            (seen >= count).then_some(parts)
+        })
+        .await
+}
+
+/// Telegram counts 4096 UTF-16 units after entity parsing: a staff reply is cut by that count,
+/// not by characters or bytes, so it arrives whole, in as few messages as the limit allows, and
+/// Telegram refuses none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_staff_replies_arrive_whole_in_as_few_messages_as_possible() {
+    let stage = Stage::new(1, "ru", "1s").await;
+    let (tg, kaiten, group, ann) = (&stage.telegram, &stage.kaiten, stage.group(), stage.client);
+    let daemon = stage.start(Options::default()).await;
+    let source = tg.send(group, ann, Outgoing::text("Длинные ответы"));
+    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
+    let card = kaiten
+        .wait_until(WAIT, "the card", |k| k.cards().first().cloned())
+        .await;
+    let card_msg = card_message(&stage, card.id).await;
+
+    // 3,000 emoji are 6,000 units: two messages, the header in the first.
+    kaiten.staff_reply(card.id, "Иван Петров", &"😀".repeat(3000));
+    let parts = parts_holding(&stage, card_msg.message_id, '😀', 3000).await;
+    assert_eq!(
+        parts.len(),
+        2,
+        "6,000 units and a header fit in two messages"
+    );
+    assert!(
+        parts[0].text.starts_with("💬 Иван Петров"),
+        "{}",
+        parts[0].text
+    );
+    let emoji: String = parts
+        .iter()
+        .map(|m| m.text.replace(|c| c != '😀', ""))
+        .collect();
+    assert_eq!(emoji, "😀".repeat(3000), "every emoji arrives, none torn");
+    assert!(
+        parts
+            .iter()
+            .all(|m| m.reply_to == Some(card_msg.message_id))
+    );
+
+    // Exactly 4,096 units of Cyrillic (a letter the header lacks): with the header that is two messages, and the body
+    // arrives complete.
+    let last = parts.last().map(|m| m.message_id).unwrap_or_default();
+    let body = "щ".repeat(4096);
+    kaiten.staff_reply(card.id, "Иван Петров", &body);
+    let parts = parts_holding(&stage, last, 'щ', 4096).await;
+    assert_eq!(parts.len(), 2);
+    let letters: usize = parts.iter().map(|m| m.text.matches('щ').count()).sum();
+    assert_eq!(letters, 4096);
+
+    let refused: Vec<_> = tg
+        .calls()
+        .into_iter()
+        .filter(|c| c.method.eq_ignore_ascii_case("sendMessage") && c.status == 400)
+        .collect();
+    assert!(refused.is_empty(), "Telegram refused: {refused:?}");
+    // Nothing beyond those parts: no stray empty or repeated message.
+    assert_eq!(
+        bot_messages_after(&stage, card_msg.message_id)
+            .iter()
+            .filter(
+                |m| !m.text.contains("Заявка") && (m.text.contains('😀') || m.text.contains('щ'))
+            )
+            .count(),
+        4
+    );
+    // Threads are a forum's business; the fake ignores them elsewhere, as Telegram does, so the
+    // daemon must not lean on them.
+    assert!(
+        tg.calls()
+            .iter()
+            .all(|c| c.params.get("message_thread_id").is_none()),
+        "no message_thread_id outside forums"
+    );
+    assert_eq!(daemon.queues().dead, 0);
+    daemon.shutdown().await;
+}
+
+/// A staff reply whose quoted message is gone goes out once, without the quote, even from a
+/// server that refuses the quote instead of dropping it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_to_a_deleted_message_goes_out_once_without_the_quote() {
+    let stage = Stage::new(1, "ru", "1s").await;
+    let (tg, kaiten, group, ann) = (&stage.telegram, &stage.kaiten, stage.group(), stage.client);
+    let daemon = stage.start(Options::default()).await;
+    let source = tg.send(group, ann, Outgoing::text("Не открывается почта"));
+    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
+    let card = kaiten
+        .wait_until(WAIT, "the card", |k| k.cards().first().cloned())
+        .await;
+    card_message(&stage, card.id).await;
+
+    tg.inject_error(
+        "sendMessage",
+        1,
+        FakeError::Api {
+            code: 400,
+            description: "Bad Request: message to be replied not found".into(),
+        },
+    );
+    kaiten.staff_reply(card.id, "Иван Петров", "Почту починили.");
+    let reply = tg
+        .wait_until(WAIT, "the staff reply", |t| {
+            t.messages(group)
+                .into_iter()
+                .find(|m| m.from_bot && m.text.contains("Почту починили"))
+        })
+        .await;
+    assert_eq!(reply.reply_to, None, "sent without the quote");
+
+    // A client deletes the message the next reply would quote: Telegram drops the quote
+    // because the daemon allows it to.
+    let card_msg = card_message(&stage, card.id).await;
+    tg.delete_message(group, card_msg.message_id);
+    kaiten.staff_reply(card.id, "Иван Петров", "Проверьте ещё раз.");
+    tg.wait_until(WAIT, "the second reply", |t| {
+        t.messages(group)
+            .into_iter()
+            .find(|m| m.from_bot && m.text.contains("Проверьте ещё раз"))
+    })
+    .await;
+    for text in ["Почту починили", "Проверьте ещё раз"] {
+        let copies = bot_messages(&stage)
+            .iter()
+            .filter(|m| m.text.starts_with("💬") && m.text.contains(text))
+            .count();
+        assert_eq!(copies, 1, "{text}: delivered once (the card quotes it too)");
+    }
+    assert_eq!(daemon.queues().dead, 0);
+    daemon.shutdown().await;
+}

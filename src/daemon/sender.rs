@@ -7,6 +7,7 @@ use crate::model::{Button, DeadItem, DeadLetter, DmState, Keyboard, Outgoing, Se
 use crate::telegram::client::TgError;
 use crate::telegram::pacing::Pacer;
 use crate::telegram::render;
+use crate::telegram::split::{TEXT_LIMIT, split_html};
 use crate::telegram::texts::escape;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,9 +16,6 @@ use tokio_util::sync::CancellationToken;
 
 /// A card is edited at most this often, whatever happens to its ticket.
 const CARD_EDIT_SPACING: Duration = Duration::from_secs(2);
-
-/// Telegram's message length limit; longer staff replies are split.
-const MESSAGE_LIMIT: usize = 4000;
 
 pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let pacer = Pacer::new(ctx.options.pacing);
@@ -188,10 +186,11 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
             ..
         } => {
             let topic = topic_of(ctx, chat_id, *ticket, *reply_to);
-            let id = tg
-                .send_html_in(chat_id, topic, html, *reply_to, keyboard.as_ref())
+            // A long list (`/my` of a busy client) becomes several messages.
+            let ids = tg
+                .send_html_parts(chat_id, topic, html, *reply_to, keyboard.as_ref())
                 .await?;
-            Ok(Sent::Messages(vec![id]))
+            Ok(Sent::Messages(ids))
         }
         SendAction::Card { ticket } => {
             let mut link = ctx
@@ -234,14 +233,10 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
             let topic = link.as_ref().and_then(|l| l.topic);
             let header = ctx.settings.lang.staff_reply_header(author);
             let mut ids = Vec::new();
-            for chunk in split(&escape(body.trim()), MESSAGE_LIMIT - header.len() - 2) {
-                let html = if ids.is_empty() {
-                    format!("{header}\n\n{chunk}")
-                } else {
-                    chunk
-                };
+            let html = format!("{header}\n\n{}", escape(body.trim()));
+            for part in split_html(&html, TEXT_LIMIT) {
                 ids.push(
-                    tg.send_html_in(chat_id, topic, &html, reply_to, None)
+                    tg.send_html_in(chat_id, topic, &part, reply_to, None)
                         .await?,
                 );
             }
@@ -290,8 +285,11 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
                     url,
                 )]],
             });
-            match tg.send_html(chat_id, html, None, keyboard.as_ref()).await {
-                Ok(id) => Ok(Sent::Messages(vec![id])),
+            match tg
+                .send_html_parts(chat_id, None, html, None, keyboard.as_ref())
+                .await
+            {
+                Ok(ids) => Ok(Sent::Messages(ids)),
                 // Telegram lets a bot write only to users who started it; a refusal is a fact
                 // about the user, recorded once, not a failure to retry or dead-letter.
                 Err(TgError::Forbidden(reason)) if reason.contains("blocked") => {
@@ -346,7 +344,7 @@ fn record(tx: &mut crate::store::Tx<'_>, item: &Outgoing, sent: &Sent) -> crate:
                     tx.index_message(chat_id, *id, *local);
                 }
             }
-            if let (Some(user), Some(id)) = (dialogue_user, ids.first())
+            if let (Some(user), Some(id)) = (dialogue_user, ids.last())
                 && keyboard.is_some()
                 && let Some(mut dialogue) = tx.dialogue(chat_id, *user)?
             {
@@ -483,32 +481,6 @@ fn forget_stale(ctx: &Context, local: u64) {
     }
 }
 
-/// Splits text into pieces of at most `max` characters, at line breaks where possible.
-fn split(text: &str, max: usize) -> Vec<String> {
-    if text.is_empty() {
-        return vec![String::new()];
-    }
-    let mut pieces = Vec::new();
-    let mut current = String::new();
-    for line in text.split_inclusive('\n') {
-        if current.chars().count() + line.chars().count() > max && !current.is_empty() {
-            pieces.push(std::mem::take(&mut current));
-        }
-        if line.chars().count() > max {
-            let chars: Vec<char> = line.chars().collect();
-            for chunk in chars.chunks(max) {
-                pieces.push(chunk.iter().collect());
-            }
-            continue;
-        }
-        current.push_str(line);
-    }
-    if !current.is_empty() {
-        pieces.push(current);
-    }
-    pieces
-}
-
 fn is_forum(ctx: &Context, chat_id: i64) -> bool {
     ctx.settings
         .chats
@@ -567,18 +539,4 @@ fn render_card(ctx: &Context, link: &crate::model::TicketLink) -> render::Card {
         _ => render::Surface::Group,
     };
     render::card_on(link, ctx.settings.lang, &ctx.settings.bot_username, surface)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split;
-
-    #[test]
-    fn splits_long_text_at_lines() {
-        let text = format!("{}\n{}", "a".repeat(30), "b".repeat(30));
-        let pieces = split(&text, 40);
-        assert_eq!(pieces.len(), 2);
-        assert!(pieces.iter().all(|p| p.chars().count() <= 40));
-        assert_eq!(split(&"x".repeat(100), 40).len(), 3);
-    }
 }

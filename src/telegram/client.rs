@@ -5,6 +5,9 @@
 //! Every error that leaves this module has the bot token scrubbed from it.
 
 use crate::model::Keyboard;
+use crate::telegram::split::{TEXT_LIMIT, split_html};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use teledesk_adapter::Secret;
 use teloxide::payloads::{
@@ -60,6 +63,9 @@ pub struct TelegramClient {
     http: reqwest::Client,
     api_url: String,
     token: Secret,
+    /// Forum topics (chat, thread) Telegram said no longer exist, so later messages of their
+    /// tickets go straight to General instead of failing first each time.
+    gone_topics: Arc<Mutex<HashSet<(i64, i32)>>>,
 }
 
 impl std::fmt::Debug for TelegramClient {
@@ -100,6 +106,7 @@ impl TelegramClient {
             http,
             api_url,
             token: token.clone(),
+            gone_topics: Arc::default(),
         })
     }
 
@@ -239,7 +246,8 @@ impl TelegramClient {
             .await
     }
 
-    /// [`Self::send_html`] into a forum topic (`topic`), where the chat is a forum.
+    /// [`Self::send_html`] into a forum topic (`topic`), where the chat is a forum. Delivered
+    /// once whatever became of the topic or the message it answers, see [`Self::placed`].
     pub async fn send_html_in(
         &self,
         chat_id: i64,
@@ -248,25 +256,51 @@ impl TelegramClient {
         reply_to: Option<i32>,
         keyboard: Option<&Keyboard>,
     ) -> Result<i32, TgError> {
-        let mut request = self
-            .bot
-            .send_message(ChatId(chat_id), html)
-            .parse_mode(ParseMode::Html);
-        if let Some(topic) = topic {
-            request = request.message_thread_id(ThreadId(MessageId(topic)));
-        }
-        if let Some(id) = reply_to {
-            request = request.reply_parameters(
-                ReplyParameters::new(MessageId(id)).allow_sending_without_reply(),
-            );
-        }
-        if let Some(keyboard) = keyboard {
-            request = request.reply_markup(markup(keyboard));
-        }
-        let message = request.await.map_err(|e| self.classify(e))?;
-        Ok(message.id.0)
+        self.placed(chat_id, topic, reply_to, |topic, reply_to| {
+            let mut request = self
+                .bot
+                .send_message(ChatId(chat_id), html)
+                .parse_mode(ParseMode::Html);
+            if let Some(topic) = topic {
+                request = request.message_thread_id(ThreadId(MessageId(topic)));
+            }
+            if let Some(id) = reply_to {
+                request = request.reply_parameters(
+                    ReplyParameters::new(MessageId(id)).allow_sending_without_reply(),
+                );
+            }
+            if let Some(keyboard) = keyboard {
+                request = request.reply_markup(markup(keyboard));
+            }
+            async move { request.await.map(|m| m.id.0).map_err(|e| self.classify(e)) }
+        })
+        .await
     }
 
+    /// [`Self::send_html_in`] for a text that may be longer than one message: it is cut by
+    /// [`split_html`] and sent part by part, the keyboard under the last part, where the reader
+    /// ends up. Returns the ids in order.
+    pub async fn send_html_parts(
+        &self,
+        chat_id: i64,
+        topic: Option<i32>,
+        html: &str,
+        reply_to: Option<i32>,
+        keyboard: Option<&Keyboard>,
+    ) -> Result<Vec<i32>, TgError> {
+        let parts = split_html(html, TEXT_LIMIT);
+        let mut ids = Vec::with_capacity(parts.len());
+        for (i, part) in parts.iter().enumerate() {
+            let keyboard = keyboard.filter(|_| i + 1 == parts.len());
+            ids.push(
+                self.send_html_in(chat_id, topic, part, reply_to, keyboard)
+                    .await?,
+            );
+        }
+        Ok(ids)
+    }
+
+    /// Sends a file as a document, placed like [`Self::send_html_in`].
     pub async fn send_file(
         &self,
         chat_id: i64,
@@ -275,18 +309,80 @@ impl TelegramClient {
         bytes: Vec<u8>,
         reply_to: Option<i32>,
     ) -> Result<i32, TgError> {
-        let file = InputFile::memory(bytes).file_name(file_name.to_owned());
-        let mut request = self.bot.send_document(ChatId(chat_id), file);
-        if let Some(topic) = topic {
-            request = request.message_thread_id(ThreadId(MessageId(topic)));
+        self.placed(chat_id, topic, reply_to, |topic, reply_to| {
+            let file = InputFile::memory(bytes.clone()).file_name(file_name.to_owned());
+            let mut request = self.bot.send_document(ChatId(chat_id), file);
+            if let Some(topic) = topic {
+                request = request.message_thread_id(ThreadId(MessageId(topic)));
+            }
+            if let Some(id) = reply_to {
+                request = request.reply_parameters(
+                    ReplyParameters::new(MessageId(id)).allow_sending_without_reply(),
+                );
+            }
+            async move { request.await.map(|m| m.id.0).map_err(|e| self.classify(e)) }
+        })
+        .await
+    }
+
+    /// Runs `send(topic, reply_to)` and, when Telegram refuses where the message was to go,
+    /// sends it once more without what is gone, so it is delivered once and never dropped:
+    /// - the topic was deleted (`message thread not found`): the message goes to General. An
+    ///   administrator deleted the ticket's topic on purpose; re-creating it would undo that,
+    ///   while General is where every member of the forum still sees the answer. The quote goes
+    ///   too, as the message it quoted went with the topic;
+    /// - the quoted message was deleted (`message to be replied not found`, which
+    ///   `allow_sending_without_reply` should already prevent): the message goes without quote.
+    ///
+    /// A refused send creates nothing, so the second attempt cannot double the message.
+    async fn placed<F, Fut>(
+        &self,
+        chat_id: i64,
+        topic: Option<i32>,
+        reply_to: Option<i32>,
+        send: F,
+    ) -> Result<i32, TgError>
+    where
+        F: Fn(Option<i32>, Option<i32>) -> Fut,
+        Fut: std::future::Future<Output = Result<i32, TgError>>,
+    {
+        let gone = |topic: i32| {
+            self.gone_topics
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&(chat_id, topic))
+        };
+        let (topic, reply_to) = match topic {
+            Some(t) if gone(t) => (None, None),
+            _ => (topic, reply_to),
+        };
+        match send(topic, reply_to).await {
+            Err(TgError::Rejected(text))
+                if text.contains("message thread not found")
+                    && let Some(topic) = topic =>
+            {
+                tracing::warn!(
+                    chat_id,
+                    topic,
+                    "The forum topic was deleted; posting in General instead."
+                );
+                self.gone_topics
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert((chat_id, topic));
+                send(None, None).await
+            }
+            Err(TgError::Rejected(text))
+                if reply_to.is_some() && text.contains("message to be replied not found") =>
+            {
+                tracing::info!(
+                    chat_id,
+                    "The quoted message was deleted; sending without it."
+                );
+                send(topic, None).await
+            }
+            other => other,
         }
-        if let Some(id) = reply_to {
-            request = request.reply_parameters(
-                ReplyParameters::new(MessageId(id)).allow_sending_without_reply(),
-            );
-        }
-        let message = request.await.map_err(|e| self.classify(e))?;
-        Ok(message.id.0)
     }
 
     pub async fn edit_html(
@@ -368,7 +464,8 @@ impl TelegramClient {
             })
     }
 
-    /// Closes (`closed`) or reopens a forum topic; doing what is already done is not an error.
+    /// Closes (`closed`) or reopens a forum topic; doing what is already done, or what cannot be
+    /// done because the topic was deleted, is not an error.
     pub async fn set_forum_topic_closed(
         &self,
         chat_id: i64,
@@ -383,6 +480,16 @@ impl TelegramClient {
         let body = serde_json::json!({"chat_id": chat_id, "message_thread_id": topic});
         match self.raw(method, body).await {
             Err(TgError::Rejected(text)) if text.contains("TOPIC_NOT_MODIFIED") => Ok(()),
+            // A deleted topic has nothing left to close or reopen.
+            Err(TgError::Rejected(text))
+                if text.contains("TOPIC_ID_INVALID") || text.contains("thread not found") =>
+            {
+                self.gone_topics
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert((chat_id, topic));
+                Ok(())
+            }
             other => other.map(|_| ()),
         }
     }
@@ -515,4 +622,132 @@ fn markup(keyboard: &Keyboard) -> InlineKeyboardMarkup {
             )
             .collect::<Vec<_>>()
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Button;
+    use teledesk_testkit::telegram::{FakeError, FakeTelegram, TelegramOptions};
+
+    async fn fake_and_client() -> (FakeTelegram, TelegramClient) {
+        let fake = FakeTelegram::start_with(TelegramOptions {
+            enforce_limits: false,
+            ..TelegramOptions::default()
+        })
+        .await;
+        let client =
+            TelegramClient::new(&fake.api_url(), &Secret::new(fake.token())).expect("a client");
+        (fake, client)
+    }
+
+    fn refused(fake: &FakeTelegram) -> Vec<String> {
+        fake.calls()
+            .into_iter()
+            .filter(|c| c.status >= 400)
+            .map(|c| c.method)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_long_text_goes_out_in_parts_with_the_buttons_under_the_last() {
+        let (fake, client) = fake_and_client().await;
+        let group = fake.add_group("Clients");
+        // 30 lines of 120 emoji: 7,230 units, so two messages cut at a line break.
+        let line = format!("{}\n", "😀".repeat(120));
+        let html = format!("<b>Tickets</b>\n{}", line.repeat(30));
+        let keyboard = Keyboard {
+            rows: vec![vec![Button::callback("Open", "open:1")]],
+        };
+        let ids = client
+            .send_html_parts(group, None, &html, None, Some(&keyboard))
+            .await
+            .expect("sent");
+        assert_eq!(ids.len(), 2);
+        assert!(refused(&fake).is_empty(), "{:?}", refused(&fake));
+        let sent: Vec<_> = ids
+            .iter()
+            .map(|id| fake.message(group, *id).unwrap())
+            .collect();
+        assert!(sent[0].reply_markup.is_none());
+        assert!(sent[1].reply_markup.is_some());
+        let emoji: usize = sent.iter().map(|m| m.text.matches('😀').count()).sum();
+        assert_eq!(emoji, 120 * 30);
+        assert_eq!(
+            sent[0].text.matches('😀').count() % 120,
+            0,
+            "cut at a line break"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_deleted_topic_or_quote_costs_the_placement_not_the_message() {
+        let (fake, client) = fake_and_client().await;
+        let forum = fake.add_forum("Support");
+        let topic = client
+            .create_forum_topic(forum, "#1 Printer")
+            .await
+            .unwrap();
+        let card = client
+            .send_html_in(forum, Some(topic), "card", None, None)
+            .await
+            .unwrap();
+        fake.delete_topic(forum, topic);
+        let first = client
+            .send_html_in(forum, Some(topic), "reply", Some(card), None)
+            .await
+            .expect("sent to General");
+        let stored = fake.message(forum, first).unwrap();
+        assert_eq!((stored.thread_id, stored.reply_to), (None, None));
+        // Known gone: the next send does not try the topic again.
+        let calls = fake.calls().len();
+        let bytes = b"scan".to_vec();
+        let file = client
+            .send_file(forum, Some(topic), "scan.txt", bytes, Some(card))
+            .await
+            .expect("sent to General");
+        assert_eq!(fake.calls().len(), calls + 1, "one call");
+        assert_eq!(fake.message(forum, file).unwrap().thread_id, None);
+        // Closing a deleted topic has nothing left to do.
+        client
+            .set_forum_topic_closed(forum, topic, true)
+            .await
+            .unwrap();
+
+        // A server that refuses the quote instead of dropping it: sent once without it.
+        let group = fake.add_group("Clients");
+        let quoted = client.send_html(group, "q", None, None).await.unwrap();
+        fake.inject_error(
+            "sendMessage",
+            1,
+            FakeError::Api {
+                code: 400,
+                description: "Bad Request: message to be replied not found".into(),
+            },
+        );
+        let id = client
+            .send_html(group, "answer", Some(quoted), None)
+            .await
+            .expect("sent without the quote");
+        assert_eq!(fake.message(group, id).unwrap().reply_to, None);
+        let answers = fake
+            .messages(group)
+            .iter()
+            .filter(|m| m.text == "answer")
+            .count();
+        assert_eq!(answers, 1);
+        // Anything else is still the caller's to handle.
+        fake.inject_error(
+            "sendMessage",
+            1,
+            FakeError::Api {
+                code: 400,
+                description: "Bad Request: chat not found".into(),
+            },
+        );
+        assert!(matches!(
+            client.send_html(group, "x", None, None).await,
+            Err(TgError::Rejected(_))
+        ));
+    }
 }

@@ -6,5 +6,6 @@ pub mod membership;
 pub mod pacing;
 pub mod pin;
 pub mod render;
+pub mod split;
 pub mod texts;
 pub mod wire;

@@ -1,15 +1,18 @@
 //! The ticket card: what clients see of a ticket, rendered from the stored view.
 
-use super::texts::{Lang, escape, truncate};
+use super::split::{TEXT_LIMIT, split_html, truncate_units as truncate, visible_len};
+use super::texts::{Lang, escape};
 use crate::model::{Button, Keyboard, TicketLink};
 use std::hash::{Hash, Hasher};
 
-/// Card text limits: Telegram allows 4096 characters; the parts people write are cut well below
-/// so that the card always fits.
+/// Card text limits in UTF-16 units (how Telegram counts its 4096): the parts people write are cut
+/// well below, so that even a card written in emoji fits in one message.
 const SUBJECT_MAX: usize = 200;
 const DESCRIPTION_MAX: usize = 800;
 const RESOLUTION_MAX: usize = 800;
 const COMMENT_MAX: usize = 300;
+/// Names (author, company, assignee, comment authors) come from people too.
+const NAME_MAX: usize = 100;
 
 /// The card's HTML and keyboard.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -74,7 +77,11 @@ pub fn card_on(link: &TicketLink, lang: Lang, bot_username: &str, surface: Surfa
     if let Some(company) = &link.author.company {
         author.push_str(&format!(", {company}"));
     }
-    lines.push(format!("<b>{}:</b> {}", labels.author, escape(&author)));
+    lines.push(format!(
+        "<b>{}:</b> {}",
+        labels.author,
+        escape(&truncate(&author, NAME_MAX))
+    ));
     lines.push(format!(
         "<b>{}:</b> {}",
         labels.status,
@@ -85,7 +92,7 @@ pub fn card_on(link: &TicketLink, lang: Lang, bot_username: &str, surface: Surfa
         labels.assignee,
         view.assignee
             .as_deref()
-            .map(escape)
+            .map(|name| escape(&truncate(name, NAME_MAX)))
             .unwrap_or_else(|| labels.nobody.to_owned())
     ));
     if let Some(resolution) = view.resolution.as_deref().filter(|r| !r.trim().is_empty()) {
@@ -101,7 +108,7 @@ pub fn card_on(link: &TicketLink, lang: Lang, bot_username: &str, surface: Surfa
         for comment in &view.last_comments {
             lines.push(format!(
                 "— <i>{}:</i> {}",
-                escape(&comment.author),
+                escape(&truncate(&comment.author, NAME_MAX)),
                 escape(&truncate(&comment.text, COMMENT_MAX))
             ));
         }
@@ -130,10 +137,14 @@ pub fn card_on(link: &TicketLink, lang: Lang, bot_username: &str, surface: Surfa
             lines.push(format!("<i>{}</i>", labels.rate_hint));
         }
     }
-    Card {
-        html: lines.join("\n"),
-        keyboard,
+    let mut html = lines.join("\n");
+    if visible_len(&html) > TEXT_LIMIT {
+        // The field limits keep a card far below this; a card is edited in place and cannot
+        // become two messages, so whatever still overflows is cut rather than refused.
+        html = split_html(&html, TEXT_LIMIT - 1).swap_remove(0);
+        html.push('…');
     }
+    Card { html, keyboard }
 }
 
 /// The buttons of a done ticket: rate it (once), then leave feedback in a DM; reopen any time.

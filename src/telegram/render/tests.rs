@@ -188,3 +188,30 @@ fn huge_texts_still_fit_telegram() {
     ];
     assert!(card(&l, Lang::Ru, BOT).html.chars().count() < 4096);
 }
+
+/// Telegram counts UTF-16 units after entity parsing: an emoji is two, so a card that fits in
+/// characters can still be refused as too long.
+#[test]
+fn a_card_written_in_emoji_fits_telegram() {
+    let emoji = "😀".repeat(5000);
+    let mut l = link(StatusClass::Resolved);
+    l.view.subject = emoji.clone();
+    l.view.description = emoji.clone();
+    l.view.resolution = Some(emoji.clone());
+    l.author.display_name = emoji.clone();
+    l.author.company = Some(emoji.clone());
+    l.view.assignee = Some(emoji.clone());
+    l.view.last_comments = vec![
+        CommentLine {
+            author: emoji.clone(),
+            text: emoji.clone()
+        };
+        3
+    ];
+    for lang in [Lang::Ru, Lang::En] {
+        let html = card(&l, lang, BOT).html;
+        let units = crate::telegram::split::visible_len(&html);
+        assert!(units <= crate::telegram::split::TEXT_LIMIT, "{units} units");
+        assert!(!html.contains('\u{fffd}'));
+    }
+}

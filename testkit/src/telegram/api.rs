@@ -748,24 +748,27 @@ fn existing_chat(w: &World, chat_id: i64) -> Result<i64, ApiError> {
     }
 }
 
-/// The forum topic a send targets: `message_thread_id` in a forum must name a topic; elsewhere
-/// the server silently ignores it [src `check_message_topic`]. 0 means none.
+/// The forum topic a send targets [src `check_message_topic`]. 0 (or a negative id) means none.
+/// In a forum it must name a topic, and General (1) is no topic; a private chat may have topics
+/// (Bot API 9.3), none of which the fake models, so any id there is not found; in basic groups,
+/// channels and non-forum supergroups the server ignores it.
 fn topic_target(w: &World, chat_id: i64, p: &Params) -> Result<Option<i32>, ApiError> {
     let chat = &w.chats[&chat_id];
-    if !chat.is_forum {
-        return Ok(None);
-    }
     let thread = p
         .int("message_thread_id")
-        .map_err(|_| ApiError::bad("message thread not found"))?;
-    match thread {
-        None | Some(0) => Ok(None),
-        Some(id) => i32::try_from(id)
-            .ok()
-            .filter(|id| chat.topics.contains_key(id))
-            .map(Some)
-            .ok_or_else(|| ApiError::bad("message thread not found")),
+        .map_err(|_| ApiError::bad("message thread not found"))?
+        .filter(|id| *id > 0);
+    let Some(thread) = thread else {
+        return Ok(None);
+    };
+    if !chat.is_forum && chat.kind != ChatKind::Private {
+        return Ok(None);
     }
+    i32::try_from(thread)
+        .ok()
+        .filter(|id| chat.topics.contains_key(id))
+        .map(Some)
+        .ok_or_else(|| ApiError::bad("message thread not found"))
 }
 
 /// Puts a message the bot sends into the topic, if any.
@@ -896,8 +899,9 @@ fn charge(w: &mut World, chat_id: i64, count: usize, enforce: bool) -> Result<()
 fn send_message(w: &mut World, p: &Params, enforce: bool) -> ApiResult {
     let chat_id = target_chat(w, p.chat_id()?)?;
     let (body, html) = text_body(p)?;
-    let reply_to = reply_target(w, chat_id, p)?;
+    // The server checks the topic before the message replied to [src `check_reply_parameters`].
     let topic = topic_target(w, chat_id, p)?;
+    let reply_to = reply_target(w, chat_id, p)?;
     let markup = reply_markup(p)?;
     charge(w, chat_id, 1, enforce)?;
     let mut message = StoredMessage::new(w.bot_id, body);
@@ -1025,8 +1029,9 @@ fn send_single_media(w: &mut World, p: &Params, enforce: bool, kind: &str) -> Ap
         p.str(kind)
     };
     let source = check_media(w, p, kind, reference, kind)?;
-    let reply_to = reply_target(w, chat_id, p)?;
+    // The server checks the topic before the message replied to [src `check_reply_parameters`].
     let topic = topic_target(w, chat_id, p)?;
+    let reply_to = reply_target(w, chat_id, p)?;
     let markup = reply_markup(p)?;
     charge(w, chat_id, 1, enforce)?;
     let mut message = StoredMessage::new(w.bot_id, body);
@@ -1072,8 +1077,9 @@ fn send_media_group(w: &mut World, p: &Params, enforce: bool) -> ApiResult {
         )?;
         prepared.push((kind.to_owned(), source, caption));
     }
-    let reply_to = reply_target(w, chat_id, p)?;
+    // The server checks the topic before the message replied to [src `check_reply_parameters`].
     let topic = topic_target(w, chat_id, p)?;
+    let reply_to = reply_target(w, chat_id, p)?;
     charge(w, chat_id, prepared.len(), enforce)?;
     let group_id = w.fresh_media_group_id();
     let mut ids = Vec::new();

@@ -6,86 +6,19 @@
 //! ([`FakeTelegram::send`], [`FakeTelegram::press`]) and observe what the bot did
 //! ([`FakeTelegram::messages`], [`FakeTelegram::calls`]).
 //!
-//! Modelled server behaviour callers should know:
-//! - texts and captions are trimmed of surrounding whitespace; HTML follows TDLib's parser (an
-//!   unknown `&...` stays literal, any unsupported `<tag>` is a 400);
-//! - `editMessageText`/`editMessageCaption` without `reply_markup` remove the inline keyboard;
-//! - `pinChatMessage` queues the "pinned message" service message as an update, as the real
-//!   server does for the bot's own pins;
-//! - a user who writes to the bot in private is allowed to receive DMs from it;
-//! - sends and edits are rate-limited per [`limits`] unless [`TelegramOptions::enforce_limits`]
-//!   is off.
+//! Every behaviour the fake models — limits and error texts, forum topics and replies, updates
+//! and webhooks, channels with their discussion groups and automatic forwards, the bot's rights,
+//! chat migration, files, Mini App launch data — is listed with its source in
+//! `testkit/FIDELITY.md` (section "Fake Telegram"); a change to the fake changes that list.
 //!
-//! Webhook mode (`setWebhook`, see `webhook.rs`): updates are POSTed one at a time with the
-//! secret token header and leave the queue only on a 2xx answer; `getUpdates` is refused with 409
-//! meanwhile; like a local Bot API server, http URLs on loopback are accepted.
-//!
-//! Mini Apps ([`mini_app`]): [`FakeTelegram::mini_app_init_data`] is the `initData` Telegram would
-//! hand the bot's app opened by a user from a direct link (`startapp`), signed with the bot's
-//! token (`allows_write_to_pm` follows whether the bot may DM the user);
-//! [`FakeTelegram::grant_write_access`] is the user answering the app's `requestWriteAccess` with
-//! «Allow»: DMs become possible and the bot gets `write_access_allowed` in the private chat.
-//!
-//! Channels and discussion groups ([`FakeTelegram::add_channel`],
-//! [`FakeTelegram::link_discussion`]):
-//! - the bot is an administrator of every channel and posts there: a post has `sender_chat` = the
-//!   channel and no `from`, and the bot gets no `channel_post` update for its own posts (only for
-//!   its pin service messages, as the server skips outgoing messages but those);
-//! - a post into a channel with a linked discussion group gets an automatic forward there: a new
-//!   group message `from` 777000 "Telegram", `sender_chat` = the channel,
-//!   `is_automatic_forward`, `forward_origin` (type `channel`) plus the legacy `forward_from_chat`,
-//!   `forward_from_message_id` and `forward_date`, queued as a `message` update;
-//! - by default that update becomes available only once the response to the post has been
-//!   produced; [`FakeTelegram::set_forward_before_response`] flips the order;
-//! - a post sent with an inline keyboard gets no automatic forward (tdesktop#8748, 2021) [U];
-//!   adding a keyboard later does not remove an existing forward [U];
-//! - edits of a post are not mirrored into its forward [U], and the forward cannot be edited by
-//!   the bot (`message can't be edited`, TDLib `can_edit_message`); an album's forwards share a
-//!   fresh `media_group_id` [U];
-//! - deleting a post leaves its forward in place [U];
-//! - the forward carries no `message_thread_id` of its own [U]; replies to it or to its comments
-//!   carry `message_thread_id` = the forward's id, as every reply in a supergroup carries the root
-//!   of its reply chain.
-//!
-//! Forums ([`FakeTelegram::add_forum`]):
-//! - `createForumTopic`, `editForumTopic`, `closeForumTopic` and `reopenForumTopic`, each posting
-//!   its service message, which the bot receives as an update (the server does not skip these
-//!   outgoing service messages); only `createForumTopic` counts against the send limits [maint
-//!   td#2592]; whether the others do is unknown, and they are not charged [U];
-//! - a topic's id is the id of its creation message; message id 1 (General) is no topic;
-//! - messages in a topic carry `message_thread_id` and `is_topic_message`, and without an explicit
-//!   reply an implicit `reply_to_message` = the creation message; the bot, an administrator with
-//!   `can_manage_topics`, may post into closed topics, users may not;
-//! - an unknown `message_thread_id` in a forum is `message thread not found`; outside forums it is
-//!   silently ignored; given together with a reply into another topic, it wins [U];
-//! - error texts: `the chat is not a forum` and `invalid message thread identifier specified`
-//!   (TDLib), `TOPIC_ID_INVALID` for an unknown topic and `TOPIC_NOT_MODIFIED` for a no-op edit,
-//!   close or reopen (the server's codes, which TDLib passes on to bots) [U]; a name is trimmed and
-//!   cut to 128 characters (TDLib `clean_name`), an empty one is `title must be non-empty`; a topic
-//!   created without `icon_color` gets 0x6FB9F0 [U].
-//!
-//! The bot's rights ([`FakeTelegram::set_bot_rights`], [`FakeTelegram::set_privacy_mode`]):
-//! - by default the bot is an administrator with every right in every chat, and in privacy mode
-//!   (`getMe` says `can_read_all_group_messages: false`);
-//! - `getChatMember(chat, bot)` reports the rights set for the chat: an administrator with
-//!   `can_post_messages`/`can_edit_messages` (channels) or `can_pin_messages`/`can_manage_topics`
-//!   (groups; `can_manage_topics` in supergroups only), otherwise a `member` of a group and `left`
-//!   in a channel (Telegram lets bots into channels only as administrators);
-//! - they are enforced where Telegram's answer is known: a send into a channel is 403 `Forbidden:
-//!   bot is not a member of the channel chat` for a non-admin and 400 `Bad Request: need
-//!   administrator rights in the channel chat` without `can_post_messages`; `pinChatMessage` needs
-//!   `can_edit_messages` in a channel and `can_pin_messages` elsewhere (`Bad Request: not enough
-//!   rights to pin a message`; group-wide member permissions are not modelled, so a plain member
-//!   never pins); `createForumTopic` needs `can_manage_topics` (`Bad Request: not enough rights to
-//!   create a topic`); edits and topic closing are not checked;
-//! - privacy mode only changes what `getMe` reports: the fake delivers every group message to the
-//!   bot either way.
-//!
-//! Migration ([`FakeTelegram::migrate_to_supergroup`]): the old group gets a `migrate_to_chat_id`
-//! service message from its owner, the new supergroup (fresh ids) one with `migrate_from_chat_id`
-//! from `GroupAnonymousBot`; every writing method on the old id then fails with `group chat was
-//! upgraded to a supergroup chat` and `parameters.migrate_to_chat_id`, while `getChat` and
-//! `getChatMember` still answer for it (the server only checks write access) [U].
+//! Test-side actions besides sending as a user: [`FakeTelegram::add_channel`] and
+//! [`FakeTelegram::link_discussion`] (channel mode), [`FakeTelegram::add_forum`] and
+//! [`FakeTelegram::send_in_topic`] (forums), [`FakeTelegram::delete_message`] and
+//! [`FakeTelegram::delete_topic`] (what users and administrators delete),
+//! [`FakeTelegram::set_bot_rights`] and [`FakeTelegram::set_privacy_mode`],
+//! [`FakeTelegram::migrate_to_supergroup`], [`FakeTelegram::set_forward_before_response`],
+//! [`FakeTelegram::inject_error`], and [`mini_app`] for signed `initData`. Sends and edits are
+//! rate-limited per [`limits`] unless [`TelegramOptions::enforce_limits`] is off.
 
 mod api;
 mod html;
@@ -593,6 +526,20 @@ impl FakeTelegram {
                 Some(topic_id),
             )
         })[0]
+    }
+
+    /// Deletes a message as a user or administrator would (the bot is not told). Replies that
+    /// quote it keep working for the bot only with `allow_sending_without_reply`. Panics if the
+    /// message does not exist.
+    pub fn delete_message(&self, chat_id: i64, message_id: i32) {
+        self.mutate(false, |w| w.delete_message(chat_id, message_id))
+    }
+
+    /// Deletes a forum topic with all its messages, as an administrator would
+    /// (`deleteForumTopic`; the bot is not told). Sends into it then fail with `message thread
+    /// not found`, topic methods with `TOPIC_ID_INVALID`. Panics if there is no such topic.
+    pub fn delete_topic(&self, chat_id: i64, topic_id: i32) {
+        self.mutate(false, |w| w.delete_topic(chat_id, topic_id))
     }
 
     /// The user taps an inline button with `data` under the message; queues a `callback_query`

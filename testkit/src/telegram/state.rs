@@ -685,6 +685,37 @@ impl World {
         id
     }
 
+    /// Someone (a user or an administrator) deletes a message; the bot gets no update, as bots
+    /// are not told about deletions.
+    pub(crate) fn delete_message(&mut self, chat_id: i64, message_id: i32) {
+        let chat = self.chat_mut(chat_id, "delete_message");
+        assert!(
+            chat.messages.remove(&message_id).is_some(),
+            "delete_message: no message {message_id} in {chat_id}"
+        );
+        if chat.pinned == Some(message_id) {
+            chat.pinned = None;
+        }
+    }
+
+    /// An administrator deletes a forum topic: the topic and every message in it are gone
+    /// (`deleteForumTopic`), and no update tells the bot.
+    pub(crate) fn delete_topic(&mut self, chat_id: i64, topic: i32) {
+        let chat = self.chat_mut(chat_id, "delete_topic");
+        assert!(
+            chat.topics.remove(&topic).is_some(),
+            "delete_topic: no topic {topic} in {chat_id}"
+        );
+        chat.messages
+            .retain(|_, m| m.thread_id != Some(topic) || !m.is_topic);
+        if chat
+            .pinned
+            .is_some_and(|id| !chat.messages.contains_key(&id))
+        {
+            chat.pinned = None;
+        }
+    }
+
     /// Posts a topic service message (edited, closed, reopened) by the bot into the topic.
     pub(crate) fn topic_service(&mut self, chat_id: i64, topic: i32, service: Service) -> i32 {
         let mut message = StoredMessage::service(self.bot_id, service);

@@ -1928,3 +1928,193 @@ async fn webhook_mode_delivers_in_order_retries_and_refuses_polling() {
     let updates = ok(&fake, "getUpdates", json!({})).await;
     assert_eq!(updates[0]["message"]["text"], "third");
 }
+
+/// Texts and captions are measured in UTF-16 units of the visible text: exactly at the limit is
+/// accepted whatever the script, one unit more is refused with Telegram's words.
+#[tokio::test]
+async fn lengths_at_the_exact_limit_in_every_script() {
+    let fake = unlimited().await;
+    let group = fake.add_group("Clients");
+    let ann = fake.add_user("Ann", None, None);
+    fake.add_member(group, ann);
+    let fits = [
+        "😀".repeat(2048),
+        "ж".repeat(4096),
+        "漢".repeat(4096),
+        format!("{}😀", "ж".repeat(4094)),
+    ];
+    for text in &fits {
+        ok(
+            &fake,
+            "sendMessage",
+            json!({"chat_id": group, "text": text}),
+        )
+        .await;
+    }
+    for text in [
+        "😀".repeat(2048) + "ж",
+        "ж".repeat(4097),
+        "漢".repeat(4097),
+        format!("{}😀", "ж".repeat(4095)),
+    ] {
+        let (status, d) = err(
+            &fake,
+            "sendMessage",
+            json!({"chat_id": group, "text": text}),
+        )
+        .await;
+        assert_eq!(
+            (status, d.as_str()),
+            (400, "Bad Request: message is too long")
+        );
+    }
+    // Entities cost one unit, tags nothing; surrounding whitespace is trimmed before counting.
+    let html = format!("<i>{}</i>&amp;", "ж".repeat(4095));
+    ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": group, "text": html, "parse_mode": "HTML"}),
+    )
+    .await;
+    let padded = format!("\n  {}  \n", "ж".repeat(4096));
+    ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": group, "text": padded}),
+    )
+    .await;
+    // Edits are held to the same limit.
+    let sent = ok(&fake, "sendMessage", json!({"chat_id": group, "text": "x"})).await;
+    let (_, d) = err(
+        &fake,
+        "editMessageText",
+        json!({"chat_id": group, "message_id": sent["message_id"], "text": "ж".repeat(4097)}),
+    )
+    .await;
+    assert_eq!(d, "Bad Request: message is too long");
+
+    // Captions: 0 to 1024 units.
+    let photo = fake.send(group, ann, Outgoing::photo(vec![0xFF, 0xD8, 1], None));
+    let file_id = fake.message(group, photo).unwrap().media[0].file_id.clone();
+    for caption in ["", "😀😀".repeat(256).as_str(), &"漢".repeat(1024)] {
+        ok(
+            &fake,
+            "sendPhoto",
+            json!({"chat_id": group, "photo": file_id, "caption": caption}),
+        )
+        .await;
+    }
+    for caption in ["😀".repeat(512) + "ж", "ж".repeat(1025)] {
+        let (_, d) = err(
+            &fake,
+            "sendPhoto",
+            json!({"chat_id": group, "photo": file_id, "caption": caption}),
+        )
+        .await;
+        assert_eq!(d, "Bad Request: message caption is too long");
+    }
+}
+
+/// `message_thread_id` counts only where topics exist: refused when it names no topic in a forum
+/// or a private chat, ignored in groups, channels and plain supergroups.
+#[tokio::test]
+async fn message_thread_id_only_where_topics_exist() {
+    let fake = unlimited().await;
+    let group = fake.add_group("Clients");
+    let supergroup = fake.add_supergroup("Clients+");
+    let channel = fake.add_channel("News");
+    for chat in [group, supergroup, channel] {
+        let sent = ok(
+            &fake,
+            "sendMessage",
+            json!({"chat_id": chat, "text": "x", "message_thread_id": 42}),
+        )
+        .await;
+        assert!(sent.get("message_thread_id").is_none(), "{sent}");
+    }
+    let ann = fake.add_user("Ann", None, None);
+    fake.set_can_dm(ann, true);
+    let (_, d) = err(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": ann, "text": "x", "message_thread_id": 42}),
+    )
+    .await;
+    assert_eq!(d, "Bad Request: message thread not found");
+}
+
+/// A deleted topic takes its messages with it: sends into it fail with `message thread not
+/// found` (before any check of the message replied to), topic methods with `TOPIC_ID_INVALID`.
+#[tokio::test]
+async fn deleted_topics_and_messages() {
+    let fake = unlimited().await;
+    let forum = fake.add_forum("Support");
+    let topic = ok(
+        &fake,
+        "createForumTopic",
+        json!({"chat_id": forum, "name": "Ticket #1"}),
+    )
+    .await;
+    let t = topic["message_thread_id"].as_i64().unwrap();
+    let card = ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": forum, "text": "card", "message_thread_id": t}),
+    )
+    .await;
+    let card_id = card["message_id"].as_i64().unwrap();
+    let outside = ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": forum, "text": "general"}),
+    )
+    .await;
+    fake.delete_topic(forum, t as i32);
+    assert!(fake.topics(forum).is_empty());
+    assert!(
+        fake.message(forum, card_id as i32).is_none(),
+        "gone with its topic"
+    );
+    assert!(fake.message(forum, id32(&outside["message_id"])).is_some());
+    let (_, d) = err(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": forum, "text": "x", "message_thread_id": t,
+               "reply_parameters": {"message_id": card_id}}),
+    )
+    .await;
+    assert_eq!(d, "Bad Request: message thread not found");
+    let (_, d) = err(
+        &fake,
+        "closeForumTopic",
+        json!({"chat_id": forum, "message_thread_id": t}),
+    )
+    .await;
+    assert_eq!(d, "Bad Request: TOPIC_ID_INVALID");
+    // Without the topic, a quote of a deleted message is dropped only when allowed.
+    let (_, d) = err(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": forum, "text": "x", "reply_parameters": {"message_id": card_id}}),
+    )
+    .await;
+    assert_eq!(d, "Bad Request: message to be replied not found");
+    let sent = ok(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": forum, "text": "x",
+               "reply_parameters": {"message_id": card_id, "allow_sending_without_reply": true}}),
+    )
+    .await;
+    assert!(sent.get("reply_to_message").is_none());
+
+    fake.delete_message(forum, id32(&outside["message_id"]));
+    assert!(fake.message(forum, id32(&outside["message_id"])).is_none());
+    let (_, d) = err(
+        &fake,
+        "editMessageText",
+        json!({"chat_id": forum, "message_id": outside["message_id"], "text": "y"}),
+    )
+    .await;
+    assert_eq!(d, "Bad Request: message to edit not found");
+}
