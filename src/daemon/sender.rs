@@ -67,6 +67,16 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
     let result = send(ctx, &item).await;
     let written = ctx.store.write(|tx| {
         match &result {
+            Ok(Sent::Part(message_id)) => {
+                // The part is recorded before the next one is sent (the pass that sends it
+                // flushes the store first), so a retry or a restart resumes after it.
+                let mut rest = item.clone();
+                rest.sent_parts.push(*message_id);
+                // The failures counted so far were about parts that have gone out since.
+                rest.attempts = 0;
+                tx.put_outgoing(seq, &rest);
+                record(tx, &item, &Sent::Messages(vec![*message_id]))?;
+            }
             Ok(sent) => {
                 tx.remove_outgoing(chat_id, seq);
                 record(tx, &item, sent)?;
@@ -160,6 +170,8 @@ fn tell_staff_reply_undelivered(
 /// What a successful send produced.
 enum Sent {
     Messages(Vec<i32>),
+    /// One part of a multi-part action, with more to come.
+    Part(i32),
     Card {
         message_id: i32,
         fingerprint: u64,
@@ -226,31 +238,38 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
             });
             let topic = link.as_ref().and_then(|l| l.topic);
             let header = ctx.settings.lang.staff_reply_header(author);
-            let mut ids = Vec::new();
-            for chunk in split(&escape(body.trim()), MESSAGE_LIMIT - header.len() - 2) {
-                let html = if ids.is_empty() {
+            // The text chunks, then the files: one message each, sent one per call so that each
+            // is recorded (`sent_parts`) before the next goes out. A crash after Telegram
+            // accepted a part but before its record resends that one part: the only window,
+            // since Telegram has no idempotency key to ask whether it already has it.
+            let chunks = split(&escape(body.trim()), MESSAGE_LIMIT - header.len() - 2);
+            let next = item.sent_parts.len();
+            let id = if let Some(chunk) = chunks.get(next) {
+                let html = if next == 0 {
                     format!("{header}\n\n{chunk}")
                 } else {
-                    chunk
+                    chunk.clone()
                 };
-                ids.push(
-                    tg.send_html_in(chat_id, topic, &html, reply_to, None)
-                        .await?,
-                );
-            }
-            for file in files {
-                ids.push(
-                    tg.send_file(
-                        chat_id,
-                        topic,
-                        &file.file_name,
-                        file.bytes.clone(),
-                        reply_to,
-                    )
-                    .await?,
-                );
-            }
-            Ok(Sent::Messages(ids))
+                tg.send_html_in(chat_id, topic, &html, reply_to, None)
+                    .await?
+            } else if let Some(file) = files.get(next - chunks.len()) {
+                tg.send_file(
+                    chat_id,
+                    topic,
+                    &file.file_name,
+                    file.bytes.clone(),
+                    reply_to,
+                )
+                .await?
+            } else {
+                // Every part went out before (the text now splits into fewer pieces).
+                return Ok(Sent::Nothing);
+            };
+            Ok(if next + 1 < chunks.len() + files.len() {
+                Sent::Part(id)
+            } else {
+                Sent::Messages(vec![id])
+            })
         }
         SendAction::AnswerCallback {
             query_id,

@@ -202,6 +202,12 @@ pub enum FakeError {
         /// The supergroup id the client should use instead.
         chat_id: i64,
     },
+    /// The connection breaks before the request reaches Telegram: nothing is executed, and the
+    /// client reads response headers and then a broken body. Recorded with status 0.
+    Disconnect,
+    /// The request is never answered and nothing is executed; the call stays open until the
+    /// client gives up or goes away. Recorded with status 0 as soon as it stalls.
+    Stall,
 }
 
 /// A message a test sends as a user; build with [`Outgoing::text`], [`Outgoing::photo`] or
@@ -340,7 +346,8 @@ pub struct RecordedCall {
     /// numbers, booleans or JSON objects/arrays are decoded (except free-text fields such as
     /// `text` and `caption`); file parts appear as `{"file_name": .., "size": ..}`.
     pub params: Value,
-    /// The HTTP status answered.
+    /// The HTTP status answered; 0 when none was ([`FakeError::Disconnect`],
+    /// [`FakeError::Stall`]).
     pub status: u16,
 }
 
@@ -669,7 +676,28 @@ impl FakeTelegram {
     /// The next `times` calls of `method` (any case) fail with `error` without executing.
     pub fn inject_error(&self, method: &str, times: usize, error: FakeError) {
         self.mutate(false, |w| {
-            w.injected.push((method.to_ascii_lowercase(), times, error))
+            w.injected.push(state::Injection {
+                method: method.to_ascii_lowercase(),
+                chat_id: None,
+                skip: 0,
+                times,
+                error,
+            })
+        })
+    }
+
+    /// The `nth` (1-based) next call of `method` to `chat_id` fails with `error`, once; the calls
+    /// before it and calls to other chats run normally. A test aims at one part of a multi-part
+    /// send this way without racing the client.
+    pub fn inject_error_at(&self, method: &str, chat_id: i64, nth: usize, error: FakeError) {
+        self.mutate(false, |w| {
+            w.injected.push(state::Injection {
+                method: method.to_ascii_lowercase(),
+                chat_id: Some(chat_id),
+                skip: nth.saturating_sub(1),
+                times: 1,
+                error,
+            })
         })
     }
 
