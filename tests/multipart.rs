@@ -21,26 +21,28 @@ fn long_reply(reply: usize) -> String {
         .join("\n")
 }
 
-/// The line numbers of `reply` as they appear in the bot's messages other than the ticket card
-/// (which quotes the last comments), in message order, and how many messages carry them.
-fn lines_seen(messages: &[ChatMessage], card: i32, reply: usize) -> (Vec<usize>, usize) {
+/// The line numbers of `reply` in each of the bot's messages that carry some, other than the
+/// ticket card (which quotes the last comments), in message order.
+fn parts_seen(messages: &[ChatMessage], card: i32, reply: usize) -> Vec<Vec<usize>> {
     let marker = format!("r{reply} l");
-    let mut lines = Vec::new();
-    let mut carrying = 0;
-    for message in messages
+    messages
         .iter()
         .filter(|m| m.from_bot && m.message_id != card)
-    {
-        let mut found = false;
-        for line in message.text.lines() {
-            if let Some(rest) = line.strip_prefix(&marker) {
-                lines.push(rest[..3].parse().expect("a line number"));
-                found = true;
-            }
-        }
-        carrying += usize::from(found);
-    }
-    (lines, carrying)
+        .map(|m| {
+            m.text
+                .lines()
+                .filter_map(|line| line.strip_prefix(&marker))
+                .map(|rest| rest[..3].parse().expect("a line number"))
+                .collect::<Vec<usize>>()
+        })
+        .filter(|lines| !lines.is_empty())
+        .collect()
+}
+
+/// [`parts_seen`] as all lines in order, and the number of messages.
+fn lines_seen(messages: &[ChatMessage], card: i32, reply: usize) -> (Vec<usize>, usize) {
+    let parts = parts_seen(messages, card, reply);
+    (parts.concat(), parts.len())
 }
 
 /// A stage with one ticket whose card is in the group: (stage, daemon, Kaiten card id, card
@@ -208,5 +210,32 @@ async fn a_429_at_a_reply_file_sends_the_text_once_and_the_file_once() {
         .filter(|c| c.method.eq_ignore_ascii_case("sendDocument") && c.status == 429)
         .count();
     assert_eq!(refused, 1, "the 429 happened");
+    daemon.shutdown().await;
+}
+
+/// The one window no client can close: Telegram sends part 2 but its answer is lost. That part
+/// alone is sent again; parts 1, 3 and 4 go out once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_repeats_that_one_part_only() {
+    let (stage, daemon, card, card_message) = stage_with_ticket().await;
+    let (tg, group) = (&stage.telegram, stage.group());
+    tg.inject_error_at("sendMessage", group, 2, FakeError::LostAnswer);
+    stage
+        .kaiten
+        .staff_reply(card, "Иван Петров", &long_reply(0));
+    tg.wait_until(WAIT, "the reply complete", |t| {
+        let (lines, _) = lines_seen(&t.messages(group), card_message, 0);
+        (lines.last() == Some(&139)).then_some(())
+    })
+    .await;
+    tg.wait_until(WAIT, "an empty outbox", |_| {
+        (daemon.queues().outbox == 0).then_some(())
+    })
+    .await;
+    let mut parts = parts_seen(&tg.messages(group), card_message, 0);
+    assert_eq!(parts.len(), PARTS + 1, "{parts:?}");
+    assert_eq!(parts[1], parts[2], "part 2 twice, back to back");
+    parts.remove(2);
+    assert_eq!(parts.concat(), (0..140).collect::<Vec<_>>());
     daemon.shutdown().await;
 }

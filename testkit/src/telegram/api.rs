@@ -113,7 +113,7 @@ impl ApiError {
             FakeError::TooManyRequests { retry_after } => Some(Self::retry_after(*retry_after)),
             FakeError::Api { code, description } => Some(Self::new(*code, description.clone())),
             FakeError::MigrateTo { chat_id } => Some(Self::migrate_to(*chat_id)),
-            FakeError::Disconnect | FakeError::Stall => None,
+            FakeError::Disconnect | FakeError::Stall | FakeError::LostAnswer => None,
         }
     }
 
@@ -422,6 +422,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         match ApiError::from_injected(&error) {
             Some(answer) => (Err(answer), None),
             None => {
+                if matches!(error, FakeError::LostAnswer) {
+                    // Whatever the call produced (automatic forwards too) happened.
+                    let _executed = call(&shared, &method, &params).await;
+                }
                 record(&shared, &method, params.recorded(), 0);
                 if matches!(error, FakeError::Stall) {
                     // Dropped with the connection when the client gives up or dies.

@@ -208,6 +208,9 @@ pub enum FakeError {
     /// The request is never answered and nothing is executed; the call stays open until the
     /// client gives up or goes away. Recorded with status 0 as soon as it stalls.
     Stall,
+    /// The request is executed, then the connection breaks before the answer arrives: the
+    /// client cannot tell this from [`FakeError::Disconnect`]. Recorded with status 0.
+    LostAnswer,
 }
 
 /// A message a test sends as a user; build with [`Outgoing::text`], [`Outgoing::photo`] or
@@ -347,7 +350,7 @@ pub struct RecordedCall {
     /// `text` and `caption`); file parts appear as `{"file_name": .., "size": ..}`.
     pub params: Value,
     /// The HTTP status answered; 0 when none was ([`FakeError::Disconnect`],
-    /// [`FakeError::Stall`]).
+    /// [`FakeError::Stall`], [`FakeError::LostAnswer`]).
     pub status: u16,
 }
 

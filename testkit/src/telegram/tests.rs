@@ -2000,4 +2000,18 @@ async fn errors_injected_at_the_nth_call_of_a_chat() {
     assert_eq!(statuses, [200, 429, 200, 0, 200, 0]);
     let texts: Vec<String> = fake.messages(group).into_iter().map(|m| m.text).collect();
     assert_eq!(texts, ["1", "2", "3"]);
+
+    // A lost answer: the client sees a broken connection, but the message was sent.
+    fake.inject_error_at("sendMessage", group, 1, FakeError::LostAnswer);
+    let lost = call_over_reqwest(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": group, "text": "5"}),
+        TIMEOUT,
+    )
+    .await;
+    assert!(lost.is_err(), "no complete answer: {lost:?}");
+    let texts: Vec<String> = fake.messages(group).into_iter().map(|m| m.text).collect();
+    assert_eq!(texts, ["1", "2", "3", "5"]);
+    assert_eq!(fake.calls().last().map(|c| c.status), Some(0));
 }
