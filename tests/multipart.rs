@@ -22,12 +22,13 @@ fn long_reply(reply: usize) -> String {
 }
 
 /// The line numbers of `reply` in each of the bot's messages that carry some, other than the
-/// ticket card (which quotes the last comments), in message order.
-fn parts_seen(messages: &[ChatMessage], card: i32, reply: usize) -> Vec<Vec<usize>> {
+/// ticket card of Kaiten card `card` (which quotes the last comments), in message order.
+fn parts_seen(messages: &[ChatMessage], card: i64, reply: usize) -> Vec<Vec<usize>> {
     let marker = format!("r{reply} l");
+    let card = format!("#{card}");
     messages
         .iter()
-        .filter(|m| m.from_bot && m.message_id != card)
+        .filter(|m| m.from_bot && !m.text.contains(&card))
         .map(|m| {
             m.text
                 .lines()
@@ -40,14 +41,14 @@ fn parts_seen(messages: &[ChatMessage], card: i32, reply: usize) -> Vec<Vec<usiz
 }
 
 /// [`parts_seen`] as all lines in order, and the number of messages.
-fn lines_seen(messages: &[ChatMessage], card: i32, reply: usize) -> (Vec<usize>, usize) {
+fn lines_seen(messages: &[ChatMessage], card: i64, reply: usize) -> (Vec<usize>, usize) {
     let parts = parts_seen(messages, card, reply);
     (parts.concat(), parts.len())
 }
 
-/// A stage with one ticket whose card is in the group: (stage, daemon, Kaiten card id, card
-/// message id). Pacing is relaxed on both sides so that the only refusals are the injected ones.
-async fn stage_with_ticket() -> (Stage, Daemon, i64, i32) {
+/// A stage with one ticket whose card is in the group: (stage, daemon, Kaiten card id). Pacing
+/// is relaxed on both sides so that the only refusals are the injected ones.
+async fn stage_with_ticket() -> (Stage, Daemon, i64) {
     let stage = Stage::with_options(
         1,
         "ru",
@@ -83,20 +84,19 @@ async fn stage_with_ticket() -> (Stage, Daemon, i64, i32) {
         .kaiten
         .wait_until(WAIT, "the card", |k| k.cards().first().cloned())
         .await;
-    let card_message = tg
-        .wait_until(WAIT, "the ticket card in the group", |t| {
-            t.messages(group)
-                .into_iter()
-                .find(|m| m.from_bot && m.text.contains(&format!("#{}", card.id)))
-        })
-        .await;
-    (stage, daemon, card.id, card_message.message_id)
+    tg.wait_until(WAIT, "the ticket card in the group", |t| {
+        t.messages(group)
+            .into_iter()
+            .find(|m| m.from_bot && m.text.contains(&format!("#{}", card.id)))
+    })
+    .await;
+    (stage, daemon, card.id)
 }
 
 /// Sends four long replies; reply `k` has `fault` injected at its part `k`. Each must arrive
 /// whole: every line once, in order, in exactly four messages, after exactly one failed call.
 async fn each_part_once_with_a_fault_at_every_part(fault: FakeError, failed_status: u16) {
-    let (stage, daemon, card, card_message) = stage_with_ticket().await;
+    let (stage, daemon, card) = stage_with_ticket().await;
     let (tg, group) = (&stage.telegram, stage.group());
     let sends_in_group = |status: u16| {
         tg.calls()
@@ -112,11 +112,11 @@ async fn each_part_once_with_a_fault_at_every_part(fault: FakeError, failed_stat
             .kaiten
             .staff_reply(card, "Иван Петров", &long_reply(reply));
         tg.wait_until(WAIT, &format!("reply {reply} complete"), |t| {
-            let (lines, _) = lines_seen(&t.messages(group), card_message, reply);
+            let (lines, _) = lines_seen(&t.messages(group), card, reply);
             (lines.last() == Some(&139)).then_some(())
         })
         .await;
-        let (lines, messages) = lines_seen(&tg.messages(group), card_message, reply);
+        let (lines, messages) = lines_seen(&tg.messages(group), card, reply);
         assert_eq!(
             lines,
             (0..140).collect::<Vec<_>>(),
@@ -140,10 +140,7 @@ async fn each_part_once_with_a_fault_at_every_part(fault: FakeError, failed_stat
         })
         .await;
     for reply in 0..PARTS {
-        assert_eq!(
-            lines_seen(&tg.messages(group), card_message, reply).1,
-            PARTS
-        );
+        assert_eq!(lines_seen(&tg.messages(group), card, reply).1, PARTS);
     }
     assert_eq!(daemon.queues().dead, 0);
     daemon.shutdown().await;
@@ -162,7 +159,7 @@ async fn a_network_error_at_any_part_of_a_long_staff_reply_sends_each_part_once_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_at_a_reply_file_sends_the_text_once_and_the_file_once() {
-    let (stage, daemon, card, card_message) = stage_with_ticket().await;
+    let (stage, daemon, card) = stage_with_ticket().await;
     let (tg, group) = (&stage.telegram, stage.group());
     tg.inject_error_at(
         "sendDocument",
@@ -187,7 +184,7 @@ async fn a_429_at_a_reply_file_sends_the_text_once_and_the_file_once() {
     })
     .await;
     let messages = tg.messages(group);
-    let (lines, carrying) = lines_seen(&messages, card_message, 7);
+    let (lines, carrying) = lines_seen(&messages, card, 7);
     assert_eq!(lines, (0..140).collect::<Vec<_>>());
     assert_eq!(carrying, PARTS, "each text part once");
     assert_eq!(
@@ -217,14 +214,14 @@ async fn a_429_at_a_reply_file_sends_the_text_once_and_the_file_once() {
 /// alone is sent again; parts 1, 3 and 4 go out once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_answer_repeats_that_one_part_only() {
-    let (stage, daemon, card, card_message) = stage_with_ticket().await;
+    let (stage, daemon, card) = stage_with_ticket().await;
     let (tg, group) = (&stage.telegram, stage.group());
     tg.inject_error_at("sendMessage", group, 2, FakeError::LostAnswer);
     stage
         .kaiten
         .staff_reply(card, "Иван Петров", &long_reply(0));
     tg.wait_until(WAIT, "the reply complete", |t| {
-        let (lines, _) = lines_seen(&t.messages(group), card_message, 0);
+        let (lines, _) = lines_seen(&t.messages(group), card, 0);
         (lines.last() == Some(&139)).then_some(())
     })
     .await;
@@ -232,10 +229,74 @@ async fn a_lost_answer_repeats_that_one_part_only() {
         (daemon.queues().outbox == 0).then_some(())
     })
     .await;
-    let mut parts = parts_seen(&tg.messages(group), card_message, 0);
+    let mut parts = parts_seen(&tg.messages(group), card, 0);
     assert_eq!(parts.len(), PARTS + 1, "{parts:?}");
     assert_eq!(parts[1], parts[2], "part 2 twice, back to back");
     parts.remove(2);
     assert_eq!(parts.concat(), (0..140).collect::<Vec<_>>());
+    daemon.shutdown().await;
+}
+
+/// A group upgraded to a supergroup while part 2 of a reply is in flight (Telegram sent it, the
+/// answer has not arrived, the daemon has already moved the chat's queue): part 2 is recorded on
+/// the moved reply, so the supergroup gets parts 3 and 4 only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_in_flight_while_the_group_is_upgraded_is_not_sent_again() {
+    let stage = Stage::basic_group("ru", "1s").await;
+    let daemon = stage.start(Options::default()).await;
+    let (tg, old) = (&stage.telegram, stage.group());
+    let source = tg.send(old, stage.client, Outgoing::text("Не печатает принтер"));
+    tg.send(
+        old,
+        stage.client,
+        Outgoing::text("/ticket").reply_to(source),
+    );
+    let card = stage
+        .kaiten
+        .wait_until(WAIT, "the card", |k| k.cards().first().map(|c| c.id))
+        .await;
+    tg.wait_until(WAIT, "the ticket card in the group", |t| {
+        t.messages(old)
+            .into_iter()
+            .find(|m| m.from_bot && m.text.contains(&format!("#{card}")))
+    })
+    .await;
+
+    tg.inject_error_at("sendMessage", old, 2, FakeError::HeldAnswer);
+    stage
+        .kaiten
+        .staff_reply(card, "Иван Петров", &long_reply(0));
+    tg.wait_until(WAIT, "part 2 sent, its answer held", |t| {
+        (parts_seen(&t.messages(old), card, 0).len() == 2).then_some(())
+    })
+    .await;
+    let new = tg.migrate_to_supergroup(old);
+    tg.wait_until(WAIT, "the upgrade taken", |t| {
+        (t.unconfirmed_updates() == 0 && daemon.queues().inbox == 0).then_some(())
+    })
+    .await;
+    tg.release_answers();
+
+    tg.wait_until(WAIT, "the rest of the reply in the supergroup", |t| {
+        let (lines, _) = lines_seen(&t.messages(new), card, 0);
+        (lines.last() == Some(&139)).then_some(())
+    })
+    .await;
+    tg.wait_until(WAIT, "an empty outbox", |_| {
+        (daemon.queues().outbox == 0).then_some(())
+    })
+    .await;
+    let in_old = parts_seen(&tg.messages(old), card, 0);
+    let in_new = parts_seen(&tg.messages(new), card, 0);
+    assert_eq!(
+        (in_old.len(), in_new.len()),
+        (2, 2),
+        "parts 1-2 in the old group, 3-4 in the supergroup: {in_old:?} {in_new:?}"
+    );
+    assert_eq!(
+        [in_old, in_new].concat().concat(),
+        (0..140).collect::<Vec<_>>()
+    );
+    assert_eq!(daemon.queues().dead, 0);
     daemon.shutdown().await;
 }

@@ -66,11 +66,21 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
     let chat_id = item.chat_id;
     let result = send(ctx, &item).await;
     let written = ctx.store.write(|tx| {
+        // The chat's queue may have moved while the send was in flight (the group became a
+        // supergroup): the outcome goes to the item where it is now, and never brings it back
+        // under the old chat, where it would be sent a second time.
+        let Some(queued) = tx.outgoing_followed(chat_id, seq)? else {
+            return match &result {
+                Ok(Sent::Part(message_id)) => record(tx, &item, &Sent::Messages(vec![*message_id])),
+                Ok(sent) => record(tx, &item, sent),
+                Err(_) => Ok(()),
+            };
+        };
         match &result {
             Ok(Sent::Part(message_id)) => {
                 // The part is recorded before the next one is sent (the pass that sends it
                 // flushes the store first), so a retry or a restart resumes after it.
-                let mut rest = item.clone();
+                let mut rest = queued;
                 rest.sent_parts.push(*message_id);
                 // The failures counted so far were about parts that have gone out since.
                 rest.attempts = 0;
@@ -78,11 +88,11 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
                 record(tx, &item, &Sent::Messages(vec![*message_id]))?;
             }
             Ok(sent) => {
-                tx.remove_outgoing(chat_id, seq);
+                tx.remove_outgoing(queued.chat_id, seq);
                 record(tx, &item, sent)?;
             }
             Err(TgError::RetryAfter(wait)) => {
-                let mut again = item.clone();
+                let mut again = queued;
                 again.not_before = now() + *wait;
                 tx.put_outgoing(seq, &again);
             }
@@ -94,22 +104,24 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
                 );
                 tx.move_outbox(chat_id, *new_chat)?;
             }
-            Err(error) if error.is_temporary() && item.attempts + 1 < MAX_ATTEMPTS => {
-                let mut again = item.clone();
+            Err(error) if error.is_temporary() && queued.attempts + 1 < MAX_ATTEMPTS => {
+                let mut again = queued;
                 again.attempts += 1;
                 again.not_before = now() + backoff(again.attempts);
                 tx.put_outgoing(seq, &again);
             }
             Err(error) => {
                 let id = tx.next_seq()?;
+                tx.remove_outgoing(queued.chat_id, seq);
                 tx.push_dead(&DeadLetter {
                     id,
                     failed_at: now(),
                     error: error.to_string(),
-                    item: DeadItem::Send { item: item.clone() },
+                    item: DeadItem::Send {
+                        item: queued.clone(),
+                    },
                 });
-                tx.remove_outgoing(chat_id, seq);
-                tell_staff_reply_undelivered(ctx, tx, &item, id, &error.to_string())?;
+                tell_staff_reply_undelivered(ctx, tx, &queued, id, &error.to_string())?;
             }
         }
         Ok(())

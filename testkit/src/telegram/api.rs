@@ -113,7 +113,10 @@ impl ApiError {
             FakeError::TooManyRequests { retry_after } => Some(Self::retry_after(*retry_after)),
             FakeError::Api { code, description } => Some(Self::new(*code, description.clone())),
             FakeError::MigrateTo { chat_id } => Some(Self::migrate_to(*chat_id)),
-            FakeError::Disconnect | FakeError::Stall | FakeError::LostAnswer => None,
+            FakeError::Disconnect
+            | FakeError::Stall
+            | FakeError::LostAnswer
+            | FakeError::HeldAnswer => None,
         }
     }
 
@@ -418,6 +421,11 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .flatten();
     let (result, held) = if segments[0] != expected {
         (Err(ApiError::new(401, "Unauthorized")), None)
+    } else if let Some(FakeError::HeldAnswer) = injected {
+        let mut release = shared.released.subscribe();
+        let answer = call(&shared, &method, &params).await;
+        let _ = release.changed().await;
+        answer
     } else if let Some(error) = injected {
         match ApiError::from_injected(&error) {
             Some(answer) => (Err(answer), None),

@@ -211,6 +211,9 @@ pub enum FakeError {
     /// The request is executed, then the connection breaks before the answer arrives: the
     /// client cannot tell this from [`FakeError::Disconnect`]. Recorded with status 0.
     LostAnswer,
+    /// Not a failure: the call is executed at once, but its answer is held back until
+    /// [`FakeTelegram::release_answers`], so a test can act while the client waits.
+    HeldAnswer,
 }
 
 /// A message a test sends as a user; build with [`Outgoing::text`], [`Outgoing::photo`] or
@@ -372,6 +375,8 @@ pub(crate) struct Shared {
     pub(crate) updates: watch::Sender<u64>,
     /// The highest `update_id` any `getUpdates` has handed out.
     pub(crate) taken: watch::Sender<i64>,
+    /// Bumped by [`FakeTelegram::release_answers`].
+    pub(crate) released: watch::Sender<u64>,
     pub(crate) options: TelegramOptions,
 }
 
@@ -417,6 +422,7 @@ impl FakeTelegram {
             changes: Changes::new(),
             updates: watch::channel(0).0,
             taken: watch::channel(0).0,
+            released: watch::channel(0).0,
             options,
         });
         let fake_at = |addr| FakeTelegram { shared, addr };
@@ -687,6 +693,11 @@ impl FakeTelegram {
                 error,
             })
         })
+    }
+
+    /// Answers every call held by [`FakeError::HeldAnswer`].
+    pub fn release_answers(&self) {
+        self.shared.released.send_modify(|n| *n += 1);
     }
 
     /// The `nth` (1-based) next call of `method` to `chat_id` fails with `error`, once; the calls

@@ -2014,4 +2014,30 @@ async fn errors_injected_at_the_nth_call_of_a_chat() {
     let texts: Vec<String> = fake.messages(group).into_iter().map(|m| m.text).collect();
     assert_eq!(texts, ["1", "2", "3", "5"]);
     assert_eq!(fake.calls().last().map(|c| c.status), Some(0));
+
+    // A held answer: executed at once, answered on release.
+    fake.inject_error_at("sendMessage", group, 1, FakeError::HeldAnswer);
+    let waiting = tokio::spawn({
+        let fake = fake.clone();
+        async move {
+            call_over_reqwest(
+                &fake,
+                "sendMessage",
+                json!({"chat_id": group, "text": "6"}),
+                TIMEOUT,
+            )
+            .await
+        }
+    });
+    fake.wait_until(TIMEOUT, "the held message sent", |f| {
+        f.messages(group)
+            .iter()
+            .any(|m| m.text == "6")
+            .then_some(())
+    })
+    .await;
+    assert!(!waiting.is_finished(), "the answer waits for the release");
+    fake.release_answers();
+    let answer = waiting.await.unwrap().unwrap();
+    assert_eq!(answer["result"]["text"], json!("6"));
 }
