@@ -183,6 +183,20 @@ async fn sigkill_mid_burst_loses_nothing_and_doubles_nothing() {
     );
 }
 
+/// Awaits `condition`, failing with the daemon's logs if the daemon exits first.
+async fn while_running<T>(
+    stage: &Stage,
+    daemon: &mut Child,
+    condition: impl Future<Output = T>,
+) -> T {
+    tokio::select! {
+        value = condition => value,
+        status = daemon.wait() => {
+            panic!("the daemon exited early ({status:?}):\n{}", daemon_logs(stage))
+        }
+    }
+}
+
 /// A staff reply long enough for four messages (about 3.5 × 4,000 characters); every line names
 /// its number.
 fn four_part_reply() -> String {
@@ -255,10 +269,7 @@ async fn sigkill_between_parts_of_a_reply_sends_the_rest_once() {
             .any(|c| c.status == 0 && c.params["chat_id"].as_i64() == Some(group))
             .then_some(())
     });
-    tokio::select! {
-        _ = stalled => {}
-        status = daemon.wait() => panic!("the daemon exited early ({status:?}):\n{}", daemon_logs(&stage)),
-    }
+    while_running(&stage, &mut daemon, stalled).await;
     let (lines, parts) = reply_lines(&stage, card_message);
     assert_eq!(parts, 2, "parts 1 and 2 were sent before the kill");
     let cut = lines.len();
@@ -269,10 +280,7 @@ async fn sigkill_between_parts_of_a_reply_sends_the_rest_once() {
         let (lines, _) = reply_lines(&stage, card_message);
         (lines.last() == Some(&139)).then_some(())
     });
-    tokio::select! {
-        _ = done => {}
-        status = daemon.wait() => panic!("the daemon exited early ({status:?}):\n{}", daemon_logs(&stage)),
-    }
+    while_running(&stage, &mut daemon, done).await;
     send_sigterm(daemon.id().expect("running") as i32);
     let status = tokio::time::timeout(Duration::from_secs(60), daemon.wait())
         .await

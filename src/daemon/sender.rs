@@ -70,8 +70,9 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
         // supergroup): the outcome goes to the item where it is now, and never brings it back
         // under the old chat, where it would be sent a second time.
         let Some(queued) = tx.outgoing_followed(chat_id, seq)? else {
+            // No longer queued anywhere: what was sent is still recorded, nothing is re-queued.
             return match &result {
-                Ok(Sent::Part(message_id)) => record(tx, &item, &Sent::Messages(vec![*message_id])),
+                Ok(Sent::Part(id)) => record(tx, &item, &Sent::Messages(vec![*id])),
                 Ok(sent) => record(tx, &item, sent),
                 Err(_) => Ok(()),
             };

@@ -458,8 +458,8 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     response
 }
 
-/// The failure injected for this call, if one is due (see [`super::FakeTelegram::inject_error_at`]);
-/// counts the call against the injections it matches.
+/// The failure injected for this call, if one is due (see
+/// [`super::FakeTelegram::inject_error_at`]); counts the call against the injections it matches.
 fn take_injected(shared: &Shared, method: &str, params: &Params) -> Option<FakeError> {
     let name = method.to_ascii_lowercase();
     if !METHODS.contains(&name.as_str()) {
