@@ -300,3 +300,62 @@ async fn a_part_in_flight_while_the_group_is_upgraded_is_not_sent_again() {
     assert_eq!(daemon.queues().dead, 0);
     daemon.shutdown().await;
 }
+
+/// Telegram refuses part 3 for good (the bot was removed): staff are told that the client saw
+/// only the first two messages, and once the bot is back, `teledesk queue retry` sends parts 3
+/// and 4 only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_refused_midway_is_noted_as_partial_and_a_retry_sends_the_rest() {
+    let (stage, daemon, card) = stage_with_ticket().await;
+    let (tg, group) = (&stage.telegram, stage.group());
+    tg.inject_error_at(
+        "sendMessage",
+        group,
+        3,
+        FakeError::Api {
+            code: 403,
+            description: "Forbidden: bot was kicked from the supergroup chat".into(),
+        },
+    );
+    stage
+        .kaiten
+        .staff_reply(card, "Иван Петров", &long_reply(0));
+    let note = stage
+        .kaiten
+        .wait_until(WAIT, "the note about the partial reply", |k| {
+            k.comments(card)
+                .into_iter()
+                .find(|c| c.internal && c.text.contains("не целиком"))
+        })
+        .await;
+    assert!(note.text.contains("(2)"), "{}", note.text);
+    assert_eq!(parts_seen(&tg.messages(group), card, 0).len(), 2);
+    assert_eq!(daemon.queues().dead, 1);
+    daemon.shutdown().await;
+
+    let retried = std::process::Command::new(env!("CARGO_BIN_EXE_teledesk"))
+        .args(["queue", "retry", "--config"])
+        .arg(&stage.config_path)
+        .output()
+        .expect("the binary runs");
+    assert!(
+        retried.status.success(),
+        "{}",
+        String::from_utf8_lossy(&retried.stderr)
+    );
+    let daemon = stage.start(Options::default()).await;
+    tg.wait_until(WAIT, "the rest of the reply", |t| {
+        let (lines, _) = lines_seen(&t.messages(group), card, 0);
+        (lines.last() == Some(&139)).then_some(())
+    })
+    .await;
+    tg.wait_until(WAIT, "an empty outbox", |_| {
+        (daemon.queues().outbox == 0).then_some(())
+    })
+    .await;
+    let (lines, messages) = lines_seen(&tg.messages(group), card, 0);
+    assert_eq!(lines, (0..140).collect::<Vec<_>>());
+    assert_eq!(messages, PARTS);
+    assert_eq!(daemon.queues().dead, 0);
+    daemon.shutdown().await;
+}

@@ -160,10 +160,11 @@ fn tell_staff_reply_undelivered(
     if link.ticket_id.is_none() {
         return Ok(());
     }
-    let note = ctx
-        .settings
-        .lang
-        .reply_undelivered_note(&crate::telegram::texts::truncate(body.trim(), 300), error);
+    let note = ctx.settings.lang.reply_undelivered_note(
+        &crate::telegram::texts::truncate(body.trim(), 300),
+        error,
+        item.sent_parts.len(),
+    );
     crate::engine::push_job(
         tx,
         *ticket,
