@@ -324,6 +324,11 @@ pub struct Outgoing {
     pub attempts: u32,
     #[serde(with = "time::serde::rfc3339")]
     pub not_before: OffsetDateTime,
+    /// The Telegram message ids of the parts of a multi-part action already sent, in order, each
+    /// recorded as soon as Telegram accepted it: a retry or a restart resumes after the last.
+    /// Items queued before parts were recorded read as nothing sent yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sent_parts: Vec<i32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -7,9 +7,11 @@ use std::time::Duration;
 use teledesk::daemon::Options;
 use teledesk::demo::Stage;
 use teledesk_testkit::disk::SmallDisk;
-use teledesk_testkit::telegram::Outgoing;
+use teledesk_testkit::telegram::{FakeError, Outgoing};
 
 const WAIT: Duration = Duration::from_secs(60);
+/// How a staff reply starts in the chat (the card, which quotes comments, does not).
+const STAFF_HEADER: &str = "Мария Петрова (поддержка):";
 
 /// Points the stage's `[store] path` at `path`.
 fn store_on(stage: &Stage, path: &std::path::Path) {
@@ -95,10 +97,11 @@ async fn a_full_disk_loses_nothing_doubles_nothing_and_recovers_by_itself() {
             .filter(|c| c.text.contains(text))
             .count()
     };
+    // Staff replies only: the ticket card quotes the newest comments too.
     let count_in_telegram = |text: &str| {
         tg.messages(group)
             .iter()
-            .filter(|m| m.from_bot && m.text.contains(text))
+            .filter(|m| m.from_bot && m.text.contains(STAFF_HEADER) && m.text.contains(text))
             .count()
     };
     for text in &comments {
@@ -140,4 +143,83 @@ async fn a_full_disk_loses_nothing_doubles_nothing_and_recovers_by_itself() {
     for text in &replies {
         assert_eq!(count_in_telegram(text), 1, "{text}");
     }
+}
+
+/// The narrowest window: Telegram accepts a staff reply, and recording that it was sent fails
+/// because the disk filled meanwhile. The store comes back with the reply still queued, and the
+/// daemon records the send it remembers instead of sending it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_whose_record_failed_is_not_made_again() {
+    let Some(disk) = SmallDisk::mount(64) else {
+        return;
+    };
+    let stage = Stage::new(1, "ru", "1s").await;
+    store_on(&stage, &disk.path.join("store"));
+    let (tg, group, ann) = (&stage.telegram, stage.group(), stage.client);
+    let daemon = stage.start(Options::default()).await;
+    let source = tg.send(group, ann, Outgoing::text("Не печатает касса №2"));
+    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
+    let card = stage
+        .kaiten
+        .wait_until(WAIT, "the card", |k| k.cards().last().map(|c| c.id))
+        .await;
+    tg.wait_until(WAIT, "the ticket card in the group", |t| {
+        t.messages(group)
+            .iter()
+            .any(|m| m.from_bot && m.text.contains(&format!("#{card}")))
+            .then_some(())
+    })
+    .await;
+
+    tg.inject_error_at("sendMessage", group, 1, FakeError::HeldAnswer);
+    stage
+        .kaiten
+        .staff_reply(card, "Мария Петрова", "Перезагрузите кассу");
+    let in_group = |t: &teledesk_testkit::telegram::FakeTelegram| {
+        t.messages(group)
+            .iter()
+            .filter(|m| {
+                m.from_bot
+                    && m.text.contains(STAFF_HEADER)
+                    && m.text.contains("Перезагрузите кассу")
+            })
+            .count()
+    };
+    tg.wait_until(WAIT, "the reply sent, its answer held", |t| {
+        (in_group(t) == 1).then_some(())
+    })
+    .await;
+    // The disk fills while Telegram's answer is on its way; client messages keep coming until
+    // the store fails, and only then does the answer arrive, so its record cannot be written.
+    disk.fill();
+    let mut waited = Duration::ZERO;
+    let mut sent = 0;
+    while daemon.store_failure().is_none() {
+        assert!(waited < WAIT, "a full disk never failed the store");
+        sent += 1;
+        tg.send(
+            group,
+            ann,
+            Outgoing::text(&format!("Ещё {sent}")).reply_to(source),
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += Duration::from_millis(50);
+    }
+    tg.release_answers();
+    // The sender has its answer and could not record it; then space comes back.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    disk.free();
+    let mut waited = Duration::ZERO;
+    while daemon.store_failure().is_some() || daemon.queues().outbox > 0 {
+        assert!(waited < WAIT, "the store did not recover and drain");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += Duration::from_millis(50);
+    }
+    daemon.shutdown().await;
+    assert_eq!(
+        in_group(tg),
+        1,
+        "the reply was sent again after the store came back: {:#?}",
+        stage.transcript(group)
+    );
 }

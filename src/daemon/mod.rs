@@ -95,6 +95,8 @@ pub(crate) struct Context {
     pub memberships: Memberships,
     /// How each supervised loop stands, for `/healthz`.
     pub health: Arc<supervisor::Health>,
+    /// Telegram sends whose record failed, to be recorded instead of made again.
+    pub unrecorded_sends: sender::SendMemo,
     /// Cancelled when the daemon cannot go on and must exit with an error (see
     /// [`Daemon::failed`]).
     pub fatal: CancellationToken,
@@ -194,6 +196,7 @@ impl Daemon {
             memberships: Memberships::new(MEMBERSHIP_TTL),
             health: Arc::default(),
             fatal: CancellationToken::new(),
+            unrecorded_sends: Default::default(),
         });
         let tracker = TaskTracker::new();
         let intake_stop = CancellationToken::new();

@@ -214,6 +214,7 @@ mod tests {
             memberships: crate::telegram::membership::Memberships::new(Duration::from_secs(1)),
             health: Default::default(),
             fatal: CancellationToken::new(),
+            unrecorded_sends: Default::default(),
         })
     }
 

@@ -30,10 +30,12 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         let mut progressed = false;
         // Send only what is durably queued: a send whose cause could be lost in a crash would
         // happen again after restart.
+        let boot = ctx.store.boot();
         if let Err(error) = ctx.store.flush().await {
             tracing::error!(%error, "Cannot flush the store; nothing is sent until it works.");
             continue;
         }
+        ctx.unrecorded_sends.flushed(boot);
         match ctx.store.read().outbox_heads() {
             Ok(heads) => {
                 let now_utc = now();
@@ -53,7 +55,10 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         }
         progressed |= edit_stale_cards(&ctx, &pacer, &mut last_edit).await;
         if progressed {
-            let _ = ctx.store.flush().await;
+            let boot = ctx.store.boot();
+            if ctx.store.flush().await.is_ok() {
+                ctx.unrecorded_sends.flushed(boot);
+            }
         }
         if !idle(
             &ctx.signals.sends,
@@ -69,15 +74,50 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
 
 async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
     let chat_id = item.chat_id;
-    let result = send(ctx, &item).await;
+    // A send whose record failed (a full disk) is not made again: the store comes back with the
+    // item as it was before the send, and what the send produced is taken from memory instead.
+    let memo = SendMemo::key(seq, &item);
+    let remembered = ctx.unrecorded_sends.take(&memo);
+    let result = match remembered {
+        Some(sent) => {
+            tracing::info!(
+                chat_id,
+                seq,
+                "Recording a send made before the store failed."
+            );
+            Ok(sent)
+        }
+        None => send(ctx, &item).await,
+    };
     let written = ctx.store.write(|tx| {
+        // The chat's queue may have moved while the send was in flight (the group became a
+        // supergroup): the outcome goes to the item where it is now, and never brings it back
+        // under the old chat, where it would be sent a second time.
+        let Some(queued) = tx.outgoing_followed(chat_id, seq)? else {
+            // No longer queued anywhere: what was sent is still recorded, nothing is re-queued.
+            return match &result {
+                Ok(Sent::Part(id)) => record(tx, &item, &Sent::Messages(vec![*id])),
+                Ok(sent) => record(tx, &item, sent),
+                Err(_) => Ok(()),
+            };
+        };
         match &result {
+            Ok(Sent::Part(message_id)) => {
+                // The part is recorded before the next one is sent (the pass that sends it
+                // flushes the store first), so a retry or a restart resumes after it.
+                let mut rest = queued;
+                rest.sent_parts.push(*message_id);
+                // The failures counted so far were about parts that have gone out since.
+                rest.attempts = 0;
+                tx.put_outgoing(seq, &rest);
+                record(tx, &item, &Sent::Messages(vec![*message_id]))?;
+            }
             Ok(sent) => {
-                tx.remove_outgoing(chat_id, seq);
+                tx.remove_outgoing(queued.chat_id, seq);
                 record(tx, &item, sent)?;
             }
             Err(TgError::RetryAfter(wait)) => {
-                let mut again = item.clone();
+                let mut again = queued;
                 again.not_before = now() + *wait;
                 tx.put_outgoing(seq, &again);
             }
@@ -89,26 +129,34 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
                 );
                 tx.move_outbox(chat_id, *new_chat)?;
             }
-            Err(error) if error.is_temporary() && item.attempts + 1 < MAX_ATTEMPTS => {
-                let mut again = item.clone();
+            Err(error) if error.is_temporary() && queued.attempts + 1 < MAX_ATTEMPTS => {
+                let mut again = queued;
                 again.attempts += 1;
                 again.not_before = now() + backoff(again.attempts);
                 tx.put_outgoing(seq, &again);
             }
             Err(error) => {
                 let id = tx.next_seq()?;
+                tx.remove_outgoing(queued.chat_id, seq);
                 tx.push_dead(&DeadLetter {
                     id,
                     failed_at: now(),
                     error: error.to_string(),
-                    item: DeadItem::Send { item: item.clone() },
+                    item: DeadItem::Send {
+                        item: queued.clone(),
+                    },
                 });
-                tx.remove_outgoing(chat_id, seq);
-                tell_staff_reply_undelivered(ctx, tx, &item, id, &error.to_string())?;
+                tell_staff_reply_undelivered(ctx, tx, &queued, id, &error.to_string())?;
             }
         }
         Ok(())
     });
+    // Until its record is on disk, a send is remembered: a flush can still fail after the write
+    // succeeded, and the store then comes back without the record.
+    if let Ok(sent) = &result {
+        let recorded_in = written.is_ok().then(|| ctx.store.boot());
+        ctx.unrecorded_sends.keep(memo, sent.clone(), recorded_in);
+    }
     match (&result, written) {
         (_, Err(error)) => tracing::error!(%error, "Cannot record a Telegram send."),
         (Err(TgError::RetryAfter(wait)), _) => {
@@ -121,6 +169,46 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
             tracing::error!(chat_id, %error, "Telegram refused a message; moved to dead letters.")
         }
         (Ok(_), _) => {}
+    }
+}
+
+/// Sends Telegram accepted whose record is not known to be on disk, by outbox item as it stood
+/// when sent. Kept in memory across the store's recovery (never across a restart: that window
+/// is the one crash window every send has).
+#[derive(Default)]
+pub(crate) struct SendMemo(std::sync::Mutex<HashMap<(u64, u64), (Sent, Option<u64>)>>);
+
+impl SendMemo {
+    /// The item's sequence number and a digest of its stored form: a sequence number handed out
+    /// again after a recovery names another item, with another digest.
+    fn key(seq: u64, item: &Outgoing) -> (u64, u64) {
+        use sha2::Digest;
+        let bytes = serde_json::to_vec(item).expect("outbox items serialize");
+        let hash = sha2::Sha256::digest(bytes);
+        (
+            seq,
+            u64::from_be_bytes(hash[..8].try_into().expect("8 bytes")),
+        )
+    }
+
+    fn take(&self, key: &(u64, u64)) -> Option<Sent> {
+        self.lock().remove(key).map(|(sent, _)| sent)
+    }
+
+    /// Remembers a send; `recorded_in` is the boot whose store holds its record (in memory),
+    /// `None` when recording it failed.
+    fn keep(&self, key: (u64, u64), sent: Sent, recorded_in: Option<u64>) {
+        self.lock().insert(key, (sent, recorded_in));
+    }
+
+    /// A flush of `boot`'s store succeeded: the sends recorded in it are on disk now.
+    fn flushed(&self, boot: u64) {
+        self.lock()
+            .retain(|_, (_, recorded_in)| *recorded_in != Some(boot));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(u64, u64), (Sent, Option<u64>)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -142,10 +230,11 @@ fn tell_staff_reply_undelivered(
     if link.ticket_id.is_none() {
         return Ok(());
     }
-    let note = ctx
-        .settings
-        .lang
-        .reply_undelivered_note(&crate::telegram::texts::truncate(body.trim(), 300), error);
+    let note = ctx.settings.lang.reply_undelivered_note(
+        &crate::telegram::texts::truncate(body.trim(), 300),
+        error,
+        item.sent_parts.len(),
+    );
     crate::engine::push_job(
         tx,
         *ticket,
@@ -163,8 +252,11 @@ fn tell_staff_reply_undelivered(
 }
 
 /// What a successful send produced.
-enum Sent {
+#[derive(Clone, Debug)]
+pub(crate) enum Sent {
     Messages(Vec<i32>),
+    /// One part of a multi-part action, with more to come.
+    Part(i32),
     Card {
         message_id: i32,
         fingerprint: u64,
@@ -232,27 +324,34 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
             });
             let topic = link.as_ref().and_then(|l| l.topic);
             let header = ctx.settings.lang.staff_reply_header(author);
-            let mut ids = Vec::new();
+            // The text chunks, then the files: one message each, sent one per call so that each
+            // is recorded (`sent_parts`) before the next goes out. A crash after Telegram
+            // accepted a part but before its record resends that one part: the only window,
+            // since Telegram has no idempotency key to ask whether it already has it.
             let html = format!("{header}\n\n{}", escape(body.trim()));
-            for part in split_html(&html, TEXT_LIMIT) {
-                ids.push(
-                    tg.send_html_in(chat_id, topic, &part, reply_to, None)
-                        .await?,
-                );
-            }
-            for file in files {
-                ids.push(
-                    tg.send_file(
-                        chat_id,
-                        topic,
-                        &file.file_name,
-                        file.bytes.clone(),
-                        reply_to,
-                    )
-                    .await?,
-                );
-            }
-            Ok(Sent::Messages(ids))
+            let chunks = split_html(&html, TEXT_LIMIT);
+            let next = item.sent_parts.len();
+            let id = if let Some(chunk) = chunks.get(next) {
+                tg.send_html_in(chat_id, topic, chunk, reply_to, None)
+                    .await?
+            } else if let Some(file) = files.get(next - chunks.len()) {
+                tg.send_file(
+                    chat_id,
+                    topic,
+                    &file.file_name,
+                    file.bytes.clone(),
+                    reply_to,
+                )
+                .await?
+            } else {
+                // Every part went out before (the text now splits into fewer pieces).
+                return Ok(Sent::Nothing);
+            };
+            Ok(if next + 1 < chunks.len() + files.len() {
+                Sent::Part(id)
+            } else {
+                Sent::Messages(vec![id])
+            })
         }
         SendAction::AnswerCallback {
             query_id,

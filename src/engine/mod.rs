@@ -274,6 +274,7 @@ pub(crate) fn send(
         action,
         attempts: 0,
         not_before: now,
+        sent_parts: Vec::new(),
     })?;
     Ok(())
 }

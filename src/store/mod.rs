@@ -711,6 +711,23 @@ impl Tx<'_> {
         self.put(Space::Outbox, &outbox_key(item.chat_id, seq), item);
     }
 
+    pub fn outgoing(&self, chat_id: i64, seq: u64) -> Result<Option<Outgoing>> {
+        self.get(Space::Outbox, &outbox_key(chat_id, seq))
+    }
+
+    /// The outbox item `seq` queued for `chat_id`, wherever it is now: still there, or moved
+    /// with the chat's queue to the supergroup the group became (`chat_alias`). `None` when it
+    /// is gone.
+    pub fn outgoing_followed(&self, chat_id: i64, seq: u64) -> Result<Option<Outgoing>> {
+        if let Some(item) = self.outgoing(chat_id, seq)? {
+            return Ok(Some(item));
+        }
+        match self.chat_alias(chat_id)? {
+            Some(new) if new != chat_id => self.outgoing(new, seq),
+            _ => Ok(None),
+        }
+    }
+
     pub fn remove_outgoing(&mut self, chat_id: i64, seq: u64) {
         self.delete(Space::Outbox, &outbox_key(chat_id, seq));
     }

@@ -79,6 +79,7 @@ fn outbox_heads_are_per_chat_and_move_with_migration() {
         },
         attempts: 0,
         not_before: OffsetDateTime::UNIX_EPOCH,
+        sent_parts: Vec::new(),
     };
     store
         .write(|tx| {
@@ -112,6 +113,64 @@ fn inbox_texts(store: &Store) -> Vec<String> {
                 .to_owned()
         })
         .collect()
+}
+
+#[test]
+fn an_outbox_item_is_found_after_its_group_became_a_supergroup() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let item = Outgoing {
+        chat_id: -5,
+        action: SendAction::Card { ticket: 1 },
+        attempts: 0,
+        not_before: OffsetDateTime::UNIX_EPOCH,
+        sent_parts: Vec::new(),
+    };
+    let seq = store.write(|tx| tx.push_outgoing(&item)).unwrap();
+    store
+        .write(|tx| {
+            tx.put_chat_alias(-5, -1002);
+            tx.move_outbox(-5, -1002)
+        })
+        .unwrap();
+    let read = store.read();
+    assert_eq!(read.outgoing(-5, seq).unwrap(), None);
+    let found = read.outgoing_followed(-5, seq).unwrap().expect("followed");
+    assert_eq!(found.chat_id, -1002);
+    assert_eq!(read.outgoing_followed(-1002, seq).unwrap(), Some(found));
+    assert_eq!(read.outgoing_followed(-5, seq + 1).unwrap(), None);
+}
+
+#[test]
+fn an_outbox_item_queued_before_parts_were_recorded_loads_as_nothing_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // A staff reply as the outbox held it before `sent_parts` existed.
+    let old = br#"{"chat_id":-7,"action":{"type":"staff_reply","ticket":3,"comment":"c1","author":"Ivan","body":"hello","files":[]},"attempts":2,"not_before":"2026-01-01T00:00:00Z"}"#;
+    store
+        .tree()
+        .unwrap()
+        .insert(Space::Outbox.key(&outbox_key(-7, 42)), &old[..])
+        .unwrap();
+    let heads = store.read().outbox_heads().unwrap();
+    assert_eq!(heads.len(), 1);
+    let (seq, item) = &heads[0];
+    assert_eq!((*seq, item.attempts), (42, 2));
+    assert!(item.sent_parts.is_empty());
+
+    // Parts recorded later read back, in order.
+    let mut resumed = item.clone();
+    resumed.sent_parts = vec![101, 102];
+    store
+        .write(|tx| {
+            tx.put_outgoing(42, &resumed);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(
+        store.read().outbox_heads().unwrap()[0].1.sent_parts,
+        [101, 102]
+    );
 }
 
 #[test]

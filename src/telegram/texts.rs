@@ -404,16 +404,30 @@ impl Lang {
 
     /// Internal note for staff: what happened and who did it.
     /// The internal note staff get when their reply could not be delivered to Telegram.
-    pub fn reply_undelivered_note(self, reply: &str, error: &str) -> String {
-        match self {
-            Lang::Ru => format!(
+    /// `delivered`: how many of the reply's messages (it is split when long) reached the chat
+    /// before Telegram refused the next; a resend sends only the rest.
+    pub fn reply_undelivered_note(self, reply: &str, error: &str, delivered: usize) -> String {
+        match (self, delivered) {
+            (Lang::Ru, 0) => format!(
                 "⚠️ Ответ не доставлен в Telegram: клиент его не увидит. Ошибка Telegram: {error}. \
                  Свяжитесь с клиентом иначе или повторите отправку (teledesk queue retry).\n\
                  Ответ: «{reply}»"
             ),
-            Lang::En => format!(
+            (Lang::Ru, n) => format!(
+                "⚠️ Ответ доставлен в Telegram не целиком: клиент видит только первые сообщения \
+                 ({n}). Ошибка Telegram: {error}. Свяжитесь с клиентом иначе или повторите \
+                 отправку (teledesk queue retry): уйдёт только недоставленное.\n\
+                 Ответ: «{reply}»"
+            ),
+            (Lang::En, 0) => format!(
                 "⚠️ Reply not delivered to Telegram: the client will not see it. Telegram said: \
                  {error}. Reach the client another way or resend it (teledesk queue retry).\n\
+                 Reply: “{reply}”"
+            ),
+            (Lang::En, n) => format!(
+                "⚠️ Reply only partly delivered to Telegram: the client sees its first messages \
+                 ({n}) only. Telegram said: {error}. Reach the client another way or resend it \
+                 (teledesk queue retry): only the undelivered rest goes out.\n\
                  Reply: “{reply}”"
             ),
         }

@@ -107,11 +107,16 @@ impl ApiError {
         }
     }
 
-    fn from_injected(error: &FakeError) -> Self {
+    /// The error answer an injected failure gives; `None` for failures that give no answer.
+    fn from_injected(error: &FakeError) -> Option<Self> {
         match error {
-            FakeError::TooManyRequests { retry_after } => Self::retry_after(*retry_after),
-            FakeError::Api { code, description } => Self::new(*code, description.clone()),
-            FakeError::MigrateTo { chat_id } => Self::migrate_to(*chat_id),
+            FakeError::TooManyRequests { retry_after } => Some(Self::retry_after(*retry_after)),
+            FakeError::Api { code, description } => Some(Self::new(*code, description.clone())),
+            FakeError::MigrateTo { chat_id } => Some(Self::migrate_to(*chat_id)),
+            FakeError::Disconnect
+            | FakeError::Stall
+            | FakeError::LostAnswer
+            | FakeError::HeldAnswer => None,
         }
     }
 
@@ -411,8 +416,32 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             return error.into_response();
         }
     };
+    let injected = (segments[0] == expected)
+        .then(|| take_injected(&shared, &method, &params))
+        .flatten();
     let (result, held) = if segments[0] != expected {
         (Err(ApiError::new(401, "Unauthorized")), None)
+    } else if let Some(FakeError::HeldAnswer) = injected {
+        let mut release = shared.released.subscribe();
+        let answer = call(&shared, &method, &params).await;
+        let _ = release.changed().await;
+        answer
+    } else if let Some(error) = injected {
+        match ApiError::from_injected(&error) {
+            Some(answer) => (Err(answer), None),
+            None => {
+                if matches!(error, FakeError::LostAnswer) {
+                    // Whatever the call produced (automatic forwards too) happened.
+                    let _executed = call(&shared, &method, &params).await;
+                }
+                record(&shared, &method, params.recorded(), 0);
+                if matches!(error, FakeError::Stall) {
+                    // Dropped with the connection when the client gives up or dies.
+                    std::future::pending::<()>().await;
+                }
+                return Response::new(Body::new(BrokenBody));
+            }
+        }
     } else {
         call(&shared, &method, &params).await
     };
@@ -427,6 +456,47 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     // The response is ready: automatic forwards held back for it become available now.
     drop(held);
     response
+}
+
+/// The failure injected for this call, if one is due (see
+/// [`super::FakeTelegram::inject_error_at`]); counts the call against the injections it matches.
+fn take_injected(shared: &Shared, method: &str, params: &Params) -> Option<FakeError> {
+    let name = method.to_ascii_lowercase();
+    if !METHODS.contains(&name.as_str()) {
+        return None;
+    }
+    let chat_id = params.chat_id().ok();
+    let mut world = shared.world();
+    let slot = world.injected.iter_mut().find(|i| {
+        i.method == name && i.times > 0 && i.chat_id.is_none_or(|c| Some(c) == chat_id)
+    })?;
+    if slot.skip > 0 {
+        slot.skip -= 1;
+        return None;
+    }
+    slot.times -= 1;
+    let error = slot.error.clone();
+    world.injected.retain(|i| i.times > 0);
+    Some(error)
+}
+
+/// A response body that fails at once: the server drops the connection after the headers, as a
+/// network failure mid-request looks to the client.
+struct BrokenBody;
+
+impl axum::body::HttpBody for BrokenBody {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected network failure",
+        ))))
+    }
 }
 
 /// Automatic forwards held back until the response to the post that caused them exists;
@@ -493,19 +563,6 @@ async fn call(
     let name = method.to_ascii_lowercase();
     if !METHODS.contains(&name.as_str()) {
         return (Err(ApiError::new(404, "Not Found: method not found")), None);
-    }
-    {
-        let mut world = shared.world();
-        if let Some(slot) = world
-            .injected
-            .iter_mut()
-            .find(|(m, left, _)| *m == name && *left > 0)
-        {
-            slot.1 -= 1;
-            let error = ApiError::from_injected(&slot.2);
-            world.injected.retain(|(_, left, _)| *left > 0);
-            return (Err(error), None);
-        }
     }
     if name == "getupdates" {
         return (get_updates(shared, params).await, None);

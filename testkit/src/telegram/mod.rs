@@ -135,6 +135,18 @@ pub enum FakeError {
         /// The supergroup id the client should use instead.
         chat_id: i64,
     },
+    /// The connection breaks before the request reaches Telegram: nothing is executed, and the
+    /// client reads response headers and then a broken body. Recorded with status 0.
+    Disconnect,
+    /// The request is never answered and nothing is executed; the call stays open until the
+    /// client gives up or goes away. Recorded with status 0 as soon as it stalls.
+    Stall,
+    /// The request is executed, then the connection breaks before the answer arrives: the
+    /// client cannot tell this from [`FakeError::Disconnect`]. Recorded with status 0.
+    LostAnswer,
+    /// Not a failure: the call is executed at once, but its answer is held back until
+    /// [`FakeTelegram::release_answers`], so a test can act while the client waits.
+    HeldAnswer,
 }
 
 /// A message a test sends as a user; build with [`Outgoing::text`], [`Outgoing::photo`] or
@@ -273,7 +285,8 @@ pub struct RecordedCall {
     /// numbers, booleans or JSON objects/arrays are decoded (except free-text fields such as
     /// `text` and `caption`); file parts appear as `{"file_name": .., "size": ..}`.
     pub params: Value,
-    /// The HTTP status answered.
+    /// The HTTP status answered; 0 when none was ([`FakeError::Disconnect`],
+    /// [`FakeError::Stall`], [`FakeError::LostAnswer`]).
     pub status: u16,
 }
 
@@ -295,6 +308,8 @@ pub(crate) struct Shared {
     pub(crate) updates: watch::Sender<u64>,
     /// The highest `update_id` any `getUpdates` has handed out.
     pub(crate) taken: watch::Sender<i64>,
+    /// Bumped by [`FakeTelegram::release_answers`].
+    pub(crate) released: watch::Sender<u64>,
     pub(crate) options: TelegramOptions,
 }
 
@@ -340,6 +355,7 @@ impl FakeTelegram {
             changes: Changes::new(),
             updates: watch::channel(0).0,
             taken: watch::channel(0).0,
+            released: watch::channel(0).0,
             options,
         });
         let fake_at = |addr| FakeTelegram { shared, addr };
@@ -623,7 +639,33 @@ impl FakeTelegram {
     /// The next `times` calls of `method` (any case) fail with `error` without executing.
     pub fn inject_error(&self, method: &str, times: usize, error: FakeError) {
         self.mutate(false, |w| {
-            w.injected.push((method.to_ascii_lowercase(), times, error))
+            w.injected.push(state::Injection {
+                method: method.to_ascii_lowercase(),
+                chat_id: None,
+                skip: 0,
+                times,
+                error,
+            })
+        })
+    }
+
+    /// Answers every call held by [`FakeError::HeldAnswer`].
+    pub fn release_answers(&self) {
+        self.shared.released.send_modify(|n| *n += 1);
+    }
+
+    /// The `nth` (1-based) next call of `method` to `chat_id` fails with `error`, once; the calls
+    /// before it and calls to other chats run normally. A test aims at one part of a multi-part
+    /// send this way without racing the client.
+    pub fn inject_error_at(&self, method: &str, chat_id: i64, nth: usize, error: FakeError) {
+        self.mutate(false, |w| {
+            w.injected.push(state::Injection {
+                method: method.to_ascii_lowercase(),
+                chat_id: Some(chat_id),
+                skip: nth.saturating_sub(1),
+                times: 1,
+                error,
+            })
         })
     }
 

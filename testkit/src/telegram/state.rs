@@ -367,7 +367,7 @@ pub(crate) struct World {
     next_query: u64,
     pub files: HashMap<String, FileRec>,
     next_file: u64,
-    pub injected: Vec<(String, usize, FakeError)>,
+    pub injected: Vec<Injection>,
     /// Chats where the bot is not a full administrator (see [`Self::bot_rights`]).
     pub bot_rights: HashMap<i64, BotRights>,
     /// See [`super::FakeTelegram::set_privacy_mode`].
@@ -382,6 +382,20 @@ pub(crate) struct World {
     next_media_group: u64,
     /// Incremented by every getUpdates, so an older pending long poll learns it was superseded.
     pub poll_generation: u64,
+}
+
+/// A failure waiting for its call, see [`super::FakeTelegram::inject_error_at`].
+#[derive(Debug)]
+pub(crate) struct Injection {
+    /// Lowercase method name.
+    pub method: String,
+    /// When set, only calls to this chat count.
+    pub chat_id: Option<i64>,
+    /// Matching calls still let through before the first failure.
+    pub skip: usize,
+    /// Failures left.
+    pub times: usize,
+    pub error: FakeError,
 }
 
 fn unix_now() -> i64 {

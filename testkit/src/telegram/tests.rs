@@ -2118,3 +2118,116 @@ async fn deleted_topics_and_messages() {
     .await;
     assert_eq!(d, "Bad Request: message to edit not found");
 }
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A JSON call through reqwest, as the daemon makes it; `Err` when no complete answer came.
+async fn call_over_reqwest(
+    fake: &FakeTelegram,
+    method: &str,
+    params: Value,
+    timeout: Duration,
+) -> Result<Value, reqwest::Error> {
+    let url = format!("{}/bot{}/{method}", fake.api_url(), fake.token());
+    let client = reqwest::Client::builder().timeout(timeout).build()?;
+    let response = client.post(url).json(&params).send().await?;
+    response.json().await
+}
+
+#[tokio::test]
+async fn errors_injected_at_the_nth_call_of_a_chat() {
+    let fake = unlimited().await;
+    let group = fake.add_supergroup("Clients");
+    let other = fake.add_supergroup("Others");
+    fake.inject_error_at(
+        "sendMessage",
+        group,
+        2,
+        FakeError::TooManyRequests { retry_after: 7 },
+    );
+    // Calls to another chat do not count.
+    ok(&fake, "sendMessage", json!({"chat_id": other, "text": "o"})).await;
+    ok(&fake, "sendMessage", json!({"chat_id": group, "text": "1"})).await;
+    let (status, description) =
+        err(&fake, "sendMessage", json!({"chat_id": group, "text": "2"})).await;
+    assert_eq!(
+        (status, description.as_str()),
+        (429, "Too Many Requests: retry after 7")
+    );
+    ok(&fake, "sendMessage", json!({"chat_id": group, "text": "2"})).await;
+    let texts: Vec<String> = fake.messages(group).into_iter().map(|m| m.text).collect();
+    assert_eq!(texts, ["1", "2"], "the refused call executed nothing");
+
+    // A broken connection: no answer, nothing sent, recorded with status 0.
+    fake.inject_error_at("sendMessage", group, 1, FakeError::Disconnect);
+    let params = json!({"chat_id": group, "text": "3"});
+    let broken = call_over_reqwest(&fake, "sendMessage", params.clone(), TIMEOUT).await;
+    assert!(broken.is_err(), "no complete answer: {broken:?}");
+    assert_eq!(fake.messages(group).len(), 2);
+    let sent = call_over_reqwest(&fake, "sendMessage", params, TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(sent["ok"], json!(true));
+
+    // A stalled call: never answered, nothing sent, visible as soon as it stalls.
+    fake.inject_error_at("sendMessage", group, 1, FakeError::Stall);
+    let params = json!({"chat_id": group, "text": "4"});
+    let stalled = call_over_reqwest(
+        &fake,
+        "sendMessage",
+        params.clone(),
+        Duration::from_millis(300),
+    )
+    .await;
+    assert!(stalled.is_err_and(|e| e.is_timeout()));
+    assert_eq!(fake.messages(group).len(), 3);
+    let statuses: Vec<u16> = fake
+        .calls()
+        .iter()
+        .filter(|c| c.method == "sendMessage" && c.params["chat_id"] == json!(group))
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(statuses, [200, 429, 200, 0, 200, 0]);
+    let texts: Vec<String> = fake.messages(group).into_iter().map(|m| m.text).collect();
+    assert_eq!(texts, ["1", "2", "3"]);
+
+    // A lost answer: the client sees a broken connection, but the message was sent.
+    fake.inject_error_at("sendMessage", group, 1, FakeError::LostAnswer);
+    let lost = call_over_reqwest(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": group, "text": "5"}),
+        TIMEOUT,
+    )
+    .await;
+    assert!(lost.is_err(), "no complete answer: {lost:?}");
+    let texts: Vec<String> = fake.messages(group).into_iter().map(|m| m.text).collect();
+    assert_eq!(texts, ["1", "2", "3", "5"]);
+    assert_eq!(fake.calls().last().map(|c| c.status), Some(0));
+
+    // A held answer: executed at once, answered on release.
+    fake.inject_error_at("sendMessage", group, 1, FakeError::HeldAnswer);
+    let waiting = tokio::spawn({
+        let fake = fake.clone();
+        async move {
+            call_over_reqwest(
+                &fake,
+                "sendMessage",
+                json!({"chat_id": group, "text": "6"}),
+                TIMEOUT,
+            )
+            .await
+        }
+    });
+    fake.wait_until(TIMEOUT, "the held message sent", |f| {
+        f.messages(group)
+            .iter()
+            .any(|m| m.text == "6")
+            .then_some(())
+    })
+    .await;
+    assert!(!waiting.is_finished(), "the answer waits for the release");
+    fake.release_answers();
+    let answer = waiting.await.unwrap().unwrap();
+    assert_eq!(answer["result"]["text"], json!("6"));
+}
