@@ -176,12 +176,15 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
 /// when sent. Kept in memory across the store's recovery (never across a restart: that window
 /// is the one crash window every send has).
 #[derive(Default)]
-pub(crate) struct SendMemo(std::sync::Mutex<HashMap<(u64, u64), (Sent, Option<u64>)>>);
+pub(crate) struct SendMemo(std::sync::Mutex<HashMap<MemoKey, (Sent, Option<u64>)>>);
+
+/// An outbox item's sequence number and the digest of its stored form.
+type MemoKey = (u64, u64);
 
 impl SendMemo {
     /// The item's sequence number and a digest of its stored form: a sequence number handed out
     /// again after a recovery names another item, with another digest.
-    fn key(seq: u64, item: &Outgoing) -> (u64, u64) {
+    fn key(seq: u64, item: &Outgoing) -> MemoKey {
         use sha2::Digest;
         let bytes = serde_json::to_vec(item).expect("outbox items serialize");
         let hash = sha2::Sha256::digest(bytes);
@@ -191,13 +194,13 @@ impl SendMemo {
         )
     }
 
-    fn take(&self, key: &(u64, u64)) -> Option<Sent> {
+    fn take(&self, key: &MemoKey) -> Option<Sent> {
         self.lock().remove(key).map(|(sent, _)| sent)
     }
 
     /// Remembers a send; `recorded_in` is the boot whose store holds its record (in memory),
     /// `None` when recording it failed.
-    fn keep(&self, key: (u64, u64), sent: Sent, recorded_in: Option<u64>) {
+    fn keep(&self, key: MemoKey, sent: Sent, recorded_in: Option<u64>) {
         self.lock().insert(key, (sent, recorded_in));
     }
 
@@ -207,7 +210,7 @@ impl SendMemo {
             .retain(|_, (_, recorded_in)| *recorded_in != Some(boot));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(u64, u64), (Sent, Option<u64>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<MemoKey, (Sent, Option<u64>)>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
