@@ -213,6 +213,18 @@ where
     Ok(text)
 }
 
+/// Reads a text field that a vendor may send as `null`, a number or a boolean instead of a
+/// string, for `#[serde(default, deserialize_with = "lenient::text")]` on a `String`.
+///
+/// Strings come through unchanged, numbers and booleans as their JSON text, and `null`, lists
+/// and objects as the empty string (lists and objects with a debug line).
+pub fn text<'de, D>(deserializer: D) -> Result<String, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Ok(opt_string(deserializer)?.unwrap_or_default())
+}
+
 fn parse_number<T: FromStr>(value: &Value) -> Option<T> {
     match value {
         Value::Number(n) => n.to_string().parse().ok(),
@@ -398,6 +410,21 @@ mod tests {
         struct Strict {
             #[serde(deserialize_with = "string")]
             name: String,
+        }
+        #[derive(Deserialize)]
+        struct Field {
+            #[serde(default, deserialize_with = "text")]
+            value: String,
+        }
+        for (json, want) in [
+            (r#"{"value": "a"}"#, "a"),
+            (r#"{"value": 5}"#, "5"),
+            (r#"{"value": null}"#, ""),
+            (r#"{"value": {"weird": [1, "x"]}}"#, ""),
+            (r#"{}"#, ""),
+        ] {
+            let field: Field = serde_json::from_str(json).expect(json);
+            assert_eq!(field.value, want, "{json}");
         }
         let strict: Strict = serde_json::from_str(r#"{"name": 5}"#).expect("number as text");
         assert_eq!(strict.name, "5");
