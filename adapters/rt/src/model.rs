@@ -7,13 +7,18 @@
 //! accept either form. Shapes: `fixtures/rt/*.json`, recorded from RT 5.0.3.
 
 use serde::{Deserialize, Deserializer, Serialize};
+use teledesk_adapter::lenient;
 use time::OffsetDateTime;
 
 /// A paged collection (`GET /tickets`, `/ticket/{id}/history`, `/ticket/{id}/attachments`,
 /// `POST /transactions`...).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Collection<T> {
-    /// Items on this page.
+    /// Items on this page; one of a shape the adapter does not know is skipped.
+    #[serde(
+        deserialize_with = "lenient::vec",
+        bound(deserialize = "T: serde::de::DeserializeOwned")
+    )]
     pub items: Vec<T>,
     /// This page's number, from 1.
     #[serde(default = "one", deserialize_with = "flex_i64")]
@@ -72,7 +77,7 @@ pub struct Hyperlink {
     #[serde(default, deserialize_with = "flex_opt_string")]
     pub id: Option<String>,
     /// Record type, for record links.
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type", default, deserialize_with = "lenient::opt_string")]
     pub kind: Option<String>,
 }
 
@@ -85,8 +90,8 @@ pub struct CustomFieldValues {
     /// Custom field name.
     #[serde(default)]
     pub name: String,
-    /// Values (text).
-    #[serde(default)]
+    /// Values: text for most types; other shapes (an image's or a file's) are kept as sent.
+    #[serde(default, deserialize_with = "lenient::vec")]
     pub values: Vec<serde_json::Value>,
 }
 
@@ -109,7 +114,7 @@ pub struct Ticket {
     #[serde(rename = "Owner")]
     pub owner: ObjectRef,
     /// Requestors (users, by login).
-    #[serde(rename = "Requestor", default)]
+    #[serde(rename = "Requestor", default, deserialize_with = "lenient::vec")]
     pub requestor: Vec<ObjectRef>,
     /// Priority; `None` when RT holds something that is not a number.
     #[serde(rename = "Priority", default, deserialize_with = "flex_opt_i64")]
@@ -121,10 +126,10 @@ pub struct Ticket {
     #[serde(rename = "LastUpdated", with = "time::serde::rfc3339")]
     pub last_updated: OffsetDateTime,
     /// Custom fields applied to the ticket, with values.
-    #[serde(rename = "CustomFields", default)]
+    #[serde(rename = "CustomFields", default, deserialize_with = "lenient::vec")]
     pub custom_fields: Vec<CustomFieldValues>,
     /// Links: self, history, lifecycle actions, relations (`refers-to`, `depends-on`...).
-    #[serde(rename = "_hyperlinks", default)]
+    #[serde(rename = "_hyperlinks", default, deserialize_with = "lenient::vec")]
     pub hyperlinks: Vec<Hyperlink>,
 }
 
@@ -147,13 +152,13 @@ pub struct Transaction {
     #[serde(rename = "Creator")]
     pub creator: UserRef,
     /// The changed field, for `Set`/`Status`.
-    #[serde(rename = "Field", default)]
+    #[serde(rename = "Field", default, deserialize_with = "lenient::text")]
     pub field: String,
     /// Old value, for changes.
-    #[serde(rename = "OldValue", default)]
+    #[serde(rename = "OldValue", default, deserialize_with = "lenient::text")]
     pub old_value: String,
     /// New value, for changes.
-    #[serde(rename = "NewValue", default)]
+    #[serde(rename = "NewValue", default, deserialize_with = "lenient::text")]
     pub new_value: String,
 }
 
@@ -181,10 +186,10 @@ pub struct AttachmentItem {
     #[serde(rename = "TransactionId", default, deserialize_with = "flex_opt_i64")]
     pub transaction_id: Option<i64>,
     /// MIME type of the part.
-    #[serde(rename = "ContentType", default)]
+    #[serde(rename = "ContentType", default, deserialize_with = "lenient::text")]
     pub content_type: String,
     /// File name; empty for message bodies.
-    #[serde(rename = "Filename", default)]
+    #[serde(rename = "Filename", default, deserialize_with = "lenient::text")]
     pub filename: String,
     /// Size in bytes.
     #[serde(rename = "ContentLength", default, deserialize_with = "flex_opt_i64")]
@@ -204,10 +209,10 @@ pub struct AttachmentRecord {
     #[serde(deserialize_with = "flex_i64")]
     pub id: i64,
     /// File name; empty for message bodies.
-    #[serde(rename = "Filename", default)]
+    #[serde(rename = "Filename", default, deserialize_with = "lenient::text")]
     pub filename: String,
     /// MIME type.
-    #[serde(rename = "ContentType", default)]
+    #[serde(rename = "ContentType", default, deserialize_with = "lenient::text")]
     pub content_type: String,
     /// Base64 of the bytes.
     #[serde(rename = "Content", default)]

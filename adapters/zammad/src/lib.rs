@@ -27,7 +27,7 @@ use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
     ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk, IdempotencyKey,
     Identity, NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
-    WebhookRequest,
+    WebhookRequest, lenient,
 };
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
@@ -130,10 +130,16 @@ impl ZammadAdapter {
         self.client.get(op, &format!("/tickets/{id}"), &query).await
     }
 
+    /// A ticket's articles; one of a shape the adapter does not know is skipped, not fatal.
     async fn articles(&self, op: &'static str, id: i64) -> Result<Vec<model::Article>> {
         self.client
-            .get(op, &format!("/ticket_articles/by_ticket/{id}"), &[])
+            .get::<lenient::Lenient<model::Article>>(
+                op,
+                &format!("/ticket_articles/by_ticket/{id}"),
+                &[],
+            )
             .await
+            .map(lenient::Lenient::into_inner)
     }
 
     /// The article an earlier attempt wrote with `key`, if any.

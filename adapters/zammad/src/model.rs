@@ -6,6 +6,7 @@
 //! `ticket_articles_controller.rb`, `links_controller.rb`); `fixtures/zammad/` holds examples.
 
 use serde::{Deserialize, Deserializer, Serialize};
+use teledesk_adapter::lenient;
 use time::OffsetDateTime;
 
 /// A user (`GET /users/me`, `GET /users/{id}`).
@@ -137,8 +138,8 @@ pub struct Article {
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    /// Files.
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// Files; one of a shape the adapter does not know is skipped.
+    #[serde(default, deserialize_with = "lenient::vec")]
     pub attachments: Vec<ArticleAttachment>,
 }
 
@@ -177,7 +178,7 @@ pub struct Link {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Links {
     /// The links of the object.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "lenient::vec")]
     pub links: Vec<Link>,
 }
 

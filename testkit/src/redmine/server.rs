@@ -471,6 +471,7 @@ fn issue_json(w: &World, i: &Issue, viewer: i64, includes: &Includes) -> Value {
             .collect();
         m.insert("journals".into(), Value::Array(journals));
     }
+    super::oddities::issue(w, i.id, &mut m);
     Value::Object(m)
 }
 

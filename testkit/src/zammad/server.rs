@@ -316,6 +316,7 @@ pub(super) fn ticket_json(w: &World, t: &Ticket, expand: bool) -> Value {
             );
         }
     }
+    super::oddities::ticket(w, t.id, &mut ticket);
     ticket
 }
 
@@ -839,12 +840,13 @@ async fn articles_by_ticket(State(fake): State<FakeZammad>, Path(id): Path<Strin
     if !w.tickets.contains_key(&id) {
         return Err(not_found("Ticket", id));
     }
-    let articles: Vec<Value> = w
+    let mut articles: Vec<Value> = w
         .articles
         .values()
         .filter(|a| a.ticket_id == id)
         .map(|a| article_json(&w, a))
         .collect();
+    super::oddities::articles(&w, id, &mut articles);
     Ok(Json(Value::Array(articles)).into_response())
 }
 
