@@ -318,6 +318,8 @@ struct World {
     clock: Option<OffsetDateTime>,
     /// Tickets whose answers carry odd entries (see [`FakeGlpi::add_oddities`]).
     oddities: BTreeSet<i64>,
+    /// Followups shown with odd field shapes (names for ids, numbers as strings).
+    odd_followups: BTreeSet<i64>,
 }
 
 const INTEGRATION_USER: i64 = 7;
@@ -368,6 +370,7 @@ impl World {
             fail_next: Default::default(),
             clock: None,
             oddities: BTreeSet::new(),
+            odd_followups: BTreeSet::new(),
         }
     }
 
@@ -829,7 +832,10 @@ impl FakeGlpi {
     pub fn add_oddities(&self, ticket: i64) {
         self.change(|w| {
             w.oddities.insert(ticket);
-            w.touch(ticket, STAFF_USER);
+            let mailgate = w.user_named("glpi-mailgate");
+            let note = format!("<p>{}: mail collector note</p>", crate::conformance::ODDITY);
+            let followup = w.add_followup(ticket, mailgate, &note, true);
+            w.odd_followups.insert(followup);
         });
     }
 

@@ -40,30 +40,34 @@ pub(super) fn sub_rows(
         return;
     };
     let odd: Vec<Value> = match (parent, sub) {
-        ("Ticket", "ITILFollowup") => vec![
-            // A private followup from mail collection: author and request type as names.
-            json!({
-                "id": 9_000_000 + ticket,
-                "itemtype": "Ticket",
-                "items_id": ticket.to_string(),
-                "users_id": "glpi-mailgate",
-                "content": format!("<p>{ODDITY}: mail collector note</p>"),
-                "is_private": "1",
-                "requesttypes_id": "E-Mail",
-                "date": "2026-11-21 12:00:00",
-                "timeline_position": "4",
-                "sourceitems_id": null,
-                "plugin_oddity": { "nested": [1, "x"] },
-            }),
-            // A row whose id is not a number: nothing to refer to.
-            json!({
-                "id": { "oddity": ODDITY },
-                "itemtype": "Ticket",
-                "items_id": ticket,
-                "content": format!("<p>{ODDITY}: broken followup</p>"),
-                "is_private": 0,
-            }),
-        ],
+        ("Ticket", "ITILFollowup") => {
+            // The mail collector's private note: author and request type as names, ids as
+            // strings, a plugin field.
+            for row in rows.iter_mut() {
+                let odd = row
+                    .get("id")
+                    .and_then(Value::as_i64)
+                    .is_some_and(|id| w.odd_followups.contains(&id));
+                if odd {
+                    row.insert("users_id".into(), json!("glpi-mailgate"));
+                    row.insert("requesttypes_id".into(), json!("E-Mail"));
+                    row.insert("items_id".into(), json!(ticket.to_string()));
+                    row.insert("is_private".into(), json!("1"));
+                    row.insert("timeline_position".into(), json!("4"));
+                    row.insert("plugin_oddity".into(), json!({ "nested": [1, "x"] }));
+                }
+            }
+            vec![
+                // A row whose id is not a number: nothing to refer to.
+                json!({
+                    "id": { "oddity": ODDITY },
+                    "itemtype": "Ticket",
+                    "items_id": ticket,
+                    "content": format!("<p>{ODDITY}: broken followup</p>"),
+                    "is_private": 0,
+                }),
+            ]
+        }
         ("ITILFollowup", "Document_Item") => vec![
             // A link to a document that is no number.
             json!({
