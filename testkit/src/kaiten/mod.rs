@@ -568,9 +568,10 @@ impl FakeKaiten {
         });
     }
 
-    /// From now on the answers about the card carry entries an adapter may not know: a private
-    /// file (`type` 11, UUID id, size as a string, `null` url) and a Google Drive link (`type`
-    /// 2) on the newest staff comment, a file entry of an unseen shape, a member with a string
+    /// From now on the answers about the card carry entries an adapter may not know: its own
+    /// uploads (files on no comment) shown as private files (`type` 11, UUID id, size as a
+    /// string, site-relative url), a private file with a `null` url and a Google Drive link
+    /// (`type` 2) on the newest staff comment, a file entry of an unseen shape, a member with a string
     /// id, comments of type 3 and of a string type without `internal`, properties shaped
     /// `{"weird": [1, "x"]}` and `[1, "x", null, {...}]`, unknown card fields. Every text in them
     /// contains [`crate::conformance::ODDITY`]. Counts as a change of the card.

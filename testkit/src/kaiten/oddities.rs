@@ -8,7 +8,8 @@ use super::{Card, World, format_time};
 use crate::conformance::ODDITY;
 use serde_json::{Map, Value, json};
 
-/// Extra top-level fields and property shapes on a card, in the list view too.
+/// Extra top-level fields and property shapes on a card, in the list view too; in the full view
+/// also the card's own uploads as private files and odd file and member entries.
 pub(super) fn decorate_card(w: &World, c: &Card, card: &mut Value, full: bool) {
     if !w.oddities.contains(&c.id) {
         return;
@@ -74,11 +75,39 @@ pub(super) fn decorate_card(w: &World, c: &Card, card: &mut Value, full: bool) {
         json!({ "id": { "storage": "s3", "key": ODDITY }, "type": 12, "name": null }),
     ];
     if let Some(Value::Array(files)) = card.get_mut("files") {
+        for file in files.iter_mut() {
+            as_private_file(&w.base_url, file);
+        }
         files.extend(odd_files);
     }
     if let Some(Value::Array(members)) = card.get_mut("members") {
         members.push(json!({ "id": format!("{ODDITY}-member"), "type": "observer" }));
     }
+}
+
+/// Kaiten stores new uploads as private files (`type` 11): the card's own files (those not on a
+/// comment, i.e. teledesk's uploads) are shown in that shape, with a UUID id, the size as a
+/// string and a site-relative address that needs the token.
+fn as_private_file(base_url: &str, file: &mut Value) {
+    let Some(file) = file.as_object_mut() else {
+        return;
+    };
+    if !file.get("comment_id").is_none_or(Value::is_null) {
+        return;
+    }
+    let uid = file.get("uid").cloned().unwrap_or(Value::Null);
+    file.insert("id".into(), uid);
+    file.insert("type".into(), json!(11));
+    if let Some(size) = file.get("size").and_then(Value::as_u64) {
+        file.insert("size".into(), json!(size.to_string()));
+    }
+    if let Some(Value::String(url)) = file.get_mut("url")
+        && let Some(relative) = url.strip_prefix(base_url)
+    {
+        *url = relative.to_owned();
+    }
+    file.insert("entity_type".into(), json!("card"));
+    file.insert("resizes".into(), json!([]));
 }
 
 /// Comments of kinds the adapter does not know, appended to a card's comment list.
