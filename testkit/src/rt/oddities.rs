@@ -1,9 +1,9 @@
 //! What [`super::FakeRt::add_oddities`] makes REST2's answers about a ticket carry. REST2 lists
-//! a `customfield` hyperlink per applied custom field and sends whatever a custom field holds
-//! (bestpractical/rt `lib/RT/REST2/Resource/Record/Readable.pm`, `_hyperlinks`), transactions of
-//! many more types than Create/Correspond/Comment (`CustomField`, `AddLink`, `SetWatcher`... in
-//! `lib/RT/Transaction.pm`) with `null` old or new values; the entries of unseen shapes are
-//! assumed (see `testkit/FIDELITY.md`).
+//! a `customfield` hyperlink per applied custom field (bestpractical/rt REST2 tests, `_hyperlinks`
+//! with `ref => 'customfield'`), and RT records transactions of many more types than
+//! Create/Correspond/Comment (`CustomField`, `AddLink`, `SetWatcher`... in
+//! `lib/RT/Transaction.pm`); the value shapes and the entries of unseen shapes are assumed (see
+//! `testkit/FIDELITY.md`).
 
 use super::World;
 use crate::conformance::ODDITY;
