@@ -170,7 +170,7 @@ pub struct Card {
     #[serde(default, deserialize_with = "null_as_default")]
     pub properties: serde_json::Map<String, serde_json::Value>,
     /// Attached files (the list view may omit them); entries of a shape never seen are skipped.
-    #[serde(default, deserialize_with = "lenient::vec")]
+    #[serde(default, deserialize_with = "card_files")]
     pub files: Vec<File>,
 }
 
@@ -284,11 +284,88 @@ fn text_type<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
 where
     D: Deserializer<'de>,
 {
-    match lenient::opt_number::<D, i64>(deserializer)? {
-        None => Ok(None),
+    let kind = serde_json::Value::deserialize(deserializer)?;
+    if kind.is_null() {
+        return Ok(None);
+    }
+    match kind.as_i64() {
         Some(known @ (1 | TEXT_HTML)) => Ok(Some(known)),
-        Some(other) => Err(D::Error::custom(format!(
-            "comment type {other} is not markdown (1) or HTML (2)"
-        ))),
+        _ => Err(D::Error::custom(
+            "comment type is not markdown (1) or HTML (2)",
+        )),
+    }
+}
+
+/// A card's files, read tolerantly; entries that are no stored file to forward (external storage
+/// links, e-mails, files without an address yet) stay in the list, since a retried create looks
+/// there for its uploads, and get the one debug line that says they will not be forwarded.
+fn card_files<'de, D>(deserializer: D) -> Result<Vec<File>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let files: Vec<File> = lenient::vec(deserializer)?;
+    for file in files.iter().filter(|f| !f.deleted && !f.is_download()) {
+        tracing::debug!(
+            file_id = %file.id,
+            file_type = ?file.file_type,
+            has_url = file.url.is_some(),
+            "Kept a card file entry that is no file to forward."
+        );
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn card_with(files: serde_json::Value) -> Card {
+        serde_json::from_value(json!({
+            "id": 1, "board_id": 10, "column_id": 101, "state": 1,
+            "created": "2026-11-21T12:00:00.000Z", "updated": "2026-11-21T12:00:00.000Z",
+            "files": files,
+        }))
+        .expect("card reads")
+    }
+
+    #[test]
+    fn every_kind_of_file_entry_reads_and_only_stored_files_are_downloads() {
+        let card = card_with(json!([
+            {"id": 3001, "type": 1, "name": "a.pdf", "size": 10, "url": "https://x/a.pdf"},
+            {"id": "5f0c2d1e-uuid", "type": 11, "name": "b.pdf", "size": "1024",
+             "url": "/api/latest/cards/x/files/5f0c"},
+            {"id": "6a1d-uuid", "type": 11, "name": "c.pdf", "size": "7", "url": null},
+            {"id": 3002, "type": 2, "name": "Drive", "url": "https://drive.google.com/x"},
+            {"id": {"storage": "s3"}, "type": 12, "name": null},
+        ]));
+        let read: Vec<(&str, Option<u64>, bool)> = card
+            .files
+            .iter()
+            .map(|f| (f.id.as_str(), f.size, f.is_download()))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("3001", Some(10), true),
+                ("5f0c2d1e-uuid", Some(1024), true),
+                ("6a1d-uuid", Some(7), false),
+                ("3002", None, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn comments_of_unknown_types_do_not_decode() {
+        let comment = |kind: serde_json::Value| {
+            serde_json::from_value::<Comment>(json!({
+                "id": 1, "author_id": 2, "type": kind, "created": "2026-11-21T12:00:00Z",
+            }))
+        };
+        assert_eq!(comment(json!(1)).expect("markdown").text_type, Some(1));
+        assert_eq!(comment(json!(2)).expect("html").text_type, Some(TEXT_HTML));
+        assert_eq!(comment(json!(null)).expect("untyped").text_type, None);
+        assert!(comment(json!(3)).is_err());
+        assert!(comment(json!("email")).is_err());
     }
 }

@@ -133,11 +133,22 @@ pub(super) fn extend_comments(w: &World, card_id: i64, comments: &mut Vec<Value>
             "created": created,
             "updated": created,
         }),
-        // A kind named by a string, with a UUID id.
+        // A kind named by a string, public and by staff: only its type says it is unknown.
         json!({
-            "id": format!("{ODDITY}-e-mail"),
+            "id": 8_100_000 + card_id,
             "text": format!("{ODDITY}: e-mail"),
             "type": "email",
+            "card_id": card_id,
+            "author_id": super::INTEGRATION_USER + 1_000,
+            "internal": false,
+            "deleted": false,
+            "created": created,
+        }),
+        // A comment whose id is text and whose author and visibility are not what they should be.
+        json!({
+            "id": format!("{ODDITY}-comment"),
+            "text": format!("{ODDITY}: broken"),
+            "type": 1,
             "card_id": card_id,
             "author_id": null,
             "internal": "no",
