@@ -190,10 +190,20 @@ pub struct IssueEnvelope {
     pub issue: Issue,
 }
 
+/// `GET /issues.json`: one page with its issues undecoded, for the change feed, which counts what
+/// Redmine sent to page and skips an issue it cannot read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RawIssuePage {
+    /// The issues of this page, as sent.
+    #[serde(default)]
+    pub issues: Vec<serde_json::Value>,
+}
+
 /// `GET /issues.json`: one page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IssuePage {
-    /// The issues of this page.
+    /// The issues of this page; one the adapter cannot read (and so cannot check) is skipped.
+    #[serde(default, deserialize_with = "lenient::vec")]
     pub issues: Vec<Issue>,
     /// How many match in total.
     #[serde(default)]

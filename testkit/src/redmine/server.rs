@@ -980,12 +980,15 @@ async fn list_issues(
     });
     let (offset, limit) = paging(&query);
     let none = Includes::default();
-    let page: Vec<Value> = issues
+    let mut page: Vec<Value> = issues
         .iter()
         .skip(offset)
         .take(limit)
         .map(|i| issue_json(&w, i, actor.0, &none))
         .collect();
+    if page.len() < limit {
+        super::oddities::list_tail(&w, &mut page);
+    }
     Ok(Json(json!({
         "issues": page, "total_count": issues.len(), "offset": offset, "limit": limit,
     }))

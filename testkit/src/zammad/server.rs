@@ -1272,7 +1272,10 @@ async fn ticket_search(
         .take(per_page)
         .collect();
     if expand(&query) {
-        let list: Vec<Value> = page.iter().map(|t| ticket_json(&w, t, true)).collect();
+        let mut list: Vec<Value> = page.iter().map(|t| ticket_json(&w, t, true)).collect();
+        if list.len() < per_page {
+            super::oddities::search_tail(&w, &mut list);
+        }
         return Ok(Json(Value::Array(list)).into_response());
     }
     let ids: Vec<i64> = page.iter().map(|t| t.id).collect();
