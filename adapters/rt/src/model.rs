@@ -43,7 +43,7 @@ fn one() -> i64 {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRef {
     /// The record's id (a user's login).
-    #[serde(deserialize_with = "flex_string")]
+    #[serde(deserialize_with = "lenient::string")]
     pub id: String,
     /// `user`, `queue`, `ticket`, `transaction`...
     #[serde(rename = "type", default)]
@@ -54,7 +54,7 @@ pub struct ObjectRef {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRef {
     /// Login (RT puts the login, not the number, in user references).
-    #[serde(deserialize_with = "flex_string")]
+    #[serde(deserialize_with = "lenient::string")]
     pub id: String,
     /// Login, when expanded.
     #[serde(rename = "Name", default)]
@@ -74,7 +74,7 @@ pub struct Hyperlink {
     #[serde(rename = "ref")]
     pub rel: String,
     /// The linked record's id, for record links.
-    #[serde(default, deserialize_with = "flex_opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub id: Option<String>,
     /// Record type, for record links.
     #[serde(rename = "type", default, deserialize_with = "lenient::opt_string")]
@@ -85,7 +85,7 @@ pub struct Hyperlink {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomFieldValues {
     /// Custom field id.
-    #[serde(deserialize_with = "flex_string")]
+    #[serde(deserialize_with = "lenient::string")]
     pub id: String,
     /// Custom field name.
     #[serde(default)]
@@ -282,7 +282,7 @@ pub struct FoundTransaction {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Created {
     /// The new record's id.
-    #[serde(deserialize_with = "flex_string")]
+    #[serde(deserialize_with = "lenient::string")]
     pub id: String,
 }
 
@@ -373,29 +373,5 @@ where
         serde_json::Value::Number(n) => Ok(n.as_f64().unwrap_or_default()),
         serde_json::Value::String(s) => Ok(s.trim().parse().unwrap_or_default()),
         _ => Ok(0.0),
-    }
-}
-
-/// An id sent as a number or a string, kept as text.
-pub fn flex_string<'de, D>(deserializer: D) -> Result<String, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    match flex_value(deserializer)? {
-        serde_json::Value::String(s) => Ok(s),
-        serde_json::Value::Number(n) => Ok(n.to_string()),
-        other => Err(serde::de::Error::custom(format!("not an id: {other}"))),
-    }
-}
-
-/// Like [`flex_string`], absent or null as `None`.
-pub fn flex_opt_string<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    match flex_value(deserializer)? {
-        serde_json::Value::String(s) => Ok(Some(s)),
-        serde_json::Value::Number(n) => Ok(Some(n.to_string())),
-        _ => Ok(None),
     }
 }
