@@ -15,6 +15,8 @@
 //!   [`parse_retry_after`]), [`decode_json`] (a vendor's answer, or an error quoting it),
 //!   [`ConfigProblem`] (one validation finding, named by its config key) and [`TableReader`] (reads
 //!   a config table, collecting every problem, with the checks all adapters share);
+//! - [`lenient`]: serde helpers that read vendor lists tolerantly, so one entry an adapter does
+//!   not understand is skipped instead of making a whole ticket unreadable;
 //! - [`text`]: the plain-text pieces several vendors write into their helpdesk and read back the
 //!   same way (the requester block, the idempotency marker, titles, HTML to text);
 //! - with the `http` feature, [`http`]: the paced HTTP client plumbing the vendor crates share.
@@ -29,6 +31,7 @@ mod cursor;
 mod error;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod lenient;
 mod pacer;
 mod secret;
 pub mod text;

@@ -30,7 +30,7 @@ use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
     ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk, Identity,
     NoteDraft, Rating, RatingStored, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
-    WebhookRequest,
+    WebhookRequest, lenient,
 };
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
@@ -237,9 +237,9 @@ impl GlpiAdapter {
             }
             let query: Vec<(&str, String)> =
                 query.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-            let found: Vec<model::Document> =
+            let found: lenient::Lenient<model::Document> =
                 self.client.get(op, "/getMultipleItems", &query).await?;
-            documents.extend(found);
+            documents.extend(found.into_inner());
         }
         Ok(documents)
     }

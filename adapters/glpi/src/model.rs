@@ -8,6 +8,7 @@
 //! classes of github.com/glpi-project/glpi.
 
 use serde::{Deserialize, Deserializer, Serialize};
+use teledesk_adapter::lenient;
 
 /// `GET /initSession` answer.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -61,7 +62,7 @@ pub struct Ticket {
     #[serde(default)]
     pub name: String,
     /// Description (HTML).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub content: Option<String>,
     /// Status code 1–6.
     #[serde(deserialize_with = "int")]
@@ -73,13 +74,13 @@ pub struct Ticket {
     #[serde(default, deserialize_with = "opt_int")]
     pub urgency: Option<i64>,
     /// Opening date.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub date: Option<String>,
     /// Last modification.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub date_mod: Option<String>,
     /// Creation of the row.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub date_creation: Option<String>,
     /// The user who wrote the ticket (the integration user for teledesk's tickets).
     #[serde(default, deserialize_with = "opt_int")]
@@ -90,7 +91,7 @@ pub struct Ticket {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 pub struct KeysNames {
     /// The name of `users_id`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub users_id: Option<String>,
 }
 
@@ -110,16 +111,16 @@ pub struct Followup {
     #[serde(default, deserialize_with = "opt_int")]
     pub users_id: Option<i64>,
     /// Text (HTML).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub content: Option<String>,
     /// 1 for a private followup (an internal note).
     #[serde(default, deserialize_with = "flag")]
     pub is_private: bool,
     /// When it was written.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub date: Option<String>,
     /// Creation of the row.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub date_creation: Option<String>,
     /// Names of the foreign keys asked for.
     #[serde(rename = "_keys_names", default)]
@@ -133,13 +134,13 @@ pub struct Solution {
     #[serde(deserialize_with = "int")]
     pub id: i64,
     /// Text (HTML).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub content: Option<String>,
     /// 1 none, 2 waiting for approval, 3 accepted, 4 refused.
     #[serde(default, deserialize_with = "opt_int")]
     pub status: Option<i64>,
     /// Creation of the row.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub date_creation: Option<String>,
 }
 
@@ -195,10 +196,10 @@ pub struct Document {
     #[serde(default)]
     pub name: String,
     /// The uploaded file's name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub filename: Option<String>,
     /// MIME type as GLPI detected it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub mime: Option<String>,
 }
 
@@ -239,8 +240,9 @@ pub struct SearchResult {
     /// Rows in this answer.
     #[serde(default, deserialize_with = "opt_int")]
     pub count: Option<i64>,
-    /// One object per row: search option id (as a string) → value.
-    #[serde(default)]
+    /// One object per row: search option id (as a string) → value; a row that is not an object
+    /// is skipped.
+    #[serde(default, deserialize_with = "lenient::vec")]
     pub data: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
@@ -293,7 +295,8 @@ where
     opt_int(deserializer)?.ok_or_else(|| serde::de::Error::custom("expected an integer"))
 }
 
-/// An integer sent as a number or a numeric string; `null` and `""` are `None`.
+/// An integer sent as a number or a numeric string; `null` and `""` are `None`, and so is
+/// anything else that holds no integer (a dropdown's name, an object), with a debug line.
 fn opt_int<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
 where
     D: Deserializer<'de>,
@@ -305,15 +308,24 @@ where
             .map(Some)
             .ok_or_else(|| serde::de::Error::custom(format!("{n} is not an integer"))),
         serde_json::Value::String(s) if s.trim().is_empty() => Ok(None),
-        serde_json::Value::String(s) => s
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom(format!("{s:?} is not an integer"))),
+        serde_json::Value::String(s) => Ok(s.trim().parse().ok().or_else(|| {
+            // `expand_dropdowns` and plugins put names where ids were: a required id still
+            // fails in `int`, an optional one is simply unknown.
+            tracing::debug!("Read a GLPI id given as a name as absent.");
+            None
+        })),
         serde_json::Value::Bool(b) => Ok(Some(i64::from(b))),
-        other => Err(serde::de::Error::custom(format!(
-            "{other} is not an integer"
-        ))),
+        other => {
+            tracing::debug!(
+                found = if other.is_array() {
+                    "a list"
+                } else {
+                    "an object"
+                },
+                "Read a GLPI id of an unseen shape as absent."
+            );
+            Ok(None)
+        }
     }
 }
 

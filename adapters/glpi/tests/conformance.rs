@@ -34,7 +34,8 @@ async fn subject() -> Option<Subject> {
         fake.staff_token(),
         Some(fake.app_token()),
         Some(WEBHOOK_SECRET.to_owned()),
-    );
+    )
+    .with_fake(fake.clone());
     Some(Subject {
         adapter: Arc::new(adapter),
         backstage: Arc::new(backstage),

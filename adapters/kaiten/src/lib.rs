@@ -19,7 +19,8 @@ use reqwest::Method;
 use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
     ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk, Identity,
-    NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef, text,
+    NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef, lenient::Lenient,
+    text,
 };
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
@@ -113,10 +114,12 @@ impl KaitenAdapter {
         self.client.get(op, &format!("/cards/{card_id}"), &[]).await
     }
 
+    /// The card's comments; one of a kind this adapter does not know is skipped, not fatal.
     async fn comments(&self, op: &'static str, card_id: i64) -> Result<Vec<model::Comment>> {
         self.client
-            .get(op, &format!("/cards/{card_id}/comments"), &[])
+            .get::<Lenient<model::Comment>>(op, &format!("/cards/{card_id}/comments"), &[])
             .await
+            .map(Lenient::into_inner)
     }
 
     async fn patch(

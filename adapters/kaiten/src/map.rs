@@ -209,7 +209,7 @@ fn resolution_of(card: &model::Card, property: Option<&str>) -> Option<String> {
 
 fn attachment_ref(site: &str, file: &model::File) -> AttachmentRef {
     AttachmentRef {
-        id: file.id.to_string(),
+        id: file.id.clone(),
         file_name: file.name.clone(),
         content_type: file.mime_type.clone(),
         size: file.size,
@@ -261,7 +261,7 @@ pub fn to_comment(ctx: &Context<'_>, files: &[model::File], comment: &model::Com
                             .text
                             .contains(&format!("]({})", absolute_url(ctx.site, url)))
                     });
-                !f.deleted && (f.comment_id == Some(comment.id) || linked)
+                f.is_download() && (f.comment_id == Some(comment.id) || linked)
             })
             .map(|f| attachment_ref(ctx.site, f))
             .collect(),

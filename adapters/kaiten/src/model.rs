@@ -5,7 +5,9 @@
 //! `Option`/defaulted. Field lists: developers.kaiten.ru and the extracted spec in
 //! github.com/AllDmeat/kaiten-sdk (`openapi/kaiten.yaml`).
 
+use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
+use teledesk_adapter::lenient;
 use time::OffsetDateTime;
 
 /// A user (`GET /users/current`, comment `author`).
@@ -64,27 +66,57 @@ pub struct Member {
 pub const MEMBER_RESPONSIBLE: i64 = 2;
 
 /// A file attached to a card (`PUT /cards/{id}/files` answer, card `files`).
+///
+/// A card's `files` mixes shapes: legacy attachments (`type` 1–10, integer `id`), links to
+/// external storage (Google Drive, Dropbox... `type` 2–6), comment e-mails (7), and private
+/// files (`type` 11, Kaiten's current storage for new uploads: UUID `id`, `size` as a string,
+/// relative or `null` `url`) — kaiten-sdk `openapi/kaiten.yaml`, `CardFileEntry`. All of them
+/// read here, so an upload stored as a private file still counts as uploaded; which of them are
+/// files to forward decides [`File::is_download`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct File {
-    /// File id.
-    pub id: i64,
+    /// File id: an integer for legacy attachments, a UUID for private files.
+    #[serde(deserialize_with = "lenient::string")]
+    pub id: String,
     /// File name.
     pub name: String,
     /// Download address (absolute, or relative to the site).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub url: Option<String>,
-    /// Size in bytes.
-    #[serde(default)]
+    /// Size in bytes (private files send it as a string).
+    #[serde(default, deserialize_with = "lenient::opt_number")]
     pub size: Option<u64>,
     /// MIME type, when Kaiten reports one.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub mime_type: Option<String>,
+    /// 1 attachment, 2–6 external storage links, 7 comment e-mail, 8 comment attachment,
+    /// 10 voice recording, 11 private file.
+    #[serde(rename = "type", default, deserialize_with = "lenient::opt_number")]
+    pub file_type: Option<i64>,
     /// The comment the file belongs to, when it was attached to one.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_number")]
     pub comment_id: Option<i64>,
     /// Soft-deleted files stay in the list.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub deleted: bool,
+}
+
+/// File types whose bytes Kaiten stores and serves: attachment, comment attachment, voice
+/// recording, private file. The others (external storage links, comment e-mails) are not files
+/// teledesk can forward.
+const STORED_FILE_TYPES: [i64; 4] = [1, 8, 10, 11];
+
+impl File {
+    /// Whether this entry is a stored file with an address to download it from (not deleted, not
+    /// a link to external storage). A missing `type` counts as a stored file, as in older
+    /// answers.
+    pub fn is_download(&self) -> bool {
+        !self.deleted
+            && self.url.is_some()
+            && self
+                .file_type
+                .is_none_or(|t| STORED_FILE_TYPES.contains(&t))
+    }
 }
 
 /// A card (`GET /cards/{id}`, items of `GET /cards`, `POST /cards` answer).
@@ -132,13 +164,13 @@ pub struct Card {
     #[serde(default)]
     pub board: Option<Board>,
     /// Members (the list view may omit them).
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "lenient::vec")]
     pub members: Vec<Member>,
     /// Custom properties, `id_<n>` → value.
     #[serde(default, deserialize_with = "null_as_default")]
     pub properties: serde_json::Map<String, serde_json::Value>,
-    /// Attached files (the list view may omit them).
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// Attached files (the list view may omit them); entries of a shape never seen are skipped.
+    #[serde(default, deserialize_with = "card_files")]
     pub files: Vec<File>,
 }
 
@@ -150,8 +182,9 @@ pub struct Comment {
     /// Text: markdown when `type` is 1, HTML when 2.
     #[serde(default)]
     pub text: String,
-    /// 1 markdown, 2 HTML.
-    #[serde(rename = "type", default)]
+    /// 1 markdown, 2 HTML; a comment of any other type (a kind Kaiten added later) does not
+    /// decode, so the comment list skips it rather than guess how to show it.
+    #[serde(rename = "type", default, deserialize_with = "text_type")]
     pub text_type: Option<i64>,
     /// Card id.
     #[serde(default)]
@@ -244,4 +277,95 @@ where
     T: Default + Deserialize<'de>,
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// Comment text types this adapter knows how to show: 1 markdown, 2 HTML.
+fn text_type<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let kind = serde_json::Value::deserialize(deserializer)?;
+    if kind.is_null() {
+        return Ok(None);
+    }
+    match kind.as_i64() {
+        Some(known @ (1 | TEXT_HTML)) => Ok(Some(known)),
+        _ => Err(D::Error::custom(
+            "comment type is not markdown (1) or HTML (2)",
+        )),
+    }
+}
+
+/// A card's files, read tolerantly; entries that are no stored file to forward (external storage
+/// links, e-mails, files without an address yet) stay in the list, since a retried create looks
+/// there for its uploads, and get the one debug line that says they will not be forwarded.
+fn card_files<'de, D>(deserializer: D) -> Result<Vec<File>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let files: Vec<File> = lenient::vec(deserializer)?;
+    for file in files.iter().filter(|f| !f.deleted && !f.is_download()) {
+        tracing::debug!(
+            file_id = %file.id,
+            file_type = ?file.file_type,
+            has_url = file.url.is_some(),
+            "Kept a card file entry that is no file to forward."
+        );
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn card_with(files: serde_json::Value) -> Card {
+        serde_json::from_value(json!({
+            "id": 1, "board_id": 10, "column_id": 101, "state": 1,
+            "created": "2026-11-21T12:00:00.000Z", "updated": "2026-11-21T12:00:00.000Z",
+            "files": files,
+        }))
+        .expect("card reads")
+    }
+
+    #[test]
+    fn every_kind_of_file_entry_reads_and_only_stored_files_are_downloads() {
+        let card = card_with(json!([
+            {"id": 3001, "type": 1, "name": "a.pdf", "size": 10, "url": "https://x/a.pdf"},
+            {"id": "5f0c2d1e-uuid", "type": 11, "name": "b.pdf", "size": "1024",
+             "url": "/api/latest/cards/x/files/5f0c"},
+            {"id": "6a1d-uuid", "type": 11, "name": "c.pdf", "size": "7", "url": null},
+            {"id": 3002, "type": 2, "name": "Drive", "url": "https://drive.google.com/x"},
+            {"id": {"storage": "s3"}, "type": 12, "name": null},
+        ]));
+        let read: Vec<(&str, Option<u64>, bool)> = card
+            .files
+            .iter()
+            .map(|f| (f.id.as_str(), f.size, f.is_download()))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("3001", Some(10), true),
+                ("5f0c2d1e-uuid", Some(1024), true),
+                ("6a1d-uuid", Some(7), false),
+                ("3002", None, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn comments_of_unknown_types_do_not_decode() {
+        let comment = |kind: serde_json::Value| {
+            serde_json::from_value::<Comment>(json!({
+                "id": 1, "author_id": 2, "type": kind, "created": "2026-11-21T12:00:00Z",
+            }))
+        };
+        assert_eq!(comment(json!(1)).expect("markdown").text_type, Some(1));
+        assert_eq!(comment(json!(2)).expect("html").text_type, Some(TEXT_HTML));
+        assert_eq!(comment(json!(null)).expect("untyped").text_type, None);
+        assert!(comment(json!(3)).is_err());
+        assert!(comment(json!("email")).is_err());
+    }
 }

@@ -28,7 +28,7 @@ use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
     ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk, IdempotencyKey,
     Identity, NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
-    WebhookRequest,
+    WebhookRequest, lenient,
 };
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
@@ -674,10 +674,13 @@ impl Helpdesk for RedmineAdapter {
                 ("limit", PAGE_SIZE.to_string()),
                 ("offset", offset.to_string()),
             ];
-            let page: model::IssuePage = self.client.get(OP, "/issues.json", &query).await?;
+            // Count what Redmine sent, so paging is right, then skip an issue of a shape the
+            // adapter does not know instead of stalling every poll on it.
+            let page: model::RawIssuePage = self.client.get(OP, "/issues.json", &query).await?;
             let count = page.issues.len();
-            let last = page.issues.last().map(|i| i.updated_on);
-            for issue in page.issues {
+            let issues: Vec<model::Issue> = lenient::keep_decodable(page.issues);
+            let last = issues.last().map(|i| i.updated_on);
+            for issue in issues {
                 if issue.updated_on < settled_before
                     && collected.insert((issue.id, issue.updated_on))
                 {

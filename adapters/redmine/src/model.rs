@@ -4,6 +4,7 @@
 //! are left out; serde ignores them. Times are ISO 8601 UTC with `Z` and whole seconds.
 
 use serde::{Deserialize, Serialize};
+use teledesk_adapter::lenient;
 use time::OffsetDateTime;
 
 /// `{"id": …, "name": …}`: how Redmine embeds a project, tracker, priority, user...
@@ -50,10 +51,10 @@ pub struct Detail {
     /// The attribute (`status_id`), custom field id, attachment id or relation type.
     pub name: String,
     /// The previous value, as text.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub old_value: Option<String>,
     /// The new value, as text (for `attachment`: the file name).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub new_value: Option<String>,
 }
 
@@ -75,7 +76,7 @@ pub struct Journal {
     #[serde(default)]
     pub private_notes: bool,
     /// What the update changed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::vec")]
     pub details: Vec<Detail>,
 }
 
@@ -87,7 +88,7 @@ pub struct Attachment {
     /// File name.
     pub filename: String,
     /// Size in bytes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_number")]
     pub filesize: Option<u64>,
     /// MIME type, when Redmine knows it.
     #[serde(default)]
@@ -145,7 +146,7 @@ pub struct Issue {
     #[serde(default)]
     pub description: Option<String>,
     /// Custom fields enabled for the issue's project and tracker.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::vec")]
     pub custom_fields: Vec<CustomValue>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
@@ -154,13 +155,13 @@ pub struct Issue {
     #[serde(with = "time::serde::rfc3339")]
     pub updated_on: OffsetDateTime,
     /// With `include=journals`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::vec")]
     pub journals: Vec<Journal>,
     /// With `include=attachments`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::vec")]
     pub attachments: Vec<Attachment>,
     /// With `include=relations`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::vec")]
     pub relations: Vec<Relation>,
 }
 
@@ -189,10 +190,20 @@ pub struct IssueEnvelope {
     pub issue: Issue,
 }
 
+/// `GET /issues.json`: one page with its issues undecoded, for the change feed, which counts what
+/// Redmine sent to page and skips an issue it cannot read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RawIssuePage {
+    /// The issues of this page, as sent.
+    #[serde(default)]
+    pub issues: Vec<serde_json::Value>,
+}
+
 /// `GET /issues.json`: one page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IssuePage {
-    /// The issues of this page.
+    /// The issues of this page; one the adapter cannot read (and so cannot check) is skipped.
+    #[serde(default, deserialize_with = "lenient::vec")]
     pub issues: Vec<Issue>,
     /// How many match in total.
     #[serde(default)]

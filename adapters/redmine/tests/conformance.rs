@@ -31,7 +31,8 @@ async fn subject() -> Option<Subject> {
     )
     .await
     .expect("backstage connects")
-    .with_webhook_secret(WEBHOOK_SECRET);
+    .with_webhook_secret(WEBHOOK_SECRET)
+    .with_fake(fake.clone());
     let defaults = samples::table(json!({
         "project_id": FakeRedmine::PROJECT_IDENTIFIER,
         "tracker_id": FakeRedmine::TRACKER_SUPPORT,

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
     ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk, IdempotencyKey,
-    Identity, NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
+    Identity, NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef, lenient,
 };
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
@@ -144,7 +144,8 @@ impl RtAdapter {
             let mut query = query.to_vec();
             query.push(("per_page", PAGE_SIZE.to_string()));
             query.push(("page", page.to_string()));
-            let collection: model::Collection<T> = match search {
+            // Read raw so paging counts what RT sent, then skip items of an unknown shape.
+            let collection: model::Collection<serde_json::Value> = match search {
                 Some(limits) => {
                     self.client
                         .send_json_for(op, Method::POST, path, &query, limits)
@@ -153,7 +154,7 @@ impl RtAdapter {
                 None => self.client.get(op, path, &query).await?,
             };
             let count = collection.items.len();
-            items.extend(collection.items);
+            items.extend(lenient::keep_decodable::<T>(collection.items));
             if count < PAGE_SIZE || (collection.page as f64) >= collection.pages {
                 return Ok(items);
             }

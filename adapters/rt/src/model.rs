@@ -7,13 +7,18 @@
 //! accept either form. Shapes: `fixtures/rt/*.json`, recorded from RT 5.0.3.
 
 use serde::{Deserialize, Deserializer, Serialize};
+use teledesk_adapter::lenient;
 use time::OffsetDateTime;
 
 /// A paged collection (`GET /tickets`, `/ticket/{id}/history`, `/ticket/{id}/attachments`,
 /// `POST /transactions`...).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Collection<T> {
-    /// Items on this page.
+    /// Items on this page; one of a shape the adapter does not know is skipped.
+    #[serde(
+        deserialize_with = "lenient::vec",
+        bound(deserialize = "T: serde::de::DeserializeOwned")
+    )]
     pub items: Vec<T>,
     /// This page's number, from 1.
     #[serde(default = "one", deserialize_with = "flex_i64")]
@@ -38,7 +43,7 @@ fn one() -> i64 {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRef {
     /// The record's id (a user's login).
-    #[serde(deserialize_with = "flex_string")]
+    #[serde(deserialize_with = "lenient::string")]
     pub id: String,
     /// `user`, `queue`, `ticket`, `transaction`...
     #[serde(rename = "type", default)]
@@ -49,7 +54,7 @@ pub struct ObjectRef {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRef {
     /// Login (RT puts the login, not the number, in user references).
-    #[serde(deserialize_with = "flex_string")]
+    #[serde(deserialize_with = "lenient::string")]
     pub id: String,
     /// Login, when expanded.
     #[serde(rename = "Name", default)]
@@ -69,10 +74,10 @@ pub struct Hyperlink {
     #[serde(rename = "ref")]
     pub rel: String,
     /// The linked record's id, for record links.
-    #[serde(default, deserialize_with = "flex_opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub id: Option<String>,
     /// Record type, for record links.
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type", default, deserialize_with = "lenient::opt_string")]
     pub kind: Option<String>,
 }
 
@@ -80,13 +85,13 @@ pub struct Hyperlink {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomFieldValues {
     /// Custom field id.
-    #[serde(deserialize_with = "flex_string")]
+    #[serde(deserialize_with = "lenient::string")]
     pub id: String,
     /// Custom field name.
     #[serde(default)]
     pub name: String,
-    /// Values (text).
-    #[serde(default)]
+    /// Values: text for most types; other shapes (an image's or a file's) are kept as sent.
+    #[serde(default, deserialize_with = "lenient::vec")]
     pub values: Vec<serde_json::Value>,
 }
 
@@ -109,7 +114,7 @@ pub struct Ticket {
     #[serde(rename = "Owner")]
     pub owner: ObjectRef,
     /// Requestors (users, by login).
-    #[serde(rename = "Requestor", default)]
+    #[serde(rename = "Requestor", default, deserialize_with = "lenient::vec")]
     pub requestor: Vec<ObjectRef>,
     /// Priority; `None` when RT holds something that is not a number.
     #[serde(rename = "Priority", default, deserialize_with = "flex_opt_i64")]
@@ -121,10 +126,10 @@ pub struct Ticket {
     #[serde(rename = "LastUpdated", with = "time::serde::rfc3339")]
     pub last_updated: OffsetDateTime,
     /// Custom fields applied to the ticket, with values.
-    #[serde(rename = "CustomFields", default)]
+    #[serde(rename = "CustomFields", default, deserialize_with = "lenient::vec")]
     pub custom_fields: Vec<CustomFieldValues>,
     /// Links: self, history, lifecycle actions, relations (`refers-to`, `depends-on`...).
-    #[serde(rename = "_hyperlinks", default)]
+    #[serde(rename = "_hyperlinks", default, deserialize_with = "lenient::vec")]
     pub hyperlinks: Vec<Hyperlink>,
 }
 
@@ -147,13 +152,13 @@ pub struct Transaction {
     #[serde(rename = "Creator")]
     pub creator: UserRef,
     /// The changed field, for `Set`/`Status`.
-    #[serde(rename = "Field", default)]
+    #[serde(rename = "Field", default, deserialize_with = "lenient::text")]
     pub field: String,
     /// Old value, for changes.
-    #[serde(rename = "OldValue", default)]
+    #[serde(rename = "OldValue", default, deserialize_with = "lenient::text")]
     pub old_value: String,
     /// New value, for changes.
-    #[serde(rename = "NewValue", default)]
+    #[serde(rename = "NewValue", default, deserialize_with = "lenient::text")]
     pub new_value: String,
 }
 
@@ -181,10 +186,10 @@ pub struct AttachmentItem {
     #[serde(rename = "TransactionId", default, deserialize_with = "flex_opt_i64")]
     pub transaction_id: Option<i64>,
     /// MIME type of the part.
-    #[serde(rename = "ContentType", default)]
+    #[serde(rename = "ContentType", default, deserialize_with = "lenient::text")]
     pub content_type: String,
     /// File name; empty for message bodies.
-    #[serde(rename = "Filename", default)]
+    #[serde(rename = "Filename", default, deserialize_with = "lenient::text")]
     pub filename: String,
     /// Size in bytes.
     #[serde(rename = "ContentLength", default, deserialize_with = "flex_opt_i64")]
@@ -204,10 +209,10 @@ pub struct AttachmentRecord {
     #[serde(deserialize_with = "flex_i64")]
     pub id: i64,
     /// File name; empty for message bodies.
-    #[serde(rename = "Filename", default)]
+    #[serde(rename = "Filename", default, deserialize_with = "lenient::text")]
     pub filename: String,
     /// MIME type.
-    #[serde(rename = "ContentType", default)]
+    #[serde(rename = "ContentType", default, deserialize_with = "lenient::text")]
     pub content_type: String,
     /// Base64 of the bytes.
     #[serde(rename = "Content", default)]
@@ -277,7 +282,7 @@ pub struct FoundTransaction {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Created {
     /// The new record's id.
-    #[serde(deserialize_with = "flex_string")]
+    #[serde(deserialize_with = "lenient::string")]
     pub id: String,
 }
 
@@ -368,29 +373,5 @@ where
         serde_json::Value::Number(n) => Ok(n.as_f64().unwrap_or_default()),
         serde_json::Value::String(s) => Ok(s.trim().parse().unwrap_or_default()),
         _ => Ok(0.0),
-    }
-}
-
-/// An id sent as a number or a string, kept as text.
-pub fn flex_string<'de, D>(deserializer: D) -> Result<String, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    match flex_value(deserializer)? {
-        serde_json::Value::String(s) => Ok(s),
-        serde_json::Value::Number(n) => Ok(n.to_string()),
-        other => Err(serde::de::Error::custom(format!("not an id: {other}"))),
-    }
-}
-
-/// Like [`flex_string`], absent or null as `None`.
-pub fn flex_opt_string<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    match flex_value(deserializer)? {
-        serde_json::Value::String(s) => Ok(Some(s)),
-        serde_json::Value::Number(n) => Ok(Some(n.to_string())),
-        _ => Ok(None),
     }
 }

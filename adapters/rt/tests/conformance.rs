@@ -24,7 +24,9 @@ async fn subject() -> Option<Subject> {
     .expect("valid config");
     Some(Subject {
         adapter: Arc::new(adapter),
-        backstage: Arc::new(RtBackstage::new(&fake.url(), &fake.staff_token())),
+        backstage: Arc::new(
+            RtBackstage::new(&fake.url(), &fake.staff_token()).with_fake(fake.clone()),
+        ),
         // A chat-level queue, so the placement check proves `[chats.ticket]` was applied.
         defaults: table(json!({"queue": "Support"})),
         expected_placement: "Support".into(),

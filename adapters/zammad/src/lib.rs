@@ -27,7 +27,7 @@ use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
     ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk, IdempotencyKey,
     Identity, NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
-    WebhookRequest,
+    WebhookRequest, lenient,
 };
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
@@ -130,10 +130,16 @@ impl ZammadAdapter {
         self.client.get(op, &format!("/tickets/{id}"), &query).await
     }
 
+    /// A ticket's articles; one of a shape the adapter does not know is skipped, not fatal.
     async fn articles(&self, op: &'static str, id: i64) -> Result<Vec<model::Article>> {
         self.client
-            .get(op, &format!("/ticket_articles/by_ticket/{id}"), &[])
+            .get::<lenient::Lenient<model::Article>>(
+                op,
+                &format!("/ticket_articles/by_ticket/{id}"),
+                &[],
+            )
             .await
+            .map(lenient::Lenient::into_inner)
     }
 
     /// The article an earlier attempt wrote with `key`, if any.
@@ -161,9 +167,12 @@ impl ZammadAdapter {
             ("expand", "true".to_owned()),
             ("per_page", "20".to_owned()),
         ];
-        let found: Vec<model::Ticket> = self.client.get(op, "/tickets/search", &query).await?;
+        // A hit of a shape the adapter cannot read cannot be checked for the key either.
+        let found: lenient::Lenient<model::Ticket> =
+            self.client.get(op, "/tickets/search", &query).await?;
         // The search matches the phrase; only an exact note is ours.
         Ok(found
+            .into_inner()
             .into_iter()
             .find(|t| t.note.as_deref().map(str::trim) == Some(key.as_str())))
     }
@@ -492,8 +501,12 @@ impl Helpdesk for ZammadAdapter {
                 ("page", page.to_string()),
                 ("expand", "true".to_owned()),
             ];
-            let found: Vec<model::Ticket> = self.client.get(OP, "/tickets/search", &query).await?;
-            let count = found.len();
+            // Count what Zammad sent, so paging is right, then skip a ticket of a shape the
+            // adapter does not know instead of stalling every poll on it.
+            let raw: Vec<serde_json::Value> =
+                self.client.get(OP, "/tickets/search", &query).await?;
+            let count = raw.len();
+            let found: Vec<model::Ticket> = lenient::keep_decodable(raw);
             let last = found.last().map(|t| t.updated_at);
             items.extend(
                 found

@@ -6,6 +6,7 @@
 //! `ticket_articles_controller.rb`, `links_controller.rb`); `fixtures/zammad/` holds examples.
 
 use serde::{Deserialize, Deserializer, Serialize};
+use teledesk_adapter::lenient;
 use time::OffsetDateTime;
 
 /// A user (`GET /users/me`, `GET /users/{id}`).
@@ -36,7 +37,7 @@ pub struct Ticket {
     /// Ticket id, used in API paths.
     pub id: i64,
     /// Ticket number shown to people (`31001`); a string in Zammad's JSON.
-    #[serde(deserialize_with = "string_or_number")]
+    #[serde(deserialize_with = "lenient::string")]
     pub number: String,
     /// Title.
     #[serde(default)]
@@ -91,7 +92,7 @@ pub struct ArticleAttachment {
     /// File name.
     pub filename: String,
     /// Size in bytes; Zammad stores it as a string column.
-    #[serde(default, deserialize_with = "optional_size")]
+    #[serde(default, deserialize_with = "lenient::opt_number")]
     pub size: Option<u64>,
     /// `Mime-Type`, `Content-Type`, `Content-ID`...
     #[serde(default, deserialize_with = "null_as_default")]
@@ -137,8 +138,8 @@ pub struct Article {
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    /// Files.
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// Files; one of a shape the adapter does not know is skipped.
+    #[serde(default, deserialize_with = "lenient::vec")]
     pub attachments: Vec<ArticleAttachment>,
 }
 
@@ -177,7 +178,7 @@ pub struct Link {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Links {
     /// The links of the object.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "lenient::vec")]
     pub links: Vec<Link>,
 }
 
@@ -293,7 +294,7 @@ pub struct WebhookBody {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct WebhookTicket {
     /// Ticket id, a number or a numeric string.
-    #[serde(deserialize_with = "string_or_number")]
+    #[serde(deserialize_with = "lenient::string")]
     pub id: String,
 }
 
@@ -303,30 +304,4 @@ where
     T: Default + Deserialize<'de>,
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
-}
-
-fn string_or_number<'de, D>(deserializer: D) -> Result<String, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    match serde_json::Value::deserialize(deserializer)? {
-        serde_json::Value::String(s) => Ok(s),
-        serde_json::Value::Number(n) => Ok(n.to_string()),
-        other => Err(serde::de::Error::custom(format!(
-            "expected a string or a number, got {other}"
-        ))),
-    }
-}
-
-fn optional_size<'de, D>(deserializer: D) -> Result<Option<u64>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    Ok(
-        match Option::<serde_json::Value>::deserialize(deserializer)? {
-            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
-            Some(serde_json::Value::Number(n)) => n.as_u64(),
-            _ => None,
-        },
-    )
 }

@@ -11,6 +11,7 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use teledesk_adapter::lenient;
 
 /// `{"Error": {"ErrorCode": "TicketGet.AuthFail", "ErrorMessage": "…"}}`, sent with HTTP 200.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -586,7 +587,8 @@ where
 }
 
 /// An array; `null` is empty and a lone object is a list of one (Perl hands back a hash where a
-/// list has one element in a few code paths).
+/// list has one element in a few code paths). An element that does not decode (a dynamic field
+/// of an unseen shape, an article of an unknown kind) is skipped, not fatal.
 fn list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
@@ -599,10 +601,7 @@ where
         Value::String(s) if s.is_empty() => return Ok(Vec::new()),
         single => vec![single],
     };
-    items
-        .into_iter()
-        .map(|item| serde_json::from_value(item).map_err(|e| de::Error::custom(e.to_string())))
-        .collect()
+    Ok(lenient::keep_decodable(items))
 }
 
 #[cfg(test)]

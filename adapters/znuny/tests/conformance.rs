@@ -35,7 +35,8 @@ async fn subject() -> Option<Subject> {
         FakeZnuny::STAFF_LOGIN,
         FakeZnuny::STAFF_PASSWORD,
     )
-    .with_webhook_secret(WEBHOOK_SECRET);
+    .with_webhook_secret(WEBHOOK_SECRET)
+    .with_fake(fake.clone());
     let defaults = samples::table(json!({"queue": FakeZnuny::TELEGRAM_QUEUE, "type": "Incident"}));
     Some(Subject {
         adapter: Arc::new(adapter),

@@ -864,3 +864,156 @@ pub async fn missing_ticket_is_not_found(subject: &Subject) {
         "a missing ticket is reported as temporary"
     );
 }
+
+/// A ticket whose answers carry unknown fields, entries of unknown types and oddly typed values
+/// (see [`super::Backstage::add_oddities`]) still reads: the staff reply and its file are there,
+/// the odd entries are skipped or at least never shown to the client, retried writes find the
+/// earlier ones instead of doubling them, and the change feed still reports the ticket.
+pub async fn odd_entries_never_make_a_ticket_unreadable(subject: &Subject) {
+    const CASE: &str = "odd_entries_never_make_a_ticket_unreadable";
+    let capability = subject.adapter.capability();
+    let (created, mut draft) = create(subject, "Oddities").await;
+    let own = if capability.comment {
+        let files = if capability.attachment {
+            vec![png_file()]
+        } else {
+            Vec::new()
+        };
+        let comment = comment_draft("Клиент пишет до странностей", files);
+        let id = subject
+            .adapter
+            .add_comment(&created.id, &comment)
+            .await
+            .unwrap_or_else(|e| panic!("add_comment failed: {e}"));
+        Some((comment, id))
+    } else {
+        None
+    };
+    let file = (capability.attachment && capability.download).then(|| binary_file("odd-fix.bin"));
+    must(
+        "staff_reply",
+        subject
+            .backstage
+            .staff_reply(&created.id, "Ответ среди странностей", file.as_ref())
+            .await,
+    );
+    if !must(
+        "add_oddities",
+        subject.backstage.add_oddities(&created.id).await,
+    ) {
+        return skip(
+            CASE,
+            "this backstage drives a live server, where odd entries cannot be injected",
+        );
+    }
+
+    let ticket = read(subject, &created.id).await;
+    let replies = find_comment(&ticket, "Ответ среди странностей");
+    assert_eq!(
+        replies.len(),
+        1,
+        "the staff reply is not read back once next to odd entries: {:?}",
+        ticket.comments
+    );
+    assert_eq!(replies[0].visibility, Visibility::Public);
+    assert_eq!(replies[0].origin, Origin::Staff);
+    for comment in &ticket.comments {
+        assert!(
+            !(comment.body.contains(super::ODDITY) && comment.visibility == Visibility::Public),
+            "an odd entry reached the client as a public comment: {comment:?}"
+        );
+        for attachment in &comment.attachments {
+            assert!(
+                !attachment.file_name.contains(super::ODDITY),
+                "an odd entry became a file to forward: {attachment:?}"
+            );
+        }
+    }
+    if let Some(file) = &file {
+        let reference = replies[0]
+            .attachments
+            .iter()
+            .find(|a| a.file_name == file.file_name)
+            .unwrap_or_else(|| {
+                panic!(
+                    "the staff file is not listed next to odd entries: {:?}",
+                    replies[0].attachments
+                )
+            });
+        let got = subject
+            .adapter
+            .download(reference)
+            .await
+            .unwrap_or_else(|e| panic!("download next to odd entries failed: {e}"));
+        assert!(got.bytes == file.bytes, "the staff file is not byte-exact");
+    }
+
+    draft.retry = true;
+    let again = subject
+        .adapter
+        .create_ticket(&draft)
+        .await
+        .unwrap_or_else(|e| panic!("retried create_ticket next to odd entries failed: {e}"));
+    assert_eq!(
+        again.id, created.id,
+        "a retried create did not find the ticket with odd entries"
+    );
+    if let Some((mut comment, id)) = own {
+        comment.retry = true;
+        let again = subject
+            .adapter
+            .add_comment(&created.id, &comment)
+            .await
+            .unwrap_or_else(|e| panic!("retried add_comment next to odd entries failed: {e}"));
+        assert_eq!(
+            again, id,
+            "a retried comment did not find the earlier one next to odd entries"
+        );
+        let ticket = read(subject, &created.id).await;
+        let own = find_comment(&ticket, "Клиент пишет до странностей");
+        assert_eq!(
+            own.len(),
+            1,
+            "the comment was doubled: {:?}",
+            ticket.comments
+        );
+        let names: Vec<&str> = own[0]
+            .attachments
+            .iter()
+            .map(|a| a.file_name.as_str())
+            .collect();
+        let expected: &[&str] = if capability.attachment {
+            &["screen.png"]
+        } else {
+            &[]
+        };
+        assert_eq!(
+            names, expected,
+            "the client's file is missing or was uploaded twice"
+        );
+    }
+
+    if !capability.poll {
+        return skip(&format!("{CASE} (change feed)"), "no poll capability");
+    }
+    let start = Cursor::starting_at(ticket.updated_at - Duration::from_secs(3));
+    let adapter = subject.adapter.clone();
+    let id = created.id.clone();
+    eventually("the ticket with odd entries is reported", || {
+        let adapter = adapter.clone();
+        let start = start.clone();
+        let id = id.clone();
+        async move {
+            let batch = adapter
+                .changes_since(&start)
+                .await
+                .map_err(|e| e.to_string())?;
+            if batch.changes.iter().filter(|c| c.ticket == id).count() == 1 {
+                Ok(())
+            } else {
+                Err(format!("changes: {:?}", batch.changes))
+            }
+        }
+    })
+    .await;
+}

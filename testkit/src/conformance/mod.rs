@@ -81,7 +81,19 @@ pub trait Backstage: Send + Sync {
 
     /// An id no ticket has, for the not-found case.
     fn missing_ticket(&self) -> TicketId;
+
+    /// Makes the server's answers about `ticket` carry what an adapter was not written for, in
+    /// the vendor's own shapes: unknown fields, list entries of unknown types, oddly typed values
+    /// (string ids, sizes as strings, `null` urls, custom fields of unseen shapes). Every text
+    /// among them contains [`ODDITY`], so the case can tell them from real content.
+    ///
+    /// `Ok(false)` only for a live server where nothing can be injected; the case then says on
+    /// stderr that it did not run.
+    async fn add_oddities(&self, ticket: &TicketId) -> BackstageResult<bool>;
 }
+
+/// The text every entry injected by [`Backstage::add_oddities`] carries where it has text.
+pub const ODDITY: &str = "oddity-7c1f";
 
 /// One adapter under test, with its staff side.
 pub struct Subject {
@@ -122,7 +134,8 @@ macro_rules! conformance_suite {
             rating_is_recorded,
             follow_up_references_the_closed_ticket,
             webhook_is_parsed_and_verified,
-            missing_ticket_is_not_found
+            missing_ticket_is_not_found,
+            odd_entries_never_make_a_ticket_unreadable
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

@@ -21,6 +21,8 @@ pub struct GlpiBackstage {
     session: Mutex<Option<String>>,
     /// The technician's id and friendly name.
     me: OnceCell<(i64, String)>,
+    /// The fake behind `url`, where odd entries can be injected; `None` for a real server.
+    fake: Option<super::FakeGlpi>,
 }
 
 impl std::fmt::Debug for GlpiBackstage {
@@ -101,7 +103,15 @@ impl GlpiBackstage {
             webhook_secret,
             session: Mutex::new(None),
             me: OnceCell::new(),
+            fake: None,
         }
+    }
+
+    /// Injects odd entries through `fake` (the server at `url`) for
+    /// [`Backstage::add_oddities`].
+    pub fn with_fake(mut self, fake: super::FakeGlpi) -> Self {
+        self.fake = Some(fake);
+        self
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -430,5 +440,20 @@ impl Backstage for GlpiBackstage {
 
     fn missing_ticket(&self) -> TicketId {
         TicketId("99999999".into())
+    }
+
+    async fn add_oddities(&self, ticket: &TicketId) -> BackstageResult<bool> {
+        let Some(fake) = &self.fake else {
+            return Ok(false);
+        };
+        let id = ticket
+            .0
+            .parse()
+            .map_err(|_| format!("{ticket} is not a GLPI ticket id"))?;
+        if fake.ticket(id).is_none() {
+            return Err(format!("no ticket {id}"));
+        }
+        fake.add_oddities(id);
+        Ok(true)
     }
 }

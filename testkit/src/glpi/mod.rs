@@ -53,18 +53,21 @@
 //!   the manifest names `itemtype`/`items_id` [U]; identical files are not de-duplicated [U];
 //!   `GET /Document/:id` with `Accept: application/octet-stream` (or `?alt=media`) sends the file;
 //! - a `Document_Item` linking the same document to the same item twice is refused [U];
+//! - [`FakeGlpi::add_oddities`] makes a ticket's answers carry dropdowns as names, numbers as
+//!   strings and sub-item rows of unseen shapes;
 //! - `TicketSatisfaction` rows are created by API only (no survey cron), one per ticket, and only
 //!   the ticket's writer or a requester may create or answer them [U]; `satisfaction` is 0–5;
 //! - content is stored as sent and answered unchanged when the request says
 //!   `X-GLPI-Sanitized-Content: false`, else HTML-escaped like GLPI 10.
 
 mod backstage;
+mod oddities;
 mod server;
 
 pub use backstage::GlpiBackstage;
 
 use crate::serve::{FakeState, serve_on_loopback};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 use time::macros::{format_description, offset};
@@ -313,6 +316,10 @@ struct World {
     fail_next: crate::faults::InjectedFailures,
     /// A pinned server time, for tests of same-second changes.
     clock: Option<OffsetDateTime>,
+    /// Tickets whose answers carry odd entries (see [`FakeGlpi::add_oddities`]).
+    oddities: BTreeSet<i64>,
+    /// Followups shown with odd field shapes (names for ids, numbers as strings).
+    odd_followups: BTreeSet<i64>,
 }
 
 const INTEGRATION_USER: i64 = 7;
@@ -362,6 +369,8 @@ impl World {
             outage: false,
             fail_next: Default::default(),
             clock: None,
+            oddities: BTreeSet::new(),
+            odd_followups: BTreeSet::new(),
         }
     }
 
@@ -813,6 +822,21 @@ impl FakeGlpi {
     pub fn ticket(&self, id: i64) -> Option<FakeTicket> {
         let w = self.world();
         w.tickets.get(&id).map(|t| w.fake_ticket(t))
+    }
+
+    /// From now on the answers about the ticket carry what GLPI may send beside the usual:
+    /// dropdown fields as names (`entities_id`, `locations_id`), numbers as strings, a private
+    /// followup whose author and request type are names, a followup whose id is an object, a
+    /// `Document_Item` of the staff followup whose document id is no number, plugin fields.
+    /// Every text in them contains [`crate::conformance::ODDITY`]. Counts as a change.
+    pub fn add_oddities(&self, ticket: i64) {
+        self.change(|w| {
+            w.oddities.insert(ticket);
+            let mailgate = w.user_named("glpi-mailgate");
+            let note = format!("<p>{}: mail collector note</p>", crate::conformance::ODDITY);
+            let followup = w.add_followup(ticket, mailgate, &note, true);
+            w.odd_followups.insert(followup);
+        });
     }
 
     /// A ticket's followups, oldest first.

@@ -874,7 +874,7 @@ fn paged(w: &World, call: &Call, itemtype: &str, rows: Vec<Map<String, Value>>) 
 /// The rows of `sub` under `parent/id`, filtered as `getItems` does.
 fn sub_rows(w: &World, parent: &str, id: i64, sub: &str) -> Vec<Map<String, Value>> {
     let fk = foreign_key(parent);
-    all_rows(w, sub)
+    let mut rows: Vec<Map<String, Value>> = all_rows(w, sub)
         .into_iter()
         .filter(|row| {
             if let Some(value) = row.get(&fk) {
@@ -886,7 +886,9 @@ fn sub_rows(w: &World, parent: &str, id: i64, sub: &str) -> Vec<Map<String, Valu
                 true
             }
         })
-        .collect()
+        .collect();
+    super::oddities::sub_rows(w, parent, id, sub, &mut rows);
+    rows
 }
 
 fn exists(w: &World, itemtype: &str, id: i64) -> bool {
@@ -965,7 +967,10 @@ async fn items(
 }
 
 fn get_item(w: &World, call: &Call, itemtype: &str, id: i64) -> Answer {
-    let row = one_row(w, itemtype, id).ok_or_else(not_found)?;
+    let mut row = one_row(w, itemtype, id).ok_or_else(not_found)?;
+    if itemtype == "Ticket" {
+        super::oddities::ticket(w, id, &mut row);
+    }
     if itemtype == "Document" {
         let wants_file = call
             .headers

@@ -148,6 +148,12 @@ impl Backstage for KaitenBackstage {
     fn missing_ticket(&self) -> TicketId {
         TicketId("999999".into())
     }
+
+    async fn add_oddities(&self, ticket: &TicketId) -> BackstageResult<bool> {
+        self.card(ticket)?;
+        self.fake.add_oddities(Self::card_id(ticket)?);
+        Ok(true)
+    }
 }
 
 fn unescape_markdown(text: &str) -> String {

@@ -24,6 +24,9 @@
 //! - comments posted through the API are by the token's user, `internal` only when the body says
 //!   `"internal": true` [U];
 //! - uploaded files get a `url` on this server (`/files/{id}/{name}`), which needs the token;
+//! - [`FakeKaiten::add_oddities`] makes a card's answers carry entries of other kinds (private
+//!   and external-storage files, comment types beyond 1 and 2, odd property shapes), as live
+//!   cards do;
 //! - errors are `{"message": "..."}`: 401 `Unauthorized` for a wrong or missing token [U on the
 //!   text], 400 for invalid input, 404 for a missing card;
 //! - requests are checked in this order: outage (503 HTML from a "proxy"), token (401), rate limit
@@ -31,13 +34,14 @@
 //!   count towards the rolling second), then failures injected with [`FakeKaiten::fail_next`].
 
 mod backstage;
+mod oddities;
 mod server;
 
 pub use backstage::{KaitenBackstage, RESOLUTION_PROPERTY, STAFF_NAME};
 
 use crate::serve::{FakeState, serve_on_loopback};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -213,6 +217,8 @@ struct World {
     rate_limit: Option<u32>,
     admitted: VecDeque<tokio::time::Instant>,
     fail_next: VecDeque<u16>,
+    /// Cards whose answers carry odd entries (see [`FakeKaiten::add_oddities`]).
+    oddities: BTreeSet<i64>,
 }
 
 const SPACE_ID: i64 = 1;
@@ -264,6 +270,7 @@ impl World {
             rate_limit: Some(5),
             admitted: VecDeque::new(),
             fail_next: VecDeque::new(),
+            oddities: BTreeSet::new(),
         }
     }
 
@@ -557,6 +564,20 @@ impl FakeKaiten {
     pub fn set_property(&self, card_id: i64, key: &str, value: Value) {
         self.change(|w| {
             w.card_mut(card_id).properties.insert(key.to_owned(), value);
+            w.touch(card_id);
+        });
+    }
+
+    /// From now on the answers about the card carry entries an adapter may not know: its own
+    /// uploads (files on no comment) shown as private files (`type` 11, UUID id, size as a
+    /// string, site-relative url), a private file with a `null` url and a Google Drive link
+    /// (`type` 2) on the newest staff comment, a file entry of an unseen shape, a member with a string
+    /// id, comments of type 3 and of a string type without `internal`, properties shaped
+    /// `{"weird": [1, "x"]}` and `[1, "x", null, {...}]`, unknown card fields. Every text in them
+    /// contains [`crate::conformance::ODDITY`]. Counts as a change of the card.
+    pub fn add_oddities(&self, card_id: i64) {
+        self.change(|w| {
+            w.oddities.insert(card_id);
             w.touch(card_id);
         });
     }

@@ -285,6 +285,7 @@ fn card_json(w: &World, c: &Card, full: bool) -> Value {
             card.extend(extra);
         }
     }
+    super::oddities::decorate_card(w, c, &mut card, full);
     card
 }
 
@@ -512,12 +513,13 @@ async fn list_comments(State(fake): State<FakeKaiten>, Path(id): Path<String>) -
     if !w.cards.contains_key(&id) {
         return Err(card_not_found());
     }
-    let comments: Vec<Value> = w
+    let mut comments: Vec<Value> = w
         .comments
         .values()
         .filter(|c| c.card_id == id)
         .map(|c| comment_json(&w, c))
         .collect();
+    super::oddities::extend_comments(&w, id, &mut comments);
     Ok(Json(Value::Array(comments)).into_response())
 }
 

@@ -23,6 +23,8 @@ pub struct RedmineBackstage {
     admin_key: String,
     staff_id: i64,
     webhook_secret: Option<String>,
+    /// The fake behind the url, where odd entries can be injected; `None` for a real Redmine.
+    fake: Option<super::FakeRedmine>,
 }
 
 impl std::fmt::Debug for RedmineBackstage {
@@ -57,6 +59,7 @@ impl RedmineBackstage {
             admin_key: admin_key.to_owned(),
             staff_id: 0,
             webhook_secret: None,
+            fake: None,
         };
         let me = backstage
             .call(Method::GET, "/users/current.json", false, None)
@@ -73,6 +76,13 @@ impl RedmineBackstage {
     /// that secret does.
     pub fn with_webhook_secret(mut self, secret: &str) -> Self {
         self.webhook_secret = Some(secret.to_owned());
+        self
+    }
+
+    /// Injects odd entries through `fake` (the server at the url) for
+    /// [`Backstage::add_oddities`].
+    pub fn with_fake(mut self, fake: super::FakeRedmine) -> Self {
+        self.fake = Some(fake);
         self
     }
 
@@ -482,5 +492,22 @@ impl Backstage for RedmineBackstage {
 
     fn missing_ticket(&self) -> TicketId {
         TicketId("999999999".into())
+    }
+
+    /// A real Redmine serves only what its database holds; its API has no way to add entries
+    /// of unknown shapes, so against it this says `false`.
+    async fn add_oddities(&self, ticket: &TicketId) -> BackstageResult<bool> {
+        let Some(fake) = &self.fake else {
+            return Ok(false);
+        };
+        let id = ticket
+            .0
+            .parse()
+            .map_err(|_| format!("{ticket} is not a Redmine issue id"))?;
+        if fake.issue(id).is_none() {
+            return Err(format!("no issue {id}"));
+        }
+        fake.add_oddities(id);
+        Ok(true)
     }
 }

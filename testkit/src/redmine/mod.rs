@@ -55,6 +55,8 @@
 //!   5 MB (Redmine's default setting; 422 above), and answers 201 `{"upload":{"id","token"}}`;
 //!   a token that names no unattached upload of the same user makes the whole create/update 422
 //!   "1 file(s) could not be saved.";
+//! - [`FakeRedmine::add_oddities`] makes an issue's answers carry multi-value custom fields,
+//!   system journals and entries of unseen shapes;
 //! - validation failures are 422 `{"errors":[...]}` with Redmine's English messages; 403, 404
 //!   and 412 have empty bodies; malformed JSON is 400 with an empty body;
 //! - requests are checked in this order: outage (503 HTML from a "proxy"), key (401), switch user
@@ -66,6 +68,7 @@
 //! pages (the web UI, the login page) are not served.
 
 mod backstage;
+mod oddities;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -73,7 +76,7 @@ mod tests;
 pub use backstage::RedmineBackstage;
 
 use crate::serve::{FakeState, serve_on_loopback};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 use time::macros::format_description;
@@ -344,6 +347,8 @@ struct World {
     calls: Vec<RedmineCall>,
     outage: bool,
     fail_next: VecDeque<u16>,
+    /// Issues whose answers carry odd entries (see [`FakeRedmine::add_oddities`]).
+    oddities: BTreeSet<i64>,
 }
 
 const ADMIN_KEY: &str = "f4ce0d1e2a3b4c5d6e7f8091a2b3c4d5e6f70812";
@@ -488,6 +493,7 @@ impl World {
             calls: Vec::new(),
             outage: false,
             fail_next: VecDeque::new(),
+            oddities: BTreeSet::new(),
         }
     }
 
@@ -1141,6 +1147,22 @@ impl FakeRedmine {
     pub fn issue(&self, id: i64) -> Option<FakeIssue> {
         let w = self.world();
         w.issues.get(&id).map(|i| w.fake_issue(i))
+    }
+
+    /// From now on `GET /issues/{id}.json` carries what Redmine and its plugins may send beside
+    /// the usual: a multi-value custom field, a custom field valued with an object and one whose
+    /// id is text, a system journal with relation and custom field details (numbers, `null`)
+    /// and one whose id is text, a file with its size as text and no address and one without
+    /// id, plugin keys. Every text in them contains [`crate::conformance::ODDITY`]. Bumps
+    /// `updated_on`.
+    pub fn add_oddities(&self, issue: i64) {
+        self.change(|w| {
+            w.oddities.insert(issue);
+            let at = w.stamp();
+            if let Some(stored) = w.issues.get_mut(&issue) {
+                stored.updated_on = at;
+            }
+        });
     }
 
     /// An issue's journals, oldest first (private ones included).

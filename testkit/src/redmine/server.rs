@@ -471,6 +471,7 @@ fn issue_json(w: &World, i: &Issue, viewer: i64, includes: &Includes) -> Value {
             .collect();
         m.insert("journals".into(), Value::Array(journals));
     }
+    super::oddities::issue(w, i.id, &mut m);
     Value::Object(m)
 }
 
@@ -979,12 +980,15 @@ async fn list_issues(
     });
     let (offset, limit) = paging(&query);
     let none = Includes::default();
-    let page: Vec<Value> = issues
+    let mut page: Vec<Value> = issues
         .iter()
         .skip(offset)
         .take(limit)
         .map(|i| issue_json(&w, i, actor.0, &none))
         .collect();
+    if page.len() < limit {
+        super::oddities::list_tail(&w, &mut page);
+    }
     Ok(Json(json!({
         "issues": page, "total_count": issues.len(), "offset": offset, "limit": limit,
     }))

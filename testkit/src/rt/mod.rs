@@ -41,6 +41,8 @@
 //!   (204);
 //! - `GET /ticket/{id}` of a missing ticket is 404 `{"message":"Not Found"}`, but its history and
 //!   attachments are empty collections; `GET /attachment/{id}` of a missing attachment is 500;
+//! - [`FakeRt::add_oddities`] makes a ticket's answers carry custom field values that are objects,
+//!   transactions of other types with `null` values, and entries of unseen shapes;
 //! - `GET /attachment/{id}` sends `Content` as base64 in 76-column lines and leaves out an empty
 //!   `Filename`; in collections `Content` is the decoded text (binary parts come out as Latin-1
 //!   characters), and `fields=Parent` on a top-level part kills the request (500, empty body in
@@ -67,12 +69,13 @@
 //! had live, not CKEditor's real output.
 
 mod backstage;
+mod oddities;
 mod server;
 
 pub use backstage::RtBackstage;
 
 use crate::serve::{FakeState, serve_on_loopback};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -267,6 +270,8 @@ struct World {
     outage: bool,
     /// Injected failures: `(method or any, status)`, used up in order.
     fail_next: crate::faults::InjectedFailures,
+    /// Tickets whose answers carry odd entries (see [`FakeRt::add_oddities`]).
+    oddities: BTreeSet<i64>,
 }
 
 const RT_SYSTEM: i64 = 1;
@@ -344,6 +349,7 @@ impl World {
             calls: Vec::new(),
             outage: false,
             fail_next: Default::default(),
+            oddities: BTreeSet::new(),
         }
     }
 
@@ -894,6 +900,20 @@ impl FakeRt {
     pub fn ticket(&self, id: i64) -> Option<FakeTicket> {
         let w = self.world();
         w.tickets.get(&id).map(|t| w.fake_ticket(t))
+    }
+
+    /// From now on REST2's answers about the ticket carry what RT may send beside the usual: an
+    /// image custom field whose value is an object, a `customfield` hyperlink, a `CustomField`
+    /// transaction with a `null` old value and a number as new value, and entries of unseen
+    /// shapes (a custom field without id, a link without `ref`, a requestor whose id is an
+    /// object, a transaction and a file part whose ids are objects). Every text in them contains
+    /// [`crate::conformance::ODDITY`]. Bumps `LastUpdated`.
+    pub fn add_oddities(&self, ticket: i64) {
+        self.change(|w| {
+            w.oddities.insert(ticket);
+            let at = w.stamp();
+            w.ticket_mut(ticket).last_updated = at;
+        });
     }
 
     /// A ticket's transactions, oldest first.

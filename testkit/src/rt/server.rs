@@ -293,7 +293,7 @@ fn ticket_json(w: &World, t: &Ticket) -> Value {
             value
         })
         .collect();
-    json!({
+    let mut ticket = json!({
         "id": t.id,
         "Type": "ticket",
         "Subject": t.subject,
@@ -320,7 +320,9 @@ fn ticket_json(w: &World, t: &Ticket) -> Value {
         "TimeLeft": "0",
         "CustomFields": custom_fields,
         "_hyperlinks": links,
-    })
+    });
+    super::oddities::ticket(w, t.id, &mut ticket);
+    ticket
 }
 
 fn capitalize(text: &str) -> String {
@@ -1191,7 +1193,8 @@ async fn history(State(fake): State<FakeRt>, Path(id): Path<String>, request: Re
     let w = fake.world();
     let mut txns: Vec<&Transaction> = w.transactions.values().filter(|t| t.ticket == id).collect();
     order(&mut txns, &params, |t, f| txn_value(t, f));
-    let items = txns.into_iter().map(|t| txn_item(&w, t, &params)).collect();
+    let mut items: Vec<Value> = txns.into_iter().map(|t| txn_item(&w, t, &params)).collect();
+    super::oddities::history(&w, id, &mut items);
     Ok(collection(
         &w,
         &format!("/ticket/{id}/history"),
@@ -1224,7 +1227,8 @@ async fn ticket_attachments(
         .filter(|p| matches(&conditions, |f| part_value(p, f)))
         .collect();
     order(&mut parts, &params, |p, f| part_value(p, f));
-    let items = part_items(&w, parts, &params)?;
+    let mut items = part_items(&w, parts, &params)?;
+    super::oddities::attachments(&w, id, &mut items);
     Ok(collection(
         &w,
         &format!("/ticket/{id}/attachments"),

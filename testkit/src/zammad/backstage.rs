@@ -32,6 +32,8 @@ pub struct ZammadBackstage {
     webhook_secret: Option<String>,
     /// The agent's id and display name, learned on first need.
     me: OnceCell<(i64, String)>,
+    /// The fake behind the url, where odd entries can be injected; `None` for a real Zammad.
+    fake: Option<super::FakeZammad>,
 }
 
 impl std::fmt::Debug for ZammadBackstage {
@@ -52,7 +54,15 @@ impl ZammadBackstage {
             token: staff_token.to_owned(),
             webhook_secret,
             me: OnceCell::new(),
+            fake: None,
         }
+    }
+
+    /// Injects odd entries through `fake` (the server at the url) for
+    /// [`Backstage::add_oddities`].
+    pub fn with_fake(mut self, fake: super::FakeZammad) -> Self {
+        self.fake = Some(fake);
+        self
     }
 
     async fn call(
@@ -324,5 +334,20 @@ impl Backstage for ZammadBackstage {
 
     fn missing_ticket(&self) -> TicketId {
         TicketId("999999999".into())
+    }
+
+    async fn add_oddities(&self, ticket: &TicketId) -> BackstageResult<bool> {
+        let Some(fake) = &self.fake else {
+            return Ok(false);
+        };
+        let id = ticket
+            .0
+            .parse()
+            .map_err(|_| format!("{ticket} is not a Zammad ticket id"))?;
+        if fake.ticket(id).is_none() {
+            return Err(format!("no ticket {id}"));
+        }
+        fake.add_oddities(id);
+        Ok(true)
     }
 }

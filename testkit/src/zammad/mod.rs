@@ -49,16 +49,19 @@
 //!   sort by `updated_at`, `created_at` or `id`; without them the order is `updated_at` desc;
 //! - `POST /links/add` takes the source by number and the target by id; an unknown source is 422
 //!   `No such object!`, a repeated link 422 `Object already exists!`;
+//! - [`FakeZammad::add_oddities`] makes a ticket's answers carry articles of other types and
+//!   senders, custom attributes of any shape and entries of unseen shapes;
 //! - no rate limit (none is documented) \[U\]; [`FakeZammad::fail_next`] can inject a 429.
 
 mod backstage;
+mod oddities;
 mod server;
 
 pub use backstage::ZammadBackstage;
 
 use crate::serve::{FakeState, serve_on_loopback};
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 use teledesk_adapter::WebhookRequest;
@@ -291,6 +294,8 @@ struct World {
     calls: Vec<ZammadCall>,
     outage: bool,
     fail_next: VecDeque<u16>,
+    /// Tickets whose answers carry odd entries (see [`FakeZammad::add_oddities`]).
+    oddities: BTreeSet<i64>,
 }
 
 const SYSTEM_USER: i64 = 1;
@@ -410,6 +415,7 @@ impl World {
             calls: Vec::new(),
             outage: false,
             fail_next: VecDeque::new(),
+            oddities: BTreeSet::new(),
         }
     }
 
@@ -767,6 +773,19 @@ impl FakeZammad {
             &self.staff_token(),
             webhook_secret.map(str::to_owned),
         )
+        .with_fake(self.clone())
+    }
+
+    /// From now on Zammad's answers about the ticket carry what Zammad may send beside the
+    /// usual: an `sms` article from the `System` sender, an agent article of another channel
+    /// whose id is text and whose author is `null`, a file on the staff article with a UUID id
+    /// and its size in words, custom attributes holding arrays and objects. Every text in them
+    /// contains [`crate::conformance::ODDITY`]. Counts as a change of the ticket.
+    pub fn add_oddities(&self, ticket: i64) {
+        self.change(|w| {
+            w.oddities.insert(ticket);
+            w.touch(ticket, STAFF_USER);
+        });
     }
 
     /// Staff open a ticket in the UI (not through teledesk: no note) for customer Nicole Braun;

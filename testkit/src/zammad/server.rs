@@ -316,6 +316,7 @@ pub(super) fn ticket_json(w: &World, t: &Ticket, expand: bool) -> Value {
             );
         }
     }
+    super::oddities::ticket(w, t.id, &mut ticket);
     ticket
 }
 
@@ -839,12 +840,13 @@ async fn articles_by_ticket(State(fake): State<FakeZammad>, Path(id): Path<Strin
     if !w.tickets.contains_key(&id) {
         return Err(not_found("Ticket", id));
     }
-    let articles: Vec<Value> = w
+    let mut articles: Vec<Value> = w
         .articles
         .values()
         .filter(|a| a.ticket_id == id)
         .map(|a| article_json(&w, a))
         .collect();
+    super::oddities::articles(&w, id, &mut articles);
     Ok(Json(Value::Array(articles)).into_response())
 }
 
@@ -1270,7 +1272,10 @@ async fn ticket_search(
         .take(per_page)
         .collect();
     if expand(&query) {
-        let list: Vec<Value> = page.iter().map(|t| ticket_json(&w, t, true)).collect();
+        let mut list: Vec<Value> = page.iter().map(|t| ticket_json(&w, t, true)).collect();
+        if list.len() < per_page {
+            super::oddities::search_tail(&w, &mut list);
+        }
         return Ok(Json(Value::Array(list)).into_response());
     }
     let ids: Vec<i64> = page.iter().map(|t| t.id).collect();

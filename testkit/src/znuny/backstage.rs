@@ -34,6 +34,8 @@ pub struct ZnunyBackstage {
     password: String,
     webhook_secret: Option<String>,
     missing_ticket: String,
+    /// The fake behind `url`, where odd entries can be injected; `None` for a real server.
+    fake: Option<super::FakeZnuny>,
 }
 
 impl std::fmt::Debug for ZnunyBackstage {
@@ -59,7 +61,15 @@ impl ZnunyBackstage {
             password: password.into(),
             webhook_secret: None,
             missing_ticket: "987654321".to_owned(),
+            fake: None,
         }
+    }
+
+    /// Injects odd entries through `fake` (the server at `url`) for
+    /// [`Backstage::add_oddities`].
+    pub fn with_fake(mut self, fake: super::FakeZnuny) -> Self {
+        self.fake = Some(fake);
+        self
     }
 
     /// The Basic auth password of webhooks (the adapter's `webhook_secret`).
@@ -276,5 +286,20 @@ impl Backstage for ZnunyBackstage {
 
     fn missing_ticket(&self) -> TicketId {
         TicketId(self.missing_ticket.clone())
+    }
+
+    async fn add_oddities(&self, ticket: &TicketId) -> BackstageResult<bool> {
+        let Some(fake) = &self.fake else {
+            return Ok(false);
+        };
+        let id = ticket
+            .0
+            .parse()
+            .map_err(|_| format!("{ticket} is not a Znuny ticket id"))?;
+        if fake.ticket(id).is_none() {
+            return Err(format!("no ticket {id}"));
+        }
+        fake.add_oddities(id);
+        Ok(true)
     }
 }

@@ -55,16 +55,19 @@
 //!   `IncomingTime` as a UNIX epoch; a write that changes nothing does not touch `Changed`;
 //! - Perl-style JSON: ids, flags and epochs read from the database are strings (`"TicketID":
 //!   "12"`, `"IsVisibleForCustomer": "1"`), computed values numbers [U which ones exactly];
+//! - [`FakeZnuny::add_oddities`] makes a ticket's `TicketGet` answers carry `system` articles,
+//!   hash-valued dynamic fields and entries of unseen shapes;
 //! - requests are checked in this order: outage (503 HTML from a "proxy"), failures injected
 //!   with [`FakeZnuny::fail_next`] (500 with a fault body, or the bare status), then the
 //!   web service. Every request is recorded.
 
 pub mod backstage;
+mod oddities;
 mod server;
 
 use crate::serve::{FakeState, serve_on_loopback};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 use time::macros::{format_description, offset};
@@ -337,6 +340,8 @@ struct World {
     outage: bool,
     fail_next: VecDeque<u16>,
     frozen: Option<OffsetDateTime>,
+    /// Tickets whose answers carry odd entries (see [`FakeZnuny::add_oddities`]).
+    oddities: BTreeSet<i64>,
 }
 
 const ROOT: i64 = 1;
@@ -382,6 +387,7 @@ impl World {
             outage: false,
             fail_next: VecDeque::new(),
             frozen: None,
+            oddities: BTreeSet::new(),
         }
     }
 
@@ -782,6 +788,18 @@ impl FakeZnuny {
             } else {
                 t.dynamic_fields.insert(name.to_owned(), value);
             }
+            w.touch(ticket, STAFF_AGENT);
+        });
+    }
+
+    /// From now on `TicketGet` answers about the ticket carry what a Znuny system may send
+    /// beside the usual: a `system` article visible to the customer, an article whose id is a
+    /// hash, an agent file without `FileID` and with its size in words, dynamic fields valued
+    /// with a hash or named by one or not at all, unknown ticket keys. Every text in them
+    /// contains [`crate::conformance::ODDITY`]. Counts as a change of the ticket.
+    pub fn add_oddities(&self, ticket: i64) {
+        self.change(|w| {
+            w.oddities.insert(ticket);
             w.touch(ticket, STAFF_AGENT);
         });
     }

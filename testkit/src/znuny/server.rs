@@ -922,6 +922,9 @@ fn ticket_json(w: &World, t: &Ticket, options: &GetOptions) -> Value {
             ticket["Article"] = Value::Array(articles);
         }
     }
+    if w.oddities.contains(&t.id) {
+        super::oddities::decorate_ticket(t.id, &mut ticket);
+    }
     ticket
 }
 
