@@ -217,10 +217,52 @@ fn attachment_ref(site: &str, file: &model::File) -> AttachmentRef {
     }
 }
 
+/// Whether the client may see a comment, failing closed.
+///
+/// Public needs positive evidence on every count: `internal` present and `false` (older payloads
+/// omit it), a comment kind teledesk knows (markdown or HTML), an author (comments no user wrote
+/// are Kaiten's own bookkeeping, which the Service Desk portal does not show as replies), and not
+/// the request's description (the requester's own text, which Service Desk shows as the request).
+pub fn visibility_of(comment: &model::Comment) -> Visibility {
+    let known_kind = matches!(
+        comment.text_type,
+        Some(model::TEXT_MARKDOWN | model::TEXT_HTML)
+    );
+    if comment.internal == Some(false)
+        && known_kind
+        && comment.author_id.is_some()
+        && !comment.sd_description
+    {
+        Visibility::Public
+    } else {
+        Visibility::Internal
+    }
+}
+
+/// The name a comment is signed with: the author's full name, else their login, else their id;
+/// never empty and never a literal "null".
+pub fn author_name(comment: &model::Comment) -> String {
+    fn usable(text: &str) -> Option<String> {
+        let text = text.trim();
+        (!text.is_empty() && !text.eq_ignore_ascii_case("null")).then(|| text.to_owned())
+    }
+    let author = comment.author.as_ref();
+    author
+        .and_then(|a| usable(&a.full_name))
+        .or_else(|| author.and_then(|a| a.username.as_deref()).and_then(usable))
+        .unwrap_or_else(|| match comment.author_id.or(author.map(|a| a.id)) {
+            Some(id) => format!("Kaiten user #{id}"),
+            None => "Kaiten".to_owned(),
+        })
+}
+
 /// One comment read back, with the files Kaiten links to it.
 pub fn to_comment(ctx: &Context<'_>, files: &[model::File], comment: &model::Comment) -> Comment {
-    let origin = if comment.author_id == ctx.integration_user || has_any_marker(&comment.text) {
+    let origin = if comment.author_id == Some(ctx.integration_user) || has_any_marker(&comment.text)
+    {
         Origin::Teledesk
+    } else if comment.sd_description {
+        Origin::Requester
     } else {
         Origin::Staff
     };
@@ -233,21 +275,11 @@ pub fn to_comment(ctx: &Context<'_>, files: &[model::File], comment: &model::Com
         Origin::Teledesk => strip_teledesk_comment(&plain),
         _ => plain,
     };
-    let author = comment
-        .author
-        .as_ref()
-        .map(|a| a.full_name.clone())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| format!("Kaiten user {}", comment.author_id));
     Comment {
         id: CommentId(comment.id.to_string()),
-        author,
+        author: author_name(comment),
         body,
-        visibility: if comment.internal {
-            Visibility::Internal
-        } else {
-            Visibility::Public
-        },
+        visibility: visibility_of(comment),
         origin,
         created_at: comment.created,
         attachments: files
@@ -327,7 +359,7 @@ mod tests {
         let comments: Vec<model::Comment> = round_trip(COMMENTS);
         assert_eq!(comments.len(), 4);
         let created: model::Comment = round_trip(COMMENT_CREATED);
-        assert!(!created.internal);
+        assert_eq!(created.internal, Some(false));
         let file: model::File = round_trip(FILE);
         assert!(file.url.is_some());
         let user: model::User = round_trip(USER);
@@ -517,6 +549,96 @@ mod tests {
             .insert("id_42".into(), serde_json::Value::String("  ".into()));
         assert_eq!(resolution_of(&card, Some("id_42")), None);
         assert_eq!(resolution_of(&card, None), None);
+    }
+
+    /// The public staff reply 2003 of the fixture, as JSON to bend.
+    fn public_reply() -> serde_json::Value {
+        let comments: Vec<serde_json::Value> = serde_json::from_str(COMMENTS).expect("comments");
+        comments[2].clone()
+    }
+
+    fn parsed(json: serde_json::Value) -> model::Comment {
+        serde_json::from_value(json).expect("a comment")
+    }
+
+    #[test]
+    fn only_a_comment_known_to_be_public_is_public() {
+        assert_eq!(visibility_of(&parsed(public_reply())), Visibility::Public);
+        let mut cases = Vec::new();
+        let mut missing = public_reply();
+        missing.as_object_mut().expect("object").remove("internal");
+        cases.push(("internal missing", missing));
+        let mut null = public_reply();
+        null["internal"] = serde_json::Value::Null;
+        cases.push(("internal null", null));
+        let mut internal = public_reply();
+        internal["internal"] = serde_json::json!(true);
+        cases.push(("internal", internal));
+        let mut kind = public_reply();
+        kind["type"] = serde_json::json!(3);
+        cases.push(("unknown kind", kind));
+        let mut no_kind = public_reply();
+        no_kind.as_object_mut().expect("object").remove("type");
+        cases.push(("kind missing", no_kind));
+        let mut system = public_reply();
+        system["author_id"] = serde_json::Value::Null;
+        system["author"] = serde_json::Value::Null;
+        cases.push(("no author (Service Desk bookkeeping)", system));
+        let mut description = public_reply();
+        description["sd_description"] = serde_json::json!(true);
+        cases.push(("the request's description", description));
+        for (what, json) in cases {
+            assert_eq!(visibility_of(&parsed(json)), Visibility::Internal, "{what}");
+        }
+    }
+
+    #[test]
+    fn the_requests_description_is_the_requesters_not_a_staff_reply() {
+        let mut json = public_reply();
+        json["sd_description"] = serde_json::json!(true);
+        let statuses = statuses();
+        let ctx = Context {
+            site: "https://acme.kaiten.ru",
+            statuses: &statuses,
+            resolution_property: None,
+            integration_user: 1,
+        };
+        let comment = to_comment(&ctx, &[], &parsed(json));
+        assert_eq!(
+            (comment.origin, comment.visibility),
+            (Origin::Requester, Visibility::Internal)
+        );
+    }
+
+    #[test]
+    fn the_signature_falls_back_and_never_says_null() {
+        let named = parsed(public_reply());
+        assert_eq!(author_name(&named), "Мария Иванова");
+        let mut cases = Vec::new();
+        for full_name in [
+            serde_json::json!(""),
+            serde_json::json!("  "),
+            serde_json::Value::Null,
+            serde_json::json!("null"),
+        ] {
+            let mut json = public_reply();
+            json["author"]["full_name"] = full_name.clone();
+            cases.push((json, "m.ivanova", format!("full_name {full_name}")));
+        }
+        let mut no_login = public_reply();
+        no_login["author"]["full_name"] = serde_json::Value::Null;
+        no_login["author"]["username"] = serde_json::Value::Null;
+        cases.push((no_login, "Kaiten user #100", "no name, no login".into()));
+        let mut no_object = public_reply();
+        no_object.as_object_mut().expect("object").remove("author");
+        cases.push((no_object, "Kaiten user #100", "no author object".into()));
+        let mut nobody = public_reply();
+        nobody["author"] = serde_json::Value::Null;
+        nobody["author_id"] = serde_json::Value::Null;
+        cases.push((nobody, "Kaiten", "no author at all".into()));
+        for (json, expected, what) in cases {
+            assert_eq!(author_name(&parsed(json)), expected, "{what}");
+        }
     }
 
     #[test]

@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 pub struct User {
     /// Kaiten user id.
     pub id: i64,
-    /// Display name.
-    #[serde(default)]
+    /// Display name; empty when the user never set one (Kaiten may send `null`).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub full_name: String,
     /// Login.
     #[serde(default)]
@@ -143,35 +143,44 @@ pub struct Card {
 }
 
 /// A comment (`GET /cards/{id}/comments` items, `POST` answer).
+///
+/// The visibility fields stay as sent (absent is `None`, not `false`): whether a comment may reach
+/// the client is decided in `map`, and an unknown value there means internal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Comment {
     /// Comment id.
     pub id: i64,
     /// Text: markdown when `type` is 1, HTML when 2.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub text: String,
-    /// 1 markdown, 2 HTML.
+    /// 1 markdown, 2 HTML; any other kind is not a comment teledesk knows how to show.
     #[serde(rename = "type", default)]
     pub text_type: Option<i64>,
     /// Card id.
     #[serde(default)]
     pub card_id: Option<i64>,
-    /// Author id.
-    pub author_id: i64,
-    /// The author, when embedded.
+    /// Author id; absent on comments no user wrote.
+    #[serde(default)]
+    pub author_id: Option<i64>,
+    /// The author, when embedded (the extracted spec does not list it; the API sends it).
     #[serde(default)]
     pub author: Option<User>,
-    /// An internal note, invisible to the requester.
+    /// `true` internal note, `false` public; older payloads omit it.
     #[serde(default)]
-    pub internal: bool,
+    pub internal: Option<bool>,
     /// Soft-deleted.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub deleted: bool,
+    /// The comment Service Desk shows as the request's description (the requester's own text).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub sd_description: bool,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,
 }
 
+/// Comment text type of markdown comments.
+pub const TEXT_MARKDOWN: i64 = 1;
 /// Comment text type of HTML comments.
 pub const TEXT_HTML: i64 = 2;
 

@@ -8,7 +8,7 @@ use teledesk_adapter::{
     Cursor, DEFAULT_OVERLAP, ErrorKind, Helpdesk, Origin, StatusClass, TicketId, Visibility,
 };
 use teledesk_kaiten::KaitenAdapter;
-use teledesk_testkit::kaiten::FakeKaiten;
+use teledesk_testkit::kaiten::{FakeKaiten, StaffComment};
 use teledesk_testkit::samples::{self, comment, draft, file};
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
@@ -240,6 +240,63 @@ async fn get_ticket_tells_public_internal_and_own_apart() {
         .expect("download");
     assert_eq!(downloaded.file_name, "отчёт.pdf");
     assert_eq!(downloaded.bytes, vec![1, 2, 3, 0, 255]);
+}
+
+#[tokio::test]
+async fn only_comments_known_to_be_public_are_public_and_each_is_signed() {
+    let fake = FakeKaiten::start().await;
+    let kaiten = adapter(&fake);
+    let ticket = kaiten.create_ticket(&draft(72)).await.expect("create");
+    let card_id = id_of(&ticket.id);
+    let maria = fake.staff_user("Мария Иванова");
+    let login_only = fake.add_user(None, Some("n.petrov"));
+    let nameless = fake.add_user(None, None);
+
+    let public = fake.staff_comment(card_id, StaffComment::public(maria, "Публичный ответ"));
+    let by_login = fake.staff_comment(card_id, StaffComment::public(login_only, "По логину"));
+    let by_id = fake.staff_comment(card_id, StaffComment::public(nameless, "По номеру"));
+    let mut bare = StaffComment::public(maria, "Без объекта автора");
+    bare.embed_author = false;
+    let bare = fake.staff_comment(card_id, bare);
+
+    let mut unflagged = StaffComment::public(maria, "Флаг internal не пришёл");
+    unflagged.internal = None;
+    let mut unknown_kind = StaffComment::public(maria, "Неизвестный вид");
+    unknown_kind.kind = 7;
+    let mut system = StaffComment::public(maria, "Заявка получена по почте");
+    system.author = None;
+    let mut description = StaffComment::public(maria, "Текст заявки");
+    description.sd_description = true;
+    let hidden: Vec<i64> = [unflagged, unknown_kind, system, description]
+        .into_iter()
+        .map(|c| fake.staff_comment(card_id, c))
+        .collect();
+
+    let t = kaiten.get_ticket(&ticket.id).await.expect("get");
+    let public_ones: Vec<(String, String)> = t
+        .comments
+        .iter()
+        .filter(|c| c.visibility == Visibility::Public)
+        .map(|c| (c.id.0.clone(), c.author.clone()))
+        .collect();
+    assert_eq!(
+        public_ones,
+        [
+            (public.to_string(), "Мария Иванова".to_owned()),
+            (by_login.to_string(), "n.petrov".to_owned()),
+            (by_id.to_string(), format!("Kaiten user #{nameless}")),
+            (bare.to_string(), format!("Kaiten user #{maria}")),
+        ]
+    );
+    for id in hidden {
+        let comment = t
+            .comments
+            .iter()
+            .find(|c| c.id.0 == id.to_string())
+            .expect("every comment is read");
+        assert_eq!(comment.visibility, Visibility::Internal, "{}", comment.body);
+        assert!(!comment.author.is_empty() && !comment.author.contains("null"));
+    }
 }
 
 #[tokio::test]
