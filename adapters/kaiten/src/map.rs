@@ -39,6 +39,8 @@ pub struct Context<'a> {
     pub statuses: &'a BTreeMap<i64, StatusClass>,
     /// The custom property holding the resolution.
     pub resolution_property: Option<&'a str>,
+    /// The options of the resolution property when it is a select (its values are option ids).
+    pub resolution_options: &'a [model::SelectValue],
     /// The integration user's id: its comments are teledesk's own.
     pub integration_user: i64,
 }
@@ -197,12 +199,196 @@ pub fn status_of(card: &model::Card, statuses: &BTreeMap<i64, StatusClass>) -> S
     }
 }
 
-fn resolution_of(card: &model::Card, property: Option<&str>) -> Option<String> {
-    let value = card.properties.get(property?)?;
+fn resolution_of(
+    card: &model::Card,
+    property: Option<&str>,
+    options: &[model::SelectValue],
+) -> Option<String> {
+    property_text(card.properties.get(property?)?, options)
+}
+
+/// How teledesk writes and reads a custom property, by its Kaiten type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PropertyShape {
+    /// `string`, `email`, `phone`, `url`: a plain string.
+    Text,
+    /// `number`: a JSON number.
+    Number,
+    /// `checkbox`: a boolean.
+    Checkbox,
+    /// `select`: an array of option ids.
+    Select,
+    /// `date`: `{"date": "2026-07-16", "time": "19:00", "tzOffset": 180}`.
+    Date,
+    /// `user`: a numeric user id.
+    User,
+}
+
+/// The shape of a Kaiten property type; `None` for types teledesk cannot write (formulas are
+/// computed, votes, catalogs and attachments have endpoints of their own, and types Kaiten adds
+/// later are unknown).
+pub fn shape_of(kind: &str) -> Option<PropertyShape> {
+    Some(match kind {
+        "string" | "email" | "phone" | "url" => PropertyShape::Text,
+        "number" => PropertyShape::Number,
+        "checkbox" => PropertyShape::Checkbox,
+        "select" => PropertyShape::Select,
+        "date" => PropertyShape::Date,
+        "user" => PropertyShape::User,
+        _ => return None,
+    })
+}
+
+/// Whether a property of this shape reads back as a resolution text (a user id or a checkbox says
+/// nothing to a client).
+pub fn readable_as_text(shape: PropertyShape) -> bool {
+    matches!(
+        shape,
+        PropertyShape::Text | PropertyShape::Number | PropertyShape::Select | PropertyShape::Date
+    )
+}
+
+/// The id of a usable select option: by id, or by its text (exact, then ignoring case).
+fn option_id(options: &[model::SelectValue], wanted: &serde_json::Value) -> Option<i64> {
+    let usable = || {
+        options
+            .iter()
+            .filter(|o| !o.deleted && o.condition.as_deref() != Some("inactive"))
+    };
+    match wanted {
+        serde_json::Value::Number(n) => {
+            let id = n.as_i64()?;
+            usable().find(|o| o.id == id).map(|o| o.id)
+        }
+        serde_json::Value::String(text) => {
+            let text = text.trim();
+            usable()
+                .find(|o| o.value.trim() == text)
+                .or_else(|| usable().find(|o| o.value.trim().to_lowercase() == text.to_lowercase()))
+                .map(|o| o.id)
+        }
+        _ => None,
+    }
+}
+
+/// A configured value (a TOML scalar) in the wire shape of `definition`'s type; `Err` says why
+/// it does not fit, for the admin.
+pub fn property_value(
+    definition: &model::PropertyDefinition,
+    options: &[model::SelectValue],
+    value: &serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    use serde_json::Value;
+    let kind = &definition.kind;
+    let shape = shape_of(kind).ok_or_else(|| {
+        format!(
+            "property {} «{}» is of type {kind}, which teledesk cannot write",
+            definition.id, definition.name
+        )
+    })?;
+    let refuse = |wanted: &str| {
+        Err(format!(
+            "property {} «{}» is of type {kind} and needs {wanted}",
+            definition.id, definition.name
+        ))
+    };
+    match (shape, value) {
+        (PropertyShape::Text, Value::String(_)) => Ok(value.clone()),
+        (PropertyShape::Text, Value::Number(n)) => Ok(Value::String(n.to_string())),
+        (PropertyShape::Text, _) => refuse("a string"),
+        (PropertyShape::Number, Value::Number(_)) => Ok(value.clone()),
+        (PropertyShape::Number, Value::String(text)) => match text.trim().parse::<f64>() {
+            Ok(number) => serde_json::Number::from_f64(number)
+                .map(Value::Number)
+                .ok_or(())
+                .or_else(|()| refuse("a number")),
+            Err(_) => refuse("a number"),
+        },
+        (PropertyShape::Number, _) => refuse("a number"),
+        (PropertyShape::Checkbox, Value::Bool(_)) => Ok(value.clone()),
+        (PropertyShape::Checkbox, _) => refuse("true or false"),
+        (PropertyShape::Select, Value::String(_) | Value::Number(_)) => {
+            match option_id(options, value) {
+                Some(id) => Ok(Value::Array(vec![Value::from(id)])),
+                None => {
+                    let known: Vec<&str> = options
+                        .iter()
+                        .filter(|o| !o.deleted && o.condition.as_deref() != Some("inactive"))
+                        .map(|o| o.value.as_str())
+                        .collect();
+                    Err(format!(
+                        "property {} «{}» has no option {value}; its options: {}",
+                        definition.id,
+                        definition.name,
+                        known.join(", ")
+                    ))
+                }
+            }
+        }
+        (PropertyShape::Select, _) => refuse("an option's name or id"),
+        (PropertyShape::Date, Value::String(text)) => match date_value(text.trim()) {
+            Some(date) => Ok(date),
+            None => refuse("a date like \"2026-07-16\" or \"2026-07-16T19:00:00+03:00\""),
+        },
+        (PropertyShape::Date, _) => refuse("a date like \"2026-07-16\""),
+        (PropertyShape::User, Value::Number(n)) if n.as_i64().is_some_and(|id| id > 0) => {
+            Ok(value.clone())
+        }
+        (PropertyShape::User, _) => refuse("a user id"),
+    }
+}
+
+/// Kaiten's date object from a calendar date or an RFC 3339 time (whose offset becomes
+/// `tzOffset`, in minutes east of UTC).
+fn date_value(text: &str) -> Option<serde_json::Value> {
+    let day = format_description!("[year]-[month]-[day]");
+    if let Ok(date) = time::Date::parse(text, &day) {
+        return Some(serde_json::json!({
+            "date": date.format(&day).ok()?,
+            "time": null,
+            "tzOffset": null,
+        }));
+    }
+    let at = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    Some(serde_json::json!({
+        "date": at.date().format(&day).ok()?,
+        "time": at.time().format(&format_description!("[hour]:[minute]")).ok()?,
+        "tzOffset": at.offset().whole_minutes(),
+    }))
+}
+
+/// A property value as text for the client: strings and numbers as they are, a select's option
+/// ids by the options' names, a date as `2026-07-16 19:00`; `None` when empty or unreadable.
+pub fn property_text(value: &serde_json::Value, options: &[model::SelectValue]) -> Option<String> {
+    use serde_json::Value;
     let text = match value {
-        serde_json::Value::Null => return None,
-        serde_json::Value::String(s) => s.trim().to_owned(),
-        other => other.to_string(),
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(ids) => {
+            let names: Vec<String> = ids
+                .iter()
+                .filter_map(|id| {
+                    let id = id.as_i64()?;
+                    Some(
+                        options
+                            .iter()
+                            .find(|o| o.id == id)
+                            .map(|o| o.value.trim().to_owned())
+                            .unwrap_or_else(|| format!("#{id}")),
+                    )
+                })
+                .filter(|name| !name.is_empty())
+                .collect();
+            names.join(", ")
+        }
+        Value::Object(date) => {
+            let day = date.get("date").and_then(Value::as_str)?.trim();
+            match date.get("time").and_then(Value::as_str).map(str::trim) {
+                Some(time) if !time.is_empty() => format!("{day} {time}"),
+                _ => day.to_owned(),
+            }
+        }
+        Value::Null | Value::Bool(_) => return None,
     };
     (!text.is_empty()).then_some(text)
 }
@@ -320,7 +506,7 @@ pub fn to_ticket(ctx: &Context<'_>, card: &model::Card, comments: &[model::Comme
             .iter()
             .find(|m| m.member_type == model::MEMBER_RESPONSIBLE)
             .map(|m| m.full_name.clone()),
-        resolution: resolution_of(card, ctx.resolution_property),
+        resolution: resolution_of(card, ctx.resolution_property, ctx.resolution_options),
         updated_at: card.updated,
         comments: comments
             .into_iter()
@@ -480,6 +666,7 @@ mod tests {
             site: "https://acme.kaiten.ru",
             statuses: &statuses,
             resolution_property: Some("id_42"),
+            resolution_options: &[],
             integration_user: 1,
         };
         to_ticket(&ctx, &card, &comments)
@@ -547,8 +734,8 @@ mod tests {
         let mut card: model::Card = serde_json::from_str(CARD).expect("card");
         card.properties
             .insert("id_42".into(), serde_json::Value::String("  ".into()));
-        assert_eq!(resolution_of(&card, Some("id_42")), None);
-        assert_eq!(resolution_of(&card, None), None);
+        assert_eq!(resolution_of(&card, Some("id_42"), &[]), None);
+        assert_eq!(resolution_of(&card, None, &[]), None);
     }
 
     /// The public staff reply 2003 of the fixture, as JSON to bend.
@@ -601,6 +788,7 @@ mod tests {
             site: "https://acme.kaiten.ru",
             statuses: &statuses,
             resolution_property: None,
+            resolution_options: &[],
             integration_user: 1,
         };
         let comment = to_comment(&ctx, &[], &parsed(json));
@@ -638,6 +826,101 @@ mod tests {
         cases.push((nobody, "Kaiten", "no author at all".into()));
         for (json, expected, what) in cases {
             assert_eq!(author_name(&parsed(json)), expected, "{what}");
+        }
+    }
+
+    fn definition(kind: &str) -> model::PropertyDefinition {
+        serde_json::from_value(serde_json::json!({"id": 9, "name": "Поле", "type": kind}))
+            .expect("a definition")
+    }
+
+    fn options() -> Vec<model::SelectValue> {
+        serde_json::from_value(serde_json::json!([
+            {"id": 1, "value": "Принтеры"},
+            {"id": 2, "value": "Сеть", "condition": "inactive"},
+            {"id": 3, "value": "1С", "deleted": true},
+            {"id": 4, "value": "Почта"},
+        ]))
+        .expect("options")
+    }
+
+    #[test]
+    fn property_values_take_the_shape_of_their_type() {
+        use serde_json::json;
+        let shaped = |kind: &str, value: serde_json::Value| {
+            property_value(&definition(kind), &options(), &value)
+        };
+        for (kind, given, sent) in [
+            ("string", json!("VIP"), json!("VIP")),
+            ("email", json!("a@b.example"), json!("a@b.example")),
+            ("url", json!(42), json!("42")),
+            ("number", json!(3), json!(3)),
+            ("number", json!(" 2.5 "), json!(2.5)),
+            ("checkbox", json!(true), json!(true)),
+            ("select", json!("Почта"), json!([4])),
+            ("select", json!("принтеры"), json!([1])),
+            ("select", json!(4), json!([4])),
+            (
+                "date",
+                json!("2026-07-16"),
+                json!({"date": "2026-07-16", "time": null, "tzOffset": null}),
+            ),
+            (
+                "date",
+                json!("2026-07-16T19:00:00-02:30"),
+                json!({"date": "2026-07-16", "time": "19:00", "tzOffset": -150}),
+            ),
+            ("user", json!(100), json!(100)),
+        ] {
+            assert_eq!(shaped(kind, given.clone()), Ok(sent), "{kind} {given}");
+        }
+        for (kind, given) in [
+            ("string", json!(true)),
+            ("number", json!("много")),
+            ("checkbox", json!("да")),
+            ("select", json!("Сеть")),
+            ("select", json!(3)),
+            ("select", json!(true)),
+            ("date", json!("16.07.2026")),
+            ("user", json!("ann")),
+            ("formula", json!(1)),
+            ("catalog", json!("x")),
+            ("something_new", json!("x")),
+        ] {
+            assert!(shaped(kind, given.clone()).is_err(), "{kind} {given}");
+        }
+    }
+
+    #[test]
+    fn property_values_read_back_as_text() {
+        use serde_json::json;
+        let options = options();
+        assert_eq!(
+            property_text(&json!(" Готово "), &options).as_deref(),
+            Some("Готово")
+        );
+        assert_eq!(
+            property_text(&json!(12.5), &options).as_deref(),
+            Some("12.5")
+        );
+        assert_eq!(
+            property_text(&json!([1, 4, 77]), &options).as_deref(),
+            Some("Принтеры, Почта, #77")
+        );
+        assert_eq!(
+            property_text(
+                &json!({"date": "2026-07-16", "time": "19:00", "tzOffset": 180}),
+                &options
+            )
+            .as_deref(),
+            Some("2026-07-16 19:00")
+        );
+        assert_eq!(
+            property_text(&json!({"date": "2026-07-16", "time": null}), &options).as_deref(),
+            Some("2026-07-16")
+        );
+        for empty in [json!(null), json!(""), json!([]), json!(true), json!({})] {
+            assert_eq!(property_text(&empty, &options), None, "{empty}");
         }
     }
 

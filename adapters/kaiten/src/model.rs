@@ -184,6 +184,43 @@ pub const TEXT_MARKDOWN: i64 = 1;
 /// Comment text type of HTML comments.
 pub const TEXT_HTML: i64 = 2;
 
+/// A custom property definition (`GET /company/custom-properties` items).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PropertyDefinition {
+    /// The `<n>` of `id_<n>`.
+    pub id: i64,
+    /// Name, as staff see it.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: String,
+    /// `string`, `number`, `date`, `email`, `phone`, `checkbox`, `select`, `formula`, `url`,
+    /// `collective_score`, `vote`, `collective_vote`, `catalog`, `user`, `attachment` (documented
+    /// values; Kaiten may add more).
+    #[serde(rename = "type", default, deserialize_with = "null_as_default")]
+    pub kind: String,
+    /// Selects only: several options may be picked.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub multi_select: bool,
+    /// `active` or `inactive` (undocumented values may appear).
+    #[serde(default)]
+    pub condition: Option<String>,
+}
+
+/// An option of a select property (`GET /company/custom-properties/{id}/select-values` items).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SelectValue {
+    /// Option id, the value a card stores.
+    pub id: i64,
+    /// The option's text.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub value: String,
+    /// Deleted options stay listed.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub deleted: bool,
+    /// `active` or `inactive`.
+    #[serde(default)]
+    pub condition: Option<String>,
+}
+
 /// Kaiten's error body (`{"message": "..."}`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {

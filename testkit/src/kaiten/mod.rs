@@ -29,6 +29,12 @@
 //!   `sd_description` marks the request's description; the embedded `author` object may be left
 //!   out (the extracted spec lists only `author_id`), and a user's `full_name` and `username` may
 //!   be `null` [U];
+//! - the company has the custom properties of [`FakeKaiten::PROPERTIES`] (one per writable type,
+//!   and a formula), listed by `GET /company/custom-properties` (paged, `limit` ≤ 100 [U]), with
+//!   the select's options at `GET /company/custom-properties/{id}/select-values`; cards take
+//!   property values only in their type's shape (select: array of option ids; date:
+//!   `{"date", "time", "tzOffset"}`; `null` clears) and refuse unknown properties, wrong shapes and
+//!   computed types with 400 [U];
 //! - uploaded files get a `url` on this server (`/files/{id}/{name}`), which needs the token;
 //! - errors are `{"message": "..."}`: 401 `Unauthorized` for a wrong or missing token [U on the
 //!   text], 400 for invalid input, 404 for a missing card;
