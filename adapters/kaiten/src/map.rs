@@ -528,6 +528,8 @@ mod tests {
     const COMMENT_CREATED: &str = include_str!("../../../fixtures/kaiten/comment_created.json");
     const FILE: &str = include_str!("../../../fixtures/kaiten/file_uploaded.json");
     const USER: &str = include_str!("../../../fixtures/kaiten/current_user.json");
+    const PROPERTIES: &str = include_str!("../../../fixtures/kaiten/custom_properties.json");
+    const SELECT_VALUES: &str = include_str!("../../../fixtures/kaiten/select_values.json");
     const ERROR_401: &str = include_str!("../../../fixtures/kaiten/error_401.json");
     const ERROR_402: &str = include_str!("../../../fixtures/kaiten/error_402.json");
 
@@ -548,6 +550,11 @@ mod tests {
         assert_eq!(created.internal, Some(false));
         let file: model::File = round_trip(FILE);
         assert!(file.url.is_some());
+        let properties: Vec<model::PropertyDefinition> = round_trip(PROPERTIES);
+        let kinds: Vec<&str> = properties.iter().map(|p| p.kind.as_str()).collect();
+        assert_eq!(kinds, ["string", "select", "date", "formula"]);
+        let options: Vec<model::SelectValue> = round_trip(SELECT_VALUES);
+        assert_eq!(options[2].condition.as_deref(), Some("inactive"));
         let user: model::User = round_trip(USER);
         assert_eq!(user.full_name, "teledesk bot");
         let e401: model::ErrorBody = round_trip(ERROR_401);
