@@ -554,7 +554,16 @@ impl Helpdesk for KaitenAdapter {
         let integration_user = self.integration_user(OP).await?;
         let card = self.card(OP, card_id).await?;
         let comments = self.comments(OP, card_id).await?;
-        let options = self.resolution_options(OP, &card).await?;
+        let options = match self.resolution_options(OP, &card).await {
+            Ok(options) => options,
+            // A token that may not read the company's properties must not stall the ticket: the
+            // options then show as their ids.
+            Err(e) if matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound) => {
+                tracing::warn!(adapter = KIND, error = %e, "Cannot read the resolution property's options.");
+                Arc::default()
+            }
+            Err(e) => return Err(e),
+        };
         let ctx = map::Context {
             site: self.client.site(),
             statuses: &self.config.statuses,

@@ -408,3 +408,37 @@ async fn garbage_in_a_2xx_is_unexpected() {
     assert_eq!(error.kind(), ErrorKind::Unexpected);
     assert!(!error.is_temporary());
 }
+
+#[tokio::test]
+async fn options_the_token_may_not_read_show_as_ids_without_stalling_the_ticket() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/latest/users/current"))
+        .respond_with(ok("current_user.json"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(
+            "/api/latest/company/custom-properties/43/select-values",
+        ))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"message": "Forbidden"})))
+        .mount(&server)
+        .await;
+    let mut card = fixture("card.json");
+    card["properties"] = json!({"id_43": [502]});
+    Mock::given(method("GET"))
+        .and(path("/api/latest/cards/1001"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(card))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/latest/cards/1001/comments"))
+        .respond_with(ok("comments.json"))
+        .mount(&server)
+        .await;
+    let ticket = adapter(&server, json!({"resolution_property": "id_43"}))
+        .get_ticket(&TicketId("1001".into()))
+        .await
+        .expect("get");
+    assert_eq!(ticket.resolution.as_deref(), Some("#502"));
+}

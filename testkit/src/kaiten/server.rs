@@ -769,3 +769,63 @@ async fn download_file(
     )
         .into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn property(kind: &str, multi_select: bool) -> Property {
+        Property {
+            id: 1,
+            name: "Поле".into(),
+            kind: kind.into(),
+            multi_select,
+            options: vec![(501, "Принтеры".into()), (502, "Сеть".into())],
+        }
+    }
+
+    #[test]
+    fn kaiten_property_values_fit_only_their_types_shape() {
+        for (kind, value) in [
+            ("string", json!("x")),
+            ("url", json!("https://a.example")),
+            ("number", json!(2.5)),
+            ("checkbox", json!(false)),
+            ("select", json!([502])),
+            (
+                "date",
+                json!({"date": "2026-07-16", "time": "19:00", "tzOffset": 180}),
+            ),
+            (
+                "date",
+                json!({"date": "2026-07-16", "time": null, "tzOffset": null}),
+            ),
+            ("user", json!(100)),
+            ("formula", Value::Null),
+        ] {
+            assert!(value_fits(&property(kind, false), &value), "{kind} {value}");
+        }
+        for (kind, value) in [
+            ("string", json!(5)),
+            ("number", json!("5")),
+            ("checkbox", json!("true")),
+            ("select", json!(502)),
+            ("select", json!(["Сеть"])),
+            ("select", json!([503])),
+            ("select", json!([501, 502])),
+            ("select", json!([])),
+            ("date", json!("2026-07-16")),
+            ("date", json!({"date": "16.07.2026"})),
+            ("date", json!({"date": "2026-07-16", "time": "7pm"})),
+            ("user", json!("ann")),
+            ("formula", json!(1)),
+            ("catalog", json!("x")),
+        ] {
+            assert!(
+                !value_fits(&property(kind, false), &value),
+                "{kind} {value}"
+            );
+        }
+        assert!(value_fits(&property("select", true), &json!([501, 502])));
+    }
+}
