@@ -166,6 +166,11 @@ async fn ticket_from_an_album_and_an_album_comment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_replies_status_and_assignee_reach_the_group_but_internal_notes_do_not() {
     let stage = Stage::new(1, "ru", "1s").await;
+    // The chat's properties are written in the shape of each property's type.
+    stage.set_chat_option(
+        "ticket",
+        "{ properties = { id_43 = \"Сеть\", id_44 = \"2026-07-16\" } }",
+    );
     let (tg, kaiten, group, ann) = (&stage.telegram, &stage.kaiten, stage.group(), stage.client);
     let daemon = stage.start(Options::default()).await;
 
@@ -198,6 +203,13 @@ async fn staff_replies_status_and_assignee_reach_the_group_but_internal_notes_do
         .wait_until(WAIT, "the card", |k| k.cards().first().cloned())
         .await;
     assert_eq!(card.title, "Не работает VPN");
+    assert_eq!(
+        serde_json::Value::Object(card.properties.clone()),
+        serde_json::json!({
+            "id_43": [502],
+            "id_44": {"date": "2026-07-16", "time": null, "tzOffset": null},
+        })
+    );
     let card_msg = card_message(&stage, card.id).await;
     assert!(card_msg.text.contains("Новая"), "{}", card_msg.text);
 
