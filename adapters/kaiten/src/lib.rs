@@ -471,16 +471,28 @@ impl Helpdesk for KaitenAdapter {
         } else {
             None
         });
-        let properties = self
-            .property_values(OP, &defaults.properties)
-            .await?
-            .map_err(|problems| {
+        let properties = match self.property_values(OP, &defaults.properties).await {
+            Ok(Ok(shaped)) => shaped,
+            Ok(Err(problems)) => {
                 let text: Vec<String> = problems
                     .iter()
                     .map(|p| format!("[chats.ticket] {p}"))
                     .collect();
-                Error::new(ErrorKind::ConfigInvalid, OP, text.join("; "))
-            })?;
+                return Err(Error::new(ErrorKind::ConfigInvalid, OP, text.join("; ")));
+            }
+            // The spec allows 403 on the company's property list; a token without that right
+            // still creates cards, with the values as configured (right for text and numbers).
+            // `teledesk doctor` says the chat's properties could not be checked.
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                tracing::warn!(
+                    adapter = KIND,
+                    error = %e,
+                    "Cannot read the company's custom properties; writing them as configured."
+                );
+                defaults.properties.clone()
+            }
+            Err(e) => return Err(e),
+        };
         let body = model::CreateCard {
             title: text::ticket_title(&draft.subject, &draft.description, MAX_TITLE_CHARS),
             board_id,

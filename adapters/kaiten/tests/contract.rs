@@ -442,3 +442,35 @@ async fn options_the_token_may_not_read_show_as_ids_without_stalling_the_ticket(
         .expect("get");
     assert_eq!(ticket.resolution.as_deref(), Some("#502"));
 }
+
+#[tokio::test]
+async fn a_token_that_may_not_read_property_definitions_still_creates_cards() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/latest/company/custom-properties"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"message": "Forbidden"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/latest/cards"))
+        .respond_with(ok("card.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut draft = samples::recorded_draft();
+    draft.attachments.clear();
+    draft.defaults = samples::table(json!({"properties": {"id_42": "VIP", "id_45": 3}}));
+    adapter(&server, json!({}))
+        .create_ticket(&draft)
+        .await
+        .expect("created");
+    let requests = server.received_requests().await.expect("recorded");
+    let create = requests
+        .iter()
+        .find(|r| r.method.as_str() == "POST")
+        .expect("POST /cards");
+    assert_eq!(
+        body_of(create)["properties"],
+        json!({"id_42": "VIP", "id_45": 3})
+    );
+}
