@@ -406,13 +406,24 @@ impl Helpdesk for KaitenAdapter {
         const OP: &str = "check";
         let user = self.current_user(OP).await?;
         if self.config.resolution_property.is_some() {
-            self.fetch_definitions(OP).await?;
-            if let Some(problem) = self.resolution_problem(OP).await? {
-                return Err(Error::new(
-                    ErrorKind::ConfigInvalid,
-                    OP,
-                    problem.to_string(),
-                ));
+            match self.fetch_definitions(OP).await {
+                Ok(_) => {
+                    if let Some(problem) = self.resolution_problem(OP).await? {
+                        return Err(Error::new(
+                            ErrorKind::ConfigInvalid,
+                            OP,
+                            problem.to_string(),
+                        ));
+                    }
+                }
+                // The token works (it just read the user); a right it lacks on the property list
+                // is not a reason to call the helpdesk unusable.
+                Err(e) if e.kind() == ErrorKind::PermissionDenied => tracing::warn!(
+                    adapter = KIND,
+                    error = %e,
+                    "Cannot read the company's custom properties to check resolution_property."
+                ),
+                Err(e) => return Err(e),
             }
         }
         Ok(Identity {

@@ -460,10 +460,14 @@ async fn a_token_that_may_not_read_property_definitions_still_creates_cards() {
     let mut draft = samples::recorded_draft();
     draft.attachments.clear();
     draft.defaults = samples::table(json!({"properties": {"id_42": "VIP", "id_45": 3}}));
-    adapter(&server, json!({}))
-        .create_ticket(&draft)
-        .await
-        .expect("created");
+    Mock::given(method("GET"))
+        .and(path("/api/latest/users/current"))
+        .respond_with(ok("current_user.json"))
+        .mount(&server)
+        .await;
+    let kaiten = adapter(&server, json!({}));
+    kaiten.check().await.expect("the token works");
+    kaiten.create_ticket(&draft).await.expect("created");
     let requests = server.received_requests().await.expect("recorded");
     let create = requests
         .iter()
