@@ -10,7 +10,7 @@ use crate::config::{ChatMode, Config};
 use crate::telegram::client::{TelegramClient, TgError};
 use serde_json::Value;
 use std::time::Duration;
-use teledesk_adapter::{Error as HelpdeskError, ErrorKind, Identity};
+use teledesk_adapter::{ConfigProblem, Error as HelpdeskError, ErrorKind, Identity};
 
 /// How a check came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +114,16 @@ pub struct HelpdeskAnswer {
     pub name: String,
     pub kind: String,
     pub identity: Result<Identity, HelpdeskError>,
+    /// [`teledesk_adapter::Helpdesk::check_ticket_defaults`] for each chat of this helpdesk with
+    /// a `[chats.ticket]` table, asked only once `identity` is known.
+    pub ticket_defaults: Vec<TicketDefaultsAnswer>,
+}
+
+/// What a helpdesk says about one chat's `[chats.ticket]` table.
+#[derive(Clone, Debug)]
+pub struct TicketDefaultsAnswer {
+    pub chat: i64,
+    pub problems: Result<Vec<ConfigProblem>, HelpdeskError>,
 }
 
 /// A helpdesk that does not answer within this is reported as unreachable rather than waited for.
@@ -131,6 +141,14 @@ pub async fn run(config: &Config) -> Vec<Check> {
         }
     }
     report
+}
+
+fn no_answer(operation: &'static str) -> HelpdeskError {
+    HelpdeskError::new(
+        ErrorKind::Unavailable,
+        operation,
+        format!("no answer in {} s", HELPDESK_TIMEOUT.as_secs()),
+    )
 }
 
 /// Asks Telegram and every helpdesk what the checks need; also returns the Telegram client (for
@@ -151,16 +169,37 @@ async fn ask(config: &Config) -> (Answers, Option<TelegramClient>) {
     }
     let mut helpdesks = Vec::new();
     for (name, helpdesk) in &config.helpdesks {
+        let mut ticket_defaults = Vec::new();
         let identity = match crate::helpdesks::build(helpdesk) {
-            Ok(adapter) => tokio::time::timeout(HELPDESK_TIMEOUT, adapter.check())
-                .await
-                .unwrap_or_else(|_| {
-                    Err(HelpdeskError::new(
-                        ErrorKind::Unavailable,
-                        "check",
-                        format!("no answer in {} s", HELPDESK_TIMEOUT.as_secs()),
-                    ))
-                }),
+            Ok(adapter) => {
+                let identity = tokio::time::timeout(HELPDESK_TIMEOUT, adapter.check())
+                    .await
+                    .unwrap_or_else(|_| Err(no_answer("check")));
+                // A config finding does not stop the chats' tables from being checked too.
+                let reached = match &identity {
+                    Ok(_) => true,
+                    Err(error) => error.kind() == ErrorKind::ConfigInvalid,
+                };
+                if reached {
+                    for chat in config
+                        .chats
+                        .iter()
+                        .filter(|c| &c.helpdesk == name && !c.ticket.is_empty())
+                    {
+                        let problems = tokio::time::timeout(
+                            HELPDESK_TIMEOUT,
+                            adapter.check_ticket_defaults(&chat.ticket),
+                        )
+                        .await
+                        .unwrap_or_else(|_| Err(no_answer("check_ticket_defaults")));
+                        ticket_defaults.push(TicketDefaultsAnswer {
+                            chat: chat.id,
+                            problems,
+                        });
+                    }
+                }
+                identity
+            }
             Err(problems) => Err(HelpdeskError::new(
                 ErrorKind::ConfigInvalid,
                 "build",
@@ -175,6 +214,7 @@ async fn ask(config: &Config) -> (Answers, Option<TelegramClient>) {
             name: name.clone(),
             kind: helpdesk.kind.clone(),
             identity,
+            ticket_defaults,
         });
     }
     let webhook = match (&telegram, &me) {
@@ -282,6 +322,12 @@ pub fn checks(answers: &Answers) -> Vec<Check> {
     }
     for helpdesk in &answers.helpdesks {
         report.push(helpdesk_check(helpdesk));
+        report.extend(
+            helpdesk
+                .ticket_defaults
+                .iter()
+                .filter_map(ticket_defaults_check),
+        );
     }
     if let Some((url, name)) = &answers.mini_app {
         report.push(Check::new(
@@ -676,6 +722,31 @@ fn pin_check(member: &Value) -> (Status, String) {
     }
 }
 
+/// A line only when something is wrong: a chat whose table is fine needs no mention.
+fn ticket_defaults_check(answer: &TicketDefaultsAnswer) -> Option<Check> {
+    let subject = format!("chat {} [chats.ticket]", answer.chat);
+    match &answer.problems {
+        Ok(problems) if problems.is_empty() => None,
+        Ok(problems) => Some(Check::new(
+            &subject,
+            Status::Fail,
+            format!(
+                "{}: new tickets of this chat will fail until it is fixed",
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )),
+        Err(error) => Some(Check::new(
+            &subject,
+            Status::Warn,
+            format!("could not be checked against the helpdesk ({error})"),
+        )),
+    }
+}
+
 fn helpdesk_check(answer: &HelpdeskAnswer) -> Check {
     let subject = format!("helpdesk {} ({})", answer.name, answer.kind);
     let error = match &answer.identity {
@@ -704,6 +775,7 @@ fn helpdesk_check(answer: &HelpdeskAnswer) -> Check {
             "no API at the configured address ({}): check url in {table}",
             error.message()
         ),
+        ErrorKind::ConfigInvalid => format!("{}: fix it in {table}", error.message()),
         _ => format!("{error}: check {table}"),
     };
     Check::new(&subject, Status::Fail, detail)
@@ -878,6 +950,7 @@ mod tests {
                 id: "7".into(),
                 name: "Integration".into(),
             }),
+            ticket_defaults: Vec::new(),
         });
         answers.mini_app = Some(("https://support.example.com/app/".into(), "support".into()));
         let report = checks(&answers);
@@ -1151,6 +1224,62 @@ mod tests {
     }
 
     #[test]
+    fn ticket_defaults_problems_name_the_chat_and_the_key() {
+        let mut answers = answers(false, Vec::new());
+        answers.helpdesks.push(HelpdeskAnswer {
+            name: "main".into(),
+            kind: "kaiten".into(),
+            identity: Ok(Identity {
+                id: "7".into(),
+                name: "Integration".into(),
+            }),
+            ticket_defaults: vec![
+                TicketDefaultsAnswer {
+                    chat: -1001,
+                    problems: Ok(Vec::new()),
+                },
+                TicketDefaultsAnswer {
+                    chat: -1003,
+                    problems: Ok(vec![
+                        ConfigProblem::new(
+                            "properties.id_99",
+                            "the company has no custom property 99",
+                        ),
+                        ConfigProblem::new(
+                            "properties.id_46",
+                            "property 46 «Стоимость» is of type formula, which teledesk cannot write",
+                        ),
+                    ]),
+                },
+                TicketDefaultsAnswer {
+                    chat: -1004,
+                    problems: Err(HelpdeskError::new(
+                        ErrorKind::Unavailable,
+                        "check_ticket_defaults",
+                        "connection reset",
+                    )),
+                },
+            ],
+        });
+        let report = checks(&answers);
+        let lines: Vec<String> = report
+            .iter()
+            .filter(|c| c.subject.starts_with("chat "))
+            .map(|c| format!("{} {}: {}", c.status.mark(), c.subject, c.detail))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "FAIL chat -1003 [chats.ticket]: properties.id_99: the company has no custom \
+                 property 99; properties.id_46: property 46 «Стоимость» is of type formula, which \
+                 teledesk cannot write: new tickets of this chat will fail until it is fixed",
+                "WARN chat -1004 [chats.ticket]: could not be checked against the helpdesk \
+                 (check_ticket_defaults failed (Unavailable, temporary): connection reset)",
+            ]
+        );
+    }
+
+    #[test]
     fn helpdesk_failures_name_the_table_and_the_cause() {
         let mut answers = answers(false, Vec::new());
         for (name, kind, message) in [
@@ -1166,6 +1295,7 @@ mod tests {
                 name: name.into(),
                 kind: "kaiten".into(),
                 identity: Err(HelpdeskError::new(kind, "check", message)),
+                ticket_defaults: Vec::new(),
             });
         }
         insta::assert_snapshot!(chat_lines(&answers), @"

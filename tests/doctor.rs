@@ -201,3 +201,34 @@ async fn an_upgraded_group_names_its_new_id_and_is_checked_there() {
     ");
     assert_eq!(code, 1, "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kaiten_properties_that_do_not_exist_or_fit_are_named() {
+    let stage = Stage::channel("ru", "1s").await;
+    // A formula cannot be shown as a resolution.
+    let text = std::fs::read_to_string(&stage.config_path).expect("read config");
+    let text = text.replacen(
+        &format!(
+            "resolution_property = \"{}\"",
+            teledesk::demo::RESOLUTION_PROPERTY
+        ),
+        "resolution_property = \"id_46\"",
+        1,
+    );
+    std::fs::write(&stage.config_path, text).expect("write config");
+    stage.set_chat_option(
+        "ticket",
+        "{ properties = { id_99 = \"x\", id_43 = \"Сеть\", id_48 = \"да\" } }",
+    );
+
+    let (stdout, stderr, code) = doctor(&stage).await;
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("helpdesk main") || l.contains("[chats.ticket]"))
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"), @"
+    FAIL  helpdesk main (kaiten): resolution_property: property 46 «Стоимость» is of type formula, which teledesk cannot show as a resolution; use a string, number, select, date, url, email or phone property: fix it in [helpdesks.main]
+    FAIL  chat -1001000000002 [chats.ticket]: properties.id_48: property 48 «VIP» is of type checkbox and needs true or false; properties.id_99: the company has no custom property 99: new tickets of this chat will fail until it is fixed
+    ");
+    assert_eq!(code, 1, "{stderr}");
+}

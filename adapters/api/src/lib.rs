@@ -83,6 +83,18 @@ pub trait Helpdesk: Send + Sync {
     /// Returns the integration account teledesk acts as. Used by `teledesk doctor` and at start-up.
     async fn check(&self) -> Result<Identity>;
 
+    /// Checks a chat's `[chats.ticket]` table against the live helpdesk: what offline validation
+    /// cannot know, such as whether a named custom field or property exists there and can take
+    /// the configured value.
+    ///
+    /// Returns the problems keyed relative to the table (`properties.id_7`), empty when all is
+    /// well. Used by `teledesk doctor`. The default finds nothing beyond offline validation.
+    /// Errors are those of the requests made (unreachable helpdesk, refused credentials).
+    async fn check_ticket_defaults(&self, defaults: &ConfigTable) -> Result<Vec<ConfigProblem>> {
+        let _ = defaults;
+        Ok(Vec::new())
+    }
+
     /// Creates a ticket, or finds the one an earlier attempt with the same key created.
     ///
     /// The requester's Telegram identity, company and a link to the source message must be visible

@@ -16,6 +16,8 @@ pub use config::{KaitenConfig, TicketDefaults};
 use async_trait::async_trait;
 use client::KaitenClient;
 use reqwest::Method;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
     ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk, Identity,
@@ -76,6 +78,21 @@ pub struct KaitenAdapter {
     client: KaitenClient,
     /// The integration user's id, learned on first need; its comments are teledesk's own.
     me: OnceCell<i64>,
+    /// The company's property definitions and select options, read on first need.
+    properties: PropertyCache,
+}
+
+/// Property definitions change rarely (an admin's edit), so they are read once and re-read only
+/// when a property or option teledesk looks for is not in the cached copy.
+#[derive(Debug, Default)]
+struct PropertyCache {
+    definitions: Mutex<Option<Arc<Vec<model::PropertyDefinition>>>>,
+    options: Mutex<HashMap<i64, Arc<Vec<model::SelectValue>>>>,
+}
+
+/// `id_<n>` → `n`.
+fn property_number(key: &str) -> Option<i64> {
+    key.strip_prefix("id_")?.parse().ok()
 }
 
 impl KaitenAdapter {
@@ -88,6 +105,7 @@ impl KaitenAdapter {
             config,
             client,
             me: OnceCell::new(),
+            properties: PropertyCache::default(),
         })
     }
 
@@ -108,6 +126,206 @@ impl KaitenAdapter {
             .get_or_try_init(|| async { self.current_user(op).await.map(|u| u.id) })
             .await
             .copied()
+    }
+
+    async fn fetch_definitions(
+        &self,
+        op: &'static str,
+    ) -> Result<Arc<Vec<model::PropertyDefinition>>> {
+        let mut all = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let query = [
+                ("limit", PAGE_SIZE.to_string()),
+                ("offset", all.len().to_string()),
+            ];
+            let page: Vec<model::PropertyDefinition> = self
+                .client
+                .get(op, "/company/custom-properties", &query)
+                .await?;
+            let count = page.len();
+            all.extend(page);
+            if count < PAGE_SIZE {
+                let all = Arc::new(all);
+                *self
+                    .properties
+                    .definitions
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(all.clone());
+                return Ok(all);
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Unexpected,
+            op,
+            format!(
+                "more than {} custom properties; is Kaiten ignoring `offset`?",
+                PAGE_SIZE * MAX_PAGES
+            ),
+        ))
+    }
+
+    /// The definition of property `id`, from the cache, re-read once when it is not there (an admin
+    /// may have added it since); `None` when the company has no such property.
+    async fn definition(
+        &self,
+        op: &'static str,
+        id: i64,
+    ) -> Result<Option<model::PropertyDefinition>> {
+        let cached = self
+            .properties
+            .definitions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(found) = cached
+            .as_ref()
+            .and_then(|all| all.iter().find(|d| d.id == id))
+        {
+            return Ok(Some(found.clone()));
+        }
+        let fresh = self.fetch_definitions(op).await?;
+        Ok(fresh.iter().find(|d| d.id == id).cloned())
+    }
+
+    /// The options of select property `id`; `refresh` re-reads them (an option may be new).
+    async fn select_values(
+        &self,
+        op: &'static str,
+        id: i64,
+        refresh: bool,
+    ) -> Result<Arc<Vec<model::SelectValue>>> {
+        if !refresh
+            && let Some(cached) = self
+                .properties
+                .options
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&id)
+        {
+            return Ok(cached.clone());
+        }
+        let values: Vec<model::SelectValue> = self
+            .client
+            .get(
+                op,
+                &format!("/company/custom-properties/{id}/select-values"),
+                &[],
+            )
+            .await?;
+        let values = Arc::new(values);
+        self.properties
+            .options
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, values.clone());
+        Ok(values)
+    }
+
+    /// `key = value` of a `[chats.ticket] properties` table in the wire shape of the property's
+    /// type; `Err(message)` when the property is missing or the value cannot be written to it.
+    async fn property_value(
+        &self,
+        op: &'static str,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> Result<std::result::Result<serde_json::Value, String>> {
+        let Some(id) = property_number(key) else {
+            return Ok(Err("must name a custom property as id_<n>".into()));
+        };
+        let Some(definition) = self.definition(op, id).await? else {
+            return Ok(Err(format!("the company has no custom property {id}")));
+        };
+        if map::shape_of(&definition.kind) != Some(map::PropertyShape::Select) {
+            return Ok(map::property_value(&definition, &[], value));
+        }
+        let options = self.select_values(op, id, false).await?;
+        match map::property_value(&definition, &options, value) {
+            Ok(shaped) => Ok(Ok(shaped)),
+            // The option may have been added after the options were cached.
+            Err(_) => {
+                let options = self.select_values(op, id, true).await?;
+                Ok(map::property_value(&definition, &options, value))
+            }
+        }
+    }
+
+    /// The chat's `[chats.ticket] properties` in the wire shape of each property's type, or the
+    /// problems, one per key.
+    async fn property_values(
+        &self,
+        op: &'static str,
+        properties: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<std::result::Result<serde_json::Map<String, serde_json::Value>, Vec<ConfigProblem>>>
+    {
+        let mut shaped = serde_json::Map::new();
+        let mut problems = Vec::new();
+        for (key, value) in properties {
+            match self.property_value(op, key, value).await? {
+                Ok(value) => {
+                    shaped.insert(key.clone(), value);
+                }
+                Err(message) => {
+                    problems.push(ConfigProblem::new(format!("properties.{key}"), message))
+                }
+            }
+        }
+        Ok(if problems.is_empty() {
+            Ok(shaped)
+        } else {
+            Err(problems)
+        })
+    }
+
+    /// What is wrong with `resolution_property` in this company, if anything.
+    async fn resolution_problem(&self, op: &'static str) -> Result<Option<ConfigProblem>> {
+        let Some(key) = self.config.resolution_property.as_deref() else {
+            return Ok(None);
+        };
+        let Some(id) = property_number(key) else {
+            return Ok(None);
+        };
+        let problem = |message: String| Some(ConfigProblem::new("resolution_property", message));
+        Ok(match self.definition(op, id).await? {
+            None => problem(format!("the company has no custom property {id}")),
+            Some(d) if !map::shape_of(&d.kind).is_some_and(map::readable_as_text) => {
+                problem(format!(
+                    "property {id} «{}» is of type {}, which teledesk cannot show as a resolution; \
+                 use a string, number, select, date, url, email or phone property",
+                    d.name, d.kind
+                ))
+            }
+            Some(_) => None,
+        })
+    }
+
+    /// The options of the resolution property when the card holds option ids for it; re-read once
+    /// when an id is not among the cached ones.
+    async fn resolution_options(
+        &self,
+        op: &'static str,
+        card: &model::Card,
+    ) -> Result<Arc<Vec<model::SelectValue>>> {
+        let Some((key, ids)) = self.config.resolution_property.as_deref().and_then(|key| {
+            card.properties
+                .get(key)
+                .and_then(serde_json::Value::as_array)
+                .map(|ids| (key, ids))
+        }) else {
+            return Ok(Arc::default());
+        };
+        let Some(id) = property_number(key) else {
+            return Ok(Arc::default());
+        };
+        let options = self.select_values(op, id, false).await?;
+        let all_known = ids
+            .iter()
+            .filter_map(serde_json::Value::as_i64)
+            .all(|wanted| options.iter().any(|o| o.id == wanted));
+        if all_known {
+            Ok(options)
+        } else {
+            self.select_values(op, id, true).await
+        }
     }
 
     async fn card(&self, op: &'static str, card_id: i64) -> Result<model::Card> {
@@ -185,12 +403,51 @@ impl Helpdesk for KaitenAdapter {
         CAPABILITY
     }
 
+    /// Also checks that `resolution_property` exists in the company and has a type teledesk can
+    /// show; the definitions are re-read, so a fix in Kaiten shows at the next check.
     async fn check(&self) -> Result<Identity> {
-        let user = self.current_user("check").await?;
+        const OP: &str = "check";
+        let user = self.current_user(OP).await?;
+        if self.config.resolution_property.is_some() {
+            match self.fetch_definitions(OP).await {
+                Ok(_) => {
+                    if let Some(problem) = self.resolution_problem(OP).await? {
+                        return Err(Error::new(
+                            ErrorKind::ConfigInvalid,
+                            OP,
+                            problem.to_string(),
+                        ));
+                    }
+                }
+                // The token works (it just read the user); a right it lacks on the property list
+                // is not a reason to call the helpdesk unusable.
+                Err(e) if e.kind() == ErrorKind::PermissionDenied => tracing::warn!(
+                    adapter = KIND,
+                    error = %e,
+                    "Cannot read the company's custom properties to check resolution_property."
+                ),
+                Err(e) => return Err(e),
+            }
+        }
         Ok(Identity {
             id: user.id.to_string(),
             name: user.full_name,
         })
+    }
+
+    /// Every `properties` key must name a property of the company whose type teledesk can write,
+    /// with a value that fits it (a select's option must exist).
+    async fn check_ticket_defaults(&self, defaults: &ConfigTable) -> Result<Vec<ConfigProblem>> {
+        const OP: &str = "check_ticket_defaults";
+        let defaults = match TicketDefaults::from_table(defaults) {
+            Ok(defaults) => defaults,
+            Err(problems) => return Ok(problems),
+        };
+        Ok(self
+            .property_values(OP, &defaults.properties)
+            .await?
+            .err()
+            .unwrap_or_default())
     }
 
     async fn create_ticket(&self, draft: &TicketDraft) -> Result<TicketRef> {
@@ -228,6 +485,28 @@ impl Helpdesk for KaitenAdapter {
         } else {
             None
         });
+        let properties = match self.property_values(OP, &defaults.properties).await {
+            Ok(Ok(shaped)) => shaped,
+            Ok(Err(problems)) => {
+                let text: Vec<String> = problems
+                    .iter()
+                    .map(|p| format!("[chats.ticket] {p}"))
+                    .collect();
+                return Err(Error::new(ErrorKind::ConfigInvalid, OP, text.join("; ")));
+            }
+            // The spec allows 403 on the company's property list; a token without that right
+            // still creates cards, with the values as configured (right for text and numbers).
+            // `teledesk doctor` says the chat's properties could not be checked.
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                tracing::warn!(
+                    adapter = KIND,
+                    error = %e,
+                    "Cannot read the company's custom properties; writing them as configured."
+                );
+                defaults.properties.clone()
+            }
+            Err(e) => return Err(e),
+        };
         let body = model::CreateCard {
             title: text::ticket_title(&draft.subject, &draft.description, MAX_TITLE_CHARS),
             board_id,
@@ -236,7 +515,7 @@ impl Helpdesk for KaitenAdapter {
             type_id: defaults.type_id.or(self.config.type_id),
             owner_id: defaults.owner_id,
             responsible_id: defaults.responsible_id,
-            properties: (!defaults.properties.is_empty()).then(|| defaults.properties.clone()),
+            properties: (!properties.is_empty()).then_some(properties),
             external_id: draft.key.0.clone(),
             description: map::card_description(draft),
             text_format_type_id: 1,
@@ -301,10 +580,21 @@ impl Helpdesk for KaitenAdapter {
         let integration_user = self.integration_user(OP).await?;
         let card = self.card(OP, card_id).await?;
         let comments = self.comments(OP, card_id).await?;
+        let options = match self.resolution_options(OP, &card).await {
+            Ok(options) => options,
+            // A token that may not read the company's properties must not stall the ticket: the
+            // options then show as their ids.
+            Err(e) if matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound) => {
+                tracing::warn!(adapter = KIND, error = %e, "Cannot read the resolution property's options.");
+                Arc::default()
+            }
+            Err(e) => return Err(e),
+        };
         let ctx = map::Context {
             site: self.client.site(),
             statuses: &self.config.statuses,
             resolution_property: self.config.resolution_property.as_deref(),
+            resolution_options: &options,
             integration_user,
         };
         Ok(map::to_ticket(&ctx, &card, &comments))

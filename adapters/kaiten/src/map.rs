@@ -39,6 +39,8 @@ pub struct Context<'a> {
     pub statuses: &'a BTreeMap<i64, StatusClass>,
     /// The custom property holding the resolution.
     pub resolution_property: Option<&'a str>,
+    /// The options of the resolution property when it is a select (its values are option ids).
+    pub resolution_options: &'a [model::SelectValue],
     /// The integration user's id: its comments are teledesk's own.
     pub integration_user: i64,
 }
@@ -197,12 +199,196 @@ pub fn status_of(card: &model::Card, statuses: &BTreeMap<i64, StatusClass>) -> S
     }
 }
 
-fn resolution_of(card: &model::Card, property: Option<&str>) -> Option<String> {
-    let value = card.properties.get(property?)?;
+fn resolution_of(
+    card: &model::Card,
+    property: Option<&str>,
+    options: &[model::SelectValue],
+) -> Option<String> {
+    property_text(card.properties.get(property?)?, options)
+}
+
+/// How teledesk writes and reads a custom property, by its Kaiten type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PropertyShape {
+    /// `string`, `email`, `phone`, `url`: a plain string.
+    Text,
+    /// `number`: a JSON number.
+    Number,
+    /// `checkbox`: a boolean.
+    Checkbox,
+    /// `select`: an array of option ids.
+    Select,
+    /// `date`: `{"date": "2026-07-16", "time": "19:00", "tzOffset": 180}`.
+    Date,
+    /// `user`: a numeric user id.
+    User,
+}
+
+/// The shape of a Kaiten property type; `None` for types teledesk cannot write (formulas are
+/// computed, votes, catalogs and attachments have endpoints of their own, and types Kaiten adds
+/// later are unknown).
+pub fn shape_of(kind: &str) -> Option<PropertyShape> {
+    Some(match kind {
+        "string" | "email" | "phone" | "url" => PropertyShape::Text,
+        "number" => PropertyShape::Number,
+        "checkbox" => PropertyShape::Checkbox,
+        "select" => PropertyShape::Select,
+        "date" => PropertyShape::Date,
+        "user" => PropertyShape::User,
+        _ => return None,
+    })
+}
+
+/// Whether a property of this shape reads back as a resolution text (a user id or a checkbox says
+/// nothing to a client).
+pub fn readable_as_text(shape: PropertyShape) -> bool {
+    matches!(
+        shape,
+        PropertyShape::Text | PropertyShape::Number | PropertyShape::Select | PropertyShape::Date
+    )
+}
+
+/// The id of a usable select option: by id, or by its text (exact, then ignoring case).
+fn option_id(options: &[model::SelectValue], wanted: &serde_json::Value) -> Option<i64> {
+    let usable = || {
+        options
+            .iter()
+            .filter(|o| !o.deleted && o.condition.as_deref() != Some("inactive"))
+    };
+    match wanted {
+        serde_json::Value::Number(n) => {
+            let id = n.as_i64()?;
+            usable().find(|o| o.id == id).map(|o| o.id)
+        }
+        serde_json::Value::String(text) => {
+            let text = text.trim();
+            usable()
+                .find(|o| o.value.trim() == text)
+                .or_else(|| usable().find(|o| o.value.trim().to_lowercase() == text.to_lowercase()))
+                .map(|o| o.id)
+        }
+        _ => None,
+    }
+}
+
+/// A configured value (a TOML scalar) in the wire shape of `definition`'s type; `Err` says why
+/// it does not fit, for the admin.
+pub fn property_value(
+    definition: &model::PropertyDefinition,
+    options: &[model::SelectValue],
+    value: &serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    use serde_json::Value;
+    let kind = &definition.kind;
+    let shape = shape_of(kind).ok_or_else(|| {
+        format!(
+            "property {} «{}» is of type {kind}, which teledesk cannot write",
+            definition.id, definition.name
+        )
+    })?;
+    let refuse = |wanted: &str| {
+        Err(format!(
+            "property {} «{}» is of type {kind} and needs {wanted}",
+            definition.id, definition.name
+        ))
+    };
+    match (shape, value) {
+        (PropertyShape::Text, Value::String(_)) => Ok(value.clone()),
+        (PropertyShape::Text, Value::Number(n)) => Ok(Value::String(n.to_string())),
+        (PropertyShape::Text, _) => refuse("a string"),
+        (PropertyShape::Number, Value::Number(_)) => Ok(value.clone()),
+        (PropertyShape::Number, Value::String(text)) => match text.trim().parse::<f64>() {
+            Ok(number) => serde_json::Number::from_f64(number)
+                .map(Value::Number)
+                .ok_or(())
+                .or_else(|()| refuse("a number")),
+            Err(_) => refuse("a number"),
+        },
+        (PropertyShape::Number, _) => refuse("a number"),
+        (PropertyShape::Checkbox, Value::Bool(_)) => Ok(value.clone()),
+        (PropertyShape::Checkbox, _) => refuse("true or false"),
+        (PropertyShape::Select, Value::String(_) | Value::Number(_)) => {
+            match option_id(options, value) {
+                Some(id) => Ok(Value::Array(vec![Value::from(id)])),
+                None => {
+                    let known: Vec<&str> = options
+                        .iter()
+                        .filter(|o| !o.deleted && o.condition.as_deref() != Some("inactive"))
+                        .map(|o| o.value.as_str())
+                        .collect();
+                    Err(format!(
+                        "property {} «{}» has no option {value}; its options: {}",
+                        definition.id,
+                        definition.name,
+                        known.join(", ")
+                    ))
+                }
+            }
+        }
+        (PropertyShape::Select, _) => refuse("an option's name or id"),
+        (PropertyShape::Date, Value::String(text)) => match date_value(text.trim()) {
+            Some(date) => Ok(date),
+            None => refuse("a date like \"2026-07-16\" or \"2026-07-16T19:00:00+03:00\""),
+        },
+        (PropertyShape::Date, _) => refuse("a date like \"2026-07-16\""),
+        (PropertyShape::User, Value::Number(n)) if n.as_i64().is_some_and(|id| id > 0) => {
+            Ok(value.clone())
+        }
+        (PropertyShape::User, _) => refuse("a user id"),
+    }
+}
+
+/// Kaiten's date object from a calendar date or an RFC 3339 time (whose offset becomes
+/// `tzOffset`, in minutes east of UTC).
+fn date_value(text: &str) -> Option<serde_json::Value> {
+    let day = format_description!("[year]-[month]-[day]");
+    if let Ok(date) = time::Date::parse(text, &day) {
+        return Some(serde_json::json!({
+            "date": date.format(&day).ok()?,
+            "time": null,
+            "tzOffset": null,
+        }));
+    }
+    let at = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    Some(serde_json::json!({
+        "date": at.date().format(&day).ok()?,
+        "time": at.time().format(&format_description!("[hour]:[minute]")).ok()?,
+        "tzOffset": at.offset().whole_minutes(),
+    }))
+}
+
+/// A property value as text for the client: strings and numbers as they are, a select's option
+/// ids by the options' names, a date as `2026-07-16 19:00`; `None` when empty or unreadable.
+pub fn property_text(value: &serde_json::Value, options: &[model::SelectValue]) -> Option<String> {
+    use serde_json::Value;
     let text = match value {
-        serde_json::Value::Null => return None,
-        serde_json::Value::String(s) => s.trim().to_owned(),
-        other => other.to_string(),
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(ids) => {
+            let names: Vec<String> = ids
+                .iter()
+                .filter_map(|id| {
+                    let id = id.as_i64()?;
+                    Some(
+                        options
+                            .iter()
+                            .find(|o| o.id == id)
+                            .map(|o| o.value.trim().to_owned())
+                            .unwrap_or_else(|| format!("#{id}")),
+                    )
+                })
+                .filter(|name| !name.is_empty())
+                .collect();
+            names.join(", ")
+        }
+        Value::Object(date) => {
+            let day = date.get("date").and_then(Value::as_str)?.trim();
+            match date.get("time").and_then(Value::as_str).map(str::trim) {
+                Some(time) if !time.is_empty() => format!("{day} {time}"),
+                _ => day.to_owned(),
+            }
+        }
+        Value::Null | Value::Bool(_) => return None,
     };
     (!text.is_empty()).then_some(text)
 }
@@ -217,10 +403,52 @@ fn attachment_ref(site: &str, file: &model::File) -> AttachmentRef {
     }
 }
 
+/// Whether the client may see a comment, failing closed.
+///
+/// Public needs positive evidence on every count: `internal` present and `false` (older payloads
+/// omit it), a comment kind teledesk knows (markdown or HTML), an author (comments no user wrote
+/// are Kaiten's own bookkeeping, which the Service Desk portal does not show as replies), and not
+/// the request's description (the requester's own text, which Service Desk shows as the request).
+pub fn visibility_of(comment: &model::Comment) -> Visibility {
+    let known_kind = matches!(
+        comment.text_type,
+        Some(model::TEXT_MARKDOWN | model::TEXT_HTML)
+    );
+    if comment.internal == Some(false)
+        && known_kind
+        && comment.author_id.is_some()
+        && !comment.sd_description
+    {
+        Visibility::Public
+    } else {
+        Visibility::Internal
+    }
+}
+
+/// The name a comment is signed with: the author's full name, else their login, else their id;
+/// never empty and never a literal "null".
+pub fn author_name(comment: &model::Comment) -> String {
+    fn usable(text: &str) -> Option<String> {
+        let text = text.trim();
+        (!text.is_empty() && !text.eq_ignore_ascii_case("null")).then(|| text.to_owned())
+    }
+    let author = comment.author.as_ref();
+    author
+        .and_then(|a| usable(&a.full_name))
+        .or_else(|| author.and_then(|a| a.username.as_deref()).and_then(usable))
+        .unwrap_or_else(|| match comment.author_id.or(author.map(|a| a.id)) {
+            Some(id) => format!("Kaiten user #{id}"),
+            None => "Kaiten".to_owned(),
+        })
+}
+
 /// One comment read back, with the files Kaiten links to it.
 pub fn to_comment(ctx: &Context<'_>, files: &[model::File], comment: &model::Comment) -> Comment {
-    let origin = if comment.author_id == ctx.integration_user || has_any_marker(&comment.text) {
+    let origin = if comment.author_id == Some(ctx.integration_user) || has_any_marker(&comment.text)
+    {
         Origin::Teledesk
+    } else if comment.sd_description {
+        Origin::Requester
     } else {
         Origin::Staff
     };
@@ -233,21 +461,11 @@ pub fn to_comment(ctx: &Context<'_>, files: &[model::File], comment: &model::Com
         Origin::Teledesk => strip_teledesk_comment(&plain),
         _ => plain,
     };
-    let author = comment
-        .author
-        .as_ref()
-        .map(|a| a.full_name.clone())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| format!("Kaiten user {}", comment.author_id));
     Comment {
         id: CommentId(comment.id.to_string()),
-        author,
+        author: author_name(comment),
         body,
-        visibility: if comment.internal {
-            Visibility::Internal
-        } else {
-            Visibility::Public
-        },
+        visibility: visibility_of(comment),
         origin,
         created_at: comment.created,
         attachments: files
@@ -288,7 +506,7 @@ pub fn to_ticket(ctx: &Context<'_>, card: &model::Card, comments: &[model::Comme
             .iter()
             .find(|m| m.member_type == model::MEMBER_RESPONSIBLE)
             .map(|m| m.full_name.clone()),
-        resolution: resolution_of(card, ctx.resolution_property),
+        resolution: resolution_of(card, ctx.resolution_property, ctx.resolution_options),
         updated_at: card.updated,
         comments: comments
             .into_iter()
@@ -310,6 +528,8 @@ mod tests {
     const COMMENT_CREATED: &str = include_str!("../../../fixtures/kaiten/comment_created.json");
     const FILE: &str = include_str!("../../../fixtures/kaiten/file_uploaded.json");
     const USER: &str = include_str!("../../../fixtures/kaiten/current_user.json");
+    const PROPERTIES: &str = include_str!("../../../fixtures/kaiten/custom_properties.json");
+    const SELECT_VALUES: &str = include_str!("../../../fixtures/kaiten/select_values.json");
     const ERROR_401: &str = include_str!("../../../fixtures/kaiten/error_401.json");
     const ERROR_402: &str = include_str!("../../../fixtures/kaiten/error_402.json");
 
@@ -327,9 +547,14 @@ mod tests {
         let comments: Vec<model::Comment> = round_trip(COMMENTS);
         assert_eq!(comments.len(), 4);
         let created: model::Comment = round_trip(COMMENT_CREATED);
-        assert!(!created.internal);
+        assert_eq!(created.internal, Some(false));
         let file: model::File = round_trip(FILE);
         assert!(file.url.is_some());
+        let properties: Vec<model::PropertyDefinition> = round_trip(PROPERTIES);
+        let kinds: Vec<&str> = properties.iter().map(|p| p.kind.as_str()).collect();
+        assert_eq!(kinds, ["string", "select", "date", "formula"]);
+        let options: Vec<model::SelectValue> = round_trip(SELECT_VALUES);
+        assert_eq!(options[2].condition.as_deref(), Some("inactive"));
         let user: model::User = round_trip(USER);
         assert_eq!(user.full_name, "teledesk bot");
         let e401: model::ErrorBody = round_trip(ERROR_401);
@@ -448,6 +673,7 @@ mod tests {
             site: "https://acme.kaiten.ru",
             statuses: &statuses,
             resolution_property: Some("id_42"),
+            resolution_options: &[],
             integration_user: 1,
         };
         to_ticket(&ctx, &card, &comments)
@@ -515,8 +741,199 @@ mod tests {
         let mut card: model::Card = serde_json::from_str(CARD).expect("card");
         card.properties
             .insert("id_42".into(), serde_json::Value::String("  ".into()));
-        assert_eq!(resolution_of(&card, Some("id_42")), None);
-        assert_eq!(resolution_of(&card, None), None);
+        assert_eq!(resolution_of(&card, Some("id_42"), &[]), None);
+        assert_eq!(resolution_of(&card, None, &[]), None);
+    }
+
+    /// The public staff reply 2003 of the fixture, as JSON to bend.
+    fn public_reply() -> serde_json::Value {
+        let comments: Vec<serde_json::Value> = serde_json::from_str(COMMENTS).expect("comments");
+        comments[2].clone()
+    }
+
+    fn parsed(json: serde_json::Value) -> model::Comment {
+        serde_json::from_value(json).expect("a comment")
+    }
+
+    #[test]
+    fn only_a_comment_known_to_be_public_is_public() {
+        assert_eq!(visibility_of(&parsed(public_reply())), Visibility::Public);
+        let mut cases = Vec::new();
+        let mut missing = public_reply();
+        missing.as_object_mut().expect("object").remove("internal");
+        cases.push(("internal missing", missing));
+        let mut null = public_reply();
+        null["internal"] = serde_json::Value::Null;
+        cases.push(("internal null", null));
+        let mut internal = public_reply();
+        internal["internal"] = serde_json::json!(true);
+        cases.push(("internal", internal));
+        let mut kind = public_reply();
+        kind["type"] = serde_json::json!(3);
+        cases.push(("unknown kind", kind));
+        let mut no_kind = public_reply();
+        no_kind.as_object_mut().expect("object").remove("type");
+        cases.push(("kind missing", no_kind));
+        let mut system = public_reply();
+        system["author_id"] = serde_json::Value::Null;
+        system["author"] = serde_json::Value::Null;
+        cases.push(("no author (Service Desk bookkeeping)", system));
+        let mut description = public_reply();
+        description["sd_description"] = serde_json::json!(true);
+        cases.push(("the request's description", description));
+        for (what, json) in cases {
+            // A kind teledesk does not know does not even decode: the tolerant comment list skips
+            // it. Either way it never reaches the client.
+            match serde_json::from_value::<model::Comment>(json) {
+                Ok(comment) => assert_eq!(visibility_of(&comment), Visibility::Internal, "{what}"),
+                Err(_) => assert_eq!(what, "unknown kind", "only an unknown kind is skipped"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_requests_description_is_the_requesters_not_a_staff_reply() {
+        let mut json = public_reply();
+        json["sd_description"] = serde_json::json!(true);
+        let statuses = statuses();
+        let ctx = Context {
+            site: "https://acme.kaiten.ru",
+            statuses: &statuses,
+            resolution_property: None,
+            resolution_options: &[],
+            integration_user: 1,
+        };
+        let comment = to_comment(&ctx, &[], &parsed(json));
+        assert_eq!(
+            (comment.origin, comment.visibility),
+            (Origin::Requester, Visibility::Internal)
+        );
+    }
+
+    #[test]
+    fn the_signature_falls_back_and_never_says_null() {
+        let named = parsed(public_reply());
+        assert_eq!(author_name(&named), "Мария Иванова");
+        let mut cases = Vec::new();
+        for full_name in [
+            serde_json::json!(""),
+            serde_json::json!("  "),
+            serde_json::Value::Null,
+            serde_json::json!("null"),
+        ] {
+            let mut json = public_reply();
+            json["author"]["full_name"] = full_name.clone();
+            cases.push((json, "m.ivanova", format!("full_name {full_name}")));
+        }
+        let mut no_login = public_reply();
+        no_login["author"]["full_name"] = serde_json::Value::Null;
+        no_login["author"]["username"] = serde_json::Value::Null;
+        cases.push((no_login, "Kaiten user #100", "no name, no login".into()));
+        let mut no_object = public_reply();
+        no_object.as_object_mut().expect("object").remove("author");
+        cases.push((no_object, "Kaiten user #100", "no author object".into()));
+        let mut nobody = public_reply();
+        nobody["author"] = serde_json::Value::Null;
+        nobody["author_id"] = serde_json::Value::Null;
+        cases.push((nobody, "Kaiten", "no author at all".into()));
+        for (json, expected, what) in cases {
+            assert_eq!(author_name(&parsed(json)), expected, "{what}");
+        }
+    }
+
+    fn definition(kind: &str) -> model::PropertyDefinition {
+        serde_json::from_value(serde_json::json!({"id": 9, "name": "Поле", "type": kind}))
+            .expect("a definition")
+    }
+
+    fn options() -> Vec<model::SelectValue> {
+        serde_json::from_value(serde_json::json!([
+            {"id": 1, "value": "Принтеры"},
+            {"id": 2, "value": "Сеть", "condition": "inactive"},
+            {"id": 3, "value": "1С", "deleted": true},
+            {"id": 4, "value": "Почта"},
+        ]))
+        .expect("options")
+    }
+
+    #[test]
+    fn property_values_take_the_shape_of_their_type() {
+        use serde_json::json;
+        let shaped = |kind: &str, value: serde_json::Value| {
+            property_value(&definition(kind), &options(), &value)
+        };
+        for (kind, given, sent) in [
+            ("string", json!("VIP"), json!("VIP")),
+            ("email", json!("a@b.example"), json!("a@b.example")),
+            ("url", json!(42), json!("42")),
+            ("number", json!(3), json!(3)),
+            ("number", json!(" 2.5 "), json!(2.5)),
+            ("checkbox", json!(true), json!(true)),
+            ("select", json!("Почта"), json!([4])),
+            ("select", json!("принтеры"), json!([1])),
+            ("select", json!(4), json!([4])),
+            (
+                "date",
+                json!("2026-07-16"),
+                json!({"date": "2026-07-16", "time": null, "tzOffset": null}),
+            ),
+            (
+                "date",
+                json!("2026-07-16T19:00:00-02:30"),
+                json!({"date": "2026-07-16", "time": "19:00", "tzOffset": -150}),
+            ),
+            ("user", json!(100), json!(100)),
+        ] {
+            assert_eq!(shaped(kind, given.clone()), Ok(sent), "{kind} {given}");
+        }
+        for (kind, given) in [
+            ("string", json!(true)),
+            ("number", json!("много")),
+            ("checkbox", json!("да")),
+            ("select", json!("Сеть")),
+            ("select", json!(3)),
+            ("select", json!(true)),
+            ("date", json!("16.07.2026")),
+            ("user", json!("ann")),
+            ("formula", json!(1)),
+            ("catalog", json!("x")),
+            ("something_new", json!("x")),
+        ] {
+            assert!(shaped(kind, given.clone()).is_err(), "{kind} {given}");
+        }
+    }
+
+    #[test]
+    fn property_values_read_back_as_text() {
+        use serde_json::json;
+        let options = options();
+        assert_eq!(
+            property_text(&json!(" Готово "), &options).as_deref(),
+            Some("Готово")
+        );
+        assert_eq!(
+            property_text(&json!(12.5), &options).as_deref(),
+            Some("12.5")
+        );
+        assert_eq!(
+            property_text(&json!([1, 4, 77]), &options).as_deref(),
+            Some("Принтеры, Почта, #77")
+        );
+        assert_eq!(
+            property_text(
+                &json!({"date": "2026-07-16", "time": "19:00", "tzOffset": 180}),
+                &options
+            )
+            .as_deref(),
+            Some("2026-07-16 19:00")
+        );
+        assert_eq!(
+            property_text(&json!({"date": "2026-07-16", "time": null}), &options).as_deref(),
+            Some("2026-07-16")
+        );
+        for empty in [json!(null), json!(""), json!([]), json!(true), json!({})] {
+            assert_eq!(property_text(&empty, &options), None, "{empty}");
+        }
     }
 
     #[test]

@@ -15,8 +15,8 @@ use time::OffsetDateTime;
 pub struct User {
     /// Kaiten user id.
     pub id: i64,
-    /// Display name.
-    #[serde(default)]
+    /// Display name; empty when the user never set one (Kaiten may send `null`).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub full_name: String,
     /// Login.
     #[serde(default)]
@@ -175,12 +175,15 @@ pub struct Card {
 }
 
 /// A comment (`GET /cards/{id}/comments` items, `POST` answer).
+///
+/// The visibility fields stay as sent (absent is `None`, not `false`): whether a comment may reach
+/// the client is decided in `map`, and an unknown value there means internal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Comment {
     /// Comment id.
     pub id: i64,
     /// Text: markdown when `type` is 1, HTML when 2.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub text: String,
     /// 1 markdown, 2 HTML; a comment of any other type (a kind Kaiten added later) does not
     /// decode, so the comment list skips it rather than guess how to show it.
@@ -189,24 +192,67 @@ pub struct Comment {
     /// Card id.
     #[serde(default)]
     pub card_id: Option<i64>,
-    /// Author id.
-    pub author_id: i64,
-    /// The author, when embedded.
+    /// Author id; absent on comments no user wrote.
+    #[serde(default)]
+    pub author_id: Option<i64>,
+    /// The author, when embedded (the extracted spec does not list it; the API sends it).
     #[serde(default)]
     pub author: Option<User>,
-    /// An internal note, invisible to the requester.
+    /// `true` internal note, `false` public; older payloads omit it.
     #[serde(default)]
-    pub internal: bool,
+    pub internal: Option<bool>,
     /// Soft-deleted.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub deleted: bool,
+    /// The comment Service Desk shows as the request's description (the requester's own text).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub sd_description: bool,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,
 }
 
+/// Comment text type of markdown comments.
+pub const TEXT_MARKDOWN: i64 = 1;
 /// Comment text type of HTML comments.
 pub const TEXT_HTML: i64 = 2;
+
+/// A custom property definition (`GET /company/custom-properties` items).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PropertyDefinition {
+    /// The `<n>` of `id_<n>`.
+    pub id: i64,
+    /// Name, as staff see it.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: String,
+    /// `string`, `number`, `date`, `email`, `phone`, `checkbox`, `select`, `formula`, `url`,
+    /// `collective_score`, `vote`, `collective_vote`, `catalog`, `user`, `attachment` (documented
+    /// values; Kaiten may add more).
+    #[serde(rename = "type", default, deserialize_with = "null_as_default")]
+    pub kind: String,
+    /// Selects only: several options may be picked.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub multi_select: bool,
+    /// `active` or `inactive` (undocumented values may appear).
+    #[serde(default)]
+    pub condition: Option<String>,
+}
+
+/// An option of a select property (`GET /company/custom-properties/{id}/select-values` items).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SelectValue {
+    /// Option id, the value a card stores.
+    pub id: i64,
+    /// The option's text.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub value: String,
+    /// Deleted options stay listed.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub deleted: bool,
+    /// `active` or `inactive`.
+    #[serde(default)]
+    pub condition: Option<String>,
+}
 
 /// Kaiten's error body (`{"message": "..."}`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -48,6 +48,21 @@ async fn server() -> MockServer {
         .respond_with(ok("current_user.json"))
         .mount(&server)
         .await;
+    Mock::given(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(method("GET"))
+        .and(path("/api/latest/company/custom-properties"))
+        .and(query_param("offset", "0"))
+        .respond_with(ok("custom_properties.json"))
+        .mount(&server)
+        .await;
+    Mock::given(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(method("GET"))
+        .and(path(
+            "/api/latest/company/custom-properties/43/select-values",
+        ))
+        .respond_with(ok("select_values.json"))
+        .mount(&server)
+        .await;
     server
 }
 
@@ -139,6 +154,71 @@ async fn create_ticket_sends_the_documented_requests() {
     let multipart = String::from_utf8_lossy(&upload.body);
     assert!(multipart.contains("name=\"file\"; filename=\"screenshot.png\""));
     assert!(multipart.contains("image/png"));
+}
+
+#[tokio::test]
+async fn chat_properties_go_out_in_the_shape_of_their_type() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/api/latest/cards"))
+        .respond_with(ok("card.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let kaiten = adapter(&server, json!({}));
+    let mut draft = samples::recorded_draft();
+    draft.attachments.clear();
+    draft.defaults = samples::table(json!({"properties": {
+        "id_42": "VIP", "id_43": "Сеть", "id_44": "2026-07-16T19:00:00+03:00",
+    }}));
+    kaiten.create_ticket(&draft).await.expect("create");
+    let requests = server.received_requests().await.expect("recorded");
+    let create = requests
+        .iter()
+        .find(|r| r.method.as_str() == "POST")
+        .expect("POST /cards");
+    assert_eq!(
+        body_of(create)["properties"],
+        json!({
+            "id_42": "VIP",
+            "id_43": [502],
+            "id_44": {"date": "2026-07-16", "time": "19:00", "tzOffset": 180},
+        })
+    );
+
+    // An inactive option, a formula and a property the company lacks: nothing is created.
+    for (key, value) in [
+        ("id_43", json!("Старое")),
+        ("id_46", json!(1)),
+        ("id_77", json!("x")),
+    ] {
+        draft.defaults = samples::table(json!({ "properties": { key: value } }));
+        let error = kaiten.create_ticket(&draft).await.expect_err("refused");
+        assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+        assert!(error.message().contains(key), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn a_select_resolution_reads_as_the_options_names() {
+    let server = server().await;
+    let mut card = fixture("card.json");
+    card["properties"] = json!({"id_43": [502, 501]});
+    Mock::given(method("GET"))
+        .and(path("/api/latest/cards/1001"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(card))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/latest/cards/1001/comments"))
+        .respond_with(ok("comments.json"))
+        .mount(&server)
+        .await;
+    let ticket = adapter(&server, json!({"resolution_property": "id_43"}))
+        .get_ticket(&TicketId("1001".into()))
+        .await
+        .expect("get");
+    assert_eq!(ticket.resolution.as_deref(), Some("Сеть, Принтеры"));
 }
 
 #[tokio::test]
@@ -327,4 +407,74 @@ async fn garbage_in_a_2xx_is_unexpected() {
     let error = adapter(&server, json!({})).check().await.expect_err("html");
     assert_eq!(error.kind(), ErrorKind::Unexpected);
     assert!(!error.is_temporary());
+}
+
+#[tokio::test]
+async fn options_the_token_may_not_read_show_as_ids_without_stalling_the_ticket() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/latest/users/current"))
+        .respond_with(ok("current_user.json"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(
+            "/api/latest/company/custom-properties/43/select-values",
+        ))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"message": "Forbidden"})))
+        .mount(&server)
+        .await;
+    let mut card = fixture("card.json");
+    card["properties"] = json!({"id_43": [502]});
+    Mock::given(method("GET"))
+        .and(path("/api/latest/cards/1001"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(card))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/latest/cards/1001/comments"))
+        .respond_with(ok("comments.json"))
+        .mount(&server)
+        .await;
+    let ticket = adapter(&server, json!({"resolution_property": "id_43"}))
+        .get_ticket(&TicketId("1001".into()))
+        .await
+        .expect("get");
+    assert_eq!(ticket.resolution.as_deref(), Some("#502"));
+}
+
+#[tokio::test]
+async fn a_token_that_may_not_read_property_definitions_still_creates_cards() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/latest/company/custom-properties"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"message": "Forbidden"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/latest/cards"))
+        .respond_with(ok("card.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut draft = samples::recorded_draft();
+    draft.attachments.clear();
+    draft.defaults = samples::table(json!({"properties": {"id_42": "VIP", "id_45": 3}}));
+    Mock::given(method("GET"))
+        .and(path("/api/latest/users/current"))
+        .respond_with(ok("current_user.json"))
+        .mount(&server)
+        .await;
+    let kaiten = adapter(&server, json!({}));
+    kaiten.check().await.expect("the token works");
+    kaiten.create_ticket(&draft).await.expect("created");
+    let requests = server.received_requests().await.expect("recorded");
+    let create = requests
+        .iter()
+        .find(|r| r.method.as_str() == "POST")
+        .expect("POST /cards");
+    assert_eq!(
+        body_of(create)["properties"],
+        json!({"id_42": "VIP", "id_45": 3})
+    );
 }

@@ -8,7 +8,7 @@ use teledesk_adapter::{
     Cursor, DEFAULT_OVERLAP, ErrorKind, Helpdesk, Origin, StatusClass, TicketId, Visibility,
 };
 use teledesk_kaiten::KaitenAdapter;
-use teledesk_testkit::kaiten::FakeKaiten;
+use teledesk_testkit::kaiten::{FakeKaiten, StaffComment};
 use teledesk_testkit::samples::{self, comment, draft, file};
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
@@ -240,6 +240,63 @@ async fn get_ticket_tells_public_internal_and_own_apart() {
         .expect("download");
     assert_eq!(downloaded.file_name, "отчёт.pdf");
     assert_eq!(downloaded.bytes, vec![1, 2, 3, 0, 255]);
+}
+
+#[tokio::test]
+async fn only_comments_known_to_be_public_are_public_and_each_is_signed() {
+    let fake = FakeKaiten::start().await;
+    let kaiten = adapter(&fake);
+    let ticket = kaiten.create_ticket(&draft(72)).await.expect("create");
+    let card_id = id_of(&ticket.id);
+    let maria = fake.staff_user("Мария Иванова");
+    let login_only = fake.add_user(None, Some("n.petrov"));
+    let nameless = fake.add_user(None, None);
+
+    let public = fake.staff_comment(card_id, StaffComment::public(maria, "Публичный ответ"));
+    let by_login = fake.staff_comment(card_id, StaffComment::public(login_only, "По логину"));
+    let by_id = fake.staff_comment(card_id, StaffComment::public(nameless, "По номеру"));
+    let mut bare = StaffComment::public(maria, "Без объекта автора");
+    bare.embed_author = false;
+    let bare = fake.staff_comment(card_id, bare);
+
+    let mut unflagged = StaffComment::public(maria, "Флаг internal не пришёл");
+    unflagged.internal = None;
+    let mut unknown_kind = StaffComment::public(maria, "Неизвестный вид");
+    unknown_kind.kind = 7;
+    let mut system = StaffComment::public(maria, "Заявка получена по почте");
+    system.author = None;
+    let mut description = StaffComment::public(maria, "Текст заявки");
+    description.sd_description = true;
+    let hidden: Vec<i64> = [unflagged, unknown_kind, system, description]
+        .into_iter()
+        .map(|c| fake.staff_comment(card_id, c))
+        .collect();
+
+    let t = kaiten.get_ticket(&ticket.id).await.expect("get");
+    let public_ones: Vec<(String, String)> = t
+        .comments
+        .iter()
+        .filter(|c| c.visibility == Visibility::Public)
+        .map(|c| (c.id.0.clone(), c.author.clone()))
+        .collect();
+    assert_eq!(
+        public_ones,
+        [
+            (public.to_string(), "Мария Иванова".to_owned()),
+            (by_login.to_string(), "n.petrov".to_owned()),
+            (by_id.to_string(), format!("Kaiten user #{nameless}")),
+            (bare.to_string(), format!("Kaiten user #{maria}")),
+        ]
+    );
+    for id in hidden {
+        // A kind teledesk does not know is skipped by the tolerant comment list; the others are
+        // read, as internal.
+        let Some(comment) = t.comments.iter().find(|c| c.id.0 == id.to_string()) else {
+            continue;
+        };
+        assert_eq!(comment.visibility, Visibility::Internal, "{}", comment.body);
+        assert!(!comment.author.is_empty() && !comment.author.contains("null"));
+    }
 }
 
 #[tokio::test]
@@ -535,4 +592,168 @@ async fn pacing_keeps_a_burst_under_the_servers_limit() {
         })
         .await;
     assert!(calls.iter().all(|c| c.status == 200), "{calls:?}");
+}
+
+#[tokio::test]
+async fn chat_properties_are_written_in_the_shape_of_their_type() {
+    let fake = FakeKaiten::start().await;
+    let kaiten = adapter(&fake);
+    let mut d = draft(120);
+    d.defaults = samples::table(json!({"properties": {
+        "id_7": "VIP",
+        "id_43": "Сеть",
+        "id_44": "2026-07-16T19:00:00+03:00",
+        "id_45": "12",
+        "id_47": 1,
+        "id_48": true,
+        "id_49": "https://acme.example/contract/7",
+    }}));
+    let reference = kaiten.create_ticket(&d).await.expect("create");
+    let card = fake.card(id_of(&reference.id)).expect("card");
+    assert_eq!(
+        Value::Object(card.properties),
+        json!({
+            "id_7": "VIP",
+            "id_43": [502],
+            "id_44": {"date": "2026-07-16", "time": "19:00", "tzOffset": 180},
+            "id_45": 12.0,
+            "id_47": 1,
+            "id_48": true,
+            "id_49": "https://acme.example/contract/7",
+        })
+    );
+
+    // Definitions are cached; an option an admin adds later is found by re-reading the options.
+    let new_option = fake.add_select_option(FakeKaiten::PROPERTY_SELECT, "Видеонаблюдение");
+    let mut d = draft(121);
+    d.defaults =
+        samples::table(json!({"properties": {"id_43": "видеонаблюдение", "id_44": "2026-08-01"}}));
+    let reference = kaiten.create_ticket(&d).await.expect("create");
+    let card = fake.card(id_of(&reference.id)).expect("card");
+    assert_eq!(card.properties["id_43"], json!([new_option]));
+    assert_eq!(
+        card.properties["id_44"],
+        json!({"date": "2026-08-01", "time": null, "tzOffset": null})
+    );
+    assert_eq!(
+        count(&fake, "GET", "/api/latest/company/custom-properties"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_missing_or_unwritable_property_refuses_the_card_and_says_which() {
+    let fake = FakeKaiten::start().await;
+    let kaiten = adapter(&fake);
+    for (properties, names) in [
+        (
+            json!({"id_99": "x"}),
+            ["properties.id_99", "no custom property 99"],
+        ),
+        (json!({"id_46": 5}), ["properties.id_46", "formula"]),
+        (
+            json!({"id_43": "Нет такой"}),
+            ["properties.id_43", "Принтеры, Сеть, 1С"],
+        ),
+    ] {
+        let mut d = draft(130);
+        d.defaults = samples::table(json!({ "properties": properties }));
+        let error = kaiten.create_ticket(&d).await.expect_err("refused");
+        assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+        assert!(!error.is_temporary());
+        for name in names {
+            assert!(error.message().contains(name), "{name}: {error}");
+        }
+    }
+    assert!(fake.cards().is_empty());
+}
+
+#[tokio::test]
+async fn the_resolution_is_read_back_by_type() {
+    let fake = FakeKaiten::start().await;
+    // Several adapters, each with its own pacer, share this fake.
+    fake.set_rate_limit(None);
+    let select = adapter_with(&fake, json!({"resolution_property": "id_43"}));
+    let ticket = select.create_ticket(&draft(140)).await.expect("create");
+    let card_id = id_of(&ticket.id);
+    fake.set_property(card_id, "id_43", json!([501, 503]));
+    let t = select.get_ticket(&ticket.id).await.expect("get");
+    assert_eq!(t.resolution.as_deref(), Some("Принтеры, 1С"));
+    // An option added after the options were cached is named too.
+    let added = fake.add_select_option(FakeKaiten::PROPERTY_SELECT, "Заменили кабель");
+    fake.set_property(card_id, "id_43", json!([added]));
+    let t = select.get_ticket(&ticket.id).await.expect("get");
+    assert_eq!(t.resolution.as_deref(), Some("Заменили кабель"));
+
+    let date = adapter_with(&fake, json!({"resolution_property": "id_44"}));
+    fake.set_property(
+        card_id,
+        "id_44",
+        json!({"date": "2026-07-16", "time": "19:00", "tzOffset": 180}),
+    );
+    let t = date.get_ticket(&ticket.id).await.expect("get");
+    assert_eq!(t.resolution.as_deref(), Some("2026-07-16 19:00"));
+}
+
+#[tokio::test]
+async fn check_reports_a_resolution_property_that_is_missing_or_unreadable() {
+    let fake = FakeKaiten::start().await;
+    // Several adapters, each with its own pacer, share this fake.
+    fake.set_rate_limit(None);
+    adapter(&fake)
+        .check()
+        .await
+        .expect("id_42 is a string property");
+    for (key, says) in [("id_99", "no custom property 99"), ("id_46", "formula")] {
+        let error = adapter_with(&fake, json!({ "resolution_property": key }))
+            .check()
+            .await
+            .expect_err("reported");
+        assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+        assert!(error.message().contains("resolution_property"), "{error}");
+        assert!(error.message().contains(says), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn check_ticket_defaults_names_every_bad_property() {
+    let fake = FakeKaiten::start().await;
+    let kaiten = adapter(&fake);
+    let ok = samples::table(json!({"properties": {"id_7": "VIP", "id_43": 501}}));
+    assert_eq!(kaiten.check_ticket_defaults(&ok).await.expect("check"), []);
+    let bad = samples::table(json!({"properties": {
+        "id_7": "VIP", "id_99": 1, "id_46": 3, "id_43": "Нет такой", "id_45": "много",
+    }}));
+    let problems = kaiten.check_ticket_defaults(&bad).await.expect("check");
+    let mut keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "properties.id_43",
+            "properties.id_45",
+            "properties.id_46",
+            "properties.id_99"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn property_definitions_are_read_page_by_page() {
+    let fake = FakeKaiten::start().await;
+    fake.set_rate_limit(None);
+    let added: Vec<i64> = (0..120)
+        .map(|n| fake.add_property(&format!("Поле {n}"), "string", false))
+        .collect();
+    let last = added[added.len() - 1];
+    let kaiten = adapter(&fake);
+    let table = samples::table(json!({"properties": {format!("id_{last}"): "x"}}));
+    assert_eq!(
+        kaiten.check_ticket_defaults(&table).await.expect("check"),
+        []
+    );
+    assert_eq!(
+        count(&fake, "GET", "/api/latest/company/custom-properties"),
+        2
+    );
 }

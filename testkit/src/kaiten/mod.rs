@@ -23,6 +23,18 @@
 //! - `PATCH /cards/{id}` with `column_id` also sets `state` from the column's type;
 //! - comments posted through the API are by the token's user, `internal` only when the body says
 //!   `"internal": true` [U];
+//! - comments staff write carry `internal` as [`StaffComment`] says, and leave it out when it says
+//!   `None` (older payloads) [U]; a comment's `type` may be a kind other than 1 (markdown) and 2
+//!   (HTML) [U]; comments no user wrote have `author_id: null` and no `author` [U];
+//!   `sd_description` marks the request's description; the embedded `author` object may be left
+//!   out (the extracted spec lists only `author_id`), and a user's `full_name` and `username` may
+//!   be `null` [U];
+//! - the company has the custom properties of [`FakeKaiten::PROPERTIES`] (one per writable type,
+//!   and a formula), listed by `GET /company/custom-properties` (paged, `limit` ≤ 100 [U]), with
+//!   the select's options at `GET /company/custom-properties/{id}/select-values`; cards take
+//!   property values only in their type's shape (select: array of option ids; date:
+//!   `{"date", "time", "tzOffset"}`; `null` clears) and refuse unknown properties, wrong shapes and
+//!   computed types with 400 [U];
 //! - uploaded files get a `url` on this server (`/files/{id}/{name}`), which needs the token;
 //! - [`FakeKaiten::add_oddities`] makes a card's answers carry entries of other kinds (private
 //!   and external-storage files, comment types beyond 1 and 2, odd property shapes), as live
@@ -85,16 +97,50 @@ pub struct FakeCard {
 pub struct FakeComment {
     /// Comment id.
     pub id: i64,
-    /// Author's user id (1 is the integration user).
+    /// Author's user id (1 is the integration user; 0 when no user wrote it).
     pub author_id: i64,
     /// Author's full name.
     pub author_name: String,
     /// Text as stored.
     pub text: String,
-    /// Internal note.
+    /// Internal note (`internal: true` on the wire; an omitted flag is not `true`).
     pub internal: bool,
     /// Creation time, as the API shows it.
     pub created: String,
+}
+
+/// A comment written in Kaiten's UI (or by Kaiten itself), with every field that decides its
+/// visibility and signature under the test's control; see [`FakeKaiten::staff_comment`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StaffComment {
+    /// The author's user id; `None` for a comment no user wrote (`author_id: null`, no `author`).
+    pub author: Option<i64>,
+    /// Markdown text.
+    pub text: String,
+    /// `internal` as sent; `None` leaves the field out, as older payloads do.
+    pub internal: Option<bool>,
+    /// The comment `type`: 1 markdown, 2 HTML; anything else is a kind teledesk does not know.
+    pub kind: i64,
+    /// Service Desk's `sd_description` flag (the comment shown as the request's description).
+    pub sd_description: bool,
+    /// Whether the comment carries the embedded `author` object (the extracted spec lists only
+    /// `author_id`).
+    pub embed_author: bool,
+}
+
+impl StaffComment {
+    /// A public markdown comment by `author`, author object embedded.
+    pub fn public(author: i64, text: &str) -> Self {
+        Self {
+            author: Some(author),
+            text: text.to_owned(),
+            internal: Some(false),
+            kind: 1,
+            sd_description: false,
+            embed_author: true,
+        }
+    }
 }
 
 /// A file as a test sees it.
@@ -145,8 +191,20 @@ pub struct KaitenCall {
 #[derive(Clone, Debug)]
 struct User {
     id: i64,
-    full_name: String,
-    username: String,
+    /// `None` is sent as `null`: a user who never set a name.
+    full_name: Option<String>,
+    username: Option<String>,
+}
+
+/// A company custom property; `options` are a select's values.
+#[derive(Clone, Debug)]
+struct Property {
+    id: i64,
+    name: String,
+    kind: String,
+    multi_select: bool,
+    /// `(id, value)`.
+    options: Vec<(i64, String)>,
 }
 
 #[derive(Clone, Debug)]
@@ -181,9 +239,13 @@ struct Card {
 struct Comment {
     id: i64,
     card_id: i64,
-    author_id: i64,
+    author_id: Option<i64>,
     text: String,
-    internal: bool,
+    /// `None`: the field is left out of the payload.
+    internal: Option<bool>,
+    kind: i64,
+    sd_description: bool,
+    embed_author: bool,
     created: OffsetDateTime,
 }
 
@@ -204,6 +266,9 @@ struct World {
     base_url: String,
     users: Vec<User>,
     columns: Vec<Column>,
+    properties: Vec<Property>,
+    next_property: i64,
+    next_option: i64,
     cards: BTreeMap<i64, Card>,
     comments: BTreeMap<i64, Comment>,
     files: BTreeMap<i64, File>,
@@ -232,8 +297,8 @@ impl World {
             base_url,
             users: vec![User {
                 id: INTEGRATION_USER,
-                full_name: "teledesk bot".into(),
-                username: "teledesk-bot".into(),
+                full_name: Some("teledesk bot".into()),
+                username: Some("teledesk-bot".into()),
             }],
             columns: vec![
                 Column {
@@ -257,6 +322,25 @@ impl World {
                     column_type: 3,
                 },
             ],
+            properties: FakeKaiten::PROPERTIES
+                .iter()
+                .map(|(id, name, kind)| Property {
+                    id: *id,
+                    name: (*name).to_owned(),
+                    kind: (*kind).to_owned(),
+                    multi_select: false,
+                    options: if *id == FakeKaiten::PROPERTY_SELECT {
+                        FakeKaiten::SELECT_OPTIONS
+                            .iter()
+                            .map(|(id, value)| (*id, (*value).to_owned()))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
+                })
+                .collect(),
+            next_property: 100,
+            next_option: 600,
             cards: BTreeMap::new(),
             comments: BTreeMap::new(),
             files: BTreeMap::new(),
@@ -289,20 +373,33 @@ impl World {
         self.columns.iter().find(|c| c.id == id)
     }
 
+    fn property(&self, id: i64) -> Option<&Property> {
+        self.properties.iter().find(|p| p.id == id)
+    }
+
     fn user(&self, id: i64) -> Option<&User> {
         self.users.iter().find(|u| u.id == id)
     }
 
     fn user_named(&mut self, name: &str) -> i64 {
-        if let Some(user) = self.users.iter().find(|u| u.full_name == name) {
+        if let Some(user) = self
+            .users
+            .iter()
+            .find(|u| u.full_name.as_deref() == Some(name))
+        {
             return user.id;
         }
+        let id = self.next_user;
+        self.add_user(Some(name.to_owned()), Some(format!("staff{id}")))
+    }
+
+    fn add_user(&mut self, full_name: Option<String>, username: Option<String>) -> i64 {
         let id = self.next_user;
         self.next_user += 1;
         self.users.push(User {
             id,
-            full_name: name.to_owned(),
-            username: format!("staff{id}"),
+            full_name,
+            username,
         });
         id
     }
@@ -320,6 +417,14 @@ impl World {
     }
 
     fn add_comment(&mut self, card_id: i64, author_id: i64, text: &str, internal: bool) -> i64 {
+        let comment = StaffComment {
+            internal: Some(internal),
+            ..StaffComment::public(author_id, text)
+        };
+        self.add_staff_comment(card_id, comment)
+    }
+
+    fn add_staff_comment(&mut self, card_id: i64, comment: StaffComment) -> i64 {
         let created = self.touch(card_id);
         let id = self.next_comment;
         self.next_comment += 1;
@@ -328,9 +433,12 @@ impl World {
             Comment {
                 id,
                 card_id,
-                author_id,
-                text: text.to_owned(),
-                internal,
+                author_id: comment.author,
+                text: comment.text,
+                internal: comment.internal,
+                kind: comment.kind,
+                sd_description: comment.sd_description,
+                embed_author: comment.embed_author,
                 created,
             },
         );
@@ -387,7 +495,7 @@ impl World {
                 .iter()
                 .find(|(_, kind)| *kind == 2)
                 .and_then(|(id, _)| self.user(*id))
-                .map(|u| u.full_name.clone()),
+                .and_then(|u| u.full_name.clone()),
             asap: card.asap,
         }
     }
@@ -438,6 +546,24 @@ impl FakeKaiten {
     pub const SPACE_ID: i64 = SPACE_ID;
     /// The integration user's id (the token's owner).
     pub const INTEGRATION_USER_ID: i64 = INTEGRATION_USER;
+    /// The company's custom properties at start: `(id, name, type)`, one of each kind teledesk
+    /// writes or reads, and one (`formula`) it cannot write.
+    pub const PROPERTIES: [(i64, &'static str, &'static str); 9] = [
+        (7, "Решение", "string"),
+        (42, "Итог", "string"),
+        (Self::PROPERTY_SELECT, "Категория", "select"),
+        (44, "Срок", "date"),
+        (45, "Рабочих мест", "number"),
+        (46, "Стоимость", "formula"),
+        (47, "Куратор", "user"),
+        (48, "VIP", "checkbox"),
+        (49, "Договор", "url"),
+    ];
+    /// The select property among [`Self::PROPERTIES`].
+    pub const PROPERTY_SELECT: i64 = 43;
+    /// Its options at start: `(id, value)`.
+    pub const SELECT_OPTIONS: [(i64, &'static str); 3] =
+        [(501, "Принтеры"), (502, "Сеть"), (503, "1С")];
 
     /// Starts the server on `127.0.0.1:0` in the current Tokio runtime; it runs until the runtime
     /// shuts down.
@@ -507,6 +633,22 @@ impl FakeKaiten {
         })
     }
 
+    /// The id of the staff user named `full_name`, created on first use.
+    pub fn staff_user(&self, full_name: &str) -> i64 {
+        self.change(|w| w.user_named(full_name))
+    }
+
+    /// Adds a user whose name or login may be missing (sent as `null`); returns its id.
+    pub fn add_user(&self, full_name: Option<&str>, username: Option<&str>) -> i64 {
+        self.change(|w| w.add_user(full_name.map(str::to_owned), username.map(str::to_owned)))
+    }
+
+    /// Writes `comment` on the card exactly as described (visibility fields, author, kind);
+    /// returns its id.
+    pub fn staff_comment(&self, card_id: i64, comment: StaffComment) -> i64 {
+        self.change(|w| w.add_staff_comment(card_id, comment))
+    }
+
     /// A staff member posts a public comment with a file attached to it; returns the comment id.
     pub fn staff_reply_with_file(
         &self,
@@ -560,6 +702,37 @@ impl FakeKaiten {
         });
     }
 
+    /// An admin adds a custom property of `kind` (a Kaiten type name); returns its id.
+    pub fn add_property(&self, name: &str, kind: &str, multi_select: bool) -> i64 {
+        self.change(|w| {
+            let id = w.next_property;
+            w.next_property += 1;
+            w.properties.push(Property {
+                id,
+                name: name.to_owned(),
+                kind: kind.to_owned(),
+                multi_select,
+                options: Vec::new(),
+            });
+            id
+        })
+    }
+
+    /// An admin adds an option to a select property; returns the option's id.
+    pub fn add_select_option(&self, property_id: i64, value: &str) -> i64 {
+        self.change(|w| {
+            let id = w.next_option;
+            w.next_option += 1;
+            w.properties
+                .iter_mut()
+                .find(|p| p.id == property_id)
+                .unwrap_or_else(|| panic!("FakeKaiten has no property {property_id}"))
+                .options
+                .push((id, value.to_owned()));
+            id
+        })
+    }
+
     /// Staff set a custom property (`id_<n>`).
     pub fn set_property(&self, card_id: i64, key: &str, value: Value) {
         self.change(|w| {
@@ -602,13 +775,14 @@ impl FakeKaiten {
             .filter(|c| c.card_id == card_id)
             .map(|c| FakeComment {
                 id: c.id,
-                author_id: c.author_id,
-                author_name: w
-                    .user(c.author_id)
-                    .map(|u| u.full_name.clone())
+                author_id: c.author_id.unwrap_or_default(),
+                author_name: c
+                    .author_id
+                    .and_then(|id| w.user(id))
+                    .and_then(|u| u.full_name.clone())
                     .unwrap_or_default(),
                 text: c.text.clone(),
-                internal: c.internal,
+                internal: c.internal == Some(true),
                 created: format_time(c.created),
             })
             .collect()

@@ -35,7 +35,7 @@ pub(super) fn decorate_card(w: &World, c: &Card, card: &mut Value, full: bool) {
     let staff_comment = w
         .comments
         .values()
-        .filter(|m| m.card_id == c.id && m.author_id != super::INTEGRATION_USER)
+        .filter(|m| m.card_id == c.id && m.author_id != Some(super::INTEGRATION_USER))
         .map(|m| m.id)
         .max();
     let created = format_time(c.created);

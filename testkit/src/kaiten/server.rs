@@ -2,8 +2,8 @@
 //! failures, recording) and Kaiten's JSON shapes.
 
 use super::{
-    BOARD_TITLE, Card, Comment, FakeKaiten, File, INTEGRATION_USER, KaitenCall, NewFile, SPACE_ID,
-    TOKEN, World, format_time,
+    BOARD_TITLE, Card, Comment, FakeKaiten, File, INTEGRATION_USER, KaitenCall, NewFile, Property,
+    SPACE_ID, TOKEN, World, format_time,
 };
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
@@ -30,7 +30,12 @@ pub(super) fn router(fake: FakeKaiten) -> Router {
             "/cards/{id}/comments",
             get(list_comments).post(create_comment),
         )
-        .route("/cards/{id}/files", put(upload_file));
+        .route("/cards/{id}/files", put(upload_file))
+        .route("/company/custom-properties", get(list_properties))
+        .route(
+            "/company/custom-properties/{id}/select-values",
+            get(list_select_values),
+        );
     Router::new()
         .nest("/api/latest", api)
         .route("/files/{id}/{name}", get(download_file))
@@ -184,12 +189,13 @@ fn rate_limited(wait_secs: u64) -> Response {
 
 fn user_json(w: &World, id: i64) -> Value {
     let user = w.user(id);
+    let username = user.and_then(|u| u.username.clone());
     json!({
         "id": id,
         "uid": format!("00000000-0000-4000-8000-{id:012}"),
-        "full_name": user.map(|u| u.full_name.clone()).unwrap_or_default(),
-        "username": user.map(|u| u.username.clone()).unwrap_or_default(),
-        "email": user.map(|u| format!("{}@fake.kaiten.test", u.username)).unwrap_or_default(),
+        "full_name": user.and_then(|u| u.full_name.clone()),
+        "username": username,
+        "email": format!("{}@fake.kaiten.test", username.as_deref().unwrap_or("user")),
         "activated": true,
     })
 }
@@ -214,22 +220,31 @@ fn file_json(w: &World, f: &File) -> Value {
 }
 
 fn comment_json(w: &World, c: &Comment) -> Value {
-    json!({
+    let mut comment = json!({
         "id": c.id,
         "uid": format!("c0000000-0000-4000-8000-{:012}", c.id),
         "text": c.text,
-        "type": 1,
+        "type": c.kind,
         "card_id": c.card_id,
         "author_id": c.author_id,
-        "author": user_json(w, c.author_id),
-        "internal": c.internal,
         "deleted": false,
         "edited": false,
-        "sd_description": false,
-        "notification_sent": false,
+        "sd_description": c.sd_description,
+        "email_addresses_to": null,
+        "sd_external_recipients_cc": null,
+        "notification_sent": null,
         "created": format_time(c.created),
         "updated": format_time(c.created),
-    })
+    });
+    if let Some(object) = comment.as_object_mut() {
+        if let Some(internal) = c.internal {
+            object.insert("internal".into(), json!(internal));
+        }
+        if let (Some(author), true) = (c.author_id, c.embed_author) {
+            object.insert("author".into(), user_json(w, author));
+        }
+    }
+    comment
 }
 
 /// A card as Kaiten sends it; the list view omits the embedded objects.
@@ -299,6 +314,158 @@ fn percent_encode(text: &str) -> String {
         }
     }
     out
+}
+
+/// The fake's properties were all made at one moment, before any card.
+const PROPERTY_TIME: &str = "2026-01-15T09:00:00.000Z";
+
+fn property_json(p: &Property) -> Value {
+    json!({
+        "id": p.id,
+        "uid": format!("9a000000-0000-4000-8000-{:012}", p.id),
+        "name": p.name,
+        "type": p.kind,
+        "show_on_facade": false,
+        "multiline": false,
+        "fields_settings": null,
+        "author_id": INTEGRATION_USER,
+        "company_id": 1,
+        "condition": "active",
+        "colorful": false,
+        "multi_select": p.multi_select,
+        "values_creatable_by_users": false,
+        "data": null,
+        "values_type": null,
+        "vote_variant": null,
+        "protected": false,
+        "color": null,
+        "external_id": null,
+        "created": PROPERTY_TIME,
+        "updated": PROPERTY_TIME,
+    })
+}
+
+fn select_value_json(property: i64, (id, value): &(i64, String), order: usize) -> Value {
+    json!({
+        "id": id,
+        "uid": format!("5e000000-0000-4000-8000-{id:012}"),
+        "custom_property_id": property,
+        "value": value,
+        "color": 1,
+        "deleted": false,
+        "condition": "active",
+        "sort_order": order,
+        "external_id": null,
+        "author_id": INTEGRATION_USER,
+        "company_id": 1,
+        "created": PROPERTY_TIME,
+        "updated": PROPERTY_TIME,
+    })
+}
+
+fn is_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+fn is_time(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 5 && b[2] == b':' && [0, 1, 3, 4].iter().all(|i| b[*i].is_ascii_digit())
+}
+
+/// Whether `value` has the shape Kaiten stores for a property of `p`'s type; `null` clears any.
+fn value_fits(p: &Property, value: &Value) -> bool {
+    match p.kind.as_str() {
+        _ if value.is_null() => true,
+        "string" | "email" | "phone" | "url" => value.is_string(),
+        "number" => value.is_number(),
+        "checkbox" => value.is_boolean(),
+        "select" => value.as_array().is_some_and(|ids| {
+            !ids.is_empty()
+                && (p.multi_select || ids.len() == 1)
+                && ids.iter().all(|id| {
+                    id.as_i64()
+                        .is_some_and(|id| p.options.iter().any(|(o, _)| *o == id))
+                })
+        }),
+        "date" => value.as_object().is_some_and(|d| {
+            d.get("date").and_then(Value::as_str).is_some_and(is_date)
+                && d.get("time")
+                    .is_none_or(|t| t.is_null() || t.as_str().is_some_and(is_time))
+                && d.get("tzOffset").is_none_or(|t| t.is_null() || t.is_i64())
+        }),
+        "user" => value.is_i64(),
+        // Formulas are computed; votes, catalogs and attachments have their own endpoints.
+        _ => false,
+    }
+}
+
+/// Refuses writes to properties the company does not have, or in the wrong shape for their type.
+fn check_properties(w: &World, properties: &Map<String, Value>) -> Result<(), Reject> {
+    for (key, value) in properties {
+        let property = key
+            .strip_prefix("id_")
+            .and_then(|n| n.parse::<i64>().ok())
+            .and_then(|id| w.property(id))
+            .ok_or_else(|| bad_request(format!("Custom property {key} not found")))?;
+        if !value_fits(property, value) {
+            return Err(bad_request(format!(
+                "Invalid value for custom property {key} of type {}",
+                property.kind
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn list_properties(
+    State(fake): State<FakeKaiten>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Answer {
+    let number = |key: &str| -> Result<Option<usize>, Reject> {
+        query
+            .get(key)
+            .map(|v| {
+                v.parse::<usize>()
+                    .map_err(|_| bad_request(format!("{key} must be an integer")))
+            })
+            .transpose()
+    };
+    let limit = number("limit")?.map_or(MAX_PAGE, |l| l.min(MAX_PAGE));
+    let offset = number("offset")?.unwrap_or(0);
+    let w = fake.world();
+    let page: Vec<Value> = w
+        .properties
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(property_json)
+        .collect();
+    Ok(Json(Value::Array(page)).into_response())
+}
+
+async fn list_select_values(State(fake): State<FakeKaiten>, Path(id): Path<String>) -> Answer {
+    let id = parse_id(&id)?;
+    let w = fake.world();
+    let property = w.property(id).ok_or_else(|| Reject {
+        status: StatusCode::NOT_FOUND,
+        message: "Custom property not found".into(),
+    })?;
+    if property.kind != "select" {
+        return Err(bad_request("Custom property is not a select"));
+    }
+    let values: Vec<Value> = property
+        .options
+        .iter()
+        .enumerate()
+        .map(|(order, option)| select_value_json(id, option, order))
+        .collect();
+    Ok(Json(Value::Array(values)).into_response())
 }
 
 fn parse_body(bytes: &Bytes) -> Result<Map<String, Value>, Reject> {
@@ -410,6 +577,7 @@ async fn create_card(State(fake): State<FakeKaiten>, bytes: Bytes) -> Answer {
         .and_then(Value::as_str)
         .map(str::to_owned);
     let card = fake.change(|w| {
+        check_properties(w, &properties)?;
         let Some(state) = w.column(column_id).map(|c| c.column_type) else {
             return Err(bad_request(format!(
                 "Column {column_id} not found on board"
@@ -475,6 +643,9 @@ async fn update_card(
     let card = fake.change(|w| {
         if !w.cards.contains_key(&id) {
             return Err(card_not_found());
+        }
+        if let Some(Value::Object(properties)) = body.get("properties") {
+            check_properties(w, properties)?;
         }
         if let Some(column_id) = column_id {
             w.move_card(id, column_id).map_err(bad_request)?;
@@ -599,4 +770,64 @@ async fn download_file(
         file.bytes.clone(),
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn property(kind: &str, multi_select: bool) -> Property {
+        Property {
+            id: 1,
+            name: "Поле".into(),
+            kind: kind.into(),
+            multi_select,
+            options: vec![(501, "Принтеры".into()), (502, "Сеть".into())],
+        }
+    }
+
+    #[test]
+    fn kaiten_property_values_fit_only_their_types_shape() {
+        for (kind, value) in [
+            ("string", json!("x")),
+            ("url", json!("https://a.example")),
+            ("number", json!(2.5)),
+            ("checkbox", json!(false)),
+            ("select", json!([502])),
+            (
+                "date",
+                json!({"date": "2026-07-16", "time": "19:00", "tzOffset": 180}),
+            ),
+            (
+                "date",
+                json!({"date": "2026-07-16", "time": null, "tzOffset": null}),
+            ),
+            ("user", json!(100)),
+            ("formula", Value::Null),
+        ] {
+            assert!(value_fits(&property(kind, false), &value), "{kind} {value}");
+        }
+        for (kind, value) in [
+            ("string", json!(5)),
+            ("number", json!("5")),
+            ("checkbox", json!("true")),
+            ("select", json!(502)),
+            ("select", json!(["Сеть"])),
+            ("select", json!([503])),
+            ("select", json!([501, 502])),
+            ("select", json!([])),
+            ("date", json!("2026-07-16")),
+            ("date", json!({"date": "16.07.2026"})),
+            ("date", json!({"date": "2026-07-16", "time": "7pm"})),
+            ("user", json!("ann")),
+            ("formula", json!(1)),
+            ("catalog", json!("x")),
+        ] {
+            assert!(
+                !value_fits(&property(kind, false), &value),
+                "{kind} {value}"
+            );
+        }
+        assert!(value_fits(&property("select", true), &json!([501, 502])));
+    }
 }
