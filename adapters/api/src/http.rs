@@ -10,6 +10,9 @@ use crate::{Error, ErrorKind, RequestPacer, Result, decode_json, parse_retry_aft
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{ClientBuilder, IntoUrl, Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -42,9 +45,20 @@ pub struct VendorApi {
 #[derive(Debug)]
 pub struct HttpClient {
     http: reqwest::Client,
-    pacer: RequestPacer,
+    pacer: Arc<RequestPacer>,
     vendor: &'static VendorApi,
 }
+
+/// Pacers shared by every client of one vendor that authenticates with the same credential, so
+/// that two helpdesk tables with one token (a Kaiten token works for every company of its user)
+/// stay under the limit together. Keyed by a hash, so no credential sits in it.
+fn shared_pacers() -> &'static Mutex<SharedPacers> {
+    static PACERS: OnceLock<Mutex<SharedPacers>> = OnceLock::new();
+    PACERS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// (vendor kind, hash of the credential) → the pacer its clients share while any is alive.
+type SharedPacers = HashMap<(&'static str, u64), Weak<RequestPacer>>;
 
 impl HttpClient {
     /// A client for `vendor` allowing `requests_per_second`.
@@ -72,9 +86,33 @@ impl HttpClient {
         })?;
         Ok(Self {
             http,
-            pacer: RequestPacer::new(requests_per_second),
+            pacer: Arc::new(RequestPacer::new(requests_per_second)),
             vendor,
         })
+    }
+
+    /// Makes this client share its pacer with every other client of the same vendor built with
+    /// the same `credential` (a token), for vendors whose rate limit counts per credential rather
+    /// than per site. The first client's rate is the shared one.
+    pub fn pace_with_credential(mut self, credential: &str) -> Self {
+        let mut hasher = DefaultHasher::new();
+        credential.hash(&mut hasher);
+        let key = (self.vendor.kind, hasher.finish());
+        let mut pacers = shared_pacers().lock().unwrap_or_else(|e| e.into_inner());
+        pacers.retain(|_, pacer| pacer.strong_count() > 0);
+        match pacers.get(&key).and_then(Weak::upgrade) {
+            Some(shared) => self.pacer = shared,
+            None => {
+                pacers.insert(key, Arc::downgrade(&self.pacer));
+            }
+        }
+        self
+    }
+
+    /// Holds every request of this client (and of those sharing its pacer) back for `wait`: for a
+    /// vendor whose successful answers say the quota is used up until a reset time.
+    pub fn hold_for(&self, wait: Duration) {
+        self.pacer.hold_for(wait);
     }
 
     /// A request to `url`, to be finished by the vendor client (auth, body) and given to
@@ -220,6 +258,37 @@ mod tests {
         assert_eq!(retry_after_header(&headers), Some(Duration::from_secs(3)));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after_header(&headers), None);
+    }
+
+    static SHARED: VendorApi = VendorApi {
+        kind: "test-shared",
+        name: "Test",
+        retry_after: retry_after_header,
+        parse_error: Error::from_status,
+    };
+
+    #[tokio::test(start_paused = true)]
+    async fn clients_with_one_credential_share_one_pace() {
+        let client = |credential: &str| {
+            HttpClient::new(&SHARED, 5.0, |b| b)
+                .expect("a client")
+                .pace_with_credential(credential)
+        };
+        let (a, b, other) = (client("token-1"), client("token-1"), client("token-2"));
+        assert!(Arc::ptr_eq(&a.pacer, &b.pacer));
+        assert!(!Arc::ptr_eq(&a.pacer, &other.pacer));
+        let start = tokio::time::Instant::now();
+        for _ in 0..3 {
+            a.pacer.ready().await;
+            b.pacer.ready().await;
+        }
+        // Six requests at 5/s between them, not three each at 5/s side by side.
+        assert_eq!(start.elapsed(), Duration::from_millis(1000));
+        // A hold after a 429 seen by one holds the other too.
+        a.hold_for(Duration::from_secs(3));
+        let held = tokio::time::Instant::now();
+        b.pacer.ready().await;
+        assert_eq!(held.elapsed(), Duration::from_secs(3));
     }
 
     #[tokio::test]

@@ -247,15 +247,35 @@ async fn add_comment_posts_the_marked_text() {
 }
 
 #[tokio::test]
-async fn changes_since_asks_with_the_overlap_and_pages() {
+async fn changes_since_reads_the_three_feeds_with_the_overlap() {
     let server = server().await;
+    // Feed 1: `updated`, oldest first, from the cursor minus the overlap, on every board.
     Mock::given(method("GET"))
         .and(path("/api/latest/cards"))
         .and(query_param("updated_after", "2026-11-21T11:59:58.000Z"))
-        .and(query_param("board_id", "10"))
+        .and(query_param("order_by", "updated"))
+        .and(query_param("order_direction", "asc"))
         .and(query_param("limit", "100"))
         .and(query_param("offset", "0"))
         .respond_with(ok("cards_list.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Feed 2: newest comment first; 1001's comment is after the cursor, 1002 has none.
+    Mock::given(method("GET"))
+        .and(path("/api/latest/cards"))
+        .and(query_param("order_by", "comment_last_added_at"))
+        .and(query_param("order_direction", "desc"))
+        .respond_with(ok("cards_list.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Feed 3: one page of open cards in creation order; none of them open here.
+    Mock::given(method("GET"))
+        .and(path("/api/latest/cards"))
+        .and(query_param("order_by", "created"))
+        .and(query_param("states", "1,2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
         .expect(1)
         .mount(&server)
         .await;
@@ -268,6 +288,13 @@ async fn changes_since_asks_with_the_overlap_and_pages() {
     assert_eq!(
         batch.cursor.since,
         Some(datetime!(2026-11-21 12:05:13.901 UTC))
+    );
+    let requests = server.received_requests().await.expect("recorded");
+    assert!(
+        requests
+            .iter()
+            .all(|r| !r.url.query().unwrap_or_default().contains("board_id")),
+        "a card moved to another board must stay in the feeds"
     );
 }
 
