@@ -73,6 +73,14 @@ async fn staff_comment_file_and_assignee_reach_telegram_within_two_polls() {
     })
     .await;
 
+    // All loops of the daemon together stayed under Kaiten's 5 requests/s: the fake refuses more.
+    let refused = stage
+        .kaiten
+        .calls()
+        .into_iter()
+        .filter(|c| c.status == 429)
+        .count();
+    assert_eq!(refused, 0, "the daemon's pace hit Kaiten's rate limit");
     assert_eq!(
         stage.kaiten.card(card_id).expect("the card").updated,
         updated,

@@ -347,3 +347,24 @@ async fn an_old_cursor_without_the_kaiten_part_keeps_working() {
     assert!(ids(&batch).contains(&card), "{:?}", batch.changes);
     assert!(batch.cursor.vendor.is_some());
 }
+
+#[tokio::test]
+async fn two_helpdesk_tables_with_one_token_share_one_pace() {
+    let fake = FakeKaiten::start().await;
+    // Two tables (companies) for the same Kaiten user: Kaiten counts 5 requests/s per token, and
+    // 4.5/s each would be 9/s together.
+    let first = adapter(&fake);
+    let second = adapter(&fake);
+    let run = |kaiten: KaitenAdapter| async move {
+        for _ in 0..8 {
+            kaiten.check().await.expect("never refused");
+        }
+    };
+    tokio::join!(run(first), run(second));
+    let refused: Vec<KaitenCall> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.status == 429)
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+}

@@ -355,3 +355,44 @@ async fn garbage_in_a_2xx_is_unexpected() {
     assert_eq!(error.kind(), ErrorKind::Unexpected);
     assert!(!error.is_temporary());
 }
+
+#[tokio::test]
+async fn a_429_is_waited_out_until_the_reset_epoch_it_names() {
+    let server = MockServer::start().await;
+    // Only the documented headers: no Retry-After, the reset three seconds ahead.
+    let reset = time::OffsetDateTime::now_utc().unix_timestamp() + 3;
+    Mock::given(method("GET"))
+        .and(path("/api/latest/users/current"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-reset", reset.to_string().as_str())
+                .set_body_json(fixture("rate_limited.json")),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/latest/users/current"))
+        .respond_with(ok("current_user.json"))
+        .mount(&server)
+        .await;
+    // A token of its own: the pace is shared per token, and this test holds it for seconds.
+    let kaiten = adapter(&server, json!({"token": "contract-token-429"}));
+    let error = kaiten.check().await.expect_err("429");
+    let refused_at = std::time::Instant::now();
+    assert_eq!(error.kind(), ErrorKind::RateLimited);
+    assert!(error.is_temporary());
+    let wait = error.retry_after().expect("a wait");
+    assert!(
+        wait > Duration::from_secs(2) && wait <= Duration::from_secs(3),
+        "until the reset, not a fixed second: {wait:?}"
+    );
+    // The next request, whoever sends it, is held until the reset instead of being refused.
+    kaiten.check().await.expect("after the reset");
+    assert!(
+        refused_at.elapsed() + Duration::from_millis(20) >= wait,
+        "sent {:?} after the 429, before the reset {wait:?}",
+        refused_at.elapsed()
+    );
+}
