@@ -38,6 +38,21 @@ async fn staff_comment_file_and_assignee_reach_telegram_within_two_polls() {
     let daemon = stage.start(Options::default()).await;
     let (card_id, card) = open_ticket(&stage, "Не открывается общий диск").await;
     let updated = stage.kaiten.card(card_id).expect("the card").updated;
+    // Each step below must be found on its own, not ride along with the new card's own report:
+    // wait until the daemon has read the card back and the watcher has swept twice since.
+    let comments_path = format!("/api/latest/cards/{card_id}/comments");
+    stage
+        .kaiten
+        .wait_until(SETUP, "two quiet polls after the card", |k| {
+            let calls = k.calls();
+            let read = calls.iter().rposition(|c| c.path == comments_path)?;
+            let sweeps = calls[read..]
+                .iter()
+                .filter(|c| c.query.contains("order_by=created"))
+                .count();
+            (sweeps >= 2).then_some(())
+        })
+        .await;
 
     stage
         .kaiten
