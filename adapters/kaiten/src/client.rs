@@ -2,13 +2,13 @@
 
 use crate::config::KaitenConfig;
 use crate::model;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::http::{HttpClient, VendorApi};
-use teledesk_adapter::{Attachment, Error, Result, Secret, parse_retry_after};
+use teledesk_adapter::http::{HttpClient, VendorApi, retry_after_or_reset};
+use teledesk_adapter::{Attachment, Error, Result, Secret};
 use time::OffsetDateTime;
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -57,17 +57,6 @@ impl KaitenClient {
             .bearer_auth(self.token.expose())
     }
 
-    /// Sends a request to the site; an answer saying the token's quota is used up
-    /// (`X-RateLimit-Remaining: 0`) holds every further request until its `X-RateLimit-Reset`, so
-    /// the next one is not a 429.
-    async fn send(&self, op: &'static str, builder: RequestBuilder) -> Result<reqwest::Response> {
-        let response = self.http.send(op, builder).await?;
-        if let Some(wait) = exhausted_for(response.headers(), OffsetDateTime::now_utc()) {
-            self.http.hold_for(wait);
-        }
-        Ok(response)
-    }
-
     /// `GET <api><path>?<query>` → JSON.
     pub async fn get<T: DeserializeOwned>(
         &self,
@@ -76,6 +65,7 @@ impl KaitenClient {
         query: &[(&str, String)],
     ) -> Result<T> {
         let response = self
+            .http
             .send(op, self.request(Method::GET, path).query(query))
             .await?;
         self.http.json(op, response).await
@@ -89,7 +79,10 @@ impl KaitenClient {
         path: &str,
         body: &B,
     ) -> Result<T> {
-        let response = self.send(op, self.request(method, path).json(body)).await?;
+        let response = self
+            .http
+            .send(op, self.request(method, path).json(body))
+            .await?;
         self.http.json(op, response).await
     }
 
@@ -112,7 +105,7 @@ impl KaitenClient {
         let builder = self
             .request(Method::PUT, &format!("/cards/{card_id}/files"))
             .multipart(form);
-        let response = self.send(op, builder).await?;
+        let response = self.http.send(op, builder).await?;
         self.http.json(op, response).await
     }
 
@@ -130,7 +123,7 @@ impl KaitenClient {
                 .http
                 .request(Method::GET, url)
                 .bearer_auth(self.token.expose());
-            self.send(op, builder).await?
+            self.http.send(op, builder).await?
         } else {
             let builder = self.http.request(Method::GET, url);
             self.http.send_unpaced(op, builder).await?
@@ -144,51 +137,10 @@ impl KaitenClient {
     }
 }
 
-/// The longest wait a reset header is believed for: Kaiten's limit is per second, so anything
-/// longer is a wrong clock, not a real wait.
-const MAX_RESET_WAIT: Duration = Duration::from_secs(60);
-
-fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-}
-
-/// The time until the `X-RateLimit-Reset` epoch (UTC seconds), to the millisecond; a reset
-/// already past (clock skew) still means "this second is used up", one second.
-fn until_reset(headers: &HeaderMap, now: OffsetDateTime) -> Option<Duration> {
-    let reset = header(headers, "x-ratelimit-reset")?.parse::<i64>().ok()?;
-    let reset = OffsetDateTime::from_unix_timestamp(reset).ok()?;
-    let wait = Duration::try_from(reset - now).unwrap_or(Duration::ZERO);
-    Some(if wait.is_zero() {
-        Duration::from_secs(1)
-    } else {
-        wait.min(MAX_RESET_WAIT)
-    })
-}
-
 /// The wait a 429 asks for: `Retry-After` where a proxy sends one, else until the documented
 /// `X-RateLimit-Reset` epoch.
 pub fn retry_after(headers: &HeaderMap, now: OffsetDateTime) -> Option<Duration> {
-    if let Some(wait) =
-        header(headers, RETRY_AFTER.as_str()).and_then(|v| parse_retry_after(v, now))
-    {
-        return Some(wait);
-    }
-    until_reset(headers, now)
-}
-
-/// How long a successful answer that used the token's last request of the window asks everyone
-/// to wait (`X-RateLimit-Remaining: 0`): until `X-RateLimit-Reset`.
-pub fn exhausted_for(headers: &HeaderMap, now: OffsetDateTime) -> Option<Duration> {
-    let remaining = header(headers, "x-ratelimit-remaining")?
-        .parse::<i64>()
-        .ok()?;
-    if remaining > 0 {
-        return None;
-    }
-    until_reset(headers, now)
+    retry_after_or_reset(headers, now)
 }
 
 /// Classifies a non-2xx answer; Kaiten's JSON errors carry `{"message": ...}`, and proxies in
@@ -210,62 +162,7 @@ pub fn parse_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
     use teledesk_adapter::ErrorKind;
-    use time::macros::datetime;
-
-    #[test]
-    fn retry_after_prefers_the_header() {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
-        headers.insert("x-ratelimit-reset", HeaderValue::from_static("1795262401"));
-        assert_eq!(
-            retry_after(&headers, datetime!(2026-11-21 12:00:00 UTC)),
-            Some(Duration::from_secs(3))
-        );
-    }
-
-    #[test]
-    fn retry_after_falls_back_to_the_reset_epoch() {
-        let mut headers = HeaderMap::new();
-        let now = datetime!(2026-11-21 12:00:00 UTC);
-        let reset = (now.unix_timestamp() + 2).to_string();
-        headers.insert(
-            "x-ratelimit-reset",
-            HeaderValue::from_str(&reset).expect("ascii"),
-        );
-        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(2)));
-        assert_eq!(retry_after(&HeaderMap::new(), now), None);
-    }
-
-    #[test]
-    fn the_reset_is_waited_for_to_the_millisecond_not_a_fixed_second() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-ratelimit-reset", HeaderValue::from_static("1795262401"));
-        let now = datetime!(2026-11-21 12:00:00.750 UTC);
-        assert_eq!(retry_after(&headers, now), Some(Duration::from_millis(250)));
-        // A reset already past is a skewed clock: the second is still used up.
-        let late = datetime!(2026-11-21 12:00:05 UTC);
-        assert_eq!(retry_after(&headers, late), Some(Duration::from_secs(1)));
-        // A reset far off is a wrong clock too, and is not believed past a minute.
-        let early = datetime!(2026-11-21 10:00:00 UTC);
-        assert_eq!(retry_after(&headers, early), Some(MAX_RESET_WAIT));
-    }
-
-    #[test]
-    fn only_an_exhausted_quota_holds_a_successful_answer() {
-        let now = datetime!(2026-11-21 12:00:00.500 UTC);
-        let mut headers = HeaderMap::new();
-        headers.insert("x-ratelimit-reset", HeaderValue::from_static("1795262401"));
-        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("2"));
-        assert_eq!(exhausted_for(&headers, now), None);
-        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
-        assert_eq!(
-            exhausted_for(&headers, now),
-            Some(Duration::from_millis(500))
-        );
-        assert_eq!(exhausted_for(&HeaderMap::new(), now), None);
-    }
 
     #[test]
     fn errors_carry_kaitens_message() {

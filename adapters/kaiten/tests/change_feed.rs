@@ -368,3 +368,21 @@ async fn two_helpdesk_tables_with_one_token_share_one_pace() {
         .collect();
     assert!(refused.is_empty(), "{refused:?}");
 }
+
+#[tokio::test]
+async fn with_the_old_behaviour_a_comment_is_still_reported_once() {
+    let fake = FakeKaiten::start().await;
+    // A tenant where comments do bump `updated`: both feeds see the card; it is one change.
+    fake.set_legacy_updated(true);
+    let kaiten = adapter(&fake);
+    let ticket = kaiten.create_ticket(&draft(70)).await.expect("create");
+    let card = id_of(&ticket.id);
+    let cursor = settle(&kaiten, start(&kaiten).await).await;
+    let updated = fake.card(card).expect("card").updated;
+    fake.staff_reply(card, "Мария Иванова", "Ответ");
+    assert_ne!(fake.card(card).expect("card").updated, updated);
+    let batch = kaiten.changes_since(&cursor).await.expect("poll");
+    assert_eq!(ids(&batch), [card]);
+    let again = kaiten.changes_since(&batch.cursor).await.expect("poll");
+    assert!(again.changes.is_empty(), "{:?}", again.changes);
+}

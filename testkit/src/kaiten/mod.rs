@@ -19,6 +19,7 @@
 //!   member changes (the responsible included) do **not** bump `updated`, as the live service
 //!   behaves (kaiten-rs); [`FakeKaiten::set_legacy_updated`] brings back the old behaviour where
 //!   they do. A comment sets the card's `comment_last_added_at` and `comments_total`;
+//!   `sd_new_comment` stays `false` (the fake has no Service Desk requesters);
 //! - `GET /cards` filters `external_id`, `board_id`, `space_id`, `states` (comma list),
 //!   `condition` (every card is live, 1) and `updated_after` (inclusive, `>=`, ms precision);
 //!   orders by `order_by` `updated`, `created`, `id` or `comment_last_added_at` with
@@ -575,7 +576,8 @@ impl FakeKaiten {
         format!("http://{}", self.inner.addr())
     }
 
-    /// The only accepted bearer token; anything else gets 401 `{"message":"Unauthorized"}`.
+    /// The only accepted bearer token, different for every fake; anything else gets 401
+    /// `{"message":"Unauthorized"}`.
     pub fn token(&self) -> String {
         self.world().token.clone()
     }
