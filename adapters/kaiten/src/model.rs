@@ -129,12 +129,6 @@ pub struct Card {
     /// change feed finds them.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub comment_last_added_at: Option<OffsetDateTime>,
-    /// How many comments the card has.
-    #[serde(default)]
-    pub comments_total: Option<i64>,
-    /// A Service Desk card with requester comments no staff member has seen yet.
-    #[serde(default)]
-    pub sd_new_comment: bool,
     /// The card's column, with its title.
     #[serde(default)]
     pub column: Option<Column>,

@@ -9,8 +9,8 @@
 //! The world: space 1, board 10 "Поддержка", lane 201, columns 101 "Новые" (type 1, queue),
 //! 102 "В работе" (type 2), 103 "Ждём клиента" (type 2), 104 "Готово" (type 3, done); and a
 //! second place cards can be moved to, space 2, board 20 "Вторая линия", lane 221, columns 121
-//! (type 1), 122 (type 2), 124 (type 3). User 1 "teledesk bot" owns the only accepted token; staff
-//! users are created on demand by name, with ids from 100.
+//! (type 1), 122 (type 2), 124 (type 3). User 1 "teledesk bot" owns the fake's only accepted token
+//! (each fake has its own); staff users are created on demand by name, with ids from 100.
 //!
 //! Modelled server behaviour (assumptions where Kaiten's docs are silent are marked [U]):
 //! - creating a card, `PATCH`, a column move and a move to another board or space set its
@@ -28,7 +28,9 @@
 //!   under a client paging by offset while cards change; pages with `offset`/`limit` (default and
 //!   maximum 100, larger limits are cut to 100 as the live service does); list items omit
 //!   `members`, `files`, `column`, `board`, like Kaiten's card list;
-//! - `PATCH /cards/{id}` with `column_id` also sets `state` from the column's type;
+//! - `PATCH /cards/{id}` with `column_id` also sets `state` from the column's type; with
+//!   `board_id` of another board too, the card moves there (its space, lane and `state` follow),
+//!   as [`FakeKaiten::move_to_board`] does for staff;
 //! - comments posted through the API are by the token's user, `internal` only when the body says
 //!   `"internal": true` [U];
 //! - uploaded files get a `url` on this server (`/files/{id}/{name}`), which needs the token;
