@@ -386,3 +386,43 @@ async fn with_the_old_behaviour_a_comment_is_still_reported_once() {
     let again = kaiten.changes_since(&batch.cursor).await.expect("poll");
     assert!(again.changes.is_empty(), "{:?}", again.changes);
 }
+
+#[tokio::test]
+async fn a_card_moved_through_the_api_follows_its_board_to_the_new_space() {
+    let fake = FakeKaiten::start().await;
+    let kaiten = adapter(&fake);
+    let card = fake.staff_create_card("Переезд");
+    let cursor = start(&kaiten).await;
+    let http = reqwest::Client::new();
+    let patch = |body: Value| {
+        http.patch(format!("{}/api/latest/cards/{card}", fake.url()))
+            .bearer_auth(fake.token())
+            .json(&body)
+            .send()
+    };
+    let refused = patch(json!({"board_id": FakeKaiten::OTHER_BOARD_ID}))
+        .await
+        .expect("answers");
+    assert_eq!(refused.status(), 400, "a board without a column of it");
+    let moved = patch(json!({
+        "board_id": FakeKaiten::OTHER_BOARD_ID,
+        "column_id": FakeKaiten::OTHER_COLUMN_DONE,
+    }))
+    .await
+    .expect("answers");
+    assert_eq!(moved.status(), 200);
+    let body: Value = moved.json().await.expect("a card");
+    assert_eq!(body["space_id"], FakeKaiten::OTHER_SPACE_ID);
+    assert_eq!(body["state"], 3);
+    let now = fake.card(card).expect("card");
+    assert_eq!(
+        (now.board_id, now.space_id, now.lane_id),
+        (
+            FakeKaiten::OTHER_BOARD_ID,
+            FakeKaiten::OTHER_SPACE_ID,
+            FakeKaiten::OTHER_LANE_ID
+        )
+    );
+    let batch = kaiten.changes_since(&cursor).await.expect("poll");
+    assert_eq!(ids(&batch), [card], "a move bumps `updated`");
+}
