@@ -5,8 +5,8 @@
 //! 429 (until its `Retry-After` or `X-RateLimit-Reset`), hold everyone back as well when a
 //! successful answer says the quota is used up (`X-RateLimit-Remaining: 0`), turn a refusal into
 //! an [`Error`] by the vendor's error format, and never let a URL (query strings carry client text
-//! and sometimes sessions) into an error message. [`HttpClient`] owns
-//! that; a vendor client keeps only what is its own, described by a [`VendorApi`].
+//! and sometimes sessions) into an error message. [`HttpClient`] owns that; a vendor client keeps
+//! only what is its own, described by a [`VendorApi`].
 
 use crate::{Error, ErrorKind, RequestPacer, Result, decode_json, parse_retry_after};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
@@ -110,12 +110,6 @@ impl HttpClient {
             }
         }
         self
-    }
-
-    /// Holds every request of this client (and of those sharing its pacer) back for `wait`: for a
-    /// vendor whose successful answers say the quota is used up until a reset time.
-    pub fn hold_for(&self, wait: Duration) {
-        self.pacer.hold_for(wait);
     }
 
     /// A request to `url`, to be finished by the vendor client (auth, body) and given to
@@ -413,7 +407,7 @@ mod tests {
         // Six requests at 5/s between them, not three each at 5/s side by side.
         assert_eq!(start.elapsed(), Duration::from_millis(1000));
         // A hold after a 429 seen by one holds the other too.
-        a.hold_for(Duration::from_secs(3));
+        a.pacer.hold_for(Duration::from_secs(3));
         let held = tokio::time::Instant::now();
         b.pacer.ready().await;
         assert_eq!(held.elapsed(), Duration::from_secs(3));

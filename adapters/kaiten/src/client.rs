@@ -2,7 +2,6 @@
 
 use crate::config::KaitenConfig;
 use crate::model;
-use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -16,7 +15,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 static KAITEN: VendorApi = VendorApi {
     kind: crate::KIND,
     name: "Kaiten",
-    retry_after: |headers| retry_after(headers, OffsetDateTime::now_utc()),
+    // Kaiten documents `X-RateLimit-Reset` (a UTC epoch) with its 429; a proxy may add
+    // `Retry-After`.
+    retry_after: |headers| retry_after_or_reset(headers, OffsetDateTime::now_utc()),
     parse_error,
 };
 
@@ -135,12 +136,6 @@ impl KaitenClient {
             bytes,
         })
     }
-}
-
-/// The wait a 429 asks for: `Retry-After` where a proxy sends one, else until the documented
-/// `X-RateLimit-Reset` epoch.
-pub fn retry_after(headers: &HeaderMap, now: OffsetDateTime) -> Option<Duration> {
-    retry_after_or_reset(headers, now)
 }
 
 /// Classifies a non-2xx answer; Kaiten's JSON errors carry `{"message": ...}`, and proxies in
