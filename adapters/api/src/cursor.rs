@@ -22,6 +22,11 @@ pub struct Cursor {
     /// `(ticket id, update time)` pairs already reported whose time lies within the overlap window
     /// before `since`.
     pub seen: Vec<(TicketId, i128)>,
+    /// Where the adapter stands in its own feeds besides the main one (another ordering, a sweep
+    /// of what has no feed), in a shape only that adapter reads. Absent in cursors stored before
+    /// it existed, which must keep loading; [`Cursor::advance`] carries it over unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<serde_json::Value>,
 }
 
 impl Cursor {
@@ -31,6 +36,7 @@ impl Cursor {
         Self {
             since: Some(at),
             seen: Vec::new(),
+            vendor: None,
         }
     }
 
@@ -87,6 +93,7 @@ impl Cursor {
             Cursor {
                 since: next_since,
                 seen,
+                vendor: self.vendor.clone(),
             },
         )
     }
@@ -144,6 +151,23 @@ mod tests {
             DEFAULT_OVERLAP,
         );
         assert_eq!(changes.len(), 1);
+    }
+
+    #[test]
+    fn a_cursor_stored_before_the_vendor_part_still_loads() {
+        let old = r#"{"since":"2026-01-01T10:00:00Z","seen":[["7",1767261600000000000]]}"#;
+        let cursor: Cursor = serde_json::from_str(old).expect("an old cursor loads");
+        assert_eq!(cursor.vendor, None);
+        assert_eq!(cursor.seen.len(), 1);
+        let mut with_vendor = cursor.clone();
+        with_vendor.vendor = Some(serde_json::json!({"lap": 3}));
+        let (_, next) = with_vendor.advance(Vec::new(), DEFAULT_OVERLAP);
+        assert_eq!(
+            next.vendor, with_vendor.vendor,
+            "advance keeps the vendor part"
+        );
+        let text = serde_json::to_string(&cursor).expect("serializes");
+        assert!(!text.contains("vendor"), "{text}");
     }
 
     #[test]

@@ -2,14 +2,19 @@
 //!
 //! Each vendor speaks its own paths, auth and error bodies, but what happens around a request is
 //! the same everywhere and must stay the same: wait for the pacer, send, hold everyone back after a
-//! 429, turn a refusal into an [`Error`] by the vendor's error format, and never let a URL (query
-//! strings carry client text and sometimes sessions) into an error message. [`HttpClient`] owns
-//! that; a vendor client keeps only what is its own, described by a [`VendorApi`].
+//! 429 (until its `Retry-After` or `X-RateLimit-Reset`), hold everyone back as well when a
+//! successful answer says the quota is used up (`X-RateLimit-Remaining: 0`), turn a refusal into
+//! an [`Error`] by the vendor's error format, and never let a URL (query strings carry client text
+//! and sometimes sessions) into an error message. [`HttpClient`] owns that; a vendor client keeps
+//! only what is its own, described by a [`VendorApi`].
 
 use crate::{Error, ErrorKind, RequestPacer, Result, decode_json, parse_retry_after};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{ClientBuilder, IntoUrl, Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -28,7 +33,8 @@ pub struct VendorApi {
     pub kind: &'static str,
     /// The helpdesk's name as its users know it (`"Kaiten"`), for messages.
     pub name: &'static str,
-    /// Reads how long a refusal asks everyone to wait; most vendors use [`retry_after_header`].
+    /// Reads how long a refusal asks everyone to wait; most vendors use [`retry_after_header`],
+    /// vendors documenting `X-RateLimit-Reset` use [`retry_after_or_reset`].
     pub retry_after: fn(&HeaderMap) -> Option<Duration>,
     /// Turns a non-2xx answer (operation, status, the wait read by `retry_after`, body) into an
     /// [`Error`] by the vendor's error format.
@@ -42,9 +48,20 @@ pub struct VendorApi {
 #[derive(Debug)]
 pub struct HttpClient {
     http: reqwest::Client,
-    pacer: RequestPacer,
+    pacer: Arc<RequestPacer>,
     vendor: &'static VendorApi,
 }
+
+/// Pacers shared by every client of one vendor that authenticates with the same credential, so
+/// that two helpdesk tables with one token (a Kaiten token works for every company of its user)
+/// stay under the limit together. Keyed by a hash, so no credential sits in it.
+fn shared_pacers() -> &'static Mutex<SharedPacers> {
+    static PACERS: OnceLock<Mutex<SharedPacers>> = OnceLock::new();
+    PACERS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// (vendor kind, hash of the credential) → the pacer its clients share while any is alive.
+type SharedPacers = HashMap<(&'static str, u64), Weak<RequestPacer>>;
 
 impl HttpClient {
     /// A client for `vendor` allowing `requests_per_second`.
@@ -72,9 +89,27 @@ impl HttpClient {
         })?;
         Ok(Self {
             http,
-            pacer: RequestPacer::new(requests_per_second),
+            pacer: Arc::new(RequestPacer::new(requests_per_second)),
             vendor,
         })
+    }
+
+    /// Makes this client share its pacer with every other client of the same vendor built with
+    /// the same `credential` (a token), for vendors whose rate limit counts per credential rather
+    /// than per site. The first client's rate is the shared one.
+    pub fn pace_with_credential(mut self, credential: &str) -> Self {
+        let mut hasher = DefaultHasher::new();
+        credential.hash(&mut hasher);
+        let key = (self.vendor.kind, hasher.finish());
+        let mut pacers = shared_pacers().lock().unwrap_or_else(|e| e.into_inner());
+        pacers.retain(|_, pacer| pacer.strong_count() > 0);
+        match pacers.get(&key).and_then(Weak::upgrade) {
+            Some(shared) => self.pacer = shared,
+            None => {
+                pacers.insert(key, Arc::downgrade(&self.pacer));
+            }
+        }
+        self
     }
 
     /// A request to `url`, to be finished by the vendor client (auth, body) and given to
@@ -108,10 +143,15 @@ impl HttpClient {
     }
 
     /// Passes a successful answer through; turns any other into the vendor's [`Error`], holding
-    /// every caller back first when it was a 429.
+    /// every caller back first when it was a 429. A successful answer that used the last request
+    /// of the quota ([`quota_exhausted_for`]) holds every caller until the reset, so the next
+    /// request waits instead of being refused.
     pub async fn check(&self, op: &'static str, response: Response) -> Result<Response> {
         let status = response.status();
         if status.is_success() {
+            if let Some(wait) = quota_exhausted_for(response.headers(), OffsetDateTime::now_utc()) {
+                self.pacer.hold_for(wait);
+            }
             return Ok(response);
         }
         let (status, retry_after, body) = self.refusal(op, response).await;
@@ -181,6 +221,60 @@ pub fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {
     parse_retry_after(value, OffsetDateTime::now_utc())
 }
 
+/// The longest wait a rate-limit reset header is believed for: the limits these helpdesks
+/// document are per second or minute, so anything longer is a wrong clock, not a real wait.
+pub const MAX_RESET_WAIT: Duration = Duration::from_secs(60);
+
+/// Below this an `X-RateLimit-Reset` value is seconds from now, at or above it a UTC epoch second
+/// (services use both spellings; no epoch since 2001 is this small).
+const EPOCH_THRESHOLD: i64 = 1_000_000_000;
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// The wait until `X-RateLimit-Reset`, counted from `now` to the millisecond: an epoch second
+/// (Kaiten) or seconds from now. A reset already past (clock skew) still means "this window is
+/// used up", one second; one further away than [`MAX_RESET_WAIT`] is cut to it.
+pub fn rate_limit_reset(headers: &HeaderMap, now: OffsetDateTime) -> Option<Duration> {
+    let value = header(headers, "x-ratelimit-reset")?.parse::<i64>().ok()?;
+    let wait = if value >= EPOCH_THRESHOLD {
+        let reset = OffsetDateTime::from_unix_timestamp(value).ok()?;
+        Duration::try_from(reset - now).unwrap_or(Duration::ZERO)
+    } else {
+        Duration::from_secs(u64::try_from(value).unwrap_or(0))
+    };
+    Some(if wait.is_zero() {
+        Duration::from_secs(1)
+    } else {
+        wait.min(MAX_RESET_WAIT)
+    })
+}
+
+/// The wait a 429 asks for: `Retry-After` where the answer has one (a proxy's), else until
+/// `X-RateLimit-Reset` ([`rate_limit_reset`]).
+pub fn retry_after_or_reset(headers: &HeaderMap, now: OffsetDateTime) -> Option<Duration> {
+    header(headers, RETRY_AFTER.as_str())
+        .and_then(|v| parse_retry_after(v, now))
+        .or_else(|| rate_limit_reset(headers, now))
+}
+
+/// How long a successful answer that used the last request of the quota
+/// (`X-RateLimit-Remaining: 0`) asks everyone to wait: until `X-RateLimit-Reset`. `None` while
+/// requests remain or when the answer does not say.
+pub fn quota_exhausted_for(headers: &HeaderMap, now: OffsetDateTime) -> Option<Duration> {
+    let remaining = header(headers, "x-ratelimit-remaining")?
+        .parse::<i64>()
+        .ok()?;
+    if remaining > 0 {
+        return None;
+    }
+    rate_limit_reset(headers, now)
+}
+
 /// The media type of `Content-Type` without its parameters (`text/plain; charset=utf-8` →
 /// `text/plain`), or [`OCTET_STREAM`] when there is none.
 pub fn media_type(headers: &HeaderMap) -> String {
@@ -220,6 +314,103 @@ mod tests {
         assert_eq!(retry_after_header(&headers), Some(Duration::from_secs(3)));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after_header(&headers), None);
+    }
+
+    use time::macros::datetime;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(*name, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn the_reset_is_waited_for_to_the_millisecond_not_a_fixed_second() {
+        // 1795262401 is 2026-11-21 12:00:01 UTC.
+        let epoch = headers(&[("x-ratelimit-reset", "1795262401")]);
+        let now = datetime!(2026-11-21 12:00:00.750 UTC);
+        assert_eq!(
+            rate_limit_reset(&epoch, now),
+            Some(Duration::from_millis(250))
+        );
+        // A reset already past is a skewed clock: the window is still used up.
+        let late = datetime!(2026-11-21 12:00:05 UTC);
+        assert_eq!(rate_limit_reset(&epoch, late), Some(Duration::from_secs(1)));
+        // A reset far off is a wrong clock too, and is not believed past a minute.
+        let early = datetime!(2026-11-21 10:00:00 UTC);
+        assert_eq!(rate_limit_reset(&epoch, early), Some(MAX_RESET_WAIT));
+        // Some services send seconds from now instead of an epoch.
+        let delta = headers(&[("x-ratelimit-reset", "7")]);
+        assert_eq!(rate_limit_reset(&delta, now), Some(Duration::from_secs(7)));
+        assert_eq!(rate_limit_reset(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn retry_after_comes_first_then_the_reset() {
+        let now = datetime!(2026-11-21 12:00:00 UTC);
+        let both = headers(&[("retry-after", "3"), ("x-ratelimit-reset", "1795262401")]);
+        assert_eq!(
+            retry_after_or_reset(&both, now),
+            Some(Duration::from_secs(3))
+        );
+        let reset = headers(&[("x-ratelimit-reset", "1795262402")]);
+        assert_eq!(
+            retry_after_or_reset(&reset, now),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(retry_after_or_reset(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn only_a_used_up_quota_holds_a_successful_answer() {
+        let now = datetime!(2026-11-21 12:00:00.500 UTC);
+        let left = headers(&[
+            ("x-ratelimit-remaining", "2"),
+            ("x-ratelimit-reset", "1795262401"),
+        ]);
+        assert_eq!(quota_exhausted_for(&left, now), None);
+        let used_up = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1795262401"),
+        ]);
+        assert_eq!(
+            quota_exhausted_for(&used_up, now),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(quota_exhausted_for(&HeaderMap::new(), now), None);
+    }
+
+    static SHARED: VendorApi = VendorApi {
+        kind: "test-shared",
+        name: "Test",
+        retry_after: retry_after_header,
+        parse_error: Error::from_status,
+    };
+
+    #[tokio::test(start_paused = true)]
+    async fn clients_with_one_credential_share_one_pace() {
+        let client = |credential: &str| {
+            HttpClient::new(&SHARED, 5.0, |b| b)
+                .expect("a client")
+                .pace_with_credential(credential)
+        };
+        let (a, b, other) = (client("token-1"), client("token-1"), client("token-2"));
+        assert!(Arc::ptr_eq(&a.pacer, &b.pacer));
+        assert!(!Arc::ptr_eq(&a.pacer, &other.pacer));
+        let start = tokio::time::Instant::now();
+        for _ in 0..3 {
+            a.pacer.ready().await;
+            b.pacer.ready().await;
+        }
+        // Six requests at 5/s between them, not three each at 5/s side by side.
+        assert_eq!(start.elapsed(), Duration::from_millis(1000));
+        // A hold after a 429 seen by one holds the other too.
+        a.pacer.hold_for(Duration::from_secs(3));
+        let held = tokio::time::Instant::now();
+        b.pacer.ready().await;
+        assert_eq!(held.elapsed(), Duration::from_secs(3));
     }
 
     #[tokio::test]

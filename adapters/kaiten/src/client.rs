@@ -2,13 +2,12 @@
 
 use crate::config::KaitenConfig;
 use crate::model;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::http::{HttpClient, VendorApi};
-use teledesk_adapter::{Attachment, Error, Result, Secret, parse_retry_after};
+use teledesk_adapter::http::{HttpClient, VendorApi, retry_after_or_reset};
+use teledesk_adapter::{Attachment, Error, Result, Secret};
 use time::OffsetDateTime;
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -16,7 +15,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 static KAITEN: VendorApi = VendorApi {
     kind: crate::KIND,
     name: "Kaiten",
-    retry_after: |headers| retry_after(headers, OffsetDateTime::now_utc()),
+    // Kaiten documents `X-RateLimit-Reset` (a UTC epoch) with its 429; a proxy may add
+    // `Retry-After`.
+    retry_after: |headers| retry_after_or_reset(headers, OffsetDateTime::now_utc()),
     parse_error,
 };
 
@@ -32,10 +33,14 @@ pub struct KaitenClient {
 impl KaitenClient {
     /// A client for the configured site.
     pub fn new(config: &KaitenConfig) -> Result<Self> {
+        // Kaiten's limit belongs to the token (a user's token works for all their companies), so
+        // helpdesk tables that share one token share one pace.
+        let http = HttpClient::new(&KAITEN, config.requests_per_second, |b| {
+            b.timeout(REQUEST_TIMEOUT)
+        })?
+        .pace_with_credential(config.token.expose());
         Ok(Self {
-            http: HttpClient::new(&KAITEN, config.requests_per_second, |b| {
-                b.timeout(REQUEST_TIMEOUT)
-            })?,
+            http,
             site: config.url.clone(),
             api: config.api_base(),
             token: config.token.clone(),
@@ -133,23 +138,6 @@ impl KaitenClient {
     }
 }
 
-/// The wait a 429 asks for: `Retry-After`, else until the `X-RateLimit-Reset` epoch.
-pub fn retry_after(headers: &HeaderMap, now: OffsetDateTime) -> Option<Duration> {
-    let header = |name| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    if let Some(wait) = header(RETRY_AFTER.as_str()).and_then(|v| parse_retry_after(v, now)) {
-        return Some(wait);
-    }
-    let reset = header("x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok())?;
-    let wait = reset - now.unix_timestamp();
-    // A reset in the past (clock skew) still means "this second is used up".
-    Some(Duration::from_secs(wait.clamp(1, 60) as u64))
-}
-
 /// Classifies a non-2xx answer; Kaiten's JSON errors carry `{"message": ...}`, and proxies in
 /// front of it answer with HTML, which [`Error::from_status`] trims.
 pub fn parse_error(
@@ -169,33 +157,7 @@ pub fn parse_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
     use teledesk_adapter::ErrorKind;
-    use time::macros::datetime;
-
-    #[test]
-    fn retry_after_prefers_the_header() {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
-        headers.insert("x-ratelimit-reset", HeaderValue::from_static("1795262401"));
-        assert_eq!(
-            retry_after(&headers, datetime!(2026-11-21 12:00:00 UTC)),
-            Some(Duration::from_secs(3))
-        );
-    }
-
-    #[test]
-    fn retry_after_falls_back_to_the_reset_epoch() {
-        let mut headers = HeaderMap::new();
-        let now = datetime!(2026-11-21 12:00:00 UTC);
-        let reset = (now.unix_timestamp() + 2).to_string();
-        headers.insert(
-            "x-ratelimit-reset",
-            HeaderValue::from_str(&reset).expect("ascii"),
-        );
-        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(2)));
-        assert_eq!(retry_after(&HeaderMap::new(), now), None);
-    }
 
     #[test]
     fn errors_carry_kaitens_message() {

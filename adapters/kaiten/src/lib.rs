@@ -4,10 +4,12 @@
 //! `external_id`. Client comments are card comments written by the integration user, with the
 //! Telegram author in a header and a `tg-key:` marker in a footer (Kaiten comments have no external
 //! id). Status comes from the card's column (`statuses` table) or its `state`. Changes are polled
-//! with `GET /cards?updated_after=`. See `README.md` for the capability table and the open questions.
+//! from three feeds (`updated`, `comment_last_added_at`, a bounded member sweep; see `feed.rs`).
+//! See `README.md` for the capability table and the open questions.
 
 mod client;
 mod config;
+mod feed;
 mod map;
 mod model;
 
@@ -15,16 +17,15 @@ pub use config::{KaitenConfig, TicketDefaults};
 
 use async_trait::async_trait;
 use client::KaitenClient;
+use feed::{MAX_PAGES, PAGE_SIZE};
 use reqwest::Method;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
-    ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk, Identity,
-    NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef, lenient::Lenient,
-    text,
+    ConfigTable, Cursor, Error, ErrorKind, Escalation, Helpdesk, Identity, NoteDraft, Result,
+    StatusClass, Ticket, TicketDraft, TicketId, TicketRef, lenient::Lenient, text,
 };
-use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 
 /// The config tag (`kind = "kaiten"`), also the log field and metrics label.
@@ -54,10 +55,6 @@ pub const CAPABILITY: Capability = Capability {
     native_link: false,
 };
 
-/// Kaiten's page size for `GET /cards`; its maximum is undocumented, 100 is what clients use.
-const PAGE_SIZE: usize = 100;
-/// Stops paging a server that ignores `offset` instead of looping forever.
-const MAX_PAGES: usize = 100;
 /// Kaiten's title limit is undocumented; long subjects are cut to stay clear of a 400.
 const MAX_TITLE_CHARS: usize = 250;
 
@@ -600,44 +597,10 @@ impl Helpdesk for KaitenAdapter {
         Ok(map::to_ticket(&ctx, &card, &comments))
     }
 
+    /// Three feeds, because comments and members do not move a card's `updated`; see `feed.rs`
+    /// for how each is read and what a poll costs.
     async fn changes_since(&self, cursor: &Cursor) -> Result<ChangeBatch> {
-        const OP: &str = "changes_since";
-        let Some(from) = cursor.query_from(DEFAULT_OVERLAP) else {
-            // A first poll starts now: replaying the board's history would flood Telegram.
-            return Ok(ChangeBatch {
-                changes: Vec::new(),
-                cursor: Cursor::starting_at(OffsetDateTime::now_utc()),
-            });
-        };
-        let mut items = Vec::new();
-        let mut offset = 0;
-        for _ in 0..MAX_PAGES {
-            let query = [
-                ("updated_after", map::query_time(from)),
-                ("board_id", self.config.board_id.to_string()),
-                ("limit", PAGE_SIZE.to_string()),
-                ("offset", offset.to_string()),
-            ];
-            let page: Vec<model::Card> = self.client.get(OP, "/cards", &query).await?;
-            let count = page.len();
-            items.extend(
-                page.into_iter()
-                    .map(|card| (TicketId(card.id.to_string()), card.updated)),
-            );
-            if count < PAGE_SIZE {
-                let (changes, cursor) = cursor.advance(items, DEFAULT_OVERLAP);
-                return Ok(ChangeBatch { changes, cursor });
-            }
-            offset += count;
-        }
-        Err(Error::new(
-            ErrorKind::Unexpected,
-            OP,
-            format!(
-                "more than {} changed cards in one poll; is Kaiten ignoring `offset`?",
-                PAGE_SIZE * MAX_PAGES
-            ),
-        ))
+        feed::changes_since(&self.client, cursor).await
     }
 
     async fn set_status(&self, ticket: &TicketId, status: StatusClass) -> Result<()> {

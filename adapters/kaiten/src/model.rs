@@ -157,6 +157,10 @@ pub struct Card {
     /// Last update time.
     #[serde(with = "time::serde::rfc3339")]
     pub updated: OffsetDateTime,
+    /// When the newest comment was added: comments do not move `updated`, so this is how the
+    /// change feed finds them.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub comment_last_added_at: Option<OffsetDateTime>,
     /// The card's column, with its title.
     #[serde(default)]
     pub column: Option<Column>,

@@ -327,15 +327,35 @@ async fn add_comment_posts_the_marked_text() {
 }
 
 #[tokio::test]
-async fn changes_since_asks_with_the_overlap_and_pages() {
+async fn changes_since_reads_the_three_feeds_with_the_overlap() {
     let server = server().await;
+    // Feed 1: `updated`, oldest first, from the cursor minus the overlap, on every board.
     Mock::given(method("GET"))
         .and(path("/api/latest/cards"))
         .and(query_param("updated_after", "2026-11-21T11:59:58.000Z"))
-        .and(query_param("board_id", "10"))
+        .and(query_param("order_by", "updated"))
+        .and(query_param("order_direction", "asc"))
         .and(query_param("limit", "100"))
         .and(query_param("offset", "0"))
         .respond_with(ok("cards_list.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Feed 2: newest comment first; 1001's comment is after the cursor, 1002 has none.
+    Mock::given(method("GET"))
+        .and(path("/api/latest/cards"))
+        .and(query_param("order_by", "comment_last_added_at"))
+        .and(query_param("order_direction", "desc"))
+        .respond_with(ok("cards_list.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Feed 3: one page of open cards in creation order; none of them open here.
+    Mock::given(method("GET"))
+        .and(path("/api/latest/cards"))
+        .and(query_param("order_by", "created"))
+        .and(query_param("states", "1,2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
         .expect(1)
         .mount(&server)
         .await;
@@ -348,6 +368,13 @@ async fn changes_since_asks_with_the_overlap_and_pages() {
     assert_eq!(
         batch.cursor.since,
         Some(datetime!(2026-11-21 12:05:13.901 UTC))
+    );
+    let requests = server.received_requests().await.expect("recorded");
+    assert!(
+        requests
+            .iter()
+            .all(|r| !r.url.query().unwrap_or_default().contains("board_id")),
+        "a card moved to another board must stay in the feeds"
     );
 }
 
@@ -476,5 +503,52 @@ async fn a_token_that_may_not_read_property_definitions_still_creates_cards() {
     assert_eq!(
         body_of(create)["properties"],
         json!({"id_42": "VIP", "id_45": 3})
+    );
+}
+
+#[tokio::test]
+async fn a_429_is_waited_out_until_the_reset_epoch_it_names() {
+    let server = MockServer::start().await;
+    // Only the documented headers: no Retry-After, the reset three seconds ahead.
+    let reset = time::OffsetDateTime::now_utc().unix_timestamp() + 3;
+    Mock::given(method("GET"))
+        .and(path("/api/latest/users/current"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-reset", reset.to_string().as_str())
+                .set_body_json(fixture("rate_limited.json")),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/latest/users/current"))
+        .respond_with(ok("current_user.json"))
+        .mount(&server)
+        .await;
+    // `check` also reads the property definitions, to check `resolution_property`.
+    Mock::given(method("GET"))
+        .and(path("/api/latest/company/custom-properties"))
+        .respond_with(ok("custom_properties.json"))
+        .mount(&server)
+        .await;
+    // A token of its own: the pace is shared per token, and this test holds it for seconds.
+    let kaiten = adapter(&server, json!({"token": "contract-token-429"}));
+    let error = kaiten.check().await.expect_err("429");
+    let refused_at = std::time::Instant::now();
+    assert_eq!(error.kind(), ErrorKind::RateLimited);
+    assert!(error.is_temporary());
+    let wait = error.retry_after().expect("a wait");
+    assert!(
+        wait > Duration::from_secs(2) && wait <= Duration::from_secs(3),
+        "until the reset, not a fixed second: {wait:?}"
+    );
+    // The next request, whoever sends it, is held until the reset instead of being refused.
+    kaiten.check().await.expect("after the reset");
+    assert!(
+        refused_at.elapsed() + Duration::from_millis(20) >= wait,
+        "sent {:?} after the 429, before the reset {wait:?}",
+        refused_at.elapsed()
     );
 }

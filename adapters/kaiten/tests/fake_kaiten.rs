@@ -398,7 +398,8 @@ async fn changes_since_starts_now_and_reports_each_change_once() {
     let from = since - DEFAULT_OVERLAP;
     let expected = format!("updated_after={}", kaiten_time(from));
     assert!(query.contains(&expected), "{query} lacks {expected}");
-    assert!(query.contains("board_id=10"));
+    assert!(query.contains("order_by=updated"), "{query}");
+    assert!(!query.contains("board_id"), "{query}");
     assert!(query.contains("limit=100"));
     assert!(query.contains("offset=0"));
 
@@ -426,14 +427,23 @@ async fn changes_since_pages_through_more_than_a_hundred_cards() {
     }
     let batch = kaiten.changes_since(&start).await.expect("poll");
     assert_eq!(batch.changes.len(), 101);
-    let offsets: Vec<String> = fake
+    let pages: Vec<String> = fake
         .calls()
         .into_iter()
-        .filter(|c| c.method == "GET" && c.path == "/api/latest/cards")
-        .map(|c| c.query)
+        .filter(|c| {
+            c.method == "GET" && c.path == "/api/latest/cards" && c.query.contains("updated_after")
+        })
+        .map(|c| c.query.replace("%3A", ":"))
         .collect();
-    assert!(offsets[0].contains("offset=0"));
-    assert!(offsets[1].contains("offset=100"));
+    // The second page starts at the 100th card's `updated` (the bound is inclusive, so that one
+    // card is skipped by offset), not at offset 100 of a list that may have moved meanwhile.
+    let hundredth = fake.cards()[99].updated.clone();
+    assert!(pages[0].contains("offset=0"), "{}", pages[0]);
+    assert!(
+        pages[1].contains(&format!("updated_after={hundredth}")) && pages[1].contains("offset=1"),
+        "{}",
+        pages[1]
+    );
 }
 
 #[tokio::test]
@@ -501,32 +511,37 @@ async fn client_replied_without_a_column_is_unsupported() {
 }
 
 #[tokio::test]
-async fn rate_limit_from_the_server_is_temporary_with_retry_after() {
+async fn a_used_up_quota_is_waited_out_instead_of_refused() {
     let fake = FakeKaiten::start().await;
     fake.set_rate_limit(Some(1));
     let kaiten = adapter(&fake);
-    // At 4.5 rps against a 1 rps limit, one of the first few calls must be refused.
-    let mut refused = None;
-    for _ in 0..10 {
-        if let Err(error) = kaiten.check().await {
-            refused = Some(error);
-            break;
-        }
+    // At 4.5 rps against a 1 rps limit the second call would be refused, but every answer says
+    // how much of the second is left (`X-RateLimit-Remaining: 0` after the first) and until when.
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        kaiten.check().await.expect("paced, not refused");
     }
-    let error = refused.expect("a 429");
-    assert_eq!(error.kind(), ErrorKind::RateLimited);
-    assert!(error.is_temporary());
-    assert_eq!(error.retry_after(), Some(Duration::from_secs(1)));
-    assert!(fake.calls().iter().any(|c| c.status == 429));
+    assert!(
+        fake.calls().iter().all(|c| c.status != 429),
+        "{:?}",
+        fake.calls()
+    );
+    assert!(started.elapsed() >= Duration::from_secs(1));
 }
 
 #[tokio::test]
-async fn injected_429_is_rate_limited() {
+async fn injected_429_is_rate_limited_until_the_reset() {
     let fake = FakeKaiten::start().await;
     fake.fail_next(1, 429);
     let error = adapter(&fake).check().await.expect_err("429");
     assert_eq!(error.kind(), ErrorKind::RateLimited);
-    assert_eq!(error.retry_after(), Some(Duration::from_secs(1)));
+    assert!(error.is_temporary());
+    // Until the `X-RateLimit-Reset` epoch second, a second or so away, to the millisecond.
+    let wait = error.retry_after().expect("a wait");
+    assert!(
+        wait > Duration::from_millis(900) && wait <= Duration::from_secs(2),
+        "{wait:?}"
+    );
 }
 
 #[tokio::test]

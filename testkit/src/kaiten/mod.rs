@@ -7,20 +7,30 @@
 //! ([`FakeKaiten::cards`], [`FakeKaiten::comments`], [`FakeKaiten::calls`]).
 //!
 //! The world: space 1, board 10 "Поддержка", lane 201, columns 101 "Новые" (type 1, queue),
-//! 102 "В работе" (type 2), 103 "Ждём клиента" (type 2), 104 "Готово" (type 3, done). User 1
-//! "teledesk bot" owns the only accepted token; staff users are created on demand by name, with
-//! ids from 100.
+//! 102 "В работе" (type 2), 103 "Ждём клиента" (type 2), 104 "Готово" (type 3, done); and a
+//! second place cards can be moved to, space 2, board 20 "Вторая линия", lane 221, columns 121
+//! (type 1), 122 (type 2), 124 (type 3). User 1 "teledesk bot" owns the fake's only accepted token
+//! (each fake has its own); staff users are created on demand by name, with ids from 100.
 //!
 //! Modelled server behaviour (assumptions where Kaiten's docs are silent are marked [U]):
-//! - every state change of a card (create, PATCH, comment, file, staff action) sets its `updated`
-//!   to the current time with millisecond precision, strictly increasing across the whole fake
-//!   (two changes in one millisecond still get different times). That a comment bumps `updated`
-//!   is [U] on real Kaiten;
-//! - `GET /cards` filters `external_id`, `board_id`, `updated_after` (inclusive, `>=`, ms
-//!   precision) and pages with `offset`/`limit` (default and maximum 100 [U]); results are sorted
-//!   by `updated` ascending, then id (real order [U]); list items omit `members`, `files`,
-//!   `column`, `board`, like Kaiten's card list;
-//! - `PATCH /cards/{id}` with `column_id` also sets `state` from the column's type;
+//! - creating a card, `PATCH`, a column move and a move to another board or space set its
+//!   `updated` to the current time with millisecond precision, strictly increasing across the
+//!   whole fake (two changes in one millisecond still get different times). Comments, files and
+//!   member changes (the responsible included) do **not** bump `updated`, as the live service
+//!   behaves (kaiten-rs); [`FakeKaiten::set_legacy_updated`] brings back the old behaviour where
+//!   they do. A comment sets the card's `comment_last_added_at` and `comments_total`;
+//!   `sd_new_comment` stays `false` (the fake has no Service Desk requesters);
+//! - `GET /cards` filters `external_id`, `board_id`, `space_id`, `states` (comma list),
+//!   `condition` (every card is live, 1) and `updated_after` (inclusive, `>=`, ms precision);
+//!   orders by `order_by` `updated`, `created`, `id` or `comment_last_added_at` with
+//!   `order_direction` `asc` (default) or `desc`, ties by id, cards without a comment last in
+//!   either direction [U]; without `order_by` the order is newest `updated` first [U], which moves
+//!   under a client paging by offset while cards change; pages with `offset`/`limit` (default and
+//!   maximum 100, larger limits are cut to 100 as the live service does); list items omit
+//!   `members`, `files`, `column`, `board`, like Kaiten's card list;
+//! - `PATCH /cards/{id}` with `column_id` also sets `state` from the column's type; with
+//!   `board_id` of another board too, the card moves there (its space, lane and `state` follow),
+//!   as [`FakeKaiten::move_to_board`] does for staff;
 //! - comments posted through the API are by the token's user, `internal` only when the body says
 //!   `"internal": true` [U];
 //! - comments staff write carry `internal` as [`StaffComment`] says, and leave it out when it says
@@ -42,8 +52,10 @@
 //! - errors are `{"message": "..."}`: 401 `Unauthorized` for a wrong or missing token [U on the
 //!   text], 400 for invalid input, 404 for a missing card;
 //! - requests are checked in this order: outage (503 HTML from a "proxy"), token (401), rate limit
-//!   (429 with `Retry-After`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`; only admitted requests
-//!   count towards the rolling second), then failures injected with [`FakeKaiten::fail_next`].
+//!   (429 with `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset`, the UTC epoch second by which a
+//!   slot is free again, and no `Retry-After`, as documented; only admitted requests count towards
+//!   the rolling second; admitted answers carry both headers too), then failures injected with
+//!   [`FakeKaiten::fail_next`].
 
 mod backstage;
 mod oddities;
@@ -73,6 +85,8 @@ pub struct FakeCard {
     pub external_id: Option<String>,
     /// Board id.
     pub board_id: i64,
+    /// Space id (follows the board).
+    pub space_id: i64,
     /// Column id.
     pub column_id: i64,
     /// Lane id.
@@ -210,8 +224,17 @@ struct Property {
 #[derive(Clone, Debug)]
 struct Column {
     id: i64,
+    board_id: i64,
     title: &'static str,
     column_type: i64,
+}
+
+#[derive(Clone, Debug)]
+struct Board {
+    id: i64,
+    space_id: i64,
+    title: &'static str,
+    lane_id: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -220,6 +243,7 @@ struct Card {
     title: String,
     description: Option<String>,
     board_id: i64,
+    space_id: i64,
     column_id: i64,
     lane_id: i64,
     type_id: Option<i64>,
@@ -264,7 +288,11 @@ struct File {
 /// Everything the fake knows; one lock, never held across an await.
 struct World {
     base_url: String,
+    /// The only accepted token, different for every fake so that clients sharing a pace per
+    /// token (as Kaiten counts its limit) do not slow each other down across tests.
+    token: String,
     users: Vec<User>,
+    boards: Vec<Board>,
     columns: Vec<Column>,
     properties: Vec<Property>,
     next_property: i64,
@@ -284,42 +312,38 @@ struct World {
     fail_next: VecDeque<u16>,
     /// Cards whose answers carry odd entries (see [`FakeKaiten::add_oddities`]).
     oddities: BTreeSet<i64>,
+    /// Comments, files and member changes bump `updated` (the fake's old, unverified behaviour).
+    legacy_updated: bool,
 }
 
 const SPACE_ID: i64 = 1;
 const BOARD_TITLE: &str = "Поддержка";
 const INTEGRATION_USER: i64 = 1;
-const TOKEN: &str = "kaiten-fake-token-7f3a9c";
+const TOKEN_PREFIX: &str = "kaiten-fake-token-7f3a9c";
 
 impl World {
     fn new(base_url: String) -> Self {
+        let port = base_url.rsplit(':').next().unwrap_or_default();
         Self {
+            token: format!("{TOKEN_PREFIX}-{port}"),
             base_url,
             users: vec![User {
                 id: INTEGRATION_USER,
                 full_name: Some("teledesk bot".into()),
                 username: Some("teledesk-bot".into()),
             }],
-            columns: vec![
-                Column {
-                    id: FakeKaiten::COLUMN_NEW,
-                    title: "Новые",
-                    column_type: 1,
+            boards: vec![
+                Board {
+                    id: FakeKaiten::BOARD_ID,
+                    space_id: SPACE_ID,
+                    title: BOARD_TITLE,
+                    lane_id: FakeKaiten::LANE_ID,
                 },
-                Column {
-                    id: FakeKaiten::COLUMN_IN_PROGRESS,
-                    title: "В работе",
-                    column_type: 2,
-                },
-                Column {
-                    id: FakeKaiten::COLUMN_WAITING,
-                    title: "Ждём клиента",
-                    column_type: 2,
-                },
-                Column {
-                    id: FakeKaiten::COLUMN_DONE,
-                    title: "Готово",
-                    column_type: 3,
+                Board {
+                    id: FakeKaiten::OTHER_BOARD_ID,
+                    space_id: FakeKaiten::OTHER_SPACE_ID,
+                    title: "Вторая линия",
+                    lane_id: FakeKaiten::OTHER_LANE_ID,
                 },
             ],
             properties: FakeKaiten::PROPERTIES
@@ -341,6 +365,48 @@ impl World {
                 .collect(),
             next_property: 100,
             next_option: 600,
+            columns: [
+                (FakeKaiten::COLUMN_NEW, FakeKaiten::BOARD_ID, "Новые", 1),
+                (
+                    FakeKaiten::COLUMN_IN_PROGRESS,
+                    FakeKaiten::BOARD_ID,
+                    "В работе",
+                    2,
+                ),
+                (
+                    FakeKaiten::COLUMN_WAITING,
+                    FakeKaiten::BOARD_ID,
+                    "Ждём клиента",
+                    2,
+                ),
+                (FakeKaiten::COLUMN_DONE, FakeKaiten::BOARD_ID, "Готово", 3),
+                (
+                    FakeKaiten::OTHER_COLUMN_NEW,
+                    FakeKaiten::OTHER_BOARD_ID,
+                    "Входящие",
+                    1,
+                ),
+                (
+                    FakeKaiten::OTHER_COLUMN_IN_PROGRESS,
+                    FakeKaiten::OTHER_BOARD_ID,
+                    "Разбор",
+                    2,
+                ),
+                (
+                    FakeKaiten::OTHER_COLUMN_DONE,
+                    FakeKaiten::OTHER_BOARD_ID,
+                    "Решено",
+                    3,
+                ),
+            ]
+            .into_iter()
+            .map(|(id, board_id, title, column_type)| Column {
+                id,
+                board_id,
+                title,
+                column_type,
+            })
+            .collect(),
             cards: BTreeMap::new(),
             comments: BTreeMap::new(),
             files: BTreeMap::new(),
@@ -355,6 +421,7 @@ impl World {
             admitted: VecDeque::new(),
             fail_next: VecDeque::new(),
             oddities: BTreeSet::new(),
+            legacy_updated: false,
         }
     }
 
@@ -375,6 +442,10 @@ impl World {
 
     fn property(&self, id: i64) -> Option<&Property> {
         self.properties.iter().find(|p| p.id == id)
+    }
+
+    fn board(&self, id: i64) -> Option<&Board> {
+        self.boards.iter().find(|b| b.id == id)
     }
 
     fn user(&self, id: i64) -> Option<&User> {
@@ -416,6 +487,16 @@ impl World {
         at
     }
 
+    /// The time of a change that the live service does not show in `updated` (comments, files,
+    /// members); only the legacy switch makes it bump the card.
+    fn touch_quietly(&mut self, card_id: i64) -> OffsetDateTime {
+        if self.legacy_updated {
+            self.touch(card_id)
+        } else {
+            self.stamp()
+        }
+    }
+
     fn add_comment(&mut self, card_id: i64, author_id: i64, text: &str, internal: bool) -> i64 {
         let comment = StaffComment {
             internal: Some(internal),
@@ -425,7 +506,7 @@ impl World {
     }
 
     fn add_staff_comment(&mut self, card_id: i64, comment: StaffComment) -> i64 {
-        let created = self.touch(card_id);
+        let created = self.touch_quietly(card_id);
         let id = self.next_comment;
         self.next_comment += 1;
         self.comments.insert(
@@ -446,7 +527,7 @@ impl World {
     }
 
     fn add_file(&mut self, card_id: i64, author_id: i64, file: NewFile) -> i64 {
-        let created = self.touch(card_id);
+        let created = self.touch_quietly(card_id);
         let id = self.next_file;
         self.next_file += 1;
         self.files.insert(
@@ -466,11 +547,40 @@ impl World {
     }
 
     fn move_card(&mut self, card_id: i64, column_id: i64) -> Result<(), String> {
+        let board_id = self.card_mut(card_id).board_id;
         let state = self
             .column(column_id)
+            .filter(|c| c.board_id == board_id)
             .map(|c| c.column_type)
-            .ok_or_else(|| format!("column {column_id} not found"))?;
+            .ok_or_else(|| format!("column {column_id} not found on board {board_id}"))?;
         let card = self.card_mut(card_id);
+        card.column_id = column_id;
+        card.state = state;
+        self.touch(card_id);
+        Ok(())
+    }
+
+    /// Moves a card to a column of another board (and so perhaps another space), onto that
+    /// board's lane, as a drag in the UI or `PATCH {"board_id", "column_id"}` does.
+    fn move_card_to_board(
+        &mut self,
+        card_id: i64,
+        board_id: i64,
+        column_id: i64,
+    ) -> Result<(), String> {
+        let board = self
+            .board(board_id)
+            .cloned()
+            .ok_or_else(|| format!("board {board_id} not found"))?;
+        let state = self
+            .column(column_id)
+            .filter(|c| c.board_id == board_id)
+            .map(|c| c.column_type)
+            .ok_or_else(|| format!("column {column_id} not found on board {board_id}"))?;
+        let card = self.card_mut(card_id);
+        card.board_id = board.id;
+        card.space_id = board.space_id;
+        card.lane_id = board.lane_id;
         card.column_id = column_id;
         card.state = state;
         self.touch(card_id);
@@ -484,6 +594,7 @@ impl World {
             description: card.description.clone().unwrap_or_default(),
             external_id: card.external_id.clone(),
             board_id: card.board_id,
+            space_id: card.space_id,
             column_id: card.column_id,
             lane_id: card.lane_id,
             type_id: card.type_id,
@@ -542,6 +653,18 @@ impl FakeKaiten {
     pub const COLUMN_DONE: i64 = 104;
     /// The board's only lane.
     pub const LANE_ID: i64 = 201;
+    /// A second board, in [`Self::OTHER_SPACE_ID`], that staff can move cards to.
+    pub const OTHER_BOARD_ID: i64 = 20;
+    /// The space of [`Self::OTHER_BOARD_ID`].
+    pub const OTHER_SPACE_ID: i64 = 2;
+    /// The only lane of [`Self::OTHER_BOARD_ID`].
+    pub const OTHER_LANE_ID: i64 = 221;
+    /// Column "Входящие" of the second board (type 1, queue).
+    pub const OTHER_COLUMN_NEW: i64 = 121;
+    /// Column "Разбор" of the second board (type 2).
+    pub const OTHER_COLUMN_IN_PROGRESS: i64 = 122;
+    /// Column "Решено" of the second board (type 3, done).
+    pub const OTHER_COLUMN_DONE: i64 = 124;
     /// The space of the board.
     pub const SPACE_ID: i64 = SPACE_ID;
     /// The integration user's id (the token's owner).
@@ -588,9 +711,10 @@ impl FakeKaiten {
         format!("http://{}", self.inner.addr())
     }
 
-    /// The only accepted bearer token; anything else gets 401 `{"message":"Unauthorized"}`.
+    /// The only accepted bearer token, different for every fake; anything else gets 401
+    /// `{"message":"Unauthorized"}`.
     pub fn token(&self) -> String {
-        TOKEN.to_owned()
+        self.world().token.clone()
     }
 
     /// Staff create a card in the UI (not through teledesk: no external id) in column
@@ -607,6 +731,7 @@ impl FakeKaiten {
                     title: title.to_owned(),
                     description: None,
                     board_id: Self::BOARD_ID,
+                    space_id: SPACE_ID,
                     column_id: Self::COLUMN_NEW,
                     lane_id: Self::LANE_ID,
                     type_id: None,
@@ -686,7 +811,15 @@ impl FakeKaiten {
             .unwrap_or_else(|e| panic!("FakeKaiten::move_to_column: {e}"));
     }
 
+    /// Staff move the card to `column_id` of another board (perhaps in another space); its lane
+    /// becomes that board's lane and its `state` follows the column's type.
+    pub fn move_to_board(&self, card_id: i64, board_id: i64, column_id: i64) {
+        self.change(|w| w.move_card_to_board(card_id, board_id, column_id))
+            .unwrap_or_else(|e| panic!("FakeKaiten::move_to_board: {e}"));
+    }
+
     /// Staff make `staff_name` the responsible member (type 2), replacing the previous one.
+    /// Like every member change it leaves `updated` alone (unless [`Self::set_legacy_updated`]).
     pub fn assign(&self, card_id: i64, staff_name: &str) {
         self.change(|w| {
             let user = w.user_named(staff_name);
@@ -698,7 +831,7 @@ impl FakeKaiten {
                 }
             }
             card.members.push((user, 2));
-            w.touch(card_id);
+            w.touch_quietly(card_id);
         });
     }
 
@@ -812,6 +945,12 @@ impl FakeKaiten {
     /// While on, every request gets 503 with an HTML body, as a proxy in front of Kaiten sends.
     pub fn set_outage(&self, on: bool) {
         self.change(|w| w.outage = on);
+    }
+
+    /// `true` brings back the fake's old behaviour in which comments, files and member changes
+    /// bump the card's `updated`; the default `false` is the live service's (kaiten-rs).
+    pub fn set_legacy_updated(&self, on: bool) {
+        self.change(|w| w.legacy_updated = on);
     }
 
     /// More than `per_second` admitted requests in a rolling second get 429; `None` turns the

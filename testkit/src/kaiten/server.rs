@@ -2,8 +2,8 @@
 //! failures, recording) and Kaiten's JSON shapes.
 
 use super::{
-    BOARD_TITLE, Card, Comment, FakeKaiten, File, INTEGRATION_USER, KaitenCall, NewFile, Property,
-    SPACE_ID, TOKEN, World, format_time,
+    Card, Comment, FakeKaiten, File, INTEGRATION_USER, KaitenCall, NewFile, Property, SPACE_ID,
+    World, format_time,
 };
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
@@ -141,7 +141,7 @@ fn admit(fake: &FakeKaiten, headers: &HeaderMap) -> Result<Option<(u32, i64)>, R
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        == Some(TOKEN);
+        == Some(w.token.as_str());
     if !authorized {
         return Err(error(StatusCode::UNAUTHORIZED, "Unauthorized"));
     }
@@ -156,20 +156,25 @@ fn admit(fake: &FakeKaiten, headers: &HeaderMap) -> Result<Option<(u32, i64)>, R
             w.admitted.pop_front();
         }
         let used = u32::try_from(w.admitted.len()).unwrap_or(u32::MAX);
+        // The reset is when the oldest request of the rolling second ages out: the first moment
+        // a slot is free again.
+        let free_in = |oldest: Option<tokio::time::Instant>| {
+            Duration::from_secs(1).saturating_sub(now.duration_since(oldest.unwrap_or(now)))
+        };
         if used >= limit {
-            let oldest = w.admitted.front().copied().unwrap_or(now);
-            let free_in = Duration::from_secs(1).saturating_sub(now.duration_since(oldest));
-            return Err(rate_limited(free_in.as_secs_f64().ceil().max(1.0) as u64));
+            return Err(rate_limited(reset_epoch(free_in(
+                w.admitted.front().copied(),
+            ))));
         }
         w.admitted.push_back(now);
         remaining = Some((
             limit - used - 1,
-            OffsetDateTime::now_utc().unix_timestamp() + 1,
+            reset_epoch(free_in(w.admitted.front().copied())),
         ));
     }
     if let Some(status) = w.fail_next.pop_front() {
         if status == 429 {
-            return Err(rate_limited(1));
+            return Err(rate_limited(reset_epoch(Duration::from_secs(1))));
         }
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return Err(error(status, "Injected failure"));
@@ -177,11 +182,18 @@ fn admit(fake: &FakeKaiten, headers: &HeaderMap) -> Result<Option<(u32, i64)>, R
     Ok(remaining)
 }
 
-fn rate_limited(wait_secs: u64) -> Response {
-    let reset = OffsetDateTime::now_utc().unix_timestamp() + wait_secs as i64;
+/// `X-RateLimit-Reset`: the UTC epoch second at or after `from_now`, rounded up so that a client
+/// waiting until it is never early.
+fn reset_epoch(from_now: Duration) -> i64 {
+    let at = OffsetDateTime::now_utc() + from_now;
+    at.unix_timestamp() + i64::from(at.nanosecond() > 0)
+}
+
+/// Kaiten documents only the `X-RateLimit-*` headers with its 429, so no `Retry-After`: a client
+/// must read the reset epoch.
+fn rate_limited(reset: i64) -> Response {
     let mut response = error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
     let headers = response.headers_mut();
-    headers.insert(header::RETRY_AFTER, HeaderValue::from(wait_secs));
     headers.insert("x-ratelimit-remaining", HeaderValue::from(0));
     headers.insert("x-ratelimit-reset", HeaderValue::from(reset));
     response
@@ -267,7 +279,7 @@ fn card_json(w: &World, c: &Card, full: bool) -> Value {
         "board_id": c.board_id,
         "column_id": c.column_id,
         "lane_id": c.lane_id,
-        "space_id": SPACE_ID,
+        "space_id": c.space_id,
         "type_id": c.type_id,
         "owner_id": c.owner_id,
         "external_id": c.external_id,
@@ -280,7 +292,11 @@ fn card_json(w: &World, c: &Card, full: bool) -> Value {
     if full {
         let column = w.column(c.column_id);
         let extra = json!({
-            "board": {"id": c.board_id, "title": BOARD_TITLE, "space_id": SPACE_ID},
+            "board": {
+                "id": c.board_id,
+                "title": w.board(c.board_id).map(|b| b.title).unwrap_or_default(),
+                "space_id": c.space_id,
+            },
             "column": {
                 "id": c.column_id,
                 "title": column.map(|c| c.title).unwrap_or_default(),
@@ -509,8 +525,19 @@ async fn list_cards(
             .transpose()
     };
     let board_id = int("board_id")?;
+    let space_id = int("space_id")?;
+    let condition = int("condition")?;
     let limit = int("limit")?;
     let offset = int("offset")?;
+    let states = query
+        .get("states")
+        .map(|text| {
+            text.split(',')
+                .map(|s| s.trim().parse::<i64>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| bad_request("states must be a comma-separated list of integers"))
+        })
+        .transpose()?;
     let updated_after = query
         .get("updated_after")
         .map(|text| {
@@ -518,9 +545,28 @@ async fn list_cards(
                 .map_err(|_| bad_request("updated_after must be an ISO 8601 date"))
         })
         .transpose()?;
+    let descending = match query.get("order_direction").map(String::as_str) {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => return Err(bad_request("order_direction must be asc or desc")),
+    };
+    let order = match query.get("order_by").map(String::as_str) {
+        None => None,
+        Some(field @ ("updated" | "created" | "id" | "comment_last_added_at")) => Some(field),
+        // Kaiten may know more fields; the fake refuses what it does not model rather than
+        // ordering silently by something else.
+        Some(other) => return Err(bad_request(format!("order_by {other} is not supported"))),
+    };
     let limit = limit.map_or(MAX_PAGE, |l| (l.max(0) as usize).min(MAX_PAGE));
     let offset = offset.map_or(0, |o| o.max(0) as usize);
     let w = fake.world();
+    let last_comment = |card: &Card| {
+        w.comments
+            .values()
+            .filter(|m| m.card_id == card.id)
+            .map(|m| m.created)
+            .max()
+    };
     let mut cards: Vec<&Card> = w
         .cards
         .values()
@@ -530,9 +576,36 @@ async fn list_cards(
                 .is_none_or(|e| c.external_id.as_ref() == Some(e))
         })
         .filter(|c| board_id.is_none_or(|b| c.board_id == b))
+        .filter(|c| space_id.is_none_or(|s| c.space_id == s))
+        .filter(|c| states.as_ref().is_none_or(|s| s.contains(&c.state)))
+        // Every card of the fake is live (condition 1); none is archived.
+        .filter(|_| condition.is_none_or(|c| c == 1))
         .filter(|c| updated_after.is_none_or(|at| c.updated >= at))
         .collect();
-    cards.sort_by_key(|c| (c.updated, c.id));
+    let direct = |ordering: std::cmp::Ordering| {
+        if descending {
+            ordering.reverse()
+        } else {
+            ordering
+        }
+    };
+    cards.sort_by(|a, b| {
+        let by_field = match order {
+            Some("updated") => direct(a.updated.cmp(&b.updated)),
+            Some("created") => direct(a.created.cmp(&b.created)),
+            Some("id") => direct(a.id.cmp(&b.id)),
+            Some(_) => match (last_comment(a), last_comment(b)) {
+                (Some(x), Some(y)) => direct(x.cmp(&y)),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            },
+            // No order asked for: newest change first, which shifts under a client paging by
+            // offset while cards change.
+            None => b.updated.cmp(&a.updated),
+        };
+        by_field.then(a.id.cmp(&b.id))
+    });
     let page: Vec<Value> = cards
         .into_iter()
         .skip(offset)
@@ -597,6 +670,7 @@ async fn create_card(State(fake): State<FakeKaiten>, bytes: Bytes) -> Answer {
             description,
             board_id: FakeKaiten::BOARD_ID,
             column_id,
+            space_id: SPACE_ID,
             lane_id,
             type_id,
             owner_id: owner_id.unwrap_or(INTEGRATION_USER),
@@ -631,6 +705,7 @@ async fn update_card(
     let id = parse_id(&id)?;
     let body = parse_body(&bytes)?;
     let column_id = opt_int(&body, "column_id")?;
+    let board_id = opt_int(&body, "board_id")?;
     let service_id = match body.get("service_id") {
         None => None,
         Some(Value::Null) => Some(None),
@@ -647,8 +722,14 @@ async fn update_card(
         if let Some(Value::Object(properties)) = body.get("properties") {
             check_properties(w, properties)?;
         }
-        if let Some(column_id) = column_id {
-            w.move_card(id, column_id).map_err(bad_request)?;
+        match (board_id, column_id) {
+            (Some(board_id), Some(column_id)) if board_id != w.cards[&id].board_id => {
+                w.move_card_to_board(id, board_id, column_id)
+                    .map_err(bad_request)?;
+            }
+            (Some(_), None) => return Err(bad_request("column_id is required with board_id")),
+            (_, Some(column_id)) => w.move_card(id, column_id).map_err(bad_request)?,
+            (_, None) => {}
         }
         let card = w.card_mut(id);
         if let Some(service_id) = service_id {
