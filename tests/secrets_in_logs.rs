@@ -29,12 +29,7 @@ async fn no_token_is_logged_even_at_trace() {
         .spawn()
         .expect("the daemon binary starts");
 
-    let source = tg.send(group, ann, Outgoing::text("Не печатает касса №2"));
-    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
-    let card = stage
-        .kaiten
-        .wait_until(WAIT, "the card", |k| k.cards().last().map(|c| c.id))
-        .await;
+    let (source, card) = stage.ticket_in_group("Не печатает касса №2", WAIT).await;
     tg.send(group, ann, Outgoing::text("Ошибка E-17").reply_to(source));
     stage
         .kaiten

@@ -13,23 +13,6 @@ const WAIT: Duration = Duration::from_secs(60);
 /// How a staff reply starts in the chat (the card, which quotes comments, does not).
 const STAFF_HEADER: &str = "Мария Петрова (поддержка):";
 
-/// Points the stage's `[store] path` at `path`.
-fn store_on(stage: &Stage, path: &std::path::Path) {
-    let text = std::fs::read_to_string(&stage.config_path).unwrap();
-    let text = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("path = ") {
-                format!("path = \"{}\"", path.display())
-            } else {
-                l.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(&stage.config_path, text + "\n").unwrap();
-}
-
 async fn health(addr: std::net::SocketAddr) -> (u16, serde_json::Value) {
     let response = reqwest::get(format!("http://{addr}/healthz"))
         .await
@@ -47,24 +30,12 @@ async fn a_full_disk_loses_nothing_doubles_nothing_and_recovers_by_itself() {
         return;
     };
     let stage = Stage::new(1, "ru", "1s").await;
-    store_on(&stage, &disk.path.join("store"));
+    stage.set_store_path(&disk.path.join("store"));
     let (tg, group, ann) = (&stage.telegram, stage.group(), stage.client);
     let daemon = stage.start(Options::default()).await;
     let addr = daemon.http_addr().expect("the stage has a [server]");
 
-    let source = tg.send(group, ann, Outgoing::text("Не печатает касса №2"));
-    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
-    let card = stage
-        .kaiten
-        .wait_until(WAIT, "the card", |k| k.cards().last().map(|c| c.id))
-        .await;
-    tg.wait_until(WAIT, "the ticket card in the group", |t| {
-        t.messages(group)
-            .iter()
-            .any(|m| m.from_bot && m.text.contains(&format!("#{card}")))
-            .then_some(())
-    })
-    .await;
+    let (source, card) = stage.ticket_in_group("Не печатает касса №2", WAIT).await;
     assert_eq!(health(addr).await.0, 200);
 
     disk.fill();
@@ -154,22 +125,10 @@ async fn a_send_whose_record_failed_is_not_made_again() {
         return;
     };
     let stage = Stage::new(1, "ru", "1s").await;
-    store_on(&stage, &disk.path.join("store"));
+    stage.set_store_path(&disk.path.join("store"));
     let (tg, group, ann) = (&stage.telegram, stage.group(), stage.client);
     let daemon = stage.start(Options::default()).await;
-    let source = tg.send(group, ann, Outgoing::text("Не печатает касса №2"));
-    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
-    let card = stage
-        .kaiten
-        .wait_until(WAIT, "the card", |k| k.cards().last().map(|c| c.id))
-        .await;
-    tg.wait_until(WAIT, "the ticket card in the group", |t| {
-        t.messages(group)
-            .iter()
-            .any(|m| m.from_bot && m.text.contains(&format!("#{card}")))
-            .then_some(())
-    })
-    .await;
+    let (source, card) = stage.ticket_in_group("Не печатает касса №2", WAIT).await;
 
     tg.inject_error_at("sendMessage", group, 1, FakeError::HeldAnswer);
     stage

@@ -56,19 +56,7 @@ async fn updates_arrive_by_webhook_and_polling_takes_over_again() {
     set_mode(&stage, Some(port));
     let daemon = stage.start(Options::default()).await;
 
-    let source = tg.send(group, ann, Outgoing::text("Не печатает касса №2"));
-    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
-    let card = stage
-        .kaiten
-        .wait_until(WAIT, "the card", |k| k.cards().last().map(|c| c.id))
-        .await;
-    tg.wait_until(WAIT, "the ticket card in the group", |t| {
-        t.messages(group)
-            .iter()
-            .any(|m| m.from_bot && m.text.contains(&format!("#{card}")))
-            .then_some(())
-    })
-    .await;
+    let (source, card) = stage.ticket_in_group("Не печатает касса №2", WAIT).await;
     let calls = tg.calls();
     let set = calls
         .iter()
@@ -126,12 +114,7 @@ async fn updates_after_an_id_restart_are_taken(webhook: bool) {
     set_mode(&stage, webhook.then(free_port));
     let daemon = stage.start(Options::default()).await;
 
-    let source = tg.send(group, ann, Outgoing::text("Не печатает касса №2"));
-    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
-    let card = stage
-        .kaiten
-        .wait_until(WAIT, "the card", |k| k.cards().last().map(|c| c.id))
-        .await;
+    let (source, card) = stage.ticket_in_group("Не печатает касса №2", WAIT).await;
 
     tg.restart_update_ids(7);
     for text in ["Касса снова работает", "И принтер тоже"] {

@@ -252,6 +252,45 @@ poll_interval = "{poll}"
         }
     }
 
+    /// Puts the store at `path` (a disk a test controls) instead of inside the stage's directory.
+    pub fn set_store_path(&self, path: &std::path::Path) {
+        let text = std::fs::read_to_string(&self.config_path).expect("read config");
+        let old = format!("path = \"{}/store\"", self.dir.path().display());
+        assert!(text.contains(&old), "the stage's [store] path");
+        let text = text.replace(&old, &format!("path = \"{}\"", path.display()));
+        std::fs::write(&self.config_path, text).expect("write config");
+    }
+
+    /// The client turns a message in the first group into a Kaiten ticket with `/ticket` and the
+    /// bot posts its card; returns the message's id and the card's. For tests that need a ticket
+    /// to work on.
+    pub async fn ticket_in_group(&self, text: &str, wait: Duration) -> (i32, i64) {
+        let (tg, group) = (&self.telegram, self.group());
+        let source = tg.send(group, self.client, Outgoing::text(text));
+        tg.send(
+            group,
+            self.client,
+            Outgoing::text("/ticket").reply_to(source),
+        );
+        let card = self
+            .kaiten
+            .wait_until(wait, "the card", |k| {
+                k.cards()
+                    .iter()
+                    .find(|c| c.title.contains(text) || c.description.contains(text))
+                    .map(|c| c.id)
+            })
+            .await;
+        tg.wait_until(wait, "the ticket card in the group", |t| {
+            t.messages(group)
+                .iter()
+                .any(|m| m.from_bot && m.text.contains(&format!("#{card}")))
+                .then_some(())
+        })
+        .await;
+        (source, card)
+    }
+
     /// Starts the daemon in this process, with the same code path as `teledesk run`.
     pub async fn start(&self, options: Options) -> Daemon {
         Daemon::start(&self.config(), options)

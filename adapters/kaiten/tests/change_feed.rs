@@ -15,18 +15,7 @@ use time::format_description::well_known::Rfc3339;
 const WAIT: Duration = Duration::from_secs(20);
 
 fn adapter_with(fake: &FakeKaiten, extra: Value) -> KaitenAdapter {
-    let table = samples::table_with(
-        json!({
-            "kind": "kaiten",
-            "poll_interval": "5s",
-            "url": fake.url(),
-            "token": fake.token(),
-            "board_id": FakeKaiten::BOARD_ID,
-            "column_id": FakeKaiten::COLUMN_NEW,
-            "lane_id": FakeKaiten::LANE_ID,
-        }),
-        extra,
-    );
+    let table = samples::table_with(fake.helpdesk_table(), extra);
     KaitenAdapter::from_config(&table).expect("valid config")
 }
 

@@ -16,21 +16,15 @@ use time::{OffsetDateTime, UtcOffset};
 const WAIT: Duration = Duration::from_secs(10);
 
 fn adapter_with(fake: &FakeKaiten, extra: Value) -> KaitenAdapter {
-    let table = samples::table_with(
+    let mut table = samples::table_with(
+        fake.helpdesk_table(),
         json!({
-            "kind": "kaiten",
-            "poll_interval": "5s",
-            "url": fake.url(),
-            "token": fake.token(),
-            "board_id": FakeKaiten::BOARD_ID,
-            "column_id": FakeKaiten::COLUMN_NEW,
-            "lane_id": FakeKaiten::LANE_ID,
             "reopen_column_id": FakeKaiten::COLUMN_IN_PROGRESS,
             "resolution_property": "id_42",
             "statuses": {"103": "waiting_client", "104": "resolved"},
         }),
-        extra,
     );
+    table.extend(extra.as_object().cloned().unwrap_or_default());
     KaitenAdapter::from_config(&table).expect("valid config")
 }
 

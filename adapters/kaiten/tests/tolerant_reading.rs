@@ -16,16 +16,10 @@ use time::OffsetDateTime;
 const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn adapter(fake: &FakeKaiten) -> KaitenAdapter {
-    let table = samples::table(json!({
-        "kind": "kaiten",
-        "poll_interval": "5s",
-        "url": fake.url(),
-        "token": fake.token(),
-        "board_id": FakeKaiten::BOARD_ID,
-        "column_id": FakeKaiten::COLUMN_NEW,
-        "lane_id": FakeKaiten::LANE_ID,
-        "resolution_property": "id_42",
-    }));
+    let table = samples::table_with(
+        fake.helpdesk_table(),
+        json!({"resolution_property": "id_42"}),
+    );
     KaitenAdapter::from_config(&table).expect("valid config")
 }
 

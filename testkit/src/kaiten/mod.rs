@@ -717,6 +717,21 @@ impl FakeKaiten {
         self.world().token.clone()
     }
 
+    /// The `[helpdesks.<name>]` table of an adapter pointed at this fake (board 10, column
+    /// "Новые", lane 201, polled every 5 s), as JSON for a test to extend with
+    /// `samples::table_with`.
+    pub fn helpdesk_table(&self) -> Value {
+        serde_json::json!({
+            "kind": "kaiten",
+            "poll_interval": "5s",
+            "url": self.url(),
+            "token": self.token(),
+            "board_id": Self::BOARD_ID,
+            "column_id": Self::COLUMN_NEW,
+            "lane_id": Self::LANE_ID,
+        })
+    }
+
     /// Staff create a card in the UI (not through teledesk: no external id) in column
     /// [`Self::COLUMN_NEW`]; returns its id.
     pub fn staff_create_card(&self, title: &str) -> i64 {
