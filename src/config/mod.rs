@@ -88,6 +88,9 @@ pub struct ServerConfig {
     pub mini_app: Option<String>,
     /// How old a Mini App's `initData` (its `auth_date`) may be; Telegram sets no limit.
     pub init_data_max_age: Duration,
+    /// Where `/healthz` and `/metrics` are served instead of on `listen`, so the public listener
+    /// carries only what the Mini App and webhooks need (e.g. `"127.0.0.1:9090"`).
+    pub admin_listen: Option<SocketAddr>,
 }
 
 /// `[store]`.

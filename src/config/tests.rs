@@ -342,7 +342,7 @@ fn unknown_keys_everywhere_the_daemon_owns() {
     telegram.tokn (line 3): unknown key `tokn`; expected one of token, api_url, updates, webhook_secret, admins, language
     store.dir (line 6): unknown key `dir`; expected one of path
     chats[0].company (line 21): unknown key `company`; expected one of id, mode, helpdesk, name, companies, on_closed_comment, ticket
-    server.port (line 23): unknown key `port`; expected one of listen, public_url, mini_app, init_data_max_age
+    server.port (line 23): unknown key `port`; expected one of listen, public_url, mini_app, init_data_max_age, admin_listen
     ");
 }
 
@@ -739,4 +739,18 @@ fn a_mini_app_needs_a_valid_short_name_and_a_public_url() {
     "#);
     let text = format!("{BASE}[server]\nmini_app = \"desk\"\n");
     insta::assert_snapshot!(errors(&text), @"server.public_url (line 19): required with server.mini_app; BotFather's Mini App URL is <public_url>/app/");
+}
+
+#[test]
+fn the_admin_listener_is_an_address_of_its_own() {
+    let text =
+        format!("{BASE}[server]\nlisten = \"0.0.0.0:8080\"\nadmin_listen = \"127.0.0.1:9090\"\n");
+    let server = ok(&text).config.server;
+    assert_eq!(server.admin_listen, Some("127.0.0.1:9090".parse().unwrap()));
+    assert_eq!(ok(BASE).config.server.admin_listen, None);
+    let text =
+        format!("{BASE}[server]\nlisten = \"127.0.0.1:8080\"\nadmin_listen = \"127.0.0.1:8080\"\n");
+    insta::assert_snapshot!(errors(&text), @"server.admin_listen (line 21): the same address as server.listen (127.0.0.1:8080); give the admin listener its own");
+    let text = format!("{BASE}[server]\nadmin_listen = \"localhost\"\n");
+    insta::assert_snapshot!(errors(&text), @r#"server.admin_listen (line 20): invalid socket address "localhost"; expected an IP and a port, e.g. "127.0.0.1:8080" or "[::]:8080""#);
 }

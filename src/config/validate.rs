@@ -35,7 +35,13 @@ const TELEGRAM_KEYS: &[&str] = &[
     "admins",
     "language",
 ];
-const SERVER_KEYS: &[&str] = &["listen", "public_url", "mini_app", "init_data_max_age"];
+const SERVER_KEYS: &[&str] = &[
+    "listen",
+    "public_url",
+    "mini_app",
+    "init_data_max_age",
+    "admin_listen",
+];
 const DEFAULT_INIT_DATA_MAX_AGE: Duration = Duration::from_secs(3600);
 const STORE_KEYS: &[&str] = &["path"];
 const CHAT_KEYS: &[&str] = &[
@@ -311,28 +317,28 @@ fn server(report: &mut Report<'_>, root: &Table<'_, '_>) -> Option<ServerConfig>
             public_url: None,
             mini_app: None,
             init_data_max_age: DEFAULT_INIT_DATA_MAX_AGE,
+            admin_listen: None,
         });
     }
     let table = report.table(root, "server")?;
     report.unknown_keys(&table, SERVER_KEYS);
-    let listen = match report.string(&table, "listen") {
-        Some((text, span)) => match text.parse::<SocketAddr>() {
-            Ok(addr) => Some(addr),
-            Err(_) => {
-                report.error(
-                    &table.child_path("listen"),
-                    Some(span),
-                    format!(
-                        "invalid socket address \"{text}\"; expected an IP and a port, \
-                         e.g. \"127.0.0.1:8080\" or \"[::]:8080\""
-                    ),
-                );
-                None
-            }
-        },
-        None if table.get("listen").is_some() => None,
+    let listen = match socket_address(report, &table, "listen") {
+        Some(parsed) => parsed,
         None => Some(default_listen()),
     };
+    let admin_listen = socket_address(report, &table, "admin_listen");
+    if let (Some(Some(admin)), Some(public)) = (admin_listen, listen)
+        && admin == public
+        && admin.port() != 0
+    {
+        report.error(
+            &table.child_path("admin_listen"),
+            table.find("admin_listen"),
+            format!(
+                "the same address as server.listen ({public}); give the admin listener its own"
+            ),
+        );
+    }
     let public_url = match report.string(&table, "public_url") {
         Some((text, span)) => Some(url(
             report,
@@ -381,7 +387,38 @@ fn server(report: &mut Report<'_>, root: &Table<'_, '_>) -> Option<ServerConfig>
         public_url,
         mini_app,
         init_data_max_age: init_data_max_age?,
+        admin_listen: match admin_listen {
+            Some(parsed) => Some(parsed?),
+            None => None,
+        },
     })
+}
+
+/// A socket address at `key`: `None` when the key is absent, `Some(None)` when it is there but
+/// invalid (reported).
+fn socket_address(
+    report: &mut Report<'_>,
+    table: &Table<'_, '_>,
+    key: &str,
+) -> Option<Option<SocketAddr>> {
+    match report.string(table, key) {
+        Some((text, span)) => Some(match text.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                report.error(
+                    &table.child_path(key),
+                    Some(span),
+                    format!(
+                        "invalid socket address \"{text}\"; expected an IP and a port, \
+                         e.g. \"127.0.0.1:8080\" or \"[::]:8080\""
+                    ),
+                );
+                None
+            }
+        }),
+        None if table.get(key).is_some() => Some(None),
+        None => None,
+    }
 }
 
 /// `updates = "webhook"` needs a URL for Telegram to call and a secret to recognise its calls.

@@ -123,7 +123,7 @@ pub struct Daemon {
     tracker: TaskTracker,
     intake_stop: CancellationToken,
     work_stop: CancellationToken,
-    http_addr: Option<std::net::SocketAddr>,
+    http: Option<crate::http::Bound>,
 }
 
 impl Daemon {
@@ -242,9 +242,10 @@ impl Daemon {
             ));
         }
         // The server takes submissions into the inbox, so it stops with the intake.
-        let http_addr = if config.server.enabled {
+        let http = if config.server.enabled {
             let settings = crate::http::ServerSettings {
                 init_data_max_age: config.server.init_data_max_age,
+                admin_listen: config.server.admin_listen,
                 webhook_secret: config
                     .telegram
                     .webhook_secret
@@ -289,14 +290,19 @@ impl Daemon {
             tracker,
             intake_stop,
             work_stop,
-            http_addr,
+            http,
         })
     }
 
     /// Where the HTTP server listens (the port picked when `listen` asked for port 0), when the
     /// config has a `[server]` table.
     pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
-        self.http_addr
+        self.http.map(|bound| bound.public)
+    }
+
+    /// Where `/healthz` and `/metrics` are served when `server.admin_listen` is set.
+    pub fn admin_addr(&self) -> Option<std::net::SocketAddr> {
+        self.http.and_then(|bound| bound.admin)
     }
 
     /// Queue sizes, for `/healthz` and tests.
@@ -362,12 +368,12 @@ pub struct Queues {
 }
 
 pub fn queues(store: &Store) -> Queues {
-    let read = store.read();
+    let counts = store.counts();
     Queues {
-        inbox: read.inbox_len(),
-        jobs: read.jobs_len(),
-        outbox: read.outbox_len(),
-        dead: read.dead_letters().map(|d| d.len()).unwrap_or(0),
+        inbox: counts.inbox,
+        jobs: counts.jobs,
+        outbox: counts.outbox,
+        dead: counts.dead,
     }
 }
 

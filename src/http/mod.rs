@@ -31,21 +31,59 @@ const SMALL_BODY: usize = 16 * 1024;
 /// What the server needs besides the daemon's shared context.
 pub(crate) struct ServerSettings {
     pub init_data_max_age: Duration,
+    /// Serve `/healthz` and `/metrics` here, and not on the public listener.
+    pub admin_listen: Option<SocketAddr>,
     /// Set in webhook mode: Telegram's calls to [`telegram_updates::PATH`] must carry it.
     pub webhook_secret: Option<teledesk_adapter::Secret>,
 }
 
-/// Binds `listen` (port 0 picks a free one) and serves until `cancel`; returns the bound address.
+/// Where the server listens (ports picked when the config asked for port 0).
+#[derive(Clone, Copy, Debug)]
+pub struct Bound {
+    pub public: SocketAddr,
+    /// The admin listener (`/healthz`, `/metrics`), when one is configured.
+    pub admin: Option<SocketAddr>,
+}
+
+/// Binds `listen` (and the admin address, if any) and serves until `cancel`.
 pub(crate) async fn start(
     ctx: Arc<Context>,
     settings: ServerSettings,
     listen: SocketAddr,
     cancel: CancellationToken,
     tracker: &tokio_util::task::TaskTracker,
-) -> std::io::Result<SocketAddr> {
+) -> std::io::Result<Bound> {
     let listener = TcpListener::bind(listen).await?;
-    let addr = listener.local_addr()?;
+    let public = listener.local_addr()?;
+    let admin = match settings.admin_listen {
+        Some(admin_listen) => {
+            let admin_listener = TcpListener::bind(admin_listen).await.map_err(|e| {
+                std::io::Error::new(e.kind(), format!("server.admin_listen {admin_listen}: {e}"))
+            })?;
+            let admin = admin_listener.local_addr()?;
+            serve(
+                admin_listener,
+                admin_router(ctx.clone()),
+                cancel.clone(),
+                tracker,
+            );
+            tracing::info!(%admin, "Admin listener (/healthz, /metrics).");
+            Some(admin)
+        }
+        None => None,
+    };
     let app = router(ctx, settings);
+    serve(listener, app, cancel, tracker);
+    tracing::info!(addr = %public, "HTTP server listening (Mini App at /app/).");
+    Ok(Bound { public, admin })
+}
+
+fn serve(
+    listener: TcpListener,
+    app: Router,
+    cancel: CancellationToken,
+    tracker: &tokio_util::task::TaskTracker,
+) {
     tracker.spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { cancel.cancelled().await })
@@ -54,16 +92,21 @@ pub(crate) async fn start(
             tracing::error!(%error, "The HTTP server stopped.");
         }
     });
-    tracing::info!(%addr, "HTTP server listening (Mini App at /app/, /healthz).");
-    Ok(addr)
+}
+
+/// What an operator's monitoring reads; on the public listener only when no admin one is set.
+fn admin_router(ctx: Arc<Context>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(ctx)
 }
 
 fn router(ctx: Arc<Context>, settings: ServerSettings) -> Router {
-    let mut router = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .with_state(ctx.clone())
-        .merge(hooks::routes(ctx.clone()));
+    let mut router = Router::new().merge(hooks::routes(ctx.clone()));
+    if settings.admin_listen.is_none() {
+        router = router.merge(admin_router(ctx.clone()));
+    }
     if let Some(secret) = settings.webhook_secret.clone() {
         router = router.merge(telegram_updates::routes(ctx.clone(), secret));
     }
@@ -73,7 +116,6 @@ fn router(ctx: Arc<Context>, settings: ServerSettings) -> Router {
         .layer(middleware::from_fn(security_headers))
 }
 
-/// Queue sizes; 200 while the store answers.
 /// 200 `ok` while the store works and every loop runs; 503 `degraded`, saying why (the store's
 /// error, or the loop being started again), so a load balancer or a monitor notices.
 async fn healthz(State(ctx): State<Arc<Context>>) -> Response {
@@ -94,14 +136,11 @@ async fn healthz(State(ctx): State<Arc<Context>>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-/// Prometheus text format: queue sizes and tickets by status class. Reads the store on each
-/// scrape (the ticket count walks every ticket record: fine at thousands, not at millions).
+/// Prometheus text format: queue sizes and tickets by status class, from counts the store keeps
+/// as it writes (no read of the store per scrape).
 async fn metrics(State(ctx): State<Arc<Context>>) -> Response {
     let queues = crate::daemon::queues(&ctx.store);
-    let mut by_status = std::collections::BTreeMap::new();
-    for link in ctx.store.read().tickets().unwrap_or_default() {
-        *by_status.entry(link.view.status).or_insert(0u64) += 1;
-    }
+    let by_status = ctx.store.counts().tickets;
     let mut text = String::from(
         "# HELP teledesk_queue_items Work waiting in each queue (dead: failed for good).\n\
          # TYPE teledesk_queue_items gauge\n",

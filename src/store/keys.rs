@@ -60,6 +60,39 @@ impl Space {
         }
     }
 
+    /// The space a stored key's first byte names; `None` for a byte no space uses.
+    pub(super) fn from_byte(byte: u8) -> Option<Self> {
+        use Space::*;
+        [
+            Meta,
+            Inbox,
+            Tickets,
+            ByHelpdesk,
+            Messages,
+            Jobs,
+            Dirty,
+            Cursors,
+            Outbox,
+            StaleCards,
+            Dead,
+            Dialogues,
+            Albums,
+            UnknownChats,
+            PendingFeedback,
+            Users,
+            PendingForwards,
+            ChatAliases,
+            Submissions,
+            Uploads,
+            TicketsByChat,
+            TicketsByAuthor,
+            SeenUpdates,
+            SeenOrder,
+        ]
+        .into_iter()
+        .find(|space| space.byte() == byte)
+    }
+
     pub(super) fn name(self) -> &'static str {
         match self {
             Space::Meta => "meta",

@@ -9,7 +9,10 @@
 //! the current state (including its own pending writes) and applies everything it wrote as one
 //! batch. Durability points call [`Store::flush`].
 
+mod counts;
 mod keys;
+
+pub use counts::Counts;
 
 use crate::model::{
     AlbumItem, DeadLetter, Dialogue, DmState, Job, LocalId, Outgoing, PendingForward, Submission,
@@ -67,6 +70,8 @@ pub struct Store {
     boot: AtomicU64,
     /// Why the store stopped working, until [`Store::recover`] opens it again.
     failure: Mutex<Option<String>>,
+    /// Record counts, moved by every applied write (see [`Counts`]).
+    counts: Mutex<Counts>,
 }
 
 struct Handle {
@@ -89,6 +94,7 @@ impl Store {
             write_lock: Mutex::new(()),
             boot: AtomicU64::new(0),
             failure: Mutex::new(None),
+            counts: Mutex::new(Counts::default()),
         };
         store.start()?;
         Ok(store)
@@ -105,6 +111,7 @@ impl Store {
             .flush_every_ms(None)
             .open()?;
         let tree = db.open_tree("teledesk")?;
+        *self.counts.lock().unwrap_or_else(|e| e.into_inner()) = Counts::scan(&tree)?;
         *self.handle.write().unwrap_or_else(|e| e.into_inner()) = Some(Handle {
             db: db.clone(),
             tree: tree.clone(),
@@ -248,14 +255,20 @@ impl Store {
         let result = f(&mut tx);
         let result = result.and_then(|r| {
             if !tx.pending.is_empty() {
+                let tree = tx.tree()?.clone();
+                let mut counts = self.counts();
                 let mut batch = sled::Batch::default();
                 for (key, value) in std::mem::take(&mut tx.pending) {
+                    let old = tree.get(&key)?;
+                    counts.apply(&key, old.as_deref(), value.as_deref());
                     match value {
                         Some(value) => batch.insert(key, value),
                         None => batch.remove(key),
                     }
                 }
-                tx.tree()?.apply_batch(batch)?;
+                tree.apply_batch(batch)?;
+                // Under the write lock: no other write can come between the batch and its counts.
+                *self.counts.lock().unwrap_or_else(|e| e.into_inner()) = counts;
             }
             Ok(r)
         });
@@ -263,6 +276,14 @@ impl Store {
             self.fail(error);
         }
         result
+    }
+
+    /// How many records the queues and the ticket table hold, without reading the store.
+    pub fn counts(&self) -> Counts {
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A read-only view of the current state.

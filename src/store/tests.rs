@@ -459,3 +459,67 @@ async fn a_full_disk_fails_the_store_and_freeing_it_recovers_without_a_restart()
         .unwrap();
     store.flush().await.unwrap();
 }
+
+#[test]
+fn the_counts_follow_every_write_and_match_a_scan() {
+    use teledesk_adapter::StatusClass;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let outgoing = |chat_id| Outgoing {
+        chat_id,
+        action: SendAction::Card { ticket: 1 },
+        attempts: 0,
+        not_before: OffsetDateTime::UNIX_EPOCH,
+        sent_parts: Vec::new(),
+    };
+    let mut seqs = Vec::new();
+    store
+        .write(|tx| {
+            for i in 0..5 {
+                tx.accept_update(i, &update(i, "x"))?;
+            }
+            // The same update again is not counted twice.
+            tx.accept_update(0, &update(0, "x"))?;
+            for local in 1..=3 {
+                tx.put_ticket(&ticket(local, -100, 7));
+                seqs.push(tx.push_job(local, &job(local as i32))?);
+            }
+            tx.push_outgoing(&outgoing(-100))?;
+            tx.push_outgoing(&outgoing(-200))?;
+            Ok(())
+        })
+        .unwrap();
+    store
+        .write(|tx| {
+            tx.remove_inbox(1);
+            tx.remove_job(1, seqs[0]);
+            let mut closed = ticket(2, -100, 7);
+            closed.view.status = StatusClass::Closed;
+            tx.put_ticket(&closed);
+            // Written twice in one transaction: counted once.
+            tx.put_ticket(&closed);
+            tx.push_dead(&DeadLetter {
+                id: 99,
+                failed_at: OffsetDateTime::UNIX_EPOCH,
+                error: "gone".into(),
+                item: crate::model::DeadItem::Update { raw: "{}".into() },
+            });
+            Ok(())
+        })
+        .unwrap();
+    let counts = store.counts();
+    assert_eq!(
+        (counts.inbox, counts.jobs, counts.outbox, counts.dead),
+        (4, 2, 2, 1)
+    );
+    assert_eq!(counts.tickets[&StatusClass::New], 2);
+    assert_eq!(counts.tickets[&StatusClass::Closed], 1);
+    // A failed transaction moves nothing.
+    let _ = store.write(|tx| {
+        tx.remove_dead(99);
+        Err::<(), _>(StoreError::Deferred)
+    });
+    assert_eq!(store.counts(), counts);
+    let scanned = Counts::scan(store.read().tree().unwrap()).unwrap();
+    assert_eq!(scanned, counts);
+}

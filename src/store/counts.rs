@@ -1,0 +1,91 @@
+//! How many records the work queues and the ticket table hold, kept up to date as each write is
+//! applied, so `/healthz` and `/metrics` cost O(1) instead of a scan of the store per request.
+//! Counted once when the store is opened (one scan per start), then moved by the writes.
+
+use super::keys::Space;
+use super::{Result, decode};
+use std::collections::BTreeMap;
+use teledesk_adapter::StatusClass;
+
+/// Record counts of the work queues, and tickets by status class.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub inbox: usize,
+    pub jobs: usize,
+    pub outbox: usize,
+    pub dead: usize,
+    pub tickets: BTreeMap<StatusClass, usize>,
+}
+
+/// The part of a ticket record the counts need.
+#[derive(serde::Deserialize)]
+struct StatusOnly {
+    view: ViewStatus,
+}
+
+#[derive(serde::Deserialize)]
+struct ViewStatus {
+    status: StatusClass,
+}
+
+impl Counts {
+    /// Counts everything in `tree` (at open).
+    pub(super) fn scan(tree: &sled::Tree) -> Result<Self> {
+        let mut counts = Self::default();
+        for space in [Space::Inbox, Space::Jobs, Space::Outbox, Space::Dead] {
+            *counts.slot(space).expect("a counted space") =
+                tree.scan_prefix(space.key(&[])).count();
+        }
+        for entry in tree.scan_prefix(Space::Tickets.key(&[])) {
+            let (key, value) = entry?;
+            if let Some(status) = ticket_status(&key, &value) {
+                *counts.tickets.entry(status).or_default() += 1;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Moves the counts by one write about to be applied: `key` becomes `value` (`None`
+    /// deletes), where `old` is what the key holds now.
+    pub(super) fn apply(&mut self, key: &[u8], old: Option<&[u8]>, value: Option<&[u8]>) {
+        let Some(space) = key.first().and_then(|b| Space::from_byte(*b)) else {
+            return;
+        };
+        if space == Space::Tickets {
+            if let Some(status) = old.and_then(|old| ticket_status(key, old))
+                && let Some(n) = self.tickets.get_mut(&status)
+            {
+                *n = n.saturating_sub(1);
+            }
+            if let Some(status) = value.and_then(|value| ticket_status(key, value)) {
+                *self.tickets.entry(status).or_default() += 1;
+            }
+            return;
+        }
+        if let Some(slot) = self.slot(space) {
+            match (old.is_some(), value.is_some()) {
+                (false, true) => *slot += 1,
+                (true, false) => *slot = slot.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+
+    fn slot(&mut self, space: Space) -> Option<&mut usize> {
+        match space {
+            Space::Inbox => Some(&mut self.inbox),
+            Space::Jobs => Some(&mut self.jobs),
+            Space::Outbox => Some(&mut self.outbox),
+            Space::Dead => Some(&mut self.dead),
+            _ => None,
+        }
+    }
+}
+
+/// A ticket record's status class; `None` for a record this build cannot read, which is left
+/// out of the counts rather than failing the write that replaces it.
+fn ticket_status(key: &[u8], bytes: &[u8]) -> Option<StatusClass> {
+    decode::<StatusOnly>(Space::Tickets, key, bytes)
+        .map(|record| record.view.status)
+        .ok()
+}
