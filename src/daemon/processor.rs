@@ -2,6 +2,7 @@
 
 use super::{Context, idle, now};
 use crate::engine;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -28,6 +29,10 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
             continue;
         }
         let (mut jobs, mut sends) = (false, false);
+        // Chats with an update that must wait: their later updates wait behind it (order per
+        // chat), every other chat goes on.
+        let mut held: HashSet<Option<i64>> = HashSet::new();
+        let mut pause = Duration::ZERO;
         for (position, raw) in batch {
             let raw = match raw {
                 Ok(raw) => raw,
@@ -36,11 +41,16 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
                     continue;
                 }
             };
+            let chat = chat_of(&raw);
+            if held.contains(&chat) {
+                continue;
+            }
             let Some(facts) = facts_for(&ctx, &raw).await else {
                 // Telegram could not answer a question the update depends on; keep the update
-                // (and everything after it, to stay in order) for the next round.
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                break;
+                // (and its chat's later ones, to stay in order) for the next round.
+                held.insert(chat);
+                pause = pause.max(Duration::from_secs(1));
+                continue;
             };
             let mut panicked = None;
             let result = ctx.store.write(|tx| {
@@ -77,8 +87,9 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
             match result {
                 Err(crate::store::StoreError::Deferred) => {
                     tracing::debug!(?update_id, "Update waits for a post to be recorded.");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    break;
+                    held.insert(chat);
+                    pause = pause.max(Duration::from_millis(200));
+                    continue;
                 }
                 Ok(outcome) => {
                     jobs |= outcome.jobs;
@@ -96,6 +107,9 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
                 }
             }
         }
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
         if let Err(error) = ctx.store.flush().await {
             tracing::error!(%error, "Cannot flush the store.");
         }
@@ -106,6 +120,24 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
             ctx.signals.sends.notify_one();
         }
     }
+}
+
+/// The chat an update happened in, for keeping each chat's updates in order; `None` for updates
+/// that name no chat (they keep their order among themselves).
+fn chat_of(raw: &serde_json::Value) -> Option<i64> {
+    const WITH_CHAT: [&str; 7] = [
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+        "my_chat_member",
+        "chat_member",
+        "chat_join_request",
+    ];
+    WITH_CHAT
+        .iter()
+        .find_map(|kind| raw[kind]["chat"]["id"].as_i64())
+        .or_else(|| raw["callback_query"]["message"]["chat"]["id"].as_i64())
 }
 
 /// Moves an inbox record the daemon cannot process to the dead-letter list, raw, so the updates
