@@ -352,6 +352,13 @@ fn queue(path: &Path, action: QueueAction) -> ExitCode {
                         item.not_before = now;
                         tx.push_outgoing(&item)?;
                     }
+                    DeadItem::Unreadable { .. } => {
+                        println!(
+                            "#{}: an unreadable record cannot be retried; drop it",
+                            letter.id
+                        );
+                        continue;
+                    }
                     DeadItem::Update { raw } => match serde_json::from_str(&raw) {
                         Ok(update) => tx.requeue_update(&update)?,
                         Err(_) => {

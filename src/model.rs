@@ -444,6 +444,13 @@ pub enum DeadItem {
     Update {
         raw: String,
     },
+    /// A job or outbox record this build could not read, kept byte for byte; it cannot be queued
+    /// again, only dropped (or repaired by hand).
+    Unreadable {
+        /// The keyspace the record was in (`jobs`, `outbox`).
+        space: String,
+        raw: String,
+    },
 }
 
 impl DeadItem {
@@ -466,6 +473,7 @@ impl DeadItem {
                 item.chat_id
             ),
             DeadItem::Update { .. } => "telegram update the daemon could not process".to_owned(),
+            DeadItem::Unreadable { space, .. } => format!("unreadable {space} record"),
         }
     }
 }

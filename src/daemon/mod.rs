@@ -444,6 +444,18 @@ async fn get_me_with_patience(
     }
 }
 
+/// A queue read failed on a record this build cannot decode: the unreadable records go to the
+/// dead-letter list, raw, so the rest of the queue is not stuck behind them.
+pub(crate) fn set_aside_unreadable(ctx: &Context, error: &crate::store::StoreError) {
+    if !matches!(error, crate::store::StoreError::Corrupt { .. }) {
+        return;
+    }
+    match ctx.store.write(|tx| tx.set_aside_unreadable_work()) {
+        Ok(moved) => tracing::error!(moved, "Unreadable queue records moved to the dead letters."),
+        Err(error) => tracing::error!(%error, "Cannot set unreadable queue records aside."),
+    }
+}
+
 /// Exponential backoff for persisted retries: 2 s, 4 s, ... up to 5 minutes.
 pub(crate) fn backoff(attempts: u32) -> Duration {
     Duration::from_secs(2u64.saturating_pow(attempts.min(9)).min(300))

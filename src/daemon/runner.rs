@@ -58,6 +58,7 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         }
         if let Err(error) = schedule(&ctx, &busy, &permits, &tasks) {
             tracing::error!(%error, "Cannot read the job queue.");
+            super::set_aside_unreadable(&ctx, &error);
         }
         if !idle(&ctx.signals.jobs, Duration::from_millis(250), &cancel).await {
             break;

@@ -51,7 +51,10 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
                     progressed = true;
                 }
             }
-            Err(error) => tracing::error!(%error, "Cannot read the outbox."),
+            Err(error) => {
+                tracing::error!(%error, "Cannot read the outbox.");
+                super::set_aside_unreadable(&ctx, &error);
+            }
         }
         progressed |= edit_stale_cards(&ctx, &pacer, &mut last_edit).await;
         if progressed {

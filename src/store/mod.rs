@@ -678,6 +678,38 @@ impl Tx<'_> {
         Ok(heads)
     }
 
+    /// Moves the job and outbox records this build cannot read to the dead-letter list, raw, so
+    /// the rest of their queues go on; returns how many. Called when reading a queue's heads
+    /// failed on such a record.
+    pub fn set_aside_unreadable_work(&mut self) -> Result<usize> {
+        Ok(self.set_aside_unreadable::<Job>(Space::Jobs)?
+            + self.set_aside_unreadable::<Outgoing>(Space::Outbox)?)
+    }
+
+    fn set_aside_unreadable<T: DeserializeOwned>(&mut self, space: Space) -> Result<usize> {
+        let mut unreadable = Vec::new();
+        for entry in self.tree()?.scan_prefix(space.key(&[])) {
+            let (key, value) = entry?;
+            if let Err(error) = serde_json::from_slice::<T>(&value) {
+                unreadable.push((key.to_vec(), value.to_vec(), error));
+            }
+        }
+        for (key, value, error) in &unreadable {
+            let id = self.next_seq()?;
+            self.push_dead(&DeadLetter {
+                id,
+                failed_at: time::OffsetDateTime::now_utc(),
+                error: format!("unreadable {} record: {error}", space.name()),
+                item: crate::model::DeadItem::Unreadable {
+                    space: space.name().to_owned(),
+                    raw: String::from_utf8_lossy(value).into_owned(),
+                },
+            });
+            self.pending.insert(key.clone(), None);
+        }
+        Ok(unreadable.len())
+    }
+
     pub fn jobs_len(&self) -> usize {
         self.tree
             .as_ref()

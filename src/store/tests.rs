@@ -523,3 +523,41 @@ fn the_counts_follow_every_write_and_match_a_scan() {
     let scanned = Counts::scan(store.read().tree().unwrap()).unwrap();
     assert_eq!(scanned, counts);
 }
+
+#[test]
+fn unreadable_queue_records_are_set_aside_and_the_rest_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .write(|tx| {
+            tx.push_job(1, &job(1))?;
+            tx.pending.insert(
+                Space::Jobs.key(&job_key(2, 999)),
+                Some(b"{\"kind\":".to_vec()),
+            );
+            tx.pending.insert(
+                Space::Outbox.key(&outbox_key(-5, 1000)),
+                Some(b"[\"not an item\"]".to_vec()),
+            );
+            Ok(())
+        })
+        .unwrap();
+    assert!(matches!(
+        store.read().job_heads(),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert!(store.read().outbox_heads().is_err());
+    let moved = store.write(|tx| tx.set_aside_unreadable_work()).unwrap();
+    assert_eq!(moved, 2);
+    let heads = store.read().job_heads().unwrap();
+    assert_eq!(heads.len(), 1);
+    assert!(store.read().outbox_heads().unwrap().is_empty());
+    let dead = store.read().dead_letters().unwrap();
+    assert_eq!(dead.len(), 2);
+    assert!(dead.iter().any(|d| matches!(
+        &d.item,
+        crate::model::DeadItem::Unreadable { space, raw } if space == "jobs" && raw == "{\"kind\":"
+    )));
+    assert_eq!(store.counts().dead, 2);
+    assert_eq!(store.counts().jobs, 1);
+}
