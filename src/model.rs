@@ -188,6 +188,11 @@ pub struct ClientFile {
     pub source: FileSource,
 }
 
+/// The most files one ticket takes from a client, in a `/new` dialogue or the Mini App form.
+pub const FILES_PER_TICKET: usize = 10;
+/// The most bytes of files one ticket takes from a client.
+pub const FILE_BYTES_PER_TICKET: u64 = 50 * 1024 * 1024;
+
 /// Where a [`ClientFile`]'s bytes are.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

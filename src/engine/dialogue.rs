@@ -1,7 +1,9 @@
 //! The `/new` conversation as a pure step machine: given a dialogue and what the user did, the
 //! next state and what to ask.
 
-use crate::model::{Button, ClientFile, Dialogue, DialogueStep, Keyboard};
+use crate::model::{
+    Button, ClientFile, Dialogue, DialogueStep, FILE_BYTES_PER_TICKET, FILES_PER_TICKET, Keyboard,
+};
 use crate::telegram::texts::{Lang, escape};
 
 /// How long a dialogue may sit idle before it is dropped.
@@ -130,6 +132,19 @@ pub fn advance(dialogue: &mut Dialogue, input: Input, companies: &[String], lang
         (DialogueStep::Files, Input::Message { text, file }) => {
             let had = dialogue.files.len();
             if let Some(file) = file {
+                let bytes: u64 = dialogue.files.iter().filter_map(|f| f.size).sum();
+                if had >= FILES_PER_TICKET
+                    || bytes.saturating_add(file.size.unwrap_or(0)) > FILE_BYTES_PER_TICKET
+                {
+                    let mut next = ask(DialogueStep::Files, companies, lang);
+                    if let Next::Ask { html, .. } = &mut next {
+                        *html = escape(&lang.file_limit_reached(
+                            FILES_PER_TICKET,
+                            FILE_BYTES_PER_TICKET / (1024 * 1024),
+                        ));
+                    }
+                    return next;
+                }
                 dialogue.files.push(file);
             }
             let text = text.trim();
@@ -230,6 +245,51 @@ mod tests {
             Next::Create
         );
         assert_eq!(d.files.len(), 2);
+    }
+
+    #[test]
+    fn a_dialogue_takes_no_more_files_than_one_ticket_may_carry() {
+        let companies = vec!["Only".to_owned()];
+        let mut d = dialogue(Some("Printer"));
+        d.description = Some(String::new());
+        d.step = DialogueStep::Files;
+        for n in 0..FILES_PER_TICKET {
+            advance(&mut d, file(&format!("f{n}")), &companies, Lang::Ru);
+        }
+        assert_eq!(d.files.len(), FILES_PER_TICKET);
+        let Next::Ask { html, .. } = advance(&mut d, file("one too many"), &companies, Lang::En)
+        else {
+            panic!("the client is told");
+        };
+        assert!(html.contains("at most 10 files and 50 MB"), "{html}");
+        assert_eq!(d.files.len(), FILES_PER_TICKET);
+        // By size too: one big file after a few small ones.
+        let mut d = dialogue(Some("Printer"));
+        d.description = Some(String::new());
+        d.step = DialogueStep::Files;
+        advance(&mut d, file("small"), &companies, Lang::Ru);
+        let Input::Message {
+            file: Some(mut big),
+            text,
+        } = file("big")
+        else {
+            unreachable!()
+        };
+        big.size = Some(FILE_BYTES_PER_TICKET);
+        advance(
+            &mut d,
+            Input::Message {
+                text,
+                file: Some(big),
+            },
+            &companies,
+            Lang::Ru,
+        );
+        assert_eq!(d.files.len(), 1);
+        assert_eq!(
+            advance(&mut d, Input::Done, &companies, Lang::Ru),
+            Next::Create
+        );
     }
 
     #[test]

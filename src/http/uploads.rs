@@ -121,9 +121,13 @@ impl Limits {
     pub fn for_helpdesk(attachment: bool, attachment_max_size: Option<u64>) -> Self {
         const TWENTY_MB: u64 = 20 * 1024 * 1024;
         Self {
-            max_files: if attachment { 10 } else { 0 },
+            max_files: if attachment {
+                crate::model::FILES_PER_TICKET
+            } else {
+                0
+            },
             max_file_bytes: attachment_max_size.map_or(TWENTY_MB, |max| max.min(TWENTY_MB)),
-            max_total_bytes: 50 * 1024 * 1024,
+            max_total_bytes: crate::model::FILE_BYTES_PER_TICKET,
             subject_max: 255,
             description_max: 10_000,
         }

@@ -146,6 +146,20 @@ impl Lang {
         }
     }
 
+    /// A file that would take the ticket over its limits, which the dialogue did not take.
+    pub fn file_limit_reached(self, files: usize, megabytes: u64) -> String {
+        match self {
+            Lang::Ru => format!(
+                "Этот файл не добавлен: к одной заявке — не больше {files} файлов и {megabytes} МБ. \
+                 Нажмите «Готово», чтобы отправить заявку."
+            ),
+            Lang::En => format!(
+                "This file was not added: one ticket takes at most {files} files and {megabytes} MB. \
+                 Press “Done” to send the ticket."
+            ),
+        }
+    }
+
     pub fn button_done(self) -> &'static str {
         match self {
             Lang::Ru => "Готово",
