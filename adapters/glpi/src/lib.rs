@@ -183,19 +183,22 @@ impl GlpiAdapter {
             .await
     }
 
-    /// The followup an earlier attempt wrote with `key`, if any.
+    /// The followup an earlier attempt wrote with `key`: by the integration user, `key` in its
+    /// footer.
     async fn followup_with_key(
         &self,
         op: &'static str,
         ticket: i64,
         key: &str,
     ) -> Result<Option<model::Followup>> {
+        let me = self.integration_user(op).await?;
         let followups = self.followups(op, ticket).await?;
         Ok(followups.into_iter().find(|f| {
-            map::has_marker_for(
-                &map::html_to_text(f.content.as_deref().unwrap_or_default()),
-                key,
-            )
+            f.users_id == Some(me)
+                && map::has_footer_for(
+                    &map::html_to_text(f.content.as_deref().unwrap_or_default()),
+                    key,
+                )
         }))
     }
 

@@ -21,7 +21,7 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 /// recognises teledesk's own followups even if the author check fails.
 pub const MARKER: &str = text::MARKER;
 
-pub use text::{has_any_marker, has_marker_for};
+pub use text::{has_any_marker, has_footer_for, has_marker_for};
 
 /// The longest entity name GLPI's texts are decoded with, in bytes.
 const LONGEST_ENTITY: usize = 10;
@@ -425,7 +425,9 @@ pub fn to_comment(
 ) -> Result<Comment, String> {
     let text = html_to_text(followup.content.as_deref().unwrap_or_default());
     let author_id = followup.users_id.unwrap_or(0);
-    let origin = if author_id == ctx.integration_user || has_any_marker(&text) {
+    // By author only: a marker in the text may be a client's typing or staff quoting teledesk's
+    // followup, and neither is an echo.
+    let origin = if author_id == ctx.integration_user {
         Origin::Teledesk
     } else if requesters.contains(&author_id) {
         Origin::Requester

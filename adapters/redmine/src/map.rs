@@ -218,9 +218,10 @@ fn class_of_status_id(ctx: &Context<'_>, issue: &model::Issue, id: i64) -> Statu
     class_of(ctx.statuses, id, "", None)
 }
 
+/// Whether teledesk wrote a journal: by its author alone, since a marker in the notes may be a
+/// client's typing or staff quoting teledesk's journal, and neither is an echo.
 fn is_own(ctx: &Context<'_>, journal: &model::Journal) -> bool {
     journal.user.as_ref().map(|u| u.id) == Some(ctx.integration_user)
-        || journal.notes.as_deref().is_some_and(has_any_marker)
 }
 
 fn notes_of(journal: &model::Journal) -> Option<&str> {

@@ -19,6 +19,8 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 /// cannot (another agent copied the text, or `CreateBy` is missing in an old version).
 pub const MARKER: &str = text::MARKER;
 
+pub use text::has_footer_for;
+
 /// The line opening teledesk's footer block; the lines after it are the requester's
 /// ([`text::requester_lines`]) and the ones below.
 const SEPARATOR: &str = "---";
@@ -330,9 +332,11 @@ fn attachment_ref(
     }
 }
 
-/// Whether teledesk wrote an article: the integration agent created it, or it carries a marker.
+/// Whether teledesk wrote an article: the integration agent created it. Client messages go in
+/// with `SenderType: customer`, so the sender says nothing about the writer; `CreateBy` records
+/// the agent whose session wrote it. A marker in the body proves nothing: people type and quote it.
 pub fn is_own(ctx: &Context<'_>, article: &model::Article) -> bool {
-    article.create_by == Some(ctx.integration_user) || has_any_marker(&article.body)
+    article.create_by == Some(ctx.integration_user)
 }
 
 /// When an article was written: its `IncomingTime` epoch, else its naive `CreateTime`.
