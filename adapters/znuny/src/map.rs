@@ -747,7 +747,7 @@ mod tests {
                 ("9104", Visibility::Public, Origin::Staff),
                 ("9105", Visibility::Internal, Origin::Staff),
                 ("9106", Visibility::Internal, Origin::Teledesk),
-                ("9107", Visibility::Public, Origin::Teledesk),
+                ("9107", Visibility::Public, Origin::Staff),
             ]
         );
         let own = &t.comments[0];
@@ -773,8 +773,10 @@ mod tests {
             t.comments[4].body,
             "Ответ сотрудника не доставлен в Telegram"
         );
-        // 9107 was written by a staff account but carries a marker (copied by hand).
+        // 9107 was written by a staff account and carries a marker (copied by hand): staff's,
+        // by its author, and shown whole.
         assert_eq!(t.comments[5].author, "Мария Иванова");
+        assert!(t.comments[5].body.ends_with("tg-key: tg:-1001234567890:45"));
     }
 
     #[test]
@@ -809,6 +811,14 @@ mod tests {
             Some("Заменили картридж в принтере")
         );
         ticket.dynamic_fields.retain(|f| f.name != "Resolution");
+        // The last public staff article is 9107, a staff account's text with a marker in it.
+        assert_eq!(
+            resolution_of(&ctx, &ticket, StatusClass::Closed).as_deref(),
+            Some(
+                "Анна Смирнова (@anna_s) (ООО Ромашка) via Telegram:\n\nСпасибо, работает\n\n---\ntg-key: tg:-1001234567890:45"
+            )
+        );
+        ticket.articles.retain(|a| a.article_id != 9107);
         assert_eq!(
             resolution_of(&ctx, &ticket, StatusClass::Closed).as_deref(),
             Some("Здравствуйте! Заменили картридж, проверьте, пожалуйста.")
