@@ -21,7 +21,7 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 /// recognises teledesk's own followups even if the author check fails.
 pub const MARKER: &str = text::MARKER;
 
-pub use text::{has_any_marker, has_footer_for, has_marker_for};
+pub use text::{has_footer_for, has_marker_for};
 
 /// The longest entity name GLPI's texts are decoded with, in bytes.
 const LONGEST_ENTITY: usize = 10;

@@ -16,7 +16,7 @@ use time::{OffsetDateTime, UtcOffset};
 /// text in its footer ([`has_footer_for`]), among the integration user's comments.
 pub const MARKER: &str = text::MARKER;
 
-pub use text::{has_footer_for, has_marker_for};
+pub use text::has_footer_for;
 
 /// First line of the requester block appended to card descriptions; reading a card strips it.
 const BLOCK_SEPARATOR: &str = "---";
@@ -654,7 +654,7 @@ mod tests {
         assert!(text.ends_with(
             "*[Telegram](https://t.me/c/1234567890/43) · tg-key: tg:-1001234567890:43*"
         ));
-        assert!(has_marker_for(&text, draft.key.as_str()));
+        assert!(has_footer_for(&text, draft.key.as_str()));
         assert_eq!(strip_teledesk_comment(&text), "Вот фото ошибки");
     }
 

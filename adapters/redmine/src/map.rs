@@ -173,11 +173,6 @@ pub fn has_marker_for(text: &str, key: &str) -> bool {
     marker_keys(text).any(|found| found == key)
 }
 
-/// Whether `text` carries any teledesk marker with a `tg:` key.
-pub fn has_any_marker(text: &str) -> bool {
-    marker_keys(text).any(|found| found.starts_with("tg:"))
-}
-
 /// The client's text of a journal teledesk wrote: header line and footer removed.
 pub fn strip_teledesk_comment(text: &str) -> String {
     let text = normalize_newlines(text);
@@ -662,9 +657,8 @@ mod tests {
     fn notes_carry_the_marker() {
         let text = note_text(" Эскалация ", "tg:-5:6");
         assert_eq!(text, "Эскалация\n\ntg-key: tg:-5:6");
-        assert!(has_any_marker(&text));
+        assert!(text::has_footer_for(&text, "tg:-5:6"));
         assert_eq!(strip_teledesk_comment(&text), "Эскалация");
-        assert!(!has_any_marker("tg-key: something else"));
     }
 
     #[test]

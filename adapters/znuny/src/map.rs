@@ -183,12 +183,6 @@ pub fn has_marker_for(body: &str, key: &str) -> bool {
         .any(|line| line.trim().strip_prefix(MARKER) == Some(key))
 }
 
-/// Whether `body` carries any teledesk marker line.
-pub fn has_any_marker(body: &str) -> bool {
-    body.lines()
-        .any(|line| line.trim_start().starts_with(MARKER))
-}
-
 /// The text without teledesk's header line and footer block; text staff added after the footer
 /// is kept.
 pub fn strip_teledesk_text(body: &str) -> String {
