@@ -242,7 +242,7 @@ impl RedmineAdapter {
         Ok(page.issues.into_iter().find(|i| {
             i.description
                 .as_deref()
-                .is_some_and(|d| map::has_marker_for(d, key.as_str()))
+                .is_some_and(|d| teledesk_adapter::text::has_footer_for(d, key.as_str()))
         }))
     }
 

@@ -157,22 +157,6 @@ pub fn note_text(body: &str, key: &str) -> String {
     format!("{}\n\n{}", body.trim(), footer(None, key))
 }
 
-/// The keys of every marker in `text`.
-fn marker_keys(text: &str) -> impl Iterator<Item = &str> {
-    text.match_indices(MARKER).map(move |(at, _)| {
-        let rest = &text[at + MARKER.len()..];
-        let end = rest
-            .find(|c: char| c.is_whitespace() || matches!(c, '*' | ')' | ']'))
-            .unwrap_or(rest.len());
-        &rest[..end]
-    })
-}
-
-/// Whether `text` carries the marker of exactly `key` (not of a key it is a prefix of).
-pub fn has_marker_for(text: &str, key: &str) -> bool {
-    marker_keys(text).any(|found| found == key)
-}
-
 /// The client's text of a journal teledesk wrote: header line and footer removed.
 pub fn strip_teledesk_comment(text: &str) -> String {
     let text = normalize_newlines(text);
@@ -570,7 +554,7 @@ mod tests {
              Source: https://t.me/c/1234567890/42\n\
              tg-key: tg:-1001234567890:42"
         );
-        assert!(has_marker_for(&text, "tg:-1001234567890:42"));
+        assert!(text::has_footer_for(&text, "tg:-1001234567890:42"));
         // As Redmine returns it: with \r\n.
         let stored = text.replace('\n', "\r\n");
         assert_eq!(
@@ -633,9 +617,9 @@ mod tests {
             "**Анна Смирнова (@anna_smirnova)** (Telegram, Acme Kazan):\n\nВот фото ошибки\n\n\
              Telegram: https://t.me/c/1234567890/43 · tg-key: tg:-1001234567890:43"
         );
-        assert!(has_marker_for(&text, key.as_str()));
-        assert!(!has_marker_for(&text, "tg:-1001234567890:4"));
-        assert!(!has_marker_for(&text, "tg:-1001234567890:430"));
+        assert!(text::has_footer_for(&text, key.as_str()));
+        assert!(!text::has_footer_for(&text, "tg:-1001234567890:4"));
+        assert!(!text::has_footer_for(&text, "tg:-1001234567890:430"));
         assert_eq!(strip_teledesk_comment(&text), "Вот фото ошибки");
     }
 

@@ -312,7 +312,7 @@ impl ZnunyAdapter {
                             .filter(|t| {
                                 t.articles
                                     .first()
-                                    .is_some_and(|a| map::has_marker_for(&a.body, key))
+                                    .is_some_and(|a| map::has_footer_for(&a.body, key))
                             })
                             .map(|t| t.ticket_id),
                     );

@@ -177,12 +177,6 @@ fn cut(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 
-/// Whether `body` carries the marker line of exactly `key`.
-pub fn has_marker_for(body: &str, key: &str) -> bool {
-    body.lines()
-        .any(|line| line.trim().strip_prefix(MARKER) == Some(key))
-}
-
 /// The text without teledesk's header line and footer block; text staff added after the footer
 /// is kept.
 pub fn strip_teledesk_text(body: &str) -> String {
@@ -570,8 +564,8 @@ mod tests {
              Source: https://t.me/c/1234567890/42\n\
              tg-key: tg:-1001234567890:42"
         );
-        assert!(has_marker_for(&text, "tg:-1001234567890:42"));
-        assert!(!has_marker_for(&text, "tg:-1001234567890:4"));
+        assert!(has_footer_for(&text, "tg:-1001234567890:42"));
+        assert!(!has_footer_for(&text, "tg:-1001234567890:4"));
         assert_eq!(
             strip_teledesk_text(&text),
             "Принтер в бухгалтерии не печатает."

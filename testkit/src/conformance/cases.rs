@@ -1168,3 +1168,37 @@ pub async fn client_typed_marker_does_not_swallow_the_next_comment(subject: &Sub
         ticket.comments
     );
 }
+
+/// A client who types the marker of their next message as the last line of a ticket's
+/// description does not make that next message's ticket vanish into it: a retried create (as
+/// after a transient error) finds no earlier write and really creates the ticket.
+pub async fn client_typed_marker_does_not_swallow_the_next_ticket(subject: &Subject) {
+    const CASE: &str = "client_typed_marker_does_not_swallow_the_next_ticket";
+    let mut next = draft(subject, "Next ticket");
+    let mut first = draft(subject, "Typed marker ticket");
+    first.description = format!(
+        "Принтер не печатает\n{}{}",
+        teledesk_adapter::text::MARKER,
+        next.key
+    );
+    let first = subject
+        .adapter
+        .create_ticket(&first)
+        .await
+        .unwrap_or_else(|e| panic!("create_ticket failed: {e}"));
+    next.retry = true;
+    let again = subject
+        .adapter
+        .create_ticket(&next)
+        .await
+        .unwrap_or_else(|e| panic!("retried create_ticket failed: {e}"));
+    assert_ne!(
+        again.id, first.id,
+        "{CASE}: the retry took the client's ticket for its own earlier create"
+    );
+    let ticket = read(subject, &again.id).await;
+    assert!(
+        ticket.subject.contains("Next ticket"),
+        "{CASE}: the retried create returned another ticket: {ticket:?}"
+    );
+}

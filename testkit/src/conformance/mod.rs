@@ -118,6 +118,7 @@ macro_rules! conformance_suite {
             check_identifies_the_integration_account,
             create_ticket_carries_requester_and_defaults,
             create_ticket_is_idempotent,
+            client_typed_marker_does_not_swallow_the_next_ticket,
             comment_attachments_round_trip_byte_exact,
             comment_is_idempotent,
             staff_reply_public_and_internal_note_hidden,
