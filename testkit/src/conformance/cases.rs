@@ -1202,3 +1202,71 @@ pub async fn client_typed_marker_does_not_swallow_the_next_ticket(subject: &Subj
         "{CASE}: the retried create returned another ticket: {ticket:?}"
     );
 }
+
+/// A staff reply that ends with what reads as teledesk's footer for a client message's key (typed
+/// or pasted) is staff's, and a retry of that message (as after a transient error) does not take
+/// it for its own earlier write: only the integration identity's comments can be.
+pub async fn staff_text_ending_in_a_footer_is_no_earlier_write(subject: &Subject) {
+    const CASE: &str = "staff_text_ending_in_a_footer_is_no_earlier_write";
+    if !subject.adapter.capability().comment {
+        return skip(CASE, "no comment capability");
+    }
+    let (created, _) = create(subject, "Footer typed by staff").await;
+    let mut next = comment_draft("Клиент пишет после ответа", Vec::new());
+    let body = format!(
+        "Ответ с чужой подписью\n\n{}{}",
+        teledesk_adapter::text::MARKER,
+        next.key
+    );
+    must(
+        "staff_reply",
+        subject
+            .backstage
+            .staff_reply(&created.id, &body, None)
+            .await,
+    );
+    let ticket = read(subject, &created.id).await;
+    let replies = find_comment(&ticket, "Ответ с чужой подписью");
+    assert_eq!(
+        replies.len(),
+        1,
+        "{CASE}: the staff reply is not read back once: {:?}",
+        ticket.comments
+    );
+    let identity = subject
+        .adapter
+        .check()
+        .await
+        .unwrap_or_else(|e| panic!("check failed: {e}"));
+    if replies[0].author == identity.name {
+        return skip(
+            CASE,
+            "the staff side writes as the integration account here, so no identity can tell \
+             this reply from teledesk's own write",
+        );
+    }
+    assert_eq!(
+        replies[0].origin,
+        Origin::Staff,
+        "{CASE}: a staff reply ending in a footer is taken for teledesk's: {:?}",
+        replies[0]
+    );
+    let staff_reply_id = replies[0].id.clone();
+    next.retry = true;
+    let written = subject
+        .adapter
+        .add_comment(&created.id, &next)
+        .await
+        .unwrap_or_else(|e| panic!("retried add_comment failed: {e}"));
+    assert_ne!(
+        written, staff_reply_id,
+        "{CASE}: the retry took the staff reply for its own earlier write"
+    );
+    let ticket = read(subject, &created.id).await;
+    assert_eq!(
+        find_comment(&ticket, "Клиент пишет после ответа").len(),
+        1,
+        "{CASE}: the client's comment was not written once: {:?}",
+        ticket.comments
+    );
+}

@@ -125,6 +125,7 @@ macro_rules! conformance_suite {
             staff_reply_quoting_a_client_comment_is_staff,
             staff_reply_with_a_marker_line_is_staff,
             client_typed_marker_does_not_swallow_the_next_comment,
+            staff_text_ending_in_a_footer_is_no_earlier_write,
             staff_file_downloads_byte_exact,
             every_default_vendor_state_maps_to_its_class,
             set_status_moves_the_ticket,
