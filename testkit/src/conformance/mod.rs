@@ -82,6 +82,13 @@ pub trait Backstage: Send + Sync {
     /// An id no ticket has, for the not-found case.
     fn missing_ticket(&self) -> TicketId;
 
+    /// Whether this staff side writes as the adapter's own integration account (a live server
+    /// with a single token). No identity can tell its replies from teledesk's writes then, so the
+    /// cases that need that say so on stderr and do not run.
+    fn writes_as_integration_account(&self) -> bool {
+        false
+    }
+
     /// Makes the server's answers about `ticket` carry what an adapter was not written for, in
     /// the vendor's own shapes: unknown fields, list entries of unknown types, oddly typed values
     /// (string ids, sizes as strings, `null` urls, custom fields of unseen shapes). Every text
