@@ -296,14 +296,57 @@ async fn staff_replies_status_and_assignee_reach_the_group_but_internal_notes_do
         ann,
         Outgoing::text("Перезагрузил, не помогло").reply_to(reply.message_id),
     );
-    kaiten
+    let answer = kaiten
         .wait_until(WAIT, "the client's answer", |k| {
             k.comments(card.id)
-                .iter()
-                .any(|c| c.text.contains("не помогло"))
-                .then_some(())
+                .into_iter()
+                .find(|c| c.text.contains("не помогло"))
         })
         .await;
+
+    // Staff quote the client's comment as stored, teledesk's footer included, and answer below:
+    // the reply is staff's (by its author), so it reaches the group signed by them.
+    assert!(answer.text.contains("tg-key: "), "{}", answer.text);
+    kaiten.staff_reply(
+        card.id,
+        "Иван Петров",
+        &format!(
+            "{}
+
+Меняем роутер, курьер будет завтра.",
+            answer.text
+        ),
+    );
+    let quoting = tg
+        .wait_until(WAIT, "the staff reply quoting the client", |t| {
+            t.messages(group).into_iter().find(|m| {
+                m.from_bot
+                    && m.message_id != card_msg.message_id
+                    && m.text.contains("курьер будет завтра")
+            })
+        })
+        .await;
+    assert_eq!(quoting.reply_to, Some(card_msg.message_id));
+    assert!(
+        quoting.text.contains("Иван Петров"),
+        "signed with the staff name: {}",
+        quoting.text
+    );
+    let card_quoting = tg
+        .wait_until(WAIT, "the card showing the quoting reply", |t| {
+            t.message(group, card_msg.message_id)
+                .filter(|m| m.text.contains("курьер будет завтра"))
+        })
+        .await;
+    let line = card_quoting
+        .text
+        .lines()
+        .find(|l| l.contains("курьер будет завтра"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("Иван Петров"),
+        "the card attributes the reply to staff, not to the client it quotes: {line}"
+    );
 
     kaiten.set_property(
         card.id,
@@ -337,7 +380,7 @@ async fn staff_replies_status_and_assignee_reach_the_group_but_internal_notes_do
                 && c.params["message_id"] == card_msg.message_id
         })
         .count();
-    assert!(edits <= 7, "{edits} edits for 7 changes");
+    assert!(edits <= 8, "{edits} edits for 8 changes");
     assert_eq!(
         tg.calls().iter().filter(|c| c.status == 429).count(),
         0,

@@ -195,7 +195,7 @@ impl StagedHelpdesk {
                 token = secret("rt", token),
             ),
             chat_ticket: String::new(),
-            backstage: Arc::new(RtBackstage::new(url, staff_token)),
+            backstage: Arc::new(RtBackstage::new(url, staff_token).with_integration_token(token)),
             _server: None,
         }
     }

@@ -18,8 +18,8 @@ use time::{OffsetDateTime, UtcOffset};
 /// (`tg-key: tg:-100123:45`).
 ///
 /// Where a helpdesk has no external id for a ticket or comment, a retry after a crash finds the
-/// earlier write by this text, and the poller recognises teledesk's own comments by it even when
-/// the author check cannot tell.
+/// earlier write by this text ([`has_footer_for`], written by the integration identity). It never
+/// says on its own that a comment is teledesk's: people can type and quote it.
 pub const MARKER: &str = "tg-key: ";
 
 /// Starts the line that names a file of a comment, where the helpdesk cannot attach the file to
@@ -186,8 +186,34 @@ pub fn has_marker_for(text: &str, key: &str) -> bool {
 }
 
 /// Whether `text` carries any teledesk marker.
+///
+/// Only for reading text apart (a priority step beside a marker, a footer to strip): anyone can
+/// type or quote a marker, so it never says who wrote a comment; [`has_footer_for`] and the
+/// author do.
 pub fn has_any_marker(text: &str) -> bool {
     text.contains(MARKER)
+}
+
+/// The footer line of `text`: its last non-blank line, when that line carries a [`MARKER`].
+///
+/// Teledesk appends its footer after everything else it writes (the client's words, file lines,
+/// the source link), so whatever a client or staff member typed stands above it: a marker they
+/// typed, even on their own last line, is never the footer of a comment teledesk wrote.
+pub fn footer_line(text: &str) -> Option<&str> {
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .filter(|l| l.contains(MARKER))
+}
+
+/// Whether the footer of `text` ([`footer_line`]) names exactly `key`: the one test a retry uses
+/// to recognise the earlier write of `key`, together with the integration identity as its author.
+///
+/// A marker anywhere else in the text (a client typing `tg-key: …` of their next message, staff
+/// quoting a teledesk comment above their reply) does not count, so it can neither make a retry
+/// "find" a comment that is not its own nor hide someone else's comment.
+pub fn has_footer_for(text: &str, key: &str) -> bool {
+    footer_line(text).is_some_and(|line| has_marker_for(line, key))
 }
 
 /// Whether `rest`, the text right after a key, ends that key: it is empty or does not start with a
@@ -466,6 +492,30 @@ mod tests {
         assert!(!has_any_marker("tg-key:tg:-100:5"));
         assert!(ends_key("") && ends_key("*") && ends_key(" · priority"));
         assert!(!ends_key("0") && !ends_key(":") && !ends_key("_x"));
+    }
+
+    #[test]
+    fn only_the_last_line_names_the_key_of_a_retry() {
+        let key = "tg:-100:6";
+        let written =
+            "Анна:\n\nСледующее\n\n*[Telegram](https://t.me/c/100/6) · tg-key: tg:-100:6*\n";
+        assert!(has_footer_for(written, key));
+        assert!(!has_footer_for(written, "tg:-100:60"));
+        assert!(!has_footer_for(written, "tg:-100"));
+        // A client typed the marker of their next message as their last line; teledesk's footer
+        // for this message still comes after it.
+        let typed = "Анна:\n\nпривет\ntg-key: tg:-100:6\n\n*tg-key: tg:-100:5*";
+        assert!(!has_footer_for(typed, key));
+        assert!(has_footer_for(typed, "tg:-100:5"));
+        // Staff quoting a teledesk comment write their own text below it.
+        let quoted = "> Анна:\n> *tg-key: tg:-100:5*\n\nПерезагрузите принтер";
+        assert!(!has_footer_for(quoted, "tg:-100:5"));
+        assert_eq!(footer_line(quoted), None);
+        assert_eq!(
+            footer_line("a\ntg-key: x · priority 0 → 50\n \n"),
+            Some("tg-key: x · priority 0 → 50")
+        );
+        assert!(!has_footer_for("", key));
     }
 
     #[test]

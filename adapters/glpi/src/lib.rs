@@ -183,25 +183,29 @@ impl GlpiAdapter {
             .await
     }
 
-    /// The followup an earlier attempt wrote with `key`, if any.
+    /// The followup an earlier attempt wrote with `key`: by the integration user, `key` in its
+    /// footer.
     async fn followup_with_key(
         &self,
         op: &'static str,
         ticket: i64,
         key: &str,
     ) -> Result<Option<model::Followup>> {
+        let me = self.integration_user(op).await?;
         let followups = self.followups(op, ticket).await?;
         Ok(followups.into_iter().find(|f| {
-            map::has_marker_for(
-                &map::html_to_text(f.content.as_deref().unwrap_or_default()),
-                key,
-            )
+            f.users_id == Some(me)
+                && map::has_footer_for(
+                    &map::html_to_text(f.content.as_deref().unwrap_or_default()),
+                    key,
+                )
         }))
     }
 
     /// The ticket an earlier attempt created with `key`: a search on the description, then an
     /// exact check of the marker (`contains` is a `LIKE`, so `tg:1:2` also finds `tg:1:23`).
     async fn ticket_with_key(&self, op: &'static str, key: &str) -> Result<Option<model::Ticket>> {
+        let me = self.integration_user(op).await?;
         let query = [
             ("criteria[0][field]", field::CONTENT.to_owned()),
             ("criteria[0][searchtype]", "contains".to_owned()),
@@ -219,7 +223,9 @@ impl GlpiAdapter {
             let Some(id) = id else { continue };
             let ticket = self.ticket(op, id).await?;
             let text = map::html_to_text(ticket.content.as_deref().unwrap_or_default());
-            if map::has_marker_for(&text, key) {
+            // A client's description can carry `tg-key: <key>` as typed text; only the footer of
+            // a ticket the integration user wrote is the earlier attempt.
+            if ticket.users_id_recipient == Some(me) && map::has_footer_for(&text, key) {
                 return Ok(Some(ticket));
             }
         }

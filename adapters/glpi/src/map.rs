@@ -21,7 +21,7 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 /// recognises teledesk's own followups even if the author check fails.
 pub const MARKER: &str = text::MARKER;
 
-pub use text::{has_any_marker, has_marker_for};
+pub use text::has_footer_for;
 
 /// The longest entity name GLPI's texts are decoded with, in bytes.
 const LONGEST_ENTITY: usize = 10;
@@ -425,7 +425,9 @@ pub fn to_comment(
 ) -> Result<Comment, String> {
     let text = html_to_text(followup.content.as_deref().unwrap_or_default());
     let author_id = followup.users_id.unwrap_or(0);
-    let origin = if author_id == ctx.integration_user || has_any_marker(&text) {
+    // By author only: a marker in the text may be a client's typing or staff quoting teledesk's
+    // followup, and neither is an echo.
+    let origin = if author_id == ctx.integration_user {
         Origin::Teledesk
     } else if requesters.contains(&author_id) {
         Origin::Requester
@@ -689,7 +691,7 @@ mod tests {
              Source: https://t.me/c/1234567890/42\n\
              tg-key: tg:-1001234567890:42"
         );
-        assert!(has_marker_for(&text, "tg:-1001234567890:42"));
+        assert!(text::has_marker_for(&text, "tg:-1001234567890:42"));
         assert_eq!(
             strip_requester_block(&text),
             "Принтер в бухгалтерии не печатает.\nОшибка <E-05>."
@@ -731,7 +733,7 @@ mod tests {
             "Анна Смирнова (@anna_s) (Telegram, ООО \"Ромашка\" & Co):\n\n\
              Вот фото ошибки\nи лог\n\n📎 photo <1>.jpg\n\nTelegram · tg-key: tg:-1001234567890:43"
         );
-        assert!(has_marker_for(&text, "tg:-1001234567890:43"));
+        assert!(text::has_marker_for(&text, "tg:-1001234567890:43"));
         assert_eq!(strip_teledesk_comment(&text), "Вот фото ошибки\nи лог");
     }
 
@@ -739,7 +741,7 @@ mod tests {
     fn note_content_is_marked() {
         let note = samples::note(9, "Оценка клиента: 4 из 5");
         let text = html_to_text(&note_content(&note));
-        assert!(has_marker_for(&text, note.key.as_str()));
+        assert!(text::has_marker_for(&text, note.key.as_str()));
         assert_eq!(strip_teledesk_comment(&text), "Оценка клиента: 4 из 5");
     }
 
@@ -930,7 +932,7 @@ mod tests {
     fn escalation_notes_record_their_step_beside_the_marker() {
         let note = samples::note(7, "Эскалация");
         let text = html_to_text(&escalation_note_content(&note, 3, 4));
-        assert!(has_marker_for(&text, note.key.as_str()), "{text}");
+        assert!(text::has_marker_for(&text, note.key.as_str()), "{text}");
         assert_eq!(recorded_priority_target(&text), Some(4));
         assert_eq!(
             recorded_priority_target(&html_to_text(&note_content(&note))),

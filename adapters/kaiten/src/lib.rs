@@ -536,11 +536,13 @@ impl Helpdesk for KaitenAdapter {
         const OP: &str = "add_comment";
         let card_id = card_id(OP, ticket)?;
         if draft.retry {
+            let me = self.integration_user(OP).await?;
             let comments = self.comments(OP, card_id).await?;
-            if let Some(earlier) = comments
-                .iter()
-                .find(|c| !c.deleted && map::has_marker_for(&c.text, draft.key.as_str()))
-            {
+            if let Some(earlier) = comments.iter().find(|c| {
+                !c.deleted
+                    && c.author_id == Some(me)
+                    && map::has_footer_for(&c.text, draft.key.as_str())
+            }) {
                 return Ok(CommentId(earlier.id.to_string()));
             }
         }
@@ -623,11 +625,13 @@ impl Helpdesk for KaitenAdapter {
         const OP: &str = "add_internal_note";
         let card_id = card_id(OP, ticket)?;
         if note.retry {
+            let me = self.integration_user(OP).await?;
             let comments = self.comments(OP, card_id).await?;
-            if let Some(earlier) = comments
-                .iter()
-                .find(|c| !c.deleted && map::has_marker_for(&c.text, note.key.as_str()))
-            {
+            if let Some(earlier) = comments.iter().find(|c| {
+                !c.deleted
+                    && c.author_id == Some(me)
+                    && map::has_footer_for(&c.text, note.key.as_str())
+            }) {
                 return Ok(CommentId(earlier.id.to_string()));
             }
         }

@@ -13,10 +13,10 @@ use time::{OffsetDateTime, UtcOffset};
 /// Starts the marker that ties a comment to its Telegram message (`tg-key: tg:-100123:45`).
 ///
 /// Kaiten comments have no external id, so a retry after a crash finds the earlier comment by this
-/// text, and the poller recognises teledesk's own comments even if the author check fails.
+/// text in its footer ([`has_footer_for`]), among the integration user's comments.
 pub const MARKER: &str = text::MARKER;
 
-pub use text::{has_any_marker, has_marker_for};
+pub use text::has_footer_for;
 
 /// First line of the requester block appended to card descriptions; reading a card strips it.
 const BLOCK_SEPARATOR: &str = "---";
@@ -444,8 +444,9 @@ pub fn author_name(comment: &model::Comment) -> String {
 
 /// One comment read back, with the files Kaiten links to it.
 pub fn to_comment(ctx: &Context<'_>, files: &[model::File], comment: &model::Comment) -> Comment {
-    let origin = if comment.author_id == Some(ctx.integration_user) || has_any_marker(&comment.text)
-    {
+    // Only the author says who wrote a comment: a marker in the text may be a client's typing or
+    // staff quoting a teledesk comment, and treating those as echoes would hide them.
+    let origin = if comment.author_id == Some(ctx.integration_user) {
         Origin::Teledesk
     } else if comment.sd_description {
         Origin::Requester
@@ -653,7 +654,7 @@ mod tests {
         assert!(text.ends_with(
             "*[Telegram](https://t.me/c/1234567890/43) · tg-key: tg:-1001234567890:43*"
         ));
-        assert!(has_marker_for(&text, draft.key.as_str()));
+        assert!(has_footer_for(&text, draft.key.as_str()));
         assert_eq!(strip_teledesk_comment(&text), "Вот фото ошибки");
     }
 
@@ -707,7 +708,7 @@ mod tests {
                 ("2001", Visibility::Public, Origin::Teledesk),
                 ("2002", Visibility::Internal, Origin::Staff),
                 ("2003", Visibility::Public, Origin::Staff),
-                ("2004", Visibility::Public, Origin::Teledesk),
+                ("2004", Visibility::Public, Origin::Staff),
             ]
         );
         assert_eq!(t.comments[0].body, "Вот фото ошибки");
@@ -730,10 +731,19 @@ mod tests {
     }
 
     #[test]
-    fn a_marker_makes_a_comment_teledesks_even_from_another_author() {
-        // 2004 was written by a staff account but carries a marker (e.g. copied by hand).
+    fn a_marker_from_another_author_is_that_authors_text() {
+        // 2004 was written by a staff account and carries a marker (a client's comment copied by
+        // hand): it is staff's, shown whole, so a quote with its footer still reaches the client.
         let t = ticket();
-        assert_eq!(t.comments[3].origin, Origin::Teledesk);
+        assert_eq!(t.comments[3].origin, Origin::Staff);
+        assert_eq!(t.comments[3].author, "Пётр Сидоров");
+        assert!(
+            t.comments[3]
+                .body
+                .ends_with("*tg-key: tg:-1001234567890:44*"),
+            "{}",
+            t.comments[3].body
+        );
     }
 
     #[test]

@@ -289,9 +289,45 @@ async fn get_ticket_maps_the_recorded_card() {
             (Visibility::Public, Origin::Teledesk),
             (Visibility::Internal, Origin::Staff),
             (Visibility::Public, Origin::Staff),
-            (Visibility::Public, Origin::Teledesk),
+            // 2004 carries a marker but a staff account wrote it: staff's, by its author.
+            (Visibility::Public, Origin::Staff),
         ]
     );
+}
+
+#[tokio::test]
+async fn a_retried_comment_finds_only_the_integration_users_footer() {
+    let server = server().await;
+    Mock::given(method("GET"))
+        .and(path("/api/latest/cards/1001/comments"))
+        .respond_with(ok("comments.json"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/latest/cards/1001/comments"))
+        .respond_with(ok("comment_created.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let adapter = adapter(&server, json!({}));
+    let retried = |n: i32| CommentDraft {
+        author: samples::recorded_draft().requester,
+        retry: true,
+        ..samples::comment(n, "Ещё вопрос")
+    };
+    // 2001 is the integration user's comment with the footer of message 43: the earlier write.
+    let found = adapter
+        .add_comment(&TicketId("1001".into()), &retried(43))
+        .await
+        .expect("found");
+    assert_eq!(found.0, "2001");
+    // 2004 ends with the footer of message 44 but a staff account wrote it: not teledesk's write,
+    // so the retry writes the comment.
+    let written = adapter
+        .add_comment(&TicketId("1001".into()), &retried(44))
+        .await
+        .expect("written");
+    assert_eq!(written.0, "2005");
 }
 
 #[tokio::test]

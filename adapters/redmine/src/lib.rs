@@ -182,22 +182,24 @@ impl RedmineAdapter {
             .await
     }
 
-    /// The newest journal carrying the marker of `key`, with the issue it was read from.
+    /// The newest journal teledesk wrote with `key` in its footer, with the issue it was read from.
     async fn find_journal(
         &self,
         op: &'static str,
         id: i64,
         key: &IdempotencyKey,
     ) -> Result<(model::Issue, Option<model::Journal>)> {
+        let me = self.integration_user(op).await?;
         let issue = self.issue(op, id, "journals").await?;
         let journal = issue
             .journals
             .iter()
             .rev()
             .find(|j| {
-                j.notes
-                    .as_deref()
-                    .is_some_and(|n| map::has_marker_for(n, key.as_str()))
+                j.user.as_ref().is_some_and(|u| u.id == me)
+                    && j.notes
+                        .as_deref()
+                        .is_some_and(|n| teledesk_adapter::text::has_footer_for(n, key.as_str()))
             })
             .cloned();
         Ok((issue, journal))
@@ -240,7 +242,7 @@ impl RedmineAdapter {
         Ok(page.issues.into_iter().find(|i| {
             i.description
                 .as_deref()
-                .is_some_and(|d| map::has_marker_for(d, key.as_str()))
+                .is_some_and(|d| teledesk_adapter::text::has_footer_for(d, key.as_str()))
         }))
     }
 

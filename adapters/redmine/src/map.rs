@@ -157,27 +157,6 @@ pub fn note_text(body: &str, key: &str) -> String {
     format!("{}\n\n{}", body.trim(), footer(None, key))
 }
 
-/// The keys of every marker in `text`.
-fn marker_keys(text: &str) -> impl Iterator<Item = &str> {
-    text.match_indices(MARKER).map(move |(at, _)| {
-        let rest = &text[at + MARKER.len()..];
-        let end = rest
-            .find(|c: char| c.is_whitespace() || matches!(c, '*' | ')' | ']'))
-            .unwrap_or(rest.len());
-        &rest[..end]
-    })
-}
-
-/// Whether `text` carries the marker of exactly `key` (not of a key it is a prefix of).
-pub fn has_marker_for(text: &str, key: &str) -> bool {
-    marker_keys(text).any(|found| found == key)
-}
-
-/// Whether `text` carries any teledesk marker with a `tg:` key.
-pub fn has_any_marker(text: &str) -> bool {
-    marker_keys(text).any(|found| found.starts_with("tg:"))
-}
-
 /// The client's text of a journal teledesk wrote: header line and footer removed.
 pub fn strip_teledesk_comment(text: &str) -> String {
     let text = normalize_newlines(text);
@@ -218,9 +197,10 @@ fn class_of_status_id(ctx: &Context<'_>, issue: &model::Issue, id: i64) -> Statu
     class_of(ctx.statuses, id, "", None)
 }
 
+/// Whether teledesk wrote a journal: by its author alone, since a marker in the notes may be a
+/// client's typing or staff quoting teledesk's journal, and neither is an echo.
 fn is_own(ctx: &Context<'_>, journal: &model::Journal) -> bool {
     journal.user.as_ref().map(|u| u.id) == Some(ctx.integration_user)
-        || journal.notes.as_deref().is_some_and(has_any_marker)
 }
 
 fn notes_of(journal: &model::Journal) -> Option<&str> {
@@ -574,7 +554,7 @@ mod tests {
              Source: https://t.me/c/1234567890/42\n\
              tg-key: tg:-1001234567890:42"
         );
-        assert!(has_marker_for(&text, "tg:-1001234567890:42"));
+        assert!(text::has_footer_for(&text, "tg:-1001234567890:42"));
         // As Redmine returns it: with \r\n.
         let stored = text.replace('\n', "\r\n");
         assert_eq!(
@@ -637,9 +617,9 @@ mod tests {
             "**Анна Смирнова (@anna_smirnova)** (Telegram, Acme Kazan):\n\nВот фото ошибки\n\n\
              Telegram: https://t.me/c/1234567890/43 · tg-key: tg:-1001234567890:43"
         );
-        assert!(has_marker_for(&text, key.as_str()));
-        assert!(!has_marker_for(&text, "tg:-1001234567890:4"));
-        assert!(!has_marker_for(&text, "tg:-1001234567890:430"));
+        assert!(text::has_footer_for(&text, key.as_str()));
+        assert!(!text::has_footer_for(&text, "tg:-1001234567890:4"));
+        assert!(!text::has_footer_for(&text, "tg:-1001234567890:430"));
         assert_eq!(strip_teledesk_comment(&text), "Вот фото ошибки");
     }
 
@@ -661,9 +641,8 @@ mod tests {
     fn notes_carry_the_marker() {
         let text = note_text(" Эскалация ", "tg:-5:6");
         assert_eq!(text, "Эскалация\n\ntg-key: tg:-5:6");
-        assert!(has_any_marker(&text));
+        assert!(text::has_footer_for(&text, "tg:-5:6"));
         assert_eq!(strip_teledesk_comment(&text), "Эскалация");
-        assert!(!has_any_marker("tg-key: something else"));
     }
 
     #[test]

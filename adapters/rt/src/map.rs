@@ -205,17 +205,13 @@ pub fn priority_step_target(text: &str) -> Option<i64> {
 /// The marker line when it is the message's last non-empty line: teledesk writes it there, and a
 /// staff reply quoting a teledesk message carries it elsewhere (or behind `> `).
 fn marker_of(text: &str) -> Option<&str> {
-    let last = text.lines().rev().find(|l| !l.trim().is_empty())?;
-    last.starts_with(MARKER).then_some(last)
+    text::footer_line(text).filter(|last| last.starts_with(MARKER))
 }
 
-/// Whether `text` ends with the marker of exactly `key` (not of a key it is a prefix of).
+/// Whether `text` ends with the marker of exactly `key` (not of a key it is a prefix of): the
+/// shared footer rule, so a marker a client typed above teledesk's own never counts.
 pub fn has_marker_for(text: &str, key: &str) -> bool {
-    let Some(line) = marker_of(text) else {
-        return false;
-    };
-    let rest = &line[MARKER.len()..];
-    rest.strip_prefix(key).is_some_and(text::ends_key)
+    marker_of(text).is_some() && text::has_footer_for(text, key)
 }
 
 /// Whether `text` ends with a teledesk marker.

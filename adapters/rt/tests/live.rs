@@ -53,7 +53,7 @@ async fn live_subject() -> Option<Subject> {
     let adapter = RtAdapter::from_config(&table).expect("valid config");
     Some(Subject {
         adapter: Arc::new(adapter),
-        backstage: Arc::new(RtBackstage::new(&url, &staff_token)),
+        backstage: Arc::new(RtBackstage::new(&url, &staff_token).with_integration_token(&token)),
         defaults: samples::table(json!({ "queue": queue })),
         expected_placement: queue,
         keep_alive: Vec::new(),

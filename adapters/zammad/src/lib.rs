@@ -142,7 +142,8 @@ impl ZammadAdapter {
             .map(lenient::Lenient::into_inner)
     }
 
-    /// The article an earlier attempt wrote with `key`, if any.
+    /// The article an earlier attempt wrote with `key`: the integration user's, with the key's
+    /// message id (a mail's sender could choose the same one).
     async fn article_with_key(
         &self,
         op: &'static str,
@@ -150,10 +151,11 @@ impl ZammadAdapter {
         key: &IdempotencyKey,
     ) -> Result<Option<model::Article>> {
         let wanted = map::message_id(key);
+        let me = self.integration_user(op).await?;
         let articles = self.articles(op, ticket_id).await?;
         Ok(articles
             .into_iter()
-            .find(|a| a.message_id.as_deref() == Some(wanted.as_str())))
+            .find(|a| a.created_by_id == me && a.message_id.as_deref() == Some(wanted.as_str())))
     }
 
     /// The ticket an earlier attempt created with `key`, found by the search index.

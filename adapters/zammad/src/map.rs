@@ -147,11 +147,6 @@ pub fn message_id(key: &IdempotencyKey) -> String {
     format!("<{key}{MESSAGE_ID_SUFFIX}")
 }
 
-/// Whether a message id is one teledesk wrote.
-pub fn is_teledesk_message_id(message_id: Option<&str>) -> bool {
-    message_id.is_some_and(|m| m.starts_with('<') && m.ends_with(MESSAGE_ID_SUFFIX))
-}
-
 /// A time as Zammad writes its own: UTC with milliseconds and `Z`.
 pub fn query_time(at: OffsetDateTime) -> String {
     let format =
@@ -379,8 +374,10 @@ pub struct Context<'a> {
 }
 
 fn is_own(ctx: &Context<'_>, article: &model::Article) -> bool {
+    // Client comments go in as `Customer` articles, yet `created_by_id` stays the integration
+    // user whose token wrote them, so it is the writer's identity. A message id is not: an inbound
+    // e-mail carries whatever `Message-ID` its sender chose, `<tg:…@teledesk>` included.
     article.created_by_id == ctx.integration_user
-        || is_teledesk_message_id(article.message_id.as_deref())
 }
 
 fn is_staff_reply(ctx: &Context<'_>, article: &model::Article) -> bool {
@@ -706,9 +703,6 @@ mod tests {
     fn message_ids_carry_the_key() {
         let key = IdempotencyKey::telegram(-100, 5);
         assert_eq!(message_id(&key), "<tg:-100:5@teledesk>");
-        assert!(is_teledesk_message_id(Some("<tg:-100:5@teledesk>")));
-        assert!(!is_teledesk_message_id(Some("<x@acme.example>")));
-        assert!(!is_teledesk_message_id(None));
     }
 
     #[test]
@@ -872,12 +866,11 @@ mod tests {
     }
 
     #[test]
-    fn a_teledesk_message_id_marks_an_article_own_whoever_wrote_it() {
+    fn only_the_integration_user_makes_an_article_own() {
         let mut articles: Vec<model::Article> = serde_json::from_str(ARTICLES).expect("articles");
+        assert_eq!(to_comment(&ctx(), &articles[3]).origin, Origin::Teledesk);
+        // Anyone sending mail chooses its Message-ID, teledesk's form included.
         articles[3].created_by_id = 77;
-        let c = to_comment(&ctx(), &articles[3]);
-        assert_eq!(c.origin, Origin::Teledesk);
-        articles[3].message_id = None;
         let c = to_comment(&ctx(), &articles[3]);
         assert_eq!(c.origin, Origin::Requester);
     }

@@ -353,6 +353,37 @@ async fn a_retried_comment_finds_the_article_by_message_id() {
     );
 }
 
+#[tokio::test]
+async fn a_retry_ignores_an_article_of_someone_else_with_its_message_id() {
+    let server = server().await;
+    // A mail whose sender chose teledesk's message id for the key: not teledesk's earlier write.
+    let mut articles = fixture("articles_by_ticket.json");
+    let forged = articles
+        .as_array_mut()
+        .and_then(|a| a.iter_mut().find(|a| a["id"] == json!(504)))
+        .expect("article 504 in the fixture");
+    forged["created_by_id"] = json!(77);
+    Mock::given(method("GET"))
+        .and(path("/api/v1/ticket_articles/by_ticket/101"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(articles))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/ticket_articles"))
+        .respond_with(created("article_created.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut draft = comment();
+    draft.key = samples::key(43);
+    draft.retry = true;
+    let id = adapter(&server, json!({}))
+        .add_comment(&TicketId("101".into()), &draft)
+        .await
+        .expect("written");
+    assert_eq!(id.0, "507");
+}
+
 async fn mount_ticket(server: &MockServer, ticket: Value) {
     Mock::given(method("GET"))
         .and(path("/api/v1/tickets/101"))

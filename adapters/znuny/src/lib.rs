@@ -242,18 +242,20 @@ impl ZnunyAdapter {
             })
     }
 
-    /// The article of ticket `id` carrying the marker of `key`, if an earlier attempt wrote one.
+    /// The article of ticket `id` the integration agent wrote with `key` in its footer, if an
+    /// earlier attempt wrote one.
     async fn find_article(
         &self,
         op: &'static str,
         id: i64,
         key: &str,
     ) -> Result<Option<model::Article>> {
+        let me = self.integration_user(op).await?;
         let ticket = self.ticket(op, id, &[("AllArticles", "1")]).await?;
         Ok(ticket
             .articles
             .into_iter()
-            .filter(|a| map::has_marker_for(&a.body, key))
+            .filter(|a| a.create_by == Some(me) && map::has_footer_for(&a.body, key))
             .min_by_key(|a| a.article_id))
     }
 
@@ -310,7 +312,7 @@ impl ZnunyAdapter {
                             .filter(|t| {
                                 t.articles
                                     .first()
-                                    .is_some_and(|a| map::has_marker_for(&a.body, key))
+                                    .is_some_and(|a| map::has_footer_for(&a.body, key))
                             })
                             .map(|t| t.ticket_id),
                     );

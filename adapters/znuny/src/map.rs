@@ -19,6 +19,8 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 /// cannot (another agent copied the text, or `CreateBy` is missing in an old version).
 pub const MARKER: &str = text::MARKER;
 
+pub use text::has_footer_for;
+
 /// The line opening teledesk's footer block; the lines after it are the requester's
 /// ([`text::requester_lines`]) and the ones below.
 const SEPARATOR: &str = "---";
@@ -175,18 +177,6 @@ fn cut(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 
-/// Whether `body` carries the marker line of exactly `key`.
-pub fn has_marker_for(body: &str, key: &str) -> bool {
-    body.lines()
-        .any(|line| line.trim().strip_prefix(MARKER) == Some(key))
-}
-
-/// Whether `body` carries any teledesk marker line.
-pub fn has_any_marker(body: &str) -> bool {
-    body.lines()
-        .any(|line| line.trim_start().starts_with(MARKER))
-}
-
 /// The text without teledesk's header line and footer block; text staff added after the footer
 /// is kept.
 pub fn strip_teledesk_text(body: &str) -> String {
@@ -330,9 +320,11 @@ fn attachment_ref(
     }
 }
 
-/// Whether teledesk wrote an article: the integration agent created it, or it carries a marker.
+/// Whether teledesk wrote an article: the integration agent created it. Client messages go in
+/// with `SenderType: customer`, so the sender says nothing about the writer; `CreateBy` records
+/// the agent whose session wrote it. A marker in the body proves nothing: people type and quote it.
 pub fn is_own(ctx: &Context<'_>, article: &model::Article) -> bool {
-    article.create_by == Some(ctx.integration_user) || has_any_marker(&article.body)
+    article.create_by == Some(ctx.integration_user)
 }
 
 /// When an article was written: its `IncomingTime` epoch, else its naive `CreateTime`.
@@ -572,8 +564,8 @@ mod tests {
              Source: https://t.me/c/1234567890/42\n\
              tg-key: tg:-1001234567890:42"
         );
-        assert!(has_marker_for(&text, "tg:-1001234567890:42"));
-        assert!(!has_marker_for(&text, "tg:-1001234567890:4"));
+        assert!(has_footer_for(&text, "tg:-1001234567890:42"));
+        assert!(!has_footer_for(&text, "tg:-1001234567890:4"));
         assert_eq!(
             strip_teledesk_text(&text),
             "Принтер в бухгалтерии не печатает."
@@ -743,7 +735,7 @@ mod tests {
                 ("9104", Visibility::Public, Origin::Staff),
                 ("9105", Visibility::Internal, Origin::Staff),
                 ("9106", Visibility::Internal, Origin::Teledesk),
-                ("9107", Visibility::Public, Origin::Teledesk),
+                ("9107", Visibility::Public, Origin::Staff),
             ]
         );
         let own = &t.comments[0];
@@ -769,8 +761,10 @@ mod tests {
             t.comments[4].body,
             "Ответ сотрудника не доставлен в Telegram"
         );
-        // 9107 was written by a staff account but carries a marker (copied by hand).
+        // 9107 was written by a staff account and carries a marker (copied by hand): staff's,
+        // by its author, and shown whole.
         assert_eq!(t.comments[5].author, "Мария Иванова");
+        assert!(t.comments[5].body.ends_with("tg-key: tg:-1001234567890:45"));
     }
 
     #[test]
@@ -805,6 +799,14 @@ mod tests {
             Some("Заменили картридж в принтере")
         );
         ticket.dynamic_fields.retain(|f| f.name != "Resolution");
+        // The last public staff article is 9107, a staff account's text with a marker in it.
+        assert_eq!(
+            resolution_of(&ctx, &ticket, StatusClass::Closed).as_deref(),
+            Some(
+                "Анна Смирнова (@anna_s) (ООО Ромашка) via Telegram:\n\nСпасибо, работает\n\n---\ntg-key: tg:-1001234567890:45"
+            )
+        );
+        ticket.articles.retain(|a| a.article_id != 9107);
         assert_eq!(
             resolution_of(&ctx, &ticket, StatusClass::Closed).as_deref(),
             Some("Здравствуйте! Заменили картридж, проверьте, пожалуйста.")

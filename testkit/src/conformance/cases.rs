@@ -1017,3 +1017,251 @@ pub async fn odd_entries_never_make_a_ticket_unreadable(subject: &Subject) {
     })
     .await;
 }
+
+/// The one staff reply whose body contains `needle`, public and staff's: a marker in its text,
+/// quoted or typed, must neither hide it as teledesk's echo nor change who wrote it.
+fn staff_reply_by_text<'a>(case: &str, ticket: &'a Ticket, needle: &str) -> &'a Comment {
+    let replies = find_comment(ticket, needle);
+    assert_eq!(
+        replies.len(),
+        1,
+        "{case}: the staff reply is not read back once: {:?}",
+        ticket.comments
+    );
+    let reply = replies[0];
+    assert_eq!(
+        reply.origin,
+        Origin::Staff,
+        "{case}: a staff reply with a marker in its text is taken for someone else's: {reply:?}"
+    );
+    assert_eq!(
+        reply.visibility,
+        Visibility::Public,
+        "{case}: the staff reply is not public: {reply:?}"
+    );
+    reply
+}
+
+/// A staff reply quoting a client's comment, its `tg-key:` footer included, is staff's and
+/// public: the quote does not make it teledesk's echo (which would keep it from the client).
+pub async fn staff_reply_quoting_a_client_comment_is_staff(subject: &Subject) {
+    const CASE: &str = "staff_reply_quoting_a_client_comment_is_staff";
+    if !subject.adapter.capability().comment {
+        return skip(CASE, "no comment capability");
+    }
+    let (created, _) = create(subject, "Quoted comment").await;
+    let draft = comment_draft("Принтер опять зажевал бумагу", Vec::new());
+    subject
+        .adapter
+        .add_comment(&created.id, &draft)
+        .await
+        .unwrap_or_else(|e| panic!("add_comment failed: {e}"));
+    // What a staff member copies from the helpdesk: the client's words and teledesk's footer,
+    // then their own answer below.
+    let quote = format!(
+        "Анна Смирнова (Telegram):\nПринтер опять зажевал бумагу\n{}{}\n\nЗаменили ролик подачи, проверьте",
+        teledesk_adapter::text::MARKER,
+        draft.key
+    );
+    must(
+        "staff_reply",
+        subject
+            .backstage
+            .staff_reply(&created.id, &quote, None)
+            .await,
+    );
+    let ticket = read(subject, &created.id).await;
+    let reply = staff_reply_by_text(CASE, &ticket, "Заменили ролик подачи");
+    assert!(
+        !reply.author.trim().is_empty(),
+        "{CASE}: the staff reply has no author name"
+    );
+    let own: Vec<&Comment> = find_comment(&ticket, "Принтер опять зажевал бумагу")
+        .into_iter()
+        .filter(|c| c.origin == Origin::Teledesk)
+        .collect();
+    assert_eq!(
+        own.len(),
+        1,
+        "{CASE}: the client's comment is not read back once as teledesk's: {:?}",
+        ticket.comments
+    );
+    assert!(
+        !own[0].body.contains("Заменили"),
+        "{CASE}: staff text attributed to the client: {:?}",
+        own[0]
+    );
+}
+
+/// A staff reply that mentions a `tg-key:` line (say, asking the client about a message) is
+/// staff's and public.
+pub async fn staff_reply_with_a_marker_line_is_staff(subject: &Subject) {
+    const CASE: &str = "staff_reply_with_a_marker_line_is_staff";
+    let (created, _) = create(subject, "Marker in a reply").await;
+    let key = fresh_key();
+    let body = format!(
+        "В письме стояла строка\n{}{key}\nПришлите, пожалуйста, скриншот",
+        teledesk_adapter::text::MARKER
+    );
+    must(
+        "staff_reply",
+        subject
+            .backstage
+            .staff_reply(&created.id, &body, None)
+            .await,
+    );
+    let ticket = read(subject, &created.id).await;
+    staff_reply_by_text(CASE, &ticket, "Пришлите, пожалуйста, скриншот");
+}
+
+/// A client who types the marker of their next message as the last line of a comment does not
+/// make that next message vanish: its retry (as after a transient error) finds no earlier write
+/// and really writes it.
+pub async fn client_typed_marker_does_not_swallow_the_next_comment(subject: &Subject) {
+    const CASE: &str = "client_typed_marker_does_not_swallow_the_next_comment";
+    if !subject.adapter.capability().comment {
+        return skip(CASE, "no comment capability");
+    }
+    let (created, _) = create(subject, "Typed marker").await;
+    let mut next = comment_draft("Второе сообщение клиента", Vec::new());
+    let first = comment_draft(
+        &format!(
+            "Первое сообщение клиента\n{}{}",
+            teledesk_adapter::text::MARKER,
+            next.key
+        ),
+        Vec::new(),
+    );
+    let first_id = subject
+        .adapter
+        .add_comment(&created.id, &first)
+        .await
+        .unwrap_or_else(|e| panic!("add_comment failed: {e}"));
+    next.retry = true;
+    let next_id = subject
+        .adapter
+        .add_comment(&created.id, &next)
+        .await
+        .unwrap_or_else(|e| panic!("retried add_comment failed: {e}"));
+    assert_ne!(
+        next_id, first_id,
+        "{CASE}: the retry took the client's earlier comment for its own write"
+    );
+    let ticket = read(subject, &created.id).await;
+    let written = find_comment(&ticket, "Второе сообщение клиента");
+    assert_eq!(
+        written.len(),
+        1,
+        "{CASE}: the next comment was not written once: {:?}",
+        ticket.comments
+    );
+    assert_eq!(written[0].id, next_id, "{CASE}: another comment has its id");
+    assert!(
+        !written[0].body.contains("Первое"),
+        "{CASE}: the next comment is not a comment of its own: {:?}",
+        written[0]
+    );
+    assert_eq!(
+        find_comment(&ticket, "Первое сообщение клиента").len(),
+        1,
+        "{CASE}: the first comment is not read back once: {:?}",
+        ticket.comments
+    );
+}
+
+/// A client who types the marker of their next message as the last line of a ticket's
+/// description does not make that next message's ticket vanish into it: a retried create (as
+/// after a transient error) finds no earlier write and really creates the ticket.
+pub async fn client_typed_marker_does_not_swallow_the_next_ticket(subject: &Subject) {
+    const CASE: &str = "client_typed_marker_does_not_swallow_the_next_ticket";
+    let mut next = draft(subject, "Next ticket");
+    let mut first = draft(subject, "Typed marker ticket");
+    first.description = format!(
+        "Принтер не печатает\n{}{}",
+        teledesk_adapter::text::MARKER,
+        next.key
+    );
+    let first = subject
+        .adapter
+        .create_ticket(&first)
+        .await
+        .unwrap_or_else(|e| panic!("create_ticket failed: {e}"));
+    next.retry = true;
+    let again = subject
+        .adapter
+        .create_ticket(&next)
+        .await
+        .unwrap_or_else(|e| panic!("retried create_ticket failed: {e}"));
+    assert_ne!(
+        again.id, first.id,
+        "{CASE}: the retry took the client's ticket for its own earlier create"
+    );
+    let ticket = read(subject, &again.id).await;
+    assert!(
+        ticket.subject.contains("Next ticket"),
+        "{CASE}: the retried create returned another ticket: {ticket:?}"
+    );
+}
+
+/// A staff reply that ends with what reads as teledesk's footer for a client message's key (typed
+/// or pasted) is staff's, and a retry of that message (as after a transient error) does not take
+/// it for its own earlier write: only the integration identity's comments can be.
+pub async fn staff_text_ending_in_a_footer_is_no_earlier_write(subject: &Subject) {
+    const CASE: &str = "staff_text_ending_in_a_footer_is_no_earlier_write";
+    if !subject.adapter.capability().comment {
+        return skip(CASE, "no comment capability");
+    }
+    let (created, _) = create(subject, "Footer typed by staff").await;
+    let mut next = comment_draft("Клиент пишет после ответа", Vec::new());
+    let body = format!(
+        "Ответ с чужой подписью\n\n{}{}",
+        teledesk_adapter::text::MARKER,
+        next.key
+    );
+    must(
+        "staff_reply",
+        subject
+            .backstage
+            .staff_reply(&created.id, &body, None)
+            .await,
+    );
+    let ticket = read(subject, &created.id).await;
+    let replies = find_comment(&ticket, "Ответ с чужой подписью");
+    assert_eq!(
+        replies.len(),
+        1,
+        "{CASE}: the staff reply is not read back once: {:?}",
+        ticket.comments
+    );
+    if subject.backstage.writes_as_integration_account() {
+        return skip(
+            CASE,
+            "the staff side writes as the integration account here, so no identity can tell \
+             this reply from teledesk's own write",
+        );
+    }
+    assert_eq!(
+        replies[0].origin,
+        Origin::Staff,
+        "{CASE}: a staff reply ending in a footer is taken for teledesk's: {:?}",
+        replies[0]
+    );
+    let staff_reply_id = replies[0].id.clone();
+    next.retry = true;
+    let written = subject
+        .adapter
+        .add_comment(&created.id, &next)
+        .await
+        .unwrap_or_else(|e| panic!("retried add_comment failed: {e}"));
+    assert_ne!(
+        written, staff_reply_id,
+        "{CASE}: the retry took the staff reply for its own earlier write"
+    );
+    let ticket = read(subject, &created.id).await;
+    assert_eq!(
+        find_comment(&ticket, "Клиент пишет после ответа").len(),
+        1,
+        "{CASE}: the client's comment was not written once: {:?}",
+        ticket.comments
+    );
+}

@@ -82,6 +82,13 @@ pub trait Backstage: Send + Sync {
     /// An id no ticket has, for the not-found case.
     fn missing_ticket(&self) -> TicketId;
 
+    /// Whether this staff side writes as the adapter's own integration account (a live server
+    /// with a single token). No identity can tell its replies from teledesk's writes then, so the
+    /// cases that need that say so on stderr and do not run.
+    fn writes_as_integration_account(&self) -> bool {
+        false
+    }
+
     /// Makes the server's answers about `ticket` carry what an adapter was not written for, in
     /// the vendor's own shapes: unknown fields, list entries of unknown types, oddly typed values
     /// (string ids, sizes as strings, `null` urls, custom fields of unseen shapes). Every text
@@ -118,9 +125,14 @@ macro_rules! conformance_suite {
             check_identifies_the_integration_account,
             create_ticket_carries_requester_and_defaults,
             create_ticket_is_idempotent,
+            client_typed_marker_does_not_swallow_the_next_ticket,
             comment_attachments_round_trip_byte_exact,
             comment_is_idempotent,
             staff_reply_public_and_internal_note_hidden,
+            staff_reply_quoting_a_client_comment_is_staff,
+            staff_reply_with_a_marker_line_is_staff,
+            client_typed_marker_does_not_swallow_the_next_comment,
+            staff_text_ending_in_a_footer_is_no_earlier_write,
             staff_file_downloads_byte_exact,
             every_default_vendor_state_maps_to_its_class,
             set_status_moves_the_ticket,

@@ -27,6 +27,8 @@ pub struct RtBackstage {
     me: OnceCell<(String, String)>,
     /// The fake behind the url, where odd entries can be injected; `None` for a real RT.
     fake: Option<super::FakeRt>,
+    /// Whether `token` belongs to the adapter's integration user.
+    as_integration: bool,
 }
 
 impl RtBackstage {
@@ -39,7 +41,17 @@ impl RtBackstage {
             token: token.to_owned(),
             me: OnceCell::new(),
             fake: None,
+            as_integration: false,
         }
+    }
+
+    /// Marks this staff side as writing as the integration user when `integration_token` belongs
+    /// to the same RT user as its own token (both `1-<user id>-<secret>`).
+    pub fn with_integration_token(mut self, integration_token: &str) -> Self {
+        let user = |token: &str| token.split('-').nth(1).map(str::to_owned);
+        self.as_integration =
+            user(&self.token).is_some() && user(&self.token) == user(integration_token);
+        self
     }
 
     /// Injects odd entries through `fake` (the server at the url) for
@@ -332,6 +344,10 @@ impl Backstage for RtBackstage {
         TicketId("999999999".into())
     }
 
+    fn writes_as_integration_account(&self) -> bool {
+        self.as_integration
+    }
+
     /// A real RT serves only what its database holds; REST2 has no way to add entries of
     /// unknown shapes, so against it this says `false`.
     async fn add_oddities(&self, ticket: &TicketId) -> BackstageResult<bool> {
@@ -347,5 +363,23 @@ impl Backstage for RtBackstage {
         }
         fake.add_oddities(id);
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_staff_token_of_the_integration_user_is_known_as_such() {
+        let staff = |token: &str, integration: &str| {
+            RtBackstage::new("http://rt.example", token)
+                .with_integration_token(integration)
+                .writes_as_integration_account()
+        };
+        assert!(staff("1-14-secret", "1-14-other"));
+        assert!(!staff("1-15-secret", "1-14-secret"));
+        assert!(!staff("garbage", "garbage"));
+        assert!(!RtBackstage::new("http://rt.example", "1-14-x").writes_as_integration_account());
     }
 }
