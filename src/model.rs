@@ -188,6 +188,15 @@ pub struct ClientFile {
     pub source: FileSource,
 }
 
+/// A digest of a record's JSON form, to tell "the same record again" from "another record with
+/// the same id" (a repeated Telegram update, an outbox item after the store was reopened).
+pub fn json_digest(value: &impl Serialize) -> u64 {
+    use sha2::Digest;
+    let bytes = serde_json::to_vec(value).expect("records always serialize");
+    let hash = sha2::Sha256::digest(bytes);
+    u64::from_be_bytes(hash[..8].try_into().expect("8 bytes"))
+}
+
 /// The most files one ticket takes from a client, in a `/new` dialogue or the Mini App form.
 pub const FILES_PER_TICKET: usize = 10;
 /// The most bytes of files one ticket takes from a client.

@@ -10,13 +10,14 @@
 //! and this test counts doubles, so it does not open that window on purpose.
 //! `TELEDESK_CHAOS_SEED=<n>` replays a run.
 
+mod common;
+
+use common::{daemon_logs, spawn_daemon};
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::time::Duration;
 use teledesk::demo::Stage;
 use teledesk_testkit::disk::SmallDisk;
 use teledesk_testkit::telegram::{FakeError, Outgoing};
-use tokio::process::{Child, Command};
 
 const GROUPS: usize = 4;
 const TICKETS: usize = 8;
@@ -40,29 +41,6 @@ impl Dice {
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
-}
-
-fn spawn_daemon(stage: &Stage, run: usize) -> Child {
-    let log = std::fs::File::create(stage.dir.path().join(format!("daemon-{run}.log"))).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_teledesk"))
-        .args(["run", "--config"])
-        .arg(&stage.config_path)
-        .env("TELEDESK_LOG", "warn,teledesk=info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the daemon binary starts")
-}
-
-fn logs(stage: &Stage) -> String {
-    (0..4)
-        .filter_map(|run| {
-            std::fs::read_to_string(stage.dir.path().join(format!("daemon-{run}.log"))).ok()
-        })
-        .collect::<Vec<_>>()
-        .join("\n----- restart -----\n")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,7 +141,7 @@ async fn comments_and_replies_arrive_once_in_order_under_a_random_mix_of_faults(
     };
     tokio::select! {
         _ = kaiten.wait_until(WAIT, "every comment in Kaiten", |k| (comments_in(k) >= total).then_some(())) => {}
-        status = daemon.wait() => panic!("the daemon exited ({status:?}):\n{}", logs(&stage)),
+        status = daemon.wait() => panic!("the daemon exited ({status:?}):\n{}", daemon_logs(&stage)),
     }
 
     // Phase 2: staff replies, under Telegram 429s and dropped connections.
@@ -196,7 +174,7 @@ async fn comments_and_replies_arrive_once_in_order_under_a_random_mix_of_faults(
     let replies = TICKETS * REPLIES_PER_TICKET;
     tokio::select! {
         _ = tg.wait_until(WAIT, "every staff reply in Telegram", |t| (replies_in(t) >= replies).then_some(())) => {}
-        status = daemon.wait() => panic!("the daemon exited ({status:?}):\n{}", logs(&stage)),
+        status = daemon.wait() => panic!("the daemon exited ({status:?}):\n{}", daemon_logs(&stage)),
     }
     daemon.kill().await.expect("stop");
 
@@ -212,7 +190,7 @@ async fn comments_and_replies_arrive_once_in_order_under_a_random_mix_of_faults(
             order,
             (0..COMMENTS_PER_TICKET).collect::<Vec<_>>(),
             "seed {seed}, ticket {t}: every comment once, in order\n{}",
-            logs(&stage)
+            daemon_logs(&stage)
         );
         let group = tickets[*t].0;
         let mut sent = tg.messages(group);
@@ -226,7 +204,7 @@ async fn comments_and_replies_arrive_once_in_order_under_a_random_mix_of_faults(
             order,
             (0..REPLIES_PER_TICKET).collect::<Vec<_>>(),
             "seed {seed}, ticket {t}: every staff reply once, in order\n{}",
-            logs(&stage)
+            daemon_logs(&stage)
         );
     }
     assert_eq!(kaiten.cards().len(), TICKETS, "each ticket once");

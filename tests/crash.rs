@@ -2,31 +2,18 @@
 //! middle of a burst of 20 tickets and 200 comments, restarted each time, and in the end every
 //! ticket exists exactly once in Kaiten and every comment exactly once, in order per ticket.
 
+mod common;
+
+use common::{daemon_logs, spawn_daemon};
 use std::collections::{BTreeMap, HashMap};
-use std::process::Stdio;
 use std::time::Duration;
 use teledesk::demo::Stage;
 use teledesk_testkit::telegram::Outgoing;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 const TICKETS: usize = 20;
 const COMMENTS_PER_TICKET: usize = 10;
 const GROUPS: usize = 5;
-
-fn spawn_daemon(stage: &Stage, run: usize) -> Child {
-    let log = std::fs::File::create(stage.dir.path().join(format!("daemon-{run}.log"))).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_teledesk"))
-        .arg("run")
-        .arg("--config")
-        .arg(&stage.config_path)
-        .env("TELEDESK_LOG", "warn,teledesk=info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the daemon binary starts")
-}
 
 fn comment_count(stage: &Stage) -> usize {
     stage
@@ -35,15 +22,6 @@ fn comment_count(stage: &Stage) -> usize {
         .iter()
         .map(|card| stage.kaiten.comments(card.id).len())
         .sum()
-}
-
-fn daemon_logs(stage: &Stage) -> String {
-    (0..3)
-        .filter_map(|run| {
-            std::fs::read_to_string(stage.dir.path().join(format!("daemon-{run}.log"))).ok()
-        })
-        .collect::<Vec<_>>()
-        .join("\n----- restart -----\n")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

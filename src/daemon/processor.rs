@@ -2,6 +2,7 @@
 
 use super::{Context, idle, now};
 use crate::engine;
+use crate::telegram::wire::Update;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +42,7 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
                     continue;
                 }
             };
-            let chat = chat_of(&raw);
+            let chat = Update::chat_of(&raw);
             if held.contains(&chat) {
                 continue;
             }
@@ -122,36 +123,15 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     }
 }
 
-/// The chat an update happened in, for keeping each chat's updates in order; `None` for updates
-/// that name no chat (they keep their order among themselves).
-fn chat_of(raw: &serde_json::Value) -> Option<i64> {
-    const WITH_CHAT: [&str; 7] = [
-        "message",
-        "edited_message",
-        "channel_post",
-        "edited_channel_post",
-        "my_chat_member",
-        "chat_member",
-        "chat_join_request",
-    ];
-    WITH_CHAT
-        .iter()
-        .find_map(|kind| raw[kind]["chat"]["id"].as_i64())
-        .or_else(|| raw["callback_query"]["message"]["chat"]["id"].as_i64())
-}
-
 /// Moves an inbox record the daemon cannot process to the dead-letter list, raw, so the updates
 /// behind it go on; `teledesk queue` shows it.
 fn set_aside(ctx: &Context, position: u64, raw: String, error: String) {
     tracing::error!(position, %error, "An update cannot be processed; it is set aside as a dead letter.");
     let written = ctx.store.write(|tx| {
-        let id = tx.next_seq()?;
-        tx.push_dead(&crate::model::DeadLetter {
-            id,
-            failed_at: now(),
-            error: error.clone(),
-            item: crate::model::DeadItem::Update { raw: raw.clone() },
-        });
+        tx.bury(
+            error.clone(),
+            crate::model::DeadItem::Update { raw: raw.clone() },
+        )?;
         tx.remove_inbox(position);
         Ok(())
     });

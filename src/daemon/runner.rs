@@ -7,7 +7,7 @@
 use super::{Context, MAX_ATTEMPTS, backoff, idle, now};
 use crate::engine::{self, sync};
 use crate::model::{
-    ClientFile, CommentLine, DeadItem, DeadLetter, Job, JobKind, LocalId, SendAction, StaffFile,
+    ClientFile, CommentLine, DeadItem, Job, JobKind, LocalId, SendAction, StaffFile,
 };
 use crate::telegram::client::TgError;
 use crate::telegram::texts::{Lang, truncate};
@@ -848,18 +848,15 @@ fn dead_letter(
     link: Option<&crate::model::TicketLink>,
 ) {
     let written = ctx.store.write(|tx| {
-        let id = tx.next_seq()?;
         let mut job = tx.job(local, seq)?.unwrap_or(job.clone());
         job.last_error = Some(error.clone());
-        tx.push_dead(&DeadLetter {
-            id,
-            failed_at: now(),
-            error: error.clone(),
-            item: DeadItem::Job {
+        tx.bury(
+            error.clone(),
+            DeadItem::Job {
                 ticket: local,
                 job: job.clone(),
             },
-        });
+        )?;
         tx.remove_job(local, seq);
         if let Some(link) = link {
             // Answer the message the work came from, in the chat it is in.

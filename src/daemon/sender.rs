@@ -3,7 +3,7 @@
 //! turn comes, so ten changes in a burst cost one edit.
 
 use super::{Context, MAX_ATTEMPTS, backoff, idle, now};
-use crate::model::{Button, DeadItem, DeadLetter, DmState, Keyboard, Outgoing, SendAction};
+use crate::model::{Button, DeadItem, DmState, Keyboard, Outgoing, SendAction};
 use crate::telegram::client::TgError;
 use crate::telegram::pacing::Pacer;
 use crate::telegram::render;
@@ -139,16 +139,13 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
                 tx.put_outgoing(seq, &again);
             }
             Err(error) => {
-                let id = tx.next_seq()?;
                 tx.remove_outgoing(queued.chat_id, seq);
-                tx.push_dead(&DeadLetter {
-                    id,
-                    failed_at: now(),
-                    error: error.to_string(),
-                    item: DeadItem::Send {
+                let id = tx.bury(
+                    error.to_string(),
+                    DeadItem::Send {
                         item: queued.clone(),
                     },
-                });
+                )?;
                 tell_staff_reply_undelivered(ctx, tx, &queued, id, &error.to_string())?;
             }
         }
@@ -188,13 +185,7 @@ impl SendMemo {
     /// The item's sequence number and a digest of its stored form: a sequence number handed out
     /// again after a recovery names another item, with another digest.
     fn key(seq: u64, item: &Outgoing) -> MemoKey {
-        use sha2::Digest;
-        let bytes = serde_json::to_vec(item).expect("outbox items serialize");
-        let hash = sha2::Sha256::digest(bytes);
-        (
-            seq,
-            u64::from_be_bytes(hash[..8].try_into().expect("8 bytes")),
-        )
+        (seq, crate::model::json_digest(item))
     }
 
     fn take(&self, key: &MemoKey) -> Option<Sent> {

@@ -17,6 +17,22 @@ pub struct Counts {
     pub tickets: BTreeMap<StatusClass, usize>,
 }
 
+/// The keyspaces whose records are counted.
+const COUNTED: [Space; 5] = [
+    Space::Inbox,
+    Space::Jobs,
+    Space::Outbox,
+    Space::Dead,
+    Space::Tickets,
+];
+
+/// The counted keyspace a stored key belongs to, if any.
+fn counted_space(key: &[u8]) -> Option<Space> {
+    COUNTED
+        .into_iter()
+        .find(|space| key.first() == Some(&space.byte()))
+}
+
 /// The part of a ticket record the counts need.
 #[derive(serde::Deserialize)]
 struct StatusOnly {
@@ -45,10 +61,15 @@ impl Counts {
         Ok(counts)
     }
 
+    /// Whether a write to `key` moves the counts (and so needs the key's old value).
+    pub(super) fn tracks(key: &[u8]) -> bool {
+        counted_space(key).is_some()
+    }
+
     /// Moves the counts by one write about to be applied: `key` becomes `value` (`None`
     /// deletes), where `old` is what the key holds now.
     pub(super) fn apply(&mut self, key: &[u8], old: Option<&[u8]>, value: Option<&[u8]>) {
-        let Some(space) = key.first().and_then(|b| Space::from_byte(*b)) else {
+        let Some(space) = counted_space(key) else {
             return;
         };
         if space == Space::Tickets {

@@ -30,7 +30,7 @@ pub(super) enum Space {
 }
 
 impl Space {
-    fn byte(self) -> u8 {
+    pub(super) fn byte(self) -> u8 {
         // Stable on disk: never renumber, only append.
         match self {
             Space::Meta => 1,
@@ -58,39 +58,6 @@ impl Space {
             Space::SeenUpdates => 30,
             Space::SeenOrder => 31,
         }
-    }
-
-    /// The space a stored key's first byte names; `None` for a byte no space uses.
-    pub(super) fn from_byte(byte: u8) -> Option<Self> {
-        use Space::*;
-        [
-            Meta,
-            Inbox,
-            Tickets,
-            ByHelpdesk,
-            Messages,
-            Jobs,
-            Dirty,
-            Cursors,
-            Outbox,
-            StaleCards,
-            Dead,
-            Dialogues,
-            Albums,
-            UnknownChats,
-            PendingFeedback,
-            Users,
-            PendingForwards,
-            ChatAliases,
-            Submissions,
-            Uploads,
-            TicketsByChat,
-            TicketsByAuthor,
-            SeenUpdates,
-            SeenOrder,
-        ]
-        .into_iter()
-        .find(|space| space.byte() == byte)
     }
 
     pub(super) fn name(self) -> &'static str {

@@ -259,8 +259,10 @@ impl Store {
                 let mut counts = self.counts();
                 let mut batch = sled::Batch::default();
                 for (key, value) in std::mem::take(&mut tx.pending) {
-                    let old = tree.get(&key)?;
-                    counts.apply(&key, old.as_deref(), value.as_deref());
+                    if Counts::tracks(&key) {
+                        let old = tree.get(&key)?;
+                        counts.apply(&key, old.as_deref(), value.as_deref());
+                    }
                     match value {
                         Some(value) => batch.insert(key, value),
                         None => batch.remove(key),
@@ -431,7 +433,8 @@ impl Tx<'_> {
     /// long ago with other content is a new update that happens to share it. The inbox is kept in
     /// arrival order, not id order, for the same reason.
     pub fn accept_update(&mut self, update_id: i64, update: &serde_json::Value) -> Result<bool> {
-        let digest = update_digest(update);
+        // Telegram sends a repeated update byte for byte the same.
+        let digest = crate::model::json_digest(update);
         let seen: Option<SeenUpdate> = self.get(Space::SeenUpdates, &i64_key(update_id))?;
         if seen.is_some_and(|s| s.digest == digest) {
             return Ok(false);
@@ -695,16 +698,13 @@ impl Tx<'_> {
             }
         }
         for (key, value, error) in &unreadable {
-            let id = self.next_seq()?;
-            self.push_dead(&DeadLetter {
-                id,
-                failed_at: time::OffsetDateTime::now_utc(),
-                error: format!("unreadable {} record: {error}", space.name()),
-                item: crate::model::DeadItem::Unreadable {
+            self.bury(
+                format!("unreadable {} record: {error}", space.name()),
+                crate::model::DeadItem::Unreadable {
                     space: space.name().to_owned(),
                     raw: String::from_utf8_lossy(value).into_owned(),
                 },
-            });
+            )?;
             self.pending.insert(key.clone(), None);
         }
         Ok(unreadable.len())
@@ -832,7 +832,19 @@ impl Tx<'_> {
 
     // --- dead letters --------------------------------------------------------------------
 
-    pub fn push_dead(&mut self, letter: &DeadLetter) {
+    /// Puts `item` on the dead-letter list, failed now for `error`; returns its number.
+    pub fn bury(&mut self, error: String, item: crate::model::DeadItem) -> Result<u64> {
+        let id = self.next_seq()?;
+        self.push_dead(&DeadLetter {
+            id,
+            failed_at: time::OffsetDateTime::now_utc(),
+            error,
+            item,
+        });
+        Ok(id)
+    }
+
+    fn push_dead(&mut self, letter: &DeadLetter) {
         self.put(Space::Dead, &u64_key(letter.id), letter);
     }
 
@@ -1012,14 +1024,6 @@ pub const SEEN_UPDATES: u64 = 10_000;
 struct SeenUpdate {
     digest: u64,
     arrival: u64,
-}
-
-/// A digest of an update's JSON; Telegram sends a repeated update byte for byte the same.
-fn update_digest(update: &serde_json::Value) -> u64 {
-    use sha2::Digest;
-    let bytes = serde_json::to_vec(update).expect("JSON values always serialize");
-    let hash = sha2::Sha256::digest(bytes);
-    u64::from_be_bytes(hash[..8].try_into().expect("8 bytes"))
 }
 
 fn submission_key(user_id: i64, id: &str) -> Vec<u8> {

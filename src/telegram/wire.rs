@@ -38,6 +38,24 @@ impl Update {
         gone.then_some((change.chat.id, member.user.id))
     }
 
+    /// The chat an update happened in, read from its raw JSON, for keeping each chat's updates in
+    /// order; `None` for updates that name no chat (they keep their order among themselves).
+    pub fn chat_of(raw: &serde_json::Value) -> Option<i64> {
+        const WITH_CHAT: [&str; 7] = [
+            "message",
+            "edited_message",
+            "channel_post",
+            "edited_channel_post",
+            "my_chat_member",
+            "chat_member",
+            "chat_join_request",
+        ];
+        WITH_CHAT
+            .iter()
+            .find_map(|kind| raw[kind]["chat"]["id"].as_i64())
+            .or_else(|| raw["callback_query"]["message"]["chat"]["id"].as_i64())
+    }
+
     /// The update type's name as Telegram spells it (for logs), or `None` when it carries no
     /// field teledesk knows.
     pub fn kind(raw: &serde_json::Value) -> String {

@@ -1,0 +1,33 @@
+//! What the tests of the real daemon binary share: starting it on a stage's config and reading
+//! what it logged.
+
+use std::process::Stdio;
+use teledesk::demo::Stage;
+use tokio::process::{Child, Command};
+
+/// Starts `teledesk run` on the stage's config; run `n` logs to `daemon-<n>.log` in the stage's
+/// directory. Killed when dropped.
+pub fn spawn_daemon(stage: &Stage, run: usize) -> Child {
+    let log = std::fs::File::create(stage.dir.path().join(format!("daemon-{run}.log"))).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_teledesk"))
+        .arg("run")
+        .arg("--config")
+        .arg(&stage.config_path)
+        .env("TELEDESK_LOG", "warn,teledesk=info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the daemon binary starts")
+}
+
+/// Every run's log, oldest first, for a failure message.
+pub fn daemon_logs(stage: &Stage) -> String {
+    (0..)
+        .map_while(|run| {
+            std::fs::read_to_string(stage.dir.path().join(format!("daemon-{run}.log"))).ok()
+        })
+        .collect::<Vec<_>>()
+        .join("\n----- restart -----\n")
+}
