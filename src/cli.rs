@@ -159,7 +159,11 @@ fn run(path: &Path) -> ExitCode {
         return ExitCode::FAILURE;
     };
     runtime().block_on(async move {
-        let daemon = match Daemon::start(&config, Options::default()).await {
+        let options = Options {
+            own_process_spool: true,
+            ..Options::default()
+        };
+        let daemon = match Daemon::start(&config, options).await {
             Ok(daemon) => daemon,
             Err(error) => {
                 tracing::error!(%error, "Cannot start.");

@@ -390,11 +390,17 @@ pub enum SendAction {
     },
 }
 
-/// A file staff attached to a reply, downloaded from the helpdesk.
+/// A file staff attached to a reply, downloaded from the helpdesk and kept beside the store
+/// (the outbox record names it; it is never held in the record or in memory whole).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StaffFile {
     pub file_name: String,
     pub content_type: String,
+    /// Its name among the store's files ([`crate::store::Shelf::Outbox`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored: Option<String>,
+    /// The whole file, in records queued before files were kept beside the store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bytes: Vec<u8>,
 }
 
@@ -467,7 +473,27 @@ pub enum DeadItem {
     },
 }
 
+impl Outgoing {
+    /// The stored files this item names.
+    pub fn stored_files(&self) -> Vec<String> {
+        match &self.action {
+            SendAction::StaffReply { files, .. } => {
+                files.iter().filter_map(|f| f.stored.clone()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
 impl DeadItem {
+    /// The stored files this dead letter still needs, should it be queued again.
+    pub fn stored_files(&self) -> Vec<String> {
+        match self {
+            DeadItem::Send { item } => item.stored_files(),
+            _ => Vec::new(),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             DeadItem::Job { ticket, job } => {

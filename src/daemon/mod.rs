@@ -45,6 +45,10 @@ pub struct Options {
     pub pacing: PacingLimits,
     /// How long a graceful stop waits for work in flight.
     pub grace: Duration,
+    /// Point the process-wide spool (where adapters stream helpdesk downloads) at the store's
+    /// transit directory. The one daemon of a process does; tests running several daemons in one
+    /// process leave it in the system's temporary directory.
+    pub own_process_spool: bool,
 }
 
 impl Default for Options {
@@ -52,6 +56,7 @@ impl Default for Options {
         Self {
             pacing: PacingLimits::default(),
             grace: Duration::from_secs(20),
+            own_process_spool: false,
         }
     }
 }
@@ -130,6 +135,20 @@ impl Daemon {
     /// Opens the store, builds the adapters, asks Telegram who the bot is and starts every loop.
     pub async fn start(config: &Config, options: Options) -> Result<Self, StartError> {
         let store = Store::open(&config.store.path)?;
+        // Files a killed process left between being kept and being recorded, and in transit.
+        match store
+            .read()
+            .referenced_files()
+            .map(|names| store.files().sweep(&names))
+        {
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => tracing::info!(removed, "Removed files no record names."),
+            Ok(Err(error)) => tracing::warn!(%error, "Cannot sweep the store's files."),
+            Err(error) => tracing::warn!(%error, "Cannot list the store's files."),
+        }
+        if options.own_process_spool {
+            teledesk_adapter::Spool::set_global(store.files().transit_spool());
+        }
         let mut helpdesks = HashMap::new();
         let mut poll_intervals = HashMap::new();
         for (name, helpdesk) in &config.helpdesks {

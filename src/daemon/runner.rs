@@ -9,6 +9,7 @@ use crate::engine::{self, sync};
 use crate::model::{
     ClientFile, CommentLine, DeadItem, Job, JobKind, LocalId, SendAction, StaffFile,
 };
+use crate::store::{Shelf, Unrecorded, UploadAt};
 use crate::telegram::client::TgError;
 use crate::telegram::texts::{Lang, truncate};
 use backon::{ExponentialBuilder, Retryable};
@@ -17,8 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use teledesk_adapter::{
-    Attachment, CommentDraft, Error as HelpdeskError, ErrorKind, Helpdesk, NoteDraft, Rating,
-    StatusClass, TicketDraft, TicketRef,
+    Attachment, CommentDraft, Content, Error as HelpdeskError, ErrorKind, Helpdesk, NoteDraft,
+    Rating, StatusClass, TicketDraft, TicketRef,
 };
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -318,25 +319,31 @@ async fn download_files(
 ) -> Result<(Vec<Attachment>, Vec<String>), Failure> {
     let mut attachments = Vec::new();
     let mut notes = Vec::new();
+    let spool = ctx.store.files().transit_spool();
     for file in files {
         if let Some(upload) = file.upload_id() {
             // Uploaded through the Mini App: the bytes wait in the store.
-            match ctx.store.read().upload(upload) {
-                Ok(Some(bytes)) => attachments.push(Attachment {
+            let content = match ctx.store.read().upload(upload) {
+                Ok(Some(UploadAt::Stored(name))) => ctx.store.files().open(&name).ok(),
+                Ok(Some(UploadAt::Inline(bytes))) => Some(Content::from_vec(bytes)),
+                Ok(None) => None,
+                Err(error) => return Err(Failure::Later(error.to_string(), None)),
+            };
+            match content {
+                Some(content) => attachments.push(Attachment {
                     file_name: file.file_name.clone(),
                     content_type: file.content_type.clone(),
-                    bytes,
+                    content,
                 }),
-                Ok(None) => notes.push(format!("[{}: the upload is gone]", file.file_name)),
-                Err(error) => return Err(Failure::Later(error.to_string(), None)),
+                None => notes.push(format!("[{}: the upload is gone]", file.file_name)),
             }
             continue;
         }
-        match ctx.telegram.download(&file.file_id).await {
-            Ok(bytes) => attachments.push(Attachment {
+        match ctx.telegram.download(&file.file_id, &spool).await {
+            Ok(content) => attachments.push(Attachment {
                 file_name: file.file_name.clone(),
                 content_type: file.content_type.clone(),
-                bytes,
+                content,
             }),
             Err(error) if error.is_temporary() => {
                 let wait = match error {
@@ -727,6 +734,7 @@ async fn refresh(ctx: &Context, local: LocalId, stamp: u64) -> Option<Duration> 
     };
     let sync = sync::diff(&link, &ticket);
     let mut replies = Vec::new();
+    let mut kept = Unrecorded::new(ctx.store.files());
     for comment in &sync.replies {
         let mut files = Vec::new();
         let mut body = comment.body.clone();
@@ -740,11 +748,22 @@ async fn refresh(ctx: &Context, local: LocalId, stamp: u64) -> Option<Duration> 
                 continue;
             }
             match helpdesk.download(attachment).await {
-                Ok(file) => files.push(StaffFile {
-                    file_name: file.file_name,
-                    content_type: file.content_type,
-                    bytes: file.bytes,
-                }),
+                Ok(file) => {
+                    // Durable before the outbox record naming it is written.
+                    let stored = match kept.keep(Shelf::Outbox, &file.content).await {
+                        Ok(name) => name,
+                        Err(error) => {
+                            tracing::warn!(%error, "Cannot keep a staff file beside the store; will retry.");
+                            return Some(Duration::from_secs(5));
+                        }
+                    };
+                    files.push(StaffFile {
+                        file_name: file.file_name,
+                        content_type: file.content_type,
+                        stored: Some(stored),
+                        bytes: Vec::new(),
+                    })
+                }
                 Err(error) if error.is_temporary() => {
                     return Some(error.retry_after().unwrap_or_default());
                 }
@@ -803,6 +822,7 @@ async fn refresh(ctx: &Context, local: LocalId, stamp: u64) -> Option<Duration> 
     });
     match written {
         Ok(()) => {
+            kept.recorded();
             let _ = ctx.store.flush().await;
             ctx.signals.sends.notify_one();
             None

@@ -12,6 +12,7 @@ use crate::telegram::texts::escape;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use teledesk_adapter::Content;
 use tokio_util::sync::CancellationToken;
 
 /// A card is edited at most this often, whatever happens to its ticket.
@@ -332,14 +333,24 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
                 tg.send_html_in(chat_id, topic, chunk, reply_to, None)
                     .await?
             } else if let Some(file) = files.get(next - chunks.len()) {
-                tg.send_file(
-                    chat_id,
-                    topic,
-                    &file.file_name,
-                    file.bytes.clone(),
-                    reply_to,
-                )
-                .await?
+                let content = match &file.stored {
+                    Some(name) => ctx.store.files().open(name),
+                    None => Ok(Content::from_vec(file.bytes.clone())),
+                };
+                match content {
+                    Ok(content) => {
+                        tg.send_file(chat_id, topic, &file.file_name, &content, reply_to)
+                            .await?
+                    }
+                    // Gone for good (removed by hand, a damaged record): its name keeps the
+                    // part's place so the parts after it are still counted right.
+                    Err(error) => {
+                        tracing::warn!(%error, file = %file.file_name, "A staff file to send is missing.");
+                        let note = escape(&format!("[{}]", file.file_name));
+                        tg.send_html_in(chat_id, topic, &note, reply_to, None)
+                            .await?
+                    }
+                }
             } else {
                 // Every part went out before (the text now splits into fewer pieces).
                 return Ok(Sent::Nothing);

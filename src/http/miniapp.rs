@@ -13,6 +13,7 @@ use super::{SMALL_BODY, ServerSettings};
 use crate::daemon::Context;
 use crate::engine::ChatSettings;
 use crate::model::{AppSubmission, ClientFile, FileSource, Submission};
+use crate::store::{Shelf, Unrecorded};
 use crate::telegram::chat_token;
 use crate::telegram::texts::Lang;
 use axum::extract::multipart::MultipartRejection;
@@ -25,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use teledesk_adapter::Requester;
+use teledesk_adapter::{Content, Requester, Spool};
 
 const INDEX_HTML: &str = include_str!("app/index.html");
 const APP_JS: &str = include_str!("app/app.js");
@@ -349,7 +350,15 @@ fn submission_view(tx: &crate::store::Tx<'_>, record: &Submission) -> crate::sto
 struct Upload {
     file_name: String,
     content_type: &'static str,
-    bytes: Vec<u8>,
+    content: Content,
+}
+
+/// How much of a file's start the type check reads (the longest signature ends at byte 12).
+const HEAD_BYTES: usize = 64;
+
+fn spool_failed(lang: Lang, error: std::io::Error) -> ApiError {
+    tracing::error!(%error, "Cannot spool a Mini App upload.");
+    ApiError::new(lang, Problem::Unavailable)
 }
 
 #[derive(Default)]
@@ -370,7 +379,8 @@ async fn submit(
     let lang = caller.lang;
     let mut multipart = multipart.map_err(|_| ApiError::new(lang, Problem::NotMultipart))?;
     let limits = state.limits(&caller.chat);
-    let form = read_form(&mut multipart, &limits, lang).await?;
+    let spool = state.ctx.store.files().transit_spool();
+    let form = read_form(&mut multipart, &limits, &spool, lang).await?;
     let form = check_form(form, &caller.chat, &limits, lang)?;
 
     let user = &caller.user;
@@ -389,6 +399,17 @@ async fn submit(
         company: Some(company),
     };
     let chat_id = caller.chat.ticket_chat;
+    // Durable beside the store before the records naming them; removed again unless recorded
+    // (a repeated submission, a refusal, a failed write).
+    let mut kept = Unrecorded::new(state.ctx.store.files());
+    let mut stored = Vec::with_capacity(form.files.len());
+    for upload in &form.files {
+        let name = kept
+            .keep(Shelf::Uploads, &upload.content)
+            .await
+            .map_err(|e| spool_failed(lang, e))?;
+        stored.push(name);
+    }
     let taken = state
         .ctx
         .store
@@ -401,13 +422,13 @@ async fn submit(
                 return Ok(Taken::OverLimit);
             }
             let mut files = Vec::with_capacity(form.files.len());
-            for upload in &form.files {
-                let id = tx.put_upload(&upload.bytes)?;
+            for (upload, name) in form.files.iter().zip(&stored) {
+                let id = tx.put_upload(name)?;
                 files.push(ClientFile {
                     file_id: id.to_string(),
                     file_name: upload.file_name.clone(),
                     content_type: upload.content_type.to_owned(),
-                    size: Some(upload.bytes.len() as u64),
+                    size: Some(upload.content.len()),
                     source: FileSource::Upload,
                 });
             }
@@ -432,7 +453,10 @@ async fn submit(
         })
         .map_err(|e| ApiError::store(lang, e))?;
     let (created, record) = match taken {
-        Taken::New(record) => (true, record),
+        Taken::New(record) => {
+            kept.recorded();
+            (true, record)
+        }
         Taken::Again(record) => (false, record),
         Taken::OverLimit => {
             tracing::warn!(
@@ -482,6 +506,7 @@ enum Taken {
 async fn read_form(
     multipart: &mut Multipart,
     limits: &Limits,
+    spool: &Spool,
     lang: Lang,
 ) -> Result<Form, ApiError> {
     let broken = |error: axum::extract::multipart::MultipartError| {
@@ -498,18 +523,26 @@ async fn read_form(
         if name == "files" {
             let file_name = clean_file_name(field.file_name().unwrap_or_default());
             let declared = field.content_type().map(str::to_owned);
-            let mut bytes = Vec::new();
+            // Streamed into the spool as it arrives: only its head (for the type check) and the
+            // spool's small-file buffer are ever in memory.
+            let mut content = spool.writer();
+            let mut head = Vec::new();
             while let Some(chunk) = field.chunk().await.map_err(broken)? {
-                bytes.extend_from_slice(&chunk);
-                if bytes.len() as u64 > limits.max_file_bytes {
+                if content.len() + chunk.len() as u64 > limits.max_file_bytes {
                     let problem = Problem::FileTooLarge {
                         file: file_name,
                         max_bytes: limits.max_file_bytes,
                     };
                     return Err(ApiError::new(lang, problem).on("files"));
                 }
+                let wanted = HEAD_BYTES.saturating_sub(head.len()).min(chunk.len());
+                head.extend_from_slice(&chunk[..wanted]);
+                content
+                    .write(&chunk)
+                    .await
+                    .map_err(|e| spool_failed(lang, e))?;
             }
-            if file_name.is_empty() && bytes.is_empty() {
+            if file_name.is_empty() && content.is_empty() {
                 // What a browser sends for a file input left empty.
                 continue;
             }
@@ -519,19 +552,19 @@ async fn read_form(
             if form.files.len() == limits.max_files {
                 return Err(ApiError::new(lang, Problem::TooManyFiles).on("files"));
             }
-            total += bytes.len() as u64;
+            total += content.len();
             if total > limits.max_total_bytes {
                 return Err(ApiError::new(lang, Problem::BodyTooLarge).on("files"));
             }
             let content_type =
-                uploads::check(&file_name, declared.as_deref(), &bytes).map_err(|problem| {
+                uploads::check(&file_name, declared.as_deref(), &head).map_err(|problem| {
                     let file = file_name.clone();
                     ApiError::new(lang, Problem::FileType { file, problem }).on("files")
                 })?;
             form.files.push(Upload {
                 file_name,
                 content_type,
-                bytes,
+                content: content.finish().await.map_err(|e| spool_failed(lang, e))?,
             });
             continue;
         }

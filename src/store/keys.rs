@@ -27,6 +27,7 @@ pub(super) enum Space {
     TicketsByAuthor,
     SeenUpdates,
     SeenOrder,
+    UploadFiles,
 }
 
 impl Space {
@@ -57,6 +58,7 @@ impl Space {
             Space::TicketsByAuthor => 22,
             Space::SeenUpdates => 30,
             Space::SeenOrder => 31,
+            Space::UploadFiles => 32,
         }
     }
 
@@ -86,6 +88,7 @@ impl Space {
             Space::TicketsByAuthor => "tickets_by_author",
             Space::SeenUpdates => "seen_updates",
             Space::SeenOrder => "seen_order",
+            Space::UploadFiles => "upload_files",
         }
     }
 

@@ -10,9 +10,11 @@
 //! batch. Durability points call [`Store::flush`].
 
 mod counts;
+mod files;
 mod keys;
 
 pub use counts::Counts;
+pub use files::{Shelf, StoredFiles, Unrecorded};
 
 use crate::model::{
     AlbumItem, DeadLetter, Dialogue, DmState, Job, LocalId, Outgoing, PendingForward, Submission,
@@ -72,6 +74,8 @@ pub struct Store {
     failure: Mutex<Option<String>>,
     /// Record counts, moved by every applied write (see [`Counts`]).
     counts: Mutex<Counts>,
+    /// Uploads and staff files too large for records, beside the database.
+    files: StoredFiles,
 }
 
 struct Handle {
@@ -85,7 +89,21 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Where a Mini App upload's bytes are.
+#[derive(Debug)]
+pub enum UploadAt {
+    /// A file on the uploads shelf.
+    Stored(String),
+    /// In the record (stores written before uploads were kept as files).
+    Inline(Vec<u8>),
+}
+
 impl Store {
+    /// The files kept beside the database.
+    pub fn files(&self) -> &StoredFiles {
+        &self.files
+    }
+
     /// Opens (or creates) the store in `dir` and starts a new boot (process run).
     pub fn open(dir: &Path) -> Result<Self> {
         let store = Self {
@@ -95,6 +113,7 @@ impl Store {
             boot: AtomicU64::new(0),
             failure: Mutex::new(None),
             counts: Mutex::new(Counts::default()),
+            files: StoredFiles::new(dir),
         };
         store.start()?;
         Ok(store)
@@ -250,6 +269,7 @@ impl Store {
             tree,
             boot: self.boot(),
             pending: BTreeMap::new(),
+            unlink: Vec::new(),
             _store: std::marker::PhantomData,
         };
         let result = f(&mut tx);
@@ -271,6 +291,10 @@ impl Store {
                 tree.apply_batch(batch)?;
                 // Under the write lock: no other write can come between the batch and its counts.
                 *self.counts.lock().unwrap_or_else(|e| e.into_inner()) = counts;
+            }
+            // Only once no record names them any more.
+            for name in std::mem::take(&mut tx.unlink) {
+                self.files.remove(&name);
             }
             Ok(r)
         });
@@ -294,6 +318,7 @@ impl Store {
             tree: self.tree(),
             boot: self.boot(),
             pending: BTreeMap::new(),
+            unlink: Vec::new(),
             _store: std::marker::PhantomData,
         }
     }
@@ -316,6 +341,8 @@ pub struct Tx<'a> {
     tree: Option<sled::Tree>,
     boot: u64,
     pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Stored files the records this write drops named, removed once the write is applied.
+    unlink: Vec<String>,
     _store: std::marker::PhantomData<&'a Store>,
 }
 
@@ -761,6 +788,7 @@ impl Tx<'_> {
     }
 
     pub fn put_outgoing(&mut self, seq: u64, item: &Outgoing) {
+        self.keep_files(&item.stored_files());
         self.put(Space::Outbox, &outbox_key(item.chat_id, seq), item);
     }
 
@@ -781,8 +809,21 @@ impl Tx<'_> {
         }
     }
 
+    /// Drops an outbox item; its staff files go once the write is applied (unless the same write
+    /// keeps the item elsewhere, as a dead letter).
     pub fn remove_outgoing(&mut self, chat_id: i64, seq: u64) {
+        // An unreadable item names no files we can know; the start-up sweep finds them.
+        if let Ok(Some(item)) = self.outgoing(chat_id, seq) {
+            self.unlink.extend(item.stored_files());
+        }
         self.delete(Space::Outbox, &outbox_key(chat_id, seq));
+    }
+
+    /// Records written in this transaction still name these files: they are not removed.
+    fn keep_files(&mut self, names: &[String]) {
+        if !names.is_empty() {
+            self.unlink.retain(|n| !names.contains(n));
+        }
     }
 
     /// The first queued item of every chat: (seq, item).
@@ -845,6 +886,7 @@ impl Tx<'_> {
     }
 
     fn push_dead(&mut self, letter: &DeadLetter) {
+        self.keep_files(&letter.item.stored_files());
         self.put(Space::Dead, &u64_key(letter.id), letter);
     }
 
@@ -857,6 +899,9 @@ impl Tx<'_> {
     }
 
     pub fn remove_dead(&mut self, id: u64) {
+        if let Ok(Some(letter)) = self.get::<DeadLetter>(Space::Dead, &u64_key(id)) {
+            self.unlink.extend(letter.item.stored_files());
+        }
         self.delete(Space::Dead, &u64_key(id));
     }
 
@@ -974,21 +1019,46 @@ impl Tx<'_> {
         );
     }
 
-    /// Keeps a file uploaded through the Mini App until the ticket it belongs to is created;
-    /// returns its key. Stored as raw bytes (not JSON): uploads are up to tens of megabytes.
-    pub fn put_upload(&mut self, bytes: &[u8]) -> Result<u64> {
+    /// Records a file uploaded through the Mini App, already kept on the [`Shelf::Uploads`]
+    /// shelf, until the ticket it belongs to is created; returns its key.
+    pub fn put_upload(&mut self, stored: &str) -> Result<u64> {
         let id = self.next_seq()?;
-        self.pending
-            .insert(Space::Uploads.key(&u64_key(id)), Some(bytes.to_vec()));
+        self.put(Space::UploadFiles, &u64_key(id), &stored);
         Ok(id)
     }
 
-    pub fn upload(&self, id: u64) -> Result<Option<Vec<u8>>> {
-        self.raw_get(&Space::Uploads.key(&u64_key(id)))
+    /// Where upload `id` is: the name of its stored file, or (uploads recorded before files were
+    /// kept beside the store) its bytes in the record itself.
+    pub fn upload(&self, id: u64) -> Result<Option<UploadAt>> {
+        if let Some(name) = self.get::<String>(Space::UploadFiles, &u64_key(id))? {
+            return Ok(Some(UploadAt::Stored(name)));
+        }
+        Ok(self
+            .raw_get(&Space::Uploads.key(&u64_key(id)))?
+            .map(UploadAt::Inline))
     }
 
     pub fn remove_upload(&mut self, id: u64) {
+        if let Ok(Some(name)) = self.get::<String>(Space::UploadFiles, &u64_key(id)) {
+            self.unlink.push(name);
+        }
+        self.delete(Space::UploadFiles, &u64_key(id));
         self.delete(Space::Uploads, &u64_key(id));
+    }
+
+    /// Every stored file a record names: what [`StoredFiles::sweep`] must keep.
+    pub fn referenced_files(&self) -> Result<std::collections::HashSet<String>> {
+        let mut names = std::collections::HashSet::new();
+        for (_, item) in self.scan::<Outgoing>(Space::Outbox, &[])? {
+            names.extend(item.stored_files());
+        }
+        for letter in self.dead_letters()? {
+            names.extend(letter.item.stored_files());
+        }
+        for (_, name) in self.scan::<String>(Space::UploadFiles, &[])? {
+            names.insert(name);
+        }
+        Ok(names)
     }
 
     /// Chats already reported as unconfigured (logged once, not per message).

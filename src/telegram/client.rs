@@ -9,7 +9,7 @@ use crate::telegram::split::{TEXT_LIMIT, split_html};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use teledesk_adapter::Secret;
+use teledesk_adapter::{Content, Secret, Spool};
 use teloxide::payloads::{
     EditMessageReplyMarkupSetters, EditMessageTextSetters, SendDocumentSetters, SendMessageSetters,
 };
@@ -306,11 +306,16 @@ impl TelegramClient {
         chat_id: i64,
         topic: Option<i32>,
         file_name: &str,
-        bytes: Vec<u8>,
+        content: &Content,
         reply_to: Option<i32>,
     ) -> Result<i32, TgError> {
         self.placed(chat_id, topic, reply_to, |topic, reply_to| {
-            let file = InputFile::memory(bytes.clone()).file_name(file_name.to_owned());
+            // A spooled file is streamed from disk by teloxide, never read whole.
+            let file = match content.path() {
+                Some(path) => InputFile::file(path.to_owned()),
+                None => InputFile::memory(content.in_memory().unwrap_or_default().to_vec()),
+            }
+            .file_name(file_name.to_owned());
             let mut request = self.bot.send_document(ChatId(chat_id), file);
             if let Some(topic) = topic {
                 request = request.message_thread_id(ThreadId(MessageId(topic)));
@@ -591,20 +596,34 @@ impl TelegramClient {
         self.raw("getChatMember", body).await
     }
 
-    /// Downloads a file a client sent (Telegram lets bots download up to 20 MB).
-    pub async fn download(&self, file_id: &str) -> Result<Vec<u8>, TgError> {
+    /// Downloads a file a client sent (Telegram lets bots download up to 20 MB) into `spool`,
+    /// chunk by chunk: it is never whole in memory.
+    pub async fn download(&self, file_id: &str, spool: &Spool) -> Result<Content, TgError> {
         use teloxide::net::Download;
         let file = self
             .bot
             .get_file(teloxide::types::FileId(file_id.to_owned()))
             .await
             .map_err(|e| self.classify(e))?;
-        let mut bytes: Vec<u8> = Vec::with_capacity(file.meta.size as usize);
-        self.bot
-            .download_file(&file.path, &mut bytes)
-            .await
-            .map_err(|e| TgError::Temporary(self.scrub(&e.to_string())))?;
-        Ok(bytes)
+        // A full or failing disk is temporary: the file can be fetched again later.
+        let local = |e: std::io::Error| TgError::Temporary(format!("cannot spool the file: {e}"));
+        let path = spool.fresh_path().map_err(local)?;
+        let downloaded = async {
+            let mut out = tokio::fs::File::create(&path).await.map_err(local)?;
+            self.bot
+                .download_file(&file.path, &mut out)
+                .await
+                .map_err(|e| TgError::Temporary(self.scrub(&e.to_string())))?;
+            tokio::io::AsyncWriteExt::flush(&mut out)
+                .await
+                .map_err(local)?;
+            Content::adopt(&path).map_err(local)
+        }
+        .await;
+        if downloaded.is_err() {
+            let _ = std::fs::remove_file(&path);
+        }
+        downloaded
     }
 }
 
@@ -701,9 +720,9 @@ mod tests {
         assert_eq!((stored.thread_id, stored.reply_to), (None, None));
         // Known gone: the next send does not try the topic again.
         let calls = fake.calls().len();
-        let bytes = b"scan".to_vec();
+        let bytes = teledesk_adapter::Content::from(b"scan");
         let file = client
-            .send_file(forum, Some(topic), "scan.txt", bytes, Some(card))
+            .send_file(forum, Some(topic), "scan.txt", &bytes, Some(card))
             .await
             .expect("sent to General");
         assert_eq!(fake.calls().len(), calls + 1, "one call");

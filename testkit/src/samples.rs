@@ -115,16 +115,27 @@ pub fn note(message_id: i32, body: &str) -> NoteDraft {
     }
 }
 
+/// A file's bytes, for a fake or a backstage that needs them whole (test files are small; a
+/// spooled one is read from disk).
+pub fn bytes_of(file: &Attachment) -> Vec<u8> {
+    match (file.content.in_memory(), file.content.path()) {
+        (Some(bytes), _) => bytes.to_vec(),
+        (None, Some(path)) => std::fs::read(path).expect("a spooled test file is readable"),
+        (None, None) => Vec::new(),
+    }
+}
+
 /// A binary file: every byte value shifted by `seed` (so two files differ), then NUL NUL CR LF.
 /// An adapter or fake that handles files as text (UTF-8, line endings, C strings) changes it.
 pub fn file(name: &str, seed: u8) -> Attachment {
     Attachment {
         file_name: name.into(),
         content_type: "application/octet-stream".into(),
-        bytes: (0..=255u8)
+        content: (0..=255u8)
             .map(|b| b.wrapping_add(seed))
             .chain([0, 0, 13, 10])
-            .collect(),
+            .collect::<Vec<u8>>()
+            .into(),
     }
 }
 
@@ -134,7 +145,7 @@ pub fn screenshot() -> Attachment {
     Attachment {
         file_name: "screenshot.png".into(),
         content_type: "image/png".into(),
-        bytes: vec![137, 80, 78, 71],
+        content: vec![137, 80, 78, 71].into(),
     }
 }
 

@@ -8,7 +8,9 @@
 //! and sometimes sessions) into an error message. [`HttpClient`] owns that; a vendor client keeps
 //! only what is its own, described by a [`VendorApi`].
 
-use crate::{Error, ErrorKind, RequestPacer, Result, decode_json, parse_retry_after};
+use crate::{
+    Content, Error, ErrorKind, RequestPacer, Result, Spool, decode_json, parse_retry_after,
+};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{ClientBuilder, IntoUrl, Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
@@ -192,12 +194,90 @@ impl HttpClient {
     }
 
     /// Reads a successful answer as a file: its media type (parameters dropped,
-    /// [`OCTET_STREAM`] when none is named) and its bytes.
-    pub async fn file(&self, op: &'static str, response: Response) -> Result<(String, Vec<u8>)> {
+    /// [`OCTET_STREAM`] when none is named) and its content, streamed into the process-wide
+    /// [`Spool`] chunk by chunk so that a large file is never whole in memory.
+    pub async fn file(&self, op: &'static str, response: Response) -> Result<(String, Content)> {
         let content_type = media_type(response.headers());
-        let bytes = response.bytes().await.map_err(|e| transport_error(op, e))?;
-        Ok((content_type, bytes.to_vec()))
+        let content = receive_file(op, response, &Spool::global()).await?;
+        Ok((content_type, content))
     }
+}
+
+/// Streams a response body into `spool`. A local disk error is temporary: the file can be
+/// downloaded again once there is room.
+pub async fn receive_file(
+    op: &'static str,
+    mut response: Response,
+    spool: &Spool,
+) -> Result<Content> {
+    let mut writer = spool.writer();
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(op, e))? {
+        writer.write(&chunk).await.map_err(|e| spool_error(op, e))?;
+    }
+    writer.finish().await.map_err(|e| spool_error(op, e))
+}
+
+/// Keeps a file a vendor had to receive whole (base64 inside a JSON answer) in the process-wide
+/// [`Spool`], so that its buffer is freed now rather than when the file has travelled on.
+pub async fn keep_file(op: &'static str, bytes: Vec<u8>) -> Result<Content> {
+    Spool::global()
+        .keep(bytes)
+        .await
+        .map_err(|e| spool_error(op, e))
+}
+
+fn spool_error(op: &'static str, error: std::io::Error) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        op,
+        format!("cannot spool the file: {error}"),
+    )
+}
+
+/// A request body that streams `content` (from memory or its spool file) with its length known,
+/// so that the file is never read whole. Synchronous so that vendors can build it inside a request
+/// closure they may call twice (a re-authenticated retry); opening a local file does not block for
+/// long.
+pub fn content_body(op: &'static str, content: &Content) -> Result<reqwest::Body> {
+    match (content.in_memory(), content.path()) {
+        (Some(bytes), _) => Ok(reqwest::Body::from(bytes.to_vec())),
+        (None, Some(path)) => {
+            let file = std::fs::File::open(path).map_err(|e| spool_error(op, e))?;
+            Ok(reqwest::Body::wrap_stream(
+                tokio_util::io::ReaderStream::with_capacity(
+                    tokio::fs::File::from_std(file),
+                    64 * 1024,
+                ),
+            ))
+        }
+        (None, None) => Ok(reqwest::Body::from(Vec::new())),
+    }
+}
+
+/// A multipart part carrying `content` as a streamed file named `file_name`, with its media type
+/// (left at the default when `content_type` is not a valid MIME type).
+pub fn content_part(
+    op: &'static str,
+    content: &Content,
+    file_name: &str,
+    content_type: &str,
+) -> Result<reqwest::multipart::Part> {
+    let part = unnamed_part(op, content)?.file_name(file_name.to_owned());
+    // A MIME type reqwest refuses still sends the file, as octet-stream; the refused part is
+    // consumed, so the file is opened again.
+    Ok(match part.mime_str(content_type) {
+        Ok(part) => part,
+        Err(_) => unnamed_part(op, content)?.file_name(file_name.to_owned()),
+    })
+}
+
+fn unnamed_part(op: &'static str, content: &Content) -> Result<reqwest::multipart::Part> {
+    Ok(match content.in_memory() {
+        Some(bytes) => reqwest::multipart::Part::bytes(bytes.to_vec()),
+        None => {
+            reqwest::multipart::Part::stream_with_length(content_body(op, content)?, content.len())
+        }
+    })
 }
 
 /// A connection failure or timeout as an [`ErrorKind::Unavailable`] error: the request may or may

@@ -15,6 +15,8 @@
 //!   [`parse_retry_after`]), [`decode_json`] (a vendor's answer, or an error quoting it),
 //!   [`ConfigProblem`] (one validation finding, named by its config key) and [`TableReader`] (reads
 //!   a config table, collecting every problem, with the checks all adapters share);
+//! - [`content`]: file bytes held in memory when small and spooled to disk when large
+//!   ([`Content`], [`Spool`]), so that many large files never fill the memory;
 //! - [`lenient`]: serde helpers that read vendor lists tolerantly, so one entry an adapter does
 //!   not understand is skipped instead of making a whole ticket unreadable;
 //! - [`text`]: the plain-text pieces several vendors write into their helpdesk and read back the
@@ -27,6 +29,7 @@
 
 mod capability;
 mod config;
+pub mod content;
 mod cursor;
 mod error;
 #[cfg(feature = "http")]
@@ -41,6 +44,7 @@ pub use capability::Capability;
 pub use config::{
     ConfigProblem, ConfigTable, DAEMON_KEYS, TableReader, UrlWording, parse_utc_offset,
 };
+pub use content::{Content, ContentReader, ContentWriter, Spool};
 pub use cursor::{Cursor, DEFAULT_OVERLAP};
 pub use error::{Error, ErrorKind, Result, decode_json};
 pub use pacer::{RequestPacer, parse_retry_after};

@@ -1,6 +1,8 @@
 //! Domain types shared by the daemon and every adapter.
 
 use serde::{Deserialize, Serialize};
+
+use crate::Content;
 use std::fmt;
 use time::OffsetDateTime;
 
@@ -95,26 +97,18 @@ impl Requester {
     }
 }
 
-/// A file travelling between Telegram and the helpdesk, with its bytes.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A file travelling between Telegram and the helpdesk.
+///
+/// Its bytes are a [`Content`]: cheap to clone, and spooled to disk when large, so that a ticket with
+/// many files never holds them all in memory. Vendors stream them into their requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attachment {
     /// The file name shown to people (`photo_123.jpg`, `invoice.pdf`).
     pub file_name: String,
     /// The MIME type (`image/jpeg`); `application/octet-stream` when unknown.
     pub content_type: String,
     /// The file's content, byte-exact.
-    pub bytes: Vec<u8>,
-}
-
-impl fmt::Debug for Attachment {
-    // File contents would flood logs and may be private; print their size instead.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Attachment")
-            .field("file_name", &self.file_name)
-            .field("content_type", &self.content_type)
-            .field("len", &self.bytes.len())
-            .finish()
-    }
+    pub content: Content,
 }
 
 /// A file attached to a ticket in the helpdesk, not yet downloaded.
@@ -133,7 +127,7 @@ pub struct AttachmentRef {
 }
 
 /// Everything needed to open a ticket from a Telegram message or dialogue.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TicketDraft {
     /// Idempotency key of the Telegram message the ticket comes from.
     pub key: IdempotencyKey,
@@ -146,7 +140,6 @@ pub struct TicketDraft {
     /// A `https://t.me/...` link to the source message, when Telegram has one for the chat.
     pub source_url: Option<String>,
     /// When the Telegram message was sent: the exact registration time staff must see.
-    #[serde(with = "time::serde::rfc3339")]
     pub registered_at: OffsetDateTime,
     /// Files the client attached.
     pub attachments: Vec<Attachment>,
@@ -155,7 +148,6 @@ pub struct TicketDraft {
     /// The closed ticket this one follows up (a comment arrived after it closed), so staff see
     /// the history: linked natively where the helpdesk has relations
     /// ([`crate::Capability::native_link`]), always named in the description.
-    #[serde(default)]
     pub follow_up_of: Option<TicketRef>,
     /// `true` when an earlier attempt of this same create may have reached the helpdesk; the
     /// adapter must then look the ticket up by `key` before creating.
@@ -237,7 +229,7 @@ impl WebhookRequest {
 }
 
 /// A client's comment on an existing ticket.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CommentDraft {
     /// Idempotency key of the Telegram message (the first one, for an album).
     pub key: IdempotencyKey,
@@ -250,7 +242,6 @@ pub struct CommentDraft {
     /// A link to the Telegram message, when there is one.
     pub source_url: Option<String>,
     /// When the Telegram message was sent.
-    #[serde(with = "time::serde::rfc3339")]
     pub written_at: OffsetDateTime,
     /// `true` when an earlier attempt may have reached the helpdesk; look it up by `key` first.
     pub retry: bool,

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use teledesk_adapter::http::{HttpClient, VendorApi, retry_after_header};
-use teledesk_adapter::{Attachment, Error, ErrorKind, Result, Secret, lenient};
+use teledesk_adapter::{Attachment, Content, Error, ErrorKind, Result, Secret, lenient};
 use tokio::sync::Mutex;
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -128,11 +128,11 @@ impl GlpiClient {
     async fn send(
         &self,
         op: &'static str,
-        build: impl Fn(&Secret) -> RequestBuilder,
+        build: impl Fn(&Secret) -> Result<RequestBuilder>,
     ) -> Result<Response> {
         for attempt in 0..2 {
             let (generation, token) = self.session(op).await?;
-            let response = self.http.execute(op, build(&token)).await?;
+            let response = self.http.execute(op, build(&token)?).await?;
             if response.status() != StatusCode::UNAUTHORIZED {
                 return self.http.check(op, response).await;
             }
@@ -165,10 +165,11 @@ impl GlpiClient {
     ) -> Result<T> {
         let response = self
             .send(op, |token| {
-                self.with_session(Method::GET, path, token)
+                Ok(self
+                    .with_session(Method::GET, path, token)
                     .header(CONTENT_TYPE, "application/json")
                     .header(ACCEPT, "application/json")
-                    .query(query)
+                    .query(query))
             })
             .await?;
         self.http.json(op, response).await
@@ -188,10 +189,11 @@ impl GlpiClient {
             paged.push(("range", format!("{}-{}", start, start + PAGE_SIZE - 1)));
             let response = self
                 .send(op, |token| {
-                    self.with_session(Method::GET, path, token)
+                    Ok(self
+                        .with_session(Method::GET, path, token)
                         .header(CONTENT_TYPE, "application/json")
                         .header(ACCEPT, "application/json")
-                        .query(&paged)
+                        .query(&paged))
                 })
                 .await?;
             let total = content_range_total(response.headers());
@@ -228,9 +230,10 @@ impl GlpiClient {
     ) -> Result<T> {
         let response = self
             .send(op, |token| {
-                self.with_session(method.clone(), path, token)
+                Ok(self
+                    .with_session(method.clone(), path, token)
                     .header(ACCEPT, "application/json")
-                    .json(body)
+                    .json(body))
             })
             .await?;
         self.http.json(op, response).await
@@ -270,35 +273,36 @@ impl GlpiClient {
         .to_string();
         let response = self
             .send(op, |token| {
-                let part = reqwest::multipart::Part::bytes(file.bytes.clone())
-                    .file_name(file.file_name.clone());
-                // A MIME type Telegram reported but reqwest cannot parse is not worth failing for.
-                let part = match part.mime_str(&file.content_type) {
-                    Ok(part) => part,
-                    Err(_) => reqwest::multipart::Part::bytes(file.bytes.clone())
-                        .file_name(file.file_name.clone()),
-                };
+                // Built per attempt: a re-authenticated retry streams the file again.
+                let part = teledesk_adapter::http::content_part(
+                    op,
+                    &file.content,
+                    &file.file_name,
+                    &file.content_type,
+                )?;
                 let form = reqwest::multipart::Form::new()
                     .text("uploadManifest", manifest.clone())
                     .part("filename[0]", part);
-                self.with_session(Method::POST, "/Document", token)
+                Ok(self
+                    .with_session(Method::POST, "/Document", token)
                     .header(ACCEPT, "application/json")
-                    .multipart(form)
+                    .multipart(form))
             })
             .await?;
         self.http.json(op, response).await
     }
 
     /// `GET /Document/:id` with `Accept: application/octet-stream`: the file itself.
-    pub async fn download(&self, op: &'static str, document_id: i64) -> Result<(Vec<u8>, String)> {
+    pub async fn download(&self, op: &'static str, document_id: i64) -> Result<(Content, String)> {
         let path = format!("/Document/{document_id}");
         let response = self
             .send(op, |token| {
-                self.with_session(Method::GET, &path, token)
-                    .header(ACCEPT, "application/octet-stream")
+                Ok(self
+                    .with_session(Method::GET, &path, token)
+                    .header(ACCEPT, "application/octet-stream"))
             })
             .await?;
-        let (content_type, bytes) = self.http.file(op, response).await?;
+        let (content_type, content) = self.http.file(op, response).await?;
         // A JSON answer means the server ignored the Accept header and sent the metadata.
         if content_type == "application/json" {
             return Err(Error::new(
@@ -307,7 +311,7 @@ impl GlpiClient {
                 format!("GLPI sent document {document_id}'s metadata instead of the file"),
             ));
         }
-        Ok((bytes, content_type))
+        Ok((content, content_type))
     }
 }
 

@@ -669,7 +669,7 @@ impl Helpdesk for GlpiAdapter {
             .id
             .parse::<i64>()
             .map_err(|_| unexpected(OP, format!("{:?} is not a document id", attachment.id)))?;
-        let (bytes, mut content_type) = self.client.download(OP, id).await?;
+        let (content, mut content_type) = self.client.download(OP, id).await?;
         if let Some(known) = &attachment.content_type
             && content_type == "application/octet-stream"
         {
@@ -678,7 +678,7 @@ impl Helpdesk for GlpiAdapter {
         Ok(Attachment {
             file_name: attachment.file_name.clone(),
             content_type,
-            bytes,
+            content,
         })
     }
 

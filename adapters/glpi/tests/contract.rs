@@ -412,7 +412,10 @@ async fn download_asks_for_the_file() {
         })
         .await
         .expect("download");
-    assert_eq!(file.bytes, b"%PDF-1.4\r\n\x00\xff");
+    assert_eq!(
+        file.content.read_all().await.unwrap(),
+        b"%PDF-1.4\r\n\x00\xff"
+    );
     assert_eq!(file.content_type, "application/pdf");
     assert_eq!(file.file_name, "отчёт.pdf");
 }

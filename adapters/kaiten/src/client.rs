@@ -94,14 +94,12 @@ impl KaitenClient {
         card_id: i64,
         file: &Attachment,
     ) -> Result<model::File> {
-        let part =
-            reqwest::multipart::Part::bytes(file.bytes.clone()).file_name(file.file_name.clone());
-        // A MIME type Telegram reported but reqwest cannot parse is not worth failing the upload.
-        let part = match part.mime_str(&file.content_type) {
-            Ok(part) => part,
-            Err(_) => reqwest::multipart::Part::bytes(file.bytes.clone())
-                .file_name(file.file_name.clone()),
-        };
+        let part = teledesk_adapter::http::content_part(
+            op,
+            &file.content,
+            &file.file_name,
+            &file.content_type,
+        )?;
         let form = reqwest::multipart::Form::new().part("file", part);
         let builder = self
             .request(Method::PUT, &format!("/cards/{card_id}/files"))
@@ -129,11 +127,11 @@ impl KaitenClient {
             let builder = self.http.request(Method::GET, url);
             self.http.send_unpaced(op, builder).await?
         };
-        let (content_type, bytes) = self.http.file(op, response).await?;
+        let (content_type, content) = self.http.file(op, response).await?;
         Ok(Attachment {
             file_name: file_name.to_owned(),
             content_type,
-            bytes,
+            content,
         })
     }
 }

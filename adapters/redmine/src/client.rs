@@ -107,7 +107,7 @@ impl RedmineClient {
             .query(&[("filename", file.file_name.as_str())])
             .header(CONTENT_TYPE, "application/octet-stream")
             .timeout(TRANSFER_TIMEOUT)
-            .body(file.bytes.clone());
+            .body(teledesk_adapter::http::content_body(op, &file.content)?);
         let response = self.http.send(op, builder).await?;
         let envelope: model::UploadEnvelope = self.http.json(op, response).await?;
         Ok(envelope.upload)
@@ -125,11 +125,11 @@ impl RedmineClient {
             .request(Method::GET, &format!("/attachments/download/{id}"))
             .timeout(TRANSFER_TIMEOUT);
         let response = self.http.send(op, builder).await?;
-        let (content_type, bytes) = self.http.file(op, response).await?;
+        let (content_type, content) = self.http.file(op, response).await?;
         Ok(Attachment {
             file_name: file_name.to_owned(),
             content_type,
-            bytes,
+            content,
         })
     }
 }

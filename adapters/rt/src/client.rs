@@ -109,16 +109,9 @@ impl RtClient {
             .map_err(|e| Error::new(ErrorKind::Unexpected, op, e.to_string()))?;
         let mut form = reqwest::multipart::Form::new().part("JSON", json);
         for file in files {
-            let part = reqwest::multipart::Part::bytes(file.bytes.clone())
-                .file_name(file.file_name.clone());
-            // A MIME type Telegram reported but reqwest cannot parse is not worth failing over.
-            let part = match part.mime_str(&upload_type(file)) {
-                Ok(part) => part,
-                Err(_) => reqwest::multipart::Part::bytes(file.bytes.clone())
-                    .file_name(file.file_name.clone())
-                    .mime_str("application/octet-stream")
-                    .map_err(|e| Error::new(ErrorKind::Unexpected, op, e.to_string()))?,
-            };
+            let mime = upload_type(op, file).await?;
+            let part =
+                teledesk_adapter::http::content_part(op, &file.content, &file.file_name, &mime)?;
             form = form.part("Attachments", part);
         }
         self.http
@@ -140,19 +133,50 @@ impl RtClient {
 ///
 /// RT re-encodes `text/*` parts that are not valid UTF-8 (their bytes change), so such files are
 /// sent as `application/octet-stream`, which RT stores byte-exact.
-pub fn upload_type(file: &Attachment) -> String {
+pub async fn upload_type(op: &'static str, file: &Attachment) -> Result<String> {
     let declared = file.content_type.trim();
     let declared = if declared.is_empty() {
         "application/octet-stream"
     } else {
         declared
     };
-    if declared.to_ascii_lowercase().starts_with("text/")
-        && std::str::from_utf8(&file.bytes).is_err()
-    {
-        "application/octet-stream".to_owned()
+    if declared.to_ascii_lowercase().starts_with("text/") && !is_utf8(op, &file.content).await? {
+        Ok("application/octet-stream".to_owned())
     } else {
-        declared.to_owned()
+        Ok(declared.to_owned())
+    }
+}
+
+/// Whether a file is valid UTF-8, read chunk by chunk (a spooled file is never read whole).
+async fn is_utf8(op: &'static str, content: &teledesk_adapter::Content) -> Result<bool> {
+    use tokio::io::AsyncReadExt;
+    let unreadable = |e: std::io::Error| {
+        Error::new(
+            ErrorKind::Unavailable,
+            op,
+            format!("cannot read the file: {e}"),
+        )
+    };
+    let mut reader = content.reader().await.map_err(unreadable)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    // Bytes of a character cut by the chunk boundary, carried to the next chunk.
+    let mut carried = 0;
+    loop {
+        let n = reader.read(&mut buf[carried..]).await.map_err(unreadable)?;
+        let filled = carried + n;
+        match std::str::from_utf8(&buf[..filled]) {
+            Ok(_) => carried = 0,
+            // An incomplete character at the end: only an error if the file ends there.
+            Err(e) if e.error_len().is_none() && n > 0 => {
+                let valid = e.valid_up_to();
+                buf.copy_within(valid..filled, 0);
+                carried = filled - valid;
+            }
+            Err(_) => return Ok(false),
+        }
+        if n == 0 {
+            return Ok(carried == 0);
+        }
     }
 }
 
@@ -238,22 +262,51 @@ mod tests {
         assert_eq!(id_from_location(""), None);
     }
 
-    #[test]
-    fn text_files_that_are_not_utf8_go_up_as_binary() {
+    #[tokio::test]
+    async fn text_files_that_are_not_utf8_go_up_as_binary() {
         let file = |content_type: &str, bytes: &[u8]| Attachment {
             file_name: "a".into(),
             content_type: content_type.into(),
-            bytes: bytes.to_vec(),
+            content: bytes.into(),
         };
+        let kind = |file: Attachment| async move { upload_type("test", &file).await.unwrap() };
         assert_eq!(
-            upload_type(&file("text/plain", "привет".as_bytes())),
+            kind(file("text/plain", "привет".as_bytes())).await,
             "text/plain"
         );
         assert_eq!(
-            upload_type(&file("text/plain", b"\xcf\xf0\xe8\xe2\xe5\xf2")),
+            kind(file("text/plain", b"\xcf\xf0\xe8\xe2\xe5\xf2")).await,
             "application/octet-stream"
         );
-        assert_eq!(upload_type(&file("image/png", b"\x89PNG")), "image/png");
-        assert_eq!(upload_type(&file("", b"x")), "application/octet-stream");
+        assert_eq!(kind(file("image/png", b"\x89PNG")).await, "image/png");
+        assert_eq!(kind(file("", b"x")).await, "application/octet-stream");
+    }
+
+    #[tokio::test]
+    async fn a_spooled_text_file_is_checked_across_chunk_boundaries() {
+        let dir = std::env::temp_dir().join(format!("teledesk-rt-utf8-{}", std::process::id()));
+        let spool = teledesk_adapter::Spool::new(&dir, 16);
+        // "я" is two bytes; 70,001 ASCII bytes first put one across the 64 KiB chunk boundary.
+        let mut text = "a".repeat(65_535).into_bytes();
+        text.extend_from_slice("яяя".as_bytes());
+        let valid = Attachment {
+            file_name: "a.txt".into(),
+            content_type: "text/plain".into(),
+            content: spool.keep(text.clone()).await.unwrap(),
+        };
+        assert!(valid.content.path().is_some(), "the file is spooled");
+        assert_eq!(upload_type("test", &valid).await.unwrap(), "text/plain");
+        text.truncate(text.len() - 1);
+        let cut = Attachment {
+            content: spool.keep(text).await.unwrap(),
+            ..valid.clone()
+        };
+        assert_eq!(
+            upload_type("test", &cut).await.unwrap(),
+            "application/octet-stream",
+            "a file ending inside a character is not UTF-8"
+        );
+        drop((valid, cut));
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -818,7 +818,7 @@ impl Helpdesk for RtAdapter {
         Ok(Attachment {
             file_name,
             content_type,
-            bytes,
+            content: teledesk_adapter::http::keep_file(OP, bytes).await?,
         })
     }
 

@@ -218,7 +218,7 @@ async fn a_retried_create_with_files_finds_the_ticket_by_its_marker() {
     d.attachments = vec![Attachment {
         file_name: "Акт диагностики.pdf".into(),
         content_type: "application/pdf".into(),
-        bytes: b"%PDF-1.4\n\x00\xff".to_vec(),
+        content: b"%PDF-1.4\n\x00\xff".into(),
     }];
     // Another ticket of the same user in between must not be taken for it.
     let (first, id) = create(&adapter, &d).await;
@@ -244,7 +244,7 @@ async fn client_comments_are_correspondence_that_opens_the_ticket() {
     let latin1 = Attachment {
         file_name: "заметки.txt".into(),
         content_type: "text/plain".into(),
-        bytes: b"\xcf\xf0\xe8\xe2\xe5\xf2".to_vec(),
+        content: b"\xcf\xf0\xe8\xe2\xe5\xf2".into(),
     };
     let comment_id = adapter
         .add_comment(
@@ -271,7 +271,7 @@ async fn client_comments_are_correspondence_that_opens_the_ticket() {
         .download(&own.attachments[0])
         .await
         .expect("download");
-    assert_eq!(file.bytes, latin1.bytes);
+    assert_eq!(file.content, latin1.content);
     assert_eq!(file.content_type, "application/octet-stream");
     assert_eq!(file.file_name, "заметки.txt");
 }
@@ -631,7 +631,7 @@ async fn the_fake_answers_in_the_shapes_recorded_from_live_rt() {
     let png = Attachment {
         file_name: "screen.png".into(),
         content_type: "image/png".into(),
-        bytes: b"\x89PNG\r\n\x1a\n".to_vec(),
+        content: b"\x89PNG\r\n\x1a\n".into(),
     };
     adapter
         .add_comment(&created.id, &comment(141, "Вот логи", vec![png]))

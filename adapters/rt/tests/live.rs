@@ -79,7 +79,7 @@ async fn live_non_ascii_file_names_round_trip() {
     let pdf = Attachment {
         file_name: "Акт диагностики.pdf".into(),
         content_type: "application/pdf".into(),
-        bytes: b"%PDF-1.4\n\x00\x01\xff binary".to_vec(),
+        content: b"%PDF-1.4\n\x00\x01\xff binary".into(),
     };
     let comment = CommentDraft {
         key: unique_key(1),
@@ -111,7 +111,7 @@ async fn live_non_ascii_file_names_round_trip() {
         .await
         .expect("download");
     assert_eq!(file.file_name, pdf.file_name);
-    assert!(file.bytes == pdf.bytes, "bytes changed");
+    assert!(file.content == pdf.content, "bytes changed");
 }
 
 /// RT answers 400 to a message for a missing ticket and 500 for a missing attachment; the

@@ -34,8 +34,8 @@ pub struct ZammadClient {
 pub struct Download {
     /// The `Content-Type` without parameters, `application/octet-stream` when absent.
     pub content_type: String,
-    /// The bytes.
-    pub bytes: Vec<u8>,
+    /// The file, spooled when large.
+    pub content: teledesk_adapter::Content,
 }
 
 impl ZammadClient {
@@ -96,10 +96,10 @@ impl ZammadClient {
     /// `GET <api><path>` → raw bytes (attachment downloads).
     pub async fn download(&self, op: &'static str, path: &str) -> Result<Download> {
         let response = self.http.send(op, self.request(Method::GET, path)).await?;
-        let (content_type, bytes) = self.http.file(op, response).await?;
+        let (content_type, content) = self.http.file(op, response).await?;
         Ok(Download {
             content_type,
-            bytes,
+            content,
         })
     }
 }

@@ -422,7 +422,7 @@ impl Helpdesk for ZammadAdapter {
                 internal: false,
                 sender: "Customer",
                 message_id: map::message_id(&draft.key),
-                attachments: map::new_attachments(&draft.attachments),
+                attachments: map::new_attachments(OP, &draft.attachments).await?,
             },
             attributes: defaults.attributes.clone(),
         };
@@ -458,7 +458,7 @@ impl Helpdesk for ZammadAdapter {
             internal: false,
             sender: "Customer",
             message_id: map::message_id(&draft.key),
-            attachments: map::new_attachments(&draft.attachments),
+            attachments: map::new_attachments(OP, &draft.attachments).await?,
         };
         let created = self.write_article(OP, &article).await?;
         Ok(CommentId(created.id.to_string()))
@@ -573,7 +573,7 @@ impl Helpdesk for ZammadAdapter {
         Ok(Attachment {
             file_name: attachment.file_name.clone(),
             content_type,
-            bytes: download.bytes,
+            content: download.content,
         })
     }
 

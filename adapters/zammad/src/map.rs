@@ -216,19 +216,30 @@ pub fn strip_block(text: &str) -> String {
 }
 
 /// Files for an article: base64 inside the JSON, as Zammad's API takes them.
-pub fn new_attachments(files: &[Attachment]) -> Vec<model::NewAttachment> {
-    files
-        .iter()
-        .map(|file| model::NewAttachment {
+pub async fn new_attachments(
+    op: &'static str,
+    files: &[Attachment],
+) -> teledesk_adapter::Result<Vec<model::NewAttachment>> {
+    let mut out = Vec::with_capacity(files.len());
+    for file in files {
+        let bytes = file.content.read_all().await.map_err(|e| {
+            teledesk_adapter::Error::new(
+                teledesk_adapter::ErrorKind::Unavailable,
+                op,
+                format!("cannot read the file: {e}"),
+            )
+        })?;
+        out.push(model::NewAttachment {
             filename: file.file_name.clone(),
-            data: base64::engine::general_purpose::STANDARD.encode(&file.bytes),
+            data: base64::engine::general_purpose::STANDARD.encode(&bytes),
             mime_type: if file.content_type.trim().is_empty() {
                 "application/octet-stream".to_owned()
             } else {
                 file.content_type.clone()
             },
-        })
-        .collect()
+        });
+    }
+    Ok(out)
 }
 
 /// HTML articles (the agent UI writes HTML) as plain text: tags dropped, block ends and `<br>` as
@@ -777,13 +788,18 @@ mod tests {
         assert_eq!(strip_block("a\n\n--\nb"), "a\n\n--\nb");
     }
 
-    #[test]
-    fn attachments_are_base64_with_a_mime_type() {
-        let files = new_attachments(&[Attachment {
-            file_name: "a.bin".into(),
-            content_type: String::new(),
-            bytes: vec![0, 255, 10],
-        }]);
+    #[tokio::test]
+    async fn attachments_are_base64_with_a_mime_type() {
+        let files = new_attachments(
+            "test",
+            &[Attachment {
+                file_name: "a.bin".into(),
+                content_type: String::new(),
+                content: vec![0, 255, 10].into(),
+            }],
+        )
+        .await
+        .unwrap();
         assert_eq!(files[0].data, "AP8K");
         assert_eq!(files[0].mime_type, "application/octet-stream");
         let json = serde_json::to_value(&files[0]).expect("json");

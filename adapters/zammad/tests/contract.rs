@@ -71,7 +71,7 @@ fn comment() -> CommentDraft {
     let photo = Attachment {
         file_name: "photo2.jpg".into(),
         content_type: "image/jpeg".into(),
-        bytes: vec![255, 216, 255],
+        content: vec![255, 216, 255].into(),
     };
     CommentDraft {
         author: samples::acme_requester(),
@@ -562,7 +562,7 @@ async fn download_reads_the_attachment_path() {
         .download(&reference)
         .await
         .expect("download");
-    assert_eq!(file.bytes, [37, 80, 68, 70, 0]);
+    assert_eq!(file.content.read_all().await.unwrap(), [37, 80, 68, 70, 0]);
     assert_eq!(file.file_name, "отчёт.pdf");
     assert_eq!(file.content_type, "application/pdf");
     let bad = AttachmentRef {

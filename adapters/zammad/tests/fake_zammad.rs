@@ -46,7 +46,7 @@ async fn a_new_ticket_keeps_its_files_key_and_customer() {
     d.attachments = vec![Attachment {
         file_name: "dump.bin".into(),
         content_type: "application/octet-stream".into(),
-        bytes: (0..=255u8).chain([0, 13, 10]).collect(),
+        content: (0..=255u8).chain([0, 13, 10]).collect::<Vec<u8>>().into(),
     }];
     let created = adapter(&fake).create_ticket(&d).await.expect("create");
     assert_ne!(created.id.0, created.number, "id and number are different");
@@ -63,7 +63,10 @@ async fn a_new_ticket_keeps_its_files_key_and_customer() {
         articles[0].message_id.as_deref(),
         Some("<tg:-1001234567890:1@teledesk>")
     );
-    assert_eq!(articles[0].attachments[0].bytes, d.attachments[0].bytes);
+    assert_eq!(
+        articles[0].attachments[0].bytes,
+        teledesk_testkit::samples::bytes_of(&d.attachments[0])
+    );
 }
 
 #[tokio::test]

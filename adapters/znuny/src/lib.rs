@@ -411,16 +411,26 @@ fn safe_content_type(content_type: &str) -> String {
 
 /// Files as Znuny attachments; empty files are left out (Znuny refuses an empty `Content`) and
 /// their names returned so the article can say so.
-fn attachments_of(files: &[Attachment]) -> (Vec<model::NewAttachment>, Vec<&str>) {
+async fn attachments_of<'a>(
+    op: &'static str,
+    files: &'a [Attachment],
+) -> Result<(Vec<model::NewAttachment>, Vec<&'a str>)> {
     let mut attachments = Vec::with_capacity(files.len());
     let mut empty = Vec::new();
     for file in files {
-        if file.bytes.is_empty() {
+        if file.content.is_empty() {
             empty.push(file.file_name.as_str());
             continue;
         }
+        let bytes = file.content.read_all().await.map_err(|e| {
+            Error::new(
+                ErrorKind::Unavailable,
+                op,
+                format!("cannot read the file: {e}"),
+            )
+        })?;
         attachments.push(model::NewAttachment {
-            content: BASE64.encode(&file.bytes),
+            content: BASE64.encode(&bytes),
             content_type: safe_content_type(&file.content_type),
             filename: if file.file_name.trim().is_empty() {
                 "file".to_owned()
@@ -429,7 +439,7 @@ fn attachments_of(files: &[Attachment]) -> (Vec<model::NewAttachment>, Vec<&str>
             },
         });
     }
-    (attachments, empty)
+    Ok((attachments, empty))
 }
 
 fn field_value(value: &FieldValue) -> Value {
@@ -523,7 +533,7 @@ impl Helpdesk for ZnunyAdapter {
                 value: Value::String(draft.key.0.clone()),
             });
         }
-        let (attachments, empty) = attachments_of(&draft.attachments);
+        let (attachments, empty) = attachments_of(OP, &draft.attachments).await?;
         let request = model::TicketCreate {
             ticket: model::NewTicket {
                 title: map::title_of(draft),
@@ -582,7 +592,7 @@ impl Helpdesk for ZnunyAdapter {
         {
             return Ok(CommentId(earlier.article_id.to_string()));
         }
-        let (attachments, empty) = attachments_of(&draft.attachments);
+        let (attachments, empty) = attachments_of(OP, &draft.attachments).await?;
         let article = model::NewArticle {
             channel: CLIENT_CHANNEL.into(),
             sender_type: "customer".into(),
@@ -736,7 +746,7 @@ impl Helpdesk for ZnunyAdapter {
                 file.filename.clone()
             },
             content_type,
-            bytes,
+            content: teledesk_adapter::http::keep_file(OP, bytes).await?,
         })
     }
 
@@ -881,21 +891,21 @@ mod tests {
         assert_eq!(safe_content_type("image/"), "application/octet-stream");
     }
 
-    #[test]
-    fn empty_files_are_named_not_sent() {
+    #[tokio::test]
+    async fn empty_files_are_named_not_sent() {
         let files = [
             Attachment {
                 file_name: "a.bin".into(),
                 content_type: "application/octet-stream".into(),
-                bytes: vec![0, 255],
+                content: vec![0, 255].into(),
             },
             Attachment {
                 file_name: "empty.txt".into(),
                 content_type: "text/plain".into(),
-                bytes: Vec::new(),
+                content: Vec::new().into(),
             },
         ];
-        let (sent, empty) = attachments_of(&files);
+        let (sent, empty) = attachments_of("test", &files).await.unwrap();
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].content, "AP8=");
         assert_eq!(empty, ["empty.txt"]);

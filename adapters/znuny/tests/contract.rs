@@ -308,7 +308,7 @@ async fn download_decodes_the_recorded_content() {
         .expect("download");
     assert_eq!(file.file_name, "отчёт.pdf");
     assert_eq!(file.content_type, "application/pdf");
-    assert_eq!(file.bytes, b"%PDF-");
+    assert_eq!(file.content.read_all().await.unwrap(), b"%PDF-");
 }
 
 #[tokio::test]

@@ -168,7 +168,7 @@ async fn create_ticket_lands_in_znuny_with_requester_and_key() {
     d.attachments = vec![Attachment {
         file_name: "screen.png".into(),
         content_type: "IMAGE/PNG; name=screen.png".into(),
-        bytes: vec![137, 80, 78, 71, 0, 255],
+        content: vec![137, 80, 78, 71, 0, 255].into(),
     }];
     let created = znuny.create_ticket(&d).await.expect("create");
     assert_eq!(
@@ -273,12 +273,12 @@ async fn client_comments_keep_files_byte_exact_and_name_empty_ones() {
         Attachment {
             file_name: "отчёт.bin".into(),
             content_type: "application/octet-stream".into(),
-            bytes: bytes.clone(),
+            content: bytes.clone().into(),
         },
         Attachment {
             file_name: "empty.txt".into(),
             content_type: "text/plain".into(),
-            bytes: Vec::new(),
+            content: Vec::new().into(),
         },
     ];
     let id = znuny
@@ -314,7 +314,7 @@ async fn client_comments_keep_files_byte_exact_and_name_empty_ones() {
         .await
         .expect("download");
     assert_eq!(file.file_name, "отчёт.bin");
-    assert_eq!(file.bytes, bytes);
+    assert_eq!(file.content.read_all().await.unwrap(), bytes);
     let get = fake
         .calls()
         .into_iter()

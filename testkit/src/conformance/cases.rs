@@ -62,7 +62,7 @@ fn binary_file(name: &str) -> Attachment {
     Attachment {
         file_name: name.into(),
         content_type: "application/octet-stream".into(),
-        bytes,
+        content: bytes.into(),
     }
 }
 
@@ -78,7 +78,7 @@ fn png_file() -> Attachment {
     Attachment {
         file_name: "screen.png".into(),
         content_type: "image/png".into(),
-        bytes: PNG.to_vec(),
+        content: PNG.into(),
     }
 }
 
@@ -282,11 +282,11 @@ pub async fn comment_attachments_round_trip_byte_exact(subject: &Subject) {
             .unwrap_or_else(|e| panic!("download {} failed: {e}", file.file_name));
         assert_eq!(got.file_name, file.file_name);
         assert!(
-            got.bytes == file.bytes,
+            got.content == file.content,
             "{} is not byte-exact: {} bytes back, {} sent",
             file.file_name,
-            got.bytes.len(),
-            file.bytes.len()
+            got.content.len(),
+            file.content.len()
         );
     }
 }
@@ -404,7 +404,7 @@ pub async fn staff_file_downloads_byte_exact(subject: &Subject) {
         .download(reference)
         .await
         .unwrap_or_else(|e| panic!("download failed: {e}"));
-    assert!(got.bytes == file.bytes, "staff file is not byte-exact");
+    assert!(got.content == file.content, "staff file is not byte-exact");
 }
 
 /// Every vendor state of the default map is read back as its class.
@@ -945,7 +945,10 @@ pub async fn odd_entries_never_make_a_ticket_unreadable(subject: &Subject) {
             .download(reference)
             .await
             .unwrap_or_else(|e| panic!("download next to odd entries failed: {e}"));
-        assert!(got.bytes == file.bytes, "the staff file is not byte-exact");
+        assert!(
+            got.content == file.content,
+            "the staff file is not byte-exact"
+        );
     }
 
     draft.retry = true;

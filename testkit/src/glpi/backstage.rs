@@ -259,7 +259,7 @@ impl GlpiBackstage {
             .call(
                 "upload document",
                 |b| {
-                    let part = reqwest::multipart::Part::bytes(file.bytes.clone())
+                    let part = reqwest::multipart::Part::bytes(crate::samples::bytes_of(file))
                         .file_name(file.file_name.clone());
                     let form = reqwest::multipart::Form::new()
                         .text("uploadManifest", manifest.clone())

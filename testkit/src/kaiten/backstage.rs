@@ -55,7 +55,7 @@ impl Backstage for KaitenBackstage {
                 STAFF_NAME,
                 body,
                 &file.file_name,
-                file.bytes.clone(),
+                crate::samples::bytes_of(file),
             ),
             None => self.fake.staff_reply(id, STAFF_NAME, body),
         };

@@ -229,7 +229,7 @@ impl RedmineBackstage {
             .header("X-Redmine-API-Key", &self.admin_key)
             .header("X-Redmine-Switch-User", Self::STAFF_LOGIN)
             .header("Content-Type", "application/octet-stream")
-            .body(file.bytes.clone())
+            .body(crate::samples::bytes_of(file))
             .send()
             .await
             .map_err(|e| format!("POST {path}: {e}"))?;

@@ -127,7 +127,7 @@ impl RtBackstage {
             return Ok(());
         };
         // Multipart, as RT's own web UI uploads: JSON attachments with non-ASCII names fail.
-        let part = reqwest::multipart::Part::bytes(file.bytes.clone())
+        let part = reqwest::multipart::Part::bytes(crate::samples::bytes_of(file))
             .file_name(file.file_name.clone())
             .mime_str(&file.content_type)
             .map_err(|e| e.to_string())?;

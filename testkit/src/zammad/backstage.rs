@@ -149,7 +149,7 @@ impl ZammadBackstage {
             .map(|f| {
                 json!({
                     "filename": f.file_name,
-                    "data": base64::engine::general_purpose::STANDARD.encode(&f.bytes),
+                    "data": base64::engine::general_purpose::STANDARD.encode(crate::samples::bytes_of(f)),
                     "mime-type": f.content_type,
                 })
             })

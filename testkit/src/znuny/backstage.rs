@@ -164,7 +164,7 @@ impl Backstage for ZnunyBackstage {
         let mut request = json!({"Article": Self::article(body, true)});
         if let Some(file) = file {
             request["Attachment"] = json!([{
-                "Content": BASE64.encode(&file.bytes),
+                "Content": BASE64.encode(crate::samples::bytes_of(file)),
                 "ContentType": file.content_type,
                 "Filename": file.file_name,
             }]);
