@@ -238,6 +238,15 @@ poll_interval = "{poll}"
         std::fs::write(&self.config_path, text).expect("write config");
     }
 
+    /// Adds `key = value` (TOML) to the `[helpdesks.main]` table of the config.
+    pub fn set_helpdesk_option(&self, key: &str, value: &str) {
+        let mut text = std::fs::read_to_string(&self.config_path).expect("read config");
+        let header = "[helpdesks.main]\n";
+        let at = text.find(header).expect("a [helpdesks.main] table") + header.len();
+        text.insert_str(at, &format!("{key} = {value}\n"));
+        std::fs::write(&self.config_path, text).expect("write config");
+    }
+
     pub fn config(&self) -> Config {
         match config::load(&self.config_path) {
             Ok(loaded) => loaded.config,

@@ -221,6 +221,12 @@ impl StagedHelpdesk {
         })
     }
 
+    /// The fake server behind the stage, as its own type (`FakeRedmine`, …), for tests that
+    /// inject faults into it or read what it holds.
+    pub fn fake<T: Any>(&self) -> Option<&T> {
+        self._server.as_ref()?.downcast_ref::<T>()
+    }
+
     fn with_server(mut self, server: impl Any + Send + Sync) -> Self {
         self._server = Some(Box::new(server));
         self
