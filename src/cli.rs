@@ -47,6 +47,7 @@ pub enum Command {
         config: PathBuf,
     },
     /// Run a scripted conversation against fake Telegram and a fake helpdesk; no credentials.
+    #[cfg(feature = "demo")]
     Demo {
         /// The helpdesk to play staff in.
         #[arg(long, default_value = "kaiten")]
@@ -88,12 +89,17 @@ pub enum QueueAction {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The demo and the doctor print for people; their logs would only interleave.
+    #[cfg(feature = "demo")]
     let quiet = matches!(cli.command, Command::Demo { .. } | Command::Doctor { .. });
+    #[cfg(not(feature = "demo"))]
+    let quiet = matches!(cli.command, Command::Doctor { .. });
     init_logging(cli.log_format, quiet);
     match cli.command {
         Command::Check { config } => config::run_check(&config),
         Command::Doctor { config } => doctor(&config),
         Command::Run { config } => run(&config),
+        #[cfg(feature = "demo")]
         Command::Demo { helpdesk, lang } => crate::demo::main(&helpdesk, &lang),
         Command::Pin { config, chat } => pin(&config, chat),
         Command::Queue { config, action } => match config {

@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod doctor;
 pub mod engine;
