@@ -18,6 +18,7 @@ fn job(n: i32) -> Job {
         not_before: OffsetDateTime::UNIX_EPOCH,
         boot: 1,
         last_error: None,
+        uncertain: false,
     }
 }
 
