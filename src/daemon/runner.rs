@@ -1063,3 +1063,49 @@ fn dead_letter(
     }
     ctx.signals.sends.notify_one();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn mark(count: u64, at: Option<time::OffsetDateTime>) -> CommentMark {
+        CommentMark {
+            count,
+            last_added_at: at,
+        }
+    }
+
+    #[test]
+    fn comments_moved_unless_the_mark_is_the_recorded_one() {
+        let t = datetime!(2026-11-21 12:00:00 UTC);
+        assert!(!comments_moved(Some(mark(2, Some(t))), mark(2, Some(t))));
+        assert!(comments_moved(Some(mark(2, Some(t))), mark(3, Some(t))));
+        assert!(comments_moved(Some(mark(2, Some(t))), mark(1, Some(t))));
+        assert!(comments_moved(
+            Some(mark(2, Some(t))),
+            mark(2, Some(datetime!(2026-11-21 12:00:01 UTC)))
+        ));
+        // Nothing recorded: only a ticket without any comment needs no read.
+        assert!(!comments_moved(None, mark(0, None)));
+        assert!(comments_moved(None, mark(1, Some(t))));
+    }
+
+    #[test]
+    fn an_own_comment_moves_a_known_mark_by_one_at_its_time() {
+        let (t0, t1) = (
+            datetime!(2026-11-21 12:00:00 UTC),
+            datetime!(2026-11-21 12:00:05 UTC),
+        );
+        assert_eq!(
+            mark_after_own_comment(Some(mark(2, Some(t0))), Some(t1)),
+            Some(mark(3, Some(t1)))
+        );
+        assert_eq!(
+            mark_after_own_comment(Some(mark(0, None)), Some(t1)),
+            Some(mark(1, Some(t1)))
+        );
+        assert_eq!(mark_after_own_comment(Some(mark(2, Some(t0))), None), None);
+        assert_eq!(mark_after_own_comment(None, Some(t1)), None);
+    }
+}
