@@ -604,11 +604,12 @@ impl Helpdesk for KaitenAdapter {
         let card_id = card_id(OP, ticket)?;
         let integration_user = self.integration_user(OP).await?;
         let comments = self.comments(OP, card_id).await?;
+        let known: std::collections::HashSet<&str> = known.iter().map(|k| k.0.as_str()).collect();
         let needs_files = comments.iter().any(|c| {
             !c.deleted
                 && c.author_id != Some(integration_user)
                 && map::visibility_of(c) == Visibility::Public
-                && !known.iter().any(|k| k.0 == c.id.to_string())
+                && !known.contains(c.id.to_string().as_str())
         });
         let files = if needs_files {
             self.card(OP, card_id).await?.files
