@@ -66,7 +66,6 @@ async fn a_clients_comment_goes_ahead_of_queued_background_reads() {
         post <= 5,
         "the comment waited behind background reads: {calls:?}"
     );
-    assert!(waited < Duration::from_millis(500), "waited {waited:?}");
     assert_eq!(calls.iter().filter(|c| c.status == 429).count(), 0);
 }
 
