@@ -37,7 +37,8 @@ pub enum Priority {
 /// [`Priority::Background`] requests reserve nothing: they go only when a slot is free now with
 /// one more left over for a client (when `burst > 1`) and no client is waiting, and otherwise
 /// sleep and look again, so a client request arriving behind a backlog of background reads goes
-/// first. [`RequestPacer::hold_for`] pushes every slot past the server's `Retry-After`. Shared by
+/// first. The price: background work alone gets `burst - 1` of every `burst` slots (Kaiten: 4 of
+/// 5), since the last one of each window waits for a client. [`RequestPacer::hold_for`] pushes every slot past the server's `Retry-After`. Shared by
 /// all tasks of an adapter (and by every adapter with the same credential, see
 /// `HttpClient::pace_with_credential`).
 #[derive(Debug)]
