@@ -112,6 +112,7 @@ mod tests {
             name: "main".into(),
             kind: "jira".into(),
             poll_interval: Duration::from_secs(30),
+            max_in_flight: None,
             table: ConfigTable::new(),
         };
         let problems = build(&config).err().expect("no jira adapter");

@@ -6,7 +6,9 @@
 //! fields added later get `#[serde(default)]`.
 
 use serde::{Deserialize, Serialize};
-use teledesk_adapter::{CommentId, IdempotencyKey, Requester, StatusClass, TicketId};
+use teledesk_adapter::{
+    CommentId, CommentMark, IdempotencyKey, Requester, StatusClass, TicketId, TicketSnapshot,
+};
 use time::OffsetDateTime;
 
 /// teledesk's own number for a ticket, assigned when it decides to open one (before the helpdesk
@@ -77,6 +79,60 @@ pub struct TicketLink {
     /// Forum mode: whether the topic was last closed (the ticket was done).
     #[serde(default)]
     pub topic_closed: bool,
+    /// Where the ticket's comments stood, as the helpdesk's listing counts them, when teledesk
+    /// last knew every one of them: a change whose snapshot shows the same mark added or removed
+    /// no comment and costs no read. `None` when unknown (never listed yet, or teledesk wrote a
+    /// comment whose time it was not told).
+    #[serde(default)]
+    pub comment_mark: Option<CommentMark>,
+}
+
+/// Why a ticket is to be re-read from its helpdesk, as the dirty set records it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Dirty {
+    /// Moves with every mark, so a refresh that read an older mark leaves a newer one in place.
+    pub stamp: u64,
+    /// The whole ticket must be read: something changed that no snapshot describes (a webhook,
+    /// teledesk's own lifecycle write, a listing without snapshots).
+    pub full: bool,
+    /// The newest listing of the ticket, when the helpdesk gives snapshots: its fields need no
+    /// read, and its comment mark tells whether the comments do.
+    pub snapshot: Option<TicketSnapshot>,
+}
+
+impl<'de> Deserialize<'de> for Dirty {
+    /// Marks written before snapshots existed are a bare stamp, and mean "read everything".
+    fn deserialize<D>(deserializer: D) -> Result<Self, D::Error>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        #[derive(Deserialize)]
+        struct Mark {
+            stamp: u64,
+            #[serde(default)]
+            full: bool,
+            #[serde(default)]
+            snapshot: Option<TicketSnapshot>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Record {
+            Stamp(u64),
+            Mark(Mark),
+        }
+        Ok(match Record::deserialize(deserializer)? {
+            Record::Stamp(stamp) => Dirty {
+                stamp,
+                full: true,
+                snapshot: None,
+            },
+            Record::Mark(mark) => Dirty {
+                stamp: mark.stamp,
+                full: mark.full,
+                snapshot: mark.snapshot,
+            },
+        })
+    }
 }
 
 /// Whether the bot can write to a user privately (Telegram lets a bot DM only users who started
@@ -266,6 +322,16 @@ pub struct Job {
     pub boot: u64,
     #[serde(default)]
     pub last_error: Option<String>,
+    /// An earlier attempt may have reached the helpdesk (its answer was lost, or the process
+    /// died with it in flight), so the next one must look for that write before writing again.
+    /// A refusal (429 included) wrote nothing and leaves it as it was. Records written before it
+    /// existed read as `true` when they have failed attempts.
+    #[serde(default = "yes")]
+    pub uncertain: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

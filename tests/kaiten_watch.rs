@@ -39,14 +39,19 @@ async fn staff_comment_file_and_assignee_reach_telegram_within_two_polls() {
     let (card_id, card) = open_ticket(&stage, "Не открывается общий диск").await;
     let updated = stage.kaiten.card(card_id).expect("the card").updated;
     // Each step below must be found on its own, not ride along with the new card's own report:
-    // wait until the daemon has read the card back and the watcher has swept twice since.
-    let comments_path = format!("/api/latest/cards/{card_id}/comments");
+    // wait until a poll has listed the new card and the watcher has swept twice since.
     stage
         .kaiten
         .wait_until(SETUP, "two quiet polls after the card", |k| {
             let calls = k.calls();
-            let read = calls.iter().rposition(|c| c.path == comments_path)?;
-            let sweeps = calls[read..]
+            let created = calls
+                .iter()
+                .position(|c| c.method == "POST" && c.path == "/api/latest/cards")?;
+            let listed = created
+                + calls[created..]
+                    .iter()
+                    .position(|c| c.query.contains("order_by=updated"))?;
+            let sweeps = calls[listed..]
                 .iter()
                 .filter(|c| c.query.contains("order_by=created"))
                 .count();

@@ -3,7 +3,7 @@
 //! Loading never stops at the first problem: the whole file is walked with the span of every key
 //! and value at hand, and every problem comes back as a [`Finding`] naming its TOML path and line.
 //! The daemon owns `[telegram]`, `[server]`, `[store]`, `[[chats]]` and the `kind` and
-//! `poll_interval` keys of each `[helpdesks.<name>]`; everything else in a helpdesk table and each
+//! `poll_interval` and `max_in_flight` keys of each `[helpdesks.<name>]`; everything else in a helpdesk table and each
 //! `[chats.ticket]` belongs to the adapter, which validates it through [`crate::helpdesks`].
 
 mod check;
@@ -107,6 +107,9 @@ pub struct HelpdeskConfig {
     pub kind: String,
     /// How often the watcher asks for changes; zero means "webhooks only".
     pub poll_interval: Duration,
+    /// How many of its tickets are worked on at once (`max_in_flight`); `None` lets the daemon
+    /// derive it from the adapter's documented rate limit.
+    pub max_in_flight: Option<usize>,
     /// The whole table as the adapter sees it, `kind` and `poll_interval` included, with `env:` and
     /// `file:` secrets replaced by their values.
     pub table: ConfigTable,
@@ -119,6 +122,7 @@ impl fmt::Debug for HelpdeskConfig {
             .field("name", &self.name)
             .field("kind", &self.kind)
             .field("poll_interval", &self.poll_interval)
+            .field("max_in_flight", &self.max_in_flight)
             .field("table", &redacted(&self.table))
             .finish()
     }

@@ -237,6 +237,7 @@ fn helpdesk_debug_redacts_secret_keys_at_any_depth() {
         name: "main".into(),
         kind: "kaiten".into(),
         poll_interval: Duration::from_secs(30),
+        max_in_flight: None,
         table: serde_json::json!({
             "token": "tok-value",
             "auth": {"password": "pw-value", "user": "bot"},
@@ -551,6 +552,17 @@ fn bad_durations_are_quoted() {
     insta::assert_snapshot!(errors(&text), @r#"helpdesks.main.poll_interval (line 9): invalid duration "30 sec"; expected a whole number and a unit: "500ms", "30s", "5m" or "1h""#);
     let text = with("kind = \"kaiten\"", "poll_interval = 30");
     insta::assert_snapshot!(errors(&text), @r#"helpdesks.main.poll_interval (line 9): must be a duration string like "500ms", "30s", "5m" or "1h", found integer"#);
+}
+
+#[test]
+fn max_in_flight_is_optional_and_bounded() {
+    assert_eq!(ok(BASE).config.helpdesks["main"].max_in_flight, None);
+    let text = with("kind = \"kaiten\"", "max_in_flight = 12");
+    assert_eq!(ok(&text).config.helpdesks["main"].max_in_flight, Some(12));
+    let text = with("kind = \"kaiten\"", "max_in_flight = 0");
+    insta::assert_snapshot!(errors(&text), @"helpdesks.main.max_in_flight (line 9): must be from 1 to 1024 (tickets worked on at once)");
+    let text = with("kind = \"kaiten\"", "max_in_flight = \"many\"");
+    insta::assert_snapshot!(errors(&text), @"helpdesks.main.max_in_flight (line 9): must be a whole number of tickets, found string");
 }
 
 #[test]

@@ -533,6 +533,7 @@ fn helpdesk(report: &mut Report<'_>, name: &str, table: &Table<'_, '_>) -> Helpd
         }
     };
     let poll_interval = duration_field(report, table, "poll_interval", DEFAULT_POLL_INTERVAL);
+    let max_in_flight = max_in_flight(report, table);
 
     // A secret that fails to resolve is reported here and left out of the adapter's table, so the
     // adapter still checks everything else; what it says about that key would be a repeat.
@@ -550,6 +551,7 @@ fn helpdesk(report: &mut Report<'_>, name: &str, table: &Table<'_, '_>) -> Helpd
                 name: name.to_string(),
                 kind: kind.to_string(),
                 poll_interval,
+                max_in_flight,
                 table: adapter_table,
             }),
             _ => None,
@@ -570,6 +572,31 @@ fn without_failed(problems: Vec<ConfigProblem>, failed: &[String]) -> Vec<Config
             })
         })
         .collect()
+}
+
+/// The most tickets of one helpdesk worked on at once that `max_in_flight` may ask for: each
+/// holds a task and at most a connection, and more would only queue at the helpdesk.
+const MAX_IN_FLIGHT: i64 = 1024;
+
+/// `max_in_flight`: a whole number from 1 to [`MAX_IN_FLIGHT`], absent when not set.
+fn max_in_flight(report: &mut Report<'_>, table: &Table<'_, '_>) -> Option<usize> {
+    let value = table.get("max_in_flight")?;
+    let path = table.child_path("max_in_flight");
+    match as_i64(value.get_ref()) {
+        Some(n) if (1..=MAX_IN_FLIGHT).contains(&n) => usize::try_from(n).ok(),
+        Some(_) => {
+            report.error(
+                &path,
+                Some(value.span()),
+                format!("must be from 1 to {MAX_IN_FLIGHT} (tickets worked on at once)"),
+            );
+            None
+        }
+        None => {
+            report.type_error(&path, value, "a whole number of tickets");
+            None
+        }
+    }
 }
 
 fn duration_field(

@@ -94,6 +94,8 @@ pub(crate) struct Context {
     /// `[chats.ticket]` of each chat.
     pub ticket_defaults: HashMap<i64, ConfigTable>,
     pub poll_intervals: HashMap<String, Duration>,
+    /// How many tickets of each helpdesk are worked on at once.
+    pub max_in_flight: HashMap<String, usize>,
     pub signals: Signals,
     pub options: Options,
     /// Who the Mini App has seen to be a member of which chat; intake forgets a user who leaves.
@@ -151,6 +153,7 @@ impl Daemon {
         }
         let mut helpdesks = HashMap::new();
         let mut poll_intervals = HashMap::new();
+        let mut max_in_flight = HashMap::new();
         for (name, helpdesk) in &config.helpdesks {
             let adapter =
                 crate::helpdesks::build(helpdesk).map_err(|problems| StartError::Helpdesk {
@@ -161,6 +164,11 @@ impl Daemon {
                         .collect::<Vec<_>>()
                         .join("; "),
                 })?;
+            let in_flight = helpdesk
+                .max_in_flight
+                .unwrap_or_else(|| default_max_in_flight(&adapter.capability()));
+            tracing::info!(helpdesk = %name, max_in_flight = in_flight, "Tickets worked on at once.");
+            max_in_flight.insert(name.clone(), in_flight);
             helpdesks.insert(name.clone(), adapter);
             poll_intervals.insert(name.clone(), helpdesk.poll_interval);
         }
@@ -210,6 +218,7 @@ impl Daemon {
                 .map(|c| (c.id, c.ticket.clone()))
                 .collect(),
             poll_intervals,
+            max_in_flight,
             signals: Signals::default(),
             options,
             memberships: Memberships::new(MEMBERSHIP_TTL),
@@ -475,6 +484,21 @@ pub(crate) fn set_aside_unreadable(ctx: &Context, error: &crate::store::StoreErr
     }
 }
 
+/// Tickets of one helpdesk worked on at once when its config names no `max_in_flight` and its
+/// vendor documents no rate limit (a self-hosted helpdesk): enough to keep a fast server busy,
+/// few enough to bound the tasks and connections a backlog holds.
+pub const UNLIMITED_IN_FLIGHT: usize = 32;
+
+/// The default `max_in_flight` of a helpdesk: twice the burst its vendor's documented rate limit
+/// allows, which keeps the shared pacer busy while answers are on their way (more would only
+/// queue at the pacer, holding memory), or [`UNLIMITED_IN_FLIGHT`] without a documented limit.
+pub fn default_max_in_flight(capability: &teledesk_adapter::Capability) -> usize {
+    match capability.rate_limit {
+        Some(limit) => (limit.requests as usize).saturating_mul(2).clamp(2, 256),
+        None => UNLIMITED_IN_FLIGHT,
+    }
+}
+
 /// Exponential backoff for persisted retries: 2 s, 4 s, ... up to 5 minutes.
 pub(crate) fn backoff(attempts: u32) -> Duration {
     Duration::from_secs(2u64.saturating_pow(attempts.min(9)).min(300))
@@ -494,5 +518,24 @@ pub(crate) async fn idle(signal: &Notify, tick: Duration, cancel: &CancellationT
         _ = cancel.cancelled() => false,
         _ = signal.notified() => true,
         _ = tokio::time::sleep(tick) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_in_flight_follows_the_documented_limit() {
+        assert_eq!(default_max_in_flight(&teledesk_kaiten::CAPABILITY), 10);
+        assert_eq!(
+            default_max_in_flight(&teledesk_znuny::CAPABILITY),
+            UNLIMITED_IN_FLIGHT
+        );
+        let tiny = teledesk_adapter::Capability {
+            rate_limit: Some(teledesk_adapter::RateLimit::per_second(1)),
+            ..teledesk_adapter::Capability::none()
+        };
+        assert_eq!(default_max_in_flight(&tiny), 2);
     }
 }

@@ -221,6 +221,7 @@ mod tests {
             helpdesks: Default::default(),
             ticket_defaults: Default::default(),
             poll_intervals: Default::default(),
+            max_in_flight: Default::default(),
             signals: Default::default(),
             options: Default::default(),
             memberships: crate::telegram::membership::Memberships::new(Duration::from_secs(1)),

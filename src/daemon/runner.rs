@@ -7,7 +7,7 @@
 use super::{Context, MAX_ATTEMPTS, backoff, idle, now};
 use crate::engine::{self, sync};
 use crate::model::{
-    ClientFile, CommentLine, DeadItem, Job, JobKind, LocalId, SendAction, StaffFile,
+    ClientFile, CommentLine, DeadItem, Dirty, Job, JobKind, LocalId, SendAction, StaffFile,
 };
 use crate::store::{Shelf, Unrecorded, UploadAt};
 use crate::telegram::client::TgError;
@@ -18,29 +18,63 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use teledesk_adapter::{
-    Attachment, CommentDraft, Content, Error as HelpdeskError, ErrorKind, Helpdesk, NoteDraft,
-    Rating, StatusClass, TicketDraft, TicketRef,
+    Attachment, CommentDraft, CommentMark, Content, Error as HelpdeskError, ErrorKind, Helpdesk,
+    NoteDraft, Rating, StatusClass, TicketDraft, TicketRef, work,
 };
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-/// Tickets worked on at once. Helpdesks pace their own requests; this bounds memory and sockets.
-const PARALLEL_TICKETS: usize = 8;
-
 /// Files larger than this are not forwarded to Telegram (the Bot API's upload limit).
 const TELEGRAM_UPLOAD_LIMIT: u64 = 50 * 1024 * 1024;
+
+/// The helpdesk of this many tickets is remembered between scheduling passes; past it the memory
+/// starts afresh (a ticket's helpdesk is one store read away).
+const REMEMBERED_HELPDESKS: usize = 100_000;
 
 #[derive(Default)]
 struct Busy {
     tickets: HashSet<LocalId>,
     /// Refreshes that failed wait until then.
     refresh_after: HashMap<LocalId, (tokio::time::Instant, u32)>,
+    /// Which helpdesk each ticket lives in (it never moves), so scheduling reads no ticket twice.
+    helpdesk_of: HashMap<LocalId, String>,
+}
+
+/// How many tickets are worked on at once: per helpdesk (its `max_in_flight`), plus one slot for
+/// tickets of a helpdesk no longer configured (their work fails into the dead letters).
+struct Limits {
+    per_helpdesk: HashMap<String, Arc<Semaphore>>,
+    unknown: Arc<Semaphore>,
+}
+
+impl Limits {
+    fn new(ctx: &Context) -> Self {
+        Self {
+            per_helpdesk: ctx
+                .max_in_flight
+                .iter()
+                .map(|(name, limit)| (name.clone(), Arc::new(Semaphore::new(*limit))))
+                .collect(),
+            unknown: Arc::new(Semaphore::new(1)),
+        }
+    }
+
+    fn for_helpdesk(&self, name: &str) -> &Arc<Semaphore> {
+        self.per_helpdesk.get(name).unwrap_or(&self.unknown)
+    }
+
+    fn all_taken(&self) -> bool {
+        self.per_helpdesk
+            .values()
+            .all(|s| s.available_permits() == 0)
+            && self.unknown.available_permits() == 0
+    }
 }
 
 pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let busy = Arc::new(Mutex::new(Busy::default()));
-    let permits = Arc::new(Semaphore::new(PARALLEL_TICKETS));
+    let limits = Limits::new(&ctx);
     let tasks = tokio_util::task::TaskTracker::new();
     loop {
         // A job whose effect could not be recorded stays queued; it runs again only once the
@@ -57,7 +91,7 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
             tracing::error!(%error, "Cannot flush the store; no job starts until it works.");
             continue;
         }
-        if let Err(error) = schedule(&ctx, &busy, &permits, &tasks) {
+        if let Err(error) = schedule(&ctx, &busy, &limits, &tasks) {
             tracing::error!(%error, "Cannot read the job queue.");
             super::set_aside_unreadable(&ctx, &error);
         }
@@ -69,10 +103,46 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     tasks.wait().await;
 }
 
+/// A slot to work on `local` now, from its helpdesk's limit; `None` when that helpdesk has as
+/// many tickets in flight as it allows.
+fn permit_for(
+    read: &crate::store::Tx<'_>,
+    busy: &Mutex<Busy>,
+    limits: &Limits,
+    local: LocalId,
+) -> crate::store::Result<Option<tokio::sync::OwnedSemaphorePermit>> {
+    let known = busy
+        .lock()
+        .expect("busy lock")
+        .helpdesk_of
+        .get(&local)
+        .cloned();
+    let helpdesk = match known {
+        Some(name) => name,
+        None => {
+            let name = read
+                .ticket(local)?
+                .map(|link| link.helpdesk)
+                .unwrap_or_default();
+            let mut busy = busy.lock().expect("busy lock");
+            if busy.helpdesk_of.len() >= REMEMBERED_HELPDESKS {
+                busy.helpdesk_of.clear();
+            }
+            busy.helpdesk_of.insert(local, name.clone());
+            name
+        }
+    };
+    Ok(limits
+        .for_helpdesk(&helpdesk)
+        .clone()
+        .try_acquire_owned()
+        .ok())
+}
+
 fn schedule(
     ctx: &Arc<Context>,
     busy: &Arc<Mutex<Busy>>,
-    permits: &Arc<Semaphore>,
+    limits: &Limits,
     tasks: &tokio_util::task::TaskTracker,
 ) -> crate::store::Result<()> {
     let read = ctx.store.read();
@@ -80,15 +150,16 @@ fn schedule(
     let with_jobs: HashSet<LocalId> = heads.iter().map(|(local, _, _)| *local).collect();
     let now = now();
     for (local, seq, job) in heads {
-        if job.not_before > now {
-            continue;
-        }
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
+        if limits.all_taken() {
             return Ok(());
-        };
-        if !busy.lock().expect("busy lock").tickets.insert(local) {
+        }
+        if job.not_before > now || busy.lock().expect("busy lock").tickets.contains(&local) {
             continue;
         }
+        let Some(permit) = permit_for(&read, busy, limits, local)? else {
+            continue;
+        };
+        busy.lock().expect("busy lock").tickets.insert(local);
         let (ctx, busy) = (ctx.clone(), busy.clone());
         tasks.spawn(async move {
             let span = tracing::info_span!("job", ticket = local, job = job.kind.name());
@@ -99,7 +170,10 @@ fn schedule(
         });
     }
     let instant = tokio::time::Instant::now();
-    for (local, stamp) in read.dirty()? {
+    for (local, dirty) in read.dirty()? {
+        if limits.all_taken() {
+            return Ok(());
+        }
         if with_jobs.contains(&local) {
             continue;
         }
@@ -114,14 +188,14 @@ fn schedule(
                 continue;
             }
         }
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            return Ok(());
+        let Some(permit) = permit_for(&read, busy, limits, local)? else {
+            continue;
         };
         busy.lock().expect("busy lock").tickets.insert(local);
         let (ctx, busy) = (ctx.clone(), busy.clone());
         tasks.spawn(async move {
             let span = tracing::info_span!("refresh", ticket = local);
-            let failed = refresh(&ctx, local, stamp).instrument(span).await;
+            let failed = refresh(&ctx, local, dirty).instrument(span).await;
             let mut state = busy.lock().expect("busy lock");
             state.tickets.remove(&local);
             match failed {
@@ -206,22 +280,27 @@ async fn run_job(ctx: &Context, local: LocalId, seq: u64) {
         );
         return;
     };
-    // A job queued by an earlier run may have reached the helpdesk before that run died.
-    let retry = job.attempts > 0 || job.boot != ctx.store.boot();
-    let result = match &job.kind {
-        JobKind::CreateTicket { .. } => {
-            create_ticket(ctx, helpdesk.as_ref(), local, seq, &job, retry).await
+    // A job queued by an earlier run may have reached the helpdesk before that run died; one
+    // that failed may have too, unless the helpdesk refused it.
+    let retry = job.boot != ctx.store.boot() || (job.attempts > 0 && job.uncertain);
+    let (result, trace) = work::client_work(async {
+        match &job.kind {
+            JobKind::CreateTicket { .. } => {
+                create_ticket(ctx, helpdesk.as_ref(), local, seq, &job, retry).await
+            }
+            JobKind::AddComment { .. } => {
+                add_comment(ctx, helpdesk.as_ref(), local, seq, &job, retry).await
+            }
+            JobKind::Rate { .. }
+            | JobKind::Reopen { .. }
+            | JobKind::Escalate { .. }
+            | JobKind::NoteToStaff { .. } => {
+                lifecycle_job(ctx, helpdesk.as_ref(), local, seq, &job, retry).await
+            }
         }
-        JobKind::AddComment { .. } => {
-            add_comment(ctx, helpdesk.as_ref(), local, seq, &job, retry).await
-        }
-        JobKind::Rate { .. }
-        | JobKind::Reopen { .. }
-        | JobKind::Escalate { .. }
-        | JobKind::NoteToStaff { .. } => {
-            lifecycle_job(ctx, helpdesk.as_ref(), local, seq, &job, retry).await
-        }
-    };
+    })
+    .await;
+    let uncertain = retry || trace.may_have_written;
     match result {
         Ok(()) => {}
         Err(Failure::Later(error, retry_after)) => {
@@ -237,6 +316,7 @@ async fn run_job(ctx: &Context, local: LocalId, seq: u64) {
             again.attempts = attempts;
             again.not_before = now() + wait;
             again.last_error = Some(error);
+            again.uncertain = uncertain;
             let notify_client = attempts == 1 && matches!(job.kind, JobKind::CreateTicket { .. });
             let written = ctx.store.write(|tx| {
                 // The job may have grown (an album item) while it ran; keep what is stored.
@@ -244,6 +324,7 @@ async fn run_job(ctx: &Context, local: LocalId, seq: u64) {
                 current.attempts = again.attempts;
                 current.not_before = again.not_before;
                 current.last_error = again.last_error.clone();
+                current.uncertain = again.uncertain;
                 tx.put_job(local, seq, &current);
                 // A Mini App submission has no message to answer: the app itself shows that
                 // the ticket is accepted and waits to be registered.
@@ -286,29 +367,53 @@ fn lang(ctx: &Context) -> Lang {
     ctx.settings.lang
 }
 
-/// Calls the helpdesk with a few quick retries for temporary errors; `retry` tells the adapter an
-/// earlier attempt may have landed, which is true from the second try on.
+/// Calls the helpdesk for a client's write, as client work ([`work::client_work`]: ahead of
+/// background reads at the pacer), with a few quick retries for temporary errors. `retry` tells
+/// the adapter an earlier attempt may have landed: true when `first_is_retry`, and from the
+/// attempt after one whose writes may have reached the helpdesk, never after a refusal (a 429
+/// wrote nothing, so the next attempt writes without looking first).
 async fn with_retries<T, F, Fut>(first_is_retry: bool, call: F) -> Result<T, HelpdeskError>
 where
     F: Fn(bool) -> Fut,
     Fut: std::future::Future<Output = Result<T, HelpdeskError>>,
 {
-    let attempted = AtomicBool::new(false);
+    let landed = AtomicBool::new(first_is_retry);
     (|| async {
-        let retry = first_is_retry || attempted.swap(true, Ordering::SeqCst);
-        call(retry).await
+        let retry = landed.load(Ordering::SeqCst);
+        let (result, trace) = work::client_work(call(retry)).await;
+        if trace.may_have_written {
+            landed.store(true, Ordering::SeqCst);
+            // The job's own scope learns it too: a later attempt of the job must look.
+            work::note_possible_write();
+        }
+        result
     })
-    .retry(
-        ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(300))
-            .with_max_delay(Duration::from_secs(5))
-            .with_max_times(2)
-            .with_jitter(),
-    )
+    .retry(quick_retries())
     .when(|e: &HelpdeskError| e.is_temporary() && e.retry_after().is_none_or(|d| d <= Duration::from_secs(5)))
     .adjust(|e: &HelpdeskError, d| e.retry_after().or(d))
     .notify(|e: &HelpdeskError, d| tracing::debug!(error = %e, retry_in = ?d, "Retrying a helpdesk call."))
     .await
+}
+
+/// Reads from the helpdesk as background work, with the same quick retries.
+async fn read_with_retries<T, F, Fut>(call: F) -> Result<T, HelpdeskError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, HelpdeskError>>,
+{
+    call.retry(quick_retries())
+        .when(|e: &HelpdeskError| e.is_temporary() && e.retry_after().is_none_or(|d| d <= Duration::from_secs(5)))
+        .adjust(|e: &HelpdeskError, d| e.retry_after().or(d))
+        .notify(|e: &HelpdeskError, d| tracing::debug!(error = %e, retry_in = ?d, "Retrying a helpdesk read."))
+        .await
+}
+
+fn quick_retries() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(300))
+        .with_max_delay(Duration::from_secs(5))
+        .with_max_times(2)
+        .with_jitter()
 }
 
 /// Downloads a client's files from Telegram. Files Telegram will not give (over 20 MB) are
@@ -496,13 +601,14 @@ async fn add_comment(
         written_at: *written_at,
         retry,
     };
-    let comment_id = with_retries(retry, |retry| {
+    let written = with_retries(retry, |retry| {
         let mut draft = draft.clone();
         draft.retry = retry;
         let ticket_id = ticket_id.clone();
-        async move { helpdesk.add_comment(&ticket_id, &draft).await }
+        async move { helpdesk.write_comment(&ticket_id, &draft).await }
     })
     .await?;
+    let comment_id = written.id.clone();
     let line = CommentLine {
         author: author.display_name.clone(),
         text: if text.trim().is_empty() {
@@ -519,9 +625,12 @@ async fn add_comment(
         },
     };
     let waiting_client = link.view.status == StatusClass::WaitingClient;
+    // With snapshots the next poll shows the new state at no cost; without, a refresh reads it.
+    let snapshots = helpdesk.capability().change_snapshot;
     ctx.store
         .write(|tx| {
             let mut link = tx.ticket(local)?.unwrap_or(link.clone());
+            link.comment_mark = mark_after_own_comment(link.comment_mark, written.created_at);
             link.known_comments.push(comment_id.clone());
             link.comment_authors
                 .push((comment_id.clone(), author.display_name.clone()));
@@ -562,7 +671,7 @@ async fn add_comment(
                 }
                 _ => tx.remove_job(local, seq),
             }
-            if waiting_client {
+            if waiting_client && !snapshots {
                 tx.mark_dirty(local)?;
             }
             Ok(())
@@ -575,6 +684,7 @@ async fn add_comment(
             .set_status(&ticket_id, StatusClass::ClientReplied)
             .await
         {
+            Ok(()) if snapshots => show_client_replied(ctx, local).await,
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Unsupported => {}
             Err(error) => {
@@ -583,6 +693,39 @@ async fn add_comment(
         }
     }
     Ok(())
+}
+
+/// Where the ticket's comment mark stands after teledesk's own comment: one more, at the time the
+/// helpdesk gave it, so the next snapshot showing exactly that costs no read. Unknown when the
+/// mark or the time was.
+fn mark_after_own_comment(
+    mark: Option<CommentMark>,
+    created_at: Option<time::OffsetDateTime>,
+) -> Option<CommentMark> {
+    let (mark, at) = (mark?, created_at?);
+    Some(CommentMark {
+        count: mark.count + 1,
+        last_added_at: Some(mark.last_added_at.map_or(at, |last| last.max(at))),
+    })
+}
+
+/// teledesk moved the ticket to "client replied" itself: the card shows it at once, without
+/// reading the ticket back (the next poll's snapshot brings the state's own name).
+async fn show_client_replied(ctx: &Context, local: LocalId) {
+    let written = ctx.store.write(|tx| {
+        if let Some(mut link) = tx.ticket(local)?
+            && link.view.status == StatusClass::WaitingClient
+        {
+            link.view.status = StatusClass::ClientReplied;
+            tx.put_ticket(&link);
+            tx.mark_card_stale(local);
+        }
+        Ok(())
+    });
+    match written {
+        Ok(()) => ctx.signals.sends.notify_one(),
+        Err(error) => tracing::warn!(%error, "Cannot record the client-replied state."),
+    }
 }
 
 /// Rating, reopening and escalation: one helpdesk call each, then a refresh so the card shows what
@@ -703,9 +846,21 @@ async fn lifecycle_job(
     Ok(())
 }
 
-/// Re-reads a ticket and syncs its card and thread. Returns how long to wait before trying again
-/// when it failed.
-async fn refresh(ctx: &Context, local: LocalId, stamp: u64) -> Option<Duration> {
+/// Whether a ticket's comments moved between the mark teledesk recorded and a new one: unknown
+/// counts as moved, except that a ticket with no comment at all has nothing to read.
+fn comments_moved(recorded: Option<CommentMark>, now: CommentMark) -> bool {
+    match recorded {
+        Some(recorded) => recorded != now,
+        None => now.count > 0,
+    }
+}
+
+/// Syncs a changed ticket's card and thread: from the change's snapshot alone when its comments
+/// did not move, reading only the comments when they did, and the whole ticket when there is no
+/// snapshot (or something besides the listing asked for a full read). Returns how long to wait
+/// before trying again when it failed.
+async fn refresh(ctx: &Context, local: LocalId, dirty: Dirty) -> Option<Duration> {
+    let stamp = dirty.stamp;
     let link = match ctx.store.read().ticket(local) {
         Ok(Some(link)) => link,
         _ => {
@@ -720,8 +875,24 @@ async fn refresh(ctx: &Context, local: LocalId, stamp: u64) -> Option<Duration> 
         let _ = ctx.store.write(|tx| tx.clear_dirty(local, stamp));
         return None;
     };
-    let ticket = match with_retries(false, |_| helpdesk.get_ticket(&ticket_id)).await {
-        Ok(ticket) => ticket,
+    let read = match &dirty.snapshot {
+        Some(snapshot) if !dirty.full => {
+            if comments_moved(link.comment_mark, snapshot.comments) {
+                read_with_retries(|| helpdesk.get_comments(&ticket_id, &link.known_comments))
+                    .await
+                    .map(|comments| {
+                        sync::diff(&link, &sync::ticket_from(&link, snapshot, comments))
+                    })
+            } else {
+                Ok(sync::apply_snapshot(&link, snapshot))
+            }
+        }
+        _ => read_with_retries(|| helpdesk.get_ticket(&ticket_id))
+            .await
+            .map(|ticket| sync::diff(&link, &ticket)),
+    };
+    let sync = match read {
+        Ok(sync) => sync,
         Err(error) if error.kind() == ErrorKind::NotFound => {
             tracing::warn!(ticket = local, %error, "The ticket is gone from the helpdesk; it is no longer synced.");
             let _ = ctx.store.write(|tx| tx.clear_dirty(local, stamp));
@@ -732,7 +903,8 @@ async fn refresh(ctx: &Context, local: LocalId, stamp: u64) -> Option<Duration> 
             return Some(error.retry_after().unwrap_or_default());
         }
     };
-    let sync = sync::diff(&link, &ticket);
+    // Every comment up to the listing's mark is known now: it was read after the listing.
+    let mark = dirty.snapshot.as_ref().map(|snapshot| snapshot.comments);
     let mut replies = Vec::new();
     let mut kept = Unrecorded::new(ctx.store.files());
     for comment in &sync.replies {
@@ -792,6 +964,9 @@ async fn refresh(ctx: &Context, local: LocalId, stamp: u64) -> Option<Duration> 
         if current.view != sync.view {
             current.view = sync.view.clone();
             tx.mark_card_stale(local);
+        }
+        if mark.is_some() {
+            current.comment_mark = mark;
         }
         if current.topic.is_some() && current.topic_closed != sync.view.status.is_done() {
             current.topic_closed = sync.view.status.is_done();
@@ -907,4 +1082,50 @@ fn dead_letter(
         tracing::error!(%error, "Cannot record a dead letter.");
     }
     ctx.signals.sends.notify_one();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn mark(count: u64, at: Option<time::OffsetDateTime>) -> CommentMark {
+        CommentMark {
+            count,
+            last_added_at: at,
+        }
+    }
+
+    #[test]
+    fn comments_moved_unless_the_mark_is_the_recorded_one() {
+        let t = datetime!(2026-11-21 12:00:00 UTC);
+        assert!(!comments_moved(Some(mark(2, Some(t))), mark(2, Some(t))));
+        assert!(comments_moved(Some(mark(2, Some(t))), mark(3, Some(t))));
+        assert!(comments_moved(Some(mark(2, Some(t))), mark(1, Some(t))));
+        assert!(comments_moved(
+            Some(mark(2, Some(t))),
+            mark(2, Some(datetime!(2026-11-21 12:00:01 UTC)))
+        ));
+        // Nothing recorded: only a ticket without any comment needs no read.
+        assert!(!comments_moved(None, mark(0, None)));
+        assert!(comments_moved(None, mark(1, Some(t))));
+    }
+
+    #[test]
+    fn an_own_comment_moves_a_known_mark_by_one_at_its_time() {
+        let (t0, t1) = (
+            datetime!(2026-11-21 12:00:00 UTC),
+            datetime!(2026-11-21 12:00:05 UTC),
+        );
+        assert_eq!(
+            mark_after_own_comment(Some(mark(2, Some(t0))), Some(t1)),
+            Some(mark(3, Some(t1)))
+        );
+        assert_eq!(
+            mark_after_own_comment(Some(mark(0, None)), Some(t1)),
+            Some(mark(1, Some(t1)))
+        );
+        assert_eq!(mark_after_own_comment(Some(mark(2, Some(t0))), None), None);
+        assert_eq!(mark_after_own_comment(None, Some(t1)), None);
+    }
 }

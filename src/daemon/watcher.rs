@@ -1,5 +1,6 @@
-//! Helpdesk → dirty set. A change is recorded before the cursor moves past it (rule 1), and a poll
-//! asks only for what changed since the cursor (rule 7).
+//! Helpdesk → dirty set. A change is recorded before the cursor moves past it (rule 1), with the
+//! listing's snapshot of the ticket where the adapter gives one, and a poll asks only for what
+//! changed since the cursor (rule 7).
 
 use super::{Context, backoff};
 use std::sync::Arc;
@@ -40,7 +41,7 @@ pub(crate) async fn run(ctx: Arc<Context>, helpdesk: String, cancel: Cancellatio
                     let mut marked = 0;
                     for change in &batch.changes {
                         if let Some(local) = tx.ticket_by_helpdesk(&helpdesk, &change.ticket)? {
-                            tx.mark_dirty(local)?;
+                            tx.mark_changed(local, change.snapshot.clone())?;
                             marked += 1;
                         }
                     }

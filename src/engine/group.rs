@@ -328,6 +328,7 @@ fn add_comment(
             not_before,
             boot: 0,
             last_error: None,
+            uncertain: false,
         },
     )?;
     Ok(Outcome {
@@ -391,6 +392,7 @@ pub(crate) fn open_ticket(
         thread: None,
         topic: None,
         topic_closed: false,
+        comment_mark: None,
         source_message_id: origin.message_id,
         card_message_id: None,
         author,
@@ -437,6 +439,7 @@ pub(crate) fn open_ticket(
             not_before: now,
             boot: 0,
             last_error: None,
+            uncertain: false,
         },
     )?;
     Ok(local)

@@ -257,6 +257,7 @@ pub(crate) fn push_job(
             not_before: now,
             boot: 0,
             last_error: None,
+            uncertain: false,
         },
     )?;
     Ok(())

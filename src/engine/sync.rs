@@ -2,7 +2,7 @@
 
 use crate::model::{CommentLine, TicketLink, TicketView};
 use crate::telegram::texts::truncate;
-use teledesk_adapter::{Comment, Origin, Ticket, Visibility};
+use teledesk_adapter::{Comment, Origin, Ticket, TicketId, TicketRef, TicketSnapshot, Visibility};
 
 /// How many comments the card shows.
 pub const CARD_COMMENTS: usize = 3;
@@ -68,6 +68,47 @@ pub fn diff(link: &TicketLink, ticket: &Ticket) -> Sync {
         },
         replies,
         newly_known,
+    }
+}
+
+/// What a snapshot alone means for the card: its fields, with the comments the card already
+/// shows (the snapshot's comment mark says none were added or removed).
+pub fn apply_snapshot(link: &TicketLink, snapshot: &TicketSnapshot) -> Sync {
+    Sync {
+        view: TicketView {
+            subject: snapshot.subject.clone(),
+            description: snapshot
+                .description
+                .clone()
+                .filter(|d| !d.trim().is_empty())
+                .unwrap_or_else(|| link.view.description.clone()),
+            status: snapshot.status,
+            state: snapshot.state.clone(),
+            assignee: snapshot.assignee.clone(),
+            resolution: snapshot.resolution.clone(),
+            last_comments: link.view.last_comments.clone(),
+        },
+        replies: Vec::new(),
+        newly_known: Vec::new(),
+    }
+}
+
+/// The ticket a snapshot and the comments read for it make, for [`diff`].
+pub fn ticket_from(link: &TicketLink, snapshot: &TicketSnapshot, comments: Vec<Comment>) -> Ticket {
+    Ticket {
+        reference: TicketRef {
+            id: link.ticket_id.clone().unwrap_or(TicketId(String::new())),
+            number: link.number.clone().unwrap_or_default(),
+            url: None,
+        },
+        subject: snapshot.subject.clone(),
+        description: snapshot.description.clone().unwrap_or_default(),
+        state: snapshot.state.clone(),
+        status: snapshot.status,
+        assignee: snapshot.assignee.clone(),
+        resolution: snapshot.resolution.clone(),
+        updated_at: snapshot.updated_at,
+        comments,
     }
 }
 
@@ -158,6 +199,7 @@ mod tests {
             thread: None,
             topic: None,
             topic_closed: false,
+            comment_mark: None,
         }
     }
 
@@ -206,6 +248,68 @@ mod tests {
         assert_eq!(sync.view.last_comments[0].author, "Ann");
         assert_eq!(sync.view.status, StatusClass::InProgress);
         assert!(sync.card_changed(&link(&[])));
+    }
+
+    fn snapshot(status: StatusClass, description: Option<&str>) -> TicketSnapshot {
+        TicketSnapshot {
+            subject: "s2".into(),
+            description: description.map(str::to_owned),
+            state: "Готово".into(),
+            status,
+            assignee: Some("Пётр".into()),
+            resolution: Some("Заменили картридж".into()),
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+            comments: teledesk_adapter::CommentMark {
+                count: 2,
+                last_added_at: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_snapshot_changes_the_fields_and_keeps_the_comments_shown() {
+        let mut old = link(&["1"]);
+        old.view.last_comments = vec![CommentLine {
+            author: "Ann".into(),
+            text: "hello".into(),
+        }];
+        let sync = apply_snapshot(&old, &snapshot(StatusClass::Resolved, None));
+        assert_eq!(sync.view.status, StatusClass::Resolved);
+        assert_eq!(sync.view.state, "Готово");
+        assert_eq!(sync.view.assignee.as_deref(), Some("Пётр"));
+        assert_eq!(sync.view.resolution.as_deref(), Some("Заменили картридж"));
+        assert_eq!(sync.view.subject, "s2");
+        assert_eq!(
+            sync.view.description, "d",
+            "no description in the listing keeps ours"
+        );
+        assert_eq!(sync.view.last_comments, old.view.last_comments);
+        assert!(sync.replies.is_empty() && sync.newly_known.is_empty());
+        let described = apply_snapshot(&old, &snapshot(StatusClass::Resolved, Some("new")));
+        assert_eq!(described.view.description, "new");
+    }
+
+    #[test]
+    fn a_snapshot_with_comments_read_diffs_like_a_full_read() {
+        let comments = vec![
+            comment("1", Visibility::Public, Origin::Teledesk, "client text"),
+            comment("3", Visibility::Public, Origin::Staff, "we are on it"),
+        ];
+        let old = link(&["1"]);
+        let from_snapshot = diff(
+            &old,
+            &ticket_from(
+                &old,
+                &snapshot(StatusClass::InProgress, Some("d")),
+                comments.clone(),
+            ),
+        );
+        let mut full = ticket(comments);
+        full.subject = "s2".into();
+        full.state = "Готово".into();
+        full.assignee = Some("Пётр".into());
+        full.resolution = Some("Заменили картридж".into());
+        assert_eq!(from_snapshot, diff(&old, &full));
     }
 
     #[test]

@@ -17,8 +17,8 @@ pub use counts::Counts;
 pub use files::{Shelf, StoredFiles, Unrecorded};
 
 use crate::model::{
-    AlbumItem, DeadLetter, Dialogue, DmState, Job, LocalId, Outgoing, PendingForward, Submission,
-    TicketLink,
+    AlbumItem, DeadLetter, Dialogue, Dirty, DmState, Job, LocalId, Outgoing, PendingForward,
+    Submission, TicketLink,
 };
 use keys::{Space, i32_key, i64_key, u64_key};
 use serde::Serialize;
@@ -745,28 +745,50 @@ impl Tx<'_> {
 
     // --- tickets to re-read from the helpdesk ------------------------------------------
 
-    /// Marks a ticket for re-reading. The stamp lets a refresh that started before this mark
-    /// leave it in place (see [`Tx::clear_dirty`]).
+    /// Marks a ticket for re-reading in full. The stamp lets a refresh that started before this
+    /// mark leave it in place (see [`Tx::clear_dirty`]).
     pub fn mark_dirty(&mut self, local: LocalId) -> Result<()> {
+        self.mark_changed(local, None)
+    }
+
+    /// Marks a ticket as changed in the helpdesk: with the listing's snapshot of it, which
+    /// replaces an older one, or without (the whole ticket is to be read). A mark for a full read
+    /// stays one until a refresh clears it.
+    pub fn mark_changed(
+        &mut self,
+        local: LocalId,
+        snapshot: Option<teledesk_adapter::TicketSnapshot>,
+    ) -> Result<()> {
         let stamp = self.next_seq()?;
-        self.put(Space::Dirty, &u64_key(local), &stamp);
+        let earlier = self.get::<Dirty>(Space::Dirty, &u64_key(local))?;
+        let full = snapshot.is_none() || earlier.as_ref().is_some_and(|d| d.full);
+        let snapshot = snapshot.or(earlier.and_then(|d| d.snapshot));
+        let mark = Dirty {
+            stamp,
+            full,
+            snapshot,
+        };
+        self.put(Space::Dirty, &u64_key(local), &mark);
         Ok(())
     }
 
     /// Clears the mark, unless the ticket was marked again after `stamp` was read.
     pub fn clear_dirty(&mut self, local: LocalId, stamp: u64) -> Result<()> {
-        if self.get::<u64>(Space::Dirty, &u64_key(local))? == Some(stamp) {
+        if self
+            .get::<Dirty>(Space::Dirty, &u64_key(local))?
+            .is_some_and(|d| d.stamp == stamp)
+        {
             self.delete(Space::Dirty, &u64_key(local));
         }
         Ok(())
     }
 
-    /// Tickets to re-read, with their stamps.
-    pub fn dirty(&self) -> Result<Vec<(LocalId, u64)>> {
+    /// Tickets to re-read, with why.
+    pub fn dirty(&self) -> Result<Vec<(LocalId, Dirty)>> {
         Ok(self
-            .scan::<u64>(Space::Dirty, &[])?
+            .scan::<Dirty>(Space::Dirty, &[])?
             .into_iter()
-            .map(|(key, stamp)| (keys::read_u64(&key), stamp))
+            .map(|(key, mark)| (keys::read_u64(&key), mark))
             .collect())
     }
 

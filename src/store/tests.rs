@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::{Job, JobKind, Outgoing, SendAction};
+use crate::model::{Dirty, Job, JobKind, Outgoing, SendAction};
 use teledesk_adapter::IdempotencyKey;
 use time::OffsetDateTime;
 
@@ -18,6 +18,7 @@ fn job(n: i32) -> Job {
         not_before: OffsetDateTime::UNIX_EPOCH,
         boot: 1,
         last_error: None,
+        uncertain: false,
     }
 }
 
@@ -560,4 +561,75 @@ fn unreadable_queue_records_are_set_aside_and_the_rest_goes_on() {
     )));
     assert_eq!(store.counts().dead, 2);
     assert_eq!(store.counts().jobs, 1);
+}
+
+fn snapshot(state: &str, count: u64) -> teledesk_adapter::TicketSnapshot {
+    teledesk_adapter::TicketSnapshot {
+        subject: "s".into(),
+        description: None,
+        state: state.into(),
+        status: teledesk_adapter::StatusClass::InProgress,
+        assignee: None,
+        resolution: None,
+        updated_at: OffsetDateTime::UNIX_EPOCH,
+        comments: teledesk_adapter::CommentMark {
+            count,
+            last_added_at: None,
+        },
+    }
+}
+
+#[test]
+fn a_newer_snapshot_replaces_an_older_and_a_full_read_stays_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .write(|tx| {
+            tx.mark_changed(1, Some(snapshot("a", 0)))?;
+            tx.mark_changed(1, Some(snapshot("b", 1)))?;
+            tx.mark_changed(2, Some(snapshot("c", 0)))?;
+            tx.mark_dirty(2)?;
+            tx.mark_changed(2, Some(snapshot("d", 0)))?;
+            Ok(())
+        })
+        .unwrap();
+    let dirty = store.read().dirty().unwrap();
+    let (one, two) = (&dirty[0].1, &dirty[1].1);
+    assert!(!one.full, "only snapshots: no full read");
+    assert_eq!(one.snapshot.as_ref().map(|s| s.state.as_str()), Some("b"));
+    assert!(two.full, "a full mark stays until a refresh clears it");
+    assert_eq!(two.snapshot.as_ref().map(|s| s.state.as_str()), Some("d"));
+    // A refresh that read an older mark leaves the newer one.
+    let stamp = one.stamp;
+    store
+        .write(|tx| {
+            tx.mark_changed(1, Some(snapshot("e", 1)))?;
+            tx.clear_dirty(1, stamp)
+        })
+        .unwrap();
+    assert_eq!(store.read().dirty().unwrap().len(), 2);
+}
+
+#[test]
+fn a_dirty_mark_stored_as_a_bare_stamp_reads_as_a_full_read() {
+    let mark: Dirty = serde_json::from_str("17").expect("an old mark loads");
+    assert_eq!(
+        mark,
+        Dirty {
+            stamp: 17,
+            full: true,
+            snapshot: None
+        }
+    );
+    let job: Job = serde_json::from_value(serde_json::json!({
+        "kind": serde_json::to_value(&job(1).kind).unwrap(),
+        "attempts": 2,
+        "not_before": "2026-11-21T12:00:00Z",
+        "boot": 1,
+    }))
+    .expect("an old job loads");
+    assert!(
+        job.uncertain,
+        "an old failed job must look before writing again"
+    );
 }

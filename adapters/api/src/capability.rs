@@ -1,5 +1,7 @@
 //! What an adapter declares it can do.
 
+use std::time::Duration;
+
 /// The capabilities of an adapter, declared once when it is built and shown in its README.
 ///
 /// Plain flags and limits, named after what they allow (not `non_exhaustive`, so adapters can
@@ -36,6 +38,38 @@ pub struct Capability {
     pub native_rating: bool,
     /// A follow-up ticket is linked to the closed one natively (a relation), not only by text.
     pub native_link: bool,
+    /// Every change [`crate::Helpdesk::changes_since`] reports carries a
+    /// [`crate::Change::snapshot`] read from the listing itself, so a change whose comments did
+    /// not move costs the daemon no request.
+    pub change_snapshot: bool,
+    /// The vendor's documented rate limit for one credential, when it documents one (Kaiten: 5
+    /// requests per second); `None` for a self-hosted helpdesk that limits nothing by itself.
+    /// The daemon sizes how many tickets it works on at once from it.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A rate limit as a vendor documents it: `requests` per `per`, for one credential.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RateLimit {
+    /// How many requests a window takes (also the burst a client may send at once).
+    pub requests: u32,
+    /// The window.
+    pub per: Duration,
+}
+
+impl RateLimit {
+    /// `requests` per second.
+    pub const fn per_second(requests: u32) -> Self {
+        Self {
+            requests,
+            per: Duration::from_secs(1),
+        }
+    }
+
+    /// The average rate the limit allows, in requests per second.
+    pub fn requests_per_second(self) -> f64 {
+        f64::from(self.requests) / self.per.as_secs_f64().max(f64::EPSILON)
+    }
 }
 
 impl Capability {
@@ -56,6 +90,8 @@ impl Capability {
             priority: false,
             native_rating: false,
             native_link: false,
+            change_snapshot: false,
+            rate_limit: None,
         }
     }
 }

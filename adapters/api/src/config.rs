@@ -11,9 +11,10 @@ use time::UtcOffset;
 pub type ConfigTable = serde_json::Map<String, serde_json::Value>;
 
 /// Keys of every `[helpdesks.<name>]` table that the daemon reads itself (`kind` picks the
-/// adapter, `poll_interval` paces polling); an adapter accepts and ignores them, typically by
-/// passing them as `ignored` to [`TableReader::reject_unknown`].
-pub const DAEMON_KEYS: &[&str] = &["kind", "poll_interval"];
+/// adapter, `poll_interval` paces polling, `max_in_flight` bounds the tickets worked on at once);
+/// an adapter accepts and ignores them, typically by passing them as `ignored` to
+/// [`TableReader::reject_unknown`].
+pub const DAEMON_KEYS: &[&str] = &["kind", "poll_interval", "max_in_flight"];
 
 /// One problem found in a config table.
 ///

@@ -74,7 +74,7 @@ impl Cursor {
             }
             seen.push((ticket.clone(), stamp));
             newest = Some(newest.map_or(updated_at, |n| n.max(updated_at)));
-            changes.push(Change { ticket, updated_at });
+            changes.push(Change::new(ticket, updated_at));
         }
         changes.sort_by_key(|c| c.updated_at);
         // Two changes of one ticket in one poll are one piece of work.

@@ -9,7 +9,8 @@
 //! only what is its own, described by a [`VendorApi`].
 
 use crate::{
-    Content, Error, ErrorKind, RequestPacer, Result, Spool, decode_json, parse_retry_after,
+    Content, Error, ErrorKind, Priority, RequestPacer, Result, Spool, decode_json,
+    parse_retry_after, work,
 };
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{ClientBuilder, IntoUrl, Method, RequestBuilder, Response};
@@ -46,7 +47,9 @@ pub struct VendorApi {
 /// A paced HTTP client of one helpdesk instance.
 ///
 /// Shared by all tasks of an adapter (`&self`); the pacer spaces every paced request of the
-/// instance, whichever task sends it.
+/// instance, whichever task sends it. A request's [`Priority`] at the pacer is the one the daemon
+/// gave the call ([`work::client_work`]), else its method's: reads are background work, writes a
+/// client's.
 #[derive(Debug)]
 pub struct HttpClient {
     http: reqwest::Client,
@@ -66,7 +69,8 @@ fn shared_pacers() -> &'static Mutex<SharedPacers> {
 type SharedPacers = HashMap<(&'static str, u64), Weak<RequestPacer>>;
 
 impl HttpClient {
-    /// A client for `vendor` allowing `requests_per_second`.
+    /// A client for `vendor` allowing `requests_per_second`, with a burst of one second's worth
+    /// (at least one request; see [`HttpClient::with_burst`] for a vendor that documents its own).
     ///
     /// `configure` adds what is the vendor's own (a request timeout, a redirect policy) to a
     /// builder that already has [`CONNECT_TIMEOUT`] and the user agent.
@@ -91,9 +95,20 @@ impl HttpClient {
         })?;
         Ok(Self {
             http,
-            pacer: Arc::new(RequestPacer::new(requests_per_second)),
+            pacer: Arc::new(RequestPacer::with_burst(
+                requests_per_second,
+                one_seconds_worth(requests_per_second),
+            )),
             vendor,
         })
+    }
+
+    /// Lets `burst` requests go at once (the bucket's size), keeping `requests_per_second` on
+    /// average: for a vendor whose documented limit says how many requests a window takes.
+    /// Call it before [`HttpClient::pace_with_credential`].
+    pub fn with_burst(mut self, requests_per_second: f64, burst: u32) -> Self {
+        self.pacer = Arc::new(RequestPacer::with_burst(requests_per_second, burst));
+        self
     }
 
     /// Makes this client share its pacer with every other client of the same vendor built with
@@ -139,20 +154,43 @@ impl HttpClient {
 
     /// Waits for the pacer and sends, returning whatever the server answered: for a vendor client
     /// that must look at a refusal itself (an expired session) before [`HttpClient::check`].
+    ///
+    /// A write request (any method but `GET`/`HEAD`) that may have reached the helpdesk is noted
+    /// for [`work::client_work`]: one answered with success or with a 5xx, or whose answer was
+    /// lost. A 4xx (the helpdesk refused, 429 included) or a connection that never opened wrote
+    /// nothing.
     pub async fn execute(&self, op: &'static str, builder: RequestBuilder) -> Result<Response> {
-        self.pacer.ready().await;
-        builder.send().await.map_err(|e| transport_error(op, e))
+        let request = builder.build().map_err(|e| transport_error(op, e))?;
+        let writes = !matches!(*request.method(), Method::GET | Method::HEAD);
+        let priority = work::current_priority().unwrap_or(if writes {
+            Priority::Client
+        } else {
+            Priority::Background
+        });
+        self.pacer.ready_as(priority).await;
+        let sent = self.http.execute(request).await;
+        if writes {
+            let refused = match &sent {
+                Ok(response) => response.status().is_client_error(),
+                Err(error) => error.is_connect(),
+            };
+            if !refused {
+                work::note_possible_write();
+            }
+        }
+        sent.map_err(|e| transport_error(op, e))
     }
 
     /// Passes a successful answer through; turns any other into the vendor's [`Error`], holding
     /// every caller back first when it was a 429. A successful answer that used the last request
-    /// of the quota ([`quota_exhausted_for`]) holds every caller until the reset, so the next
-    /// request waits instead of being refused.
+    /// of the quota ([`quota_exhausted_for`]) while the pacer still counts requests free (someone
+    /// else spends the same quota) holds every caller until the reset, so the next request waits
+    /// instead of being refused.
     pub async fn check(&self, op: &'static str, response: Response) -> Result<Response> {
         let status = response.status();
         if status.is_success() {
             if let Some(wait) = quota_exhausted_for(response.headers(), OffsetDateTime::now_utc()) {
-                self.pacer.hold_for(wait);
+                self.pacer.hold_if_exhausted(wait);
             }
             return Ok(response);
         }
@@ -278,6 +316,12 @@ fn unnamed_part(op: &'static str, content: &Content) -> Result<reqwest::multipar
             reqwest::multipart::Part::stream_with_length(content_body(op, content)?, content.len())
         }
     })
+}
+
+/// One second's worth of requests, at least one: the burst of a vendor that documents none.
+fn one_seconds_worth(requests_per_second: f64) -> u32 {
+    // Saturating float-to-int cast: a huge rate gives a huge burst, NaN none.
+    (requests_per_second.floor() as u32).max(1)
 }
 
 /// A connection failure or timeout as an [`ErrorKind::Unavailable`] error: the request may or may
@@ -491,6 +535,51 @@ mod tests {
         let held = tokio::time::Instant::now();
         b.pacer.ready().await;
         assert_eq!(held.elapsed(), Duration::from_secs(3));
+    }
+
+    /// A one-shot server answering every connection with `status`.
+    async fn answering(status: u16) -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let addr = listener.local_addr().expect("its address");
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}"
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn only_writes_the_helpdesk_may_have_taken_are_traced() {
+        static TRACED: VendorApi = VendorApi {
+            kind: "test-traced",
+            name: "Test",
+            retry_after: retry_after_header,
+            parse_error: Error::from_status,
+        };
+        let client = HttpClient::new(&TRACED, 1000.0, |b| b).expect("a client");
+        let trace = |method: Method, status: u16| {
+            let client = &client;
+            async move {
+                let addr = answering(status).await;
+                let builder = client.request(method, format!("http://{addr}/x"));
+                let (_, trace) = work::client_work(client.send("op", builder)).await;
+                trace.may_have_written
+            }
+        };
+        assert!(trace(Method::POST, 200).await, "a written comment");
+        assert!(trace(Method::PATCH, 503).await, "a 5xx may have written");
+        assert!(!trace(Method::POST, 429).await, "a 429 wrote nothing");
+        assert!(!trace(Method::POST, 400).await, "a refusal wrote nothing");
+        assert!(!trace(Method::GET, 200).await, "a read writes nothing");
     }
 
     #[tokio::test]

@@ -7,16 +7,19 @@
 //!
 //! The crate holds:
 //! - the trait ([`Helpdesk`]) and the domain types it speaks ([`TicketDraft`], [`Ticket`],
-//!   [`Comment`], [`Visibility`], [`Origin`], [`StatusClass`], [`Change`], [`Cursor`]);
-//! - the declared [`Capability`] flags of an adapter;
+//!   [`Comment`], [`Visibility`], [`Origin`], [`StatusClass`], [`Change`] with its
+//!   [`TicketSnapshot`], [`Cursor`]);
+//! - the declared [`Capability`] flags of an adapter, and its vendor's documented [`RateLimit`];
 //! - one [`Error`] type whose [`ErrorKind`] and temporary flag decide whether a caller retries;
 //! - small shared helpers every adapter needs: [`Secret`] (a string that never prints),
-//!   [`RequestPacer`] (client-side rate limiting that honours `Retry-After`, read by
-//!   [`parse_retry_after`]), [`decode_json`] (a vendor's answer, or an error quoting it),
+//!   [`RequestPacer`] (client-side rate limiting with the vendor's burst, client work ahead of
+//!   background work, honouring `Retry-After`, read by [`parse_retry_after`]), [`decode_json`] (a vendor's answer, or an error quoting it),
 //!   [`ConfigProblem`] (one validation finding, named by its config key) and [`TableReader`] (reads
 //!   a config table, collecting every problem, with the checks all adapters share);
 //! - [`content`]: file bytes held in memory when small and spooled to disk when large
 //!   ([`Content`], [`Spool`]), so that many large files never fill the memory;
+//! - [`work`]: how the daemon marks a call as a client's work and learns whether it may have
+//!   written anything (so a retry looks for an earlier write only when one may exist);
 //! - [`lenient`]: serde helpers that read vendor lists tolerantly, so one entry an adapter does
 //!   not understand is skipped instead of making a whole ticket unreadable;
 //! - [`text`]: the plain-text pieces several vendors write into their helpdesk and read back the
@@ -39,20 +42,22 @@ mod pacer;
 mod secret;
 pub mod text;
 mod types;
+pub mod work;
 
-pub use capability::Capability;
+pub use capability::{Capability, RateLimit};
 pub use config::{
     ConfigProblem, ConfigTable, DAEMON_KEYS, TableReader, UrlWording, parse_utc_offset,
 };
 pub use content::{Content, ContentReader, ContentWriter, Spool};
 pub use cursor::{Cursor, DEFAULT_OVERLAP};
 pub use error::{Error, ErrorKind, Result, decode_json};
-pub use pacer::{RequestPacer, parse_retry_after};
+pub use pacer::{Priority, RequestPacer, parse_retry_after};
 pub use secret::Secret;
 pub use types::{
-    Attachment, AttachmentRef, Change, ChangeBatch, Comment, CommentDraft, CommentId, Escalation,
-    IdempotencyKey, Identity, NoteDraft, Origin, Rating, RatingStored, Requester, StatusClass,
-    Ticket, TicketDraft, TicketId, TicketRef, Visibility, WebhookRequest,
+    Attachment, AttachmentRef, Change, ChangeBatch, Comment, CommentDraft, CommentId, CommentMark,
+    Escalation, IdempotencyKey, Identity, NoteDraft, Origin, Rating, RatingStored, Requester,
+    StatusClass, Ticket, TicketDraft, TicketId, TicketRef, TicketSnapshot, Visibility,
+    WebhookRequest, WrittenComment,
 };
 
 use async_trait::async_trait;
@@ -112,13 +117,47 @@ pub trait Helpdesk: Send + Sync {
     /// daemon can recognise it when it comes back from [`Helpdesk::get_ticket`] (no echo).
     async fn add_comment(&self, ticket: &TicketId, draft: &CommentDraft) -> Result<CommentId>;
 
+    /// Adds a client comment like [`Helpdesk::add_comment`] (idempotent by `draft.key` when
+    /// `draft.retry` is set) and also tells the server's creation time of the comment, which lets
+    /// the daemon recognise its own write in the next [`Change::snapshot`] without reading the
+    /// comments.
+    ///
+    /// The default calls [`Helpdesk::add_comment`] and knows no time; adapters that declare
+    /// [`Capability::change_snapshot`] override it with the time their write's answer carries.
+    async fn write_comment(
+        &self,
+        ticket: &TicketId,
+        draft: &CommentDraft,
+    ) -> Result<WrittenComment> {
+        Ok(WrittenComment {
+            id: self.add_comment(ticket, draft).await?,
+            created_at: None,
+        })
+    }
+
     /// Reads a ticket with its state and all comments visible to the integration account.
     ///
     /// Internal notes must come back with [`Visibility::Internal`] (or not at all), never as public;
     /// comments teledesk wrote must come back with [`Origin::Teledesk`].
     async fn get_ticket(&self, ticket: &TicketId) -> Result<Ticket>;
 
+    /// Reads a ticket's comments, as [`Helpdesk::get_ticket`] returns them in
+    /// [`Ticket::comments`], for a change whose [`Change::snapshot`] already gave the ticket's
+    /// fields.
+    ///
+    /// `known` lists comments the caller already handled: their attachments may come back empty
+    /// when finding them costs the adapter another request (a vendor that lists a comment's files
+    /// only on the ticket), since the caller never forwards them again. Every other comment comes
+    /// back complete. The default reads the whole ticket.
+    async fn get_comments(&self, ticket: &TicketId, known: &[CommentId]) -> Result<Vec<Comment>> {
+        let _ = known;
+        Ok(self.get_ticket(ticket).await?.comments)
+    }
+
     /// Lists the tickets changed since `cursor`, and the cursor to ask with next time.
+    ///
+    /// Where the adapter declares [`Capability::change_snapshot`], each change carries the
+    /// ticket's fields as the listing showed them ([`Change::snapshot`]).
     ///
     /// Costs O(changes): one search by update time, never a re-read of every open ticket. The
     /// returned cursor is the newest *server* timestamp seen, and the adapter re-asks with an overlap

@@ -385,6 +385,84 @@ pub struct Change {
     /// The server's update time of that change (UTC).
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// The ticket as the listing that reported the change showed it, so the daemon need not read
+    /// it: present on every change when the adapter declares
+    /// [`crate::Capability::change_snapshot`], `None` otherwise (the daemon then reads the
+    /// ticket with [`crate::Helpdesk::get_ticket`]).
+    ///
+    /// The daemon compares the snapshot's [`TicketSnapshot::comments`] with the mark it recorded
+    /// when it last knew every comment: equal means no comment was added or removed, and the
+    /// change costs no request at all; different means it reads the comments
+    /// ([`crate::Helpdesk::get_comments`]), and only them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<TicketSnapshot>,
+}
+
+impl Change {
+    /// A change without a snapshot: the daemon reads the ticket.
+    pub fn new(ticket: TicketId, updated_at: OffsetDateTime) -> Self {
+        Self {
+            ticket,
+            updated_at,
+            snapshot: None,
+        }
+    }
+}
+
+/// How many comments a ticket has and when the newest was added, as the helpdesk's ticket
+/// listing shows them: enough to tell whether the comments moved without reading them.
+///
+/// Two marks of one ticket are equal when no comment was added or removed in between (an added
+/// one moves the time, a removed one the count). What counts is the helpdesk's own count
+/// (internal notes included where it counts them); the daemon compares marks, never the count
+/// with the comments it read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CommentMark {
+    /// The number of comments the helpdesk counts on the ticket.
+    pub count: u64,
+    /// When the newest comment was added (UTC); `None` when none ever was.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_added_at: Option<OffsetDateTime>,
+}
+
+/// A ticket's fields as the change listing shows them: [`Ticket`] without the comments, whose
+/// [`CommentMark`] stands in for them.
+///
+/// Each field must read exactly as [`crate::Helpdesk::get_ticket`] would read it at the same
+/// moment (the conformance suite compares them), so that the daemon can show a status change
+/// from the listing alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketSnapshot {
+    /// The subject.
+    pub subject: String,
+    /// The description as plain text, when the listing carries it; `None` leaves the one the
+    /// daemon has.
+    pub description: Option<String>,
+    /// The vendor's own name of the current state.
+    pub state: String,
+    /// The class the state maps to.
+    pub status: StatusClass,
+    /// The responsible staff member's name, if any.
+    pub assignee: Option<String>,
+    /// The resolution text, once the helpdesk has one.
+    pub resolution: Option<String>,
+    /// The server's last-update time (UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// Where the ticket's comments stand.
+    pub comments: CommentMark,
+}
+
+/// What [`crate::Helpdesk::write_comment`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrittenComment {
+    /// The id of the comment (the earlier one, when a retry found it).
+    pub id: CommentId,
+    /// The server's creation time of the comment (UTC), when its answer says: with it the
+    /// daemon recognises its own comment in the next [`TicketSnapshot::comments`] and reads
+    /// nothing for it.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub created_at: Option<OffsetDateTime>,
 }
 
 /// The answer to one [`crate::Helpdesk::changes_since`] call.

@@ -62,6 +62,10 @@ pub const CAPABILITY: Capability = Capability {
     native_rating: true,
     // `Ticket_Ticket` "linked to".
     native_link: true,
+    // The listing names tickets only; a change is read with `get_ticket`.
+    change_snapshot: false,
+    // Self-hosted: no limit of its own; `requests_per_second` protects the server.
+    rate_limit: None,
 };
 
 /// Search option ids of `Ticket` (`GET /listSearchOptions/Ticket`).

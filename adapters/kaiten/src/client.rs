@@ -34,10 +34,15 @@ impl KaitenClient {
     /// A client for the configured site.
     pub fn new(config: &KaitenConfig) -> Result<Self> {
         // Kaiten's limit belongs to the token (a user's token works for all their companies), so
-        // helpdesk tables that share one token share one pace.
+        // helpdesk tables that share one token share one pace; its burst is the documented
+        // requests per window.
+        let burst = crate::CAPABILITY
+            .rate_limit
+            .map_or(1, |limit| limit.requests);
         let http = HttpClient::new(&KAITEN, config.requests_per_second, |b| {
             b.timeout(REQUEST_TIMEOUT)
         })?
+        .with_burst(config.requests_per_second, burst)
         .pace_with_credential(config.token.expose());
         Ok(Self {
             http,

@@ -26,11 +26,16 @@
 //! A poll therefore costs `2 + ⌈changed / 100⌉` list requests (one more per extra page of either
 //! feed) plus at most `1 + SWEEP_CARDS` for the sweep, whatever the number of open tickets. None of
 //! the feeds is filtered by board or space: a card staff move elsewhere keeps being watched.
+//!
+//! Every feed lists whole cards (column, members, properties, `comments_total`,
+//! `comment_last_added_at`), and the poll hands each reported card back with its change, so the
+//! adapter can snapshot the ticket from the listing instead of reading it again.
 
 use crate::client::KaitenClient;
 use crate::map;
 use crate::model;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use teledesk_adapter::{
     Change, ChangeBatch, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Result, TicketId,
 };
@@ -68,8 +73,16 @@ struct Sweep {
     prints: Vec<(i64, u64, u32)>,
 }
 
+/// The cards a poll listed, newest reading of each, by id: only those the listing showed whole
+/// ([`model::ListedCard::complete`]).
+pub type Listed = HashMap<i64, model::Card>;
+
 /// One poll of all three feeds; see the module docs.
-pub async fn changes_since(client: &KaitenClient, cursor: &Cursor) -> Result<ChangeBatch> {
+pub async fn changes_since(
+    client: &KaitenClient,
+    cursor: &Cursor,
+) -> Result<(ChangeBatch, Listed)> {
+    let mut listed = Listed::new();
     let (Some(since), Some(from)) = (cursor.since, cursor.query_from(DEFAULT_OVERLAP)) else {
         // A first poll starts now: replaying the company's history would flood Telegram.
         let now = OffsetDateTime::now_utc();
@@ -78,10 +91,13 @@ pub async fn changes_since(client: &KaitenClient, cursor: &Cursor) -> Result<Cha
             comments: Some(Cursor::starting_at(now)),
             sweep: Sweep::default(),
         })?);
-        return Ok(ChangeBatch {
-            changes: Vec::new(),
-            cursor,
-        });
+        return Ok((
+            ChangeBatch {
+                changes: Vec::new(),
+                cursor,
+            },
+            listed,
+        ));
     };
     let mut state: FeedState = cursor
         .vendor
@@ -89,7 +105,7 @@ pub async fn changes_since(client: &KaitenClient, cursor: &Cursor) -> Result<Cha
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default();
 
-    let updated = updated_cards(client, from).await?;
+    let updated = updated_cards(client, from, &mut listed).await?;
     let (mut changes, mut next) = cursor.advance(updated, DEFAULT_OVERLAP);
 
     // A cursor stored before the comment feed existed starts it where the main feed stands.
@@ -98,23 +114,37 @@ pub async fn changes_since(client: &KaitenClient, cursor: &Cursor) -> Result<Cha
         .take()
         .unwrap_or_else(|| Cursor::starting_at(since));
     let comments_from = comments.query_from(DEFAULT_OVERLAP).unwrap_or(since);
-    let commented = commented_cards(client, comments_from).await?;
+    let commented = commented_cards(client, comments_from, &mut listed).await?;
     let (commented, comments) = comments.advance(commented, DEFAULT_OVERLAP);
     state.comments = Some(comments);
 
-    let swept = sweep(client, &mut state.sweep).await?;
+    let swept = sweep(client, &mut state.sweep, &mut listed).await?;
 
     changes.extend(commented);
     changes.extend(
         swept
             .into_iter()
-            .map(|(ticket, updated_at)| Change { ticket, updated_at }),
+            .map(|(ticket, updated_at)| Change::new(ticket, updated_at)),
     );
     next.vendor = Some(state_json(&state)?);
-    Ok(ChangeBatch {
-        changes: one_per_ticket(changes),
-        cursor: next,
-    })
+    let changes = one_per_ticket(changes);
+    let reported: std::collections::HashSet<&str> =
+        changes.iter().map(|c| c.ticket.0.as_str()).collect();
+    listed.retain(|id, _| reported.contains(id.to_string().as_str()));
+    Ok((
+        ChangeBatch {
+            changes,
+            cursor: next,
+        },
+        listed,
+    ))
+}
+
+/// Keeps the listing's reading of `card` when it is whole; a later reading replaces an earlier.
+fn keep(listed: &mut Listed, card: &model::ListedCard) {
+    if card.complete {
+        listed.insert(card.card.id, card.card.clone());
+    }
 }
 
 fn state_json(state: &FeedState) -> Result<serde_json::Value> {
@@ -146,6 +176,7 @@ fn ticket(card: &model::Card) -> TicketId {
 async fn updated_cards(
     client: &KaitenClient,
     from: OffsetDateTime,
+    listed: &mut Listed,
 ) -> Result<Vec<(TicketId, OffsetDateTime)>> {
     let mut items = Vec::new();
     let mut bound = from;
@@ -159,7 +190,11 @@ async fn updated_cards(
             ("limit", PAGE_SIZE.to_string()),
             ("offset", at_bound.to_string()),
         ];
-        let page: Vec<model::Card> = client.get(OP, "/cards", &query).await?;
+        let page: Vec<model::ListedCard> = client.get(OP, "/cards", &query).await?;
+        for listed_card in &page {
+            keep(listed, listed_card);
+        }
+        let page: Vec<model::Card> = page.into_iter().map(|l| l.card).collect();
         items.extend(page.iter().map(|card| (ticket(card), card.updated)));
         let Some(last) = page.last().map(|card| card.updated) else {
             return Ok(items);
@@ -189,6 +224,7 @@ async fn updated_cards(
 async fn commented_cards(
     client: &KaitenClient,
     from: OffsetDateTime,
+    listed: &mut Listed,
 ) -> Result<Vec<(TicketId, OffsetDateTime)>> {
     let mut items = Vec::new();
     let mut offset = 0;
@@ -199,13 +235,16 @@ async fn commented_cards(
             ("limit", PAGE_SIZE.to_string()),
             ("offset", offset.to_string()),
         ];
-        let page: Vec<model::Card> = client.get(OP, "/cards", &query).await?;
+        let page: Vec<model::ListedCard> = client.get(OP, "/cards", &query).await?;
         let count = page.len();
-        for card in page {
+        for listed_card in page {
             // Cards without comments sort after every commented one (kaiten-rs reads one page
             // this way); an older comment ends the feed too.
-            match card.comment_last_added_at {
-                Some(at) if at >= from => items.push((ticket(&card), at)),
+            match listed_card.card.comment_last_added_at {
+                Some(at) if at >= from => {
+                    keep(listed, &listed_card);
+                    items.push((ticket(&listed_card.card), at));
+                }
                 _ => return Ok(items),
             }
         }
@@ -238,6 +277,7 @@ fn is_teledesk_card(card: &model::Card) -> bool {
 async fn sweep(
     client: &KaitenClient,
     sweep: &mut Sweep,
+    listed: &mut Listed,
 ) -> Result<Vec<(TicketId, OffsetDateTime)>> {
     let query = [
         // Open cards only: a responsible changed on a closed ticket is not worth a request.
@@ -262,7 +302,8 @@ async fn sweep(
     }
     let mut changed = Vec::new();
     for card_id in chosen {
-        let card: model::Card = match client.get(OP, &format!("/cards/{card_id}"), &[]).await {
+        let card: model::ListedCard = match client.get(OP, &format!("/cards/{card_id}"), &[]).await
+        {
             Ok(card) => card,
             // Deleted, or no longer visible to the integration user, since it was listed.
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::PermissionDenied) => {
@@ -270,6 +311,7 @@ async fn sweep(
             }
             Err(e) => return Err(e),
         };
+        let model::ListedCard { card, complete } = card;
         let print = fingerprint(&card);
         let lap = sweep.lap;
         match sweep.prints.iter_mut().find(|(id, _, _)| *id == card.id) {
@@ -285,6 +327,8 @@ async fn sweep(
                 changed.push((ticket(&card), card.updated));
             }
         }
+        // The full card is the freshest reading of it this poll.
+        keep(listed, &model::ListedCard { card, complete });
     }
     sweep.offset += examined;
     if examined == page.len() && page.len() < PAGE_SIZE {
@@ -334,10 +378,10 @@ mod tests {
     use super::*;
 
     fn change(id: &str, secs: i64) -> Change {
-        Change {
-            ticket: TicketId(id.to_owned()),
-            updated_at: OffsetDateTime::from_unix_timestamp(secs).expect("a time"),
-        }
+        Change::new(
+            TicketId(id.to_owned()),
+            OffsetDateTime::from_unix_timestamp(secs).expect("a time"),
+        )
     }
 
     #[test]

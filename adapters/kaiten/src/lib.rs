@@ -22,9 +22,10 @@ use reqwest::Method;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use teledesk_adapter::{
-    Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
-    ConfigTable, Cursor, Error, ErrorKind, Escalation, Helpdesk, Identity, NoteDraft, Result,
-    StatusClass, Ticket, TicketDraft, TicketId, TicketRef, lenient::Lenient, text,
+    Attachment, AttachmentRef, Capability, ChangeBatch, Comment, CommentDraft, CommentId,
+    ConfigProblem, ConfigTable, Cursor, Error, ErrorKind, Escalation, Helpdesk, Identity,
+    NoteDraft, RateLimit, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
+    Visibility, WrittenComment, lenient::Lenient, text,
 };
 use tokio::sync::OnceCell;
 
@@ -53,6 +54,11 @@ pub const CAPABILITY: Capability = Capability {
     // Kaiten has parent/child cards, but linking them is not wired up: the follow-up names the
     // original in its description.
     native_link: false,
+    // The card list carries column, members, properties, `comments_total` and
+    // `comment_last_added_at`.
+    change_snapshot: true,
+    // developers.kaiten.ru: 5 requests per second per token, 429 beyond.
+    rate_limit: Some(RateLimit::per_second(5)),
 };
 
 /// Kaiten's title limit is undocumented; long subjects are cut to stay clear of a 400.
@@ -533,6 +539,18 @@ impl Helpdesk for KaitenAdapter {
     }
 
     async fn add_comment(&self, ticket: &TicketId, draft: &CommentDraft) -> Result<CommentId> {
+        self.write_comment(ticket, draft)
+            .await
+            .map(|written| written.id)
+    }
+
+    /// The comment's `created`, from the answer to the write (or the earlier comment a retry
+    /// found).
+    async fn write_comment(
+        &self,
+        ticket: &TicketId,
+        draft: &CommentDraft,
+    ) -> Result<WrittenComment> {
         const OP: &str = "add_comment";
         let card_id = card_id(OP, ticket)?;
         if draft.retry {
@@ -543,7 +561,10 @@ impl Helpdesk for KaitenAdapter {
                     && c.author_id == Some(me)
                     && map::has_footer_for(&c.text, draft.key.as_str())
             }) {
-                return Ok(CommentId(earlier.id.to_string()));
+                return Ok(WrittenComment {
+                    id: CommentId(earlier.id.to_string()),
+                    created_at: Some(earlier.created),
+                });
             }
         }
         // Non-restricted tenants cannot attach files to a comment, so they go on the card and the
@@ -570,7 +591,39 @@ impl Helpdesk for KaitenAdapter {
                 &body,
             )
             .await?;
-        Ok(CommentId(comment.id.to_string()))
+        Ok(WrittenComment {
+            id: CommentId(comment.id.to_string()),
+            created_at: Some(comment.created),
+        })
+    }
+
+    /// `GET /cards/{id}/comments`, plus `GET /cards/{id}` only when a comment not in `known`
+    /// may be a public staff reply: Kaiten lists a comment's files on the card alone.
+    async fn get_comments(&self, ticket: &TicketId, known: &[CommentId]) -> Result<Vec<Comment>> {
+        const OP: &str = "get_comments";
+        let card_id = card_id(OP, ticket)?;
+        let integration_user = self.integration_user(OP).await?;
+        let comments = self.comments(OP, card_id).await?;
+        let known: std::collections::HashSet<&str> = known.iter().map(|k| k.0.as_str()).collect();
+        let needs_files = comments.iter().any(|c| {
+            !c.deleted
+                && c.author_id != Some(integration_user)
+                && map::visibility_of(c) == Visibility::Public
+                && !known.contains(c.id.to_string().as_str())
+        });
+        let files = if needs_files {
+            self.card(OP, card_id).await?.files
+        } else {
+            Vec::new()
+        };
+        let ctx = map::Context {
+            site: self.client.site(),
+            statuses: &self.config.statuses,
+            resolution_property: self.config.resolution_property.as_deref(),
+            resolution_options: &[],
+            integration_user,
+        };
+        Ok(map::to_comments(&ctx, &files, &comments))
     }
 
     async fn get_ticket(&self, ticket: &TicketId) -> Result<Ticket> {
@@ -601,8 +654,40 @@ impl Helpdesk for KaitenAdapter {
 
     /// Three feeds, because comments and members do not move a card's `updated`; see `feed.rs`
     /// for how each is read and what a poll costs.
+    ///
+    /// Each change carries a snapshot of the card as the feed listed it (whole cards: column,
+    /// members, properties, comment count and time), read as `get_ticket` reads the card.
     async fn changes_since(&self, cursor: &Cursor) -> Result<ChangeBatch> {
-        feed::changes_since(&self.client, cursor).await
+        const OP: &str = "changes_since";
+        let (mut batch, listed) = feed::changes_since(&self.client, cursor).await?;
+        for change in &mut batch.changes {
+            let Some(card) = change
+                .ticket
+                .0
+                .parse::<i64>()
+                .ok()
+                .and_then(|id| listed.get(&id))
+            else {
+                continue;
+            };
+            let options = match self.resolution_options(OP, card).await {
+                Ok(options) => options,
+                Err(e) if matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound) => {
+                    Arc::default()
+                }
+                Err(e) => return Err(e),
+            };
+            let ctx = map::Context {
+                site: self.client.site(),
+                statuses: &self.config.statuses,
+                resolution_property: self.config.resolution_property.as_deref(),
+                resolution_options: &options,
+                // Snapshots hold no comments, so whose they are does not matter here.
+                integration_user: 0,
+            };
+            change.snapshot = map::to_snapshot(&ctx, card);
+        }
+        Ok(batch)
     }
 
     async fn set_status(&self, ticket: &TicketId, status: StatusClass) -> Result<()> {

@@ -4,8 +4,8 @@ use crate::model;
 use std::collections::BTreeMap;
 use teledesk_adapter::text::{self, BlockShape, FILE_LINE, HtmlPiece};
 use teledesk_adapter::{
-    AttachmentRef, Comment, CommentDraft, CommentId, NoteDraft, Origin, StatusClass, Ticket,
-    TicketDraft, TicketId, TicketRef, Visibility,
+    AttachmentRef, Comment, CommentDraft, CommentId, CommentMark, NoteDraft, Origin, StatusClass,
+    Ticket, TicketDraft, TicketId, TicketRef, TicketSnapshot, Visibility,
 };
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
@@ -487,33 +487,68 @@ pub fn to_comment(ctx: &Context<'_>, files: &[model::File], comment: &model::Com
     }
 }
 
+/// The card's state as staff name it: its column's title.
+fn state_name(card: &model::Card) -> String {
+    card.column
+        .as_ref()
+        .map(|c| c.title.clone())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| format!("column {}", card.column_id))
+}
+
+fn assignee_of(card: &model::Card) -> Option<String> {
+    card.members
+        .iter()
+        .find(|m| m.member_type == model::MEMBER_RESPONSIBLE)
+        .map(|m| m.full_name.clone())
+}
+
 /// A card and its comments as a domain ticket.
 pub fn to_ticket(ctx: &Context<'_>, card: &model::Card, comments: &[model::Comment]) -> Ticket {
-    let mut comments: Vec<&model::Comment> = comments.iter().filter(|c| !c.deleted).collect();
-    comments.sort_by_key(|c| (c.created, c.id));
     Ticket {
         reference: ticket_ref(ctx.site, card),
         subject: card.title.clone(),
         description: strip_requester_block(card.description.as_deref().unwrap_or_default()),
-        state: card
-            .column
-            .as_ref()
-            .map(|c| c.title.clone())
-            .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| format!("column {}", card.column_id)),
+        state: state_name(card),
         status: status_of(card, ctx.statuses),
-        assignee: card
-            .members
-            .iter()
-            .find(|m| m.member_type == model::MEMBER_RESPONSIBLE)
-            .map(|m| m.full_name.clone()),
+        assignee: assignee_of(card),
         resolution: resolution_of(card, ctx.resolution_property, ctx.resolution_options),
         updated_at: card.updated,
-        comments: comments
-            .into_iter()
-            .map(|c| to_comment(ctx, &card.files, c))
-            .collect(),
+        comments: to_comments(ctx, &card.files, comments),
     }
+}
+
+/// Comments read back, oldest first, deleted ones left out; `files` are the card's (Kaiten lists
+/// a comment's files only there).
+pub fn to_comments(
+    ctx: &Context<'_>,
+    files: &[model::File],
+    comments: &[model::Comment],
+) -> Vec<Comment> {
+    let mut comments: Vec<&model::Comment> = comments.iter().filter(|c| !c.deleted).collect();
+    comments.sort_by_key(|c| (c.created, c.id));
+    comments
+        .into_iter()
+        .map(|c| to_comment(ctx, files, c))
+        .collect()
+}
+
+/// A card as a listing showed it, read as [`to_ticket`] reads the same card; `None` when the
+/// listing did not say how many comments the card has.
+pub fn to_snapshot(ctx: &Context<'_>, card: &model::Card) -> Option<TicketSnapshot> {
+    Some(TicketSnapshot {
+        subject: card.title.clone(),
+        description: card.description.as_deref().map(strip_requester_block),
+        state: state_name(card),
+        status: status_of(card, ctx.statuses),
+        assignee: assignee_of(card),
+        resolution: resolution_of(card, ctx.resolution_property, ctx.resolution_options),
+        updated_at: card.updated,
+        comments: CommentMark {
+            count: card.comments_total?,
+            last_added_at: card.comment_last_added_at,
+        },
+    })
 }
 
 #[cfg(test)]

@@ -161,6 +161,10 @@ pub struct Card {
     /// change feed finds them.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub comment_last_added_at: Option<OffsetDateTime>,
+    /// How many comments the card has; with `comment_last_added_at` it tells whether the
+    /// comments moved without reading them.
+    #[serde(default, deserialize_with = "lenient::opt_number")]
+    pub comments_total: Option<u64>,
     /// The card's column, with its title.
     #[serde(default)]
     pub column: Option<Column>,
@@ -176,6 +180,31 @@ pub struct Card {
     /// Attached files (the list view may omit them); entries of a shape never seen are skipped.
     #[serde(default, deserialize_with = "card_files")]
     pub files: Vec<File>,
+}
+
+/// A card as the card list (`GET /cards`) shows it, and whether the list carried the embedded
+/// objects a snapshot of the ticket needs (the column's title, the members): Kaiten's list is a
+/// projection of the card, and a field it leaves out must not read as "none".
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListedCard {
+    /// The card.
+    pub card: Card,
+    /// The list item carried `column` and `members` (empty or not) and `comments_total`.
+    pub complete: bool,
+}
+
+impl<'de> Deserialize<'de> for ListedCard {
+    fn deserialize<D>(deserializer: D) -> Result<Self, D::Error>
+    where
+        D: Deserializer<'de>,
+    {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let complete = ["column", "members", "comments_total"]
+            .iter()
+            .all(|key| value.get(key).is_some_and(|v| !v.is_null()));
+        let card = Card::deserialize(value).map_err(D::Error::custom)?;
+        Ok(Self { card, complete })
+    }
 }
 
 /// A comment (`GET /cards/{id}/comments` items, `POST` answer).

@@ -58,6 +58,10 @@ pub const CAPABILITY: Capability = Capability {
     native_rating: false,
     // A follow-up `RefersTo` the closed ticket.
     native_link: true,
+    // The listing names tickets only; a change is read with `get_ticket`.
+    change_snapshot: false,
+    // Self-hosted: no limit of its own; `requests_per_second` protects the server.
+    rate_limit: None,
 };
 
 /// REST2's maximum page size.

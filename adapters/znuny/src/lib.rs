@@ -65,6 +65,10 @@ pub const CAPABILITY: Capability = Capability {
     native_rating: false,
     // LinkObject is not a core Generic Interface operation.
     native_link: false,
+    // The listing names tickets only; a change is read with `get_ticket`.
+    change_snapshot: false,
+    // Self-hosted: no limit of its own; `requests_per_second` protects the server.
+    rate_limit: None,
 };
 
 /// The largest file teledesk sends to Znuny.

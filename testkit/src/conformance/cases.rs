@@ -6,9 +6,9 @@ use crate::samples;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use teledesk_adapter::{
-    Attachment, Comment, CommentDraft, Cursor, ErrorKind, Escalation, IdempotencyKey, NoteDraft,
-    Origin, Rating, RatingStored, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
-    Visibility,
+    Attachment, Comment, CommentDraft, CommentMark, Cursor, ErrorKind, Escalation, IdempotencyKey,
+    NoteDraft, Origin, Rating, RatingStored, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
+    TicketSnapshot, Visibility,
 };
 use time::OffsetDateTime;
 
@@ -1266,5 +1266,159 @@ pub async fn staff_text_ending_in_a_footer_is_no_earlier_write(subject: &Subject
         1,
         "{CASE}: the client's comment was not written once: {:?}",
         ticket.comments
+    );
+}
+
+/// Polls from `cursor` until `ticket` is reported with a snapshot that `accept` takes; returns
+/// that snapshot and the cursor after it.
+async fn snapshot_where(
+    subject: &Subject,
+    cursor: &Cursor,
+    ticket: &TicketId,
+    what: &str,
+    accept: impl Fn(&TicketSnapshot) -> bool,
+) -> (TicketSnapshot, Cursor) {
+    let mut cursor = cursor.clone();
+    let mut seen = Vec::new();
+    for _ in 0..60 {
+        let batch = subject
+            .adapter
+            .changes_since(&cursor)
+            .await
+            .unwrap_or_else(|e| panic!("changes_since failed: {e}"));
+        cursor = batch.cursor;
+        for change in batch.changes.into_iter().filter(|c| c.ticket == *ticket) {
+            let snapshot = change.snapshot.unwrap_or_else(|| {
+                panic!("the adapter declares change_snapshot, but a change of {ticket} has none")
+            });
+            if accept(&snapshot) {
+                return (snapshot, cursor);
+            }
+            seen.push(snapshot);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("{what}: never reported; snapshots seen: {seen:?}");
+}
+
+/// The ticket's fields in a snapshot read exactly as `get_ticket` reads them.
+fn assert_snapshot_reads_as(snapshot: &TicketSnapshot, ticket: &Ticket, when: &str) {
+    let fields = |s: &TicketSnapshot| {
+        (
+            s.subject.clone(),
+            s.state.clone(),
+            s.status,
+            s.assignee.clone(),
+            s.resolution.clone(),
+        )
+    };
+    let read = (
+        ticket.subject.clone(),
+        ticket.state.clone(),
+        ticket.status,
+        ticket.assignee.clone(),
+        ticket.resolution.clone(),
+    );
+    assert_eq!(
+        fields(snapshot),
+        read,
+        "{when}: the snapshot and get_ticket disagree"
+    );
+    if let Some(description) = &snapshot.description {
+        assert_eq!(
+            description, &ticket.description,
+            "{when}: the snapshot's description is not get_ticket's"
+        );
+    }
+}
+
+/// Where an adapter declares `change_snapshot`: every change carries a snapshot that reads as
+/// `get_ticket` does; the comment mark stays put for a state change, moves for a staff reply and
+/// an internal note, and for the adapter's own comment moves exactly as `write_comment` said
+/// (one more, at the time it returned), which is how the daemon knows it costs no read; and
+/// `get_comments` returns what `get_ticket` does.
+pub async fn change_snapshots_read_as_the_ticket(subject: &Subject) {
+    const CASE: &str = "change_snapshots_read_as_the_ticket";
+    if !subject.adapter.capability().change_snapshot {
+        return skip(CASE, "no change_snapshot capability");
+    }
+    let (created, _) = create(subject, "Snapshot").await;
+    let id = created.id.clone();
+    let start = Cursor::starting_at(read(subject, &id).await.updated_at - Duration::from_secs(3));
+    let (first, cursor) = snapshot_where(subject, &start, &id, "the new ticket", |_| true).await;
+    assert_snapshot_reads_as(&first, &read(subject, &id).await, "a new ticket");
+
+    // A state change alone: the mark stays where it was.
+    let states = subject.backstage.vendor_states();
+    let (state, class) = states
+        .iter()
+        .find(|(_, class)| *class != first.status)
+        .cloned()
+        .unwrap_or_else(|| panic!("{CASE}: the backstage names no second state"));
+    must("set_state", subject.backstage.set_state(&id, &state).await);
+    let (moved, cursor) = snapshot_where(subject, &cursor, &id, "the state change", |s| {
+        s.status == class
+    })
+    .await;
+    assert_snapshot_reads_as(&moved, &read(subject, &id).await, "after a state change");
+    assert_eq!(
+        moved.comments, first.comments,
+        "a state change moved the comment mark"
+    );
+
+    // The adapter's own comment: one more, at the time the write said.
+    let written = subject
+        .adapter
+        .write_comment(&id, &comment_draft("Своё", Vec::new()))
+        .await
+        .unwrap_or_else(|e| panic!("write_comment failed: {e}"));
+    let created_at = written.created_at.unwrap_or_else(|| {
+        panic!("{CASE}: write_comment must tell the comment's time where snapshots are declared")
+    });
+    let expected = CommentMark {
+        count: moved.comments.count + 1,
+        last_added_at: Some(created_at),
+    };
+    let (own, cursor) = snapshot_where(subject, &cursor, &id, "the adapter's own comment", |s| {
+        s.comments != moved.comments
+    })
+    .await;
+    assert_eq!(
+        own.comments, expected,
+        "the mark after the adapter's own comment is not the one write_comment predicts"
+    );
+
+    // A staff reply and an internal note each move it.
+    must(
+        "staff_reply",
+        subject.backstage.staff_reply(&id, "Ответ", None).await,
+    );
+    let (replied, cursor) = snapshot_where(subject, &cursor, &id, "the staff reply", |s| {
+        s.comments != own.comments
+    })
+    .await;
+    assert_eq!(replied.comments.count, own.comments.count + 1);
+    must(
+        "internal_note",
+        subject.backstage.internal_note(&id, "Заметка").await,
+    );
+    let (noted, _) = snapshot_where(subject, &cursor, &id, "the internal note", |s| {
+        s.comments != replied.comments
+    })
+    .await;
+    assert!(
+        noted.comments.last_added_at >= replied.comments.last_added_at,
+        "the mark went back in time: {noted:?}"
+    );
+
+    let ticket = read(subject, &id).await;
+    let comments = subject
+        .adapter
+        .get_comments(&id, &[])
+        .await
+        .unwrap_or_else(|e| panic!("get_comments failed: {e}"));
+    assert_eq!(
+        comments, ticket.comments,
+        "get_comments and get_ticket read the comments differently"
     );
 }

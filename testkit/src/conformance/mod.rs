@@ -140,6 +140,7 @@ macro_rules! conformance_suite {
             resolution_is_reported_and_done,
             reopen_undoes_done,
             changes_since_reports_each_change_once,
+            change_snapshots_read_as_the_ticket,
             timestamps_are_utc,
             internal_note_is_internal_own_and_idempotent,
             escalate_raises_priority_and_notes,

@@ -8,8 +8,8 @@ use super::{Card, World, format_time};
 use crate::conformance::ODDITY;
 use serde_json::{Map, Value, json};
 
-/// Extra top-level fields and property shapes on a card, in the list view too; in the full view
-/// also the card's own uploads as private files and odd file and member entries.
+/// Extra top-level fields, property shapes and an odd member entry on a card, in the list view
+/// too; in the full view also the card's own uploads as private files and odd file entries.
 pub(super) fn decorate_card(w: &World, c: &Card, card: &mut Value, full: bool) {
     if !w.oddities.contains(&c.id) {
         return;
@@ -29,6 +29,9 @@ pub(super) fn decorate_card(w: &World, c: &Card, card: &mut Value, full: bool) {
     properties.insert("id_98".into(), json!({ "weird": [1, "x"] }));
     properties.insert("id_99".into(), json!([1, "x", null, { "id": "uuid" }]));
     card.insert("properties".into(), Value::Object(properties));
+    if let Some(Value::Array(members)) = card.get_mut("members") {
+        members.push(json!({ "id": format!("{ODDITY}-member"), "type": "observer" }));
+    }
     if !full {
         return;
     }
@@ -79,9 +82,6 @@ pub(super) fn decorate_card(w: &World, c: &Card, card: &mut Value, full: bool) {
             as_private_file(&w.base_url, file);
         }
         files.extend(odd_files);
-    }
-    if let Some(Value::Array(members)) = card.get_mut("members") {
-        members.push(json!({ "id": format!("{ODDITY}-member"), "type": "observer" }));
     }
 }
 

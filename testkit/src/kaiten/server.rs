@@ -259,9 +259,11 @@ fn comment_json(w: &World, c: &Comment) -> Value {
     comment
 }
 
-/// A card as Kaiten sends it; the list view omits the embedded objects.
+/// A card as Kaiten sends it; the list view carries the column and the members but omits the
+/// files and the other embedded objects.
 fn card_json(w: &World, c: &Card, full: bool) -> Value {
     let comments: Vec<&Comment> = w.comments.values().filter(|m| m.card_id == c.id).collect();
+    let column = w.column(c.column_id);
     let mut card = json!({
         "id": c.id,
         "uid": format!("7c000000-0000-4000-8000-{:012}", c.id),
@@ -288,28 +290,29 @@ fn card_json(w: &World, c: &Card, full: bool) -> Value {
         "comments_total": comments.len(),
         "comment_last_added_at": comments.iter().map(|m| m.created).max().map(format_time),
         "properties": if c.properties.is_empty() { Value::Null } else { Value::Object(c.properties.clone()) },
+        "column": {
+            "id": c.column_id,
+            "title": column.map(|c| c.title).unwrap_or_default(),
+            "type": column.map(|c| c.column_type),
+            "board_id": c.board_id,
+        },
+        "members": c.members.iter().map(|(id, kind)| {
+            let mut member = user_json(w, *id);
+            member["type"] = json!(kind);
+            member["card_id"] = json!(c.id);
+            member["user_id"] = json!(id);
+            member
+        }).collect::<Vec<_>>(),
     });
     if full {
-        let column = w.column(c.column_id);
         let extra = json!({
             "board": {
                 "id": c.board_id,
                 "title": w.board(c.board_id).map(|b| b.title).unwrap_or_default(),
                 "space_id": c.space_id,
             },
-            "column": {
-                "id": c.column_id,
-                "title": column.map(|c| c.title).unwrap_or_default(),
-                "type": column.map(|c| c.column_type),
-                "board_id": c.board_id,
-            },
             "lane": {"id": c.lane_id, "title": "Заявки"},
             "owner": user_json(w, c.owner_id),
-            "members": c.members.iter().map(|(id, kind)| {
-                let mut member = user_json(w, *id);
-                member["type"] = json!(kind);
-                member
-            }).collect::<Vec<_>>(),
             "files": w.files.values().filter(|f| f.card_id == c.id).map(|f| file_json(w, f)).collect::<Vec<_>>(),
         });
         if let (Some(card), Value::Object(extra)) = (card.as_object_mut(), extra) {
