@@ -173,7 +173,7 @@ pub(crate) fn comment_in_thread(
             if let Some(owner) = tx.ticket_of_message(chat.id, item.message_id)?
                 && owner != local
             {
-                return add_comment(tx, chat, owner, message, sent_at, now);
+                return add_comment(tx, settings, chat, owner, message, sent_at, now);
             }
         }
     }
@@ -184,7 +184,9 @@ pub(crate) fn comment_in_thread(
         Some(ClosedComment::FollowUp(original)) => {
             follow_up(tx, settings, chat, original, &link, message, now)
         }
-        Some(ClosedComment::Reopened) | None => add_comment(tx, chat, local, message, sent_at, now),
+        Some(ClosedComment::Reopened) | None => {
+            add_comment(tx, settings, chat, local, message, sent_at, now)
+        }
     }
 }
 
@@ -207,6 +209,7 @@ fn follow_up(
         200,
     );
     let number = original.number.clone();
+    let (files, refused) = within_limits(message.file().into_iter().collect(), chat.files);
     open_ticket(
         tx,
         chat,
@@ -214,11 +217,20 @@ fn follow_up(
         Origin::message(message, now),
         subject,
         message.body().trim().to_owned(),
-        message.file().into_iter().collect(),
+        files,
         &[],
         Some(original),
         now,
     )?;
+    if refused > 0 {
+        say(
+            tx,
+            chat.id,
+            Some(message.message_id),
+            escape(&lang.ticket_files_refused(refused, chat.files)),
+            now,
+        )?;
+    }
     say(
         tx,
         chat.id,
@@ -259,6 +271,7 @@ fn remember_album_item(
 
 fn add_comment(
     tx: &mut Tx<'_>,
+    settings: &Settings,
     chat: &ChatSettings,
     local: u64,
     message: &Message,
@@ -275,6 +288,7 @@ fn add_comment(
                 files,
                 body,
                 message_ids,
+                files_refused,
                 ..
             } = &mut job.kind
             else {
@@ -287,7 +301,16 @@ fn add_comment(
                 return Ok(Outcome::skipped("album item already in its comment"));
             }
             message_ids.push(message.message_id);
-            files.extend(file);
+            let mut tell = false;
+            if let Some(file) = file {
+                let bytes = files.iter().filter_map(|f| f.size).sum();
+                if chat.files.admits(files.len(), bytes, file.size) {
+                    files.push(file);
+                } else {
+                    tell = !*files_refused;
+                    *files_refused = true;
+                }
+            }
             if let Some(caption) = &message.caption
                 && !caption.trim().is_empty()
             {
@@ -297,8 +320,12 @@ fn add_comment(
                 body.push_str(caption.trim());
             }
             tx.put_job(local, seq, &job);
+            if tell {
+                tell_files_refused(tx, settings, chat, message, now)?;
+            }
             return Ok(Outcome {
                 jobs: true,
+                sends: tell,
                 ..Outcome::default()
             });
         }
@@ -311,18 +338,31 @@ fn add_comment(
     } else {
         now
     };
+    let (file, refused) = match file {
+        Some(file) if !chat.files.admits(0, 0, file.size) => (None, true),
+        file => (file, false),
+    };
+    let body = message.body().trim().to_owned();
+    if refused {
+        tell_files_refused(tx, settings, chat, message, now)?;
+        // Nothing left to pass on; the album's next item opens the comment instead.
+        if body.is_empty() {
+            return Ok(sent());
+        }
+    }
     tx.push_job(
         local,
         &Job {
             kind: JobKind::AddComment {
                 key: IdempotencyKey::telegram(chat.id, message.message_id),
                 author,
-                body: message.body().trim().to_owned(),
+                body,
                 files: file.into_iter().collect(),
                 written_at: sent_at,
                 source_url: message.link(),
                 message_ids: vec![message.message_id],
                 media_group_id: message.media_group_id.clone(),
+                files_refused: refused,
             },
             attempts: 0,
             not_before,
@@ -332,8 +372,27 @@ fn add_comment(
     )?;
     Ok(Outcome {
         jobs: true,
+        sends: refused,
         ..Outcome::default()
     })
+}
+
+/// Tells the client, in reply to `message`, that files of their comment were over the chat's
+/// limits and not passed on.
+fn tell_files_refused(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    chat: &ChatSettings,
+    message: &Message,
+    now: OffsetDateTime,
+) -> Result<()> {
+    say(
+        tx,
+        chat.id,
+        Some(message.message_id),
+        escape(&settings.lang.comment_files_refused(chat.files)),
+        now,
+    )
 }
 
 /// The author of a message Telegram names no sender for.
@@ -511,6 +570,16 @@ fn ticket_from_reply(
     if files.is_empty() {
         files.extend(source.file());
     }
+    let (files, refused) = within_limits(files, chat.files);
+    if refused > 0 {
+        say(
+            tx,
+            chat.id,
+            Some(message.message_id),
+            escape(&lang.ticket_files_refused(refused, chat.files)),
+            now,
+        )?;
+    }
     let subject = subject_from(&text, &author, files.len(), lang);
     open_ticket(
         tx,
@@ -526,8 +595,28 @@ fn ticket_from_reply(
     )?;
     Ok(Outcome {
         jobs: true,
+        sends: refused > 0,
         ..Outcome::default()
     })
+}
+
+/// The files, in order, that fit in one ticket, and how many did not.
+fn within_limits(
+    files: Vec<ClientFile>,
+    limits: crate::config::FileLimits,
+) -> (Vec<ClientFile>, usize) {
+    let mut taken: Vec<ClientFile> = Vec::with_capacity(files.len().min(limits.max_count));
+    let mut bytes = 0u64;
+    let mut refused = 0;
+    for file in files {
+        if limits.admits(taken.len(), bytes, file.size) {
+            bytes = bytes.saturating_add(file.size.unwrap_or(0));
+            taken.push(file);
+        } else {
+            refused += 1;
+        }
+    }
+    (taken, refused)
 }
 
 fn subject_from(
@@ -567,14 +656,23 @@ pub(crate) fn start_dialogue(
         },
         subject: (!args.trim().is_empty()).then(|| args.trim().to_owned()),
         description: None,
-        files: message.file().into_iter().collect(),
+        files: Vec::new(),
         prompt_message_id: None,
         target_chat: (chat.ticket_chat != chat.id).then_some(chat.ticket_chat),
         started_at: now,
         touched_at: now,
     };
+    let refused = message
+        .file()
+        .is_some_and(|file| !dialogue::take_file(&mut dialogue, file, chat.files));
     dialogue.step = dialogue::first_missing(&dialogue, &chat.companies);
-    let next = dialogue::ask(dialogue.step, &chat.companies, settings.lang);
+    let mut next = dialogue::ask(dialogue.step, &chat.companies, settings.lang);
+    if let (true, Next::Ask { html, .. }) = (refused, &mut next) {
+        *html = format!(
+            "{}\n\n{html}",
+            escape(&settings.lang.file_limit_reached(chat.files))
+        );
+    }
     prompt(tx, &mut dialogue, message.message_id, next, now)?;
     tx.put_dialogue(&dialogue);
     Ok(sent())
@@ -662,7 +760,7 @@ pub(crate) fn continue_dialogue(
         return Ok(sent());
     }
     dialogue.touched_at = now;
-    match dialogue::advance(&mut dialogue, input, &chat.companies, lang) {
+    match dialogue::advance(&mut dialogue, input, &chat.companies, chat.files, lang) {
         Next::Cancelled => {
             close_dialogue(tx, &dialogue, now)?;
             say(tx, chat.id, Some(message.message_id), lang.cancelled(), now)?;

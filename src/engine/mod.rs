@@ -40,6 +40,8 @@ pub struct ChatSettings {
     pub companies: Vec<String>,
     /// What a comment on a done ticket does.
     pub on_closed_comment: crate::config::OnClosedComment,
+    /// What one ticket or comment takes from a client.
+    pub files: crate::config::FileLimits,
 }
 
 /// What the engine needs to know about the deployment.

@@ -56,14 +56,13 @@ struct AppState {
 }
 
 pub(super) fn routes(ctx: Arc<Context>, settings: ServerSettings) -> Router {
-    // The body limit of the one route that takes files: the largest any chat's helpdesk allows.
+    // The body limit of the one route that takes files: the largest any chat allows. Each form is
+    // held to its own chat's limits as it is read.
     let submission_body = ctx
-        .helpdesks
+        .settings
+        .chats
         .values()
-        .map(|h| {
-            let capability = h.capability();
-            Limits::for_helpdesk(capability.attachment, capability.attachment_max_size).body_limit()
-        })
+        .map(|chat| limits_of(&ctx, chat).body_limit())
         .max()
         .unwrap_or(SMALL_BODY);
     let state = Arc::new(AppState {
@@ -200,13 +199,21 @@ impl AppState {
     }
 
     fn limits(&self, chat: &ChatSettings) -> Limits {
-        let capability = self
-            .ctx
-            .helpdesk(&chat.helpdesk)
-            .map(|h| h.capability())
-            .unwrap_or_default();
-        Limits::for_helpdesk(capability.attachment, capability.attachment_max_size)
+        limits_of(&self.ctx, chat)
     }
+}
+
+/// What a form for `chat` may carry: the chat's file limits within its helpdesk's.
+fn limits_of(ctx: &Context, chat: &ChatSettings) -> Limits {
+    let capability = ctx
+        .helpdesk(&chat.helpdesk)
+        .map(|h| h.capability())
+        .unwrap_or_default();
+    Limits::for_chat(
+        chat.files,
+        capability.attachment,
+        capability.attachment_max_size,
+    )
 }
 
 // --- handlers ------------------------------------------------------------------------------
