@@ -8,13 +8,21 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// How often albums and dialogues past their time are removed (see [`engine::expiry`]).
+const SWEEP_EVERY: Duration = Duration::from_secs(300);
+
 pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
+    let mut next_sweep = tokio::time::Instant::now();
     loop {
         if super::store_watch::paused(&ctx, &cancel).await {
             if cancel.is_cancelled() {
                 return;
             }
             continue;
+        }
+        if tokio::time::Instant::now() >= next_sweep {
+            sweep(&ctx);
+            next_sweep = tokio::time::Instant::now() + SWEEP_EVERY;
         }
         let batch = match ctx.store.read().inbox(100) {
             Ok(batch) => batch,
@@ -120,6 +128,25 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         if sends {
             ctx.signals.sends.notify_one();
         }
+    }
+}
+
+/// Removes albums and dialogues past their time. A failure is only logged: the next sweep does it.
+fn sweep(ctx: &Context) {
+    match ctx.store.write(|tx| engine::expiry::sweep(tx, now())) {
+        Ok((swept, outcome)) => {
+            if swept != engine::expiry::Swept::default() {
+                tracing::info!(
+                    albums = swept.albums,
+                    dialogues = swept.dialogues,
+                    "Forgot albums and dialogues past their time."
+                );
+            }
+            if outcome.sends {
+                ctx.signals.sends.notify_one();
+            }
+        }
+        Err(error) => tracing::error!(%error, "Cannot remove old albums and dialogues."),
     }
 }
 

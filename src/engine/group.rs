@@ -4,16 +4,13 @@ use super::dialogue::{self, Input, Next};
 use super::lifecycle::{self, ClosedComment};
 use super::{ALBUM_WINDOW, ChatSettings, Outcome, Settings, queued, say, send, sent};
 use crate::model::{
-    AlbumItem, ClientFile, Dialogue, FollowUp, Job, JobKind, SendAction, TicketLink, TicketView,
+    ClientFile, Dialogue, FollowUp, Job, JobKind, SendAction, TicketLink, TicketView,
 };
 use crate::store::{Result, Tx};
 use crate::telegram::texts::escape;
 use crate::telegram::wire::{CallbackQuery, Message, command};
 use teledesk_adapter::{IdempotencyKey, Requester, StatusClass};
 use time::OffsetDateTime;
-
-/// Album items are kept this long for `/ticket` on one of them.
-const ALBUM_MEMORY: time::Duration = time::Duration::hours(48);
 
 pub fn on_message(
     tx: &mut Tx<'_>,
@@ -56,7 +53,7 @@ pub fn on_message(
     }
     let sent_at = OffsetDateTime::from_unix_timestamp(message.date).unwrap_or(now);
     if let Some(media_group_id) = &message.media_group_id {
-        remember_album_item(tx, message, media_group_id, sent_at, now)?;
+        super::expiry::remember_album_item(tx, message, media_group_id, sent_at, now)?;
     }
 
     if let Some((name, args)) = command(message.body(), &settings.bot_username) {
@@ -239,34 +236,6 @@ fn follow_up(
         now,
     )?;
     Ok(queued())
-}
-
-fn remember_album_item(
-    tx: &mut Tx<'_>,
-    message: &Message,
-    media_group_id: &str,
-    sent_at: OffsetDateTime,
-    now: OffsetDateTime,
-) -> Result<()> {
-    let Some(file) = message.file() else {
-        return Ok(());
-    };
-    let mut items = tx.album(message.chat.id, media_group_id)?;
-    items.retain(|item| now - item.date < ALBUM_MEMORY);
-    if items
-        .iter()
-        .all(|item| item.message_id != message.message_id)
-    {
-        items.push(AlbumItem {
-            message_id: message.message_id,
-            file,
-            caption: message.caption.clone(),
-            date: sent_at,
-        });
-        items.sort_by_key(|item| item.message_id);
-    }
-    tx.put_album(message.chat.id, media_group_id, &items);
-    Ok(())
 }
 
 fn add_comment(
@@ -722,7 +691,11 @@ fn remove_prompt_buttons(
     Ok(())
 }
 
-fn close_dialogue(tx: &mut Tx<'_>, dialogue: &Dialogue, now: OffsetDateTime) -> Result<()> {
+pub(crate) fn close_dialogue(
+    tx: &mut Tx<'_>,
+    dialogue: &Dialogue,
+    now: OffsetDateTime,
+) -> Result<()> {
     let mut dialogue = dialogue.clone();
     remove_prompt_buttons(tx, &mut dialogue, now)?;
     tx.remove_dialogue(dialogue.chat_id, dialogue.user.telegram_id);

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod channel;
 pub mod dialogue;
+pub mod expiry;
 pub mod group;
 pub mod lifecycle;
 pub mod migration;

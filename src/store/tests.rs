@@ -561,3 +561,41 @@ fn unreadable_queue_records_are_set_aside_and_the_rest_goes_on() {
     assert_eq!(store.counts().dead, 2);
     assert_eq!(store.counts().jobs, 1);
 }
+
+#[tokio::test]
+async fn albums_of_an_older_store_are_filed_by_age_when_it_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let date = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+    let item = crate::model::AlbumItem {
+        message_id: 5,
+        file: crate::model::ClientFile {
+            file_id: "f".into(),
+            file_name: "a.jpg".into(),
+            content_type: "image/jpeg".into(),
+            size: Some(3),
+            source: crate::model::FileSource::Telegram,
+        },
+        caption: None,
+        date,
+    };
+    // As an older release wrote it: the record alone, and no mark that albums are indexed.
+    store
+        .write(|tx| {
+            tx.put(Space::Albums, &album_key(-7, "g1"), &vec![item.clone()]);
+            tx.delete(Space::Meta, META_ALBUM_INDEX.as_bytes());
+            Ok(())
+        })
+        .unwrap();
+    store.flush().await.unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.read().albums().unwrap(),
+        [RememberedAlbum {
+            chat_id: -7,
+            first_seen: date,
+            media_group_id: "g1".into()
+        }]
+    );
+}
