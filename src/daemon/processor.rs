@@ -2,6 +2,7 @@
 
 use super::{Context, idle, now};
 use crate::engine;
+use crate::telegram::membership::LookupError;
 use crate::telegram::wire::Update;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -168,14 +169,27 @@ fn set_aside(ctx: &Context, position: u64, raw: String, error: String) {
 }
 
 /// Looks up what the engine needs from Telegram to process `raw`; `None` when Telegram could not
-/// be asked right now.
+/// be asked right now. Lookups go through the membership cache and its limits, so a flood of
+/// requests from people who are not members costs no flood of `getChatMember` calls; one over
+/// the limits is answered "try again later" (it is not held back, which would stall its chat).
 async fn facts_for(ctx: &Context, raw: &serde_json::Value) -> Option<engine::Facts> {
+    let busy = || {
+        Some(engine::Facts {
+            membership_busy: true,
+            ..engine::Facts::default()
+        })
+    };
     let mut member_of = Vec::new();
     for chat_id in engine::chats_to_offer(&ctx.settings, raw) {
         let user_id = raw["message"]["from"]["id"].as_i64()?;
-        match ctx.telegram.is_member(chat_id, user_id).await {
+        match ctx
+            .memberships
+            .is_member(&ctx.telegram, chat_id, user_id)
+            .await
+        {
             Ok(true) => member_of.push(chat_id),
             Ok(false) => {}
+            Err(LookupError::Busy(_)) => return busy(),
             Err(error) if error.is_temporary() => {
                 tracing::warn!(%error, chat_id, user_id, "Cannot check chat membership; will retry.");
                 return None;
@@ -201,11 +215,16 @@ async fn facts_for(ctx: &Context, raw: &serde_json::Value) -> Option<engine::Fac
     let Some((chat_id, user_id)) = check else {
         return Some(engine::Facts::default());
     };
-    match ctx.telegram.is_member(chat_id, user_id).await {
+    match ctx
+        .memberships
+        .is_member(&ctx.telegram, chat_id, user_id)
+        .await
+    {
         Ok(member) => Some(engine::Facts {
             presser_is_member: Some(member),
             ..engine::Facts::default()
         }),
+        Err(LookupError::Busy(_)) => busy(),
         Err(error) if error.is_temporary() => {
             tracing::warn!(%error, chat_id, user_id, "Cannot check chat membership; will retry.");
             None

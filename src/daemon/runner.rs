@@ -34,8 +34,20 @@ const TELEGRAM_UPLOAD_LIMIT: u64 = 50 * 1024 * 1024;
 #[derive(Default)]
 struct Busy {
     tickets: HashSet<LocalId>,
-    /// Refreshes that failed wait until then.
+    /// Refreshes that failed wait until then; only tickets still marked dirty are held.
     refresh_after: HashMap<LocalId, (tokio::time::Instant, u32)>,
+}
+
+impl Busy {
+    /// Forgets the waits of tickets no longer marked dirty (re-read after a job, say): every
+    /// ticket whose refresh ever failed would otherwise stay for the life of the process.
+    fn keep_waits_of(&mut self, dirty: &[(LocalId, u64)]) {
+        if self.refresh_after.is_empty() {
+            return;
+        }
+        let dirty: HashSet<LocalId> = dirty.iter().map(|(local, _)| *local).collect();
+        self.refresh_after.retain(|local, _| dirty.contains(local));
+    }
 }
 
 pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
@@ -99,7 +111,9 @@ fn schedule(
         });
     }
     let instant = tokio::time::Instant::now();
-    for (local, stamp) in read.dirty()? {
+    let dirty = read.dirty()?;
+    busy.lock().expect("busy lock").keep_waits_of(&dirty);
+    for (local, stamp) in dirty {
         if with_jobs.contains(&local) {
             continue;
         }
@@ -907,4 +921,21 @@ fn dead_letter(
         tracing::error!(%error, "Cannot record a dead letter.");
     }
     ctx.signals.sends.notify_one();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_refreshes_are_remembered_only_while_their_ticket_is_dirty() {
+        let mut busy = Busy::default();
+        let later = tokio::time::Instant::now() + Duration::from_secs(60);
+        for local in 0..10_000 {
+            busy.refresh_after.insert(local, (later, 1));
+        }
+        busy.keep_waits_of(&[(7, 1), (20_000, 2)]);
+        assert_eq!(busy.refresh_after.len(), 1);
+        assert!(busy.refresh_after.contains_key(&7));
+    }
 }

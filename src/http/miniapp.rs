@@ -15,6 +15,7 @@ use crate::engine::ChatSettings;
 use crate::model::{AppSubmission, ClientFile, FileSource, Submission};
 use crate::store::{Shelf, Unrecorded};
 use crate::telegram::chat_token;
+use crate::telegram::membership::LookupError;
 use crate::telegram::texts::Lang;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
@@ -186,6 +187,14 @@ impl AppState {
         {
             Ok(true) => Ok(()),
             Ok(false) => Err(ApiError::new(lang, Problem::NotAMember)),
+            Err(LookupError::Busy(wait)) => {
+                tracing::info!(
+                    chat_id,
+                    user_id,
+                    "Membership lookups over their limit; the Mini App user is asked to wait."
+                );
+                Err(ApiError::new(lang, Problem::TooManyRequests).retry_after(wait))
+            }
             Err(error) if error.is_temporary() => {
                 tracing::warn!(%error, chat_id, "Cannot check chat membership for the Mini App.");
                 Err(ApiError::new(lang, Problem::TelegramUnavailable))

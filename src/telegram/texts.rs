@@ -238,6 +238,14 @@ impl Lang {
         }
     }
 
+    /// The bot had to ask Telegram too often for this user or chat lately.
+    pub fn too_many_requests(self) -> &'static str {
+        match self {
+            Lang::Ru => "Слишком много запросов подряд. Попробуйте ещё раз через минуту.",
+            Lang::En => "Too many requests in a row. Please try again in a minute.",
+        }
+    }
+
     pub fn button_done(self) -> &'static str {
         match self {
             Lang::Ru => "Готово",
