@@ -49,6 +49,8 @@ pub struct Options {
     /// transit directory. The one daemon of a process does; tests running several daemons in one
     /// process leave it in the system's temporary directory.
     pub own_process_spool: bool,
+    /// What the HTTP server takes at once and how long it waits for clients.
+    pub http: crate::http::HttpLimits,
 }
 
 impl Default for Options {
@@ -57,6 +59,7 @@ impl Default for Options {
             pacing: PacingLimits::default(),
             grace: Duration::from_secs(20),
             own_process_spool: false,
+            http: crate::http::HttpLimits::default(),
         }
     }
 }
@@ -263,6 +266,7 @@ impl Daemon {
         // The server takes submissions into the inbox, so it stops with the intake.
         let http = if config.server.enabled {
             let settings = crate::http::ServerSettings {
+                limits: context.options.http,
                 init_data_max_age: config.server.init_data_max_age,
                 admin_listen: config.server.admin_listen,
                 webhook_secret: config

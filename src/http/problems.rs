@@ -44,6 +44,8 @@ pub(super) enum Problem {
     /// Too many requests of this user, or about this chat, lately (membership lookups, uploads
     /// at once).
     TooManyRequests,
+    /// The server takes as many uploads at once as it can; another one must wait.
+    UploadsBusy,
     BadQuery,
 }
 
@@ -60,6 +62,7 @@ impl Problem {
             UnknownSubmission => StatusCode::NOT_FOUND,
             SubmissionRefused => StatusCode::GONE,
             TooManySubmissions | TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            UploadsBusy => StatusCode::SERVICE_UNAVAILABLE,
             BadForm | BadSubmissionId | SubjectRequired | SubjectTooLong | DescriptionTooLong
             | CompanyRequired | TooManyFiles | FilesNotAccepted | BadQuery => {
                 StatusCode::BAD_REQUEST
@@ -95,6 +98,7 @@ impl Problem {
             SubmissionRefused => "submission_refused",
             TooManySubmissions => "too_many_submissions",
             TooManyRequests => "too_many_requests",
+            UploadsBusy => "uploads_busy",
             BadQuery => "bad_query",
         }
     }
@@ -193,6 +197,10 @@ impl Problem {
             TooManyRequests => pick(
                 "Слишком много запросов подряд. Подождите минуту — введённое не потеряется.",
                 "Too many requests in a row. Wait a minute; nothing you entered is lost.",
+            ),
+            UploadsBusy => pick(
+                "Сервер сейчас принимает много файлов. Отправьте ещё раз через минуту — введённое не потеряется.",
+                "The server is taking in many files right now. Send again in a minute; nothing you entered is lost.",
             ),
             BadQuery => pick("Неверный запрос.", "Bad request."),
         }
