@@ -2,13 +2,16 @@
 //! (`/hooks/<helpdesk>`), Telegram's webhook in webhook mode, `/healthz` and `/metrics`.
 //! It only runs when the config has a `[server]` table.
 //!
-//! Every request body is bounded (a few KB, or the form's file limits for a submission), every
-//! response carries a strict CSP, and nothing secret — the bot token, `initData` — is logged.
+//! Every request body is bounded (a few KB, a webhook's 1 MB, or the form's file limits for a
+//! submission), every connection, request and body is bounded in time and number ([`serve`],
+//! [`HttpLimits`]), every response carries a strict CSP, and nothing secret — the bot token,
+//! `initData` — is logged.
 
 mod hooks;
 pub mod init_data;
 mod miniapp;
 mod problems;
+mod serve;
 pub mod telegram_updates;
 pub mod uploads;
 
@@ -106,9 +109,10 @@ pub(crate) async fn start(
                 std::io::Error::new(e.kind(), format!("server.admin_listen {admin_listen}: {e}"))
             })?;
             let admin = admin_listener.local_addr()?;
-            serve(
+            serve::serve(
                 admin_listener,
                 admin_router(ctx.clone()),
+                settings.limits,
                 cancel.clone(),
                 tracker,
             );
@@ -117,26 +121,11 @@ pub(crate) async fn start(
         }
         None => None,
     };
+    let limits = settings.limits;
     let app = router(ctx, settings);
-    serve(listener, app, cancel, tracker);
+    serve::serve(listener, app, limits, cancel, tracker);
     tracing::info!(addr = %public, "HTTP server listening (Mini App at /app/).");
     Ok(Bound { public, admin })
-}
-
-fn serve(
-    listener: TcpListener,
-    app: Router,
-    cancel: CancellationToken,
-    tracker: &tokio_util::task::TaskTracker,
-) {
-    tracker.spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { cancel.cancelled().await })
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "The HTTP server stopped.");
-        }
-    });
 }
 
 /// What an operator's monitoring reads; on the public listener only when no admin one is set.
