@@ -1,5 +1,6 @@
 //! teledesk: a Telegram front door for an existing helpdesk.
 
+pub mod bounded;
 pub mod cli;
 pub mod config;
 pub mod daemon;

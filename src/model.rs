@@ -253,11 +253,6 @@ pub fn json_digest(value: &impl Serialize) -> u64 {
     u64::from_be_bytes(hash[..8].try_into().expect("8 bytes"))
 }
 
-/// The most files one ticket takes from a client, in a `/new` dialogue or the Mini App form.
-pub const FILES_PER_TICKET: usize = 10;
-/// The most bytes of files one ticket takes from a client.
-pub const FILE_BYTES_PER_TICKET: u64 = 50 * 1024 * 1024;
-
 /// Where a [`ClientFile`]'s bytes are.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -379,6 +374,10 @@ pub enum JobKind {
         /// The Telegram messages this comment carries (several for an album).
         message_ids: Vec<i32>,
         media_group_id: Option<String>,
+        /// A file of its messages was over the chat's limits and left out; the client was told
+        /// (once per comment).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        files_refused: bool,
     },
 }
 

@@ -49,6 +49,7 @@ fn settings() -> Settings {
         name: "Acme".into(),
         companies: vec!["Acme Moscow".into(), "Acme Kazan".into()],
         on_closed_comment: OnClosedComment::FollowUp,
+        files: teledesk::config::FileLimits::DEFAULT,
     };
     let chats: HashMap<i64, ChatSettings> = [
         (GROUP, chat(GROUP, GROUP, ChatMode::Group)),
@@ -240,7 +241,7 @@ proptest! {
         let settings = settings();
         let now = time::OffsetDateTime::from_unix_timestamp(1_760_000_100).unwrap();
         for raw in &updates {
-            let facts = Facts { presser_is_member: Some(true), member_of: vec![GROUP] };
+            let facts = Facts { presser_is_member: Some(true), member_of: vec![GROUP], membership_busy: false };
             let _ = store.write(|tx| process_update(tx, &settings, raw, facts, now).map(|_| ()));
         }
     }

@@ -780,3 +780,95 @@ async fn a_reply_to_a_deleted_message_goes_out_once_without_the_quote() {
     assert_eq!(daemon.queues().dead, 0);
     daemon.shutdown().await;
 }
+
+/// The bot's message in the group answering `to`, once sent.
+async fn bot_reply_to(stage: &Stage, to: i32, what: &str) -> ChatMessage {
+    let group = stage.group();
+    stage
+        .telegram
+        .wait_until(WAIT, what, |t| {
+            t.messages(group)
+                .into_iter()
+                .find(|m| m.from_bot && m.reply_to == Some(to))
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_over_the_chats_limits_are_left_out_and_the_client_is_told() {
+    let stage = Stage::new(1, "en", "1s").await;
+    stage.set_chat_option("files", "{ max_count = 2, max_total_size = \"10KB\" }");
+    let (tg, kaiten, group, ann) = (&stage.telegram, &stage.kaiten, stage.group(), stage.client);
+    let daemon = stage.start(Options::default()).await;
+    let doc = |name: &str, seed: u8, len: usize, caption: Option<&str>| {
+        Outgoing::document(name, "text/plain", bytes(seed, len), caption)
+    };
+
+    // `/ticket` on an album of three: the first two fit.
+    let album = tg.send_album(
+        group,
+        ann,
+        vec![
+            doc("a.txt", 3, 3000, Some("Printer jams")),
+            doc("b.txt", 5, 4000, None),
+            doc("c.txt", 7, 2000, None),
+        ],
+    );
+    let command = tg.send(group, ann, Outgoing::text("/ticket").reply_to(album[0]));
+    let told = bot_reply_to(&stage, command, "the note on the files left out").await;
+    assert!(
+        told.text.contains(
+            "Files left out of the ticket: 1. One ticket takes at most 2 files and 10 KB"
+        ),
+        "{}",
+        told.text
+    );
+    let card = kaiten
+        .wait_until(WAIT, "the card", |k| k.cards().first().cloned())
+        .await;
+    let names =
+        |card: i64| -> Vec<String> { kaiten.files(card).into_iter().map(|f| f.name).collect() };
+    // The card is posted once the creation job, files included, is done.
+    let card_msg = card_message(&stage, card.id).await;
+    assert_eq!(names(card.id), ["a.txt", "b.txt"]);
+
+    // An album comment: 3000 + 4000 bytes fit in 10 KB, 5000 more do not.
+    let comment = tg.send_album(
+        group,
+        ann,
+        vec![
+            doc("d.txt", 11, 3000, Some("Logs")).reply_to(card_msg.message_id),
+            doc("e.txt", 13, 4000, None).reply_to(card_msg.message_id),
+            doc("f.txt", 17, 5000, None).reply_to(card_msg.message_id),
+        ],
+    );
+    let told = bot_reply_to(&stage, comment[2], "the note on the comment's files").await;
+    assert!(
+        told.text
+            .contains("Files over the limit were not passed on"),
+        "{}",
+        told.text
+    );
+    kaiten
+        .wait_until(WAIT, "the comment", |k| {
+            (k.comments(card.id).len() == 1).then_some(())
+        })
+        .await;
+    assert_eq!(names(card.id), ["a.txt", "b.txt", "d.txt", "e.txt"]);
+    // A single file larger than the limit: its text still goes, the file does not.
+    let big = tg.send(
+        group,
+        ann,
+        doc("g.txt", 19, 11 * 1024, Some("One more thing")).reply_to(card_msg.message_id),
+    );
+    bot_reply_to(&stage, big, "the note on the big file").await;
+    let comments = kaiten
+        .wait_until(WAIT, "the second comment", |k| {
+            let comments = k.comments(card.id);
+            (comments.len() == 2).then_some(comments)
+        })
+        .await;
+    assert!(comments[1].text.contains("One more thing"));
+    assert_eq!(kaiten.files(card.id).len(), 4);
+    daemon.shutdown().await;
+}

@@ -103,6 +103,39 @@ impl Api {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Starts a submission as the page does — naming its id in a header — announcing a large
+    /// body but sending only its first bytes, and returns the answer's head: what the server
+    /// decides before reading a body.
+    async fn submit_without_body(&self, init_data: &str, id: &str) -> String {
+        use tokio::io::AsyncReadExt;
+        let mut stream = self.start_upload(init_data, id).await;
+        let mut answer = Vec::new();
+        let mut buf = [0; 4096];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = tokio::time::timeout(WAIT, stream.read(&mut buf))
+                .await
+                .expect("an answer without the body")
+                .unwrap();
+            assert!(n > 0, "the connection closed without an answer");
+            answer.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&answer).to_lowercase()
+    }
+
+    /// Starts a submission's upload and leaves it hanging: headers and the body's first bytes.
+    async fn start_upload(&self, init_data: &str, id: &str) -> tokio::net::TcpStream {
+        use tokio::io::AsyncWriteExt;
+        let addr = self.base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /api/app/tickets HTTP/1.1\r\nHost: {addr}\r\nAuthorization: tma {init_data}\r\n\
+             X-Submission-Id: {id}\r\nContent-Type: multipart/form-data; boundary=x\r\n\
+             Content-Length: 10000000\r\n\r\n--x\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream
+    }
+
     /// Polls the submission until its post is in the chat, as the page does.
     async fn wait_posted(&self, init_data: &str, id: &str) -> Value {
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -770,11 +803,21 @@ async fn one_user_cannot_flood_the_helpdesk_but_retries_are_free() {
         .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert_eq!(body["error"], "too_many_submissions");
-    // The same form sent again is not a new ticket, so it is not refused.
-    let (status, body) = api
-        .submit(&init, form(&id(0), "Acme Moscow", "Заявка 0", ""))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    // Refused before its body is read, saying when to come back.
+    let head = api.submit_without_body(&init, &id(6)).await;
+    assert!(head.starts_with("http/1.1 429"), "{head}");
+    let seconds: u64 = head
+        .lines()
+        .find_map(|l| l.strip_prefix("retry-after: "))
+        .expect("Retry-After")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((1..=120).contains(&seconds), "{seconds}");
+    // The same form sent again is not a new ticket, so it is not refused; the page names it in a
+    // header, and the answer comes without reading the files again.
+    let head = api.submit_without_body(&init, &id(0)).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
     for n in 0..5 {
         api.wait_posted(&init, &id(n)).await;
     }
@@ -902,5 +945,124 @@ async fn a_subscriber_who_leaves_the_channel_loses_the_app_at_once() {
     assert!(api.list(&init, "scope=open").await.is_empty());
     stage.telegram.remove_member(channel(&stage), stage.client);
     wait_refused_as_non_member(&api, &init).await;
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_at_once_are_capped_per_user_and_for_the_server() {
+    let (stage, daemon, api) = start_with(Options {
+        http: teledesk::http::HttpLimits {
+            max_uploads: 2,
+            max_uploads_per_user: 1,
+            ..Default::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let tg = &stage.telegram;
+    let member = |name: &str| {
+        let user = tg.add_user(name, None, None);
+        tg.add_member(channel(&stage), user);
+        tg.mini_app_init_data(user, &start_token(&stage, channel(&stage)), now())
+    };
+    let (ann, bob, cid) = (launch(&stage), member("Bob"), member("Cid"));
+    let id = |n: usize| format!("5f0c1e2a-0000-4000-8000-0000000002{n:02}");
+    // A started upload holds its slot once the server has read its head, which the client
+    // cannot see: until then a probe is simply a broken form (400), and is asked again.
+    let refused = |init: String, id: String, status: &'static str| {
+        let api = &api;
+        async move {
+            let deadline = tokio::time::Instant::now() + WAIT;
+            loop {
+                let head = api.submit_without_body(&init, &id).await;
+                if !head.starts_with("http/1.1 400") || tokio::time::Instant::now() > deadline {
+                    assert!(head.starts_with(status), "{head}\n(probe {id})");
+                    return head;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    // Ann's first upload is under way (its client is slow); a second one of hers must wait.
+    let mut slow = api.start_upload(&ann, &id(0)).await;
+    {
+        // The server answers a started upload only when it ends; an early answer means it was
+        // refused, and the rest of the test would measure nothing.
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 2000];
+        let early = tokio::time::timeout(Duration::from_millis(500), slow.read(&mut buf)).await;
+        if let Ok(Ok(n)) = early {
+            panic!(
+                "the slow upload was answered at once: {}",
+                String::from_utf8_lossy(&buf[..n])
+            );
+        }
+    }
+    let head = refused(ann.clone(), id(1), "http/1.1 429").await;
+    assert!(head.contains("too_many_requests"), "{head}");
+    assert!(head.contains("retry-after: "), "{head}");
+    // Bob takes the server's second slot; Cid finds none free.
+    let bobs = api.start_upload(&bob, &id(2)).await;
+    let busy = |head: &str| head.starts_with("http/1.1 503") && head.contains("retry-after: ");
+    let head = refused(cid.clone(), id(3), "http/1.1 503").await;
+    assert!(busy(&head), "{head}");
+    assert!(head.contains("uploads_busy"), "{head}");
+    // Ann's client gives up: its slot is free again, and Cid's form goes through.
+    drop(slow);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = api
+            .submit(&cid, form(&id(3), "Acme Moscow", "Не печатает", ""))
+            .await;
+        if status == StatusCode::ACCEPTED {
+            break;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slot never came free"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    api.wait_posted(&cid, &id(3)).await;
+    drop(bobs);
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_form_holds_the_chats_own_file_limits() {
+    let stage = Stage::channel("en", "1s").await;
+    stage.set_chat_option("companies", COMPANIES);
+    stage.set_chat_option("files", "{ max_count = 2, max_total_size = \"1MB\" }");
+    let daemon = stage.start(Options::default()).await;
+    let api = Api {
+        base: format!("http://{}", daemon.http_addr().unwrap()),
+        http: reqwest::Client::new(),
+    };
+    let init = launch(&stage);
+    let (status, session) = api.get(&init, "/api/app/session").await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["limits"]["max_files"], 2);
+    assert_eq!(session["limits"]["max_total_bytes"], 1024 * 1024);
+    assert_eq!(session["limits"]["max_file_bytes"], 1024 * 1024);
+    let png = std::fs::read(fixture("printer-error.png")).unwrap();
+    let id = "5f0c1e2a-0000-4000-8000-000000000301";
+    let mut three = form(id, "Acme Moscow", "Три файла", "");
+    for i in 0..3 {
+        three = three.part("files", file(&format!("{i}.png"), "image/png", png.clone()));
+    }
+    let (status, body) = api.submit(&init, three).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "too_many_files");
+    let mut big = png.clone();
+    big.resize(1024 * 1024 + 1, 0);
+    let (status, body) = api
+        .submit(
+            &init,
+            form(id, "Acme Moscow", "Большой", "").part("files", file("big.png", "image/png", big)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(daemon.queues().inbox, 0);
     daemon.shutdown().await;
 }

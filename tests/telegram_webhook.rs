@@ -150,3 +150,26 @@ async fn polling_takes_updates_after_telegram_restarts_the_id_sequence() {
 async fn the_webhook_takes_updates_after_telegram_restarts_the_id_sequence() {
     updates_after_an_id_restart_are_taken(true).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_update_is_refused_with_413_and_nothing_is_stored() {
+    let stage = Stage::new(1, "ru", "1s").await;
+    let port = free_port();
+    set_mode(&stage, Some(port));
+    let daemon = stage.start(Options::default()).await;
+    let huge = format!(
+        "{{\"update_id\": 1, \"message\": {{\"text\": \"{}\"}}}}",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/telegram/updates"))
+        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+        .header("Content-Type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .expect("the daemon answers");
+    assert_eq!(response.status(), reqwest::StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(daemon.queues().inbox, 0);
+    daemon.shutdown().await;
+}

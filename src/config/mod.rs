@@ -10,6 +10,7 @@ mod check;
 mod duration;
 mod parse;
 mod secret;
+mod size;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -31,6 +32,41 @@ pub struct Config {
     pub helpdesks: BTreeMap<String, HelpdeskConfig>,
     /// In file order; ids are unique.
     pub chats: Vec<ChatConfig>,
+    /// `[files]`: what a ticket or a comment takes from a client where a chat sets nothing else.
+    pub files: FileLimits,
+}
+
+/// How many files, and how many bytes of them together, one ticket or one comment takes from a
+/// client: in a `/new` dialogue, `/ticket` on an album, a comment's album and the Mini App form.
+/// `[files]` sets the default, a chat's `[chats.files]` its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FileLimits {
+    /// `max_count`: 0 takes no files at all.
+    pub max_count: usize,
+    /// `max_total_size`, in bytes.
+    pub max_bytes: u64,
+}
+
+impl FileLimits {
+    /// 10 files, 50 MB: a few screenshots and a log or two; twice the Bot API's 20 MB download
+    /// limit for a single file.
+    pub const DEFAULT: Self = Self {
+        max_count: 10,
+        max_bytes: 50 * 1024 * 1024,
+    };
+
+    /// Whether a ticket or comment already holding `count` files of `bytes` together takes one
+    /// more of `size` bytes (unknown sizes count as nothing: Telegram gives them for every file it
+    /// lets a bot download).
+    pub fn admits(&self, count: usize, bytes: u64, size: Option<u64>) -> bool {
+        count < self.max_count && bytes.saturating_add(size.unwrap_or(0)) <= self.max_bytes
+    }
+}
+
+impl Default for FileLimits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
 }
 
 /// `[telegram]`.
@@ -159,6 +195,8 @@ pub struct ChatConfig {
     pub on_closed_comment: OnClosedComment,
     /// `[chats.ticket]`: defaults for new tickets, validated by the adapter; empty when absent.
     pub ticket: ConfigTable,
+    /// `[chats.files]` over `[files]`.
+    pub files: FileLimits,
 }
 
 /// Which Telegram surface a chat is.

@@ -338,11 +338,11 @@ fn unknown_keys_everywhere_the_daemon_owns() {
             + "[server]\nport = 1\n"
     );
     insta::assert_snapshot!(errors(&text), @"
-    extra (line 1): unknown key `extra`; expected one of telegram, server, store, helpdesks, chats
+    extra (line 1): unknown key `extra`; expected one of telegram, server, store, helpdesks, chats, files
     telegram.token (line 2): missing required key
     telegram.tokn (line 3): unknown key `tokn`; expected one of token, api_url, updates, webhook_secret, admins, language
     store.dir (line 6): unknown key `dir`; expected one of path
-    chats[0].company (line 21): unknown key `company`; expected one of id, mode, helpdesk, name, companies, on_closed_comment, ticket
+    chats[0].company (line 21): unknown key `company`; expected one of id, mode, helpdesk, name, companies, on_closed_comment, ticket, files
     server.port (line 23): unknown key `port`; expected one of listen, public_url, mini_app, init_data_max_age, admin_listen
     ");
 }
@@ -765,4 +765,74 @@ fn the_admin_listener_is_an_address_of_its_own() {
     insta::assert_snapshot!(errors(&text), @"server.admin_listen (line 21): the same address as server.listen (127.0.0.1:8080); give the admin listener its own");
     let text = format!("{BASE}[server]\nadmin_listen = \"localhost\"\n");
     insta::assert_snapshot!(errors(&text), @r#"server.admin_listen (line 20): invalid socket address "localhost"; expected an IP and a port, e.g. "127.0.0.1:8080" or "[::]:8080""#);
+}
+
+#[test]
+fn file_limits_have_defaults_and_a_chat_overrides_them_key_by_key() {
+    let config = ok(BASE).config;
+    assert_eq!(config.files, FileLimits::DEFAULT);
+    assert_eq!(config.chats[0].files, FileLimits::DEFAULT);
+
+    let text = format!(
+        "{BASE}[chats.files]\nmax_count = 2\n\n[[chats]]\nid = -1009876543210\nmode = \"group\"\n\
+         helpdesk = \"main\"\nname = \"Globex\"\n\n[files]\nmax_count = 4\nmax_total_size = \"20MB\"\n"
+    );
+    let config = ok(&text).config;
+    let mb = 1024 * 1024;
+    assert_eq!(
+        config.files,
+        FileLimits {
+            max_count: 4,
+            max_bytes: 20 * mb
+        }
+    );
+    // The chat's own count, the size from [files].
+    assert_eq!(
+        config.chats[0].files,
+        FileLimits {
+            max_count: 2,
+            max_bytes: 20 * mb
+        }
+    );
+    assert_eq!(config.chats[1].files, config.files);
+
+    let none = format!("{BASE}[chats.files]\nmax_count = 0\nmax_total_size = \"500KB\"\n");
+    let files = ok(&none).config.chats[0].files;
+    assert_eq!((files.max_count, files.max_bytes), (0, 500 * 1024));
+}
+
+#[test]
+fn bad_file_limits_name_the_key_and_its_line() {
+    let text = format!(
+        "{BASE}[chats.files]\nmax_count = 1000\nmax_total_size = \"1.5MB\"\nmax_size = 1\n\n\
+         [files]\nmax_count = \"ten\"\nmax_total_size = \"0MB\"\n"
+    );
+    insta::assert_snapshot!(errors(&text), @r#"
+    chats[0].files.max_count (line 20): must be between 0 (no files) and 100, found 1000
+    chats[0].files.max_total_size (line 21): invalid size "1.5MB"; expected a whole number and a unit: "500KB", "20MB" or "1GB"
+    chats[0].files.max_size (line 22): unknown key `max_size`; expected one of max_count, max_total_size
+    files.max_count (line 25): must be an integer, found string
+    files.max_total_size (line 26): must be more than 0 and at most "1GB", found "0MB"; max_count = 0 takes no files
+    "#);
+    let text = format!("{BASE}files = 3\n");
+    insta::assert_snapshot!(errors(&text), @"chats[0].files (line 19): must be a table, found integer");
+}
+
+#[test]
+fn files_admit_up_to_both_limits() {
+    let limits = FileLimits {
+        max_count: 2,
+        max_bytes: 100,
+    };
+    assert!(limits.admits(0, 0, Some(100)));
+    assert!(!limits.admits(0, 0, Some(101)));
+    assert!(limits.admits(1, 60, Some(40)));
+    assert!(!limits.admits(1, 60, Some(41)));
+    assert!(!limits.admits(2, 0, Some(1)));
+    assert!(limits.admits(1, 100, None));
+    let none = FileLimits {
+        max_count: 0,
+        ..limits
+    };
+    assert!(!none.admits(0, 0, Some(1)));
 }

@@ -16,9 +16,10 @@ use toml::de::{DeTable, DeValue};
 use super::duration::{self, parse_duration};
 use super::parse::{Report, Table, as_i64};
 use super::secret::{self, LITERAL_WARNING};
+use super::size::{self, parse_size};
 use super::{
-    ChatConfig, ChatMode, Config, Finding, HelpdeskConfig, Language, Loaded, OnClosedComment,
-    Secret, ServerConfig, StoreConfig, TelegramConfig, UpdatesMode,
+    ChatConfig, ChatMode, Config, FileLimits, Finding, HelpdeskConfig, Language, Loaded,
+    OnClosedComment, Secret, ServerConfig, StoreConfig, TelegramConfig, UpdatesMode,
 };
 use crate::helpdesks;
 
@@ -26,7 +27,7 @@ const DEFAULT_API_URL: &str = "https://api.telegram.org";
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(30);
 
-const ROOT_KEYS: &[&str] = &["telegram", "server", "store", "helpdesks", "chats"];
+const ROOT_KEYS: &[&str] = &["telegram", "server", "store", "helpdesks", "chats", "files"];
 const TELEGRAM_KEYS: &[&str] = &[
     "token",
     "api_url",
@@ -52,7 +53,13 @@ const CHAT_KEYS: &[&str] = &[
     "companies",
     "on_closed_comment",
     "ticket",
+    "files",
 ];
+const FILES_KEYS: &[&str] = &["max_count", "max_total_size"];
+/// More files than this on one ticket is a mistake in the config, not a need.
+const MAX_FILES_COUNT: i64 = 100;
+/// The Mini App reads a form of this size plus its text fields; more is not a ticket.
+const MAX_FILES_TOTAL: u64 = 1 << 30;
 
 /// The outcome of a check: the config when it is valid, and every finding either way.
 pub(crate) struct Analysis {
@@ -109,10 +116,17 @@ pub(crate) fn analyse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Analy
     webhook_rules(&mut report, &root);
     let store = store(&mut report, &root);
     let helpdesks = helpdesks(&mut report, &root);
-    let chats = chats(&mut report, &root, helpdesks.as_ref());
+    let files = file_limits(&mut report, &root, FileLimits::DEFAULT);
+    // Chats are still checked against the defaults when `[files]` is broken.
+    let chats = chats(
+        &mut report,
+        &root,
+        helpdesks.as_ref(),
+        files.unwrap_or_default(),
+    );
 
-    let config = match (telegram, server, store, chats) {
-        (Some(telegram), Some(server), Some(store), Some(chats)) => Some(Config {
+    let config = match (telegram, server, store, chats, files) {
+        (Some(telegram), Some(server), Some(store), Some(chats), Some(files)) => Some(Config {
             telegram,
             server,
             store,
@@ -122,6 +136,7 @@ pub(crate) fn analyse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Analy
                 .filter_map(|(name, entry)| Some((name, entry.config?)))
                 .collect(),
             chats,
+            files,
         }),
         _ => None,
     };
@@ -635,6 +650,7 @@ fn chats(
     report: &mut Report<'_>,
     root: &Table<'_, '_>,
     helpdesks: Option<&BTreeMap<String, HelpdeskEntry>>,
+    files: FileLimits,
 ) -> Option<Vec<ChatConfig>> {
     let Some(value) = root.get("chats") else {
         report.error(
@@ -676,7 +692,7 @@ fn chats(
             span: item.span(),
             map,
         };
-        let chat = chat(report, &table, helpdesks);
+        let chat = chat(report, &table, helpdesks, files);
         if let Some((id, span)) = chat_id(&table) {
             if let Some((first, first_line)) = seen_ids.get(&id) {
                 report.error(
@@ -707,6 +723,7 @@ fn chat(
     report: &mut Report<'_>,
     table: &Table<'_, '_>,
     helpdesks: Option<&BTreeMap<String, HelpdeskEntry>>,
+    files: FileLimits,
 ) -> Option<ChatConfig> {
     report.unknown_keys(table, CHAT_KEYS);
     for key in ["id", "mode", "helpdesk", "name"] {
@@ -770,6 +787,7 @@ fn chat(
         )
         .unwrap_or_default();
     let ticket = ticket_defaults(report, table, kind);
+    let files = file_limits(report, table, files);
 
     Some(ChatConfig {
         id: id?.0,
@@ -779,7 +797,74 @@ fn chat(
         companies: companies?,
         on_closed_comment,
         ticket: ticket?,
+        files: files?,
     })
+}
+
+/// `files` under `parent` (`[files]`, or a chat's `[chats.files]`): each key given replaces the
+/// one in `defaults`.
+fn file_limits(
+    report: &mut Report<'_>,
+    parent: &Table<'_, '_>,
+    defaults: FileLimits,
+) -> Option<FileLimits> {
+    if parent.get("files").is_none() {
+        return Some(defaults);
+    }
+    let table = report.table(parent, "files")?;
+    report.unknown_keys(&table, FILES_KEYS);
+    let mut limits = Some(defaults);
+    match report.integer(&table, "max_count") {
+        Some((count, span)) if !(0..=MAX_FILES_COUNT).contains(&count) => {
+            report.error(
+                &table.child_path("max_count"),
+                Some(span),
+                format!("must be between 0 (no files) and {MAX_FILES_COUNT}, found {count}"),
+            );
+            limits = None;
+        }
+        Some((count, _)) => {
+            if let Some(limits) = &mut limits {
+                limits.max_count = count as usize;
+            }
+        }
+        None if table.get("max_count").is_some() => limits = None,
+        None => {}
+    }
+    match report.string(&table, "max_total_size") {
+        Some((text, span)) => match parse_size(text) {
+            Some(bytes) if (1..=MAX_FILES_TOTAL).contains(&bytes) => {
+                if let Some(limits) = &mut limits {
+                    limits.max_bytes = bytes;
+                }
+            }
+            Some(_) => {
+                report.error(
+                    &table.child_path("max_total_size"),
+                    Some(span),
+                    format!(
+                        "must be more than 0 and at most \"1GB\", found \"{text}\"; \
+                         max_count = 0 takes no files"
+                    ),
+                );
+                limits = None;
+            }
+            None => {
+                report.error(
+                    &table.child_path("max_total_size"),
+                    Some(span),
+                    format!(
+                        "invalid size \"{text}\"; expected a whole number and a unit: {}",
+                        size::EXAMPLES
+                    ),
+                );
+                limits = None;
+            }
+        },
+        None if table.get("max_total_size").is_some() => limits = None,
+        None => {}
+    }
+    limits
 }
 
 /// Channels and supergroups (which forums are) have `-100…` ids; basic groups have short negative

@@ -97,17 +97,22 @@ pub(crate) async fn store_updates(
         Ok(())
     })?;
     for update in updates {
-        forget_leaving_member(ctx, update);
+        forget_changed_members(ctx, update);
     }
     ctx.store.flush().await
 }
 
-/// A user who left a chat (or was removed) loses the Mini App at once, not when their cached
-/// membership runs out. Done at intake, not in the engine: the cache is memory, not state.
-fn forget_leaving_member(ctx: &Context, update: &serde_json::Value) {
-    if let Ok(update) = Update::deserialize(update)
-        && let Some((chat_id, user_id)) = update.member_left()
-    {
-        ctx.memberships.forget(chat_id, user_id);
+/// A user who left a chat (or was removed) loses the Mini App at once, and one who joined is let
+/// in at once, not when the cached answer runs out. Done at intake, not in the engine: the cache
+/// is memory, not state.
+fn forget_changed_members(ctx: &Context, update: &serde_json::Value) {
+    if let Ok(update) = Update::deserialize(update) {
+        for (chat_id, user_id) in update
+            .member_left()
+            .into_iter()
+            .chain(update.members_joined())
+        {
+            ctx.memberships.forget(chat_id, user_id);
+        }
     }
 }

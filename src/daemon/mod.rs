@@ -49,6 +49,8 @@ pub struct Options {
     /// transit directory. The one daemon of a process does; tests running several daemons in one
     /// process leave it in the system's temporary directory.
     pub own_process_spool: bool,
+    /// What the HTTP server takes at once and how long it waits for clients.
+    pub http: crate::http::HttpLimits,
 }
 
 impl Default for Options {
@@ -57,6 +59,7 @@ impl Default for Options {
             pacing: PacingLimits::default(),
             grace: Duration::from_secs(20),
             own_process_spool: false,
+            http: crate::http::HttpLimits::default(),
         }
     }
 }
@@ -272,6 +275,7 @@ impl Daemon {
         // The server takes submissions into the inbox, so it stops with the intake.
         let http = if config.server.enabled {
             let settings = crate::http::ServerSettings {
+                limits: context.options.http,
                 init_data_max_age: config.server.init_data_max_age,
                 admin_listen: config.server.admin_listen,
                 webhook_secret: config
@@ -419,6 +423,7 @@ async fn chat_settings(telegram: &TelegramClient, config: &Config) -> HashMap<i6
             name: c.name.clone(),
             companies: c.companies.clone(),
             on_closed_comment: c.on_closed_comment,
+            files: c.files,
         };
         if c.mode == crate::config::ChatMode::Channel {
             match telegram.linked_chat(c.id).await {

@@ -2,19 +2,28 @@
 
 use super::{Context, idle, now};
 use crate::engine;
+use crate::telegram::membership::LookupError;
 use crate::telegram::wire::Update;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// How often albums and dialogues past their time are removed (see [`engine::expiry`]).
+const SWEEP_EVERY: Duration = Duration::from_secs(300);
+
 pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
+    let mut next_sweep = tokio::time::Instant::now();
     loop {
         if super::store_watch::paused(&ctx, &cancel).await {
             if cancel.is_cancelled() {
                 return;
             }
             continue;
+        }
+        if tokio::time::Instant::now() >= next_sweep {
+            sweep(&ctx);
+            next_sweep = tokio::time::Instant::now() + SWEEP_EVERY;
         }
         let batch = match ctx.store.read().inbox(100) {
             Ok(batch) => batch,
@@ -123,6 +132,25 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     }
 }
 
+/// Removes albums and dialogues past their time. A failure is only logged: the next sweep does it.
+fn sweep(ctx: &Context) {
+    match ctx.store.write(|tx| engine::expiry::sweep(tx, now())) {
+        Ok((swept, outcome)) => {
+            if swept != engine::expiry::Swept::default() {
+                tracing::info!(
+                    albums = swept.albums,
+                    dialogues = swept.dialogues,
+                    "Forgot albums and dialogues past their time."
+                );
+            }
+            if outcome.sends {
+                ctx.signals.sends.notify_one();
+            }
+        }
+        Err(error) => tracing::error!(%error, "Cannot remove old albums and dialogues."),
+    }
+}
+
 /// Moves an inbox record the daemon cannot process to the dead-letter list, raw, so the updates
 /// behind it go on; `teledesk queue` shows it.
 fn set_aside(ctx: &Context, position: u64, raw: String, error: String) {
@@ -141,14 +169,27 @@ fn set_aside(ctx: &Context, position: u64, raw: String, error: String) {
 }
 
 /// Looks up what the engine needs from Telegram to process `raw`; `None` when Telegram could not
-/// be asked right now.
+/// be asked right now. Lookups go through the membership cache and its limits, so a flood of
+/// requests from people who are not members costs no flood of `getChatMember` calls; one over
+/// the limits is answered "try again later" (it is not held back, which would stall its chat).
 async fn facts_for(ctx: &Context, raw: &serde_json::Value) -> Option<engine::Facts> {
+    let busy = || {
+        Some(engine::Facts {
+            membership_busy: true,
+            ..engine::Facts::default()
+        })
+    };
     let mut member_of = Vec::new();
     for chat_id in engine::chats_to_offer(&ctx.settings, raw) {
         let user_id = raw["message"]["from"]["id"].as_i64()?;
-        match ctx.telegram.is_member(chat_id, user_id).await {
+        match ctx
+            .memberships
+            .is_member(&ctx.telegram, chat_id, user_id)
+            .await
+        {
             Ok(true) => member_of.push(chat_id),
             Ok(false) => {}
+            Err(LookupError::Busy(_)) => return busy(),
             Err(error) if error.is_temporary() => {
                 tracing::warn!(%error, chat_id, user_id, "Cannot check chat membership; will retry.");
                 return None;
@@ -174,11 +215,16 @@ async fn facts_for(ctx: &Context, raw: &serde_json::Value) -> Option<engine::Fac
     let Some((chat_id, user_id)) = check else {
         return Some(engine::Facts::default());
     };
-    match ctx.telegram.is_member(chat_id, user_id).await {
+    match ctx
+        .memberships
+        .is_member(&ctx.telegram, chat_id, user_id)
+        .await
+    {
         Ok(member) => Some(engine::Facts {
             presser_is_member: Some(member),
             ..engine::Facts::default()
         }),
+        Err(LookupError::Busy(_)) => busy(),
         Err(error) if error.is_temporary() => {
             tracing::warn!(%error, chat_id, user_id, "Cannot check chat membership; will retry.");
             None

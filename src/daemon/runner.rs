@@ -35,7 +35,7 @@ const REMEMBERED_HELPDESKS: usize = 100_000;
 #[derive(Default)]
 struct Busy {
     tickets: HashSet<LocalId>,
-    /// Refreshes that failed wait until then.
+    /// Refreshes that failed wait until then; only tickets still marked dirty are held.
     refresh_after: HashMap<LocalId, (tokio::time::Instant, u32)>,
     /// Which helpdesk each ticket lives in (it never moves), so scheduling reads no ticket twice.
     helpdesk_of: HashMap<LocalId, String>,
@@ -69,6 +69,18 @@ impl Limits {
             .values()
             .all(|s| s.available_permits() == 0)
             && self.unknown.available_permits() == 0
+    }
+}
+
+impl Busy {
+    /// Forgets the waits of tickets no longer marked dirty (re-read after a job, say): every
+    /// ticket whose refresh ever failed would otherwise stay for the life of the process.
+    fn keep_waits_of<T>(&mut self, dirty: &[(LocalId, T)]) {
+        if self.refresh_after.is_empty() {
+            return;
+        }
+        let dirty: HashSet<LocalId> = dirty.iter().map(|(local, _)| *local).collect();
+        self.refresh_after.retain(|local, _| dirty.contains(local));
     }
 }
 
@@ -170,7 +182,9 @@ fn schedule(
         });
     }
     let instant = tokio::time::Instant::now();
-    for (local, dirty) in read.dirty()? {
+    let dirty = read.dirty()?;
+    busy.lock().expect("busy lock").keep_waits_of(&dirty);
+    for (local, dirty) in dirty {
         if limits.all_taken() {
             return Ok(());
         }
@@ -1127,5 +1141,17 @@ mod tests {
         );
         assert_eq!(mark_after_own_comment(Some(mark(2, Some(t0))), None), None);
         assert_eq!(mark_after_own_comment(None, Some(t1)), None);
+    }
+
+    #[test]
+    fn failed_refreshes_are_remembered_only_while_their_ticket_is_dirty() {
+        let mut busy = Busy::default();
+        let later = tokio::time::Instant::now() + Duration::from_secs(60);
+        for local in 0..10_000 {
+            busy.refresh_after.insert(local, (later, 1));
+        }
+        busy.keep_waits_of(&[(7, 1), (20_000, 2)]);
+        assert_eq!(busy.refresh_after.len(), 1);
+        assert!(busy.refresh_after.contains_key(&7));
     }
 }

@@ -3,6 +3,7 @@
 //! turn comes, so ten changes in a burst cost one edit.
 
 use super::{Context, MAX_ATTEMPTS, backoff, idle, now};
+use crate::bounded::ExpiringMap;
 use crate::model::{Button, DeadItem, DmState, Keyboard, Outgoing, SendAction};
 use crate::telegram::client::TgError;
 use crate::telegram::pacing::Pacer;
@@ -20,7 +21,7 @@ const CARD_EDIT_SPACING: Duration = Duration::from_secs(2);
 
 pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let pacer = Pacer::new(ctx.options.pacing);
-    let mut last_edit: HashMap<u64, Instant> = HashMap::new();
+    let mut last_edit = EditSpacing::default();
     loop {
         if super::store_watch::paused(&ctx, &cancel).await {
             if cancel.is_cancelled() {
@@ -175,9 +176,23 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
 
 /// Sends Telegram accepted whose record is not known to be on disk, by outbox item as it stood
 /// when sent. Kept in memory across the store's recovery (never across a restart: that window
-/// is the one crash window every send has).
-#[derive(Default)]
-pub(crate) struct SendMemo(std::sync::Mutex<HashMap<MemoKey, (Sent, Option<u64>)>>);
+/// is the one crash window every send has), for at most [`MEMO_KEEP`] and [`MEMO_CAPACITY`]
+/// sends: a memo whose item never comes back (its record did reach the disk after all) would
+/// otherwise stay for the life of the process.
+pub(crate) struct SendMemo(std::sync::Mutex<ExpiringMap<MemoKey, (Sent, Option<u64>)>>);
+
+/// How long a memo waits for its item to come round again. The item is due again as soon as the
+/// store works, and a store that does not work for 15 minutes ends the process
+/// ([`super::store_watch`]), so an hour-old memo is one nobody will ask for.
+const MEMO_KEEP: Duration = Duration::from_secs(3600);
+/// More sends than the sender makes between two flushes, by far.
+const MEMO_CAPACITY: usize = 10_000;
+
+impl Default for SendMemo {
+    fn default() -> Self {
+        Self(std::sync::Mutex::new(ExpiringMap::new(MEMO_CAPACITY)))
+    }
+}
 
 /// An outbox item's sequence number and the digest of its stored form.
 type MemoKey = (u64, u64);
@@ -190,13 +205,15 @@ impl SendMemo {
     }
 
     fn take(&self, key: &MemoKey) -> Option<Sent> {
-        self.lock().remove(key).map(|(sent, _)| sent)
+        self.lock().take(key, Instant::now()).map(|(sent, _)| sent)
     }
 
     /// Remembers a send; `recorded_in` is the boot whose store holds its record (in memory),
     /// `None` when recording it failed.
     fn keep(&self, key: MemoKey, sent: Sent, recorded_in: Option<u64>) {
-        self.lock().insert(key, (sent, recorded_in));
+        let now = Instant::now();
+        self.lock()
+            .insert(key, (sent, recorded_in), now + MEMO_KEEP, now);
     }
 
     /// A flush of `boot`'s store succeeded: the sends recorded in it are on disk now.
@@ -205,7 +222,7 @@ impl SendMemo {
             .retain(|_, (_, recorded_in)| *recorded_in != Some(boot));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<MemoKey, (Sent, Option<u64>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ExpiringMap<MemoKey, (Sent, Option<u64>)>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -487,11 +504,7 @@ fn record(tx: &mut crate::store::Tx<'_>, item: &Outgoing, sent: &Sent) -> crate:
 }
 
 /// Brings cards whose ticket changed up to date. Returns whether it did anything.
-async fn edit_stale_cards(
-    ctx: &Context,
-    pacer: &Pacer,
-    last_edit: &mut HashMap<u64, Instant>,
-) -> bool {
+async fn edit_stale_cards(ctx: &Context, pacer: &Pacer, last_edit: &mut EditSpacing) -> bool {
     let stale = match ctx.store.read().stale_cards() {
         Ok(stale) => stale,
         Err(error) => {
@@ -512,10 +525,7 @@ async fn edit_stale_cards(
             }
             continue;
         };
-        if last_edit
-            .get(&local)
-            .is_some_and(|t| t.elapsed() < CARD_EDIT_SPACING)
-        {
+        if !last_edit.may_edit(local, Instant::now()) {
             continue;
         }
         let card = render_card(ctx, &link);
@@ -527,7 +537,7 @@ async fn edit_stale_cards(
         if pacer.try_acquire(link.chat_id).is_err() {
             continue;
         }
-        last_edit.insert(local, Instant::now());
+        last_edit.edited(local, Instant::now());
         progressed = true;
         let result = ctx
             .telegram
@@ -576,6 +586,25 @@ async fn edit_stale_cards(
         }
     }
     progressed
+}
+
+/// When each card was last edited, for [`CARD_EDIT_SPACING`]; holds only the cards edited within
+/// it (every ticket ever edited would otherwise stay for the life of the process).
+#[derive(Default)]
+struct EditSpacing(HashMap<u64, Instant>);
+
+impl EditSpacing {
+    fn may_edit(&self, local: u64, now: Instant) -> bool {
+        self.0
+            .get(&local)
+            .is_none_or(|at| now.duration_since(*at) >= CARD_EDIT_SPACING)
+    }
+
+    fn edited(&mut self, local: u64, now: Instant) {
+        self.0
+            .retain(|_, at| now.duration_since(*at) < CARD_EDIT_SPACING);
+        self.0.insert(local, now);
+    }
 }
 
 /// Drops a card's stale mark when there is nothing to edit.
@@ -646,4 +675,39 @@ fn render_card(ctx: &Context, link: &crate::model::TicketLink) -> render::Card {
         _ => render::Surface::Group,
     };
     render::card_on(link, ctx.settings.lang, &ctx.settings.bot_username, surface)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_spacing_holds_only_the_cards_edited_lately() {
+        let mut spacing = EditSpacing::default();
+        let t0 = Instant::now();
+        assert!(spacing.may_edit(1, t0));
+        spacing.edited(1, t0);
+        assert!(!spacing.may_edit(1, t0 + CARD_EDIT_SPACING / 2));
+        assert!(spacing.may_edit(1, t0 + CARD_EDIT_SPACING));
+        // A card a second, for hours: only the last couple of seconds' are held.
+        for local in 0..10_000u64 {
+            spacing.edited(local, t0 + Duration::from_secs(local));
+        }
+        assert!(spacing.0.len() <= 3, "{} cards held", spacing.0.len());
+    }
+
+    #[test]
+    fn the_send_memo_forgets_what_no_one_will_ask_for() {
+        let memo = SendMemo::default();
+        for seq in 0..(MEMO_CAPACITY as u64 * 3) {
+            memo.keep((seq, 0), Sent::Nothing, None);
+        }
+        assert!(memo.lock().len() <= MEMO_CAPACITY);
+        // The newest are still there to be recorded.
+        let newest = MEMO_CAPACITY as u64 * 3 - 1;
+        assert!(matches!(memo.take(&(newest, 0)), Some(Sent::Nothing)));
+        memo.keep((1, 1), Sent::Nothing, Some(7));
+        memo.flushed(7);
+        assert!(memo.take(&(1, 1)).is_none());
+    }
 }

@@ -1,9 +1,8 @@
 //! The `/new` conversation as a pure step machine: given a dialogue and what the user did, the
 //! next state and what to ask.
 
-use crate::model::{
-    Button, ClientFile, Dialogue, DialogueStep, FILE_BYTES_PER_TICKET, FILES_PER_TICKET, Keyboard,
-};
+use crate::config::FileLimits;
+use crate::model::{Button, ClientFile, Dialogue, DialogueStep, Keyboard};
 use crate::telegram::texts::{Lang, escape};
 
 /// How long a dialogue may sit idle before it is dropped.
@@ -80,8 +79,67 @@ pub fn ask(step: DialogueStep, companies: &[String], lang: Lang) -> Next {
     }
 }
 
-/// Applies the user's input to the dialogue and says what comes next.
-pub fn advance(dialogue: &mut Dialogue, input: Input, companies: &[String], lang: Lang) -> Next {
+/// Takes a file into the dialogue if the ticket can carry it; `false` when it was refused.
+pub fn take_file(dialogue: &mut Dialogue, file: ClientFile, limits: FileLimits) -> bool {
+    let bytes: u64 = dialogue.files.iter().filter_map(|f| f.size).sum();
+    if !limits.admits(dialogue.files.len(), bytes, file.size) {
+        return false;
+    }
+    dialogue.files.push(file);
+    true
+}
+
+/// Applies the user's input to the dialogue and says what comes next. A file over the ticket's
+/// limits is not taken, whatever the step, and the client is told so with the next question.
+pub fn advance(
+    dialogue: &mut Dialogue,
+    input: Input,
+    companies: &[String],
+    limits: FileLimits,
+    lang: Lang,
+) -> Next {
+    let (mut took_file, mut refused) = (false, false);
+    let input = match input {
+        Input::Message {
+            text,
+            file: Some(file),
+            // While a company is to be chosen, messages are not answers and their files are not kept.
+        } if dialogue.step != DialogueStep::Company => {
+            took_file = take_file(dialogue, file, limits);
+            refused = !took_file;
+            Input::Message { text, file: None }
+        }
+        other => other,
+    };
+    let next = step(dialogue, input, took_file, companies, lang);
+    if !refused {
+        return next;
+    }
+    let note = escape(&lang.file_limit_reached(limits));
+    match next {
+        Next::Ask { html, keyboard } => Next::Ask {
+            html: format!("{note}\n\n{html}"),
+            keyboard,
+        },
+        // The refusal is said with the question of the step the dialogue stays in.
+        Next::Wait => match ask(dialogue.step, companies, lang) {
+            Next::Ask { html, keyboard } => Next::Ask {
+                html: format!("{note}\n\n{html}"),
+                keyboard,
+            },
+            other => other,
+        },
+        other => other,
+    }
+}
+
+fn step(
+    dialogue: &mut Dialogue,
+    input: Input,
+    took_file: bool,
+    companies: &[String],
+    lang: Lang,
+) -> Next {
     if input == Input::Cancel {
         return Next::Cancelled;
     }
@@ -94,11 +152,8 @@ pub fn advance(dialogue: &mut Dialogue, input: Input, companies: &[String], lang
             dialogue.company = Some(name.clone());
         }
         (DialogueStep::Company, _) => return Next::Wait,
-        (DialogueStep::Subject, Input::Message { text, file }) => {
+        (DialogueStep::Subject, Input::Message { text, .. }) => {
             let text = text.trim();
-            if let Some(file) = file {
-                dialogue.files.push(file);
-            }
             if text.is_empty() {
                 return Next::Wait;
             }
@@ -112,10 +167,7 @@ pub fn advance(dialogue: &mut Dialogue, input: Input, companies: &[String], lang
             }
         }
         (DialogueStep::Subject, _) => return Next::Wait,
-        (DialogueStep::Description, Input::Message { text, file }) => {
-            if let Some(file) = file {
-                dialogue.files.push(file);
-            }
+        (DialogueStep::Description, Input::Message { text, .. }) => {
             let text = text.trim();
             if text.is_empty() {
                 return Next::Wait;
@@ -129,24 +181,7 @@ pub fn advance(dialogue: &mut Dialogue, input: Input, companies: &[String], lang
             return Next::Create;
         }
         (DialogueStep::Description, _) => return Next::Wait,
-        (DialogueStep::Files, Input::Message { text, file }) => {
-            let had = dialogue.files.len();
-            if let Some(file) = file {
-                let bytes: u64 = dialogue.files.iter().filter_map(|f| f.size).sum();
-                if had >= FILES_PER_TICKET
-                    || bytes.saturating_add(file.size.unwrap_or(0)) > FILE_BYTES_PER_TICKET
-                {
-                    let mut next = ask(DialogueStep::Files, companies, lang);
-                    if let Next::Ask { html, .. } = &mut next {
-                        *html = escape(&lang.file_limit_reached(
-                            FILES_PER_TICKET,
-                            FILE_BYTES_PER_TICKET / (1024 * 1024),
-                        ));
-                    }
-                    return next;
-                }
-                dialogue.files.push(file);
-            }
+        (DialogueStep::Files, Input::Message { text, .. }) => {
             let text = text.trim();
             if !text.is_empty() {
                 // More words while collecting files belong to the description.
@@ -156,7 +191,7 @@ pub fn advance(dialogue: &mut Dialogue, input: Input, companies: &[String], lang
                 }
                 description.push_str(text);
             }
-            if dialogue.files.len() > had {
+            if took_file {
                 let mut next = ask(DialogueStep::Files, companies, lang);
                 if let Next::Ask { html, .. } = &mut next {
                     *html = escape(&lang.files_received(dialogue.files.len()));
@@ -178,6 +213,8 @@ mod tests {
     use super::*;
     use teledesk_adapter::Requester;
     use time::OffsetDateTime;
+
+    const LIMITS: FileLimits = FileLimits::DEFAULT;
 
     fn dialogue(subject: Option<&str>) -> Dialogue {
         Dialogue {
@@ -227,69 +264,128 @@ mod tests {
         let mut d = dialogue(Some("Printer"));
         d.step = first_missing(&d, &companies);
         assert_eq!(d.step, DialogueStep::Company);
-        advance(&mut d, Input::Company(1), &companies, Lang::Ru);
+        advance(&mut d, Input::Company(1), &companies, LIMITS, Lang::Ru);
         assert_eq!(d.company.as_deref(), Some("Acme Kazan"));
         assert_eq!(d.step, DialogueStep::Description);
-        advance(&mut d, text("It jams"), &companies, Lang::Ru);
+        advance(&mut d, text("It jams"), &companies, LIMITS, Lang::Ru);
         assert_eq!(d.step, DialogueStep::Files);
         assert!(matches!(
-            advance(&mut d, file("f1"), &companies, Lang::Ru),
+            advance(&mut d, file("f1"), &companies, LIMITS, Lang::Ru),
             Next::Ask { .. }
         ));
         assert!(matches!(
-            advance(&mut d, file("f2"), &companies, Lang::Ru),
+            advance(&mut d, file("f2"), &companies, LIMITS, Lang::Ru),
             Next::Ask { .. }
         ));
         assert_eq!(
-            advance(&mut d, Input::Done, &companies, Lang::Ru),
+            advance(&mut d, Input::Done, &companies, LIMITS, Lang::Ru),
             Next::Create
         );
         assert_eq!(d.files.len(), 2);
     }
 
-    #[test]
-    fn a_dialogue_takes_no_more_files_than_one_ticket_may_carry() {
-        let companies = vec!["Only".to_owned()];
-        let mut d = dialogue(Some("Printer"));
-        d.description = Some(String::new());
-        d.step = DialogueStep::Files;
-        for n in 0..FILES_PER_TICKET {
-            advance(&mut d, file(&format!("f{n}")), &companies, Lang::Ru);
-        }
-        assert_eq!(d.files.len(), FILES_PER_TICKET);
-        let Next::Ask { html, .. } = advance(&mut d, file("one too many"), &companies, Lang::En)
-        else {
-            panic!("the client is told");
-        };
-        assert!(html.contains("at most 10 files and 50 MB"), "{html}");
-        assert_eq!(d.files.len(), FILES_PER_TICKET);
-        // By size too: one big file after a few small ones.
-        let mut d = dialogue(Some("Printer"));
-        d.description = Some(String::new());
-        d.step = DialogueStep::Files;
-        advance(&mut d, file("small"), &companies, Lang::Ru);
+    fn sized(id: &str, size: u64) -> Input {
         let Input::Message {
-            file: Some(mut big),
+            file: Some(mut file),
             text,
-        } = file("big")
+        } = file(id)
         else {
             unreachable!()
         };
-        big.size = Some(FILE_BYTES_PER_TICKET);
-        advance(
-            &mut d,
-            Input::Message {
-                text,
-                file: Some(big),
-            },
-            &companies,
-            Lang::Ru,
-        );
+        file.size = Some(size);
+        Input::Message {
+            text,
+            file: Some(file),
+        }
+    }
+
+    #[test]
+    fn a_dialogue_takes_no_more_files_than_one_ticket_may_carry() {
+        let companies = vec!["Only".to_owned()];
+        let limits = FileLimits {
+            max_count: 3,
+            max_bytes: 100,
+        };
+        let mut d = dialogue(Some("Printer"));
+        d.description = Some(String::new());
+        d.step = DialogueStep::Files;
+        for n in 0..3 {
+            advance(&mut d, file(&format!("f{n}")), &companies, limits, Lang::Ru);
+        }
+        assert_eq!(d.files.len(), 3);
+        let Next::Ask { html, .. } =
+            advance(&mut d, file("one too many"), &companies, limits, Lang::En)
+        else {
+            panic!("the client is told");
+        };
+        assert!(html.contains("at most 3 files and 100 bytes"), "{html}");
+        assert!(html.contains(Lang::En.ask_files()), "{html}");
+        assert_eq!(d.files.len(), 3);
+        // By size too: one big file after a small one.
+        let mut d = dialogue(Some("Printer"));
+        d.description = Some(String::new());
+        d.step = DialogueStep::Files;
+        advance(&mut d, sized("small", 10), &companies, limits, Lang::Ru);
+        advance(&mut d, sized("big", 91), &companies, limits, Lang::Ru);
         assert_eq!(d.files.len(), 1);
+        advance(&mut d, sized("fits", 90), &companies, limits, Lang::Ru);
+        assert_eq!(d.files.len(), 2);
         assert_eq!(
-            advance(&mut d, Input::Done, &companies, Lang::Ru),
+            advance(&mut d, Input::Done, &companies, limits, Lang::Ru),
             Next::Create
         );
+    }
+
+    #[test]
+    fn the_limits_hold_in_every_step_that_takes_files() {
+        let limits = FileLimits {
+            max_count: 1,
+            max_bytes: 100,
+        };
+        // Files sent while the subject and the description are asked for count too.
+        let mut d = dialogue(None);
+        assert_eq!(
+            advance(&mut d, file("f0"), &[], limits, Lang::En),
+            Next::Wait
+        );
+        let Next::Ask { html, .. } = advance(&mut d, file("f1"), &[], limits, Lang::En) else {
+            panic!("the client is told");
+        };
+        assert!(html.contains("at most 1 file"), "{html}");
+        assert!(html.contains(Lang::En.ask_subject()), "{html}");
+        assert_eq!(d.step, DialogueStep::Subject);
+        // A refused file with a caption: the caption still answers the step.
+        let Input::Message { file: f2, .. } = file("f2") else {
+            unreachable!()
+        };
+        let Next::Ask { html, .. } = advance(
+            &mut d,
+            Input::Message {
+                text: "VPN down".into(),
+                file: f2,
+            },
+            &[],
+            limits,
+            Lang::En,
+        ) else {
+            panic!("the next question");
+        };
+        assert_eq!(d.subject.as_deref(), Some("VPN down"));
+        assert!(html.contains("not added") && html.contains(Lang::En.ask_description()));
+        advance(&mut d, sized("f3", 1), &[], limits, Lang::En);
+        assert_eq!(d.files.len(), 1);
+        // No files at all where the chat takes none.
+        let none = FileLimits {
+            max_count: 0,
+            ..limits
+        };
+        let mut d = dialogue(Some("VPN down"));
+        d.step = DialogueStep::Description;
+        let Next::Ask { html, .. } = advance(&mut d, file("f"), &[], none, Lang::Ru) else {
+            panic!("the client is told");
+        };
+        assert!(html.contains("не принимаются"), "{html}");
+        assert!(d.files.is_empty());
     }
 
     #[test]
@@ -298,12 +394,12 @@ mod tests {
         let mut d = dialogue(None);
         d.step = first_missing(&d, &companies);
         assert_eq!(d.step, DialogueStep::Subject);
-        advance(&mut d, text("VPN down"), &companies, Lang::En);
+        advance(&mut d, text("VPN down"), &companies, LIMITS, Lang::En);
         assert_eq!(d.step, DialogueStep::Description);
-        advance(&mut d, Input::Skip, &companies, Lang::En);
+        advance(&mut d, Input::Skip, &companies, LIMITS, Lang::En);
         assert_eq!(d.description.as_deref(), Some(""));
         assert_eq!(
-            advance(&mut d, Input::Done, &companies, Lang::En),
+            advance(&mut d, Input::Done, &companies, LIMITS, Lang::En),
             Next::Create
         );
     }
@@ -313,7 +409,10 @@ mod tests {
         let mut d = dialogue(Some("VPN down"));
         d.step = first_missing(&d, &[]);
         assert_eq!(d.step, DialogueStep::Description);
-        assert_eq!(advance(&mut d, Input::Done, &[], Lang::Ru), Next::Create);
+        assert_eq!(
+            advance(&mut d, Input::Done, &[], LIMITS, Lang::Ru),
+            Next::Create
+        );
         assert_eq!(d.description.as_deref(), Some(""));
     }
 
@@ -324,6 +423,7 @@ mod tests {
             &mut d,
             text("VPN down\nsince 9am, all offices"),
             &[],
+            LIMITS,
             Lang::En,
         );
         assert_eq!(d.subject.as_deref(), Some("VPN down"));
@@ -334,7 +434,7 @@ mod tests {
     fn cancel_works_in_every_step() {
         let mut d = dialogue(None);
         assert_eq!(
-            advance(&mut d, Input::Cancel, &[], Lang::Ru),
+            advance(&mut d, Input::Cancel, &[], LIMITS, Lang::Ru),
             Next::Cancelled
         );
     }

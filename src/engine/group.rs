@@ -4,16 +4,13 @@ use super::dialogue::{self, Input, Next};
 use super::lifecycle::{self, ClosedComment};
 use super::{ALBUM_WINDOW, ChatSettings, Outcome, Settings, queued, say, send, sent};
 use crate::model::{
-    AlbumItem, ClientFile, Dialogue, FollowUp, Job, JobKind, SendAction, TicketLink, TicketView,
+    ClientFile, Dialogue, FollowUp, Job, JobKind, SendAction, TicketLink, TicketView,
 };
 use crate::store::{Result, Tx};
 use crate::telegram::texts::escape;
 use crate::telegram::wire::{CallbackQuery, Message, command};
 use teledesk_adapter::{IdempotencyKey, Requester, StatusClass};
 use time::OffsetDateTime;
-
-/// Album items are kept this long for `/ticket` on one of them.
-const ALBUM_MEMORY: time::Duration = time::Duration::hours(48);
 
 pub fn on_message(
     tx: &mut Tx<'_>,
@@ -56,7 +53,7 @@ pub fn on_message(
     }
     let sent_at = OffsetDateTime::from_unix_timestamp(message.date).unwrap_or(now);
     if let Some(media_group_id) = &message.media_group_id {
-        remember_album_item(tx, message, media_group_id, sent_at, now)?;
+        super::expiry::remember_album_item(tx, message, media_group_id, sent_at, now)?;
     }
 
     if let Some((name, args)) = command(message.body(), &settings.bot_username) {
@@ -173,7 +170,7 @@ pub(crate) fn comment_in_thread(
             if let Some(owner) = tx.ticket_of_message(chat.id, item.message_id)?
                 && owner != local
             {
-                return add_comment(tx, chat, owner, message, sent_at, now);
+                return add_comment(tx, settings, chat, owner, message, sent_at, now);
             }
         }
     }
@@ -184,7 +181,9 @@ pub(crate) fn comment_in_thread(
         Some(ClosedComment::FollowUp(original)) => {
             follow_up(tx, settings, chat, original, &link, message, now)
         }
-        Some(ClosedComment::Reopened) | None => add_comment(tx, chat, local, message, sent_at, now),
+        Some(ClosedComment::Reopened) | None => {
+            add_comment(tx, settings, chat, local, message, sent_at, now)
+        }
     }
 }
 
@@ -207,6 +206,7 @@ fn follow_up(
         200,
     );
     let number = original.number.clone();
+    let (files, refused) = within_limits(message.file().into_iter().collect(), chat.files);
     open_ticket(
         tx,
         chat,
@@ -214,11 +214,20 @@ fn follow_up(
         Origin::message(message, now),
         subject,
         message.body().trim().to_owned(),
-        message.file().into_iter().collect(),
+        files,
         &[],
         Some(original),
         now,
     )?;
+    if refused > 0 {
+        say(
+            tx,
+            chat.id,
+            Some(message.message_id),
+            escape(&lang.ticket_files_refused(refused, chat.files)),
+            now,
+        )?;
+    }
     say(
         tx,
         chat.id,
@@ -229,36 +238,9 @@ fn follow_up(
     Ok(queued())
 }
 
-fn remember_album_item(
-    tx: &mut Tx<'_>,
-    message: &Message,
-    media_group_id: &str,
-    sent_at: OffsetDateTime,
-    now: OffsetDateTime,
-) -> Result<()> {
-    let Some(file) = message.file() else {
-        return Ok(());
-    };
-    let mut items = tx.album(message.chat.id, media_group_id)?;
-    items.retain(|item| now - item.date < ALBUM_MEMORY);
-    if items
-        .iter()
-        .all(|item| item.message_id != message.message_id)
-    {
-        items.push(AlbumItem {
-            message_id: message.message_id,
-            file,
-            caption: message.caption.clone(),
-            date: sent_at,
-        });
-        items.sort_by_key(|item| item.message_id);
-    }
-    tx.put_album(message.chat.id, media_group_id, &items);
-    Ok(())
-}
-
 fn add_comment(
     tx: &mut Tx<'_>,
+    settings: &Settings,
     chat: &ChatSettings,
     local: u64,
     message: &Message,
@@ -275,6 +257,7 @@ fn add_comment(
                 files,
                 body,
                 message_ids,
+                files_refused,
                 ..
             } = &mut job.kind
             else {
@@ -287,7 +270,16 @@ fn add_comment(
                 return Ok(Outcome::skipped("album item already in its comment"));
             }
             message_ids.push(message.message_id);
-            files.extend(file);
+            let mut tell = false;
+            if let Some(file) = file {
+                let bytes = files.iter().filter_map(|f| f.size).sum();
+                if chat.files.admits(files.len(), bytes, file.size) {
+                    files.push(file);
+                } else {
+                    tell = !*files_refused;
+                    *files_refused = true;
+                }
+            }
             if let Some(caption) = &message.caption
                 && !caption.trim().is_empty()
             {
@@ -297,8 +289,12 @@ fn add_comment(
                 body.push_str(caption.trim());
             }
             tx.put_job(local, seq, &job);
+            if tell {
+                tell_files_refused(tx, settings, chat, message, now)?;
+            }
             return Ok(Outcome {
                 jobs: true,
+                sends: tell,
                 ..Outcome::default()
             });
         }
@@ -311,18 +307,31 @@ fn add_comment(
     } else {
         now
     };
+    let (file, refused) = match file {
+        Some(file) if !chat.files.admits(0, 0, file.size) => (None, true),
+        file => (file, false),
+    };
+    let body = message.body().trim().to_owned();
+    if refused {
+        tell_files_refused(tx, settings, chat, message, now)?;
+        // Nothing left to pass on; the album's next item opens the comment instead.
+        if body.is_empty() {
+            return Ok(sent());
+        }
+    }
     tx.push_job(
         local,
         &Job {
             kind: JobKind::AddComment {
                 key: IdempotencyKey::telegram(chat.id, message.message_id),
                 author,
-                body: message.body().trim().to_owned(),
+                body,
                 files: file.into_iter().collect(),
                 written_at: sent_at,
                 source_url: message.link(),
                 message_ids: vec![message.message_id],
                 media_group_id: message.media_group_id.clone(),
+                files_refused: refused,
             },
             attempts: 0,
             not_before,
@@ -333,8 +342,27 @@ fn add_comment(
     )?;
     Ok(Outcome {
         jobs: true,
+        sends: refused,
         ..Outcome::default()
     })
+}
+
+/// Tells the client, in reply to `message`, that files of their comment were over the chat's
+/// limits and not passed on.
+fn tell_files_refused(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    chat: &ChatSettings,
+    message: &Message,
+    now: OffsetDateTime,
+) -> Result<()> {
+    say(
+        tx,
+        chat.id,
+        Some(message.message_id),
+        escape(&settings.lang.comment_files_refused(chat.files)),
+        now,
+    )
 }
 
 /// The author of a message Telegram names no sender for.
@@ -514,6 +542,16 @@ fn ticket_from_reply(
     if files.is_empty() {
         files.extend(source.file());
     }
+    let (files, refused) = within_limits(files, chat.files);
+    if refused > 0 {
+        say(
+            tx,
+            chat.id,
+            Some(message.message_id),
+            escape(&lang.ticket_files_refused(refused, chat.files)),
+            now,
+        )?;
+    }
     let subject = subject_from(&text, &author, files.len(), lang);
     open_ticket(
         tx,
@@ -529,8 +567,28 @@ fn ticket_from_reply(
     )?;
     Ok(Outcome {
         jobs: true,
+        sends: refused > 0,
         ..Outcome::default()
     })
+}
+
+/// The files, in order, that fit in one ticket, and how many did not.
+fn within_limits(
+    files: Vec<ClientFile>,
+    limits: crate::config::FileLimits,
+) -> (Vec<ClientFile>, usize) {
+    let mut taken: Vec<ClientFile> = Vec::with_capacity(files.len().min(limits.max_count));
+    let mut bytes = 0u64;
+    let mut refused = 0;
+    for file in files {
+        if limits.admits(taken.len(), bytes, file.size) {
+            bytes = bytes.saturating_add(file.size.unwrap_or(0));
+            taken.push(file);
+        } else {
+            refused += 1;
+        }
+    }
+    (taken, refused)
 }
 
 fn subject_from(
@@ -570,14 +628,23 @@ pub(crate) fn start_dialogue(
         },
         subject: (!args.trim().is_empty()).then(|| args.trim().to_owned()),
         description: None,
-        files: message.file().into_iter().collect(),
+        files: Vec::new(),
         prompt_message_id: None,
         target_chat: (chat.ticket_chat != chat.id).then_some(chat.ticket_chat),
         started_at: now,
         touched_at: now,
     };
+    let refused = message
+        .file()
+        .is_some_and(|file| !dialogue::take_file(&mut dialogue, file, chat.files));
     dialogue.step = dialogue::first_missing(&dialogue, &chat.companies);
-    let next = dialogue::ask(dialogue.step, &chat.companies, settings.lang);
+    let mut next = dialogue::ask(dialogue.step, &chat.companies, settings.lang);
+    if let (true, Next::Ask { html, .. }) = (refused, &mut next) {
+        *html = format!(
+            "{}\n\n{html}",
+            escape(&settings.lang.file_limit_reached(chat.files))
+        );
+    }
     prompt(tx, &mut dialogue, message.message_id, next, now)?;
     tx.put_dialogue(&dialogue);
     Ok(sent())
@@ -627,7 +694,11 @@ fn remove_prompt_buttons(
     Ok(())
 }
 
-fn close_dialogue(tx: &mut Tx<'_>, dialogue: &Dialogue, now: OffsetDateTime) -> Result<()> {
+pub(crate) fn close_dialogue(
+    tx: &mut Tx<'_>,
+    dialogue: &Dialogue,
+    now: OffsetDateTime,
+) -> Result<()> {
     let mut dialogue = dialogue.clone();
     remove_prompt_buttons(tx, &mut dialogue, now)?;
     tx.remove_dialogue(dialogue.chat_id, dialogue.user.telegram_id);
@@ -665,7 +736,7 @@ pub(crate) fn continue_dialogue(
         return Ok(sent());
     }
     dialogue.touched_at = now;
-    match dialogue::advance(&mut dialogue, input, &chat.companies, lang) {
+    match dialogue::advance(&mut dialogue, input, &chat.companies, chat.files, lang) {
         Next::Cancelled => {
             close_dialogue(tx, &dialogue, now)?;
             say(tx, chat.id, Some(message.message_id), lang.cancelled(), now)?;

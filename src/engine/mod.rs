@@ -8,6 +8,7 @@
 pub mod app;
 pub mod channel;
 pub mod dialogue;
+pub mod expiry;
 pub mod group;
 pub mod lifecycle;
 pub mod migration;
@@ -40,6 +41,8 @@ pub struct ChatSettings {
     pub companies: Vec<String>,
     /// What a comment on a done ticket does.
     pub on_closed_comment: crate::config::OnClosedComment,
+    /// What one ticket or comment takes from a client.
+    pub files: crate::config::FileLimits,
 }
 
 /// What the engine needs to know about the deployment.
@@ -112,6 +115,9 @@ pub struct Facts {
     pub presser_is_member: Option<bool>,
     /// For `/new` typed in a private chat: the configured chats the user is a member of.
     pub member_of: Vec<i64>,
+    /// A membership the update depends on could not be asked: too many lookups for this user
+    /// or chat lately. The user is told to try again; nothing else happens.
+    pub membership_busy: bool,
 }
 
 /// The configured chats (channels, groups, forums; not the discussion groups found for channels)
@@ -191,6 +197,9 @@ pub fn process_update(
         Ok(update) => update,
         Err(error) => return Ok(Outcome::skipped(format!("unparseable update: {error}"))),
     };
+    if facts.membership_busy {
+        return try_again_later(tx, settings, &update, now);
+    }
     if let Some(message) = &update.message {
         if message.chat.kind == "private" {
             return private::on_message(tx, settings, message, facts, now);
@@ -223,6 +232,38 @@ pub fn process_update(
         "update type `{}` is not handled",
         Update::kind(raw)
     )))
+}
+
+/// Tells the user whose update needed a membership lookup over its limits to try again later.
+fn try_again_later(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    update: &Update,
+    now: OffsetDateTime,
+) -> Result<Outcome> {
+    let text = settings.lang.too_many_requests();
+    if let Some(query) = &update.callback_query {
+        let chat = query.message.as_ref().map_or(query.from.id, |m| m.chat.id);
+        send(
+            tx,
+            chat,
+            SendAction::AnswerCallback {
+                query_id: query.id.clone(),
+                text: Some(text.to_owned()),
+                alert: true,
+            },
+            now,
+        )?;
+    } else if let Some(message) = &update.message {
+        say(tx, message.chat.id, Some(message.message_id), text, now)?;
+    } else {
+        return Ok(Outcome::skipped("membership lookups over their limit"));
+    }
+    Ok(Outcome {
+        sends: true,
+        skipped: Some("membership lookups over their limit; the user was told to wait".into()),
+        ..Outcome::default()
+    })
 }
 
 /// An [`Outcome`] that woke the sender.
@@ -300,4 +341,53 @@ pub(crate) fn say(
         },
         now,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn an_update_whose_membership_lookup_was_over_its_limit_is_told_to_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let settings = Settings {
+            bot_id: 1000,
+            bot_username: "desk_bot".into(),
+            lang: Lang::En,
+            chats: HashMap::new(),
+            chat_key: teledesk_adapter::Secret::new("1000:token".to_owned()),
+        };
+        let user = serde_json::json!({"id": 42, "is_bot": false, "first_name": "Eve"});
+        let press = serde_json::json!({"update_id": 1, "callback_query": {"id": "q1",
+            "from": user, "chat_instance": "c", "data": "rate:5:3",
+            "message": {"message_id": 9, "date": 0, "chat": {"id": -100, "type": "supergroup"}}}});
+        let typed = serde_json::json!({"update_id": 2, "message": {"message_id": 3, "date": 0,
+            "chat": {"id": 42, "type": "private"}, "from": user, "text": "/new"}});
+        let busy = Facts {
+            membership_busy: true,
+            ..Facts::default()
+        };
+        let now = OffsetDateTime::UNIX_EPOCH;
+        for raw in [press, typed] {
+            let outcome = store
+                .write(|tx| process_update(tx, &settings, &raw, busy.clone(), now))
+                .unwrap();
+            assert!(outcome.sends && !outcome.jobs, "{outcome:?}");
+        }
+        let read = store.read();
+        let sent: Vec<SendAction> = read
+            .outbox_heads()
+            .unwrap()
+            .into_iter()
+            .map(|(_, item)| item.action)
+            .collect();
+        assert_eq!(sent.len(), 2, "{sent:?}");
+        let wait = Lang::En.too_many_requests();
+        assert!(sent.iter().any(|a| matches!(a,
+            SendAction::AnswerCallback { text: Some(t), alert: true, .. } if t == wait)));
+        assert!(sent.iter().any(|a| matches!(a,
+            SendAction::Text { html, reply_to: Some(3), .. } if html == wait)));
+    }
 }

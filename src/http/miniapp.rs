@@ -10,11 +10,13 @@ use super::init_data::{self, InitDataError, WebAppUser};
 use super::problems::{ApiError, Problem};
 use super::uploads::{self, Limits};
 use super::{SMALL_BODY, ServerSettings};
+use crate::bounded::KeyedRate;
 use crate::daemon::Context;
 use crate::engine::ChatSettings;
 use crate::model::{AppSubmission, ClientFile, FileSource, Submission};
 use crate::store::{Shelf, Unrecorded};
 use crate::telegram::chat_token;
+use crate::telegram::membership::LookupError;
 use crate::telegram::texts::Lang;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
@@ -24,9 +26,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use teledesk_adapter::{Content, Requester, Spool};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 const INDEX_HTML: &str = include_str!("app/index.html");
 const APP_JS: &str = include_str!("app/app.js");
@@ -37,39 +41,119 @@ const TEXT_FIELD_MAX: usize = 64 * 1024;
 
 /// New tickets one user may file from the app: a burst of 5, then one every 2 minutes. A person
 /// filing support requests stays far below it; a script or a stuck retry loop does not.
-fn submission_quota() -> governor::Quota {
-    governor::Quota::with_period(Duration::from_secs(120))
-        .expect("non-zero period")
-        .allow_burst(std::num::NonZeroU32::new(5).expect("non-zero"))
-}
+const SUBMISSIONS: (Duration, u32) = (Duration::from_secs(120), 5);
+/// Users whose submissions are counted at once, at most (see [`KeyedRate`]).
+const COUNTED_USERS: usize = 10_000;
 
-type PerUser = governor::RateLimiter<
-    i64,
-    governor::state::keyed::DefaultKeyedStateStore<i64>,
-    governor::clock::DefaultClock,
->;
+/// The page names the form's submission id in this header too, so that a retry is recognised —
+/// and answered — before a byte of its body is read.
+const SUBMISSION_ID_HEADER: &str = "x-submission-id";
+
+/// What `Retry-After` says when every upload slot is taken: uploads take seconds to minutes.
+const UPLOADS_BUSY_RETRY: Duration = Duration::from_secs(5);
 
 struct AppState {
     ctx: Arc<Context>,
     init_data_max_age: Duration,
-    submissions: PerUser,
+    submissions: Mutex<KeyedRate<i64>>,
+    uploads: Arc<Uploads>,
+}
+
+/// The submissions whose bodies are being read: at most so many for the whole server (each holds
+/// a spool file and a connection for as long as its client takes to send), and per user.
+struct Uploads {
+    server: Arc<Semaphore>,
+    per_user_max: usize,
+    /// Uploads in flight per user; a user is held only while one is.
+    per_user: Mutex<HashMap<i64, usize>>,
+}
+
+/// One upload's place; given back when dropped.
+struct UploadSlot {
+    uploads: Arc<Uploads>,
+    user: i64,
+    _server: Option<OwnedSemaphorePermit>,
+}
+
+impl Uploads {
+    fn new(limits: &super::HttpLimits) -> Self {
+        Self {
+            server: Arc::new(Semaphore::new(limits.max_uploads)),
+            per_user_max: limits.max_uploads_per_user,
+            per_user: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, usize>> {
+        self.per_user.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A place for one more upload of `user`, or why there is none.
+    fn take(self: &Arc<Self>, user: i64, lang: Lang) -> Result<UploadSlot, ApiError> {
+        {
+            let mut per_user = self.lock();
+            let running = per_user.entry(user).or_default();
+            if *running >= self.per_user_max {
+                if *running == 0 {
+                    per_user.remove(&user);
+                }
+                tracing::info!(
+                    user,
+                    "A Mini App user's uploads at once are over the limit."
+                );
+                return Err(
+                    ApiError::new(lang, Problem::TooManyRequests).retry_after(UPLOADS_BUSY_RETRY)
+                );
+            }
+            *running += 1;
+        }
+        let mut slot = UploadSlot {
+            uploads: self.clone(),
+            user,
+            _server: None,
+        };
+        match self.server.clone().try_acquire_owned() {
+            Ok(permit) => {
+                slot._server = Some(permit);
+                Ok(slot)
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "Every Mini App upload slot is taken; a submission is asked to wait."
+                );
+                Err(ApiError::new(lang, Problem::UploadsBusy).retry_after(UPLOADS_BUSY_RETRY))
+            }
+        }
+    }
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        let mut per_user = self.uploads.lock();
+        if let Some(running) = per_user.get_mut(&self.user) {
+            *running = running.saturating_sub(1);
+            if *running == 0 {
+                per_user.remove(&self.user);
+            }
+        }
+    }
 }
 
 pub(super) fn routes(ctx: Arc<Context>, settings: ServerSettings) -> Router {
-    // The body limit of the one route that takes files: the largest any chat's helpdesk allows.
+    // The body limit of the one route that takes files: the largest any chat allows. Each form is
+    // held to its own chat's limits as it is read.
     let submission_body = ctx
-        .helpdesks
+        .settings
+        .chats
         .values()
-        .map(|h| {
-            let capability = h.capability();
-            Limits::for_helpdesk(capability.attachment, capability.attachment_max_size).body_limit()
-        })
+        .map(|chat| limits_of(&ctx, chat).body_limit())
         .max()
         .unwrap_or(SMALL_BODY);
     let state = Arc::new(AppState {
         ctx,
         init_data_max_age: settings.init_data_max_age,
-        submissions: governor::RateLimiter::keyed(submission_quota()),
+        submissions: Mutex::new(KeyedRate::new(SUBMISSIONS.0, SUBMISSIONS.1, COUNTED_USERS)),
+        uploads: Arc::new(Uploads::new(&settings.limits)),
     });
     Router::new()
         .route("/app", get(|| async { Redirect::permanent("/app/") }))
@@ -187,6 +271,14 @@ impl AppState {
         {
             Ok(true) => Ok(()),
             Ok(false) => Err(ApiError::new(lang, Problem::NotAMember)),
+            Err(LookupError::Busy(wait)) => {
+                tracing::info!(
+                    chat_id,
+                    user_id,
+                    "Membership lookups over their limit; the Mini App user is asked to wait."
+                );
+                Err(ApiError::new(lang, Problem::TooManyRequests).retry_after(wait))
+            }
             Err(error) if error.is_temporary() => {
                 tracing::warn!(%error, chat_id, "Cannot check chat membership for the Mini App.");
                 Err(ApiError::new(lang, Problem::TelegramUnavailable))
@@ -200,13 +292,21 @@ impl AppState {
     }
 
     fn limits(&self, chat: &ChatSettings) -> Limits {
-        let capability = self
-            .ctx
-            .helpdesk(&chat.helpdesk)
-            .map(|h| h.capability())
-            .unwrap_or_default();
-        Limits::for_helpdesk(capability.attachment, capability.attachment_max_size)
+        limits_of(&self.ctx, chat)
     }
+}
+
+/// What a form for `chat` may carry: the chat's file limits within its helpdesk's.
+fn limits_of(ctx: &Context, chat: &ChatSettings) -> Limits {
+    let capability = ctx
+        .helpdesk(&chat.helpdesk)
+        .map(|h| h.capability())
+        .unwrap_or_default();
+    Limits::for_chat(
+        chat.files,
+        capability.attachment,
+        capability.attachment_max_size,
+    )
 }
 
 // --- handlers ------------------------------------------------------------------------------
@@ -375,13 +475,47 @@ async fn submit(
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
+    // Everything that can refuse the request is decided before its body is read: who is asking,
+    // whether it is a retry of a form taken already, whether the user may file another ticket
+    // now, and whether an upload slot is free.
     let caller = state.authenticate(&headers).await?;
     let lang = caller.lang;
+    let announced = announced_submission_id(&headers, lang)?;
+    if let Some(id) = &announced {
+        let existing = state
+            .ctx
+            .store
+            .read()
+            .submission(caller.user.id, id)
+            .map_err(|e| ApiError::store(lang, e))?;
+        if let Some(record) = existing {
+            return answer(&state, &record, false, lang);
+        }
+    }
+    if let Err(wait) = state
+        .submissions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .check(&caller.user.id, Instant::now())
+    {
+        tracing::warn!(
+            user = caller.user.id,
+            "Mini App submissions over the per-user limit."
+        );
+        return Err(ApiError::new(lang, Problem::TooManySubmissions).retry_after(wait));
+    }
+    let _slot = state.uploads.take(caller.user.id, lang)?;
     let mut multipart = multipart.map_err(|_| ApiError::new(lang, Problem::NotMultipart))?;
     let limits = state.limits(&caller.chat);
     let spool = state.ctx.store.files().transit_spool();
     let form = read_form(&mut multipart, &limits, &spool, lang).await?;
     let form = check_form(form, &caller.chat, &limits, lang)?;
+    if announced
+        .as_ref()
+        .is_some_and(|id| *id != form.submission_id)
+    {
+        return Err(ApiError::new(lang, Problem::BadSubmissionId));
+    }
 
     let user = &caller.user;
     let company = if form.company.is_empty() {
@@ -418,8 +552,13 @@ async fn submit(
                 return Ok(Taken::Again(existing));
             }
             // Counted only for new tickets: retries and double taps of one form are free.
-            if state.submissions.check_key(&user.id).is_err() {
-                return Ok(Taken::OverLimit);
+            if let Err(wait) = state
+                .submissions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .charge(&user.id, Instant::now())
+            {
+                return Ok(Taken::OverLimit(wait));
             }
             let mut files = Vec::with_capacity(form.files.len());
             for (upload, name) in form.files.iter().zip(&stored) {
@@ -458,12 +597,12 @@ async fn submit(
             (true, record)
         }
         Taken::Again(record) => (false, record),
-        Taken::OverLimit => {
+        Taken::OverLimit(wait) => {
             tracing::warn!(
                 user = user.id,
                 "Mini App submissions over the per-user limit."
             );
-            return Err(ApiError::new(lang, Problem::TooManySubmissions));
+            return Err(ApiError::new(lang, Problem::TooManySubmissions).retry_after(wait));
         }
     };
     if created {
@@ -481,8 +620,19 @@ async fn submit(
             "Mini App submission accepted."
         );
     }
+    answer(&state, &record, created, lang)
+}
+
+/// Where a submission stands, as the page gets it: 202 for one just taken, 200 for one taken
+/// before (a retry, a double tap).
+fn answer(
+    state: &AppState,
+    record: &Submission,
+    created: bool,
+    lang: Lang,
+) -> Result<Response, ApiError> {
     let view =
-        submission_view(&state.ctx.store.read(), &record).map_err(|e| ApiError::store(lang, e))?;
+        submission_view(&state.ctx.store.read(), record).map_err(|e| ApiError::store(lang, e))?;
     let status = if created {
         StatusCode::ACCEPTED
     } else {
@@ -491,14 +641,32 @@ async fn submit(
     Ok((status, Json(view)).into_response())
 }
 
+/// The submission id the request names in [`SUBMISSION_ID_HEADER`], when it names one; it must
+/// have the form's shape (and, once the form is read, be the form's).
+fn announced_submission_id(headers: &HeaderMap, lang: Lang) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(SUBMISSION_ID_HEADER) else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(id) if valid_submission_id(id) => Ok(Some(id.to_owned())),
+        _ => Err(ApiError::new(lang, Problem::BadSubmissionId)),
+    }
+}
+
+/// 8 to 64 letters, digits and dashes: a UUID, as the page makes them.
+fn valid_submission_id(id: &str) -> bool {
+    (8..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 /// What the store write made of a submission.
 enum Taken {
     /// A new ticket request, queued.
     New(Submission),
     /// The same form again (a retry, a double tap): what became of the first one.
     Again(Submission),
-    /// A new ticket request over the user's limit; nothing was written.
-    OverLimit,
+    /// A new ticket request over the user's limit (free again after this long); nothing was
+    /// written.
+    OverLimit(Duration),
 }
 
 /// Reads the multipart form, refusing a file as soon as it is over the limits (it is not read to
@@ -596,12 +764,7 @@ fn check_form(
     lang: Lang,
 ) -> Result<Form, ApiError> {
     let bad = |problem| ApiError::new(lang, problem);
-    let id_ok = (8..=64).contains(&form.submission_id.len())
-        && form
-            .submission_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if !id_ok {
+    if !valid_submission_id(&form.submission_id) {
         return Err(bad(Problem::BadSubmissionId));
     }
     form.subject = form.subject.trim().to_owned();

@@ -2,13 +2,16 @@
 //! (`/hooks/<helpdesk>`), Telegram's webhook in webhook mode, `/healthz` and `/metrics`.
 //! It only runs when the config has a `[server]` table.
 //!
-//! Every request body is bounded (a few KB, or the form's file limits for a submission), every
-//! response carries a strict CSP, and nothing secret — the bot token, `initData` — is logged.
+//! Every request body is bounded (a few KB, a webhook's 1 MB, or the form's file limits for a
+//! submission), every connection, request and body is bounded in time and number ([`serve`],
+//! [`HttpLimits`]), every response carries a strict CSP, and nothing secret — the bot token,
+//! `initData` — is logged.
 
 mod hooks;
 pub mod init_data;
 mod miniapp;
 mod problems;
+mod serve;
 pub mod telegram_updates;
 pub mod uploads;
 
@@ -28,8 +31,53 @@ use tokio_util::sync::CancellationToken;
 /// Bodies of everything but a submission are a few fields at most.
 const SMALL_BODY: usize = 16 * 1024;
 
+/// How much the server takes at once and how long it waits for a client. Process knobs
+/// ([`crate::daemon::Options`]), not config: the defaults suit a support desk behind a reverse
+/// proxy, and tests shrink them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Connections served at once, per listener; the next one waits in the kernel's backlog
+    /// until one ends.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers — and how long an idle kept-alive
+    /// connection stays open.
+    pub header_timeout: Duration,
+    /// How long a whole request may take, body included, except a Mini App submission.
+    pub request_timeout: Duration,
+    /// How long a Mini App submission (its files) may take; the page gives up after 10 minutes.
+    pub upload_timeout: Duration,
+    /// A body that sends nothing for this long is cut off.
+    pub body_idle_timeout: Duration,
+    /// After [`Self::body_idle_timeout`], a body must have come at least this fast on average
+    /// (bytes per second), or it is cut off: a client trickling a byte now and then does not
+    /// hold a connection for the whole upload timeout.
+    pub min_body_rate: u64,
+    /// Mini App submissions read at once, for the whole server.
+    pub max_uploads: usize,
+    /// Mini App submissions read at once for one user (a retry while the first is still
+    /// arriving).
+    pub max_uploads_per_user: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            upload_timeout: Duration::from_secs(600),
+            body_idle_timeout: Duration::from_secs(15),
+            // 50 MB in 10 minutes is about 85 KB/s; a slow mobile link does better than 8.
+            min_body_rate: 8 * 1024,
+            max_uploads: 8,
+            max_uploads_per_user: 2,
+        }
+    }
+}
+
 /// What the server needs besides the daemon's shared context.
 pub(crate) struct ServerSettings {
+    pub limits: HttpLimits,
     pub init_data_max_age: Duration,
     /// Serve `/healthz` and `/metrics` here, and not on the public listener.
     pub admin_listen: Option<SocketAddr>,
@@ -61,9 +109,10 @@ pub(crate) async fn start(
                 std::io::Error::new(e.kind(), format!("server.admin_listen {admin_listen}: {e}"))
             })?;
             let admin = admin_listener.local_addr()?;
-            serve(
+            serve::serve(
                 admin_listener,
                 admin_router(ctx.clone()),
+                settings.limits,
                 cancel.clone(),
                 tracker,
             );
@@ -72,26 +121,11 @@ pub(crate) async fn start(
         }
         None => None,
     };
+    let limits = settings.limits;
     let app = router(ctx, settings);
-    serve(listener, app, cancel, tracker);
+    serve::serve(listener, app, limits, cancel, tracker);
     tracing::info!(addr = %public, "HTTP server listening (Mini App at /app/).");
     Ok(Bound { public, admin })
-}
-
-fn serve(
-    listener: TcpListener,
-    app: Router,
-    cancel: CancellationToken,
-    tracker: &tokio_util::task::TaskTracker,
-) {
-    tracker.spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { cancel.cancelled().await })
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "The HTTP server stopped.");
-        }
-    });
 }
 
 /// What an operator's monitoring reads; on the public listener only when no admin one is set.

@@ -4,9 +4,10 @@
 use super::uploads::FileProblem;
 use crate::telegram::texts::Lang;
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use std::time::Duration;
 
 /// One reason a request was refused.
 #[derive(Debug)]
@@ -29,11 +30,22 @@ pub(super) enum Problem {
     CompanyRequired,
     TooManyFiles,
     FilesNotAccepted,
-    FileTooLarge { file: String, max_bytes: u64 },
-    FileType { file: String, problem: FileProblem },
+    FileTooLarge {
+        file: String,
+        max_bytes: u64,
+    },
+    FileType {
+        file: String,
+        problem: FileProblem,
+    },
     UnknownSubmission,
     SubmissionRefused,
     TooManySubmissions,
+    /// Too many requests of this user, or about this chat, lately (membership lookups, uploads
+    /// at once).
+    TooManyRequests,
+    /// The server takes as many uploads at once as it can; another one must wait.
+    UploadsBusy,
     BadQuery,
 }
 
@@ -49,7 +61,8 @@ impl Problem {
             FileType { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             UnknownSubmission => StatusCode::NOT_FOUND,
             SubmissionRefused => StatusCode::GONE,
-            TooManySubmissions => StatusCode::TOO_MANY_REQUESTS,
+            TooManySubmissions | TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            UploadsBusy => StatusCode::SERVICE_UNAVAILABLE,
             BadForm | BadSubmissionId | SubjectRequired | SubjectTooLong | DescriptionTooLong
             | CompanyRequired | TooManyFiles | FilesNotAccepted | BadQuery => {
                 StatusCode::BAD_REQUEST
@@ -84,6 +97,8 @@ impl Problem {
             UnknownSubmission => "unknown_submission",
             SubmissionRefused => "submission_refused",
             TooManySubmissions => "too_many_submissions",
+            TooManyRequests => "too_many_requests",
+            UploadsBusy => "uploads_busy",
             BadQuery => "bad_query",
         }
     }
@@ -179,6 +194,14 @@ impl Problem {
                 "Слишком много заявок подряд. Подождите пару минут — введённое не потеряется.",
                 "Too many tickets in a row. Wait a couple of minutes; nothing you entered is lost.",
             ),
+            TooManyRequests => pick(
+                "Слишком много запросов подряд. Подождите минуту — введённое не потеряется.",
+                "Too many requests in a row. Wait a minute; nothing you entered is lost.",
+            ),
+            UploadsBusy => pick(
+                "Сервер сейчас принимает много файлов. Отправьте ещё раз через минуту — введённое не потеряется.",
+                "The server is taking in many files right now. Send again in a minute; nothing you entered is lost.",
+            ),
             BadQuery => pick("Неверный запрос.", "Bad request."),
         }
     }
@@ -191,6 +214,8 @@ pub(super) struct ApiError {
     problem: Problem,
     lang: Lang,
     field: Option<&'static str>,
+    /// Sent as `Retry-After` (whole seconds, rounded up).
+    retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -199,7 +224,14 @@ impl ApiError {
             problem,
             lang,
             field: None,
+            retry_after: None,
         }
+    }
+
+    /// Tells the page (and any HTTP client) when asking again may succeed.
+    pub(super) fn retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
     }
 
     /// Shows the message next to form field `field`.
@@ -221,6 +253,13 @@ impl IntoResponse for ApiError {
             "message": self.problem.text(self.lang),
             "field": self.field,
         });
-        (self.problem.status(), Json(body)).into_response()
+        let mut response = (self.problem.status(), Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        response
     }
 }

@@ -117,17 +117,20 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The Bot API's own download limit is 20 MB; the helpdesk may accept less.
-    pub fn for_helpdesk(attachment: bool, attachment_max_size: Option<u64>) -> Self {
+    /// The chat's file limits, within what its helpdesk takes: the Bot API's own download limit
+    /// is 20 MB a file, and the helpdesk may accept less.
+    pub fn for_chat(
+        files: crate::config::FileLimits,
+        attachment: bool,
+        attachment_max_size: Option<u64>,
+    ) -> Self {
         const TWENTY_MB: u64 = 20 * 1024 * 1024;
         Self {
-            max_files: if attachment {
-                crate::model::FILES_PER_TICKET
-            } else {
-                0
-            },
-            max_file_bytes: attachment_max_size.map_or(TWENTY_MB, |max| max.min(TWENTY_MB)),
-            max_total_bytes: crate::model::FILE_BYTES_PER_TICKET,
+            max_files: if attachment { files.max_count } else { 0 },
+            max_file_bytes: attachment_max_size
+                .map_or(TWENTY_MB, |max| max.min(TWENTY_MB))
+                .min(files.max_bytes),
+            max_total_bytes: files.max_bytes,
             subject_max: 255,
             description_max: 10_000,
         }
@@ -136,7 +139,12 @@ impl Limits {
     /// The largest request body a submission can need: every file plus the text fields and
     /// multipart framing.
     pub fn body_limit(&self) -> usize {
-        (self.max_total_bytes + 1024 * 1024) as usize
+        let files = if self.max_files == 0 {
+            0
+        } else {
+            self.max_total_bytes
+        };
+        usize::try_from(files + 1024 * 1024).unwrap_or(usize::MAX)
     }
 }
 
@@ -277,13 +285,36 @@ mod tests {
     }
 
     #[test]
-    fn limits_follow_the_helpdesk() {
+    fn limits_follow_the_chat_and_the_helpdesk() {
+        use crate::config::FileLimits;
+        let default = FileLimits::DEFAULT;
+        let limits = Limits::for_chat(default, true, None);
+        assert_eq!(limits.max_file_bytes, 20 * 1024 * 1024);
+        assert_eq!(limits.max_files, 10);
+        assert_eq!(limits.max_total_bytes, 50 * 1024 * 1024);
         assert_eq!(
-            Limits::for_helpdesk(true, None).max_file_bytes,
-            20 * 1024 * 1024
+            Limits::for_chat(default, true, Some(1024)).max_file_bytes,
+            1024
         );
-        assert_eq!(Limits::for_helpdesk(true, Some(1024)).max_file_bytes, 1024);
-        assert_eq!(Limits::for_helpdesk(false, None).max_files, 0);
+        assert_eq!(Limits::for_chat(default, false, None).max_files, 0);
+        assert_eq!(
+            Limits::for_chat(default, false, None).body_limit(),
+            1024 * 1024
+        );
+        let small = FileLimits {
+            max_count: 2,
+            max_bytes: 5000,
+        };
+        let limits = Limits::for_chat(small, true, None);
+        assert_eq!(
+            (
+                limits.max_files,
+                limits.max_file_bytes,
+                limits.max_total_bytes
+            ),
+            (2, 5000, 5000)
+        );
+        assert_eq!(limits.body_limit(), 5000 + 1024 * 1024);
         let accept = accept_list();
         assert!(accept.contains(&"image/png".to_owned()) && accept.contains(&".docx".to_owned()));
     }

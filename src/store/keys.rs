@@ -28,6 +28,7 @@ pub(super) enum Space {
     SeenUpdates,
     SeenOrder,
     UploadFiles,
+    AlbumsByAge,
 }
 
 impl Space {
@@ -59,6 +60,7 @@ impl Space {
             Space::SeenUpdates => 30,
             Space::SeenOrder => 31,
             Space::UploadFiles => 32,
+            Space::AlbumsByAge => 33,
         }
     }
 
@@ -89,6 +91,7 @@ impl Space {
             Space::SeenUpdates => "seen_updates",
             Space::SeenOrder => "seen_order",
             Space::UploadFiles => "upload_files",
+            Space::AlbumsByAge => "albums_by_age",
         }
     }
 

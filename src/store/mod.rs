@@ -29,6 +29,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use teledesk_adapter::{Cursor, TicketId};
 
+/// sled's page cache. Its default (1 GB) is what the daemon's memory grew to once a large store
+/// had been read through at start (1,019 MB RSS with a million mappings, BENCHMARKS.md); the
+/// records teledesk reads often (queues, the tickets being worked on) fit in far less, and the
+/// kernel's page cache keeps the rest of the file close anyway.
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 /// The schema this build reads and writes.
 pub const SCHEMA_VERSION: u64 = 1;
 
@@ -128,6 +134,7 @@ impl Store {
         let db = sled::Config::new()
             .path(&self.dir)
             .flush_every_ms(None)
+            .cache_capacity(CACHE_BYTES)
             .open()?;
         let tree = db.open_tree("teledesk")?;
         *self.counts.lock().unwrap_or_else(|e| e.into_inner()) = Counts::scan(&tree)?;
@@ -155,6 +162,10 @@ impl Store {
                     tx.index_ticket(&link);
                 }
                 tx.put_meta_u64(META_TICKET_INDEXES, 1);
+            }
+            if tx.meta_u64(META_ALBUM_INDEX)?.is_none() {
+                tx.index_unindexed_albums()?;
+                tx.put_meta_u64(META_ALBUM_INDEX, 1);
             }
             let boot = tx.meta_u64(META_BOOT)?.unwrap_or(0) + 1;
             tx.put_meta_u64(META_BOOT, boot);
@@ -333,6 +344,9 @@ const META_INBOX_ARRIVAL: &str = "inbox_arrival";
 /// Set once the ticket indexes by chat and by author cover every ticket; a store written before
 /// they existed gets them built when it is opened.
 const META_TICKET_INDEXES: &str = "ticket_indexes";
+/// Set once every remembered album is in [`Space::AlbumsByAge`]; a store written before that
+/// index existed gets it built when it is opened.
+const META_ALBUM_INDEX: &str = "album_index";
 
 /// Reads and writes inside [`Store::write`] (or reads on [`Store::read`]).
 pub struct Tx<'a> {
@@ -951,8 +965,85 @@ impl Tx<'_> {
             .unwrap_or_default())
     }
 
-    pub fn put_album(&mut self, chat_id: i64, media_group_id: &str, items: &[AlbumItem]) {
-        self.put(Space::Albums, &album_key(chat_id, media_group_id), &items);
+    /// Records an album's items; a new album is filed under its chat by `first_seen`, so the
+    /// oldest can be forgotten first.
+    pub fn put_album(
+        &mut self,
+        chat_id: i64,
+        media_group_id: &str,
+        items: &[AlbumItem],
+        first_seen: time::OffsetDateTime,
+    ) -> Result<()> {
+        let key = album_key(chat_id, media_group_id);
+        if self.raw_get(&Space::Albums.key(&key))?.is_none() {
+            self.put(
+                Space::AlbumsByAge,
+                &album_age_key(chat_id, first_seen, media_group_id),
+                &(),
+            );
+        }
+        self.put(Space::Albums, &key, &items);
+        Ok(())
+    }
+
+    /// The albums remembered in one chat, oldest first.
+    pub fn albums_in_chat(&self, chat_id: i64) -> Result<Vec<RememberedAlbum>> {
+        Ok(self
+            .scan_keys(Space::AlbumsByAge, &i64_key(chat_id))?
+            .iter()
+            .map(|key| read_album_age_key(key))
+            .collect())
+    }
+
+    /// Every album remembered, by chat, oldest first in each.
+    pub fn albums(&self) -> Result<Vec<RememberedAlbum>> {
+        Ok(self
+            .scan_keys(Space::AlbumsByAge, &[])?
+            .iter()
+            .map(|key| read_album_age_key(key))
+            .collect())
+    }
+
+    /// Forgets an album: its items and its place in the chat's list.
+    pub fn remove_album(&mut self, album: &RememberedAlbum) {
+        self.delete(
+            Space::Albums,
+            &album_key(album.chat_id, &album.media_group_id),
+        );
+        self.delete(
+            Space::AlbumsByAge,
+            &album_age_key(album.chat_id, album.first_seen, &album.media_group_id),
+        );
+    }
+
+    /// Files the albums of a store written before [`Space::AlbumsByAge`] existed, each by its
+    /// newest item.
+    fn index_unindexed_albums(&mut self) -> Result<()> {
+        for (key, items) in self.scan::<Vec<AlbumItem>>(Space::Albums, &[])? {
+            let Some(chat) = key.get(..8) else { continue };
+            let chat_id = (keys::read_u64(chat) ^ (1 << 63)) as i64;
+            let media_group_id = String::from_utf8_lossy(&key[8..]).into_owned();
+            let newest = items
+                .iter()
+                .map(|item| item.date)
+                .max()
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+            self.put(
+                Space::AlbumsByAge,
+                &album_age_key(chat_id, newest, &media_group_id),
+                &(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Every `/new` dialogue in progress.
+    pub fn dialogues(&self) -> Result<Vec<Dialogue>> {
+        Ok(self
+            .scan(Space::Dialogues, &[])?
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect())
     }
 
     /// The ticket whose feedback a user's next private message is (after «Оставить отзыв»).
@@ -1166,6 +1257,33 @@ fn album_key(chat_id: i64, media_group_id: &str) -> Vec<u8> {
     let mut key = i64_key(chat_id).to_vec();
     key.extend_from_slice(media_group_id.as_bytes());
     key
+}
+
+/// An album as its chat's list of remembered albums holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RememberedAlbum {
+    pub chat_id: i64,
+    /// When teledesk first saw one of its items (whole seconds).
+    pub first_seen: time::OffsetDateTime,
+    pub media_group_id: String,
+}
+
+/// Chat, then the time first seen, then the id: a prefix scan lists a chat's albums oldest first.
+fn album_age_key(chat_id: i64, first_seen: time::OffsetDateTime, media_group_id: &str) -> Vec<u8> {
+    let mut key = i64_key(chat_id).to_vec();
+    key.extend_from_slice(&i64_key(first_seen.unix_timestamp()));
+    key.extend_from_slice(media_group_id.as_bytes());
+    key
+}
+
+fn read_album_age_key(key: &[u8]) -> RememberedAlbum {
+    let signed = |bytes: &[u8]| (keys::read_u64(bytes) ^ (1 << 63)) as i64;
+    RememberedAlbum {
+        chat_id: signed(&key[..8]),
+        first_seen: time::OffsetDateTime::from_unix_timestamp(signed(&key[8..16]))
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+        media_group_id: String::from_utf8_lossy(&key[16..]).into_owned(),
+    }
 }
 
 #[cfg(test)]

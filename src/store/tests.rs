@@ -633,3 +633,41 @@ fn a_dirty_mark_stored_as_a_bare_stamp_reads_as_a_full_read() {
         "an old failed job must look before writing again"
     );
 }
+
+#[tokio::test]
+async fn albums_of_an_older_store_are_filed_by_age_when_it_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let date = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+    let item = crate::model::AlbumItem {
+        message_id: 5,
+        file: crate::model::ClientFile {
+            file_id: "f".into(),
+            file_name: "a.jpg".into(),
+            content_type: "image/jpeg".into(),
+            size: Some(3),
+            source: crate::model::FileSource::Telegram,
+        },
+        caption: None,
+        date,
+    };
+    // As an older release wrote it: the record alone, and no mark that albums are indexed.
+    store
+        .write(|tx| {
+            tx.put(Space::Albums, &album_key(-7, "g1"), &vec![item.clone()]);
+            tx.delete(Space::Meta, META_ALBUM_INDEX.as_bytes());
+            Ok(())
+        })
+        .unwrap();
+    store.flush().await.unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.read().albums().unwrap(),
+        [RememberedAlbum {
+            chat_id: -7,
+            first_seen: date,
+            media_group_id: "g1".into()
+        }]
+    );
+}

@@ -38,9 +38,15 @@ pub struct Pacer {
     per_chat: Keyed,
     overall: Direct,
     group_windows: Mutex<HashMap<i64, VecDeque<Instant>>>,
+    /// Slots taken since the per-chat state was last trimmed.
+    since_trim: std::sync::atomic::AtomicUsize,
 }
 
 const MINUTE: Duration = Duration::from_secs(60);
+
+/// Every so many slots, chats whose limits are whole again are forgotten: every private chat the
+/// bot ever answered would otherwise keep its state for the life of the process.
+const TRIM_EVERY: usize = 1024;
 
 impl Pacer {
     pub fn new(limits: PacingLimits) -> Self {
@@ -50,7 +56,26 @@ impl Pacer {
             per_chat: RateLimiter::keyed(Quota::per_second(nz(limits.per_chat_per_second))),
             overall: RateLimiter::direct(Quota::per_second(nz(limits.overall_per_second))),
             group_windows: Mutex::new(HashMap::new()),
+            since_trim: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// Chats whose state is held (for tests of the bound).
+    pub fn chats_held(&self) -> (usize, usize) {
+        let windows = self.group_windows.lock().unwrap_or_else(|e| e.into_inner());
+        (self.per_chat.len(), windows.len())
+    }
+
+    /// Forgets the chats whose limits are whole again: nothing about them is worth keeping.
+    fn trim(&self, windows: &mut HashMap<i64, VecDeque<Instant>>, now: Instant) {
+        self.per_chat.retain_recent();
+        self.per_chat.shrink_to_fit();
+        windows.retain(|_, window| {
+            window
+                .back()
+                .is_some_and(|t| now.duration_since(*t) < MINUTE)
+        });
+        windows.shrink_to_fit();
     }
 
     /// Takes a slot for one send or edit in `chat_id`, or says how long to wait.
@@ -80,6 +105,14 @@ impl Pacer {
         }
         if is_group {
             windows.entry(chat_id).or_default().push_back(now);
+        }
+        let taken = self
+            .since_trim
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if taken + 1 >= TRIM_EVERY {
+            self.since_trim
+                .store(0, std::sync::atomic::Ordering::Relaxed);
+            self.trim(&mut windows, now);
         }
         Ok(())
     }
@@ -114,5 +147,28 @@ mod tests {
         for _ in 0..5 {
             assert!(pacer.try_acquire(7).is_ok());
         }
+    }
+
+    #[test]
+    fn chats_whose_limits_are_whole_again_are_forgotten() {
+        let pacer = Pacer::new(PacingLimits {
+            per_chat_per_second: 1000,
+            per_group_per_minute: 1000,
+            overall_per_second: 1_000_000,
+        });
+        // Every user who ever wrote to the bot privately, and many groups, once each.
+        for chat in 1..=20_000i64 {
+            assert!(pacer.try_acquire(chat).is_ok());
+            assert!(pacer.try_acquire(-chat).is_ok());
+        }
+        let (per_chat, windows) = pacer.chats_held();
+        // A slot of 1/1000 s is whole again at once; only the last trim's stragglers remain.
+        assert!(per_chat <= 2 * TRIM_EVERY, "{per_chat} chats held");
+        // A group's minute window lasts a minute: those stay, then go.
+        assert!(windows > 0);
+        let later = Instant::now() + MINUTE;
+        let mut held = pacer.group_windows.lock().unwrap();
+        pacer.trim(&mut held, later);
+        assert!(held.is_empty(), "{} windows held", held.len());
     }
 }

@@ -3,6 +3,7 @@
 //! Texts are HTML (Telegram `parse_mode=HTML`); anything that comes from people is escaped with
 //! [`escape`] before it is put in.
 
+use crate::config::FileLimits;
 use teledesk_adapter::StatusClass;
 
 /// The language of the bot's texts.
@@ -146,17 +147,102 @@ impl Lang {
         }
     }
 
-    /// A file that would take the ticket over its limits, which the dialogue did not take.
-    pub fn file_limit_reached(self, files: usize, megabytes: u64) -> String {
+    /// A file that would take the ticket being written over its limits, which it did not take.
+    pub fn file_limit_reached(self, limits: FileLimits) -> String {
         match self {
+            _ if limits.max_count == 0 => self.files_not_taken().to_owned(),
             Lang::Ru => format!(
-                "Этот файл не добавлен: к одной заявке — не больше {files} файлов и {megabytes} МБ. \
-                 Нажмите «Готово», чтобы отправить заявку."
+                "Этот файл не добавлен: к одной заявке — не больше {}.",
+                self.limits_text(limits)
             ),
             Lang::En => format!(
-                "This file was not added: one ticket takes at most {files} files and {megabytes} MB. \
-                 Press “Done” to send the ticket."
+                "This file was not added: one ticket takes at most {}.",
+                self.limits_text(limits)
             ),
+        }
+    }
+
+    /// Files of a comment (an album over the limits, a file too large) that were not passed on
+    /// to support; said once per comment.
+    pub fn comment_files_refused(self, limits: FileLimits) -> String {
+        match self {
+            _ if limits.max_count == 0 => self.files_not_taken().to_owned(),
+            Lang::Ru => format!(
+                "Файлы сверх лимита не переданы в поддержку: к одному комментарию — не больше {}.",
+                self.limits_text(limits)
+            ),
+            Lang::En => format!(
+                "Files over the limit were not passed on to support: one comment takes at most {}.",
+                self.limits_text(limits)
+            ),
+        }
+    }
+
+    /// Files of an album turned into a ticket (`/ticket`) that did not fit in it.
+    pub fn ticket_files_refused(self, refused: usize, limits: FileLimits) -> String {
+        match self {
+            _ if limits.max_count == 0 => self.files_not_taken().to_owned(),
+            Lang::Ru => format!(
+                "Не вошло в заявку файлов: {refused}. К одной заявке — не больше {}.",
+                self.limits_text(limits)
+            ),
+            Lang::En => format!(
+                "Files left out of the ticket: {refused}. One ticket takes at most {}.",
+                self.limits_text(limits)
+            ),
+        }
+    }
+
+    fn files_not_taken(self) -> &'static str {
+        match self {
+            Lang::Ru => "Файлы здесь не принимаются: в поддержку передан только текст.",
+            Lang::En => "Files are not accepted here: only the text was passed on to support.",
+        }
+    }
+
+    /// "10 files and 50 MB together".
+    fn limits_text(self, limits: FileLimits) -> String {
+        let n = limits.max_count;
+        let size = self.size(limits.max_bytes);
+        match self {
+            // Genitive after «не больше»: 1 файла, 2 файлов, 21 файла.
+            Lang::Ru if n % 10 == 1 && n % 100 != 11 => format!("{n} файла и {size} вместе"),
+            Lang::Ru => format!("{n} файлов и {size} вместе"),
+            Lang::En if n == 1 => format!("1 file and {size}"),
+            Lang::En => format!("{n} files and {size} together"),
+        }
+    }
+
+    /// A size as people read it: «50 МБ», «1,5 МБ», «500 КБ».
+    pub fn size(self, bytes: u64) -> String {
+        const KB: u64 = 1024;
+        const MB: u64 = 1024 * 1024;
+        let (units, unit) = match self {
+            Lang::Ru if bytes >= MB => (bytes, ("МБ", MB)),
+            Lang::En if bytes >= MB => (bytes, ("MB", MB)),
+            Lang::Ru if bytes >= KB => (bytes, ("КБ", KB)),
+            Lang::En if bytes >= KB => (bytes, ("KB", KB)),
+            Lang::Ru => return format!("{bytes} байт"),
+            Lang::En => return format!("{bytes} bytes"),
+        };
+        let (name, scale) = unit;
+        let whole = units / scale;
+        // One decimal, rounded down: a limit is never shown larger than it is.
+        let tenths = units % scale * 10 / scale;
+        if tenths == 0 {
+            format!("{whole} {name}")
+        } else if self == Lang::Ru {
+            format!("{whole},{tenths} {name}")
+        } else {
+            format!("{whole}.{tenths} {name}")
+        }
+    }
+
+    /// The bot had to ask Telegram too often for this user or chat lately.
+    pub fn too_many_requests(self) -> &'static str {
+        match self {
+            Lang::Ru => "Слишком много запросов подряд. Попробуйте ещё раз через минуту.",
+            Lang::En => "Too many requests in a row. Please try again in a minute.",
         }
     }
 
@@ -670,6 +756,49 @@ mod tests {
         assert_eq!(escape("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("  ab ", 4), "ab");
+    }
+
+    #[test]
+    fn sizes_and_file_limits_read_naturally() {
+        assert_eq!(Lang::Ru.size(50 * 1024 * 1024), "50 МБ");
+        assert_eq!(Lang::En.size(3 * 512 * 1024), "1.5 MB");
+        assert_eq!(Lang::Ru.size(3 * 512 * 1024), "1,5 МБ");
+        assert_eq!(Lang::En.size(500 * 1024), "500 KB");
+        assert_eq!(Lang::Ru.size(100), "100 байт");
+        let limits = |max_count| FileLimits {
+            max_count,
+            max_bytes: 20 * 1024 * 1024,
+        };
+        assert!(
+            Lang::Ru
+                .file_limit_reached(limits(1))
+                .contains("не больше 1 файла и 20 МБ")
+        );
+        assert!(
+            Lang::Ru
+                .file_limit_reached(limits(21))
+                .contains("не больше 21 файла")
+        );
+        assert!(
+            Lang::Ru
+                .file_limit_reached(limits(3))
+                .contains("не больше 3 файлов")
+        );
+        assert!(
+            Lang::En
+                .file_limit_reached(limits(1))
+                .contains("at most 1 file and 20 MB")
+        );
+        assert!(
+            Lang::En
+                .comment_files_refused(limits(3))
+                .contains("at most 3 files and 20 MB")
+        );
+        assert!(
+            Lang::Ru
+                .ticket_files_refused(1, limits(0))
+                .contains("не принимаются")
+        );
     }
 
     #[test]

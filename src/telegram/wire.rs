@@ -38,6 +38,24 @@ impl Update {
         gone.then_some((change.chat.id, member.user.id))
     }
 
+    /// `(chat, user)` of each user the update says is in the chat now: a group's
+    /// `new_chat_members` message, or a `chat_member` change that is not a departure.
+    pub fn members_joined(&self) -> Vec<(i64, i64)> {
+        if let Some(message) = &self.message {
+            return message
+                .new_chat_members
+                .iter()
+                .map(|user| (message.chat.id, user.id))
+                .collect();
+        }
+        match &self.chat_member {
+            Some(change) if self.member_left().is_none() => {
+                vec![(change.chat.id, change.new_chat_member.user.id)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// The chat an update happened in, read from its raw JSON, for keeping each chat's updates in
     /// order; `None` for updates that name no chat (they keep their order among themselves).
     pub fn chat_of(raw: &serde_json::Value) -> Option<i64> {
@@ -169,6 +187,8 @@ pub struct Message {
     /// logging in on a website).
     pub write_access_allowed: Option<serde_json::Value>,
     pub left_chat_member: Option<User>,
+    #[serde(default)]
+    pub new_chat_members: Vec<User>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -345,6 +365,22 @@ mod tests {
         let out = json!({"status": "restricted", "user": user, "is_member": false});
         assert_eq!(left(change(out)), Some((-100, 7)));
         let promoted = json!({"status": "administrator", "user": user});
-        assert_eq!(left(change(promoted)), None);
+        assert_eq!(left(change(promoted.clone())), None);
+
+        let joined = |raw: serde_json::Value| {
+            serde_json::from_value::<Update>(raw)
+                .unwrap()
+                .members_joined()
+        };
+        let bob = json!({"id": 8, "is_bot": false, "first_name": "Bob"});
+        let message = json!({"update_id": 1, "message": {"message_id": 2, "date": 0,
+            "chat": chat, "from": user, "new_chat_members": [user, bob]}});
+        assert_eq!(joined(message), [(-100, 7), (-100, 8)]);
+        assert_eq!(
+            joined(change(json!({"status": "member", "user": user}))),
+            [(-100, 7)]
+        );
+        assert_eq!(joined(change(promoted)), [(-100, 7)]);
+        assert!(joined(change(json!({"status": "left", "user": user}))).is_empty());
     }
 }

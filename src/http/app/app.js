@@ -546,6 +546,8 @@ function submit() {
   xhr.open('POST', new URL('tickets', API));
   xhr.setRequestHeader('Authorization', `tma ${initData}`);
   xhr.setRequestHeader('Accept', 'application/json');
+  // Lets the server answer a retry of a form it has taken before reading its files again.
+  xhr.setRequestHeader('X-Submission-Id', state.submissionId);
   xhr.timeout = 10 * 60 * 1000;
   xhr.upload.addEventListener('progress', (e) => {
     if (e.lengthComputable) setProgress(Math.min(100, Math.round((e.loaded / e.total) * 100)));
