@@ -132,7 +132,10 @@ pub async fn run(profile: &Profile, opts: &Opts, report: &mut Report) {
     let reads = count(CallKind::TicketRead) + count(CallKind::CommentRead);
     daemon.stop();
 
+    let bare_from = world.desk.call_count();
     let sequential = bare_client(&world, &made, per_ticket).await;
+    let bare_calls = &world.desk.calls()[bare_from..];
+    let bare_refused = bare_calls.iter().filter(|c| c.status == 429).count();
     let note = format!(
         "{total} comments over {} tickets, all queued at once",
         made.len()
@@ -152,8 +155,10 @@ pub async fn run(profile: &Profile, opts: &Opts, report: &mut Report) {
         "×",
         profile.rate_limit.is_none().then_some(Goal::AtLeast(10.0)),
         format!(
-            "the same {total} writes one after another through the same adapter: {:.1} s",
-            sequential.as_secs_f64()
+            "the same {total} writes one after another through the same adapter: {:.1} s, \
+             {} requests, {bare_refused} refused with 429",
+            sequential.as_secs_f64(),
+            bare_calls.len()
         ),
     );
     if let Some(rate) = profile.rate_limit {
