@@ -4,8 +4,8 @@
 //! issue's goal beside each figure.
 //!
 //! ```text
-//! cargo bench --bench pipeline                          # everything (about 20 minutes today)
-//! cargo bench --bench pipeline -- --quick               # smaller sizes (a few minutes)
+//! cargo bench --bench pipeline                          # everything (about 25 minutes today)
+//! cargo bench --bench pipeline -- --quick               # smaller sizes (about 8 minutes)
 //! cargo bench --bench pipeline -- inbound outbound      # some scenarios only
 //! cargo bench --bench pipeline -- --latency-ms 50 --rate 5 --poll-s 10 --mappings 1000000
 //! ```
