@@ -200,6 +200,9 @@ pub struct KaitenCall {
     pub body: Option<Value>,
     /// The status the fake answered.
     pub status: u16,
+    /// When the request reached the fake, before the rate limit and [`FakeKaiten::set_latency`]:
+    /// the moment a client's call started, as a benchmark times it.
+    pub received_at: std::time::Instant,
 }
 
 #[derive(Clone, Debug)]
@@ -309,6 +312,8 @@ struct World {
     outage: bool,
     rate_limit: Option<u32>,
     admitted: VecDeque<tokio::time::Instant>,
+    /// Added to every answer (see [`FakeKaiten::set_latency`]).
+    latency: Duration,
     fail_next: VecDeque<u16>,
     /// Cards whose answers carry odd entries (see [`FakeKaiten::add_oddities`]).
     oddities: BTreeSet<i64>,
@@ -419,6 +424,7 @@ impl World {
             outage: false,
             rate_limit: Some(5),
             admitted: VecDeque::new(),
+            latency: Duration::ZERO,
             fail_next: VecDeque::new(),
             oddities: BTreeSet::new(),
             legacy_updated: false,
@@ -975,6 +981,13 @@ impl FakeKaiten {
             w.rate_limit = per_second;
             w.admitted.clear();
         });
+    }
+
+    /// Every answer leaves the fake `latency` after the request was admitted (or refused), as
+    /// the network and a busy server delay it; the request's effect happens after the wait.
+    /// Default zero. A fixed delay, where a real one varies: benchmarks set it to compare runs.
+    pub fn set_latency(&self, latency: Duration) {
+        self.change(|w| w.latency = latency);
     }
 
     /// The next `times` authenticated requests fail with `status` (429 comes with rate-limit

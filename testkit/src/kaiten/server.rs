@@ -79,6 +79,7 @@ fn card_not_found() -> Reject {
 
 /// What every request goes through before its handler, and how it is recorded after.
 async fn gate(State(fake): State<FakeKaiten>, request: Request, next: Next) -> Response {
+    let received_at = std::time::Instant::now();
     let (parts, body) = request.into_parts();
     let bytes = to_bytes(body, MAX_BODY).await.unwrap_or_default();
     let is_json = parts
@@ -96,6 +97,10 @@ async fn gate(State(fake): State<FakeKaiten>, request: Request, next: Next) -> R
     let query = parts.uri.query().unwrap_or_default().to_owned();
 
     let admitted = admit(&fake, &parts.headers);
+    let latency = fake.world().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let response = match admitted {
         Err(refusal) => refusal,
         Ok(remaining) => {
@@ -118,6 +123,7 @@ async fn gate(State(fake): State<FakeKaiten>, request: Request, next: Next) -> R
             query,
             body: recorded_body,
             status,
+            received_at,
         })
     });
     response
@@ -859,6 +865,33 @@ async fn download_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn latency_delays_every_answer_and_calls_record_their_arrival() {
+        let fake = FakeKaiten::start().await;
+        fake.set_rate_limit(Some(1));
+        fake.set_latency(Duration::from_millis(150));
+        let client = reqwest::Client::new();
+        let url = format!("{}/api/latest/users/current", fake.url());
+        let started = std::time::Instant::now();
+        let mut statuses = Vec::new();
+        for _ in 0..2 {
+            let answer = client
+                .get(&url)
+                .bearer_auth(fake.token())
+                .send()
+                .await
+                .unwrap();
+            statuses.push(answer.status().as_u16());
+        }
+        // The refusal of the rate limit waits as long as an answer does.
+        assert_eq!(statuses, [200, 429]);
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        let calls = fake.calls();
+        assert_eq!(calls.len(), 2);
+        assert!(calls[0].received_at >= started);
+        assert!(calls[1].received_at >= calls[0].received_at + Duration::from_millis(150));
+    }
 
     fn property(kind: &str, multi_select: bool) -> Property {
         Property {

@@ -567,7 +567,9 @@ async fn call(
     if name == "getupdates" {
         return (get_updates(shared, params).await, None);
     }
-    let enforce = shared.options.enforce_limits;
+    let enforce = shared
+        .enforce_limits
+        .load(std::sync::atomic::Ordering::SeqCst);
     let (result, queued, forwards, forward_first, wait) = {
         let mut world = shared.world();
         let before = world.updates.len();

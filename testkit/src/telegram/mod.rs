@@ -311,6 +311,9 @@ pub(crate) struct Shared {
     /// Bumped by [`FakeTelegram::release_answers`].
     pub(crate) released: watch::Sender<u64>,
     pub(crate) options: TelegramOptions,
+    /// Whether sends and edits are held to [`limits`] now: [`TelegramOptions::enforce_limits`]
+    /// at start, then [`FakeTelegram::set_enforce_limits`].
+    pub(crate) enforce_limits: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -356,6 +359,7 @@ impl FakeTelegram {
             updates: watch::channel(0).0,
             taken: watch::channel(0).0,
             released: watch::channel(0).0,
+            enforce_limits: std::sync::atomic::AtomicBool::new(options.enforce_limits),
             options,
         });
         let fake_at = |addr| FakeTelegram { shared, addr };
@@ -647,6 +651,15 @@ impl FakeTelegram {
                 error,
             })
         })
+    }
+
+    /// Turns Telegram's flood limits on or off from now on (see [`TelegramOptions::enforce_limits`]),
+    /// so a benchmark can lay out a large world through the Bot API quickly and then measure the
+    /// daemon under the limits. Sends made while off are not charged afterwards.
+    pub fn set_enforce_limits(&self, on: bool) {
+        self.shared
+            .enforce_limits
+            .store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Answers every call held by [`FakeError::HeldAnswer`].

@@ -659,6 +659,39 @@ async fn rate_limits_refuse_without_changing_state() {
 }
 
 #[tokio::test]
+async fn limits_can_be_suspended_to_lay_out_a_world_and_then_apply_again() {
+    let fake = FakeTelegram::start().await;
+    let group = fake.add_group("Clients");
+    fake.set_enforce_limits(false);
+    for n in 0..40 {
+        ok(
+            &fake,
+            "sendMessage",
+            json!({"chat_id": group, "text": format!("m{n}")}),
+        )
+        .await;
+    }
+    assert_eq!(fake.messages(group).len(), 40);
+    fake.set_enforce_limits(true);
+    // The 40 sends made while off are not charged: a fresh chat's burst is there.
+    for n in 0..3 {
+        ok(
+            &fake,
+            "sendMessage",
+            json!({"chat_id": group, "text": format!("after {n}")}),
+        )
+        .await;
+    }
+    let (status, _) = err(
+        &fake,
+        "sendMessage",
+        json!({"chat_id": group, "text": "over"}),
+    )
+    .await;
+    assert_eq!(status, 429);
+}
+
+#[tokio::test]
 async fn callbacks_files_and_injected_errors() {
     let fake = unlimited().await;
     let group = fake.add_group("Clients");

@@ -178,6 +178,9 @@ pub struct ZnunyCall {
     pub status: u16,
     /// The `ErrorCode` of an operation error answered with 200.
     pub error_code: Option<String>,
+    /// When the request reached the fake, before [`FakeZnuny::set_latency`]: the moment a
+    /// client's call started, as a benchmark times it.
+    pub received_at: std::time::Instant,
 }
 
 #[derive(Clone, Debug)]
@@ -339,6 +342,8 @@ struct World {
     calls: Vec<ZnunyCall>,
     outage: bool,
     fail_next: VecDeque<u16>,
+    /// Added to every answer (see [`FakeZnuny::set_latency`]).
+    latency: std::time::Duration,
     frozen: Option<OffsetDateTime>,
     /// Tickets whose answers carry odd entries (see [`FakeZnuny::add_oddities`]).
     oddities: BTreeSet<i64>,
@@ -386,6 +391,7 @@ impl World {
             calls: Vec::new(),
             outage: false,
             fail_next: VecDeque::new(),
+            latency: std::time::Duration::ZERO,
             frozen: None,
             oddities: BTreeSet::new(),
         }
@@ -856,6 +862,13 @@ impl FakeZnuny {
     /// The next `times` requests fail with `status` (500 with a fault body like Znuny's).
     pub fn fail_next(&self, times: usize, status: u16) {
         self.change(|w| w.fail_next.extend(std::iter::repeat_n(status, times)));
+    }
+
+    /// Every answer leaves the fake `latency` after the request arrived, as the network and a
+    /// busy server delay it; the request's effect happens after the wait. Default zero. A fixed
+    /// delay, where a real one varies: benchmarks set it to compare runs.
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.change(|w| w.latency = latency);
     }
 
     /// Waits until `check` returns `Some`, re-checking after every change; panics after

@@ -81,6 +81,7 @@ fn error(code: &str, message: &str) -> Answer {
 }
 
 async fn handle(State(fake): State<FakeZnuny>, request: Request) -> Response {
+    let received_at = std::time::Instant::now();
     let (parts, body) = request.into_parts();
     let bytes = to_bytes(body, MAX_LENGTH + 1024).await.unwrap_or_default();
     let method = parts.method.clone();
@@ -92,6 +93,10 @@ async fn handle(State(fake): State<FakeZnuny>, request: Request) -> Response {
         serde_json::from_slice(&bytes).ok()
     };
 
+    let latency = fake.world().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let mut operation = None;
     let mut recorded_route = path.clone();
     let answer = match gate(&fake) {
@@ -129,6 +134,7 @@ async fn handle(State(fake): State<FakeZnuny>, request: Request) -> Response {
             body: recorded_body,
             status,
             error_code,
+            received_at,
         })
     });
     response
@@ -1464,6 +1470,26 @@ fn pending_until(w: &World, value: &Value) -> Option<OffsetDateTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn latency_delays_every_answer_and_calls_record_their_arrival() {
+        let fake = FakeZnuny::start().await;
+        fake.set_latency(std::time::Duration::from_millis(150));
+        let started = std::time::Instant::now();
+        let url = format!("{}/Session", fake.url());
+        let answer = reqwest::Client::new()
+            .post(&url)
+            .json(&json!({"UserLogin": FakeZnuny::AGENT_LOGIN, "Password": FakeZnuny::AGENT_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 200);
+        assert!(started.elapsed() >= std::time::Duration::from_millis(150));
+        let calls = fake.calls();
+        assert_eq!(calls.len(), 1);
+        assert!(calls[0].received_at >= started);
+        assert_eq!(calls[0].operation.as_deref(), Some("SessionCreate"));
+    }
 
     #[test]
     fn query_keys_given_twice_become_arrays() {
