@@ -789,6 +789,7 @@ async fn refresh(ctx: &Context, local: LocalId, stamp: u64) -> Option<Duration> 
                 current.known_comments.push(id.clone());
             }
         }
+        sync::observe_times(&mut current, &sync, &ticket, now());
         if current.view != sync.view {
             current.view = sync.view.clone();
             tx.mark_card_stale(local);

@@ -4,7 +4,8 @@ use super::dialogue::{self, Input, Next};
 use super::lifecycle::{self, ClosedComment};
 use super::{ALBUM_WINDOW, ChatSettings, Outcome, Settings, queued, say, send, sent};
 use crate::model::{
-    AlbumItem, ClientFile, Dialogue, FollowUp, Job, JobKind, SendAction, TicketLink, TicketView,
+    AlbumItem, ClientFile, Dialogue, FollowUp, Job, JobKind, SendAction, TicketLink, TicketTimes,
+    TicketView,
 };
 use crate::store::{Result, Tx};
 use crate::telegram::texts::escape;
@@ -413,6 +414,10 @@ pub(crate) fn open_ticket(
         follow_up_of: follow_up_of.clone(),
         notified_reply: false,
         notified_done: false,
+        times: TicketTimes {
+            registered_at: Some(origin.registered_at),
+            ..TicketTimes::default()
+        },
     };
     tx.put_ticket(&link);
     if let Some(message_id) = origin.message_id {

@@ -50,6 +50,7 @@ fn link(status: StatusClass) -> TicketLink {
         thread: None,
         topic: None,
         topic_closed: false,
+        times: Default::default(),
     }
 }
 
