@@ -49,7 +49,7 @@ fn example_config_names_the_missing_variables() {
     );
     insta::assert_snapshot!(output, @"
     error: telegram.token (line 14): environment variable `TELEDESK_BOT_TOKEN` is not set
-    error: helpdesks.main.token (line 55): environment variable `KAITEN_TOKEN` is not set
+    error: helpdesks.main.token (line 57): environment variable `KAITEN_TOKEN` is not set
     mappings.toml.example: 2 problems
     ");
     assert_eq!(code, 1);

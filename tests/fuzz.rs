@@ -49,6 +49,7 @@ fn settings() -> Settings {
         name: "Acme".into(),
         companies: vec!["Acme Moscow".into(), "Acme Kazan".into()],
         on_closed_comment: OnClosedComment::FollowUp,
+        visibility: Default::default(),
     };
     let chats: HashMap<i64, ChatSettings> = [
         (GROUP, chat(GROUP, GROUP, ChatMode::Group)),

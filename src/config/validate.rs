@@ -18,7 +18,7 @@ use super::parse::{Report, Table, as_i64};
 use super::secret::{self, LITERAL_WARNING};
 use super::{
     ChatConfig, ChatMode, Config, Finding, HelpdeskConfig, Language, Loaded, OnClosedComment,
-    Secret, ServerConfig, StoreConfig, TelegramConfig, UpdatesMode,
+    Secret, ServerConfig, StoreConfig, TelegramConfig, UpdatesMode, Visibility,
 };
 use crate::helpdesks;
 
@@ -51,6 +51,7 @@ const CHAT_KEYS: &[&str] = &[
     "name",
     "companies",
     "on_closed_comment",
+    "visibility",
     "ticket",
 ];
 
@@ -742,6 +743,13 @@ fn chat(
             ],
         )
         .unwrap_or_default();
+    let visibility = report
+        .choice(
+            table,
+            "visibility",
+            &[("own", Visibility::Own), ("chat", Visibility::Chat)],
+        )
+        .unwrap_or_default();
     let ticket = ticket_defaults(report, table, kind);
 
     Some(ChatConfig {
@@ -751,6 +759,7 @@ fn chat(
         name: name?.0.to_string(),
         companies: companies?,
         on_closed_comment,
+        visibility,
         ticket: ticket?,
     })
 }

@@ -410,6 +410,7 @@ async fn chat_settings(telegram: &TelegramClient, config: &Config) -> HashMap<i6
             name: c.name.clone(),
             companies: c.companies.clone(),
             on_closed_comment: c.on_closed_comment,
+            visibility: c.visibility,
         };
         if c.mode == crate::config::ChatMode::Channel {
             match telegram.linked_chat(c.id).await {

@@ -145,7 +145,9 @@ fn set_aside(ctx: &Context, position: u64, raw: String, error: String) {
 async fn facts_for(ctx: &Context, raw: &serde_json::Value) -> Option<engine::Facts> {
     let mut member_of = Vec::new();
     for chat_id in engine::chats_to_offer(&ctx.settings, raw) {
-        let user_id = raw["message"]["from"]["id"].as_i64()?;
+        let user_id = raw["message"]["from"]["id"]
+            .as_i64()
+            .or(raw["callback_query"]["from"]["id"].as_i64())?;
         match ctx.telegram.is_member(chat_id, user_id).await {
             Ok(true) => member_of.push(chat_id),
             Ok(false) => {}

@@ -12,6 +12,7 @@ pub mod group;
 pub mod lifecycle;
 pub mod migration;
 pub mod private;
+pub mod search;
 pub mod sync;
 
 use crate::model::{Outgoing, SendAction};
@@ -40,6 +41,8 @@ pub struct ChatSettings {
     pub companies: Vec<String>,
     /// What a comment on a done ticket does.
     pub on_closed_comment: crate::config::OnClosedComment,
+    /// Whose tickets its clients find.
+    pub visibility: crate::config::Visibility,
 }
 
 /// What the engine needs to know about the deployment.
@@ -110,16 +113,26 @@ pub struct Facts {
     /// Whether the user acting on a ticket (pressing its rating/reopen button, sending feedback
     /// on it) is a member of the ticket's chat (`getChatMember`); `None` when no check was made.
     pub presser_is_member: Option<bool>,
-    /// For `/new` typed in a private chat: the configured chats the user is a member of.
+    /// For `/new` typed in a private chat: the configured chats the user is a member of; for
+    /// `/find` (and its buttons): those of the chats with `visibility = "chat"`.
     pub member_of: Vec<i64>,
 }
 
 /// The configured chats (channels, groups, forums; not the discussion groups found for channels)
-/// a private `/new` may file a ticket for, when `raw` is such a `/new`.
+/// a private `/new` may file a ticket for, when `raw` is such a `/new`; the chats whose tickets
+/// their members find, when `raw` is a `/find` or one of its buttons.
 pub fn chats_to_offer(settings: &Settings, raw: &serde_json::Value) -> Vec<i64> {
     let Ok(update) = serde_json::from_value::<Update>(raw.clone()) else {
         return Vec::new();
     };
+    if let Some(query) = &update.callback_query
+        && query
+            .data
+            .as_deref()
+            .is_some_and(|d| private::find_request(d).is_some())
+    {
+        return chats_open_to_members(settings);
+    }
     let Some(message) = update.message.filter(|m| m.chat.kind == "private") else {
         return Vec::new();
     };
@@ -134,8 +147,21 @@ pub fn chats_to_offer(settings: &Settings, raw: &serde_json::Value) -> Vec<i64> 
             chats.sort_unstable();
             chats
         }
+        Some((name, _)) if name == "find" => chats_open_to_members(settings),
         _ => Vec::new(),
     }
+}
+
+/// The chats whose tickets all their members may find (`visibility = "chat"`).
+fn chats_open_to_members(settings: &Settings) -> Vec<i64> {
+    let mut chats: Vec<i64> = settings
+        .chats
+        .values()
+        .filter(|c| c.id == c.ticket_chat && c.visibility == crate::config::Visibility::Chat)
+        .map(|c| c.id)
+        .collect();
+    chats.sort_unstable();
+    chats
 }
 
 /// The chat and user whose membership must be checked before `raw` is processed: rating and
@@ -207,6 +233,9 @@ pub fn process_update(
         }
         if let Some(chat) = query.data.as_deref().and_then(private::chosen_chat) {
             return private::on_chat_chosen(tx, settings, query, chat, facts, now);
+        }
+        if let Some(request) = query.data.as_deref().and_then(private::find_request) {
+            return private::on_find_button(tx, settings, query, &request, facts, now);
         }
         return group::on_callback(tx, settings, query, now);
     }
