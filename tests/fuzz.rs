@@ -65,6 +65,7 @@ fn settings() -> Settings {
         lang: Lang::Ru,
         chats,
         chat_key: Secret::new("123:fuzz"),
+        admins: Vec::new(),
     }
 }
 

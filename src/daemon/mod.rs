@@ -198,6 +198,7 @@ impl Daemon {
             lang,
             chats: chat_settings(&telegram, config).await,
             chat_key: config.telegram.token.clone(),
+            admins: config.telegram.admins.clone(),
         };
         let context = Arc::new(Context {
             store,

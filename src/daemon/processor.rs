@@ -219,6 +219,7 @@ mod tests {
                 lang: Lang::En,
                 chats: Default::default(),
                 chat_key: token,
+                admins: Vec::new(),
             },
             helpdesks: Default::default(),
             ticket_defaults: Default::default(),

@@ -798,6 +798,7 @@ mod tests {
             lang: crate::telegram::texts::Lang::Ru,
             chats: Default::default(),
             chat_key: teledesk_adapter::Secret::new("1000:token".to_owned()),
+            admins: Vec::new(),
         }
     }
 

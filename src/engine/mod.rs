@@ -54,6 +54,8 @@ pub struct Settings {
     pub chats: HashMap<i64, ChatSettings>,
     /// Signs and verifies chat tokens (`/start new_<token>`): the bot token.
     pub chat_key: teledesk_adapter::Secret,
+    /// `[telegram] admins`: who may ask for `/report`.
+    pub admins: Vec<i64>,
 }
 
 impl Settings {

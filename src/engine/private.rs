@@ -120,6 +120,11 @@ pub fn on_message(
                 find(tx, settings, chat, user.id, &request, &facts.member_of, now)?;
                 Ok(sent())
             }
+            "report" => {
+                let html = report(tx, settings, user.id, args, now)?;
+                say(tx, chat, None, html, now)?;
+                Ok(sent())
+            }
             "cancel" if tx.pending_feedback(user.id)?.is_some() => {
                 tx.remove_pending_feedback(user.id);
                 say(tx, chat, Some(message.message_id), lang.cancelled(), now)?;
@@ -270,6 +275,45 @@ fn ticket_list(
         });
     }
     Ok(lines.join("\n"))
+}
+
+/// `/report [from [to]]` for an admin: every configured chat's figures, from the first of this
+/// month to today unless the days are given.
+fn report(
+    tx: &Tx<'_>,
+    settings: &Settings,
+    user: i64,
+    args: &str,
+    now: OffsetDateTime,
+) -> Result<String> {
+    use crate::report;
+    let lang = settings.lang;
+    if !settings.admins.contains(&user) {
+        return Ok(lang.admins_only().to_owned());
+    }
+    let today = now.date();
+    let mut days = args.split_whitespace().map(report::parse_date);
+    let period = match (days.next(), days.next(), days.next()) {
+        (None, _, _) => report::Period {
+            from: today.replace_day(1).expect("the first is a day"),
+            to: today,
+        },
+        (Some(Some(from)), None, _) => report::Period { from, to: today },
+        (Some(Some(from)), Some(Some(to)), None) if from <= to => report::Period { from, to },
+        _ => return Ok(lang.report_usage().to_owned()),
+    };
+    let names = settings
+        .chats
+        .values()
+        .filter(|c| c.id == c.ticket_chat)
+        .map(|c| (c.id, c.name.clone()))
+        .collect();
+    let rows = report::aggregate(&tx.tickets()?, period, &names, None);
+    Ok(format!(
+        "{}\n<pre>{}</pre>",
+        lang.report_head(&period.from.to_string(), &period.to.to_string()),
+        escape(&report::table(&rows))
+    ))
 }
 
 /// The most tickets one `/find` answer lists.

@@ -635,6 +635,35 @@ impl Lang {
         }
     }
 
+    pub fn admins_only(self) -> &'static str {
+        match self {
+            Lang::Ru => "Отчёты доступны только администраторам бота.",
+            Lang::En => "Reports are for the bot's admins only.",
+        }
+    }
+
+    pub fn report_usage(self) -> &'static str {
+        match self {
+            Lang::Ru => {
+                "Формат: /report [с [по]], даты ГГГГ-ММ-ДД или ДД.ММ.ГГГГ; без дат — с начала месяца."
+            }
+            Lang::En => {
+                "Usage: /report [from [to]], dates YYYY-MM-DD or DD.MM.YYYY; without dates, from the first of the month."
+            }
+        }
+    }
+
+    pub fn report_head(self, from: &str, to: &str) -> String {
+        match self {
+            Lang::Ru => format!(
+                "<b>Отчёт с {from} по {to}</b> (время реакции и решения — медиана и 90-й процентиль)"
+            ),
+            Lang::En => format!(
+                "<b>Report from {from} to {to}</b> (response and resolution times: median and 90th percentile)"
+            ),
+        }
+    }
+
     /// The head of `/find`'s answer: how many tickets answer, and how many are listed.
     pub fn found_tickets(self, total: usize, shown: usize) -> String {
         match (self, total) {
