@@ -2,10 +2,15 @@
 //! `/my` (one user's), read through the per-chat and per-author indexes, against the full scan of
 //! every ticket record they replaced (measured in the same run, on the same store).
 //!
+//! A second table times `/find` (a search by words with a state filter, and one by a date
+//! range) at 100,000 tickets over what a client of a `visibility = "chat"` chat may see (their
+//! own tickets and their chat's), against the same search over every ticket record.
+//!
 //! Run: `cargo bench --bench ticket_lists`. Prints one row per store size; the figures go to
 //! BENCHMARKS.md.
 
 use std::time::{Duration, Instant};
+use teledesk::engine::search::Request;
 use teledesk::model::TicketLink;
 use teledesk::store::Store;
 
@@ -40,6 +45,9 @@ fn ticket(local: u64) -> TicketLink {
         },
         "known_comments": ["1", "2", "3"],
         "created_at": "2026-11-21T12:00:00Z",
+        "times": {
+            "registered_at": format!("2026-{:02}-{:02}T09:00:00Z", 1 + local % 12, 1 + local % 28),
+        },
     }))
     .expect("a ticket record")
 }
@@ -106,4 +114,50 @@ fn main() {
         "({CHATS} chats, {AUTHORS} authors, median of {ROUNDS} runs; 'scan' reads and decodes \
          every ticket record, as the lists did before the indexes)"
     );
+    search(100_000);
+}
+
+/// `/find` at `size` tickets: the visible tickets through the indexes, then the search.
+fn search(size: u64) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = Store::open(dir.path()).expect("a store");
+    store
+        .write(|tx| {
+            for local in 1..=size {
+                tx.put_ticket(&ticket(local));
+            }
+            Ok(())
+        })
+        .expect("tickets written");
+    let chat = -1_000_000_000_000i64 - 7;
+    let user = 500_000 + 7;
+    let read = store.read();
+    println!();
+    println!(
+        "{:>8} | {:>24} | {:>12} {:>12} {:>7} | {:>5}",
+        "tickets", "search", "scan", "index", "ratio", "found"
+    );
+    for args in ["открытые принтер", "2026-04-01..2026-04-30"] {
+        let request = Request::parse_args(args);
+        let (scan, found_scan) = median(|| {
+            let all = read.tickets().expect("tickets");
+            let visible = all
+                .into_iter()
+                .filter(|l| l.chat_id == chat || l.author.telegram_id == user)
+                .collect();
+            request.run(visible).len()
+        });
+        let (index, found) = median(|| {
+            let mut visible = read.tickets_by_author(user).expect("tickets");
+            visible.extend(read.tickets_in_chat(chat).expect("tickets"));
+            request.run(visible).len()
+        });
+        assert_eq!(found, found_scan, "both ways find the same tickets");
+        println!(
+            "{size:>8} | {args:>24} | {:>12} {:>12} {:>6.0}x | {found:>5}",
+            format!("{scan:.2?}"),
+            format!("{index:.2?}"),
+            scan.as_secs_f64() / index.as_secs_f64(),
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! The command line (DESIGN §6): `run`, `check`, `doctor`, `demo`, `pin`, `queue`.
+//! The command line (DESIGN §6): `run`, `check`, `doctor`, `demo`, `pin`, `queue`, `report`.
 
 use crate::config;
 use crate::daemon::{self, Daemon, Options};
@@ -72,6 +72,31 @@ pub enum Command {
         #[command(subcommand)]
         action: QueueAction,
     },
+    /// Per chat and company: tickets opened, closed and reopened in a period, median and 90th
+    /// percentile of first response and resolution time, ratings. Reads the store, which admits
+    /// one process: stop the daemon first (or use `/report` in the private chat while it runs).
+    Report {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The first day, `YYYY-MM-DD` or `DD.MM.YYYY` (UTC).
+        #[arg(long)]
+        from: String,
+        /// The last day, included.
+        #[arg(long)]
+        to: String,
+        /// Only this chat (its id, as in `[[chats]]`).
+        #[arg(long, allow_hyphen_values = true)]
+        chat: Option<i64>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ReportFormat {
+    Table,
+    Csv,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -102,6 +127,13 @@ pub fn main() -> ExitCode {
         #[cfg(feature = "demo")]
         Command::Demo { helpdesk, lang } => crate::demo::main(&helpdesk, &lang),
         Command::Pin { config, chat } => pin(&config, chat),
+        Command::Report {
+            config,
+            from,
+            to,
+            chat,
+            format,
+        } => report(&config, &from, &to, chat, format),
         Command::Queue { config, action } => match config {
             Some(config) => queue(&config, action),
             None => {
@@ -306,6 +338,53 @@ fn notify_systemd(state: &str) {
     if let Err(error) = result {
         tracing::warn!(%error, "Cannot notify systemd.");
     }
+}
+
+fn report(path: &Path, from: &str, to: &str, chat: Option<i64>, format: ReportFormat) -> ExitCode {
+    use crate::report;
+    let (Some(from), Some(to)) = (report::parse_date(from), report::parse_date(to)) else {
+        eprintln!("error: --from and --to take a date, YYYY-MM-DD or DD.MM.YYYY");
+        return ExitCode::from(2);
+    };
+    if from > to {
+        eprintln!("error: --from is after --to");
+        return ExitCode::from(2);
+    }
+    let Some(config) = load_or_report(path) else {
+        return ExitCode::FAILURE;
+    };
+    let store = match Store::open(&config.store.path) {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!(
+                "error: {error}\n(if teledesk is running, stop it first: the store admits one process)"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let tickets = match store.read().tickets() {
+        Ok(tickets) => tickets,
+        Err(error) => {
+            eprintln!("error: cannot read the store: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let names = config
+        .chats
+        .iter()
+        .map(|c| (c.id, c.name.clone()))
+        .collect();
+    let period = report::Period { from, to };
+    let rows = report::aggregate(&tickets, period, &names, chat);
+    print!(
+        "{}",
+        match format {
+            ReportFormat::Table => report::table(&rows),
+            ReportFormat::Csv => report::csv(&rows),
+            ReportFormat::Json => report::json(&rows, period),
+        }
+    );
+    ExitCode::SUCCESS
 }
 
 fn queue(path: &Path, action: QueueAction) -> ExitCode {

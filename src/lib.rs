@@ -11,5 +11,6 @@ pub mod engine;
 pub mod helpdesks;
 pub mod http;
 pub mod model;
+pub mod report;
 pub mod store;
 pub mod telegram;

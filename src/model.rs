@@ -85,6 +85,9 @@ pub struct TicketLink {
     /// comment whose time it was not told).
     #[serde(default)]
     pub comment_mark: Option<CommentMark>,
+    /// When things happened to the ticket, as teledesk observed them (SLA figures, reports).
+    #[serde(default)]
+    pub times: TicketTimes,
 }
 
 /// Why a ticket is to be re-read from its helpdesk, as the dirty set records it.
@@ -134,6 +137,37 @@ impl<'de> Deserialize<'de> for Dirty {
         })
     }
 }
+
+/// The moments of a ticket's life teledesk saw, for response and resolution times.
+///
+/// Records written before these were kept read as all `None`; [`TicketLink::registered_at`]
+/// then falls back to when teledesk opened the ticket.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketTimes {
+    /// The date of the Telegram message (or Mini App form) the ticket was made from: after an
+    /// outage the helpdesk gets it later, but the client asked at this moment.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub registered_at: Option<OffsetDateTime>,
+    /// The first public staff reply teledesk mirrored to the client.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub first_response_at: Option<OffsetDateTime>,
+    /// When the ticket last became resolved or closed; cleared when it is reopened, so it always
+    /// describes the resolution that stands.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub resolved_at: Option<OffsetDateTime>,
+    /// Every time a done ticket was seen open again, oldest first (the history a cleared
+    /// `resolved_at` leaves).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reopened_at: Vec<TimeStamp>,
+    /// The helpdesk's last change to the ticket, as of the last refresh.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_activity_at: Option<OffsetDateTime>,
+}
+
+/// A moment stored as RFC 3339 inside a list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TimeStamp(#[serde(with = "time::serde::rfc3339")] pub OffsetDateTime);
 
 /// Whether the bot can write to a user privately (Telegram lets a bot DM only users who started
 /// it, and not after they blocked it).
@@ -195,6 +229,29 @@ impl TicketLink {
             Some((group, root)) => (group, Some(root)),
             None => (self.chat_id, self.card_message_id),
         }
+    }
+
+    /// When the client asked: the source message's date, or (records older than that field) when
+    /// teledesk opened the ticket.
+    pub fn registered_at(&self) -> OffsetDateTime {
+        self.times.registered_at.unwrap_or(self.created_at)
+    }
+
+    /// The last change seen on the ticket (its registration until the helpdesk says more).
+    pub fn last_activity_at(&self) -> OffsetDateTime {
+        self.times
+            .last_activity_at
+            .unwrap_or_else(|| self.registered_at())
+    }
+
+    /// How long staff took to answer publicly, once they have.
+    pub fn first_response_time(&self) -> Option<time::Duration> {
+        Some(self.times.first_response_at? - self.registered_at())
+    }
+
+    /// How long the standing resolution took, once the ticket is done.
+    pub fn resolution_time(&self) -> Option<time::Duration> {
+        Some(self.times.resolved_at? - self.registered_at())
     }
 
     pub fn knows_comment(&self, id: &CommentId) -> bool {

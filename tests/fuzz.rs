@@ -50,6 +50,7 @@ fn settings() -> Settings {
         companies: vec!["Acme Moscow".into(), "Acme Kazan".into()],
         on_closed_comment: OnClosedComment::FollowUp,
         files: teledesk::config::FileLimits::DEFAULT,
+        visibility: Default::default(),
     };
     let chats: HashMap<i64, ChatSettings> = [
         (GROUP, chat(GROUP, GROUP, ChatMode::Group)),
@@ -65,6 +66,7 @@ fn settings() -> Settings {
         lang: Lang::Ru,
         chats,
         chat_key: Secret::new("123:fuzz"),
+        admins: Vec::new(),
     }
 }
 

@@ -335,6 +335,23 @@ async fn the_form_files_one_ticket_per_submission_with_its_files() {
     assert_eq!(last.len(), 1);
     assert_eq!(last[0]["done"], true);
     assert_eq!(last[0]["status_label"], "Закрыта");
+    // The search box: words, a state and an order.
+    let found = api
+        .list(
+            &init,
+            "q=%D0%BF%D1%80%D0%B8%D0%BD%D1%82%D0%B5%D1%80&filter=closed",
+        )
+        .await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["number"], number.as_str());
+    assert!(api.list(&init, "q=printer").await.is_empty());
+    assert!(
+        api.list(&init, "filter=open&sort=activity")
+            .await
+            .is_empty()
+    );
+    let (status, _) = api.get(&init, "/api/app/tickets?filter=done").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     daemon.shutdown().await;
 }
 

@@ -193,6 +193,8 @@ pub struct ChatConfig {
     /// Branches a chain's client picks from; empty when the chat serves one company.
     pub companies: Vec<String>,
     pub on_closed_comment: OnClosedComment,
+    /// Whose tickets a client of this chat finds (`/find`, the Mini App lists).
+    pub visibility: Visibility,
     /// `[chats.ticket]`: defaults for new tickets, validated by the adapter; empty when absent.
     pub ticket: ConfigTable,
     /// `[chats.files]` over `[files]`.
@@ -225,6 +227,17 @@ pub enum OnClosedComment {
     #[default]
     FollowUp,
     Reopen,
+}
+
+/// Whose tickets a client finds: their own, or everyone's in their chat (colleagues of one
+/// company see each other's requests, as a helpdesk's client portal lets an organisation do).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Visibility {
+    /// Only the tickets they opened.
+    #[default]
+    Own,
+    /// Every ticket of the chat, for members of the chat.
+    Chat,
 }
 
 /// One problem (or warning) in the config file.

@@ -111,6 +111,7 @@ fn minimal_config_gets_the_defaults() {
     assert_eq!(chat.name, "Acme");
     assert!(chat.companies.is_empty());
     assert_eq!(chat.on_closed_comment, OnClosedComment::FollowUp);
+    assert_eq!(chat.visibility, Visibility::Own);
     assert!(chat.ticket.is_empty());
 }
 
@@ -146,6 +147,7 @@ helpdesk = "main"
 name = "Acme"
 companies = ["Acme Moscow", "Acme Kazan"]
 on_closed_comment = "reopen"
+visibility = "chat"
 [chats.ticket]
 board_id = 7
 column_id = 70
@@ -172,6 +174,7 @@ column_id = 70
     assert_eq!(chat.mode, ChatMode::Group);
     assert_eq!(chat.companies, ["Acme Moscow", "Acme Kazan"]);
     assert_eq!(chat.on_closed_comment, OnClosedComment::Reopen);
+    assert_eq!(chat.visibility, Visibility::Chat);
     assert_eq!(chat.ticket["board_id"], serde_json::json!(7));
 }
 
@@ -342,7 +345,7 @@ fn unknown_keys_everywhere_the_daemon_owns() {
     telegram.token (line 2): missing required key
     telegram.tokn (line 3): unknown key `tokn`; expected one of token, api_url, updates, webhook_secret, admins, language
     store.dir (line 6): unknown key `dir`; expected one of path
-    chats[0].company (line 21): unknown key `company`; expected one of id, mode, helpdesk, name, companies, on_closed_comment, ticket, files
+    chats[0].company (line 21): unknown key `company`; expected one of id, mode, helpdesk, name, companies, on_closed_comment, visibility, ticket, files
     server.port (line 23): unknown key `port`; expected one of listen, public_url, mini_app, init_data_max_age, admin_listen
     ");
 }
@@ -464,13 +467,14 @@ fn bad_enum_values_list_the_choices() {
     .replace("\"channel\"", "\"supergroup\"")
     .replace(
         "name = \"Acme\"",
-        "name = \"Acme\"\non_closed_comment = \"followup\"",
+        "name = \"Acme\"\non_closed_comment = \"followup\"\nvisibility = \"company\"",
     );
     insta::assert_snapshot!(errors(&text), @r#"
     telegram.updates (line 3): unknown value "webhok"; expected one of polling, webhook
     telegram.language (line 4): unknown value "de"; expected one of ru, en
     chats[0].mode (line 18): unknown value "supergroup"; expected one of channel, group, forum
     chats[0].on_closed_comment (line 21): unknown value "followup"; expected one of follow_up, reopen
+    chats[0].visibility (line 22): unknown value "company"; expected one of own, chat
     "#);
 }
 

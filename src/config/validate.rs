@@ -19,7 +19,7 @@ use super::secret::{self, LITERAL_WARNING};
 use super::size::{self, parse_size};
 use super::{
     ChatConfig, ChatMode, Config, FileLimits, Finding, HelpdeskConfig, Language, Loaded,
-    OnClosedComment, Secret, ServerConfig, StoreConfig, TelegramConfig, UpdatesMode,
+    OnClosedComment, Secret, ServerConfig, StoreConfig, TelegramConfig, UpdatesMode, Visibility,
 };
 use crate::helpdesks;
 
@@ -52,6 +52,7 @@ const CHAT_KEYS: &[&str] = &[
     "name",
     "companies",
     "on_closed_comment",
+    "visibility",
     "ticket",
     "files",
 ];
@@ -786,6 +787,13 @@ fn chat(
             ],
         )
         .unwrap_or_default();
+    let visibility = report
+        .choice(
+            table,
+            "visibility",
+            &[("own", Visibility::Own), ("chat", Visibility::Chat)],
+        )
+        .unwrap_or_default();
     let ticket = ticket_defaults(report, table, kind);
     let files = file_limits(report, table, files);
 
@@ -796,6 +804,7 @@ fn chat(
         name: name?.0.to_string(),
         companies: companies?,
         on_closed_comment,
+        visibility,
         ticket: ticket?,
         files: files?,
     })

@@ -209,6 +209,7 @@ impl Daemon {
             lang,
             chats: chat_settings(&telegram, config).await,
             chat_key: config.telegram.token.clone(),
+            admins: config.telegram.admins.clone(),
         };
         let context = Arc::new(Context {
             store,
@@ -424,6 +425,7 @@ async fn chat_settings(telegram: &TelegramClient, config: &Config) -> HashMap<i6
             companies: c.companies.clone(),
             on_closed_comment: c.on_closed_comment,
             files: c.files,
+            visibility: c.visibility,
         };
         if c.mode == crate::config::ChatMode::Channel {
             match telegram.linked_chat(c.id).await {

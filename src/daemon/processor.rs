@@ -181,7 +181,9 @@ async fn facts_for(ctx: &Context, raw: &serde_json::Value) -> Option<engine::Fac
     };
     let mut member_of = Vec::new();
     for chat_id in engine::chats_to_offer(&ctx.settings, raw) {
-        let user_id = raw["message"]["from"]["id"].as_i64()?;
+        let user_id = raw["message"]["from"]["id"]
+            .as_i64()
+            .or(raw["callback_query"]["from"]["id"].as_i64())?;
         match ctx
             .memberships
             .is_member(&ctx.telegram, chat_id, user_id)
@@ -263,6 +265,7 @@ mod tests {
                 lang: Lang::En,
                 chats: Default::default(),
                 chat_key: token,
+                admins: Vec::new(),
             },
             helpdesks: Default::default(),
             ticket_defaults: Default::default(),

@@ -895,18 +895,19 @@ async fn refresh(ctx: &Context, local: LocalId, dirty: Dirty) -> Option<Duration
                 read_with_retries(|| helpdesk.get_comments(&ticket_id, &link.known_comments))
                     .await
                     .map(|comments| {
-                        sync::diff(&link, &sync::ticket_from(&link, snapshot, comments))
+                        let ticket = sync::ticket_from(&link, snapshot, comments);
+                        (sync::diff(&link, &ticket), ticket.updated_at)
                     })
             } else {
-                Ok(sync::apply_snapshot(&link, snapshot))
+                Ok((sync::apply_snapshot(&link, snapshot), snapshot.updated_at))
             }
         }
         _ => read_with_retries(|| helpdesk.get_ticket(&ticket_id))
             .await
-            .map(|ticket| sync::diff(&link, &ticket)),
+            .map(|ticket| (sync::diff(&link, &ticket), ticket.updated_at)),
     };
-    let sync = match read {
-        Ok(sync) => sync,
+    let (sync, updated_at) = match read {
+        Ok(read) => read,
         Err(error) if error.kind() == ErrorKind::NotFound => {
             tracing::warn!(ticket = local, %error, "The ticket is gone from the helpdesk; it is no longer synced.");
             let _ = ctx.store.write(|tx| tx.clear_dirty(local, stamp));
@@ -975,6 +976,7 @@ async fn refresh(ctx: &Context, local: LocalId, dirty: Dirty) -> Option<Duration
                 current.known_comments.push(id.clone());
             }
         }
+        sync::observe_times(&mut current, &sync, updated_at, now());
         if current.view != sync.view {
             current.view = sync.view.clone();
             tx.mark_card_stale(local);

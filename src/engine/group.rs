@@ -4,7 +4,7 @@ use super::dialogue::{self, Input, Next};
 use super::lifecycle::{self, ClosedComment};
 use super::{ALBUM_WINDOW, ChatSettings, Outcome, Settings, queued, say, send, sent};
 use crate::model::{
-    ClientFile, Dialogue, FollowUp, Job, JobKind, SendAction, TicketLink, TicketView,
+    ClientFile, Dialogue, FollowUp, Job, JobKind, SendAction, TicketLink, TicketTimes, TicketView,
 };
 use crate::store::{Result, Tx};
 use crate::telegram::texts::escape;
@@ -443,6 +443,10 @@ pub(crate) fn open_ticket(
         follow_up_of: follow_up_of.clone(),
         notified_reply: false,
         notified_done: false,
+        times: TicketTimes {
+            registered_at: Some(origin.registered_at),
+            ..TicketTimes::default()
+        },
     };
     tx.put_ticket(&link);
     if let Some(message_id) = origin.message_id {
@@ -867,6 +871,7 @@ mod tests {
             lang: crate::telegram::texts::Lang::Ru,
             chats: Default::default(),
             chat_key: teledesk_adapter::Secret::new("1000:token".to_owned()),
+            admins: Vec::new(),
         }
     }
 

@@ -13,6 +13,7 @@ pub mod group;
 pub mod lifecycle;
 pub mod migration;
 pub mod private;
+pub mod search;
 pub mod sync;
 
 use crate::model::{Outgoing, SendAction};
@@ -43,6 +44,8 @@ pub struct ChatSettings {
     pub on_closed_comment: crate::config::OnClosedComment,
     /// What one ticket or comment takes from a client.
     pub files: crate::config::FileLimits,
+    /// Whose tickets its clients find.
+    pub visibility: crate::config::Visibility,
 }
 
 /// What the engine needs to know about the deployment.
@@ -54,6 +57,8 @@ pub struct Settings {
     pub chats: HashMap<i64, ChatSettings>,
     /// Signs and verifies chat tokens (`/start new_<token>`): the bot token.
     pub chat_key: teledesk_adapter::Secret,
+    /// `[telegram] admins`: who may ask for `/report`.
+    pub admins: Vec<i64>,
 }
 
 impl Settings {
@@ -113,7 +118,8 @@ pub struct Facts {
     /// Whether the user acting on a ticket (pressing its rating/reopen button, sending feedback
     /// on it) is a member of the ticket's chat (`getChatMember`); `None` when no check was made.
     pub presser_is_member: Option<bool>,
-    /// For `/new` typed in a private chat: the configured chats the user is a member of.
+    /// For `/new` typed in a private chat: the configured chats the user is a member of; for
+    /// `/find` (and its buttons): those of the chats with `visibility = "chat"`.
     pub member_of: Vec<i64>,
     /// A membership the update depends on could not be asked: too many lookups for this user
     /// or chat lately. The user is told to try again; nothing else happens.
@@ -121,11 +127,20 @@ pub struct Facts {
 }
 
 /// The configured chats (channels, groups, forums; not the discussion groups found for channels)
-/// a private `/new` may file a ticket for, when `raw` is such a `/new`.
+/// a private `/new` may file a ticket for, when `raw` is such a `/new`; the chats whose tickets
+/// their members find, when `raw` is a `/find` or one of its buttons.
 pub fn chats_to_offer(settings: &Settings, raw: &serde_json::Value) -> Vec<i64> {
     let Ok(update) = serde_json::from_value::<Update>(raw.clone()) else {
         return Vec::new();
     };
+    if let Some(query) = &update.callback_query
+        && query
+            .data
+            .as_deref()
+            .is_some_and(|d| private::find_request(d).is_some())
+    {
+        return chats_open_to_members(settings);
+    }
     let Some(message) = update.message.filter(|m| m.chat.kind == "private") else {
         return Vec::new();
     };
@@ -140,8 +155,21 @@ pub fn chats_to_offer(settings: &Settings, raw: &serde_json::Value) -> Vec<i64> 
             chats.sort_unstable();
             chats
         }
+        Some((name, _)) if name == "find" => chats_open_to_members(settings),
         _ => Vec::new(),
     }
+}
+
+/// The chats whose tickets all their members may find (`visibility = "chat"`).
+fn chats_open_to_members(settings: &Settings) -> Vec<i64> {
+    let mut chats: Vec<i64> = settings
+        .chats
+        .values()
+        .filter(|c| c.id == c.ticket_chat && c.visibility == crate::config::Visibility::Chat)
+        .map(|c| c.id)
+        .collect();
+    chats.sort_unstable();
+    chats
 }
 
 /// The chat and user whose membership must be checked before `raw` is processed: rating and
@@ -216,6 +244,9 @@ pub fn process_update(
         }
         if let Some(chat) = query.data.as_deref().and_then(private::chosen_chat) {
             return private::on_chat_chosen(tx, settings, query, chat, facts, now);
+        }
+        if let Some(request) = query.data.as_deref().and_then(private::find_request) {
+            return private::on_find_button(tx, settings, query, &request, facts, now);
         }
         return group::on_callback(tx, settings, query, now);
     }
@@ -358,6 +389,7 @@ mod tests {
             lang: Lang::En,
             chats: HashMap::new(),
             chat_key: teledesk_adapter::Secret::new("1000:token".to_owned()),
+            admins: Vec::new(),
         };
         let user = serde_json::json!({"id": 42, "is_bot": false, "first_name": "Eve"});
         let press = serde_json::json!({"update_id": 1, "callback_query": {"id": "q1",

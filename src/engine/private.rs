@@ -1,6 +1,8 @@
 //! The private chat with the bot: deep links (`/start fb_<ticket>`), feedback after a rating, help.
 
+use super::search::{Filter, Request, Sort};
 use super::{Facts, Outcome, Settings, push_job, queued, say, send, sent};
+use crate::config::Visibility;
 use crate::model::{Button, Keyboard, SendAction};
 use crate::model::{JobKind, LocalId};
 use crate::store::{Result, Tx};
@@ -110,6 +112,16 @@ pub fn on_message(
             "last" => {
                 let limit = if args.trim() == "20" { 20 } else { 10 };
                 let html = ticket_list(tx, settings, user.id, Some(limit))?;
+                say(tx, chat, None, html, now)?;
+                Ok(sent())
+            }
+            "find" => {
+                let request = Request::parse_args(args);
+                find(tx, settings, chat, user.id, &request, &facts.member_of, now)?;
+                Ok(sent())
+            }
+            "report" => {
+                let html = report(tx, settings, user.id, args, now)?;
                 say(tx, chat, None, html, now)?;
                 Ok(sent())
             }
@@ -263,6 +275,199 @@ fn ticket_list(
         });
     }
     Ok(lines.join("\n"))
+}
+
+/// `/report [from [to]]` for an admin: every configured chat's figures, from the first of this
+/// month to today unless the days are given.
+fn report(
+    tx: &Tx<'_>,
+    settings: &Settings,
+    user: i64,
+    args: &str,
+    now: OffsetDateTime,
+) -> Result<String> {
+    use crate::report;
+    let lang = settings.lang;
+    if !settings.admins.contains(&user) {
+        return Ok(lang.admins_only().to_owned());
+    }
+    let today = now.date();
+    let mut days = args.split_whitespace().map(report::parse_date);
+    let period = match (days.next(), days.next(), days.next()) {
+        (None, _, _) => report::Period {
+            from: today.replace_day(1).expect("the first is a day"),
+            to: today,
+        },
+        (Some(Some(from)), None, _) => report::Period { from, to: today },
+        (Some(Some(from)), Some(Some(to)), None) if from <= to => report::Period { from, to },
+        _ => return Ok(lang.report_usage().to_owned()),
+    };
+    let names = settings
+        .chats
+        .values()
+        .filter(|c| c.id == c.ticket_chat)
+        .map(|c| (c.id, c.name.clone()))
+        .collect();
+    let rows = report::aggregate(&tx.tickets()?, period, &names, None);
+    Ok(format!(
+        "{}\n<pre>{}</pre>",
+        lang.report_head(&period.from.to_string(), &period.to.to_string()),
+        escape(&report::table(&rows))
+    ))
+}
+
+/// The most tickets one `/find` answer lists.
+pub const FIND_SHOWN: usize = 20;
+
+/// Callback data of `/find`'s filter and sort buttons: `find:<filter>:<sort>:<text>`.
+const FIND_PREFIX: &str = "find:";
+
+/// The search a `/find` button asks for.
+pub fn find_request(data: &str) -> Option<Request> {
+    let rest = data.strip_prefix(FIND_PREFIX)?;
+    let mut parts = rest.splitn(3, ':');
+    let filter = Filter::parse(parts.next()?)?;
+    let sort = Sort::parse(parts.next()?)?;
+    Some(Request::new(parts.next().unwrap_or(""), filter, sort))
+}
+
+fn find_button_data(request: &Request, filter: Filter, sort: Sort) -> String {
+    let mut data = format!("{FIND_PREFIX}{}:{}:", filter.as_str(), sort.as_str());
+    // Telegram takes at most 64 bytes of callback data: a longer search keeps its start, which
+    // finds at least what the whole text would.
+    for c in request.text.chars() {
+        if data.len() + c.len_utf8() > 64 {
+            break;
+        }
+        data.push(c);
+    }
+    data
+}
+
+/// The tickets `user` may find: their own, and every ticket of the chats among `member_of`
+/// (checked with Telegram before this runs) whose `visibility` is `chat`.
+pub fn visible_tickets(
+    tx: &Tx<'_>,
+    settings: &Settings,
+    user: i64,
+    member_of: &[i64],
+) -> Result<Vec<crate::model::TicketLink>> {
+    let mut tickets = tx.tickets_by_author(user)?;
+    for chat in member_of {
+        if settings
+            .chats
+            .get(chat)
+            .is_some_and(|c| c.visibility == Visibility::Chat)
+        {
+            tickets.extend(tx.tickets_in_chat(*chat)?);
+        }
+    }
+    Ok(tickets)
+}
+
+/// Answers a search in the private chat: the tickets found, with buttons that repeat it with
+/// another filter or order.
+fn find(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    chat: i64,
+    user: i64,
+    request: &Request,
+    member_of: &[i64],
+    now: OffsetDateTime,
+) -> Result<()> {
+    let lang = settings.lang;
+    let found = request.run(visible_tickets(tx, settings, user, member_of)?);
+    let mut lines = vec![lang.found_tickets(found.len(), found.len().min(FIND_SHOWN))];
+    let day = time::macros::format_description!("[day].[month].[year]");
+    for link in found.iter().take(FIND_SHOWN) {
+        let number = match &link.number {
+            Some(n) => format!("#{}", escape(n)),
+            None => "#…".to_owned(),
+        };
+        let number = match link.post_link() {
+            Some(url) => format!("<a href=\"{}\">{number}</a>", escape(&url)),
+            None => number,
+        };
+        let changed = link.last_activity_at().format(&day).unwrap_or_default();
+        lines.push(format!(
+            "{number} {} — {} · {}",
+            escape(&truncate(&link.view.subject, 80)),
+            lang.status(link.view.status),
+            lang.last_activity(&changed)
+        ));
+    }
+    let mark = |label: &str, on: bool| {
+        if on {
+            format!("• {label}")
+        } else {
+            label.to_owned()
+        }
+    };
+    let filters = Filter::ALL
+        .iter()
+        .map(|&f| {
+            Button::callback(
+                mark(lang.filter_label(f), f == request.filter),
+                find_button_data(request, f, request.sort),
+            )
+        })
+        .collect();
+    let sorts = Sort::ALL
+        .iter()
+        .map(|&s| {
+            Button::callback(
+                mark(lang.sort_label(s), s == request.sort),
+                find_button_data(request, request.filter, s),
+            )
+        })
+        .collect();
+    send(
+        tx,
+        chat,
+        SendAction::Text {
+            html: lines.join("\n"),
+            reply_to: None,
+            keyboard: Some(Keyboard {
+                rows: vec![filters, sorts],
+            }),
+            ticket: None,
+            dialogue_user: None,
+        },
+        now,
+    )
+}
+
+/// A `/find` button: the search again with the filter or order it names.
+pub fn on_find_button(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    query: &CallbackQuery,
+    request: &Request,
+    facts: Facts,
+    now: OffsetDateTime,
+) -> Result<Outcome> {
+    let chat = query.message.as_ref().map_or(query.from.id, |m| m.chat.id);
+    send(
+        tx,
+        chat,
+        SendAction::AnswerCallback {
+            query_id: query.id.clone(),
+            text: None,
+            alert: false,
+        },
+        now,
+    )?;
+    find(
+        tx,
+        settings,
+        chat,
+        query.from.id,
+        request,
+        &facts.member_of,
+        now,
+    )?;
+    Ok(sent())
 }
 
 /// `/start new_<token>` from the pinned «Новая заявка» post: a `/new` dialogue in this private

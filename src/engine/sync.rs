@@ -1,8 +1,9 @@
 //! Helpdesk → Telegram: what a freshly read ticket means for its card and its thread.
 
-use crate::model::{CommentLine, TicketLink, TicketView};
+use crate::model::{CommentLine, TicketLink, TicketView, TimeStamp};
 use crate::telegram::texts::truncate;
 use teledesk_adapter::{Comment, Origin, Ticket, TicketId, TicketRef, TicketSnapshot, Visibility};
+use time::OffsetDateTime;
 
 /// How many comments the card shows.
 pub const CARD_COMMENTS: usize = 3;
@@ -112,6 +113,45 @@ pub fn ticket_from(link: &TicketLink, snapshot: &TicketSnapshot, comments: Vec<C
     }
 }
 
+/// Records on `link` the moments this refresh shows: the first staff reply, a resolution, a
+/// reopening, the helpdesk's last change. Call it before `link.view` takes `sync.view`, as it
+/// compares the two.
+///
+/// A moment is the helpdesk's own stamp where it has one (the reply's date, the ticket's last
+/// change), as polling sees changes late; a stamp outside registration..now (a skewed clock)
+/// gives way to `now`, when teledesk saw it.
+/// `updated_at` is the helpdesk's last change of the ticket (from the listing or the read).
+pub fn observe_times(
+    link: &mut TicketLink,
+    sync: &Sync,
+    updated_at: OffsetDateTime,
+    now: OffsetDateTime,
+) {
+    let registered = link.registered_at();
+    let stamp = |at: OffsetDateTime| {
+        if at >= registered && at <= now {
+            at
+        } else {
+            now
+        }
+    };
+    let times = &mut link.times;
+    if times.first_response_at.is_none()
+        && let Some(first) = sync.replies.first()
+    {
+        times.first_response_at = Some(stamp(first.created_at));
+    }
+    let was_done = link.view.status.is_done();
+    let is_done = sync.view.status.is_done();
+    if is_done && (!was_done || times.resolved_at.is_none()) {
+        times.resolved_at = Some(stamp(updated_at));
+    } else if was_done && !is_done {
+        times.resolved_at = None;
+        times.reopened_at.push(TimeStamp(now));
+    }
+    times.last_activity_at = Some(stamp(updated_at)).max(times.last_activity_at);
+}
+
 fn author_of(comment: &Comment, link: &TicketLink) -> String {
     match comment.origin {
         // teledesk writes client comments under its integration account; the card names the
@@ -200,6 +240,7 @@ mod tests {
             topic: None,
             topic_closed: false,
             comment_mark: None,
+            times: Default::default(),
         }
     }
 
@@ -332,5 +373,116 @@ mod tests {
             .map(|c| c.text.as_str())
             .collect();
         assert_eq!(texts, ["c3", "c4", "c5"]);
+    }
+
+    fn at(minutes: i64) -> OffsetDateTime {
+        time::macros::datetime!(2026-11-21 10:00 UTC) + time::Duration::minutes(minutes)
+    }
+
+    fn staff_reply(id: &str, minutes: i64) -> Comment {
+        Comment {
+            created_at: at(minutes),
+            ..comment(id, Visibility::Public, Origin::Staff, "on it")
+        }
+    }
+
+    fn read(status: StatusClass, updated: i64, comments: Vec<Comment>) -> Ticket {
+        Ticket {
+            status,
+            updated_at: at(updated),
+            ..ticket(comments)
+        }
+    }
+
+    /// Refreshes `link` with `ticket` as the runner does: times first, then the view.
+    fn refresh(link: &mut TicketLink, ticket: &Ticket, now: OffsetDateTime) {
+        let sync = diff(link, ticket);
+        observe_times(link, &sync, ticket.updated_at, now);
+        link.view = sync.view;
+        link.known_comments.extend(sync.newly_known);
+    }
+
+    #[test]
+    fn first_response_is_the_first_staff_reply_and_stays() {
+        let mut link = link(&[]);
+        link.times.registered_at = Some(at(0));
+        assert_eq!(link.first_response_time(), None);
+        let internal = comment("1", Visibility::Internal, Origin::Staff, "note");
+        refresh(
+            &mut link,
+            &read(StatusClass::InProgress, 5, vec![internal.clone()]),
+            at(6),
+        );
+        assert_eq!(link.times.first_response_at, None, "a note is no response");
+        let first = staff_reply("2", 12);
+        refresh(
+            &mut link,
+            &read(
+                StatusClass::InProgress,
+                12,
+                vec![internal.clone(), first.clone()],
+            ),
+            at(14),
+        );
+        assert_eq!(
+            link.first_response_time(),
+            Some(time::Duration::minutes(12))
+        );
+        refresh(
+            &mut link,
+            &read(
+                StatusClass::InProgress,
+                30,
+                vec![internal, first, staff_reply("3", 30)],
+            ),
+            at(31),
+        );
+        assert_eq!(link.times.first_response_at, Some(at(12)));
+        assert_eq!(link.last_activity_at(), at(30));
+    }
+
+    #[test]
+    fn a_skewed_helpdesk_stamp_gives_way_to_when_teledesk_saw_it() {
+        let mut link = link(&[]);
+        link.times.registered_at = Some(at(0));
+        // The helpdesk's clock says the reply came before the client asked.
+        refresh(
+            &mut link,
+            &read(StatusClass::Resolved, -60, vec![staff_reply("1", -60)]),
+            at(9),
+        );
+        assert_eq!(link.times.first_response_at, Some(at(9)));
+        assert_eq!(link.times.resolved_at, Some(at(9)));
+    }
+
+    #[test]
+    fn resolution_reopen_and_resolution_again() {
+        let mut link = link(&[]);
+        link.times.registered_at = Some(at(0));
+        refresh(&mut link, &read(StatusClass::Resolved, 60, vec![]), at(61));
+        assert_eq!(link.resolution_time(), Some(time::Duration::minutes(60)));
+        // Seen done again: the resolution that stands does not move.
+        refresh(&mut link, &read(StatusClass::Closed, 90, vec![]), at(91));
+        assert_eq!(link.times.resolved_at, Some(at(60)));
+        refresh(
+            &mut link,
+            &read(StatusClass::InProgress, 100, vec![]),
+            at(101),
+        );
+        assert_eq!(link.resolution_time(), None);
+        assert_eq!(link.times.reopened_at, [TimeStamp(at(101))]);
+        refresh(&mut link, &read(StatusClass::Closed, 200, vec![]), at(201));
+        assert_eq!(link.resolution_time(), Some(time::Duration::minutes(200)));
+        assert_eq!(link.times.reopened_at.len(), 1);
+    }
+
+    #[test]
+    fn old_records_load_and_count_from_when_teledesk_opened_them() {
+        let mut json = serde_json::to_value(link(&[])).unwrap();
+        json.as_object_mut().unwrap().remove("times");
+        let old: TicketLink = serde_json::from_value(json).unwrap();
+        assert_eq!(old.times, Default::default());
+        assert_eq!(old.registered_at(), old.created_at);
+        assert_eq!(old.last_activity_at(), old.created_at);
     }
 }

@@ -11,8 +11,10 @@ use super::problems::{ApiError, Problem};
 use super::uploads::{self, Limits};
 use super::{SMALL_BODY, ServerSettings};
 use crate::bounded::KeyedRate;
+use crate::config::Visibility;
 use crate::daemon::Context;
 use crate::engine::ChatSettings;
+use crate::engine::search::{Filter, Request, Sort};
 use crate::model::{AppSubmission, ClientFile, FileSource, Submission};
 use crate::store::{Shelf, Unrecorded};
 use crate::telegram::chat_token;
@@ -355,9 +357,20 @@ async fn session(
 struct ListQuery {
     scope: Option<String>,
     limit: Option<usize>,
+    /// A search: a number, words of the subject or description, a date or a range of dates.
+    q: Option<String>,
+    /// `all` | `open` | `closed`.
+    filter: Option<String>,
+    /// `newest` | `oldest` | `activity`.
+    sort: Option<String>,
 }
 
-/// The chat's tickets, newest first: the open ones, or the last 10 or 20.
+/// The most tickets one search answer lists.
+const SEARCH_LIMIT: usize = 100;
+
+/// The chat's tickets the caller may see (their own, or everyone's where the chat's
+/// `visibility` is `chat`): the open ones or the last 10 or 20, newest first; or, with any of
+/// `q`, `filter` or `sort`, a search among them.
 async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -368,27 +381,47 @@ async fn list(
     let Ok(Query(query)) = query else {
         return Err(ApiError::new(lang, Problem::BadQuery));
     };
-    let open_only = match query.scope.as_deref() {
-        None | Some("open") => true,
-        Some("last") => false,
-        Some(_) => return Err(ApiError::new(lang, Problem::BadQuery)),
-    };
-    let limit = if open_only {
-        usize::MAX
+    let bad = || ApiError::new(lang, Problem::BadQuery);
+    let searching = query.q.is_some() || query.filter.is_some() || query.sort.is_some();
+    let request = if searching {
+        let filter = match query.filter.as_deref() {
+            None => Filter::All,
+            Some(word) => Filter::parse(word).ok_or_else(bad)?,
+        };
+        let sort = match query.sort.as_deref() {
+            None => Sort::Newest,
+            Some(word) => Sort::parse(word).ok_or_else(bad)?,
+        };
+        Request::new(query.q.as_deref().unwrap_or(""), filter, sort)
     } else {
-        query.limit.unwrap_or(10).clamp(1, 20)
+        let filter = match query.scope.as_deref() {
+            None | Some("open") => Filter::Open,
+            Some("last") => Filter::All,
+            Some(_) => return Err(bad()),
+        };
+        Request::new("", filter, Sort::Newest)
     };
-    let mut tickets: Vec<_> = state
-        .ctx
-        .store
-        .read()
-        .tickets_in_chat(caller.chat.ticket_chat)
-        .map_err(|e| ApiError::store(lang, e))?
-        .into_iter()
-        .filter(|l| !open_only || !l.view.status.is_done())
-        .collect();
-    tickets.sort_by_key(|l| std::cmp::Reverse((l.created_at, l.local)));
+    let limit = match (searching, request.filter) {
+        (true, _) => query.limit.unwrap_or(SEARCH_LIMIT).clamp(1, SEARCH_LIMIT),
+        (false, Filter::Open) => usize::MAX,
+        (false, _) => query.limit.unwrap_or(10).clamp(1, 20),
+    };
+    let chat = caller.chat.ticket_chat;
+    let read = state.ctx.store.read();
+    let candidates = match caller.chat.visibility {
+        Visibility::Chat => read.tickets_in_chat(chat),
+        Visibility::Own => read
+            .tickets_by_author(caller.user.id)
+            .map(|own| own.into_iter().filter(|l| l.chat_id == chat).collect()),
+    }
+    .map_err(|e| ApiError::store(lang, e))?;
+    let mut tickets = request.run(candidates);
+    let total = tickets.len();
     tickets.truncate(limit);
+    let stamp = |at: time::OffsetDateTime| {
+        at.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    };
     let rows: Vec<Value> = tickets
         .iter()
         .map(|l| {
@@ -400,11 +433,12 @@ async fn list(
                 "done": l.view.status.is_done(),
                 "url": l.post_link(),
                 "author": l.author.display_name,
-                "created_at": l.created_at.format(&time::format_description::well_known::Rfc3339).ok(),
+                "created_at": stamp(l.registered_at()),
+                "last_activity_at": stamp(l.last_activity_at()),
             })
         })
         .collect();
-    Ok(Json(json!({ "tickets": rows })).into_response())
+    Ok(Json(json!({ "tickets": rows, "total": total })).into_response())
 }
 
 async fn submission_status(

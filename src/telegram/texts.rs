@@ -630,12 +630,16 @@ impl Lang {
             Lang::Ru => {
                 "Я бот поддержки. Заявки создаются в чате вашей компании командой /new; \
                  сюда приходят уведомления об ответах и здесь можно оставить отзыв.\n\
-                 /my — ваши открытые заявки\n/last — последние 10 заявок (/last 20 — последние 20)"
+                 /my — ваши открытые заявки\n/last — последние 10 заявок (/last 20 — последние 20)\n\
+                 /find — поиск по номеру, словам темы или дате (/find 21.11.2026, /find 01.11.2026-30.11.2026, \
+                 /find открытые принтер)"
             }
             Lang::En => {
                 "I am the support bot. Tickets are opened in your company's chat with /new; \
                  here you get notifications about replies and can leave feedback.\n\
-                 /my — your open tickets\n/last — your last 10 tickets (/last 20 — the last 20)"
+                 /my — your open tickets\n/last — your last 10 tickets (/last 20 — the last 20)\n\
+                 /find — search by number, subject words or date (/find 2026-11-21, \
+                 /find 2026-11-01..2026-11-30, /find open printer)"
             }
         }
     }
@@ -714,6 +718,79 @@ impl Lang {
             (Lang::En, 0) => "You have no tickets yet.".into(),
             (Lang::Ru, n) => format!("<b>Ваши последние заявки ({n}):</b>"),
             (Lang::En, n) => format!("<b>Your latest tickets ({n}):</b>"),
+        }
+    }
+
+    pub fn admins_only(self) -> &'static str {
+        match self {
+            Lang::Ru => "Отчёты доступны только администраторам бота.",
+            Lang::En => "Reports are for the bot's admins only.",
+        }
+    }
+
+    pub fn report_usage(self) -> &'static str {
+        match self {
+            Lang::Ru => {
+                "Формат: /report [с [по]], даты ГГГГ-ММ-ДД или ДД.ММ.ГГГГ; без дат — с начала месяца."
+            }
+            Lang::En => {
+                "Usage: /report [from [to]], dates YYYY-MM-DD or DD.MM.YYYY; without dates, from the first of the month."
+            }
+        }
+    }
+
+    pub fn report_head(self, from: &str, to: &str) -> String {
+        match self {
+            Lang::Ru => format!(
+                "<b>Отчёт с {from} по {to}</b> (время реакции и решения — медиана и 90-й процентиль)"
+            ),
+            Lang::En => format!(
+                "<b>Report from {from} to {to}</b> (response and resolution times: median and 90th percentile)"
+            ),
+        }
+    }
+
+    /// The head of `/find`'s answer: how many tickets answer, and how many are listed.
+    pub fn found_tickets(self, total: usize, shown: usize) -> String {
+        match (self, total) {
+            (Lang::Ru, 0) => "Ничего не найдено.".into(),
+            (Lang::En, 0) => "Nothing found.".into(),
+            (Lang::Ru, n) if n > shown => format!("<b>Найдено заявок: {n}</b> (показаны {shown})"),
+            (Lang::En, n) if n > shown => format!("<b>Tickets found: {n}</b> (showing {shown})"),
+            (Lang::Ru, n) => format!("<b>Найдено заявок: {n}</b>"),
+            (Lang::En, n) => format!("<b>Tickets found: {n}</b>"),
+        }
+    }
+
+    /// «changed 21.11.2026» after a found ticket.
+    pub fn last_activity(self, day: &str) -> String {
+        match self {
+            Lang::Ru => format!("изм. {day}"),
+            Lang::En => format!("changed {day}"),
+        }
+    }
+
+    pub fn filter_label(self, filter: crate::engine::search::Filter) -> &'static str {
+        use crate::engine::search::Filter;
+        match (self, filter) {
+            (Lang::Ru, Filter::All) => "Все",
+            (Lang::Ru, Filter::Open) => "Открытые",
+            (Lang::Ru, Filter::Closed) => "Закрытые",
+            (Lang::En, Filter::All) => "All",
+            (Lang::En, Filter::Open) => "Open",
+            (Lang::En, Filter::Closed) => "Closed",
+        }
+    }
+
+    pub fn sort_label(self, sort: crate::engine::search::Sort) -> &'static str {
+        use crate::engine::search::Sort;
+        match (self, sort) {
+            (Lang::Ru, Sort::Newest) => "Сначала новые",
+            (Lang::Ru, Sort::Oldest) => "Сначала старые",
+            (Lang::Ru, Sort::Activity) => "По изменению",
+            (Lang::En, Sort::Newest) => "Newest",
+            (Lang::En, Sort::Oldest) => "Oldest",
+            (Lang::En, Sort::Activity) => "Last changed",
         }
     }
 

@@ -51,6 +51,7 @@ fn link(status: StatusClass) -> TicketLink {
         topic: None,
         topic_closed: false,
         comment_mark: None,
+        times: Default::default(),
     }
 }
 
