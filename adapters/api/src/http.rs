@@ -8,6 +8,10 @@
 //! and sometimes sessions) into an error message. [`HttpClient`] owns that; a vendor client keeps
 //! only what is its own, described by a [`VendorApi`].
 
+mod base64_json;
+
+pub use base64_json::{Base64Files, Base64Json, Base64JsonReader};
+
 use crate::{
     Content, Error, ErrorKind, RequestPacer, Result, Spool, decode_json, parse_retry_after,
 };
@@ -239,18 +243,14 @@ fn spool_error(op: &'static str, error: std::io::Error) -> Error {
 /// closure they may call twice (a re-authenticated retry); opening a local file does not block for
 /// long.
 pub fn content_body(op: &'static str, content: &Content) -> Result<reqwest::Body> {
-    match (content.in_memory(), content.path()) {
-        (Some(bytes), _) => Ok(reqwest::Body::from(bytes.to_vec())),
-        (None, Some(path)) => {
-            let file = std::fs::File::open(path).map_err(|e| spool_error(op, e))?;
+    match content.in_memory() {
+        Some(bytes) => Ok(reqwest::Body::from(bytes.to_vec())),
+        None => {
+            let reader = content.reader_now().map_err(|e| spool_error(op, e))?;
             Ok(reqwest::Body::wrap_stream(
-                tokio_util::io::ReaderStream::with_capacity(
-                    tokio::fs::File::from_std(file),
-                    64 * 1024,
-                ),
+                tokio_util::io::ReaderStream::with_capacity(reader, 64 * 1024),
             ))
         }
-        (None, None) => Ok(reqwest::Body::from(Vec::new())),
     }
 }
 

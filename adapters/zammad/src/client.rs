@@ -6,7 +6,7 @@ use reqwest::{Method, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::http::{HttpClient, VendorApi, retry_after_header};
+use teledesk_adapter::http::{Base64Files, HttpClient, VendorApi, retry_after_header};
 use teledesk_adapter::{Error, Result, Secret};
 
 /// Ticket creates carry base64 files; leave room for large uploads.
@@ -89,6 +89,22 @@ impl ZammadClient {
         body: &B,
     ) -> Result<T> {
         let builder = self.request(method, path).query(query).json(body);
+        let response = self.http.send(op, builder).await?;
+        self.http.json(op, response).await
+    }
+
+    /// `POST <api><path>` with a JSON body holding `files` (see [`Base64Files::embed`]), each
+    /// encoded as the body is sent → JSON.
+    pub async fn send_json_with_files<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        op: &'static str,
+        method: Method,
+        path: &str,
+        body: &B,
+        files: Base64Files,
+    ) -> Result<T> {
+        let body = files.into_json(op, body)?;
+        let builder = body.attach(self.request(method, path));
         let response = self.http.send(op, builder).await?;
         self.http.json(op, response).await
     }

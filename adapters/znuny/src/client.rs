@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::time::Duration;
-use teledesk_adapter::http::{HttpClient, VendorApi, retry_after_header};
+use teledesk_adapter::http::{Base64Files, HttpClient, VendorApi, retry_after_header};
 use teledesk_adapter::{Error, ErrorKind, Result, Secret};
 
 /// Attachments travel as base64 inside the JSON, so uploads can take a while.
@@ -39,6 +39,9 @@ pub struct Call<'a> {
     pub query: Vec<(&'a str, String)>,
     /// The JSON object body of a non-`GET` call.
     pub body: Option<Value>,
+    /// Files whose base64 goes into `body` where their placeholders are, encoded as the body is
+    /// sent.
+    pub files: Base64Files,
 }
 
 impl<'a> Call<'a> {
@@ -49,6 +52,7 @@ impl<'a> Call<'a> {
             route,
             query,
             body: None,
+            files: Base64Files::default(),
         }
     }
 
@@ -59,7 +63,14 @@ impl<'a> Call<'a> {
             route,
             query: Vec::new(),
             body: Some(body),
+            files: Base64Files::default(),
         }
+    }
+
+    /// A call with a JSON object body holding `files` (see [`Base64Files::embed`]).
+    pub fn with_files(mut self, files: Base64Files) -> Self {
+        self.files = files;
+        self
     }
 }
 
@@ -225,7 +236,12 @@ impl ZnunyClient {
             builder = builder.query(&call.query);
         }
         if let Some(body) = &call.body {
-            builder = builder.json(body);
+            builder = if call.files.is_empty() {
+                builder.json(body)
+            } else {
+                // Cheap to clone: a new login sends the same files again from the start.
+                call.files.clone().into_json(op, body)?.attach(builder)
+            };
         }
         let response = self.http.send(op, builder).await?;
         self.http.json(op, response).await

@@ -30,6 +30,7 @@ use reqwest::Method;
 use serde_json::Value;
 use sha2::Sha256;
 use std::time::Duration;
+use teledesk_adapter::http::Base64Files;
 use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
     ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk, Identity,
@@ -207,12 +208,16 @@ impl ZnunyAdapter {
         op: &'static str,
         id: i64,
         update: &model::TicketUpdate,
+        files: Base64Files,
     ) -> Result<model::TicketUpdated> {
         let body = serde_json::to_value(update)
             .map_err(|e| Error::new(ErrorKind::Unexpected, op, e.to_string()))?;
         let route = format!("/Ticket/{id}");
         self.client
-            .call(op, &Call::send(Method::PATCH, &route, body))
+            .call(
+                op,
+                &Call::send(Method::PATCH, &route, body).with_files(files),
+            )
             .await
     }
 
@@ -223,14 +228,14 @@ impl ZnunyAdapter {
         id: i64,
         ticket: Option<model::TicketChange>,
         article: model::NewArticle,
-        attachments: Vec<model::NewAttachment>,
+        (attachments, files): (Vec<model::NewAttachment>, Base64Files),
     ) -> Result<i64> {
         let update = model::TicketUpdate {
             ticket,
             article: Some(article),
             attachments,
         };
-        self.update(op, id, &update)
+        self.update(op, id, &update, files)
             .await?
             .article_id
             .ok_or_else(|| {
@@ -409,28 +414,24 @@ fn safe_content_type(content_type: &str) -> String {
     }
 }
 
+/// What an article's files become: the attachments of its JSON (their `Content` a placeholder)
+/// and the files whose base64 replaces the placeholders as the request is sent.
+type Attachments = (Vec<model::NewAttachment>, Base64Files);
+
 /// Files as Znuny attachments; empty files are left out (Znuny refuses an empty `Content`) and
-/// their names returned so the article can say so.
-async fn attachments_of<'a>(
-    op: &'static str,
-    files: &'a [Attachment],
-) -> Result<(Vec<model::NewAttachment>, Vec<&'a str>)> {
+/// their names returned so the article can say so. No file is read here: each is encoded while
+/// the request is sent, never whole in memory.
+fn attachments_of(files: &[Attachment]) -> (Attachments, Vec<&str>) {
     let mut attachments = Vec::with_capacity(files.len());
+    let mut embedded = Base64Files::new();
     let mut empty = Vec::new();
     for file in files {
         if file.content.is_empty() {
             empty.push(file.file_name.as_str());
             continue;
         }
-        let bytes = file.content.read_all().await.map_err(|e| {
-            Error::new(
-                ErrorKind::Unavailable,
-                op,
-                format!("cannot read the file: {e}"),
-            )
-        })?;
         attachments.push(model::NewAttachment {
-            content: BASE64.encode(&bytes),
+            content: embedded.embed(&file.content),
             content_type: safe_content_type(&file.content_type),
             filename: if file.file_name.trim().is_empty() {
                 "file".to_owned()
@@ -439,7 +440,11 @@ async fn attachments_of<'a>(
             },
         });
     }
-    Ok((attachments, empty))
+    ((attachments, embedded), empty)
+}
+
+fn no_files() -> Attachments {
+    (Vec::new(), Base64Files::default())
 }
 
 fn field_value(value: &FieldValue) -> Value {
@@ -533,7 +538,7 @@ impl Helpdesk for ZnunyAdapter {
                 value: Value::String(draft.key.0.clone()),
             });
         }
-        let (attachments, empty) = attachments_of(OP, &draft.attachments).await?;
+        let ((attachments, files), empty) = attachments_of(&draft.attachments);
         let request = model::TicketCreate {
             ticket: model::NewTicket {
                 title: map::title_of(draft),
@@ -570,7 +575,10 @@ impl Helpdesk for ZnunyAdapter {
             .map_err(|e| Error::new(ErrorKind::Unexpected, OP, e.to_string()))?;
         let created: model::TicketCreated = self
             .client
-            .call(OP, &Call::send(Method::POST, "/Ticket", body))
+            .call(
+                OP,
+                &Call::send(Method::POST, "/Ticket", body).with_files(files),
+            )
             .await?;
         tracing::debug!(
             adapter = KIND,
@@ -592,7 +600,7 @@ impl Helpdesk for ZnunyAdapter {
         {
             return Ok(CommentId(earlier.article_id.to_string()));
         }
-        let (attachments, empty) = attachments_of(OP, &draft.attachments).await?;
+        let (attachments, empty) = attachments_of(&draft.attachments);
         let article = model::NewArticle {
             channel: CLIENT_CHANNEL.into(),
             sender_type: "customer".into(),
@@ -691,7 +699,9 @@ impl Helpdesk for ZnunyAdapter {
             ticket: Some(change),
             ..Default::default()
         };
-        self.update(OP, id, &update).await.map(|_| ())
+        self.update(OP, id, &update, Base64Files::default())
+            .await
+            .map(|_| ())
     }
 
     async fn download(&self, attachment: &AttachmentRef) -> Result<Attachment> {
@@ -759,7 +769,7 @@ impl Helpdesk for ZnunyAdapter {
             return Ok(CommentId(earlier.article_id.to_string()));
         }
         let article = internal_article(map::note_body(&note.body, note.key.as_str(), None));
-        let article_id = self.add_article(OP, id, None, article, Vec::new()).await?;
+        let article_id = self.add_article(OP, id, None, article, no_files()).await?;
         Ok(CommentId(article_id.to_string()))
     }
 
@@ -808,7 +818,7 @@ impl Helpdesk for ZnunyAdapter {
             note.key.as_str(),
             step.as_ref().map(|(from, to)| (from.as_str(), to.as_str())),
         );
-        self.add_article(OP, id, change, internal_article(body), Vec::new())
+        self.add_article(OP, id, change, internal_article(body), no_files())
             .await?;
         Ok(outcome)
     }
@@ -905,10 +915,16 @@ mod tests {
                 content: Vec::new().into(),
             },
         ];
-        let (sent, empty) = attachments_of("test", &files).await.unwrap();
+        let ((sent, embedded), empty) = attachments_of(&files);
         assert_eq!(sent.len(), 1);
-        assert_eq!(sent[0].content, "AP8=");
         assert_eq!(empty, ["empty.txt"]);
+        let body = embedded.into_json("test", &sent).expect("a body");
+        let mut json = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut body.reader(), &mut json)
+            .await
+            .unwrap();
+        let sent: Value = serde_json::from_slice(&json).expect("JSON");
+        assert_eq!(sent[0]["Content"], "AP8=");
     }
 
     #[test]
