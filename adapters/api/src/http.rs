@@ -10,7 +10,7 @@
 
 mod base64_json;
 
-pub use base64_json::{Base64Files, Base64Json, Base64JsonReader};
+pub use base64_json::{Base64Files, Base64Json, Base64JsonReader, JsonStep, ReceivedFiles};
 
 use crate::{
     Content, Error, ErrorKind, RequestPacer, Result, Spool, decode_json, parse_retry_after,
@@ -197,6 +197,38 @@ impl HttpClient {
         decode_json(op, self.vendor.name, &bytes)
     }
 
+    /// Reads a successful JSON answer that carries files as base64 strings (a Znuny ticket with
+    /// its attachments, an RT attachment), without holding them: each string at a path
+    /// `is_file` accepts (given the keys and indices from the root to the string) is decoded
+    /// into the process-wide [`Spool`] as the answer arrives, and `T` is parsed from the rest,
+    /// where a placeholder string stands in for each file; [`ReceivedFiles::take`] exchanges the
+    /// placeholder for the file. Only the rest of the answer and one batch of base64 are ever in
+    /// memory.
+    ///
+    /// A string at such a path that is not base64 (standard alphabet, padded; line breaks are
+    /// allowed) is an [`ErrorKind::Unexpected`] error, as is a body `T` does not expect; a local
+    /// disk error is [`ErrorKind::Unavailable`].
+    pub async fn json_with_files<T, F>(
+        &self,
+        op: &'static str,
+        response: Response,
+        is_file: F,
+    ) -> Result<(T, ReceivedFiles)>
+    where
+        T: DeserializeOwned,
+        F: Fn(&[JsonStep<'_>]) -> bool,
+    {
+        let (json, files) = base64_json::receive_json_with_files(
+            op,
+            self.vendor.name,
+            response,
+            &Spool::global(),
+            is_file,
+        )
+        .await?;
+        Ok((decode_json(op, self.vendor.name, &json)?, files))
+    }
+
     /// Reads a successful answer as a file: its media type (parameters dropped,
     /// [`OCTET_STREAM`] when none is named) and its content, streamed into the process-wide
     /// [`Spool`] chunk by chunk so that a large file is never whole in memory.
@@ -238,8 +270,9 @@ fn spool_error(op: &'static str, error: std::io::Error) -> Error {
     )
 }
 
-/// A request body that streams `content` (from memory or its spool file) with its length known,
-/// so that the file is never read whole. Synchronous so that vendors can build it inside a request
+/// A request body that streams `content` (from memory or its spool file), so that the file is
+/// never read whole. A spooled file's body does not carry its length: set `Content-Length` to
+/// [`Content::len`] on the request, or it goes chunked, which some servers (Thin) do not read. Synchronous so that vendors can build it inside a request
 /// closure they may call twice (a re-authenticated retry); opening a local file does not block for
 /// long.
 pub fn content_body(op: &'static str, content: &Content) -> Result<reqwest::Body> {

@@ -2,7 +2,7 @@
 
 use crate::config::RedmineConfig;
 use crate::model;
-use reqwest::header::CONTENT_TYPE;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use reqwest::{Method, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -106,6 +106,9 @@ impl RedmineClient {
             .request(Method::POST, "/uploads.json")
             .query(&[("filename", file.file_name.as_str())])
             .header(CONTENT_TYPE, "application/octet-stream")
+            // A spooled file streams; without its length it would go chunked, which Thin (the
+            // server Debian's Redmine runs on) does not read.
+            .header(CONTENT_LENGTH, file.content.len())
             .timeout(TRANSFER_TIMEOUT)
             .body(teledesk_adapter::http::content_body(op, &file.content)?);
         let response = self.http.send(op, builder).await?;

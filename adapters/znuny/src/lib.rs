@@ -33,8 +33,9 @@ use std::time::Duration;
 use teledesk_adapter::http::Base64Files;
 use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
-    ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk, Identity,
-    NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef, WebhookRequest,
+    ConfigTable, Content, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk,
+    Identity, NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
+    WebhookRequest,
 };
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
@@ -721,7 +722,33 @@ impl Helpdesk for ZnunyAdapter {
         if let Some(sender) = &location.sender_type {
             options.push(("ArticleSenderType", sender.as_str()));
         }
-        let ticket = self.ticket(OP, location.ticket, &options).await?;
+        // TicketGet has no article filter, so it answers every attachment of the articles with
+        // its content: each is decoded into the spool as the answer arrives (never the answer
+        // whole in memory), and the one asked for is kept; the others go with `files`.
+        let route = format!("/Ticket/{}", location.ticket);
+        let query = options
+            .iter()
+            .map(|(key, value)| (*key, (*value).to_owned()))
+            .collect();
+        let (list, mut files): (model::TicketList, _) = self
+            .client
+            .call_with_files(
+                OP,
+                &Call::get(&route, query),
+                Some(&map::is_attachment_content),
+            )
+            .await?;
+        let ticket = list
+            .tickets
+            .into_iter()
+            .find(|t| t.ticket_id == location.ticket)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    OP,
+                    format!("Znuny returned no data for ticket {}", location.ticket),
+                )
+            })?;
         let file = ticket
             .articles
             .iter()
@@ -734,18 +761,18 @@ impl Helpdesk for ZnunyAdapter {
                     format!("file {} is no longer on the ticket", attachment.id),
                 )
             })?;
-        let compact: String = file
-            .content
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect();
-        let bytes = BASE64.decode(compact.as_bytes()).map_err(|e| {
-            Error::new(
-                ErrorKind::Unexpected,
-                OP,
-                format!("Znuny sent undecodable base64 for {}: {e}", attachment.id),
-            )
-        })?;
+        // An attachment without content (a missing or null `Content`) reads as empty.
+        let content = match files.take(&file.content) {
+            Some(content) => content,
+            None if file.content.is_empty() => Content::from_vec(Vec::new()),
+            None => {
+                return Err(Error::new(
+                    ErrorKind::Unexpected,
+                    OP,
+                    format!("Znuny sent no readable content for {}", attachment.id),
+                ));
+            }
+        };
         let content_type = map::bare_mime(&file.content_type)
             .or_else(|| attachment.content_type.clone())
             .unwrap_or_else(|| "application/octet-stream".to_owned());
@@ -756,7 +783,7 @@ impl Helpdesk for ZnunyAdapter {
                 file.filename.clone()
             },
             content_type,
-            content: teledesk_adapter::http::keep_file(OP, bytes).await?,
+            content,
         })
     }
 

@@ -6,7 +6,7 @@
 //! bytes as a stream instead: the JSON around the files is serialized once (small), and each file
 //! is read and encoded one chunk at a time while the request is sent.
 
-use crate::{Content, ContentReader, Error, ErrorKind, Result};
+use crate::{Content, ContentReader, ContentWriter, Error, ErrorKind, Result, Spool};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::RequestBuilder;
@@ -320,6 +320,370 @@ impl AsyncRead for Base64JsonReader {
     }
 }
 
+/// One step from a JSON document's root to a value: an object key or an array index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonStep<'a> {
+    /// The value under this key of an object.
+    Key(&'a str),
+    /// The value at this index of an array.
+    Index(usize),
+}
+
+/// The files of a JSON answer read by [`HttpClient::json_with_files`](super::HttpClient::json_with_files):
+/// each base64 string it was asked to take is decoded into the spool as the answer arrives, and
+/// the parsed answer holds a placeholder string in its place, which [`ReceivedFiles::take`]
+/// exchanges for the file.
+///
+/// Files not taken are deleted when this is dropped (a spooled file goes with its last handle).
+#[derive(Debug, Default)]
+pub struct ReceivedFiles {
+    files: Vec<Option<Content>>,
+}
+
+/// What a decoded file's string becomes in the answer: this prefix and the file's index.
+const RECEIVED_PLACEHOLDER: &str = "teledesk-received-file-";
+
+impl ReceivedFiles {
+    /// The file whose placeholder is `value` (the string the parsed answer holds where the base64
+    /// was), once; `None` for any other string, and for a file already taken.
+    pub fn take(&mut self, value: &str) -> Option<Content> {
+        let index: usize = value.strip_prefix(RECEIVED_PLACEHOLDER)?.parse().ok()?;
+        self.files.get_mut(index)?.take()
+    }
+
+    /// How many files the answer carried.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether the answer carried no file.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+/// Base64 characters decoded at a time: a multiple of 4, so each batch decodes on its own.
+const BASE64_BATCH: usize = 64 * 1024;
+
+/// Keys longer than this are not needed to find a file and are cut.
+const MAX_KEY: usize = 256;
+
+/// Copies a JSON document through, taking the base64 strings at the chosen paths out of it.
+///
+/// A small JSON scanner: it tracks the path to the current value (objects' keys, arrays' indices)
+/// and whether it is inside a string, and copies every byte to `out` except the contents of a
+/// string `is_file` accepts, which it decodes in batches ([`FileEvent`]s for the caller to write)
+/// and replaces by a placeholder. It does not validate the JSON: `serde_json` parses `out`
+/// afterwards, and whatever is malformed fails there.
+struct Splicer<F> {
+    is_file: F,
+    out: Vec<u8>,
+    stack: Vec<Frame>,
+    lex: Lex,
+    key: Vec<u8>,
+    files: usize,
+    base64: Vec<u8>,
+    /// A padded group was decoded: the file has ended, whatever follows is an error.
+    padded: bool,
+    unicode: (u8, u32),
+    events: Vec<FileEvent>,
+}
+
+enum Frame {
+    Object { key: Option<String>, want_key: bool },
+    Array { index: usize },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lex {
+    Between,
+    Key,
+    KeyEscape,
+    Value,
+    ValueEscape,
+    File,
+    FileEscape,
+    FileUnicode,
+}
+
+enum FileEvent {
+    Start,
+    Bytes(Vec<u8>),
+    End,
+}
+
+impl<F> Splicer<F>
+where
+    F: Fn(&[JsonStep<'_>]) -> bool,
+{
+    fn new(is_file: F) -> Self {
+        Self {
+            is_file,
+            out: Vec::new(),
+            stack: Vec::new(),
+            lex: Lex::Between,
+            key: Vec::new(),
+            files: 0,
+            base64: Vec::new(),
+            padded: false,
+            unicode: (0, 0),
+            events: Vec::new(),
+        }
+    }
+
+    fn value_is_file(&self) -> bool {
+        let path: Vec<JsonStep<'_>> = self
+            .stack
+            .iter()
+            .map(|frame| match frame {
+                Frame::Object { key, .. } => JsonStep::Key(key.as_deref().unwrap_or_default()),
+                Frame::Array { index } => JsonStep::Index(*index),
+            })
+            .collect();
+        (self.is_file)(&path)
+    }
+
+    /// Takes the next piece of the document; the [`FileEvent`]s it produced wait in `events`.
+    fn feed(&mut self, chunk: &[u8]) -> std::result::Result<(), String> {
+        for &byte in chunk {
+            match self.lex {
+                Lex::Between => self.between(byte),
+                Lex::Key => {
+                    self.out.push(byte);
+                    match byte {
+                        b'\\' => self.lex = Lex::KeyEscape,
+                        b'"' => {
+                            let key = String::from_utf8_lossy(&self.key).into_owned();
+                            if let Some(Frame::Object { key: at, want_key }) = self.stack.last_mut()
+                            {
+                                *at = Some(key);
+                                *want_key = false;
+                            }
+                            self.lex = Lex::Between;
+                        }
+                        _ if self.key.len() < MAX_KEY => self.key.push(byte),
+                        _ => {}
+                    }
+                }
+                Lex::KeyEscape => {
+                    // Keys that matter here have no escapes; an escaped one just never matches.
+                    self.out.push(byte);
+                    if self.key.len() < MAX_KEY {
+                        self.key.push(byte);
+                    }
+                    self.lex = Lex::Key;
+                }
+                Lex::Value => {
+                    self.out.push(byte);
+                    match byte {
+                        b'\\' => self.lex = Lex::ValueEscape,
+                        b'"' => self.lex = Lex::Between,
+                        _ => {}
+                    }
+                }
+                Lex::ValueEscape => {
+                    self.out.push(byte);
+                    self.lex = Lex::Value;
+                }
+                Lex::File => match byte {
+                    b'"' => {
+                        self.decode(true)?;
+                        self.out.push(b'"');
+                        self.events.push(FileEvent::End);
+                        self.lex = Lex::Between;
+                    }
+                    b'\\' => self.lex = Lex::FileEscape,
+                    // MIME-wrapped base64 (RT's) breaks its lines.
+                    b' ' | b'\t' | b'\r' | b'\n' => {}
+                    _ => self.push_base64(byte)?,
+                },
+                Lex::FileEscape => {
+                    self.lex = Lex::File;
+                    match byte {
+                        b'n' | b'r' | b't' => {}
+                        b'/' => self.push_base64(b'/')?,
+                        b'u' => {
+                            self.unicode = (0, 0);
+                            self.lex = Lex::FileUnicode;
+                        }
+                        other => {
+                            return Err(format!("not base64 (escaped {:?})", other as char));
+                        }
+                    }
+                }
+                Lex::FileUnicode => {
+                    let digit = (byte as char)
+                        .to_digit(16)
+                        .ok_or_else(|| "a broken \\u escape".to_owned())?;
+                    let (count, value) = self.unicode;
+                    self.unicode = (count + 1, value * 16 + digit);
+                    if count + 1 == 4 {
+                        self.lex = Lex::File;
+                        match char::from_u32(self.unicode.1) {
+                            Some(' ' | '\t' | '\r' | '\n') => {}
+                            Some(c) if c.is_ascii() => self.push_base64(c as u8)?,
+                            _ => return Err("not base64 (a non-ASCII character)".to_owned()),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn between(&mut self, byte: u8) {
+        self.out.push(byte);
+        match byte {
+            b'{' => self.stack.push(Frame::Object {
+                key: None,
+                want_key: true,
+            }),
+            b'[' => self.stack.push(Frame::Array { index: 0 }),
+            b'}' | b']' => {
+                self.stack.pop();
+            }
+            b',' => match self.stack.last_mut() {
+                Some(Frame::Object { want_key, .. }) => *want_key = true,
+                Some(Frame::Array { index }) => *index += 1,
+                None => {}
+            },
+            b'"' => {
+                if let Some(Frame::Object { want_key: true, .. }) = self.stack.last() {
+                    self.key.clear();
+                    self.lex = Lex::Key;
+                } else if self.value_is_file() {
+                    self.out.extend_from_slice(
+                        format!("{RECEIVED_PLACEHOLDER}{}", self.files).as_bytes(),
+                    );
+                    self.files += 1;
+                    self.events.push(FileEvent::Start);
+                    self.base64.clear();
+                    self.padded = false;
+                    self.lex = Lex::File;
+                } else {
+                    self.lex = Lex::Value;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn push_base64(&mut self, byte: u8) -> std::result::Result<(), String> {
+        self.base64.push(byte);
+        if self.base64.len() >= BASE64_BATCH {
+            self.decode(false)?;
+        }
+        Ok(())
+    }
+
+    /// Decodes the whole groups of base64 waiting (all of it at the end of the string, where a
+    /// group that is not whole is an error, as for the string decoded at once).
+    fn decode(&mut self, last: bool) -> std::result::Result<(), String> {
+        let usable = if last {
+            self.base64.len()
+        } else {
+            self.base64.len() / 4 * 4
+        };
+        if usable == 0 {
+            return Ok(());
+        }
+        if self.padded {
+            return Err("not base64 (data after the padding)".to_owned());
+        }
+        let batch = &self.base64[..usable];
+        let mut bytes = vec![0; usable.div_ceil(4) * 3];
+        let n = STANDARD
+            .decode_slice(batch, &mut bytes)
+            .map_err(|e| format!("not base64 ({e})"))?;
+        bytes.truncate(n);
+        self.padded = batch.last() == Some(&b'=');
+        self.base64.drain(..usable);
+        self.events.push(FileEvent::Bytes(bytes));
+        Ok(())
+    }
+
+    /// The document without the files, once it has all arrived.
+    fn finish(self) -> std::result::Result<Vec<u8>, String> {
+        if matches!(self.lex, Lex::File | Lex::FileEscape | Lex::FileUnicode) {
+            return Err("the answer ended inside a file".to_owned());
+        }
+        Ok(self.out)
+    }
+}
+
+/// Writes the files a [`Splicer`] decodes into a spool.
+struct FileSink {
+    spool: Spool,
+    writing: Option<ContentWriter>,
+    files: Vec<Option<Content>>,
+}
+
+impl FileSink {
+    fn new(spool: Spool) -> Self {
+        Self {
+            spool,
+            writing: None,
+            files: Vec::new(),
+        }
+    }
+
+    async fn apply(&mut self, events: Vec<FileEvent>) -> io::Result<()> {
+        for event in events {
+            match event {
+                FileEvent::Start => self.writing = Some(self.spool.writer()),
+                FileEvent::Bytes(bytes) => {
+                    if let Some(writer) = &mut self.writing {
+                        writer.write(&bytes).await?;
+                    }
+                }
+                FileEvent::End => {
+                    if let Some(writer) = self.writing.take() {
+                        self.files.push(Some(writer.finish().await?));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a JSON answer chunk by chunk, decoding the base64 strings at the paths `is_file` accepts
+/// into `spool` as they arrive; returns the rest of the answer (each such string replaced by a
+/// placeholder) and the files. Only the rest and one batch of a file are ever in memory.
+pub(super) async fn receive_json_with_files<F>(
+    op: &'static str,
+    vendor: &str,
+    mut response: reqwest::Response,
+    spool: &Spool,
+    is_file: F,
+) -> Result<(Vec<u8>, ReceivedFiles)>
+where
+    F: Fn(&[JsonStep<'_>]) -> bool,
+{
+    let mut splicer = Splicer::new(is_file);
+    let mut sink = FileSink::new(spool.clone());
+    let undecodable = |e: String| {
+        Error::new(
+            ErrorKind::Unexpected,
+            op,
+            format!("{vendor} sent a file that cannot be read: {e}"),
+        )
+    };
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| super::transport_error(op, e))?
+    {
+        splicer.feed(&chunk).map_err(undecodable)?;
+        let events = std::mem::take(&mut splicer.events);
+        sink.apply(events)
+            .await
+            .map_err(|e| super::spool_error(op, e))?;
+    }
+    let json = splicer.finish().map_err(undecodable)?;
+    Ok((json, ReceivedFiles { files: sink.files }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,6 +806,153 @@ mod tests {
         assert!(inside.is_err());
         let once = files.into_json("test", &json!({"a": placeholder})).unwrap();
         assert_eq!(read(&once).await, br#"{"a":"YWJj"}"#);
+    }
+
+    /// Runs a document through the splicer in pieces of `piece` bytes.
+    async fn splice(
+        doc: &[u8],
+        piece: usize,
+        spool: &Spool,
+        is_file: impl Fn(&[JsonStep<'_>]) -> bool,
+    ) -> std::result::Result<(serde_json::Value, ReceivedFiles), String> {
+        let mut splicer = Splicer::new(is_file);
+        let mut sink = FileSink::new(spool.clone());
+        for chunk in doc.chunks(piece.max(1)) {
+            splicer.feed(chunk)?;
+            let events = std::mem::take(&mut splicer.events);
+            sink.apply(events).await.unwrap();
+        }
+        let json = splicer.finish()?;
+        let value = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
+        Ok((value, ReceivedFiles { files: sink.files }))
+    }
+
+    /// Znuny's TicketGet: files at `Ticket[].Article[].Attachment[].Content`, whatever the
+    /// indices.
+    fn znuny_content(path: &[JsonStep<'_>]) -> bool {
+        let keys: Vec<&str> = path
+            .iter()
+            .filter_map(|step| match step {
+                JsonStep::Key(key) => Some(*key),
+                JsonStep::Index(_) => None,
+            })
+            .collect();
+        keys == ["Ticket", "Article", "Attachment", "Content"]
+    }
+
+    /// Base64 with MIME line breaks every 76 characters, as RT and Perl's MIME::Base64 write it.
+    fn mime_base64(bytes: &[u8]) -> String {
+        let plain = STANDARD.encode(bytes);
+        let lines: Vec<&str> = plain
+            .as_bytes()
+            .chunks(76)
+            .map(|line| std::str::from_utf8(line).unwrap())
+            .collect();
+        lines.join("\n") + "\n"
+    }
+
+    #[tokio::test]
+    async fn files_are_decoded_out_of_the_answer_in_any_pieces_and_the_rest_parses() {
+        let dir = std::env::temp_dir().join(format!("teledesk-splice-{}", std::process::id()));
+        let spool = Spool::new(&dir, 1024);
+        let mut mix = Mix(11);
+        let sizes = [0, 1, 2, 3, 5000, 3 * BASE64_BATCH / 4 + 1, 200_000];
+        let files: Vec<Vec<u8>> = sizes.iter().map(|n| mix.bytes(*n)).collect();
+        let attachment = |n: usize| {
+            // Key order differs between files, as Perl's hashes give it.
+            if n.is_multiple_of(2) {
+                json!({"Content": mime_base64(&files[n]), "FileID": n, "Filename": format!("{n}.bin")})
+            } else {
+                json!({"FileID": n, "Filename": format!("{n}.bin"), "Content": mime_base64(&files[n])})
+            }
+        };
+        let doc = json!({
+            "Ticket": [{
+                "Title": "a \"Content\": \"AAAA\" look-alike / with \\ escapes",
+                "Article": [
+                    {"ArticleID": 1, "Attachment": [attachment(0), attachment(1), attachment(2)]},
+                    {"Body": "Content", "Attachment": [], "Other": {"Content": "not a file"}},
+                    {"ArticleID": 3, "Attachment": [attachment(3), attachment(4), attachment(5), attachment(6)]},
+                ],
+                "Numbers": [1, 2.5, -3e2, true, false, null],
+            }],
+        });
+        // Some encoders escape the slash; both spellings are the same JSON.
+        let plain = serde_json::to_vec(&doc).unwrap();
+        let slashed = String::from_utf8(plain.clone())
+            .unwrap()
+            .replace('/', "\\/");
+        for (text, piece) in [
+            (&plain, 1),
+            (&plain, 7),
+            (&plain, 4096),
+            (&plain, usize::MAX),
+            (&slashed.as_bytes().to_vec(), 3),
+            (&slashed.as_bytes().to_vec(), 65_536),
+        ] {
+            let (value, mut received) = splice(text, piece, &spool, znuny_content)
+                .await
+                .expect("spliced");
+            assert_eq!(received.len(), files.len());
+            let mut expected = doc.clone();
+            let articles = expected["Ticket"][0]["Article"].as_array_mut().unwrap();
+            for article in articles.iter_mut() {
+                for file in article["Attachment"].as_array_mut().unwrap() {
+                    let n = file["FileID"].as_u64().unwrap() as usize;
+                    let placeholder = value["Ticket"][0]["Article"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .flat_map(|a| a["Attachment"].as_array().unwrap().iter())
+                        .find(|f| f["FileID"] == n)
+                        .unwrap()["Content"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned();
+                    let content = received.take(&placeholder).expect("a file per placeholder");
+                    assert!(content.read_all().await.unwrap() == files[n], "file {n}");
+                    assert!(received.take(&placeholder).is_none(), "taken once");
+                    file["Content"] = json!(placeholder);
+                }
+            }
+            assert_eq!(value, expected, "the rest of the answer is untouched");
+        }
+        assert!(
+            std::fs::read_dir(&dir).map_or(0, |d| d.count()) == 0,
+            "no file left"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_top_level_file_and_broken_base64_are_told_apart() {
+        let dir = std::env::temp_dir().join(format!("teledesk-splice-bad-{}", std::process::id()));
+        let spool = Spool::new(&dir, 1024);
+        let rt = |path: &[JsonStep<'_>]| path == [JsonStep::Key("Content")];
+        let (value, mut files) = splice(
+            br#"{"id": 7, "Content": "QUJD\nRA==\n", "Filename": "abcd.txt"}"#,
+            5,
+            &spool,
+            rt,
+        )
+        .await
+        .unwrap();
+        assert_eq!(value["id"], 7);
+        let content = files.take(value["Content"].as_str().unwrap()).unwrap();
+        assert_eq!(content.read_all().await.unwrap(), b"ABCD");
+        assert!(files.take("QUJD").is_none(), "only placeholders are files");
+
+        for bad in [
+            r#"{"Content": "QUJD*"}"#,
+            r#"{"Content": "QQ==QUJD"}"#,
+            r#"{"Content": "QUJDR"}"#,
+            r#"{"Content": "QU\"JD"}"#,
+            r#"{"Content": "QUJD"#,
+        ] {
+            let result = splice(bad.as_bytes(), 2, &spool, rt).await;
+            assert!(result.is_err(), "{bad} was accepted");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]
