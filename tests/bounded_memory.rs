@@ -25,6 +25,8 @@ const STAFF_FILES: usize = 5;
 /// The daemon's peak resident memory must stay under this, whatever passes through it.
 const PEAK_LIMIT_BYTES: u64 = 150 * 1000 * 1000;
 const WAIT: Duration = Duration::from_secs(240);
+/// The fakes' own wait, which panics without the daemon's logs: longer than [`WAIT`].
+const FAKE_WAIT: Duration = Duration::from_secs(300);
 /// Telegram's album limit.
 const ALBUM: usize = 10;
 
@@ -71,9 +73,13 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
+/// Waits for `wait` (whose own timeout is longer than [`WAIT`]), failing with the daemon's logs
+/// when the daemon exits or [`WAIT`] passes first.
 async fn or_exit<T>(daemon: &mut Child, stage: &Stage, wait: impl Future<Output = T>) -> T {
     tokio::select! {
-        done = wait => done,
+        done = tokio::time::timeout(WAIT, wait) => done.unwrap_or_else(|_| {
+            panic!("nothing came in {WAIT:?}:\n{}", daemon_logs(stage))
+        }),
         status = daemon.wait() => panic!("the daemon exited early ({status:?}):\n{}", daemon_logs(stage)),
     }
 }
@@ -88,7 +94,7 @@ async fn thirty_files_of_twenty_megabytes_keep_the_daemon_under_150_mb() {
     let (source, card) = or_exit(
         &mut daemon,
         &stage,
-        stage.ticket_in_group("The scanner sends huge files", WAIT),
+        stage.ticket_in_group("The scanner sends huge files", FAKE_WAIT),
     )
     .await;
     // What the daemon needed before any file: the figure the files' cost is added to.
@@ -108,7 +114,7 @@ async fn thirty_files_of_twenty_megabytes_keep_the_daemon_under_150_mb() {
     let uploaded = or_exit(
         &mut daemon,
         &stage,
-        kaiten.wait_until(WAIT, "every client file in Kaiten", |k| {
+        kaiten.wait_until(FAKE_WAIT, "every client file in Kaiten", |k| {
             let files = k.files(card);
             (files.len() >= CLIENT_FILES).then_some(files)
         }),
@@ -149,7 +155,7 @@ async fn thirty_files_of_twenty_megabytes_keep_the_daemon_under_150_mb() {
     let sent = or_exit(
         &mut daemon,
         &stage,
-        tg.wait_until(WAIT, "every staff file in Telegram", |t| {
+        tg.wait_until(FAKE_WAIT, "every staff file in Telegram", |t| {
             let documents: Vec<_> = t
                 .messages(group)
                 .into_iter()

@@ -28,6 +28,12 @@ use time::OffsetDateTime;
 /// connection in five seconds is down, and the daemon's retry is the better wait.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a request that carries a file (an upload, a download) may take, set on it in place
+/// of the vendor's ordinary request timeout: 50 MB at about 1 Mbit/s. A file can be 20 MB from
+/// Telegram and more from staff; at an ordinary 30–60 s it would be cut on every attempt on a
+/// link slower than a few Mbit/s, and never arrive.
+pub const FILE_TRANSFER_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// The media type assumed for a download whose answer names none.
 pub const OCTET_STREAM: &str = "application/octet-stream";
 

@@ -7,7 +7,9 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::http::{HttpClient, JsonStep, ReceivedFiles, VendorApi, retry_after_header};
+use teledesk_adapter::http::{
+    FILE_TRANSFER_TIMEOUT, HttpClient, JsonStep, ReceivedFiles, VendorApi, retry_after_header,
+};
 use teledesk_adapter::{Attachment, Error, ErrorKind, Result, Secret};
 
 /// Uploads of large files through a slow RT (one Perl worker per request) take a while.
@@ -72,7 +74,10 @@ impl RtClient {
         path: &str,
         is_file: impl Fn(&[JsonStep<'_>]) -> bool,
     ) -> Result<(T, ReceivedFiles)> {
-        let response = self.http.send(op, self.request(Method::GET, path)).await?;
+        let builder = self
+            .request(Method::GET, path)
+            .timeout(FILE_TRANSFER_TIMEOUT);
+        let response = self.http.send(op, builder).await?;
         self.http.json_with_files(op, response, is_file).await
     }
 
@@ -127,7 +132,12 @@ impl RtClient {
             form = form.part("Attachments", part);
         }
         self.http
-            .send(op, self.request(Method::POST, path).multipart(form))
+            .send(
+                op,
+                self.request(Method::POST, path)
+                    .timeout(FILE_TRANSFER_TIMEOUT)
+                    .multipart(form),
+            )
             .await
     }
 

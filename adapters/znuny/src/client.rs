@@ -15,11 +15,12 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::time::Duration;
 use teledesk_adapter::http::{
-    Base64Files, HttpClient, JsonStep, ReceivedFiles, VendorApi, retry_after_header,
+    Base64Files, FILE_TRANSFER_TIMEOUT, HttpClient, JsonStep, ReceivedFiles, VendorApi,
+    retry_after_header,
 };
 use teledesk_adapter::{Error, ErrorKind, Result, Secret};
 
-/// Attachments travel as base64 inside the JSON, so uploads can take a while.
+/// Calls without files; those carrying files get `FILE_TRANSFER_TIMEOUT`.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Znuny sends no `Retry-After` itself; a proxy in front of it may.
@@ -262,6 +263,9 @@ impl ZnunyClient {
             .request(call.method.clone(), format!("{}{}", self.base, call.route));
         if !call.query.is_empty() {
             builder = builder.query(&call.query);
+        }
+        if !call.files.is_empty() || is_file.is_some() {
+            builder = builder.timeout(FILE_TRANSFER_TIMEOUT);
         }
         if let Some(body) = &call.body {
             builder = if call.files.is_empty() {

@@ -1,10 +1,15 @@
-//! Files carried as base64 strings inside JSON request bodies, sent without being whole in memory.
+//! Files carried as base64 strings inside JSON, sent and received without being whole in memory.
 //!
 //! Znuny and Zammad take an article's files as base64 strings inside the JSON that creates it.
 //! Encoding a 45 MB file into a `String` costs 60 MB, serializing the body as much again, and a
 //! client may send many such files at once. [`Base64Files`] and [`Base64Json`] build the same
 //! bytes as a stream instead: the JSON around the files is serialized once (small), and each file
 //! is read and encoded one chunk at a time while the request is sent.
+//!
+//! The other way, Znuny's `TicketGet` answers every attachment of a ticket's articles as base64
+//! inside one JSON document, and RT one attachment. `receive_json_with_files` (behind
+//! `HttpClient::json_with_files`) decodes those strings into the spool as the answer arrives and
+//! leaves serde_json only the rest of the document ([`ReceivedFiles`]).
 
 use crate::{Content, ContentReader, ContentWriter, Error, ErrorKind, Result, Spool};
 use base64::Engine as _;
@@ -32,12 +37,18 @@ const RAW_CHUNK: usize = 48 * 1024;
 /// value into a body with [`Base64Files::into_json`]. Each placeholder must end up as a whole
 /// JSON string exactly once. Cloning is cheap (the files' bytes are shared), so a vendor client
 /// can keep the files with a request it may have to send twice.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Base64Files {
     /// Makes the placeholders of this body unguessable, so no text a client typed into the same
     /// JSON can be taken for one.
     nonce: u64,
     files: Vec<Content>,
+}
+
+impl Default for Base64Files {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Base64Files {
