@@ -60,6 +60,10 @@ pub struct BotIdentity {
 #[derive(Clone)]
 pub struct TelegramClient {
     bot: Bot,
+    /// The same bot with [`FILE_TRANSFER_TIMEOUT`] instead of teloxide's 17 s, for the requests
+    /// that carry a file: a 20 MB download or a 50 MB upload takes longer than that below about
+    /// 10 and 25 Mbit/s, and would otherwise time out on every attempt until it is dead-lettered.
+    files: Bot,
     http: reqwest::Client,
     api_url: String,
     token: Secret,
@@ -100,9 +104,17 @@ impl TelegramClient {
             .timeout(Duration::from_secs(POLL_TIMEOUT_SECS + 15))
             .build()
             .map_err(|e| e.to_string())?;
-        let bot = Bot::new(token.expose()).set_api_url(url);
+        let bot = Bot::new(token.expose()).set_api_url(url.clone());
+        let transfers = teloxide::net::default_reqwest_settings()
+            // No read timeout: reqwest counts it from the start of the request, so it would cut
+            // an upload that takes longer than it to send.
+            .timeout(FILE_TRANSFER_TIMEOUT)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let files = Bot::with_client(token.expose(), transfers).set_api_url(url);
         Ok(Self {
             bot,
+            files,
             http,
             api_url,
             token: token.clone(),
@@ -316,7 +328,7 @@ impl TelegramClient {
                 None => InputFile::memory(content.in_memory().unwrap_or_default().to_vec()),
             }
             .file_name(file_name.to_owned());
-            let mut request = self.bot.send_document(ChatId(chat_id), file);
+            let mut request = self.files.send_document(ChatId(chat_id), file);
             if let Some(topic) = topic {
                 request = request.message_thread_id(ThreadId(MessageId(topic)));
             }
@@ -610,7 +622,7 @@ impl TelegramClient {
         let path = spool.fresh_path().map_err(local)?;
         let downloaded = async {
             let mut out = tokio::fs::File::create(&path).await.map_err(local)?;
-            self.bot
+            self.files
                 .download_file(&file.path, &mut out)
                 .await
                 .map_err(|e| TgError::Temporary(self.scrub(&e.to_string())))?;
@@ -629,6 +641,9 @@ impl TelegramClient {
 
 /// The long-poll wait; below teloxide's and our own 17 s+ client timeouts.
 pub const POLL_TIMEOUT_SECS: u64 = 10;
+
+/// How long one file upload or download may take: 50 MB at about 1 Mbit/s.
+pub const FILE_TRANSFER_TIMEOUT: Duration = Duration::from_secs(600);
 
 fn markup(keyboard: &Keyboard) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new(keyboard.rows.iter().map(|row| {
@@ -658,6 +673,33 @@ mod tests {
         let client =
             TelegramClient::new(&fake.api_url(), &Secret::new(fake.token())).expect("a client");
         (fake, client)
+    }
+
+    /// A file whose upload takes longer than teloxide's 17 s (a large file, a slow link) is
+    /// waited for once, instead of being cut and sent again on every attempt.
+    #[tokio::test(start_paused = true)]
+    async fn a_file_send_outlasts_an_ordinary_calls_timeout() {
+        let (fake, client) = fake_and_client().await;
+        let group = fake.add_group("Clients");
+        fake.inject_error("sendDocument", 1, FakeError::HeldAnswer);
+        let releaser = fake.clone();
+        tokio::spawn(async move {
+            // Time is paused: it moves on only while everything waits, so this is the first
+            // deadline the client meets unless its own timeout comes sooner.
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            releaser.release_answers();
+        });
+        let id = client
+            .send_file(group, None, "scan.pdf", &Content::from(b"%PDF"), None)
+            .await
+            .expect("sent after a minute");
+        assert!(fake.message(group, id).is_some());
+        let sends = fake
+            .calls()
+            .iter()
+            .filter(|c| c.method.eq_ignore_ascii_case("sendDocument"))
+            .count();
+        assert_eq!(sends, 1, "sent once");
     }
 
     fn refused(fake: &FakeTelegram) -> Vec<String> {

@@ -10,12 +10,15 @@
 //!   [`rt::FakeRt`], [`zammad::FakeZammad`], [`redmine::FakeRedmine`].
 //! - [`conformance`]: the suite every adapter passes, against its fake and (RT, Redmine) live,
 //!   through each vendor's staff side ([`conformance::Backstage`]).
+//! - [`blob`]: file bodies that keep large files out of the test's memory (generated patterns,
+//!   digests of large uploads).
 //! - [`samples`]: the requester, tickets, comments, notes and files every adapter's tests send,
 //!   and the recorded payloads in `fixtures/`.
 //!
 //! The fakes record every call they receive and let a test wait for a condition with
 //! [`wait::Changes`] instead of sleeping.
 
+pub mod blob;
 pub mod conformance;
 pub mod disk;
 mod faults;

@@ -110,6 +110,21 @@ impl Content {
         })
     }
 
+    /// A reader over the bytes, from the start, opened without waiting: for request bodies a
+    /// vendor builds inside a closure that is not async. Opening a local file does not block for
+    /// long.
+    pub fn reader_now(&self) -> io::Result<ContentReader> {
+        Ok(match &*self.0 {
+            Body::Memory(_) => ContentReader::Memory {
+                content: self.clone(),
+                at: 0,
+            },
+            Body::File { path, .. } => {
+                ContentReader::File(tokio::fs::File::from_std(std::fs::File::open(path)?))
+            }
+        })
+    }
+
     /// All the bytes in one buffer. Only for what must have them whole (a vendor that embeds a
     /// file as base64 inside a JSON body it cannot stream, a test comparing contents): it costs
     /// the file's size in memory while the buffer lives.

@@ -8,6 +8,10 @@
 //! and sometimes sessions) into an error message. [`HttpClient`] owns that; a vendor client keeps
 //! only what is its own, described by a [`VendorApi`].
 
+mod base64_json;
+
+pub use base64_json::{Base64Files, Base64Json, Base64JsonReader, JsonStep, ReceivedFiles};
+
 use crate::{
     Content, Error, ErrorKind, Priority, RequestPacer, Result, Spool, decode_json,
     parse_retry_after, work,
@@ -24,6 +28,12 @@ use time::OffsetDateTime;
 /// How long a connection may take to open, for every vendor: a helpdesk that does not accept a
 /// connection in five seconds is down, and the daemon's retry is the better wait.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a request that carries a file (an upload, a download) may take, set on it in place
+/// of the vendor's ordinary request timeout: 50 MB at about 1 Mbit/s. A file can be 20 MB from
+/// Telegram and more from staff; at an ordinary 30–60 s it would be cut on every attempt on a
+/// link slower than a few Mbit/s, and never arrive.
+pub const FILE_TRANSFER_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The media type assumed for a download whose answer names none.
 pub const OCTET_STREAM: &str = "application/octet-stream";
@@ -231,6 +241,38 @@ impl HttpClient {
         decode_json(op, self.vendor.name, &bytes)
     }
 
+    /// Reads a successful JSON answer that carries files as base64 strings (a Znuny ticket with
+    /// its attachments, an RT attachment), without holding them: each string at a path
+    /// `is_file` accepts (given the keys and indices from the root to the string) is decoded
+    /// into the process-wide [`Spool`] as the answer arrives, and `T` is parsed from the rest,
+    /// where a placeholder string stands in for each file; [`ReceivedFiles::take`] exchanges the
+    /// placeholder for the file. Only the rest of the answer and one batch of base64 are ever in
+    /// memory.
+    ///
+    /// A string at such a path that is not base64 (standard alphabet, padded; line breaks are
+    /// allowed) is an [`ErrorKind::Unexpected`] error, as is a body `T` does not expect; a local
+    /// disk error is [`ErrorKind::Unavailable`].
+    pub async fn json_with_files<T, F>(
+        &self,
+        op: &'static str,
+        response: Response,
+        is_file: F,
+    ) -> Result<(T, ReceivedFiles)>
+    where
+        T: DeserializeOwned,
+        F: Fn(&[JsonStep<'_>]) -> bool,
+    {
+        let (json, files) = base64_json::receive_json_with_files(
+            op,
+            self.vendor.name,
+            response,
+            &Spool::global(),
+            is_file,
+        )
+        .await?;
+        Ok((decode_json(op, self.vendor.name, &json)?, files))
+    }
+
     /// Reads a successful answer as a file: its media type (parameters dropped,
     /// [`OCTET_STREAM`] when none is named) and its content, streamed into the process-wide
     /// [`Spool`] chunk by chunk so that a large file is never whole in memory.
@@ -272,23 +314,20 @@ fn spool_error(op: &'static str, error: std::io::Error) -> Error {
     )
 }
 
-/// A request body that streams `content` (from memory or its spool file) with its length known,
-/// so that the file is never read whole. Synchronous so that vendors can build it inside a request
+/// A request body that streams `content` (from memory or its spool file), so that the file is
+/// never read whole. A spooled file's body does not carry its length: set `Content-Length` to
+/// [`Content::len`] on the request, or it goes chunked, which some servers (Thin) do not read. Synchronous so that vendors can build it inside a request
 /// closure they may call twice (a re-authenticated retry); opening a local file does not block for
 /// long.
 pub fn content_body(op: &'static str, content: &Content) -> Result<reqwest::Body> {
-    match (content.in_memory(), content.path()) {
-        (Some(bytes), _) => Ok(reqwest::Body::from(bytes.to_vec())),
-        (None, Some(path)) => {
-            let file = std::fs::File::open(path).map_err(|e| spool_error(op, e))?;
+    match content.in_memory() {
+        Some(bytes) => Ok(reqwest::Body::from(bytes.to_vec())),
+        None => {
+            let reader = content.reader_now().map_err(|e| spool_error(op, e))?;
             Ok(reqwest::Body::wrap_stream(
-                tokio_util::io::ReaderStream::with_capacity(
-                    tokio::fs::File::from_std(file),
-                    64 * 1024,
-                ),
+                tokio_util::io::ReaderStream::with_capacity(reader, 64 * 1024),
             ))
         }
-        (None, None) => Ok(reqwest::Body::from(Vec::new())),
     }
 }
 

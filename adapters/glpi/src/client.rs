@@ -15,7 +15,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::http::{HttpClient, VendorApi, retry_after_header};
+use teledesk_adapter::http::{FILE_TRANSFER_TIMEOUT, HttpClient, VendorApi, retry_after_header};
 use teledesk_adapter::{Attachment, Content, Error, ErrorKind, Result, Secret, lenient};
 use tokio::sync::Mutex;
 
@@ -286,6 +286,7 @@ impl GlpiClient {
                 Ok(self
                     .with_session(Method::POST, "/Document", token)
                     .header(ACCEPT, "application/json")
+                    .timeout(FILE_TRANSFER_TIMEOUT)
                     .multipart(form))
             })
             .await?;
@@ -299,7 +300,8 @@ impl GlpiClient {
             .send(op, |token| {
                 Ok(self
                     .with_session(Method::GET, &path, token)
-                    .header(ACCEPT, "application/octet-stream"))
+                    .header(ACCEPT, "application/octet-stream")
+                    .timeout(FILE_TRANSFER_TIMEOUT))
             })
             .await?;
         let (content_type, content) = self.http.file(op, response).await?;

@@ -6,7 +6,7 @@ use reqwest::{Method, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::http::{HttpClient, VendorApi, retry_after_or_reset};
+use teledesk_adapter::http::{FILE_TRANSFER_TIMEOUT, HttpClient, VendorApi, retry_after_or_reset};
 use teledesk_adapter::{Attachment, Error, Result, Secret};
 use time::OffsetDateTime;
 
@@ -108,6 +108,7 @@ impl KaitenClient {
         let form = reqwest::multipart::Form::new().part("file", part);
         let builder = self
             .request(Method::PUT, &format!("/cards/{card_id}/files"))
+            .timeout(FILE_TRANSFER_TIMEOUT)
             .multipart(form);
         let response = self.http.send(op, builder).await?;
         self.http.json(op, response).await
@@ -126,10 +127,14 @@ impl KaitenClient {
             let builder = self
                 .http
                 .request(Method::GET, url)
+                .timeout(FILE_TRANSFER_TIMEOUT)
                 .bearer_auth(self.token.expose());
             self.http.send(op, builder).await?
         } else {
-            let builder = self.http.request(Method::GET, url);
+            let builder = self
+                .http
+                .request(Method::GET, url)
+                .timeout(FILE_TRANSFER_TIMEOUT);
             self.http.send_unpaced(op, builder).await?
         };
         let (content_type, content) = self.http.file(op, response).await?;

@@ -775,3 +775,65 @@ async fn property_definitions_are_read_page_by_page() {
         2
     );
 }
+
+#[tokio::test]
+async fn large_uploads_are_kept_by_digest_and_generated_staff_files_download_whole() {
+    use teledesk_testkit::blob::{KEEP_UPLOAD_BYTES, Pattern};
+    let fake = FakeKaiten::start().await;
+    let kaiten = adapter(&fake);
+    let dir = tempfile_dir();
+    let spool = teledesk_adapter::Spool::new(&dir, 1024);
+    let large = Pattern::new(5, KEEP_UPLOAD_BYTES as u64 + 1);
+    let mut d = draft(44);
+    d.attachments = vec![teledesk_adapter::Attachment {
+        file_name: "scan.bin".into(),
+        content_type: "application/octet-stream".into(),
+        content: spool.keep(large.to_vec()).await.expect("spooled"),
+    }];
+    let card = id_of(&kaiten.create_ticket(&d).await.expect("create").id);
+    let stored = fake.files(card);
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].bytes.is_empty(), "only the digest is kept");
+    assert_eq!(stored[0].body.len(), large.len);
+    assert_eq!(stored[0].body.sha256_hex(), large.sha256_hex());
+    // Serving a digest is refused loudly rather than with wrong bytes.
+    let url = format!("{}/files/{}/scan.bin", fake.url(), stored[0].id);
+    let status = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(fake.token())
+        .send()
+        .await
+        .expect("an answer")
+        .status();
+    assert_eq!(status.as_u16(), 500);
+
+    // A staff file generated as it is served downloads whole.
+    let generated = Pattern::new(6, 300_001);
+    fake.staff_reply_with_generated_file(card, "Мария Иванова", "Готово", "out.bin", generated);
+    let ticket = kaiten
+        .get_ticket(&TicketId(card.to_string()))
+        .await
+        .expect("get");
+    let reply = ticket
+        .comments
+        .iter()
+        .find(|c| c.body == "Готово")
+        .expect("the staff reply");
+    let downloaded = kaiten
+        .download(&reply.attachments[0])
+        .await
+        .expect("download");
+    assert!(downloaded.content.read_all().await.unwrap() == generated.to_vec());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A fresh directory for a spool, without a dev-dependency for it.
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "teledesk-kaiten-test-{}-{}",
+        std::process::id(),
+        OffsetDateTime::now_utc().unix_timestamp_nanos()
+    ));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    dir
+}

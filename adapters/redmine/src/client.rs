@@ -2,17 +2,15 @@
 
 use crate::config::RedmineConfig;
 use crate::model;
-use reqwest::header::CONTENT_TYPE;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use reqwest::{Method, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::http::{HttpClient, VendorApi, retry_after_header};
+use teledesk_adapter::http::{FILE_TRANSFER_TIMEOUT, HttpClient, VendorApi, retry_after_header};
 use teledesk_adapter::{Attachment, Error, Result, Secret};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Uploads of a few megabytes to a slow instance need longer than a JSON call.
-const TRANSFER_TIMEOUT: Duration = Duration::from_secs(120);
 /// The header Redmine reads the API key from.
 pub const API_KEY_HEADER: &str = "X-Redmine-API-Key";
 
@@ -106,7 +104,10 @@ impl RedmineClient {
             .request(Method::POST, "/uploads.json")
             .query(&[("filename", file.file_name.as_str())])
             .header(CONTENT_TYPE, "application/octet-stream")
-            .timeout(TRANSFER_TIMEOUT)
+            // A spooled file streams; without its length it would go chunked, which Thin (the
+            // server Debian's Redmine runs on) does not read.
+            .header(CONTENT_LENGTH, file.content.len())
+            .timeout(FILE_TRANSFER_TIMEOUT)
             .body(teledesk_adapter::http::content_body(op, &file.content)?);
         let response = self.http.send(op, builder).await?;
         let envelope: model::UploadEnvelope = self.http.json(op, response).await?;
@@ -123,7 +124,7 @@ impl RedmineClient {
     ) -> Result<Attachment> {
         let builder = self
             .request(Method::GET, &format!("/attachments/download/{id}"))
-            .timeout(TRANSFER_TIMEOUT);
+            .timeout(FILE_TRANSFER_TIMEOUT);
         let response = self.http.send(op, builder).await?;
         let (content_type, content) = self.http.file(op, response).await?;
         Ok(Attachment {

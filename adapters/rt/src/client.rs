@@ -7,7 +7,9 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::http::{HttpClient, VendorApi, retry_after_header};
+use teledesk_adapter::http::{
+    FILE_TRANSFER_TIMEOUT, HttpClient, JsonStep, ReceivedFiles, VendorApi, retry_after_header,
+};
 use teledesk_adapter::{Attachment, Error, ErrorKind, Result, Secret};
 
 /// Uploads of large files through a slow RT (one Perl worker per request) take a while.
@@ -64,6 +66,21 @@ impl RtClient {
         self.http.json(op, response).await
     }
 
+    /// `GET <api><path>` → JSON whose strings `is_file` accepts are files in base64, each decoded
+    /// into the spool as the answer arrives (see [`HttpClient::json_with_files`]).
+    pub async fn get_with_files<T: DeserializeOwned>(
+        &self,
+        op: &'static str,
+        path: &str,
+        is_file: impl Fn(&[JsonStep<'_>]) -> bool,
+    ) -> Result<(T, ReceivedFiles)> {
+        let builder = self
+            .request(Method::GET, path)
+            .timeout(FILE_TRANSFER_TIMEOUT);
+        let response = self.http.send(op, builder).await?;
+        self.http.json_with_files(op, response, is_file).await
+    }
+
     /// `POST`/`PUT <api><path>?<query>` with a JSON body; the raw answer, for callers that need
     /// its `Location`.
     pub async fn send_json<B: Serialize + ?Sized>(
@@ -115,7 +132,12 @@ impl RtClient {
             form = form.part("Attachments", part);
         }
         self.http
-            .send(op, self.request(Method::POST, path).multipart(form))
+            .send(
+                op,
+                self.request(Method::POST, path)
+                    .timeout(FILE_TRANSFER_TIMEOUT)
+                    .multipart(form),
+            )
             .await
     }
 

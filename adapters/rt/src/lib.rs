@@ -19,14 +19,15 @@ mod model;
 pub use config::{Priority, RtConfig, TicketDefaults};
 
 use async_trait::async_trait;
-use base64::Engine;
 use client::RtClient;
 use reqwest::Method;
 use serde_json::{Value, json};
+use teledesk_adapter::http::JsonStep;
 use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
-    ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk, IdempotencyKey,
-    Identity, NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef, lenient,
+    ConfigTable, Content, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk,
+    IdempotencyKey, Identity, NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId,
+    TicketRef, lenient,
 };
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
@@ -767,45 +768,48 @@ impl Helpdesk for RtAdapter {
                 format!("{:?} is not an RT attachment id", attachment.id),
             )
         })?;
-        let record: model::AttachmentRecord =
-            match self.client.get(OP, &format!("/attachment/{id}"), &[]).await {
-                Ok(record) => record,
-                // RT 5.0.3 answers 500 for an attachment id that does not exist.
-                Err(error) if error.kind() == ErrorKind::Unavailable => {
-                    let probe = [model::Limit {
-                        field: "id",
-                        operator: None,
-                        value: id.to_string(),
-                    }];
-                    let found: Result<model::Collection<model::ObjectRef>> = self
-                        .client
-                        .send_json_for(OP, Method::POST, "/attachments", &[], &probe)
-                        .await;
-                    return Err(match found {
-                        Ok(found) if found.items.is_empty() => Error::new(
-                            ErrorKind::NotFound,
-                            OP,
-                            format!("attachment {id} does not exist"),
-                        ),
-                        _ => error,
-                    });
-                }
-                Err(error) => return Err(error),
-            };
-        let packed: String = record
-            .content
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(packed.as_bytes())
-            .map_err(|e| {
-                Error::new(
+        // The file is base64 inside the JSON: decoded into the spool as it arrives.
+        let is_content = |path: &[JsonStep<'_>]| path == [JsonStep::Key("Content")];
+        let (record, mut files): (model::AttachmentRecord, _) = match self
+            .client
+            .get_with_files(OP, &format!("/attachment/{id}"), is_content)
+            .await
+        {
+            Ok(answer) => answer,
+            // RT 5.0.3 answers 500 for an attachment id that does not exist.
+            Err(error) if error.kind() == ErrorKind::Unavailable => {
+                let probe = [model::Limit {
+                    field: "id",
+                    operator: None,
+                    value: id.to_string(),
+                }];
+                let found: Result<model::Collection<model::ObjectRef>> = self
+                    .client
+                    .send_json_for(OP, Method::POST, "/attachments", &[], &probe)
+                    .await;
+                return Err(match found {
+                    Ok(found) if found.items.is_empty() => Error::new(
+                        ErrorKind::NotFound,
+                        OP,
+                        format!("attachment {id} does not exist"),
+                    ),
+                    _ => error,
+                });
+            }
+            Err(error) => return Err(error),
+        };
+        // A part without content (a missing or null `Content`) reads as empty.
+        let content = match files.take(&record.content) {
+            Some(content) => content,
+            None if record.content.is_empty() => Content::from_vec(Vec::new()),
+            None => {
+                return Err(Error::new(
                     ErrorKind::Unexpected,
                     OP,
-                    format!("attachment {id} is not base64: {e}"),
-                )
-            })?;
+                    format!("attachment {id} has no readable content"),
+                ));
+            }
+        };
         let file_name = if record.filename.is_empty() {
             attachment.file_name.clone()
         } else {
@@ -822,7 +826,7 @@ impl Helpdesk for RtAdapter {
         Ok(Attachment {
             file_name,
             content_type,
-            content: teledesk_adapter::http::keep_file(OP, bytes).await?,
+            content,
         })
     }
 

@@ -6,10 +6,12 @@ use reqwest::{Method, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use teledesk_adapter::http::{HttpClient, VendorApi, retry_after_header};
+use teledesk_adapter::http::{
+    Base64Files, FILE_TRANSFER_TIMEOUT, HttpClient, VendorApi, retry_after_header,
+};
 use teledesk_adapter::{Error, Result, Secret};
 
-/// Ticket creates carry base64 files; leave room for large uploads.
+/// Calls without files; those carrying files get `FILE_TRANSFER_TIMEOUT`.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Zammad sends no `Retry-After` itself; a proxy in front of it may.
@@ -93,9 +95,32 @@ impl ZammadClient {
         self.http.json(op, response).await
     }
 
+    /// `POST <api><path>` with a JSON body holding `files` (see [`Base64Files::embed`]), each
+    /// encoded as the body is sent → JSON.
+    pub async fn send_json_with_files<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        op: &'static str,
+        method: Method,
+        path: &str,
+        body: &B,
+        files: Base64Files,
+    ) -> Result<T> {
+        let files_empty = files.is_empty();
+        let body = files.into_json(op, body)?;
+        let mut builder = body.attach(self.request(method, path));
+        if !files_empty {
+            builder = builder.timeout(FILE_TRANSFER_TIMEOUT);
+        }
+        let response = self.http.send(op, builder).await?;
+        self.http.json(op, response).await
+    }
+
     /// `GET <api><path>` → raw bytes (attachment downloads).
     pub async fn download(&self, op: &'static str, path: &str) -> Result<Download> {
-        let response = self.http.send(op, self.request(Method::GET, path)).await?;
+        let builder = self
+            .request(Method::GET, path)
+            .timeout(FILE_TRANSFER_TIMEOUT);
+        let response = self.http.send(op, builder).await?;
         let (content_type, content) = self.http.file(op, response).await?;
         Ok(Download {
             content_type,

@@ -23,6 +23,7 @@ use client::ZammadClient;
 use reqwest::Method;
 use std::collections::HashMap;
 use std::sync::Mutex;
+use teledesk_adapter::http::Base64Files;
 use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
     ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk, IdempotencyKey,
@@ -199,9 +200,10 @@ impl ZammadAdapter {
         &self,
         op: &'static str,
         article: &model::NewArticle,
+        files: Base64Files,
     ) -> Result<model::Article> {
         self.client
-            .send_json(op, Method::POST, "/ticket_articles", &[], article)
+            .send_json_with_files(op, Method::POST, "/ticket_articles", article, files)
             .await
     }
 
@@ -407,6 +409,7 @@ impl Helpdesk for ZammadAdapter {
         }
 
         let customer = defaults.customer.as_ref().unwrap_or(&self.config.customer);
+        let mut files = Base64Files::new();
         let body = model::CreateTicket {
             title: map::title_of(draft),
             group: defaults
@@ -426,13 +429,13 @@ impl Helpdesk for ZammadAdapter {
                 internal: false,
                 sender: "Customer",
                 message_id: map::message_id(&draft.key),
-                attachments: map::new_attachments(OP, &draft.attachments).await?,
+                attachments: map::new_attachments(&draft.attachments, &mut files),
             },
             attributes: defaults.attributes.clone(),
         };
         let created: model::Ticket = self
             .client
-            .send_json(OP, Method::POST, "/tickets", &[], &body)
+            .send_json_with_files(OP, Method::POST, "/tickets", &body, files)
             .await?;
         if let Some(original) = &draft.follow_up_of {
             self.link_follow_up(OP, original, created.id, false).await?;
@@ -453,6 +456,7 @@ impl Helpdesk for ZammadAdapter {
         {
             return Ok(CommentId(earlier.id.to_string()));
         }
+        let mut files = Base64Files::new();
         let article = model::NewArticle {
             ticket_id: Some(id),
             subject: None,
@@ -462,9 +466,9 @@ impl Helpdesk for ZammadAdapter {
             internal: false,
             sender: "Customer",
             message_id: map::message_id(&draft.key),
-            attachments: map::new_attachments(OP, &draft.attachments).await?,
+            attachments: map::new_attachments(&draft.attachments, &mut files),
         };
-        let created = self.write_article(OP, &article).await?;
+        let created = self.write_article(OP, &article, files).await?;
         Ok(CommentId(created.id.to_string()))
     }
 
@@ -590,7 +594,9 @@ impl Helpdesk for ZammadAdapter {
             return Ok(CommentId(earlier.id.to_string()));
         }
         let article = internal_note(id, &note.key, note.body.clone());
-        let created = self.write_article(OP, &article).await?;
+        let created = self
+            .write_article(OP, &article, Base64Files::default())
+            .await?;
         Ok(CommentId(created.id.to_string()))
     }
 
@@ -628,8 +634,12 @@ impl Helpdesk for ZammadAdapter {
             map::Step::Raise(to_id) => {
                 let to = self.priority_name(OP, to_id).await?;
                 let body = map::escalation_body(&note.body, &from, Some(&to));
-                self.write_article(OP, &internal_note(id, &note.key, body))
-                    .await?;
+                self.write_article(
+                    OP,
+                    &internal_note(id, &note.key, body),
+                    Base64Files::default(),
+                )
+                .await?;
                 let update = model::UpdateTicket {
                     priority_id: Some(to_id),
                     ..Default::default()
@@ -641,8 +651,12 @@ impl Helpdesk for ZammadAdapter {
             }
             map::Step::AlreadyHighest => {
                 let body = map::escalation_body(&note.body, &from, None);
-                self.write_article(OP, &internal_note(id, &note.key, body))
-                    .await?;
+                self.write_article(
+                    OP,
+                    &internal_note(id, &note.key, body),
+                    Base64Files::default(),
+                )
+                .await?;
                 Ok(Escalation::AlreadyHighest)
             }
         }

@@ -2,9 +2,9 @@
 //! status map, escalation steps and webhook signatures.
 
 use crate::model;
-use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use std::collections::BTreeMap;
+use teledesk_adapter::http::Base64Files;
 use teledesk_adapter::text::{
     self, BlockShape, FOLLOW_UP_LABEL, REGISTERED_LABEL, SOURCE_LABEL, TELEGRAM_LABEL,
 };
@@ -215,31 +215,24 @@ pub fn strip_block(text: &str) -> String {
     text::strip_block(text, &BLOCK)
 }
 
-/// Files for an article: base64 inside the JSON, as Zammad's API takes them.
-pub async fn new_attachments(
-    op: &'static str,
+/// Files for an article: base64 inside the JSON, as Zammad's API takes them. Each `data` is a
+/// placeholder of `files`, whose base64 replaces it as the request is sent (no file is read here).
+pub fn new_attachments(
     files: &[Attachment],
-) -> teledesk_adapter::Result<Vec<model::NewAttachment>> {
-    let mut out = Vec::with_capacity(files.len());
-    for file in files {
-        let bytes = file.content.read_all().await.map_err(|e| {
-            teledesk_adapter::Error::new(
-                teledesk_adapter::ErrorKind::Unavailable,
-                op,
-                format!("cannot read the file: {e}"),
-            )
-        })?;
-        out.push(model::NewAttachment {
+    embedded: &mut Base64Files,
+) -> Vec<model::NewAttachment> {
+    files
+        .iter()
+        .map(|file| model::NewAttachment {
             filename: file.file_name.clone(),
-            data: base64::engine::general_purpose::STANDARD.encode(&bytes),
+            data: embedded.embed(&file.content),
             mime_type: if file.content_type.trim().is_empty() {
                 "application/octet-stream".to_owned()
             } else {
                 file.content_type.clone()
             },
-        });
-    }
-    Ok(out)
+        })
+        .collect()
 }
 
 /// HTML articles (the agent UI writes HTML) as plain text: tags dropped, block ends and `<br>` as
@@ -790,20 +783,24 @@ mod tests {
 
     #[tokio::test]
     async fn attachments_are_base64_with_a_mime_type() {
+        let mut embedded = Base64Files::new();
         let files = new_attachments(
-            "test",
             &[Attachment {
                 file_name: "a.bin".into(),
                 content_type: String::new(),
                 content: vec![0, 255, 10].into(),
             }],
-        )
-        .await
-        .unwrap();
-        assert_eq!(files[0].data, "AP8K");
+            &mut embedded,
+        );
         assert_eq!(files[0].mime_type, "application/octet-stream");
-        let json = serde_json::to_value(&files[0]).expect("json");
-        assert_eq!(json["mime-type"], "application/octet-stream");
+        let body = embedded.into_json("test", &files).expect("a body");
+        let mut json = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut body.reader(), &mut json)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&json).expect("json");
+        assert_eq!(json[0]["data"], "AP8K");
+        assert_eq!(json[0]["mime-type"], "application/octet-stream");
     }
 
     #[test]

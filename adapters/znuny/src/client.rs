@@ -14,10 +14,13 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::time::Duration;
-use teledesk_adapter::http::{HttpClient, VendorApi, retry_after_header};
+use teledesk_adapter::http::{
+    Base64Files, FILE_TRANSFER_TIMEOUT, HttpClient, JsonStep, ReceivedFiles, VendorApi,
+    retry_after_header,
+};
 use teledesk_adapter::{Error, ErrorKind, Result, Secret};
 
-/// Attachments travel as base64 inside the JSON, so uploads can take a while.
+/// Calls without files; those carrying files get `FILE_TRANSFER_TIMEOUT`.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Znuny sends no `Retry-After` itself; a proxy in front of it may.
@@ -39,6 +42,9 @@ pub struct Call<'a> {
     pub query: Vec<(&'a str, String)>,
     /// The JSON object body of a non-`GET` call.
     pub body: Option<Value>,
+    /// Files whose base64 goes into `body` where their placeholders are, encoded as the body is
+    /// sent.
+    pub files: Base64Files,
 }
 
 impl<'a> Call<'a> {
@@ -49,6 +55,7 @@ impl<'a> Call<'a> {
             route,
             query,
             body: None,
+            files: Base64Files::default(),
         }
     }
 
@@ -59,15 +66,25 @@ impl<'a> Call<'a> {
             route,
             query: Vec::new(),
             body: Some(body),
+            files: Base64Files::default(),
         }
+    }
+
+    /// A call with a JSON object body holding `files` (see [`Base64Files::embed`]).
+    pub fn with_files(mut self, files: Base64Files) -> Self {
+        self.files = files;
+        self
     }
 }
 
 /// What one attempt with a session came to.
 enum Attempt {
-    Done(Value),
+    Done(Value, ReceivedFiles),
     SessionRefused(model::GiError),
 }
+
+/// Which strings of an answer are files in base64 (see [`HttpClient::json_with_files`]).
+pub type FileFilter<'f> = &'f (dyn Fn(&[JsonStep<'_>]) -> bool + Sync);
 
 /// A paced client of one Znuny web service, holding the agent's session.
 #[derive(Debug)]
@@ -97,9 +114,23 @@ impl ZnunyClient {
     /// Sends `call` with the agent's session and parses the answer, re-authenticating once when
     /// Znuny refuses a cached session.
     pub async fn call<T: DeserializeOwned>(&self, op: &'static str, call: &Call<'_>) -> Result<T> {
+        self.call_with_files(op, call, None)
+            .await
+            .map(|(value, _)| value)
+    }
+
+    /// [`ZnunyClient::call`] for an answer that carries files as base64 in the strings `is_file`
+    /// accepts: each is decoded into the spool as the answer arrives, never whole in memory, and
+    /// the parsed answer holds a placeholder for it.
+    pub async fn call_with_files<T: DeserializeOwned>(
+        &self,
+        op: &'static str,
+        call: &Call<'_>,
+        is_file: Option<FileFilter<'_>>,
+    ) -> Result<(T, ReceivedFiles)> {
         let (session, fresh) = self.session(op).await?;
-        let refused = match self.attempt(op, call, &session).await? {
-            Attempt::Done(value) => return parse(op, value),
+        let refused = match self.attempt(op, call, &session, is_file).await? {
+            Attempt::Done(value, files) => return Ok((parse(op, value)?, files)),
             Attempt::SessionRefused(error) => error,
         };
         if fresh {
@@ -113,8 +144,8 @@ impl ZnunyClient {
         );
         self.forget(&session).await;
         let (session, _) = self.session(op).await?;
-        match self.attempt(op, call, &session).await? {
-            Attempt::Done(value) => parse(op, value),
+        match self.attempt(op, call, &session, is_file).await? {
+            Attempt::Done(value, files) => Ok((parse(op, value)?, files)),
             Attempt::SessionRefused(error) => Err(session_refused(op, &error)),
         }
     }
@@ -130,8 +161,8 @@ impl ZnunyClient {
             password: self.password.expose(),
         })
         .map_err(|e| Error::new(ErrorKind::Unexpected, op, e.to_string()))?;
-        let value = self
-            .send_raw(op, &Call::send(Method::POST, "/Session", body))
+        let (value, _) = self
+            .send_raw(op, &Call::send(Method::POST, "/Session", body), None)
             .await?;
         if let Some(error) = gi_error(&value) {
             return Err(if is_auth_code(&error.code) {
@@ -160,7 +191,9 @@ impl ZnunyClient {
         loop {
             let (session, fresh) = self.session(op).await?;
             let route = format!("/Session/{}", path_segment(session.expose()));
-            let value = self.send_raw(op, &Call::get(&route, Vec::new())).await?;
+            let (value, _) = self
+                .send_raw(op, &Call::get(&route, Vec::new()), None)
+                .await?;
             match gi_error(&value) {
                 Some(error) if is_auth_code(&error.code) => {
                     if fresh || renewed {
@@ -188,6 +221,7 @@ impl ZnunyClient {
         op: &'static str,
         call: &Call<'_>,
         session: &Secret,
+        is_file: Option<FileFilter<'_>>,
     ) -> Result<Attempt> {
         let mut call = call.clone();
         match (&call.method, call.body.as_mut()) {
@@ -208,27 +242,47 @@ impl ZnunyClient {
                 ));
             }
         }
-        let value = self.send_raw(op, &call).await?;
+        let (value, files) = self.send_raw(op, &call, is_file).await?;
         match gi_error(&value) {
             Some(error) if is_auth_code(&error.code) => Ok(Attempt::SessionRefused(error)),
             Some(error) => Err(classify(op, &error)),
-            None => Ok(Attempt::Done(value)),
+            None => Ok(Attempt::Done(value, files)),
         }
     }
 
-    /// One paced HTTP exchange; non-2xx answers become errors, 2xx bodies JSON.
-    async fn send_raw(&self, op: &'static str, call: &Call<'_>) -> Result<Value> {
+    /// One paced HTTP exchange; non-2xx answers become errors, 2xx bodies JSON (with the files
+    /// `is_file` picks decoded out of it).
+    async fn send_raw(
+        &self,
+        op: &'static str,
+        call: &Call<'_>,
+        is_file: Option<FileFilter<'_>>,
+    ) -> Result<(Value, ReceivedFiles)> {
         let mut builder = self
             .http
             .request(call.method.clone(), format!("{}{}", self.base, call.route));
         if !call.query.is_empty() {
             builder = builder.query(&call.query);
         }
+        if !call.files.is_empty() || is_file.is_some() {
+            builder = builder.timeout(FILE_TRANSFER_TIMEOUT);
+        }
         if let Some(body) = &call.body {
-            builder = builder.json(body);
+            builder = if call.files.is_empty() {
+                builder.json(body)
+            } else {
+                // Cheap to clone: a new login sends the same files again from the start.
+                call.files.clone().into_json(op, body)?.attach(builder)
+            };
         }
         let response = self.http.send(op, builder).await?;
-        self.http.json(op, response).await
+        match is_file {
+            None => Ok((
+                self.http.json(op, response).await?,
+                ReceivedFiles::default(),
+            )),
+            Some(is_file) => self.http.json_with_files(op, response, is_file).await,
+        }
     }
 }
 

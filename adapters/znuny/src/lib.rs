@@ -30,10 +30,12 @@ use reqwest::Method;
 use serde_json::Value;
 use sha2::Sha256;
 use std::time::Duration;
+use teledesk_adapter::http::Base64Files;
 use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
-    ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk, Identity,
-    NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef, WebhookRequest,
+    ConfigTable, Content, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk,
+    Identity, NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
+    WebhookRequest,
 };
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
@@ -211,12 +213,16 @@ impl ZnunyAdapter {
         op: &'static str,
         id: i64,
         update: &model::TicketUpdate,
+        files: Base64Files,
     ) -> Result<model::TicketUpdated> {
         let body = serde_json::to_value(update)
             .map_err(|e| Error::new(ErrorKind::Unexpected, op, e.to_string()))?;
         let route = format!("/Ticket/{id}");
         self.client
-            .call(op, &Call::send(Method::PATCH, &route, body))
+            .call(
+                op,
+                &Call::send(Method::PATCH, &route, body).with_files(files),
+            )
             .await
     }
 
@@ -227,14 +233,14 @@ impl ZnunyAdapter {
         id: i64,
         ticket: Option<model::TicketChange>,
         article: model::NewArticle,
-        attachments: Vec<model::NewAttachment>,
+        (attachments, files): (Vec<model::NewAttachment>, Base64Files),
     ) -> Result<i64> {
         let update = model::TicketUpdate {
             ticket,
             article: Some(article),
             attachments,
         };
-        self.update(op, id, &update)
+        self.update(op, id, &update, files)
             .await?
             .article_id
             .ok_or_else(|| {
@@ -413,28 +419,24 @@ fn safe_content_type(content_type: &str) -> String {
     }
 }
 
+/// What an article's files become: the attachments of its JSON (their `Content` a placeholder)
+/// and the files whose base64 replaces the placeholders as the request is sent.
+type Attachments = (Vec<model::NewAttachment>, Base64Files);
+
 /// Files as Znuny attachments; empty files are left out (Znuny refuses an empty `Content`) and
-/// their names returned so the article can say so.
-async fn attachments_of<'a>(
-    op: &'static str,
-    files: &'a [Attachment],
-) -> Result<(Vec<model::NewAttachment>, Vec<&'a str>)> {
+/// their names returned so the article can say so. No file is read here: each is encoded while
+/// the request is sent, never whole in memory.
+fn attachments_of(files: &[Attachment]) -> (Attachments, Vec<&str>) {
     let mut attachments = Vec::with_capacity(files.len());
+    let mut embedded = Base64Files::new();
     let mut empty = Vec::new();
     for file in files {
         if file.content.is_empty() {
             empty.push(file.file_name.as_str());
             continue;
         }
-        let bytes = file.content.read_all().await.map_err(|e| {
-            Error::new(
-                ErrorKind::Unavailable,
-                op,
-                format!("cannot read the file: {e}"),
-            )
-        })?;
         attachments.push(model::NewAttachment {
-            content: BASE64.encode(&bytes),
+            content: embedded.embed(&file.content),
             content_type: safe_content_type(&file.content_type),
             filename: if file.file_name.trim().is_empty() {
                 "file".to_owned()
@@ -443,7 +445,11 @@ async fn attachments_of<'a>(
             },
         });
     }
-    Ok((attachments, empty))
+    ((attachments, embedded), empty)
+}
+
+fn no_files() -> Attachments {
+    (Vec::new(), Base64Files::default())
 }
 
 fn field_value(value: &FieldValue) -> Value {
@@ -537,7 +543,7 @@ impl Helpdesk for ZnunyAdapter {
                 value: Value::String(draft.key.0.clone()),
             });
         }
-        let (attachments, empty) = attachments_of(OP, &draft.attachments).await?;
+        let ((attachments, files), empty) = attachments_of(&draft.attachments);
         let request = model::TicketCreate {
             ticket: model::NewTicket {
                 title: map::title_of(draft),
@@ -574,7 +580,10 @@ impl Helpdesk for ZnunyAdapter {
             .map_err(|e| Error::new(ErrorKind::Unexpected, OP, e.to_string()))?;
         let created: model::TicketCreated = self
             .client
-            .call(OP, &Call::send(Method::POST, "/Ticket", body))
+            .call(
+                OP,
+                &Call::send(Method::POST, "/Ticket", body).with_files(files),
+            )
             .await?;
         tracing::debug!(
             adapter = KIND,
@@ -596,7 +605,7 @@ impl Helpdesk for ZnunyAdapter {
         {
             return Ok(CommentId(earlier.article_id.to_string()));
         }
-        let (attachments, empty) = attachments_of(OP, &draft.attachments).await?;
+        let (attachments, empty) = attachments_of(&draft.attachments);
         let article = model::NewArticle {
             channel: CLIENT_CHANNEL.into(),
             sender_type: "customer".into(),
@@ -695,7 +704,9 @@ impl Helpdesk for ZnunyAdapter {
             ticket: Some(change),
             ..Default::default()
         };
-        self.update(OP, id, &update).await.map(|_| ())
+        self.update(OP, id, &update, Base64Files::default())
+            .await
+            .map(|_| ())
     }
 
     async fn download(&self, attachment: &AttachmentRef) -> Result<Attachment> {
@@ -715,7 +726,33 @@ impl Helpdesk for ZnunyAdapter {
         if let Some(sender) = &location.sender_type {
             options.push(("ArticleSenderType", sender.as_str()));
         }
-        let ticket = self.ticket(OP, location.ticket, &options).await?;
+        // TicketGet has no article filter, so it answers every attachment of the articles with
+        // its content: each is decoded into the spool as the answer arrives (never the answer
+        // whole in memory), and the one asked for is kept; the others go with `files`.
+        let route = format!("/Ticket/{}", location.ticket);
+        let query = options
+            .iter()
+            .map(|(key, value)| (*key, (*value).to_owned()))
+            .collect();
+        let (list, mut files): (model::TicketList, _) = self
+            .client
+            .call_with_files(
+                OP,
+                &Call::get(&route, query),
+                Some(&map::is_attachment_content),
+            )
+            .await?;
+        let ticket = list
+            .tickets
+            .into_iter()
+            .find(|t| t.ticket_id == location.ticket)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    OP,
+                    format!("Znuny returned no data for ticket {}", location.ticket),
+                )
+            })?;
         let file = ticket
             .articles
             .iter()
@@ -728,18 +765,18 @@ impl Helpdesk for ZnunyAdapter {
                     format!("file {} is no longer on the ticket", attachment.id),
                 )
             })?;
-        let compact: String = file
-            .content
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect();
-        let bytes = BASE64.decode(compact.as_bytes()).map_err(|e| {
-            Error::new(
-                ErrorKind::Unexpected,
-                OP,
-                format!("Znuny sent undecodable base64 for {}: {e}", attachment.id),
-            )
-        })?;
+        // An attachment without content (a missing or null `Content`) reads as empty.
+        let content = match files.take(&file.content) {
+            Some(content) => content,
+            None if file.content.is_empty() => Content::from_vec(Vec::new()),
+            None => {
+                return Err(Error::new(
+                    ErrorKind::Unexpected,
+                    OP,
+                    format!("Znuny sent no readable content for {}", attachment.id),
+                ));
+            }
+        };
         let content_type = map::bare_mime(&file.content_type)
             .or_else(|| attachment.content_type.clone())
             .unwrap_or_else(|| "application/octet-stream".to_owned());
@@ -750,7 +787,7 @@ impl Helpdesk for ZnunyAdapter {
                 file.filename.clone()
             },
             content_type,
-            content: teledesk_adapter::http::keep_file(OP, bytes).await?,
+            content,
         })
     }
 
@@ -763,7 +800,7 @@ impl Helpdesk for ZnunyAdapter {
             return Ok(CommentId(earlier.article_id.to_string()));
         }
         let article = internal_article(map::note_body(&note.body, note.key.as_str(), None));
-        let article_id = self.add_article(OP, id, None, article, Vec::new()).await?;
+        let article_id = self.add_article(OP, id, None, article, no_files()).await?;
         Ok(CommentId(article_id.to_string()))
     }
 
@@ -812,7 +849,7 @@ impl Helpdesk for ZnunyAdapter {
             note.key.as_str(),
             step.as_ref().map(|(from, to)| (from.as_str(), to.as_str())),
         );
-        self.add_article(OP, id, change, internal_article(body), Vec::new())
+        self.add_article(OP, id, change, internal_article(body), no_files())
             .await?;
         Ok(outcome)
     }
@@ -909,10 +946,16 @@ mod tests {
                 content: Vec::new().into(),
             },
         ];
-        let (sent, empty) = attachments_of("test", &files).await.unwrap();
+        let ((sent, embedded), empty) = attachments_of(&files);
         assert_eq!(sent.len(), 1);
-        assert_eq!(sent[0].content, "AP8=");
         assert_eq!(empty, ["empty.txt"]);
+        let body = embedded.into_json("test", &sent).expect("a body");
+        let mut json = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut body.reader(), &mut json)
+            .await
+            .unwrap();
+        let sent: Value = serde_json::from_slice(&json).expect("JSON");
+        assert_eq!(sent[0]["Content"], "AP8=");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::config::ZnunyConfig;
 use crate::model;
+use teledesk_adapter::http::JsonStep;
 use teledesk_adapter::text::{self, REGISTERED_LABEL, SOURCE_LABEL, TELEGRAM_LABEL};
 use teledesk_adapter::{
     AttachmentRef, Comment, CommentDraft, CommentId, Origin, Requester, StatusClass, Ticket,
@@ -280,6 +281,19 @@ pub struct AttachmentLocation {
     pub file: i64,
     /// The article's sender type, when known.
     pub sender_type: Option<String>,
+}
+
+/// Where `TicketGet` puts a file's base64: `Ticket[].Article[].Attachment[].Content` (indices
+/// aside, since a single entry may come as an object).
+pub fn is_attachment_content(path: &[JsonStep<'_>]) -> bool {
+    let mut keys = path.iter().filter_map(|step| match step {
+        JsonStep::Key(key) => Some(*key),
+        JsonStep::Index(_) => None,
+    });
+    ["Ticket", "Article", "Attachment", "Content"]
+        .iter()
+        .all(|expected| keys.next() == Some(*expected))
+        && keys.next().is_none()
 }
 
 /// Decodes an [`attachment_id`].

@@ -151,7 +151,8 @@ pub struct NewArticle {
 /// An attachment sent to Znuny: base64 inside the JSON.
 #[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct NewAttachment {
-    /// Base64 of the bytes.
+    /// Base64 of the bytes; in requests teledesk builds, the placeholder of a
+    /// `teledesk_adapter::http::Base64Files` that the base64 replaces as the body is sent.
     #[serde(rename = "Content")]
     pub content: String,
     /// MIME type.

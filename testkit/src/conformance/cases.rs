@@ -291,6 +291,75 @@ pub async fn comment_attachments_round_trip_byte_exact(subject: &Subject) {
     }
 }
 
+/// Files too large to stay in memory (spooled to disk, streamed into the request) arrive byte for
+/// byte: in a ticket create and in a comment, each sized so that its last chunk is partial.
+pub async fn spooled_files_round_trip_byte_exact(subject: &Subject) {
+    let capability = subject.adapter.capability();
+    if !capability.attachment || !capability.comment {
+        return skip(
+            "spooled_files_round_trip_byte_exact",
+            "no comment or attachment capability",
+        );
+    }
+    let dir = tempfile::tempdir().expect("a spool directory");
+    // Everything over 1 KiB goes to disk, as a large client file does in the daemon.
+    let spool = teledesk_adapter::Spool::new(dir.path(), 1024);
+    let mut files = Vec::new();
+    for (name, len) in [("big-1.bin", 150_001usize), ("big-2.bin", 200_002)] {
+        let bytes: Vec<u8> = (0..len as u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let content = spool.keep(bytes).await.expect("spooled");
+        assert!(content.path().is_some(), "{name} is not spooled");
+        files.push(Attachment {
+            file_name: name.into(),
+            content_type: "application/octet-stream".into(),
+            content,
+        });
+    }
+    let mut draft = draft(subject, "Spooled files");
+    draft.attachments = vec![files[0].clone()];
+    let created = subject
+        .adapter
+        .create_ticket(&draft)
+        .await
+        .unwrap_or_else(|e| panic!("create_ticket with a spooled file failed: {e}"));
+    let comment = comment_draft("Большие файлы", files.clone());
+    let id = subject
+        .adapter
+        .add_comment(&created.id, &comment)
+        .await
+        .unwrap_or_else(|e| panic!("add_comment with spooled files failed: {e}"));
+    if !capability.download {
+        return skip("spooled file download", "no download capability");
+    }
+    let ticket = read(subject, &created.id).await;
+    let comment = ticket
+        .comments
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("comment {id} not in get_ticket: {:?}", ticket.comments));
+    for file in &files {
+        let reference = comment
+            .attachments
+            .iter()
+            .find(|a| a.file_name == file.file_name)
+            .unwrap_or_else(|| panic!("{} is not on the comment", file.file_name));
+        let got = subject
+            .adapter
+            .download(reference)
+            .await
+            .unwrap_or_else(|e| panic!("download {} failed: {e}", file.file_name));
+        assert!(
+            got.content == file.content,
+            "{} is not byte-exact: {} bytes back, {} sent",
+            file.file_name,
+            got.content.len(),
+            file.content.len()
+        );
+    }
+}
+
 /// A retried comment finds the first one instead of writing twice.
 pub async fn comment_is_idempotent(subject: &Subject) {
     if !subject.adapter.capability().comment {

@@ -127,6 +127,7 @@ macro_rules! conformance_suite {
             create_ticket_is_idempotent,
             client_typed_marker_does_not_swallow_the_next_ticket,
             comment_attachments_round_trip_byte_exact,
+            spooled_files_round_trip_byte_exact,
             comment_is_idempotent,
             staff_reply_public_and_internal_note_hidden,
             staff_reply_quoting_a_client_comment_is_staff,

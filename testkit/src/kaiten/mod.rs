@@ -63,6 +63,7 @@ mod server;
 
 pub use backstage::{KaitenBackstage, RESOLUTION_PROPERTY, STAFF_NAME};
 
+use crate::blob::{Blob, Pattern};
 use crate::serve::{FakeState, serve_on_loopback};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -167,8 +168,11 @@ pub struct FakeFile {
     pub name: String,
     /// MIME type of the upload.
     pub content_type: String,
-    /// Content, byte-exact.
+    /// Content, byte-exact, when the fake keeps the bytes (see [`FakeFile::body`]); empty for a
+    /// generated file and for an upload larger than [`crate::blob::KEEP_UPLOAD_BYTES`].
     pub bytes: Vec<u8>,
+    /// The body as the fake keeps it: its size and SHA-256 whatever it is.
+    pub body: Blob,
     /// The comment it belongs to (staff files), `None` for card files.
     pub comment_id: Option<i64>,
 }
@@ -180,7 +184,7 @@ impl std::fmt::Debug for FakeFile {
             .field("id", &self.id)
             .field("name", &self.name)
             .field("content_type", &self.content_type)
-            .field("len", &self.bytes.len())
+            .field("body", &self.body)
             .field("comment_id", &self.comment_id)
             .finish()
     }
@@ -283,7 +287,7 @@ struct File {
     author_id: i64,
     name: String,
     content_type: String,
-    bytes: Vec<u8>,
+    body: Blob,
     comment_id: Option<i64>,
     created: OffsetDateTime,
 }
@@ -544,7 +548,7 @@ impl World {
                 author_id,
                 name: file.name,
                 content_type: file.content_type,
-                bytes: file.bytes,
+                body: file.body,
                 comment_id: file.comment_id,
                 created,
             },
@@ -621,7 +625,7 @@ impl World {
 struct NewFile {
     name: String,
     content_type: String,
-    bytes: Vec<u8>,
+    body: Blob,
     comment_id: Option<i64>,
 }
 
@@ -804,13 +808,37 @@ impl FakeKaiten {
         file_name: &str,
         bytes: Vec<u8>,
     ) -> i64 {
+        self.staff_reply_with_body(card_id, staff_name, text, file_name, Blob::from(bytes))
+    }
+
+    /// [`FakeKaiten::staff_reply_with_file`] with a file generated from `pattern` as it is
+    /// downloaded: a large staff file that the test process never holds.
+    pub fn staff_reply_with_generated_file(
+        &self,
+        card_id: i64,
+        staff_name: &str,
+        text: &str,
+        file_name: &str,
+        pattern: Pattern,
+    ) -> i64 {
+        self.staff_reply_with_body(card_id, staff_name, text, file_name, Blob::Pattern(pattern))
+    }
+
+    fn staff_reply_with_body(
+        &self,
+        card_id: i64,
+        staff_name: &str,
+        text: &str,
+        file_name: &str,
+        body: Blob,
+    ) -> i64 {
         self.change(|w| {
             let author = w.user_named(staff_name);
             let comment = w.add_comment(card_id, author, text, false);
             let file = NewFile {
                 name: file_name.to_owned(),
                 content_type: "application/octet-stream".to_owned(),
-                bytes,
+                body,
                 comment_id: Some(comment),
             };
             w.add_file(card_id, author, file);
@@ -952,7 +980,11 @@ impl FakeKaiten {
                 id: f.id,
                 name: f.name.clone(),
                 content_type: f.content_type.clone(),
-                bytes: f.bytes.clone(),
+                bytes: match &f.body {
+                    Blob::Bytes(bytes) => bytes.to_vec(),
+                    _ => Vec::new(),
+                },
+                body: f.body.clone(),
                 comment_id: f.comment_id,
             })
             .collect()

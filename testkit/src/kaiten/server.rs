@@ -5,6 +5,7 @@ use super::{
     Card, Comment, FakeKaiten, File, INTEGRATION_USER, KaitenCall, NewFile, Property, SPACE_ID,
     World, format_time,
 };
+use crate::blob::BlobWriter;
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -81,16 +82,18 @@ fn card_not_found() -> Reject {
 async fn gate(State(fake): State<FakeKaiten>, request: Request, next: Next) -> Response {
     let received_at = std::time::Instant::now();
     let (parts, body) = request.into_parts();
-    let bytes = to_bytes(body, MAX_BODY).await.unwrap_or_default();
     let is_json = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let recorded_body = if is_json {
-        serde_json::from_slice(&bytes).ok()
+    // JSON is read here to be recorded; anything else (file uploads) streams on to its handler,
+    // so a large upload is never whole in the test's memory.
+    let (recorded_body, body) = if is_json {
+        let bytes = to_bytes(body, MAX_BODY).await.unwrap_or_default();
+        (serde_json::from_slice(&bytes).ok(), Body::from(bytes))
     } else {
-        None
+        (None, body)
     };
     let method = parts.method.to_string();
     let path = parts.uri.path().to_owned();
@@ -102,11 +105,13 @@ async fn gate(State(fake): State<FakeKaiten>, request: Request, next: Next) -> R
         tokio::time::sleep(latency).await;
     }
     let response = match admitted {
-        Err(refusal) => refusal,
+        Err(refusal) => {
+            // Read to the end as before the answer, as when every body was read up front.
+            drain(body).await;
+            refusal
+        }
         Ok(remaining) => {
-            let mut response = next
-                .run(Request::from_parts(parts, Body::from(bytes)))
-                .await;
+            let mut response = next.run(Request::from_parts(parts, body)).await;
             if let Some((remaining, reset)) = remaining {
                 let headers = response.headers_mut();
                 headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
@@ -127,6 +132,14 @@ async fn gate(State(fake): State<FakeKaiten>, request: Request, next: Next) -> R
         })
     });
     response
+}
+
+/// Reads a body to its end and drops it.
+async fn drain(mut body: Body) {
+    use http_body::Body as _;
+    while let Some(Ok(_)) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {}
 }
 
 /// Admits a request, or answers for the server; on admission returns the rate-limit headers.
@@ -224,7 +237,7 @@ fn file_json(w: &World, f: &File) -> Value {
         "uid": format!("f0000000-0000-4000-8000-{:012}", f.id),
         "name": f.name,
         "url": format!("{}/files/{}/{}", w.base_url, f.id, percent_encode(&f.name)),
-        "size": f.bytes.len(),
+        "size": f.body.len(),
         "mime_type": f.content_type,
         "type": 1,
         "card_cover": false,
@@ -817,7 +830,7 @@ async fn upload_file(
     let id = parse_id(&id)?;
     let invalid = |_| bad_request("Invalid multipart body");
     let mut upload = None;
-    while let Some(field) = multipart.next_field().await.map_err(invalid)? {
+    while let Some(mut field) = multipart.next_field().await.map_err(invalid)? {
         if field.name() != Some("file") {
             continue;
         }
@@ -826,11 +839,15 @@ async fn upload_file(
             .content_type()
             .unwrap_or("application/octet-stream")
             .to_owned();
-        let bytes = field.bytes().await.map_err(invalid)?;
+        // Chunk by chunk: a large upload is kept as its size and digest (see testkit::blob).
+        let mut body = BlobWriter::new();
+        while let Some(chunk) = field.chunk().await.map_err(invalid)? {
+            body.write(&chunk);
+        }
         upload = Some(NewFile {
             name,
             content_type,
-            bytes: bytes.to_vec(),
+            body: body.finish(),
             comment_id: None,
         });
     }
@@ -850,16 +867,21 @@ async fn download_file(
     Path((id, _name)): Path<(String, String)>,
 ) -> Answer {
     let id = parse_id(&id)?;
-    let w = fake.world();
-    let file = w.files.get(&id).ok_or_else(|| Reject {
-        status: StatusCode::NOT_FOUND,
-        message: "File not found".into(),
+    let (content_type, body) = {
+        let w = fake.world();
+        let file = w.files.get(&id).ok_or_else(|| Reject {
+            status: StatusCode::NOT_FOUND,
+            message: "File not found".into(),
+        })?;
+        (file.content_type.clone(), file.body.clone())
+    };
+    // Only the digest of a large upload is kept: serving it is a test the fake cannot run.
+    let body = body.body().ok_or_else(|| Reject {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: "the fake keeps only the digest of uploads over testkit::blob::KEEP_UPLOAD_BYTES"
+            .into(),
     })?;
-    Ok((
-        [(header::CONTENT_TYPE, file.content_type.clone())],
-        file.bytes.clone(),
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
 }
 
 #[cfg(test)]

@@ -52,7 +52,9 @@
 //!   "Related issue has already been taken"; creating one journals both issues without moving
 //!   their `updated_on`;
 //! - `POST /uploads.json?filename=` takes `application/octet-stream` only (406 otherwise), at most
-//!   5 MB (Redmine's default setting; 422 above), and answers 201 `{"upload":{"id","token"}}`;
+//!   5 MB (Redmine's default setting; 422 above), needs a `Content-Length` (411 for a chunked
+//!   body, which Thin, the server Debian's Redmine runs on, does not read: assumed), and answers
+//!   201 `{"upload":{"id","token"}}`;
 //!   a token that names no unattached upload of the same user makes the whole create/update 422
 //!   "1 file(s) could not be saved.";
 //! - [`FakeRedmine::add_oddities`] makes an issue's answers carry multi-value custom fields,

@@ -1334,6 +1334,10 @@ async fn upload(
     if !octets {
         return Err(reject(StatusCode::NOT_ACCEPTABLE));
     }
+    // Thin, which Debian's Redmine runs on, does not read a chunked body: a length is needed.
+    if !headers.contains_key(header::CONTENT_LENGTH) {
+        return Err(reject(StatusCode::LENGTH_REQUIRED));
+    }
     if bytes.len() > MAX_ATTACHMENT {
         return Err(invalid(vec![format!(
             "This file cannot be uploaded because it exceeds the maximum allowed file size ({MAX_ATTACHMENT})"

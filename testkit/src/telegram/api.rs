@@ -7,6 +7,7 @@ use super::state::{
     ChatKind, DEFAULT_TOPIC_COLOR, Media, Service, StoredMessage, World, clean_topic_name,
 };
 use super::{CallbackAnswer, FakeError, RecordedCall, Shared};
+use crate::blob::{Blob, BlobWriter};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
@@ -157,7 +158,7 @@ type ApiResult = Result<Value, ApiError>;
 struct Upload {
     file_name: Option<String>,
     content_type: Option<String>,
-    bytes: Vec<u8>,
+    body: Blob,
 }
 
 /// The decoded parameters of one call.
@@ -173,7 +174,7 @@ impl Params {
         for (name, upload) in &self.files {
             map.insert(
                 name.clone(),
-                json!({"file_name": upload.file_name, "size": upload.bytes.len()}),
+                json!({"file_name": upload.file_name, "size": upload.body.len()}),
             );
         }
         Value::Object(map)
@@ -313,11 +314,11 @@ async fn read_params(request: Request) -> Result<Params, ApiError> {
         let mut multipart = Multipart::from_request(request, &())
             .await
             .map_err(|_| ApiError::bad("can't parse multipart/form-data request"))?;
-        // (name, file name, content type, bytes)
-        type Part = (String, Option<String>, Option<String>, Vec<u8>);
+        // (name, file name, content type, body)
+        type Part = (String, Option<String>, Option<String>, Blob);
         let mut parts: Vec<Part> = Vec::new();
         loop {
-            let field = match multipart.next_field().await {
+            let mut field = match multipart.next_field().await {
                 Ok(Some(field)) => field,
                 Ok(None) => break,
                 Err(error) => return Err(multipart_error(error.status())),
@@ -325,18 +326,23 @@ async fn read_params(request: Request) -> Result<Params, ApiError> {
             let name = field.name().unwrap_or("").to_owned();
             let file_name = field.file_name().map(str::to_owned);
             let content_type = field.content_type().map(str::to_owned);
-            let bytes = field
-                .bytes()
+            // Chunk by chunk: a large upload is kept as its digest, never whole in the test.
+            let mut body = BlobWriter::new();
+            while let Some(chunk) = field
+                .chunk()
                 .await
-                .map_err(|error| multipart_error(error.status()))?;
-            parts.push((name, file_name, content_type, bytes.to_vec()));
+                .map_err(|error| multipart_error(error.status()))?
+            {
+                body.write(&chunk);
+            }
+            parts.push((name, file_name, content_type, body.finish()));
         }
         // teloxide names file parts randomly and refers to them as "attach://<name>", possibly
         // without a filename, so a part is a file if it has a filename or is attached.
         let attached: Vec<String> = parts
             .iter()
             .filter(|p| p.1.is_none())
-            .filter_map(|p| std::str::from_utf8(&p.3).ok().map(str::to_owned))
+            .filter_map(|p| p.3.to_vec().and_then(|bytes| String::from_utf8(bytes).ok()))
             .flat_map(|text| {
                 text.match_indices("attach://")
                     .map(|(at, _)| {
@@ -348,17 +354,21 @@ async fn read_params(request: Request) -> Result<Params, ApiError> {
                     .collect::<Vec<_>>()
             })
             .collect();
-        for (name, file_name, content_type, bytes) in parts {
+        for (name, file_name, content_type, body) in parts {
             if file_name.is_some() || attached.contains(&name) {
                 params.files.insert(
                     name,
                     Upload {
                         file_name,
                         content_type,
-                        bytes,
+                        body,
                     },
                 );
             } else {
+                // No parameter but a file comes near the size kept; a larger one is no text.
+                let bytes = body
+                    .to_vec()
+                    .ok_or_else(|| ApiError::new(413, "Request Entity Too Large"))?;
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 let value = coerce(&name, text);
                 params.map.insert(name, value);
@@ -532,17 +542,24 @@ fn download(shared: &Shared, token_ok: bool, file_path: &str) -> Response {
     if !token_ok {
         return ApiError::new(401, "Unauthorized").into_response();
     }
-    let bytes = {
+    let body = {
         let world = shared.world();
         world
             .files
             .values()
             .find(|f| f.path == file_path)
-            .map(|f| f.bytes.clone())
+            .map(|f| f.body.clone())
     };
-    match bytes {
-        Some(bytes) => {
-            let mut response = Response::new(Body::from(bytes.to_vec()));
+    match body.map(|body| body.body()) {
+        // Only the digest of a large upload is kept (see testkit::blob): serving it is a test
+        // the fake cannot run, said loudly.
+        Some(None) => ApiError::new(
+            500,
+            "the fake keeps only the digest of uploads over testkit::blob::KEEP_UPLOAD_BYTES",
+        )
+        .into_response(),
+        Some(Some(body)) => {
+            let mut response = Response::new(body);
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/octet-stream"),
@@ -1030,7 +1047,7 @@ fn check_media(
         ),
     };
     if let Some(upload) = upload {
-        if upload.bytes.is_empty() {
+        if upload.body.is_empty() {
             return Err(ApiError::bad("file must be non-empty"));
         }
         let cap = if kind == "photo" {
@@ -1038,7 +1055,7 @@ fn check_media(
         } else {
             MAX_UPLOAD
         };
-        if upload.bytes.len() > cap {
+        if upload.body.len() > cap as u64 {
             return Err(ApiError::new(413, "Request Entity Too Large"));
         }
         return Ok(MediaSource::Upload(upload));
@@ -1067,14 +1084,14 @@ fn check_media(
 fn store_media(w: &mut World, source: MediaSource, kind: &str) -> Media {
     match source {
         MediaSource::Existing(media) => media,
-        MediaSource::Upload(upload) if kind == "photo" => w.new_photo(upload.bytes),
+        MediaSource::Upload(upload) if kind == "photo" => w.new_photo(upload.body),
         MediaSource::Upload(upload) => {
             let file_name = upload.file_name.filter(|n| !n.is_empty());
             let mime = upload
                 .content_type
                 .filter(|m| m != "application/octet-stream")
                 .or_else(|| guess_mime(file_name.as_deref()));
-            w.new_document(upload.bytes, file_name, mime)
+            w.new_document(upload.body, file_name, mime)
         }
     }
 }
@@ -1389,11 +1406,11 @@ fn get_file(w: &mut World, p: &Params) -> ApiResult {
     let Some(file) = w.files.get(&file_id) else {
         return Err(ApiError::bad("invalid file_id"));
     };
-    if file.bytes.len() > MAX_DOWNLOAD {
+    if file.body.len() > MAX_DOWNLOAD as u64 {
         return Err(ApiError::bad("file is too big"));
     }
     Ok(json!({"file_id": file_id, "file_unique_id": file.unique_id,
-              "file_size": file.bytes.len(), "file_path": file.path}))
+              "file_size": file.body.len(), "file_path": file.path}))
 }
 
 /// The forum a topic method works on [src td ForumTopicManager::is_forum].

@@ -29,6 +29,7 @@ mod state;
 mod tests;
 mod webhook;
 
+use crate::blob::{Blob, Pattern};
 use crate::serve::serve_on_loopback;
 use crate::wait::Changes;
 use serde_json::Value;
@@ -184,11 +185,26 @@ impl Outgoing {
         bytes: Vec<u8>,
         caption: Option<&str>,
     ) -> Self {
+        Self::document_of(file_name, mime_type, Blob::from(bytes), caption)
+    }
+
+    /// A document whose bytes are generated from `pattern` as they are downloaded: a large file
+    /// that the test process never holds.
+    pub fn generated_document(
+        file_name: &str,
+        mime_type: &str,
+        pattern: Pattern,
+        caption: Option<&str>,
+    ) -> Self {
+        Self::document_of(file_name, mime_type, Blob::Pattern(pattern), caption)
+    }
+
+    fn document_of(file_name: &str, mime_type: &str, body: Blob, caption: Option<&str>) -> Self {
         Self {
             content: Content::Document {
                 file_name: file_name.to_owned(),
                 mime_type: mime_type.to_owned(),
-                bytes,
+                body,
                 caption: caption.map(str::to_owned),
             },
             reply_to: None,
@@ -626,13 +642,18 @@ impl FakeTelegram {
         self.shared.world().callback_answers.clone()
     }
 
-    /// The bytes behind a file id (uploaded by the bot or sent by a user).
+    /// The bytes behind a file id (uploaded by the bot or sent by a user); `None` for an unknown
+    /// id and for an upload larger than [`crate::blob::KEEP_UPLOAD_BYTES`], of which only the digest is kept
+    /// ([`FakeTelegram::file_sha256`]).
     pub fn file_bytes(&self, file_id: &str) -> Option<Vec<u8>> {
-        self.shared
-            .world()
-            .files
-            .get(file_id)
-            .map(|f| f.bytes.to_vec())
+        let body = self.shared.world().files.get(file_id)?.body.clone();
+        body.to_vec()
+    }
+
+    /// The SHA-256 (lowercase hex) of the file behind a file id, whatever its size.
+    pub fn file_sha256(&self, file_id: &str) -> Option<String> {
+        let body = self.shared.world().files.get(file_id)?.body.clone();
+        Some(body.sha256_hex())
     }
 
     /// Updates queued that the bot has not confirmed with a higher `offset` yet.

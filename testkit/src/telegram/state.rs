@@ -7,9 +7,9 @@ use super::{
     BotRights, CHANNEL_BOT_ID, CallbackAnswer, ChatMessage, FakeError, FakeTopic,
     GROUP_ANONYMOUS_BOT_ID, MediaInfo, Outgoing, RecordedCall, SERVICE_USER_ID, TelegramOptions,
 };
+use crate::blob::Blob;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// The first `update_id`; real ids are arbitrary positive numbers that increase by one.
@@ -36,7 +36,7 @@ pub(crate) enum Content {
     Document {
         file_name: String,
         mime_type: String,
-        bytes: Vec<u8>,
+        body: Blob,
         caption: Option<String>,
     },
 }
@@ -330,7 +330,7 @@ impl StoredMessage {
 /// A stored file.
 #[derive(Clone, Debug)]
 pub(crate) struct FileRec {
-    pub bytes: Arc<Vec<u8>>,
+    pub body: Blob,
     pub unique_id: String,
     pub path: String,
 }
@@ -829,12 +829,7 @@ impl World {
         self.chats.get(&chat_id).and_then(|c| c.pinned)
     }
 
-    pub(crate) fn new_file(
-        &mut self,
-        bytes: Arc<Vec<u8>>,
-        kind: &str,
-        extension: &str,
-    ) -> (String, String) {
+    pub(crate) fn new_file(&mut self, body: Blob, kind: &str, extension: &str) -> (String, String) {
         let n = self.next_file;
         self.next_file += 1;
         // Prefixes like real ids (AgAC… photos, BQAC… documents); opaque to clients anyway.
@@ -853,7 +848,7 @@ impl World {
         self.files.insert(
             file_id.clone(),
             FileRec {
-                bytes,
+                body,
                 unique_id: unique_id.clone(),
                 path: format!("{dir}/file_{n}.{extension}"),
             },
@@ -861,12 +856,11 @@ impl World {
         (file_id, unique_id)
     }
 
-    /// Stores `bytes` as a photo with a thumbnail and a full size, both downloading `bytes`.
-    pub(crate) fn new_photo(&mut self, bytes: Vec<u8>) -> Media {
-        let bytes = Arc::new(bytes);
-        let size = bytes.len();
-        let (small_id, small_unique) = self.new_file(bytes.clone(), "photo", "jpg");
-        let (large_id, large_unique) = self.new_file(bytes, "photo", "jpg");
+    /// Stores `body` as a photo with a thumbnail and a full size, both downloading `body`.
+    pub(crate) fn new_photo(&mut self, body: Blob) -> Media {
+        let size = body.len() as usize;
+        let (small_id, small_unique) = self.new_file(body.clone(), "photo", "jpg");
+        let (large_id, large_unique) = self.new_file(body, "photo", "jpg");
         Media::Photo(vec![
             PhotoSizeRec {
                 file_id: small_id,
@@ -887,7 +881,7 @@ impl World {
 
     pub(crate) fn new_document(
         &mut self,
-        bytes: Vec<u8>,
+        body: Blob,
         file_name: Option<String>,
         mime_type: Option<String>,
     ) -> Media {
@@ -899,8 +893,8 @@ impl World {
                 !ext.is_empty() && ext.len() <= 8 && ext.chars().all(|c| c.is_ascii_alphanumeric())
             })
             .unwrap_or_else(|| "bin".to_owned());
-        let size = bytes.len();
-        let (file_id, file_unique_id) = self.new_file(Arc::new(bytes), "document", &extension);
+        let size = body.len() as usize;
+        let (file_id, file_unique_id) = self.new_file(body, "document", &extension);
         Media::Document {
             file_id,
             file_unique_id,
@@ -1270,20 +1264,20 @@ impl World {
                         wire_from,
                         Formatted::plain(caption.as_deref().unwrap_or("")),
                     );
-                    m.media = Some(self.new_photo(bytes));
+                    m.media = Some(self.new_photo(Blob::from(bytes)));
                     m
                 }
                 Content::Document {
                     file_name,
                     mime_type,
-                    bytes,
+                    body,
                     caption,
                 } => {
                     let mut m = StoredMessage::new(
                         wire_from,
                         Formatted::plain(caption.as_deref().unwrap_or("")),
                     );
-                    m.media = Some(self.new_document(bytes, Some(file_name), Some(mime_type)));
+                    m.media = Some(self.new_document(body, Some(file_name), Some(mime_type)));
                     m
                 }
             };
