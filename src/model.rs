@@ -207,6 +207,54 @@ pub struct FollowUp {
     pub number: Option<String>,
 }
 
+#[cfg(test)]
+impl TicketLink {
+    /// A ticket of chat -100 by Ann (Telegram id 5) for unit tests, which override with
+    /// struct-update syntax the fields they are about.
+    pub fn sample(local: LocalId) -> Self {
+        Self {
+            local,
+            helpdesk: "main".into(),
+            ticket_id: None,
+            number: None,
+            chat_id: -100,
+            source_message_id: None,
+            card_message_id: None,
+            author: Requester {
+                display_name: "Ann".into(),
+                telegram_id: 5,
+                username: None,
+                company: None,
+            },
+            view: TicketView {
+                subject: String::new(),
+                description: String::new(),
+                status: teledesk_adapter::StatusClass::New,
+                state: String::new(),
+                assignee: None,
+                resolution: None,
+                last_comments: vec![],
+            },
+            rendered_hash: None,
+            known_comments: vec![],
+            comment_authors: vec![],
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            rating: None,
+            feedback_given: false,
+            escalated_at: None,
+            follow_up_of: None,
+            notified_reply: false,
+            notified_done: false,
+            source_chat_id: None,
+            thread: None,
+            topic: None,
+            topic_closed: false,
+            comment_mark: None,
+            times: TicketTimes::default(),
+        }
+    }
+}
+
 impl TicketLink {
     /// The chat the ticket's source message is in.
     pub fn source_chat(&self) -> i64 {

@@ -286,45 +286,22 @@ mod tests {
     use time::macros::{date, datetime};
 
     fn link(local: u64, chat_id: i64, company: Option<&str>, times: TicketTimes) -> TicketLink {
+        let sample = TicketLink::sample(local);
         TicketLink {
-            local,
-            helpdesk: "main".into(),
-            ticket_id: None,
             number: Some(local.to_string()),
             chat_id,
-            source_message_id: None,
-            card_message_id: None,
             author: Requester {
-                display_name: "Ann".into(),
-                telegram_id: 5,
-                username: None,
                 company: company.map(Into::into),
+                ..sample.author.clone()
             },
             view: TicketView {
                 subject: "s".into(),
-                description: String::new(),
                 status: StatusClass::InProgress,
-                state: String::new(),
-                assignee: None,
-                resolution: None,
-                last_comments: vec![],
+                ..sample.view.clone()
             },
-            rendered_hash: None,
-            known_comments: vec![],
-            comment_authors: vec![],
             created_at: times.registered_at.unwrap(),
-            rating: None,
-            feedback_given: false,
-            escalated_at: None,
-            follow_up_of: None,
-            notified_reply: false,
-            notified_done: false,
-            source_chat_id: None,
-            thread: None,
-            topic: None,
-            topic_closed: false,
-            comment_mark: None,
             times,
+            ..sample
         }
     }
 

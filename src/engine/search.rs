@@ -232,50 +232,22 @@ fn date(text: &str) -> Option<Date> {
 mod tests {
     use super::*;
     use crate::model::{TicketTimes, TicketView};
-    use teledesk_adapter::{Requester, StatusClass};
+    use teledesk_adapter::StatusClass;
     use time::macros::{date, datetime};
 
     fn link(local: u64, number: &str, subject: &str, status: StatusClass, day: u8) -> TicketLink {
         let registered = datetime!(2026-11-01 09:00 UTC).replace_day(day).unwrap();
+        let sample = TicketLink::sample(local);
         TicketLink {
-            local,
-            helpdesk: "main".into(),
-            ticket_id: None,
             number: Some(number.into()),
-            chat_id: -100,
-            source_message_id: None,
-            card_message_id: None,
-            author: Requester {
-                display_name: "Ann".into(),
-                telegram_id: 5,
-                username: None,
-                company: None,
-            },
             view: TicketView {
                 subject: subject.into(),
                 description: "Описание".into(),
                 status,
-                state: String::new(),
-                assignee: None,
-                resolution: None,
-                last_comments: vec![],
+                ..sample.view.clone()
             },
-            rendered_hash: None,
-            known_comments: vec![],
-            comment_authors: vec![],
             // Opened in teledesk a day late (an outage): the registration is what counts.
             created_at: registered + time::Duration::days(1),
-            rating: None,
-            feedback_given: false,
-            escalated_at: None,
-            follow_up_of: None,
-            notified_reply: false,
-            notified_done: false,
-            source_chat_id: None,
-            thread: None,
-            topic: None,
-            topic_closed: false,
-            comment_mark: None,
             times: TicketTimes {
                 registered_at: Some(registered),
                 // The oldest ticket changed last.
@@ -284,6 +256,7 @@ mod tests {
                 ),
                 ..TicketTimes::default()
             },
+            ..sample
         }
     }
 

@@ -182,7 +182,7 @@ fn comment_line(comment: &Comment) -> String {
 mod tests {
     use super::*;
     use crate::model::TicketView;
-    use teledesk_adapter::{CommentId, Requester, StatusClass, TicketId, TicketRef};
+    use teledesk_adapter::{CommentId, StatusClass, TicketId, TicketRef};
     use time::OffsetDateTime;
 
     fn comment(id: &str, visibility: Visibility, origin: Origin, body: &str) -> Comment {
@@ -202,45 +202,21 @@ mod tests {
     }
 
     fn link(known: &[&str]) -> TicketLink {
+        let sample = TicketLink::sample(1);
         TicketLink {
-            local: 1,
-            helpdesk: "main".into(),
             ticket_id: Some(TicketId("7".into())),
             number: Some("7".into()),
             chat_id: -1,
             source_message_id: Some(1),
             card_message_id: Some(2),
-            author: Requester {
-                display_name: "Ann".into(),
-                telegram_id: 5,
-                username: None,
-                company: None,
-            },
             view: TicketView {
                 subject: "s".into(),
                 description: "d".into(),
-                status: StatusClass::New,
                 state: "Новые".into(),
-                assignee: None,
-                resolution: None,
-                last_comments: vec![],
+                ..sample.view.clone()
             },
-            rendered_hash: None,
             known_comments: known.iter().map(|k| CommentId((*k).into())).collect(),
-            comment_authors: vec![],
-            created_at: OffsetDateTime::UNIX_EPOCH,
-            rating: None,
-            feedback_given: false,
-            escalated_at: None,
-            follow_up_of: None,
-            notified_reply: false,
-            notified_done: false,
-            source_chat_id: None,
-            thread: None,
-            topic: None,
-            topic_closed: false,
-            comment_mark: None,
-            times: Default::default(),
+            ..sample
         }
     }
 
