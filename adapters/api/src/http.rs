@@ -297,15 +297,6 @@ pub async fn receive_file(
     writer.finish().await.map_err(|e| spool_error(op, e))
 }
 
-/// Keeps a file a vendor had to receive whole (base64 inside a JSON answer) in the process-wide
-/// [`Spool`], so that its buffer is freed now rather than when the file has travelled on.
-pub async fn keep_file(op: &'static str, bytes: Vec<u8>) -> Result<Content> {
-    Spool::global()
-        .keep(bytes)
-        .await
-        .map_err(|e| spool_error(op, e))
-}
-
 fn spool_error(op: &'static str, error: std::io::Error) -> Error {
     Error::new(
         ErrorKind::Unavailable,
