@@ -76,12 +76,47 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
 /// Waits for `wait` (whose own timeout is longer than [`WAIT`]), failing with the daemon's logs
 /// when the daemon exits or [`WAIT`] passes first.
 async fn or_exit<T>(daemon: &mut Child, stage: &Stage, wait: impl Future<Output = T>) -> T {
+    let pid = daemon.id().unwrap_or_default();
     tokio::select! {
         done = tokio::time::timeout(WAIT, wait) => done.unwrap_or_else(|_| {
-            panic!("nothing came in {WAIT:?}:\n{}", daemon_logs(stage))
+            panic!("nothing came in {WAIT:?}:\n{}\n{}", stuck(stage, pid), daemon_logs(stage))
         }),
         status = daemon.wait() => panic!("the daemon exited early ({status:?}):\n{}", daemon_logs(stage)),
     }
+}
+
+/// What a stuck run looks like from outside: Telegram's last calls, the files waiting in the
+/// spool, and the state of each of the daemon's threads (`D` is waiting on the disk).
+fn stuck(stage: &Stage, pid: u32) -> String {
+    let calls: Vec<String> = stage
+        .telegram
+        .calls()
+        .iter()
+        .rev()
+        .take(15)
+        .map(|c| format!("{} {}", c.method, c.status))
+        .collect();
+    let spool = files_under(&stage.dir.path().join("store/spool"));
+    let threads: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            let wchan = std::fs::read_to_string(task.path().join("wchan")).unwrap_or_default();
+            let state = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .next()?
+                .to_owned();
+            let name = stat.split_once('(')?.1.split_once(')')?.0.to_owned();
+            Some(format!("{name} {state} {wchan}"))
+        })
+        .collect();
+    format!(
+        "last Telegram calls (newest first): {calls:?}\nspool: {spool:?}\ndaemon threads: {threads:?}"
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

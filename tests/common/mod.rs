@@ -13,7 +13,11 @@ pub fn spawn_daemon(stage: &Stage, run: usize) -> Child {
         .arg("run")
         .arg("--config")
         .arg(&stage.config_path)
-        .env("TELEDESK_LOG", "warn,teledesk=info")
+        // TELEDESK_TEST_LOG gives a failing run more to say (`teledesk=debug`).
+        .env(
+            "TELEDESK_LOG",
+            std::env::var("TELEDESK_TEST_LOG").unwrap_or_else(|_| "warn,teledesk=info".into()),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(log))

@@ -630,8 +630,11 @@ impl Helpdesk for KaitenAdapter {
         const OP: &str = "get_ticket";
         let card_id = card_id(OP, ticket)?;
         let integration_user = self.integration_user(OP).await?;
-        let card = self.card(OP, card_id).await?;
+        // Comments first: a file comes with its comment (or before it), so every comment read
+        // has its files in the card read after it. Read the other way round, a staff reply
+        // written in between shows without its file, and the daemon would mirror it so.
         let comments = self.comments(OP, card_id).await?;
+        let card = self.card(OP, card_id).await?;
         let options = match self.resolution_options(OP, &card).await {
             Ok(options) => options,
             // A token that may not read the company's properties must not stall the ticket: the

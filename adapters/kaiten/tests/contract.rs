@@ -588,3 +588,58 @@ async fn a_429_is_waited_out_until_the_reset_epoch_it_names() {
         refused_at.elapsed()
     );
 }
+
+/// A staff comment and its file appear together (the file attached as the comment is written):
+/// a ticket read while that happens must never show the comment without its file, or the daemon
+/// mirrors the text and the file is lost for good. Each read here sees the card as it was before
+/// the reply or after, in the order the adapter sends them: the comments must be read first,
+/// so a comment in them has its files in the card read after.
+#[tokio::test]
+async fn a_comment_read_while_staff_attach_a_file_is_never_without_it() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let server = server().await;
+    let reads = Arc::new(AtomicUsize::new(0));
+    let before_reply = |name: &str| {
+        let mut value = fixture(name);
+        match value.as_array_mut() {
+            Some(comments) => comments.retain(|c| c["id"] != 2003),
+            None => value["files"]
+                .as_array_mut()
+                .expect("files")
+                .retain(|f| f["comment_id"] != 2003),
+        }
+        value
+    };
+    for (route, name) in [
+        ("/api/latest/cards/1001", "card.json"),
+        ("/api/latest/cards/1001/comments", "comments.json"),
+    ] {
+        let (old, new) = (before_reply(name), fixture(name));
+        let reads = reads.clone();
+        Mock::given(method("GET"))
+            .and(path(route))
+            .respond_with(move |_: &Request| {
+                // The first read of a ticket is before the reply, the later ones after it.
+                let body = if reads.fetch_add(1, Ordering::SeqCst) == 0 {
+                    old.clone()
+                } else {
+                    new.clone()
+                };
+                ResponseTemplate::new(200).set_body_json(body)
+            })
+            .mount(&server)
+            .await;
+    }
+    let ticket = adapter(&server, json!({}))
+        .get_ticket(&TicketId("1001".into()))
+        .await
+        .expect("get");
+    if let Some(reply) = ticket.comments.iter().find(|c| c.id.0 == "2003") {
+        assert_eq!(
+            reply.attachments.len(),
+            1,
+            "the staff reply was read without its file"
+        );
+    }
+}
