@@ -579,8 +579,9 @@ async fn a_staff_reply_telegram_refuses_is_noted_for_staff() {
     card_message(&stage, card.id).await;
 
     // Telegram refuses the reply for good (the bot was removed from the group, say).
-    tg.inject_error(
+    tg.inject_error_at(
         "sendMessage",
+        group,
         1,
         FakeError::Api {
             code: 403,
@@ -740,8 +741,10 @@ async fn a_reply_to_a_deleted_message_goes_out_once_without_the_quote() {
         .await;
     card_message(&stage, card.id).await;
 
-    tg.inject_error(
+    // Aimed at the group: the bot may still be writing to someone privately.
+    tg.inject_error_at(
         "sendMessage",
+        group,
         1,
         FakeError::Api {
             code: 400,

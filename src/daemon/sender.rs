@@ -22,34 +22,40 @@ const CARD_EDIT_SPACING: Duration = Duration::from_secs(2);
 pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let pacer = Pacer::new(ctx.options.pacing);
     let mut last_edit = EditSpacing::default();
+    let mut in_flight = InFlight::default();
     loop {
+        let mut progressed = in_flight.reap();
         if super::store_watch::paused(&ctx, &cancel).await {
             if cancel.is_cancelled() {
-                return;
+                break;
             }
             continue;
         }
-        let mut progressed = false;
         // Send only what is durably queued: a send whose cause could be lost in a crash would
-        // happen again after restart.
+        // happen again after restart. The same flush puts the outcomes of finished sends on
+        // disk, so a chat's next message goes out only after its previous one is recorded.
         let boot = ctx.store.boot();
+        let mark = ctx.unrecorded_sends.mark();
         if let Err(error) = ctx.store.flush().await {
             tracing::error!(%error, "Cannot flush the store; nothing is sent until it works.");
             continue;
         }
-        ctx.unrecorded_sends.flushed(boot);
+        ctx.unrecorded_sends.flushed(boot, mark);
         match ctx.store.read().outbox_heads() {
             Ok(heads) => {
                 let now_utc = now();
                 for (seq, item) in heads {
-                    if item.not_before > now_utc {
+                    if item.not_before > now_utc || in_flight.busy(item.chat_id, seq) {
                         continue;
+                    }
+                    if in_flight.full() {
+                        break;
                     }
                     let paced = !matches!(item.action, SendAction::AnswerCallback { .. });
                     if paced && pacer.try_acquire(item.chat_id).is_err() {
                         continue;
                     }
-                    deliver(&ctx, seq, item).await;
+                    in_flight.start(&ctx, seq, item);
                     progressed = true;
                 }
             }
@@ -61,8 +67,9 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         progressed |= edit_stale_cards(&ctx, &pacer, &mut last_edit).await;
         if progressed {
             let boot = ctx.store.boot();
+            let mark = ctx.unrecorded_sends.mark();
             if ctx.store.flush().await.is_ok() {
-                ctx.unrecorded_sends.flushed(boot);
+                ctx.unrecorded_sends.flushed(boot, mark);
             }
         }
         if !idle(
@@ -72,7 +79,87 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         )
         .await
         {
-            return;
+            break;
+        }
+    }
+    // A send under way is let finish and recorded: cut off, its message could reach the chat
+    // with no record of it, and go out again after the restart.
+    in_flight.finish().await;
+    let boot = ctx.store.boot();
+    let mark = ctx.unrecorded_sends.mark();
+    if ctx.store.flush().await.is_ok() {
+        ctx.unrecorded_sends.flushed(boot, mark);
+    }
+}
+
+/// At most this many sends are under way at once, each to another chat. Telegram's own limits
+/// (the pacer) bound the rate; this bounds what a burst of slow uploads holds open.
+const MAX_SENDS_IN_FLIGHT: usize = 16;
+
+/// Sends under way. Each chat has at most one, so its messages keep their order; a slow one (a
+/// 20 MB file on a slow link takes minutes) holds back only its own chat.
+#[derive(Default)]
+struct InFlight {
+    tasks: tokio::task::JoinSet<(i64, u64)>,
+    /// By chat and by outbox item: an item whose chat was upgraded to a supergroup while it was
+    /// being sent heads the new chat's queue under the same sequence number.
+    chats: std::collections::HashSet<i64>,
+    seqs: std::collections::HashSet<u64>,
+}
+
+impl InFlight {
+    fn busy(&self, chat_id: i64, seq: u64) -> bool {
+        self.chats.contains(&chat_id) || self.seqs.contains(&seq)
+    }
+
+    fn full(&self) -> bool {
+        self.tasks.len() >= MAX_SENDS_IN_FLIGHT
+    }
+
+    fn start(&mut self, ctx: &Arc<Context>, seq: u64, item: Outgoing) {
+        let chat_id = item.chat_id;
+        self.chats.insert(chat_id);
+        self.seqs.insert(seq);
+        let ctx = Arc::clone(ctx);
+        self.tasks.spawn(async move {
+            deliver(&ctx, seq, item).await;
+            // The chat's next message may be due now.
+            ctx.signals.sends.notify_one();
+            (chat_id, seq)
+        });
+    }
+
+    /// Forgets the sends that have finished; true when there were any.
+    fn reap(&mut self) -> bool {
+        let mut any = false;
+        while let Some(done) = self.tasks.try_join_next() {
+            any = true;
+            self.forget(done);
+        }
+        any
+    }
+
+    async fn finish(&mut self) {
+        while let Some(done) = self.tasks.join_next().await {
+            self.forget(done);
+        }
+    }
+
+    fn forget(&mut self, done: Result<(i64, u64), tokio::task::JoinError>) {
+        match done {
+            Ok((chat_id, seq)) => {
+                self.chats.remove(&chat_id);
+                self.seqs.remove(&seq);
+            }
+            Err(error) => {
+                // A panicked send names no chat: start over with none marked busy rather than
+                // hold a chat for good. The others' outcomes are recorded by their own tasks.
+                tracing::error!(%error, "A Telegram send ended abnormally.");
+                if self.tasks.is_empty() {
+                    self.chats.clear();
+                    self.seqs.clear();
+                }
+            }
         }
     }
 }
@@ -179,7 +266,20 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
 /// is the one crash window every send has), for at most [`MEMO_KEEP`] and [`MEMO_CAPACITY`]
 /// sends: a memo whose item never comes back (its record did reach the disk after all) would
 /// otherwise stay for the life of the process.
-pub(crate) struct SendMemo(std::sync::Mutex<ExpiringMap<MemoKey, (Sent, Option<u64>)>>);
+pub(crate) struct SendMemo {
+    memos: std::sync::Mutex<ExpiringMap<MemoKey, Memo>>,
+    /// Counts the memos kept, so that a flush clears only those recorded before it began
+    /// (sends finish while another task flushes).
+    kept: std::sync::atomic::AtomicU64,
+}
+
+/// What a send produced, the boot whose store holds its record (`None`: recording it failed), and
+/// when it was kept (see [`SendMemo::mark`]).
+type Memo = (Sent, Option<u64>, u64);
+
+/// Where the memos stood when a flush began: see [`SendMemo::mark`].
+#[derive(Clone, Copy)]
+pub(crate) struct MemoMark(u64);
 
 /// How long a memo waits for its item to come round again. The item is due again as soon as the
 /// store works, and a store that does not work for 15 minutes ends the process
@@ -190,7 +290,10 @@ const MEMO_CAPACITY: usize = 10_000;
 
 impl Default for SendMemo {
     fn default() -> Self {
-        Self(std::sync::Mutex::new(ExpiringMap::new(MEMO_CAPACITY)))
+        Self {
+            memos: std::sync::Mutex::new(ExpiringMap::new(MEMO_CAPACITY)),
+            kept: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 }
 
@@ -205,25 +308,36 @@ impl SendMemo {
     }
 
     fn take(&self, key: &MemoKey) -> Option<Sent> {
-        self.lock().take(key, Instant::now()).map(|(sent, _)| sent)
+        self.lock()
+            .take(key, Instant::now())
+            .map(|(sent, _, _)| sent)
     }
 
     /// Remembers a send; `recorded_in` is the boot whose store holds its record (in memory),
     /// `None` when recording it failed.
+    /// The record is written before its memo is kept, so a memo kept before a flush begins has
+    /// its record in that flush.
     fn keep(&self, key: MemoKey, sent: Sent, recorded_in: Option<u64>) {
         let now = Instant::now();
+        let order = self.kept.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.lock()
-            .insert(key, (sent, recorded_in), now + MEMO_KEEP, now);
+            .insert(key, (sent, recorded_in, order), now + MEMO_KEEP, now);
     }
 
-    /// A flush of `boot`'s store succeeded: the sends recorded in it are on disk now.
-    fn flushed(&self, boot: u64) {
-        self.lock()
-            .retain(|_, (_, recorded_in)| *recorded_in != Some(boot));
+    /// Taken just before a flush, and handed to [`SendMemo::flushed`] when it succeeds.
+    pub(crate) fn mark(&self) -> MemoMark {
+        MemoMark(self.kept.load(std::sync::atomic::Ordering::SeqCst))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, ExpiringMap<MemoKey, (Sent, Option<u64>)>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    /// A flush of `boot`'s store that began at `mark` succeeded: the sends recorded in it before
+    /// then are on disk now. A send recorded while it ran waits for the next flush.
+    pub(crate) fn flushed(&self, boot: u64, mark: MemoMark) {
+        self.lock()
+            .retain(|_, (_, recorded_in, order)| *recorded_in != Some(boot) || *order >= mark.0);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ExpiringMap<MemoKey, Memo>> {
+        self.memos.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -706,8 +820,13 @@ mod tests {
         // The newest are still there to be recorded.
         let newest = MEMO_CAPACITY as u64 * 3 - 1;
         assert!(matches!(memo.take(&(newest, 0)), Some(Sent::Nothing)));
+        let mark = memo.mark();
         memo.keep((1, 1), Sent::Nothing, Some(7));
-        memo.flushed(7);
+        // Recorded while the flush ran: not known to be on disk.
+        memo.flushed(7, mark);
+        assert!(memo.lock().len() > 1 && memo.take(&(1, 1)).is_some());
+        memo.keep((1, 1), Sent::Nothing, Some(7));
+        memo.flushed(7, memo.mark());
         assert!(memo.take(&(1, 1)).is_none());
     }
 }

@@ -671,3 +671,48 @@ async fn albums_of_an_older_store_are_filed_by_age_when_it_is_opened() {
         }]
     );
 }
+
+/// Many writers flushing at once, as every job and the sender do, all finish: sled's flushes
+/// share a small thread pool that concurrent flushes used to exhaust, stopping the daemon for
+/// good (the chaos test met it).
+#[test]
+fn many_writers_flushing_at_once_all_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+    let (done, finished) = std::sync::mpsc::channel();
+    let writing = store.clone();
+    // On a thread of its own: stuck, sled blocks the runtime's threads too, and only a thread
+    // outside it can still tell.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let writers: Vec<_> = (0..64)
+                .map(|w| {
+                    let store = writing.clone();
+                    tokio::spawn(async move {
+                        for n in 0..40 {
+                            store
+                                .write(|tx| {
+                                    tx.put_job(w, n, &job(n as i32));
+                                    Ok(())
+                                })
+                                .unwrap();
+                            store.flush().await.unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for writer in writers {
+                writer.await.unwrap();
+            }
+        });
+        let _ = done.send(());
+    });
+    finished
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("every writer finished; sled's flushes are stuck otherwise");
+    assert_eq!(store.counts().jobs, 64 * 40);
+}

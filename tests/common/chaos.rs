@@ -124,6 +124,18 @@ impl Desk for FakeRedmine {
     }
 }
 
+/// Waits until `ready`, checking every 50 ms, for at most `wait`; tells whether it came.
+async fn settle(wait: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    while !ready() {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    true
+}
+
 /// Waits until `ready` gives a value, checking every 50 ms; panics after `wait`.
 async fn wait_for<T>(wait: Duration, what: &str, mut ready: impl FnMut() -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + wait;
@@ -147,7 +159,10 @@ fn spawn(exe: &Path, stage: &Stage, run: usize) -> Child {
         .arg("run")
         .arg("--config")
         .arg(&stage.config_path)
-        .env("TELEDESK_LOG", "warn,teledesk=info")
+        .env(
+            "TELEDESK_LOG",
+            std::env::var("TELEDESK_TEST_LOG").unwrap_or_else(|_| "warn,teledesk=info".into()),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(log))
@@ -300,7 +315,12 @@ pub async fn run(plan: Plan, exe: &Path) -> Outcome {
             .sum()
     };
     tokio::select! {
-        _ = wait_for(wait, "every comment in the helpdesk", || (comments_in() >= total).then_some(())) => {}
+        arrived = settle(wait, || comments_in() >= total) => assert!(
+            arrived,
+            "seed {seed}: {} of {total} comments in the helpdesk after {wait:?}\n{}",
+            comments_in(),
+            logs(&stage)
+        ),
         status = daemon.wait() => panic!("the daemon exited ({status:?}):\n{}", logs(&stage)),
     }
 
