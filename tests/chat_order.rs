@@ -61,6 +61,49 @@ async fn a_waiting_update_in_one_chat_does_not_stall_another() {
     daemon.shutdown().await;
 }
 
+/// A chat with more updates waiting than the processor reads at once does not hide another
+/// chat's update behind them: here 150 private messages wait behind a `/new` whose membership
+/// check Telegram keeps failing, and a comment in the group still goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_queue_in_one_chat_does_not_hide_another_chats_update() {
+    let stage = Stage::new(1, "ru", "1s").await;
+    let (tg, group, ann) = (&stage.telegram, stage.group(), stage.client);
+    let daemon = stage.start(Options::default()).await;
+    let (source, card) = stage.ticket_in_group("Не печатает касса №2", WAIT).await;
+
+    tg.inject_error(
+        "getChatMember",
+        30,
+        FakeError::TooManyRequests { retry_after: 1 },
+    );
+    tg.set_can_dm(ann, true);
+    tg.send(ann, ann, Outgoing::text("/new"));
+    for n in 0..150 {
+        tg.send(ann, ann, Outgoing::text(&format!("подробности {n}")));
+    }
+    tg.send(
+        group,
+        ann,
+        Outgoing::text("Касса снова не работает").reply_to(source),
+    );
+    stage
+        .kaiten
+        .wait_until(WAIT, "the group's comment", |k| {
+            k.comments(card)
+                .iter()
+                .any(|c| c.text.contains("Касса снова не работает"))
+                .then_some(())
+        })
+        .await;
+    let answered_in_dm =
+        |t: &teledesk_testkit::telegram::FakeTelegram| t.messages(ann).iter().any(|m| m.from_bot);
+    assert!(
+        !answered_in_dm(tg),
+        "the private chat should still be waiting for Telegram"
+    );
+    daemon.shutdown().await;
+}
+
 /// A send that takes long — a large file on a slow link, a Telegram server slow to answer — holds
 /// back its own chat only (issue 13.5): here the answer to a staff reply in one group is held, and
 /// a ticket filed in another group gets its card meanwhile. The held reply is recorded once.

@@ -12,9 +12,19 @@ use tokio_util::sync::CancellationToken;
 /// How often albums and dialogues past their time are removed (see [`engine::expiry`]).
 const SWEEP_EVERY: Duration = Duration::from_secs(300);
 
+/// Updates read from the store at once.
+const PAGE: usize = 100;
+/// Updates handled before the round's flush, which makes their effects durable and lets the jobs
+/// and sends they queued begin.
+const PER_ROUND: usize = 100;
+
 pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let mut next_sweep = tokio::time::Instant::now();
     loop {
+        // Checked here too: while a chat's updates wait, the loop never idles.
+        if cancel.is_cancelled() {
+            return;
+        }
         if super::store_watch::paused(&ctx, &cancel).await {
             if cancel.is_cancelled() {
                 return;
@@ -25,100 +35,114 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
             sweep(&ctx);
             next_sweep = tokio::time::Instant::now() + SWEEP_EVERY;
         }
-        let batch = match ctx.store.read().inbox(100) {
-            Ok(batch) => batch,
-            Err(error) => {
-                tracing::error!(%error, "Cannot read the inbox.");
-                Vec::new()
-            }
-        };
-        if batch.is_empty() {
-            if !idle(&ctx.signals.inbox, Duration::from_millis(500), &cancel).await {
-                return;
-            }
-            continue;
-        }
         let (mut jobs, mut sends) = (false, false);
         // Chats with an update that must wait: their later updates wait behind it (order per
         // chat), every other chat goes on.
         let mut held: HashSet<Option<i64>> = HashSet::new();
         let mut pause = Duration::ZERO;
-        for (position, raw) in batch {
-            let raw = match raw {
-                Ok(raw) => raw,
-                Err(text) => {
-                    set_aside(&ctx, position, text, "the inbox record is not JSON".into());
-                    continue;
+        // The inbox is read a page at a time, past the updates of held chats: a chat with a
+        // hundred updates waiting must not hide the next chat's update behind them.
+        let (mut after, mut handled, mut seen) = (None, 0, 0);
+        'pages: while handled < PER_ROUND {
+            let batch = match ctx.store.read().inbox_after(after, PAGE) {
+                Ok(batch) => batch,
+                Err(error) => {
+                    tracing::error!(%error, "Cannot read the inbox.");
+                    Vec::new()
                 }
             };
-            let chat = Update::chat_of(&raw);
-            if held.contains(&chat) {
-                continue;
-            }
-            let Some(facts) = facts_for(&ctx, &raw).await else {
-                // Telegram could not answer a question the update depends on; keep the update
-                // (and its chat's later ones, to stay in order) for the next round.
-                held.insert(chat);
-                pause = pause.max(Duration::from_secs(1));
-                continue;
+            let Some(&(last, _)) = batch.last() else {
+                break;
             };
-            let mut panicked = None;
-            let result = ctx.store.write(|tx| {
-                // The engine is plain code over the update; a panic on one update must not stop
-                // every update behind it, so it is caught, and the transaction with whatever the
-                // engine wrote before it is dropped.
-                let run = std::panic::AssertUnwindSafe(|| {
-                    engine::process_update(tx, &ctx.settings, &raw, facts, now())
-                });
-                let outcome = match std::panic::catch_unwind(run) {
-                    Ok(outcome) => outcome?,
-                    Err(payload) => {
-                        panicked = Some(super::supervisor::panic_text(payload.as_ref()));
-                        return Err(crate::store::StoreError::Deferred);
+            after = Some(last);
+            seen += batch.len();
+            for (position, raw) in batch {
+                let raw = match raw {
+                    Ok(raw) => raw,
+                    Err(text) => {
+                        set_aside(&ctx, position, text, "the inbox record is not JSON".into());
+                        continue;
                     }
                 };
-                if outcome.defer {
-                    // Nothing it did may stand: the whole transaction is dropped.
-                    return Err(crate::store::StoreError::Deferred);
-                }
-                tx.remove_inbox(position);
-                Ok(outcome)
-            });
-            if let Some(reason) = panicked {
-                set_aside(
-                    &ctx,
-                    position,
-                    raw.to_string(),
-                    format!("the engine panicked: {reason}"),
-                );
-                continue;
-            }
-            let update_id = raw["update_id"].as_i64();
-            match result {
-                Err(crate::store::StoreError::Deferred) => {
-                    tracing::debug!(?update_id, "Update waits for a post to be recorded.");
-                    held.insert(chat);
-                    pause = pause.max(Duration::from_millis(200));
+                let chat = Update::chat_of(&raw);
+                if held.contains(&chat) {
                     continue;
                 }
-                Ok(outcome) => {
-                    jobs |= outcome.jobs;
-                    sends |= outcome.sends;
-                    if let Some(reason) = outcome.skipped.filter(|r| !r.is_empty()) {
-                        tracing::info!(?update_id, reason = %reason, "Update skipped.");
+                let Some(facts) = facts_for(&ctx, &raw).await else {
+                    // Telegram could not answer a question the update depends on; keep the update
+                    // (and its chat's later ones, to stay in order) for the next round.
+                    held.insert(chat);
+                    pause = pause.max(Duration::from_secs(1));
+                    continue;
+                };
+                let mut panicked = None;
+                let result = ctx.store.write(|tx| {
+                    // The engine is plain code over the update; a panic on one update must not stop
+                    // every update behind it, so it is caught, and the transaction with whatever the
+                    // engine wrote before it is dropped.
+                    let run = std::panic::AssertUnwindSafe(|| {
+                        engine::process_update(tx, &ctx.settings, &raw, facts, now())
+                    });
+                    let outcome = match std::panic::catch_unwind(run) {
+                        Ok(outcome) => outcome?,
+                        Err(payload) => {
+                            panicked = Some(super::supervisor::panic_text(payload.as_ref()));
+                            return Err(crate::store::StoreError::Deferred);
+                        }
+                    };
+                    if outcome.defer {
+                        // Nothing it did may stand: the whole transaction is dropped.
+                        return Err(crate::store::StoreError::Deferred);
                     }
+                    tx.remove_inbox(position);
+                    Ok(outcome)
+                });
+                if let Some(reason) = panicked {
+                    set_aside(
+                        &ctx,
+                        position,
+                        raw.to_string(),
+                        format!("the engine panicked: {reason}"),
+                    );
+                    continue;
                 }
-                Err(error) => {
-                    // A store failure: leave the update in the inbox for the next round, but do
-                    // not spin on it.
-                    tracing::error!(?update_id, %error, "Cannot process update; will retry.");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    break;
+                let update_id = raw["update_id"].as_i64();
+                match result {
+                    Err(crate::store::StoreError::Deferred) => {
+                        tracing::debug!(?update_id, "Update waits for a post to be recorded.");
+                        held.insert(chat);
+                        pause = pause.max(Duration::from_millis(200));
+                        continue;
+                    }
+                    Ok(outcome) => {
+                        handled += 1;
+                        jobs |= outcome.jobs;
+                        sends |= outcome.sends;
+                        if let Some(reason) = outcome.skipped.filter(|r| !r.is_empty()) {
+                            tracing::info!(?update_id, reason = %reason, "Update skipped.");
+                        }
+                    }
+                    Err(error) => {
+                        // A store failure: leave the update in the inbox for the next round, but do
+                        // not spin on it.
+                        tracing::error!(?update_id, %error, "Cannot process update; will retry.");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        break 'pages;
+                    }
                 }
             }
         }
+        if seen == 0 {
+            if !idle(&ctx.signals.inbox, Duration::from_millis(500), &cancel).await {
+                return;
+            }
+            continue;
+        }
         if !pause.is_zero() {
-            tokio::time::sleep(pause).await;
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
         }
         if let Err(error) = ctx.store.flush().await {
             tracing::error!(%error, "Cannot flush the store.");

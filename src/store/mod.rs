@@ -573,8 +573,25 @@ impl Tx<'_> {
     /// The oldest inbox updates, oldest first. A record that is not JSON (a damaged disk, a bug)
     /// comes back as its raw text, for the caller to set aside instead of stalling on it.
     pub fn inbox(&self, limit: usize) -> Result<Vec<(u64, Result<serde_json::Value, String>)>> {
+        self.inbox_after(None, limit)
+    }
+
+    /// Like [`Tx::inbox`], from the first update after position `after` (a page of a long inbox).
+    pub fn inbox_after(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Result<serde_json::Value, String>)>> {
+        let start = match after {
+            Some(position) => match position.checked_add(1) {
+                Some(next) => Space::Inbox.key(&u64_key(next)),
+                None => return Ok(Vec::new()),
+            },
+            None => Space::Inbox.key(&[]),
+        };
+        let end = Space::Inbox.key(&[0xff; 9]);
         let mut out = Vec::new();
-        for entry in self.tree()?.scan_prefix(Space::Inbox.key(&[])) {
+        for entry in self.tree()?.range(start..end) {
             let (key, value) = entry?;
             let update = decode(Space::Inbox, &key, &value)
                 .map_err(|_| String::from_utf8_lossy(&value).into_owned());
