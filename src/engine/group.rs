@@ -1072,9 +1072,14 @@ pub fn on_callback(
         .and_then(|m| m.from.as_ref())
         .is_some_and(|u| u.id == query.from.id);
     let dialogue = tx.dialogue(chat.id, query.from.id)?;
-    let Some(dialogue) =
-        dialogue.filter(|d| answers_presser || d.prompt_message_id == Some(message.message_id))
-    else {
+    // In the private chat the bot's messages all belong to the one user, and while the newest
+    // prompt is being sent (its id not recorded yet) the older prompts' buttons are already being
+    // removed: a tap on the prompt that just arrived is taken rather than lost.
+    let fresh_private =
+        |d: &Dialogue| d.prompt_message_id.is_none() && message.chat.id == query.from.id;
+    let Some(dialogue) = dialogue.filter(|d| {
+        answers_presser || d.prompt_message_id == Some(message.message_id) || fresh_private(d)
+    }) else {
         // Buttons belong to the user whose dialogue they are in; anyone else is told so.
         let owner_pressed = tx.dialogue(chat.id, query.from.id)?.is_some();
         let text = if owner_pressed {

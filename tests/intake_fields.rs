@@ -1,0 +1,282 @@
+//! Intake fields per chat (issue 14.1) end to end on the fakes: the private `/new` dialogue asks
+//! the category and the chat's fields (buttons for choices, a retry for a wrong contract number),
+//! the card lands where the category says with the values in Kaiten's own properties, the next
+//! `/new` offers last time's answers, and `/ticket` in the group asks only for what its author
+//! never gave.
+
+use std::time::Duration;
+use teledesk::daemon::Options;
+use teledesk::demo::Stage;
+use teledesk_testkit::kaiten::{FakeCard, FakeKaiten};
+use teledesk_testkit::telegram::{ChatMessage, FakeTelegram, Outgoing};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The chat's form: two categories (the second a Service Desk service), a required contract number
+/// with a pattern (a Kaiten string property), an optional choice (the select property, by
+/// option name) and an optional phone kept in the description.
+fn form(contract: i64) -> String {
+    format!(
+        r#"
+[[chats.categories]]
+id = "support"
+label = "Поддержка"
+
+[[chats.categories]]
+id = "billing"
+label = "Биллинг"
+ticket = {{ service_id = 7 }}
+
+[[chats.fields]]
+id = "contract"
+label = "№ договора"
+type = "contract"
+pattern = '\d{{2}}-\d{{4}}'
+example = "12-3456"
+required = true
+target = "properties.id_{contract}"
+
+[[chats.fields]]
+id = "area"
+label = "Направление"
+type = "choice"
+target = "properties.id_{select}"
+choices = [{{ id = "Сеть", label = "Сеть" }}, {{ id = "1С", label = "1С" }}]
+
+[[chats.fields]]
+id = "phone"
+label = "Контактный телефон"
+type = "phone"
+"#,
+        select = FakeKaiten::PROPERTY_SELECT,
+    )
+}
+
+/// The bot's newest message in `chat` after the first `seen` of its messages there.
+async fn bot_message(tg: &FakeTelegram, chat: i64, seen: usize) -> ChatMessage {
+    let what = format!(
+        "the bot's message #{seen} in {chat}; so far: {:?}",
+        tg.messages(chat)
+            .iter()
+            .map(|m| &m.text)
+            .collect::<Vec<_>>()
+    );
+    tg.wait_until(WAIT, &what, move |t| {
+        t.messages(chat)
+            .into_iter()
+            .filter(|m| m.from_bot)
+            .nth(seen)
+    })
+    .await
+}
+
+fn bot_count(tg: &FakeTelegram, chat: i64) -> usize {
+    tg.messages(chat).iter().filter(|m| m.from_bot).count()
+}
+
+/// `(text, callback data)` of a message's buttons.
+fn buttons(message: &ChatMessage) -> Vec<(String, String)> {
+    let Some(markup) = &message.reply_markup else {
+        return Vec::new();
+    };
+    markup["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .map(|b| {
+            (
+                b["text"].as_str().unwrap_or_default().to_owned(),
+                b["callback_data"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn press(tg: &FakeTelegram, chat: i64, user: i64, message: &ChatMessage, label: &str) {
+    let (_, data) = buttons(message)
+        .into_iter()
+        .find(|(text, _)| text.contains(label))
+        .unwrap_or_else(|| panic!("no button {label:?} in {:?}", buttons(message)));
+    tg.press(chat, message.message_id, user, &data);
+}
+
+async fn card_titled(kaiten: &FakeKaiten, title: &str) -> FakeCard {
+    let title = title.to_owned();
+    let what = format!("the card {title:?}");
+    kaiten
+        .wait_until(WAIT, &what, move |k| {
+            k.cards().into_iter().find(|c| c.title == title)
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dialogue_asks_the_chats_fields_and_kaiten_gets_them_in_its_own_properties() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_test_writer()
+        .try_init();
+    let stage = Stage::new(1, "ru", "1s").await;
+    let (tg, group, ann) = (&stage.telegram, stage.group(), stage.client);
+    let contract = stage.kaiten.add_property("№ договора", "string", false);
+    let mut text = std::fs::read_to_string(&stage.config_path).expect("config");
+    text.push_str(&form(contract));
+    std::fs::write(&stage.config_path, text).expect("config");
+    let daemon = stage.start(Options::default()).await;
+    tg.set_can_dm(ann, true);
+
+    // The private dialogue: category, contract (a wrong one first), choice, phone, then the rest.
+    tg.send(ann, ann, Outgoing::text("/new"));
+    let category = bot_message(tg, ann, 0).await;
+    assert!(
+        category.text.contains("к чему относится"),
+        "{}",
+        category.text
+    );
+    press(tg, ann, ann, &category, "Биллинг");
+    let contract_q = bot_message(tg, ann, 1).await;
+    assert!(contract_q.text.contains("№ договора") && contract_q.text.contains("12-3456"));
+    assert!(
+        buttons(&contract_q).iter().all(|(_, d)| d != "new:skip"),
+        "a required field has no skip: {:?}",
+        buttons(&contract_q)
+    );
+    tg.send(ann, ann, Outgoing::text("123456"));
+    let retry = bot_message(tg, ann, 2).await;
+    assert!(
+        retry.text.contains("не подходит по формату") && retry.text.contains("ещё раз"),
+        "{}",
+        retry.text
+    );
+    tg.send(ann, ann, Outgoing::text("12-3456"));
+    let area = bot_message(tg, ann, 3).await;
+    assert!(area.text.contains("Направление"), "{}", area.text);
+    press(tg, ann, ann, &area, "Сеть");
+    let phone = bot_message(tg, ann, 4).await;
+    assert!(phone.text.contains("Контактный телефон"), "{}", phone.text);
+    tg.send(ann, ann, Outgoing::text("+7 (999) 123-45-67"));
+    bot_message(tg, ann, 5).await;
+    tg.send(ann, ann, Outgoing::text("Не проходит оплата"));
+    bot_message(tg, ann, 6).await;
+    tg.send(ann, ann, Outgoing::text("Карта отклонена с утра"));
+    bot_message(tg, ann, 7).await;
+    tg.send(ann, ann, Outgoing::text("/done"));
+
+    card_titled(&stage.kaiten, "Не проходит оплата").await;
+    // Kaiten takes `service_id` on update only: the adapter sets it right after the create.
+    let card = stage
+        .kaiten
+        .wait_until(WAIT, "the category's Service Desk service", |k| {
+            k.cards()
+                .into_iter()
+                .find(|c| c.title == "Не проходит оплата" && c.service_id == Some(7))
+        })
+        .await;
+    assert_eq!(
+        card.properties[&format!("id_{contract}")],
+        serde_json::json!("12-3456")
+    );
+    assert_eq!(
+        card.properties[&format!("id_{}", FakeKaiten::PROPERTY_SELECT)],
+        serde_json::json!([502]),
+        "the select option named by the choice"
+    );
+    assert!(
+        card.description
+            .contains("Контактный телефон: +79991234567"),
+        "a field without target stays in the description: {}",
+        card.description
+    );
+
+    // The next /new offers last time's answers: the category marked, the contract one tap.
+    let seen = bot_count(tg, ann);
+    tg.send(ann, ann, Outgoing::text("/new"));
+    let category = bot_message(tg, ann, seen).await;
+    assert!(
+        buttons(&category).iter().any(|(t, _)| t == "✓ Биллинг"),
+        "{:?}",
+        buttons(&category)
+    );
+    press(tg, ann, ann, &category, "Поддержка");
+    let contract_q = bot_message(tg, ann, seen + 1).await;
+    press(tg, ann, ann, &contract_q, "↩ 12-3456");
+    let area = bot_message(tg, ann, seen + 2).await;
+    press(tg, ann, ann, &area, "Пропустить");
+    let phone = bot_message(tg, ann, seen + 3).await;
+    press(tg, ann, ann, &phone, "↩ +79991234567");
+    bot_message(tg, ann, seen + 4).await;
+    tg.send(ann, ann, Outgoing::text("Второй вопрос\nподробности"));
+    bot_message(tg, ann, seen + 5).await;
+    tg.send(ann, ann, Outgoing::text("/done"));
+    let second = card_titled(&stage.kaiten, "Второй вопрос").await;
+    assert_eq!(
+        second.service_id, None,
+        "the other category sets no service"
+    );
+    assert_eq!(
+        second.properties.get(&format!("id_{contract}")),
+        Some(&serde_json::json!("12-3456"))
+    );
+    assert!(
+        !second
+            .properties
+            .contains_key(&format!("id_{}", FakeKaiten::PROPERTY_SELECT)),
+        "a skipped field is not written"
+    );
+
+    // /ticket on a message of someone who never answered: asked in the thread, only the
+    // required field and the category; Ann answers for Bob.
+    let bob = tg.add_user("Борис", None, Some("bob"));
+    tg.add_member(group, bob);
+    let source = tg.send(group, bob, Outgoing::text("Упал сайт"));
+    let command = tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
+    let ask = tg
+        .wait_until(WAIT, "the question in the thread", |t| {
+            t.messages(group)
+                .into_iter()
+                .find(|m| m.from_bot && m.text.contains("не хватает данных"))
+        })
+        .await;
+    assert_eq!(ask.reply_to, Some(command), "asked in the thread");
+    assert!(ask.text.contains("не хватает данных"), "{}", ask.text);
+    press(tg, group, ann, &ask, "Поддержка");
+    let contract_q = tg
+        .wait_until(WAIT, "the contract question", |t| {
+            t.messages(group)
+                .into_iter()
+                .find(|m| m.from_bot && m.text.starts_with("№ договора"))
+        })
+        .await;
+    tg.send(
+        group,
+        ann,
+        Outgoing::text("77-0001").reply_to(contract_q.message_id),
+    );
+    let bobs = card_titled(&stage.kaiten, "Упал сайт").await;
+    assert_eq!(
+        bobs.properties.get(&format!("id_{contract}")),
+        Some(&serde_json::json!("77-0001"))
+    );
+    assert!(bobs.description.contains("Борис"), "{}", bobs.description);
+
+    // Bob's answers are remembered now: his next /ticket opens at once, nothing asked.
+    let source = tg.send(group, bob, Outgoing::text("Снова упал сайт"));
+    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
+    let again = card_titled(&stage.kaiten, "Снова упал сайт").await;
+    assert_eq!(
+        again.properties.get(&format!("id_{contract}")),
+        Some(&serde_json::json!("77-0001"))
+    );
+    assert!(
+        tg.messages(group)
+            .iter()
+            .filter(|m| m.from_bot && m.text.contains("не хватает данных"))
+            .count()
+            == 1,
+        "asked once only"
+    );
+    assert_eq!(stage.kaiten.cards().len(), 4);
+    assert_eq!(daemon.queues().dead, 0);
+    daemon.shutdown().await;
+}
