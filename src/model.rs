@@ -397,6 +397,9 @@ pub struct AppSubmission {
     pub files: Vec<ClientFile>,
     #[serde(with = "time::serde::rfc3339")]
     pub submitted_at: OffsetDateTime,
+    /// The category and fields the chat asks for, checked by the server.
+    #[serde(default)]
+    pub intake: teledesk_adapter::Intake,
 }
 
 /// What became of a Mini App submission, for the app waiting on it.

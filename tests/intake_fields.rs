@@ -280,3 +280,151 @@ async fn the_dialogue_asks_the_chats_fields_and_kaiten_gets_them_in_its_own_prop
     assert_eq!(daemon.queues().dead, 0);
     daemon.shutdown().await;
 }
+
+/// The Mini App renders the chat's category and fields from its session and the server checks
+/// them with the dialogue's rules: a wrong contract number or a missing category is refused
+/// next to its field, a good form lands in Kaiten like the dialogue's, and last time's answers
+/// come back as the form's initial values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mini_app_form_asks_the_same_fields_and_the_server_checks_them() {
+    use reqwest::StatusCode;
+    use reqwest::multipart::Form;
+    use serde_json::Value;
+    use teledesk::telegram::chat_token;
+    use teledesk_adapter::Secret;
+
+    let stage = Stage::channel("en", "1s").await;
+    let contract = stage.kaiten.add_property("№ договора", "string", false);
+    let mut text = std::fs::read_to_string(&stage.config_path).expect("config");
+    text.push_str(&form(contract));
+    std::fs::write(&stage.config_path, text).expect("config");
+    let daemon = stage.start(Options::default()).await;
+    let base = format!("http://{}", daemon.http_addr().expect("a [server]"));
+    let channel = stage.channel.expect("a channel stage");
+    let token = chat_token::sign(&Secret::new(stage.telegram.token()), channel);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let init = stage.telegram.mini_app_init_data(stage.client, &token, now);
+    let http = reqwest::Client::new();
+    let session = || async {
+        let body: Value = http
+            .get(format!("{base}/api/app/session"))
+            .header("Authorization", format!("tma {init}"))
+            .send()
+            .await
+            .expect("the daemon answers")
+            .json()
+            .await
+            .expect("json");
+        body["intake"].clone()
+    };
+    let submit = |fields: Vec<(&'static str, &'static str)>| {
+        let mut form = Form::new()
+            .text("submission_id", "5f0c1e2a-0000-4000-8000-0000000000a1")
+            .text("subject", "Счёт не пришёл")
+            .text("description", "За ноябрь");
+        for (name, value) in fields {
+            form = form.text(name, value);
+        }
+        let request = http
+            .post(format!("{base}/api/app/tickets"))
+            .header("Authorization", format!("tma {init}"))
+            .multipart(form);
+        async move {
+            let response = request.send().await.expect("the daemon answers");
+            let status = response.status();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+
+    let intake = session().await;
+    assert_eq!(
+        intake["categories"].as_array().map(Vec::len),
+        Some(2),
+        "{intake}"
+    );
+    let fields: Vec<&str> = intake["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| f["id"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(fields, ["contract", "area", "phone"]);
+    assert_eq!(intake["fields"][0]["required"], true);
+    assert_eq!(intake["fields"][1]["choices"][1]["id"], "1С");
+
+    let (status, body) = submit(vec![("category", "billing"), ("field.contract", "12")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        (body["error"].as_str(), body["field"].as_str()),
+        (Some("intake_field"), Some("field.contract"))
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("12-3456"),
+        "the retry names the example: {body}"
+    );
+    let (status, body) = submit(vec![("field.contract", "12-3456")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "category", "{body}");
+    let (status, body) = submit(vec![
+        ("category", "billing"),
+        ("field.contract", "12-3456"),
+        ("field.area", "gold"),
+    ])
+    .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("field.area"))
+    );
+
+    let (status, body) = submit(vec![
+        ("category", "billing"),
+        ("field.contract", "12-3456"),
+        ("field.area", "1С"),
+        ("field.phone", ""),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let card = stage
+        .kaiten
+        .wait_until(WAIT, "the card with its service", |k| {
+            k.cards()
+                .into_iter()
+                .find(|c| c.title == "Счёт не пришёл" && c.service_id == Some(7))
+        })
+        .await;
+    assert_eq!(
+        card.properties.get(&format!("id_{contract}")),
+        Some(&serde_json::json!("12-3456"))
+    );
+    assert_eq!(
+        card.properties
+            .get(&format!("id_{}", FakeKaiten::PROPERTY_SELECT)),
+        Some(&serde_json::json!([503]))
+    );
+    // The ticket records its category; the list shows it.
+    let list: Value = http
+        .get(format!("{base}/api/app/tickets?scope=last"))
+        .header("Authorization", format!("tma {init}"))
+        .send()
+        .await
+        .expect("the daemon answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        list["tickets"][0]["category"],
+        serde_json::json!({"id": "billing", "label": "Биллинг"}),
+        "{list}"
+    );
+    let intake = session().await;
+    assert_eq!(intake["last_category"], "billing", "{intake}");
+    assert_eq!(intake["fields"][0]["last"], "12-3456", "{intake}");
+    assert_eq!(daemon.queues().dead, 0);
+    daemon.shutdown().await;
+}
