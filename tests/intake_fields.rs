@@ -428,3 +428,63 @@ async fn the_mini_app_form_asks_the_same_fields_and_the_server_checks_them() {
     assert_eq!(daemon.queues().dead, 0);
     daemon.shutdown().await;
 }
+
+/// `teledesk doctor` asks Kaiten about the intake mapping: a property the company does not have
+/// and a choice that is not an option of the select property are named with the chat's table
+/// they come from; a sound mapping passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_the_intake_mapping_against_the_helpdesk() {
+    let stage = Stage::new(1, "en", "1s").await;
+    let contract = stage.kaiten.add_property("№ договора", "string", false);
+    let base = std::fs::read_to_string(&stage.config_path).expect("config");
+    let doctor = |text: String| {
+        std::fs::write(&stage.config_path, text).expect("config");
+        let config = stage.config_path.clone();
+        async move {
+            let output = tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_teledesk"))
+                    .arg("doctor")
+                    .arg("--config")
+                    .arg(config)
+                    .output()
+                    .expect("the teledesk binary runs")
+            })
+            .await
+            .expect("doctor finishes");
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        }
+    };
+    let sound = doctor(format!("{base}{}", form(contract))).await;
+    assert!(
+        !sound.contains("category \"") && !sound.contains(" fields"),
+        "a sound mapping has nothing to say: {sound}"
+    );
+    let broken = form(contract)
+        .replace(&format!("properties.id_{contract}"), "properties.id_999")
+        .replace(
+            "{ id = \"1С\", label = \"1С\" }",
+            "{ id = \"Касса\", label = \"Касса\" }",
+        )
+        .replace(
+            "service_id = 7",
+            "service_id = 7, properties = { id_998 = \"x\" }",
+        );
+    let report = doctor(format!("{base}{broken}")).await;
+    let fields: Vec<&str> = report.lines().filter(|l| l.contains(" fields")).collect();
+    assert!(
+        fields
+            .iter()
+            .any(|l| l.contains("FAIL") && l.contains("id_999")),
+        "the unknown property: {report}"
+    );
+    assert!(
+        fields.iter().any(|l| l.contains("Касса")),
+        "the choice that is no option: {report}"
+    );
+    assert!(
+        report
+            .lines()
+            .any(|l| l.contains("category \"billing\"") && l.contains("id_998")),
+        "the category's own property: {report}"
+    );
+}

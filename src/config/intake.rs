@@ -539,6 +539,17 @@ fn field(
     }
     if let (Some(target), Some(kind)) = (&field.target, kind) {
         check_target(report, table, &field, target, kind, ticket);
+        if !helpdesks::capability(kind).is_some_and(|c| c.check_fields) {
+            report.warn(
+                &table.child_path("target"),
+                table.find("target"),
+                format!(
+                    "{kind} cannot confirm that `{target}` exists in the helpdesk (capability \
+                     check_fields = false; teledesk doctor cannot either): make sure it does, or \
+                     the helpdesk may drop the value"
+                ),
+            );
+        }
     }
     (report.errors.len() == errors_before).then_some(field)
 }

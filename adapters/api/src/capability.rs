@@ -42,6 +42,11 @@ pub struct Capability {
     /// Without it only the fields the ticket itself has (a category, a location) can be targeted;
     /// other values stay in the description, and `teledesk check` says so.
     pub custom_fields: bool,
+    /// [`crate::Helpdesk::check_ticket_defaults`] asks the live helpdesk whether the custom
+    /// fields a ticket table writes exist and take its values (a choice's option), so
+    /// `teledesk doctor` can vouch for a chat's intake mapping; without it doctor says the
+    /// mapping could not be checked there.
+    pub check_fields: bool,
     /// A follow-up ticket is linked to the closed one natively (a relation), not only by text.
     pub native_link: bool,
     /// Every change [`crate::Helpdesk::changes_since`] reports carries a
@@ -97,6 +102,7 @@ impl Capability {
             native_rating: false,
             native_link: false,
             custom_fields: false,
+            check_fields: false,
             change_snapshot: false,
             rate_limit: None,
         }

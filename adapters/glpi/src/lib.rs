@@ -63,6 +63,7 @@ pub const CAPABILITY: Capability = Capability {
     // `Ticket_Ticket` "linked to".
     native_link: true,
     custom_fields: false,
+    check_fields: false,
     // The listing names tickets only; a change is read with `get_ticket`.
     change_snapshot: false,
     // Self-hosted: no limit of its own; `requests_per_second` protects the server.

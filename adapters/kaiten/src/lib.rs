@@ -55,6 +55,7 @@ pub const CAPABILITY: Capability = Capability {
     // original in its description.
     native_link: false,
     custom_fields: true,
+    check_fields: true,
     // The card list carries column, members, properties, `comments_total` and
     // `comment_last_added_at`.
     change_snapshot: true,

@@ -60,6 +60,7 @@ pub const CAPABILITY: Capability = Capability {
     // A follow-up `RefersTo` the closed ticket.
     native_link: true,
     custom_fields: true,
+    check_fields: false,
     // The listing names tickets only; a change is read with `get_ticket`.
     change_snapshot: false,
     // Self-hosted: no limit of its own; `requests_per_second` protects the server.

@@ -68,6 +68,7 @@ pub const CAPABILITY: Capability = Capability {
     // LinkObject is not a core Generic Interface operation.
     native_link: false,
     custom_fields: true,
+    check_fields: false,
     // The listing names tickets only; a change is read with `get_ticket`.
     change_snapshot: false,
     // Self-hosted: no limit of its own; `requests_per_second` protects the server.
