@@ -89,6 +89,21 @@ impl RedmineBackstage {
         self
     }
 
+    /// The id of the issue custom field named `name` (`GET /custom_fields.json`, as an
+    /// administrator).
+    pub async fn custom_field_id(&self, name: &str) -> Result<i64, String> {
+        let list = self
+            .call(Method::GET, "/custom_fields.json", false, None)
+            .await?;
+        list["custom_fields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["name"] == name && f["customized_type"] == "issue")
+            .and_then(|f| f["id"].as_i64())
+            .ok_or_else(|| format!("no issue custom field named {name:?}"))
+    }
+
     /// Names a string issue custom field (by id) that the intake conformance case writes;
     /// Redmine's API cannot create one (the fake's `add_custom_field`, or the server's setup).
     pub fn with_intake_field(mut self, id: i64) -> Self {
