@@ -342,6 +342,7 @@ async fn session(
         .intake_memory(user_id, caller.chat.ticket_chat)
         .map_err(|e| ApiError::store(caller.lang, e))?;
     Ok(Json(json!({
+        "language": caller.lang.code(),
         "intake": intake_view(&caller.chat.intake, &remembered),
         "chat": { "title": caller.chat.name, "mode": caller.chat.mode.as_str() },
         "companies": caller.chat.companies,
