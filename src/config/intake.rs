@@ -888,4 +888,27 @@ choices = [{ id = 4, label = "Москва" }, { id = "kazan", label = "Каза
         chats[0].fields[1].choices[1].id (line 31): glpi cannot write `locations_id`: must be a positive integer (a GLPI id)
         ");
     }
+
+    #[test]
+    fn check_says_where_no_one_can_confirm_a_target() {
+        let rt = BASE.replace(
+            "kind = \"kaiten\"\nurl = \"https://example.kaiten.ru\"\ntoken = \"env:KAITEN_TOKEN\"\nboard_id = 1\ncolumn_id = 2",
+            "kind = \"rt\"\nurl = \"https://rt.example.com\"\ntoken = \"1-14-0123456789abcdef0123456789abcdef\"\nqueue = \"Support\"",
+        );
+        let text = format!(
+            "{rt}{}",
+            r#"
+[[chats.fields]]
+id = "contract"
+label = "Contract"
+type = "contract"
+target = "custom_fields.Contract"
+"#
+        );
+        let loaded = parse(&text, &env).expect("valid");
+        insta::assert_snapshot!(lines(&loaded.warnings), @"
+        helpdesks.main.token (line 10): literal secret in the config file; use env:NAME or file:/path
+        chats[0].fields[0].target (line 23): rt cannot confirm that `custom_fields.Contract` exists in the helpdesk (capability check_fields = false; teledesk doctor cannot either): make sure it does, or the helpdesk may drop the value
+        ");
+    }
 }
