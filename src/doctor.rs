@@ -10,7 +10,7 @@ use crate::config::{ChatMode, Config};
 use crate::telegram::client::{TelegramClient, TgError};
 use serde_json::Value;
 use std::time::Duration;
-use teledesk_adapter::{ConfigProblem, Error as HelpdeskError, ErrorKind, Identity};
+use teledesk_adapter::{ConfigProblem, ConfigTable, Error as HelpdeskError, ErrorKind, Identity};
 
 /// How a check came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +123,9 @@ pub struct HelpdeskAnswer {
 #[derive(Clone, Debug)]
 pub struct TicketDefaultsAnswer {
     pub chat: i64,
+    /// Which table: `[chats.ticket]`, `category "<id>"` (merged over it) or `fields` (with the
+    /// intake fields set to their possible values).
+    pub part: String,
     pub problems: Result<Vec<ConfigProblem>, HelpdeskError>,
 }
 
@@ -181,21 +184,32 @@ async fn ask(config: &Config) -> (Answers, Option<TelegramClient>) {
                     Err(error) => error.kind() == ErrorKind::ConfigInvalid,
                 };
                 if reached {
-                    for chat in config
-                        .chats
-                        .iter()
-                        .filter(|c| &c.helpdesk == name && !c.ticket.is_empty())
-                    {
-                        let problems = tokio::time::timeout(
-                            HELPDESK_TIMEOUT,
-                            adapter.check_ticket_defaults(&chat.ticket),
-                        )
-                        .await
-                        .unwrap_or_else(|_| Err(no_answer("check_ticket_defaults")));
-                        ticket_defaults.push(TicketDefaultsAnswer {
-                            chat: chat.id,
-                            problems,
-                        });
+                    let check_fields = adapter.capability().check_fields;
+                    for chat in config.chats.iter().filter(|c| &c.helpdesk == name) {
+                        for (part, table, intake) in ticket_tables(chat) {
+                            let problems = if intake && !check_fields {
+                                Err(HelpdeskError::new(
+                                    ErrorKind::Unsupported,
+                                    "check_ticket_defaults",
+                                    format!(
+                                        "{kind} cannot tell whether the intake fields exist                                          (capability check_fields = false); make sure they do",
+                                        kind = adapter.kind()
+                                    ),
+                                ))
+                            } else {
+                                tokio::time::timeout(
+                                    HELPDESK_TIMEOUT,
+                                    adapter.check_ticket_defaults(&table),
+                                )
+                                .await
+                                .unwrap_or_else(|_| Err(no_answer("check_ticket_defaults")))
+                            };
+                            ticket_defaults.push(TicketDefaultsAnswer {
+                                chat: chat.id,
+                                part,
+                                problems,
+                            });
+                        }
                     }
                 }
                 identity
@@ -723,8 +737,59 @@ fn pin_check(member: &Value) -> (Status, String) {
 }
 
 /// A line only when something is wrong: a chat whose table is fine needs no mention.
+/// The ticket tables a chat can create tickets with, each with its name and whether it comes
+/// from the intake questions: `[chats.ticket]` itself (when set), each category's table merged
+/// over it, and — when fields have targets — the table with every targeted field set to one of
+/// its values, once per choice (the n-th choice of each choice field, a text field's example).
+fn ticket_tables(chat: &crate::config::ChatConfig) -> Vec<(String, ConfigTable, bool)> {
+    use crate::config::intake::FieldKind;
+    let mut tables = Vec::new();
+    if !chat.ticket.is_empty() {
+        tables.push(("[chats.ticket]".to_owned(), chat.ticket.clone(), false));
+    }
+    for category in &chat.intake.categories {
+        let mut merged = chat.ticket.clone();
+        teledesk_adapter::merge_table(&mut merged, &category.ticket);
+        tables.push((format!("category \"{}\"", category.id), merged, true));
+    }
+    let targeted: Vec<_> = chat
+        .intake
+        .fields
+        .iter()
+        .filter(|f| f.target.is_some())
+        .collect();
+    let rounds = targeted
+        .iter()
+        .map(|f| f.choices.len())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    for round in 0..if targeted.is_empty() { 0 } else { rounds } {
+        let mut table = chat.ticket.clone();
+        for field in &targeted {
+            let value = match field.kind {
+                FieldKind::Choice => match field.choices.get(round).or(field.choices.last()) {
+                    Some(choice) => choice.id.clone(),
+                    None => continue,
+                },
+                FieldKind::Phone => serde_json::Value::String("+70000000000".into()),
+                _ => serde_json::Value::String(
+                    field.example.clone().unwrap_or_else(|| "sample".into()),
+                ),
+            };
+            teledesk_adapter::set_path(
+                &mut table,
+                field.target.as_deref().unwrap_or_default(),
+                value,
+            );
+        }
+        tables.push(("fields".to_owned(), table, true));
+    }
+    tables
+}
+
 fn ticket_defaults_check(answer: &TicketDefaultsAnswer) -> Option<Check> {
-    let subject = format!("chat {} [chats.ticket]", answer.chat);
+    let subject = format!("chat {} {}", answer.chat, answer.part);
     match &answer.problems {
         Ok(problems) if problems.is_empty() => None,
         Ok(problems) => Some(Check::new(
@@ -1235,10 +1300,12 @@ mod tests {
             }),
             ticket_defaults: vec![
                 TicketDefaultsAnswer {
+                    part: "[chats.ticket]".into(),
                     chat: -1001,
                     problems: Ok(Vec::new()),
                 },
                 TicketDefaultsAnswer {
+                    part: "[chats.ticket]".into(),
                     chat: -1003,
                     problems: Ok(vec![
                         ConfigProblem::new(
@@ -1252,6 +1319,7 @@ mod tests {
                     ]),
                 },
                 TicketDefaultsAnswer {
+                    part: "[chats.ticket]".into(),
                     chat: -1004,
                     problems: Err(HelpdeskError::new(
                         ErrorKind::Unavailable,

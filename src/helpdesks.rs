@@ -49,6 +49,20 @@ pub fn validate_ticket_defaults(kind: &str, table: &ConfigTable) -> Option<Vec<C
     })
 }
 
+/// The capabilities an adapter of `kind` declares (its crate's `CAPABILITY`), known without
+/// building it; `None` when `kind` is not available.
+pub fn capability(kind: &str) -> Option<teledesk_adapter::Capability> {
+    Some(match kind {
+        teledesk_kaiten::KIND => teledesk_kaiten::CAPABILITY,
+        teledesk_znuny::KIND => teledesk_znuny::CAPABILITY,
+        teledesk_glpi::KIND => teledesk_glpi::CAPABILITY,
+        teledesk_rt::KIND => teledesk_rt::CAPABILITY,
+        teledesk_zammad::KIND => teledesk_zammad::CAPABILITY,
+        teledesk_redmine::KIND => teledesk_redmine::CAPABILITY,
+        _ => return None,
+    })
+}
+
 /// Builds the adapter for a validated helpdesk config.
 pub fn build(config: &HelpdeskConfig) -> Result<Arc<dyn Helpdesk>, Vec<ConfigProblem>> {
     let table = &config.table;

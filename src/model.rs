@@ -88,6 +88,10 @@ pub struct TicketLink {
     /// When things happened to the ticket, as teledesk observed them (SLA figures, reports).
     #[serde(default)]
     pub times: TicketTimes,
+    /// The intake category the client chose (its `[[chats.categories]]` id), for reports and
+    /// lists; `None` when the chat offers no categories.
+    #[serde(default)]
+    pub category: Option<String>,
 }
 
 /// Why a ticket is to be re-read from its helpdesk, as the dirty set records it.
@@ -251,6 +255,7 @@ impl TicketLink {
             topic_closed: false,
             comment_mark: None,
             times: TicketTimes::default(),
+            category: None,
         }
     }
 }
@@ -392,6 +397,9 @@ pub struct AppSubmission {
     pub files: Vec<ClientFile>,
     #[serde(with = "time::serde::rfc3339")]
     pub submitted_at: OffsetDateTime,
+    /// The category and fields the chat asks for, checked by the server.
+    #[serde(default)]
+    pub intake: teledesk_adapter::Intake,
 }
 
 /// What became of a Mini App submission, for the app waiting on it.
@@ -448,6 +456,9 @@ pub enum JobKind {
         /// The closed ticket this one follows up; resolved to its helpdesk reference at creation.
         #[serde(default)]
         follow_up_of: Option<LocalId>,
+        /// The answers to the chat's intake questions (category, fields).
+        #[serde(default, skip_serializing_if = "teledesk_adapter::Intake::is_empty")]
+        intake: teledesk_adapter::Intake,
     },
     /// Record the client's rating (and, later, feedback) in the helpdesk.
     Rate {
@@ -710,12 +721,50 @@ pub struct Dialogue {
     pub started_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub touched_at: OffsetDateTime,
+    /// The intake answers so far: the category and the fields (`[[chats.fields]]`).
+    #[serde(default)]
+    pub intake: DialogueIntake,
+}
+
+/// What a dialogue collected of a chat's intake questions, and what it may offer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DialogueIntake {
+    /// The chosen category's id.
+    pub category: Option<String>,
+    /// The fields answered, in the chat's order.
+    pub fields: Vec<teledesk_adapter::IntakeField>,
+    /// Optional fields the user skipped: not asked again.
+    pub skipped: Vec<String>,
+    /// What the user answered last time in this chat (field id → answer; the category under
+    /// [`REMEMBERED_CATEGORY`]), offered as a one-tap answer.
+    pub remembered: std::collections::BTreeMap<String, String>,
+    /// `/ticket` on someone's message: the author the ticket is for (the dialogue's user is the
+    /// one who answers), and the message it is made from.
+    pub on_behalf: Option<OnBehalf>,
+}
+
+/// The key under which the remembered category is kept in [`DialogueIntake::remembered`].
+pub const REMEMBERED_CATEGORY: &str = "@category";
+
+/// The message `/ticket` turns into a ticket once the missing intake fields are answered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OnBehalf {
+    pub author: Requester,
+    pub message_id: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub date: OffsetDateTime,
+    pub url: Option<String>,
+    /// Other album items of the message, indexed to the ticket too.
+    pub extra_messages: Vec<i32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DialogueStep {
     Company,
+    Category,
+    /// The field at this index of the chat's `[[chats.fields]]`.
+    Field(usize),
     Subject,
     Description,
     Files,

@@ -51,6 +51,7 @@ fn settings() -> Settings {
         on_closed_comment: OnClosedComment::FollowUp,
         files: teledesk::config::FileLimits::DEFAULT,
         visibility: Default::default(),
+        intake: Default::default(),
     };
     let chats: HashMap<i64, ChatSettings> = [
         (GROUP, chat(GROUP, GROUP, ChatMode::Group)),

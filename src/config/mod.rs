@@ -8,6 +8,7 @@
 
 mod check;
 mod duration;
+pub mod intake;
 mod parse;
 mod secret;
 mod size;
@@ -197,6 +198,8 @@ pub struct ChatConfig {
     pub visibility: Visibility,
     /// `[chats.ticket]`: defaults for new tickets, validated by the adapter; empty when absent.
     pub ticket: ConfigTable,
+    /// `[[chats.categories]]` and `[[chats.fields]]`: what a new ticket from this chat needs.
+    pub intake: intake::IntakeConfig,
     /// `[chats.files]` over `[files]`.
     pub files: FileLimits,
 }

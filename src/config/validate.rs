@@ -55,6 +55,8 @@ const CHAT_KEYS: &[&str] = &[
     "visibility",
     "ticket",
     "files",
+    "categories",
+    "fields",
 ];
 const FILES_KEYS: &[&str] = &["max_count", "max_total_size"];
 /// More files than this on one ticket is a mistake in the config, not a need.
@@ -795,6 +797,7 @@ fn chat(
         )
         .unwrap_or_default();
     let ticket = ticket_defaults(report, table, kind);
+    let intake = super::intake::intake(report, table, kind, ticket.as_ref());
     let files = file_limits(report, table, files);
 
     Some(ChatConfig {
@@ -806,6 +809,7 @@ fn chat(
         on_closed_comment,
         visibility,
         ticket: ticket?,
+        intake: intake?,
         files: files?,
     })
 }

@@ -426,6 +426,7 @@ async fn chat_settings(telegram: &TelegramClient, config: &Config) -> HashMap<i6
             on_closed_comment: c.on_closed_comment,
             files: c.files,
             visibility: c.visibility,
+            intake: std::sync::Arc::new(c.intake.clone()),
         };
         if c.mode == crate::config::ChatMode::Channel {
             match telegram.linked_chat(c.id).await {

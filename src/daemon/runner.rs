@@ -499,6 +499,7 @@ async fn create_ticket(
         registered_at,
         source_url,
         follow_up_of,
+        intake,
     } = &job.kind
     else {
         unreachable!("dispatched by kind");
@@ -527,6 +528,19 @@ async fn create_ticket(
         description.push('\n');
         description.push_str(&note);
     }
+    // Fields the helpdesk has no field for are kept where staff read: the description.
+    let untargeted: Vec<String> = intake
+        .fields
+        .iter()
+        .filter(|f| f.target.is_none())
+        .map(|f| format!("{}: {}", f.label, f.value))
+        .collect();
+    if !untargeted.is_empty() {
+        if !description.is_empty() {
+            description.push_str("\n\n");
+        }
+        description.push_str(&untargeted.join("\n"));
+    }
     let draft = TicketDraft {
         follow_up_of,
         key: key.clone(),
@@ -538,6 +552,7 @@ async fn create_ticket(
         attachments,
         defaults: ticket_defaults(ctx, link.chat_id),
         retry,
+        intake: intake.clone(),
     };
     let created = with_retries(retry, |retry| {
         let mut draft = draft.clone();

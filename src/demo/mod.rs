@@ -4,9 +4,11 @@
 //! [`Stage`] (fakes, a config file pointing at them, a store in a temporary directory) is also what
 //! the end-to-end tests build on, so the demo and the tests exercise the same wiring.
 
+mod intake;
 mod mini_app;
 mod staged;
 
+pub use intake::intake_scene;
 pub use mini_app::mini_app_scene;
 
 pub use staged::{StagedHelpdesk, Target};
@@ -393,7 +395,8 @@ pub fn main(helpdesk: &str, lang: &str) -> ExitCode {
         let run = async move {
             script(Target::Fake(kind), &lang_owned).await?;
             channel_scene(&lang_owned).await?;
-            mini_app_scene(&lang_owned).await
+            mini_app_scene(&lang_owned).await?;
+            intake_scene(&lang_owned).await
         };
         match tokio::time::timeout(Duration::from_secs(300), run).await {
             Ok(Ok(())) => ExitCode::SUCCESS,

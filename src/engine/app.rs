@@ -1,7 +1,7 @@
 //! Mini App submissions: a form filed in the app becomes a ticket exactly like a `/new` dialogue
 //! does, except that there is no Telegram message to answer or to key it by.
 
-use super::group::{Origin, open_ticket};
+use super::group::{Content, Origin, open_ticket_with};
 use super::{Outcome, Settings, queued};
 use crate::model::AppSubmission;
 use crate::store::{Result, Tx};
@@ -40,7 +40,7 @@ pub fn on_submission(
             submission.chat_id
         )));
     };
-    let local = open_ticket(
+    let local = open_ticket_with(
         tx,
         &chat,
         submission.author.clone(),
@@ -50,11 +50,14 @@ pub fn on_submission(
             registered_at: submission.submitted_at,
             url: None,
         },
-        submission.subject.clone(),
-        submission.description.clone(),
-        submission.files.clone(),
+        Content {
+            subject: submission.subject.clone(),
+            description: submission.description.clone(),
+            files: submission.files.clone(),
+        },
         &[],
         None,
+        submission.intake.clone(),
         now,
     )?;
     record.ticket = Some(local);

@@ -2,7 +2,8 @@
 //! next state and what to ask.
 
 use crate::config::FileLimits;
-use crate::model::{Button, ClientFile, Dialogue, DialogueStep, Keyboard};
+use crate::config::intake::{FieldConfig, FieldKind, IntakeConfig};
+use crate::model::{Button, ClientFile, Dialogue, DialogueStep, Keyboard, REMEMBERED_CATEGORY};
 use crate::telegram::texts::{Lang, escape};
 
 /// How long a dialogue may sit idle before it is dropped.
@@ -18,6 +19,12 @@ pub enum Input {
     },
     /// Pressed a company button.
     Company(usize),
+    /// Pressed a category button (index in the chat's categories).
+    Category(usize),
+    /// Pressed an option of the choice field being asked (index in its choices).
+    Choice(usize),
+    /// Pressed the button that answers the current question as last time.
+    Remembered,
     Skip,
     Done,
     Cancel,
@@ -36,12 +43,35 @@ pub enum Next {
     Wait,
 }
 
-/// The first missing piece, in the order the Mini App form asks: company, subject, description,
-/// files.
-pub fn first_missing(dialogue: &Dialogue, companies: &[String]) -> DialogueStep {
-    if dialogue.company.is_none() && companies.len() > 1 {
-        DialogueStep::Company
-    } else if dialogue.subject.is_none() {
+/// What the chat asks for: its companies (chains) and its intake questions.
+#[derive(Clone, Copy, Debug)]
+pub struct Form<'a> {
+    pub companies: &'a [String],
+    pub intake: &'a IntakeConfig,
+}
+
+impl<'a> Form<'a> {
+    pub fn new(companies: &'a [String], intake: &'a IntakeConfig) -> Self {
+        Self { companies, intake }
+    }
+}
+
+/// The first missing piece, in the order the Mini App form (and seed 004's portal) asks:
+/// company, category, the chat's fields, subject, description, files.
+pub fn first_missing(dialogue: &Dialogue, form: &Form<'_>) -> DialogueStep {
+    if dialogue.company.is_none() && form.companies.len() > 1 {
+        return DialogueStep::Company;
+    }
+    if dialogue.intake.category.is_none() && form.intake.categories.len() > 1 {
+        return DialogueStep::Category;
+    }
+    if let Some(index) = form.intake.fields.iter().position(|f| {
+        !dialogue.intake.fields.iter().any(|a| a.id == f.id)
+            && !dialogue.intake.skipped.contains(&f.id)
+    }) {
+        return DialogueStep::Field(index);
+    }
+    if dialogue.subject.is_none() {
         DialogueStep::Subject
     } else if dialogue.description.is_none() {
         DialogueStep::Description
@@ -51,17 +81,45 @@ pub fn first_missing(dialogue: &Dialogue, companies: &[String]) -> DialogueStep 
 }
 
 /// The question for a step.
-pub fn ask(step: DialogueStep, companies: &[String], lang: Lang) -> Next {
+pub fn ask(step: DialogueStep, form: &Form<'_>, dialogue: &Dialogue, lang: Lang) -> Next {
     let cancel = Button::callback(lang.button_cancel(), "new:cancel");
+    let remembered = |key: &str| dialogue.intake.remembered.get(key);
     let (html, mut rows) = match step {
         DialogueStep::Company => (
             lang.ask_company().to_owned(),
-            companies
+            form.companies
                 .iter()
                 .enumerate()
                 .map(|(i, name)| vec![Button::callback(name.clone(), format!("new:co:{i}"))])
                 .collect(),
         ),
+        DialogueStep::Category => {
+            let last = remembered(REMEMBERED_CATEGORY);
+            (
+                lang.ask_category().to_owned(),
+                form.intake
+                    .categories
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        // Last time's category is marked, not preselected: a new request may be
+                        // about something else.
+                        let label = if last == Some(&c.id) {
+                            format!("✓ {}", c.label)
+                        } else {
+                            c.label.clone()
+                        };
+                        vec![Button::callback(label, format!("new:cat:{i}"))]
+                    })
+                    .collect(),
+            )
+        }
+        DialogueStep::Field(index) => {
+            let Some(field) = form.intake.fields.get(index) else {
+                return Next::Wait;
+            };
+            field_question(field, remembered(&field.id).map(String::as_str), lang)
+        }
         DialogueStep::Subject => (lang.ask_subject().to_owned(), Vec::new()),
         DialogueStep::Description => (
             lang.ask_description().to_owned(),
@@ -79,6 +137,34 @@ pub fn ask(step: DialogueStep, companies: &[String], lang: Lang) -> Next {
     }
 }
 
+fn field_question(
+    field: &FieldConfig,
+    remembered: Option<&str>,
+    lang: Lang,
+) -> (String, Vec<Vec<Button>>) {
+    let html = lang.ask_field(&field.label, field.required, field.example.as_deref());
+    let mut rows: Vec<Vec<Button>> = Vec::new();
+    if field.kind == FieldKind::Choice {
+        for (i, choice) in field.choices.iter().enumerate() {
+            let label = if remembered == Some(choice.key().as_str()) {
+                format!("✓ {}", choice.label)
+            } else {
+                choice.label.clone()
+            };
+            rows.push(vec![Button::callback(label, format!("new:ch:{i}"))]);
+        }
+    } else if let Some(value) = remembered.filter(|v| field.accept(v).is_ok()) {
+        rows.push(vec![Button::callback(
+            lang.button_remembered(value),
+            "new:mem",
+        )]);
+    }
+    if !field.required {
+        rows.push(vec![Button::callback(lang.button_skip(), "new:skip")]);
+    }
+    (html, rows)
+}
+
 /// Takes a file into the dialogue if the ticket can carry it; `false` when it was refused.
 pub fn take_file(dialogue: &mut Dialogue, file: ClientFile, limits: FileLimits) -> bool {
     let bytes: u64 = dialogue.files.iter().filter_map(|f| f.size).sum();
@@ -94,7 +180,7 @@ pub fn take_file(dialogue: &mut Dialogue, file: ClientFile, limits: FileLimits) 
 pub fn advance(
     dialogue: &mut Dialogue,
     input: Input,
-    companies: &[String],
+    form: &Form<'_>,
     limits: FileLimits,
     lang: Lang,
 ) -> Next {
@@ -103,15 +189,19 @@ pub fn advance(
         Input::Message {
             text,
             file: Some(file),
-            // While a company is to be chosen, messages are not answers and their files are not kept.
-        } if dialogue.step != DialogueStep::Company => {
+            // While a button is to be pressed, messages are not answers and their files are not kept.
+        } if !matches!(
+            dialogue.step,
+            DialogueStep::Company | DialogueStep::Category
+        ) =>
+        {
             took_file = take_file(dialogue, file, limits);
             refused = !took_file;
             Input::Message { text, file: None }
         }
         other => other,
     };
-    let next = step(dialogue, input, took_file, companies, lang);
+    let next = step(dialogue, input, took_file, form, lang);
     if !refused {
         return next;
     }
@@ -122,7 +212,7 @@ pub fn advance(
             keyboard,
         },
         // The refusal is said with the question of the step the dialogue stays in.
-        Next::Wait => match ask(dialogue.step, companies, lang) {
+        Next::Wait => match ask(dialogue.step, form, dialogue, lang) {
             Next::Ask { html, keyboard } => Next::Ask {
                 html: format!("{note}\n\n{html}"),
                 keyboard,
@@ -137,7 +227,7 @@ fn step(
     dialogue: &mut Dialogue,
     input: Input,
     took_file: bool,
-    companies: &[String],
+    form: &Form<'_>,
     lang: Lang,
 ) -> Next {
     if input == Input::Cancel {
@@ -146,12 +236,71 @@ fn step(
     let step = dialogue.step;
     match (step, input) {
         (DialogueStep::Company, Input::Company(index)) => {
-            let Some(name) = companies.get(index) else {
+            let Some(name) = form.companies.get(index) else {
                 return Next::Wait;
             };
             dialogue.company = Some(name.clone());
         }
         (DialogueStep::Company, _) => return Next::Wait,
+        (DialogueStep::Category, Input::Category(index)) => {
+            let Some(category) = form.intake.categories.get(index) else {
+                return Next::Wait;
+            };
+            dialogue.intake.category = Some(category.id.clone());
+        }
+        (DialogueStep::Category, Input::Message { text, .. }) => {
+            // A typed label is as good as its button.
+            let text = text.trim();
+            let Some(category) = form
+                .intake
+                .categories
+                .iter()
+                .find(|c| c.label.eq_ignore_ascii_case(text) || c.id == text)
+            else {
+                return Next::Wait;
+            };
+            dialogue.intake.category = Some(category.id.clone());
+        }
+        (DialogueStep::Category, _) => return Next::Wait,
+        (DialogueStep::Field(index), input) => {
+            let Some(field) = form.intake.fields.get(index) else {
+                return Next::Wait;
+            };
+            let answer = match input {
+                Input::Message { text, .. } if text.trim().is_empty() => return Next::Wait,
+                Input::Message { text, .. } => text,
+                Input::Choice(choice) => match field.choices.get(choice) {
+                    Some(choice) => choice.key(),
+                    None => return Next::Wait,
+                },
+                Input::Remembered => match dialogue.intake.remembered.get(&field.id) {
+                    Some(value) => value.clone(),
+                    None => return Next::Wait,
+                },
+                Input::Skip if !field.required => {
+                    dialogue.intake.skipped.push(field.id.clone());
+                    return advance_to_next(dialogue, form, lang);
+                }
+                _ => return Next::Wait,
+            };
+            match field.accept(&answer) {
+                Ok(value) => {
+                    dialogue.intake.fields.retain(|f| f.id != field.id);
+                    dialogue.intake.fields.push(value);
+                }
+                Err(why) => {
+                    let note =
+                        escape(&lang.field_rejected(&field.label, why, field.example.as_deref()));
+                    return match ask(step, form, dialogue, lang) {
+                        Next::Ask { html, keyboard } => Next::Ask {
+                            html: format!("{note}\n\n{html}"),
+                            keyboard,
+                        },
+                        other => other,
+                    };
+                }
+            }
+        }
         (DialogueStep::Subject, Input::Message { text, .. }) => {
             let text = text.trim();
             if text.is_empty() {
@@ -192,7 +341,7 @@ fn step(
                 description.push_str(text);
             }
             if took_file {
-                let mut next = ask(DialogueStep::Files, companies, lang);
+                let mut next = ask(DialogueStep::Files, form, dialogue, lang);
                 if let Next::Ask { html, .. } = &mut next {
                     *html = escape(&lang.files_received(dialogue.files.len()));
                 }
@@ -203,18 +352,33 @@ fn step(
         (DialogueStep::Files, Input::Done | Input::Skip) => return Next::Create,
         (DialogueStep::Files, _) => return Next::Wait,
     }
-    let next_step = first_missing(dialogue, companies);
+    advance_to_next(dialogue, form, lang)
+}
+
+fn advance_to_next(dialogue: &mut Dialogue, form: &Form<'_>, lang: Lang) -> Next {
+    let next_step = first_missing(dialogue, form);
+    // `/ticket` on a message asks only the missing intake fields: the message is the rest.
+    if dialogue.intake.on_behalf.is_some()
+        && !matches!(next_step, DialogueStep::Category | DialogueStep::Field(_))
+    {
+        return Next::Create;
+    }
     dialogue.step = next_step;
-    ask(next_step, companies, lang)
+    ask(next_step, form, dialogue, lang)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::intake::FieldKind;
     use teledesk_adapter::Requester;
     use time::OffsetDateTime;
 
     const LIMITS: FileLimits = FileLimits::DEFAULT;
+    static NONE: IntakeConfig = IntakeConfig {
+        categories: Vec::new(),
+        fields: Vec::new(),
+    };
 
     fn dialogue(subject: Option<&str>) -> Dialogue {
         Dialogue {
@@ -235,6 +399,7 @@ mod tests {
             target_chat: None,
             started_at: OffsetDateTime::UNIX_EPOCH,
             touched_at: OffsetDateTime::UNIX_EPOCH,
+            intake: Default::default(),
         }
     }
 
@@ -262,23 +427,53 @@ mod tests {
     fn asks_company_first_for_chains_then_everything_else() {
         let companies = vec!["Acme Moscow".to_owned(), "Acme Kazan".to_owned()];
         let mut d = dialogue(Some("Printer"));
-        d.step = first_missing(&d, &companies);
+        d.step = first_missing(&d, &Form::new(&companies, &NONE));
         assert_eq!(d.step, DialogueStep::Company);
-        advance(&mut d, Input::Company(1), &companies, LIMITS, Lang::Ru);
+        advance(
+            &mut d,
+            Input::Company(1),
+            &Form::new(&companies, &NONE),
+            LIMITS,
+            Lang::Ru,
+        );
         assert_eq!(d.company.as_deref(), Some("Acme Kazan"));
         assert_eq!(d.step, DialogueStep::Description);
-        advance(&mut d, text("It jams"), &companies, LIMITS, Lang::Ru);
+        advance(
+            &mut d,
+            text("It jams"),
+            &Form::new(&companies, &NONE),
+            LIMITS,
+            Lang::Ru,
+        );
         assert_eq!(d.step, DialogueStep::Files);
         assert!(matches!(
-            advance(&mut d, file("f1"), &companies, LIMITS, Lang::Ru),
+            advance(
+                &mut d,
+                file("f1"),
+                &Form::new(&companies, &NONE),
+                LIMITS,
+                Lang::Ru
+            ),
             Next::Ask { .. }
         ));
         assert!(matches!(
-            advance(&mut d, file("f2"), &companies, LIMITS, Lang::Ru),
+            advance(
+                &mut d,
+                file("f2"),
+                &Form::new(&companies, &NONE),
+                LIMITS,
+                Lang::Ru
+            ),
             Next::Ask { .. }
         ));
         assert_eq!(
-            advance(&mut d, Input::Done, &companies, LIMITS, Lang::Ru),
+            advance(
+                &mut d,
+                Input::Done,
+                &Form::new(&companies, &NONE),
+                LIMITS,
+                Lang::Ru
+            ),
             Next::Create
         );
         assert_eq!(d.files.len(), 2);
@@ -310,12 +505,22 @@ mod tests {
         d.description = Some(String::new());
         d.step = DialogueStep::Files;
         for n in 0..3 {
-            advance(&mut d, file(&format!("f{n}")), &companies, limits, Lang::Ru);
+            advance(
+                &mut d,
+                file(&format!("f{n}")),
+                &Form::new(&companies, &NONE),
+                limits,
+                Lang::Ru,
+            );
         }
         assert_eq!(d.files.len(), 3);
-        let Next::Ask { html, .. } =
-            advance(&mut d, file("one too many"), &companies, limits, Lang::En)
-        else {
+        let Next::Ask { html, .. } = advance(
+            &mut d,
+            file("one too many"),
+            &Form::new(&companies, &NONE),
+            limits,
+            Lang::En,
+        ) else {
             panic!("the client is told");
         };
         assert!(html.contains("at most 3 files and 100 bytes"), "{html}");
@@ -325,13 +530,37 @@ mod tests {
         let mut d = dialogue(Some("Printer"));
         d.description = Some(String::new());
         d.step = DialogueStep::Files;
-        advance(&mut d, sized("small", 10), &companies, limits, Lang::Ru);
-        advance(&mut d, sized("big", 91), &companies, limits, Lang::Ru);
+        advance(
+            &mut d,
+            sized("small", 10),
+            &Form::new(&companies, &NONE),
+            limits,
+            Lang::Ru,
+        );
+        advance(
+            &mut d,
+            sized("big", 91),
+            &Form::new(&companies, &NONE),
+            limits,
+            Lang::Ru,
+        );
         assert_eq!(d.files.len(), 1);
-        advance(&mut d, sized("fits", 90), &companies, limits, Lang::Ru);
+        advance(
+            &mut d,
+            sized("fits", 90),
+            &Form::new(&companies, &NONE),
+            limits,
+            Lang::Ru,
+        );
         assert_eq!(d.files.len(), 2);
         assert_eq!(
-            advance(&mut d, Input::Done, &companies, limits, Lang::Ru),
+            advance(
+                &mut d,
+                Input::Done,
+                &Form::new(&companies, &NONE),
+                limits,
+                Lang::Ru
+            ),
             Next::Create
         );
     }
@@ -345,10 +574,12 @@ mod tests {
         // Files sent while the subject and the description are asked for count too.
         let mut d = dialogue(None);
         assert_eq!(
-            advance(&mut d, file("f0"), &[], limits, Lang::En),
+            advance(&mut d, file("f0"), &Form::new(&[], &NONE), limits, Lang::En),
             Next::Wait
         );
-        let Next::Ask { html, .. } = advance(&mut d, file("f1"), &[], limits, Lang::En) else {
+        let Next::Ask { html, .. } =
+            advance(&mut d, file("f1"), &Form::new(&[], &NONE), limits, Lang::En)
+        else {
             panic!("the client is told");
         };
         assert!(html.contains("at most 1 file"), "{html}");
@@ -364,7 +595,7 @@ mod tests {
                 text: "VPN down".into(),
                 file: f2,
             },
-            &[],
+            &Form::new(&[], &NONE),
             limits,
             Lang::En,
         ) else {
@@ -372,7 +603,13 @@ mod tests {
         };
         assert_eq!(d.subject.as_deref(), Some("VPN down"));
         assert!(html.contains("not added") && html.contains(Lang::En.ask_description()));
-        advance(&mut d, sized("f3", 1), &[], limits, Lang::En);
+        advance(
+            &mut d,
+            sized("f3", 1),
+            &Form::new(&[], &NONE),
+            limits,
+            Lang::En,
+        );
         assert_eq!(d.files.len(), 1);
         // No files at all where the chat takes none.
         let none = FileLimits {
@@ -381,7 +618,9 @@ mod tests {
         };
         let mut d = dialogue(Some("VPN down"));
         d.step = DialogueStep::Description;
-        let Next::Ask { html, .. } = advance(&mut d, file("f"), &[], none, Lang::Ru) else {
+        let Next::Ask { html, .. } =
+            advance(&mut d, file("f"), &Form::new(&[], &NONE), none, Lang::Ru)
+        else {
             panic!("the client is told");
         };
         assert!(html.contains("не принимаются"), "{html}");
@@ -392,14 +631,32 @@ mod tests {
     fn single_company_is_not_asked_and_description_can_be_skipped() {
         let companies = vec!["Only".to_owned()];
         let mut d = dialogue(None);
-        d.step = first_missing(&d, &companies);
+        d.step = first_missing(&d, &Form::new(&companies, &NONE));
         assert_eq!(d.step, DialogueStep::Subject);
-        advance(&mut d, text("VPN down"), &companies, LIMITS, Lang::En);
+        advance(
+            &mut d,
+            text("VPN down"),
+            &Form::new(&companies, &NONE),
+            LIMITS,
+            Lang::En,
+        );
         assert_eq!(d.step, DialogueStep::Description);
-        advance(&mut d, Input::Skip, &companies, LIMITS, Lang::En);
+        advance(
+            &mut d,
+            Input::Skip,
+            &Form::new(&companies, &NONE),
+            LIMITS,
+            Lang::En,
+        );
         assert_eq!(d.description.as_deref(), Some(""));
         assert_eq!(
-            advance(&mut d, Input::Done, &companies, LIMITS, Lang::En),
+            advance(
+                &mut d,
+                Input::Done,
+                &Form::new(&companies, &NONE),
+                LIMITS,
+                Lang::En
+            ),
             Next::Create
         );
     }
@@ -407,10 +664,16 @@ mod tests {
     #[test]
     fn done_at_the_description_files_the_ticket_at_once() {
         let mut d = dialogue(Some("VPN down"));
-        d.step = first_missing(&d, &[]);
+        d.step = first_missing(&d, &Form::new(&[], &NONE));
         assert_eq!(d.step, DialogueStep::Description);
         assert_eq!(
-            advance(&mut d, Input::Done, &[], LIMITS, Lang::Ru),
+            advance(
+                &mut d,
+                Input::Done,
+                &Form::new(&[], &NONE),
+                LIMITS,
+                Lang::Ru
+            ),
             Next::Create
         );
         assert_eq!(d.description.as_deref(), Some(""));
@@ -422,7 +685,7 @@ mod tests {
         advance(
             &mut d,
             text("VPN down\nsince 9am, all offices"),
-            &[],
+            &Form::new(&[], &NONE),
             LIMITS,
             Lang::En,
         );
@@ -434,8 +697,171 @@ mod tests {
     fn cancel_works_in_every_step() {
         let mut d = dialogue(None);
         assert_eq!(
-            advance(&mut d, Input::Cancel, &[], LIMITS, Lang::Ru),
+            advance(
+                &mut d,
+                Input::Cancel,
+                &Form::new(&[], &NONE),
+                LIMITS,
+                Lang::Ru
+            ),
             Next::Cancelled
         );
+    }
+
+    fn form_intake() -> IntakeConfig {
+        use crate::config::intake::{CategoryConfig, Choice};
+        IntakeConfig {
+            categories: vec![
+                CategoryConfig {
+                    id: "net".into(),
+                    label: "Интернет".into(),
+                    ticket: Default::default(),
+                },
+                CategoryConfig {
+                    id: "tv".into(),
+                    label: "ТВ".into(),
+                    ticket: Default::default(),
+                },
+            ],
+            fields: vec![
+                FieldConfig {
+                    id: "contract".into(),
+                    label: "№ договора".into(),
+                    kind: FieldKind::Contract,
+                    required: true,
+                    pattern: Some(regex::Regex::new(r"^(?:\d{2}-\d{4})$").expect("valid")),
+                    example: Some("12-3456".into()),
+                    target: Some("custom_fields.8".into()),
+                    choices: vec![],
+                },
+                FieldConfig {
+                    id: "tariff".into(),
+                    label: "Тариф".into(),
+                    kind: FieldKind::Choice,
+                    required: false,
+                    pattern: None,
+                    example: None,
+                    target: None,
+                    choices: vec![Choice {
+                        id: serde_json::json!(5),
+                        label: "VIP".into(),
+                    }],
+                },
+                FieldConfig {
+                    id: "phone".into(),
+                    label: "Телефон".into(),
+                    kind: FieldKind::Phone,
+                    required: false,
+                    pattern: None,
+                    example: None,
+                    target: None,
+                    choices: vec![],
+                },
+            ],
+        }
+    }
+
+    fn buttons(next: &Next) -> Vec<String> {
+        let Next::Ask { keyboard, .. } = next else {
+            panic!("a question, got {next:?}");
+        };
+        keyboard
+            .rows
+            .iter()
+            .flatten()
+            .map(|b| format!("{b:?}"))
+            .collect()
+    }
+
+    #[test]
+    fn intake_asks_category_then_fields_retrying_a_wrong_answer() {
+        let intake = form_intake();
+        let form = Form::new(&[], &intake);
+        let mut d = dialogue(None);
+        d.intake
+            .remembered
+            .insert("phone".into(), "+79991234567".into());
+        d.step = first_missing(&d, &form);
+        assert_eq!(d.step, DialogueStep::Category);
+        // Typing instead of pressing a button is not an answer, unless it is a label.
+        assert_eq!(
+            advance(&mut d, text("что-то"), &form, LIMITS, Lang::Ru),
+            Next::Wait
+        );
+        let next = advance(&mut d, Input::Category(1), &form, LIMITS, Lang::Ru);
+        assert_eq!(d.intake.category.as_deref(), Some("tv"));
+        assert_eq!(d.step, DialogueStep::Field(0));
+        assert!(
+            buttons(&next).iter().all(|b| !b.contains("new:skip")),
+            "required: no skip"
+        );
+        // A wrong contract number: told why, with the example, and asked again.
+        let Next::Ask { html, .. } = advance(&mut d, text("123456"), &form, LIMITS, Lang::En)
+        else {
+            panic!("a retry");
+        };
+        assert!(
+            html.contains("expected format") && html.contains("12-3456"),
+            "{html}"
+        );
+        assert!(html.contains("Please try again"), "{html}");
+        assert_eq!(d.step, DialogueStep::Field(0));
+        let next = advance(&mut d, text("12-3456"), &form, LIMITS, Lang::Ru);
+        assert_eq!(d.step, DialogueStep::Field(1));
+        assert!(
+            buttons(&next).iter().any(|b| b.contains("new:ch:0")),
+            "{next:?}"
+        );
+        assert!(
+            buttons(&next).iter().any(|b| b.contains("new:skip")),
+            "optional"
+        );
+        let next = advance(&mut d, Input::Choice(0), &form, LIMITS, Lang::Ru);
+        assert_eq!(d.step, DialogueStep::Field(2));
+        // Last time's phone is offered as one tap.
+        assert!(
+            buttons(&next).iter().any(|b| b.contains("new:mem")),
+            "{next:?}"
+        );
+        advance(&mut d, Input::Remembered, &form, LIMITS, Lang::Ru);
+        assert_eq!(d.step, DialogueStep::Subject);
+        let values: Vec<_> = d
+            .intake
+            .fields
+            .iter()
+            .map(|f| (f.id.as_str(), f.wire.clone()))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                ("contract", serde_json::json!("12-3456")),
+                ("tariff", serde_json::json!(5)),
+                ("phone", serde_json::json!("+79991234567")),
+            ]
+        );
+    }
+
+    #[test]
+    fn optional_fields_can_be_skipped_and_are_not_asked_again() {
+        let intake = form_intake();
+        let form = Form::new(&[], &intake);
+        let mut d = dialogue(None);
+        d.intake.category = Some("net".into());
+        d.step = first_missing(&d, &form);
+        advance(&mut d, text("12-3456"), &form, LIMITS, Lang::Ru);
+        // Skip on a required field does nothing.
+        let mut required = dialogue(None);
+        required.intake.category = Some("net".into());
+        required.step = first_missing(&required, &form);
+        assert_eq!(
+            advance(&mut required, Input::Skip, &form, LIMITS, Lang::Ru),
+            Next::Wait
+        );
+        assert_eq!(required.step, DialogueStep::Field(0));
+        advance(&mut d, Input::Skip, &form, LIMITS, Lang::Ru);
+        advance(&mut d, Input::Skip, &form, LIMITS, Lang::Ru);
+        assert_eq!(d.step, DialogueStep::Subject);
+        assert_eq!(d.intake.skipped, ["tariff", "phone"]);
+        assert_eq!(d.intake.fields.len(), 1);
     }
 }

@@ -174,6 +174,7 @@ mod tests {
             target_chat: None,
             started_at: touched_at,
             touched_at,
+            intake: Default::default(),
         }
     }
 

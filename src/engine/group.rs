@@ -1,15 +1,16 @@
 //! Group mode: `/new`, `/ticket`, replies that become comments, and the `/new` dialogue.
 
-use super::dialogue::{self, Input, Next};
+use super::dialogue::{self, Form, Input, Next};
 use super::lifecycle::{self, ClosedComment};
 use super::{ALBUM_WINDOW, ChatSettings, Outcome, Settings, queued, say, send, sent};
 use crate::model::{
-    ClientFile, Dialogue, FollowUp, Job, JobKind, SendAction, TicketLink, TicketTimes, TicketView,
+    ClientFile, Dialogue, DialogueIntake, FollowUp, Job, JobKind, OnBehalf, REMEMBERED_CATEGORY,
+    SendAction, TicketLink, TicketTimes, TicketView,
 };
 use crate::store::{Result, Tx};
 use crate::telegram::texts::escape;
 use crate::telegram::wire::{CallbackQuery, Message, command};
-use teledesk_adapter::{IdempotencyKey, Requester, StatusClass};
+use teledesk_adapter::{IdempotencyKey, Intake, Requester, StatusClass};
 use time::OffsetDateTime;
 
 pub fn on_message(
@@ -409,6 +410,52 @@ pub(crate) fn open_ticket(
     follow_up_of: Option<FollowUp>,
     now: OffsetDateTime,
 ) -> Result<u64> {
+    open_ticket_with(
+        tx,
+        chat,
+        author,
+        origin,
+        Content {
+            subject,
+            description,
+            files,
+        },
+        extra_messages,
+        follow_up_of,
+        Intake::default(),
+        now,
+    )
+}
+
+/// What a new ticket says: subject, description and files.
+pub(crate) struct Content {
+    pub subject: String,
+    pub description: String,
+    pub files: Vec<ClientFile>,
+}
+
+/// [`open_ticket`] with the answers to the chat's intake questions, which are also remembered
+/// for the author's next ticket from the chat.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn open_ticket_with(
+    tx: &mut Tx<'_>,
+    chat: &ChatSettings,
+    author: Requester,
+    origin: Origin,
+    content: Content,
+    extra_messages: &[i32],
+    follow_up_of: Option<FollowUp>,
+    intake: Intake,
+    now: OffsetDateTime,
+) -> Result<u64> {
+    let Content {
+        subject,
+        description,
+        files,
+    } = content;
+    if !intake.is_empty() {
+        remember_intake(tx, author.telegram_id, chat.ticket_chat, &intake)?;
+    }
     let local = tx.next_seq()?;
     let link = TicketLink {
         local,
@@ -447,6 +494,7 @@ pub(crate) fn open_ticket(
             registered_at: Some(origin.registered_at),
             ..TicketTimes::default()
         },
+        category: intake.category.as_ref().map(|c| c.id.clone()),
     };
     tx.put_ticket(&link);
     if let Some(message_id) = origin.message_id {
@@ -466,6 +514,7 @@ pub(crate) fn open_ticket(
                 registered_at: origin.registered_at,
                 source_url: origin.url,
                 follow_up_of: follow_up_of.map(|f| f.local),
+                intake,
             },
             attempts: 0,
             not_before: now,
@@ -557,16 +606,32 @@ fn ticket_from_reply(
         )?;
     }
     let subject = subject_from(&text, &author, files.len(), lang);
-    open_ticket(
+    let content = Content {
+        subject,
+        description: text,
+        files,
+    };
+    let intake = if chat.intake.is_empty() {
+        Intake::default()
+    } else {
+        match remembered_intake(tx, chat, author.telegram_id)? {
+            Ok(intake) => intake,
+            Err(state) => {
+                return ask_missing_intake(
+                    tx, settings, chat, message, source, author, content, extra, state, now,
+                );
+            }
+        }
+    };
+    open_ticket_with(
         tx,
         chat,
         author,
         Origin::message(source, now),
-        subject,
-        text,
-        files,
+        content,
         &extra,
         None,
+        intake,
         now,
     )?;
     Ok(Outcome {
@@ -574,6 +639,63 @@ fn ticket_from_reply(
         sends: refused > 0,
         ..Outcome::default()
     })
+}
+
+/// `/ticket` on a message whose author has not given a required intake field (or the category)
+/// in this chat before: the bot asks in the thread of the `/ticket` command, one question at a
+/// time and only for what is missing, and whoever sent `/ticket` answers; the ticket opens from
+/// the message with the last answer. The thread is the least noisy place that always works: a
+/// private message cannot reach an author who never started the bot.
+#[allow(clippy::too_many_arguments)]
+fn ask_missing_intake(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    chat: &ChatSettings,
+    command: &Message,
+    source: &Message,
+    author: Requester,
+    content: Content,
+    extra: Vec<i32>,
+    mut state: DialogueIntake,
+    now: OffsetDateTime,
+) -> Result<Outcome> {
+    let Some(asker) = command.author(None) else {
+        return Ok(Outcome::skipped("/ticket without a sender"));
+    };
+    if let Some(old) = tx.dialogue(chat.id, asker.telegram_id)? {
+        close_dialogue(tx, &old, now)?;
+    }
+    state.on_behalf = Some(OnBehalf {
+        author: author.clone(),
+        message_id: source.message_id,
+        date: OffsetDateTime::from_unix_timestamp(source.date).unwrap_or(now),
+        url: source.link(),
+        extra_messages: extra,
+    });
+    let mut dialogue = Dialogue {
+        chat_id: chat.id,
+        user: asker,
+        step: crate::model::DialogueStep::Files,
+        started_by: command.message_id,
+        company: author.company.clone(),
+        subject: Some(content.subject),
+        description: Some(content.description),
+        files: content.files,
+        prompt_message_id: None,
+        target_chat: None,
+        started_at: now,
+        touched_at: now,
+        intake: state,
+    };
+    let form = Form::new(&[], &chat.intake);
+    dialogue.step = dialogue::first_missing(&dialogue, &form);
+    let mut next = dialogue::ask(dialogue.step, &form, &dialogue, settings.lang);
+    if let Next::Ask { html, .. } = &mut next {
+        *html = format!("{}\n{html}", settings.lang.intake_needed());
+    }
+    prompt(tx, &mut dialogue, command.message_id, next, now)?;
+    tx.put_dialogue(&dialogue);
+    Ok(sent())
 }
 
 /// The files, in order, that fit in one ticket, and how many did not.
@@ -621,6 +743,7 @@ pub(crate) fn start_dialogue(
     if let Some(old) = tx.dialogue(chat.id, user.telegram_id)? {
         close_dialogue(tx, &old, now)?;
     }
+    let remembered = tx.intake_memory(user.telegram_id, chat.ticket_chat)?;
     let mut dialogue = Dialogue {
         chat_id: chat.id,
         user,
@@ -637,12 +760,17 @@ pub(crate) fn start_dialogue(
         target_chat: (chat.ticket_chat != chat.id).then_some(chat.ticket_chat),
         started_at: now,
         touched_at: now,
+        intake: DialogueIntake {
+            remembered,
+            ..DialogueIntake::default()
+        },
     };
     let refused = message
         .file()
         .is_some_and(|file| !dialogue::take_file(&mut dialogue, file, chat.files));
-    dialogue.step = dialogue::first_missing(&dialogue, &chat.companies);
-    let mut next = dialogue::ask(dialogue.step, &chat.companies, settings.lang);
+    let form = Form::new(&chat.companies, &chat.intake);
+    dialogue.step = dialogue::first_missing(&dialogue, &form);
+    let mut next = dialogue::ask(dialogue.step, &form, &dialogue, settings.lang);
     if let (true, Next::Ask { html, .. }) = (refused, &mut next) {
         *html = format!(
             "{}\n\n{html}",
@@ -652,6 +780,76 @@ pub(crate) fn start_dialogue(
     prompt(tx, &mut dialogue, message.message_id, next, now)?;
     tx.put_dialogue(&dialogue);
     Ok(sent())
+}
+
+/// The intake a finished dialogue hands to the adapter: the chosen category (the only one, when
+/// the chat has one) and the fields answered, in the chat's order.
+pub(crate) fn dialogue_intake(chat: &ChatSettings, answers: &DialogueIntake) -> Intake {
+    let category = match (&answers.category, chat.intake.categories.as_slice()) {
+        (Some(id), _) => chat.intake.category(id),
+        (None, [only]) => Some(only),
+        _ => None,
+    };
+    let mut fields = answers.fields.clone();
+    fields.sort_by_key(|f| chat.intake.fields.iter().position(|c| c.id == f.id));
+    Intake {
+        category: category.map(|c| c.to_intake()),
+        fields,
+    }
+}
+
+/// Keeps what the user answered, for their next ticket from the same chat.
+fn remember_intake(tx: &mut Tx<'_>, user: i64, chat: i64, intake: &Intake) -> Result<()> {
+    let mut memory = tx.intake_memory(user, chat)?;
+    if let Some(category) = &intake.category {
+        memory.insert(REMEMBERED_CATEGORY.to_owned(), category.id.clone());
+    }
+    for field in &intake.fields {
+        // A choice is remembered by its id (what its button sends), text as typed.
+        let answer = match &field.wire {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        memory.insert(field.id.clone(), answer);
+    }
+    tx.put_intake_memory(user, chat, &memory);
+    Ok(())
+}
+
+/// The intake of a message turned into a ticket with `/ticket`: the author's remembered
+/// answers, where they still pass; `Err` with what is known when a required field (or the
+/// category) is missing.
+fn remembered_intake(
+    tx: &Tx<'_>,
+    chat: &ChatSettings,
+    author: i64,
+) -> Result<std::result::Result<Intake, DialogueIntake>> {
+    let remembered = tx.intake_memory(author, chat.ticket_chat)?;
+    let mut state = DialogueIntake {
+        remembered: remembered.clone(),
+        ..DialogueIntake::default()
+    };
+    let mut complete = true;
+    if chat.intake.categories.len() > 1 {
+        let known = remembered
+            .get(REMEMBERED_CATEGORY)
+            .filter(|id| chat.intake.category(id).is_some());
+        state.category = known.cloned();
+        complete &= known.is_some();
+    }
+    for field in &chat.intake.fields {
+        match remembered.get(&field.id).map(|v| field.accept(v)) {
+            Some(Ok(value)) => state.fields.push(value),
+            _ if field.required => complete = false,
+            // Optional fields are not asked for: `/ticket` asks only what it cannot do without.
+            _ => state.skipped.push(field.id.clone()),
+        }
+    }
+    Ok(if complete {
+        Ok(dialogue_intake(chat, &state))
+    } else {
+        Err(state)
+    })
 }
 
 fn prompt(
@@ -740,7 +938,8 @@ pub(crate) fn continue_dialogue(
         return Ok(sent());
     }
     dialogue.touched_at = now;
-    match dialogue::advance(&mut dialogue, input, &chat.companies, chat.files, lang) {
+    let form = Form::new(&chat.companies, &chat.intake);
+    match dialogue::advance(&mut dialogue, input, &form, chat.files, lang) {
         Next::Cancelled => {
             close_dialogue(tx, &dialogue, now)?;
             say(tx, chat.id, Some(message.message_id), lang.cancelled(), now)?;
@@ -759,21 +958,47 @@ pub(crate) fn continue_dialogue(
             close_dialogue(tx, &dialogue, now)?;
             // The ticket's key and registration time come from the `/new` message; the dialogue's
             // own messages are part of its thread.
+            let intake = dialogue_intake(chat, &dialogue.intake);
+            let content = Content {
+                subject: dialogue.subject.clone().unwrap_or_default(),
+                description: dialogue.description.clone().unwrap_or_default(),
+                files: dialogue.files.clone(),
+            };
+            if let Some(behalf) = &dialogue.intake.on_behalf {
+                // `/ticket`: the message is the ticket, its author the requester.
+                let origin = Origin {
+                    message_id: Some(behalf.message_id),
+                    key: IdempotencyKey::telegram(chat.id, behalf.message_id),
+                    registered_at: behalf.date,
+                    url: behalf.url.clone(),
+                };
+                open_ticket_with(
+                    tx,
+                    chat,
+                    behalf.author.clone(),
+                    origin,
+                    content,
+                    &behalf.extra_messages,
+                    None,
+                    intake,
+                    now,
+                )?;
+                return Ok(queued());
+            }
             let mut source = message.clone();
             source.message_id = dialogue.started_by;
             source.date = dialogue.started_at.unix_timestamp();
             let mut author = dialogue.user.clone();
             author.company = dialogue.company.clone().or_else(|| Some(chat.name.clone()));
-            open_ticket(
+            open_ticket_with(
                 tx,
                 chat,
                 author,
                 Origin::message(&source, now),
-                dialogue.subject.clone().unwrap_or_default(),
-                dialogue.description.clone().unwrap_or_default(),
-                dialogue.files.clone(),
+                content,
                 &[],
                 None,
+                intake,
                 now,
             )?;
             Ok(queued())
@@ -824,13 +1049,19 @@ pub fn on_callback(
         "new:done" => Input::Done,
         "new:skip" => Input::Skip,
         "new:cancel" => Input::Cancel,
-        other => match other.strip_prefix("new:co:").and_then(|i| i.parse().ok()) {
-            Some(index) => Input::Company(index),
-            None => {
-                answer(tx, chat.id, Some(lang.nothing_to_do()))?;
-                return Ok(sent());
+        "new:mem" => Input::Remembered,
+        other => {
+            let index = |prefix: &str| other.strip_prefix(prefix).and_then(|i| i.parse().ok());
+            match (index("new:co:"), index("new:cat:"), index("new:ch:")) {
+                (Some(index), _, _) => Input::Company(index),
+                (_, Some(index), _) => Input::Category(index),
+                (_, _, Some(index)) => Input::Choice(index),
+                _ => {
+                    answer(tx, chat.id, Some(lang.nothing_to_do()))?;
+                    return Ok(sent());
+                }
             }
-        },
+        }
     };
     // A prompt answers its owner's message, so the owner is known even before the sender has
     // recorded the prompt's id (a fast tap can arrive first). Each button only acts in its own
@@ -841,9 +1072,14 @@ pub fn on_callback(
         .and_then(|m| m.from.as_ref())
         .is_some_and(|u| u.id == query.from.id);
     let dialogue = tx.dialogue(chat.id, query.from.id)?;
-    let Some(dialogue) =
-        dialogue.filter(|d| answers_presser || d.prompt_message_id == Some(message.message_id))
-    else {
+    // In the private chat the bot's messages all belong to the one user, and while the newest
+    // prompt is being sent (its id not recorded yet) the older prompts' buttons are already being
+    // removed: a tap on the prompt that just arrived is taken rather than lost.
+    let fresh_private =
+        |d: &Dialogue| d.prompt_message_id.is_none() && message.chat.id == query.from.id;
+    let Some(dialogue) = dialogue.filter(|d| {
+        answers_presser || d.prompt_message_id == Some(message.message_id) || fresh_private(d)
+    }) else {
         // Buttons belong to the user whose dialogue they are in; anyone else is told so.
         let owner_pressed = tx.dialogue(chat.id, query.from.id)?.is_some();
         let text = if owner_pressed {

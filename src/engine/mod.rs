@@ -46,6 +46,8 @@ pub struct ChatSettings {
     pub files: crate::config::FileLimits,
     /// Whose tickets its clients find.
     pub visibility: crate::config::Visibility,
+    /// The category and extra fields a new ticket needs.
+    pub intake: std::sync::Arc<crate::config::intake::IntakeConfig>,
 }
 
 /// What the engine needs to know about the deployment.

@@ -335,8 +335,15 @@ async fn session(
         })
         .map_err(|e| ApiError::store(caller.lang, e))?;
     let limits = state.limits(&caller.chat);
+    let remembered = state
+        .ctx
+        .store
+        .read()
+        .intake_memory(user_id, caller.chat.ticket_chat)
+        .map_err(|e| ApiError::store(caller.lang, e))?;
     Ok(Json(json!({
         "language": caller.lang.code(),
+        "intake": intake_view(&caller.chat.intake, &remembered),
         "chat": { "title": caller.chat.name, "mode": caller.chat.mode.as_str() },
         "companies": caller.chat.companies,
         "user": { "id": caller.user.id, "first_name": caller.user.first_name },
@@ -435,6 +442,11 @@ async fn list(
                 "author": l.author.display_name,
                 "created_at": stamp(l.registered_at()),
                 "last_activity_at": stamp(l.last_activity_at()),
+                // The intake category, by id and by the label the chat shows.
+                "category": l.category.as_ref().map(|id| json!({
+                    "id": id,
+                    "label": caller.chat.intake.category(id).map_or(id.as_str(), |c| c.label.as_str()),
+                })),
             })
         })
         .collect();
@@ -502,6 +514,52 @@ struct Form {
     subject: String,
     description: String,
     files: Vec<Upload>,
+    /// `category`: the chosen category's id.
+    category: String,
+    /// `field.<id>`: the answers to the chat's fields, by field id.
+    fields: HashMap<String, String>,
+    /// What the checked category and fields make for the adapter.
+    intake: teledesk_adapter::Intake,
+}
+
+/// The chat's intake questions as the page renders them, with what the user answered last time
+/// (offered, not filled in silently: the page shows it as the field's initial value).
+fn intake_view(
+    intake: &crate::config::intake::IntakeConfig,
+    remembered: &std::collections::BTreeMap<String, String>,
+) -> Value {
+    use crate::config::intake::FieldKind;
+    let categories: Vec<Value> = intake
+        .categories
+        .iter()
+        .map(|c| json!({ "id": c.id, "label": c.label }))
+        .collect();
+    let fields: Vec<Value> = intake
+        .fields
+        .iter()
+        .map(|f| {
+            json!({
+                "id": f.id,
+                "label": f.label,
+                "type": match f.kind {
+                    FieldKind::Text => "text",
+                    FieldKind::Phone => "phone",
+                    FieldKind::Contract => "contract",
+                    FieldKind::Choice => "choice",
+                },
+                "required": f.required,
+                "example": f.example,
+                "choices": f.choices.iter().map(|c| json!({ "id": c.key(), "label": c.label })).collect::<Vec<_>>(),
+                "last": remembered.get(&f.id),
+            })
+        })
+        .collect();
+    json!({
+        // A single category is not asked: every ticket goes there.
+        "categories": if categories.len() > 1 { categories } else { Vec::new() },
+        "last_category": remembered.get(crate::model::REMEMBERED_CATEGORY),
+        "fields": fields,
+    })
 }
 
 async fn submit(
@@ -620,6 +678,7 @@ async fn submit(
                 description: form.description.clone(),
                 files,
                 submitted_at: time::OffsetDateTime::now_utc(),
+                intake: form.intake.clone(),
             };
             tx.push_submission(&record, &crate::engine::app::payload(&submission))?;
             Ok(Taken::New(record))
@@ -783,8 +842,13 @@ async fn read_form(
             "company" => form.company = text,
             "subject" => form.subject = text,
             "description" => form.description = text,
-            // Fields a later page may send are not an error for this server.
-            _ => {}
+            "category" => form.category = text,
+            other => {
+                if let Some(id) = other.strip_prefix("field.") {
+                    form.fields.insert(id.to_owned(), text);
+                }
+                // Fields a later page may send are not an error for this server.
+            }
         }
     }
     Ok(form)
@@ -818,6 +882,38 @@ fn check_form(
     } else if !chat.companies.contains(&form.company) {
         return Err(bad(Problem::CompanyRequired).on("company"));
     }
+    // The same rules as the bot's dialogue, so a form cannot file what a chat would refuse.
+    let intake = &chat.intake;
+    let category =
+        match intake.categories.as_slice() {
+            [] => None,
+            [only] => Some(only),
+            _ => Some(intake.category(form.category.trim()).ok_or_else(|| {
+                bad(Problem::Intake(lang.category_required().into())).on("category")
+            })?),
+        };
+    let mut fields = Vec::new();
+    for field in &intake.fields {
+        let answer = form
+            .fields
+            .get(&field.id)
+            .map(|t| t.trim())
+            .unwrap_or_default();
+        if answer.is_empty() && !field.required {
+            continue;
+        }
+        match field.accept(answer) {
+            Ok(value) => fields.push(value),
+            Err(why) => {
+                let text = lang.field_rejected(&field.label, why, field.example.as_deref());
+                return Err(bad(Problem::Intake(text)).on(format!("field.{}", field.id)));
+            }
+        }
+    }
+    form.intake = teledesk_adapter::Intake {
+        category: category.map(|c| c.to_intake()),
+        fields,
+    };
     Ok(form)
 }
 

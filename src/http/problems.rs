@@ -47,6 +47,9 @@ pub(super) enum Problem {
     /// The server takes as many uploads at once as it can; another one must wait.
     UploadsBusy,
     BadQuery,
+    /// An intake field (or the category) the chat asks for did not pass: the text says why, in
+    /// the user's language (the bot's own retry wording).
+    Intake(String),
 }
 
 impl Problem {
@@ -64,7 +67,7 @@ impl Problem {
             TooManySubmissions | TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             UploadsBusy => StatusCode::SERVICE_UNAVAILABLE,
             BadForm | BadSubmissionId | SubjectRequired | SubjectTooLong | DescriptionTooLong
-            | CompanyRequired | TooManyFiles | FilesNotAccepted | BadQuery => {
+            | CompanyRequired | TooManyFiles | FilesNotAccepted | BadQuery | Intake(_) => {
                 StatusCode::BAD_REQUEST
             }
         }
@@ -100,6 +103,7 @@ impl Problem {
             TooManyRequests => "too_many_requests",
             UploadsBusy => "uploads_busy",
             BadQuery => "bad_query",
+            Intake(_) => "intake_field",
         }
     }
 
@@ -160,6 +164,7 @@ impl Problem {
             SubjectTooLong => pick("Тема слишком длинная.", "The subject is too long."),
             DescriptionTooLong => pick("Описание слишком длинное.", "The description is too long."),
             CompanyRequired => pick("Выберите компанию.", "Choose a company."),
+            Intake(text) => text.clone(),
             TooManyFiles => pick("Слишком много файлов.", "Too many files."),
             FilesNotAccepted => pick(
                 "Эта служба поддержки не принимает файлы.",
@@ -213,7 +218,7 @@ impl Problem {
 pub(super) struct ApiError {
     problem: Problem,
     lang: Lang,
-    field: Option<&'static str>,
+    field: Option<std::borrow::Cow<'static, str>>,
     /// Sent as `Retry-After` (whole seconds, rounded up).
     retry_after: Option<Duration>,
 }
@@ -235,8 +240,8 @@ impl ApiError {
     }
 
     /// Shows the message next to form field `field`.
-    pub(super) fn on(mut self, field: &'static str) -> Self {
-        self.field = Some(field);
+    pub(super) fn on(mut self, field: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        self.field = Some(field.into());
         self
     }
 

@@ -29,6 +29,7 @@ pub(super) enum Space {
     SeenOrder,
     UploadFiles,
     AlbumsByAge,
+    IntakeMemory,
 }
 
 impl Space {
@@ -61,6 +62,8 @@ impl Space {
             Space::SeenOrder => 31,
             Space::UploadFiles => 32,
             Space::AlbumsByAge => 33,
+            // Well apart from the others' next numbers, so branches adding spaces do not collide.
+            Space::IntakeMemory => 47,
         }
     }
 
@@ -92,6 +95,7 @@ impl Space {
             Space::SeenOrder => "seen_order",
             Space::UploadFiles => "upload_files",
             Space::AlbumsByAge => "albums_by_age",
+            Space::IntakeMemory => "intake_memory",
         }
     }
 

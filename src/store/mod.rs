@@ -1144,6 +1144,31 @@ impl Tx<'_> {
         self.put(Space::Users, &i64_key(user_id), &state);
     }
 
+    /// What a user last answered to a chat's intake questions (field id → answer, the category
+    /// under [`crate::model::REMEMBERED_CATEGORY`]), offered next time.
+    pub fn intake_memory(
+        &self,
+        user_id: i64,
+        chat_id: i64,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
+        Ok(self
+            .get(Space::IntakeMemory, &user_chat_key(user_id, chat_id))?
+            .unwrap_or_default())
+    }
+
+    pub fn put_intake_memory(
+        &mut self,
+        user_id: i64,
+        chat_id: i64,
+        memory: &std::collections::BTreeMap<String, String>,
+    ) {
+        self.put(
+            Space::IntakeMemory,
+            &user_chat_key(user_id, chat_id),
+            memory,
+        );
+    }
+
     // --- Mini App submissions -----------------------------------------------------------
 
     /// Queues a Mini App submission in the inbox, in arrival order with Telegram's updates, and
@@ -1266,6 +1291,12 @@ fn helpdesk_key(helpdesk: &str, id: &TicketId) -> Vec<u8> {
 fn local_under(owner: i64, local: LocalId) -> Vec<u8> {
     let mut key = i64_key(owner).to_vec();
     key.extend_from_slice(&u64_key(local));
+    key
+}
+
+fn user_chat_key(user_id: i64, chat_id: i64) -> Vec<u8> {
+    let mut key = i64_key(user_id).to_vec();
+    key.extend_from_slice(&i64_key(chat_id));
     key
 }
 

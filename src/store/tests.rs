@@ -13,6 +13,7 @@ fn job(n: i32) -> Job {
             registered_at: OffsetDateTime::UNIX_EPOCH,
             source_url: None,
             follow_up_of: None,
+            intake: Default::default(),
         },
         attempts: 0,
         not_before: OffsetDateTime::UNIX_EPOCH,

@@ -824,6 +824,99 @@ pub struct CardLabels {
     pub rate_hint: &'static str,
 }
 
+/// Intake questions: the category and a chat's extra fields (`[[chats.categories]]`,
+/// `[[chats.fields]]`).
+impl Lang {
+    pub fn ask_category(self) -> &'static str {
+        match self {
+            Lang::Ru => "Выберите, к чему относится заявка:",
+            Lang::En => "Choose what the request is about:",
+        }
+    }
+
+    /// The question for a field (HTML; `label` and `example` are escaped here).
+    pub fn ask_field(self, label: &str, required: bool, example: Option<&str>) -> String {
+        let mut html = format!("<b>{}</b>", escape(label));
+        if !required {
+            html.push_str(match self {
+                Lang::Ru => " (необязательно)",
+                Lang::En => " (optional)",
+            });
+        }
+        html.push(':');
+        if let Some(example) = example {
+            html.push_str(&match self {
+                Lang::Ru => format!("\nНапример: <code>{}</code>", escape(example)),
+                Lang::En => format!("\nFor example: <code>{}</code>", escape(example)),
+            });
+        }
+        html
+    }
+
+    /// The button that answers a field with the value the user gave last time.
+    pub fn button_remembered(self, value: &str) -> String {
+        format!("↩ {}", truncate(value, 40))
+    }
+
+    /// Why an answer to a field was not taken, and what to send instead (plain text).
+    pub fn field_rejected(
+        self,
+        label: &str,
+        why: crate::config::intake::Rejection,
+        example: Option<&str>,
+    ) -> String {
+        use crate::config::intake::Rejection::*;
+        let reason = match (self, why) {
+            (Lang::Ru, Empty) => format!("Поле «{label}» обязательно."),
+            (Lang::En, Empty) => format!("“{label}” is required."),
+            (Lang::Ru, TooLong) => {
+                format!("«{label}»: нужна одна строка, не длиннее 255 символов.")
+            }
+            (Lang::En, TooLong) => {
+                format!("“{label}”: one line of at most 255 characters, please.")
+            }
+            (Lang::Ru, Phone) => format!(
+                "«{label}»: это не похоже на номер телефона. Нужны цифры (7–15), можно с «+» в начале."
+            ),
+            (Lang::En, Phone) => format!(
+                "“{label}”: that does not look like a phone number. Send 7 to 15 digits, optionally with “+” in front."
+            ),
+            (Lang::Ru, Pattern) => format!("«{label}»: значение не подходит по формату."),
+            (Lang::En, Pattern) => {
+                format!("“{label}”: the value does not have the expected format.")
+            }
+            (Lang::Ru, Choice) => format!("«{label}»: выберите один из вариантов кнопкой."),
+            (Lang::En, Choice) => format!("“{label}”: pick one of the options with a button."),
+        };
+        let example = example.map(|e| match self {
+            Lang::Ru => format!(" Например: {e}"),
+            Lang::En => format!(" For example: {e}"),
+        });
+        let again = match self {
+            Lang::Ru => " Попробуйте ещё раз.",
+            Lang::En => " Please try again.",
+        };
+        format!("{reason}{}{again}", example.unwrap_or_default())
+    }
+
+    /// `/ticket` on a message whose author has not given every required field yet: what the
+    /// bot asks for in the thread before it opens the ticket.
+    pub fn intake_needed(self) -> &'static str {
+        match self {
+            Lang::Ru => "Чтобы оформить заявку, не хватает данных:",
+            Lang::En => "To file the request, a few details are missing:",
+        }
+    }
+
+    /// The Mini App's answer to a form whose intake fields do not pass (plain text).
+    pub fn category_required(self) -> &'static str {
+        match self {
+            Lang::Ru => "Выберите категорию заявки.",
+            Lang::En => "Choose the request's category.",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

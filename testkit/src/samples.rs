@@ -64,6 +64,7 @@ pub fn draft(message_id: i32) -> TicketDraft {
         attachments: Vec::new(),
         defaults: ConfigTable::new(),
         retry: false,
+        intake: Default::default(),
     }
 }
 

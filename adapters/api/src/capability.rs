@@ -36,6 +36,17 @@ pub struct Capability {
     pub priority: bool,
     /// Ratings are stored natively ([`crate::Helpdesk::rate`]), not as an internal note.
     pub native_rating: bool,
+    /// Intake fields of any kind (free text, phone, contract number, choice) can be written to
+    /// the helpdesk's own ticket fields (custom fields, dynamic fields, properties, object
+    /// attributes) through a `target` in the ticket table ([`crate::TicketDraft::ticket_table`]).
+    /// Without it only the fields the ticket itself has (a category, a location) can be targeted;
+    /// other values stay in the description, and `teledesk check` says so.
+    pub custom_fields: bool,
+    /// [`crate::Helpdesk::check_ticket_defaults`] asks the live helpdesk whether the custom
+    /// fields a ticket table writes exist and take its values (a choice's option), so
+    /// `teledesk doctor` can vouch for a chat's intake mapping; without it doctor says the
+    /// mapping could not be checked there.
+    pub check_fields: bool,
     /// A follow-up ticket is linked to the closed one natively (a relation), not only by text.
     pub native_link: bool,
     /// Every change [`crate::Helpdesk::changes_since`] reports carries a
@@ -90,6 +101,8 @@ impl Capability {
             priority: false,
             native_rating: false,
             native_link: false,
+            custom_fields: false,
+            check_fields: false,
             change_snapshot: false,
             rate_limit: None,
         }

@@ -358,6 +358,7 @@ mod tests {
             attachments: Vec::new(),
             defaults: ConfigTable::new(),
             retry: false,
+            intake: Default::default(),
         }
     }
 

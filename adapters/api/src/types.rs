@@ -152,6 +152,132 @@ pub struct TicketDraft {
     /// `true` when an earlier attempt of this same create may have reached the helpdesk; the
     /// adapter must then look the ticket up by `key` before creating.
     pub retry: bool,
+    /// What the client answered to the chat's intake questions: the category and the extra
+    /// fields (`[[chats.categories]]`, `[[chats.fields]]`). Empty for a chat that asks none.
+    ///
+    /// Adapters write it by building the ticket from [`TicketDraft::ticket_table`] instead of
+    /// [`TicketDraft::defaults`]: the category's table and each field's value at its `target`
+    /// land where the chat's own `[chats.ticket]` keys would, so the helpdesk's own fields are
+    /// written by the code that already writes `[chats.ticket]`.
+    pub intake: Intake,
+}
+
+impl TicketDraft {
+    /// The ticket table this draft is created with: [`TicketDraft::defaults`], then the chosen
+    /// category's [`IntakeCategory::ticket`] over it (key by key; a nested table such as
+    /// `custom_fields` is merged one level down), then each [`IntakeField`] with a `target` set at
+    /// that path (`custom_fields.8` → `{"custom_fields": {"8": value}}`).
+    ///
+    /// The daemon validated every such table against the adapter at config time (with each
+    /// choice's id, and a sample text for free-text fields), so an adapter reads it with the
+    /// same `[chats.ticket]` parser it always uses.
+    pub fn ticket_table(&self) -> crate::ConfigTable {
+        self.intake.apply(&self.defaults)
+    }
+}
+
+/// The answers to a chat's intake questions, carried by [`TicketDraft::intake`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Intake {
+    /// The category the client chose, when the chat offers some.
+    #[serde(default)]
+    pub category: Option<IntakeCategory>,
+    /// Every field the client filled, in the order the chat declares them. A field left empty
+    /// (optional, skipped) is not listed.
+    #[serde(default)]
+    pub fields: Vec<IntakeField>,
+}
+
+impl Intake {
+    /// `true` when nothing was asked or answered.
+    pub fn is_empty(&self) -> bool {
+        self.category.is_none() && self.fields.is_empty()
+    }
+
+    /// `table` with the category's table merged over it and each targeted field set: see
+    /// [`TicketDraft::ticket_table`].
+    pub fn apply(&self, table: &crate::ConfigTable) -> crate::ConfigTable {
+        let mut out = table.clone();
+        if let Some(category) = &self.category {
+            merge_table(&mut out, &category.ticket);
+        }
+        for field in &self.fields {
+            if let Some(target) = &field.target {
+                set_path(&mut out, target, field.wire.clone());
+            }
+        }
+        out
+    }
+}
+
+/// `over`'s keys replace `base`'s; where both hold a table, the inner keys are merged instead,
+/// so a category's `custom_fields = { "9" = "x" }` keeps the chat's `custom_fields."8"`.
+pub fn merge_table(base: &mut crate::ConfigTable, over: &crate::ConfigTable) {
+    for (key, value) in over {
+        match (base.get_mut(key), value) {
+            (Some(serde_json::Value::Object(inner)), serde_json::Value::Object(more)) => {
+                for (k, v) in more {
+                    inner.insert(k.clone(), v.clone());
+                }
+            }
+            _ => {
+                base.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+/// Sets `value` at a dotted `path` (`custom_fields.8`; a single key is a top-level key),
+/// creating the table on the way. Only the first dot splits: field names may hold dots.
+pub fn set_path(table: &mut crate::ConfigTable, path: &str, value: serde_json::Value) {
+    match path.split_once('.') {
+        None => {
+            table.insert(path.to_owned(), value);
+        }
+        Some((outer, inner)) => {
+            let entry = table
+                .entry(outer.to_owned())
+                .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+            if !entry.is_object() {
+                *entry = serde_json::Value::Object(serde_json::Map::new());
+            }
+            if let serde_json::Value::Object(map) = entry {
+                map.insert(inner.to_owned(), value);
+            }
+        }
+    }
+}
+
+/// The category a client chose (`[[chats.categories]]`): which queue, service, column, tracker
+/// or group the ticket goes to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IntakeCategory {
+    /// The category's id in the config (`internet`), stable across label changes; reports group
+    /// by it.
+    pub id: String,
+    /// What the client saw (`Интернет`).
+    pub label: String,
+    /// The category's `ticket` table, merged over the chat's `[chats.ticket]`.
+    #[serde(default)]
+    pub ticket: crate::ConfigTable,
+}
+
+/// One answered intake field (`[[chats.fields]]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IntakeField {
+    /// The field's id in the config (`contract`).
+    pub id: String,
+    /// Its label, as the client saw it (`№ договора`).
+    pub label: String,
+    /// The value as people read it: the text typed, or the chosen option's label.
+    pub value: String,
+    /// The value as the helpdesk's field takes it: the text, or the chosen option's configured
+    /// id (a string or a number).
+    pub wire: serde_json::Value,
+    /// Where in the ticket table the value goes (`custom_fields.8`, `properties.id_7`,
+    /// `dynamic_fields.Contract`, `attributes.contract_no`, `locations_id`); `None` when the chat
+    /// keeps the field in the description only.
+    pub target: Option<String>,
 }
 
 /// An internal note teledesk writes for staff: a rating without a native home, an escalation,

@@ -62,6 +62,8 @@ pub const CAPABILITY: Capability = Capability {
     native_rating: true,
     // `Ticket_Ticket` "linked to".
     native_link: true,
+    custom_fields: false,
+    check_fields: false,
     // The listing names tickets only; a change is read with `get_ticket`.
     change_snapshot: false,
     // Self-hosted: no limit of its own; `requests_per_second` protects the server.
@@ -470,7 +472,7 @@ impl Helpdesk for GlpiAdapter {
 
     async fn create_ticket(&self, draft: &TicketDraft) -> Result<TicketRef> {
         const OP: &str = "create_ticket";
-        let defaults = TicketDefaults::from_table(&draft.defaults).map_err(|problems| {
+        let defaults = TicketDefaults::from_table(&draft.ticket_table()).map_err(|problems| {
             let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
             Error::new(ErrorKind::ConfigInvalid, OP, text.join("; "))
         })?;

@@ -54,6 +54,8 @@ pub const CAPABILITY: Capability = Capability {
     // Kaiten has parent/child cards, but linking them is not wired up: the follow-up names the
     // original in its description.
     native_link: false,
+    custom_fields: true,
+    check_fields: true,
     // The card list carries column, members, properties, `comments_total` and
     // `comment_last_added_at`.
     change_snapshot: true,
@@ -455,7 +457,7 @@ impl Helpdesk for KaitenAdapter {
 
     async fn create_ticket(&self, draft: &TicketDraft) -> Result<TicketRef> {
         const OP: &str = "create_ticket";
-        let defaults = TicketDefaults::from_table(&draft.defaults).map_err(|problems| {
+        let defaults = TicketDefaults::from_table(&draft.ticket_table()).map_err(|problems| {
             let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
             Error::new(ErrorKind::ConfigInvalid, OP, text.join("; "))
         })?;

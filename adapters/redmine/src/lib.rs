@@ -62,6 +62,8 @@ pub const CAPABILITY: Capability = Capability {
     native_rating: false,
     // `relates` relations.
     native_link: true,
+    custom_fields: true,
+    check_fields: true,
     // The listing names tickets only; a change is read with `get_ticket`.
     change_snapshot: false,
     // Self-hosted: no limit of its own; `requests_per_second` protects the server.
@@ -490,6 +492,61 @@ impl Helpdesk for RedmineAdapter {
         CAPABILITY
     }
 
+    /// Checks the custom fields a chat's ticket table (with its intake fields) writes: each id
+    /// must be an issue custom field, and a list field's value one of its possible values.
+    /// Redmine answers `GET /custom_fields.json` to administrators only; for another API key the
+    /// check fails with `PermissionDenied` and doctor says it could not check.
+    async fn check_ticket_defaults(&self, defaults: &ConfigTable) -> Result<Vec<ConfigProblem>> {
+        const OP: &str = "check_ticket_defaults";
+        let defaults = match TicketDefaults::from_table(defaults) {
+            Ok(defaults) => defaults,
+            Err(problems) => return Ok(problems),
+        };
+        if defaults.custom_fields.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: model::CustomFieldList = self.client.get(OP, "/custom_fields.json", &[]).await?;
+        let mut problems = Vec::new();
+        for (id, value) in &defaults.custom_fields {
+            let key = format!("custom_fields.{id}");
+            let Some(field) = list
+                .custom_fields
+                .iter()
+                .find(|f| f.id == *id && f.customized_type == "issue")
+            else {
+                problems.push(ConfigProblem::new(
+                    key,
+                    format!("Redmine has no issue custom field {id}"),
+                ));
+                continue;
+            };
+            let allowed: Vec<&str> = field
+                .possible_values
+                .iter()
+                .map(|v| v.value.as_str())
+                .collect();
+            let values: Vec<&str> = match value {
+                serde_json::Value::Array(items) => {
+                    items.iter().filter_map(|v| v.as_str()).collect()
+                }
+                other => other.as_str().into_iter().collect(),
+            };
+            if field.field_format == "list"
+                && let Some(missing) = values.iter().find(|v| !allowed.contains(v))
+            {
+                problems.push(ConfigProblem::new(
+                    key,
+                    format!(
+                        "\"{missing}\" is not a value of the list field \"{}\" (possible: {})",
+                        field.name,
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(problems)
+    }
+
     async fn check(&self) -> Result<Identity> {
         const OP: &str = "check";
         let user = self.current_user(OP).await?;
@@ -521,7 +578,7 @@ impl Helpdesk for RedmineAdapter {
 
     async fn create_ticket(&self, draft: &TicketDraft) -> Result<TicketRef> {
         const OP: &str = "create_ticket";
-        let defaults = TicketDefaults::from_table(&draft.defaults).map_err(|problems| {
+        let defaults = TicketDefaults::from_table(&draft.ticket_table()).map_err(|problems| {
             let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
             Error::new(ErrorKind::ConfigInvalid, OP, text.join("; "))
         })?;

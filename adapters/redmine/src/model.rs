@@ -435,3 +435,33 @@ pub struct RelationWrap {
     /// The relation.
     pub relation: NewRelation,
 }
+
+/// `GET /custom_fields.json` (administrators only).
+#[derive(Debug, Deserialize)]
+pub struct CustomFieldList {
+    /// Every custom field, of every customized type.
+    pub custom_fields: Vec<CustomFieldDefinition>,
+}
+
+/// One custom field's definition.
+#[derive(Debug, Deserialize)]
+pub struct CustomFieldDefinition {
+    /// Its id (the key of `custom_fields` in a chat's ticket table).
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// `issue`, `project`, `user`...: only issue fields can be written on an issue.
+    pub customized_type: String,
+    /// `string`, `list`, `int`...
+    pub field_format: String,
+    /// A list field's values.
+    #[serde(default)]
+    pub possible_values: Vec<PossibleValue>,
+}
+
+/// One value of a list custom field.
+#[derive(Debug, Deserialize)]
+pub struct PossibleValue {
+    /// The value an issue stores.
+    pub value: String,
+}

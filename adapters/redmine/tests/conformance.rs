@@ -32,6 +32,7 @@ async fn subject() -> Option<Subject> {
     .await
     .expect("backstage connects")
     .with_webhook_secret(WEBHOOK_SECRET)
+    .with_intake_field(fake.add_custom_field("Договор", "string", false))
     .with_fake(fake.clone());
     let defaults = samples::table(json!({
         "project_id": FakeRedmine::PROJECT_IDENTIFIER,

@@ -6,6 +6,8 @@
 //! REDMINE_URL=$REDMINE_URL REDMINE_KEY=$REDMINE_KEY cargo test -p teledesk-redmine --test live
 //! ```
 //!
+//! `REDMINE_INTAKE_FIELD` (optional; `.ci/redmine-up.sh` makes `Contract`) names a string issue
+//! custom field the intake case writes; unset, that case says it skipped.
 //! `REDMINE_KEY` must be an administrator's API key (the integration user, and the backstage acts
 //! as a staff user it creates, through `X-Redmine-Switch-User`). `REDMINE_PROJECT` names the
 //! project (default `ci-support`); it must use the tracker "Support". Every case creates its own
@@ -75,6 +77,17 @@ async fn live_subject() -> Option<Subject> {
         .await
         .unwrap_or_else(|e| panic!("backstage: {e}"))
         .with_webhook_secret(WEBHOOK_SECRET);
+    // `.ci/redmine-up.sh` makes a string issue custom field `Contract`; Redmine's API cannot.
+    let backstage = match std::env::var("REDMINE_INTAKE_FIELD") {
+        Ok(name) if !name.trim().is_empty() => {
+            let id = backstage
+                .custom_field_id(&name)
+                .await
+                .unwrap_or_else(|e| panic!("REDMINE_INTAKE_FIELD {name:?}: {e}"));
+            backstage.with_intake_field(id)
+        }
+        _ => backstage,
+    };
     let defaults = samples::table(json!({ "project_id": project, "tracker_id": support }));
     Some(Subject {
         adapter: Arc::new(adapter),

@@ -25,7 +25,10 @@ async fn subject() -> Option<Subject> {
     Some(Subject {
         adapter: Arc::new(adapter),
         backstage: Arc::new(
-            RtBackstage::new(&fake.url(), &fake.staff_token()).with_fake(fake.clone()),
+            RtBackstage::new(&fake.url(), &fake.staff_token())
+                .with_fake(fake.clone())
+                // A free text custom field: this subject keeps its idempotency key in the text.
+                .with_intake_field(FakeRt::CF_KEY),
         ),
         // A chat-level queue, so the placement check proves `[chats.ticket]` was applied.
         defaults: table(json!({"queue": "Support"})),

@@ -11,6 +11,8 @@
 //! - `RT_TOKEN`: the integration user's auth token;
 //! - `RT_STAFF_TOKEN` (optional): a staff user's token for the staff side; default `RT_TOKEN`,
 //!   since the CI server has one token (root's) and REST2 cannot grant a second user rights;
+//! - `RT_INTAKE_FIELD` (optional; `.ci/rt5-up.sh` makes `Contract`): a free-text ticket custom
+//!   field applied to `RT_QUEUE`, which the intake case writes; unset, that case says it skipped;
 //! - `RT_QUEUE` (optional, default `CI Support`): the chat's queue, checked by placement;
 //! - `RT_DEFAULT_QUEUE` (optional, default `General`): the helpdesk's queue;
 //! - `RT_REQUESTOR` (optional, `login:password:address`, default rt5-up.sh's `alice`): a requester
@@ -53,7 +55,13 @@ async fn live_subject() -> Option<Subject> {
     let adapter = RtAdapter::from_config(&table).expect("valid config");
     Some(Subject {
         adapter: Arc::new(adapter),
-        backstage: Arc::new(RtBackstage::new(&url, &staff_token).with_integration_token(&token)),
+        backstage: Arc::new({
+            let backstage = RtBackstage::new(&url, &staff_token).with_integration_token(&token);
+            match env("RT_INTAKE_FIELD") {
+                Some(name) => backstage.with_intake_field(&name),
+                None => backstage,
+            }
+        }),
         defaults: samples::table(json!({ "queue": queue })),
         expected_placement: queue,
         keep_alive: Vec::new(),

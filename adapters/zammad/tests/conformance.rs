@@ -35,7 +35,11 @@ async fn subject() -> Option<Subject> {
     assert_eq!(teledesk_zammad::validate_ticket_defaults(&defaults), []);
     Some(Subject {
         adapter: Arc::new(adapter),
-        backstage: Arc::new(fake.backstage(Some(WEBHOOK_SECRET))),
+        // Free here: this subject configures no resolution_field.
+        backstage: Arc::new(
+            fake.backstage(Some(WEBHOOK_SECRET))
+                .with_intake_field(FakeZammad::RESOLUTION_ATTRIBUTE),
+        ),
         defaults,
         expected_placement: format!("{} / 1 low", FakeZammad::GROUP_TELEGRAM),
         keep_alive: vec![Box::new(fake)],

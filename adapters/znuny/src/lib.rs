@@ -67,6 +67,8 @@ pub const CAPABILITY: Capability = Capability {
     native_rating: false,
     // LinkObject is not a core Generic Interface operation.
     native_link: false,
+    custom_fields: true,
+    check_fields: false,
     // The listing names tickets only; a change is read with `get_ticket`.
     change_snapshot: false,
     // Self-hosted: no limit of its own; `requests_per_second` protects the server.
@@ -395,7 +397,7 @@ fn ticket_id(op: &'static str, ticket: &TicketId) -> Result<i64> {
 }
 
 fn defaults_of(op: &'static str, draft: &TicketDraft) -> Result<TicketDefaults> {
-    TicketDefaults::from_table(&draft.defaults).map_err(|problems| {
+    TicketDefaults::from_table(&draft.ticket_table()).map_err(|problems| {
         let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
         Error::new(ErrorKind::ConfigInvalid, op, text.join("; "))
     })

@@ -36,6 +36,8 @@ async fn subject() -> Option<Subject> {
         FakeZnuny::STAFF_PASSWORD,
     )
     .with_webhook_secret(WEBHOOK_SECRET)
+    // Free here: this subject configures no resolution_field.
+    .with_intake_field("Resolution")
     .with_fake(fake.clone());
     let defaults = samples::table(json!({"queue": FakeZnuny::TELEGRAM_QUEUE, "type": "Incident"}));
     Some(Subject {

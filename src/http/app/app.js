@@ -31,6 +31,10 @@ const STRINGS = {
     description: 'Описание',
     description_placeholder: 'Подробности: что делали, что видите, как срочно',
     optional: '(необязательно)',
+    category: 'Категория',
+    choose: 'Выберите',
+    example: (e) => `Например: ${e}`,
+    err_required: (label) => `Заполните поле «${label}».`,
     files: 'Файлы',
     files_add: 'Прикрепить файлы',
     files_hint: (n, size) => `До ${n} ${plural(n, 'файла', 'файлов', 'файлов')}, до ${size} каждый`,
@@ -82,6 +86,10 @@ const STRINGS = {
     description: 'Description',
     description_placeholder: 'Details: what you did, what you see, how urgent',
     optional: '(optional)',
+    category: 'Category',
+    choose: 'Choose',
+    example: (e) => `For example: ${e}`,
+    err_required: (label) => `Fill in “${label}”.`,
     files: 'Files',
     files_add: 'Attach files',
     files_hint: (n, size) => `Up to ${n} ${n === 1 ? 'file' : 'files'}, up to ${size} each`,
@@ -478,6 +486,7 @@ function setupForm(session) {
     select.replaceChildren();
     $('company-field').hidden = true;
   }
+  setupIntake(session);
   $('subject').maxLength = limits.subject_max;
   $('subject').placeholder = t('subject_placeholder');
   $('description').maxLength = limits.description_max;
@@ -501,9 +510,72 @@ function setupForm(session) {
   $('accepted-new').addEventListener('click', resetForm);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Intake fields: the chat's category and extra fields (`[[chats.categories]]`, `[[chats.fields]]`),
+// rendered from the session; the server checks them with the bot's own rules. Last time's answers
+// are the fields' initial values, so a form reset brings them back.
+
+function intakeControl(id, type, attrs, last, choices) {
+  if (choices) {
+    const placeholder = new Option(t('choose'), '');
+    placeholder.disabled = true;
+    const select = el('select', { id, name: id, class: 'control', ...attrs });
+    select.replaceChildren(placeholder, ...choices.map((c) => new Option(c.label, c.id, c.id === last, c.id === last)));
+    if (!choices.some((c) => c.id === last)) { placeholder.defaultSelected = true; select.value = ''; }
+    return el('div', { class: 'select-wrap' }, select);
+  }
+  const input = el('input', { id, name: id, class: 'control', type, autocomplete: 'off', ...attrs });
+  input.defaultValue = last || '';
+  return input;
+}
+
+function setupIntake(session) {
+  const intake = session.intake || { categories: [], fields: [] };
+  const box = $('intake-fields');
+  const parts = [];
+  const field = (id, label, required, control, hint) => {
+    if (!FIELDS.includes(id)) FIELDS.push(id);
+    parts.push(el('div', { class: 'field', 'data-required': required ? 'true' : null, 'data-label': label },
+      el('label', { class: 'label', for: id }, label, required ? '' : ` ${t('optional')}`),
+      control,
+      hint ? el('p', { class: 'label-hint', text: hint }) : '',
+      el('p', { id: `${id}-error`, class: 'field-error' })));
+  };
+  if ((intake.categories || []).length) {
+    field('category', t('category'), true,
+      intakeControl('category', 'text', { 'data-testid': 'category' }, intake.last_category, intake.categories));
+  }
+  for (const f of intake.fields || []) {
+    const id = `field.${f.id}`;
+    const type = f.type === 'phone' ? 'tel' : 'text';
+    const choices = f.type === 'choice' ? f.choices : null;
+    field(id, f.label, f.required,
+      intakeControl(id, type, { 'data-testid': id, maxlength: 255 }, f.last, choices),
+      f.example ? t('example', f.example) : '');
+  }
+  box.replaceChildren(...parts);
+  for (const node of box.querySelectorAll('input, select')) {
+    node.addEventListener('input', () => { if (node.getAttribute('aria-invalid')) setFieldError(node.id, ''); });
+  }
+}
+
+function validateIntake(errors) {
+  for (const wrap of $('intake-fields').querySelectorAll('[data-required="true"]')) {
+    const control = wrap.querySelector('input, select');
+    if (!control.value.trim()) errors.push([control.id, t('err_required', wrap.dataset.label)]);
+  }
+}
+
+function appendIntake(data) {
+  for (const control of $('intake-fields').querySelectorAll('input, select')) {
+    data.append(control.id, control.value.trim());
+  }
+}
+
 function validate() {
   const errors = [];
   if (!$('company-field').hidden && !$('company').value) errors.push(['company', t('err_company')]);
+  validateIntake(errors);
   if (!$('subject').value.trim()) errors.push(['subject', t('err_subject')]);
   for (const [f, m] of errors) setFieldError(f, m);
   if (errors.length) $(errors[0][0]).focus();
@@ -536,6 +608,7 @@ function submit() {
   const data = new FormData();
   data.append('submission_id', state.submissionId);
   data.append('company', $('company-field').hidden ? '' : $('company').value);
+  appendIntake(data);
   data.append('subject', $('subject').value.trim());
   data.append('description', $('description').value);
   for (const file of state.files) data.append('files', file, file.name);

@@ -52,6 +52,7 @@ fn link(status: StatusClass) -> TicketLink {
         topic_closed: false,
         comment_mark: None,
         times: Default::default(),
+        category: None,
     }
 }
 

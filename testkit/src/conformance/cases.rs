@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use teledesk_adapter::{
     Attachment, Comment, CommentDraft, CommentMark, Cursor, ErrorKind, Escalation, IdempotencyKey,
-    NoteDraft, Origin, Rating, RatingStored, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
-    TicketSnapshot, Visibility,
+    IntakeCategory, IntakeField, NoteDraft, Origin, Rating, RatingStored, StatusClass, Ticket,
+    TicketDraft, TicketId, TicketRef, TicketSnapshot, Visibility,
 };
 use time::OffsetDateTime;
 
@@ -186,6 +186,65 @@ pub async fn create_ticket_carries_requester_and_defaults(subject: &Subject) {
     assert_eq!(
         placement, subject.expected_placement,
         "[chats.ticket] defaults were not applied"
+    );
+}
+
+/// An intake category's table, merged over the chat's (here: over none), places the ticket as
+/// `[chats.ticket]` itself would: every adapter builds from [`TicketDraft::ticket_table`].
+pub async fn intake_category_places_the_ticket(subject: &Subject) {
+    let mut draft = draft(subject, "Category");
+    draft.intake.category = Some(IntakeCategory {
+        id: "billing".into(),
+        label: "Биллинг".into(),
+        ticket: std::mem::take(&mut draft.defaults),
+    });
+    let created = subject
+        .adapter
+        .create_ticket(&draft)
+        .await
+        .unwrap_or_else(|e| panic!("create_ticket with a category failed: {e}"));
+    let placement = must("placement", subject.backstage.placement(&created.id).await);
+    assert_eq!(
+        placement, subject.expected_placement,
+        "the category's ticket table was not applied"
+    );
+}
+
+/// An intake field with a `target` lands in the helpdesk's own field (declared by
+/// [`teledesk_adapter::Capability::custom_fields`]).
+pub async fn intake_fields_reach_the_helpdesks_own_fields(subject: &Subject) {
+    const CASE: &str = "intake_fields_reach_the_helpdesks_own_fields";
+    if !subject.adapter.capability().custom_fields {
+        return skip(CASE, "no custom_fields capability");
+    }
+    let Some(target) = subject.backstage.intake_target() else {
+        return skip(
+            CASE,
+            "the helpdesk under test has no custom field set up for it",
+        );
+    };
+    let mut draft = draft(subject, "Intake");
+    let value = format!("12-{}", &draft.key.as_str()[draft.key.as_str().len() - 4..]);
+    draft.intake.fields = vec![IntakeField {
+        id: "contract".into(),
+        label: "№ договора".into(),
+        value: value.clone(),
+        wire: serde_json::Value::String(value.clone()),
+        target: Some(target.clone()),
+    }];
+    let created = subject
+        .adapter
+        .create_ticket(&draft)
+        .await
+        .unwrap_or_else(|e| panic!("create_ticket with an intake field failed: {e}"));
+    let stored = must(
+        "intake_value",
+        subject.backstage.intake_value(&created.id, &target).await,
+    );
+    assert_eq!(
+        stored.as_deref(),
+        Some(value.as_str()),
+        "the intake field did not reach `{target}`"
     );
 }
 

@@ -75,6 +75,23 @@ pub trait Backstage: Send + Sync {
     /// Whether `follow_up` is linked to `original` by a native relation.
     async fn linked(&self, follow_up: &TicketId, original: &TicketId) -> BackstageResult<bool>;
 
+    /// A text custom field new tickets can write, named as an intake field's `target` in the
+    /// ticket table (`properties.id_42`, `custom_fields.8`, `custom_fields.Contract`); `None`
+    /// where the helpdesk under test has none set up (the intake case then says so on stderr).
+    fn intake_target(&self) -> Option<String> {
+        None
+    }
+
+    /// The value staff see in the field `target` names on the ticket; `None` when it is empty.
+    async fn intake_value(
+        &self,
+        ticket: &TicketId,
+        target: &str,
+    ) -> BackstageResult<Option<String>> {
+        let _ = (ticket, target);
+        Ok(None)
+    }
+
     /// A webhook the vendor would send about `ticket`, signed with the adapter's configured
     /// secret where the vendor signs; `None` when the vendor has no webhooks.
     fn webhook(&self, ticket: &TicketId) -> Option<WebhookRequest>;
@@ -124,6 +141,8 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@cases $make;
             check_identifies_the_integration_account,
             create_ticket_carries_requester_and_defaults,
+            intake_category_places_the_ticket,
+            intake_fields_reach_the_helpdesks_own_fields,
             create_ticket_is_idempotent,
             client_typed_marker_does_not_swallow_the_next_ticket,
             comment_attachments_round_trip_byte_exact,

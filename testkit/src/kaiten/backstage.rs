@@ -124,6 +124,25 @@ impl Backstage for KaitenBackstage {
         ))
     }
 
+    fn intake_target(&self) -> Option<String> {
+        // «Итог», a string property that is not the resolution property.
+        Some("properties.id_42".into())
+    }
+
+    async fn intake_value(
+        &self,
+        ticket: &TicketId,
+        target: &str,
+    ) -> BackstageResult<Option<String>> {
+        let key = target.strip_prefix("properties.").unwrap_or(target);
+        Ok(self
+            .card(ticket)?
+            .properties
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned))
+    }
+
     async fn placement(&self, ticket: &TicketId) -> BackstageResult<String> {
         let card = self.card(ticket)?;
         Ok(format!("board {} column {}", card.board_id, card.column_id))

@@ -25,6 +25,8 @@ pub struct RedmineBackstage {
     webhook_secret: Option<String>,
     /// The fake behind the url, where odd entries can be injected; `None` for a real Redmine.
     fake: Option<super::FakeRedmine>,
+    /// The id of a string issue custom field the intake case may write.
+    intake_field: Option<i64>,
 }
 
 impl std::fmt::Debug for RedmineBackstage {
@@ -60,6 +62,7 @@ impl RedmineBackstage {
             staff_id: 0,
             webhook_secret: None,
             fake: None,
+            intake_field: None,
         };
         let me = backstage
             .call(Method::GET, "/users/current.json", false, None)
@@ -83,6 +86,28 @@ impl RedmineBackstage {
     /// [`Backstage::add_oddities`].
     pub fn with_fake(mut self, fake: super::FakeRedmine) -> Self {
         self.fake = Some(fake);
+        self
+    }
+
+    /// The id of the issue custom field named `name` (`GET /custom_fields.json`, as an
+    /// administrator).
+    pub async fn custom_field_id(&self, name: &str) -> Result<i64, String> {
+        let list = self
+            .call(Method::GET, "/custom_fields.json", false, None)
+            .await?;
+        list["custom_fields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["name"] == name && f["customized_type"] == "issue")
+            .and_then(|f| f["id"].as_i64())
+            .ok_or_else(|| format!("no issue custom field named {name:?}"))
+    }
+
+    /// Names a string issue custom field (by id) that the intake conformance case writes;
+    /// Redmine's API cannot create one (the fake's `add_custom_field`, or the server's setup).
+    pub fn with_intake_field(mut self, id: i64) -> Self {
+        self.intake_field = Some(id);
         self
     }
 
@@ -405,6 +430,30 @@ impl Backstage for RedmineBackstage {
             ));
         }
         Ok(text)
+    }
+
+    fn intake_target(&self) -> Option<String> {
+        self.intake_field.map(|id| format!("custom_fields.{id}"))
+    }
+
+    async fn intake_value(
+        &self,
+        ticket: &TicketId,
+        target: &str,
+    ) -> BackstageResult<Option<String>> {
+        let id: i64 = target
+            .strip_prefix("custom_fields.")
+            .and_then(|id| id.parse().ok())
+            .ok_or_else(|| format!("not a Redmine custom field target: {target}"))?;
+        let issue = self.issue(ticket, "").await?;
+        Ok(issue["custom_fields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["id"].as_i64() == Some(id))
+            .and_then(|f| f["value"].as_str())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned))
     }
 
     async fn placement(&self, ticket: &TicketId) -> BackstageResult<String> {

@@ -27,6 +27,8 @@ pub struct RtBackstage {
     me: OnceCell<(String, String)>,
     /// The fake behind the url, where odd entries can be injected; `None` for a real RT.
     fake: Option<super::FakeRt>,
+    /// The name of a ticket custom field (applied to the queue) the intake case may write.
+    intake_field: Option<String>,
     /// Whether `token` belongs to the adapter's integration user.
     as_integration: bool,
 }
@@ -41,6 +43,7 @@ impl RtBackstage {
             token: token.to_owned(),
             me: OnceCell::new(),
             fake: None,
+            intake_field: None,
             as_integration: false,
         }
     }
@@ -51,6 +54,13 @@ impl RtBackstage {
         let user = |token: &str| token.split('-').nth(1).map(str::to_owned);
         self.as_integration =
             user(&self.token).is_some() && user(&self.token) == user(integration_token);
+        self
+    }
+
+    /// Names a ticket custom field (applied to the tickets' queue) that the intake conformance
+    /// case writes.
+    pub fn with_intake_field(mut self, name: &str) -> Self {
+        self.intake_field = Some(name.to_owned());
         self
     }
 
@@ -302,6 +312,27 @@ impl Backstage for RtBackstage {
             }
         }
         Ok(out.join("\n"))
+    }
+
+    fn intake_target(&self) -> Option<String> {
+        self.intake_field
+            .as_ref()
+            .map(|name| format!("custom_fields.{name}"))
+    }
+
+    async fn intake_value(
+        &self,
+        ticket: &TicketId,
+        target: &str,
+    ) -> BackstageResult<Option<String>> {
+        let name = target.strip_prefix("custom_fields.").unwrap_or(target);
+        let record = self.ticket(ticket).await?;
+        Ok(record["CustomFields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["name"].as_str() == Some(name))
+            .and_then(|f| f["values"].as_array()?.first()?.as_str().map(str::to_owned)))
     }
 
     async fn placement(&self, ticket: &TicketId) -> BackstageResult<String> {

@@ -34,6 +34,8 @@ pub struct ZammadBackstage {
     me: OnceCell<(i64, String)>,
     /// The fake behind the url, where odd entries can be injected; `None` for a real Zammad.
     fake: Option<super::FakeZammad>,
+    /// A ticket object attribute (text) the intake conformance case writes.
+    intake_field: Option<String>,
 }
 
 impl std::fmt::Debug for ZammadBackstage {
@@ -55,7 +57,14 @@ impl ZammadBackstage {
             webhook_secret,
             me: OnceCell::new(),
             fake: None,
+            intake_field: None,
         }
+    }
+
+    /// Names a ticket object attribute (text) that the intake conformance case writes.
+    pub fn with_intake_field(mut self, name: &str) -> Self {
+        self.intake_field = Some(name.to_owned());
+        self
     }
 
     /// Injects odd entries through `fake` (the server at the url) for
@@ -206,6 +215,22 @@ pub(super) fn signed_webhook(body: Vec<u8>, secret: Option<&str>) -> WebhookRequ
 
 #[async_trait]
 impl Backstage for ZammadBackstage {
+    fn intake_target(&self) -> Option<String> {
+        self.intake_field
+            .as_ref()
+            .map(|name| format!("attributes.{name}"))
+    }
+
+    async fn intake_value(
+        &self,
+        ticket: &TicketId,
+        target: &str,
+    ) -> BackstageResult<Option<String>> {
+        let name = target.strip_prefix("attributes.").unwrap_or(target);
+        let ticket = self.ticket(ticket).await?;
+        Ok(ticket[name].as_str().map(str::to_owned))
+    }
+
     async fn staff_reply(
         &self,
         ticket: &TicketId,

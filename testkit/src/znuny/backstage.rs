@@ -36,6 +36,8 @@ pub struct ZnunyBackstage {
     missing_ticket: String,
     /// The fake behind `url`, where odd entries can be injected; `None` for a real server.
     fake: Option<super::FakeZnuny>,
+    /// A ticket dynamic field (Text) the intake conformance case writes.
+    intake_field: Option<String>,
 }
 
 impl std::fmt::Debug for ZnunyBackstage {
@@ -48,6 +50,12 @@ impl std::fmt::Debug for ZnunyBackstage {
 }
 
 impl ZnunyBackstage {
+    /// Names a ticket dynamic field (Text) that the intake conformance case writes.
+    pub fn with_intake_field(mut self, name: &str) -> Self {
+        self.intake_field = Some(name.to_owned());
+        self
+    }
+
     /// Staff agent `login` on the web service at `url` (the adapter's `url`).
     pub fn new(
         url: impl Into<String>,
@@ -62,6 +70,7 @@ impl ZnunyBackstage {
             webhook_secret: None,
             missing_ticket: "987654321".to_owned(),
             fake: None,
+            intake_field: None,
         }
     }
 
@@ -239,6 +248,31 @@ impl Backstage for ZnunyBackstage {
             ));
         }
         Ok(lines.join("\n"))
+    }
+
+    fn intake_target(&self) -> Option<String> {
+        self.intake_field
+            .as_ref()
+            .map(|name| format!("dynamic_fields.{name}"))
+    }
+
+    async fn intake_value(
+        &self,
+        ticket: &TicketId,
+        target: &str,
+    ) -> BackstageResult<Option<String>> {
+        let name = target.strip_prefix("dynamic_fields.").unwrap_or(target);
+        let ticket = self.get(ticket, &[("DynamicFields", "1")]).await?;
+        Ok(ticket["DynamicField"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["Name"].as_str() == Some(name))
+            .and_then(|f| match &f["Value"] {
+                Value::String(text) => Some(text.clone()),
+                Value::Array(items) => items.first()?.as_str().map(str::to_owned),
+                _ => None,
+            }))
     }
 
     async fn placement(&self, ticket: &TicketId) -> BackstageResult<String> {
