@@ -49,6 +49,7 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
                     if paced && pacer.try_acquire(item.chat_id).is_err() {
                         continue;
                     }
+                    super::supervisor::beat();
                     deliver(&ctx, seq, item).await;
                     progressed = true;
                 }
@@ -83,6 +84,7 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
     // item as it was before the send, and what the send produced is taken from memory instead.
     let memo = SendMemo::key(seq, &item);
     let remembered = ctx.unrecorded_sends.take(&memo);
+    let sent_now = remembered.is_none();
     let result = match remembered {
         Some(sent) => {
             tracing::info!(
@@ -170,7 +172,15 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
         (Err(error), _) => {
             tracing::error!(chat_id, %error, "Telegram refused a message; moved to dead letters.")
         }
-        (Ok(_), _) => {}
+        (Ok(sent), _) => {
+            // The last part of a staff reply: the reply is in Telegram (counted once, when sent).
+            if sent_now
+                && matches!(item.action, SendAction::StaffReply { .. })
+                && matches!(sent, Sent::Messages(_))
+            {
+                crate::telemetry::comment_mirrored("to_telegram");
+            }
+        }
     }
 }
 
@@ -356,6 +366,9 @@ async fn send(ctx: &Context, item: &Outgoing) -> Result<Sent, TgError> {
                 };
                 match content {
                     Ok(content) => {
+                        super::supervisor::quiet_for(
+                            crate::telegram::client::FILE_TRANSFER_TIMEOUT,
+                        );
                         tg.send_file(chat_id, topic, &file.file_name, &content, reply_to)
                             .await?
                     }
