@@ -183,3 +183,16 @@ fn the_dashboard_parses_and_shows_every_exported_metric() {
         }
     }
 }
+
+#[test]
+fn both_readmes_document_every_exported_metric() {
+    for readme in ["README.md", "README.ru.md"] {
+        let text = read(readme);
+        for name in telemetry::ALL {
+            assert!(
+                text.contains(&format!("`{name}`")),
+                "{readme} does not document {name}"
+            );
+        }
+    }
+}

@@ -60,6 +60,8 @@ impl Default for Health {
 pub struct Progress {
     /// Milliseconds after [`Health::epoch`] by which the loop beats again.
     deadline: std::sync::atomic::AtomicU64,
+    /// The loop ended because the daemon stops: it owes no more beats.
+    retired: std::sync::atomic::AtomicBool,
     budget: Duration,
     epoch: tokio::time::Instant,
 }
@@ -75,6 +77,9 @@ impl Progress {
 
     /// How long past its promise the loop is at `now`, if it is.
     fn overdue(&self, now: tokio::time::Instant) -> Option<Duration> {
+        if self.retired.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
         let deadline = self.epoch
             + Duration::from_millis(self.deadline.load(std::sync::atomic::Ordering::Relaxed));
         (now > deadline).then(|| now - deadline)
@@ -146,6 +151,7 @@ impl Health {
             .or_insert_with(|| {
                 let progress = Progress {
                     deadline: Default::default(),
+                    retired: Default::default(),
                     budget: self.budget,
                     epoch: self.epoch,
                 };
@@ -212,6 +218,9 @@ fn supervise_with<F, Fut>(
             // A task of its own, so a panic ends only this run of the loop and is seen here.
             let outcome = tokio::spawn(CURRENT.scope(progress.clone(), start())).await;
             if cancel.is_cancelled() {
+                progress
+                    .retired
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
                 return;
             }
             let reason = match outcome {
@@ -236,7 +245,10 @@ fn supervise_with<F, Fut>(
             health.set(&name, LoopHealth::Restarting { reason, restarts });
             progress.promise(wait);
             tokio::select! {
-                _ = cancel.cancelled() => return,
+                _ = cancel.cancelled() => {
+                    progress.retired.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return;
+                }
                 _ = tokio::time::sleep(wait) => {}
             }
             health.set(&name, LoopHealth::Running);
