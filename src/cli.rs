@@ -208,7 +208,13 @@ fn run(path: &Path) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        notify_systemd("READY=1");
+        let systemd = crate::daemon::systemd::Notifier::from_env();
+        if let Some(systemd) = &systemd {
+            systemd.notify("READY=1");
+            if let Some(every) = crate::daemon::systemd::watchdog_interval_from_env() {
+                daemon.start_watchdog(systemd.clone(), every);
+            }
+        }
         tracing::info!(
             chats = config.chats.len(),
             helpdesks = config.helpdesks.len(),
@@ -218,7 +224,9 @@ fn run(path: &Path) -> ExitCode {
             _ = wait_for_signal() => false,
             _ = daemon.failed() => true,
         };
-        notify_systemd("STOPPING=1");
+        if let Some(systemd) = &systemd {
+            systemd.notify("STOPPING=1");
+        }
         tracing::info!("Stopping: draining queued work.");
         daemon.shutdown().await;
         if failed {
@@ -312,31 +320,6 @@ fn pin(path: &Path, chat_id: i64) -> ExitCode {
             eprintln!("error: Telegram refused: {error} (the bot must be an admin allowed to pin)");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Tells systemd about our state (`Type=notify`), when started by it.
-fn notify_systemd(state: &str) {
-    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
-        return;
-    };
-    let socket = match std::os::unix::net::UnixDatagram::unbound() {
-        Ok(socket) => socket,
-        Err(error) => {
-            tracing::warn!(%error, "Cannot notify systemd.");
-            return;
-        }
-    };
-    let path = path.to_string_lossy().into_owned();
-    let result = if let Some(abstract_name) = path.strip_prefix('@') {
-        use std::os::linux::net::SocketAddrExt;
-        std::os::unix::net::SocketAddr::from_abstract_name(abstract_name.as_bytes())
-            .and_then(|addr| socket.send_to_addr(state.as_bytes(), &addr))
-    } else {
-        socket.send_to(state.as_bytes(), &path)
-    };
-    if let Err(error) = result {
-        tracing::warn!(%error, "Cannot notify systemd.");
     }
 }
 

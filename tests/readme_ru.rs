@@ -30,6 +30,10 @@ fn every_command_the_english_readme_documents_is_in_the_russian_one() {
         "[store] path",
         "webhook_secret",
         "LoadCredential",
+        "/readyz",
+        "WatchdogSec",
+        "contrib/grafana/teledesk.json",
+        "contrib/prometheus/alerts.yml",
     ] {
         assert!(
             en.contains(key) && ru.contains(key),

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let mut failures: u32 = 0;
     loop {
+        super::supervisor::beat();
         // Nothing is taken from Telegram while it could not be stored: not asking is what keeps
         // Telegram from forgetting it.
         if super::store_watch::paused(&ctx, &cancel).await {
@@ -54,6 +55,7 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
                 if failures == 1 || failures.is_multiple_of(10) {
                     tracing::warn!(%error, retry_in = ?wait, "getUpdates failed.");
                 }
+                super::supervisor::quiet_for(wait);
                 tokio::select! {
                     _ = cancel.cancelled() => return,
                     _ = tokio::time::sleep(wait) => {}
@@ -75,14 +77,18 @@ pub(crate) async fn store_updates(
     ctx: &Context,
     updates: &[serde_json::Value],
 ) -> crate::store::Result<()> {
+    let mut taken = Vec::new();
     ctx.store.write(|tx| {
+        taken.clear();
         let mut next_offset: Option<i64> = None;
         for update in updates {
             let Some(id) = update["update_id"].as_i64() else {
                 tracing::warn!("Skipped an update without a numeric update_id.");
                 continue;
             };
-            if !tx.accept_update(id, update)? {
+            if tx.accept_update(id, update)? {
+                taken.push(crate::telemetry::update_kind(update));
+            } else {
                 tracing::debug!(update_id = id, "Update taken before; skipped.");
             }
             // Telegram's ids are positive 32-bit numbers; anything else cannot be confirmed by an
@@ -99,7 +105,13 @@ pub(crate) async fn store_updates(
     for update in updates {
         forget_changed_members(ctx, update);
     }
-    ctx.store.flush().await
+    let flushed = ctx.store.flush().await;
+    if flushed.is_ok() {
+        for kind in taken {
+            crate::telemetry::update_received(kind);
+        }
+    }
+    flushed
 }
 
 /// A user who left a chat (or was removed) loses the Mini App at once, and one who joined is let

@@ -16,6 +16,7 @@ mod runner;
 mod sender;
 mod store_watch;
 pub mod supervisor;
+pub mod systemd;
 mod watcher;
 
 use crate::config::{Config, Language};
@@ -51,6 +52,9 @@ pub struct Options {
     pub own_process_spool: bool,
     /// What the HTTP server takes at once and how long it waits for clients.
     pub http: crate::http::HttpLimits,
+    /// How long a loop may go without a sign of progress before it counts as stalled (see
+    /// [`supervisor::beat`]); tests shorten it.
+    pub progress_budget: Duration,
 }
 
 impl Default for Options {
@@ -60,6 +64,7 @@ impl Default for Options {
             grace: Duration::from_secs(20),
             own_process_spool: false,
             http: crate::http::HttpLimits::default(),
+            progress_budget: supervisor::DEFAULT_BUDGET,
         }
     }
 }
@@ -110,6 +115,8 @@ pub(crate) struct Context {
     /// Cancelled when the daemon cannot go on and must exit with an error (see
     /// [`Daemon::failed`]).
     pub fatal: CancellationToken,
+    /// Levels sampled in the background for `/metrics`.
+    pub sampled: crate::telemetry::Sampled,
 }
 
 impl Context {
@@ -139,6 +146,8 @@ pub struct Daemon {
 impl Daemon {
     /// Opens the store, builds the adapters, asks Telegram who the bot is and starts every loop.
     pub async fn start(config: &Config, options: Options) -> Result<Self, StartError> {
+        // Before the first request, so that it is counted.
+        crate::telemetry::handle();
         let store = Store::open(&config.store.path)?;
         // Files a killed process left between being kept and being recorded, and in transit.
         match store
@@ -224,10 +233,11 @@ impl Daemon {
             poll_intervals,
             max_in_flight,
             signals: Signals::default(),
-            options,
+            options: options.clone(),
             memberships: Memberships::new(MEMBERSHIP_TTL),
-            health: Arc::default(),
+            health: Arc::new(supervisor::Health::with_budget(options.progress_budget)),
             fatal: CancellationToken::new(),
+            sampled: Default::default(),
             unrecorded_sends: Default::default(),
         });
         let tracker = TaskTracker::new();
@@ -265,6 +275,7 @@ impl Daemon {
         work_loop!("processor".into(), processor::run);
         work_loop!("runner".into(), runner::run);
         work_loop!("sender".into(), sender::run);
+        work_loop!("telemetry".into(), crate::telemetry::run);
         for name in context.helpdesks.keys() {
             let helpdesk = name.clone();
             work_loop!(format!("watcher:{name}"), |ctx, stop| watcher::run(
@@ -364,6 +375,23 @@ impl Daemon {
         self.context.store.failure()
     }
 
+    /// Whether the daemon can do its work now, as `/readyz` answers.
+    pub fn readiness(&self) -> Readiness {
+        readiness(&self.context)
+    }
+
+    /// Pings systemd's watchdog through `notifier` every `every` for as long as every loop makes
+    /// progress, until the daemon stops (see [`systemd`]).
+    pub fn start_watchdog(&self, notifier: systemd::Notifier, every: Duration) {
+        tracing::info!(every = ?every, "Pinging the systemd watchdog while the loops make progress.");
+        self.tracker.spawn(systemd::watchdog(
+            self.context.health.clone(),
+            notifier,
+            every,
+            self.work_stop.clone(),
+        ));
+    }
+
     /// Stops taking updates, lets queued work drain for up to `options.grace`, then stops every
     /// loop and flushes the store. Whatever is left stays queued for the next start. A failed
     /// store cannot drain, so then nothing is waited for.
@@ -388,6 +416,60 @@ impl Daemon {
             tracing::error!(%error, "Could not flush the store on shutdown.");
         }
         tracing::info!("Stopped.");
+    }
+}
+
+/// Whether the daemon can do its work: its store works, Telegram answers, and every polled
+/// helpdesk answered a poll lately.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Readiness {
+    pub ready: bool,
+    /// `ok`, or why the store does not work.
+    pub store: String,
+    /// `ok` while the last Bot API request got an answer, else `unreachable`.
+    pub telegram: &'static str,
+    /// Each helpdesk: `ok`, `never polled`, `last poll <n>s ago`, or `webhooks only` (polling
+    /// off: nothing to judge it by, and not held against readiness).
+    pub helpdesks: std::collections::BTreeMap<String, String>,
+}
+
+/// A polled helpdesk is recent enough when it answered within this many poll intervals (a
+/// failed poll is retried within about four intervals, see the watcher)...
+const RECENT_POLLS: u32 = 5;
+/// ...and never stricter than this, so a helpdesk polled every few seconds is not judged on one
+/// slow answer.
+const RECENT_AT_LEAST: Duration = Duration::from_secs(60);
+
+pub(crate) fn readiness(ctx: &Context) -> Readiness {
+    let store = ctx.store.failure();
+    let telegram = ctx.telegram.reachable();
+    let mut helpdesks = std::collections::BTreeMap::new();
+    let mut polls_ok = true;
+    for name in ctx.helpdesks.keys() {
+        let interval = ctx.poll_intervals.get(name).copied().unwrap_or_default();
+        let state = if interval.is_zero() {
+            "webhooks only".to_owned()
+        } else {
+            let recent = (interval * RECENT_POLLS).max(RECENT_AT_LEAST);
+            match ctx.health.since_poll(name) {
+                Some(ago) if ago <= recent => "ok".to_owned(),
+                Some(ago) => {
+                    polls_ok = false;
+                    format!("last poll {}s ago", ago.as_secs())
+                }
+                None => {
+                    polls_ok = false;
+                    "never polled".to_owned()
+                }
+            }
+        };
+        helpdesks.insert(name.clone(), state);
+    }
+    Readiness {
+        ready: store.is_none() && telegram && polls_ok,
+        store: store.unwrap_or_else(|| "ok".to_owned()),
+        telegram: if telegram { "ok" } else { "unreachable" },
+        helpdesks,
     }
 }
 
@@ -522,6 +604,7 @@ pub(crate) fn now() -> time::OffsetDateTime {
 
 /// Waits for a signal, a tick or cancellation; returns `false` when cancelled.
 pub(crate) async fn idle(signal: &Notify, tick: Duration, cancel: &CancellationToken) -> bool {
+    supervisor::quiet_for(tick);
     tokio::select! {
         _ = cancel.cancelled() => false,
         _ = signal.notified() => true,

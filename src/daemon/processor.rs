@@ -64,6 +64,7 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
                         continue;
                     }
                 };
+                super::supervisor::beat();
                 let chat = Update::chat_of(&raw);
                 if held.contains(&chat) {
                     continue;
@@ -300,6 +301,7 @@ mod tests {
             memberships: crate::telegram::membership::Memberships::new(Duration::from_secs(1)),
             health: Default::default(),
             fatal: CancellationToken::new(),
+            sampled: Default::default(),
             unrecorded_sends: Default::default(),
         })
     }

@@ -316,7 +316,11 @@ async fn run_job(ctx: &Context, local: LocalId, seq: u64) {
     .await;
     let uncertain = retry || trace.may_have_written;
     match result {
-        Ok(()) => {}
+        Ok(()) => match &job.kind {
+            JobKind::CreateTicket { .. } => crate::telemetry::ticket_created(&link.helpdesk),
+            JobKind::AddComment { .. } => crate::telemetry::comment_mirrored("to_helpdesk"),
+            _ => {}
+        },
         Err(Failure::Later(error, retry_after)) => {
             let attempts = job.attempts + 1;
             if attempts >= MAX_ATTEMPTS {

@@ -24,6 +24,9 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let mut last_edit = EditSpacing::default();
     let mut in_flight = InFlight::default();
     loop {
+        // Sends run on tasks of their own, so the loop comes round at least every 250 ms, however
+        // long a file takes to upload.
+        super::supervisor::beat();
         let mut progressed = in_flight.reap();
         if super::store_watch::paused(&ctx, &cancel).await {
             if cancel.is_cancelled() {
@@ -170,6 +173,7 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
     // item as it was before the send, and what the send produced is taken from memory instead.
     let memo = SendMemo::key(seq, &item);
     let remembered = ctx.unrecorded_sends.take(&memo);
+    let sent_now = remembered.is_none();
     let result = match remembered {
         Some(sent) => {
             tracing::info!(
@@ -257,7 +261,15 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
         (Err(error), _) => {
             tracing::error!(chat_id, %error, "Telegram refused a message; moved to dead letters.")
         }
-        (Ok(_), _) => {}
+        (Ok(sent), _) => {
+            // The last part of a staff reply: the reply is in Telegram (counted once, when sent).
+            if sent_now
+                && matches!(item.action, SendAction::StaffReply { .. })
+                && matches!(sent, Sent::Messages(_))
+            {
+                crate::telemetry::comment_mirrored("to_telegram");
+            }
+        }
     }
 }
 

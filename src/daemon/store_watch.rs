@@ -18,6 +18,7 @@ const GIVE_UP: Duration = Duration::from_secs(15 * 60);
 pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let mut failing_since: Option<Instant> = None;
     loop {
+        super::supervisor::quiet_for(RETRY);
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(RETRY) => {}
@@ -48,6 +49,7 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
 /// Whether a loop must wait instead of taking new work: the store failed and is not open again
 /// yet. Waits a little (or until `cancel`) before answering `true`, so callers can just retry.
 pub(crate) async fn paused(ctx: &Context, cancel: &CancellationToken) -> bool {
+    super::supervisor::beat();
     if ctx.store.failure().is_none() {
         return false;
     }

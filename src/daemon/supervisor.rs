@@ -2,10 +2,16 @@
 //! meant to run (a store read it could not make, say), is logged with its name and reason and
 //! started again after a backoff, and `/healthz` reports it until it has run cleanly again. A
 //! daemon never stays up with one of its loops silently dead (DESIGN rule 5).
+//!
+//! A loop that neither ends nor moves (a deadlock, an await that never returns) is caught by its
+//! progress: each loop calls [`beat`] as it goes round (and [`quiet_for`] before a wait or a step
+//! it knows to be long), which promises its next beat within a budget. A loop past its promise is
+//! stalled; `/healthz` says so and the systemd watchdog ([`super::systemd`]) stops being pinged,
+//! so systemd restarts the process.
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -27,13 +33,134 @@ pub enum LoopHealth {
     },
 }
 
-/// The state of every supervised loop, by name.
-#[derive(Debug, Default)]
+/// How long a loop may go without a beat by default: longer than any single step of a loop
+/// takes when the services it waits on answer or time out (a long poll, a Telegram request, a
+/// store flush), by far.
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(120);
+
+/// The state of every supervised loop, by name, and the daemon's other signs of life.
+#[derive(Debug)]
 pub struct Health {
     loops: Mutex<BTreeMap<String, LoopHealth>>,
+    progress: Mutex<BTreeMap<String, Arc<Progress>>>,
+    /// When each helpdesk last answered a poll, by name.
+    polls: Mutex<BTreeMap<String, tokio::time::Instant>>,
+    budget: Duration,
+    epoch: tokio::time::Instant,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self::with_budget(DEFAULT_BUDGET)
+    }
+}
+
+/// One loop's promise of its next beat.
+#[derive(Debug)]
+pub struct Progress {
+    /// Milliseconds after [`Health::epoch`] by which the loop beats again.
+    deadline: std::sync::atomic::AtomicU64,
+    /// The loop ended because the daemon stops: it owes no more beats.
+    retired: std::sync::atomic::AtomicBool,
+    budget: Duration,
+    epoch: tokio::time::Instant,
+}
+
+impl Progress {
+    /// Promises the next beat within `wait` and the budget from now.
+    fn promise(&self, wait: Duration) {
+        let at = tokio::time::Instant::now() + wait + self.budget;
+        let ms = at.duration_since(self.epoch).as_millis() as u64;
+        self.deadline
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long past its promise the loop is at `now`, if it is.
+    fn overdue(&self, now: tokio::time::Instant) -> Option<Duration> {
+        if self.retired.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        let deadline = self.epoch
+            + Duration::from_millis(self.deadline.load(std::sync::atomic::Ordering::Relaxed));
+        (now > deadline).then(|| now - deadline)
+    }
+}
+
+tokio::task_local! {
+    /// The progress of the supervised loop this task runs.
+    static CURRENT: Arc<Progress>;
+}
+
+/// Says the loop running on this task is moving: its next beat comes within its budget. Does
+/// nothing outside a supervised loop.
+pub(crate) fn beat() {
+    quiet_for(Duration::ZERO);
+}
+
+/// Says the loop will be quiet for up to `wait` (a planned sleep, a file transfer) before its
+/// next beat, which then comes within its budget.
+pub(crate) fn quiet_for(wait: Duration) {
+    let _ = CURRENT.try_with(|progress| progress.promise(wait));
 }
 
 impl Health {
+    /// Loops are stalled after `budget` without a beat (tests shorten it).
+    pub fn with_budget(budget: Duration) -> Self {
+        Self {
+            loops: Mutex::default(),
+            progress: Mutex::default(),
+            polls: Mutex::default(),
+            budget,
+            epoch: tokio::time::Instant::now(),
+        }
+    }
+
+    /// The loops past their promised beat, with how long past.
+    pub fn stalled(&self) -> BTreeMap<String, Duration> {
+        let now = tokio::time::Instant::now();
+        self.progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter_map(|(name, progress)| Some((name.clone(), progress.overdue(now)?)))
+            .collect()
+    }
+
+    /// Notes that `helpdesk` answered a poll now.
+    pub fn polled(&self, helpdesk: &str) {
+        self.polls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(helpdesk.to_owned(), tokio::time::Instant::now());
+    }
+
+    /// How long ago `helpdesk` last answered a poll; `None` if it has not since the start.
+    pub fn since_poll(&self, helpdesk: &str) -> Option<Duration> {
+        self.polls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(helpdesk)
+            .map(tokio::time::Instant::elapsed)
+    }
+
+    fn progress_of(&self, name: &str) -> Arc<Progress> {
+        self.progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.to_owned())
+            .or_insert_with(|| {
+                let progress = Progress {
+                    deadline: Default::default(),
+                    retired: Default::default(),
+                    budget: self.budget,
+                    epoch: self.epoch,
+                };
+                progress.promise(Duration::ZERO);
+                Arc::new(progress)
+            })
+            .clone()
+    }
+
     /// Every loop's state, by name.
     pub fn loops(&self) -> BTreeMap<String, LoopHealth> {
         self.lock().clone()
@@ -57,7 +184,7 @@ impl Health {
 /// returns early.
 pub(crate) fn supervise<F, Fut>(
     tracker: &TaskTracker,
-    health: std::sync::Arc<Health>,
+    health: Arc<Health>,
     name: String,
     cancel: CancellationToken,
     start: F,
@@ -72,7 +199,7 @@ pub(crate) fn supervise<F, Fut>(
 
 fn supervise_with<F, Fut>(
     tracker: &TaskTracker,
-    health: std::sync::Arc<Health>,
+    health: Arc<Health>,
     name: String,
     cancel: CancellationToken,
     start: F,
@@ -82,13 +209,18 @@ fn supervise_with<F, Fut>(
     Fut: Future<Output = ()> + Send + 'static,
 {
     health.set(&name, LoopHealth::Running);
+    let progress = health.progress_of(&name);
     tracker.spawn(async move {
         let mut restarts: u32 = 0;
         loop {
             let began = Instant::now();
+            progress.promise(Duration::ZERO);
             // A task of its own, so a panic ends only this run of the loop and is seen here.
-            let outcome = tokio::spawn(start()).await;
+            let outcome = tokio::spawn(CURRENT.scope(progress.clone(), start())).await;
             if cancel.is_cancelled() {
+                progress
+                    .retired
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
                 return;
             }
             let reason = match outcome {
@@ -111,8 +243,12 @@ fn supervise_with<F, Fut>(
                 "A daemon loop stopped; starting it again."
             );
             health.set(&name, LoopHealth::Restarting { reason, restarts });
+            progress.promise(wait);
             tokio::select! {
-                _ = cancel.cancelled() => return,
+                _ = cancel.cancelled() => {
+                    progress.retired.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return;
+                }
                 _ = tokio::time::sleep(wait) => {}
             }
             health.set(&name, LoopHealth::Running);

@@ -4,7 +4,13 @@
 
 use super::{Context, backoff};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// How long one poll may take before the loop counts as stalled, on top of the usual budget.
+const LONG_POLL: Duration = Duration::from_secs(600);
+/// Longer than any daemon runs.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 pub(crate) async fn run(ctx: Arc<Context>, helpdesk: String, cancel: CancellationToken) {
     let interval = ctx
@@ -14,6 +20,10 @@ pub(crate) async fn run(ctx: Arc<Context>, helpdesk: String, cancel: Cancellatio
         .unwrap_or_default();
     if interval.is_zero() {
         tracing::info!(%helpdesk, "Polling is off (poll_interval = \"0s\").");
+        // Waits for the stop rather than returning: a loop that returns is one that failed, and
+        // the supervisor would start it again and again.
+        super::supervisor::quiet_for(FOREVER);
+        cancel.cancelled().await;
         return;
     }
     let Some(adapter) = ctx.helpdesk(&helpdesk).cloned() else {
@@ -21,6 +31,7 @@ pub(crate) async fn run(ctx: Arc<Context>, helpdesk: String, cancel: Cancellatio
     };
     let mut failures = 0u32;
     loop {
+        super::supervisor::beat();
         if super::store_watch::paused(&ctx, &cancel).await {
             if cancel.is_cancelled() {
                 return;
@@ -34,9 +45,15 @@ pub(crate) async fn run(ctx: Arc<Context>, helpdesk: String, cancel: Cancellatio
                 return;
             }
         };
-        let wait = match adapter.changes_since(&cursor).await {
+        // A poll after a long outage may page through many changes at the vendor's pace.
+        super::supervisor::quiet_for(LONG_POLL);
+        let started = std::time::Instant::now();
+        let polled = adapter.changes_since(&cursor).await;
+        crate::telemetry::polled(&helpdesk, polled.is_ok(), started.elapsed());
+        let wait = match polled {
             Ok(batch) => {
                 failures = 0;
+                ctx.health.polled(&helpdesk);
                 let recorded = ctx.store.write(|tx| {
                     let mut marked = 0;
                     for change in &batch.changes {
@@ -71,6 +88,7 @@ pub(crate) async fn run(ctx: Arc<Context>, helpdesk: String, cancel: Cancellatio
                     .max(backoff(failures).min(interval * 4))
             }
         };
+        super::supervisor::quiet_for(wait);
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}

@@ -707,6 +707,7 @@ async fn submit(
             .await
             .map_err(|e| ApiError::store(lang, e))?;
         state.ctx.signals.inbox.notify_one();
+        crate::telemetry::update_received("mini_app");
         tracing::info!(
             chat_id,
             files = form.files.len(),

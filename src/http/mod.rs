@@ -1,5 +1,5 @@
 //! The HTTP server under `[server]`: the Mini App (its page and its API), helpdesk webhooks
-//! (`/hooks/<helpdesk>`), Telegram's webhook in webhook mode, `/healthz` and `/metrics`.
+//! (`/hooks/<helpdesk>`), Telegram's webhook in webhook mode, `/healthz`, `/readyz` and `/metrics`.
 //! It only runs when the config has a `[server]` table.
 //!
 //! Every request body is bounded (a few KB, a webhook's 1 MB, or the form's file limits for a
@@ -79,7 +79,7 @@ impl Default for HttpLimits {
 pub(crate) struct ServerSettings {
     pub limits: HttpLimits,
     pub init_data_max_age: Duration,
-    /// Serve `/healthz` and `/metrics` here, and not on the public listener.
+    /// Serve `/healthz`, `/readyz` and `/metrics` here, and not on the public listener.
     pub admin_listen: Option<SocketAddr>,
     /// Set in webhook mode: Telegram's calls to [`telegram_updates::PATH`] must carry it.
     pub webhook_secret: Option<teledesk_adapter::Secret>,
@@ -116,7 +116,7 @@ pub(crate) async fn start(
                 cancel.clone(),
                 tracker,
             );
-            tracing::info!(%admin, "Admin listener (/healthz, /metrics).");
+            tracing::info!(%admin, "Admin listener (/healthz, /readyz, /metrics).");
             Some(admin)
         }
         None => None,
@@ -132,6 +132,7 @@ pub(crate) async fn start(
 fn admin_router(ctx: Arc<Context>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(ctx)
 }
@@ -150,16 +151,25 @@ fn router(ctx: Arc<Context>, settings: ServerSettings) -> Router {
         .layer(middleware::from_fn(security_headers))
 }
 
-/// 200 `ok` while the store works and every loop runs; 503 `degraded`, saying why (the store's
-/// error, or the loop being started again), so a load balancer or a monitor notices.
+/// Liveness: 200 `ok` while the store works and every loop runs and makes progress; 503
+/// `degraded`, saying why (the store's error, a loop being started again, a loop past its
+/// promised progress), so a monitor notices. Whether the daemon can reach what it serves is
+/// `/readyz`'s question. Reads only what is kept in memory.
 async fn healthz(State(ctx): State<Arc<Context>>) -> Response {
     let queues = crate::daemon::queues(&ctx.store);
     let store = ctx.store.failure();
-    let healthy = ctx.health.all_running() && store.is_none();
+    let stalled: std::collections::BTreeMap<String, u64> = ctx
+        .health
+        .stalled()
+        .into_iter()
+        .map(|(name, overdue)| (name, overdue.as_secs()))
+        .collect();
+    let healthy = ctx.health.all_running() && store.is_none() && stalled.is_empty();
     let body = serde_json::json!({
         "status": if healthy { "ok" } else { "degraded" },
         "store": store.as_deref().unwrap_or("ok"),
         "loops": ctx.health.loops(),
+        "stalled_seconds": stalled,
         "queues": queues,
     });
     let status = if healthy {
@@ -170,34 +180,29 @@ async fn healthz(State(ctx): State<Arc<Context>>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-/// Prometheus text format: queue sizes and tickets by status class, from counts the store keeps
-/// as it writes (no read of the store per scrape).
+/// Readiness: 200 `ready` while the store works, Telegram answers and every polled helpdesk
+/// answered a poll lately; 503 `not ready` with each part's state otherwise, so a load balancer
+/// sends nothing to a daemon that could not act on it. Reads only what is kept in memory.
+async fn readyz(State(ctx): State<Arc<Context>>) -> Response {
+    let readiness = crate::daemon::readiness(&ctx);
+    let status = if readiness.ready {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "status": if readiness.ready { "ready" } else { "not ready" },
+        "store": readiness.store,
+        "telegram": readiness.telegram,
+        "helpdesks": readiness.helpdesks,
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+/// The Prometheus text format (see [`crate::telemetry`]): counters kept as events happen, levels
+/// from what the store and the daemon keep in memory; no read of the store per scrape.
 async fn metrics(State(ctx): State<Arc<Context>>) -> Response {
-    let queues = crate::daemon::queues(&ctx.store);
-    let by_status = ctx.store.counts().tickets;
-    let mut text = String::from(
-        "# HELP teledesk_queue_items Work waiting in each queue (dead: failed for good).\n\
-         # TYPE teledesk_queue_items gauge\n",
-    );
-    for (queue, n) in [
-        ("inbox", queues.inbox),
-        ("jobs", queues.jobs),
-        ("outbox", queues.outbox),
-        ("dead", queues.dead),
-    ] {
-        text.push_str(&format!("teledesk_queue_items{{queue=\"{queue}\"}} {n}\n"));
-    }
-    text.push_str(
-        "# HELP teledesk_tickets Tickets teledesk knows, by status class.\n\
-         # TYPE teledesk_tickets gauge\n",
-    );
-    for (status, n) in by_status {
-        let status = serde_json::to_value(status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        text.push_str(&format!("teledesk_tickets{{status=\"{status}\"}} {n}\n"));
-    }
+    let text = crate::telemetry::render(&ctx);
     (
         [(
             header::CONTENT_TYPE,

@@ -13,7 +13,8 @@ mod counts;
 mod files;
 mod keys;
 
-pub use counts::Counts;
+use counts::Tally;
+pub use counts::{Counts, Queue};
 pub use files::{Shelf, StoredFiles, Unrecorded};
 
 use crate::model::{
@@ -78,8 +79,8 @@ pub struct Store {
     boot: AtomicU64,
     /// Why the store stopped working, until [`Store::recover`] opens it again.
     failure: Mutex<Option<String>>,
-    /// Record counts, moved by every applied write (see [`Counts`]).
-    counts: Mutex<Counts>,
+    /// Record counts and queue ages, moved by every applied write (see [`Counts`]).
+    tally: Mutex<Tally>,
     /// Write batches applied so far, to tell whether a flush already covers them.
     applied: AtomicU64,
     /// How many of the `applied` batches the last successful flush covered. Held while a flush
@@ -123,7 +124,7 @@ impl Store {
             write_lock: Mutex::new(()),
             boot: AtomicU64::new(0),
             failure: Mutex::new(None),
-            counts: Mutex::new(Counts::default()),
+            tally: Mutex::new(Tally::default()),
             applied: AtomicU64::new(0),
             flushed: tokio::sync::Mutex::new(0),
             files: StoredFiles::new(dir),
@@ -144,7 +145,10 @@ impl Store {
             .cache_capacity(CACHE_BYTES)
             .open()?;
         let tree = db.open_tree("teledesk")?;
-        *self.counts.lock().unwrap_or_else(|e| e.into_inner()) = Counts::scan(&tree)?;
+        let mut tally = Tally::scan(&tree, time::OffsetDateTime::now_utc())?;
+        // Dead letters made before a recovery were made by this process all the same.
+        tally.buried = self.tally().buried;
+        *self.tally() = tally;
         *self.handle.write().unwrap_or_else(|e| e.into_inner()) = Some(Handle {
             db: db.clone(),
             tree: tree.clone(),
@@ -309,12 +313,12 @@ impl Store {
         let result = result.and_then(|r| {
             if !tx.pending.is_empty() {
                 let tree = tx.tree()?.clone();
-                let mut counts = self.counts();
+                let mut changes = Vec::new();
                 let mut batch = sled::Batch::default();
                 for (key, value) in std::mem::take(&mut tx.pending) {
-                    if Counts::tracks(&key) {
+                    if Tally::tracks(&key) {
                         let old = tree.get(&key)?;
-                        counts.apply(&key, old.as_deref(), value.as_deref());
+                        changes.extend(Tally::change(&key, old.as_deref(), value.as_deref()));
                     }
                     match value {
                         Some(value) => batch.insert(key, value),
@@ -324,7 +328,7 @@ impl Store {
                 tree.apply_batch(batch)?;
                 self.applied.fetch_add(1, Ordering::SeqCst);
                 // Under the write lock: no other write can come between the batch and its counts.
-                *self.counts.lock().unwrap_or_else(|e| e.into_inner()) = counts;
+                self.tally().apply(changes, time::OffsetDateTime::now_utc());
             }
             // Only once no record names them any more.
             for name in std::mem::take(&mut tx.unlink) {
@@ -340,10 +344,40 @@ impl Store {
 
     /// How many records the queues and the ticket table hold, without reading the store.
     pub fn counts(&self) -> Counts {
-        self.counts
-            .lock()
+        self.tally().counts.clone()
+    }
+
+    /// Since when the oldest record of each queue waits (absent: the queue is empty), without
+    /// reading the store.
+    pub fn oldest(&self) -> BTreeMap<Queue, time::OffsetDateTime> {
+        let tally = self.tally();
+        Queue::ALL
+            .into_iter()
+            .filter_map(|queue| Some((queue, tally.oldest(queue)?)))
+            .collect()
+    }
+
+    /// Dead letters this process has made (a counter: retrying or dropping one does not lower it).
+    pub fn buried(&self) -> u64 {
+        self.tally().buried
+    }
+
+    /// The database's size on disk, in bytes. Reads the file sizes (not the records), so it is
+    /// cheap but not free: callers sample it now and then.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        let db = self
+            .handle
+            .read()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .as_ref()
+            .map(|h| h.db.clone())
+            .filter(|_| self.failure().is_none())
+            .ok_or(StoreError::Unavailable)?;
+        Ok(db.size_on_disk()?)
+    }
+
+    fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
+        self.tally.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A read-only view of the current state.

@@ -715,5 +715,77 @@ fn many_writers_flushing_at_once_all_finish() {
     finished
         .recv_timeout(std::time::Duration::from_secs(120))
         .expect("every writer finished; sled's flushes are stuck otherwise");
-    assert_eq!(store.counts().jobs, 64 * 40);
+    assert_eq!(store.counts().of(Queue::Jobs), 64 * 40);
+}
+
+#[test]
+fn the_oldest_waiting_record_of_each_queue_is_known_without_a_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert!(store.oldest().is_empty());
+    let before = OffsetDateTime::now_utc();
+    let first = store.write(|tx| tx.push_job(1, &job(1))).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let between = OffsetDateTime::now_utc();
+    let second = store.write(|tx| tx.push_job(2, &job(2))).unwrap();
+    let oldest = store.oldest()[&Queue::Jobs];
+    assert!(oldest >= before && oldest < between, "{oldest}");
+    // Rewriting a record (a retry's new attempt count) keeps its place.
+    store
+        .write(|tx| {
+            let mut again = job(1);
+            again.attempts = 1;
+            tx.put_job(1, first, &again);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(store.oldest()[&Queue::Jobs], oldest);
+    // A failed write moves nothing.
+    let _ = store.write(|tx| {
+        tx.remove_job(1, first);
+        Err::<(), _>(StoreError::Deferred)
+    });
+    assert_eq!(store.oldest()[&Queue::Jobs], oldest);
+    store
+        .write(|tx| {
+            tx.remove_job(1, first);
+            Ok(())
+        })
+        .unwrap();
+    assert!(store.oldest()[&Queue::Jobs] >= between);
+    store
+        .write(|tx| {
+            tx.remove_job(2, second);
+            Ok(())
+        })
+        .unwrap();
+    assert!(!store.oldest().contains_key(&Queue::Jobs));
+
+    // A dead letter waits since it failed, also when found at open; other records found at open
+    // wait from then.
+    let failed_at = OffsetDateTime::now_utc() - time::Duration::hours(3);
+    store
+        .write(|tx| {
+            tx.push_dead(&DeadLetter {
+                id: 7,
+                failed_at,
+                error: "gone".into(),
+                item: crate::model::DeadItem::Update { raw: "{}".into() },
+            });
+            tx.push_job(3, &job(3))?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(store.buried(), 1);
+    drop(store);
+    let reopened = OffsetDateTime::now_utc();
+    let store = Store::open(dir.path()).unwrap();
+    let oldest = store.oldest();
+    assert_eq!(
+        oldest[&Queue::Dead].unix_timestamp(),
+        failed_at.unix_timestamp()
+    );
+    assert!(oldest[&Queue::Jobs] >= reopened);
+    assert_eq!(store.counts().of(Queue::Dead), 1);
+    assert_eq!(store.buried(), 0, "made by an earlier process");
 }

@@ -7,6 +7,7 @@
 use crate::model::Keyboard;
 use crate::telegram::split::{TEXT_LIMIT, split_html};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use teledesk_adapter::{Content, Secret, Spool};
@@ -70,6 +71,9 @@ pub struct TelegramClient {
     /// Forum topics (chat, thread) Telegram said no longer exist, so later messages of their
     /// tickets go straight to General instead of failing first each time.
     gone_topics: Arc<Mutex<HashSet<(i64, i32)>>>,
+    /// Whether the last request got an answer from Telegram (any answer, a refusal too), for
+    /// `/readyz`. True until a request fails to get one.
+    answered: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for TelegramClient {
@@ -119,7 +123,34 @@ impl TelegramClient {
             api_url,
             token: token.clone(),
             gone_topics: Arc::default(),
+            answered: Arc::new(AtomicBool::new(true)),
         })
+    }
+
+    /// Whether Telegram answered the last request (with a result or a refusal): `false` after a
+    /// network failure, a timeout or a 5xx, until a request gets an answer again.
+    pub fn reachable(&self) -> bool {
+        self.answered.load(Ordering::Relaxed)
+    }
+
+    /// Counts a request to `method` by how it ended (see [`crate::telemetry`]) and notes whether
+    /// Telegram answered it; passes the result through.
+    fn observe<T>(&self, method: &'static str, result: Result<T, TgError>) -> Result<T, TgError> {
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(TgError::NotModified) => "not_modified",
+            Err(TgError::RetryAfter(wait)) => {
+                crate::telemetry::telegram_retry_after(*wait);
+                "rate_limited"
+            }
+            Err(TgError::Migrated(_)) => "migrated",
+            Err(TgError::Forbidden(_)) => "forbidden",
+            Err(TgError::Rejected(_)) => "rejected",
+            Err(TgError::Temporary(_)) => "failed",
+        };
+        self.answered.store(outcome != "failed", Ordering::Relaxed);
+        crate::telemetry::telegram_request(method, outcome);
+        result
     }
 
     /// Removes the token from any text that might contain a URL.
@@ -162,7 +193,10 @@ impl TelegramClient {
     }
 
     pub async fn get_me(&self) -> Result<BotIdentity, TgError> {
-        let me = self.bot.get_me().await.map_err(|e| self.classify(e))?;
+        let me = self.observe(
+            "getMe",
+            self.bot.get_me().await.map_err(|e| self.classify(e)),
+        )?;
         Ok(BotIdentity {
             id: me.user.id.0 as i64,
             username: me.user.username.clone().unwrap_or_default(),
@@ -175,11 +209,11 @@ impl TelegramClient {
             .iter()
             .map(|(c, d)| teloxide::types::BotCommand::new(*c, *d))
             .collect::<Vec<_>>();
-        self.bot
-            .set_my_commands(commands)
-            .await
-            .map(|_| ())
-            .map_err(|e| self.classify(e))
+        let result = self.bot.set_my_commands(commands).await;
+        self.observe(
+            "setMyCommands",
+            result.map(|_| ()).map_err(|e| self.classify(e)),
+        )
     }
 
     /// Webhook mode: Telegram POSTs updates to `url` with `secret` in
@@ -212,6 +246,11 @@ impl TelegramClient {
 
     /// One long poll. Returns the raw updates.
     pub async fn get_updates(&self, offset: i64) -> Result<Vec<serde_json::Value>, TgError> {
+        let result = self.poll_updates(offset).await;
+        self.observe("getUpdates", result)
+    }
+
+    async fn poll_updates(&self, offset: i64) -> Result<Vec<serde_json::Value>, TgError> {
         let url = format!("{}/bot{}/getUpdates", self.api_url, self.token.expose());
         let body = serde_json::json!({
             "offset": offset,
@@ -284,7 +323,10 @@ impl TelegramClient {
             if let Some(keyboard) = keyboard {
                 request = request.reply_markup(markup(keyboard));
             }
-            async move { request.await.map(|m| m.id.0).map_err(|e| self.classify(e)) }
+            async move {
+                let result = request.await.map(|m| m.id.0).map_err(|e| self.classify(e));
+                self.observe("sendMessage", result)
+            }
         })
         .await
     }
@@ -337,7 +379,10 @@ impl TelegramClient {
                     ReplyParameters::new(MessageId(id)).allow_sending_without_reply(),
                 );
             }
-            async move { request.await.map(|m| m.id.0).map_err(|e| self.classify(e)) }
+            async move {
+                let result = request.await.map(|m| m.id.0).map_err(|e| self.classify(e));
+                self.observe("sendDocument", result)
+            }
         })
         .await
     }
@@ -416,7 +461,8 @@ impl TelegramClient {
         if let Some(keyboard) = keyboard {
             request = request.reply_markup(markup(keyboard));
         }
-        match request.await.map_err(|e| self.classify(e)) {
+        let result = request.await.map_err(|e| self.classify(e));
+        match self.observe("editMessageText", result) {
             Ok(_) | Err(TgError::NotModified) => Ok(()),
             Err(e) => Err(e),
         }
@@ -434,7 +480,8 @@ impl TelegramClient {
         if let Some(keyboard) = keyboard {
             request = request.reply_markup(markup(keyboard));
         }
-        match request.await.map_err(|e| self.classify(e)) {
+        let result = request.await.map_err(|e| self.classify(e));
+        match self.observe("editMessageReplyMarkup", result) {
             Ok(_) | Err(TgError::NotModified) => Ok(()),
             Err(e) => Err(e),
         }
@@ -453,7 +500,8 @@ impl TelegramClient {
         if let Some(text) = text {
             request = request.text(text).show_alert(alert);
         }
-        request.await.map(|_| ()).map_err(|e| self.classify(e))
+        let result = request.await.map(|_| ()).map_err(|e| self.classify(e));
+        self.observe("answerCallbackQuery", result)
     }
 
     /// The discussion group linked to a channel (or the channel linked to a group), from
@@ -515,6 +563,15 @@ impl TelegramClient {
     /// Bot API versions. Errors are classified like teloxide's.
     async fn raw(
         &self,
+        method: &'static str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, TgError> {
+        let result = self.raw_call(method, body).await;
+        self.observe(method, result)
+    }
+
+    async fn raw_call(
+        &self,
         method: &str,
         body: serde_json::Value,
     ) -> Result<serde_json::Value, TgError> {
@@ -570,12 +627,11 @@ impl TelegramClient {
     /// Telegram answers "user not found" for people who never joined: that is a plain no.
     pub async fn is_member(&self, chat_id: i64, user_id: i64) -> Result<bool, TgError> {
         let user = teloxide::types::UserId(user_id as u64);
-        match self.bot.get_chat_member(ChatId(chat_id), user).await {
+        let result = self.bot.get_chat_member(ChatId(chat_id), user).await;
+        match self.observe("getChatMember", result.map_err(|e| self.classify(e))) {
             Ok(member) => Ok(member.kind.is_present()),
-            Err(error) => match self.classify(error) {
-                TgError::Rejected(text) if text.contains("user not found") => Ok(false),
-                other => Err(other),
-            },
+            Err(TgError::Rejected(text)) if text.contains("user not found") => Ok(false),
+            Err(other) => Err(other),
         }
     }
 
@@ -616,16 +672,19 @@ impl TelegramClient {
             .bot
             .get_file(teloxide::types::FileId(file_id.to_owned()))
             .await
-            .map_err(|e| self.classify(e))?;
+            .map_err(|e| self.classify(e));
+        let file = self.observe("getFile", file)?;
         // A full or failing disk is temporary: the file can be fetched again later.
         let local = |e: std::io::Error| TgError::Temporary(format!("cannot spool the file: {e}"));
         let path = spool.fresh_path().map_err(local)?;
         let downloaded = async {
             let mut out = tokio::fs::File::create(&path).await.map_err(local)?;
-            self.files
+            let fetched = self
+                .files
                 .download_file(&file.path, &mut out)
                 .await
-                .map_err(|e| TgError::Temporary(self.scrub(&e.to_string())))?;
+                .map_err(|e| TgError::Temporary(self.scrub(&e.to_string())));
+            self.observe("file", fetched)?;
             tokio::io::AsyncWriteExt::flush(&mut out)
                 .await
                 .map_err(local)?;

@@ -7,9 +7,17 @@ use tokio::process::{Child, Command};
 
 /// Starts `teledesk run` on the stage's config; run `n` logs to `daemon-<n>.log` in the stage's
 /// directory. Killed when dropped.
+#[allow(dead_code)]
 pub fn spawn_daemon(stage: &Stage, run: usize) -> Child {
+    spawn_daemon_with_env(stage, run, &[])
+}
+
+/// [`spawn_daemon`] with more environment variables (systemd's `NOTIFY_SOCKET`, say).
+#[allow(dead_code)]
+pub fn spawn_daemon_with_env(stage: &Stage, run: usize, env: &[(&str, &str)]) -> Child {
     let log = std::fs::File::create(stage.dir.path().join(format!("daemon-{run}.log"))).unwrap();
     Command::new(env!("CARGO_BIN_EXE_teledesk"))
+        .envs(env.iter().copied())
         .arg("run")
         .arg("--config")
         .arg(&stage.config_path)

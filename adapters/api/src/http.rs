@@ -158,7 +158,10 @@ impl HttpClient {
         op: &'static str,
         builder: RequestBuilder,
     ) -> Result<Response> {
-        let response = builder.send().await.map_err(|e| transport_error(op, e))?;
+        let started = std::time::Instant::now();
+        let sent = builder.send().await;
+        observe(self.vendor.kind, &sent, Duration::ZERO, started.elapsed());
+        let response = sent.map_err(|e| transport_error(op, e))?;
         self.check(op, response).await
     }
 
@@ -177,8 +180,11 @@ impl HttpClient {
         } else {
             Priority::Background
         });
+        let queued = std::time::Instant::now();
         self.pacer.ready_as(priority).await;
+        let started = std::time::Instant::now();
         let sent = self.http.execute(request).await;
+        observe(self.vendor.kind, &sent, started - queued, started.elapsed());
         if writes {
             let refused = match &sent {
                 Ok(response) => response.status().is_client_error(),
@@ -280,6 +286,45 @@ impl HttpClient {
         let content_type = media_type(response.headers());
         let content = receive_file(op, response, &Spool::global()).await?;
         Ok((content_type, content))
+    }
+}
+
+/// Helpdesk requests sent, by adapter kind and outcome (`ok`, `rate_limited`, `refused`,
+/// `server_error`, `timeout`, `unreachable`), a counter.
+pub const METRIC_REQUESTS: &str = "teledesk_helpdesk_requests_total";
+/// Seconds from sending a helpdesk request to its answer's headers (a histogram, by adapter
+/// kind). A file's body streaming afterwards is not in it.
+pub const METRIC_REQUEST_SECONDS: &str = "teledesk_helpdesk_request_duration_seconds";
+/// Seconds a helpdesk request waited for the pacer before it was sent (a histogram, by adapter
+/// kind): its sum is the time spent holding back for the vendor's rate limit and its 429s.
+pub const METRIC_PACER_WAIT_SECONDS: &str = "teledesk_helpdesk_pacer_wait_seconds";
+
+/// Records one helpdesk request in the metrics, here where every vendor's requests pass, so that
+/// no adapter counts its own. Labels are the adapter's kind and the outcome only: never a URL,
+/// a ticket or a chat.
+fn observe(
+    kind: &'static str,
+    sent: &std::result::Result<Response, reqwest::Error>,
+    waited: Duration,
+    took: Duration,
+) {
+    metrics::counter!(METRIC_REQUESTS, "adapter" => kind, "outcome" => outcome(sent)).increment(1);
+    metrics::histogram!(METRIC_REQUEST_SECONDS, "adapter" => kind).record(took.as_secs_f64());
+    metrics::histogram!(METRIC_PACER_WAIT_SECONDS, "adapter" => kind).record(waited.as_secs_f64());
+}
+
+/// How a request ended, as the `outcome` label says it: `ok` (2xx, 3xx), `rate_limited` (429),
+/// `refused` (another 4xx), `server_error` (5xx), `timeout`, or `unreachable` (no answer).
+fn outcome(sent: &std::result::Result<Response, reqwest::Error>) -> &'static str {
+    match sent {
+        Ok(response) => match response.status().as_u16() {
+            429 => "rate_limited",
+            400..=499 => "refused",
+            500..=599 => "server_error",
+            _ => "ok",
+        },
+        Err(error) if error.is_timeout() => "timeout",
+        Err(_) => "unreachable",
     }
 }
 
