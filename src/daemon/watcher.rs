@@ -4,6 +4,7 @@
 
 use super::{Context, backoff};
 use std::sync::Arc;
+use teledesk_adapter::{ChangeBatch, Helpdesk, Ticket, TicketId};
 use tokio_util::sync::CancellationToken;
 
 pub(crate) async fn run(ctx: Arc<Context>, helpdesk: String, cancel: CancellationToken) {
@@ -34,8 +35,15 @@ pub(crate) async fn run(ctx: Arc<Context>, helpdesk: String, cancel: Cancellatio
                 return;
             }
         };
-        let wait = match adapter.changes_since(&cursor).await {
-            Ok(batch) => {
+        let listed = match adapter.changes_since(&cursor).await {
+            Ok(batch) => match staff_started(&ctx, &helpdesk, adapter.as_ref(), &batch).await {
+                Ok(started) => Ok((batch, started)),
+                Err(error) => Err(error),
+            },
+            Err(error) => Err(error),
+        };
+        let wait = match listed {
+            Ok((batch, started)) => {
                 failures = 0;
                 let recorded = ctx.store.write(|tx| {
                     let mut marked = 0;
@@ -45,6 +53,18 @@ pub(crate) async fn run(ctx: Arc<Context>, helpdesk: String, cancel: Cancellatio
                             marked += 1;
                         }
                     }
+                    // In the transaction that moves the cursor past them: published once, and
+                    // never skipped.
+                    for ticket in &started {
+                        let published = crate::engine::staff::publish(
+                            tx,
+                            &ctx.settings,
+                            &helpdesk,
+                            ticket,
+                            super::now(),
+                        )?;
+                        marked += usize::from(published.is_some());
+                    }
                     tx.set_cursor(&helpdesk, &batch.cursor);
                     Ok(marked)
                 });
@@ -53,6 +73,7 @@ pub(crate) async fn run(ctx: Arc<Context>, helpdesk: String, cancel: Cancellatio
                         tracing::debug!(%helpdesk, marked, "Tickets changed.");
                         let _ = ctx.store.flush().await;
                         ctx.signals.jobs.notify_one();
+                        ctx.signals.sends.notify_one();
                     }
                     Ok(_) => {}
                     Err(error) => tracing::error!(%helpdesk, %error, "Cannot record changes."),
@@ -76,4 +97,42 @@ pub(crate) async fn run(ctx: Arc<Context>, helpdesk: String, cancel: Cancellatio
             _ = tokio::time::sleep(wait) => {}
         }
     }
+}
+
+/// The tickets of a batch teledesk does not have yet that staff addressed to a chat, read from
+/// the helpdesk (where the adapter declares [`teledesk_adapter::Capability::staff_tickets`]).
+///
+/// A read that fails fails the whole poll, so the cursor stays before a ticket that may be
+/// addressed; one that is gone is skipped.
+async fn staff_started(
+    ctx: &Context,
+    helpdesk: &str,
+    adapter: &dyn Helpdesk,
+    batch: &ChangeBatch,
+) -> teledesk_adapter::Result<Vec<Ticket>> {
+    if !adapter.capability().staff_tickets {
+        return Ok(Vec::new());
+    }
+    let unknown: Vec<&TicketId> = {
+        let tx = ctx.store.read();
+        batch
+            .changes
+            .iter()
+            .filter(|change| {
+                tx.ticket_by_helpdesk(helpdesk, &change.ticket)
+                    .is_ok_and(|local| local.is_none())
+            })
+            .map(|change| &change.ticket)
+            .collect()
+    };
+    let mut started = Vec::new();
+    for id in unknown {
+        match adapter.get_ticket(id).await {
+            Ok(ticket) if ticket.addressed_to.is_some() => started.push(ticket),
+            Ok(_) => {}
+            Err(error) if error.kind() == teledesk_adapter::ErrorKind::NotFound => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(started)
 }

@@ -432,6 +432,7 @@ pub(crate) fn open_ticket(
             assignee: None,
             resolution: None,
             last_comments: Vec::new(),
+            due: Default::default(),
         },
         rendered_hash: None,
         known_comments: Vec::new(),
@@ -447,6 +448,7 @@ pub(crate) fn open_ticket(
             registered_at: Some(origin.registered_at),
             ..TicketTimes::default()
         },
+        staff_started: None,
     };
     tx.put_ticket(&link);
     if let Some(message_id) = origin.message_id {

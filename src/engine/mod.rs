@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod migration;
 pub mod private;
 pub mod search;
+pub mod staff;
 pub mod sync;
 
 use crate::model::{Outgoing, SendAction};

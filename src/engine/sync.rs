@@ -66,6 +66,7 @@ pub fn diff(link: &TicketLink, ticket: &Ticket) -> Sync {
             assignee: ticket.assignee.clone(),
             resolution: ticket.resolution.clone(),
             last_comments,
+            due: ticket.due,
         },
         replies,
         newly_known,
@@ -88,6 +89,7 @@ pub fn apply_snapshot(link: &TicketLink, snapshot: &TicketSnapshot) -> Sync {
             assignee: snapshot.assignee.clone(),
             resolution: snapshot.resolution.clone(),
             last_comments: link.view.last_comments.clone(),
+            due: snapshot.due,
         },
         replies: Vec::new(),
         newly_known: Vec::new(),
@@ -110,6 +112,8 @@ pub fn ticket_from(link: &TicketLink, snapshot: &TicketSnapshot, comments: Vec<C
         resolution: snapshot.resolution.clone(),
         updated_at: snapshot.updated_at,
         comments,
+        addressed_to: None,
+        due: snapshot.due,
     }
 }
 
@@ -235,6 +239,8 @@ mod tests {
             resolution: None,
             updated_at: OffsetDateTime::UNIX_EPOCH,
             comments,
+            addressed_to: None,
+            due: Default::default(),
         }
     }
 
@@ -280,6 +286,7 @@ mod tests {
                 count: 2,
                 last_added_at: None,
             },
+            due: Default::default(),
         }
     }
 

@@ -55,9 +55,9 @@ pub use pacer::{Priority, RequestPacer, parse_retry_after};
 pub use secret::Secret;
 pub use types::{
     Attachment, AttachmentRef, Change, ChangeBatch, Comment, CommentDraft, CommentId, CommentMark,
-    Escalation, IdempotencyKey, Identity, NoteDraft, Origin, Rating, RatingStored, Requester,
-    StatusClass, Ticket, TicketDraft, TicketId, TicketRef, TicketSnapshot, Visibility,
-    WebhookRequest, WrittenComment,
+    DueTimes, Escalation, IdempotencyKey, Identity, NoteDraft, Origin, Rating, RatingStored,
+    Requester, StaffAddress, StatusClass, Ticket, TicketDraft, TicketId, TicketRef, TicketSnapshot,
+    Visibility, WebhookRequest, WrittenComment,
 };
 
 use async_trait::async_trait;

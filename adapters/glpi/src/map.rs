@@ -530,6 +530,8 @@ pub fn to_ticket(ctx: &Context<'_>, parts: TicketParts) -> Result<Ticket, String
         resolution,
         updated_at: required_time(&format!("ticket {}", ticket.id), updated, ctx.timezone)?,
         comments,
+        addressed_to: None,
+        due: Default::default(),
     })
 }
 

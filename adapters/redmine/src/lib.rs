@@ -66,6 +66,8 @@ pub const CAPABILITY: Capability = Capability {
     change_snapshot: false,
     // Self-hosted: no limit of its own; `requests_per_second` protects the server.
     rate_limit: None,
+    staff_tickets: false,
+    due_times: false,
 };
 
 /// `GET /issues.json` returns at most 100 issues per page.

@@ -345,6 +345,8 @@ pub fn to_ticket(ctx: &Context<'_>, issue: &model::Issue) -> Ticket {
             .into_iter()
             .filter_map(|j| to_comment(ctx, issue, j))
             .collect(),
+        addressed_to: None,
+        due: Default::default(),
     }
 }
 

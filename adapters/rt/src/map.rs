@@ -504,6 +504,8 @@ pub fn to_ticket(
             .into_iter()
             .map(|t| to_comment(ctx, ticket, t, by_txn.get(&t.id)))
             .collect(),
+        addressed_to: None,
+        due: Default::default(),
     }
 }
 

@@ -63,6 +63,8 @@ pub const CAPABILITY: Capability = Capability {
     change_snapshot: false,
     // Self-hosted: no limit of its own; `requests_per_second` protects the server.
     rate_limit: None,
+    staff_tickets: false,
+    due_times: false,
 };
 
 /// Results per search page; Zammad's search allows up to 200.

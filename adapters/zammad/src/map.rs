@@ -505,6 +505,8 @@ pub fn to_ticket(
             .skip(1)
             .map(|a| to_comment(ctx, a))
             .collect(),
+        addressed_to: None,
+        due: Default::default(),
     }
 }
 

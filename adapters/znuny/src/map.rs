@@ -473,6 +473,8 @@ pub fn to_ticket(ctx: &Context<'_>, ticket: &model::Ticket) -> Ticket {
             .skip(1)
             .map(|a| to_comment(ctx, ticket, a, updated_at))
             .collect(),
+        addressed_to: None,
+        due: Default::default(),
     }
 }
 
