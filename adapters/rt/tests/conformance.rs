@@ -18,6 +18,8 @@ async fn subject() -> Option<Subject> {
         "url": fake.url(),
         "token": fake.token(),
         "queue": "General",
+        "chat_field": FakeRt::CF_CHAT,
+        "announcement_field": FakeRt::CF_ANNOUNCEMENT,
         // The fake has no rate limit; the default pacing would only slow the suite down.
         "requests_per_second": 100,
     })))
@@ -25,7 +27,9 @@ async fn subject() -> Option<Subject> {
     Some(Subject {
         adapter: Arc::new(adapter),
         backstage: Arc::new(
-            RtBackstage::new(&fake.url(), &fake.staff_token()).with_fake(fake.clone()),
+            RtBackstage::new(&fake.url(), &fake.staff_token())
+                .with_address_fields("General", FakeRt::CF_CHAT, FakeRt::CF_ANNOUNCEMENT)
+                .with_fake(fake.clone()),
         ),
         // A chat-level queue, so the placement check proves `[chats.ticket]` was applied.
         defaults: table(json!({"queue": "Support"})),

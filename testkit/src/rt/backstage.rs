@@ -29,6 +29,8 @@ pub struct RtBackstage {
     fake: Option<super::FakeRt>,
     /// Whether `token` belongs to the adapter's integration user.
     as_integration: bool,
+    /// `(queue, chat field, announcement field)` for [`Backstage::staff_addressed_ticket`].
+    address: Option<(String, String, String)>,
 }
 
 impl RtBackstage {
@@ -42,6 +44,7 @@ impl RtBackstage {
             me: OnceCell::new(),
             fake: None,
             as_integration: false,
+            address: None,
         }
     }
 
@@ -51,6 +54,22 @@ impl RtBackstage {
         let user = |token: &str| token.split('-').nth(1).map(str::to_owned);
         self.as_integration =
             user(&self.token).is_some() && user(&self.token) == user(integration_token);
+        self
+    }
+
+    /// Creates the tickets [`Backstage::staff_addressed_ticket`] makes in `queue`, addressed with
+    /// the custom fields the adapter's `chat_field` and `announcement_field` name.
+    pub fn with_address_fields(
+        mut self,
+        queue: &str,
+        chat_field: &str,
+        announcement: &str,
+    ) -> Self {
+        self.address = Some((
+            queue.to_owned(),
+            chat_field.to_owned(),
+            announcement.to_owned(),
+        ));
         self
     }
 
@@ -207,6 +226,60 @@ impl Backstage for RtBackstage {
         file: Option<&Attachment>,
     ) -> BackstageResult<()> {
         self.message(ticket, "correspond", body, None, file).await
+    }
+
+    async fn staff_addressed_ticket(
+        &self,
+        subject: &str,
+        body: &str,
+        chat: &str,
+        announcement: bool,
+    ) -> BackstageResult<TicketId> {
+        let (queue, chat_field, announcement_field) = self
+            .address
+            .as_ref()
+            .ok_or("the backstage was not told the address fields")?;
+        let mut fields = serde_json::Map::new();
+        fields.insert(chat_field.clone(), json!(chat));
+        if announcement {
+            fields.insert(announcement_field.clone(), json!("1"));
+        }
+        let ticket = json!({
+            "Queue": queue,
+            "Subject": subject,
+            "Content": body,
+            "ContentType": "text/plain",
+            "CustomFields": fields,
+        });
+        let created = self
+            .call(Method::POST, "/ticket", &[], Some(&ticket))
+            .await?;
+        let id = text(&created["id"]);
+        if id.is_empty() {
+            return Err(format!("a ticket without an id: {created}"));
+        }
+        Ok(TicketId(id))
+    }
+
+    async fn set_due(
+        &self,
+        ticket: &TicketId,
+        due: time::OffsetDateTime,
+    ) -> BackstageResult<time::OffsetDateTime> {
+        let due = due.to_offset(time::UtcOffset::UTC);
+        let text = due
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second]"
+            ))
+            .map_err(|e| e.to_string())?;
+        self.call(
+            Method::PUT,
+            &format!("/ticket/{ticket}"),
+            &[],
+            Some(&json!({ "Due": text })),
+        )
+        .await?;
+        Ok(due.replace_nanosecond(0).map_err(|e| e.to_string())?)
     }
 
     async fn internal_note(&self, ticket: &TicketId, body: &str) -> BackstageResult<()> {
