@@ -308,7 +308,7 @@ fn report(
         .filter(|c| c.id == c.ticket_chat)
         .map(|c| (c.id, c.name.clone()))
         .collect();
-    let rows = report::aggregate(&tx.tickets()?, period, &names, None);
+    let rows = report::aggregate(&tx.tickets()?, period, &names, None, now);
     Ok(format!(
         "{}\n<pre>{}</pre>",
         lang.report_head(&period.from.to_string(), &period.to.to_string()),
