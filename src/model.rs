@@ -262,6 +262,7 @@ impl TicketLink {
                 resolution: None,
                 last_comments: vec![],
                 due: DueTimes::default(),
+                priority: None,
             },
             rendered_hash: None,
             known_comments: vec![],
@@ -372,6 +373,9 @@ pub struct TicketView {
     /// The due times the helpdesk set (SLA); empty where it has none.
     #[serde(default, skip_serializing_if = "DueTimes::is_empty")]
     pub due: DueTimes,
+    /// The helpdesk's name of the ticket's priority, where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
 }
 
 /// One line of «Последние комментарии».

@@ -433,6 +433,7 @@ pub(crate) fn open_ticket(
             resolution: None,
             last_comments: Vec::new(),
             due: Default::default(),
+            priority: None,
         },
         rendered_hash: None,
         known_comments: Vec::new(),

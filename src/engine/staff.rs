@@ -86,6 +86,7 @@ pub fn publish(
             resolution: None,
             last_comments: Vec::new(),
             due: ticket.due,
+            priority: ticket.priority.clone(),
         },
         rendered_hash: None,
         known_comments: Vec::new(),
@@ -183,6 +184,7 @@ mod tests {
                 announcement,
             }),
             due: Default::default(),
+            priority: None,
         }
     }
 

@@ -67,6 +67,7 @@ pub fn diff(link: &TicketLink, ticket: &Ticket) -> Sync {
             resolution: ticket.resolution.clone(),
             last_comments,
             due: ticket.due,
+            priority: ticket.priority.clone(),
         },
         replies,
         newly_known,
@@ -90,6 +91,7 @@ pub fn apply_snapshot(link: &TicketLink, snapshot: &TicketSnapshot) -> Sync {
             resolution: snapshot.resolution.clone(),
             last_comments: link.view.last_comments.clone(),
             due: snapshot.due,
+            priority: snapshot.priority.clone(),
         },
         replies: Vec::new(),
         newly_known: Vec::new(),
@@ -114,6 +116,7 @@ pub fn ticket_from(link: &TicketLink, snapshot: &TicketSnapshot, comments: Vec<C
         comments,
         addressed_to: None,
         due: snapshot.due,
+        priority: snapshot.priority.clone(),
     }
 }
 
@@ -241,6 +244,7 @@ mod tests {
             comments,
             addressed_to: None,
             due: Default::default(),
+            priority: None,
         }
     }
 
@@ -287,6 +291,7 @@ mod tests {
                 last_added_at: None,
             },
             due: Default::default(),
+            priority: None,
         }
     }
 

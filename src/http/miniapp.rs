@@ -432,6 +432,7 @@ async fn list(
                 "status_label": lang.status(l.view.status),
                 "done": l.view.status.is_done(),
                 "url": l.post_link(),
+                "priority": l.view.priority,
                 "author": l.author.display_name,
                 "created_at": stamp(l.registered_at()),
                 "last_activity_at": stamp(l.last_activity_at()),

@@ -577,6 +577,7 @@ fn snapshot(state: &str, count: u64) -> teledesk_adapter::TicketSnapshot {
             last_added_at: None,
         },
         due: Default::default(),
+        priority: None,
     }
 }
 

@@ -382,6 +382,9 @@ pub struct Ticket {
     /// The due times the helpdesk set for the ticket (where [`crate::Capability::due_times`]).
     #[serde(default)]
     pub due: DueTimes,
+    /// The vendor's name of the ticket's priority (`High`, `ASAP`), where it has one.
+    #[serde(default)]
+    pub priority: Option<String>,
 }
 
 /// The chat a ticket started by staff is for, as the adapter read it from the helpdesk's field,
@@ -504,6 +507,9 @@ pub struct TicketSnapshot {
     /// The due times, as [`Ticket::due`] (empty when the listing does not carry them).
     #[serde(default)]
     pub due: DueTimes,
+    /// The priority, as [`Ticket::priority`].
+    #[serde(default)]
+    pub priority: Option<String>,
 }
 
 /// What [`crate::Helpdesk::write_comment`] wrote.

@@ -532,6 +532,7 @@ pub fn to_ticket(ctx: &Context<'_>, parts: TicketParts) -> Result<Ticket, String
         comments,
         addressed_to: None,
         due: Default::default(),
+        priority: None,
     })
 }
 

@@ -518,6 +518,7 @@ pub fn to_ticket(ctx: &Context<'_>, card: &model::Card, comments: &[model::Comme
         comments: to_comments(ctx, &card.files, comments),
         addressed_to: address_of(card),
         due: due_of(card),
+        priority: card.asap.then(|| "ASAP".to_owned()),
     }
 }
 
@@ -552,6 +553,7 @@ pub fn to_snapshot(ctx: &Context<'_>, card: &model::Card) -> Option<TicketSnapsh
             last_added_at: card.comment_last_added_at,
         },
         due: due_of(card),
+        priority: card.asap.then(|| "ASAP".to_owned()),
     })
 }
 

@@ -351,6 +351,11 @@ pub fn to_ticket(ctx: &Context<'_>, issue: &model::Issue) -> Ticket {
             .collect(),
         addressed_to: address_of(ctx, issue),
         due: due_of(issue),
+        priority: issue
+            .priority
+            .as_ref()
+            .map(|p| p.name.clone())
+            .filter(|n| !n.is_empty()),
     }
 }
 

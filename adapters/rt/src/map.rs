@@ -496,6 +496,9 @@ pub fn to_ticket(
             .collect(),
         addressed_to: address_of(ctx, ticket),
         due: due_of(ticket),
+        priority: ticket
+            .priority
+            .map(|value| ctx.config.priority_label(value)),
     }
 }
 

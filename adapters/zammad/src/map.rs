@@ -507,6 +507,7 @@ pub fn to_ticket(
             .collect(),
         addressed_to: None,
         due: Default::default(),
+        priority: None,
     }
 }
 

@@ -475,6 +475,7 @@ pub fn to_ticket(ctx: &Context<'_>, ticket: &model::Ticket) -> Ticket {
             .collect(),
         addressed_to: None,
         due: Default::default(),
+        priority: Some(ticket.priority.clone()).filter(|p| !p.trim().is_empty()),
     }
 }
 

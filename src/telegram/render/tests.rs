@@ -36,6 +36,7 @@ fn link(status: StatusClass) -> TicketLink {
                 },
             ],
             due: Default::default(),
+            priority: None,
         },
         rendered_hash: None,
         known_comments: vec![],

@@ -811,6 +811,16 @@ impl FakeKaiten {
         })
     }
 
+    /// Staff set or clear a card's ASAP (urgent) flag in the UI, which moves its update time.
+    pub fn set_asap(&self, card_id: i64, asap: bool) {
+        self.change(|w| {
+            let at = w.stamp();
+            let card = w.card_mut(card_id);
+            card.asap = asap;
+            card.updated = at;
+        })
+    }
+
     /// Staff write a description on a card in the UI.
     pub fn staff_describe(&self, card_id: i64, description: &str) {
         self.change(|w| {
