@@ -26,13 +26,7 @@ async fn an_admin_gets_the_report_and_a_client_is_refused() {
     let stage = Stage::new(1, "ru", "1s").await;
     let (tg, group, kaiten) = (&stage.telegram, stage.group(), &stage.kaiten);
     let admin = tg.add_user("Ольга", Some("Админова"), Some("olga_admin"));
-    let config = std::fs::read_to_string(&stage.config_path).unwrap();
-    let config = config.replacen(
-        "language = \"ru\"\n",
-        &format!("language = \"ru\"\nadmins = [{admin}]\n"),
-        1,
-    );
-    std::fs::write(&stage.config_path, config).unwrap();
+    stage.set_admins(&[admin]);
     let mut daemon = spawn_daemon(&stage, 0);
 
     let run = async {

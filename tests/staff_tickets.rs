@@ -98,6 +98,26 @@ async fn a_staff_ticket_is_published_once_and_replies_become_comments() {
     assert_eq!(cards_of(tg, group, notice).len(), 1);
     assert_eq!(cards_of(tg, group, announcement).len(), 1);
     assert!(cards_of(tg, group, internal).is_empty());
+
+    // Addressed to the whole chat, it is found by its members (the chat's visibility is "own"),
+    // and not by an outsider.
+    tg.set_can_dm(stage.client, true);
+    tg.send(stage.client, stage.client, Outgoing::text("/find вход"));
+    tg.wait_until(WAIT, "the staff ticket found", |t| {
+        t.messages(stage.client)
+            .into_iter()
+            .find(|m| m.from_bot && m.text.contains(&format!("#{notice}")))
+    })
+    .await;
+    let outsider = tg.add_user("Чужой", None, Some("stranger"));
+    tg.set_can_dm(outsider, true);
+    tg.send(outsider, outsider, Outgoing::text("/find вход"));
+    let answer = tg
+        .wait_until(WAIT, "the outsider's answer", |t| {
+            t.messages(outsider).into_iter().find(|m| m.from_bot)
+        })
+        .await;
+    assert!(!answer.text.contains(&format!("#{notice}")), "{}", answer.text);
     daemon.shutdown().await;
 }
 

@@ -12,6 +12,10 @@ use crate::store::{Result, Tx};
 use teledesk_adapter::{Requester, StaffAddress, Ticket};
 use time::OffsetDateTime;
 
+/// The Telegram "author" of a ticket staff started: nobody, so no one is notified or indexed
+/// as its author by mistake.
+pub const STAFF_AUTHOR: i64 = 0;
+
 /// The configured chat of `helpdesk` an address names: its card chat (a channel, not its
 /// discussion group), by id or by name. Two chats of one name are ambiguous and name none.
 pub fn chat_for<'a>(
@@ -73,7 +77,7 @@ pub fn publish(
                 .assignee
                 .clone()
                 .unwrap_or_else(|| settings.lang.support_name().to_owned()),
-            telegram_id: 0,
+            telegram_id: STAFF_AUTHOR,
             username: None,
             company: None,
         },

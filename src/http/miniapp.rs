@@ -410,9 +410,15 @@ async fn list(
     let read = state.ctx.store.read();
     let candidates = match caller.chat.visibility {
         Visibility::Chat => read.tickets_in_chat(chat),
-        Visibility::Own => read
-            .tickets_by_author(caller.user.id)
-            .map(|own| own.into_iter().filter(|l| l.chat_id == chat).collect()),
+        // Tickets staff started are addressed to the whole chat; they have no Telegram author.
+        Visibility::Own => read.tickets_by_author(caller.user.id).and_then(|own| {
+            let staff = read.tickets_by_author(crate::engine::staff::STAFF_AUTHOR)?;
+            Ok(own
+                .into_iter()
+                .chain(staff.into_iter().filter(|l| l.staff_started.is_some()))
+                .filter(|l| l.chat_id == chat)
+                .collect())
+        }),
     }
     .map_err(|e| ApiError::store(lang, e))?;
     let mut tickets = request.run(candidates);
