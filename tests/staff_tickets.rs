@@ -117,7 +117,11 @@ async fn a_staff_ticket_is_published_once_and_replies_become_comments() {
             t.messages(outsider).into_iter().find(|m| m.from_bot)
         })
         .await;
-    assert!(!answer.text.contains(&format!("#{notice}")), "{}", answer.text);
+    assert!(
+        !answer.text.contains(&format!("#{notice}")),
+        "{}",
+        answer.text
+    );
     daemon.shutdown().await;
 }
 

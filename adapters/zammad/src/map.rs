@@ -506,7 +506,10 @@ pub fn to_ticket(
             .map(|a| to_comment(ctx, a))
             .collect(),
         addressed_to: None,
-        due: Default::default(),
+        due: teledesk_adapter::DueTimes {
+            respond_by: ticket.first_response_escalation_at,
+            resolve_by: ticket.close_escalation_at,
+        },
         priority: None,
     }
 }
