@@ -267,7 +267,7 @@ impl Backstage for RtBackstage {
         due: time::OffsetDateTime,
     ) -> BackstageResult<time::OffsetDateTime> {
         let due = due.to_offset(time::UtcOffset::UTC);
-        let text = due
+        let value = due
             .format(time::macros::format_description!(
                 "[year]-[month]-[day] [hour]:[minute]:[second]"
             ))
@@ -276,10 +276,14 @@ impl Backstage for RtBackstage {
             Method::PUT,
             &format!("/ticket/{ticket}"),
             &[],
-            Some(&json!({ "Due": text })),
+            Some(&json!({ "Due": value })),
         )
         .await?;
-        Ok(due.replace_nanosecond(0).map_err(|e| e.to_string())?)
+        // RT reads the value in the acting user's time zone, which a live server may not have
+        // set to UTC: the due time is what RT now shows.
+        let shown = text(&self.ticket(ticket).await?["Due"]);
+        time::OffsetDateTime::parse(&shown, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| format!("RT shows Due {shown:?}: {e}"))
     }
 
     async fn internal_note(&self, ticket: &TicketId, body: &str) -> BackstageResult<()> {
