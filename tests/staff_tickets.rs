@@ -37,16 +37,33 @@ async fn a_staff_ticket_is_published_once_and_replies_become_comments() {
     let (tg, group, kaiten) = (&stage.telegram, stage.group(), &stage.kaiten);
     let daemon = stage.start(Options::default()).await;
 
-    // Addressed by the chat's name, in another case.
-    let notice = kaiten.staff_address_card(
-        "Подозрительный вход в кабинет",
+    // Staff write a card with a file, then address it by the chat's name, in another case.
+    let notice = kaiten.staff_create_card("Подозрительный вход в кабинет");
+    kaiten.staff_describe(
+        notice,
         "Вчера в 23:10 был вход с нового устройства. Это были вы?",
-        "acme",
-        false,
     );
+    kaiten.staff_reply_with_file(
+        notice,
+        "Мария Петрова",
+        "Журнал входов во вложении",
+        "logins.csv",
+        b"2026-12-06 23:10,192.0.2.7\n".to_vec(),
+    );
+    kaiten.staff_tag(notice, "tg:acme");
     let card = card_message(tg, group, notice, "Сообщение от поддержки").await;
     assert!(card.text.contains("Подозрительный вход"), "{}", card.text);
     assert!(card.text.contains("Статус"), "{}", card.text);
+    // The staff reply written before it was published follows the card, with its file, once.
+    tg.wait_until(WAIT, "the staff file under the card", |t| {
+        t.messages(group).into_iter().find(|m| {
+            m.from_bot
+                && m.media
+                    .iter()
+                    .any(|f| f.file_name.as_deref() == Some("logins.csv"))
+        })
+    })
+    .await;
 
     let reply = tg.send(
         group,
@@ -97,6 +114,14 @@ async fn a_staff_ticket_is_published_once_and_replies_become_comments() {
         .await;
     assert_eq!(cards_of(tg, group, notice).len(), 1);
     assert_eq!(cards_of(tg, group, announcement).len(), 1);
+    let journal = |t: &FakeTelegram| {
+        t.messages(group)
+            .iter()
+            .filter(|m| m.from_bot && m.message_id != card.message_id)
+            .filter(|m| m.text.contains("Журнал входов во вложении"))
+            .count()
+    };
+    assert_eq!(journal(tg), 1, "the staff reply once");
     assert!(cards_of(tg, group, internal).is_empty());
 
     // Addressed to the whole chat, it is found by its members (the chat's visibility is "own"),

@@ -35,8 +35,9 @@ pub fn chat_for<'a>(
 /// Records a ticket staff addressed to a chat and queues its card, unless teledesk already has
 /// it or the address names no chat of this helpdesk. Returns the new ticket's local id.
 ///
-/// The comments the ticket already has are shown on the card (the newest three) and are not
-/// sent again as replies.
+/// The comments the ticket already has are shown on the card (the newest three); its public
+/// staff replies (files staff attached when they wrote it, say) follow the card as replies, as
+/// the first refresh, queued here, sends them.
 pub fn publish(
     tx: &mut Tx<'_>,
     settings: &Settings,
@@ -117,10 +118,18 @@ pub fn publish(
     };
     let sync = super::sync::diff(&link, ticket);
     link.view = sync.view;
-    link.known_comments = sync.newly_known;
+    link.known_comments = sync
+        .newly_known
+        .into_iter()
+        .filter(|id| !sync.replies.iter().any(|reply| &reply.id == id))
+        .collect();
     link.times.last_activity_at = Some(now);
     tx.put_ticket(&link);
     send(tx, chat.id, SendAction::Card { ticket: local }, now)?;
+    if !sync.replies.is_empty() {
+        // Queued after the card, so they answer it.
+        tx.mark_dirty(local)?;
+    }
     tracing::info!(
         helpdesk,
         ticket = %ticket.reference.number,
