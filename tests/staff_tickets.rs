@@ -226,3 +226,51 @@ async fn sigkill_while_publishing_a_staff_ticket_publishes_it_once() {
         .count();
     assert_eq!(staff_tickets, 1);
 }
+
+/// In channel mode the staff ticket is a post in the channel; a comment in its thread in the
+/// discussion group becomes a ticket comment, and staff's answer comes back into the thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_ticket_in_channel_mode_is_a_post_with_a_thread() {
+    let stage = Stage::channel("ru", "1s").await;
+    let (tg, group, kaiten) = (&stage.telegram, stage.group(), &stage.kaiten);
+    let channel = stage.channel.expect("a channel stage");
+    let daemon = stage.start(Options::default()).await;
+
+    let notice = kaiten.staff_address_card(
+        "Смена реквизитов",
+        "С 1 декабря меняются банковские реквизиты.",
+        &channel.to_string(),
+        false,
+    );
+    let post = card_message(tg, channel, notice, "Сообщение от поддержки").await;
+    let forward = tg
+        .wait_until(WAIT, "the post's automatic forward", |t| {
+            t.messages(group).into_iter().find(|m| {
+                m.is_automatic_forward && m.forward_origin == Some((channel, post.message_id))
+            })
+        })
+        .await;
+    tg.send(
+        group,
+        stage.client,
+        Outgoing::text("Пришлите новые реквизиты файлом").reply_to(forward.message_id),
+    );
+    kaiten
+        .wait_until(WAIT, "the comment in Kaiten", |k| {
+            k.comments(notice)
+                .iter()
+                .any(|c| c.text.contains("новые реквизиты файлом"))
+                .then_some(())
+        })
+        .await;
+    kaiten.staff_reply(notice, "Мария Петрова", "Отправили на почту");
+    tg.wait_until(WAIT, "the staff reply in the thread", |t| {
+        t.messages(group)
+            .into_iter()
+            .find(|m| m.from_bot && m.text.contains("Отправили на почту"))
+            .filter(|m| m.reply_to == Some(forward.message_id))
+    })
+    .await;
+    assert_eq!(cards_of(tg, channel, notice).len(), 1);
+    daemon.shutdown().await;
+}
