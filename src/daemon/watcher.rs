@@ -73,7 +73,6 @@ pub(crate) async fn run(ctx: Arc<Context>, helpdesk: String, cancel: Cancellatio
                         tracing::debug!(%helpdesk, marked, "Tickets changed.");
                         let _ = ctx.store.flush().await;
                         ctx.signals.jobs.notify_one();
-                        ctx.signals.sends.notify_one();
                     }
                     Ok(_) => {}
                     Err(error) => tracing::error!(%helpdesk, %error, "Cannot record changes."),
