@@ -358,7 +358,13 @@ fn report(path: &Path, from: &str, to: &str, chat: Option<i64>, format: ReportFo
         .map(|c| (c.id, c.name.clone()))
         .collect();
     let period = report::Period { from, to };
-    let rows = report::aggregate(&tickets, period, &names, chat);
+    let rows = report::aggregate(
+        &tickets,
+        period,
+        &names,
+        chat,
+        time::OffsetDateTime::now_utc(),
+    );
     print!(
         "{}",
         match format {

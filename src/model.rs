@@ -7,7 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 use teledesk_adapter::{
-    CommentId, CommentMark, IdempotencyKey, Requester, StatusClass, TicketId, TicketSnapshot,
+    CommentId, CommentMark, DueTimes, IdempotencyKey, Requester, StatusClass, TicketId,
+    TicketSnapshot,
 };
 use time::OffsetDateTime;
 
@@ -92,6 +93,32 @@ pub struct TicketLink {
     /// lists; `None` when the chat offers no categories.
     #[serde(default)]
     pub category: Option<String>,
+    /// Staff started the ticket in the helpdesk and addressed it to this chat; `None` for a
+    /// client's ticket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff_started: Option<StaffStarted>,
+}
+
+/// How a ticket staff started in the helpdesk is shown in its chat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffStarted {
+    /// A notice that expects no reply: no status, no rating, no reply hint on its card.
+    pub announcement: bool,
+}
+
+/// Which of a ticket's due times were missed, as of some moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Breaches {
+    /// Staff first answered after the response was due, or have not and it is past due.
+    pub response: bool,
+    /// The ticket was resolved after it was due, or is not and it is past due.
+    pub resolution: bool,
+}
+
+impl Breaches {
+    pub fn any(self) -> bool {
+        self.response || self.resolution
+    }
 }
 
 /// Why a ticket is to be re-read from its helpdesk, as the dirty set records it.
@@ -125,7 +152,7 @@ impl<'de> Deserialize<'de> for Dirty {
         #[serde(untagged)]
         enum Record {
             Stamp(u64),
-            Mark(Mark),
+            Mark(Box<Mark>),
         }
         Ok(match Record::deserialize(deserializer)? {
             Record::Stamp(stamp) => Dirty {
@@ -238,6 +265,8 @@ impl TicketLink {
                 assignee: None,
                 resolution: None,
                 last_comments: vec![],
+                due: DueTimes::default(),
+                priority: None,
             },
             rendered_hash: None,
             known_comments: vec![],
@@ -256,6 +285,7 @@ impl TicketLink {
             comment_mark: None,
             times: TicketTimes::default(),
             category: None,
+            staff_started: None,
         }
     }
 }
@@ -307,6 +337,19 @@ impl TicketLink {
         Some(self.times.resolved_at? - self.registered_at())
     }
 
+    /// The due times the helpdesk set that were missed as of `now`: a response is missed when
+    /// the first staff reply came after it was due (or has not come and it is past due), a
+    /// resolution likewise.
+    pub fn breaches(&self, now: OffsetDateTime) -> Breaches {
+        let missed = |due: Option<OffsetDateTime>, done: Option<OffsetDateTime>| {
+            due.is_some_and(|due| done.unwrap_or(now) > due)
+        };
+        Breaches {
+            response: missed(self.view.due.respond_by, self.times.first_response_at),
+            resolution: missed(self.view.due.resolve_by, self.times.resolved_at),
+        }
+    }
+
     pub fn knows_comment(&self, id: &CommentId) -> bool {
         self.known_comments.contains(id)
     }
@@ -332,6 +375,12 @@ pub struct TicketView {
     pub resolution: Option<String>,
     /// Up to three newest public comments, oldest first.
     pub last_comments: Vec<CommentLine>,
+    /// The due times the helpdesk set (SLA); empty where it has none.
+    #[serde(default, skip_serializing_if = "DueTimes::is_empty")]
+    pub due: DueTimes,
+    /// The helpdesk's name of the ticket's priority, where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
 }
 
 /// One line of «Последние комментарии».

@@ -65,16 +65,20 @@ pub struct Row {
     /// Ratings of the tickets closed in the period.
     pub ratings: usize,
     pub rating_mean: Option<f64>,
+    /// Tickets registered in the period that missed a due time the helpdesk set (answered or
+    /// resolved late, or still not and past due when the report is made).
+    pub sla_breaches: usize,
 }
 
 /// Counts `tickets` for `period`, one row per chat and company, in chat then company order.
 /// `names` gives each chat's configured name (a chat without one is shown by its id); `chat`
-/// keeps one chat only.
+/// keeps one chat only; `now` decides whether a due time not yet met is missed.
 pub fn aggregate(
     tickets: &[TicketLink],
     period: Period,
     names: &BTreeMap<i64, String>,
     chat: Option<i64>,
+    now: OffsetDateTime,
 ) -> Vec<Row> {
     #[derive(Default)]
     struct Acc {
@@ -84,6 +88,7 @@ pub fn aggregate(
         first: Vec<i64>,
         resolution: Vec<i64>,
         ratings: Vec<u8>,
+        breaches: usize,
     }
     let mut groups: BTreeMap<(i64, String), Acc> = BTreeMap::new();
     for link in tickets
@@ -111,6 +116,7 @@ pub fn aggregate(
         acc.reopened += reopened;
         if opened {
             acc.opened += 1;
+            acc.breaches += usize::from(link.breaches(now).any());
             if let Some(took) = link.first_response_time() {
                 acc.first.push(took.whole_seconds());
             }
@@ -139,6 +145,7 @@ pub fn aggregate(
             rating_mean: (!acc.ratings.is_empty()).then(|| {
                 acc.ratings.iter().map(|&r| f64::from(r)).sum::<f64>() / acc.ratings.len() as f64
             }),
+            sla_breaches: acc.breaches,
         })
         .collect()
 }
@@ -161,7 +168,7 @@ fn mean(value: Option<f64>) -> String {
     value.map_or_else(|| "—".to_owned(), |m| format!("{m:.2}"))
 }
 
-const HEADER: [&str; 11] = [
+const HEADER: [&str; 12] = [
     "chat",
     "company",
     "opened",
@@ -173,6 +180,7 @@ const HEADER: [&str; 11] = [
     "resolution p90",
     "ratings",
     "rating mean",
+    "SLA breaches",
 ];
 
 /// A plain-text table with aligned columns.
@@ -191,6 +199,7 @@ pub fn table(rows: &[Row]) -> String {
             human(r.resolution.p90_secs),
             r.ratings.to_string(),
             mean(r.rating_mean),
+            r.sla_breaches.to_string(),
         ]);
     }
     let widths: Vec<usize> = (0..HEADER.len())
@@ -239,11 +248,11 @@ pub fn csv(rows: &[Row]) -> String {
     let secs = |s: Option<i64>| s.map(|s| s.to_string()).unwrap_or_default();
     let mut out = "chat,company,opened,closed,reopened,first_response_median_secs,\
                    first_response_p90_secs,resolution_median_secs,resolution_p90_secs,ratings,\
-                   rating_mean\n"
+                   rating_mean,sla_breaches\n"
         .to_owned();
     for r in rows {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{}\n",
             r.chat_id,
             quote(&r.company),
             r.opened,
@@ -255,6 +264,7 @@ pub fn csv(rows: &[Row]) -> String {
             secs(r.resolution.p90_secs),
             r.ratings,
             r.rating_mean.map(|m| format!("{m:.2}")).unwrap_or_default(),
+            r.sla_breaches,
         ));
     }
     out
@@ -335,6 +345,11 @@ mod tests {
         }
     }
 
+    /// When the reports of these tests are made.
+    fn december() -> OffsetDateTime {
+        datetime!(2026-12-01 00:00 UTC)
+    }
+
     fn names() -> BTreeMap<i64, String> {
         [(-1, "Acme".to_owned()), (-2, "Globex".to_owned())].into()
     }
@@ -359,6 +374,11 @@ mod tests {
         ];
         let mut rated = timed(2, -1, 10, Some(30), Some(24 * 60));
         rated.rating = Some(5);
+        // Answered 30 minutes in, due in 15: a breach.
+        rated.view.due.respond_by = rated
+            .times
+            .registered_at
+            .map(|at| at + time::Duration::minutes(15));
         let mut rated_low = timed(3, -1, 12, None, Some(60));
         rated_low.rating = Some(2);
         // Registered in October, resolved in November: closed counts it, opened does not.
@@ -366,44 +386,62 @@ mod tests {
         october.times.registered_at = Some(datetime!(2026-10-28 10:00 UTC));
         october.times.first_response_at = Some(datetime!(2026-10-28 10:10 UTC));
         october.times.resolved_at = Some(datetime!(2026-11-02 10:00 UTC));
+        // Answered 10 minutes in, due in 15: in time.
+        let mut answered = timed(1, -1, 1, Some(10), None);
+        answered.view.due.respond_by = answered
+            .times
+            .registered_at
+            .map(|at| at + time::Duration::minutes(15));
+        // Still open when the report is made, due on the 21st: a breach.
+        let mut kazan = link(
+            7,
+            -1,
+            Some("Acme Kazan"),
+            TicketTimes {
+                registered_at: Some(datetime!(2026-11-20 09:00 UTC)),
+                ..TicketTimes::default()
+            },
+        );
+        kazan.view.due.resolve_by = Some(datetime!(2026-11-21 09:00 UTC));
         let tickets = vec![
-            timed(1, -1, 1, Some(10), None),
+            answered,
             rated,
             rated_low,
             reopened,
             october,
             // Another chat, and a branch of the first one.
             timed(6, -2, 5, Some(60), Some(120)),
-            link(
-                7,
-                -1,
-                Some("Acme Kazan"),
-                TicketTimes {
-                    registered_at: Some(datetime!(2026-11-20 09:00 UTC)),
-                    ..TicketTimes::default()
-                },
-            ),
+            kazan,
             // Nothing happened in November.
             timed(8, -2, 1, None, None).tap_registered(datetime!(2026-12-01 00:00 UTC)),
         ];
-        let rows = aggregate(&tickets, november(), &names(), None);
+        let rows = aggregate(&tickets, november(), &names(), None, december());
         insta::assert_snapshot!(table(&rows), @r"
-        chat  company     opened  closed  reopened  first response median  first response p90  resolution median  resolution p90  ratings  rating mean
-          -2  Globex           1       1         0                 1h 00m              1h 00m             2h 00m          2h 00m        0            —
-          -1  Acme             4       3         1                    10m                 30m             1d 00h          5d 00h        2         3.50
-          -1  Acme Kazan       1       0         0                      —                   —                  —               —        0            —
+        chat  company     opened  closed  reopened  first response median  first response p90  resolution median  resolution p90  ratings  rating mean  SLA breaches
+          -2  Globex           1       1         0                 1h 00m              1h 00m             2h 00m          2h 00m        0            —             0
+          -1  Acme             4       3         1                    10m                 30m             1d 00h          5d 00h        2         3.50             1
+          -1  Acme Kazan       1       0         0                      —                   —                  —               —        0            —             1
         ");
         let acme = &rows[1];
         assert_eq!(acme.first_response.count, 3);
         assert_eq!(acme.resolution.count, 3);
-        assert_eq!(aggregate(&tickets, november(), &names(), Some(-2)).len(), 1);
+        assert_eq!(
+            aggregate(&tickets, november(), &names(), Some(-2), december()).len(),
+            1
+        );
         insta::assert_snapshot!(csv(&rows[..1]), @r"
-        chat,company,opened,closed,reopened,first_response_median_secs,first_response_p90_secs,resolution_median_secs,resolution_p90_secs,ratings,rating_mean
-        -2,Globex,1,1,0,3600,3600,7200,7200,0,
+        chat,company,opened,closed,reopened,first_response_median_secs,first_response_p90_secs,resolution_median_secs,resolution_p90_secs,ratings,rating_mean,sla_breaches
+        -2,Globex,1,1,0,3600,3600,7200,7200,0,,0
         ");
+        assert_eq!(json_rows(&rows)[2]["sla_breaches"], 1);
         let json: serde_json::Value = serde_json::from_str(&json(&rows, november())).unwrap();
         assert_eq!(json["rows"][1]["rating_mean"], 3.5);
         assert_eq!(json["from"], "2026-11-01");
+    }
+
+    fn json_rows(rows: &[Row]) -> Vec<serde_json::Value> {
+        let json: serde_json::Value = serde_json::from_str(&json(rows, november())).unwrap();
+        json["rows"].as_array().unwrap().clone()
     }
 
     trait TapRegistered {

@@ -352,6 +352,21 @@ async fn the_form_files_one_ticket_per_submission_with_its_files() {
     );
     let (status, _) = api.get(&init, "/api/app/tickets?filter=done").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // The list shows the helpdesk's priority once staff set one (Kaiten: the ASAP flag).
+    assert_eq!(found[0]["priority"], Value::Null);
+    stage.kaiten.set_asap(card.id, true);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let listed = api.list(&init, "filter=all").await;
+        if listed.first().map(|t| &t["priority"]) == Some(&Value::from("ASAP")) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no priority shown: {listed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     daemon.shutdown().await;
 }
 

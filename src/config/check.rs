@@ -14,6 +14,9 @@ pub fn run_check(path: &Path) -> ExitCode {
     let analysis = analyse_file(path);
     let (findings, verdict) = render(path, &analysis);
     eprint!("{findings}");
+    if let Some(config) = &analysis.config {
+        eprint!("{}", capability_notes(config));
+    }
     println!("{verdict}");
     if analysis.errors.is_empty() {
         ExitCode::SUCCESS
@@ -45,6 +48,38 @@ fn render(path: &Path, analysis: &Analysis) -> (String, String) {
         (_, errors) => format!("{path}: {}", plural(errors, "problem")),
     };
     (findings, verdict)
+}
+
+/// What each helpdesk cannot do of what teledesk offers where the helpdesk allows (issue 14):
+/// one `note:` line per missing capability, so an operator knows before a client or staff
+/// member finds out.
+fn capability_notes(config: &super::Config) -> String {
+    let mut notes = String::new();
+    for (name, helpdesk) in &config.helpdesks {
+        let Ok(adapter) = crate::helpdesks::build(helpdesk) else {
+            continue;
+        };
+        let capability = adapter.capability();
+        for (has, what) in [
+            (
+                capability.staff_tickets,
+                "does not publish tickets staff start in the helpdesk (staff_tickets)",
+            ),
+            (
+                capability.due_times,
+                "shows no due times on cards and counts no SLA breaches (due_times)",
+            ),
+        ] {
+            if !has {
+                let _ = writeln!(
+                    notes,
+                    "note: helpdesks.{name} ({}) {what}; see the adapter's README",
+                    helpdesk.kind
+                );
+            }
+        }
+    }
+    notes
 }
 
 fn plural(count: usize, noun: &str) -> String {
@@ -83,6 +118,35 @@ mod tests {
         let (findings, verdict) = render(Path::new("m.toml"), &analysis);
         insta::assert_snapshot!(findings, @"warning: telegram.token (line 3): literal secret in the config file; use env:NAME or file:/path");
         insta::assert_snapshot!(verdict, @"m.toml: OK (1 helpdesk, 1 chat)");
+    }
+
+    #[test]
+    fn check_notes_what_a_helpdesk_cannot_do() {
+        let text = r#"
+            [telegram]
+            token = "env:T"
+            [store]
+            path = "/tmp/x"
+            [helpdesks.main]
+            kind = "kaiten"
+            url = "https://example.kaiten.ru"
+            token = "env:KAITEN_TOKEN"
+            board_id = 1
+            column_id = 2
+            [helpdesks.tracker]
+            kind = "redmine"
+            url = "https://redmine.example.com"
+            api_key = "env:REDMINE_KEY"
+            project_id = "support"
+            [[chats]]
+            id = -1001
+            mode = "group"
+            helpdesk = "main"
+            name = "Acme"
+        "#;
+        let analysis = analyse(text, &|_| Some("secret".into()));
+        let config = analysis.config.as_ref().expect("valid");
+        insta::assert_snapshot!(capability_notes(config), @"note: helpdesks.tracker (redmine) does not publish tickets staff start in the helpdesk (staff_tickets); see the adapter's README");
     }
 
     #[test]

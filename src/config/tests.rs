@@ -578,8 +578,8 @@ fn unknown_kinds_and_another_vendors_keys() {
     insta::assert_snapshot!(errors(&text), @"
     helpdesks.main.queue (line 7): required
     helpdesks.main.token (line 10): is not an RT auth token of the form 1-<user id>-<32 hex digits>; set `user` to the token owner's login
-    helpdesks.main.board_id (line 11): unknown key; expected one of url, token, user, queue, requestor, requests_per_second, statuses, idempotency_field, resolution_field, reopen_status, priorities
-    helpdesks.main.column_id (line 12): unknown key; expected one of url, token, user, queue, requestor, requests_per_second, statuses, idempotency_field, resolution_field, reopen_status, priorities
+    helpdesks.main.board_id (line 11): unknown key; expected one of url, token, user, queue, requestor, requests_per_second, statuses, idempotency_field, resolution_field, chat_field, announcement_field, reopen_status, priorities
+    helpdesks.main.column_id (line 12): unknown key; expected one of url, token, user, queue, requestor, requests_per_second, statuses, idempotency_field, resolution_field, chat_field, announcement_field, reopen_status, priorities
     ");
 }
 

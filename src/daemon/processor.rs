@@ -205,7 +205,25 @@ async fn facts_for(ctx: &Context, raw: &serde_json::Value) -> Option<engine::Fac
         })
     };
     let mut member_of = Vec::new();
-    for chat_id in engine::chats_to_offer(&ctx.settings, raw) {
+    // The chats with tickets staff started: their members find those tickets (read only for what
+    // may be a search: a private message or a button).
+    let may_search =
+        raw["message"]["chat"]["type"] == "private" || raw["callback_query"].is_object();
+    let mut staff_chats: Vec<i64> = if may_search {
+        ctx.store
+            .read()
+            .tickets_by_author(engine::staff::STAFF_AUTHOR)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|l| l.staff_started.is_some())
+            .map(|l| l.chat_id)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    staff_chats.sort_unstable();
+    staff_chats.dedup();
+    for chat_id in engine::chats_to_offer(&ctx.settings, raw, &staff_chats) {
         let user_id = raw["message"]["from"]["id"]
             .as_i64()
             .or(raw["callback_query"]["from"]["id"].as_i64())?;

@@ -5,6 +5,7 @@
 use super::{Context, backoff};
 use std::sync::Arc;
 use std::time::Duration;
+use teledesk_adapter::{ChangeBatch, Helpdesk, Ticket, TicketId};
 use tokio_util::sync::CancellationToken;
 
 /// How long one poll may take before the loop counts as stalled, on top of the usual budget.
@@ -50,8 +51,15 @@ pub(crate) async fn run(ctx: Arc<Context>, helpdesk: String, cancel: Cancellatio
         let started = std::time::Instant::now();
         let polled = adapter.changes_since(&cursor).await;
         crate::telemetry::polled(&helpdesk, polled.is_ok(), started.elapsed());
-        let wait = match polled {
-            Ok(batch) => {
+        let listed = match polled {
+            Ok(batch) => match staff_started(&ctx, &helpdesk, adapter.as_ref(), &batch).await {
+                Ok(started) => Ok((batch, started)),
+                Err(error) => Err(error),
+            },
+            Err(error) => Err(error),
+        };
+        let wait = match listed {
+            Ok((batch, started)) => {
                 failures = 0;
                 ctx.health.polled(&helpdesk);
                 let recorded = ctx.store.write(|tx| {
@@ -61,6 +69,18 @@ pub(crate) async fn run(ctx: Arc<Context>, helpdesk: String, cancel: Cancellatio
                             tx.mark_changed(local, change.snapshot.clone())?;
                             marked += 1;
                         }
+                    }
+                    // In the transaction that moves the cursor past them: published once, and
+                    // never skipped.
+                    for ticket in &started {
+                        let published = crate::engine::staff::publish(
+                            tx,
+                            &ctx.settings,
+                            &helpdesk,
+                            ticket,
+                            super::now(),
+                        )?;
+                        marked += usize::from(published.is_some());
                     }
                     tx.set_cursor(&helpdesk, &batch.cursor);
                     Ok(marked)
@@ -94,4 +114,42 @@ pub(crate) async fn run(ctx: Arc<Context>, helpdesk: String, cancel: Cancellatio
             _ = tokio::time::sleep(wait) => {}
         }
     }
+}
+
+/// The tickets of a batch teledesk does not have yet that staff addressed to a chat, read from
+/// the helpdesk (where the adapter declares [`teledesk_adapter::Capability::staff_tickets`]).
+///
+/// A read that fails fails the whole poll, so the cursor stays before a ticket that may be
+/// addressed; one that is gone is skipped.
+async fn staff_started(
+    ctx: &Context,
+    helpdesk: &str,
+    adapter: &dyn Helpdesk,
+    batch: &ChangeBatch,
+) -> teledesk_adapter::Result<Vec<Ticket>> {
+    if !adapter.capability().staff_tickets {
+        return Ok(Vec::new());
+    }
+    let unknown: Vec<&TicketId> = {
+        let tx = ctx.store.read();
+        batch
+            .changes
+            .iter()
+            .filter(|change| {
+                tx.ticket_by_helpdesk(helpdesk, &change.ticket)
+                    .is_ok_and(|local| local.is_none())
+            })
+            .map(|change| &change.ticket)
+            .collect()
+    };
+    let mut started = Vec::new();
+    for id in unknown {
+        match adapter.get_ticket(id).await {
+            Ok(ticket) if ticket.addressed_to.is_some() => started.push(ticket),
+            Ok(_) => {}
+            Err(error) if error.kind() == teledesk_adapter::ErrorKind::NotFound => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(started)
 }

@@ -6,10 +6,12 @@
 
 mod intake;
 mod mini_app;
+mod portal;
 mod staged;
 
 pub use intake::intake_scene;
 pub use mini_app::mini_app_scene;
+pub use portal::portal_scene;
 
 pub use staged::{StagedHelpdesk, Target};
 
@@ -231,6 +233,19 @@ poll_interval = "{poll}"
         self.groups[0]
     }
 
+    /// Makes these Telegram users the bot's admins (`[telegram] admins`, who may ask for
+    /// `/report`).
+    pub fn set_admins(&self, users: &[i64]) {
+        let text = std::fs::read_to_string(&self.config_path).expect("read config");
+        let ids: Vec<String> = users.iter().map(i64::to_string).collect();
+        let text = text.replacen(
+            "[telegram]\n",
+            &format!("[telegram]\nadmins = [{}]\n", ids.join(", ")),
+            1,
+        );
+        std::fs::write(&self.config_path, text).expect("write config");
+    }
+
     /// Adds `key = value` (TOML) to the last `[[chats]]` table of the config.
     pub fn set_chat_option(&self, key: &str, value: &str) {
         let mut text = std::fs::read_to_string(&self.config_path).expect("read config");
@@ -396,7 +411,8 @@ pub fn main(helpdesk: &str, lang: &str) -> ExitCode {
             script(Target::Fake(kind), &lang_owned).await?;
             channel_scene(&lang_owned).await?;
             mini_app_scene(&lang_owned).await?;
-            intake_scene(&lang_owned).await
+            intake_scene(&lang_owned).await?;
+            portal_scene(&lang_owned).await
         };
         match tokio::time::timeout(Duration::from_secs(300), run).await {
             Ok(Ok(())) => ExitCode::SUCCESS,

@@ -479,6 +479,8 @@ pub(crate) fn open_ticket_with(
             assignee: None,
             resolution: None,
             last_comments: Vec::new(),
+            due: Default::default(),
+            priority: None,
         },
         rendered_hash: None,
         known_comments: Vec::new(),
@@ -495,6 +497,7 @@ pub(crate) fn open_ticket_with(
             ..TicketTimes::default()
         },
         category: intake.category.as_ref().map(|c| c.id.clone()),
+        staff_started: None,
     };
     tx.put_ticket(&link);
     if let Some(message_id) = origin.message_id {

@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod migration;
 pub mod private;
 pub mod search;
+pub mod staff;
 pub mod sync;
 
 use crate::model::{Outgoing, SendAction};
@@ -121,7 +122,8 @@ pub struct Facts {
     /// on it) is a member of the ticket's chat (`getChatMember`); `None` when no check was made.
     pub presser_is_member: Option<bool>,
     /// For `/new` typed in a private chat: the configured chats the user is a member of; for
-    /// `/find` (and its buttons): those of the chats with `visibility = "chat"`.
+    /// `/find` (and its buttons): those of the chats with `visibility = "chat"` or with tickets
+    /// staff started.
     pub member_of: Vec<i64>,
     /// A membership the update depends on could not be asked: too many lookups for this user
     /// or chat lately. The user is told to try again; nothing else happens.
@@ -130,8 +132,13 @@ pub struct Facts {
 
 /// The configured chats (channels, groups, forums; not the discussion groups found for channels)
 /// a private `/new` may file a ticket for, when `raw` is such a `/new`; the chats whose tickets
-/// their members find, when `raw` is a `/find` or one of its buttons.
-pub fn chats_to_offer(settings: &Settings, raw: &serde_json::Value) -> Vec<i64> {
+/// their members find, when `raw` is a `/find` or one of its buttons: those whose `visibility`
+/// is `chat`, and `staff_chats`, where staff started tickets for every member.
+pub fn chats_to_offer(
+    settings: &Settings,
+    raw: &serde_json::Value,
+    staff_chats: &[i64],
+) -> Vec<i64> {
     let Ok(update) = serde_json::from_value::<Update>(raw.clone()) else {
         return Vec::new();
     };
@@ -141,7 +148,7 @@ pub fn chats_to_offer(settings: &Settings, raw: &serde_json::Value) -> Vec<i64> 
             .as_deref()
             .is_some_and(|d| private::find_request(d).is_some())
     {
-        return chats_open_to_members(settings);
+        return chats_open_to_members(settings, staff_chats);
     }
     let Some(message) = update.message.filter(|m| m.chat.kind == "private") else {
         return Vec::new();
@@ -157,17 +164,18 @@ pub fn chats_to_offer(settings: &Settings, raw: &serde_json::Value) -> Vec<i64> 
             chats.sort_unstable();
             chats
         }
-        Some((name, _)) if name == "find" => chats_open_to_members(settings),
+        Some((name, _)) if name == "find" => chats_open_to_members(settings, staff_chats),
         _ => Vec::new(),
     }
 }
 
 /// The chats whose tickets all their members may find (`visibility = "chat"`).
-fn chats_open_to_members(settings: &Settings) -> Vec<i64> {
+fn chats_open_to_members(settings: &Settings, staff_chats: &[i64]) -> Vec<i64> {
     let mut chats: Vec<i64> = settings
         .chats
         .values()
-        .filter(|c| c.id == c.ticket_chat && c.visibility == crate::config::Visibility::Chat)
+        .filter(|c| c.id == c.ticket_chat)
+        .filter(|c| c.visibility == crate::config::Visibility::Chat || staff_chats.contains(&c.id))
         .map(|c| c.id)
         .collect();
     chats.sort_unstable();

@@ -308,7 +308,7 @@ fn report(
         .filter(|c| c.id == c.ticket_chat)
         .map(|c| (c.id, c.name.clone()))
         .collect();
-    let rows = report::aggregate(&tx.tickets()?, period, &names, None);
+    let rows = report::aggregate(&tx.tickets()?, period, &names, None, now);
     Ok(format!(
         "{}\n<pre>{}</pre>",
         lang.report_head(&period.from.to_string(), &period.to.to_string()),
@@ -344,8 +344,9 @@ fn find_button_data(request: &Request, filter: Filter, sort: Sort) -> String {
     data
 }
 
-/// The tickets `user` may find: their own, and every ticket of the chats among `member_of`
-/// (checked with Telegram before this runs) whose `visibility` is `chat`.
+/// The tickets `user` may find: their own, and of the chats among `member_of` (checked with
+/// Telegram before this runs) every ticket where the chat's `visibility` is `chat`, else those
+/// staff started (they are addressed to the whole chat).
 pub fn visible_tickets(
     tx: &Tx<'_>,
     settings: &Settings,
@@ -353,14 +354,29 @@ pub fn visible_tickets(
     member_of: &[i64],
 ) -> Result<Vec<crate::model::TicketLink>> {
     let mut tickets = tx.tickets_by_author(user)?;
+    let mut staff_chats = Vec::new();
     for chat in member_of {
         if settings
             .chats
             .get(chat)
             .is_some_and(|c| c.visibility == Visibility::Chat)
         {
-            tickets.extend(tx.tickets_in_chat(*chat)?);
+            tickets.extend(
+                tx.tickets_in_chat(*chat)?
+                    .into_iter()
+                    .filter(|l| l.author.telegram_id != user),
+            );
+        } else {
+            staff_chats.push(*chat);
         }
+    }
+    // Staff-started tickets have no Telegram author (id 0), so they are filed under it.
+    if !staff_chats.is_empty() {
+        tickets.extend(
+            tx.tickets_by_author(crate::engine::staff::STAFF_AUTHOR)?
+                .into_iter()
+                .filter(|l| l.staff_started.is_some() && staff_chats.contains(&l.chat_id)),
+        );
     }
     Ok(tickets)
 }

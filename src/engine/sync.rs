@@ -66,6 +66,8 @@ pub fn diff(link: &TicketLink, ticket: &Ticket) -> Sync {
             assignee: ticket.assignee.clone(),
             resolution: ticket.resolution.clone(),
             last_comments,
+            due: ticket.due,
+            priority: ticket.priority.clone(),
         },
         replies,
         newly_known,
@@ -88,6 +90,8 @@ pub fn apply_snapshot(link: &TicketLink, snapshot: &TicketSnapshot) -> Sync {
             assignee: snapshot.assignee.clone(),
             resolution: snapshot.resolution.clone(),
             last_comments: link.view.last_comments.clone(),
+            due: snapshot.due,
+            priority: snapshot.priority.clone(),
         },
         replies: Vec::new(),
         newly_known: Vec::new(),
@@ -110,6 +114,9 @@ pub fn ticket_from(link: &TicketLink, snapshot: &TicketSnapshot, comments: Vec<C
         resolution: snapshot.resolution.clone(),
         updated_at: snapshot.updated_at,
         comments,
+        addressed_to: None,
+        due: snapshot.due,
+        priority: snapshot.priority.clone(),
     }
 }
 
@@ -235,6 +242,9 @@ mod tests {
             resolution: None,
             updated_at: OffsetDateTime::UNIX_EPOCH,
             comments,
+            addressed_to: None,
+            due: Default::default(),
+            priority: None,
         }
     }
 
@@ -280,6 +290,8 @@ mod tests {
                 count: 2,
                 last_added_at: None,
             },
+            due: Default::default(),
+            priority: None,
         }
     }
 

@@ -417,9 +417,15 @@ async fn list(
     let read = state.ctx.store.read();
     let candidates = match caller.chat.visibility {
         Visibility::Chat => read.tickets_in_chat(chat),
-        Visibility::Own => read
-            .tickets_by_author(caller.user.id)
-            .map(|own| own.into_iter().filter(|l| l.chat_id == chat).collect()),
+        // Tickets staff started are addressed to the whole chat; they have no Telegram author.
+        Visibility::Own => read.tickets_by_author(caller.user.id).and_then(|own| {
+            let staff = read.tickets_by_author(crate::engine::staff::STAFF_AUTHOR)?;
+            Ok(own
+                .into_iter()
+                .chain(staff.into_iter().filter(|l| l.staff_started.is_some()))
+                .filter(|l| l.chat_id == chat)
+                .collect())
+        }),
     }
     .map_err(|e| ApiError::store(lang, e))?;
     let mut tickets = request.run(candidates);
@@ -439,6 +445,7 @@ async fn list(
                 "status_label": lang.status(l.view.status),
                 "done": l.view.status.is_done(),
                 "url": l.post_link(),
+                "priority": l.view.priority,
                 "author": l.author.display_name,
                 "created_at": stamp(l.registered_at()),
                 "last_activity_at": stamp(l.last_activity_at()),

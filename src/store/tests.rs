@@ -577,6 +577,8 @@ fn snapshot(state: &str, count: u64) -> teledesk_adapter::TicketSnapshot {
             count,
             last_added_at: None,
         },
+        due: Default::default(),
+        priority: None,
     }
 }
 

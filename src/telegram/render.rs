@@ -45,7 +45,26 @@ pub fn card(link: &TicketLink, lang: Lang, bot_username: &str) -> Card {
 
 /// Renders the card of a ticket for where it is shown.
 pub fn card_on(link: &TicketLink, lang: Lang, bot_username: &str, surface: Surface) -> Card {
+    card_at(
+        link,
+        lang,
+        bot_username,
+        surface,
+        time::OffsetDateTime::now_utc(),
+    )
+}
+
+/// Renders the card as of `now`, which decides whether a due time is marked as missed.
+pub fn card_at(
+    link: &TicketLink,
+    lang: Lang,
+    bot_username: &str,
+    surface: Surface,
+    now: time::OffsetDateTime,
+) -> Card {
     let labels = lang.card_labels();
+    let staff = lang.staff_labels();
+    let announcement = link.staff_started.is_some_and(|s| s.announcement);
     let view = &link.view;
     let mut lines = Vec::new();
     let number = match &link.number {
@@ -60,6 +79,11 @@ pub fn card_on(link: &TicketLink, lang: Lang, bot_username: &str, surface: Surfa
             .map(|n| format!(" #{}", escape(n)))
             .unwrap_or_default();
         lines.push(format!("<i>{}{number}</i>", labels.follow_up_of));
+    }
+    match link.staff_started {
+        Some(s) if s.announcement => lines.push(format!("📢 <i>{}</i>", staff.announcement)),
+        Some(_) => lines.push(format!("<i>{}</i>", staff.from_support)),
+        None => {}
     }
     lines.push(format!(
         "<b>{}:</b> {}",
@@ -82,19 +106,36 @@ pub fn card_on(link: &TicketLink, lang: Lang, bot_username: &str, surface: Surfa
         labels.author,
         escape(&truncate(&author, NAME_MAX))
     ));
-    lines.push(format!(
-        "<b>{}:</b> {}",
-        labels.status,
-        lang.status(view.status)
-    ));
-    lines.push(format!(
-        "<b>{}:</b> {}",
-        labels.assignee,
-        view.assignee
-            .as_deref()
-            .map(|name| escape(&truncate(name, NAME_MAX)))
-            .unwrap_or_else(|| labels.nobody.to_owned())
-    ));
+    // A notice has no status to follow and no one working on it.
+    if !announcement {
+        lines.push(format!(
+            "<b>{}:</b> {}",
+            labels.status,
+            lang.status(view.status)
+        ));
+        lines.push(format!(
+            "<b>{}:</b> {}",
+            labels.assignee,
+            view.assignee
+                .as_deref()
+                .map(|name| escape(&truncate(name, NAME_MAX)))
+                .unwrap_or_else(|| labels.nobody.to_owned())
+        ));
+        let breaches = link.breaches(now);
+        for (label, due, missed) in [
+            (staff.respond_by, view.due.respond_by, breaches.response),
+            (staff.resolve_by, view.due.resolve_by, breaches.resolution),
+        ] {
+            if let Some(due) = due {
+                let mark = if missed {
+                    format!(" ⚠️ <b>{}</b>", staff.overdue)
+                } else {
+                    String::new()
+                };
+                lines.push(format!("<b>{label}:</b> {}{mark}", due_time(due)));
+            }
+        }
+    }
     if let Some(resolution) = view.resolution.as_deref().filter(|r| !r.trim().is_empty()) {
         lines.push(format!(
             "<b>{}:</b> {}",
@@ -113,12 +154,16 @@ pub fn card_on(link: &TicketLink, lang: Lang, bot_username: &str, surface: Surfa
             ));
         }
     }
-    let keyboard = if view.status.is_done() {
+    let keyboard = if view.status.is_done() && !announcement {
         Some(closed_keyboard(link, lang, bot_username))
     } else {
         None
     };
     match (view.status.is_done(), link.rating) {
+        _ if announcement => {
+            lines.push(String::new());
+            lines.push(format!("<i>{}</i>", staff.announcement_hint));
+        }
         (false, _) => {
             lines.push(String::new());
             let hint = match surface {
@@ -145,6 +190,19 @@ pub fn card_on(link: &TicketLink, lang: Lang, bot_username: &str, surface: Surfa
         html.push('…');
     }
     Card { html, keyboard }
+}
+
+/// A due time as the card shows it: `25.11.2026 18:00 UTC`.
+fn due_time(at: time::OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:02}.{:02}.{} {:02}:{:02} UTC",
+        at.day(),
+        u8::from(at.month()),
+        at.year(),
+        at.hour(),
+        at.minute()
+    )
 }
 
 /// The buttons of a done ticket: rate it (once), then leave feedback in a DM; reopen any time.

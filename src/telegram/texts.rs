@@ -112,6 +112,35 @@ impl Lang {
         }
     }
 
+    /// The words of a card's due times and of a ticket staff started (issue 14.3, 14.4).
+    pub fn staff_labels(self) -> StaffLabels {
+        match self {
+            Lang::Ru => StaffLabels {
+                announcement: "Объявление",
+                from_support: "Сообщение от поддержки",
+                support: "Служба поддержки",
+                respond_by: "Ответ до",
+                resolve_by: "Решение до",
+                overdue: "просрочено",
+                announcement_hint: "Это уведомление, отвечать на него не нужно.",
+            },
+            Lang::En => StaffLabels {
+                announcement: "Announcement",
+                from_support: "Message from support",
+                support: "Support",
+                respond_by: "Response due",
+                resolve_by: "Resolution due",
+                overdue: "overdue",
+                announcement_hint: "This is a notice; no reply is needed.",
+            },
+        }
+    }
+
+    /// Who a ticket staff started comes from, when no one is assigned to it.
+    pub fn support_name(self) -> &'static str {
+        self.staff_labels().support
+    }
+
     pub fn ask_company(self) -> &'static str {
         match self {
             Lang::Ru => "Для какой компании заявка?",
@@ -800,6 +829,20 @@ impl Lang {
             Lang::En => format!("Files: {count}"),
         }
     }
+}
+
+/// See [`Lang::staff_labels`].
+pub struct StaffLabels {
+    /// The header of a ticket staff marked as an announcement.
+    pub announcement: &'static str,
+    /// The header of a ticket staff started.
+    pub from_support: &'static str,
+    pub support: &'static str,
+    pub respond_by: &'static str,
+    pub resolve_by: &'static str,
+    /// Marks a due time that was missed.
+    pub overdue: &'static str,
+    pub announcement_hint: &'static str,
 }
 
 /// The field labels of a ticket card.

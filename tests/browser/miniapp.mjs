@@ -250,6 +250,30 @@ async function main() {
     await shot(page, 'miniapp-lists.png');
   });
 
+  await step('search finds by words, filters and sorts', async () => {
+    await page.getByTestId('tab-find').click();
+    await visible(page, 'find-q');
+    const rows = page.getByTestId('ticket-row');
+    const subjects = async () => (await rows.allInnerTexts()).map((text) =>
+      (text.includes(env.CLOSED_SUBJECT) ? 'closed' : text.includes(env.SUBJECT) ? 'new' : 'other'));
+    // Everything, oldest first: the closed ticket was filed first.
+    await page.getByTestId('find-sort').selectOption('oldest');
+    await until('both tickets, oldest first', async () => (await subjects()).join() === 'closed,new');
+    await page.getByTestId('find-sort').selectOption('newest');
+    await until('both tickets, newest first', async () => (await subjects()).join() === 'new,closed');
+    // A word of the closed one's subject, among the closed only.
+    await page.getByTestId('filter-closed').click();
+    await page.getByTestId('find-q').fill(env.CLOSED_SUBJECT.split(' ').pop());
+    await until('the closed ticket alone', async () => (await subjects()).join() === 'closed');
+    const count = await page.getByTestId('find-count').innerText();
+    if (!/\b1\b/.test(count)) fail(`the count says «${count}»`);
+    await shot(page, 'miniapp-search.png');
+    // The open one is not among the closed: nothing found.
+    await page.getByTestId('find-q').fill(env.SUBJECT.split(' ').pop());
+    await visible(page, 'ticket-empty');
+    await page.getByTestId('filter-all').click();
+  });
+
   await step('the tabs follow the keyboard', async () => {
     await page.getByTestId('tab-last').focus();
     await page.keyboard.press('Home');

@@ -57,6 +57,12 @@ pub struct Capability {
     /// requests per second); `None` for a self-hosted helpdesk that limits nothing by itself.
     /// The daemon sizes how many tickets it works on at once from it.
     pub rate_limit: Option<RateLimit>,
+    /// Staff can address a ticket they create in the helpdesk to a Telegram chat (a field, tag or
+    /// queue the adapter's README names), and [`crate::Ticket::addressed_to`] reads it back, so
+    /// teledesk publishes the ticket in that chat.
+    pub staff_tickets: bool,
+    /// The helpdesk computes due times (SLA) for a ticket and [`crate::Ticket::due`] reads them.
+    pub due_times: bool,
 }
 
 /// A rate limit as a vendor documents it: `requests` per `per`, for one credential.
@@ -105,6 +111,8 @@ impl Capability {
             check_fields: false,
             change_snapshot: false,
             rate_limit: None,
+            staff_tickets: false,
+            due_times: false,
         }
     }
 }

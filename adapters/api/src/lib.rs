@@ -55,9 +55,10 @@ pub use pacer::{Priority, RequestPacer, parse_retry_after};
 pub use secret::Secret;
 pub use types::{
     Attachment, AttachmentRef, Change, ChangeBatch, Comment, CommentDraft, CommentId, CommentMark,
-    Escalation, IdempotencyKey, Identity, Intake, IntakeCategory, IntakeField, NoteDraft, Origin,
-    Rating, RatingStored, Requester, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
-    TicketSnapshot, Visibility, WebhookRequest, WrittenComment, merge_table, set_path,
+    DueTimes, Escalation, IdempotencyKey, Identity, Intake, IntakeCategory, IntakeField, NoteDraft,
+    Origin, Rating, RatingStored, Requester, StaffAddress, StatusClass, Ticket, TicketDraft,
+    TicketId, TicketRef, TicketSnapshot, Visibility, WebhookRequest, WrittenComment, merge_table,
+    set_path,
 };
 
 use async_trait::async_trait;

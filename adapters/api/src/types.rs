@@ -501,6 +501,59 @@ pub struct Ticket {
     pub updated_at: OffsetDateTime,
     /// Every comment visible to the integration account, oldest first.
     pub comments: Vec<Comment>,
+    /// The Telegram chat staff addressed this ticket to, when they started it in the helpdesk
+    /// (where [`crate::Capability::staff_tickets`]); `None` for every other ticket.
+    #[serde(default)]
+    pub addressed_to: Option<StaffAddress>,
+    /// The due times the helpdesk set for the ticket (where [`crate::Capability::due_times`]).
+    #[serde(default)]
+    pub due: DueTimes,
+    /// The vendor's name of the ticket's priority (`High`, `ASAP`), where it has one.
+    #[serde(default)]
+    pub priority: Option<String>,
+}
+
+/// The chat a ticket started by staff is for, as the adapter read it from the helpdesk's field,
+/// tag or queue that names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffAddress {
+    /// What staff wrote: the chat's Telegram id (`-1001234567890`) or its configured `name`
+    /// (`Acme`); the daemon matches it against the chats of the helpdesk, ignoring case.
+    pub chat: String,
+    /// Staff marked the ticket as an announcement: a notice that expects no reply.
+    pub announcement: bool,
+}
+
+impl StaffAddress {
+    /// Whether this address names the chat `id` called `name` (by id, or by name ignoring case
+    /// and surrounding blanks).
+    pub fn names(&self, id: i64, name: &str) -> bool {
+        let chat = self.chat.trim();
+        !chat.is_empty()
+            && (chat == id.to_string() || chat.to_lowercase() == name.trim().to_lowercase())
+    }
+}
+
+/// When the helpdesk expects a ticket to be answered and resolved (its SLA), as it computed them.
+///
+/// A time the helpdesk does not have (no SLA, or the target was met and cleared) is `None`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DueTimes {
+    /// The first response is due by then (Znuny's response escalation, GLPI's time to own,
+    /// Zammad's first response escalation).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub respond_by: Option<OffsetDateTime>,
+    /// The ticket is due to be resolved by then (Znuny's solution escalation, GLPI's time to
+    /// resolve, Zammad's close escalation, Kaiten's due date, RT's Due, Redmine's due date).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub resolve_by: Option<OffsetDateTime>,
+}
+
+impl DueTimes {
+    /// No due time at all.
+    pub fn is_empty(&self) -> bool {
+        self.respond_by.is_none() && self.resolve_by.is_none()
+    }
 }
 
 /// "This ticket changed", as reported by [`crate::Helpdesk::changes_since`] or a webhook.
@@ -577,6 +630,12 @@ pub struct TicketSnapshot {
     pub updated_at: OffsetDateTime,
     /// Where the ticket's comments stand.
     pub comments: CommentMark,
+    /// The due times, as [`Ticket::due`] (empty when the listing does not carry them).
+    #[serde(default)]
+    pub due: DueTimes,
+    /// The priority, as [`Ticket::priority`].
+    #[serde(default)]
+    pub priority: Option<String>,
 }
 
 /// What [`crate::Helpdesk::write_comment`] wrote.

@@ -68,6 +68,8 @@ pub const CAPABILITY: Capability = Capability {
     change_snapshot: false,
     // Self-hosted: no limit of its own; `requests_per_second` protects the server.
     rate_limit: None,
+    staff_tickets: false,
+    due_times: true,
 };
 
 /// Search option ids of `Ticket` (`GET /listSearchOptions/Ticket`).

@@ -530,6 +530,18 @@ pub fn to_ticket(ctx: &Context<'_>, parts: TicketParts) -> Result<Ticket, String
         resolution,
         updated_at: required_time(&format!("ticket {}", ticket.id), updated, ctx.timezone)?,
         comments,
+        addressed_to: None,
+        due: teledesk_adapter::DueTimes {
+            respond_by: ticket
+                .time_to_own
+                .as_deref()
+                .and_then(|t| parse_time(t, ctx.timezone)),
+            resolve_by: ticket
+                .time_to_resolve
+                .as_deref()
+                .and_then(|t| parse_time(t, ctx.timezone)),
+        },
+        priority: None,
     })
 }
 

@@ -79,6 +79,12 @@ pub struct Ticket {
     /// Last modification.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub date_mod: Option<String>,
+    /// When the ticket is due to be taken (owned) by a technician, from its SLA.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub time_to_own: Option<String>,
+    /// When the ticket is due to be resolved, from its SLA.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub time_to_resolve: Option<String>,
     /// Creation of the row.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub date_creation: Option<String>,

@@ -61,6 +61,8 @@ pub const CAPABILITY: Capability = Capability {
     change_snapshot: true,
     // developers.kaiten.ru: 5 requests per second per token, 429 beyond.
     rate_limit: Some(RateLimit::per_second(5)),
+    staff_tickets: true,
+    due_times: true,
 };
 
 /// Kaiten's title limit is undocumented; long subjects are cut to stay clear of a 400.

@@ -4,8 +4,9 @@ use crate::model;
 use std::collections::BTreeMap;
 use teledesk_adapter::text::{self, BlockShape, FILE_LINE, HtmlPiece};
 use teledesk_adapter::{
-    AttachmentRef, Comment, CommentDraft, CommentId, CommentMark, NoteDraft, Origin, StatusClass,
-    Ticket, TicketDraft, TicketId, TicketRef, TicketSnapshot, Visibility,
+    AttachmentRef, Comment, CommentDraft, CommentId, CommentMark, DueTimes, NoteDraft, Origin,
+    StaffAddress, StatusClass, Ticket, TicketDraft, TicketId, TicketRef, TicketSnapshot,
+    Visibility,
 };
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
@@ -515,6 +516,9 @@ pub fn to_ticket(ctx: &Context<'_>, card: &model::Card, comments: &[model::Comme
         resolution: resolution_of(card, ctx.resolution_property, ctx.resolution_options),
         updated_at: card.updated,
         comments: to_comments(ctx, &card.files, comments),
+        addressed_to: address_of(card),
+        due: due_of(card),
+        priority: card.asap.then(|| "ASAP".to_owned()),
     }
 }
 
@@ -548,7 +552,60 @@ pub fn to_snapshot(ctx: &Context<'_>, card: &model::Card) -> Option<TicketSnapsh
             count: card.comments_total?,
             last_added_at: card.comment_last_added_at,
         },
+        due: due_of(card),
+        priority: card.asap.then(|| "ASAP".to_owned()),
     })
+}
+
+/// The tag prefix that addresses a card to a Telegram chat: `tg:Acme` or `tg:-1001234567890`.
+pub const ADDRESS_TAG: &str = "tg:";
+/// The tags (after [`ADDRESS_TAG`]) that mark an addressed card as an announcement.
+pub const ANNOUNCEMENT_TAGS: [&str; 2] = ["announcement", "объявление"];
+
+/// The chat staff addressed a card to with a `tg:<chat>` tag, and whether a `tg:announcement`
+/// tag makes it a notice.
+pub fn address_of(card: &model::Card) -> Option<StaffAddress> {
+    let mut chat = None;
+    let mut announcement = false;
+    for tag in &card.tags {
+        let Some(rest) = tag.name.trim().strip_prefix(ADDRESS_TAG) else {
+            continue;
+        };
+        let rest = rest.trim();
+        if ANNOUNCEMENT_TAGS.contains(&rest.to_lowercase().as_str()) {
+            announcement = true;
+        } else if !rest.is_empty() && chat.is_none() {
+            chat = Some(rest.to_owned());
+        }
+    }
+    Some(StaffAddress {
+        chat: chat?,
+        announcement,
+    })
+}
+
+/// The card's deadline as a due time: the moment when it carries a time, else the end of its
+/// day (UTC).
+pub fn due_of(card: &model::Card) -> DueTimes {
+    let resolve_by = card.due_date.as_deref().and_then(|text| {
+        let at = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .ok()
+            .or_else(|| {
+                let date =
+                    time::Date::parse(text.get(..10)?, format_description!("[year]-[month]-[day]"))
+                        .ok()?;
+                Some(date.midnight().assume_utc())
+            })?;
+        Some(if card.due_date_time_present == Some(true) {
+            at
+        } else {
+            at.replace_time(time::Time::MIDNIGHT) + time::Duration::days(1)
+        })
+    });
+    DueTimes {
+        respond_by: None,
+        resolve_by,
+    }
 }
 
 #[cfg(test)]

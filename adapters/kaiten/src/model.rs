@@ -180,6 +180,23 @@ pub struct Card {
     /// Attached files (the list view may omit them); entries of a shape never seen are skipped.
     #[serde(default, deserialize_with = "card_files")]
     pub files: Vec<File>,
+    /// The card's deadline (`2026-11-25T00:00:00.000Z`), when set.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub due_date: Option<String>,
+    /// Whether the deadline carries a time of day; without one the card is due by the end of
+    /// that day.
+    #[serde(default)]
+    pub due_date_time_present: Option<bool>,
+    /// The card's tags (staff address a card to a Telegram chat with `tg:<chat>`).
+    #[serde(default, deserialize_with = "lenient::vec")]
+    pub tags: Vec<Tag>,
+}
+
+/// A tag on a card.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    /// The tag's text.
+    pub name: String,
 }
 
 /// A card as the card list (`GET /cards`) shows it, and whether the list carried the embedded

@@ -18,7 +18,7 @@ pub const MAX_REQUESTS_PER_SECOND: f64 = 100.0;
 /// How messages name the helpdesk (`a Redmine id`).
 const VENDOR: &str = "Redmine";
 
-const HELPDESK_KEYS: [&str; 13] = [
+const HELPDESK_KEYS: [&str; 15] = [
     "url",
     "api_key",
     "project_id",
@@ -30,6 +30,8 @@ const HELPDESK_KEYS: [&str; 13] = [
     "client_replied_status_id",
     "idempotency_field_id",
     "resolution_field_id",
+    "chat_field_id",
+    "announcement_field_id",
     "priority_ids",
     "webhook_secret",
 ];
@@ -146,6 +148,11 @@ pub struct RedmineConfig {
     pub idempotency_field_id: Option<i64>,
     /// A custom field that holds the resolution text.
     pub resolution_field_id: Option<i64>,
+    /// A custom field staff fill in to address an issue they create to a Telegram chat (its id
+    /// or configured name): teledesk publishes it there.
+    pub chat_field_id: Option<i64>,
+    /// A boolean custom field that marks such an issue as an announcement (no reply expected).
+    pub announcement_field_id: Option<i64>,
     /// Priority ids from lowest to highest, the steps escalation climbs; the server's priority
     /// order when unset.
     pub priority_ids: Option<Vec<i64>>,
@@ -179,6 +186,14 @@ impl RedmineConfig {
         let client_replied_status_id = r.positive_id("client_replied_status_id", VENDOR);
         let idempotency_field_id = r.positive_id("idempotency_field_id", VENDOR);
         let resolution_field_id = r.positive_id("resolution_field_id", VENDOR);
+        let chat_field_id = r.positive_id("chat_field_id", VENDOR);
+        let announcement_field_id = r.positive_id("announcement_field_id", VENDOR);
+        if announcement_field_id.is_some() && chat_field_id.is_none() {
+            r.problem(
+                "announcement_field_id",
+                "needs chat_field_id: only an issue addressed to a chat can be an announcement",
+            );
+        }
         let priority_ids = id_list(&mut r, "priority_ids");
         let webhook_secret = r.non_empty_string("webhook_secret");
         if let (Some(a), Some(b)) = (idempotency_field_id, resolution_field_id)
@@ -202,6 +217,8 @@ impl RedmineConfig {
                 client_replied_status_id,
                 idempotency_field_id,
                 resolution_field_id,
+                chat_field_id,
+                announcement_field_id,
                 priority_ids,
                 webhook_secret: webhook_secret.map(Secret::new),
             }),

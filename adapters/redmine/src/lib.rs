@@ -68,6 +68,8 @@ pub const CAPABILITY: Capability = Capability {
     change_snapshot: false,
     // Self-hosted: no limit of its own; `requests_per_second` protects the server.
     rate_limit: None,
+    staff_tickets: false,
+    due_times: true,
 };
 
 /// `GET /issues.json` returns at most 100 issues per page.
@@ -489,7 +491,11 @@ impl Helpdesk for RedmineAdapter {
     }
 
     fn capability(&self) -> Capability {
-        CAPABILITY
+        Capability {
+            // Staff address an issue through a custom field the config must name.
+            staff_tickets: self.config.chat_field_id.is_some(),
+            ..CAPABILITY
+        }
     }
 
     /// Checks the custom fields a chat's ticket table (with its intake fields) writes: each id
@@ -708,6 +714,8 @@ impl Helpdesk for RedmineAdapter {
             known_statuses: known,
             integration_user,
             resolution_field_id: self.config.resolution_field_id,
+            chat_field_id: self.config.chat_field_id,
+            announcement_field_id: self.config.announcement_field_id,
         };
         Ok(map::to_ticket(&ctx, &issue))
     }

@@ -6,8 +6,8 @@ use teledesk_adapter::text::{
     self, FOLLOW_UP_LABEL, REGISTERED_LABEL, SOURCE_LABEL, TELEGRAM_LABEL,
 };
 use teledesk_adapter::{
-    AttachmentRef, Comment, CommentDraft, CommentId, Error, ErrorKind, Origin, Result, StatusClass,
-    Ticket, TicketDraft, TicketId, TicketRef, Visibility,
+    AttachmentRef, Comment, CommentDraft, CommentId, DueTimes, Error, ErrorKind, Origin, Result,
+    StaffAddress, StatusClass, Ticket, TicketDraft, TicketId, TicketRef, Visibility,
 };
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
@@ -39,6 +39,10 @@ pub struct Context<'a> {
     pub integration_user: i64,
     /// The custom field with the resolution text, when configured.
     pub resolution_field_id: Option<i64>,
+    /// The custom field that addresses an issue staff created to a chat, when configured.
+    pub chat_field_id: Option<i64>,
+    /// The boolean custom field that makes such an issue an announcement.
+    pub announcement_field_id: Option<i64>,
 }
 
 /// A filter time as Redmine's `updated_on` accepts it: UTC, whole seconds, `Z` (it refuses
@@ -345,6 +349,45 @@ pub fn to_ticket(ctx: &Context<'_>, issue: &model::Issue) -> Ticket {
             .into_iter()
             .filter_map(|j| to_comment(ctx, issue, j))
             .collect(),
+        addressed_to: address_of(ctx, issue),
+        due: due_of(issue),
+        priority: issue
+            .priority
+            .as_ref()
+            .map(|p| p.name.clone())
+            .filter(|n| !n.is_empty()),
+    }
+}
+
+/// The chat staff addressed an issue to in the `chat_field_id` custom field, and whether the
+/// `announcement_field_id` field (a boolean: Redmine stores `"1"`) marks it as a notice.
+pub fn address_of(ctx: &Context<'_>, issue: &model::Issue) -> Option<StaffAddress> {
+    let chat = issue.custom_value(ctx.chat_field_id?)?;
+    let announcement = ctx
+        .announcement_field_id
+        .and_then(|field| issue.custom_value(field))
+        .is_some_and(|v| matches!(v.to_lowercase().as_str(), "1" | "true" | "yes" | "да"));
+    Some(StaffAddress { chat, announcement })
+}
+
+/// The issue's due date as the time it is due to be resolved: the end of that day (UTC), as
+/// Redmine keeps a date without a time.
+pub fn due_of(issue: &model::Issue) -> DueTimes {
+    let resolve_by = issue
+        .due_date
+        .as_deref()
+        .and_then(|d| {
+            time::Date::parse(
+                d.get(..10)?,
+                time::macros::format_description!("[year]-[month]-[day]"),
+            )
+            .ok()
+        })
+        .and_then(|d| d.next_day())
+        .map(|d| d.midnight().assume_utc());
+    DueTimes {
+        respond_by: None,
+        resolve_by,
     }
 }
 
@@ -444,6 +487,8 @@ mod tests {
             known_statuses: &known,
             integration_user: 1,
             resolution_field_id: field,
+            chat_field_id: None,
+            announcement_field_id: None,
         };
         to_ticket(&ctx, issue)
     }

@@ -145,6 +145,9 @@ pub struct Issue {
     /// Description; Redmine stores line breaks as `\r\n`.
     #[serde(default)]
     pub description: Option<String>,
+    /// The due date (`YYYY-MM-DD`), when set.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub due_date: Option<String>,
     /// Custom fields enabled for the issue's project and tracker.
     #[serde(default, deserialize_with = "lenient::vec")]
     pub custom_fields: Vec<CustomValue>,

@@ -15,7 +15,11 @@ teledesk_testkit::conformance_suite!(subject);
 
 async fn subject() -> Option<Subject> {
     let fake = FakeRedmine::start().await;
+    let chat_field = fake.add_custom_field("Telegram chat", "string", true);
+    let announcement_field = fake.add_custom_field("Announcement", "bool", true);
     let table = samples::table(json!({
+        "chat_field_id": chat_field,
+        "announcement_field_id": announcement_field,
         "kind": "redmine",
         "poll_interval": "5s",
         "url": fake.url(),
@@ -33,6 +37,7 @@ async fn subject() -> Option<Subject> {
     .expect("backstage connects")
     .with_webhook_secret(WEBHOOK_SECRET)
     .with_intake_field(fake.add_custom_field("Договор", "string", false))
+    .with_address_fields(chat_field, announcement_field)
     .with_fake(fake.clone());
     let defaults = samples::table(json!({
         "project_id": FakeRedmine::PROJECT_IDENTIFIER,

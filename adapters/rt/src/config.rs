@@ -32,7 +32,7 @@ pub const DEFAULT_STATUSES: [(&str, StatusClass); 6] = [
 /// RT 5's default `%PriorityAsString` (`Low => 0, Medium => 50, High => 100`).
 pub const DEFAULT_PRIORITIES: [(&str, i64); 3] = [("Low", 0), ("Medium", 50), ("High", 100)];
 
-const HELPDESK_KEYS: [&str; 11] = [
+const HELPDESK_KEYS: [&str; 13] = [
     "url",
     "token",
     "user",
@@ -42,6 +42,8 @@ const HELPDESK_KEYS: [&str; 11] = [
     "statuses",
     "idempotency_field",
     "resolution_field",
+    "chat_field",
+    "announcement_field",
     "reopen_status",
     "priorities",
 ];
@@ -74,6 +76,12 @@ pub struct RtConfig {
     pub idempotency_field: Option<String>,
     /// A ticket custom field holding the resolution text.
     pub resolution_field: Option<String>,
+    /// A ticket custom field staff fill in to address a ticket they create to a Telegram chat
+    /// (its id or configured name): teledesk publishes it there.
+    pub chat_field: Option<String>,
+    /// A ticket custom field that marks such a ticket as an announcement when it holds `1`,
+    /// `yes` or `true`.
+    pub announcement_field: Option<String>,
     /// The status `reopen` (and a client's reply to a waiting ticket) moves a ticket to.
     pub reopen_status: String,
     /// Priority label → value, ascending by value; escalation moves to the next one up.
@@ -114,6 +122,14 @@ impl RtConfig {
         let statuses = statuses(&mut r, "statuses");
         let idempotency_field = name(&mut r, "idempotency_field");
         let resolution_field = name(&mut r, "resolution_field");
+        let chat_field = name(&mut r, "chat_field");
+        let announcement_field = name(&mut r, "announcement_field");
+        if announcement_field.is_some() && chat_field.is_none() {
+            r.problem(
+                "announcement_field",
+                "needs chat_field: only a ticket addressed to a chat can be an announcement",
+            );
+        }
         let reopen_status = name(&mut r, "reopen_status");
         let priorities = priorities(&mut r, "priorities");
         if let Some(reopen) = &reopen_status
@@ -136,6 +152,8 @@ impl RtConfig {
                 statuses,
                 idempotency_field,
                 resolution_field,
+                chat_field,
+                announcement_field,
                 reopen_status: reopen_status.unwrap_or_else(|| DEFAULT_REOPEN_STATUS.to_owned()),
                 priorities,
             }),

@@ -65,6 +65,8 @@ pub const CAPABILITY: Capability = Capability {
     change_snapshot: false,
     // Self-hosted: no limit of its own; `requests_per_second` protects the server.
     rate_limit: None,
+    staff_tickets: false,
+    due_times: true,
 };
 
 /// REST2's maximum page size.
@@ -483,6 +485,8 @@ impl Helpdesk for RtAdapter {
     fn capability(&self) -> Capability {
         Capability {
             native_idempotency: self.config.idempotency_field.is_some(),
+            // Staff address a ticket through a custom field the config must name.
+            staff_tickets: self.config.chat_field.is_some(),
             ..CAPABILITY
         }
     }

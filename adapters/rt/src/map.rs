@@ -7,8 +7,8 @@ use teledesk_adapter::text::{
     self, BlockShape, HtmlPiece, REGISTERED_LABEL, SOURCE_LABEL, TELEGRAM_LABEL,
 };
 use teledesk_adapter::{
-    AttachmentRef, Comment, CommentDraft, CommentId, Origin, Requester, StatusClass, Ticket,
-    TicketDraft, TicketId, TicketRef, Visibility,
+    AttachmentRef, Comment, CommentDraft, CommentId, DueTimes, Origin, Requester, StaffAddress,
+    StatusClass, Ticket, TicketDraft, TicketId, TicketRef, Visibility,
 };
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime, UtcOffset};
@@ -431,17 +431,7 @@ pub fn resolution_of(
     parts: &HashMap<i64, Parts<'_>>,
 ) -> Option<String> {
     if let Some(field) = &ctx.config.resolution_field {
-        let values: Vec<String> = ticket
-            .custom_fields
-            .iter()
-            .filter(|cf| cf.name.eq_ignore_ascii_case(field))
-            .flat_map(|cf| cf.values.iter())
-            .map(|v| match v {
-                serde_json::Value::String(s) => s.trim().to_owned(),
-                other => other.to_string(),
-            })
-            .filter(|v| !v.is_empty())
-            .collect();
+        let values = field_values(ticket, field);
         return (!values.is_empty()).then(|| values.join("\n"));
     }
     if !status.is_done() {
@@ -504,6 +494,57 @@ pub fn to_ticket(
             .into_iter()
             .map(|t| to_comment(ctx, ticket, t, by_txn.get(&t.id)))
             .collect(),
+        addressed_to: address_of(ctx, ticket),
+        due: due_of(ticket),
+        priority: ticket
+            .priority
+            .map(|value| ctx.config.priority_label(value)),
+    }
+}
+
+/// The non-empty values of the custom field `name` (RT matches names without case).
+fn field_values(ticket: &model::Ticket, name: &str) -> Vec<String> {
+    ticket
+        .custom_fields
+        .iter()
+        .filter(|cf| cf.name.eq_ignore_ascii_case(name))
+        .flat_map(|cf| cf.values.iter())
+        .map(|v| match v {
+            serde_json::Value::String(s) => s.trim().to_owned(),
+            other => other.to_string(),
+        })
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// The chat staff addressed a ticket to in the `chat_field` custom field (its first value), and
+/// whether the `announcement_field` marks it as a notice.
+pub fn address_of(ctx: &Context<'_>, ticket: &model::Ticket) -> Option<StaffAddress> {
+    let chat = field_values(ticket, ctx.config.chat_field.as_deref()?)
+        .into_iter()
+        .next()?;
+    let announcement = ctx
+        .config
+        .announcement_field
+        .as_deref()
+        .is_some_and(|field| {
+            field_values(ticket, field)
+                .iter()
+                .any(|v| matches!(v.to_lowercase().as_str(), "1" | "true" | "yes" | "да"))
+        });
+    Some(StaffAddress { chat, announcement })
+}
+
+/// `Due` as the time the ticket is due to be resolved; RT's epoch means none is set.
+pub fn due_of(ticket: &model::Ticket) -> DueTimes {
+    let resolve_by = ticket
+        .due
+        .as_deref()
+        .and_then(|d| OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).ok())
+        .filter(|d| d.unix_timestamp() > 0);
+    DueTimes {
+        respond_by: None,
+        resolve_by,
     }
 }
 

@@ -128,6 +128,9 @@ pub struct Ticket {
     /// Custom fields applied to the ticket, with values.
     #[serde(rename = "CustomFields", default, deserialize_with = "lenient::vec")]
     pub custom_fields: Vec<CustomFieldValues>,
+    /// `Due`, ISO 8601; RT shows an unset date as the epoch (`1970-01-01T00:00:00Z`).
+    #[serde(rename = "Due", default, deserialize_with = "lenient::opt_string")]
+    pub due: Option<String>,
     /// Links: self, history, lifecycle actions, relations (`refers-to`, `depends-on`...).
     #[serde(rename = "_hyperlinks", default, deserialize_with = "lenient::vec")]
     pub hyperlinks: Vec<Hyperlink>,

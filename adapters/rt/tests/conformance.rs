@@ -18,6 +18,8 @@ async fn subject() -> Option<Subject> {
         "url": fake.url(),
         "token": fake.token(),
         "queue": "General",
+        "chat_field": FakeRt::CF_CHAT,
+        "announcement_field": FakeRt::CF_ANNOUNCEMENT,
         // The fake has no rate limit; the default pacing would only slow the suite down.
         "requests_per_second": 100,
     })))
@@ -26,6 +28,7 @@ async fn subject() -> Option<Subject> {
         adapter: Arc::new(adapter),
         backstage: Arc::new(
             RtBackstage::new(&fake.url(), &fake.staff_token())
+                .with_address_fields("General", FakeRt::CF_CHAT, FakeRt::CF_ANNOUNCEMENT)
                 .with_fake(fake.clone())
                 // A free text custom field: this subject keeps its idempotency key in the text.
                 .with_intake_field(FakeRt::CF_KEY),

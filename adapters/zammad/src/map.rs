@@ -505,6 +505,12 @@ pub fn to_ticket(
             .skip(1)
             .map(|a| to_comment(ctx, a))
             .collect(),
+        addressed_to: None,
+        due: teledesk_adapter::DueTimes {
+            respond_by: ticket.first_response_escalation_at,
+            resolve_by: ticket.close_escalation_at,
+        },
+        priority: None,
     }
 }
 

@@ -64,6 +64,12 @@ pub struct Ticket {
     /// First close time, set once.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub close_at: Option<OffsetDateTime>,
+    /// When the first response is due (the SLA's escalation time), when an SLA applies.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub first_response_escalation_at: Option<OffsetDateTime>,
+    /// When the ticket is due to be closed, when an SLA applies.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub close_escalation_at: Option<OffsetDateTime>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

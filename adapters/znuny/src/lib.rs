@@ -73,6 +73,8 @@ pub const CAPABILITY: Capability = Capability {
     change_snapshot: false,
     // Self-hosted: no limit of its own; `requests_per_second` protects the server.
     rate_limit: None,
+    staff_tickets: false,
+    due_times: true,
 };
 
 /// The largest file teledesk sends to Znuny.

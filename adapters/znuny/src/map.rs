@@ -473,6 +473,12 @@ pub fn to_ticket(ctx: &Context<'_>, ticket: &model::Ticket) -> Ticket {
             .skip(1)
             .map(|a| to_comment(ctx, ticket, a, updated_at))
             .collect(),
+        addressed_to: None,
+        due: teledesk_adapter::DueTimes {
+            respond_by: escalation(&ticket.escalation_response_time),
+            resolve_by: escalation(&ticket.escalation_solution_time),
+        },
+        priority: Some(ticket.priority.clone()).filter(|p| !p.trim().is_empty()),
     }
 }
 
@@ -514,6 +520,12 @@ pub fn change_stamp(zone: UtcOffset, ticket: &model::Ticket) -> Option<OffsetDat
     }
     let nanos = (hash % 1_000_000) as i64;
     Some(changed + time::Duration::nanoseconds(nanos))
+}
+
+/// An escalation time from TicketGet (epoch seconds; `0` or nothing means none).
+fn escalation(epoch: &str) -> Option<time::OffsetDateTime> {
+    let seconds: i64 = epoch.trim().parse().ok().filter(|s| *s > 0)?;
+    time::OffsetDateTime::from_unix_timestamp(seconds).ok()
 }
 
 #[cfg(test)]

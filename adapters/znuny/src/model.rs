@@ -354,6 +354,12 @@ pub struct Ticket {
     /// Priority name.
     #[serde(rename = "Priority", default, deserialize_with = "text")]
     pub priority: String,
+    /// When the first response escalates (epoch seconds; `0` when no escalation applies).
+    #[serde(rename = "EscalationResponseTime", default, deserialize_with = "text")]
+    pub escalation_response_time: String,
+    /// When the solution escalates (epoch seconds; `0` when none applies).
+    #[serde(rename = "EscalationSolutionTime", default, deserialize_with = "text")]
+    pub escalation_solution_time: String,
     /// Queue name.
     #[serde(rename = "Queue", default, deserialize_with = "text")]
     pub queue: String,

@@ -60,6 +60,21 @@ const STRINGS = {
     wa_text: 'Разрешите боту писать вам — пришлём ответ поддержки и решение по заявке в личные сообщения.',
     wa_allow: 'Разрешить',
     wa_done: 'Уведомления включены ✓',
+    tab_find: 'Поиск',
+    find_label: 'Поиск заявок',
+    find_placeholder: 'Номер, слова из темы или дата',
+    filter_label: 'Какие заявки',
+    filter_all: 'Все',
+    filter_open: 'Открытые',
+    filter_closed: 'Закрытые',
+    sort_label: 'Порядок',
+    sort_newest: 'Сначала новые',
+    sort_oldest: 'Сначала старые',
+    sort_activity: 'По активности',
+    found: (n, total) => (n < total ? `Найдено: ${total}, показаны ${n}` : `Найдено: ${n}`),
+    empty_find: 'Ничего не найдено.',
+    priority: (p) => `Приоритет: ${p}`,
+    activity: (when) => `активность ${when}`,
     empty_open: 'Открытых заявок нет — всё решено.',
     empty_last: 'Заявок пока нет.',
     retry: 'Повторить',
@@ -115,6 +130,21 @@ const STRINGS = {
     wa_text: 'Allow the bot to message you — we will send the support team’s replies and the resolution to your private chat.',
     wa_allow: 'Allow',
     wa_done: 'Notifications are on ✓',
+    tab_find: 'Search',
+    find_label: 'Search tickets',
+    find_placeholder: 'Number, words of the subject, or a date',
+    filter_label: 'Which tickets',
+    filter_all: 'All',
+    filter_open: 'Open',
+    filter_closed: 'Closed',
+    sort_label: 'Order',
+    sort_newest: 'Newest first',
+    sort_oldest: 'Oldest first',
+    sort_activity: 'By activity',
+    found: (n, total) => (n < total ? `Found: ${total}, showing ${n}` : `Found: ${n}`),
+    empty_find: 'Nothing found.',
+    priority: (p) => `Priority: ${p}`,
+    activity: (when) => `active ${when}`,
     empty_open: 'No open tickets — everything is resolved.',
     empty_last: 'No tickets yet.',
     retry: 'Try again',
@@ -137,6 +167,7 @@ function setLanguage(code) {
   document.title = t('page_title');
   for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
   for (const el of document.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));
+  for (const el of document.querySelectorAll('[data-i18n-placeholder]')) el.setAttribute('placeholder', t(el.dataset.i18nPlaceholder));
 }
 
 function humanSize(bytes) {
@@ -384,6 +415,7 @@ const state = {
   tab: 'new',
   lastLimit: 10,
   listToken: 0,
+  findFilter: 'all',
 };
 
 function newSubmissionId() {
@@ -776,18 +808,63 @@ function setupTabs() {
     event.preventDefault();
     selectTab(tabs[(to + tabs.length) % tabs.length].dataset.tab, true);
   });
-  for (const seg of document.querySelectorAll('.segment')) {
+  for (const seg of document.querySelectorAll('.segment[data-limit]')) {
     seg.addEventListener('click', () => {
       state.lastLimit = Number(seg.dataset.limit);
-      for (const s of document.querySelectorAll('.segment')) s.setAttribute('aria-pressed', String(s === seg));
+      for (const s of document.querySelectorAll('.segment[data-limit]')) s.setAttribute('aria-pressed', String(s === seg));
       loadList();
     });
   }
+  setupFind();
+}
+
+// The search tab: a query (number, words, date or range), a filter and an order, asked of the
+// same list API (`q`, `filter`, `sort`); typing searches after a pause.
+function setupFind() {
+  let pause = null;
+  const again = () => { if (state.tab === 'find') loadList(); };
+  $('find-q').addEventListener('input', () => {
+    clearTimeout(pause);
+    pause = setTimeout(again, 300);
+  });
+  $('find-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    clearTimeout(pause);
+    again();
+  });
+  for (const seg of document.querySelectorAll('.segment[data-filter]')) {
+    seg.addEventListener('click', () => {
+      state.findFilter = seg.dataset.filter;
+      for (const s of document.querySelectorAll('.segment[data-filter]')) s.setAttribute('aria-pressed', String(s === seg));
+      again();
+    });
+  }
+  $('find-sort').addEventListener('change', again);
+}
+
+// The list API's path for the shown tab.
+function listPath(tab) {
+  if (tab === 'open') return 'tickets?scope=open';
+  if (tab === 'last') return `tickets?scope=last&limit=${state.lastLimit}`;
+  const params = new URLSearchParams({
+    q: $('find-q').value.trim(),
+    filter: state.findFilter || 'all',
+    sort: $('find-sort').value || 'newest',
+  });
+  return `tickets?${params}`;
 }
 
 function ticketRow(ticket, fmt) {
-  const when = ticket.created_at ? new Date(ticket.created_at) : null;
-  const meta = [ticket.author, when && !Number.isNaN(when.getTime()) ? fmt.format(when) : null].filter(Boolean).join(' · ');
+  const date = (text) => {
+    const at = text ? new Date(text) : null;
+    return at && !Number.isNaN(at.getTime()) ? fmt.format(at) : null;
+  };
+  const activity = date(ticket.last_activity_at) !== date(ticket.created_at) ? date(ticket.last_activity_at) : null;
+  const meta = [ticket.author, date(ticket.created_at), activity && t('activity', activity)].filter(Boolean).join(' · ');
+  const chips = [
+    ticket.priority && el('span', { class: 'chip', 'data-testid': 'ticket-priority', text: t('priority', ticket.priority) }),
+    ticket.category && el('span', { class: 'chip', 'data-testid': 'ticket-category', text: ticket.category }),
+  ].filter(Boolean);
   const link = ticket.url ? { href: ticket.url, target: '_blank', rel: 'noopener', 'data-external': 'true' } : {};
   return el('li', { class: 'ticket-row', 'data-testid': 'ticket-row', 'data-done': String(Boolean(ticket.done)), 'data-number': ticket.number || '' },
     el(ticket.url ? 'a' : 'div', { class: 'ticket', ...link },
@@ -795,6 +872,7 @@ function ticketRow(ticket, fmt) {
         el('span', { class: 'ticket-number', text: ticket.number ? `#${ticket.number}` : '#…' }),
         el('span', { class: 'ticket-status', text: ticket.status_label || ticket.status || '' })),
       el('span', { class: 'ticket-subject', text: ticket.subject || '' }),
+      chips.length ? el('span', { class: 'ticket-chips' }, ...chips) : '',
       el('span', { class: 'ticket-meta', text: meta })));
 }
 
@@ -807,7 +885,7 @@ async function loadList() {
   host.replaceChildren(el('p', { class: 'list-state', text: t('loading') }));
   let body;
   try {
-    body = await api(tab === 'open' ? 'tickets?scope=open' : `tickets?scope=last&limit=${state.lastLimit}`);
+    body = await api(listPath(tab));
   } catch (err) {
     if (token !== state.listToken) return; // another tab or limit was chosen meanwhile
     panel.setAttribute('aria-busy', 'false');
@@ -818,10 +896,12 @@ async function loadList() {
   if (token !== state.listToken) return;
   panel.setAttribute('aria-busy', 'false');
   const tickets = body && Array.isArray(body.tickets) ? body.tickets : [];
+  if (tab === 'find') $('find-count').textContent = t('found', tickets.length, Number(body && body.total) || tickets.length);
   if (!tickets.length) {
+    const empty = { open: ['☀', 'empty_open'], last: ['☰', 'empty_last'], find: ['⌕', 'empty_find'] }[tab];
     host.replaceChildren(el('div', { class: 'empty', 'data-testid': 'ticket-empty' },
-      el('div', { class: 'empty-icon', 'aria-hidden': 'true', text: tab === 'open' ? '☀' : '☰' }),
-      el('p', { text: t(tab === 'open' ? 'empty_open' : 'empty_last') })));
+      el('div', { class: 'empty-icon', 'aria-hidden': 'true', text: empty[0] }),
+      el('p', { text: t(empty[1]) })));
     return;
   }
   const fmt = new Intl.DateTimeFormat(lang, { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });

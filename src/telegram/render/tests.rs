@@ -35,6 +35,8 @@ fn link(status: StatusClass) -> TicketLink {
                     text: "On my way".into(),
                 },
             ],
+            due: Default::default(),
+            priority: None,
         },
         rendered_hash: None,
         known_comments: vec![],
@@ -53,6 +55,7 @@ fn link(status: StatusClass) -> TicketLink {
         comment_mark: None,
         times: Default::default(),
         category: None,
+        staff_started: None,
     }
 }
 
@@ -217,4 +220,73 @@ fn a_card_written_in_emoji_fits_telegram() {
         assert!(units <= crate::telegram::split::TEXT_LIMIT, "{units} units");
         assert!(!html.contains('\u{fffd}'));
     }
+}
+
+/// A ticket staff started says so; an announcement shows no status, no assignee and no buttons
+/// even when done, and says no reply is needed.
+#[test]
+fn staff_started_and_announcement_cards() {
+    let mut l = link(StatusClass::InProgress);
+    l.staff_started = Some(crate::model::StaffStarted {
+        announcement: false,
+    });
+    let html = card(&l, Lang::Ru, BOT).html;
+    assert!(html.contains("<i>Сообщение от поддержки</i>"), "{html}");
+    assert!(html.contains("<b>Статус:</b>"), "{html}");
+    l.staff_started = Some(crate::model::StaffStarted { announcement: true });
+    l.view.status = StatusClass::Closed;
+    let shown = card(&l, Lang::En, BOT);
+    insta::assert_snapshot!(shown.html, @"
+    📋 <b>Ticket #17</b>
+    📢 <i>Announcement</i>
+    <b>Problem:</b> Printer does not print
+    <b>Description:</b> Since the morning &amp; after restart
+    <b>Author:</b> Ann &lt;Smith&gt; (@ann), Acme
+
+    <b>Latest comments:</b>
+    — <i>Ann Smith:</i> Still broken
+    — <i>Ivan Petrov:</i> On my way
+
+    <i>This is a notice; no reply is needed.</i>
+    ");
+    assert_eq!(shown.keyboard, None);
+}
+
+/// Due times are shown; one missed (answered late, or past due and still open) is marked.
+#[test]
+fn due_times_and_their_breaches() {
+    let now = datetime!(2026-11-22 12:00 UTC);
+    let mut l = link(StatusClass::InProgress);
+    l.times.registered_at = Some(datetime!(2026-11-21 10:00 UTC));
+    l.view.due = teledesk_adapter::DueTimes {
+        respond_by: Some(datetime!(2026-11-21 11:00 UTC)),
+        resolve_by: Some(datetime!(2026-11-23 18:30 UTC)),
+    };
+    l.times.first_response_at = Some(datetime!(2026-11-21 10:30 UTC));
+    let html = card_at(&l, Lang::Ru, BOT, Surface::Group, now).html;
+    assert!(
+        html.contains(
+            "<b>Ответ до:</b> 21.11.2026 11:00 UTC\n<b>Решение до:</b> 23.11.2026 18:30 UTC\n"
+        ),
+        "{html}"
+    );
+    // Answered late.
+    l.times.first_response_at = Some(datetime!(2026-11-21 11:30 UTC));
+    let html = card_at(&l, Lang::En, BOT, Surface::Group, now).html;
+    assert!(
+        html.contains("<b>Response due:</b> 21.11.2026 11:00 UTC ⚠️ <b>overdue</b>"),
+        "{html}"
+    );
+    assert!(!html.contains("18:30 UTC ⚠️"), "{html}");
+    // Still open two days after the resolution was due.
+    let later = datetime!(2026-11-25 12:00 UTC);
+    let html = card_at(&l, Lang::Ru, BOT, Surface::Group, later).html;
+    assert!(
+        html.contains("<b>Решение до:</b> 23.11.2026 18:30 UTC ⚠️ <b>просрочено</b>"),
+        "{html}"
+    );
+    // Resolved in time: no mark, however late it is now.
+    l.times.resolved_at = Some(datetime!(2026-11-23 09:00 UTC));
+    let breaches = l.breaches(later);
+    assert!(breaches.response && !breaches.resolution, "{breaches:?}");
 }

@@ -978,6 +978,55 @@ pub async fn webhook_is_parsed_and_verified(subject: &Subject) {
     }
 }
 
+/// A ticket staff create and address to a chat reads back with that address (and the
+/// announcement mark when they set it); a ticket teledesk created has none (issue 14.3).
+pub async fn staff_ticket_is_addressed_to_its_chat(subject: &Subject) {
+    if !subject.adapter.capability().staff_tickets {
+        return skip(
+            "staff_ticket_is_addressed_to_its_chat",
+            "no staff_tickets capability",
+        );
+    }
+    for (chat, announcement) in [("Acme", false), ("-1001234567890", true)] {
+        let id = must(
+            "staff_addressed_ticket",
+            subject
+                .backstage
+                .staff_addressed_ticket(
+                    "Плановые работы",
+                    "В субботу 10:00–12:00",
+                    chat,
+                    announcement,
+                )
+                .await,
+        );
+        let ticket = read(subject, &id).await;
+        let address = ticket
+            .addressed_to
+            .unwrap_or_else(|| panic!("ticket {id} addressed to {chat} reads without an address"));
+        assert_eq!(address.chat, chat);
+        assert_eq!(address.announcement, announcement, "{chat}");
+        assert_eq!(ticket.subject, "Плановые работы");
+    }
+    let (created, _) = create(subject, "Not addressed").await;
+    assert_eq!(read(subject, &created.id).await.addressed_to, None);
+}
+
+/// A due time staff set reads back as the ticket's due time (issue 14.4).
+pub async fn due_time_is_reported(subject: &Subject) {
+    if !subject.adapter.capability().due_times {
+        return skip("due_time_is_reported", "no due_times capability");
+    }
+    let (created, _) = create(subject, "Due").await;
+    let due = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap()
+        + time::Duration::days(3);
+    let expected = must("set_due", subject.backstage.set_due(&created.id, due).await);
+    let ticket = read(subject, &created.id).await;
+    assert_eq!(ticket.due.resolve_by, Some(expected), "{:?}", ticket.due);
+}
+
 /// Reading a ticket that does not exist is `NotFound` (not a retryable outage).
 pub async fn missing_ticket_is_not_found(subject: &Subject) {
     let missing = subject.backstage.missing_ticket();

@@ -96,6 +96,33 @@ pub trait Backstage: Send + Sync {
     /// secret where the vendor signs; `None` when the vendor has no webhooks.
     fn webhook(&self, ticket: &TicketId) -> Option<WebhookRequest>;
 
+    /// A staff member creates a ticket in the helpdesk and addresses it to the Telegram chat
+    /// `chat` (by the field, tag or queue the adapter's README names), as an announcement when
+    /// `announcement`; returns its id. Only called where the adapter declares
+    /// [`teledesk_adapter::Capability::staff_tickets`].
+    async fn staff_addressed_ticket(
+        &self,
+        subject: &str,
+        body: &str,
+        chat: &str,
+        announcement: bool,
+    ) -> BackstageResult<TicketId> {
+        let _ = (subject, body, chat, announcement);
+        Err("this helpdesk's staff side cannot address a ticket to a chat".into())
+    }
+
+    /// A staff member sets the time by which the ticket is due to be resolved; returns the due
+    /// time the adapter must report (the vendor may keep only the date). Only called where the
+    /// adapter declares [`teledesk_adapter::Capability::due_times`].
+    async fn set_due(
+        &self,
+        ticket: &TicketId,
+        due: time::OffsetDateTime,
+    ) -> BackstageResult<time::OffsetDateTime> {
+        let _ = (ticket, due);
+        Err("this helpdesk's staff side cannot set a due time".into())
+    }
+
     /// An id no ticket has, for the not-found case.
     fn missing_ticket(&self) -> TicketId;
 
@@ -168,7 +195,9 @@ macro_rules! conformance_suite {
             follow_up_references_the_closed_ticket,
             webhook_is_parsed_and_verified,
             missing_ticket_is_not_found,
-            odd_entries_never_make_a_ticket_unreadable
+            odd_entries_never_make_a_ticket_unreadable,
+            staff_ticket_is_addressed_to_its_chat,
+            due_time_is_reported
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

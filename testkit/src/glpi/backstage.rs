@@ -302,6 +302,22 @@ impl Backstage for GlpiBackstage {
         self.followup(ticket, body, true).await.map(|_| ())
     }
 
+    async fn set_due(
+        &self,
+        ticket: &TicketId,
+        due: time::OffsetDateTime,
+    ) -> BackstageResult<time::OffsetDateTime> {
+        // GLPI's SLAs set these times; the fake takes them as an SLA would set them.
+        let fake = self
+            .fake
+            .as_ref()
+            .ok_or("a live GLPI needs an SLA to set a due time")?;
+        let id: i64 = ticket.0.parse().map_err(|_| format!("{ticket} is no id"))?;
+        fake.set_sla_times(id, None, Some(due));
+        // GLPI keeps whole seconds.
+        Ok(due.replace_nanosecond(0).map_err(|e| e.to_string())?)
+    }
+
     async fn assign(&self, ticket: &TicketId) -> BackstageResult<String> {
         let (me, name) = self.me().await?;
         let tickets_id: i64 = ticket

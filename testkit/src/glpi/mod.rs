@@ -221,6 +221,9 @@ struct Ticket {
     date_mod: OffsetDateTime,
     solvedate: Option<OffsetDateTime>,
     closedate: Option<OffsetDateTime>,
+    /// The SLA's times: to own (take) the ticket, and to resolve it.
+    time_to_own: Option<OffsetDateTime>,
+    time_to_resolve: Option<OffsetDateTime>,
 }
 
 #[derive(Clone, Debug)]
@@ -731,6 +734,8 @@ impl FakeGlpi {
                     date_mod: now,
                     solvedate: None,
                     closedate: None,
+                    time_to_own: None,
+                    time_to_resolve: None,
                 },
             );
             w.add_actor(id, STAFF_USER, 1);
@@ -792,6 +797,22 @@ impl FakeGlpi {
     }
 
     /// Staff change the status (1–6).
+    /// An SLA (or staff) sets the ticket's time to own and time to resolve; moves `date_mod`.
+    pub fn set_sla_times(
+        &self,
+        ticket: i64,
+        time_to_own: Option<OffsetDateTime>,
+        time_to_resolve: Option<OffsetDateTime>,
+    ) {
+        self.change(|w| {
+            let now = w.now();
+            let t = w.ticket_mut(ticket);
+            t.time_to_own = time_to_own;
+            t.time_to_resolve = time_to_resolve;
+            t.date_mod = now;
+        })
+    }
+
     pub fn set_status(&self, ticket: i64, status: i64) {
         self.change(|w| w.set_status(ticket, status, STAFF_USER));
     }

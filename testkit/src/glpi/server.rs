@@ -498,8 +498,8 @@ fn ticket_json(w: &World, t: &Ticket) -> Map<String, Value> {
         "itilcategories_id": t.itilcategories_id,
         "type": t.ticket_type,
         "global_validation": 1,
-        "time_to_resolve": null,
-        "time_to_own": null,
+        "time_to_resolve": t.time_to_resolve.map(super::format_time),
+        "time_to_own": t.time_to_own.map(super::format_time),
         "begin_waiting_date": null,
         "waiting_duration": 0,
         "actiontime": 0,
@@ -1313,6 +1313,8 @@ fn create_ticket(w: &mut World, user: i64, input: &Map<String, Value>) -> Result
             date_mod: now,
             solvedate: None,
             closedate: None,
+            time_to_own: None,
+            time_to_resolve: None,
         },
     );
     let requester = int(input, "_users_id_requester").unwrap_or(user);

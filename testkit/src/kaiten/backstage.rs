@@ -62,6 +62,29 @@ impl Backstage for KaitenBackstage {
         Ok(())
     }
 
+    async fn staff_addressed_ticket(
+        &self,
+        subject: &str,
+        body: &str,
+        chat: &str,
+        announcement: bool,
+    ) -> BackstageResult<TicketId> {
+        let id = self
+            .fake
+            .staff_address_card(subject, body, chat, announcement);
+        Ok(TicketId(id.to_string()))
+    }
+
+    async fn set_due(
+        &self,
+        ticket: &TicketId,
+        due: time::OffsetDateTime,
+    ) -> BackstageResult<time::OffsetDateTime> {
+        self.card(ticket)?;
+        self.fake.set_due_date(Self::card_id(ticket)?, due, true);
+        Ok(due)
+    }
+
     async fn internal_note(&self, ticket: &TicketId, body: &str) -> BackstageResult<()> {
         self.card(ticket)?;
         self.fake

@@ -264,6 +264,10 @@ struct Card {
     state: i64,
     created: OffsetDateTime,
     updated: OffsetDateTime,
+    /// Tag names, in the order they were added.
+    tags: Vec<String>,
+    /// The deadline, and whether it carries a time of day (`due_date_time_present`).
+    due_date: Option<(OffsetDateTime, bool)>,
 }
 
 #[derive(Clone, Debug)]
@@ -769,9 +773,71 @@ impl FakeKaiten {
                     state: 1,
                     created: at,
                     updated: at,
+                    tags: Vec::new(),
+                    due_date: None,
                 },
             );
             id
+        })
+    }
+
+    /// Staff create a card addressed to a Telegram chat: a `tg:<chat>` tag, and a
+    /// `tg:announcement` tag when it is a notice (teledesk's documented convention for Kaiten);
+    /// returns its id.
+    pub fn staff_address_card(
+        &self,
+        title: &str,
+        description: &str,
+        chat: &str,
+        announcement: bool,
+    ) -> i64 {
+        let id = self.staff_create_card(title);
+        self.staff_describe(id, description);
+        self.staff_tag(id, &format!("tg:{chat}"));
+        if announcement {
+            self.staff_tag(id, "tg:announcement");
+        }
+        id
+    }
+
+    /// Staff add a tag to a card in the UI (`POST /cards/{id}/tags`), which moves its update
+    /// time.
+    pub fn staff_tag(&self, card_id: i64, tag: &str) {
+        self.change(|w| {
+            let at = w.stamp();
+            let card = w.card_mut(card_id);
+            card.tags.push(tag.to_owned());
+            card.updated = at;
+        })
+    }
+
+    /// Staff set or clear a card's ASAP (urgent) flag in the UI, which moves its update time.
+    pub fn set_asap(&self, card_id: i64, asap: bool) {
+        self.change(|w| {
+            let at = w.stamp();
+            let card = w.card_mut(card_id);
+            card.asap = asap;
+            card.updated = at;
+        })
+    }
+
+    /// Staff write a description on a card in the UI.
+    pub fn staff_describe(&self, card_id: i64, description: &str) {
+        self.change(|w| {
+            let at = w.stamp();
+            let card = w.card_mut(card_id);
+            card.description = Some(description.to_owned());
+            card.updated = at;
+        })
+    }
+
+    /// Staff set a card's deadline (`due_date`; `with_time` sets `due_date_time_present`).
+    pub fn set_due_date(&self, card_id: i64, due: OffsetDateTime, with_time: bool) {
+        self.change(|w| {
+            let at = w.stamp();
+            let card = w.card_mut(card_id);
+            card.due_date = Some((due, with_time));
+            card.updated = at;
         })
     }
 

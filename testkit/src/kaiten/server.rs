@@ -290,7 +290,8 @@ fn card_json(w: &World, c: &Card, full: bool) -> Value {
         "description": c.description,
         "text_format_type_id": 1,
         "asap": c.asap,
-        "due_date": null,
+        "due_date": c.due_date.map(|(at, _)| format_time(at)),
+        "due_date_time_present": c.due_date.is_some_and(|(_, with_time)| with_time),
         "state": c.state,
         "condition": 1,
         "archived": false,
@@ -332,6 +333,12 @@ fn card_json(w: &World, c: &Card, full: bool) -> Value {
             },
             "lane": {"id": c.lane_id, "title": "Заявки"},
             "owner": user_json(w, c.owner_id),
+            "tags": c.tags.iter().enumerate().map(|(i, name)| json!({
+                "id": i + 1,
+                "name": name,
+                "color": 1,
+                "card_id": c.id,
+            })).collect::<Vec<_>>(),
             "files": w.files.values().filter(|f| f.card_id == c.id).map(|f| file_json(w, f)).collect::<Vec<_>>(),
         });
         if let (Some(card), Value::Object(extra)) = (card.as_object_mut(), extra) {
@@ -704,6 +711,8 @@ async fn create_card(State(fake): State<FakeKaiten>, bytes: Bytes) -> Answer {
             state,
             created: at,
             updated: at,
+            tags: Vec::new(),
+            due_date: None,
         };
         let json = card_json(w, &card, true);
         w.cards.insert(id, card);

@@ -27,6 +27,10 @@ pub struct RedmineBackstage {
     fake: Option<super::FakeRedmine>,
     /// The id of a string issue custom field the intake case may write.
     intake_field: Option<i64>,
+    /// The project staff create issues in.
+    project: String,
+    /// The custom fields that address an issue to a chat and mark it an announcement.
+    address_fields: Option<(i64, i64)>,
 }
 
 impl std::fmt::Debug for RedmineBackstage {
@@ -63,6 +67,8 @@ impl RedmineBackstage {
             webhook_secret: None,
             fake: None,
             intake_field: None,
+            project: project.to_owned(),
+            address_fields: None,
         };
         let me = backstage
             .call(Method::GET, "/users/current.json", false, None)
@@ -79,6 +85,13 @@ impl RedmineBackstage {
     /// that secret does.
     pub fn with_webhook_secret(mut self, secret: &str) -> Self {
         self.webhook_secret = Some(secret.to_owned());
+        self
+    }
+
+    /// Addresses the issues [`Backstage::staff_addressed_ticket`] creates with these custom
+    /// fields (the adapter's `chat_field_id` and `announcement_field_id`).
+    pub fn with_address_fields(mut self, chat_field: i64, announcement_field: i64) -> Self {
+        self.address_fields = Some((chat_field, announcement_field));
         self
     }
 
@@ -333,6 +346,56 @@ impl Backstage for RedmineBackstage {
             }]);
         }
         self.update(ticket, issue).await
+    }
+
+    async fn staff_addressed_ticket(
+        &self,
+        subject: &str,
+        body: &str,
+        chat: &str,
+        announcement: bool,
+    ) -> BackstageResult<TicketId> {
+        let (chat_field, announcement_field) = self
+            .address_fields
+            .ok_or("the backstage was not told the address fields")?;
+        let issue = json!({
+            "project_id": self.project,
+            "subject": subject,
+            "description": body,
+            "custom_fields": [
+                { "id": chat_field, "value": chat },
+                { "id": announcement_field, "value": if announcement { "1" } else { "0" } },
+            ],
+        });
+        let answer = self
+            .call(
+                Method::POST,
+                "/issues.json",
+                true,
+                Some(json!({ "issue": issue })),
+            )
+            .await?;
+        answer
+            .pointer("/issue/id")
+            .and_then(Value::as_i64)
+            .map(|id| TicketId(id.to_string()))
+            .ok_or_else(|| format!("an issue without an id: {answer}"))
+    }
+
+    async fn set_due(
+        &self,
+        ticket: &TicketId,
+        due: OffsetDateTime,
+    ) -> BackstageResult<OffsetDateTime> {
+        let date = due.date();
+        self.update(ticket, json!({ "due_date": date.to_string() }))
+            .await?;
+        // Redmine keeps the date only: due by the end of that day.
+        Ok(date
+            .next_day()
+            .ok_or("no next day")?
+            .midnight()
+            .assume_utc())
     }
 
     async fn internal_note(&self, ticket: &TicketId, body: &str) -> BackstageResult<()> {

@@ -263,6 +263,8 @@ struct Issue {
     description: Option<String>,
     custom_values: BTreeMap<i64, String>,
     start_date: Date,
+    /// The issue's due date (a date, no time).
+    due_date: Option<Date>,
     created_on: OffsetDateTime,
     updated_on: OffsetDateTime,
     closed_on: Option<OffsetDateTime>,
@@ -320,6 +322,8 @@ struct Update {
     subject: Option<String>,
     description: Option<String>,
     custom_values: Vec<(i64, String)>,
+    /// `Some(None)` clears the due date.
+    due_date: Option<Option<Date>>,
     /// `(token, filename, content type)`.
     uploads: Vec<(String, Option<String>, Option<String>)>,
 }
@@ -722,6 +726,13 @@ impl World {
                 changed.description = Some(description);
             }
         }
+        if let Some(due) = update.due_date
+            && due != issue.due_date
+        {
+            let text = |d: Option<Date>| d.map(|d| d.to_string());
+            details.push(attr("due_date", text(issue.due_date), text(due)));
+            changed.due_date = due;
+        }
         for (field, value) in update.custom_values {
             if self.custom_fields.iter().any(|f| f.id == field) {
                 let old = issue.custom_values.get(&field).cloned();
@@ -1016,6 +1027,7 @@ impl FakeRedmine {
                     description: None,
                     custom_values: BTreeMap::new(),
                     start_date: at.date(),
+                    due_date: None,
                     created_on: at,
                     updated_on: at,
                     closed_on: None,
@@ -1112,6 +1124,18 @@ impl FakeRedmine {
             Update {
                 notes: Some(text.to_owned()),
                 status_id: Some(Self::STATUS_RESOLVED),
+                ..Default::default()
+            },
+        );
+    }
+
+    /// Staff set an issue's due date.
+    pub fn set_due_date(&self, issue_id: i64, due: Option<Date>) {
+        self.staff_update(
+            issue_id,
+            "Мария Петрова",
+            Update {
+                due_date: Some(due),
                 ..Default::default()
             },
         );

@@ -419,7 +419,10 @@ fn issue_json(w: &World, i: &Issue, viewer: i64, includes: &Includes) -> Value {
         "start_date".into(),
         json!(i.start_date.format(&date).unwrap_or_default()),
     );
-    m.insert("due_date".into(), Value::Null);
+    m.insert(
+        "due_date".into(),
+        json!(i.due_date.and_then(|d| d.format(&date).ok())),
+    );
     m.insert("done_ratio".into(), json!(0));
     m.insert("is_private".into(), json!(false));
     m.insert("estimated_hours".into(), Value::Null);
@@ -1128,6 +1131,7 @@ async fn create_issue(
             description: text(issue.get("description")).map(|d| crlf(&d)),
             custom_values,
             start_date: at.date(),
+            due_date: date_of(issue.get("due_date")),
             created_on: at,
             updated_on: at,
             closed_on: None,
@@ -1146,6 +1150,12 @@ async fn create_issue(
         Json(json!({ "issue": json })),
     )
         .into_response())
+}
+
+/// A `YYYY-MM-DD` date; anything else (`null`, `""`) is none.
+fn date_of(value: Option<&Value>) -> Option<time::Date> {
+    let text = value?.as_str()?;
+    time::Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
 }
 
 fn visible_issue(w: &World, actor: Actor, id: i64) -> Result<&Issue, Reject> {
@@ -1194,6 +1204,7 @@ async fn update_issue(
         subject: text(issue.get("subject")),
         description: text(issue.get("description")),
         custom_values: custom_values_of(&issue),
+        due_date: issue.get("due_date").map(|v| date_of(Some(v))),
         uploads: uploads_of(&issue),
     };
     fake.change(|w| {

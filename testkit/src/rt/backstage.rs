@@ -31,6 +31,8 @@ pub struct RtBackstage {
     intake_field: Option<String>,
     /// Whether `token` belongs to the adapter's integration user.
     as_integration: bool,
+    /// `(queue, chat field, announcement field)` for [`Backstage::staff_addressed_ticket`].
+    address: Option<(String, String, String)>,
 }
 
 impl RtBackstage {
@@ -45,6 +47,7 @@ impl RtBackstage {
             fake: None,
             intake_field: None,
             as_integration: false,
+            address: None,
         }
     }
 
@@ -61,6 +64,22 @@ impl RtBackstage {
     /// case writes.
     pub fn with_intake_field(mut self, name: &str) -> Self {
         self.intake_field = Some(name.to_owned());
+        self
+    }
+
+    /// Creates the tickets [`Backstage::staff_addressed_ticket`] makes in `queue`, addressed with
+    /// the custom fields the adapter's `chat_field` and `announcement_field` name.
+    pub fn with_address_fields(
+        mut self,
+        queue: &str,
+        chat_field: &str,
+        announcement: &str,
+    ) -> Self {
+        self.address = Some((
+            queue.to_owned(),
+            chat_field.to_owned(),
+            announcement.to_owned(),
+        ));
         self
     }
 
@@ -217,6 +236,64 @@ impl Backstage for RtBackstage {
         file: Option<&Attachment>,
     ) -> BackstageResult<()> {
         self.message(ticket, "correspond", body, None, file).await
+    }
+
+    async fn staff_addressed_ticket(
+        &self,
+        subject: &str,
+        body: &str,
+        chat: &str,
+        announcement: bool,
+    ) -> BackstageResult<TicketId> {
+        let (queue, chat_field, announcement_field) = self
+            .address
+            .as_ref()
+            .ok_or("the backstage was not told the address fields")?;
+        let mut fields = serde_json::Map::new();
+        fields.insert(chat_field.clone(), json!(chat));
+        if announcement {
+            fields.insert(announcement_field.clone(), json!("1"));
+        }
+        let ticket = json!({
+            "Queue": queue,
+            "Subject": subject,
+            "Content": body,
+            "ContentType": "text/plain",
+            "CustomFields": fields,
+        });
+        let created = self
+            .call(Method::POST, "/ticket", &[], Some(&ticket))
+            .await?;
+        let id = text(&created["id"]);
+        if id.is_empty() {
+            return Err(format!("a ticket without an id: {created}"));
+        }
+        Ok(TicketId(id))
+    }
+
+    async fn set_due(
+        &self,
+        ticket: &TicketId,
+        due: time::OffsetDateTime,
+    ) -> BackstageResult<time::OffsetDateTime> {
+        let due = due.to_offset(time::UtcOffset::UTC);
+        let value = due
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second]"
+            ))
+            .map_err(|e| e.to_string())?;
+        self.call(
+            Method::PUT,
+            &format!("/ticket/{ticket}"),
+            &[],
+            Some(&json!({ "Due": value })),
+        )
+        .await?;
+        // RT reads the value in the acting user's time zone, which a live server may not have
+        // set to UTC: the due time is what RT now shows.
+        let shown = text(&self.ticket(ticket).await?["Due"]);
+        time::OffsetDateTime::parse(&shown, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| format!("RT shows Due {shown:?}: {e}"))
     }
 
     async fn internal_note(&self, ticket: &TicketId, body: &str) -> BackstageResult<()> {

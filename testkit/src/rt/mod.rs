@@ -217,6 +217,8 @@ struct Ticket {
     last_updated: OffsetDateTime,
     last_updated_by: i64,
     resolved: Option<OffsetDateTime>,
+    /// `Due`; RT shows an unset date as the epoch.
+    due: Option<OffsetDateTime>,
 }
 
 #[derive(Clone, Debug)]
@@ -336,6 +338,14 @@ impl World {
                 CustomField {
                     id: 2,
                     name: FakeRt::CF_RESOLUTION.into(),
+                },
+                CustomField {
+                    id: 3,
+                    name: FakeRt::CF_CHAT.into(),
+                },
+                CustomField {
+                    id: 4,
+                    name: FakeRt::CF_ANNOUNCEMENT.into(),
                 },
             ],
             tickets: BTreeMap::new(),
@@ -748,6 +758,10 @@ impl FakeRt {
     pub const CF_KEY: &'static str = "Telegram key";
     /// The ticket custom field holding a resolution text.
     pub const CF_RESOLUTION: &'static str = "Resolution";
+    /// The custom field staff address a ticket to a Telegram chat with.
+    pub const CF_CHAT: &'static str = "Telegram chat";
+    /// The custom field that marks an addressed ticket as an announcement.
+    pub const CF_ANNOUNCEMENT: &'static str = "Announcement";
     /// The integration user's id (the owner of [`FakeRt::token`]).
     pub const INTEGRATION_USER_ID: i64 = INTEGRATION_USER;
     /// The integration user's login.

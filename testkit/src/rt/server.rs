@@ -314,7 +314,7 @@ fn ticket_json(w: &World, t: &Ticket) -> Value {
         "Resolved": t.resolved.map_or_else(|| UNSET.to_owned(), format_time),
         "Started": UNSET,
         "Starts": UNSET,
-        "Due": UNSET,
+        "Due": t.due.map_or_else(|| UNSET.to_owned(), format_time),
         "TimeWorked": "0",
         "TimeEstimated": "0",
         "TimeLeft": "0",
@@ -978,6 +978,7 @@ async fn create_ticket(
                 last_updated: at,
                 last_updated_by: actor.0,
                 resolved: None,
+                due: json.get("Due").and_then(Value::as_str).and_then(rt_date),
             },
         );
         let txn = w.record(id, actor.0, "Create", ("", "", ""));
@@ -1012,6 +1013,22 @@ async fn create_ticket(
         response.headers_mut().insert(header::LOCATION, value);
     }
     Ok(response)
+}
+
+/// A date as RT takes it in JSON: `2026-11-25 18:00:00` (the API user's zone, UTC here) or
+/// ISO 8601 with `T` and `Z`.
+fn rt_date(text: &str) -> Option<time::OffsetDateTime> {
+    let text = text
+        .trim()
+        .replace('T', " ")
+        .trim_end_matches('Z')
+        .to_owned();
+    time::PrimitiveDateTime::parse(
+        &text,
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
+    )
+    .ok()
+    .map(time::PrimitiveDateTime::assume_utc)
 }
 
 fn ticket_number(text: &str) -> Result<i64, Reject> {
@@ -1089,6 +1106,17 @@ async fn update_ticket(
         }
         for (field, values) in custom_field_values(w, &json) {
             w.set_custom_field(id, actor.0, field, values);
+        }
+        if let Some(due) = json.get("Due").and_then(Value::as_str) {
+            match rt_date(due) {
+                Some(at) => {
+                    let old = w.tickets[&id].due.map(format_time).unwrap_or_default();
+                    w.ticket_mut(id).due = Some(at);
+                    w.record(id, actor.0, "Set", ("Due", &old, &format_time(at)));
+                    say(Ok(Some(format!("Due changed from '{old}' to '{due}'"))));
+                }
+                None => say(Err(format!("Invalid value for Due: '{due}'"))),
+            }
         }
         if let Some(status) = json.get("Status").and_then(Value::as_str) {
             say(w.set_status(id, actor.0, status));

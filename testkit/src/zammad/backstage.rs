@@ -240,6 +240,21 @@ impl Backstage for ZammadBackstage {
         self.article(ticket, body, false, file).await
     }
 
+    async fn set_due(
+        &self,
+        ticket: &TicketId,
+        due: time::OffsetDateTime,
+    ) -> BackstageResult<time::OffsetDateTime> {
+        // Zammad computes escalation times from its SLAs; the API cannot set them.
+        let fake = self
+            .fake
+            .as_ref()
+            .ok_or("a live Zammad needs an SLA to set a due time")?;
+        let id: i64 = ticket.0.parse().map_err(|_| format!("{ticket} is no id"))?;
+        fake.set_escalation(id, None, Some(due));
+        Ok(due)
+    }
+
     async fn internal_note(&self, ticket: &TicketId, body: &str) -> BackstageResult<()> {
         self.article(ticket, body, true, None).await
     }

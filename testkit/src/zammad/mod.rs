@@ -238,6 +238,9 @@ struct Ticket {
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
     close_at: Option<OffsetDateTime>,
+    /// The SLA's escalation times: first response, and close.
+    first_response_escalation_at: Option<OffsetDateTime>,
+    close_escalation_at: Option<OffsetDateTime>,
 }
 
 #[derive(Clone, Debug)]
@@ -675,6 +678,8 @@ impl World {
                 created_at: at,
                 updated_at: at,
                 close_at: None,
+                first_response_escalation_at: None,
+                close_escalation_at: None,
             },
         );
         id
@@ -901,6 +906,24 @@ impl FakeZammad {
             };
             w.add_article(article, Vec::new())
         })
+    }
+
+    /// An SLA applies to the ticket: Zammad computes its escalation times (read-only in the API);
+    /// the fake takes them as given. Moves the update time, as Zammad's escalation job saves the
+    /// ticket.
+    pub fn set_escalation(
+        &self,
+        ticket_id: i64,
+        first_response: Option<OffsetDateTime>,
+        close: Option<OffsetDateTime>,
+    ) {
+        self.change(|w| {
+            let at = w.stamp();
+            let ticket = w.ticket_mut(ticket_id);
+            ticket.first_response_escalation_at = first_response;
+            ticket.close_escalation_at = close;
+            ticket.updated_at = at;
+        });
     }
 
     /// Staff move the ticket to a state by name (pending states get a pending time a day ahead).

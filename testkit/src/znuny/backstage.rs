@@ -181,6 +181,21 @@ impl Backstage for ZnunyBackstage {
         self.update(ticket, request).await.map(|_| ())
     }
 
+    async fn set_due(
+        &self,
+        ticket: &TicketId,
+        due: time::OffsetDateTime,
+    ) -> BackstageResult<time::OffsetDateTime> {
+        // Znuny computes escalation times from SLAs and queue settings, not from an API call.
+        let fake = self
+            .fake
+            .as_ref()
+            .ok_or("a live Znuny needs an SLA to set a due time")?;
+        let id: i64 = ticket.0.parse().map_err(|_| format!("{ticket} is no id"))?;
+        fake.set_escalation(id, None, Some(due));
+        Ok(due.replace_nanosecond(0).map_err(|e| e.to_string())?)
+    }
+
     async fn internal_note(&self, ticket: &TicketId, body: &str) -> BackstageResult<()> {
         self.update(ticket, json!({"Article": Self::article(body, false)}))
             .await

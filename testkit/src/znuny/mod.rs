@@ -296,6 +296,9 @@ struct Ticket {
     change_by: i64,
     pending_until: Option<OffsetDateTime>,
     dynamic_fields: BTreeMap<String, Value>,
+    /// The escalation times an SLA or queue sets: first response, and solution.
+    escalation_response: Option<OffsetDateTime>,
+    escalation_solution: Option<OffsetDateTime>,
 }
 
 #[derive(Clone, Debug)]
@@ -482,6 +485,8 @@ impl World {
                 change_by: by,
                 pending_until: None,
                 dynamic_fields: BTreeMap::new(),
+                escalation_response: None,
+                escalation_solution: None,
             },
         );
         id
@@ -750,6 +755,23 @@ impl FakeZnuny {
     }
 
     /// Staff set a state by name (pending states get a pending time a day ahead).
+    /// An SLA (or the queue's escalation settings) sets the ticket's escalation times; moves
+    /// `Changed`.
+    pub fn set_escalation(
+        &self,
+        ticket: i64,
+        response: Option<OffsetDateTime>,
+        solution: Option<OffsetDateTime>,
+    ) {
+        self.change(|w| {
+            let now = w.now();
+            let t = w.ticket_mut(ticket);
+            t.escalation_response = response;
+            t.escalation_solution = solution;
+            t.changed = now;
+        })
+    }
+
     pub fn set_state(&self, ticket: i64, state: &str) {
         self.change(|w| {
             if w.state(state)

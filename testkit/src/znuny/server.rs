@@ -857,9 +857,9 @@ fn ticket_json(w: &World, t: &Ticket, options: &GetOptions) -> Value {
         "Created": w.local(t.created),
         "CustomerID": t.customer_user,
         "CustomerUserID": t.customer_user,
-        "EscalationResponseTime": "0",
-        "EscalationSolutionTime": "0",
-        "EscalationTime": "0",
+        "EscalationResponseTime": epoch(t.escalation_response),
+        "EscalationSolutionTime": epoch(t.escalation_solution),
+        "EscalationTime": epoch(t.escalation_response.into_iter().chain(t.escalation_solution).min()),
         "EscalationUpdateTime": "0",
         "GroupID": "1",
         "Lock": if t.locked { "lock" } else { "unlock" },
@@ -1465,6 +1465,11 @@ fn pending_until(w: &World, value: &Value) -> Option<OffsetDateTime> {
         number("Minute")?
     );
     parse_local(w, &text)
+}
+
+/// An escalation time as TicketGet shows it: epoch seconds as a string, `"0"` for none.
+fn epoch(at: Option<OffsetDateTime>) -> String {
+    at.map_or(0, OffsetDateTime::unix_timestamp).to_string()
 }
 
 #[cfg(test)]
