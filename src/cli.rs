@@ -352,11 +352,12 @@ fn report(path: &Path, from: &str, to: &str, chat: Option<i64>, format: ReportFo
             return ExitCode::FAILURE;
         }
     };
-    let names = config
-        .chats
-        .iter()
-        .map(|c| (c.id, c.name.clone()))
-        .collect();
+    let names = report::Names::of(
+        config
+            .chats
+            .iter()
+            .map(|c| (c.id, c.name.as_str(), &c.intake)),
+    );
     let period = report::Period { from, to };
     let rows = report::aggregate(
         &tickets,

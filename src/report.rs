@@ -68,15 +68,51 @@ pub struct Row {
     /// Tickets registered in the period that missed a due time the helpdesk set (answered or
     /// resolved late, or still not and past due when the report is made).
     pub sla_breaches: usize,
+    /// Tickets registered in the period by the intake category the client chose, by the label
+    /// the chat shows (its id when the category is no longer configured); tickets without one
+    /// are not listed.
+    pub by_category: BTreeMap<String, usize>,
+}
+
+/// What a report calls chats and categories: each chat's configured name (a chat without one is
+/// shown by its id) and each `(chat, category id)`'s label.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    pub chats: BTreeMap<i64, String>,
+    pub categories: BTreeMap<(i64, String), String>,
+}
+
+impl Names {
+    /// From each chat's id, name and intake categories.
+    pub fn of<'a>(
+        chats: impl IntoIterator<Item = (i64, &'a str, &'a crate::config::intake::IntakeConfig)>,
+    ) -> Self {
+        let mut names = Self::default();
+        for (id, name, intake) in chats {
+            names.chats.insert(id, name.to_owned());
+            for category in &intake.categories {
+                names
+                    .categories
+                    .insert((id, category.id.clone()), category.label.clone());
+            }
+        }
+        names
+    }
+
+    fn category(&self, chat_id: i64, id: &str) -> String {
+        self.categories
+            .get(&(chat_id, id.to_owned()))
+            .cloned()
+            .unwrap_or_else(|| id.to_owned())
+    }
 }
 
 /// Counts `tickets` for `period`, one row per chat and company, in chat then company order.
-/// `names` gives each chat's configured name (a chat without one is shown by its id); `chat`
-/// keeps one chat only; `now` decides whether a due time not yet met is missed.
+/// `names` names chats and categories; `chat` keeps one chat only; `now` decides whether a due time not yet met is missed.
 pub fn aggregate(
     tickets: &[TicketLink],
     period: Period,
-    names: &BTreeMap<i64, String>,
+    names: &Names,
     chat: Option<i64>,
     now: OffsetDateTime,
 ) -> Vec<Row> {
@@ -89,6 +125,7 @@ pub fn aggregate(
         resolution: Vec<i64>,
         ratings: Vec<u8>,
         breaches: usize,
+        by_category: BTreeMap<String, usize>,
     }
     let mut groups: BTreeMap<(i64, String), Acc> = BTreeMap::new();
     for link in tickets
@@ -99,7 +136,7 @@ pub fn aggregate(
             .author
             .company
             .clone()
-            .or_else(|| names.get(&link.chat_id).cloned())
+            .or_else(|| names.chats.get(&link.chat_id).cloned())
             .unwrap_or_else(|| link.chat_id.to_string());
         let opened = period.contains(link.registered_at());
         let closed = link.times.resolved_at.is_some_and(|at| period.contains(at));
@@ -117,6 +154,11 @@ pub fn aggregate(
         if opened {
             acc.opened += 1;
             acc.breaches += usize::from(link.breaches(now).any());
+            if let Some(category) = &link.category {
+                *acc.by_category
+                    .entry(names.category(link.chat_id, category))
+                    .or_default() += 1;
+            }
             if let Some(took) = link.first_response_time() {
                 acc.first.push(took.whole_seconds());
             }
@@ -146,6 +188,7 @@ pub fn aggregate(
                 acc.ratings.iter().map(|&r| f64::from(r)).sum::<f64>() / acc.ratings.len() as f64
             }),
             sla_breaches: acc.breaches,
+            by_category: acc.by_category,
         })
         .collect()
 }
@@ -168,7 +211,19 @@ fn mean(value: Option<f64>) -> String {
     value.map_or_else(|| "—".to_owned(), |m| format!("{m:.2}"))
 }
 
-const HEADER: [&str; 12] = [
+/// `Касса 3, Сеть 1`, `—` for none.
+fn categories(by_category: &BTreeMap<String, usize>) -> String {
+    if by_category.is_empty() {
+        return "—".to_owned();
+    }
+    by_category
+        .iter()
+        .map(|(label, count)| format!("{label} {count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+const HEADER: [&str; 13] = [
     "chat",
     "company",
     "opened",
@@ -181,6 +236,7 @@ const HEADER: [&str; 12] = [
     "ratings",
     "rating mean",
     "SLA breaches",
+    "by category",
 ];
 
 /// A plain-text table with aligned columns.
@@ -200,6 +256,7 @@ pub fn table(rows: &[Row]) -> String {
             r.ratings.to_string(),
             mean(r.rating_mean),
             r.sla_breaches.to_string(),
+            categories(&r.by_category),
         ]);
     }
     let widths: Vec<usize> = (0..HEADER.len())
@@ -220,7 +277,7 @@ pub fn table(rows: &[Row]) -> String {
             .map(|(i, (cell, &w))| {
                 let pad = w - cell.chars().count();
                 // Names read left-aligned, figures right-aligned.
-                if i == 1 {
+                if i == 1 || i == HEADER.len() - 1 {
                     format!("{cell}{}", " ".repeat(pad))
                 } else {
                     format!("{}{cell}", " ".repeat(pad))
@@ -248,11 +305,11 @@ pub fn csv(rows: &[Row]) -> String {
     let secs = |s: Option<i64>| s.map(|s| s.to_string()).unwrap_or_default();
     let mut out = "chat,company,opened,closed,reopened,first_response_median_secs,\
                    first_response_p90_secs,resolution_median_secs,resolution_p90_secs,ratings,\
-                   rating_mean,sla_breaches\n"
+                   rating_mean,sla_breaches,by_category\n"
         .to_owned();
     for r in rows {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             r.chat_id,
             quote(&r.company),
             r.opened,
@@ -265,6 +322,14 @@ pub fn csv(rows: &[Row]) -> String {
             r.ratings,
             r.rating_mean.map(|m| format!("{m:.2}")).unwrap_or_default(),
             r.sla_breaches,
+            // One cell: `label=count` pairs separated by `;`.
+            quote(
+                &r.by_category
+                    .iter()
+                    .map(|(label, count)| format!("{label}={count}"))
+                    .collect::<Vec<_>>()
+                    .join(";")
+            ),
         ));
     }
     out
@@ -350,8 +415,15 @@ mod tests {
         datetime!(2026-12-01 00:00 UTC)
     }
 
-    fn names() -> BTreeMap<i64, String> {
-        [(-1, "Acme".to_owned()), (-2, "Globex".to_owned())].into()
+    fn names() -> Names {
+        Names {
+            chats: [(-1, "Acme".to_owned()), (-2, "Globex".to_owned())].into(),
+            categories: [
+                ((-1, "pos".to_owned()), "Касса".to_owned()),
+                ((-1, "net".to_owned()), "Сеть".to_owned()),
+            ]
+            .into(),
+        }
     }
 
     #[test]
@@ -381,6 +453,10 @@ mod tests {
             .map(|at| at + time::Duration::minutes(15));
         let mut rated_low = timed(3, -1, 12, None, Some(60));
         rated_low.rating = Some(2);
+        // Categories by their labels; one whose category is no longer configured by its id.
+        rated.category = Some("pos".into());
+        rated_low.category = Some("pos".into());
+        reopened.category = Some("net".into());
         // Registered in October, resolved in November: closed counts it, opened does not.
         let mut october = timed(5, -1, 28, Some(10), Some(5 * 24 * 60));
         october.times.registered_at = Some(datetime!(2026-10-28 10:00 UTC));
@@ -403,7 +479,10 @@ mod tests {
             },
         );
         kazan.view.due.resolve_by = Some(datetime!(2026-11-21 09:00 UTC));
+        let mut gone = timed(9, -2, 7, None, None);
+        gone.category = Some("printers".into());
         let tickets = vec![
+            gone,
             answered,
             rated,
             rated_low,
@@ -417,10 +496,10 @@ mod tests {
         ];
         let rows = aggregate(&tickets, november(), &names(), None, december());
         insta::assert_snapshot!(table(&rows), @r"
-        chat  company     opened  closed  reopened  first response median  first response p90  resolution median  resolution p90  ratings  rating mean  SLA breaches
-          -2  Globex           1       1         0                 1h 00m              1h 00m             2h 00m          2h 00m        0            —             0
-          -1  Acme             4       3         1                    10m                 30m             1d 00h          5d 00h        2         3.50             1
-          -1  Acme Kazan       1       0         0                      —                   —                  —               —        0            —             1
+        chat  company     opened  closed  reopened  first response median  first response p90  resolution median  resolution p90  ratings  rating mean  SLA breaches  by category
+          -2  Globex           2       1         0                 1h 00m              1h 00m             2h 00m          2h 00m        0            —             0  printers 1
+          -1  Acme             4       3         1                    10m                 30m             1d 00h          5d 00h        2         3.50             1  Касса 2, Сеть 1
+          -1  Acme Kazan       1       0         0                      —                   —                  —               —        0            —             1  —
         ");
         let acme = &rows[1];
         assert_eq!(acme.first_response.count, 3);
@@ -430,12 +509,14 @@ mod tests {
             1
         );
         insta::assert_snapshot!(csv(&rows[..1]), @r"
-        chat,company,opened,closed,reopened,first_response_median_secs,first_response_p90_secs,resolution_median_secs,resolution_p90_secs,ratings,rating_mean,sla_breaches
-        -2,Globex,1,1,0,3600,3600,7200,7200,0,,0
+        chat,company,opened,closed,reopened,first_response_median_secs,first_response_p90_secs,resolution_median_secs,resolution_p90_secs,ratings,rating_mean,sla_breaches,by_category
+        -2,Globex,2,1,0,3600,3600,7200,7200,0,,0,printers=1
         ");
+        insta::assert_snapshot!(csv(&rows[1..2]).lines().nth(1).unwrap(), @"-1,Acme,4,3,1,600,1800,86400,432000,2,3.50,1,Касса=2;Сеть=1");
         assert_eq!(json_rows(&rows)[2]["sla_breaches"], 1);
         let json: serde_json::Value = serde_json::from_str(&json(&rows, november())).unwrap();
         assert_eq!(json["rows"][1]["rating_mean"], 3.5);
+        assert_eq!(json["rows"][1]["by_category"]["Касса"], 2);
         assert_eq!(json["from"], "2026-11-01");
     }
 

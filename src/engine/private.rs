@@ -302,12 +302,13 @@ fn report(
         (Some(Some(from)), Some(Some(to)), None) if from <= to => report::Period { from, to },
         _ => return Ok(lang.report_usage().to_owned()),
     };
-    let names = settings
-        .chats
-        .values()
-        .filter(|c| c.id == c.ticket_chat)
-        .map(|c| (c.id, c.name.clone()))
-        .collect();
+    let names = report::Names::of(
+        settings
+            .chats
+            .values()
+            .filter(|c| c.id == c.ticket_chat)
+            .map(|c| (c.id, c.name.as_str(), c.intake.as_ref())),
+    );
     let rows = report::aggregate(&tx.tickets()?, period, &names, None, now);
     Ok(format!(
         "{}\n<pre>{}</pre>",
