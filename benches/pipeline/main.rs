@@ -116,16 +116,16 @@ fn main() {
         latency: opts.latency,
         rate_limit: Some(opts.rate),
         // The Kaiten adapter's default pace (4.5/s, under the documented 5/s).
-        client_rps: (f64::from(opts.rate) * 0.9).min(4.5),
+        client_rps: Some((f64::from(opts.rate) * 0.9).min(4.5)),
     };
     let unlimited = Profile {
         name: format!("znuny {} ms unlimited", opts.latency.as_millis()),
         kind: Kind::Znuny,
         latency: opts.latency,
         rate_limit: None,
-        // The most the Znuny adapter may be configured to (its `requests_per_second` cap): a
-        // self-hosted server without a limit.
-        client_rps: 100.0,
+        // A self-hosted server without a limit, and the adapter told so
+        // (`requests_per_second = "unlimited"`): `max_in_flight` alone bounds the daemon.
+        client_rps: None,
     };
     eprintln!(
         "pipeline benchmark: {} on {} cores{}; the daemon is {}",
