@@ -1,6 +1,11 @@
 //! How many records the work queues and the ticket table hold, kept up to date as each write is
 //! applied, so `/healthz` and `/metrics` cost O(1) instead of a scan of the store per request.
-//! Counted once when the store is opened (one scan per start), then moved by the writes.
+//!
+//! The counts are saved in the store itself, in the same batch as every write that moves them, so
+//! what is on disk after a crash (a prefix of the batches, each whole) always holds the counts of
+//! exactly those records, and opening a store costs no scan. Only a store whose saved counts may
+//! be stale is counted again at open: one written before the counts were saved, or opened in
+//! between by a build that does not keep them (told by the boot number the counts carry).
 
 use super::keys::Space;
 use super::{Result, decode};
@@ -8,7 +13,7 @@ use std::collections::BTreeMap;
 use teledesk_adapter::StatusClass;
 
 /// Record counts of the work queues, and tickets by status class.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counts {
     pub inbox: usize,
     pub jobs: usize,
@@ -44,8 +49,51 @@ struct ViewStatus {
     status: StatusClass,
 }
 
+/// The meta record the counts are saved in.
+const SAVED: &str = "counts";
+
+/// The counts as saved, with the boot (process run) that saved them.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved {
+    /// Every run bumps the store's boot number when it opens it, and a run of this build saves
+    /// the counts in the same batch; saved counts whose boot is not the store's last were left
+    /// behind by a run that did not keep them.
+    boot: u64,
+    counts: Counts,
+}
+
 impl Counts {
-    /// Counts everything in `tree` (at open).
+    /// The counts of `tree` at open, where `boot` is the store's last boot number (before this
+    /// run's): the saved ones when the run of that boot kept them, else a scan. Also says whether
+    /// it scanned.
+    pub(super) fn load(tree: &sled::Tree, boot: Option<u64>) -> Result<(Self, bool)> {
+        let key = Self::saved_key();
+        let saved = match tree.get(&key)? {
+            // Unreadable (a later build's status class, say): counted again, not fatal.
+            Some(bytes) => decode::<Saved>(Space::Meta, &key, &bytes).ok(),
+            None => None,
+        };
+        match saved {
+            Some(saved) if Some(saved.boot) == boot => Ok((saved.counts, false)),
+            _ => Ok((Self::scan(tree)?, true)),
+        }
+    }
+
+    /// The key of the saved counts.
+    pub(super) fn saved_key() -> Vec<u8> {
+        Space::Meta.key(SAVED.as_bytes())
+    }
+
+    /// These counts as saved by the run of `boot`.
+    pub(super) fn saved_value(&self, boot: u64) -> Vec<u8> {
+        let saved = Saved {
+            boot,
+            counts: self.clone(),
+        };
+        serde_json::to_vec(&saved).expect("counts always serialize")
+    }
+
+    /// Counts everything in `tree` (at open, when no saved counts can be trusted).
     pub(super) fn scan(tree: &sled::Tree) -> Result<Self> {
         let mut counts = Self::default();
         for space in [Space::Inbox, Space::Jobs, Space::Outbox, Space::Dead] {

@@ -137,7 +137,18 @@ impl Store {
             .cache_capacity(CACHE_BYTES)
             .open()?;
         let tree = db.open_tree("teledesk")?;
-        *self.counts.lock().unwrap_or_else(|e| e.into_inner()) = Counts::scan(&tree)?;
+        let last_boot = tree
+            .get(Space::Meta.key(META_BOOT.as_bytes()))?
+            .map(|bytes| {
+                let key = Space::Meta.key(META_BOOT.as_bytes());
+                decode::<u64>(Space::Meta, &key, &bytes)
+            })
+            .transpose()?;
+        let (counts, scanned) = Counts::load(&tree, last_boot)?;
+        if scanned {
+            tracing::info!("Counted the store's records (no saved counts to trust).");
+        }
+        *self.counts.lock().unwrap_or_else(|e| e.into_inner()) = counts.clone();
         *self.handle.write().unwrap_or_else(|e| e.into_inner()) = Some(Handle {
             db: db.clone(),
             tree: tree.clone(),
@@ -169,6 +180,9 @@ impl Store {
             }
             let boot = tx.meta_u64(META_BOOT)?.unwrap_or(0) + 1;
             tx.put_meta_u64(META_BOOT, boot);
+            // With the boot: the counts are this run's from here on (see `Counts::load`).
+            tx.pending
+                .insert(Counts::saved_key(), Some(counts.saved_value(boot)));
             Ok(boot)
         });
         let boot = boot.and_then(|boot| Ok(db.flush().map(|_| boot)?));
@@ -288,16 +302,22 @@ impl Store {
             if !tx.pending.is_empty() {
                 let tree = tx.tree()?.clone();
                 let mut counts = self.counts();
+                let mut moved = false;
                 let mut batch = sled::Batch::default();
                 for (key, value) in std::mem::take(&mut tx.pending) {
                     if Counts::tracks(&key) {
                         let old = tree.get(&key)?;
                         counts.apply(&key, old.as_deref(), value.as_deref());
+                        moved = true;
                     }
                     match value {
                         Some(value) => batch.insert(key, value),
                         None => batch.remove(key),
                     }
+                }
+                if moved {
+                    // In the same batch: on disk the counts always match the records.
+                    batch.insert(Counts::saved_key(), counts.saved_value(tx.boot));
                 }
                 tree.apply_batch(batch)?;
                 // Under the write lock: no other write can come between the batch and its counts.

@@ -671,3 +671,163 @@ async fn albums_of_an_older_store_are_filed_by_age_when_it_is_opened() {
         }]
     );
 }
+
+/// Set for the child process of `the_saved_counts_survive_kills_and_match_a_scan`: the store
+/// directory it writes to until it is killed.
+const COUNTS_CHILD_DIR: &str = "TELEDESK_TEST_COUNTS_CHILD_DIR";
+
+/// Not a test of its own: the child process of `the_saved_counts_survive_kills_and_match_a_scan`
+/// (returns at once otherwise). Opens the store and moves every counted keyspace, flushing now
+/// and then and saying so on stdout, until it is killed.
+#[test]
+fn counts_child_writes_until_killed() {
+    use crate::model::{DeadItem, DeadLetter};
+    use teledesk_adapter::StatusClass;
+    let Some(dir) = std::env::var_os(COUNTS_CHILD_DIR) else {
+        return;
+    };
+    let store = Store::open(Path::new(&dir)).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    // Update ids and dead letter ids unique across the children of one test.
+    let base = store.boot() * 1_000_000;
+    let mut jobs = std::collections::VecDeque::new();
+    for i in 0u64.. {
+        let n = base + i;
+        store
+            .write(|tx| {
+                tx.accept_update(n as i64, &update(n as i64, "x"))?;
+                if i % 3 == 0
+                    && let Some((position, _)) = tx.inbox(1)?.into_iter().next()
+                {
+                    tx.remove_inbox(position);
+                }
+                let mut link = ticket(1 + n % 40, -100, 7);
+                link.view.status = StatusClass::ALL[(n % 7) as usize];
+                tx.put_ticket(&link);
+                let local = 1 + n % 5;
+                jobs.push_back((local, tx.push_job(local, &job(n as i32))?));
+                if i % 2 == 1
+                    && let Some((local, seq)) = jobs.pop_front()
+                {
+                    tx.remove_job(local, seq);
+                }
+                if i % 5 == 0 {
+                    tx.push_dead(&DeadLetter {
+                        id: n,
+                        failed_at: OffsetDateTime::UNIX_EPOCH,
+                        error: "gone".into(),
+                        item: DeadItem::Update { raw: "{}".into() },
+                    });
+                }
+                if i % 15 == 0 {
+                    tx.remove_dead(n - 10);
+                }
+                Ok(())
+            })
+            .unwrap();
+        if i % 50 == 49 {
+            runtime.block_on(store.flush()).unwrap();
+            println!("flushed {i}");
+        }
+    }
+}
+
+#[test]
+fn the_saved_counts_survive_kills_and_match_a_scan() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..4u64 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "store::tests::counts_child_writes_until_killed",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(COUNTS_CHILD_DIR, dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Killed after a few flushes, at a different point of the next batch each round.
+        let stdout = child.stdout.take().unwrap();
+        let flushes = std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(std::result::Result::ok)
+            .filter(|line| line.starts_with("flushed "))
+            .take(3 + round as usize)
+            .count();
+        std::thread::sleep(std::time::Duration::from_millis(7 * round));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(flushes, 3 + round as usize, "the child stopped writing");
+        let store = Store::open(dir.path()).unwrap();
+        let counts = store.counts();
+        let scanned = Counts::scan(store.read().tree().unwrap()).unwrap();
+        assert_eq!(counts, scanned, "after kill {round}");
+        assert!(
+            counts.inbox > 0 && counts.jobs > 0 && counts.dead > 0,
+            "{counts:?}"
+        );
+        assert!(counts.tickets.len() > 1, "{counts:?}");
+    }
+}
+
+#[test]
+fn the_saved_counts_are_trusted_only_from_the_last_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .write(|tx| {
+            for i in 0..5 {
+                tx.accept_update(i, &update(i, "x"))?;
+            }
+            tx.put_ticket(&ticket(1, -100, 7));
+            Ok(())
+        })
+        .unwrap();
+    drop(store);
+    // Records changed behind the counts' back (an earlier build that does not keep them): here
+    // two inbox records dropped straight from the tree.
+    let drop_two = |bump_boot: bool| {
+        let db = sled::open(dir.path()).unwrap();
+        let tree = db.open_tree("teledesk").unwrap();
+        let keys: Vec<_> = tree
+            .scan_prefix(Space::Inbox.key(&[]))
+            .keys()
+            .take(2)
+            .map(|k| k.unwrap())
+            .collect();
+        for key in keys {
+            tree.remove(key).unwrap();
+        }
+        if bump_boot {
+            let key = Space::Meta.key(META_BOOT.as_bytes());
+            let boot: u64 = serde_json::from_slice(&tree.get(&key).unwrap().unwrap()).unwrap();
+            tree.insert(key, serde_json::to_vec(&(boot + 1)).unwrap())
+                .unwrap();
+        }
+        db.flush().unwrap();
+    };
+    // Without a new boot the saved counts are taken as they are: opening reads no records.
+    drop_two(false);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.counts().inbox, 5);
+    assert_eq!(store.read().inbox_len(), 3);
+    drop(store);
+    // A run that did not save them bumped the boot: they are counted again.
+    drop_two(true);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.counts().inbox, 1);
+    assert_eq!(
+        store.counts(),
+        Counts::scan(store.read().tree().unwrap()).unwrap()
+    );
+    drop(store);
+    // ... and saved again: the next open trusts them.
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.counts().inbox, 1);
+}
