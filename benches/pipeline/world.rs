@@ -506,7 +506,12 @@ impl Daemon {
             .arg("--config")
             .arg(&world.config_path)
             .env("NOTIFY_SOCKET", &socket_path)
-            .env("TELEDESK_LOG", "warn")
+            // TELEDESK_BENCH_LOG sets the daemon's log filter (its log is kept in the world's
+            // temporary directory), to see where a figure comes from.
+            .env(
+                "TELEDESK_LOG",
+                std::env::var("TELEDESK_BENCH_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(

@@ -82,6 +82,8 @@ pub struct Store {
     counts: Mutex<Counts>,
     /// Uploads and staff files too large for records, beside the database.
     files: StoredFiles,
+    /// Held while a flush is under way: see [`Store::flush`].
+    flushing: tokio::sync::Mutex<()>,
 }
 
 struct Handle {
@@ -120,6 +122,7 @@ impl Store {
             failure: Mutex::new(None),
             counts: Mutex::new(Counts::default()),
             files: StoredFiles::new(dir),
+            flushing: tokio::sync::Mutex::new(()),
         };
         store.start()?;
         Ok(store)
@@ -145,7 +148,7 @@ impl Store {
             })
             .transpose()?;
         let (counts, scanned) = Counts::load(&tree, last_boot)?;
-        if scanned {
+        if scanned && last_boot.is_some() {
             tracing::info!("Counted the store's records (no saved counts to trust).");
         }
         *self.counts.lock().unwrap_or_else(|e| e.into_inner()) = counts.clone();
@@ -260,7 +263,16 @@ impl Store {
     }
 
     /// Makes everything written so far durable.
+    ///
+    /// One flush at a time: sled 0.34 deadlocks when several `flush_async` calls run at once
+    /// while a batch is applied (spacejam/sled#1308, fixed on its main branch but never
+    /// released): each call takes a thread of sled's I/O pool and waits for a shared lock the
+    /// batch queues behind, until none is left to write the buffer the first one waits for. The
+    /// daemon, whose loops and jobs each flush, stopped that way for good with 20 tickets worked
+    /// on at once (`benches/pipeline`, inbound on Znuny). A caller that waited here finds its
+    /// writes flushed by the flush before it, or flushes them itself at once.
     pub async fn flush(&self) -> Result<()> {
+        let _one_at_a_time = self.flushing.lock().await;
         let db = self
             .handle
             .read()

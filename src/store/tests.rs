@@ -831,3 +831,48 @@ fn the_saved_counts_are_trusted_only_from_the_last_run() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.counts().inbox, 1);
 }
+
+/// Many tasks writing and flushing at once on a multi-threaded runtime, as the daemon's loops and
+/// jobs do: every flush returns (sled 0.34's concurrent `flush_async` could deadlock the store
+/// for good, see `Store::flush`). Watched from another thread: a deadlocked store blocks the
+/// runtime's workers, timers included.
+#[test]
+fn concurrent_writes_and_flushes_all_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+    let (finished, finish) = std::sync::mpsc::channel();
+    let writer = store.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for t in 0..32i64 {
+                let store = writer.clone();
+                tasks.spawn(async move {
+                    for i in 0..40i64 {
+                        let n = t * 1000 + i;
+                        store
+                            .write(|tx| tx.accept_update(n, &update(n, "x")).map(|_| ()))
+                            .unwrap();
+                        store.flush().await.unwrap();
+                    }
+                });
+            }
+            while let Some(task) = tasks.join_next().await {
+                task.unwrap();
+            }
+        });
+        let _ = finished.send(());
+    });
+    assert!(
+        finish
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .is_ok(),
+        "writes and flushes stopped: the store deadlocked"
+    );
+    assert_eq!(store.counts().inbox, 32 * 40);
+}
