@@ -7,6 +7,7 @@
 //! cargo bench --bench pipeline                          # everything (about 25 minutes today)
 //! cargo bench --bench pipeline -- --quick               # smaller sizes (about 8 minutes)
 //! cargo bench --bench pipeline -- inbound outbound      # some scenarios only
+//! cargo bench --bench pipeline -- inbound:znuny         # inbound against one helpdesk only
 //! cargo bench --bench pipeline -- --latency-ms 50 --rate 5 --poll-s 10 --mappings 1000000
 //! ```
 //!
@@ -49,11 +50,15 @@ pub struct Opts {
 
 const SCENARIOS: [&str; 4] = ["inbound", "outbound", "polling", "footprint"];
 
+/// `inbound` against one of its two helpdesks only.
+const INBOUND_ALONE: [&str; 2] = ["inbound:kaiten", "inbound:znuny"];
+
 fn usage() -> ! {
     eprintln!(
         "usage: cargo bench --bench pipeline -- [--quick] [--latency-ms N] [--rate N] [--poll-s N] \
-         [--mappings N] [--deadline-s N] [{}]...",
-        SCENARIOS.join(" | ")
+         [--mappings N] [--deadline-s N] [{} | {}]...",
+        SCENARIOS.join(" | "),
+        INBOUND_ALONE.join(" | ")
     );
     std::process::exit(2);
 }
@@ -78,7 +83,9 @@ fn parse() -> (Opts, Vec<String>) {
             "--poll-s" => poll = number(&mut args),
             "--mappings" => mappings = Some(number(&mut args) as usize),
             "--deadline-s" => deadline = Some(number(&mut args)),
-            name if SCENARIOS.contains(&name) => chosen.push(name.to_owned()),
+            name if SCENARIOS.contains(&name) || INBOUND_ALONE.contains(&name) => {
+                chosen.push(name.to_owned())
+            }
             _ => usage(),
         }
     }
@@ -116,16 +123,16 @@ fn main() {
         latency: opts.latency,
         rate_limit: Some(opts.rate),
         // The Kaiten adapter's default pace (4.5/s, under the documented 5/s).
-        client_rps: (f64::from(opts.rate) * 0.9).min(4.5),
+        client_rps: Some((f64::from(opts.rate) * 0.9).min(4.5)),
     };
     let unlimited = Profile {
         name: format!("znuny {} ms unlimited", opts.latency.as_millis()),
         kind: Kind::Znuny,
         latency: opts.latency,
         rate_limit: None,
-        // The most the Znuny adapter may be configured to (its `requests_per_second` cap): a
-        // self-hosted server without a limit.
-        client_rps: 100.0,
+        // A self-hosted server without a limit, and the adapter told so
+        // (`requests_per_second = "unlimited"`): `max_in_flight` alone bounds the daemon.
+        client_rps: None,
     };
     eprintln!(
         "pipeline benchmark: {} on {} cores{}; the daemon is {}",
@@ -147,6 +154,8 @@ fn main() {
                     inbound::run(&kaiten, &opts, &mut report).await;
                     inbound::run(&unlimited, &opts, &mut report).await;
                 }
+                "inbound:kaiten" => inbound::run(&kaiten, &opts, &mut report).await,
+                "inbound:znuny" => inbound::run(&unlimited, &opts, &mut report).await,
                 "outbound" => {
                     for (changes, chats) in &opts.status_runs {
                         outbound::status_changes(&kaiten, &opts, *changes, *chats, &mut report)

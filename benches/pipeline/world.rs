@@ -21,8 +21,9 @@ pub struct Profile {
     pub latency: Duration,
     /// The fake's rate limit (requests per rolling second); `None`: unlimited.
     pub rate_limit: Option<u32>,
-    /// `requests_per_second` in the helpdesk table: the adapter's own pace.
-    pub client_rps: f64,
+    /// `requests_per_second` in the helpdesk table: the adapter's own pace; `None`:
+    /// `"unlimited"` (no client-side pace).
+    pub client_rps: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,6 +205,11 @@ pub struct World {
 
 pub const LANG: &str = "en";
 
+/// `requests_per_second`'s value in TOML.
+fn rps_value(rps: Option<f64>) -> String {
+    rps.map_or_else(|| "\"unlimited\"".to_owned(), |rps| rps.to_string())
+}
+
 impl World {
     /// Starts the fakes (instant and unlimited until [`World::spawn`] applies the profile) and
     /// writes the config: `groups` client supergroups, the helpdesk polled every `poll`.
@@ -237,7 +243,7 @@ impl World {
                 token = secret("kaiten", &k.token()),
                 board = FakeKaiten::BOARD_ID,
                 column = FakeKaiten::COLUMN_NEW,
-                rps = profile.client_rps,
+                rps = rps_value(profile.client_rps),
                 waiting = FakeKaiten::COLUMN_WAITING,
                 done = FakeKaiten::COLUMN_DONE,
             ),
@@ -251,7 +257,7 @@ impl World {
                 queue = FakeZnuny::QUEUE,
                 customer = FakeZnuny::CUSTOMER_USER,
                 key = FakeZnuny::KEY_FIELD,
-                rps = profile.client_rps,
+                rps = rps_value(profile.client_rps),
             ),
         };
         let http_port = free_port();
@@ -500,7 +506,12 @@ impl Daemon {
             .arg("--config")
             .arg(&world.config_path)
             .env("NOTIFY_SOCKET", &socket_path)
-            .env("TELEDESK_LOG", "warn")
+            // TELEDESK_BENCH_LOG sets the daemon's log filter (its log is kept in the world's
+            // temporary directory), to see where a figure comes from.
+            .env(
+                "TELEDESK_LOG",
+                std::env::var("TELEDESK_BENCH_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(

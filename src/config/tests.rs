@@ -570,6 +570,25 @@ fn max_in_flight_is_optional_and_bounded() {
 }
 
 #[test]
+fn only_a_self_hosted_helpdesk_takes_an_unlimited_rate() {
+    let text = with("column_id", "requests_per_second = \"unlimited\"");
+    insta::assert_snapshot!(errors(&text), @r#"helpdesks.main.requests_per_second (line 13): cannot be "unlimited" (Kaiten allows 5 requests per second); give a number greater than 0 and at most 5"#);
+    let text = format!(
+        "{BASE}\n[helpdesks.desk]\nkind = \"znuny\"\n\
+         url = \"https://desk.example.com/otrs/nph-genericinterface.pl/Webservice/teledesk\"\n\
+         customer_user = \"client\"\nuser = \"teledesk\"\npassword = \"env:KAITEN_TOKEN\"\nqueue = \"Support\"\n\
+         requests_per_second = \"unlimited\"\n"
+    );
+    let loaded = ok(&text);
+    assert_eq!(
+        loaded.config.helpdesks["desk"].table["requests_per_second"],
+        "unlimited"
+    );
+    let text = text.replace("= \"unlimited\"", "= \"fast\"");
+    insta::assert_snapshot!(errors(&text), @r#"helpdesks.desk.requests_per_second (line 27): must be a number greater than 0 and at most 100, or "unlimited" (no client-side limit)"#);
+}
+
+#[test]
 fn unknown_kinds_and_another_vendors_keys() {
     let text = BASE.replace("\"kaiten\"", "\"jira\"");
     insta::assert_snapshot!(errors(&text), @"helpdesks.main.kind (line 8): unknown kind `jira`; expected one of kaiten, znuny, glpi, rt, zammad, redmine");

@@ -81,13 +81,14 @@ pub struct Store {
     failure: Mutex<Option<String>>,
     /// Record counts and queue ages, moved by every applied write (see [`Counts`]).
     tally: Mutex<Tally>,
-    /// Write batches applied so far, to tell whether a flush already covers them.
-    applied: AtomicU64,
-    /// How many of the `applied` batches the last successful flush covered. Held while a flush
-    /// runs: see [`Store::flush`].
-    flushed: tokio::sync::Mutex<u64>,
     /// Uploads and staff files too large for records, beside the database.
     files: StoredFiles,
+    /// Held while a flush is under way: see [`Store::flush`].
+    flushing: tokio::sync::Mutex<()>,
+    /// Batches applied so far, and how many of them the last flush made durable: a flush that
+    /// waited for another finds its writes flushed already when they came before that one began.
+    applied: AtomicU64,
+    flushed: AtomicU64,
 }
 
 struct Handle {
@@ -125,9 +126,10 @@ impl Store {
             boot: AtomicU64::new(0),
             failure: Mutex::new(None),
             tally: Mutex::new(Tally::default()),
-            applied: AtomicU64::new(0),
-            flushed: tokio::sync::Mutex::new(0),
             files: StoredFiles::new(dir),
+            flushing: tokio::sync::Mutex::new(()),
+            applied: AtomicU64::new(0),
+            flushed: AtomicU64::new(0),
         };
         store.start()?;
         Ok(store)
@@ -139,13 +141,24 @@ impl Store {
         // No background flusher: durability points flush explicitly, and an I/O error then
         // surfaces in a call of ours, which stops all use of sled (see `tree`), instead of in a
         // background thread while a reader walks the tree.
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(&self.dir)
             .flush_every_ms(None)
-            .cache_capacity(CACHE_BYTES)
-            .open()?;
+            .cache_capacity(CACHE_BYTES);
+        let db = open_locked(&config)?;
         let tree = db.open_tree("teledesk")?;
-        let mut tally = Tally::scan(&tree, time::OffsetDateTime::now_utc())?;
+        let last_boot = tree
+            .get(Space::Meta.key(META_BOOT.as_bytes()))?
+            .map(|bytes| {
+                let key = Space::Meta.key(META_BOOT.as_bytes());
+                decode::<u64>(Space::Meta, &key, &bytes)
+            })
+            .transpose()?;
+        let (mut tally, scanned) = Tally::open(&tree, last_boot, time::OffsetDateTime::now_utc())?;
+        if scanned && last_boot.is_some() {
+            tracing::info!("Counted the store's tickets (no saved counts to trust).");
+        }
+        let counts = tally.counts.clone();
         // Dead letters made before a recovery were made by this process all the same.
         tally.buried = self.tally().buried;
         *self.tally() = tally;
@@ -180,6 +193,9 @@ impl Store {
             }
             let boot = tx.meta_u64(META_BOOT)?.unwrap_or(0) + 1;
             tx.put_meta_u64(META_BOOT, boot);
+            // With the boot: the counts are this run's from here on (see `Tally::open`).
+            tx.pending
+                .insert(Counts::saved_key(), Some(counts.saved_value(boot)));
             Ok(boot)
         });
         let boot = boot.and_then(|boot| Ok(db.flush().map(|_| boot)?));
@@ -258,15 +274,21 @@ impl Store {
 
     /// Makes everything written so far durable.
     ///
-    /// One flush runs at a time, and a caller whose writes a flush begun after them already
-    /// covers does not flush again. sled runs each `flush_async` on its own small thread pool,
-    /// where a flush holds its threads until the log buffers are written, and writing them needs
-    /// a thread of the same pool: a few dozen flushes at once (every job and the sender flush)
-    /// took every thread, and the daemon stopped for good — seen under the chaos test, with
-    /// writes queued behind sled's lock for minutes.
+    /// One flush at a time: sled 0.34 deadlocks when several `flush_async` calls run at once
+    /// while a batch is applied (spacejam/sled#1308, fixed on its main branch but never
+    /// released): each call takes a thread of sled's I/O pool and waits for a shared lock the
+    /// batch queues behind, until none is left to write the buffer the first one waits for. The
+    /// daemon, whose loops and jobs each flush, stopped that way for good with 20 tickets worked
+    /// on at once (`benches/pipeline`, inbound on Znuny). Callers that waited while one flush
+    /// ran share the next (a group commit), and find their writes flushed already when they
+    /// came before the last one began: one at a time costs no more disk syncs than before.
     pub async fn flush(&self) -> Result<()> {
-        let written = self.applied.load(Ordering::SeqCst);
-        let mut flushed = self.flushed.lock().await;
+        let mine = self.applied.load(Ordering::SeqCst);
+        let _one_at_a_time = self.flushing.lock().await;
+        if self.flushed.load(Ordering::SeqCst) >= mine && self.failure().is_none() {
+            return Ok(());
+        }
+        let covers = self.applied.load(Ordering::SeqCst);
         let db = self
             .handle
             .read()
@@ -277,17 +299,15 @@ impl Store {
         let Some(db) = db else {
             return Err(StoreError::Unavailable);
         };
-        if *flushed >= written {
-            return Ok(());
-        }
-        // Every batch counted here was applied before the flush begins, so the flush covers it.
-        let covered = self.applied.load(Ordering::SeqCst);
-        let result = db.flush_async().await.map_err(StoreError::from);
-        match &result {
-            Ok(_) => *flushed = covered,
-            Err(error) => self.fail(error),
-        }
-        result.map(|_| ())
+        let flushed = db.flush_async().await.map_err(StoreError::from);
+        match &flushed {
+            Ok(_) => self.flushed.fetch_max(covers, Ordering::SeqCst),
+            Err(error) => {
+                self.fail(error);
+                0
+            }
+        };
+        flushed.map(|_| ())
     }
 
     /// Runs `f` with exclusive write access and applies everything it wrote atomically. If `f`
@@ -325,10 +345,16 @@ impl Store {
                         None => batch.remove(key),
                     }
                 }
+                let counts = self.tally().counts.after(&changes);
+                if !changes.is_empty() {
+                    // In the same batch: on disk the counts always match the records.
+                    batch.insert(Counts::saved_key(), counts.saved_value(tx.boot));
+                }
                 tree.apply_batch(batch)?;
                 self.applied.fetch_add(1, Ordering::SeqCst);
                 // Under the write lock: no other write can come between the batch and its counts.
-                self.tally().apply(changes, time::OffsetDateTime::now_utc());
+                self.tally()
+                    .apply(changes, counts, time::OffsetDateTime::now_utc());
             }
             // Only once no record names them any more.
             for name in std::mem::take(&mut tx.unlink) {
@@ -388,6 +414,27 @@ impl Store {
             pending: BTreeMap::new(),
             unlink: Vec::new(),
             _store: std::marker::PhantomData,
+        }
+    }
+}
+
+/// Opens the database, waiting a little for its lock. sled locks the directory with `flock`,
+/// which belongs to the open file, and a child process forked at that moment holds a copy of it
+/// until it executes its program: the lock outlives a close by that long (seen in tests that
+/// start processes while others reopen a store), and a process restarting at once can meet its
+/// predecessor's lock the same way. Another process that keeps the store is still refused.
+fn open_locked(config: &sled::Config) -> Result<sled::Db> {
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+    let started = std::time::Instant::now();
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(error))
+                if error.to_string().contains("could not acquire lock")
+                    && started.elapsed() < WAIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            opened => return Ok(opened?),
         }
     }
 }

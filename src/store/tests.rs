@@ -675,51 +675,6 @@ async fn albums_of_an_older_store_are_filed_by_age_when_it_is_opened() {
     );
 }
 
-/// Many writers flushing at once, as every job and the sender do, all finish: sled's flushes
-/// share a small thread pool that concurrent flushes used to exhaust, stopping the daemon for
-/// good (the chaos test met it).
-#[test]
-fn many_writers_flushing_at_once_all_finish() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(Store::open(dir.path()).unwrap());
-    let (done, finished) = std::sync::mpsc::channel();
-    let writing = store.clone();
-    // On a thread of its own: stuck, sled blocks the runtime's threads too, and only a thread
-    // outside it can still tell.
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let writers: Vec<_> = (0..64)
-                .map(|w| {
-                    let store = writing.clone();
-                    tokio::spawn(async move {
-                        for n in 0..40 {
-                            store
-                                .write(|tx| {
-                                    tx.put_job(w, n, &job(n as i32));
-                                    Ok(())
-                                })
-                                .unwrap();
-                            store.flush().await.unwrap();
-                        }
-                    })
-                })
-                .collect();
-            for writer in writers {
-                writer.await.unwrap();
-            }
-        });
-        let _ = done.send(());
-    });
-    finished
-        .recv_timeout(std::time::Duration::from_secs(120))
-        .expect("every writer finished; sled's flushes are stuck otherwise");
-    assert_eq!(store.counts().of(Queue::Jobs), 64 * 40);
-}
-
 #[test]
 fn the_oldest_waiting_record_of_each_queue_is_known_without_a_read() {
     let dir = tempfile::tempdir().unwrap();
@@ -790,4 +745,210 @@ fn the_oldest_waiting_record_of_each_queue_is_known_without_a_read() {
     assert!(oldest[&Queue::Jobs] >= reopened);
     assert_eq!(store.counts().of(Queue::Dead), 1);
     assert_eq!(store.buried(), 0, "made by an earlier process");
+}
+
+/// Set for the child process of `the_saved_counts_survive_kills_and_match_a_scan`: the store
+/// directory it writes to until it is killed.
+const COUNTS_CHILD_DIR: &str = "TELEDESK_TEST_COUNTS_CHILD_DIR";
+
+/// Not a test of its own: the child process of `the_saved_counts_survive_kills_and_match_a_scan`
+/// (returns at once otherwise). Opens the store and moves every counted keyspace, flushing now
+/// and then and saying so on stdout, until it is killed.
+#[test]
+fn counts_child_writes_until_killed() {
+    use crate::model::{DeadItem, DeadLetter};
+    use teledesk_adapter::StatusClass;
+    let Some(dir) = std::env::var_os(COUNTS_CHILD_DIR) else {
+        return;
+    };
+    let store = Store::open(Path::new(&dir)).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    // Update ids and dead letter ids unique across the children of one test.
+    let base = store.boot() * 1_000_000;
+    let mut jobs = std::collections::VecDeque::new();
+    for i in 0u64.. {
+        let n = base + i;
+        store
+            .write(|tx| {
+                tx.accept_update(n as i64, &update(n as i64, "x"))?;
+                if i % 3 == 0
+                    && let Some((position, _)) = tx.inbox(1)?.into_iter().next()
+                {
+                    tx.remove_inbox(position);
+                }
+                let mut link = ticket(1 + n % 40, -100, 7);
+                link.view.status = StatusClass::ALL[(n % 7) as usize];
+                tx.put_ticket(&link);
+                let local = 1 + n % 5;
+                jobs.push_back((local, tx.push_job(local, &job(n as i32))?));
+                if i % 2 == 1
+                    && let Some((local, seq)) = jobs.pop_front()
+                {
+                    tx.remove_job(local, seq);
+                }
+                if i % 5 == 0 {
+                    tx.push_dead(&DeadLetter {
+                        id: n,
+                        failed_at: OffsetDateTime::UNIX_EPOCH,
+                        error: "gone".into(),
+                        item: DeadItem::Update { raw: "{}".into() },
+                    });
+                }
+                if i % 15 == 0 {
+                    tx.remove_dead(n - 10);
+                }
+                Ok(())
+            })
+            .unwrap();
+        if i % 50 == 49 {
+            runtime.block_on(store.flush()).unwrap();
+            println!("flushed {i}");
+        }
+    }
+}
+
+#[test]
+fn the_saved_counts_survive_kills_and_match_a_scan() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..4u64 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "store::tests::counts_child_writes_until_killed",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(COUNTS_CHILD_DIR, dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Killed after a few flushes, at a different point of the next batch each round.
+        let stdout = child.stdout.take().unwrap();
+        let flushes = std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(std::result::Result::ok)
+            .filter(|line| line.starts_with("flushed "))
+            .take(3 + round as usize)
+            .count();
+        std::thread::sleep(std::time::Duration::from_millis(7 * round));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(flushes, 3 + round as usize, "the child stopped writing");
+        let store = Store::open(dir.path()).unwrap();
+        let counts = store.counts();
+        let scanned = Counts::scan(store.read().tree().unwrap()).unwrap();
+        assert_eq!(counts, scanned, "after kill {round}");
+        assert!(
+            counts.inbox > 0 && counts.jobs > 0 && counts.dead > 0,
+            "{counts:?}"
+        );
+        assert!(counts.tickets.len() > 1, "{counts:?}");
+    }
+}
+
+#[test]
+fn the_saved_counts_are_trusted_only_from_the_last_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let tickets = |store: &Store| store.counts().tickets.values().sum::<usize>();
+    store
+        .write(|tx| {
+            for i in 0..5 {
+                tx.put_ticket(&ticket(i + 1, -100, 7));
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(tickets(&store), 5);
+    drop(store);
+    // Records changed behind the counts' back (an earlier build that does not keep them): here
+    // two ticket records dropped straight from the tree.
+    let drop_two = |bump_boot: bool| {
+        let db = sled::open(dir.path()).unwrap();
+        let tree = db.open_tree("teledesk").unwrap();
+        let keys: Vec<_> = tree
+            .scan_prefix(Space::Tickets.key(&[]))
+            .keys()
+            .take(2)
+            .map(|k| k.unwrap())
+            .collect();
+        for key in keys {
+            tree.remove(key).unwrap();
+        }
+        if bump_boot {
+            let key = Space::Meta.key(META_BOOT.as_bytes());
+            let boot: u64 = serde_json::from_slice(&tree.get(&key).unwrap().unwrap()).unwrap();
+            tree.insert(key, serde_json::to_vec(&(boot + 1)).unwrap())
+                .unwrap();
+        }
+        db.flush().unwrap();
+    };
+    // Without a new boot the saved counts are taken as they are: opening reads no ticket.
+    drop_two(false);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(tickets(&store), 5);
+    assert_eq!(store.read().tickets().unwrap().len(), 3);
+    drop(store);
+    // A run that did not save them bumped the boot: they are counted again.
+    drop_two(true);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(tickets(&store), 1);
+    assert_eq!(
+        store.counts(),
+        Counts::scan(store.read().tree().unwrap()).unwrap()
+    );
+    drop(store);
+    // ... and saved again: the next open trusts them.
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(tickets(&store), 1);
+}
+
+/// Many tasks writing and flushing at once on a multi-threaded runtime, as the daemon's loops and
+/// jobs do: every flush returns (sled 0.34's concurrent `flush_async` could deadlock the store
+/// for good, see `Store::flush`). Watched from another thread: a deadlocked store blocks the
+/// runtime's workers, timers included.
+#[test]
+fn concurrent_writes_and_flushes_all_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+    let (finished, finish) = std::sync::mpsc::channel();
+    let writer = store.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for t in 0..32i64 {
+                let store = writer.clone();
+                tasks.spawn(async move {
+                    for i in 0..40i64 {
+                        let n = t * 1000 + i;
+                        store
+                            .write(|tx| tx.accept_update(n, &update(n, "x")).map(|_| ()))
+                            .unwrap();
+                        store.flush().await.unwrap();
+                    }
+                });
+            }
+            while let Some(task) = tasks.join_next().await {
+                task.unwrap();
+            }
+        });
+        let _ = finished.send(());
+    });
+    assert!(
+        finish
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .is_ok(),
+        "writes and flushes stopped: the store deadlocked"
+    );
+    assert_eq!(store.counts().inbox, 32 * 40);
 }

@@ -16,6 +16,10 @@ pub type ConfigTable = serde_json::Map<String, serde_json::Value>;
 /// [`TableReader::reject_unknown`].
 pub const DAEMON_KEYS: &[&str] = &["kind", "poll_interval", "max_in_flight"];
 
+/// The value of `requests_per_second` that lifts the client-side limit of a self-hosted helpdesk
+/// (see [`TableReader::requests_per_second`]).
+pub const UNLIMITED: &str = "unlimited";
+
 /// One problem found in a config table.
 ///
 /// `key` is relative to the table the adapter was given (`"board_id"`, `"statuses.17"`); the daemon
@@ -282,21 +286,37 @@ impl<'a> TableReader<'a> {
         }
     }
 
-    /// A client-side request rate: a number above 0 and at most `max`. `why` explains the bound
-    /// when it is the vendor's own limit rather than a guard against typos.
+    /// A client-side request rate: a number above 0 and at most `max`.
+    ///
+    /// `why` explains the bound when it is the vendor's own limit (Kaiten: 5 requests per second),
+    /// which the admin cannot lift. Without `why` the bound only guards against typos in front of
+    /// a self-hosted helpdesk that limits nothing by itself, and the string `"unlimited"` is
+    /// accepted too: it reads as [`f64::INFINITY`], which the pacer takes as no pacing at all
+    /// (only a 429's `Retry-After` holds requests back), leaving the daemon's `max_in_flight` to
+    /// bound how much is sent at once.
     pub fn requests_per_second(&mut self, key: &str, max: f64, why: Option<&str>) -> Option<f64> {
-        match self.table.get(key)?.as_f64() {
+        let value = self.table.get(key)?;
+        let unlimited = value.as_str().map(str::trim) == Some(UNLIMITED);
+        if unlimited && why.is_none() {
+            return Some(f64::INFINITY);
+        }
+        match value.as_f64() {
             Some(rate) if rate > 0.0 && rate <= max => Some(rate),
-            Some(_) => {
+            _ => {
                 let message = match why {
-                    Some(why) => format!("must be greater than 0 and at most {max} ({why})"),
-                    None => format!("must be greater than 0 and at most {max}"),
+                    Some(why) if unlimited => format!(
+                        "cannot be \"{UNLIMITED}\" ({why}); give a number greater than 0 and at \
+                         most {max}"
+                    ),
+                    Some(why) => {
+                        format!("must be a number greater than 0 and at most {max} ({why})")
+                    }
+                    None => format!(
+                        "must be a number greater than 0 and at most {max}, or \"{UNLIMITED}\" \
+                         (no client-side limit)"
+                    ),
                 };
                 self.problem(key, message);
-                None
-            }
-            None => {
-                self.problem(key, "must be a number");
                 None
             }
         }
@@ -554,7 +574,10 @@ mod tests {
 
     #[test]
     fn request_rates() {
-        let t = table(json!({"ok": 5, "zero": 0, "high": 5.5, "text": "fast", "far": 101}));
+        let t = table(json!({
+            "ok": 5, "zero": 0, "high": 5.5, "text": "fast", "far": 101,
+            "unlimited": "unlimited", "spaced": " unlimited ", "upper": "Unlimited", "neg": -1,
+        }));
         let mut r = TableReader::new(&t);
         assert_eq!(r.requests_per_second("ok", 5.0, None), Some(5.0));
         assert_eq!(r.requests_per_second("absent", 5.0, None), None);
@@ -566,12 +589,34 @@ mod tests {
         assert_eq!(r.requests_per_second("text", 5.0, None), None);
         assert_eq!(r.requests_per_second("far", 100.0, None), None);
         assert_eq!(
+            r.requests_per_second("unlimited", 100.0, None),
+            Some(f64::INFINITY)
+        );
+        assert_eq!(
+            r.requests_per_second("spaced", 100.0, None),
+            Some(f64::INFINITY)
+        );
+        assert_eq!(r.requests_per_second("upper", 100.0, None), None);
+        assert_eq!(r.requests_per_second("neg", 100.0, None), None);
+        // A vendor's own limit cannot be lifted.
+        assert_eq!(
+            r.requests_per_second("unlimited", 5.0, Some("Acme allows 5")),
+            None
+        );
+        let guard = "must be a number greater than 0 and at most";
+        let lift = "or \"unlimited\" (no client-side limit)";
+        assert_eq!(
             found(r),
             [
-                "zero: must be greater than 0 and at most 5",
-                "high: must be greater than 0 and at most 5 (Acme allows 5)",
-                "text: must be a number",
-                "far: must be greater than 0 and at most 100"
+                format!("zero: {guard} 5, {lift}"),
+                format!("high: {guard} 5 (Acme allows 5)"),
+                format!("text: {guard} 5, {lift}"),
+                format!("far: {guard} 100, {lift}"),
+                format!("upper: {guard} 100, {lift}"),
+                format!("neg: {guard} 100, {lift}"),
+                "unlimited: cannot be \"unlimited\" (Acme allows 5); give a number greater than 0 \
+                 and at most 5"
+                    .to_owned(),
             ]
         );
     }

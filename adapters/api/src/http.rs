@@ -81,6 +81,8 @@ type SharedPacers = HashMap<(&'static str, u64), Weak<RequestPacer>>;
 impl HttpClient {
     /// A client for `vendor` allowing `requests_per_second`, with a burst of one second's worth
     /// (at least one request; see [`HttpClient::with_burst`] for a vendor that documents its own).
+    /// An infinite rate (`requests_per_second = "unlimited"`, see
+    /// [`crate::TableReader::requests_per_second`]) paces nothing: see [`RequestPacer::unlimited`].
     ///
     /// `configure` adds what is the vendor's own (a request timeout, a redirect policy) to a
     /// builder that already has [`CONNECT_TIMEOUT`] and the user agent.

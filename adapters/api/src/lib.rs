@@ -46,7 +46,7 @@ pub mod work;
 
 pub use capability::{Capability, RateLimit};
 pub use config::{
-    ConfigProblem, ConfigTable, DAEMON_KEYS, TableReader, UrlWording, parse_utc_offset,
+    ConfigProblem, ConfigTable, DAEMON_KEYS, TableReader, UNLIMITED, UrlWording, parse_utc_offset,
 };
 pub use content::{Content, ContentReader, ContentWriter, Spool};
 pub use cursor::{Cursor, DEFAULT_OVERLAP};

@@ -38,11 +38,15 @@ pub enum Priority {
 /// one more left over for a client (when `burst > 1`) and no client is waiting, and otherwise
 /// sleep and look again, so a client request arriving behind a backlog of background reads goes
 /// first. The price: background work alone gets `burst - 1` of every `burst` slots (Kaiten: 4 of
-/// 5), since the last one of each window waits for a client. [`RequestPacer::hold_for`] pushes every slot past the server's `Retry-After`. Shared by
+/// 5), since the last one of each window waits for a client. [`RequestPacer::hold_for`] pushes
+/// every slot past the server's `Retry-After`. An [unlimited](RequestPacer::unlimited) pacer
+/// only does the latter. Shared by
 /// all tasks of an adapter (and by every adapter with the same credential, see
 /// `HttpClient::pace_with_credential`).
 #[derive(Debug)]
 pub struct RequestPacer {
+    /// No client-side limit: only the server's holds apply.
+    unlimited: bool,
     /// The window `burst` requests may share.
     window: Duration,
     burst: usize,
@@ -68,11 +72,17 @@ impl RequestPacer {
     }
 
     /// A pacer allowing `per_second` requests per second on average and up to `burst` at once
-    /// (the bucket's size; at least 1).
+    /// (the bucket's size; at least 1). An infinite `per_second` (a self-hosted helpdesk's
+    /// `requests_per_second = "unlimited"`) makes it [unlimited](RequestPacer::unlimited),
+    /// whatever `burst` says.
     pub fn with_burst(per_second: f64, burst: u32) -> Self {
+        if per_second == f64::INFINITY {
+            return Self::unlimited();
+        }
         let per_second = per_second.max(1.0 / 60.0);
         let burst = burst.max(1) as usize;
         Self {
+            unlimited: false,
             window: Duration::from_secs_f64(burst as f64 / per_second),
             burst,
             reserve: usize::from(burst > 1),
@@ -83,9 +93,31 @@ impl RequestPacer {
         }
     }
 
-    /// How many requests may go at once.
+    /// A pacer that lets every request go at once: for a self-hosted helpdesk whose admin lifted
+    /// the client-side limit, where how much is sent at once is bounded by how many tickets the
+    /// daemon works on. A 429 still holds everyone for its `Retry-After`, and a used-up quota
+    /// reported by the server (`X-RateLimit-Remaining: 0`) until its reset.
+    pub fn unlimited() -> Self {
+        Self {
+            unlimited: true,
+            window: Duration::ZERO,
+            burst: usize::MAX,
+            reserve: 0,
+            state: Mutex::new(State {
+                sent: VecDeque::new(),
+                hold_until: Instant::now(),
+            }),
+        }
+    }
+
+    /// How many requests may go at once (`u32::MAX` when [unlimited](RequestPacer::unlimited)).
     pub fn burst(&self) -> u32 {
         u32::try_from(self.burst).unwrap_or(u32::MAX)
+    }
+
+    /// Whether this pacer sets no limit of its own.
+    pub fn is_unlimited(&self) -> bool {
+        self.unlimited
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -99,6 +131,12 @@ impl RequestPacer {
 
     /// Waits until a request of `priority` may be sent, and counts it as sent then.
     pub async fn ready_as(&self, priority: Priority) {
+        if self.unlimited {
+            // Nothing to count: only a hold the server asked for delays anyone.
+            let hold_until = self.state().hold_until;
+            tokio::time::sleep_until(hold_until).await;
+            return;
+        }
         match priority {
             Priority::Client => {
                 let slot = {
@@ -152,6 +190,9 @@ impl RequestPacer {
         let now = Instant::now();
         if state.hold_until > now {
             return 0;
+        }
+        if self.unlimited {
+            return usize::MAX;
         }
         let in_window = state
             .sent
@@ -341,6 +382,34 @@ mod tests {
         pacer.hold_if_rate_limited(429, Some(Duration::from_secs(5)));
         pacer.ready().await;
         assert_eq!(start.elapsed(), Duration::from_secs(6));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unlimited_pacer_holds_only_when_the_server_asks() {
+        for pacer in [
+            RequestPacer::unlimited(),
+            RequestPacer::with_burst(f64::INFINITY, 1),
+        ] {
+            assert!(pacer.is_unlimited());
+            let start = Instant::now();
+            for _ in 0..10_000 {
+                pacer.ready().await;
+                pacer.ready_as(Priority::Background).await;
+            }
+            assert!(start.elapsed().is_zero());
+            assert!(
+                pacer.state().sent.is_empty(),
+                "an unlimited pacer keeps no log"
+            );
+            pacer.hold_if_rate_limited(429, Some(Duration::from_secs(2)));
+            pacer.ready_as(Priority::Background).await;
+            assert_eq!(start.elapsed(), Duration::from_secs(2));
+            // The server says its quota is used up: someone else spends it, since we set none.
+            pacer.hold_if_exhausted(Duration::from_secs(1));
+            pacer.ready().await;
+            assert_eq!(start.elapsed(), Duration::from_secs(3));
+        }
+        assert!(!RequestPacer::with_burst(1e9, 5).is_unlimited());
     }
 
     #[test]

@@ -375,7 +375,14 @@ mod tests {
 
     #[test]
     fn requests_per_second_must_stay_within_kaitens_limit() {
-        for bad in [json!(0), json!(-1), json!(5.5), json!("fast")] {
+        // Kaiten limits every token itself: "unlimited" would only earn 429s.
+        for bad in [
+            json!(0),
+            json!(-1),
+            json!(5.5),
+            json!("fast"),
+            json!("unlimited"),
+        ] {
             let p = problems(&with(json!({ "requests_per_second": bad })));
             assert_eq!(keys(&p), ["requests_per_second"], "{bad}");
         }

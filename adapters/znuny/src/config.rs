@@ -564,6 +564,9 @@ mod tests {
             let p = problems(&with(json!({ "requests_per_second": bad })));
             assert_eq!(keys(&p), ["requests_per_second"], "{bad}");
         }
+        let lifted = with(json!({"requests_per_second": "unlimited"}));
+        let config = ZnunyConfig::from_table(&lifted).expect("unlimited is a rate");
+        assert_eq!(config.requests_per_second, f64::INFINITY);
     }
 
     #[test]
