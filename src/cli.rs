@@ -72,6 +72,23 @@ pub enum Command {
         #[command(subcommand)]
         action: QueueAction,
     },
+    /// Write the whole store (and the files it keeps) to standard output as JSON lines: a backup
+    /// for `teledesk import`. Works while the daemon runs (it answers on its control socket).
+    Export {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Restore a backup written by `teledesk export` into the config's store, which must be empty
+    /// (or pass --replace). Stop the daemon first.
+    Import {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The backup file; `-` reads standard input.
+        file: PathBuf,
+        /// Delete whatever the store holds before importing.
+        #[arg(long)]
+        replace: bool,
+    },
     /// Per chat and company: tickets opened, closed and reopened in a period, median and 90th
     /// percentile of first response and resolution time, ratings. Reads the store, which admits
     /// one process: stop the daemon first (or use `/report` in the private chat while it runs).
@@ -127,6 +144,12 @@ pub fn main() -> ExitCode {
         #[cfg(feature = "demo")]
         Command::Demo { helpdesk, lang } => crate::demo::main(&helpdesk, &lang),
         Command::Pin { config, chat } => pin(&config, chat),
+        Command::Export { config } => export(&config),
+        Command::Import {
+            config,
+            file,
+            replace,
+        } => import(&config, &file, replace),
         Command::Report {
             config,
             from,
@@ -337,6 +360,151 @@ fn notify_systemd(state: &str) {
     };
     if let Err(error) = result {
         tracing::warn!(%error, "Cannot notify systemd.");
+    }
+}
+
+/// `teledesk export`: from the running daemon through its control socket, else from the store.
+fn export(path: &Path) -> ExitCode {
+    let Some(config) = load_or_report(path) else {
+        return ExitCode::FAILURE;
+    };
+    let dir = &config.store.path;
+    let socket = crate::store::control_socket(dir);
+    if let Ok(stream) = std::os::unix::net::UnixStream::connect(&socket) {
+        return match export_from_daemon(stream) {
+            Ok(()) => {
+                eprintln!("exported the store from the running daemon");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if !dir.exists() {
+        eprintln!("error: there is no store at {}", dir.display());
+        return ExitCode::FAILURE;
+    }
+    let store = match Store::open_for_export(dir) {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!(
+                "error: {error}\n(a daemon holds the store but does not answer on {}: stop it \
+                 first)",
+                socket.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    match store.export(&mut std::io::stdout().lock()) {
+        Ok(summary) => {
+            for name in &summary.missing_files {
+                eprintln!("warning: the store names the file {name}, which is missing");
+            }
+            eprintln!(
+                "exported {} record(s) and {} file(s)",
+                summary.records, summary.files
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Copies the daemon's answer to standard output and checks that it ended with the backup's last
+/// line (a failed export stops short).
+fn export_from_daemon(mut stream: std::os::unix::net::UnixStream) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    stream.write_all(b"export\n")?;
+    let mut out = std::io::stdout().lock();
+    let mut buf = vec![0u8; 64 * 1024];
+    // Enough for the last line, `{"end":{"records":…,"files":…}}`.
+    let mut tail: Vec<u8> = Vec::new();
+    loop {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n])?;
+        tail.extend_from_slice(&buf[..n]);
+        if tail.len() > 256 {
+            tail.drain(..tail.len() - 256);
+        }
+    }
+    out.flush()?;
+    let last = tail
+        .strip_suffix(b"\n")
+        .and_then(|t| t.split(|b| *b == b'\n').next_back())
+        .unwrap_or_default();
+    if last.starts_with(b"{\"end\":") {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(
+            "the daemon's export stopped short (see its log); the output is not a usable backup",
+        ))
+    }
+}
+
+/// `teledesk import`: into a store no daemon holds.
+fn import(path: &Path, file: &Path, replace: bool) -> ExitCode {
+    let Some(config) = load_or_report(path) else {
+        return ExitCode::FAILURE;
+    };
+    let dir = &config.store.path;
+    if std::os::unix::net::UnixStream::connect(crate::store::control_socket(dir)).is_ok() {
+        eprintln!(
+            "error: teledesk is running on {}; stop it first",
+            dir.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let mut input: Box<dyn std::io::BufRead> = if file == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        match std::fs::File::open(file) {
+            Ok(f) => Box::new(std::io::BufReader::with_capacity(256 * 1024, f)),
+            Err(error) => {
+                eprintln!("error: {}: {error}", file.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let store = match Store::open_for_import(dir) {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!(
+                "error: {error}\n(if teledesk is running, stop it first: the store admits one process)"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    match store.import(&mut input, replace) {
+        Ok(summary) => {
+            eprintln!(
+                "imported {} record(s) and {} file(s) into {}{}",
+                summary.records,
+                summary.files,
+                dir.display(),
+                if summary.schema < crate::store::SCHEMA_VERSION {
+                    format!(
+                        " (migrated from schema {} to {})",
+                        summary.schema,
+                        crate::store::SCHEMA_VERSION
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -109,7 +109,7 @@ impl StoredFiles {
 
     /// A record's name as a path under the spool; a name that would leave it (a damaged or
     /// forged record) is refused.
-    fn path(&self, name: &str) -> io::Result<PathBuf> {
+    pub(super) fn path(&self, name: &str) -> io::Result<PathBuf> {
         let mut parts = name.split('/');
         let shelf_ok = parts
             .next()
