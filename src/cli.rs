@@ -1,4 +1,5 @@
-//! The command line (DESIGN §6): `run`, `check`, `doctor`, `demo`, `pin`, `queue`, `report`.
+//! The command line (DESIGN §6): `run`, `check`, `doctor`, `demo`, `pin`, `queue`, `report`,
+//! `export`, `import`, `rebuild`.
 
 use crate::config;
 use crate::daemon::{self, Daemon, Options};
@@ -89,6 +90,13 @@ pub enum Command {
         #[arg(long)]
         replace: bool,
     },
+    /// Recreate the ticket ↔ Telegram mappings of a lost or damaged store from the helpdesks
+    /// (the keys teledesk writes into each ticket); prints what it could not map. Stop the daemon
+    /// first.
+    Rebuild {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// Per chat and company: tickets opened, closed and reopened in a period, median and 90th
     /// percentile of first response and resolution time, ratings. Reads the store, which admits
     /// one process: stop the daemon first (or use `/report` in the private chat while it runs).
@@ -145,6 +153,7 @@ pub fn main() -> ExitCode {
         Command::Demo { helpdesk, lang } => crate::demo::main(&helpdesk, &lang),
         Command::Pin { config, chat } => pin(&config, chat),
         Command::Export { config } => export(&config),
+        Command::Rebuild { config } => rebuild(&config),
         Command::Import {
             config,
             file,
@@ -446,6 +455,51 @@ fn export_from_daemon(mut stream: std::os::unix::net::UnixStream) -> std::io::Re
         Err(std::io::Error::other(
             "the daemon's export stopped short (see its log); the output is not a usable backup",
         ))
+    }
+}
+
+/// `teledesk rebuild`: what it mapped, what it could not and why; exit 1 when anything was left
+/// unmapped or a helpdesk could not be listed.
+fn rebuild(path: &Path) -> ExitCode {
+    let Some(config) = load_or_report(path) else {
+        return ExitCode::FAILURE;
+    };
+    let store = match Store::open(&config.store.path) {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!(
+                "error: {error}\n(if teledesk is running, stop it first: the store admits one process)"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = runtime().block_on(async {
+        let report = crate::rebuild::run(&config, &store).await;
+        if let Err(error) = store.flush().await {
+            eprintln!("error: {error}");
+        }
+        report
+    });
+    for ticket in &report.mapped {
+        println!("mapped    {ticket}");
+    }
+    for (ticket, why) in &report.unmapped {
+        println!("unmapped  {ticket}: {why}");
+    }
+    for (helpdesk, why) in &report.failed {
+        println!("failed    [helpdesks.{helpdesk}]: {why}");
+    }
+    println!(
+        "{} ticket(s) mapped, {} known already, {} not mapped, {} helpdesk(s) not listed",
+        report.mapped.len(),
+        report.known,
+        report.unmapped.len(),
+        report.failed.len()
+    );
+    if report.unmapped.is_empty() && report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

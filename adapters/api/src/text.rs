@@ -76,6 +76,46 @@ where
     line
 }
 
+/// Reads back the requester of a ticket's description: the [`TELEGRAM_LABEL`] line
+/// [`requester_lines`] wrote (`Анна Смирнова (@anna), id 555001, ООО Ромашка`). Backslash escapes
+/// of a markup language are undone; `None` when there is no such line.
+pub fn parse_requester(description: &str) -> Option<Requester> {
+    let line = description
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(TELEGRAM_LABEL))?;
+    let line = unescape(line);
+    let at = line.rfind(", id ")?;
+    let (label, rest) = (&line[..at], &line[at + 5..]);
+    let (id, company) = match rest.split_once(", ") {
+        Some((id, company)) => (id, Some(company.trim().to_owned())),
+        None => (rest, None),
+    };
+    let telegram_id = id.trim().parse().ok()?;
+    let (display_name, username) = match label.strip_suffix(')').and_then(|l| l.rsplit_once(" (@"))
+    {
+        Some((name, username)) => (name.to_owned(), Some(username.to_owned())),
+        None => (label.to_owned(), None),
+    };
+    Some(Requester {
+        display_name,
+        telegram_id,
+        username,
+        company,
+    })
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The title of a new ticket: `subject` without surrounding whitespace, or when that is empty the
 /// first non-blank line of `description`, or `Telegram` when both are empty; cut to the first
 /// `max_chars` characters, since helpdesks refuse (or cut mid-character) a longer title.
@@ -336,6 +376,31 @@ mod tests {
     use super::*;
     use crate::{ConfigTable, IdempotencyKey, TicketId, TicketRef};
     use time::macros::datetime;
+
+    #[test]
+    fn the_requester_line_reads_back() {
+        let requester = Requester {
+            display_name: "Анна Смирнова".into(),
+            telegram_id: 555001,
+            username: Some("anna_s".into()),
+            company: Some("ООО Ромашка".into()),
+        };
+        let description = format!(
+            "Не печатает\n\n---\n{TELEGRAM_LABEL}{}\nRegistered: x",
+            requester_line_escaped(&requester, |t| t.replace('_', "\\_"))
+        );
+        assert_eq!(parse_requester(&description), Some(requester));
+        let bare = format!("{TELEGRAM_LABEL}Bob, id 7");
+        let bob = parse_requester(&bare).unwrap();
+        assert_eq!((bob.display_name.as_str(), bob.telegram_id), ("Bob", 7));
+        assert_eq!((bob.username, bob.company), (None, None));
+        assert_eq!(parse_requester("no block"), None);
+        assert_eq!(
+            IdempotencyKey::telegram(-100123, 45).telegram_message(),
+            Some((-100123, 45))
+        );
+        assert_eq!(IdempotencyKey::mini_app(5, "x").telegram_message(), None);
+    }
 
     fn requester() -> Requester {
         Requester {
