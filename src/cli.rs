@@ -5,6 +5,7 @@ use crate::config;
 use crate::daemon::{self, Daemon, Options};
 use crate::model::DeadItem;
 use crate::store::Store;
+use crate::telegram::texts::Lang;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,12 +41,20 @@ pub enum Command {
     Check {
         #[arg(long, short)]
         config: PathBuf,
+        /// The language of the report; by default the environment's (LC_ALL, LC_MESSAGES, LANG:
+        /// Russian for ru_*, else English).
+        #[arg(long, value_enum)]
+        lang: Option<LangArg>,
     },
     /// Check live that the bot token works, the bot has the rights every chat needs and each
     /// helpdesk accepts its credentials; exit 1 if any check fails.
     Doctor {
         #[arg(long, short)]
         config: PathBuf,
+        /// The language of the report; by default the environment's (LC_ALL, LC_MESSAGES, LANG:
+        /// Russian for ru_*, else English).
+        #[arg(long, value_enum)]
+        lang: Option<LangArg>,
     },
     /// Run a scripted conversation against fake Telegram and a fake helpdesk; no credentials.
     #[cfg(feature = "demo")]
@@ -117,6 +126,24 @@ pub enum Command {
     },
 }
 
+/// `--lang` of the commands that talk to the people who run teledesk.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LangArg {
+    Ru,
+    En,
+}
+
+impl LangArg {
+    /// The language asked for, else the environment's.
+    fn or_env(lang: Option<Self>) -> Lang {
+        match lang {
+            Some(LangArg::Ru) => Lang::Ru,
+            Some(LangArg::En) => Lang::En,
+            None => crate::telegram::texts::ops::lang_from_env(|name| std::env::var(name).ok()),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum ReportFormat {
     Table,
@@ -146,8 +173,8 @@ pub fn main() -> ExitCode {
     let quiet = matches!(cli.command, Command::Doctor { .. });
     init_logging(cli.log_format, quiet);
     match cli.command {
-        Command::Check { config } => config::run_check(&config),
-        Command::Doctor { config } => doctor(&config),
+        Command::Check { config, lang } => config::run_check(&config, LangArg::or_env(lang)),
+        Command::Doctor { config, lang } => doctor(&config, LangArg::or_env(lang)),
         Command::Run { config } => run(&config),
         #[cfg(feature = "demo")]
         Command::Demo { helpdesk, lang } => crate::demo::main(&helpdesk, &lang),
@@ -272,16 +299,17 @@ async fn wait_for_signal() {
 }
 
 /// `teledesk doctor`: one line per check with its mark, then a summary.
-fn doctor(path: &Path) -> ExitCode {
+fn doctor(path: &Path, lang: Lang) -> ExitCode {
     use crate::doctor::Status;
+    let t = crate::telegram::texts::ops::Ops(lang);
     let Some(config) = load_or_report(path) else {
         return ExitCode::FAILURE;
     };
-    let report = runtime().block_on(crate::doctor::run(&config));
+    let report = runtime().block_on(crate::doctor::run(&config, lang));
     for check in &report {
         println!(
             "{:<4}  {}: {}",
-            check.status.mark(),
+            t.mark(check.status),
             check.subject,
             check.detail
         );
@@ -289,9 +317,9 @@ fn doctor(path: &Path) -> ExitCode {
     let count = |status| report.iter().filter(|c| c.status == status).count();
     let (failed, warned) = (count(Status::Fail), count(Status::Warn));
     match (failed, warned) {
-        (0, 0) => println!("all checks passed"),
-        (0, _) => println!("no failures, {warned} warning(s)"),
-        _ => println!("{failed} check(s) failed, {warned} warning(s)"),
+        (0, 0) => println!("{}", t.all_passed()),
+        (0, _) => println!("{}", t.only_warnings(warned)),
+        _ => println!("{}", t.failures(failed, warned)),
     }
     if failed > 0 {
         ExitCode::FAILURE
