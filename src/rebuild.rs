@@ -36,6 +36,8 @@ pub struct Rebuilt {
 /// Rebuilds the mappings of every configured helpdesk into `store`.
 pub async fn run(config: &Config, store: &Store) -> Rebuilt {
     let mut report = Rebuilt::default();
+    // Every comment up to the reads below is known; the watchers take over from here.
+    let started = time::OffsetDateTime::now_utc();
     for (name, helpdesk) in &config.helpdesks {
         let adapter = match crate::helpdesks::build(helpdesk) {
             Ok(adapter) => adapter,
@@ -47,6 +49,19 @@ pub async fn run(config: &Config, store: &Store) -> Rebuilt {
         };
         match adapter.own_tickets().await {
             Ok(tickets) => {
+                // A lost store lost the watcher's cursor too, and a first poll without one starts
+                // from its own time: what staff write between this listing and the daemon's start
+                // would be missed.
+                let cursor = store.write(|tx| {
+                    if tx.cursor(name)?.is_none() {
+                        tx.set_cursor(name, &teledesk_adapter::Cursor::starting_at(started));
+                    }
+                    Ok(())
+                });
+                if let Err(error) = cursor {
+                    report.failed.push((name.clone(), error.to_string()));
+                    continue;
+                }
                 for own in tickets {
                     let label = format!("{name} #{}", own.reference.number);
                     match rebuild_one(config, store, name, &adapter, own).await {

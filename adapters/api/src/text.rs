@@ -10,7 +10,7 @@
 //! Only what is the same for several vendors lives here. A vendor's own markup (Markdown, HTML),
 //! its header lines and its length limits stay in its crate and come in as parameters.
 
-use crate::{Requester, TicketDraft};
+use crate::{IdempotencyKey, Requester, TicketDraft};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
@@ -80,9 +80,15 @@ where
 /// [`requester_lines`] wrote (`Анна Смирнова (@anna), id 555001, ООО Ромашка`). Backslash escapes
 /// of a markup language are undone; `None` when there is no such line.
 pub fn parse_requester(description: &str) -> Option<Requester> {
+    parse_requester_labelled(description, TELEGRAM_LABEL)
+}
+
+/// [`parse_requester`] for a vendor that writes the label its own way (`**Telegram:** ` in
+/// Markdown).
+pub fn parse_requester_labelled(description: &str, label: &str) -> Option<Requester> {
     let line = description
         .lines()
-        .find_map(|l| l.trim().strip_prefix(TELEGRAM_LABEL))?;
+        .find_map(|l| l.trim().strip_prefix(label))?;
     let line = unescape(line);
     let at = line.rfind(", id ")?;
     let (label, rest) = (&line[..at], &line[at + 5..]);
@@ -256,6 +262,18 @@ pub fn has_footer_for(text: &str, key: &str) -> bool {
     footer_line(text).is_some_and(|line| has_marker_for(line, key))
 }
 
+/// The key the footer of `text` ([`footer_line`]) names: what a ticket or comment teledesk wrote
+/// was written for. Like the footer itself it tells whose key it is, not who wrote the text.
+pub fn footer_key(text: &str) -> Option<IdempotencyKey> {
+    let line = footer_line(text)?;
+    let at = line.rfind(MARKER)? + MARKER.len();
+    let key: String = line[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_'))
+        .collect();
+    (!key.is_empty()).then_some(IdempotencyKey(key))
+}
+
 /// Whether `rest`, the text right after a key, ends that key: it is empty or does not start with a
 /// character keys are made of (ASCII letters and digits, `:`, `-`, `_`).
 pub fn ends_key(rest: &str) -> bool {
@@ -374,7 +392,7 @@ fn decode_entity(name: &str) -> Option<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ConfigTable, IdempotencyKey, TicketId, TicketRef};
+    use crate::{ConfigTable, TicketId, TicketRef};
     use time::macros::datetime;
 
     #[test]
@@ -395,6 +413,10 @@ mod tests {
         assert_eq!((bob.display_name.as_str(), bob.telegram_id), ("Bob", 7));
         assert_eq!((bob.username, bob.company), (None, None));
         assert_eq!(parse_requester("no block"), None);
+        let key = IdempotencyKey::telegram(-100123, 45);
+        let written = format!("Не печатает\r\n{MARKER}tg:1:2 typed\r\n\r\n{MARKER}{key}\r\n");
+        assert_eq!(footer_key(&written), Some(key.clone()));
+        assert_eq!(footer_key(&format!("{MARKER}{key}\nthanks")), None);
         assert_eq!(
             IdempotencyKey::telegram(-100123, 45).telegram_message(),
             Some((-100123, 45))

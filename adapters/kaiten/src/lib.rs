@@ -806,7 +806,7 @@ impl Helpdesk for KaitenAdapter {
                 own.push(teledesk_adapter::OwnTicket {
                     reference: map::ticket_ref(self.client.site(), &card),
                     key: teledesk_adapter::IdempotencyKey(key.to_owned()),
-                    requester: card.description.as_deref().and_then(text::parse_requester),
+                    requester: card.description.as_deref().and_then(map::requester_of),
                 });
             }
             if listed < PAGE_SIZE {

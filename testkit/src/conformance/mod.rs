@@ -149,7 +149,8 @@ macro_rules! conformance_suite {
             follow_up_references_the_closed_ticket,
             webhook_is_parsed_and_verified,
             missing_ticket_is_not_found,
-            odd_entries_never_make_a_ticket_unreadable
+            odd_entries_never_make_a_ticket_unreadable,
+            own_tickets_lists_what_teledesk_created
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
