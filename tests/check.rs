@@ -112,11 +112,11 @@ fn the_report_is_in_russian_where_the_locale_is() {
     let (code, output) = check(dir.path(), "m.toml", &[("LANG", "ru_RU.UTF-8")]);
     assert_eq!(code, 1);
     assert!(
-        output.contains("ошибка: store: missing required table [store]"),
+        output.contains("ошибка: store: не хватает обязательной таблицы [store]"),
         "{output}"
     );
     assert!(
-        output.contains("предупреждение: telegram.token (строка 2): literal secret"),
+        output.contains("предупреждение: telegram.token (строка 2): секрет записан прямо"),
         "{output}"
     );
     assert!(output.ends_with("m.toml: 3 проблемы\n"), "{output}");

@@ -41,9 +41,9 @@ fn render(path: &Path, analysis: &Analysis, lang: Lang) -> (String, String) {
             (true, Some(line)) => t.line(line),
             (true, None) => String::new(),
         };
-        // The finding itself stays as validation wrote it: it quotes the keys and values of the
-        // file, and the adapters' findings come from crates that hold no texts.
-        let message = &finding.message;
+        // The common findings are said in both languages; the others stay as validation wrote
+        // them (with the config's own words), as do the adapters', whose crates hold no texts.
+        let message = finding.message_in(lang);
         let _ = match place.is_empty() {
             false => writeln!(findings, "{}: {place}: {message}", t.level(error)),
             true => writeln!(findings, "{}: {message}", t.level(error)),

@@ -31,6 +31,9 @@ use std::path::{Path, PathBuf};
 /// The backup format this build writes and the newest it reads.
 pub const EXPORT_FORMAT: u64 = 1;
 
+/// The directory an export keeps its scratch files in, beside the store's other files.
+pub(super) const SCRATCH_PREFIX: &str = "export-";
+
 /// Records written per transaction on import: bounded memory, whatever the backup's size.
 const IMPORT_BATCH: usize = 1000;
 
@@ -129,7 +132,7 @@ impl Store {
         let scratch = Scratch(
             self.dir
                 .join("spool")
-                .join(format!("export-{}-{n}", std::process::id())),
+                .join(format!("{SCRATCH_PREFIX}{}-{n}", std::process::id())),
         );
         std::fs::create_dir_all(&scratch.0)?;
         let records_path = scratch.0.join("records");

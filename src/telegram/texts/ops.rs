@@ -665,6 +665,165 @@ impl Ops {
     }
 }
 
+/// A finding of `teledesk check` that teledesk says in both languages: the common ones (keys,
+/// types, required tables, secrets). The rest are written in English where they are found, with
+/// the config's own words in them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigText {
+    UnknownKey {
+        key: String,
+        allowed: String,
+    },
+    /// `expected` is one of the phrases of [`expected_ru`] (others stay English in Russian).
+    WrongType {
+        expected: String,
+        found: &'static str,
+    },
+    MissingKey,
+    UnknownValue {
+        value: String,
+        expected: String,
+    },
+    MissingTable {
+        table: String,
+    },
+    LiteralSecret,
+    NoHelpdesks,
+    NoChats,
+    EnvNeedsName,
+    EnvNotSet {
+        name: String,
+    },
+    EnvEmpty {
+        name: String,
+    },
+    FileNeedsPath,
+    FileUnreadable {
+        path: String,
+        why: String,
+    },
+    FileEmpty {
+        path: String,
+    },
+    SecretEmpty,
+}
+
+impl ConfigText {
+    pub fn render(&self, lang: Lang) -> String {
+        use ConfigText::*;
+        match (lang, self) {
+            (Lang::En, UnknownKey { key, allowed }) => {
+                format!("unknown key `{key}`; expected one of {allowed}")
+            }
+            (Lang::Ru, UnknownKey { key, allowed }) => {
+                format!("неизвестный ключ `{key}`; ожидается один из: {allowed}")
+            }
+            (Lang::En, WrongType { expected, found }) => {
+                format!("must be {expected}, found {found}")
+            }
+            (Lang::Ru, WrongType { expected, found }) => format!(
+                "ожидается {}, найдено: {}",
+                expected_ru(expected),
+                type_ru(found)
+            ),
+            (Lang::En, MissingKey) => "missing required key".into(),
+            (Lang::Ru, MissingKey) => "не хватает обязательного ключа".into(),
+            (Lang::En, UnknownValue { value, expected }) => {
+                format!("unknown value \"{value}\"; expected one of {expected}")
+            }
+            (Lang::Ru, UnknownValue { value, expected }) => {
+                format!("неизвестное значение \"{value}\"; ожидается одно из: {expected}")
+            }
+            (Lang::En, MissingTable { table }) => format!("missing required table [{table}]"),
+            (Lang::Ru, MissingTable { table }) => {
+                format!("не хватает обязательной таблицы [{table}]")
+            }
+            (Lang::En, LiteralSecret) => {
+                "literal secret in the config file; use env:NAME or file:/path".into()
+            }
+            (Lang::Ru, LiteralSecret) => {
+                "секрет записан прямо в файле конфигурации; используйте env:NAME или file:/path"
+                    .into()
+            }
+            (Lang::En, NoHelpdesks) => {
+                "at least one helpdesk is required, e.g. [helpdesks.main]".into()
+            }
+            (Lang::Ru, NoHelpdesks) => {
+                "нужна хотя бы одна helpdesk-система, например [helpdesks.main]".into()
+            }
+            (Lang::En, NoChats) => "at least one chat is required: add a [[chats]] section".into(),
+            (Lang::Ru, NoChats) => "нужен хотя бы один чат: добавьте раздел [[chats]]".into(),
+            (Lang::En, EnvNeedsName) => {
+                "`env:` needs a variable name, e.g. \"env:TELEDESK_BOT_TOKEN\"".into()
+            }
+            (Lang::Ru, EnvNeedsName) => {
+                "после `env:` нужно имя переменной, например \"env:TELEDESK_BOT_TOKEN\"".into()
+            }
+            (Lang::En, EnvNotSet { name }) => format!("environment variable `{name}` is not set"),
+            (Lang::Ru, EnvNotSet { name }) => format!("переменная окружения `{name}` не задана"),
+            (Lang::En, EnvEmpty { name }) => format!("environment variable `{name}` is empty"),
+            (Lang::Ru, EnvEmpty { name }) => format!("переменная окружения `{name}` пуста"),
+            (Lang::En, FileNeedsPath) => {
+                "`file:` needs a path, e.g. \"file:/run/secrets/token\"".into()
+            }
+            (Lang::Ru, FileNeedsPath) => {
+                "после `file:` нужен путь, например \"file:/run/secrets/token\"".into()
+            }
+            (Lang::En, FileUnreadable { path, why }) => {
+                format!("cannot read secret file `{path}`: {why}")
+            }
+            (Lang::Ru, FileUnreadable { path, why }) => {
+                format!("не удаётся прочитать файл секрета `{path}`: {why}")
+            }
+            (Lang::En, FileEmpty { path }) => format!("secret file `{path}` is empty"),
+            (Lang::Ru, FileEmpty { path }) => format!("файл секрета `{path}` пуст"),
+            (Lang::En, SecretEmpty) => "must not be empty; use env:NAME or file:/path".into(),
+            (Lang::Ru, SecretEmpty) => {
+                "не может быть пустым; используйте env:NAME или file:/path".into()
+            }
+        }
+    }
+}
+
+/// What a value must be, as validation says it in English, in Russian.
+fn expected_ru(expected: &str) -> &str {
+    match expected {
+        "a string" => "строка",
+        "an integer" => "целое число",
+        "a table" => "таблица",
+        "an array of strings" => "массив строк",
+        "an array of tables ([[chats]])" => "массив таблиц ([[chats]])",
+        "an array of Telegram user ids" => "массив id пользователей Telegram",
+        "an integer (a Telegram user id)" => "целое число (id пользователя Telegram)",
+        "a whole number of tickets" => "целое число заявок",
+        "a string (\"env:NAME\", \"file:/path\" or the secret)" => {
+            "строка (\"env:NAME\", \"file:/path\" или сам секрет)"
+        }
+        other => other,
+    }
+}
+
+/// A TOML type, as the TOML parser names it, in Russian.
+fn type_ru(found: &str) -> &str {
+    match found {
+        "string" => "строка",
+        "integer" => "целое число",
+        "float" => "дробное число",
+        "boolean" => "логическое значение",
+        "datetime" => "дата и время",
+        "array" => "массив",
+        "table" => "таблица",
+        other => other,
+    }
+}
+
+/// English, as the findings' `message` holds it.
+impl std::fmt::Display for ConfigText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render(Lang::En))
+    }
+}
+
 fn en_count(count: usize, noun: &str) -> String {
     if count == 1 {
         format!("1 {noun}")
@@ -701,6 +860,34 @@ pub fn lang_from_env(get: impl Fn(&str) -> Option<String>) -> Lang {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_config_text_is_said_in_both_languages() {
+        let texts = [
+            ConfigText::WrongType {
+                expected: "a string".into(),
+                found: "integer",
+            },
+            ConfigText::MissingTable {
+                table: "store".into(),
+            },
+            ConfigText::EnvNotSet {
+                name: "KAITEN_TOKEN".into(),
+            },
+        ];
+        assert_eq!(
+            texts[0].render(Lang::Ru),
+            "ожидается строка, найдено: целое число"
+        );
+        assert_eq!(texts[0].render(Lang::En), "must be a string, found integer");
+        assert_eq!(
+            texts[2].render(Lang::Ru),
+            "переменная окружения `KAITEN_TOKEN` не задана"
+        );
+        for text in texts {
+            assert_ne!(text.render(Lang::Ru), text.render(Lang::En));
+        }
+    }
 
     #[test]
     fn russian_counts_take_the_right_form() {
