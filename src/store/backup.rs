@@ -24,7 +24,6 @@ use super::keys::Space;
 use super::{META_IMPORTING, META_SCHEMA, Mode, SCHEMA_VERSION, Store, StoreError, migrate};
 use base64::Engine as _;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -97,21 +96,6 @@ struct Counted {
 #[derive(serde::Serialize, Deserialize)]
 struct Trailer {
     end: Counted,
-}
-
-#[derive(Deserialize)]
-struct RecordLine<'a> {
-    space: &'a str,
-    key: &'a str,
-    // Not a plain `Option`: that would read a record whose value is `null` as no value.
-    #[serde(borrow, default, deserialize_with = "present")]
-    value: Option<&'a RawValue>,
-    #[serde(default)]
-    bytes: Option<String>,
-}
-
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&RawValue>::deserialize(d).map(Some)
 }
 
 /// A directory beside the store for one export's scratch files, removed when dropped.
@@ -459,9 +443,7 @@ fn write_record(out: &mut dyn Write, key: &[u8], value: &[u8]) -> io::Result<()>
     )?;
     // The record as the store holds it, when that is JSON on one line (every record teledesk
     // writes); anything else (Mini App uploads of old stores, a damaged record) as base64.
-    let verbatim = !value.contains(&b'\n')
-        && serde_json::from_slice::<&RawValue>(value)
-            .is_ok_and(|raw| raw.get().len() == value.len());
+    let verbatim = is_one_json_line(value);
     if verbatim {
         out.write_all(b",\"value\":")?;
         out.write_all(value)?;
@@ -475,28 +457,69 @@ fn write_record(out: &mut dyn Write, key: &[u8], value: &[u8]) -> io::Result<()>
     out.write_all(b"}\n")
 }
 
+/// Whether `bytes` are one JSON value on one line with nothing around it: what a record line
+/// can carry verbatim, and read back byte for byte.
+fn is_one_json_line(bytes: &[u8]) -> bool {
+    let trimmed = bytes.trim_ascii();
+    trimmed.len() == bytes.len()
+        && !bytes.contains(&b'\n')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+}
+
+/// Reads a record line as [`write_record`] writes it. Read by hand, not by a JSON parser, so
+/// that the value comes back as the very bytes it was written with (a parser would rebuild it).
 fn read_record(line: &[u8], line_no: u64) -> Result<(Vec<u8>, Vec<u8>), BackupError> {
-    let format = |message: String| BackupError::Format {
+    let format = |message: &str| BackupError::Format {
         line: line_no,
-        message,
+        message: message.to_owned(),
     };
-    let record: RecordLine<'_> = serde_json::from_slice(line).map_err(|e| format(e.to_string()))?;
-    let space = match Space::from_name(record.space) {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    // Space names and hex keys hold no quote, so each ends at the next one.
+    let rest = line
+        .strip_prefix(b"{\"space\":\"")
+        .ok_or_else(|| format("not a record"))?;
+    let end = rest
+        .iter()
+        .position(|b| *b == b'"')
+        .ok_or_else(|| format("a record without its keyspace"))?;
+    let (space, rest) = (
+        std::str::from_utf8(&rest[..end]).unwrap_or(""),
+        &rest[end..],
+    );
+    let rest = rest
+        .strip_prefix(b"\",\"key\":\"")
+        .ok_or_else(|| format("a record without its key"))?;
+    let end = rest
+        .iter()
+        .position(|b| *b == b'"')
+        .ok_or_else(|| format("a record without its key"))?;
+    let (hex_key, rest) = (&rest[..end], &rest[end + 1..]);
+    let space = match Space::from_name(space) {
         Some(space) => space.byte(),
-        None => record
-            .space
+        None => space
             .strip_prefix('#')
             .and_then(|b| b.parse().ok())
-            .ok_or_else(|| format(format!("unknown keyspace {:?}", record.space)))?,
+            .ok_or_else(|| format(&format!("unknown keyspace {space:?}")))?,
     };
     let mut key = vec![space];
-    key.extend(hex::decode(record.key).map_err(|e| format(format!("key: {e}")))?);
-    let value = match (record.value, record.bytes) {
-        (Some(raw), None) => raw.get().as_bytes().to_vec(),
-        (None, Some(bytes)) => base64::engine::general_purpose::STANDARD
+    key.extend(hex::decode(hex_key).map_err(|e| format(&format!("key: {e}")))?);
+    let rest = rest
+        .strip_suffix(b"}")
+        .ok_or_else(|| format("a record that does not end where it should"))?;
+    let value = if let Some(value) = rest.strip_prefix(b",\"value\":") {
+        if !is_one_json_line(value) {
+            return Err(format("a record whose value is not JSON"));
+        }
+        value.to_vec()
+    } else if let Some(bytes) = rest
+        .strip_prefix(b",\"bytes\":\"")
+        .and_then(|b| b.strip_suffix(b"\""))
+    {
+        base64::engine::general_purpose::STANDARD
             .decode(bytes)
-            .map_err(|e| format(format!("bytes: {e}")))?,
-        _ => return Err(format("a record needs a value or its bytes".into())),
+            .map_err(|e| format(&format!("bytes: {e}")))?
+    } else {
+        return Err(format("a record needs a value or its bytes"));
     };
     Ok((key, value))
 }

@@ -747,6 +747,13 @@ async fn a_backup_carries_records_as_stored_and_the_files_they_name() {
             // An upload of an old store: raw bytes, not JSON.
             tx.pending
                 .insert(Space::Uploads.key(&u64_key(9)), Some(b"\n\x00raw".to_vec()));
+            // JSON whose strings look like the line's own syntax, and JSON with space around it.
+            tx.pending.insert(
+                Space::Meta.key(b"tricky"),
+                Some(br#"{"s":"a\"},\"value\":1}\n","n":[1.50,-0]}"#.to_vec()),
+            );
+            tx.pending
+                .insert(Space::Meta.key(b"spaced"), Some(b" {\"a\": 1} ".to_vec()));
             tx.put_ticket(&ticket(1, -100, 7));
             Ok(())
         })
@@ -775,6 +782,23 @@ async fn a_backup_carries_records_as_stored_and_the_files_they_name() {
         Some(UploadAt::Inline(bytes)) if bytes == b"\n\x00raw"
     ));
     assert_eq!(other.read().stale_cards().unwrap(), [3]);
+    for (key, bytes) in [
+        (
+            &b"tricky"[..],
+            &br#"{"s":"a\"},\"value\":1}\n","n":[1.50,-0]}"#[..],
+        ),
+        (&b"spaced"[..], &b" {\"a\": 1} "[..]),
+    ] {
+        assert_eq!(
+            other
+                .read()
+                .raw_get(&Space::Meta.key(key))
+                .unwrap()
+                .as_deref(),
+            Some(bytes),
+            "byte for byte"
+        );
+    }
     // Into a store that holds something: refused, unless told.
     assert!(matches!(
         other.import(&mut std::io::Cursor::new(&first), false),
