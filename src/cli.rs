@@ -1,9 +1,11 @@
-//! The command line (DESIGN §6): `run`, `check`, `doctor`, `demo`, `pin`, `queue`, `report`.
+//! The command line (DESIGN §6): `run`, `check`, `doctor`, `demo`, `pin`, `queue`, `report`,
+//! `export`, `import`, `rebuild`.
 
 use crate::config;
 use crate::daemon::{self, Daemon, Options};
 use crate::model::DeadItem;
 use crate::store::Store;
+use crate::telegram::texts::Lang;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -39,12 +41,20 @@ pub enum Command {
     Check {
         #[arg(long, short)]
         config: PathBuf,
+        /// The language of the report; by default the environment's (LC_ALL, LC_MESSAGES, LANG:
+        /// Russian for ru_*, else English).
+        #[arg(long, value_enum)]
+        lang: Option<LangArg>,
     },
     /// Check live that the bot token works, the bot has the rights every chat needs and each
     /// helpdesk accepts its credentials; exit 1 if any check fails.
     Doctor {
         #[arg(long, short)]
         config: PathBuf,
+        /// The language of the report; by default the environment's (LC_ALL, LC_MESSAGES, LANG:
+        /// Russian for ru_*, else English).
+        #[arg(long, value_enum)]
+        lang: Option<LangArg>,
     },
     /// Run a scripted conversation against fake Telegram and a fake helpdesk; no credentials.
     #[cfg(feature = "demo")]
@@ -72,6 +82,30 @@ pub enum Command {
         #[command(subcommand)]
         action: QueueAction,
     },
+    /// Write the whole store (and the files it keeps) to standard output as JSON lines: a backup
+    /// for `teledesk import`. Works while the daemon runs (it answers on its control socket).
+    Export {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Restore a backup written by `teledesk export` into the config's store, which must be empty
+    /// (or pass --replace). Stop the daemon first.
+    Import {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The backup file; `-` reads standard input.
+        file: PathBuf,
+        /// Delete whatever the store holds before importing.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Recreate the ticket ↔ Telegram mappings of a lost or damaged store from the helpdesks
+    /// (the keys teledesk writes into each ticket); prints what it could not map. Stop the daemon
+    /// first.
+    Rebuild {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// Per chat and company: tickets opened, closed and reopened in a period, median and 90th
     /// percentile of first response and resolution time, ratings. Reads the store, which admits
     /// one process: stop the daemon first (or use `/report` in the private chat while it runs).
@@ -90,6 +124,24 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },
+}
+
+/// `--lang` of the commands that talk to the people who run teledesk.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LangArg {
+    Ru,
+    En,
+}
+
+impl LangArg {
+    /// The language asked for, else the environment's.
+    fn or_env(lang: Option<Self>) -> Lang {
+        match lang {
+            Some(LangArg::Ru) => Lang::Ru,
+            Some(LangArg::En) => Lang::En,
+            None => crate::telegram::texts::ops::lang_from_env(|name| std::env::var(name).ok()),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -121,12 +173,19 @@ pub fn main() -> ExitCode {
     let quiet = matches!(cli.command, Command::Doctor { .. });
     init_logging(cli.log_format, quiet);
     match cli.command {
-        Command::Check { config } => config::run_check(&config),
-        Command::Doctor { config } => doctor(&config),
+        Command::Check { config, lang } => config::run_check(&config, LangArg::or_env(lang)),
+        Command::Doctor { config, lang } => doctor(&config, LangArg::or_env(lang)),
         Command::Run { config } => run(&config),
         #[cfg(feature = "demo")]
         Command::Demo { helpdesk, lang } => crate::demo::main(&helpdesk, &lang),
         Command::Pin { config, chat } => pin(&config, chat),
+        Command::Export { config } => export(&config),
+        Command::Rebuild { config } => rebuild(&config),
+        Command::Import {
+            config,
+            file,
+            replace,
+        } => import(&config, &file, replace),
         Command::Report {
             config,
             from,
@@ -248,16 +307,17 @@ async fn wait_for_signal() {
 }
 
 /// `teledesk doctor`: one line per check with its mark, then a summary.
-fn doctor(path: &Path) -> ExitCode {
+fn doctor(path: &Path, lang: Lang) -> ExitCode {
     use crate::doctor::Status;
+    let t = crate::telegram::texts::ops::Ops(lang);
     let Some(config) = load_or_report(path) else {
         return ExitCode::FAILURE;
     };
-    let report = runtime().block_on(crate::doctor::run(&config));
+    let report = runtime().block_on(crate::doctor::run(&config, lang));
     for check in &report {
         println!(
             "{:<4}  {}: {}",
-            check.status.mark(),
+            t.mark(check.status),
             check.subject,
             check.detail
         );
@@ -265,9 +325,9 @@ fn doctor(path: &Path) -> ExitCode {
     let count = |status| report.iter().filter(|c| c.status == status).count();
     let (failed, warned) = (count(Status::Fail), count(Status::Warn));
     match (failed, warned) {
-        (0, 0) => println!("all checks passed"),
-        (0, _) => println!("no failures, {warned} warning(s)"),
-        _ => println!("{failed} check(s) failed, {warned} warning(s)"),
+        (0, 0) => println!("{}", t.all_passed()),
+        (0, _) => println!("{}", t.only_warnings(warned)),
+        _ => println!("{}", t.failures(failed, warned)),
     }
     if failed > 0 {
         ExitCode::FAILURE
@@ -318,6 +378,196 @@ fn pin(path: &Path, chat_id: i64) -> ExitCode {
         }
         Err(error) => {
             eprintln!("error: Telegram refused: {error} (the bot must be an admin allowed to pin)");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `teledesk export`: from the running daemon through its control socket, else from the store.
+fn export(path: &Path) -> ExitCode {
+    let Some(config) = load_or_report(path) else {
+        return ExitCode::FAILURE;
+    };
+    let dir = &config.store.path;
+    let socket = crate::store::control_socket(dir);
+    if let Ok(stream) = std::os::unix::net::UnixStream::connect(&socket) {
+        return match export_from_daemon(stream) {
+            Ok(()) => {
+                eprintln!("exported the store from the running daemon");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if !dir.exists() {
+        eprintln!("error: there is no store at {}", dir.display());
+        return ExitCode::FAILURE;
+    }
+    let store = match Store::open_for_export(dir) {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!(
+                "error: {error}\n(a daemon holds the store but does not answer on {}: stop it \
+                 first)",
+                socket.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    match store.export(&mut std::io::stdout().lock()) {
+        Ok(summary) => {
+            for name in &summary.missing_files {
+                eprintln!("warning: the store names the file {name}, which is missing");
+            }
+            eprintln!(
+                "exported {} record(s) and {} file(s)",
+                summary.records, summary.files
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Copies the daemon's answer to standard output and checks that it ended with the backup's last
+/// line (a failed export stops short).
+fn export_from_daemon(mut stream: std::os::unix::net::UnixStream) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    stream.write_all(b"export\n")?;
+    let mut out = std::io::stdout().lock();
+    let mut buf = vec![0u8; 64 * 1024];
+    // Enough for the last line, `{"end":{"records":…,"files":…}}`.
+    let mut tail: Vec<u8> = Vec::new();
+    loop {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n])?;
+        tail.extend_from_slice(&buf[..n]);
+        if tail.len() > 256 {
+            tail.drain(..tail.len() - 256);
+        }
+    }
+    out.flush()?;
+    let last = tail
+        .strip_suffix(b"\n")
+        .and_then(|t| t.split(|b| *b == b'\n').next_back())
+        .unwrap_or_default();
+    if last.starts_with(b"{\"end\":") {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(
+            "the daemon's export stopped short (see its log); the output is not a usable backup",
+        ))
+    }
+}
+
+/// `teledesk rebuild`: what it mapped, what it could not and why; exit 1 when anything was left
+/// unmapped or a helpdesk could not be listed.
+fn rebuild(path: &Path) -> ExitCode {
+    let Some(config) = load_or_report(path) else {
+        return ExitCode::FAILURE;
+    };
+    let store = match Store::open(&config.store.path) {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!(
+                "error: {error}\n(if teledesk is running, stop it first: the store admits one process)"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = runtime().block_on(async {
+        let report = crate::rebuild::run(&config, &store).await;
+        if let Err(error) = store.flush().await {
+            eprintln!("error: {error}");
+        }
+        report
+    });
+    for ticket in &report.mapped {
+        println!("mapped    {ticket}");
+    }
+    for (ticket, why) in &report.unmapped {
+        println!("unmapped  {ticket}: {why}");
+    }
+    for (helpdesk, why) in &report.failed {
+        println!("failed    [helpdesks.{helpdesk}]: {why}");
+    }
+    println!(
+        "{} ticket(s) mapped, {} known already, {} not mapped, {} helpdesk(s) not listed",
+        report.mapped.len(),
+        report.known,
+        report.unmapped.len(),
+        report.failed.len()
+    );
+    if report.unmapped.is_empty() && report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `teledesk import`: into a store no daemon holds.
+fn import(path: &Path, file: &Path, replace: bool) -> ExitCode {
+    let Some(config) = load_or_report(path) else {
+        return ExitCode::FAILURE;
+    };
+    let dir = &config.store.path;
+    if std::os::unix::net::UnixStream::connect(crate::store::control_socket(dir)).is_ok() {
+        eprintln!(
+            "error: teledesk is running on {}; stop it first",
+            dir.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let mut input: Box<dyn std::io::BufRead> = if file == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        match std::fs::File::open(file) {
+            Ok(f) => Box::new(std::io::BufReader::with_capacity(256 * 1024, f)),
+            Err(error) => {
+                eprintln!("error: {}: {error}", file.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let store = match Store::open_for_import(dir) {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!(
+                "error: {error}\n(if teledesk is running, stop it first: the store admits one process)"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    match store.import(&mut input, replace) {
+        Ok(summary) => {
+            eprintln!(
+                "imported {} record(s) and {} file(s) into {}{}",
+                summary.records,
+                summary.files,
+                dir.display(),
+                if summary.schema < crate::store::SCHEMA_VERSION {
+                    format!(
+                        " (migrated from schema {} to {})",
+                        summary.schema,
+                        crate::store::SCHEMA_VERSION
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
             ExitCode::FAILURE
         }
     }

@@ -8,6 +8,8 @@
 
 use crate::config::{ChatMode, Config};
 use crate::telegram::client::{TelegramClient, TgError};
+use crate::telegram::texts::Lang;
+use crate::telegram::texts::ops::Ops;
 use serde_json::Value;
 use std::time::Duration;
 use teledesk_adapter::{ConfigProblem, ConfigTable, Error as HelpdeskError, ErrorKind, Identity};
@@ -132,10 +134,10 @@ pub struct TicketDefaultsAnswer {
 /// A helpdesk that does not answer within this is reported as unreachable rather than waited for.
 const HELPDESK_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Runs every check against the live services `config` names.
-pub async fn run(config: &Config) -> Vec<Check> {
+/// Runs every check against the live services `config` names; the report is in `lang`.
+pub async fn run(config: &Config, lang: Lang) -> Vec<Check> {
     let (answers, telegram) = ask(config).await;
-    let mut report = checks(&answers);
+    let mut report = checks_in(&answers, lang);
     // Telegram errors are scrubbed where they are made; this keeps a future slip from printing
     // the token anyway.
     if let Some(telegram) = telegram {
@@ -295,23 +297,25 @@ async fn ask_chat(client: &TelegramClient, bot_id: i64, id: i64, mode: ChatMode)
     }
 }
 
-/// The report for `answers`: Telegram first, then every chat, every helpdesk, the Mini App.
+/// The report for `answers`, in English (see [`checks_in`]).
 pub fn checks(answers: &Answers) -> Vec<Check> {
+    checks_in(answers, Lang::En)
+}
+
+/// The report for `answers` in `lang`: Telegram first, then every chat, every helpdesk, the
+/// Mini App.
+pub fn checks_in(answers: &Answers, lang: Lang) -> Vec<Check> {
+    let t = Ops(lang);
     let mut report = Vec::new();
     let privacy_off = match &answers.me {
         Ok(me) => {
             let privacy_off = me["can_read_all_group_messages"].as_bool() == Some(true);
             let username = me["username"].as_str().unwrap_or("?");
             let id = me["id"].as_i64().unwrap_or_default();
-            let privacy = if privacy_off {
-                "privacy mode is off"
-            } else {
-                "privacy mode is on, so the bot sees every message only where it is an admin"
-            };
             report.push(Check::new(
                 "telegram",
                 Status::Ok,
-                format!("the token works: @{username} (id {id}); {privacy}"),
+                t.token_works(username, id, privacy_off),
             ));
             Some(privacy_off)
         }
@@ -319,53 +323,46 @@ pub fn checks(answers: &Answers) -> Vec<Check> {
             report.push(Check::new(
                 "telegram",
                 Status::Fail,
-                token_failure(error, &answers.api_url),
+                token_failure(t, error, &answers.api_url),
             ));
             None
         }
     };
     if let Some(webhook) = &answers.webhook
-        && let Some(check) = webhook_check(webhook)
+        && let Some(check) = webhook_check(t, webhook)
     {
         report.push(check);
     }
     if let Some(privacy_off) = privacy_off {
         for chat in &answers.chats {
-            report.extend(chat_checks(chat, privacy_off));
+            report.extend(chat_checks(t, chat, privacy_off));
         }
     }
     for helpdesk in &answers.helpdesks {
-        report.push(helpdesk_check(helpdesk));
+        report.push(helpdesk_check(t, helpdesk));
         report.extend(
             helpdesk
                 .ticket_defaults
                 .iter()
-                .filter_map(ticket_defaults_check),
+                .filter_map(|answer| ticket_defaults_check(t, answer)),
         );
     }
     if let Some((url, name)) = &answers.mini_app {
-        report.push(Check::new(
-            "mini app",
-            Status::Info,
-            format!(
-                "in @BotFather (/newapp, or /myapps for an existing app) the app with short name \
-                 `{name}` must have the Web App URL {url}"
-            ),
-        ));
+        report.push(Check::new("mini app", Status::Info, t.mini_app(name, url)));
     }
     report
 }
 
 /// Whether Telegram delivers updates the way the config says; nothing to say for polling with no
 /// webhook set.
-fn webhook_check(answer: &WebhookAnswer) -> Option<Check> {
+fn webhook_check(t: Ops, answer: &WebhookAnswer) -> Option<Check> {
     let info = match &answer.info {
         Ok(info) => info,
         Err(error) => {
             return Some(Check::new(
                 "telegram updates",
                 Status::Warn,
-                format!("cannot ask Telegram where updates go (getWebhookInfo): {error}"),
+                t.webhook_unknown(&error.to_string()),
             ));
         }
     };
@@ -373,82 +370,44 @@ fn webhook_check(answer: &WebhookAnswer) -> Option<Check> {
     let pending = info["pending_update_count"].as_i64().unwrap_or_default();
     let (status, detail) = match &answer.expected {
         None if set.is_empty() => return None,
-        None => (
-            Status::Warn,
-            format!(
-                "a webhook is set ({set}) though updates = \"polling\": Telegram refuses \
-                 getUpdates until the daemon's next start removes it"
-            ),
-        ),
-        Some(_) if set.is_empty() => (
-            Status::Warn,
-            "no webhook is set yet: the daemon sets it when it starts".to_owned(),
-        ),
-        Some(expected) if set != expected => (
-            Status::Fail,
-            format!(
-                "Telegram delivers updates to {set}, not to {expected}: another instance or \
-                 program set it; stop it, then restart teledesk"
-            ),
-        ),
+        None => (Status::Warn, t.webhook_while_polling(set)),
+        Some(_) if set.is_empty() => (Status::Warn, t.webhook_not_set()),
+        Some(expected) if set != expected => (Status::Fail, t.webhook_elsewhere(set, expected)),
         Some(expected) => match info["last_error_message"].as_str() {
             Some(message) => (
                 Status::Warn,
-                format!(
-                    "Telegram delivers to {expected}, but its last delivery failed: {message} \
-                     ({pending} waiting); check that the reverse proxy passes \
-                     {} to the daemon",
-                    crate::http::telegram_updates::PATH
+                t.webhook_failing(
+                    expected,
+                    message,
+                    pending,
+                    crate::http::telegram_updates::PATH,
                 ),
             ),
-            None => (
-                Status::Ok,
-                format!("Telegram delivers updates to {expected} ({pending} waiting)"),
-            ),
+            None => (Status::Ok, t.webhook_ok(expected, pending)),
         },
     };
     Some(Check::new("telegram updates", status, detail))
 }
 
-const PRIVACY_OFF_HOW: &str = "turn off privacy mode in @BotFather → Bot Settings → Group Privacy \
-                               (then remove the bot from the group and add it again)";
-
-fn token_failure(error: &TgError, api_url: &str) -> String {
+fn token_failure(t: Ops, error: &TgError, api_url: &str) -> String {
     match error {
-        TgError::Rejected(text) if text.starts_with("Unauthorized") => format!(
-            "the token is wrong or revoked (Telegram: {text}): put the current one from \
-             @BotFather → /mybots → API Token into telegram.token"
-        ),
-        TgError::Rejected(text) if text.starts_with("Not Found") => format!(
-            "Telegram does not know this token (Telegram: {text}): check telegram.token, and \
-             that telegram.api_url ({api_url}) is a Bot API server"
-        ),
-        TgError::Temporary(text) => format!(
-            "Telegram did not answer at {api_url} ({text}): check the network and \
-             telegram.api_url, then run doctor again"
-        ),
-        TgError::RetryAfter(wait) => format!(
-            "Telegram's flood control asks to wait {} s: run doctor again later",
-            wait.as_secs()
-        ),
-        other => format!("cannot ask Telegram: {other}"),
+        TgError::Rejected(text) if text.starts_with("Unauthorized") => t.token_unauthorized(text),
+        TgError::Rejected(text) if text.starts_with("Not Found") => {
+            t.token_not_found(text, api_url)
+        }
+        TgError::Temporary(text) => t.telegram_silent(api_url, text),
+        TgError::RetryAfter(wait) => t.flood_wait(wait.as_secs()),
+        other => t.telegram_failed(&other.to_string()),
     }
 }
 
 /// Why a chat cannot be looked at, and what to do.
-fn chat_failure(error: &TgError) -> String {
+fn chat_failure(t: Ops, error: &TgError) -> String {
     match error {
-        TgError::Rejected(text) if text.contains("chat not found") => format!(
-            "Telegram knows no such chat, or the bot is not in it (Telegram: {text}): check the \
-             id (supergroup and channel ids start with -100) and add the bot to the chat"
-        ),
-        TgError::Forbidden(text) => {
-            format!("the bot is not in the chat (Telegram: {text}): add it and make it an admin")
-        }
-        TgError::Migrated(new_id) => {
-            format!("the group was upgraded to a supergroup with id {new_id}; use that id")
-        }
-        other => format!("getChat failed ({other}): run doctor again"),
+        TgError::Rejected(text) if text.contains("chat not found") => t.chat_not_found(text),
+        TgError::Forbidden(text) => t.chat_forbidden(text),
+        TgError::Migrated(new_id) => t.chat_migrated(*new_id),
+        other => t.get_chat_failed(&other.to_string()),
     }
 }
 
@@ -483,15 +442,17 @@ fn has_right(member: &Value, right: &str) -> bool {
 }
 
 /// `channel -100… «Title»`: what the admin calls the chat, and its id to find it in the config.
-fn describe_chat(what: &str, id: i64, chat: Option<&Value>) -> String {
+fn describe_chat(t: Ops, what: &'static str, id: i64, chat: Option<&Value>) -> String {
+    let what = t.chat_kind(what);
     match chat.and_then(|c| c["title"].as_str()) {
         Some(title) => format!("{what} {id} «{title}»"),
         None => format!("{what} {id}"),
     }
 }
 
-fn chat_checks(answers: &ChatAnswers, privacy_off: bool) -> Vec<Check> {
+fn chat_checks(t: Ops, answers: &ChatAnswers, privacy_off: bool) -> Vec<Check> {
     let subject = describe_chat(
+        t,
         answers.mode.as_str(),
         answers.id,
         answers.chat.as_ref().ok(),
@@ -500,24 +461,16 @@ fn chat_checks(answers: &ChatAnswers, privacy_off: bool) -> Vec<Check> {
     if let Some(new_id) = answers.upgraded_to {
         // The daemon learns the new id only from the upgrade's service message, which it misses
         // when it was not running at the time.
-        report.push(Check::new(
-            &subject,
-            Status::Fail,
-            format!(
-                "the group was upgraded to a supergroup with id {new_id}; use that id in \
-                 [[chats]] (a running teledesk follows an upgrade only if it saw it happen; the \
-                 checks below are about the supergroup)"
-            ),
-        ));
+        report.push(Check::new(&subject, Status::Fail, t.upgraded(new_id)));
     }
     let chat = match &answers.chat {
         Ok(chat) => chat,
         Err(error) => {
-            report.push(Check::new(&subject, Status::Fail, chat_failure(error)));
+            report.push(Check::new(&subject, Status::Fail, chat_failure(t, error)));
             return report;
         }
     };
-    if let Some(problem) = mode_mismatch(answers.mode, chat) {
+    if let Some(problem) = mode_mismatch(t, answers.mode, chat) {
         report.push(Check::new(&subject, Status::Fail, problem));
         return report;
     }
@@ -527,20 +480,22 @@ fn chat_checks(answers: &ChatAnswers, privacy_off: bool) -> Vec<Check> {
             report.push(Check::new(
                 &subject,
                 Status::Fail,
-                format!("cannot read the bot's rights (getChatMember: {error}); run doctor again"),
+                t.rights_unknown(&error.to_string()),
             ));
             return report;
         }
         None => return report,
     };
     let found = match answers.mode {
-        ChatMode::Channel if standing(member) == Standing::Absent => vec![channel_rights(member)],
+        ChatMode::Channel if standing(member) == Standing::Absent => {
+            vec![channel_rights(t, member)]
+        }
         ChatMode::Channel => vec![
-            channel_rights(member),
-            discussion_check(answers.discussion.as_ref(), privacy_off),
+            channel_rights(t, member),
+            discussion_check(t, answers.discussion.as_ref(), privacy_off),
         ],
-        ChatMode::Group => group_checks(member, privacy_off),
-        ChatMode::Forum => forum_checks(member),
+        ChatMode::Group => group_checks(t, member, privacy_off),
+        ChatMode::Forum => forum_checks(t, member),
     };
     report.extend(
         found
@@ -551,188 +506,99 @@ fn chat_checks(answers: &ChatAnswers, privacy_off: bool) -> Vec<Check> {
 }
 
 /// A chat whose Telegram type does not fit its configured mode.
-fn mode_mismatch(mode: ChatMode, chat: &Value) -> Option<String> {
+fn mode_mismatch(t: Ops, mode: ChatMode, chat: &Value) -> Option<String> {
     let kind = chat["type"].as_str().unwrap_or("?");
     let is_forum = chat["is_forum"].as_bool() == Some(true);
     match (mode, kind) {
         (ChatMode::Channel, "channel") => None,
-        (ChatMode::Channel, _) => Some(format!(
-            "this is a {kind}, not a channel: use mode = \"{}\"",
-            if is_forum { "forum" } else { "group" }
-        )),
-        (ChatMode::Group | ChatMode::Forum, "channel") => {
-            Some("this is a channel: use mode = \"channel\"".to_owned())
+        (ChatMode::Channel, _) => {
+            Some(t.not_a_channel(kind, if is_forum { "forum" } else { "group" }))
         }
-        (_, "private") => Some("this is a private chat, not a group: check the id".to_owned()),
-        (ChatMode::Forum, _) if !is_forum => Some(
-            "topics are off in this group: turn on Topics in the group's settings, or use \
-             mode = \"group\""
-                .to_owned(),
-        ),
+        (ChatMode::Group | ChatMode::Forum, "channel") => Some(t.is_a_channel()),
+        (_, "private") => Some(t.is_private()),
+        (ChatMode::Forum, _) if !is_forum => Some(t.topics_off()),
         _ => None,
     }
 }
 
-const CHANNEL_ADMIN_HOW: &str = "make the bot an admin of the channel with «Post messages» and \
-                                 «Edit messages of others»";
-
-fn channel_rights(member: &Value) -> (Status, String) {
+fn channel_rights(t: Ops, member: &Value) -> (Status, String) {
     if standing(member) != Standing::Admin {
-        return (
-            Status::Fail,
-            format!("the bot is not an admin of the channel: {CHANNEL_ADMIN_HOW}"),
-        );
+        return (Status::Fail, t.channel_not_admin());
     }
     if !has_right(member, "can_post_messages") {
-        return (
-            Status::Fail,
-            format!("the bot may not post ticket posts: {CHANNEL_ADMIN_HOW}"),
-        );
+        return (Status::Fail, t.channel_cannot_post());
     }
     if !has_right(member, "can_edit_messages") {
         // Telegram lets the bot edit its own posts with «Post messages» alone; pinning in a
         // channel takes «Edit messages of others».
-        return (
-            Status::Warn,
-            "the bot may post but lacks «Edit messages of others», so `teledesk pin` cannot pin \
-             the «Новая заявка» post here: give it that right"
-                .to_owned(),
-        );
+        return (Status::Warn, t.channel_cannot_pin());
     }
-    (
-        Status::Ok,
-        "the bot is an admin that may post, edit and pin".to_owned(),
-    )
+    (Status::Ok, t.channel_ok())
 }
 
-fn discussion_check(discussion: Option<&DiscussionAnswers>, privacy_off: bool) -> (Status, String) {
+fn discussion_check(
+    t: Ops,
+    discussion: Option<&DiscussionAnswers>,
+    privacy_off: bool,
+) -> (Status, String) {
     let Some(discussion) = discussion else {
-        return (
-            Status::Warn,
-            "no discussion group is linked, so tickets get no comments: link a discussion group \
-             to the channel (channel → Edit → Discussion) and make the bot an admin there"
-                .to_owned(),
-        );
+        return (Status::Warn, t.no_discussion());
     };
     let group = describe_chat(
+        t,
         "discussion group",
         discussion.id,
         discussion.chat.as_ref().ok(),
     );
     if let Err(error) = &discussion.chat {
-        return (Status::Fail, format!("{group}: {}", chat_failure(error)));
+        return (Status::Fail, t.in_group(&group, &chat_failure(t, error)));
     }
     let member = match &discussion.bot {
         Ok(member) => member,
         Err(error) => {
             return (
                 Status::Fail,
-                format!("{group}: cannot read the bot's rights (getChatMember: {error})"),
+                t.group_rights_unknown(&group, &error.to_string()),
             );
         }
     };
     match (standing(member), privacy_off) {
-        (Standing::Admin, _) => (
-            Status::Ok,
-            format!("{group} is linked; the bot is an admin there and sees every comment"),
-        ),
-        (Standing::Member, true) => (
-            Status::Ok,
-            format!(
-                "{group} is linked; the bot is a member there with privacy mode off and sees \
-                 every comment"
-            ),
-        ),
-        (Standing::Member, false) => (
-            Status::Fail,
-            format!(
-                "the bot is not an admin of {group} and privacy mode is on, so comments never \
-                 reach it: make the bot an admin of the group, or {PRIVACY_OFF_HOW}"
-            ),
-        ),
-        (Standing::Muted, _) => (
-            Status::Fail,
-            format!(
-                "the bot may not write in {group}, so staff replies cannot be posted: lift its \
-                 restrictions and make it an admin"
-            ),
-        ),
-        (Standing::Absent, _) => (
-            Status::Fail,
-            format!("the bot is not in {group}: add it and make it an admin there"),
-        ),
+        (Standing::Admin, _) => (Status::Ok, t.discussion_admin(&group)),
+        (Standing::Member, true) => (Status::Ok, t.discussion_member_sees(&group)),
+        (Standing::Member, false) => (Status::Fail, t.discussion_member_blind(&group)),
+        (Standing::Muted, _) => (Status::Fail, t.discussion_muted(&group)),
+        (Standing::Absent, _) => (Status::Fail, t.discussion_absent(&group)),
     }
 }
 
-fn group_checks(member: &Value, privacy_off: bool) -> Vec<(Status, String)> {
+fn group_checks(t: Ops, member: &Value, privacy_off: bool) -> Vec<(Status, String)> {
     let sees = match (standing(member), privacy_off) {
-        (Standing::Admin, _) => (
-            Status::Ok,
-            "the bot is an admin and sees every message".to_owned(),
-        ),
-        (Standing::Member, true) => (
-            Status::Ok,
-            "the bot is a member with privacy mode off and sees every message".to_owned(),
-        ),
-        (Standing::Member, false) => (
-            Status::Fail,
-            format!(
-                "the bot is not an admin and privacy mode is on, so comments that do not reply \
-                 to the bot's own messages, and the files of albums, never reach it: make the bot \
-                 an admin of the group, or {PRIVACY_OFF_HOW}"
-            ),
-        ),
-        (Standing::Muted, _) => (
-            Status::Fail,
-            "the bot may not write here: lift its restrictions and make it an admin".to_owned(),
-        ),
-        (Standing::Absent, _) => {
-            return vec![(
-                Status::Fail,
-                "the bot is not in the group: add it and make it an admin".to_owned(),
-            )];
-        }
+        (Standing::Admin, _) => (Status::Ok, t.group_admin()),
+        (Standing::Member, true) => (Status::Ok, t.group_member_sees()),
+        (Standing::Member, false) => (Status::Fail, t.group_member_blind()),
+        (Standing::Muted, _) => (Status::Fail, t.group_muted()),
+        (Standing::Absent, _) => return vec![(Status::Fail, t.group_absent())],
     };
-    vec![sees, pin_check(member)]
+    vec![sees, pin_check(t, member)]
 }
 
-fn forum_checks(member: &Value) -> Vec<(Status, String)> {
+fn forum_checks(t: Ops, member: &Value) -> Vec<(Status, String)> {
     if standing(member) == Standing::Absent {
-        return vec![(
-            Status::Fail,
-            "the bot is not in the forum: add it and make it an admin with «Manage topics»"
-                .to_owned(),
-        )];
+        return vec![(Status::Fail, t.forum_absent())];
     }
     let topics = if has_right(member, "can_manage_topics") {
-        (
-            Status::Ok,
-            "the bot is an admin that may manage topics and sees every message".to_owned(),
-        )
+        (Status::Ok, t.forum_ok())
     } else {
-        (
-            Status::Fail,
-            "the bot may not manage topics, so ticket topics cannot be created or closed: make \
-             the bot an admin of the group with «Manage topics»"
-                .to_owned(),
-        )
+        (Status::Fail, t.forum_no_topics())
     };
-    vec![topics, pin_check(member)]
+    vec![topics, pin_check(t, member)]
 }
 
-fn pin_check(member: &Value) -> (Status, String) {
+fn pin_check(t: Ops, member: &Value) -> (Status, String) {
     if has_right(member, "can_pin_messages") {
-        (
-            Status::Ok,
-            "the bot may pin the «Новая заявка» post (`teledesk pin`)".to_owned(),
-        )
+        (Status::Ok, t.may_pin())
     } else {
-        (
-            Status::Warn,
-            "the bot may not pin, so `teledesk pin` cannot pin the «Новая заявка» post: make it \
-             an admin with «Pin messages»"
-                .to_owned(),
-        )
+        (Status::Warn, t.may_not_pin())
     }
 }
 
@@ -788,60 +654,50 @@ fn ticket_tables(chat: &crate::config::ChatConfig) -> Vec<(String, ConfigTable, 
     tables
 }
 
-fn ticket_defaults_check(answer: &TicketDefaultsAnswer) -> Option<Check> {
-    let subject = format!("chat {} {}", answer.chat, answer.part);
+fn ticket_defaults_check(t: Ops, answer: &TicketDefaultsAnswer) -> Option<Check> {
+    let subject = t.chat_ticket_subject(answer.chat, &answer.part);
     match &answer.problems {
         Ok(problems) if problems.is_empty() => None,
         Ok(problems) => Some(Check::new(
             &subject,
             Status::Fail,
-            format!(
-                "{}: new tickets of this chat will fail until it is fixed",
-                problems
+            t.ticket_defaults_wrong(
+                &problems
                     .iter()
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
-                    .join("; ")
+                    .join("; "),
             ),
         )),
         Err(error) => Some(Check::new(
             &subject,
             Status::Warn,
-            format!("could not be checked against the helpdesk ({error})"),
+            t.ticket_defaults_unchecked(&error.to_string()),
         )),
     }
 }
 
-fn helpdesk_check(answer: &HelpdeskAnswer) -> Check {
-    let subject = format!("helpdesk {} ({})", answer.name, answer.kind);
+fn helpdesk_check(t: Ops, answer: &HelpdeskAnswer) -> Check {
+    let subject = t.helpdesk_subject(&answer.name, &answer.kind);
     let error = match &answer.identity {
         Ok(identity) => {
             return Check::new(
                 &subject,
                 Status::Ok,
-                format!("authorised as {} (id {})", identity.name, identity.id),
+                t.authorised(&identity.name, &identity.id.to_string()),
             );
         }
         Err(error) => error,
     };
     let table = format!("[helpdesks.{}]", answer.name);
     let detail = match error.kind() {
-        ErrorKind::PermissionDenied => format!(
-            "the helpdesk refused the credentials ({}): check the token or user and password in \
-             {table}, and that the account may use the API",
-            error.message()
-        ),
-        ErrorKind::Unavailable | ErrorKind::RateLimited => format!(
-            "the helpdesk did not answer ({}): check url in {table} and the network, then run \
-             doctor again",
-            error.message()
-        ),
-        ErrorKind::NotFound => format!(
-            "no API at the configured address ({}): check url in {table}",
-            error.message()
-        ),
-        ErrorKind::ConfigInvalid => format!("{}: fix it in {table}", error.message()),
-        _ => format!("{error}: check {table}"),
+        ErrorKind::PermissionDenied => t.helpdesk_refused(error.message(), &table),
+        ErrorKind::Unavailable | ErrorKind::RateLimited => {
+            t.helpdesk_silent(error.message(), &table)
+        }
+        ErrorKind::NotFound => t.helpdesk_no_api(error.message(), &table),
+        ErrorKind::ConfigInvalid => t.helpdesk_config(error.message(), &table),
+        _ => t.helpdesk_other(&error.to_string(), &table),
     };
     Check::new(&subject, Status::Fail, detail)
 }
@@ -951,7 +807,7 @@ mod tests {
             hook(Some(url), json!({"url": url, "pending_update_count": 0})),
         ]
         .iter()
-        .map(|answer| match webhook_check(answer) {
+        .map(|answer| match webhook_check(Ops(Lang::En), answer) {
             Some(check) => render(&[check]),
             None => "(nothing)".to_owned(),
         })

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod helpdesks;
 pub mod http;
 pub mod model;
+pub mod rebuild;
 pub mod report;
 pub mod store;
 pub mod telegram;

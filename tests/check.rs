@@ -11,7 +11,11 @@ fn check(dir: &Path, file: &str, env: &[(&str, &str)]) -> (i32, String) {
         .args(["check", "--config", file])
         .current_dir(dir)
         .env_remove("TELEDESK_BOT_TOKEN")
-        .env_remove("KAITEN_TOKEN");
+        .env_remove("KAITEN_TOKEN")
+        // English unless a test asks otherwise, whatever the machine's locale.
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C.UTF-8");
     for (name, value) in env {
         command.env(name, value);
     }
@@ -99,4 +103,30 @@ fn missing_file_is_one_clear_error() {
     absent.toml: 1 problem
     ");
     assert_eq!(code, 1);
+}
+
+#[test]
+fn the_report_is_in_russian_where_the_locale_is() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.toml"), "[telegram]\ntoken = \"x\"\n").unwrap();
+    let (code, output) = check(dir.path(), "m.toml", &[("LANG", "ru_RU.UTF-8")]);
+    assert_eq!(code, 1);
+    assert!(
+        output.contains("ошибка: store: не хватает обязательной таблицы [store]"),
+        "{output}"
+    );
+    assert!(
+        output.contains("предупреждение: telegram.token (строка 2): секрет записан прямо"),
+        "{output}"
+    );
+    assert!(output.ends_with("m.toml: 3 проблемы\n"), "{output}");
+    // --lang wins over the locale.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_teledesk"));
+    let output = command
+        .args(["check", "--lang", "en", "--config", "m.toml"])
+        .current_dir(dir.path())
+        .env("LANG", "ru_RU.UTF-8")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).ends_with("m.toml: 3 problems\n"));
 }

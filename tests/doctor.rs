@@ -7,12 +7,17 @@ use teledesk_testkit::telegram::{BotRights, FakeError};
 
 /// What `teledesk doctor` printed on stdout, what it printed on stderr, and its exit code.
 async fn doctor(stage: &Stage) -> (String, String, i32) {
+    doctor_in(stage, "en").await
+}
+
+async fn doctor_in(stage: &Stage, lang: &'static str) -> (String, String, i32) {
     let config = stage.config_path.clone();
     let output = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_teledesk"))
             .arg("doctor")
             .arg("--config")
             .arg(config)
+            .args(["--lang", lang])
             .output()
             .expect("the teledesk binary runs")
     })
@@ -75,6 +80,21 @@ async fn a_healthy_setup_passes() {
     all checks passed
     ");
     assert_eq!(code, 0, "{stderr}");
+
+    let (stdout, _, code) = doctor_in(&stage, "ru").await;
+    insta::assert_snapshot!(stdout, @"
+    ok    telegram: токен работает: @teledesk_test_bot (id 123456789); режим приватности включён, поэтому бот видит все сообщения только там, где он администратор
+    ok    канал -1001000000002 «Acme — заявки»: бот — администратор, который может публиковать, редактировать и закреплять
+    ok    канал -1001000000002 «Acme — заявки»: группа обсуждения -1001000000001 «Acme — поддержка» привязана; бот в ней администратор и видит все комментарии
+    ok    группа -1001000000003 «Beta — поддержка»: бот — администратор и видит все сообщения
+    ok    группа -1001000000003 «Beta — поддержка»: бот может закрепить пост «Новая заявка» (`teledesk pin`)
+    ok    форум -1001000000004 «Gamma — заявки»: бот — администратор, который может управлять темами, и видит все сообщения
+    ok    форум -1001000000004 «Gamma — заявки»: бот может закрепить пост «Новая заявка» (`teledesk pin`)
+    ok    хелпдеск main (kaiten): авторизован как teledesk bot (id 1)
+    инфо  mini app: в @BotFather (/newapp, или /myapps для существующего приложения) у приложения с коротким именем `support` должен быть Web App URL https://support.example.com/app/
+    все проверки пройдены
+    ");
+    assert_eq!(code, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

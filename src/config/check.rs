@@ -5,14 +5,16 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::validate::{Analysis, analyse_file};
+use crate::telegram::texts::Lang;
+use crate::telegram::texts::ops::Ops;
 
-/// Validates the config file and prints every finding; exit code 1 on any error.
+/// Validates the config file and prints every finding, in `lang`; exit code 1 on any error.
 ///
 /// Findings go to stderr (`warning: ...` / `error: ...`, in file order) and the one-line verdict to
 /// stdout, so a script can read the verdict while a human sees everything in the terminal.
-pub fn run_check(path: &Path) -> ExitCode {
+pub fn run_check(path: &Path, lang: Lang) -> ExitCode {
     let analysis = analyse_file(path);
-    let (findings, verdict) = render(path, &analysis);
+    let (findings, verdict) = render(path, &analysis, lang);
     eprint!("{findings}");
     if let Some(config) = &analysis.config {
         eprint!("{}", capability_notes(config));
@@ -25,27 +27,36 @@ pub fn run_check(path: &Path) -> ExitCode {
     }
 }
 
-fn render(path: &Path, analysis: &Analysis) -> (String, String) {
+fn render(path: &Path, analysis: &Analysis, lang: Lang) -> (String, String) {
+    let t = Ops(lang);
     let mut lines: Vec<_> = analysis
         .warnings
         .iter()
-        .map(|finding| ("warning", finding))
-        .chain(analysis.errors.iter().map(|finding| ("error", finding)))
+        .map(|finding| (false, finding))
+        .chain(analysis.errors.iter().map(|finding| (true, finding)))
         .collect();
     lines.sort_by_key(|(_, finding)| finding.line);
     let mut findings = String::new();
-    for (level, finding) in lines {
-        let _ = writeln!(findings, "{level}: {finding}");
+    for (error, finding) in lines {
+        let place = match (finding.path.is_empty(), finding.line) {
+            (false, Some(line)) => t.at_line(&finding.path, line),
+            (false, None) => finding.path.clone(),
+            (true, Some(line)) => t.line(line),
+            (true, None) => String::new(),
+        };
+        // The common findings are said in both languages; the others stay as validation wrote
+        // them (with the config's own words), as do the adapters', whose crates hold no texts.
+        let message = finding.message_in(lang);
+        let _ = match place.is_empty() {
+            false => writeln!(findings, "{}: {place}: {message}", t.level(error)),
+            true => writeln!(findings, "{}: {message}", t.level(error)),
+        };
     }
 
-    let path = path.display();
+    let path = path.display().to_string();
     let verdict = match (&analysis.config, analysis.errors.len()) {
-        (Some(config), 0) => format!(
-            "{path}: OK ({}, {})",
-            plural(config.helpdesks.len(), "helpdesk"),
-            plural(config.chats.len(), "chat")
-        ),
-        (_, errors) => format!("{path}: {}", plural(errors, "problem")),
+        (Some(config), 0) => t.config_ok(&path, config.helpdesks.len(), config.chats.len()),
+        (_, errors) => t.config_problems(&path, errors),
     };
     (findings, verdict)
 }
@@ -82,14 +93,6 @@ fn capability_notes(config: &super::Config) -> String {
     notes
 }
 
-fn plural(count: usize, noun: &str) -> String {
-    if count == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{count} {noun}s")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::validate::analyse;
@@ -115,7 +118,7 @@ mod tests {
             name = "Acme"
         "#;
         let analysis = analyse(text, &|_| Some("kaiten-secret".into()));
-        let (findings, verdict) = render(Path::new("m.toml"), &analysis);
+        let (findings, verdict) = render(Path::new("m.toml"), &analysis, Lang::En);
         insta::assert_snapshot!(findings, @"warning: telegram.token (line 3): literal secret in the config file; use env:NAME or file:/path");
         insta::assert_snapshot!(verdict, @"m.toml: OK (1 helpdesk, 1 chat)");
     }
@@ -153,7 +156,7 @@ mod tests {
     fn problems_verdict_counts_errors_only() {
         let text = "[telegram]\ntoken = \"x\"\n";
         let analysis = analyse(text, &|_| None);
-        let (findings, verdict) = render(Path::new("m.toml"), &analysis);
+        let (findings, verdict) = render(Path::new("m.toml"), &analysis, Lang::En);
         insta::assert_snapshot!(findings, @"
         error: store: missing required table [store]
         error: helpdesks: missing required table [helpdesks]

@@ -253,6 +253,19 @@ pub struct Finding {
     pub line: Option<usize>,
     /// Safe to print: never contains a secret's value.
     pub message: String,
+    /// The message in Russian, for the findings teledesk says in both languages
+    /// ([`crate::telegram::texts::ops::ConfigText`]).
+    pub ru: Option<String>,
+}
+
+impl Finding {
+    /// The message in `lang`, where there is one in it; else the English one.
+    pub fn message_in(&self, lang: crate::telegram::texts::Lang) -> &str {
+        match (lang, &self.ru) {
+            (crate::telegram::texts::Lang::Ru, Some(ru)) => ru,
+            _ => &self.message,
+        }
+    }
 }
 
 impl fmt::Display for Finding {

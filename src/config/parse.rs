@@ -10,7 +10,9 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::Finding;
-use super::secret::{self, LITERAL_WARNING};
+use super::secret;
+use crate::telegram::texts::Lang;
+use crate::telegram::texts::ops::ConfigText;
 
 pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
 
@@ -59,7 +61,27 @@ impl<'e> Report<'e> {
             path: path.to_string(),
             line: span.map(|span| self.lines.line(span.start)),
             message,
+            ru: None,
         }
+    }
+
+    fn finding_text(&self, path: &str, span: Option<Range<usize>>, text: &ConfigText) -> Finding {
+        Finding {
+            ru: Some(text.render(Lang::Ru)),
+            ..self.finding(path, span, text.render(Lang::En))
+        }
+    }
+
+    /// An error teledesk says in both languages.
+    pub(crate) fn error_text(&mut self, path: &str, span: Option<Range<usize>>, text: ConfigText) {
+        let finding = self.finding_text(path, span, &text);
+        self.errors.push(finding);
+    }
+
+    /// A warning teledesk says in both languages.
+    pub(crate) fn warn_text(&mut self, path: &str, span: Option<Range<usize>>, text: ConfigText) {
+        let finding = self.finding_text(path, span, &text);
+        self.warnings.push(finding);
     }
 
     pub(crate) fn error(
@@ -86,33 +108,35 @@ impl<'e> Report<'e> {
     pub(crate) fn unknown_keys(&mut self, table: &Table<'_, '_>, allowed: &[&str]) {
         for (key, _) in table.map.iter() {
             if !allowed.contains(&key.get_ref().as_ref()) {
-                self.error(
+                self.error_text(
                     &table.child_path(key.get_ref()),
                     Some(key.span()),
-                    format!(
-                        "unknown key `{}`; expected one of {}",
-                        key.get_ref(),
-                        allowed.join(", ")
-                    ),
+                    ConfigText::UnknownKey {
+                        key: key.get_ref().to_string(),
+                        allowed: allowed.join(", "),
+                    },
                 );
             }
         }
     }
 
     pub(crate) fn type_error(&mut self, path: &str, value: &Value<'_>, expected: &str) {
-        self.error(
+        self.error_text(
             path,
             Some(value.span()),
-            format!("must be {expected}, found {}", value.get_ref().type_str()),
+            ConfigText::WrongType {
+                expected: expected.to_owned(),
+                found: value.get_ref().type_str(),
+            },
         );
     }
 
     /// Reports a required key that is absent, at the line of its table's header.
     pub(crate) fn missing(&mut self, table: &Table<'_, '_>, key: &str) {
-        self.error(
+        self.error_text(
             &table.child_path(key),
             table.line_span(),
-            "missing required key",
+            ConfigText::MissingKey,
         );
     }
 
@@ -159,13 +183,13 @@ impl<'e> Report<'e> {
         let found = choices.iter().find(|(name, _)| *name == text);
         if found.is_none() {
             let names: Vec<_> = choices.iter().map(|(name, _)| *name).collect();
-            self.error(
+            self.error_text(
                 &table.child_path(key),
                 Some(span),
-                format!(
-                    "unknown value \"{text}\"; expected one of {}",
-                    names.join(", ")
-                ),
+                ConfigText::UnknownValue {
+                    value: text.to_owned(),
+                    expected: names.join(", "),
+                },
             );
         }
         found.map(|(_, value)| *value)
@@ -213,12 +237,12 @@ impl<'e> Report<'e> {
             return match secret::resolve(raw, self.env) {
                 Ok(resolved) => {
                     if resolved.literal {
-                        self.warn(path, Some(value.span()), LITERAL_WARNING);
+                        self.warn_text(path, Some(value.span()), ConfigText::LiteralSecret);
                     }
                     Some(Json::String(resolved.secret.expose().to_string()))
                 }
-                Err(message) => {
-                    self.error(path, Some(value.span()), message);
+                Err(text) => {
+                    self.error_text(path, Some(value.span()), text);
                     None
                 }
             };

@@ -3,11 +3,8 @@
 //! Every message built here names the variable or the file, never the value: these strings end up
 //! in `teledesk check` output, logs and bug reports.
 
+use crate::telegram::texts::ops::ConfigText;
 use teledesk_adapter::Secret;
-
-/// The warning attached to a secret written straight into the config file.
-pub(crate) const LITERAL_WARNING: &str =
-    "literal secret in the config file; use env:NAME or file:/path";
 
 /// Keys whose values are credentials, in daemon and adapter tables alike.
 ///
@@ -29,16 +26,18 @@ pub(crate) struct Resolved {
 }
 
 /// Resolves a secret reference. `Err` carries a message that is safe to print.
-pub(crate) fn resolve(raw: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Resolved, String> {
+pub(crate) fn resolve(
+    raw: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Resolved, ConfigText> {
     if let Some(name) = raw.strip_prefix("env:") {
         if name.is_empty() {
-            return Err("`env:` needs a variable name, e.g. \"env:TELEDESK_BOT_TOKEN\"".into());
+            return Err(ConfigText::EnvNeedsName);
         }
-        return match env(name) {
-            None => Err(format!("environment variable `{name}` is not set")),
-            Some(value) if value.is_empty() => {
-                Err(format!("environment variable `{name}` is empty"))
-            }
+        let name = name.to_owned();
+        return match env(&name) {
+            None => Err(ConfigText::EnvNotSet { name }),
+            Some(value) if value.is_empty() => Err(ConfigText::EnvEmpty { name }),
             Some(value) => Ok(Resolved {
                 secret: Secret::new(value),
                 literal: false,
@@ -47,14 +46,18 @@ pub(crate) fn resolve(raw: &str, env: &dyn Fn(&str) -> Option<String>) -> Result
     }
     if let Some(path) = raw.strip_prefix("file:") {
         if path.is_empty() {
-            return Err("`file:` needs a path, e.g. \"file:/run/secrets/token\"".into());
+            return Err(ConfigText::FileNeedsPath);
         }
-        let content = std::fs::read_to_string(path)
-            .map_err(|err| format!("cannot read secret file `{path}`: {}", err.kind()))?;
+        let content = std::fs::read_to_string(path).map_err(|err| ConfigText::FileUnreadable {
+            path: path.to_owned(),
+            why: err.kind().to_string(),
+        })?;
         // Editors and `echo` add a trailing newline that is never part of the credential.
         let value = content.trim_end_matches(['\n', '\r']);
         if value.is_empty() {
-            return Err(format!("secret file `{path}` is empty"));
+            return Err(ConfigText::FileEmpty {
+                path: path.to_owned(),
+            });
         }
         return Ok(Resolved {
             secret: Secret::new(value),
@@ -62,7 +65,7 @@ pub(crate) fn resolve(raw: &str, env: &dyn Fn(&str) -> Option<String>) -> Result
         });
     }
     if raw.is_empty() {
-        return Err("must not be empty; use env:NAME or file:/path".into());
+        return Err(ConfigText::SecretEmpty);
     }
     Ok(Resolved {
         secret: Secret::new(raw),
@@ -117,14 +120,17 @@ mod tests {
     #[test]
     fn env_missing_names_the_variable() {
         let err = resolve("env:KAITEN_TOKEN", &no_env).err().unwrap();
-        assert_eq!(err, "environment variable `KAITEN_TOKEN` is not set");
+        assert_eq!(
+            err.to_string(),
+            "environment variable `KAITEN_TOKEN` is not set"
+        );
     }
 
     #[test]
     fn env_empty_is_an_error() {
         let env = |_: &str| Some(String::new());
         let err = resolve("env:X", &env).err().unwrap();
-        assert_eq!(err, "environment variable `X` is empty");
+        assert_eq!(err.to_string(), "environment variable `X` is empty");
         assert!(resolve("env:", &no_env).is_err());
     }
 
@@ -144,7 +150,7 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(
-            err,
+            err.to_string(),
             "cannot read secret file `/nonexistent/teledesk/token`: entity not found"
         );
     }
@@ -155,7 +161,7 @@ mod tests {
         let err = resolve(&format!("file:{}", file.path().display()), &no_env)
             .err()
             .unwrap();
-        assert!(err.ends_with("is empty"), "{err}");
+        assert!(err.to_string().ends_with("is empty"), "{err}");
     }
 
     #[test]

@@ -726,6 +726,7 @@ fn finding_display_shapes() {
         path: path.into(),
         line,
         message: "m".into(),
+        ru: None,
     };
     assert_eq!(finding("a.b", Some(3)).to_string(), "a.b (line 3): m");
     assert_eq!(finding("a.b", None).to_string(), "a.b: m");

@@ -15,13 +15,14 @@ use toml::de::{DeTable, DeValue};
 
 use super::duration::{self, parse_duration};
 use super::parse::{Report, Table, as_i64};
-use super::secret::{self, LITERAL_WARNING};
+use super::secret;
 use super::size::{self, parse_size};
 use super::{
     ChatConfig, ChatMode, Config, FileLimits, Finding, HelpdeskConfig, Language, Loaded,
     OnClosedComment, Secret, ServerConfig, StoreConfig, TelegramConfig, UpdatesMode, Visibility,
 };
 use crate::helpdesks;
+use crate::telegram::texts::ops::ConfigText;
 
 const DEFAULT_API_URL: &str = "https://api.telegram.org";
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -89,6 +90,7 @@ impl Analysis {
                 path: String::new(),
                 line: None,
                 message: format!("cannot read {}: {err}", path.display()),
+                ru: None,
             }],
             warnings: Vec::new(),
         }
@@ -168,7 +170,13 @@ fn required_table<'a, 'i>(
     key: &str,
 ) -> Option<Table<'a, 'i>> {
     if root.get(key).is_none() {
-        report.error(key, None, format!("missing required table [{key}]"));
+        report.error_text(
+            key,
+            None,
+            ConfigText::MissingTable {
+                table: key.to_owned(),
+            },
+        );
         return None;
     }
     report.table(root, key)
@@ -268,12 +276,12 @@ fn secret_field(report: &mut Report<'_>, table: &Table<'_, '_>, key: &str) -> Op
     match secret::resolve(raw, report.env) {
         Ok(resolved) => {
             if resolved.literal {
-                report.warn(&path, Some(span), LITERAL_WARNING);
+                report.warn_text(&path, Some(span), ConfigText::LiteralSecret);
             }
             Some(resolved.secret)
         }
-        Err(message) => {
-            report.error(&path, Some(span), message);
+        Err(text) => {
+            report.error_text(&path, Some(span), text);
             None
         }
     }
@@ -504,11 +512,7 @@ fn helpdesks(
 ) -> Option<BTreeMap<String, HelpdeskEntry>> {
     let table = required_table(report, root, "helpdesks")?;
     if table.map.is_empty() {
-        report.error(
-            "helpdesks",
-            table.line_span(),
-            "at least one helpdesk is required, e.g. [helpdesks.main]",
-        );
+        report.error_text("helpdesks", table.line_span(), ConfigText::NoHelpdesks);
         return None;
     }
     let mut entries = BTreeMap::new();
@@ -656,11 +660,7 @@ fn chats(
     files: FileLimits,
 ) -> Option<Vec<ChatConfig>> {
     let Some(value) = root.get("chats") else {
-        report.error(
-            "chats",
-            None,
-            "at least one chat is required: add a [[chats]] section",
-        );
+        report.error_text("chats", None, ConfigText::NoChats);
         return None;
     };
     let items = match value.get_ref() {
@@ -671,11 +671,7 @@ fn chats(
         }
     };
     if items.is_empty() {
-        report.error(
-            "chats",
-            Some(value.span()),
-            "at least one chat is required: add a [[chats]] section",
-        );
+        report.error_text("chats", Some(value.span()), ConfigText::NoChats);
         return None;
     }
 

@@ -10,6 +10,7 @@
 //! Each loop is `async fn run(ctx, cancel)`; they meet only through the store and a few wake-up
 //! signals, so any of them can be restarted or stopped without losing work.
 
+mod control;
 pub(crate) mod intake;
 mod processor;
 mod runner;
@@ -271,6 +272,7 @@ impl Daemon {
                 );
             }};
         }
+        control::start(context.clone(), work_stop.clone(), &tracker);
         work_loop!("store".into(), store_watch::run);
         work_loop!("processor".into(), processor::run);
         work_loop!("runner".into(), runner::run);

@@ -109,7 +109,7 @@ impl StoredFiles {
 
     /// A record's name as a path under the spool; a name that would leave it (a damaged or
     /// forged record) is refused.
-    fn path(&self, name: &str) -> io::Result<PathBuf> {
+    pub(super) fn path(&self, name: &str) -> io::Result<PathBuf> {
         let mut parts = name.split('/');
         let shelf_ok = parts
             .next()
@@ -133,6 +133,20 @@ impl StoredFiles {
     /// left between a file and its record. Call only before this process keeps or spools files.
     pub fn sweep(&self, referenced: &HashSet<String>) -> io::Result<usize> {
         let mut removed = self.transit_spool().clear_leftovers()?;
+        // What an export killed half-way left (see `backup`): its own process removes it when
+        // it ends, and the store admits one process, so none is under way now.
+        if let Ok(entries) = std::fs::read_dir(&self.root) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                if name
+                    .to_string_lossy()
+                    .starts_with(super::backup::SCRATCH_PREFIX)
+                {
+                    std::fs::remove_dir_all(entry.path())?;
+                    removed += 1;
+                }
+            }
+        }
         for shelf in Shelf::ALL {
             let entries = match std::fs::read_dir(self.root.join(shelf.dir())) {
                 Ok(entries) => entries,
@@ -234,6 +248,17 @@ mod tests {
             .unwrap();
         unrecorded.recorded();
         assert!(files.open(&kept).is_ok());
+    }
+
+    #[test]
+    fn the_scratch_of_a_killed_export_is_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = StoredFiles::new(dir.path());
+        let scratch = dir.path().join("spool/export-77-0");
+        std::fs::create_dir_all(&scratch).unwrap();
+        std::fs::write(scratch.join("records"), b"{}").unwrap();
+        assert_eq!(files.sweep(&HashSet::new()).unwrap(), 1);
+        assert!(!scratch.exists());
     }
 
     #[test]

@@ -33,6 +33,44 @@ pub(super) enum Space {
 }
 
 impl Space {
+    /// Every keyspace.
+    pub(super) const ALL: [Space; 26] = [
+        Space::Meta,
+        Space::Inbox,
+        Space::Tickets,
+        Space::ByHelpdesk,
+        Space::Messages,
+        Space::Jobs,
+        Space::Dirty,
+        Space::Cursors,
+        Space::Outbox,
+        Space::StaleCards,
+        Space::Dead,
+        Space::Dialogues,
+        Space::Albums,
+        Space::UnknownChats,
+        Space::PendingFeedback,
+        Space::Users,
+        Space::PendingForwards,
+        Space::ChatAliases,
+        Space::Submissions,
+        Space::Uploads,
+        Space::TicketsByChat,
+        Space::TicketsByAuthor,
+        Space::SeenUpdates,
+        Space::SeenOrder,
+        Space::UploadFiles,
+        Space::AlbumsByAge,
+    ];
+
+    pub(super) fn from_byte(byte: u8) -> Option<Space> {
+        Self::ALL.into_iter().find(|s| s.byte() == byte)
+    }
+
+    pub(super) fn from_name(name: &str) -> Option<Space> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     pub(super) fn byte(self) -> u8 {
         // Stable on disk: never renumber, only append.
         match self {
@@ -146,5 +184,17 @@ mod tests {
         values.sort();
         assert_eq!(values, by_bytes);
         assert!(i32_key(-1) < i32_key(0) && i32_key(0) < i32_key(1));
+    }
+
+    #[test]
+    fn every_space_is_listed_once_by_byte_and_by_name() {
+        for space in Space::ALL {
+            assert_eq!(Space::from_byte(space.byte()), Some(space));
+            assert_eq!(Space::from_name(space.name()), Some(space));
+        }
+        let mut bytes: Vec<u8> = Space::ALL.iter().map(|s| s.byte()).collect();
+        bytes.sort();
+        bytes.dedup();
+        assert_eq!(bytes.len(), Space::ALL.len());
     }
 }

@@ -9,10 +9,12 @@
 //! the current state (including its own pending writes) and applies everything it wrote as one
 //! batch. Durability points call [`Store::flush`].
 
+mod backup;
 mod counts;
 mod files;
 mod keys;
 
+pub use backup::{BackupError, BackupSummary, EXPORT_FORMAT, control_socket};
 use counts::Tally;
 pub use counts::{Counts, Queue};
 pub use files::{Shelf, StoredFiles, Unrecorded};
@@ -36,8 +38,13 @@ use teledesk_adapter::{Cursor, TicketId};
 /// kernel's page cache keeps the rest of the file close anyway.
 const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
-/// The schema this build reads and writes.
-pub const SCHEMA_VERSION: u64 = 1;
+/// The schema this build reads and writes. A store of an older schema is migrated when it is
+/// opened (see [`migrate`]); one of a newer schema is refused.
+///
+/// 1. The keyspaces of [`Space`], with the indexes by chat, by author and by album age each
+///    built once, as a meta flag recorded.
+/// 2. Those indexes are part of the layout: every store has them, and the flags are gone.
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// A store failure: the disk, or a record this build cannot read.
 #[derive(Debug, thiserror::Error)]
@@ -51,14 +58,21 @@ pub enum StoreError {
         source: serde_json::Error,
     },
     #[error(
-        "the store at {path} has schema version {found}, this teledesk understands {expected}; \
-         use the teledesk release that wrote it, or move the directory away"
+        "the store at {path} was written by a newer teledesk (schema version {found}; this one \
+         reads versions up to {expected}): run the release that wrote it, or move the directory \
+         away and restore a backup with `teledesk import`"
     )]
     Schema {
         path: String,
         found: u64,
         expected: u64,
     },
+    /// `teledesk import` did not finish writing this store: it holds part of a backup.
+    #[error(
+        "the store at {path} holds an import that did not finish; run `teledesk import --replace` \
+         again with the backup"
+    )]
+    ImportIncomplete { path: String },
     /// The store is being opened again after a failure.
     #[error("the store is being opened again after a failure")]
     Unavailable,
@@ -89,6 +103,20 @@ pub struct Store {
     /// waited for another finds its writes flushed already when they came before that one began.
     applied: AtomicU64,
     flushed: AtomicU64,
+    /// What the store is opened for.
+    mode: Mode,
+}
+
+/// What a process opens the store for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// The daemon, or a tool that acts on its queues: a new boot begins.
+    Run,
+    /// `teledesk export`: reads only, so no boot is counted and the backup shows the store as
+    /// the daemon left it.
+    Export,
+    /// `teledesk import`: may open a store an unfinished import left.
+    Import,
 }
 
 struct Handle {
@@ -112,6 +140,11 @@ pub enum UploadAt {
 }
 
 impl Store {
+    /// The directory the store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The files kept beside the database.
     pub fn files(&self) -> &StoredFiles {
         &self.files
@@ -119,7 +152,23 @@ impl Store {
 
     /// Opens (or creates) the store in `dir` and starts a new boot (process run).
     pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_as(dir, Mode::Run)
+    }
+
+    /// Opens the store to export it: migrated like any open, but no new boot is counted.
+    pub fn open_for_export(dir: &Path) -> Result<Self> {
+        Self::open_as(dir, Mode::Export)
+    }
+
+    /// Opens (or creates) the store to import a backup into it, even one an unfinished import
+    /// left; no boot is counted (the backup brings its own).
+    pub fn open_for_import(dir: &Path) -> Result<Self> {
+        Self::open_as(dir, Mode::Import)
+    }
+
+    fn open_as(dir: &Path, mode: Mode) -> Result<Self> {
         let store = Self {
+            mode,
             dir: dir.to_owned(),
             handle: RwLock::new(None),
             write_lock: Mutex::new(()),
@@ -169,27 +218,14 @@ impl Store {
         let path = self.dir.display().to_string();
         // Written to the new tree directly: the failure that made us open it again still
         // stands until this boot is on disk.
+        let count_boot = self.mode == Mode::Run;
         let boot = self.write_to(Some(tree), |tx| {
-            match tx.meta_u64(META_SCHEMA)? {
-                Some(found) if found != SCHEMA_VERSION => {
-                    return Err(StoreError::Schema {
-                        path,
-                        found,
-                        expected: SCHEMA_VERSION,
-                    });
-                }
-                Some(_) => {}
-                None => tx.put_meta_u64(META_SCHEMA, SCHEMA_VERSION),
+            if tx.meta_u64(META_IMPORTING)?.is_some() && self.mode != Mode::Import {
+                return Err(StoreError::ImportIncomplete { path });
             }
-            if tx.meta_u64(META_TICKET_INDEXES)?.is_none() {
-                for link in tx.tickets()? {
-                    tx.index_ticket(&link);
-                }
-                tx.put_meta_u64(META_TICKET_INDEXES, 1);
-            }
-            if tx.meta_u64(META_ALBUM_INDEX)?.is_none() {
-                tx.index_unindexed_albums()?;
-                tx.put_meta_u64(META_ALBUM_INDEX, 1);
+            migrate(tx, &path)?;
+            if !count_boot {
+                return Ok(tx.meta_u64(META_BOOT)?.unwrap_or(0));
             }
             let boot = tx.meta_u64(META_BOOT)?.unwrap_or(0) + 1;
             tx.put_meta_u64(META_BOOT, boot);
@@ -346,7 +382,9 @@ impl Store {
                     }
                 }
                 let counts = self.tally().counts.after(&changes);
-                if !changes.is_empty() {
+                // An import writes the backup's own saved counts (with the boot they belong to)
+                // among its records; its batches must not overwrite them with a boot of none.
+                if !changes.is_empty() && self.mode == Mode::Run {
                     // In the same batch: on disk the counts always match the records.
                     batch.insert(Counts::saved_key(), counts.saved_value(tx.boot));
                 }
@@ -445,12 +483,59 @@ const META_SEQ: &str = "seq";
 const META_TG_OFFSET: &str = "telegram_offset";
 /// The last inbox position handed out (see [`Tx::accept_update`]).
 const META_INBOX_ARRIVAL: &str = "inbox_arrival";
-/// Set once the ticket indexes by chat and by author cover every ticket; a store written before
-/// they existed gets them built when it is opened.
+/// Schema 1: set once the ticket indexes by chat and by author covered every ticket.
 const META_TICKET_INDEXES: &str = "ticket_indexes";
-/// Set once every remembered album is in [`Space::AlbumsByAge`]; a store written before that
-/// index existed gets it built when it is opened.
+/// Schema 1: set once every remembered album was in [`Space::AlbumsByAge`].
 const META_ALBUM_INDEX: &str = "album_index";
+/// Set while `teledesk import` writes a backup into the store, so that nothing runs on half of
+/// one.
+const META_IMPORTING: &str = "importing";
+
+/// Brings the store to [`SCHEMA_VERSION`], one version at a time, in the caller's transaction (so
+/// a crash leaves the old version whole). A new store starts at the current version; a store
+/// whose version is newer is refused.
+fn migrate(tx: &mut Tx<'_>, path: &str) -> Result<()> {
+    let found = match tx.meta_u64(META_SCHEMA)? {
+        Some(found) => found,
+        // Nothing but what this open is about to write: a new store.
+        None if tx.tree()?.is_empty() => SCHEMA_VERSION,
+        // Records without a version: the first schema, which wrote its version only later.
+        None => 1,
+    };
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::Schema {
+            path: path.to_owned(),
+            found,
+            expected: SCHEMA_VERSION,
+        });
+    }
+    for from in found..SCHEMA_VERSION {
+        match from {
+            1 => migrate_1_to_2(tx)?,
+            _ => unreachable!("a migration for every schema below SCHEMA_VERSION"),
+        }
+        tracing::info!(from, to = from + 1, "Migrated the store.");
+    }
+    if tx.meta_u64(META_SCHEMA)? != Some(SCHEMA_VERSION) {
+        tx.put_meta_u64(META_SCHEMA, SCHEMA_VERSION);
+    }
+    Ok(())
+}
+
+/// The indexes schema 1 built on demand (as its flags recorded) become part of the layout.
+fn migrate_1_to_2(tx: &mut Tx<'_>) -> Result<()> {
+    if tx.meta_u64(META_TICKET_INDEXES)?.is_none() {
+        for link in tx.tickets()? {
+            tx.index_ticket(&link);
+        }
+    }
+    if tx.meta_u64(META_ALBUM_INDEX)?.is_none() {
+        tx.index_unindexed_albums()?;
+    }
+    tx.delete(Space::Meta, META_TICKET_INDEXES.as_bytes());
+    tx.delete(Space::Meta, META_ALBUM_INDEX.as_bytes());
+    Ok(())
+}
 
 /// Reads and writes inside [`Store::write`] (or reads on [`Store::read`]).
 pub struct Tx<'a> {

@@ -3,6 +3,8 @@
 //! Texts are HTML (Telegram `parse_mode=HTML`); anything that comes from people is escaped with
 //! [`escape`] before it is put in.
 
+pub mod ops;
+
 use crate::config::FileLimits;
 use teledesk_adapter::StatusClass;
 

@@ -56,9 +56,9 @@ pub use secret::Secret;
 pub use types::{
     Attachment, AttachmentRef, Change, ChangeBatch, Comment, CommentDraft, CommentId, CommentMark,
     DueTimes, Escalation, IdempotencyKey, Identity, Intake, IntakeCategory, IntakeField, NoteDraft,
-    Origin, Rating, RatingStored, Requester, StaffAddress, StatusClass, Ticket, TicketDraft,
-    TicketId, TicketRef, TicketSnapshot, Visibility, WebhookRequest, WrittenComment, merge_table,
-    set_path,
+    Origin, OwnTicket, Rating, RatingStored, Requester, StaffAddress, StatusClass, Ticket,
+    TicketDraft, TicketId, TicketRef, TicketSnapshot, Visibility, WebhookRequest, WrittenComment,
+    merge_table, set_path,
 };
 
 use async_trait::async_trait;
@@ -220,6 +220,21 @@ pub trait Helpdesk: Send + Sync {
         };
         self.add_internal_note(ticket, &note).await?;
         Ok(RatingStored::Note)
+    }
+
+    /// Lists every ticket teledesk created in this helpdesk, with the idempotency key it was
+    /// created with, so that a lost store can be rebuilt from the helpdesk (`teledesk rebuild`):
+    /// the key names the Telegram chat and message each ticket came from.
+    ///
+    /// Pages through the vendor's listing (oldest first where it can sort), keeping the tickets
+    /// whose key teledesk wrote (an external id, a custom field, the description's marker); a
+    /// ticket staff created, or one whose key was edited away, is not among them. Rare and
+    /// costly: called by an operator, never by the running daemon.
+    ///
+    /// The default returns [`ErrorKind::Unsupported`]: the adapter cannot search its helpdesk for
+    /// the keys it wrote.
+    async fn own_tickets(&self) -> Result<Vec<OwnTicket>> {
+        Err(Error::unsupported("own_tickets"))
     }
 
     /// Verifies and reads a webhook the helpdesk pushed: the tickets it says changed.

@@ -10,7 +10,7 @@
 //! Only what is the same for several vendors lives here. A vendor's own markup (Markdown, HTML),
 //! its header lines and its length limits stay in its crate and come in as parameters.
 
-use crate::{Requester, TicketDraft};
+use crate::{IdempotencyKey, Requester, TicketDraft};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
@@ -74,6 +74,52 @@ where
         line.push_str(&escape(company));
     }
     line
+}
+
+/// Reads back the requester of a ticket's description: the [`TELEGRAM_LABEL`] line
+/// [`requester_lines`] wrote (`Анна Смирнова (@anna), id 555001, ООО Ромашка`). Backslash escapes
+/// of a markup language are undone; `None` when there is no such line.
+pub fn parse_requester(description: &str) -> Option<Requester> {
+    parse_requester_labelled(description, TELEGRAM_LABEL)
+}
+
+/// [`parse_requester`] for a vendor that writes the label its own way (`**Telegram:** ` in
+/// Markdown).
+pub fn parse_requester_labelled(description: &str, label: &str) -> Option<Requester> {
+    let line = description
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(label))?;
+    let line = unescape(line);
+    let at = line.rfind(", id ")?;
+    let (label, rest) = (&line[..at], &line[at + 5..]);
+    let (id, company) = match rest.split_once(", ") {
+        Some((id, company)) => (id, Some(company.trim().to_owned())),
+        None => (rest, None),
+    };
+    let telegram_id = id.trim().parse().ok()?;
+    let (display_name, username) = match label.strip_suffix(')').and_then(|l| l.rsplit_once(" (@"))
+    {
+        Some((name, username)) => (name.to_owned(), Some(username.to_owned())),
+        None => (label.to_owned(), None),
+    };
+    Some(Requester {
+        display_name,
+        telegram_id,
+        username,
+        company,
+    })
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The title of a new ticket: `subject` without surrounding whitespace, or when that is empty the
@@ -216,6 +262,18 @@ pub fn has_footer_for(text: &str, key: &str) -> bool {
     footer_line(text).is_some_and(|line| has_marker_for(line, key))
 }
 
+/// The key the footer of `text` ([`footer_line`]) names: what a ticket or comment teledesk wrote
+/// was written for. Like the footer itself it tells whose key it is, not who wrote the text.
+pub fn footer_key(text: &str) -> Option<IdempotencyKey> {
+    let line = footer_line(text)?;
+    let at = line.rfind(MARKER)? + MARKER.len();
+    let key: String = line[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_'))
+        .collect();
+    (!key.is_empty()).then_some(IdempotencyKey(key))
+}
+
 /// Whether `rest`, the text right after a key, ends that key: it is empty or does not start with a
 /// character keys are made of (ASCII letters and digits, `:`, `-`, `_`).
 pub fn ends_key(rest: &str) -> bool {
@@ -334,8 +392,37 @@ fn decode_entity(name: &str) -> Option<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ConfigTable, IdempotencyKey, TicketId, TicketRef};
+    use crate::{ConfigTable, TicketId, TicketRef};
     use time::macros::datetime;
+
+    #[test]
+    fn the_requester_line_reads_back() {
+        let requester = Requester {
+            display_name: "Анна Смирнова".into(),
+            telegram_id: 555001,
+            username: Some("anna_s".into()),
+            company: Some("ООО Ромашка".into()),
+        };
+        let description = format!(
+            "Не печатает\n\n---\n{TELEGRAM_LABEL}{}\nRegistered: x",
+            requester_line_escaped(&requester, |t| t.replace('_', "\\_"))
+        );
+        assert_eq!(parse_requester(&description), Some(requester));
+        let bare = format!("{TELEGRAM_LABEL}Bob, id 7");
+        let bob = parse_requester(&bare).unwrap();
+        assert_eq!((bob.display_name.as_str(), bob.telegram_id), ("Bob", 7));
+        assert_eq!((bob.username, bob.company), (None, None));
+        assert_eq!(parse_requester("no block"), None);
+        let key = IdempotencyKey::telegram(-100123, 45);
+        let written = format!("Не печатает\r\n{MARKER}tg:1:2 typed\r\n\r\n{MARKER}{key}\r\n");
+        assert_eq!(footer_key(&written), Some(key.clone()));
+        assert_eq!(footer_key(&format!("{MARKER}{key}\nthanks")), None);
+        assert_eq!(
+            IdempotencyKey::telegram(-100123, 45).telegram_message(),
+            Some((-100123, 45))
+        );
+        assert_eq!(IdempotencyKey::mini_app(5, "x").telegram_message(), None);
+    }
 
     fn requester() -> Requester {
         Requester {

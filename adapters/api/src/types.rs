@@ -55,6 +55,26 @@ impl IdempotencyKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The Telegram chat and message a [`IdempotencyKey::telegram`] key names; `None` for any
+    /// other key (a Mini App submission's names no message).
+    pub fn telegram_message(&self) -> Option<(i64, i32)> {
+        let (chat, message) = self.0.strip_prefix("tg:")?.split_once(':')?;
+        Some((chat.parse().ok()?, message.parse().ok()?))
+    }
+}
+
+/// A ticket teledesk created, found again in the helpdesk by the idempotency key it wrote there
+/// (see [`crate::Helpdesk::own_tickets`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnTicket {
+    /// Id, number and web link.
+    pub reference: TicketRef,
+    /// The key the ticket was created with: it names the Telegram message it came from.
+    pub key: IdempotencyKey,
+    /// The requester as teledesk wrote them into the ticket ([`crate::text::requester_line`]),
+    /// when the adapter could read them back.
+    pub requester: Option<Requester>,
 }
 
 impl fmt::Display for IdempotencyKey {

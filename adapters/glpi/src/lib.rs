@@ -780,4 +780,52 @@ impl Helpdesk for GlpiAdapter {
         webhook::verify(secret.expose(), request)?;
         webhook::ticket_ids(&request.body)
     }
+
+    /// The tickets whose description carries a marker (a `contains` search, paged by `range`),
+    /// each read to keep those the integration user wrote and to take the key from the footer
+    /// exactly: one request per ticket, which an operator's rebuild can afford.
+    async fn own_tickets(&self) -> Result<Vec<teledesk_adapter::OwnTicket>> {
+        const OP: &str = "own_tickets";
+        const PAGE: usize = 100;
+        let me = self.integration_user(OP).await?;
+        let web_url = self.web_url();
+        let mut own = Vec::new();
+        let mut start = 0;
+        loop {
+            let query = [
+                ("criteria[0][field]", field::CONTENT.to_owned()),
+                ("criteria[0][searchtype]", "contains".to_owned()),
+                ("criteria[0][value]", map::MARKER.trim_end().to_owned()),
+                ("forcedisplay[0]", field::ID.to_owned()),
+                ("sort", field::ID.to_owned()),
+                ("order", "ASC".to_owned()),
+                ("range", format!("{start}-{}", start + PAGE - 1)),
+            ];
+            let found: model::SearchResult = self.client.get(OP, "/search/Ticket", &query).await?;
+            for row in &found.data {
+                let id = match row.get(field::ID) {
+                    Some(Value::Number(n)) => n.as_i64(),
+                    Some(Value::String(s)) => s.trim().parse().ok(),
+                    _ => None,
+                };
+                let Some(id) = id else { continue };
+                let ticket = self.ticket(OP, id).await?;
+                let text = map::html_to_text(ticket.content.as_deref().unwrap_or_default());
+                if ticket.users_id_recipient != Some(me) {
+                    continue;
+                }
+                if let Some(key) = teledesk_adapter::text::footer_key(&text) {
+                    own.push(teledesk_adapter::OwnTicket {
+                        reference: map::ticket_ref(web_url.as_deref(), ticket.id),
+                        key,
+                        requester: teledesk_adapter::text::parse_requester(&text),
+                    });
+                }
+            }
+            start += PAGE;
+            if start as i64 >= found.totalcount {
+                return Ok(own);
+            }
+        }
+    }
 }

@@ -784,4 +784,39 @@ impl Helpdesk for KaitenAdapter {
         }
         Ok(file)
     }
+    /// Every card with a teledesk key in its `external_id`, paged by id (oldest first, so cards
+    /// created meanwhile only add pages at the end).
+    async fn own_tickets(&self) -> Result<Vec<teledesk_adapter::OwnTicket>> {
+        const OP: &str = "own_tickets";
+        let mut own = Vec::new();
+        let mut offset = 0;
+        loop {
+            let query = [
+                ("order_by", "id".to_owned()),
+                ("order_direction", "asc".to_owned()),
+                ("offset", offset.to_string()),
+                ("limit", PAGE_SIZE.to_string()),
+            ];
+            // Read one by one: a card this adapter cannot read is skipped, not the page.
+            let page: Vec<serde_json::Value> = self.client.get(OP, "/cards", &query).await?;
+            let listed = page.len();
+            let cards = page
+                .into_iter()
+                .filter_map(|card| serde_json::from_value::<model::Card>(card).ok());
+            for card in cards {
+                let Some(key) = card.external_id.as_deref().filter(|k| k.starts_with("tg")) else {
+                    continue;
+                };
+                own.push(teledesk_adapter::OwnTicket {
+                    reference: map::ticket_ref(self.client.site(), &card),
+                    key: teledesk_adapter::IdempotencyKey(key.to_owned()),
+                    requester: card.description.as_deref().and_then(map::requester_of),
+                });
+            }
+            if listed < PAGE_SIZE {
+                return Ok(own);
+            }
+            offset += listed;
+        }
+    }
 }

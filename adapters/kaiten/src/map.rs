@@ -119,6 +119,11 @@ pub fn card_description(draft: &TicketDraft) -> String {
     text::with_block(draft.description.trim(), BLOCK_SEPARATOR, &block)
 }
 
+/// The requester [`card_description`] wrote into a card's description.
+pub fn requester_of(description: &str) -> Option<teledesk_adapter::Requester> {
+    text::parse_requester_labelled(description, BLOCK_TELEGRAM)
+}
+
 /// An internal note's text: the note, then the marker that finds it again on a retry.
 pub fn note_text(note: &NoteDraft) -> String {
     format!("{}\n\n*{MARKER}{}*", note.body.trim(), note.key)

@@ -890,6 +890,45 @@ impl Helpdesk for RedmineAdapter {
         verify_signature(secret.expose().as_bytes(), request)?;
         map::webhook_ticket_ids(&request.body)
     }
+
+    /// The issues the integration user wrote with a marker in the description (`description=~`
+    /// narrows the search; the footer is then read exactly), paged by id, oldest first.
+    async fn own_tickets(&self) -> Result<Vec<teledesk_adapter::OwnTicket>> {
+        const OP: &str = "own_tickets";
+        let mut own = Vec::new();
+        let mut offset = 0;
+        loop {
+            let query = [
+                ("status_id", "*".to_owned()),
+                ("author_id", "me".to_owned()),
+                ("description", format!("~{}", map::MARKER.trim_end())),
+                ("sort", "id".to_owned()),
+                ("offset", offset.to_string()),
+                ("limit", PAGE_SIZE.to_string()),
+            ];
+            let page: model::IssuePage = self.client.get(OP, "/issues.json", &query).await?;
+            let listed = page.issues.len();
+            for issue in &page.issues {
+                let description = issue.description.as_deref().unwrap_or_default();
+                if let Some(key) = teledesk_adapter::text::footer_key(description) {
+                    own.push(teledesk_adapter::OwnTicket {
+                        reference: map::ticket_ref(self.client.base(), issue.id),
+                        key,
+                        requester: teledesk_adapter::text::parse_requester(description),
+                    });
+                }
+            }
+            // The server sent a full page even when an issue in it could not be read.
+            offset += PAGE_SIZE;
+            let more = match page.total_count {
+                Some(total) => (offset as u64) < total,
+                None => listed == PAGE_SIZE,
+            };
+            if !more {
+                return Ok(own);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -893,6 +893,93 @@ impl Helpdesk for RtAdapter {
             to: self.config.priority_label(next),
         })
     }
+
+    /// The tickets the integration user created (a search on `Create` transactions, paged by
+    /// id, oldest first), each with the key of its first message's footer: the message parts of
+    /// that transaction, found by a `Content LIKE` search on the ticket.
+    async fn own_tickets(&self) -> Result<Vec<teledesk_adapter::OwnTicket>> {
+        const OP: &str = "own_tickets";
+        let me = self.me(OP).await?;
+        let (my_id, my_name) = (me.id.to_string(), me.name.clone());
+        let limits = [
+            model::Limit {
+                field: "ObjectType",
+                operator: None,
+                value: "RT::Ticket".into(),
+            },
+            model::Limit {
+                field: "Type",
+                operator: None,
+                value: model::TXN_CREATE.into(),
+            },
+            model::Limit {
+                field: "Creator",
+                operator: None,
+                value: my_id,
+            },
+        ];
+        let mut created = Vec::new();
+        for page in 1.. {
+            let query = [
+                ("fields", "ObjectId,Created".to_owned()),
+                ("orderby", "id".to_owned()),
+                ("order", "ASC".to_owned()),
+                ("per_page", PAGE_SIZE.to_string()),
+                ("page", page.to_string()),
+            ];
+            let found: model::Collection<serde_json::Value> = self
+                .client
+                .send_json_for(OP, Method::POST, "/transactions", &query, &limits)
+                .await?;
+            let count = found.items.len();
+            created.extend(lenient::keep_decodable::<model::FoundTransaction>(
+                found.items,
+            ));
+            if count < PAGE_SIZE || (found.page as f64) >= found.pages {
+                break;
+            }
+        }
+        let marked = [model::Limit {
+            field: "Content",
+            operator: Some("LIKE"),
+            value: map::MARKER.trim_end().to_owned(),
+        }];
+        let fields = [(
+            "fields",
+            "TransactionId,ContentType,Filename,Content,Creator".to_owned(),
+        )];
+        let mut own = Vec::new();
+        for txn in created {
+            let parts: Vec<model::AttachmentItem> = self
+                .all_pages(
+                    OP,
+                    &format!("/ticket/{}/attachments", txn.object_id),
+                    &fields,
+                    Some(&marked),
+                )
+                .await?;
+            let first_message = parts.into_iter().find_map(|part| {
+                let mine = part
+                    .creator
+                    .as_ref()
+                    .is_some_and(|c| c.id.eq_ignore_ascii_case(&my_name));
+                (mine && part.filename.is_empty() && part.transaction_id == Some(txn.id))
+                    .then_some(part.content)
+                    .flatten()
+            });
+            let Some(content) = first_message else {
+                continue;
+            };
+            if let Some(key) = teledesk_adapter::text::footer_key(&content) {
+                own.push(teledesk_adapter::OwnTicket {
+                    reference: map::ticket_ref(&self.config.url, txn.object_id),
+                    key,
+                    requester: teledesk_adapter::text::parse_requester(&content),
+                });
+            }
+        }
+        Ok(own)
+    }
 }
 
 #[cfg(test)]

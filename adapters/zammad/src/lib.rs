@@ -690,6 +690,53 @@ impl Helpdesk for ZammadAdapter {
             .map_err(|why| Error::new(ErrorKind::InvalidInput, OP, why))?;
         Ok(vec![ticket])
     }
+
+    /// Every ticket whose `note` holds a teledesk key, searched by id upwards (`id:>last`, so no
+    /// page sits deep in the search index), and the requester from each one's first article.
+    async fn own_tickets(&self) -> Result<Vec<teledesk_adapter::OwnTicket>> {
+        const OP: &str = "own_tickets";
+        let mut own = Vec::new();
+        let mut after = 0i64;
+        loop {
+            let query = [
+                ("query", format!("id:>{after}")),
+                ("sort_by", "id".to_owned()),
+                ("order_by", "asc".to_owned()),
+                ("per_page", PAGE_SIZE.to_string()),
+                ("expand", "true".to_owned()),
+            ];
+            let raw: Vec<serde_json::Value> =
+                self.client.get(OP, "/tickets/search", &query).await?;
+            let count = raw.len();
+            let newest = raw.iter().filter_map(|t| t["id"].as_i64()).max();
+            for ticket in lenient::keep_decodable::<model::Ticket>(raw) {
+                let Some(key) = ticket
+                    .note
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|n| n.starts_with("tg:") || n.starts_with("tg-app:"))
+                else {
+                    continue;
+                };
+                let articles = self.articles(OP, ticket.id).await?;
+                let requester = articles
+                    .iter()
+                    .min_by_key(|a| (a.created_at, a.id))
+                    .and_then(|first| {
+                        teledesk_adapter::text::parse_requester(&map::plain_body(first))
+                    });
+                own.push(teledesk_adapter::OwnTicket {
+                    reference: map::ticket_ref(self.client.site(), ticket.id, &ticket.number),
+                    key: IdempotencyKey(key.to_owned()),
+                    requester,
+                });
+            }
+            match newest {
+                Some(newest) if count == PAGE_SIZE && newest > after => after = newest,
+                _ => return Ok(own),
+            }
+        }
+    }
 }
 
 fn internal_note(ticket_id: i64, key: &IdempotencyKey, body: String) -> model::NewArticle {

@@ -83,6 +83,8 @@ pub const ATTACHMENT_MAX_SIZE: u64 = 45 * 1024 * 1024;
 const SEARCH_LIMIT: u32 = 500;
 /// Ids per `TicketGet`: a long URL and a big answer are both worse than one more request.
 const GET_CHUNK: usize = 25;
+/// The most tickets `teledesk rebuild` finds in one Znuny (`TicketSearch` has no paging).
+const OWN_TICKETS_LIMIT: u32 = 100_000;
 /// How far before the Telegram message time a retried create looks for its ticket (clock skew
 /// between Telegram and Znuny).
 const CREATE_LOOKBACK: Duration = Duration::from_secs(600);
@@ -898,6 +900,48 @@ impl Helpdesk for ZnunyAdapter {
                 )
             })?;
         Ok(vec![TicketId(id.to_string())])
+    }
+
+    /// The tickets the integration agent created (`TicketSearch` has no paging: one search of up
+    /// to [`OWN_TICKETS_LIMIT`], oldest first), each read with its first article, whose footer
+    /// names the key and whose block names the requester.
+    async fn own_tickets(&self) -> Result<Vec<teledesk_adapter::OwnTicket>> {
+        const OP: &str = "own_tickets";
+        let me = self.integration_user(OP).await?;
+        let search = model::TicketSearch {
+            created_by: vec![me.to_string()],
+            search_in_archive: Some("AllTickets".into()),
+            sort_by: Some("Age".into()),
+            order_by: Some("Up".into()),
+            limit: Some(OWN_TICKETS_LIMIT),
+            ..Default::default()
+        };
+        let ids = self.search(OP, &search).await?;
+        let mut own = Vec::new();
+        for chunk in ids.chunks(GET_CHUNK) {
+            let first_article = [
+                ("AllArticles", "1"),
+                ("ArticleLimit", "1"),
+                ("ArticleOrder", "ASC"),
+            ];
+            for ticket in self.tickets(OP, chunk, &first_article).await? {
+                let Some(first) = ticket.articles.first() else {
+                    continue;
+                };
+                if let Some(key) = teledesk_adapter::text::footer_key(&first.body) {
+                    own.push(teledesk_adapter::OwnTicket {
+                        reference: map::ticket_ref(
+                            &self.config,
+                            ticket.ticket_id,
+                            &ticket.ticket_number,
+                        ),
+                        key,
+                        requester: teledesk_adapter::text::parse_requester(&first.body),
+                    });
+                }
+            }
+        }
+        Ok(own)
     }
 }
 

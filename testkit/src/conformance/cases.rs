@@ -1383,6 +1383,61 @@ pub async fn client_typed_marker_does_not_swallow_the_next_ticket(subject: &Subj
     );
 }
 
+/// `own_tickets` lists the tickets teledesk created with the key each was created with (not a
+/// marker the client typed into its text) and the requester it wrote: what `teledesk rebuild`
+/// maps a lost store from. Skipped (and said so) for an adapter that declares it unsupported.
+pub async fn own_tickets_lists_what_teledesk_created(subject: &Subject) {
+    const CASE: &str = "own_tickets_lists_what_teledesk_created";
+    let (plain, plain_draft) = create(subject, "Own ticket").await;
+    let typed_key = fresh_key();
+    let mut typed = draft(subject, "Own ticket with a typed marker");
+    typed.description = format!(
+        "Принтер не печатает\n{}{typed_key}",
+        teledesk_adapter::text::MARKER
+    );
+    let typed_ref = subject
+        .adapter
+        .create_ticket(&typed)
+        .await
+        .unwrap_or_else(|e| panic!("create_ticket failed: {e}"));
+    let listed = eventually(CASE, || async {
+        let own = match subject.adapter.own_tickets().await {
+            Ok(own) => own,
+            Err(e) if e.kind() == ErrorKind::Unsupported => return Ok(None),
+            Err(e) => panic!("{CASE}: own_tickets failed: {e}"),
+        };
+        let find = |id: &TicketId| own.iter().find(|t| &t.reference.id == id).cloned();
+        match (find(&plain.id), find(&typed_ref.id)) {
+            (Some(a), Some(b)) => Ok(Some((a, b, own.len()))),
+            _ => Err(format!("{} tickets listed, ours not among them", own.len())),
+        }
+    })
+    .await;
+    let Some((a, b, _)) = listed else {
+        skip(CASE, "the adapter cannot list the tickets teledesk created");
+        return;
+    };
+    assert_eq!(a.key, plain_draft.key, "{CASE}: the key of {a:?}");
+    assert_eq!(a.reference.number, plain.number, "{CASE}: {a:?}");
+    assert_eq!(
+        b.key, typed.key,
+        "{CASE}: the key teledesk wrote, not the one the client typed"
+    );
+    // A rebuilt ticket's author is who `/my` lists it for and who is told of replies.
+    let requester = a
+        .requester
+        .as_ref()
+        .unwrap_or_else(|| panic!("{CASE}: the requester teledesk wrote is not read back: {a:?}"));
+    assert_eq!(
+        (requester.telegram_id, requester.display_name.as_str()),
+        (
+            plain_draft.requester.telegram_id,
+            plain_draft.requester.display_name.as_str()
+        ),
+        "{CASE}: {requester:?}"
+    );
+}
+
 /// A staff reply that ends with what reads as teledesk's footer for a client message's key (typed
 /// or pasted) is staff's, and a retry of that message (as after a transient error) does not take
 /// it for its own earlier write: only the integration identity's comments can be.

@@ -197,7 +197,8 @@ macro_rules! conformance_suite {
             missing_ticket_is_not_found,
             odd_entries_never_make_a_ticket_unreadable,
             staff_ticket_is_addressed_to_its_chat,
-            due_time_is_reported
+            due_time_is_reported,
+            own_tickets_lists_what_teledesk_created
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

@@ -1,0 +1,926 @@
+//! What teledesk says to the people who run it (`teledesk check`, `teledesk doctor`), in Russian
+//! and English. Plain text for a terminal, not Telegram HTML. Config keys, Telegram's and the
+//! helpdesks' own words, and @BotFather's menu items stay as the admin will see them there.
+
+use super::Lang;
+
+/// The operator's texts in one language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ops(pub Lang);
+
+impl Ops {
+    fn pick<T>(self, ru: T, en: T) -> T {
+        match self.0 {
+            Lang::Ru => ru,
+            Lang::En => en,
+        }
+    }
+
+    // --- teledesk check ----------------------------------------------------------------
+
+    /// `error` / `warning` in front of a finding.
+    pub fn level(self, error: bool) -> &'static str {
+        match (self.0, error) {
+            (Lang::Ru, true) => "ошибка",
+            (Lang::Ru, false) => "предупреждение",
+            (Lang::En, true) => "error",
+            (Lang::En, false) => "warning",
+        }
+    }
+
+    /// Where a finding is: `telegram.token (line 3)`.
+    pub fn at_line(self, path: &str, line: usize) -> String {
+        self.pick(
+            format!("{path} (строка {line})"),
+            format!("{path} (line {line})"),
+        )
+    }
+
+    /// A finding about the file as a whole, at a line.
+    pub fn line(self, line: usize) -> String {
+        self.pick(format!("строка {line}"), format!("line {line}"))
+    }
+
+    /// The verdict of a valid config.
+    pub fn config_ok(self, path: &str, helpdesks: usize, chats: usize) -> String {
+        match self.0 {
+            Lang::Ru => format!(
+                "{path}: OK ({}, {})",
+                ru_count(helpdesks, "хелпдеск", "хелпдеска", "хелпдесков"),
+                ru_count(chats, "чат", "чата", "чатов")
+            ),
+            Lang::En => format!(
+                "{path}: OK ({}, {})",
+                en_count(helpdesks, "helpdesk"),
+                en_count(chats, "chat")
+            ),
+        }
+    }
+
+    /// The verdict of a config with errors.
+    pub fn config_problems(self, path: &str, errors: usize) -> String {
+        match self.0 {
+            Lang::Ru => format!(
+                "{path}: {}",
+                ru_count(errors, "проблема", "проблемы", "проблем")
+            ),
+            Lang::En => format!("{path}: {}", en_count(errors, "problem")),
+        }
+    }
+
+    // --- teledesk doctor: the summary ----------------------------------------------------
+
+    /// The mark in front of a line of the report.
+    pub fn mark(self, status: crate::doctor::Status) -> &'static str {
+        use crate::doctor::Status;
+        match (self.0, status) {
+            (_, Status::Ok) => "ok",
+            (Lang::Ru, Status::Warn) => "ВНИМ",
+            (Lang::Ru, Status::Fail) => "СБОЙ",
+            (Lang::Ru, Status::Info) => "инфо",
+            (Lang::En, Status::Warn) => "WARN",
+            (Lang::En, Status::Fail) => "FAIL",
+            (Lang::En, Status::Info) => "info",
+        }
+    }
+
+    pub fn all_passed(self) -> &'static str {
+        self.pick("все проверки пройдены", "all checks passed")
+    }
+
+    pub fn only_warnings(self, warned: usize) -> String {
+        self.pick(
+            format!("сбоев нет, предупреждений: {warned}"),
+            format!("no failures, {warned} warning(s)"),
+        )
+    }
+
+    pub fn failures(self, failed: usize, warned: usize) -> String {
+        self.pick(
+            format!("не пройдено проверок: {failed}, предупреждений: {warned}"),
+            format!("{failed} check(s) failed, {warned} warning(s)"),
+        )
+    }
+
+    // --- teledesk doctor: Telegram ---------------------------------------------------------
+
+    pub fn token_works(self, username: &str, id: i64, privacy_off: bool) -> String {
+        let privacy = match (self.0, privacy_off) {
+            (Lang::Ru, true) => "режим приватности выключен",
+            (Lang::Ru, false) => {
+                "режим приватности включён, поэтому бот видит все сообщения только там, где он \
+                 администратор"
+            }
+            (Lang::En, true) => "privacy mode is off",
+            (Lang::En, false) => {
+                "privacy mode is on, so the bot sees every message only where it is an admin"
+            }
+        };
+        self.pick(
+            format!("токен работает: @{username} (id {id}); {privacy}"),
+            format!("the token works: @{username} (id {id}); {privacy}"),
+        )
+    }
+
+    pub fn mini_app(self, name: &str, url: &str) -> String {
+        self.pick(
+            format!(
+                "в @BotFather (/newapp, или /myapps для существующего приложения) у приложения с \
+                 коротким именем `{name}` должен быть Web App URL {url}"
+            ),
+            format!(
+                "in @BotFather (/newapp, or /myapps for an existing app) the app with short name \
+                 `{name}` must have the Web App URL {url}"
+            ),
+        )
+    }
+
+    pub fn webhook_unknown(self, error: &str) -> String {
+        self.pick(
+            format!("не удалось спросить Telegram, куда идут обновления (getWebhookInfo): {error}"),
+            format!("cannot ask Telegram where updates go (getWebhookInfo): {error}"),
+        )
+    }
+
+    pub fn webhook_while_polling(self, set: &str) -> String {
+        self.pick(
+            format!(
+                "установлен вебхук ({set}), хотя updates = \"polling\": Telegram отказывает в \
+                 getUpdates, пока его не снимет следующий запуск демона"
+            ),
+            format!(
+                "a webhook is set ({set}) though updates = \"polling\": Telegram refuses \
+                 getUpdates until the daemon's next start removes it"
+            ),
+        )
+    }
+
+    pub fn webhook_not_set(self) -> String {
+        self.pick(
+            "вебхук ещё не установлен: демон установит его при запуске",
+            "no webhook is set yet: the daemon sets it when it starts",
+        )
+        .to_owned()
+    }
+
+    pub fn webhook_elsewhere(self, set: &str, expected: &str) -> String {
+        self.pick(
+            format!(
+                "Telegram отправляет обновления на {set}, а не на {expected}: его установил \
+                 другой экземпляр или программа; остановите её и перезапустите teledesk"
+            ),
+            format!(
+                "Telegram delivers updates to {set}, not to {expected}: another instance or \
+                 program set it; stop it, then restart teledesk"
+            ),
+        )
+    }
+
+    pub fn webhook_failing(
+        self,
+        expected: &str,
+        message: &str,
+        pending: i64,
+        path: &str,
+    ) -> String {
+        self.pick(
+            format!(
+                "Telegram отправляет на {expected}, но последняя доставка не удалась: {message} \
+                 (ожидают: {pending}); проверьте, что обратный прокси передаёт {path} демону"
+            ),
+            format!(
+                "Telegram delivers to {expected}, but its last delivery failed: {message} \
+                 ({pending} waiting); check that the reverse proxy passes {path} to the daemon"
+            ),
+        )
+    }
+
+    pub fn webhook_ok(self, expected: &str, pending: i64) -> String {
+        self.pick(
+            format!("Telegram отправляет обновления на {expected} (ожидают: {pending})"),
+            format!("Telegram delivers updates to {expected} ({pending} waiting)"),
+        )
+    }
+
+    fn privacy_off_how(self) -> &'static str {
+        self.pick(
+            "выключите режим приватности в @BotFather → Bot Settings → Group Privacy (затем \
+             удалите бота из группы и добавьте снова)",
+            "turn off privacy mode in @BotFather → Bot Settings → Group Privacy (then remove the \
+             bot from the group and add it again)",
+        )
+    }
+
+    pub fn token_unauthorized(self, text: &str) -> String {
+        self.pick(
+            format!(
+                "токен неверен или отозван (Telegram: {text}): укажите в telegram.token текущий \
+                 из @BotFather → /mybots → API Token"
+            ),
+            format!(
+                "the token is wrong or revoked (Telegram: {text}): put the current one from \
+                 @BotFather → /mybots → API Token into telegram.token"
+            ),
+        )
+    }
+
+    pub fn token_not_found(self, text: &str, api_url: &str) -> String {
+        self.pick(
+            format!(
+                "Telegram не знает этот токен (Telegram: {text}): проверьте telegram.token и что \
+                 telegram.api_url ({api_url}) — сервер Bot API"
+            ),
+            format!(
+                "Telegram does not know this token (Telegram: {text}): check telegram.token, and \
+                 that telegram.api_url ({api_url}) is a Bot API server"
+            ),
+        )
+    }
+
+    pub fn telegram_silent(self, api_url: &str, text: &str) -> String {
+        self.pick(
+            format!(
+                "Telegram не ответил по адресу {api_url} ({text}): проверьте сеть и \
+                 telegram.api_url, затем запустите doctor снова"
+            ),
+            format!(
+                "Telegram did not answer at {api_url} ({text}): check the network and \
+                 telegram.api_url, then run doctor again"
+            ),
+        )
+    }
+
+    pub fn flood_wait(self, secs: u64) -> String {
+        self.pick(
+            format!("защита Telegram от флуда просит подождать {secs} с: запустите doctor позже"),
+            format!("Telegram's flood control asks to wait {secs} s: run doctor again later"),
+        )
+    }
+
+    pub fn telegram_failed(self, error: &str) -> String {
+        self.pick(
+            format!("не удалось спросить Telegram: {error}"),
+            format!("cannot ask Telegram: {error}"),
+        )
+    }
+
+    // --- teledesk doctor: chats --------------------------------------------------------------
+
+    pub fn chat_not_found(self, text: &str) -> String {
+        self.pick(
+            format!(
+                "Telegram не знает такого чата, или бота в нём нет (Telegram: {text}): проверьте \
+                 id (id супергрупп и каналов начинаются с -100) и добавьте бота в чат"
+            ),
+            format!(
+                "Telegram knows no such chat, or the bot is not in it (Telegram: {text}): check \
+                 the id (supergroup and channel ids start with -100) and add the bot to the chat"
+            ),
+        )
+    }
+
+    pub fn chat_forbidden(self, text: &str) -> String {
+        self.pick(
+            format!("бота нет в чате (Telegram: {text}): добавьте его и сделайте администратором"),
+            format!("the bot is not in the chat (Telegram: {text}): add it and make it an admin"),
+        )
+    }
+
+    pub fn chat_migrated(self, new_id: i64) -> String {
+        self.pick(
+            format!("группа преобразована в супергруппу с id {new_id}; используйте этот id"),
+            format!("the group was upgraded to a supergroup with id {new_id}; use that id"),
+        )
+    }
+
+    pub fn get_chat_failed(self, error: &str) -> String {
+        self.pick(
+            format!("getChat не удался ({error}): запустите doctor снова"),
+            format!("getChat failed ({error}): run doctor again"),
+        )
+    }
+
+    /// What the admin calls a chat of `mode`: `channel`, `group`, `forum`, `discussion group`.
+    pub fn chat_kind(self, kind: &'static str) -> &'static str {
+        match (self.0, kind) {
+            (Lang::Ru, "channel") => "канал",
+            (Lang::Ru, "group") => "группа",
+            (Lang::Ru, "forum") => "форум",
+            (Lang::Ru, "discussion group") => "группа обсуждения",
+            (_, kind) => kind,
+        }
+    }
+
+    pub fn upgraded(self, new_id: i64) -> String {
+        self.pick(
+            format!(
+                "группа преобразована в супергруппу с id {new_id}; укажите этот id в [[chats]] \
+                 (работающий teledesk следует за преобразованием, только если видел его; \
+                 проверки ниже — о супергруппе)"
+            ),
+            format!(
+                "the group was upgraded to a supergroup with id {new_id}; use that id in \
+                 [[chats]] (a running teledesk follows an upgrade only if it saw it happen; the \
+                 checks below are about the supergroup)"
+            ),
+        )
+    }
+
+    pub fn rights_unknown(self, error: &str) -> String {
+        self.pick(
+            format!(
+                "не удалось прочитать права бота (getChatMember: {error}); запустите doctor снова"
+            ),
+            format!("cannot read the bot's rights (getChatMember: {error}); run doctor again"),
+        )
+    }
+
+    pub fn not_a_channel(self, kind: &str, mode: &str) -> String {
+        self.pick(
+            format!("это {kind}, а не канал: укажите mode = \"{mode}\""),
+            format!("this is a {kind}, not a channel: use mode = \"{mode}\""),
+        )
+    }
+
+    pub fn is_a_channel(self) -> String {
+        self.pick(
+            "это канал: укажите mode = \"channel\"",
+            "this is a channel: use mode = \"channel\"",
+        )
+        .to_owned()
+    }
+
+    pub fn is_private(self) -> String {
+        self.pick(
+            "это личный чат, а не группа: проверьте id",
+            "this is a private chat, not a group: check the id",
+        )
+        .to_owned()
+    }
+
+    pub fn topics_off(self) -> String {
+        self.pick(
+            "в этой группе выключены темы: включите «Темы» в настройках группы или укажите \
+             mode = \"group\"",
+            "topics are off in this group: turn on Topics in the group's settings, or use \
+             mode = \"group\"",
+        )
+        .to_owned()
+    }
+
+    fn channel_admin_how(self) -> &'static str {
+        self.pick(
+            "сделайте бота администратором канала с правами «Публикация сообщений» и \
+             «Редактирование чужих публикаций»",
+            "make the bot an admin of the channel with «Post messages» and «Edit messages of \
+             others»",
+        )
+    }
+
+    pub fn channel_not_admin(self) -> String {
+        let how = self.channel_admin_how();
+        self.pick(
+            format!("бот не администратор канала: {how}"),
+            format!("the bot is not an admin of the channel: {how}"),
+        )
+    }
+
+    pub fn channel_cannot_post(self) -> String {
+        let how = self.channel_admin_how();
+        self.pick(
+            format!("бот не может публиковать посты заявок: {how}"),
+            format!("the bot may not post ticket posts: {how}"),
+        )
+    }
+
+    pub fn channel_cannot_pin(self) -> String {
+        self.pick(
+            "бот может публиковать, но без права «Редактирование чужих публикаций» `teledesk \
+             pin` не закрепит здесь пост «Новая заявка»: дайте ему это право",
+            "the bot may post but lacks «Edit messages of others», so `teledesk pin` cannot pin \
+             the «Новая заявка» post here: give it that right",
+        )
+        .to_owned()
+    }
+
+    pub fn channel_ok(self) -> String {
+        self.pick(
+            "бот — администратор, который может публиковать, редактировать и закреплять",
+            "the bot is an admin that may post, edit and pin",
+        )
+        .to_owned()
+    }
+
+    pub fn no_discussion(self) -> String {
+        self.pick(
+            "группа обсуждения не привязана, поэтому у заявок нет комментариев: привяжите группу \
+             обсуждения к каналу (канал → Изменить → Обсуждение) и сделайте бота администратором \
+             в ней",
+            "no discussion group is linked, so tickets get no comments: link a discussion group \
+             to the channel (channel → Edit → Discussion) and make the bot an admin there",
+        )
+        .to_owned()
+    }
+
+    pub fn in_group(self, group: &str, detail: &str) -> String {
+        format!("{group}: {detail}")
+    }
+
+    pub fn group_rights_unknown(self, group: &str, error: &str) -> String {
+        self.pick(
+            format!("{group}: не удалось прочитать права бота (getChatMember: {error})"),
+            format!("{group}: cannot read the bot's rights (getChatMember: {error})"),
+        )
+    }
+
+    pub fn discussion_admin(self, group: &str) -> String {
+        self.pick(
+            format!("{group} привязана; бот в ней администратор и видит все комментарии"),
+            format!("{group} is linked; the bot is an admin there and sees every comment"),
+        )
+    }
+
+    pub fn discussion_member_sees(self, group: &str) -> String {
+        self.pick(
+            format!(
+                "{group} привязана; бот в ней участник с выключенным режимом приватности и видит \
+                 все комментарии"
+            ),
+            format!(
+                "{group} is linked; the bot is a member there with privacy mode off and sees \
+                 every comment"
+            ),
+        )
+    }
+
+    pub fn discussion_member_blind(self, group: &str) -> String {
+        let how = self.privacy_off_how();
+        self.pick(
+            format!(
+                "бот не администратор в {group}, и режим приватности включён, поэтому комментарии \
+                 до него не доходят: сделайте бота администратором группы или {how}"
+            ),
+            format!(
+                "the bot is not an admin of {group} and privacy mode is on, so comments never \
+                 reach it: make the bot an admin of the group, or {how}"
+            ),
+        )
+    }
+
+    pub fn discussion_muted(self, group: &str) -> String {
+        self.pick(
+            format!(
+                "бот не может писать в {group}, поэтому ответы сотрудников не опубликовать: \
+                 снимите с него ограничения и сделайте администратором"
+            ),
+            format!(
+                "the bot may not write in {group}, so staff replies cannot be posted: lift its \
+                 restrictions and make it an admin"
+            ),
+        )
+    }
+
+    pub fn discussion_absent(self, group: &str) -> String {
+        self.pick(
+            format!("бота нет в {group}: добавьте его и сделайте там администратором"),
+            format!("the bot is not in {group}: add it and make it an admin there"),
+        )
+    }
+
+    pub fn group_admin(self) -> String {
+        self.pick(
+            "бот — администратор и видит все сообщения",
+            "the bot is an admin and sees every message",
+        )
+        .to_owned()
+    }
+
+    pub fn group_member_sees(self) -> String {
+        self.pick(
+            "бот — участник с выключенным режимом приватности и видит все сообщения",
+            "the bot is a member with privacy mode off and sees every message",
+        )
+        .to_owned()
+    }
+
+    pub fn group_member_blind(self) -> String {
+        let how = self.privacy_off_how();
+        self.pick(
+            format!(
+                "бот не администратор, и режим приватности включён, поэтому комментарии, которые \
+                 не отвечают на сообщения самого бота, и файлы альбомов до него не доходят: \
+                 сделайте бота администратором группы или {how}"
+            ),
+            format!(
+                "the bot is not an admin and privacy mode is on, so comments that do not reply \
+                 to the bot's own messages, and the files of albums, never reach it: make the bot \
+                 an admin of the group, or {how}"
+            ),
+        )
+    }
+
+    pub fn group_muted(self) -> String {
+        self.pick(
+            "бот не может здесь писать: снимите с него ограничения и сделайте администратором",
+            "the bot may not write here: lift its restrictions and make it an admin",
+        )
+        .to_owned()
+    }
+
+    pub fn group_absent(self) -> String {
+        self.pick(
+            "бота нет в группе: добавьте его и сделайте администратором",
+            "the bot is not in the group: add it and make it an admin",
+        )
+        .to_owned()
+    }
+
+    pub fn forum_absent(self) -> String {
+        self.pick(
+            "бота нет в форуме: добавьте его и сделайте администратором с правом «Управление \
+             темами»",
+            "the bot is not in the forum: add it and make it an admin with «Manage topics»",
+        )
+        .to_owned()
+    }
+
+    pub fn forum_ok(self) -> String {
+        self.pick(
+            "бот — администратор, который может управлять темами, и видит все сообщения",
+            "the bot is an admin that may manage topics and sees every message",
+        )
+        .to_owned()
+    }
+
+    pub fn forum_no_topics(self) -> String {
+        self.pick(
+            "бот не может управлять темами, поэтому темы заявок не создать и не закрыть: \
+             сделайте бота администратором группы с правом «Управление темами»",
+            "the bot may not manage topics, so ticket topics cannot be created or closed: make \
+             the bot an admin of the group with «Manage topics»",
+        )
+        .to_owned()
+    }
+
+    pub fn may_pin(self) -> String {
+        self.pick(
+            "бот может закрепить пост «Новая заявка» (`teledesk pin`)",
+            "the bot may pin the «Новая заявка» post (`teledesk pin`)",
+        )
+        .to_owned()
+    }
+
+    pub fn may_not_pin(self) -> String {
+        self.pick(
+            "бот не может закреплять, поэтому `teledesk pin` не закрепит пост «Новая заявка»: \
+             сделайте его администратором с правом «Закрепление сообщений»",
+            "the bot may not pin, so `teledesk pin` cannot pin the «Новая заявка» post: make it \
+             an admin with «Pin messages»",
+        )
+        .to_owned()
+    }
+
+    // --- teledesk doctor: helpdesks ----------------------------------------------------------
+
+    /// `part`: the table checked (`[chats.ticket]`, a category's, the intake fields'), as the
+    /// config names it.
+    pub fn chat_ticket_subject(self, chat: i64, part: &str) -> String {
+        self.pick(format!("чат {chat} {part}"), format!("chat {chat} {part}"))
+    }
+
+    pub fn ticket_defaults_wrong(self, problems: &str) -> String {
+        self.pick(
+            format!("{problems}: новые заявки этого чата не создадутся, пока это не исправлено"),
+            format!("{problems}: new tickets of this chat will fail until it is fixed"),
+        )
+    }
+
+    pub fn ticket_defaults_unchecked(self, error: &str) -> String {
+        self.pick(
+            format!("не удалось проверить по хелпдеску ({error})"),
+            format!("could not be checked against the helpdesk ({error})"),
+        )
+    }
+
+    pub fn helpdesk_subject(self, name: &str, kind: &str) -> String {
+        self.pick(
+            format!("хелпдеск {name} ({kind})"),
+            format!("helpdesk {name} ({kind})"),
+        )
+    }
+
+    pub fn authorised(self, name: &str, id: &str) -> String {
+        self.pick(
+            format!("авторизован как {name} (id {id})"),
+            format!("authorised as {name} (id {id})"),
+        )
+    }
+
+    pub fn helpdesk_refused(self, message: &str, table: &str) -> String {
+        self.pick(
+            format!(
+                "хелпдеск отклонил учётные данные ({message}): проверьте токен или пользователя \
+                 и пароль в {table} и что учётной записи разрешён API"
+            ),
+            format!(
+                "the helpdesk refused the credentials ({message}): check the token or user and \
+                 password in {table}, and that the account may use the API"
+            ),
+        )
+    }
+
+    pub fn helpdesk_silent(self, message: &str, table: &str) -> String {
+        self.pick(
+            format!(
+                "хелпдеск не ответил ({message}): проверьте url в {table} и сеть, затем \
+                 запустите doctor снова"
+            ),
+            format!(
+                "the helpdesk did not answer ({message}): check url in {table} and the network, \
+                 then run doctor again"
+            ),
+        )
+    }
+
+    pub fn helpdesk_no_api(self, message: &str, table: &str) -> String {
+        self.pick(
+            format!("по указанному адресу нет API ({message}): проверьте url в {table}"),
+            format!("no API at the configured address ({message}): check url in {table}"),
+        )
+    }
+
+    pub fn helpdesk_config(self, message: &str, table: &str) -> String {
+        self.pick(
+            format!("{message}: исправьте в {table}"),
+            format!("{message}: fix it in {table}"),
+        )
+    }
+
+    pub fn helpdesk_other(self, error: &str, table: &str) -> String {
+        self.pick(
+            format!("{error}: проверьте {table}"),
+            format!("{error}: check {table}"),
+        )
+    }
+}
+
+/// A finding of `teledesk check` that teledesk says in both languages: the common ones (keys,
+/// types, required tables, secrets). The rest are written in English where they are found, with
+/// the config's own words in them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigText {
+    UnknownKey {
+        key: String,
+        allowed: String,
+    },
+    /// `expected` is one of the phrases of [`expected_ru`] (others stay English in Russian).
+    WrongType {
+        expected: String,
+        found: &'static str,
+    },
+    MissingKey,
+    UnknownValue {
+        value: String,
+        expected: String,
+    },
+    MissingTable {
+        table: String,
+    },
+    LiteralSecret,
+    NoHelpdesks,
+    NoChats,
+    EnvNeedsName,
+    EnvNotSet {
+        name: String,
+    },
+    EnvEmpty {
+        name: String,
+    },
+    FileNeedsPath,
+    FileUnreadable {
+        path: String,
+        why: String,
+    },
+    FileEmpty {
+        path: String,
+    },
+    SecretEmpty,
+}
+
+impl ConfigText {
+    pub fn render(&self, lang: Lang) -> String {
+        use ConfigText::*;
+        match (lang, self) {
+            (Lang::En, UnknownKey { key, allowed }) => {
+                format!("unknown key `{key}`; expected one of {allowed}")
+            }
+            (Lang::Ru, UnknownKey { key, allowed }) => {
+                format!("неизвестный ключ `{key}`; ожидается один из: {allowed}")
+            }
+            (Lang::En, WrongType { expected, found }) => {
+                format!("must be {expected}, found {found}")
+            }
+            (Lang::Ru, WrongType { expected, found }) => format!(
+                "ожидается {}, найдено: {}",
+                expected_ru(expected),
+                type_ru(found)
+            ),
+            (Lang::En, MissingKey) => "missing required key".into(),
+            (Lang::Ru, MissingKey) => "не хватает обязательного ключа".into(),
+            (Lang::En, UnknownValue { value, expected }) => {
+                format!("unknown value \"{value}\"; expected one of {expected}")
+            }
+            (Lang::Ru, UnknownValue { value, expected }) => {
+                format!("неизвестное значение \"{value}\"; ожидается одно из: {expected}")
+            }
+            (Lang::En, MissingTable { table }) => format!("missing required table [{table}]"),
+            (Lang::Ru, MissingTable { table }) => {
+                format!("не хватает обязательной таблицы [{table}]")
+            }
+            (Lang::En, LiteralSecret) => {
+                "literal secret in the config file; use env:NAME or file:/path".into()
+            }
+            (Lang::Ru, LiteralSecret) => {
+                "секрет записан прямо в файле конфигурации; используйте env:NAME или file:/path"
+                    .into()
+            }
+            (Lang::En, NoHelpdesks) => {
+                "at least one helpdesk is required, e.g. [helpdesks.main]".into()
+            }
+            (Lang::Ru, NoHelpdesks) => {
+                "нужна хотя бы одна helpdesk-система, например [helpdesks.main]".into()
+            }
+            (Lang::En, NoChats) => "at least one chat is required: add a [[chats]] section".into(),
+            (Lang::Ru, NoChats) => "нужен хотя бы один чат: добавьте раздел [[chats]]".into(),
+            (Lang::En, EnvNeedsName) => {
+                "`env:` needs a variable name, e.g. \"env:TELEDESK_BOT_TOKEN\"".into()
+            }
+            (Lang::Ru, EnvNeedsName) => {
+                "после `env:` нужно имя переменной, например \"env:TELEDESK_BOT_TOKEN\"".into()
+            }
+            (Lang::En, EnvNotSet { name }) => format!("environment variable `{name}` is not set"),
+            (Lang::Ru, EnvNotSet { name }) => format!("переменная окружения `{name}` не задана"),
+            (Lang::En, EnvEmpty { name }) => format!("environment variable `{name}` is empty"),
+            (Lang::Ru, EnvEmpty { name }) => format!("переменная окружения `{name}` пуста"),
+            (Lang::En, FileNeedsPath) => {
+                "`file:` needs a path, e.g. \"file:/run/secrets/token\"".into()
+            }
+            (Lang::Ru, FileNeedsPath) => {
+                "после `file:` нужен путь, например \"file:/run/secrets/token\"".into()
+            }
+            (Lang::En, FileUnreadable { path, why }) => {
+                format!("cannot read secret file `{path}`: {why}")
+            }
+            (Lang::Ru, FileUnreadable { path, why }) => {
+                format!("не удаётся прочитать файл секрета `{path}`: {why}")
+            }
+            (Lang::En, FileEmpty { path }) => format!("secret file `{path}` is empty"),
+            (Lang::Ru, FileEmpty { path }) => format!("файл секрета `{path}` пуст"),
+            (Lang::En, SecretEmpty) => "must not be empty; use env:NAME or file:/path".into(),
+            (Lang::Ru, SecretEmpty) => {
+                "не может быть пустым; используйте env:NAME или file:/path".into()
+            }
+        }
+    }
+}
+
+/// What a value must be, as validation says it in English, in Russian.
+fn expected_ru(expected: &str) -> &str {
+    match expected {
+        "a string" => "строка",
+        "an integer" => "целое число",
+        "a table" => "таблица",
+        "an array of strings" => "массив строк",
+        "an array of tables ([[chats]])" => "массив таблиц ([[chats]])",
+        "an array of Telegram user ids" => "массив id пользователей Telegram",
+        "an integer (a Telegram user id)" => "целое число (id пользователя Telegram)",
+        "a whole number of tickets" => "целое число заявок",
+        "a string (\"env:NAME\", \"file:/path\" or the secret)" => {
+            "строка (\"env:NAME\", \"file:/path\" или сам секрет)"
+        }
+        other => other,
+    }
+}
+
+/// A TOML type, as the TOML parser names it, in Russian.
+fn type_ru(found: &str) -> &str {
+    match found {
+        "string" => "строка",
+        "integer" => "целое число",
+        "float" => "дробное число",
+        "boolean" => "логическое значение",
+        "datetime" => "дата и время",
+        "array" => "массив",
+        "table" => "таблица",
+        other => other,
+    }
+}
+
+/// English, as the findings' `message` holds it.
+impl std::fmt::Display for ConfigText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render(Lang::En))
+    }
+}
+
+fn en_count(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+/// `1 чат`, `2 чата`, `5 чатов`: Russian picks the form by the last digits.
+fn ru_count(count: usize, one: &str, few: &str, many: &str) -> String {
+    let form = match (count % 10, count % 100) {
+        (1, n) if n != 11 => one,
+        (2..=4, n) if !(12..=14).contains(&n) => few,
+        _ => many,
+    };
+    format!("{count} {form}")
+}
+
+/// The language of operator messages when `--lang` is not given: Russian when the environment's
+/// locale is (`LC_ALL`, then `LC_MESSAGES`, then `LANG`, as POSIX orders them), else English.
+pub fn lang_from_env(get: impl Fn(&str) -> Option<String>) -> Lang {
+    let locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .filter_map(|name| get(name))
+        .find(|value| !value.is_empty())
+        .unwrap_or_default();
+    if locale.to_ascii_lowercase().starts_with("ru") {
+        Lang::Ru
+    } else {
+        Lang::En
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_config_text_is_said_in_both_languages() {
+        let texts = [
+            ConfigText::WrongType {
+                expected: "a string".into(),
+                found: "integer",
+            },
+            ConfigText::MissingTable {
+                table: "store".into(),
+            },
+            ConfigText::EnvNotSet {
+                name: "KAITEN_TOKEN".into(),
+            },
+        ];
+        assert_eq!(
+            texts[0].render(Lang::Ru),
+            "ожидается строка, найдено: целое число"
+        );
+        assert_eq!(texts[0].render(Lang::En), "must be a string, found integer");
+        assert_eq!(
+            texts[2].render(Lang::Ru),
+            "переменная окружения `KAITEN_TOKEN` не задана"
+        );
+        for text in texts {
+            assert_ne!(text.render(Lang::Ru), text.render(Lang::En));
+        }
+    }
+
+    #[test]
+    fn russian_counts_take_the_right_form() {
+        let chats = |n| ru_count(n, "чат", "чата", "чатов");
+        assert_eq!(chats(1), "1 чат");
+        assert_eq!(chats(3), "3 чата");
+        assert_eq!(chats(5), "5 чатов");
+        assert_eq!(chats(11), "11 чатов");
+        assert_eq!(chats(21), "21 чат");
+        assert_eq!(chats(112), "112 чатов");
+    }
+
+    #[test]
+    fn the_locale_picks_the_language() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(lang_from_env(env(&[("LANG", "ru_RU.UTF-8")])), Lang::Ru);
+        assert_eq!(lang_from_env(env(&[("LANG", "en_US.UTF-8")])), Lang::En);
+        assert_eq!(lang_from_env(env(&[])), Lang::En);
+        assert_eq!(
+            lang_from_env(env(&[("LC_ALL", "C"), ("LANG", "ru_RU.UTF-8")])),
+            Lang::En,
+            "LC_ALL wins"
+        );
+        assert_eq!(
+            lang_from_env(env(&[("LC_ALL", ""), ("LANG", "ru_RU.UTF-8")])),
+            Lang::Ru,
+            "an empty variable counts as unset"
+        );
+    }
+}
