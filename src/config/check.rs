@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use super::validate::{Analysis, analyse_file};
 use crate::telegram::texts::Lang;
-use crate::telegram::texts::ops::Ops;
+use crate::telegram::texts::ops::{MissingCapability, Ops};
 
 /// Validates the config file and prints every finding, in `lang`; exit code 1 on any error.
 ///
@@ -17,7 +17,7 @@ pub fn run_check(path: &Path, lang: Lang) -> ExitCode {
     let (findings, verdict) = render(path, &analysis, lang);
     eprint!("{findings}");
     if let Some(config) = &analysis.config {
-        eprint!("{}", capability_notes(config));
+        eprint!("{}", capability_notes(config, Ops(lang)));
     }
     println!("{verdict}");
     if analysis.errors.is_empty() {
@@ -62,30 +62,24 @@ fn render(path: &Path, analysis: &Analysis, lang: Lang) -> (String, String) {
 }
 
 /// What each helpdesk cannot do of what teledesk offers where the helpdesk allows (issue 14):
-/// one `note:` line per missing capability, so an operator knows before a client or staff
-/// member finds out.
-fn capability_notes(config: &super::Config) -> String {
+/// one note per missing capability, so an operator knows before a client or staff member finds
+/// out.
+fn capability_notes(config: &super::Config, t: Ops) -> String {
     let mut notes = String::new();
     for (name, helpdesk) in &config.helpdesks {
         let Ok(adapter) = crate::helpdesks::build(helpdesk) else {
             continue;
         };
         let capability = adapter.capability();
-        for (has, what) in [
-            (
-                capability.staff_tickets,
-                "does not publish tickets staff start in the helpdesk (staff_tickets)",
-            ),
-            (
-                capability.due_times,
-                "shows no due times on cards and counts no SLA breaches (due_times)",
-            ),
+        for (has, missing) in [
+            (capability.staff_tickets, MissingCapability::StaffTickets),
+            (capability.due_times, MissingCapability::DueTimes),
         ] {
             if !has {
                 let _ = writeln!(
                     notes,
-                    "note: helpdesks.{name} ({}) {what}; see the adapter's README",
-                    helpdesk.kind
+                    "{}",
+                    t.capability_missing(name, &helpdesk.kind, missing)
                 );
             }
         }
@@ -149,7 +143,8 @@ mod tests {
         "#;
         let analysis = analyse(text, &|_| Some("secret".into()));
         let config = analysis.config.as_ref().expect("valid");
-        insta::assert_snapshot!(capability_notes(config), @"note: helpdesks.tracker (redmine) does not publish tickets staff start in the helpdesk (staff_tickets); see the adapter's README");
+        insta::assert_snapshot!(capability_notes(config, Ops(Lang::En)), @"note: helpdesks.tracker (redmine) does not publish tickets staff start in the helpdesk (staff_tickets); see the adapter's README");
+        insta::assert_snapshot!(capability_notes(config, Ops(Lang::Ru)), @"примечание: helpdesks.tracker (redmine) не публикует заявки, которые сотрудники заводят в хелпдеске (staff_tickets); подробности в README адаптера");
     }
 
     #[test]

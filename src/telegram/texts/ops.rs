@@ -4,6 +4,13 @@
 
 use super::Lang;
 
+/// A capability teledesk offers that a helpdesk's adapter does not have (`teledesk check` notes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MissingCapability {
+    StaffTickets,
+    DueTimes,
+}
+
 /// The operator's texts in one language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ops(pub Lang);
@@ -17,6 +24,24 @@ impl Ops {
     }
 
     // --- teledesk check ----------------------------------------------------------------
+
+    /// A note that `helpdesks.<name>` (of `kind`) lacks a capability, pointing to the README.
+    pub fn capability_missing(self, name: &str, kind: &str, missing: MissingCapability) -> String {
+        let what = match missing {
+            MissingCapability::StaffTickets => self.pick(
+                "не публикует заявки, которые сотрудники заводят в хелпдеске (staff_tickets)",
+                "does not publish tickets staff start in the helpdesk (staff_tickets)",
+            ),
+            MissingCapability::DueTimes => self.pick(
+                "не показывает сроки на карточках и не считает нарушения SLA (due_times)",
+                "shows no due times on cards and counts no SLA breaches (due_times)",
+            ),
+        };
+        self.pick(
+            format!("примечание: helpdesks.{name} ({kind}) {what}; подробности в README адаптера"),
+            format!("note: helpdesks.{name} ({kind}) {what}; see the adapter's README"),
+        )
+    }
 
     /// `error` / `warning` in front of a finding.
     pub fn level(self, error: bool) -> &'static str {
