@@ -1034,7 +1034,18 @@ async fn uploads_at_once_are_capped_per_user_and_for_the_server() {
     assert!(head.contains("too_many_requests"), "{head}");
     assert!(head.contains("retry-after: "), "{head}");
     // Bob takes the server's second slot; Cid finds none free.
-    let bobs = api.start_upload(&bob, &id(2)).await;
+    let mut bobs = api.start_upload(&bob, &id(2)).await;
+    {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 2000];
+        let early = tokio::time::timeout(Duration::from_millis(500), bobs.read(&mut buf)).await;
+        if let Ok(Ok(n)) = early {
+            panic!(
+                "Bob's upload was answered at once: {}",
+                String::from_utf8_lossy(&buf[..n])
+            );
+        }
+    }
     let busy = |head: &str| head.starts_with("http/1.1 503") && head.contains("retry-after: ");
     let head = refused(cid.clone(), id(3), "http/1.1 503").await;
     assert!(busy(&head), "{head}");

@@ -73,7 +73,11 @@ async fn an_admin_gets_the_report_and_a_client_is_refused() {
         assert_eq!(cells[3], "0", "none closed: {row}");
         assert_ne!(cells[5], "—", "the first response is counted: {row}");
         assert_eq!(cells[cells.len() - 2], "1", "one SLA breach: {row}");
-        assert_eq!(cells.last(), Some(&"—"), "no categories in this chat: {row}");
+        assert_eq!(
+            cells.last(),
+            Some(&"—"),
+            "no categories in this chat: {row}"
+        );
         assert!(report.text.contains("SLA breaches"), "{}", report.text);
 
         let client = stage.client;
