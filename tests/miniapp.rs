@@ -986,6 +986,9 @@ async fn uploads_at_once_are_capped_per_user_and_for_the_server() {
         http: teledesk::http::HttpLimits {
             max_uploads: 2,
             max_uploads_per_user: 1,
+            // The uploads below send nothing after their head: on a loaded machine the 15 s
+            // idle cut-off could free a slot mid-test, and Cid would find it free.
+            body_idle_timeout: Duration::from_secs(600),
             ..Default::default()
         },
         ..Options::default()
