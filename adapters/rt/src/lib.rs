@@ -228,22 +228,11 @@ impl RtAdapter {
         // Tickets the integration user created since shortly before the Telegram message, newest
         // first; the one whose first message carries the marker is ours.
         let me = self.me(op).await?;
+        let [object, kind, creator] = model::Limit::ticket_creations_by(me.id);
         let limits = [
-            model::Limit {
-                field: "ObjectType",
-                operator: None,
-                value: "RT::Ticket".into(),
-            },
-            model::Limit {
-                field: "Type",
-                operator: None,
-                value: model::TXN_CREATE.into(),
-            },
-            model::Limit {
-                field: "Creator",
-                operator: None,
-                value: me.id.to_string(),
-            },
+            object,
+            kind,
+            creator,
             model::Limit {
                 field: "Created",
                 operator: Some(">="),
@@ -900,24 +889,8 @@ impl Helpdesk for RtAdapter {
     async fn own_tickets(&self) -> Result<Vec<teledesk_adapter::OwnTicket>> {
         const OP: &str = "own_tickets";
         let me = self.me(OP).await?;
-        let (my_id, my_name) = (me.id.to_string(), me.name.clone());
-        let limits = [
-            model::Limit {
-                field: "ObjectType",
-                operator: None,
-                value: "RT::Ticket".into(),
-            },
-            model::Limit {
-                field: "Type",
-                operator: None,
-                value: model::TXN_CREATE.into(),
-            },
-            model::Limit {
-                field: "Creator",
-                operator: None,
-                value: my_id,
-            },
-        ];
+        let my_name = me.name.clone();
+        let limits = model::Limit::ticket_creations_by(me.id);
         let mut created = Vec::new();
         for page in 1.. {
             let query = [

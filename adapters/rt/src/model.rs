@@ -311,6 +311,27 @@ pub struct Limit {
     pub value: String,
 }
 
+impl Limit {
+    /// `field = value`.
+    pub fn equals(field: &'static str, value: impl Into<String>) -> Self {
+        Self {
+            field,
+            operator: None,
+            value: value.into(),
+        }
+    }
+
+    /// The ticket-creation transactions of the user `creator` (an id): where the tickets this
+    /// user created are found.
+    pub fn ticket_creations_by(creator: i64) -> [Self; 3] {
+        [
+            Self::equals("ObjectType", "RT::Ticket"),
+            Self::equals("Type", TXN_CREATE),
+            Self::equals("Creator", creator.to_string()),
+        ]
+    }
+}
+
 /// `POST /ticket/{id}/correspond` and `/comment`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Message {
