@@ -238,40 +238,31 @@ pub struct FollowUp {
     pub number: Option<String>,
 }
 
-#[cfg(test)]
 impl TicketLink {
-    /// A ticket of chat -100 by Ann (Telegram id 5) for unit tests, which override with
-    /// struct-update syntax the fields they are about.
-    pub fn sample(local: LocalId) -> Self {
+    /// A ticket just recorded in `chat_id`: not yet in the helpdesk, no card, nothing read,
+    /// sent, rated or timed. Callers set what they know with struct-update syntax.
+    pub fn new(
+        local: LocalId,
+        helpdesk: String,
+        chat_id: i64,
+        author: Requester,
+        view: TicketView,
+        created_at: OffsetDateTime,
+    ) -> Self {
         Self {
             local,
-            helpdesk: "main".into(),
+            helpdesk,
             ticket_id: None,
             number: None,
-            chat_id: -100,
+            chat_id,
             source_message_id: None,
             card_message_id: None,
-            author: Requester {
-                display_name: "Ann".into(),
-                telegram_id: 5,
-                username: None,
-                company: None,
-            },
-            view: TicketView {
-                subject: String::new(),
-                description: String::new(),
-                status: teledesk_adapter::StatusClass::New,
-                state: String::new(),
-                assignee: None,
-                resolution: None,
-                last_comments: vec![],
-                due: DueTimes::default(),
-                priority: None,
-            },
+            author,
+            view,
             rendered_hash: None,
-            known_comments: vec![],
-            comment_authors: vec![],
-            created_at: OffsetDateTime::UNIX_EPOCH,
+            known_comments: Vec::new(),
+            comment_authors: Vec::new(),
+            created_at,
             rating: None,
             feedback_given: false,
             escalated_at: None,
@@ -287,6 +278,37 @@ impl TicketLink {
             category: None,
             staff_started: None,
         }
+    }
+}
+
+#[cfg(test)]
+impl TicketLink {
+    /// A ticket of chat -100 by Ann (Telegram id 5) for unit tests, which override with
+    /// struct-update syntax the fields they are about.
+    pub fn sample(local: LocalId) -> Self {
+        Self::new(
+            local,
+            "main".into(),
+            -100,
+            Requester {
+                display_name: "Ann".into(),
+                telegram_id: 5,
+                username: None,
+                company: None,
+            },
+            TicketView {
+                subject: String::new(),
+                description: String::new(),
+                status: teledesk_adapter::StatusClass::New,
+                state: String::new(),
+                assignee: None,
+                resolution: None,
+                last_comments: vec![],
+                due: DueTimes::default(),
+                priority: None,
+            },
+            OffsetDateTime::UNIX_EPOCH,
+        )
     }
 }
 

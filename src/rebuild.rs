@@ -15,7 +15,7 @@
 
 use crate::config::{ChatMode, Config};
 use crate::engine::sync;
-use crate::model::{TicketLink, TicketTimes, TicketView};
+use crate::model::{TicketLink, TicketView};
 use crate::store::Store;
 use std::sync::Arc;
 use teledesk_adapter::{ErrorKind, Helpdesk, OwnTicket, Requester};
@@ -129,50 +129,37 @@ async fn rebuild_one(
         .map_err(|e| format!("cannot read it: {e}"))?;
     let now = time::OffsetDateTime::now_utc();
     let mut link = TicketLink {
-        local: 0,
-        helpdesk: helpdesk.to_owned(),
         ticket_id: Some(id),
         number: Some(own.reference.number.clone()),
-        chat_id,
         source_message_id: Some(message_id),
-        card_message_id: None,
-        author: own.requester.unwrap_or_else(|| Requester {
-            display_name: String::new(),
-            telegram_id: 0,
-            username: None,
-            company: Some(chat.name.clone()),
-        }),
-        view: TicketView {
-            subject: String::new(),
-            description: String::new(),
-            status: ticket.status,
-            state: String::new(),
-            assignee: None,
-            resolution: None,
-            last_comments: Vec::new(),
-            due: ticket.due,
-            priority: ticket.priority.clone(),
-        },
-        rendered_hash: None,
-        known_comments: Vec::new(),
-        comment_authors: Vec::new(),
-        created_at: now,
-        rating: None,
-        feedback_given: false,
-        escalated_at: None,
-        follow_up_of: None,
         // What was said before the store was lost is not said again.
         notified_reply: true,
         notified_done: ticket.status.is_done(),
-        source_chat_id: None,
-        thread: None,
-        topic: None,
-        topic_closed: false,
-        comment_mark: None,
-        times: TicketTimes::default(),
-        // Neither is written to the helpdesk in a form that names it again.
-        category: None,
-        staff_started: None,
+        // Neither the intake category nor a staff address is written to the helpdesk in a form
+        // that names it again: both stay unset.
+        ..TicketLink::new(
+            0,
+            helpdesk.to_owned(),
+            chat_id,
+            own.requester.unwrap_or_else(|| Requester {
+                display_name: String::new(),
+                telegram_id: 0,
+                username: None,
+                company: Some(chat.name.clone()),
+            }),
+            TicketView {
+                subject: String::new(),
+                description: String::new(),
+                status: ticket.status,
+                state: String::new(),
+                assignee: None,
+                resolution: None,
+                last_comments: Vec::new(),
+                due: ticket.due,
+                priority: ticket.priority.clone(),
+            },
+            now,
+        )
     };
     let seen = sync::diff(&link, &ticket);
     link.view = seen.view;

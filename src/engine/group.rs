@@ -458,46 +458,32 @@ pub(crate) fn open_ticket_with(
     }
     let local = tx.next_seq()?;
     let link = TicketLink {
-        local,
-        helpdesk: chat.helpdesk.clone(),
-        ticket_id: None,
-        number: None,
-        chat_id: chat.ticket_chat,
         source_chat_id: (chat.ticket_chat != chat.id).then_some(chat.id),
-        thread: None,
-        topic: None,
-        topic_closed: false,
-        comment_mark: None,
         source_message_id: origin.message_id,
-        card_message_id: None,
-        author,
-        view: TicketView {
-            subject: subject.clone(),
-            description: description.clone(),
-            status: StatusClass::New,
-            state: String::new(),
-            assignee: None,
-            resolution: None,
-            last_comments: Vec::new(),
-            due: Default::default(),
-            priority: None,
-        },
-        rendered_hash: None,
-        known_comments: Vec::new(),
-        comment_authors: Vec::new(),
-        created_at: now,
-        rating: None,
-        feedback_given: false,
-        escalated_at: None,
         follow_up_of: follow_up_of.clone(),
-        notified_reply: false,
-        notified_done: false,
         times: TicketTimes {
             registered_at: Some(origin.registered_at),
             ..TicketTimes::default()
         },
         category: intake.category.as_ref().map(|c| c.id.clone()),
-        staff_started: None,
+        ..TicketLink::new(
+            local,
+            chat.helpdesk.clone(),
+            chat.ticket_chat,
+            author,
+            TicketView {
+                subject: subject.clone(),
+                description: description.clone(),
+                status: StatusClass::New,
+                state: String::new(),
+                assignee: None,
+                resolution: None,
+                last_comments: Vec::new(),
+                due: Default::default(),
+                priority: None,
+            },
+            now,
+        )
     };
     tx.put_ticket(&link);
     if let Some(message_id) = origin.message_id {

@@ -65,51 +65,8 @@ pub fn publish(
     };
     let local = tx.next_seq()?;
     let mut link = TicketLink {
-        local,
-        helpdesk: helpdesk.to_owned(),
         ticket_id: Some(ticket.reference.id.clone()),
         number: Some(ticket.reference.number.clone()),
-        chat_id: chat.id,
-        source_message_id: None,
-        card_message_id: None,
-        // Staff wrote it: no Telegram user to notify or to rate as its author.
-        author: Requester {
-            display_name: ticket
-                .assignee
-                .clone()
-                .unwrap_or_else(|| settings.lang.support_name().to_owned()),
-            telegram_id: STAFF_AUTHOR,
-            username: None,
-            company: None,
-        },
-        view: TicketView {
-            subject: ticket.subject.clone(),
-            description: ticket.description.clone(),
-            status: ticket.status,
-            state: ticket.state.clone(),
-            assignee: None,
-            resolution: None,
-            last_comments: Vec::new(),
-            due: ticket.due,
-            priority: ticket.priority.clone(),
-        },
-        rendered_hash: None,
-        known_comments: Vec::new(),
-        comment_authors: Vec::new(),
-        created_at: now,
-        rating: None,
-        // Staff chose where it goes; no intake category was asked.
-        category: None,
-        feedback_given: false,
-        escalated_at: None,
-        follow_up_of: None,
-        notified_reply: false,
-        notified_done: false,
-        source_chat_id: None,
-        thread: None,
-        topic: None,
-        topic_closed: false,
-        comment_mark: None,
         times: TicketTimes {
             registered_at: Some(now),
             ..TicketTimes::default()
@@ -117,6 +74,34 @@ pub fn publish(
         staff_started: Some(StaffStarted {
             announcement: address.announcement,
         }),
+        // No intake category: staff chose where it goes.
+        ..TicketLink::new(
+            local,
+            helpdesk.to_owned(),
+            chat.id,
+            // Staff wrote it: no Telegram user to notify or to rate as its author.
+            Requester {
+                display_name: ticket
+                    .assignee
+                    .clone()
+                    .unwrap_or_else(|| settings.lang.support_name().to_owned()),
+                telegram_id: STAFF_AUTHOR,
+                username: None,
+                company: None,
+            },
+            TicketView {
+                subject: ticket.subject.clone(),
+                description: ticket.description.clone(),
+                status: ticket.status,
+                state: ticket.state.clone(),
+                assignee: None,
+                resolution: None,
+                last_comments: Vec::new(),
+                due: ticket.due,
+                priority: ticket.priority.clone(),
+            },
+            now,
+        )
     };
     let sync = super::sync::diff(&link, ticket);
     link.view = sync.view;
