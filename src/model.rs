@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 use teledesk_adapter::{
-    CommentId, CommentMark, DueTimes, IdempotencyKey, Requester, StatusClass, TicketId,
-    TicketSnapshot,
+    CommentId, CommentMark, DueTimes, IdempotencyKey, IntakeField, Requester, StatusClass,
+    TicketId, TicketSnapshot,
 };
 use time::OffsetDateTime;
 
@@ -93,6 +93,10 @@ pub struct TicketLink {
     /// lists; `None` when the chat offers no categories.
     #[serde(default)]
     pub category: Option<String>,
+    /// The intake fields the client answered (`[[chats.fields]]`), as the adapter received
+    /// them: a follow-up ticket takes them over instead of asking again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intake_fields: Vec<IntakeField>,
     /// Staff started the ticket in the helpdesk and addressed it to this chat; `None` for a
     /// client's ticket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -276,6 +280,7 @@ impl TicketLink {
             comment_mark: None,
             times: TicketTimes::default(),
             category: None,
+            intake_fields: Vec::new(),
             staff_started: None,
         }
     }

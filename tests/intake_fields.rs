@@ -488,3 +488,189 @@ async fn doctor_checks_the_intake_mapping_against_the_helpdesk() {
         "the category's own property: {report}"
     );
 }
+
+/// A stage whose group asks the chat's form, with the daemon running; returns the contract
+/// property's id.
+async fn intake_stage(lang: &str) -> (Stage, teledesk::daemon::Daemon, i64) {
+    let stage = Stage::new(1, lang, "1s").await;
+    let contract = stage.kaiten.add_property("№ договора", "string", false);
+    let mut text = std::fs::read_to_string(&stage.config_path).expect("config");
+    text.push_str(&form(contract));
+    std::fs::write(&stage.config_path, text).expect("config");
+    let daemon = stage.start(Options::default()).await;
+    (stage, daemon, contract)
+}
+
+/// The bot's message in `chat` whose text contains `needle`.
+async fn bot_saying(tg: &FakeTelegram, chat: i64, needle: &str) -> ChatMessage {
+    let needle = needle.to_owned();
+    let what = format!("the bot saying {needle:?}");
+    tg.wait_until(WAIT, &what, move |t| {
+        t.messages(chat)
+            .into_iter()
+            .find(|m| m.from_bot && m.text.contains(&needle))
+    })
+    .await
+}
+
+/// A comment on a closed ticket opens a follow-up (issue 14.1): it goes where the closed ticket's
+/// category put it and carries its field values, with no question asked, although the colleague
+/// who wrote the comment never answered any; and what it inherited is not remembered as that
+/// colleague's own answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follow_up_inherits_the_closed_tickets_category_and_fields() {
+    let (stage, daemon, contract) = intake_stage("ru").await;
+    let (tg, group, ann) = (&stage.telegram, stage.group(), stage.client);
+    let property = format!("id_{contract}");
+
+    // Ann files Bob's message: asked the category and the contract once, in the thread.
+    let bob = tg.add_user("Борис", None, Some("bob"));
+    tg.add_member(group, bob);
+    let source = tg.send(group, bob, Outgoing::text("Не проходит оплата"));
+    tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
+    let ask = bot_saying(tg, group, "не хватает данных").await;
+    press(tg, group, ann, &ask, "Биллинг");
+    let contract_q = bot_saying(tg, group, "№ договора").await;
+    tg.send(
+        group,
+        ann,
+        Outgoing::text("77-0001").reply_to(contract_q.message_id),
+    );
+    let first = stage
+        .kaiten
+        .wait_until(WAIT, "the first card in the billing service", |k| {
+            k.cards()
+                .into_iter()
+                .find(|c| c.title == "Не проходит оплата" && c.service_id == Some(7))
+        })
+        .await;
+    assert_eq!(
+        first.properties.get(&property),
+        Some(&serde_json::json!("77-0001"))
+    );
+    let card = bot_saying(tg, group, &format!("#{}", first.id)).await;
+    stage
+        .kaiten
+        .move_to_column(first.id, FakeKaiten::COLUMN_DONE);
+    tg.wait_until(WAIT, "the closing keyboard", |t| {
+        let m = t.message(group, card.message_id)?;
+        buttons(&m)
+            .iter()
+            .any(|(_, d)| d.starts_with("rate:"))
+            .then_some(())
+    })
+    .await;
+    let questions = |t: &FakeTelegram| {
+        t.messages(group)
+            .iter()
+            .filter(|m| m.from_bot && m.text.contains("не хватает данных"))
+            .count()
+    };
+    assert_eq!(questions(tg), 1);
+
+    // Carl, who never answered anything here, comments on the closed card.
+    let carl = tg.add_user("Карл", None, Some("carl"));
+    tg.add_member(group, carl);
+    tg.send(
+        group,
+        carl,
+        Outgoing::text("Опять не проходит").reply_to(card.message_id),
+    );
+    let follow_up = stage
+        .kaiten
+        .wait_until(WAIT, "the follow-up in the billing service", |k| {
+            k.cards()
+                .into_iter()
+                .find(|c| c.id != first.id && c.service_id == Some(7))
+        })
+        .await;
+    assert!(
+        follow_up.title.contains(&format!("#{}", first.id)),
+        "{}",
+        follow_up.title
+    );
+    assert_eq!(
+        follow_up.properties.get(&property),
+        Some(&serde_json::json!("77-0001")),
+        "the closed ticket's contract number"
+    );
+    bot_saying(tg, group, &format!("#{}", follow_up.id)).await;
+    assert_eq!(questions(tg), 1, "nothing was asked for the follow-up");
+
+    // Carl's own next ticket asks him: the inherited answers were not his.
+    let own = tg.send(group, carl, Outgoing::text("Не печатает чек"));
+    tg.send(group, carl, Outgoing::text("/ticket").reply_to(own));
+    tg.wait_until(WAIT, "Carl asked for his own ticket", |t| {
+        (questions(t) == 2).then_some(())
+    })
+    .await;
+    assert_eq!(stage.kaiten.cards().len(), 2);
+    assert_eq!(daemon.queues().dead, 0);
+    daemon.shutdown().await;
+}
+
+/// `/new` in a group asks only for what is missing, as `/ticket` does: never the optional fields,
+/// and nothing at all of the intake once the author's answers are remembered (issue 14.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_in_a_group_asks_only_for_what_is_missing() {
+    use teledesk::telegram::texts::Lang;
+    let (stage, daemon, contract) = intake_stage("ru").await;
+    let (tg, group, ann) = (&stage.telegram, stage.group(), stage.client);
+    let property = format!("id_{contract}");
+
+    // Nothing remembered: the category and the required contract, then the description.
+    let seen = bot_count(tg, group);
+    tg.send(group, ann, Outgoing::text("/new Не печатает принтер"));
+    let category = bot_message(tg, group, seen).await;
+    assert!(
+        category.text.contains("к чему относится"),
+        "{}",
+        category.text
+    );
+    press(tg, group, ann, &category, "Поддержка");
+    let contract_q = bot_message(tg, group, seen + 1).await;
+    assert!(
+        contract_q.text.contains("№ договора"),
+        "{}",
+        contract_q.text
+    );
+    tg.send(group, ann, Outgoing::text("12-3456"));
+    let next = bot_message(tg, group, seen + 2).await;
+    assert!(
+        next.text.contains(Lang::Ru.ask_description()),
+        "the optional fields are not asked in a group: {}",
+        next.text
+    );
+    tg.send(group, ann, Outgoing::text("/done"));
+    let first = card_titled(&stage.kaiten, "Не печатает принтер").await;
+    assert_eq!(
+        first.properties.get(&property),
+        Some(&serde_json::json!("12-3456"))
+    );
+    assert!(
+        !first
+            .properties
+            .contains_key(&format!("id_{}", FakeKaiten::PROPERTY_SELECT)),
+        "the optional choice was not asked, so not written"
+    );
+
+    // Remembered now: the next /new asks none of the intake.
+    bot_saying(tg, group, &format!("#{}", first.id)).await;
+    let seen = bot_count(tg, group);
+    tg.send(group, ann, Outgoing::text("/new Не сканирует сканер"));
+    let next = bot_message(tg, group, seen).await;
+    assert!(
+        next.text.contains(Lang::Ru.ask_description()),
+        "the remembered category and contract are not asked again: {}",
+        next.text
+    );
+    tg.send(group, ann, Outgoing::text("/done"));
+    let second = card_titled(&stage.kaiten, "Не сканирует сканер").await;
+    assert_eq!(
+        second.properties.get(&property),
+        Some(&serde_json::json!("12-3456"))
+    );
+    assert_eq!(second.service_id, None, "the remembered category: support");
+    assert_eq!(daemon.queues().dead, 0);
+    daemon.shutdown().await;
+}

@@ -208,16 +208,19 @@ fn follow_up(
     );
     let number = original.number.clone();
     let (files, refused) = within_limits(message.file().into_iter().collect(), chat.files);
-    open_ticket(
+    open_ticket_with(
         tx,
         chat,
         author,
         Origin::message(message, now),
-        subject,
-        message.body().trim().to_owned(),
-        files,
+        Content {
+            subject,
+            description: message.body().trim().to_owned(),
+            files,
+        },
         &[],
         Some(original),
+        inherited_intake(chat, old),
         now,
     )?;
     if refused > 0 {
@@ -237,6 +240,37 @@ fn follow_up(
         now,
     )?;
     Ok(queued())
+}
+
+/// What a follow-up takes over from the ticket it continues: its category and its field values,
+/// which the client gave already and is not asked again. They are read against the chat's
+/// questions as they are now: a category or field removed since, or a value that no longer
+/// passes, is left out rather than written where the helpdesk may not take it.
+fn inherited_intake(chat: &ChatSettings, old: &TicketLink) -> Intake {
+    let category = old
+        .category
+        .as_deref()
+        .and_then(|id| chat.intake.category(id))
+        .map(|c| c.to_intake());
+    let fields = chat
+        .intake
+        .fields
+        .iter()
+        .filter_map(|config| {
+            let given = old.intake_fields.iter().find(|f| f.id == config.id)?;
+            config.accept(&answer_of(given)).ok()
+        })
+        .collect();
+    Intake { category, fields }
+}
+
+/// A field's answer as the client gives it again: a choice by its id (what its button sends),
+/// text as typed.
+fn answer_of(field: &teledesk_adapter::IntakeField) -> String {
+    match &field.wire {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn add_comment(
@@ -396,37 +430,6 @@ impl Origin {
     }
 }
 
-/// Opens a ticket: records the link, indexes its source messages, queues the creation.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn open_ticket(
-    tx: &mut Tx<'_>,
-    chat: &ChatSettings,
-    author: Requester,
-    origin: Origin,
-    subject: String,
-    description: String,
-    files: Vec<ClientFile>,
-    extra_messages: &[i32],
-    follow_up_of: Option<FollowUp>,
-    now: OffsetDateTime,
-) -> Result<u64> {
-    open_ticket_with(
-        tx,
-        chat,
-        author,
-        origin,
-        Content {
-            subject,
-            description,
-            files,
-        },
-        extra_messages,
-        follow_up_of,
-        Intake::default(),
-        now,
-    )
-}
-
 /// What a new ticket says: subject, description and files.
 pub(crate) struct Content {
     pub subject: String,
@@ -434,8 +437,9 @@ pub(crate) struct Content {
     pub files: Vec<ClientFile>,
 }
 
-/// [`open_ticket`] with the answers to the chat's intake questions, which are also remembered
-/// for the author's next ticket from the chat.
+/// Opens a ticket: records the link, indexes its source messages, queues the creation. The
+/// answers to the chat's intake questions are also remembered for the author's next ticket from
+/// the chat.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn open_ticket_with(
     tx: &mut Tx<'_>,
@@ -453,7 +457,8 @@ pub(crate) fn open_ticket_with(
         description,
         files,
     } = content;
-    if !intake.is_empty() {
+    // A follow-up's answers were inherited, not given: they may be a colleague's.
+    if !intake.is_empty() && follow_up_of.is_none() {
         remember_intake(tx, author.telegram_id, chat.ticket_chat, &intake)?;
     }
     let local = tx.next_seq()?;
@@ -466,6 +471,7 @@ pub(crate) fn open_ticket_with(
             ..TicketTimes::default()
         },
         category: intake.category.as_ref().map(|c| c.id.clone()),
+        intake_fields: intake.fields.clone(),
         ..TicketLink::new(
             local,
             chat.helpdesk.clone(),
@@ -733,6 +739,16 @@ pub(crate) fn start_dialogue(
         close_dialogue(tx, &old, now)?;
     }
     let remembered = tx.intake_memory(user.telegram_id, chat.ticket_chat)?;
+    // In a group every question is a message the whole chat reads: as for `/ticket`, only what
+    // is missing is asked. The private dialogue asks everything, offering last time's answers.
+    let intake = if message.chat.kind == "private" {
+        DialogueIntake {
+            remembered,
+            ..DialogueIntake::default()
+        }
+    } else {
+        known_intake(chat, remembered).0
+    };
     let mut dialogue = Dialogue {
         chat_id: chat.id,
         user,
@@ -749,10 +765,7 @@ pub(crate) fn start_dialogue(
         target_chat: (chat.ticket_chat != chat.id).then_some(chat.ticket_chat),
         started_at: now,
         touched_at: now,
-        intake: DialogueIntake {
-            remembered,
-            ..DialogueIntake::default()
-        },
+        intake,
     };
     let refused = message
         .file()
@@ -794,12 +807,7 @@ fn remember_intake(tx: &mut Tx<'_>, user: i64, chat: i64, intake: &Intake) -> Re
         memory.insert(REMEMBERED_CATEGORY.to_owned(), category.id.clone());
     }
     for field in &intake.fields {
-        // A choice is remembered by its id (what its button sends), text as typed.
-        let answer = match &field.wire {
-            serde_json::Value::String(text) => text.clone(),
-            other => other.to_string(),
-        };
-        memory.insert(field.id.clone(), answer);
+        memory.insert(field.id.clone(), answer_of(field));
     }
     tx.put_intake_memory(user, chat, &memory);
     Ok(())
@@ -814,6 +822,22 @@ fn remembered_intake(
     author: i64,
 ) -> Result<std::result::Result<Intake, DialogueIntake>> {
     let remembered = tx.intake_memory(author, chat.ticket_chat)?;
+    let (state, complete) = known_intake(chat, remembered);
+    Ok(if complete {
+        Ok(dialogue_intake(chat, &state))
+    } else {
+        Err(state)
+    })
+}
+
+/// The intake answers a group needs not ask for: the remembered category (the only one goes
+/// without saying) and the remembered fields that still pass; the optional fields never
+/// answered are marked skipped, so only a missing required field (or category) is asked.
+/// `true` when nothing is missing.
+fn known_intake(
+    chat: &ChatSettings,
+    remembered: std::collections::BTreeMap<String, String>,
+) -> (DialogueIntake, bool) {
     let mut state = DialogueIntake {
         remembered: remembered.clone(),
         ..DialogueIntake::default()
@@ -830,15 +854,12 @@ fn remembered_intake(
         match remembered.get(&field.id).map(|v| field.accept(v)) {
             Some(Ok(value)) => state.fields.push(value),
             _ if field.required => complete = false,
-            // Optional fields are not asked for: `/ticket` asks only what it cannot do without.
+            // Optional fields are not asked for: a group is asked only what the ticket cannot
+            // do without.
             _ => state.skipped.push(field.id.clone()),
         }
     }
-    Ok(if complete {
-        Ok(dialogue_intake(chat, &state))
-    } else {
-        Err(state)
-    })
+    (state, complete)
 }
 
 fn prompt(

@@ -55,6 +55,7 @@ fn link(status: StatusClass) -> TicketLink {
         comment_mark: None,
         times: Default::default(),
         category: None,
+        intake_fields: vec![],
         staff_started: None,
     }
 }
