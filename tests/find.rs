@@ -135,3 +135,40 @@ async fn a_client_finds_their_chats_tickets_and_an_outsider_none() {
     let resolved = times.resolved_at.expect("resolution");
     assert!(registered <= first && first <= resolved, "{times:?}");
 }
+
+/// A `/find` answer shows each ticket's priority (the helpdesk's own name of it) and its intake
+/// category (by the label the chat shows), in either language (issue 14.2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn found_tickets_show_their_priority_and_category_in_both_languages() {
+    for (lang, priority, category) in [
+        ("ru", "приоритет: ASAP", "категория: Касса"),
+        ("en", "priority: ASAP", "category: Касса"),
+    ] {
+        let stage = Stage::new(1, lang, "1s").await;
+        // A single category is never asked, and every ticket of the chat is in it.
+        let mut text = std::fs::read_to_string(&stage.config_path).expect("config");
+        text.push_str("\n[[chats.categories]]\nid = \"till\"\nlabel = \"Касса\"\n");
+        std::fs::write(&stage.config_path, text).expect("config");
+        let (tg, ann) = (&stage.telegram, stage.client);
+        let daemon = stage.start(Options::default()).await;
+        let (_, card) = stage.ticket_in_group("Не печатает чек", WAIT).await;
+        stage.kaiten.set_asap(card, true);
+        tg.set_can_dm(ann, true);
+        // The refresh that reads the priority may not have landed yet: ask again until it has.
+        let mut found = None;
+        for _ in 0..100 {
+            let seen = bot_count(tg, ann);
+            tg.send(ann, ann, Outgoing::text("/find чек"));
+            let answer = answer(tg, ann, seen, &format!("#{card}")).await;
+            if answer.text.contains("ASAP") {
+                found = Some(answer);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let found = found.unwrap_or_else(|| panic!("{lang}: the priority never showed"));
+        assert!(found.text.contains(priority), "{lang}: {}", found.text);
+        assert!(found.text.contains(category), "{lang}: {}", found.text);
+        daemon.shutdown().await;
+    }
+}

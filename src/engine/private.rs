@@ -407,11 +407,24 @@ fn find(
             None => number,
         };
         let changed = link.last_activity_at().format(&day).unwrap_or_default();
+        let mut facts = vec![lang.status(link.view.status).to_owned()];
+        if let Some(priority) = &link.view.priority {
+            facts.push(escape(&lang.found_priority(&truncate(priority, 40))));
+        }
+        if let Some(id) = &link.category {
+            // By the label its chat shows; a category no longer configured by its id.
+            let label = settings
+                .chats
+                .get(&link.chat_id)
+                .and_then(|c| c.intake.category(id))
+                .map_or(id.as_str(), |c| c.label.as_str());
+            facts.push(escape(&lang.found_category(label)));
+        }
+        facts.push(lang.last_activity(&changed));
         lines.push(format!(
-            "{number} {} — {} · {}",
+            "{number} {} — {}",
             escape(&truncate(&link.view.subject, 80)),
-            lang.status(link.view.status),
-            lang.last_activity(&changed)
+            facts.join(" · ")
         ));
     }
     let mark = |label: &str, on: bool| {

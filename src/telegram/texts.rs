@@ -793,6 +793,22 @@ impl Lang {
         }
     }
 
+    /// «priority: ASAP» after a found ticket; `priority` is the helpdesk's own name of it.
+    pub fn found_priority(self, priority: &str) -> String {
+        match self {
+            Lang::Ru => format!("приоритет: {priority}"),
+            Lang::En => format!("priority: {priority}"),
+        }
+    }
+
+    /// «category: Billing» after a found ticket; `label` is the category as the chat shows it.
+    pub fn found_category(self, label: &str) -> String {
+        match self {
+            Lang::Ru => format!("категория: {label}"),
+            Lang::En => format!("category: {label}"),
+        }
+    }
+
     /// «changed 21.11.2026» after a found ticket.
     pub fn last_activity(self, day: &str) -> String {
         match self {

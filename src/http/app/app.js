@@ -74,6 +74,7 @@ const STRINGS = {
     found: (n, total) => (n < total ? `Найдено: ${total}, показаны ${n}` : `Найдено: ${n}`),
     empty_find: 'Ничего не найдено.',
     priority: (p) => `Приоритет: ${p}`,
+    category_chip: (c) => `Категория: ${c}`,
     activity: (when) => `активность ${when}`,
     empty_open: 'Открытых заявок нет — всё решено.',
     empty_last: 'Заявок пока нет.',
@@ -144,6 +145,7 @@ const STRINGS = {
     found: (n, total) => (n < total ? `Found: ${total}, showing ${n}` : `Found: ${n}`),
     empty_find: 'Nothing found.',
     priority: (p) => `Priority: ${p}`,
+    category_chip: (c) => `Category: ${c}`,
     activity: (when) => `active ${when}`,
     empty_open: 'No open tickets — everything is resolved.',
     empty_last: 'No tickets yet.',
@@ -863,7 +865,8 @@ function ticketRow(ticket, fmt) {
   const meta = [ticket.author, date(ticket.created_at), activity && t('activity', activity)].filter(Boolean).join(' · ');
   const chips = [
     ticket.priority && el('span', { class: 'chip', 'data-testid': 'ticket-priority', text: t('priority', ticket.priority) }),
-    ticket.category && el('span', { class: 'chip', 'data-testid': 'ticket-category', text: ticket.category }),
+    // The API names the category by id and by the label the chat shows.
+    ticket.category && el('span', { class: 'chip', 'data-testid': 'ticket-category', text: t('category_chip', ticket.category.label || ticket.category.id) }),
   ].filter(Boolean);
   const link = ticket.url ? { href: ticket.url, target: '_blank', rel: 'noopener', 'data-external': 'true' } : {};
   return el('li', { class: 'ticket-row', 'data-testid': 'ticket-row', 'data-done': String(Boolean(ticket.done)), 'data-number': ticket.number || '' },
