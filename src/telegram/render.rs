@@ -106,6 +106,16 @@ pub fn card_at(
         labels.author,
         escape(&truncate(&author, NAME_MAX))
     ));
+    // The moment the client asked (their message's own date, not when the helpdesk got it: after
+    // an outage they differ), which every SLA figure starts from. Staff started theirs in the
+    // helpdesk, which shows when.
+    if link.staff_started.is_none() {
+        lines.push(format!(
+            "<b>{}:</b> {}",
+            labels.registered,
+            moment(link.registered_at())
+        ));
+    }
     // A notice has no status to follow and no one working on it.
     if !announcement {
         lines.push(format!(
@@ -132,7 +142,7 @@ pub fn card_at(
                 } else {
                     String::new()
                 };
-                lines.push(format!("<b>{label}:</b> {}{mark}", due_time(due)));
+                lines.push(format!("<b>{label}:</b> {}{mark}", moment(due)));
             }
         }
     }
@@ -192,8 +202,8 @@ pub fn card_at(
     Card { html, keyboard }
 }
 
-/// A due time as the card shows it: `25.11.2026 18:00 UTC`.
-fn due_time(at: time::OffsetDateTime) -> String {
+/// A moment (registration, a due time) as the card shows it: `25.11.2026 18:00 UTC`.
+fn moment(at: time::OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
     format!(
         "{:02}.{:02}.{} {:02}:{:02} UTC",

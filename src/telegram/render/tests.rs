@@ -133,6 +133,7 @@ fn card_in_progress_ru() {
     <b>Проблема:</b> Printer does not print
     <b>Описание:</b> Since the morning &amp; after restart
     <b>Автор:</b> Ann &lt;Smith&gt; (@ann), Acme
+    <b>Зарегистрирована:</b> 21.11.2026 10:00 UTC
     <b>Статус:</b> В работе
     <b>Ответственный:</b> Ivan Petrov
 
@@ -151,6 +152,7 @@ fn card_resolved_en() {
     <b>Problem:</b> Printer does not print
     <b>Description:</b> Since the morning &amp; after restart
     <b>Author:</b> Ann &lt;Smith&gt; (@ann), Acme
+    <b>Registered:</b> 21.11.2026 10:00 UTC
     <b>Status:</b> ✅ resolved, please check
     <b>Assignee:</b> Ivan Petrov
     <b>Resolution:</b> Replaced the cartridge
@@ -174,6 +176,7 @@ fn card_before_registration_and_without_optional_fields() {
     📋 <b>Заявка регистрируется…</b>
     <b>Проблема:</b> Printer does not print
     <b>Автор:</b> Ann &lt;Smith&gt; (@ann), Acme
+    <b>Зарегистрирована:</b> 21.11.2026 10:00 UTC
     <b>Статус:</b> Новая
     <b>Ответственный:</b> не назначен
 
@@ -251,6 +254,35 @@ fn staff_started_and_announcement_cards() {
     <i>This is a notice; no reply is needed.</i>
     ");
     assert_eq!(shown.keyboard, None);
+}
+
+/// The card says when the client asked: the source message's own date, not when teledesk or
+/// the helpdesk took the ticket, on every surface; records older than that date show when
+/// teledesk opened the ticket.
+#[test]
+fn the_registration_time_is_the_messages_own_date_on_every_surface() {
+    let mut l = link(StatusClass::InProgress);
+    l.created_at = datetime!(2026-11-21 14:05 UTC);
+    l.times.registered_at = Some(datetime!(2026-11-21 09:58:41 UTC));
+    for surface in [Surface::Group, Surface::ChannelPost, Surface::ForumTopic] {
+        let ru = card_on(&l, Lang::Ru, BOT, surface).html;
+        assert!(
+            ru.contains("<b>Зарегистрирована:</b> 21.11.2026 09:58 UTC\n"),
+            "{surface:?}: {ru}"
+        );
+        let en = card_on(&l, Lang::En, BOT, surface).html;
+        assert!(
+            en.contains("<b>Registered:</b> 21.11.2026 09:58 UTC\n"),
+            "{surface:?}: {en}"
+        );
+        assert!(!en.contains("14:05"), "{surface:?}: {en}");
+    }
+    l.times.registered_at = None;
+    let old = card(&l, Lang::En, BOT).html;
+    assert!(
+        old.contains("<b>Registered:</b> 21.11.2026 14:05 UTC"),
+        "{old}"
+    );
 }
 
 /// Due times are shown; one missed (answered late, or past due and still open) is marked.
