@@ -36,8 +36,23 @@ async fn start() -> (Stage, Daemon, Api) {
 }
 
 async fn start_with(options: Options) -> (Stage, Daemon, Api) {
+    start_configured(options, |_| String::new()).await
+}
+
+/// [`start_with`], with what `extra` makes of the stage appended to the config (the chat's
+/// table is its last).
+async fn start_configured(
+    options: Options,
+    extra: impl FnOnce(&Stage) -> String,
+) -> (Stage, Daemon, Api) {
     let stage = Stage::channel("ru", "1s").await;
     stage.set_chat_option("companies", COMPANIES);
+    let extra = extra(&stage);
+    if !extra.is_empty() {
+        let mut text = std::fs::read_to_string(&stage.config_path).expect("config");
+        text.push_str(&extra);
+        std::fs::write(&stage.config_path, text).expect("config");
+    }
     let daemon = stage.start(options).await;
     let addr = daemon.http_addr().expect("the stage config has [server]");
     let api = Api {
@@ -179,12 +194,21 @@ fn file(name: &str, content_type: &str, bytes: Vec<u8>) -> Part {
         .expect("a valid MIME type")
 }
 
-/// Files a ticket through the API and waits for its post; returns its number and the Kaiten card.
-async fn file_ticket(stage: &Stage, api: &Api, id: &str, subject: &str) -> (String, i64) {
+/// Files a ticket through the API, with `extra` form fields (the chat's intake: `category`,
+/// `field.<id>`), and waits for its post; returns its number and the Kaiten card.
+async fn file_ticket(
+    stage: &Stage,
+    api: &Api,
+    id: &str,
+    subject: &str,
+    extra: &[(&str, &str)],
+) -> (String, i64) {
     let init = launch(stage);
-    let (status, body) = api
-        .submit(&init, form(id, "Acme Moscow", subject, "описание"))
-        .await;
+    let mut form = form(id, "Acme Moscow", subject, "описание");
+    for (name, value) in extra {
+        form = form.text(name.to_string(), value.to_string());
+    }
+    let (status, body) = api.submit(&init, form).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let posted = api.wait_posted(&init, id).await;
     let number = posted["ticket"]["number"]
@@ -605,6 +629,41 @@ async fn allowing_the_bot_to_write_in_the_app_is_remembered() {
     daemon.shutdown().await;
 }
 
+/// The browser test's chat asks a category (billing places the ticket in a Service Desk
+/// service), a required contract number with a pattern and an optional choice, as a client
+/// portal's form does (seed 004).
+fn browser_intake(contract: i64) -> String {
+    format!(
+        r#"
+[[chats.categories]]
+id = "support"
+label = "Поддержка"
+
+[[chats.categories]]
+id = "billing"
+label = "Биллинг"
+ticket = {{ service_id = 7 }}
+
+[[chats.fields]]
+id = "contract"
+label = "№ договора"
+type = "contract"
+pattern = '\d{{2}}-\d{{4}}'
+example = "12-3456"
+required = true
+target = "properties.id_{contract}"
+
+[[chats.fields]]
+id = "area"
+label = "Направление"
+type = "choice"
+target = "properties.id_{select}"
+choices = [{{ id = "Сеть", label = "Сеть" }}, {{ id = "1С", label = "1С" }}]
+"#,
+        select = FakeKaiten::PROPERTY_SELECT,
+    )
+}
+
 /// Where the browser test writes its screenshots (kept as a CI artifact, not committed).
 fn screenshot_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -647,23 +706,54 @@ async fn the_real_app_in_headless_chromium() {
         eprintln!("SKIPPED the_real_app_in_headless_chromium: {missing}");
         return;
     }
-    let (stage, daemon, api) = start().await;
+    let contract = std::cell::Cell::new(0);
+    let (stage, daemon, api) = start_configured(Options::default(), |stage| {
+        contract.set(stage.kaiten.add_property("№ договора", "string", false));
+        browser_intake(contract.get())
+    })
+    .await;
     let (tg, channel) = (&stage.telegram, channel(&stage));
 
-    // A ticket staff already closed, to be seen struck through in «Последние».
+    // A ticket staff already closed, to be seen struck through in «Последние», with the
+    // category it was filed in and the priority staff gave it.
     let closed_subject = "Сканер не видит сеть";
     let (_, closed_card) = file_ticket(
         &stage,
         &api,
         "5f0c1e2a-0000-4000-8000-0000000000c1",
         closed_subject,
+        &[("category", "support"), ("field.contract", "77-0001")],
     )
     .await;
+    stage.kaiten.set_asap(closed_card, true);
     stage
         .kaiten
         .move_to_column(closed_card, FakeKaiten::COLUMN_DONE);
     let init = launch(&stage);
     wait_none_open(&api, &init).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while api.list(&init, "scope=last").await[0]["priority"] != "ASAP" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the priority never reached the list"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The same user's Telegram speaks English: the list's words in English.
+    let english = sign_init_data(
+        &tg.token(),
+        &[
+            (
+                "user",
+                format!(
+                    r#"{{"id":{},"first_name":"Ann","language_code":"en"}}"#,
+                    stage.client
+                ),
+            ),
+            ("start_param", start_token(&stage, channel)),
+            ("auth_date", now().to_string()),
+        ],
+    );
 
     let token = start_token(&stage, channel);
     let subject = "Не печатает принтер в бухгалтерии";
@@ -702,6 +792,12 @@ async fn the_real_app_in_headless_chromium() {
         .env("DESCRIPTION", "Горит ошибка E-21, фото приложила.")
         .env("COMPANY", "Acme Kazan")
         .env("CLOSED_SUBJECT", closed_subject)
+        .env("LAUNCH_EN", launch_fragment(&english, Theme::Light))
+        .env("CATEGORY", "Биллинг")
+        .env("CLOSED_CATEGORY", "Поддержка")
+        .env("CONTRACT_BAD", "123456")
+        .env("CONTRACT_GOOD", "12-3456")
+        .env("CHOICE", "1С")
         .env("SCREENSHOT_DIR", &shots)
         .kill_on_drop(true);
     let output = tokio::time::timeout(Duration::from_secs(240), node.output())
@@ -741,6 +837,25 @@ async fn the_real_app_in_headless_chromium() {
         "{}",
         cards[0].description
     );
+    // The intake the page sent, checked by the server, in Kaiten's own fields: the category's
+    // Service Desk service (set right after the create), the contract and the choice.
+    let card = stage
+        .kaiten
+        .wait_until(WAIT, "the billing category's service", |k| {
+            k.card(cards[0].id).filter(|c| c.service_id == Some(7))
+        })
+        .await;
+    assert_eq!(
+        card.properties.get(&format!("id_{}", contract.get())),
+        Some(&serde_json::json!("12-3456")),
+        "the contract number after the refused one"
+    );
+    assert_eq!(
+        card.properties
+            .get(&format!("id_{}", FakeKaiten::PROPERTY_SELECT)),
+        Some(&serde_json::json!([503])),
+        "the choice «1С», by its option"
+    );
     let files = stage.kaiten.files(cards[0].id);
     assert_eq!(files.len(), 1);
     assert_eq!(
@@ -752,6 +867,7 @@ async fn the_real_app_in_headless_chromium() {
         "miniapp-form.png",
         "miniapp-success.png",
         "miniapp-lists.png",
+        "miniapp-intake-refused.png",
     ] {
         assert!(shots.join(name).exists(), "{name} was not written");
     }

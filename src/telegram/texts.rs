@@ -953,9 +953,11 @@ impl Lang {
             (Lang::Ru, Choice) => format!("«{label}»: выберите один из вариантов кнопкой."),
             (Lang::En, Choice) => format!("“{label}”: pick one of the options with a button."),
         };
+        // Quoted and closed by a full stop: the example is a value, and the sentence after it
+        // must not read as part of it.
         let example = example.map(|e| match self {
-            Lang::Ru => format!(" Например: {e}"),
-            Lang::En => format!(" For example: {e}"),
+            Lang::Ru => format!(" Например: «{e}»."),
+            Lang::En => format!(" For example: “{e}”."),
         });
         let again = match self {
             Lang::Ru => " Попробуйте ещё раз.",

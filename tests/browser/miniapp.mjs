@@ -8,6 +8,9 @@ import { chromium } from 'playwright-core';
 const REQUIRED = [
   'APP_URL', 'LAUNCH_OK', 'LAUNCH_OK_DARK', 'LAUNCH_FORGED', 'LAUNCH_STALE', 'LAUNCH_OTHER_CHAT',
   'UPLOAD_FILE', 'SUBJECT', 'DESCRIPTION', 'COMPANY', 'CLOSED_SUBJECT', 'SCREENSHOT_DIR',
+  // The chat's intake: a category, a required contract number (a bad one first), a choice; the
+  // closed ticket's category; an English-speaking launch for the list's words.
+  'CATEGORY', 'CONTRACT_BAD', 'CONTRACT_GOOD', 'CHOICE', 'CLOSED_CATEGORY', 'LAUNCH_EN',
 ];
 const missing = REQUIRED.filter((name) => !process.env[name]);
 if (missing.length) {
@@ -102,6 +105,19 @@ async function visible(page, testid, timeout = 10_000) {
   await page.getByTestId(testid).first().waitFor({ state: 'visible', timeout });
 }
 
+// An element by id (intake ids contain a dot, which a CSS #selector would read as a class).
+const byId = (page, id) => page.locator(`[id="${id}"]`);
+
+// The chips of the list row whose subject contains `subject`.
+async function chipsOf(page, subject) {
+  const row = page.getByTestId('ticket-row').filter({ hasText: subject }).first();
+  await row.waitFor();
+  return {
+    priority: await row.getByTestId('ticket-priority').allInnerTexts(),
+    category: await row.getByTestId('ticket-category').allInnerTexts(),
+  };
+}
+
 async function expectFatal(context, launch, label) {
   const page = await context.newPage();
   watch(page, label);
@@ -161,6 +177,9 @@ async function main() {
 
   await step('fill the form', async () => {
     await page.getByTestId('company').selectOption({ label: env.COMPANY });
+    await page.getByTestId('category').selectOption({ label: env.CATEGORY });
+    await page.getByTestId('field.contract').fill(env.CONTRACT_BAD);
+    await page.getByTestId('field.area').selectOption({ label: env.CHOICE });
     await page.getByTestId('subject').fill(env.SUBJECT);
     await page.getByTestId('description').fill(env.DESCRIPTION);
     await page.getByTestId('files').setInputFiles(env.UPLOAD_FILE);
@@ -195,21 +214,44 @@ async function main() {
     if ((await page.getByTestId('subject').inputValue()) !== env.SUBJECT) fail('the subject was lost');
     if ((await page.getByTestId('description').inputValue()) !== env.DESCRIPTION) fail('the description was lost');
     if ((await page.getByTestId('company').inputValue()) !== env.COMPANY) fail('the company was lost');
+    if ((await page.getByTestId('field.contract').inputValue()) !== env.CONTRACT_BAD) fail('the contract number was lost');
+    const category = await page.getByTestId('category').evaluate((s) => s.selectedOptions[0].label);
+    if (category !== env.CATEGORY) fail(`the category was lost: «${category}»`);
     if ((await page.getByTestId('file-item').count()) !== 1) fail('the file was lost');
     if (await page.getByTestId('submit').isDisabled()) fail('the submit button stays disabled after the failure');
+  });
+
+  await step('the server refuses a bad contract number next to its field', async () => {
+    const sent = posts.length;
+    await page.getByTestId('submit').click();
+    const error = byId(page, 'field.contract-error');
+    const message = await until('the server\'s retry message under the contract field', async () => {
+      const text = (await error.innerText()).trim();
+      return text && text;
+    });
+    // The bot's own retry wording: it names the expected format with the example.
+    if (!message.includes(env.CONTRACT_GOOD)) fail(`the retry message does not name the example: «${message}»`);
+    if (!(await page.getByTestId('form-error').innerText()).includes(message)) fail('the form error does not repeat it');
+    if ((await page.getByTestId('field.contract').getAttribute('aria-invalid')) !== 'true') fail('the contract field is not marked invalid');
+    if (posts.length !== sent + 1) fail(`the refusal came from ${posts.length - sent} POSTs, not from the server once`);
+    if (posts[sent] !== failedId) fail('the submission_id changed after the failure');
+    await shot(page, 'miniapp-intake-refused.png');
+    await page.getByTestId('field.contract').fill(env.CONTRACT_GOOD);
+    await until('the field error to clear once corrected', async () => !(await error.innerText()).trim());
   });
 
   let number = null;
   let postUrl = null;
   await step('a double tap sends once and the ticket is created', async () => {
+    const sent = posts.length;
     await page.getByTestId('submit').dblclick();
     await visible(page, 'success', 40_000);
     number = (await page.getByTestId('success-number').innerText()).trim();
     if (!number || number === '…') fail(`success-number is «${number}»`);
     const link = page.getByTestId('success-open-post');
     postUrl = (await link.isVisible()) ? await link.getAttribute('href') : null;
-    const after = posts.slice(1);
-    if (after.length !== 1) fail(`expected one POST after the failed one, saw ${after.length}`);
+    const after = posts.slice(sent);
+    if (after.length !== 1) fail(`expected one POST for the double tap, saw ${after.length}`);
     if (after.some((id) => id !== failedId)) fail(`the retry changed the submission_id: ${failedId} → ${after.join(', ')}`);
     await shot(page, 'miniapp-success.png');
   });
@@ -230,6 +272,9 @@ async function main() {
     await page.getByTestId('ticket-row').filter({ hasText: env.SUBJECT }).first().waitFor();
     const row = page.getByTestId('ticket-row').filter({ hasText: env.SUBJECT }).first();
     if ((await row.getAttribute('data-done')) !== 'false') fail('the new ticket is not open');
+    const chips = await chipsOf(page, env.SUBJECT);
+    if (chips.category.join() !== `Категория: ${env.CATEGORY}`) fail(`the new ticket's category chip: ${JSON.stringify(chips)}`);
+    if (chips.priority.length) fail(`the new ticket has no priority, yet shows ${JSON.stringify(chips)}`);
     await shot(page, 'miniapp-open.png');
   });
 
@@ -247,7 +292,24 @@ async function main() {
       node.textContent.includes(subject) && getComputedStyle(node).textDecorationLine.includes('line-through')),
     env.CLOSED_SUBJECT);
     if (!struck) fail(`«${env.CLOSED_SUBJECT}» is not struck through`);
+    const chips = await chipsOf(page, env.CLOSED_SUBJECT);
+    if (chips.priority.join() !== 'Приоритет: ASAP' || chips.category.join() !== `Категория: ${env.CLOSED_CATEGORY}`) {
+      fail(`the closed ticket's chips: ${JSON.stringify(chips)}`);
+    }
     await shot(page, 'miniapp-lists.png');
+  });
+
+  await step('the list speaks the user\'s language', async () => {
+    const en = await context.newPage();
+    watch(en, 'english page');
+    await en.goto(`${APP_URL}#${env.LAUNCH_EN}`);
+    await visible(en, 'form');
+    await en.getByTestId('tab-last').click();
+    const chips = await chipsOf(en, env.CLOSED_SUBJECT);
+    if (chips.priority.join() !== 'Priority: ASAP' || chips.category.join() !== `Category: ${env.CLOSED_CATEGORY}`) {
+      fail(`the closed ticket's chips in English: ${JSON.stringify(chips)}`);
+    }
+    await en.close();
   });
 
   await step('search finds by words, filters and sorts', async () => {
