@@ -1,7 +1,7 @@
 //! Mini App submissions: a form filed in the app becomes a ticket exactly like a `/new` dialogue
 //! does, except that there is no Telegram message to answer or to key it by.
 
-use super::group::{Content, Origin, open_ticket_with};
+use super::group::{Content, Origin, open_ticket};
 use super::{Outcome, Settings, queued};
 use crate::model::AppSubmission;
 use crate::store::{Result, Tx};
@@ -40,7 +40,7 @@ pub fn on_submission(
             submission.chat_id
         )));
     };
-    let local = open_ticket_with(
+    let local = open_ticket(
         tx,
         &chat,
         submission.author.clone(),

@@ -208,7 +208,7 @@ fn follow_up(
     );
     let number = original.number.clone();
     let (files, refused) = within_limits(message.file().into_iter().collect(), chat.files);
-    open_ticket_with(
+    open_ticket(
         tx,
         chat,
         author,
@@ -245,13 +245,16 @@ fn follow_up(
 /// What a follow-up takes over from the ticket it continues: its category and its field values,
 /// which the client gave already and is not asked again. They are read against the chat's
 /// questions as they are now: a category or field removed since, or a value that no longer
-/// passes, is left out rather than written where the helpdesk may not take it.
+/// passes, is left out rather than written where the helpdesk may not take it. A ticket without
+/// a category (staff started it, or it predates the chat's categories) passes on the chat's
+/// only one, where it has one, as every new ticket gets it.
 fn inherited_intake(chat: &ChatSettings, old: &TicketLink) -> Intake {
-    let category = old
-        .category
-        .as_deref()
-        .and_then(|id| chat.intake.category(id))
-        .map(|c| c.to_intake());
+    let category = match (old.category.as_deref(), chat.intake.categories.as_slice()) {
+        (Some(id), _) => chat.intake.category(id),
+        (None, [only]) => Some(only),
+        (None, _) => None,
+    }
+    .map(|c| c.to_intake());
     let fields = chat
         .intake
         .fields
@@ -441,7 +444,7 @@ pub(crate) struct Content {
 /// answers to the chat's intake questions are also remembered for the author's next ticket from
 /// the chat.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn open_ticket_with(
+pub(crate) fn open_ticket(
     tx: &mut Tx<'_>,
     chat: &ChatSettings,
     author: Requester,
@@ -618,7 +621,7 @@ fn ticket_from_reply(
             }
         }
     };
-    open_ticket_with(
+    open_ticket(
         tx,
         chat,
         author,
@@ -982,7 +985,7 @@ pub(crate) fn continue_dialogue(
                     registered_at: behalf.date,
                     url: behalf.url.clone(),
                 };
-                open_ticket_with(
+                open_ticket(
                     tx,
                     chat,
                     behalf.author.clone(),
@@ -1000,7 +1003,7 @@ pub(crate) fn continue_dialogue(
             source.date = dialogue.started_at.unix_timestamp();
             let mut author = dialogue.user.clone();
             author.company = dialogue.company.clone().or_else(|| Some(chat.name.clone()));
-            open_ticket_with(
+            open_ticket(
                 tx,
                 chat,
                 author,
@@ -1135,6 +1138,125 @@ mod tests {
             }
         }))
         .expect("a message")
+    }
+
+    fn chat_asking(intake: crate::config::intake::IntakeConfig) -> ChatSettings {
+        ChatSettings {
+            id: -100,
+            ticket_chat: -100,
+            mode: crate::config::ChatMode::Group,
+            helpdesk: "main".into(),
+            name: "Acme".into(),
+            companies: Vec::new(),
+            on_closed_comment: crate::config::OnClosedComment::FollowUp,
+            files: crate::config::FileLimits::DEFAULT,
+            visibility: crate::config::Visibility::Own,
+            intake: std::sync::Arc::new(intake),
+        }
+    }
+
+    fn category(id: &str) -> crate::config::intake::CategoryConfig {
+        crate::config::intake::CategoryConfig {
+            id: id.into(),
+            label: id.to_uppercase(),
+            ticket: Default::default(),
+        }
+    }
+
+    fn field(
+        id: &str,
+        kind: crate::config::intake::FieldKind,
+        pattern: Option<&str>,
+    ) -> crate::config::intake::FieldConfig {
+        crate::config::intake::FieldConfig {
+            id: id.into(),
+            label: id.into(),
+            kind,
+            required: true,
+            pattern: pattern.map(|p| regex::Regex::new(p).expect("a pattern")),
+            example: None,
+            target: Some(format!("custom_fields.{id}")),
+            choices: vec![crate::config::intake::Choice {
+                id: serde_json::json!(5),
+                label: "VIP".into(),
+            }],
+        }
+    }
+
+    /// A follow-up passes on what the closed ticket was given, as the chat asks it now: a field
+    /// removed since, or a value its new pattern refuses, is left out; a choice keeps its
+    /// numeric id; a ticket without a category gets the chat's only one.
+    #[test]
+    fn a_follow_up_inherits_what_its_chat_still_asks() {
+        use crate::config::intake::{FieldKind, IntakeConfig};
+        let then = chat_asking(IntakeConfig {
+            categories: vec![category("net"), category("tv")],
+            fields: vec![
+                field("contract", FieldKind::Contract, None),
+                field("tariff", FieldKind::Choice, None),
+                field("room", FieldKind::Text, None),
+                field("gone", FieldKind::Text, None),
+            ],
+        });
+        let answers = ["12-3456", "5", "Room 1", "x"];
+        let old = TicketLink {
+            category: Some("tv".into()),
+            intake_fields: then
+                .intake
+                .fields
+                .iter()
+                .zip(answers)
+                .map(|(f, a)| f.accept(a).expect("valid then"))
+                .collect(),
+            ..TicketLink::sample(1)
+        };
+        let now = chat_asking(IntakeConfig {
+            categories: vec![category("net"), category("tv")],
+            fields: vec![
+                field("contract", FieldKind::Contract, Some(r"^\d{2}-\d{4}$")),
+                field("tariff", FieldKind::Choice, None),
+                field("room", FieldKind::Text, Some(r"^\d+$")),
+            ],
+        });
+        let intake = inherited_intake(&now, &old);
+        assert_eq!(intake.category.map(|c| c.id).as_deref(), Some("tv"));
+        let fields: Vec<_> = intake
+            .fields
+            .iter()
+            .map(|f| (f.id.as_str(), f.wire.clone()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("contract", serde_json::json!("12-3456")),
+                ("tariff", serde_json::json!(5)),
+            ]
+        );
+        // A category removed since goes nowhere; none at all takes the chat's only one.
+        let one = chat_asking(IntakeConfig {
+            categories: vec![category("net")],
+            fields: Vec::new(),
+        });
+        assert!(
+            inherited_intake(
+                &now,
+                &TicketLink {
+                    category: Some("radio".into()),
+                    ..old.clone()
+                }
+            )
+            .category
+            .is_none()
+        );
+        let staff = TicketLink::sample(2);
+        assert_eq!(
+            inherited_intake(&one, &staff)
+                .category
+                .map(|c| c.id)
+                .as_deref(),
+            Some("net")
+        );
+        assert!(inherited_intake(&now, &staff).is_empty());
     }
 
     #[test]
