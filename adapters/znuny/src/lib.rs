@@ -73,6 +73,7 @@ pub const CAPABILITY: Capability = Capability {
     change_snapshot: false,
     // Self-hosted: no limit of its own; `requests_per_second` protects the server.
     rate_limit: None,
+    // An instance whose config names the address field says true (`capability()`).
     staff_tickets: false,
     due_times: true,
 };
