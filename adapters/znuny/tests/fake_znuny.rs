@@ -462,6 +462,45 @@ async fn polling_sees_tickets_staff_addressed_to_a_chat() {
     assert_eq!(searched, 1);
 }
 
+/// When the search for addressed tickets is cut at its limit (500), the poll reports nothing
+/// newer than the last ticket it saw, so teledesk's own newer change cannot carry the cursor over
+/// the addressed tickets the limit held back; the next poll reports those.
+#[tokio::test]
+async fn a_full_search_holds_the_cursor_for_the_rest() {
+    let fake = FakeZnuny::start().await;
+    let znuny = adapter_with(
+        &fake,
+        json!({
+            "idempotency_field": FakeZnuny::KEY_FIELD,
+            "chat_field": FakeZnuny::CHAT_FIELD,
+        }),
+    );
+    let start = Cursor::starting_at(OffsetDateTime::now_utc() - Duration::from_secs(5));
+    let t0 = OffsetDateTime::now_utc();
+    let mut addressed = Vec::new();
+    for second in 0..510 {
+        fake.freeze_clock(Some(t0 + Duration::from_secs(second)));
+        let id = fake.staff_create_ticket(FakeZnuny::STAFF_LOGIN, "Уведомление", "text");
+        fake.set_dynamic_field(id, FakeZnuny::CHAT_FIELD, json!("Acme"));
+        addressed.push(id.to_string());
+    }
+    fake.freeze_clock(Some(t0 + Duration::from_secs(600)));
+    let own = znuny.create_ticket(&draft(9)).await.expect("create");
+    let mut reported = std::collections::BTreeSet::new();
+    let first = znuny.changes_since(&start).await.expect("poll");
+    reported.extend(samples::changed_ids(&first).into_iter().map(str::to_owned));
+    assert_eq!(reported.len(), 500, "the addressed search's first 500 only");
+    assert!(
+        !reported.contains(own.id.0.as_str()),
+        "held back: newer than the cut"
+    );
+    let second = znuny.changes_since(&first.cursor).await.expect("poll");
+    reported.extend(samples::changed_ids(&second).into_iter().map(str::to_owned));
+    let mut expected: std::collections::BTreeSet<String> = addressed.into_iter().collect();
+    expected.insert(own.id.0.clone());
+    assert_eq!(reported, expected);
+}
+
 #[tokio::test]
 async fn a_first_poll_starts_now() {
     let fake = FakeZnuny::start().await;
