@@ -147,6 +147,53 @@ mod tests {
         insta::assert_snapshot!(capability_notes(config, Ops(Lang::Ru)), @"примечание: helpdesks.tracker (redmine) не публикует заявки, которые сотрудники заводят в хелпдеске (staff_tickets); подробности в README адаптера");
     }
 
+    /// Znuny, GLPI and Zammad publish staff tickets where their config names the address field
+    /// (issue 14.3); `check` notes it only for the helpdesk whose config lacks it.
+    #[test]
+    fn check_notes_staff_tickets_only_where_the_address_field_is_missing() {
+        let text = r#"
+            [telegram]
+            token = "env:T"
+            [store]
+            path = "/tmp/x"
+            [helpdesks.znuny]
+            kind = "znuny"
+            url = "https://desk.example.com/otrs/nph-genericinterface.pl/Webservice/teledesk"
+            user = "teledesk"
+            password = "env:ZNUNY_PASSWORD"
+            queue = "Support"
+            customer_user = "telegram"
+            chat_field = "TelegramChat"
+            announcement_field = "TelegramAnnouncement"
+            [helpdesks.glpi]
+            kind = "glpi"
+            url = "https://glpi.example.com/apirest.php"
+            user_token = "env:GLPI_USER_TOKEN"
+            chat_requesttype_id = 7
+            [helpdesks.zammad]
+            kind = "zammad"
+            url = "https://support.example.com"
+            token = "env:ZAMMAD_TOKEN"
+            group = "Users"
+            customer = "guess:tg{telegram_id}@telegram.example.com"
+            chat_field = "telegram_chat"
+            [helpdesks.plain]
+            kind = "zammad"
+            url = "https://support.example.com"
+            token = "env:ZAMMAD_TOKEN"
+            group = "Users"
+            customer = "guess:tg{telegram_id}@telegram.example.com"
+            [[chats]]
+            id = -1001
+            mode = "group"
+            helpdesk = "znuny"
+            name = "Acme"
+        "#;
+        let analysis = analyse(text, &|_| Some("secret".into()));
+        let config = analysis.config.as_ref().expect("valid");
+        insta::assert_snapshot!(capability_notes(config, Ops(Lang::En)), @"note: helpdesks.plain (zammad) does not publish tickets staff start in the helpdesk (staff_tickets); see the adapter's README");
+    }
+
     #[test]
     fn problems_verdict_counts_errors_only() {
         let text = "[telegram]\ntoken = \"x\"\n";

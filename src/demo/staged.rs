@@ -85,20 +85,29 @@ impl StagedHelpdesk {
                         toml: format!(
                             "url = \"{url}\"\nuser = \"{user}\"\npassword = \"{password}\"\n\
                              queue = \"{queue}\"\ncustomer_user = \"{customer}\"\n\
-                             idempotency_field = \"{key}\"\ntimezone = \"+03:00\"\n",
+                             idempotency_field = \"{key}\"\ntimezone = \"+03:00\"\n\
+                             chat_field = \"{chat}\"\nannouncement_field = \"{notice}\"\n",
                             url = fake.url(),
                             user = FakeZnuny::AGENT_LOGIN,
                             password = secret("znuny", FakeZnuny::AGENT_PASSWORD),
                             queue = FakeZnuny::QUEUE,
                             customer = FakeZnuny::CUSTOMER_USER,
                             key = FakeZnuny::KEY_FIELD,
+                            chat = FakeZnuny::CHAT_FIELD,
+                            notice = FakeZnuny::ANNOUNCEMENT_FIELD,
                         ),
                         chat_ticket: String::new(),
-                        backstage: Arc::new(ZnunyBackstage::new(
-                            fake.url(),
-                            FakeZnuny::STAFF_LOGIN,
-                            FakeZnuny::STAFF_PASSWORD,
-                        )),
+                        backstage: Arc::new(
+                            ZnunyBackstage::new(
+                                fake.url(),
+                                FakeZnuny::STAFF_LOGIN,
+                                FakeZnuny::STAFF_PASSWORD,
+                            )
+                            .with_address_fields(
+                                FakeZnuny::CHAT_FIELD,
+                                FakeZnuny::ANNOUNCEMENT_FIELD,
+                            ),
+                        ),
                         _server: Some(Box::new(fake)),
                     })
                 }
@@ -108,20 +117,29 @@ impl StagedHelpdesk {
                         kind: "glpi",
                         toml: format!(
                             "url = \"{url}\"\nuser_token = \"{user}\"\napp_token = \"{app}\"\n\
-                             timezone = \"{zone}\"\nwebhook_secret = \"{hook}\"\n",
+                             timezone = \"{zone}\"\nwebhook_secret = \"{hook}\"\n\
+                             chat_requesttype_id = {chat}\nannouncement_requesttype_id = {notice}\n",
                             url = fake.url(),
                             user = secret("glpi-user", &fake.user_token()),
                             app = secret("glpi-app", &fake.app_token()),
                             zone = FakeGlpi::TIMEZONE,
                             hook = secret("glpi-webhook", Self::WEBHOOK_SECRET),
+                            chat = FakeGlpi::REQUEST_TYPE_TELEGRAM,
+                            notice = FakeGlpi::REQUEST_TYPE_ANNOUNCEMENT,
                         ),
                         chat_ticket: format!("entities_id = {}\n", FakeGlpi::ENTITY_ACME),
-                        backstage: Arc::new(GlpiBackstage::new(
-                            fake.url(),
-                            fake.staff_token(),
-                            Some(fake.app_token()),
-                            Some(Self::WEBHOOK_SECRET.to_owned()),
-                        )),
+                        backstage: Arc::new(
+                            GlpiBackstage::new(
+                                fake.url(),
+                                fake.staff_token(),
+                                Some(fake.app_token()),
+                                Some(Self::WEBHOOK_SECRET.to_owned()),
+                            )
+                            .with_address_sources(
+                                FakeGlpi::REQUEST_TYPE_TELEGRAM,
+                                FakeGlpi::REQUEST_TYPE_ANNOUNCEMENT,
+                            ),
+                        ),
                         _server: Some(Box::new(fake)),
                     })
                 }
@@ -138,19 +156,31 @@ impl StagedHelpdesk {
                 }
                 "zammad" => {
                     let fake = FakeZammad::start().await;
+                    // As an administrator adds them (Admin → Objects → Ticket).
+                    fake.add_ticket_attribute(FakeZammad::CHAT_ATTRIBUTE);
+                    fake.add_ticket_attribute(FakeZammad::ANNOUNCEMENT_ATTRIBUTE);
                     Ok(Self {
                         kind: "zammad",
                         toml: format!(
                             "url = \"{url}\"\ntoken = \"{token}\"\ngroup = \"{group}\"\n\
                              customer = \"guess:tg{{telegram_id}}@telegram.acme.example\"\n\
-                             webhook_secret = \"{hook}\"\n",
+                             webhook_secret = \"{hook}\"\n\
+                             chat_field = \"{chat}\"\nannouncement_field = \"{notice}\"\n",
                             url = fake.url(),
                             token = secret("zammad", &fake.token()),
                             group = FakeZammad::GROUP_USERS,
                             hook = secret("zammad-webhook", Self::WEBHOOK_SECRET),
+                            chat = FakeZammad::CHAT_ATTRIBUTE,
+                            notice = FakeZammad::ANNOUNCEMENT_ATTRIBUTE,
                         ),
                         chat_ticket: String::new(),
-                        backstage: Arc::new(fake.backstage(Some(Self::WEBHOOK_SECRET))),
+                        backstage: Arc::new(
+                            fake.backstage(Some(Self::WEBHOOK_SECRET))
+                                .with_address_fields(
+                                    FakeZammad::CHAT_ATTRIBUTE,
+                                    FakeZammad::ANNOUNCEMENT_ATTRIBUTE,
+                                ),
+                        ),
                         _server: Some(Box::new(fake)),
                     })
                 }

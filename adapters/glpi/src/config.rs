@@ -16,7 +16,7 @@ pub const DEFAULT_REQUESTS_PER_SECOND: f64 = 10.0;
 /// Anything above this is almost certainly a typo (GLPI answers each call with a PHP request).
 pub const MAX_REQUESTS_PER_SECOND: f64 = 100.0;
 
-const HELPDESK_KEYS: [&str; 8] = [
+const HELPDESK_KEYS: [&str; 10] = [
     "url",
     "user_token",
     "app_token",
@@ -25,6 +25,8 @@ const HELPDESK_KEYS: [&str; 8] = [
     "statuses",
     "webhook_secret",
     "timezone",
+    "chat_requesttype_id",
+    "announcement_requesttype_id",
 ];
 
 /// The `[chats.ticket]` keys, named as GLPI's `POST /Ticket` input fields.
@@ -79,6 +81,12 @@ pub struct GlpiConfig {
     /// The fixed UTC offset GLPI writes and reads its `YYYY-MM-DD HH:MM:SS` times in (the
     /// integration user's timezone, or the server's when GLPI's DB timezones are off).
     pub timezone: UtcOffset,
+    /// The request source (Setup → Dropdowns → Request sources, `requesttypes_id`) staff pick to
+    /// publish a ticket they open in the Telegram chat named like its entity (issue 14.3);
+    /// without it staff cannot.
+    pub chat_requesttype_id: Option<i64>,
+    /// The request source that does the same for an announcement (a notice expecting no reply).
+    pub announcement_requesttype_id: Option<i64>,
 }
 
 impl GlpiConfig {
@@ -113,6 +121,27 @@ impl GlpiConfig {
         }));
         let webhook_secret = r.non_empty_string("webhook_secret");
         let timezone = timezone(&mut r, "timezone");
+        let chat_requesttype_id = r.positive_id("chat_requesttype_id", "GLPI request source");
+        let announcement_requesttype_id =
+            r.positive_id("announcement_requesttype_id", "GLPI request source");
+        if announcement_requesttype_id.is_some()
+            && chat_requesttype_id.is_none()
+            && !r.has_problem("chat_requesttype_id")
+        {
+            r.problem(
+                "announcement_requesttype_id",
+                "needs chat_requesttype_id: only a ticket addressed to a chat can be an \
+                 announcement",
+            );
+        }
+        if announcement_requesttype_id.is_some()
+            && announcement_requesttype_id == chat_requesttype_id
+        {
+            r.problem(
+                "announcement_requesttype_id",
+                "must differ from chat_requesttype_id: one request source cannot mean both",
+            );
+        }
         match (url, user_token) {
             (Some(url), Some(user_token)) if r.is_clean() => Ok(Self {
                 url,
@@ -123,6 +152,8 @@ impl GlpiConfig {
                 statuses,
                 webhook_secret: webhook_secret.map(Secret::new),
                 timezone: timezone.unwrap_or(UtcOffset::UTC),
+                chat_requesttype_id,
+                announcement_requesttype_id,
             }),
             _ => Err(r.into_problems()),
         }
@@ -306,6 +337,40 @@ mod tests {
         assert_eq!(
             config.app_token.as_ref().map(Secret::expose),
             Some("app-token-value")
+        );
+    }
+
+    #[test]
+    fn staff_address_request_sources_are_two_distinct_ids() {
+        let config = GlpiConfig::from_table(&with(json!({
+            "chat_requesttype_id": 7, "announcement_requesttype_id": 8,
+        })))
+        .expect("valid");
+        assert_eq!(
+            (
+                config.chat_requesttype_id,
+                config.announcement_requesttype_id
+            ),
+            (Some(7), Some(8))
+        );
+        let p = problems(&with(json!({"announcement_requesttype_id": 8})));
+        assert_eq!(keys(&p), ["announcement_requesttype_id"]);
+        assert!(
+            p[0].message.contains("needs chat_requesttype_id"),
+            "{}",
+            p[0].message
+        );
+        let p = problems(&with(json!({
+            "chat_requesttype_id": 7, "announcement_requesttype_id": 7,
+        })));
+        assert_eq!(keys(&p), ["announcement_requesttype_id"]);
+        assert!(p[0].message.contains("must differ"), "{}", p[0].message);
+        let p = problems(&with(json!({"chat_requesttype_id": "Telegram"})));
+        assert_eq!(keys(&p), ["chat_requesttype_id"]);
+        assert!(
+            p[0].message.contains("positive integer"),
+            "{}",
+            p[0].message
         );
     }
 

@@ -68,6 +68,7 @@ pub const CAPABILITY: Capability = Capability {
     change_snapshot: false,
     // Self-hosted: no limit of its own; `requests_per_second` protects the server.
     rate_limit: None,
+    // An instance whose config names the address field says true (`capability()`).
     staff_tickets: false,
     due_times: true,
 };
@@ -178,7 +179,14 @@ impl GlpiAdapter {
     }
 
     async fn ticket(&self, op: &'static str, id: i64) -> Result<model::Ticket> {
-        self.client.get(op, &format!("/Ticket/{id}"), &[]).await
+        // The entity's name costs nothing here and names the chat of a ticket staff addressed.
+        self.client
+            .get(
+                op,
+                &format!("/Ticket/{id}"),
+                &[("add_keys_names[]", "entities_id".to_owned())],
+            )
+            .await
     }
 
     async fn followups(&self, op: &'static str, ticket: i64) -> Result<Vec<model::Followup>> {
@@ -456,7 +464,10 @@ impl Helpdesk for GlpiAdapter {
     }
 
     fn capability(&self) -> Capability {
-        CAPABILITY
+        Capability {
+            staff_tickets: self.config.chat_requesttype_id.is_some(),
+            ..CAPABILITY
+        }
     }
 
     async fn check(&self) -> Result<Identity> {
@@ -594,6 +605,10 @@ impl Helpdesk for GlpiAdapter {
             statuses: &self.config.statuses,
             integration_user,
             timezone: self.config.timezone,
+            address_sources: (
+                self.config.chat_requesttype_id,
+                self.config.announcement_requesttype_id,
+            ),
         };
         let parts = map::TicketParts {
             ticket: Some(ticket),

@@ -7,8 +7,8 @@ use teledesk_adapter::text::{
     self, FILE_LINE, FOLLOW_UP_LABEL, HtmlPiece, REGISTERED_LABEL, SOURCE_LABEL, TELEGRAM_LABEL,
 };
 use teledesk_adapter::{
-    AttachmentRef, Comment, CommentDraft, CommentId, NoteDraft, Origin, StatusClass, Ticket,
-    TicketDraft, TicketId, TicketRef, Visibility,
+    AttachmentRef, Comment, CommentDraft, CommentId, NoteDraft, Origin, StaffAddress, StatusClass,
+    Ticket, TicketDraft, TicketId, TicketRef, Visibility,
 };
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
@@ -37,6 +37,32 @@ pub struct Context<'a> {
     pub integration_user: i64,
     /// The offset GLPI's times are written in.
     pub timezone: UtcOffset,
+    /// The request sources that address a ticket to its entity's chat, plainly and as an
+    /// announcement.
+    pub address_sources: (Option<i64>, Option<i64>),
+}
+
+/// The chat staff addressed a ticket to: when they picked one of the configured request sources,
+/// the chat named like the ticket's entity (its own name, the last part of `Root entity > Acme`).
+///
+/// A ticket the integration user wrote is teledesk's own, whatever its source: a chat's
+/// `requesttypes_id` may well be the same one.
+pub fn address_of(ctx: &Context<'_>, ticket: &model::Ticket) -> Option<StaffAddress> {
+    let source = ticket.requesttypes_id?;
+    let announcement = match ctx.address_sources {
+        (Some(plain), _) if plain == source => false,
+        (Some(_), Some(notice)) if notice == source => true,
+        _ => return None,
+    };
+    if ticket.users_id_recipient == Some(ctx.integration_user) {
+        return None;
+    }
+    let entity = ticket.keys_names.as_ref()?.entities_id.as_deref()?;
+    let chat = entity.rsplit(" > ").next().unwrap_or(entity).trim();
+    (!chat.is_empty()).then(|| StaffAddress {
+        chat: chat.to_owned(),
+        announcement,
+    })
 }
 
 /// GLPI's time format, `2026-11-21 15:05:13`, in the server's (or user's) local time.
@@ -530,7 +556,7 @@ pub fn to_ticket(ctx: &Context<'_>, parts: TicketParts) -> Result<Ticket, String
         resolution,
         updated_at: required_time(&format!("ticket {}", ticket.id), updated, ctx.timezone)?,
         comments,
-        addressed_to: None,
+        addressed_to: address_of(ctx, &ticket),
         due: teledesk_adapter::DueTimes {
             respond_by: ticket
                 .time_to_own
@@ -794,7 +820,48 @@ mod tests {
             statuses,
             integration_user: 7,
             timezone: MSK,
+            address_sources: (None, None),
         }
+    }
+
+    #[test]
+    fn staff_address_is_the_entity_of_a_ticket_from_the_telegram_sources() {
+        let statuses = BTreeMap::new();
+        let addressing = Context {
+            address_sources: (Some(7), Some(8)),
+            ..ctx(&statuses)
+        };
+        let mut ticket: model::Ticket = serde_json::from_str(TICKET).expect("ticket");
+        ticket.users_id_recipient = Some(10);
+        ticket.keys_names = serde_json::from_value(
+            serde_json::json!({"entities_id": "Root entity > Acme", "users_id_recipient": "x"}),
+        )
+        .expect("names");
+        let address = |ticket: &model::Ticket| address_of(&addressing, ticket);
+        ticket.requesttypes_id = Some(1);
+        assert_eq!(address(&ticket), None, "the Helpdesk source");
+        ticket.requesttypes_id = Some(7);
+        assert_eq!(
+            address(&ticket),
+            Some(StaffAddress {
+                chat: "Acme".into(),
+                announcement: false
+            })
+        );
+        ticket.requesttypes_id = Some(8);
+        assert_eq!(address(&ticket).map(|a| a.announcement), Some(true));
+        assert_eq!(address_of(&ctx(&statuses), &ticket), None, "not configured");
+        ticket.users_id_recipient = Some(7);
+        assert_eq!(address(&ticket), None, "teledesk's own ticket");
+        ticket.users_id_recipient = Some(10);
+        ticket.keys_names = None;
+        assert_eq!(address(&ticket), None, "no entity name");
+        // PHP's empty array where an object was expected reads as no names.
+        let bare: model::Ticket = serde_json::from_value(serde_json::json!({
+            "id": 1, "status": 1, "requesttypes_id": "8", "_keys_names": []
+        }))
+        .expect("ticket");
+        assert_eq!((bare.requesttypes_id, bare.keys_names), (Some(8), None));
     }
 
     #[test]

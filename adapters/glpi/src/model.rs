@@ -91,6 +91,12 @@ pub struct Ticket {
     /// The user who wrote the ticket (the integration user for teledesk's tickets).
     #[serde(default, deserialize_with = "opt_int")]
     pub users_id_recipient: Option<i64>,
+    /// The request source (Helpdesk, E-Mail, Phone… or one an admin added).
+    #[serde(default, deserialize_with = "opt_int")]
+    pub requesttypes_id: Option<i64>,
+    /// Names of the foreign keys asked for with `add_keys_names[]` (the entity's complete name).
+    #[serde(rename = "_keys_names", default, deserialize_with = "keys_names")]
+    pub keys_names: Option<KeysNames>,
 }
 
 /// Friendly names GLPI adds with `add_keys_names[]=<fkey>` (since 9.5).
@@ -99,6 +105,20 @@ pub struct KeysNames {
     /// The name of `users_id`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub users_id: Option<String>,
+    /// The complete name of `entities_id` (`Root entity > Acme`).
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub entities_id: Option<String>,
+}
+
+/// `_keys_names` as an object; anything else (PHP encodes an empty array as `[]`) as none.
+fn keys_names<'de, D>(deserializer: D) -> Result<Option<KeysNames>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    match serde_json::Value::deserialize(deserializer)? {
+        value @ serde_json::Value::Object(_) => Ok(serde_json::from_value(value).ok()),
+        _ => Ok(None),
+    }
 }
 
 /// A followup (`GET /Ticket/:id/ITILFollowup`, `GET /ITILFollowup/:id`).

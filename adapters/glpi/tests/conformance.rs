@@ -21,19 +21,26 @@ async fn subject() -> Option<Subject> {
         "timezone": FakeGlpi::TIMEZONE,
         "webhook_secret": WEBHOOK_SECRET,
         "requests_per_second": 100,
+        "chat_requesttype_id": FakeGlpi::REQUEST_TYPE_TELEGRAM,
+        "announcement_requesttype_id": FakeGlpi::REQUEST_TYPE_ANNOUNCEMENT,
     }));
     let adapter = GlpiAdapter::from_config(&table).expect("valid config");
     let defaults = samples::table(json!({
         "entities_id": FakeGlpi::ENTITY_ACME,
         "itilcategories_id": 5,
         "type": 2,
-        "requesttypes_id": 7,
+        // teledesk's own tickets from the source staff address tickets with: still not staff's.
+        "requesttypes_id": FakeGlpi::REQUEST_TYPE_TELEGRAM,
     }));
     let backstage = GlpiBackstage::new(
         fake.url(),
         fake.staff_token(),
         Some(fake.app_token()),
         Some(WEBHOOK_SECRET.to_owned()),
+    )
+    .with_address_sources(
+        FakeGlpi::REQUEST_TYPE_TELEGRAM,
+        FakeGlpi::REQUEST_TYPE_ANNOUNCEMENT,
     )
     .with_fake(fake.clone());
     Some(Subject {

@@ -18,7 +18,7 @@ pub const DEFAULT_PRIORITY_IDS: [i64; 3] = [1, 2, 3];
 /// The placeholder a customer template may contain.
 pub const TELEGRAM_ID_PLACEHOLDER: &str = "{telegram_id}";
 
-const HELPDESK_KEYS: [&str; 9] = [
+const HELPDESK_KEYS: [&str; 11] = [
     "url",
     "token",
     "group",
@@ -28,6 +28,8 @@ const HELPDESK_KEYS: [&str; 9] = [
     "webhook_secret",
     "priority_ids",
     "resolution_field",
+    "chat_field",
+    "announcement_field",
 ];
 
 const TICKET_KEYS: [&str; 5] = [
@@ -129,6 +131,11 @@ pub struct ZammadConfig {
     /// A custom ticket attribute holding the resolution text; without it the resolution is the
     /// last public agent reply of a done ticket.
     pub resolution_field: Option<String>,
+    /// A custom ticket attribute (text or select) staff fill with the chat's Telegram id or name
+    /// to publish a ticket they start in that chat (issue 14.3); without it staff cannot.
+    pub chat_field: Option<String>,
+    /// A custom ticket attribute (boolean) that marks such a ticket as an announcement.
+    pub announcement_field: Option<String>,
 }
 
 impl ZammadConfig {
@@ -165,6 +172,30 @@ impl ZammadConfig {
         let webhook_secret = r.non_empty_string("webhook_secret");
         let priority_ids = priority_ids(&mut r, "priority_ids");
         let resolution_field = r.checked_string("resolution_field", check_attribute);
+        let chat_field = r.checked_string("chat_field", check_attribute);
+        let announcement_field = r.checked_string("announcement_field", check_attribute);
+        if announcement_field.is_some() && chat_field.is_none() && !r.has_problem("chat_field") {
+            r.problem(
+                "announcement_field",
+                "needs chat_field: only a ticket addressed to a chat can be an announcement",
+            );
+        }
+        // One attribute cannot hold two things: a resolution would overwrite the chat, or a
+        // boolean be read as a chat.
+        if chat_field.is_some() && chat_field == resolution_field {
+            r.problem(
+                "chat_field",
+                "must differ from resolution_field: one attribute cannot hold both",
+            );
+        }
+        if announcement_field.is_some()
+            && (announcement_field == chat_field || announcement_field == resolution_field)
+        {
+            r.problem(
+                "announcement_field",
+                "must differ from chat_field and resolution_field: one attribute cannot hold both",
+            );
+        }
         match (url, token, group, customer) {
             (Some(url), Some(token), Some(group), Some(customer)) if r.is_clean() => Ok(Self {
                 url,
@@ -176,6 +207,8 @@ impl ZammadConfig {
                 webhook_secret: webhook_secret.map(Secret::new),
                 priority_ids: priority_ids.unwrap_or_else(|| DEFAULT_PRIORITY_IDS.to_vec()),
                 resolution_field,
+                chat_field,
+                announcement_field,
             }),
             _ => Err(r.into_problems()),
         }
@@ -514,6 +547,35 @@ mod tests {
             let p = problems(&with(json!({ "priority_ids": bad })));
             assert_eq!(keys(&p), ["priority_ids"], "{bad}");
         }
+    }
+
+    #[test]
+    fn staff_address_fields_are_custom_attributes_of_their_own() {
+        let config = ZammadConfig::from_table(&with(json!({
+            "chat_field": "telegram_chat", "announcement_field": "telegram_announcement",
+        })))
+        .expect("valid");
+        assert_eq!(config.chat_field.as_deref(), Some("telegram_chat"));
+        assert_eq!(
+            config.announcement_field.as_deref(),
+            Some("telegram_announcement")
+        );
+        let p = problems(&with(
+            json!({"announcement_field": "telegram_announcement"}),
+        ));
+        assert_eq!(keys(&p), ["announcement_field"]);
+        assert!(
+            p[0].message.contains("needs chat_field"),
+            "{}",
+            p[0].message
+        );
+        let p = problems(&with(json!({"chat_field": "title"})));
+        assert_eq!(keys(&p), ["chat_field"]);
+        let p = problems(&with(json!({
+            "resolution_field": "resolution", "chat_field": "resolution",
+            "announcement_field": "resolution",
+        })));
+        assert_eq!(keys(&p), ["chat_field", "announcement_field"]);
     }
 
     #[test]

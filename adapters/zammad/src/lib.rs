@@ -65,6 +65,7 @@ pub const CAPABILITY: Capability = Capability {
     change_snapshot: false,
     // Self-hosted: no limit of its own; `requests_per_second` protects the server.
     rate_limit: None,
+    // An instance whose config names the address field says true (`capability()`).
     staff_tickets: false,
     due_times: true,
 };
@@ -372,14 +373,12 @@ impl Helpdesk for ZammadAdapter {
     }
 
     fn capability(&self) -> Capability {
-        if self.config.webhook_secret.is_some() {
-            CAPABILITY
-        } else {
-            Capability {
-                webhook: false,
-                webhook_signed: false,
-                ..CAPABILITY
-            }
+        let signed = self.config.webhook_secret.is_some();
+        Capability {
+            webhook: signed,
+            webhook_signed: signed,
+            staff_tickets: self.config.chat_field.is_some(),
+            ..CAPABILITY
         }
     }
 
@@ -491,6 +490,10 @@ impl Helpdesk for ZammadAdapter {
             site: self.client.site(),
             integration_user,
             resolution_field: self.config.resolution_field.as_deref(),
+            address_fields: (
+                self.config.chat_field.as_deref(),
+                self.config.announcement_field.as_deref(),
+            ),
         };
         Ok(map::to_ticket(&ctx, &found, &articles, status, assignee))
     }

@@ -10,7 +10,7 @@ use teledesk_adapter::text::{
 };
 use teledesk_adapter::{
     Attachment, AttachmentRef, Comment, CommentDraft, CommentId, IdempotencyKey, Origin,
-    StatusClass, Ticket, TicketDraft, TicketId, TicketRef, Visibility,
+    StaffAddress, StatusClass, Ticket, TicketDraft, TicketId, TicketRef, Visibility,
 };
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
@@ -375,6 +375,9 @@ pub struct Context<'a> {
     pub integration_user: i64,
     /// The custom attribute holding the resolution.
     pub resolution_field: Option<&'a str>,
+    /// The custom attributes staff address a ticket to a chat with, and mark it an
+    /// announcement with.
+    pub address_fields: (Option<&'a str>, Option<&'a str>),
 }
 
 fn is_own(ctx: &Context<'_>, article: &model::Article) -> bool {
@@ -465,6 +468,41 @@ fn resolution_of(
         .filter(|t| !t.is_empty())
 }
 
+/// The chat staff addressed a ticket to in the `chat_field` attribute (text, select or a number),
+/// and whether the `announcement_field` attribute (a boolean) marks it as a notice.
+///
+/// A ticket the integration user created is teledesk's own, whatever its attributes say: a
+/// chat's `attributes` may well write the chat into the same one.
+pub fn address_of(ctx: &Context<'_>, ticket: &model::Ticket) -> Option<StaffAddress> {
+    let (chat_field, announcement_field) = ctx.address_fields;
+    let chat = match ticket.attributes.get(chat_field?)? {
+        serde_json::Value::String(s) => s.trim().to_owned(),
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let created_by = ticket
+        .attributes
+        .get("created_by_id")
+        .and_then(serde_json::Value::as_i64);
+    if chat.is_empty() || created_by == Some(ctx.integration_user) {
+        return None;
+    }
+    let announcement = announcement_field
+        .and_then(|field| ticket.attributes.get(field))
+        .is_some_and(|value| match value {
+            serde_json::Value::Bool(b) => *b,
+            serde_json::Value::Number(n) => n.as_i64() == Some(1),
+            serde_json::Value::String(s) => {
+                matches!(
+                    s.trim().to_lowercase().as_str(),
+                    "1" | "true" | "yes" | "да"
+                )
+            }
+            _ => false,
+        });
+    Some(StaffAddress { chat, announcement })
+}
+
 /// A ticket and its articles as a domain ticket. The first article is the description, the rest
 /// are the comments.
 pub fn to_ticket(
@@ -505,7 +543,7 @@ pub fn to_ticket(
             .skip(1)
             .map(|a| to_comment(ctx, a))
             .collect(),
-        addressed_to: None,
+        addressed_to: address_of(ctx, ticket),
         due: teledesk_adapter::DueTimes {
             respond_by: ticket.first_response_escalation_at,
             resolve_by: ticket.close_escalation_at,
@@ -588,7 +626,66 @@ mod tests {
             site: "https://support.acme.example",
             integration_user: 3,
             resolution_field: None,
+            address_fields: (None, None),
         }
+    }
+
+    #[test]
+    fn staff_address_comes_from_the_chat_attribute_unless_teledesk_wrote_the_ticket() {
+        use serde_json::json;
+        let addressing = Context {
+            address_fields: (Some("telegram_chat"), Some("telegram_announcement")),
+            ..ctx()
+        };
+        let mut ticket: model::Ticket = serde_json::from_str(TICKET).expect("ticket");
+        ticket.attributes.insert("created_by_id".into(), json!(4));
+        assert_eq!(address_of(&addressing, &ticket), None, "no attribute");
+        for (chat, read) in [
+            (json!(" Acme "), Some("Acme")),
+            (json!(-1001234567890_i64), Some("-1001234567890")),
+            (json!(""), None),
+            (json!(null), None),
+            (json!(["Acme"]), None),
+        ] {
+            ticket
+                .attributes
+                .insert("telegram_chat".into(), chat.clone());
+            assert_eq!(
+                address_of(&addressing, &ticket).map(|a| a.chat),
+                read.map(str::to_owned),
+                "{chat}"
+            );
+        }
+        ticket
+            .attributes
+            .insert("telegram_chat".into(), json!("Acme"));
+        for (value, announcement) in [
+            (json!(true), true),
+            (json!(false), false),
+            (json!(null), false),
+            (json!("true"), true),
+        ] {
+            ticket
+                .attributes
+                .insert("telegram_announcement".into(), value.clone());
+            assert_eq!(
+                address_of(&addressing, &ticket).map(|a| a.announcement),
+                Some(announcement),
+                "{value}"
+            );
+        }
+        ticket.attributes.insert("created_by_id".into(), json!(3));
+        assert_eq!(
+            address_of(&addressing, &ticket),
+            None,
+            "teledesk's own ticket"
+        );
+        ticket.attributes.insert("created_by_id".into(), json!(4));
+        assert_eq!(
+            address_of(&ctx(), &ticket),
+            None,
+            "no chat_field configured"
+        );
     }
 
     fn ticket_with(status: StatusClass, ctx: &Context<'_>) -> Ticket {
@@ -907,12 +1004,14 @@ mod tests {
     fn resolution_field_wins_when_configured() {
         let ctx = Context {
             resolution_field: Some("resolution"),
+            address_fields: (None, None),
             ..ctx()
         };
         let t = ticket_with(StatusClass::InProgress, &ctx);
         assert_eq!(t.resolution.as_deref(), Some("Заменили картридж"));
         let ctx = Context {
             resolution_field: Some("missing_field"),
+            address_fields: (None, None),
             ..ctx
         };
         assert_eq!(ticket_with(StatusClass::Closed, &ctx).resolution, None);

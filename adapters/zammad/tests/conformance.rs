@@ -15,7 +15,11 @@ teledesk_testkit::conformance_suite!(subject);
 
 async fn subject() -> Option<Subject> {
     let fake = FakeZammad::start().await;
+    fake.add_ticket_attribute(FakeZammad::CHAT_ATTRIBUTE);
+    fake.add_ticket_attribute(FakeZammad::ANNOUNCEMENT_ATTRIBUTE);
     let helpdesk = table(json!({
+        "chat_field": FakeZammad::CHAT_ATTRIBUTE,
+        "announcement_field": FakeZammad::ANNOUNCEMENT_ATTRIBUTE,
         "kind": "zammad",
         "poll_interval": "10s",
         "url": fake.url(),
@@ -38,7 +42,11 @@ async fn subject() -> Option<Subject> {
         // Free here: this subject configures no resolution_field.
         backstage: Arc::new(
             fake.backstage(Some(WEBHOOK_SECRET))
-                .with_intake_field(FakeZammad::RESOLUTION_ATTRIBUTE),
+                .with_intake_field(FakeZammad::RESOLUTION_ATTRIBUTE)
+                .with_address_fields(
+                    FakeZammad::CHAT_ATTRIBUTE,
+                    FakeZammad::ANNOUNCEMENT_ATTRIBUTE,
+                ),
         ),
         defaults,
         expected_placement: format!("{} / 1 low", FakeZammad::GROUP_TELEGRAM),

@@ -36,7 +36,7 @@ pub const DEFAULT_STATUSES: [(&str, StatusClass); 9] = [
     ("removed", StatusClass::Closed),
 ];
 
-const HELPDESK_KEYS: [&str; 15] = [
+const HELPDESK_KEYS: [&str; 17] = [
     "url",
     "user",
     "password",
@@ -52,6 +52,8 @@ const HELPDESK_KEYS: [&str; 15] = [
     "priorities",
     "timezone",
     "webhook_secret",
+    "chat_field",
+    "announcement_field",
 ];
 
 const TICKET_KEYS: [&str; 6] = [
@@ -96,6 +98,11 @@ pub struct ZnunyConfig {
     pub idempotency_field: Option<String>,
     /// A ticket dynamic field staff fill with the resolution text.
     pub resolution_field: Option<String>,
+    /// A ticket dynamic field (Text or Dropdown) staff fill with the chat's Telegram id or name
+    /// to publish a ticket they start in that chat (issue 14.3); without it staff cannot.
+    pub chat_field: Option<String>,
+    /// A ticket dynamic field (Checkbox) that marks such a ticket as an announcement.
+    pub announcement_field: Option<String>,
     /// The priority ladder escalation climbs, lowest first.
     pub priorities: Vec<String>,
     /// The fixed UTC offset of the server's `OTRSTimeZone`: Znuny sends and expects naive local
@@ -133,6 +140,8 @@ impl ZnunyConfig {
             .collect();
         let idempotency_field = r.checked_string("idempotency_field", check_field_name);
         let resolution_field = r.checked_string("resolution_field", check_field_name);
+        let chat_field = r.checked_string("chat_field", check_field_name);
+        let announcement_field = r.checked_string("announcement_field", check_field_name);
         let priorities = priorities(&mut r, "priorities");
         let timezone = timezone(&mut r, "timezone");
         let webhook_secret = r.non_empty_string("webhook_secret");
@@ -166,6 +175,33 @@ impl ZnunyConfig {
                 "must differ from idempotency_field: one field cannot hold both",
             );
         }
+        if announcement_field.is_some() && chat_field.is_none() && !r.has_problem("chat_field") {
+            r.problem(
+                "announcement_field",
+                "needs chat_field: only a ticket addressed to a chat can be an announcement",
+            );
+        }
+        // One field cannot hold two things: the chat would be overwritten by a key or a
+        // resolution, or a checkbox read as a chat.
+        for (key, field) in [
+            ("chat_field", &chat_field),
+            ("announcement_field", &announcement_field),
+        ] {
+            let taken = [
+                ("idempotency_field", &idempotency_field),
+                ("resolution_field", &resolution_field),
+                ("chat_field", &chat_field),
+            ]
+            .into_iter()
+            .take_while(|(other, _)| *other != key)
+            .find(|(_, other)| field.is_some() && *other == field);
+            if let Some((other, _)) = taken {
+                r.problem(
+                    key,
+                    format!("must differ from {other}: one field cannot hold both"),
+                );
+            }
+        }
         match (url, user, password, queue, customer_user, priority) {
             (
                 Some(url),
@@ -187,6 +223,8 @@ impl ZnunyConfig {
                 statuses,
                 idempotency_field,
                 resolution_field,
+                chat_field,
+                announcement_field,
                 priorities,
                 timezone: timezone.unwrap_or(UtcOffset::UTC),
                 webhook_secret: webhook_secret.map(Secret::new),
@@ -473,6 +511,43 @@ mod tests {
             Some(StatusClass::WaitingThirdParty)
         );
         assert_eq!(config.idempotency_field.as_deref(), Some("TeledeskKey"));
+    }
+
+    #[test]
+    fn staff_address_fields_are_dynamic_fields_of_their_own() {
+        let config = ZnunyConfig::from_table(&with(json!({
+            "chat_field": "TelegramChat", "announcement_field": "TelegramAnnouncement",
+        })))
+        .expect("valid");
+        assert_eq!(config.chat_field.as_deref(), Some("TelegramChat"));
+        assert_eq!(
+            config.announcement_field.as_deref(),
+            Some("TelegramAnnouncement")
+        );
+        let p = problems(&with(json!({"announcement_field": "TelegramAnnouncement"})));
+        assert_eq!(keys(&p), ["announcement_field"]);
+        assert!(
+            p[0].message.contains("needs chat_field"),
+            "{}",
+            p[0].message
+        );
+        let p = problems(&with(json!({
+            "idempotency_field": "TeledeskKey", "chat_field": "TeledeskKey",
+            "announcement_field": "TeledeskKey",
+        })));
+        assert_eq!(keys(&p), ["chat_field", "announcement_field"]);
+        assert!(
+            p[0].message.contains("idempotency_field"),
+            "{}",
+            p[0].message
+        );
+        let p = problems(&with(json!({"chat_field": "Telegram Chat"})));
+        assert_eq!(keys(&p), ["chat_field"]);
+        let p = problems(&with(
+            json!({"chat_field": "Chat", "announcement_field": "Chat"}),
+        ));
+        assert_eq!(keys(&p), ["announcement_field"]);
+        assert!(p[0].message.contains("chat_field"), "{}", p[0].message);
     }
 
     #[test]

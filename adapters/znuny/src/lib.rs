@@ -73,6 +73,7 @@ pub const CAPABILITY: Capability = Capability {
     change_snapshot: false,
     // Self-hosted: no limit of its own; `requests_per_second` protects the server.
     rate_limit: None,
+    // An instance whose config names the address field says true (`capability()`).
     staff_tickets: false,
     due_times: true,
 };
@@ -501,6 +502,7 @@ impl Helpdesk for ZnunyAdapter {
         Capability {
             native_idempotency: self.config.idempotency_field.is_some(),
             webhook: self.config.webhook_secret.is_some(),
+            staff_tickets: self.config.chat_field.is_some(),
             ..CAPABILITY
         }
     }
@@ -663,7 +665,22 @@ impl Helpdesk for ZnunyAdapter {
             limit: Some(SEARCH_LIMIT),
             ..Default::default()
         };
-        let ids = self.search(OP, &search).await?;
+        let own = self.search(OP, &search).await?;
+        // Tickets staff started are not the integration agent's: a second search finds those
+        // addressed to a chat, to publish them and then to follow them like teledesk's own.
+        let addressed = match &self.config.chat_field {
+            Some(field) => {
+                let search = model::TicketSearch {
+                    created_by: Vec::new(),
+                    ..search.clone()
+                }
+                .field_not_empty(field);
+                self.search(OP, &search).await?
+            }
+            None => Vec::new(),
+        };
+        let mut ids = own.clone();
+        ids.extend(addressed.iter().filter(|id| !own.contains(id)));
         let tickets = if ids.is_empty() {
             Vec::new()
         } else {
@@ -681,8 +698,26 @@ impl Helpdesk for ZnunyAdapter {
                     ),
                 )
             })?;
-            items.push((TicketId(ticket.ticket_id.to_string()), stamp));
+            items.push((ticket.ticket_id, stamp));
         }
+        // A search cut at its limit saw only its oldest changes: the cursor must not pass the
+        // newest of them, or the other search's newer changes would carry it over the rest.
+        let horizon = [&own, &addressed]
+            .into_iter()
+            .filter(|found| found.len() >= SEARCH_LIMIT as usize)
+            .filter_map(|found| {
+                items
+                    .iter()
+                    .filter(|(id, _)| found.contains(id))
+                    .map(|(_, stamp)| *stamp)
+                    .max()
+            })
+            .min();
+        let items: Vec<(TicketId, OffsetDateTime)> = items
+            .into_iter()
+            .filter(|(_, stamp)| horizon.is_none_or(|horizon| *stamp <= horizon))
+            .map(|(id, stamp)| (TicketId(id.to_string()), stamp))
+            .collect();
         let (changes, cursor) = cursor.advance(items, DEFAULT_OVERLAP);
         Ok(ChangeBatch { changes, cursor })
     }

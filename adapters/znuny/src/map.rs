@@ -6,8 +6,8 @@ use crate::model;
 use teledesk_adapter::http::JsonStep;
 use teledesk_adapter::text::{self, REGISTERED_LABEL, SOURCE_LABEL, TELEGRAM_LABEL};
 use teledesk_adapter::{
-    AttachmentRef, Comment, CommentDraft, CommentId, Origin, Requester, StatusClass, Ticket,
-    TicketDraft, TicketId, TicketRef, Visibility,
+    AttachmentRef, Comment, CommentDraft, CommentId, Origin, Requester, StaffAddress, StatusClass,
+    Ticket, TicketDraft, TicketId, TicketRef, Visibility,
 };
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
@@ -440,6 +440,33 @@ pub fn assignee_of(ctx: &Context<'_>, ticket: &model::Ticket) -> Option<String> 
     }
 }
 
+/// The chat staff addressed a ticket to in the `chat_field` dynamic field, and whether the
+/// `announcement_field` checkbox marks it as a notice.
+///
+/// A ticket the integration agent created is teledesk's own, whatever its fields say: a chat's
+/// `dynamic_fields` may well write the chat into the same field.
+pub fn address_of(ctx: &Context<'_>, ticket: &model::Ticket) -> Option<StaffAddress> {
+    let chat = ticket.field(ctx.config.chat_field.as_deref()?)?;
+    if ticket.create_by == Some(ctx.integration_user) {
+        return None;
+    }
+    let announcement = ctx
+        .config
+        .announcement_field
+        .as_deref()
+        .and_then(|field| ticket.field(field))
+        .is_some_and(|v| {
+            matches!(
+                v.trim().to_lowercase().as_str(),
+                "1" | "true" | "yes" | "да"
+            )
+        });
+    Some(StaffAddress {
+        chat: chat.trim().to_owned(),
+        announcement,
+    })
+}
+
 /// A ticket with all its articles as a domain ticket: the first article is the description, the
 /// rest are comments, oldest first.
 pub fn to_ticket(ctx: &Context<'_>, ticket: &model::Ticket) -> Ticket {
@@ -473,7 +500,7 @@ pub fn to_ticket(ctx: &Context<'_>, ticket: &model::Ticket) -> Ticket {
             .skip(1)
             .map(|a| to_comment(ctx, ticket, a, updated_at))
             .collect(),
-        addressed_to: None,
+        addressed_to: address_of(ctx, ticket),
         due: teledesk_adapter::DueTimes {
             respond_by: escalation(&ticket.escalation_response_time),
             resolve_by: escalation(&ticket.escalation_solution_time),
@@ -852,6 +879,58 @@ mod tests {
         assert_eq!(assignee_of(&ctx, &ticket), None);
         ticket.owner_id = Some(2);
         assert_eq!(assignee_of(&ctx, &ticket), None);
+    }
+
+    #[test]
+    fn staff_address_comes_from_the_chat_field_unless_teledesk_wrote_the_ticket() {
+        let addressing = config(json!({
+            "chat_field": "TelegramChat", "announcement_field": "TelegramAnnouncement"
+        }));
+        let ctx = Context {
+            config: &addressing,
+            integration_user: 2,
+        };
+        let mut ticket = wire();
+        ticket.create_by = Some(3);
+        assert_eq!(address_of(&ctx, &ticket), None, "no chat set");
+        let field = |name: &str, value: serde_json::Value| model::DynamicField {
+            name: name.into(),
+            value,
+        };
+        ticket.dynamic_fields = vec![
+            field("TelegramChat", json!(" Acme ")),
+            field("TelegramAnnouncement", serde_json::Value::Null),
+        ];
+        let address = |ticket: &model::Ticket| address_of(&ctx, ticket);
+        assert_eq!(
+            address(&ticket),
+            Some(StaffAddress {
+                chat: "Acme".into(),
+                announcement: false
+            })
+        );
+        for (value, announcement) in [
+            (json!("1"), true),
+            (json!(1), true),
+            (json!(true), true),
+            (json!("0"), false),
+        ] {
+            ticket.dynamic_fields[1] = field("TelegramAnnouncement", value.clone());
+            assert_eq!(
+                address(&ticket).map(|a| a.announcement),
+                Some(announcement),
+                "{value}"
+            );
+        }
+        ticket.create_by = Some(2);
+        assert_eq!(address(&ticket), None, "teledesk's own ticket");
+        let unset = config(json!({}));
+        let ctx = Context {
+            config: &unset,
+            integration_user: 2,
+        };
+        ticket.create_by = Some(3);
+        assert_eq!(address_of(&ctx, &ticket), None, "no chat_field configured");
     }
 
     #[test]

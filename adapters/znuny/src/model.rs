@@ -281,6 +281,17 @@ pub struct TicketSearch {
 }
 
 impl TicketSearch {
+    /// Adds a filter on a ticket dynamic field that has a value: the `Empty` operator with a
+    /// false term (Znuny's `DynamicField/Driver/BaseText.pm` `SearchSQLGet`: `IS NOT NULL`, and
+    /// not `''` outside Oracle).
+    pub fn field_not_empty(mut self, name: &str) -> Self {
+        self.fields.insert(
+            format!("DynamicField_{name}"),
+            serde_json::json!({ "Empty": 0 }),
+        );
+        self
+    }
+
     /// Adds an exact-match filter on a ticket dynamic field.
     pub fn field_equals(mut self, name: &str, value: &str) -> Self {
         self.fields.insert(
@@ -408,6 +419,8 @@ impl Ticket {
         let text = match &field.value {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
+            // A checkbox, where a version sends JSON booleans.
+            Value::Bool(b) => u8::from(*b).to_string(),
             Value::Array(items) => items
                 .iter()
                 .filter_map(|i| i.as_str())

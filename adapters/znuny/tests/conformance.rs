@@ -24,6 +24,8 @@ async fn subject() -> Option<Subject> {
         "queue": FakeZnuny::QUEUE,
         "customer_user": FakeZnuny::CUSTOMER_USER,
         "idempotency_field": FakeZnuny::KEY_FIELD,
+        "chat_field": FakeZnuny::CHAT_FIELD,
+        "announcement_field": FakeZnuny::ANNOUNCEMENT_FIELD,
         "timezone": "+03:00",
         "webhook_secret": WEBHOOK_SECRET,
         // The suite's cases poll and read a lot; pacing at Znuny's default would only slow it.
@@ -38,6 +40,7 @@ async fn subject() -> Option<Subject> {
     .with_webhook_secret(WEBHOOK_SECRET)
     // Free here: this subject configures no resolution_field.
     .with_intake_field("Resolution")
+    .with_address_fields(FakeZnuny::CHAT_FIELD, FakeZnuny::ANNOUNCEMENT_FIELD)
     .with_fake(fake.clone());
     let defaults = samples::table(json!({"queue": FakeZnuny::TELEGRAM_QUEUE, "type": "Incident"}));
     Some(Subject {

@@ -399,6 +399,108 @@ async fn polling_sees_same_second_changes_of_teledesk_tickets_only() {
     assert_eq!(body["SortBy"], "Changed");
 }
 
+/// A ticket staff started is reported once they address it (the chat field set), and its later
+/// changes are too; a staff ticket not addressed stays none of teledesk's business. The second
+/// search runs only where `chat_field` is configured.
+#[tokio::test]
+async fn polling_sees_tickets_staff_addressed_to_a_chat() {
+    let fake = FakeZnuny::start().await;
+    let znuny = adapter_with(
+        &fake,
+        json!({
+            "idempotency_field": FakeZnuny::KEY_FIELD,
+            "chat_field": FakeZnuny::CHAT_FIELD,
+            "announcement_field": FakeZnuny::ANNOUNCEMENT_FIELD,
+        }),
+    );
+    let start = Cursor::starting_at(OffsetDateTime::now_utc() - Duration::from_secs(5));
+    let internal = fake.staff_create_ticket(FakeZnuny::STAFF_LOGIN, "Внутреннее", "text");
+    let notice = fake.staff_create_ticket(FakeZnuny::STAFF_LOGIN, "Плановые работы", "text");
+    let first = znuny.changes_since(&start).await.expect("poll");
+    assert!(
+        first.changes.is_empty(),
+        "nothing addressed yet: {:?}",
+        first.changes
+    );
+    fake.set_dynamic_field(notice, FakeZnuny::CHAT_FIELD, json!("Acme"));
+    let addressed = znuny.changes_since(&first.cursor).await.expect("poll");
+    assert_eq!(samples::changed_ids(&addressed), [notice.to_string()]);
+    let ticket = znuny
+        .get_ticket(&TicketId(notice.to_string()))
+        .await
+        .expect("read");
+    assert_eq!(
+        ticket.addressed_to.map(|a| (a.chat, a.announcement)),
+        Some(("Acme".to_owned(), false))
+    );
+    let quiet = znuny.changes_since(&addressed.cursor).await.expect("poll");
+    assert!(quiet.changes.is_empty(), "{:?}", quiet.changes);
+    fake.staff_reply(notice, FakeZnuny::STAFF_LOGIN, "Начнём в 10:00");
+    fake.staff_reply(internal, FakeZnuny::STAFF_LOGIN, "Только для нас");
+    let replied = znuny.changes_since(&quiet.cursor).await.expect("poll");
+    assert_eq!(samples::changed_ids(&replied), [notice.to_string()]);
+
+    let searches: Vec<Value> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation.as_deref() == Some("TicketSearch"))
+        .filter_map(|c| c.body)
+        .collect();
+    assert_eq!(searches.len(), 8, "two searches a poll");
+    assert!(searches.iter().any(|body| {
+        body["DynamicField_TelegramChat"] == json!({"Empty": 0})
+            && body.get("CreatedUserIDs").is_none()
+    }));
+    // Without chat_field, one search a poll, as before.
+    let plain = adapter(&fake);
+    let before = fake.calls().len();
+    plain.changes_since(&replied.cursor).await.expect("poll");
+    let searched = fake.calls()[before..]
+        .iter()
+        .filter(|c| c.operation.as_deref() == Some("TicketSearch"))
+        .count();
+    assert_eq!(searched, 1);
+}
+
+/// When the search for addressed tickets is cut at its limit (500), the poll reports nothing
+/// newer than the last ticket it saw, so teledesk's own newer change cannot carry the cursor over
+/// the addressed tickets the limit held back; the next poll reports those.
+#[tokio::test]
+async fn a_full_search_holds_the_cursor_for_the_rest() {
+    let fake = FakeZnuny::start().await;
+    let znuny = adapter_with(
+        &fake,
+        json!({
+            "idempotency_field": FakeZnuny::KEY_FIELD,
+            "chat_field": FakeZnuny::CHAT_FIELD,
+        }),
+    );
+    let start = Cursor::starting_at(OffsetDateTime::now_utc() - Duration::from_secs(5));
+    let t0 = OffsetDateTime::now_utc();
+    let mut addressed = Vec::new();
+    for second in 0..510 {
+        fake.freeze_clock(Some(t0 + Duration::from_secs(second)));
+        let id = fake.staff_create_ticket(FakeZnuny::STAFF_LOGIN, "Уведомление", "text");
+        fake.set_dynamic_field(id, FakeZnuny::CHAT_FIELD, json!("Acme"));
+        addressed.push(id.to_string());
+    }
+    fake.freeze_clock(Some(t0 + Duration::from_secs(600)));
+    let own = znuny.create_ticket(&draft(9)).await.expect("create");
+    let mut reported = std::collections::BTreeSet::new();
+    let first = znuny.changes_since(&start).await.expect("poll");
+    reported.extend(samples::changed_ids(&first).into_iter().map(str::to_owned));
+    assert_eq!(reported.len(), 500, "the addressed search's first 500 only");
+    assert!(
+        !reported.contains(own.id.0.as_str()),
+        "held back: newer than the cut"
+    );
+    let second = znuny.changes_since(&first.cursor).await.expect("poll");
+    reported.extend(samples::changed_ids(&second).into_iter().map(str::to_owned));
+    let mut expected: std::collections::BTreeSet<String> = addressed.into_iter().collect();
+    expected.insert(own.id.0.clone());
+    assert_eq!(reported, expected);
+}
+
 #[tokio::test]
 async fn a_first_poll_starts_now() {
     let fake = FakeZnuny::start().await;

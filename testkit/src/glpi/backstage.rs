@@ -23,6 +23,9 @@ pub struct GlpiBackstage {
     me: OnceCell<(i64, String)>,
     /// The fake behind `url`, where odd entries can be injected; `None` for a real server.
     fake: Option<super::FakeGlpi>,
+    /// The request sources that address a ticket to its entity's chat, plainly and as an
+    /// announcement.
+    address_sources: Option<(i64, i64)>,
 }
 
 impl std::fmt::Debug for GlpiBackstage {
@@ -104,7 +107,48 @@ impl GlpiBackstage {
             session: Mutex::new(None),
             me: OnceCell::new(),
             fake: None,
+            address_sources: None,
         }
+    }
+
+    /// Addresses the tickets [`Backstage::staff_addressed_ticket`] opens with these request
+    /// sources (the adapter's `chat_requesttype_id` and `announcement_requesttype_id`).
+    pub fn with_address_sources(mut self, chat: i64, announcement: i64) -> Self {
+        self.address_sources = Some((chat, announcement));
+        self
+    }
+
+    /// The id of the entity called `name` right under the root entity, created when there is
+    /// none (as an administrator sets up a client company).
+    async fn entity_named(&self, name: &str) -> BackstageResult<i64> {
+        let found = self
+            .get(
+                "find entity",
+                "/Entity",
+                &[
+                    ("searchText[name]", name.to_owned()),
+                    ("range", "0-999".to_owned()),
+                ],
+            )
+            .await;
+        // GLPI answers 400 `ERROR_RANGE_EXCEED_TOTAL` when nothing matched.
+        let rows = found
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default();
+        if let Some(id) = rows
+            .iter()
+            .find(|e| e["name"].as_str() == Some(name))
+            .and_then(|e| e["id"].as_i64())
+        {
+            return Ok(id);
+        }
+        self.created_id(
+            "add entity",
+            "/Entity",
+            json!({"name": name, "entities_id": 0}),
+        )
+        .await
     }
 
     /// Injects odd entries through `fake` (the server at `url`) for
@@ -279,6 +323,34 @@ impl GlpiBackstage {
 
 #[async_trait]
 impl Backstage for GlpiBackstage {
+    /// A technician opens a ticket in the entity named `chat` with the Telegram request source
+    /// (or the announcement one), as the ticket form's "Request source" field sets it.
+    async fn staff_addressed_ticket(
+        &self,
+        subject: &str,
+        body: &str,
+        chat: &str,
+        announcement: bool,
+    ) -> BackstageResult<TicketId> {
+        let (plain, notice) = self
+            .address_sources
+            .ok_or("no request sources: call with_address_sources")?;
+        let entity = self.entity_named(chat).await?;
+        let id = self
+            .created_id(
+                "add ticket",
+                "/Ticket",
+                json!({
+                    "name": subject,
+                    "content": format!("<p>{}</p>", escape(body)),
+                    "entities_id": entity,
+                    "requesttypes_id": if announcement { notice } else { plain },
+                }),
+            )
+            .await?;
+        Ok(TicketId(id.to_string()))
+    }
+
     async fn staff_reply(
         &self,
         ticket: &TicketId,

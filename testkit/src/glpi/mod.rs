@@ -301,6 +301,8 @@ struct Satisfaction {
 /// Everything the fake knows; one lock, never held across an await.
 struct World {
     base_url: String,
+    /// Entities by id, with their complete names (`Root entity > Acme`).
+    entities: BTreeMap<i64, String>,
     app_token: Option<String>,
     users: Vec<User>,
     sessions: BTreeMap<String, i64>,
@@ -333,7 +335,7 @@ const APP_TOKEN: &str = "glpi-fake-app-token-2e7f4c1d9a";
 /// GLPI's default `document_max_size` is 2 MB.
 const MAX_DOCUMENT_SIZE: usize = 2 * 1024 * 1024;
 
-/// Entities the fake knows, with their complete names.
+/// The entities the fake starts with, with their complete names; `POST /Entity` adds more.
 const ENTITIES: [(i64, &str); 2] = [(0, "Root entity"), (1, "Root entity > Acme")];
 
 impl World {
@@ -366,6 +368,10 @@ impl World {
             documents: BTreeMap::new(),
             document_items: BTreeMap::new(),
             links: BTreeMap::new(),
+            entities: ENTITIES
+                .iter()
+                .map(|(id, name)| (*id, (*name).to_owned()))
+                .collect(),
             satisfactions: BTreeMap::new(),
             next_id: 1,
             calls: Vec::new(),
@@ -571,11 +577,7 @@ impl World {
     }
 
     fn entity_name(&self, id: i64) -> String {
-        ENTITIES
-            .iter()
-            .find(|(entity, _)| *entity == id)
-            .map(|(_, name)| (*name).to_owned())
-            .unwrap_or_default()
+        self.entities.get(&id).cloned().unwrap_or_default()
     }
 
     fn fake_ticket(&self, t: &Ticket) -> FakeTicket {
@@ -661,6 +663,11 @@ impl FakeGlpi {
     pub const TIMEZONE: &'static str = "+03:00";
     /// The entity "Root entity > Acme".
     pub const ENTITY_ACME: i64 = 1;
+    /// The request source "Telegram" an administrator added (GLPI ships 1–6: Helpdesk, E-Mail,
+    /// Phone, Direct, Written, Other); staff pick it to address a ticket to a chat.
+    pub const REQUEST_TYPE_TELEGRAM: i64 = 7;
+    /// The request source "Telegram announcement" an administrator added.
+    pub const REQUEST_TYPE_ANNOUNCEMENT: i64 = 8;
 
     /// Starts the server on `127.0.0.1:0` in the current Tokio runtime; it runs until the runtime
     /// shuts down.

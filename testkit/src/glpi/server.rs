@@ -3,7 +3,7 @@
 //! call; plus GLPI's JSON shapes.
 
 use super::{
-    Actor, Document, DocumentItem, ENTITIES, FakeGlpi, Followup, GlpiCall, INTEGRATION_USER, Link,
+    Actor, Document, DocumentItem, FakeGlpi, Followup, GlpiCall, INTEGRATION_USER, Link,
     MAX_DOCUMENT_SIZE, NewFile, Satisfaction, Solution, Ticket, World, format_time, parse_time,
     priority_of,
 };
@@ -22,7 +22,7 @@ const LIST_LIMIT: usize = 15;
 /// `Accept-Range`'s second part is PHP's `max_input_vars`.
 const MAX_INPUT_VARS: u32 = 1000;
 
-const ITEMTYPES: [&str; 10] = [
+const ITEMTYPES: [&str; 11] = [
     "Ticket",
     "ITILFollowup",
     "ITILSolution",
@@ -33,6 +33,7 @@ const ITEMTYPES: [&str; 10] = [
     "TicketSatisfaction",
     "TicketTask",
     "User",
+    "Entity",
 ];
 
 pub(super) fn router(fake: FakeGlpi) -> Router {
@@ -415,7 +416,7 @@ fn full_session(fake: &FakeGlpi, user: i64, call: &Call) -> Response {
             "glpiactiveprofile": {"id": 6, "name": "Technician", "interface": "central"},
             "glpiactive_entity": 0,
             "glpiactive_entity_recursive": 1,
-            "glpiactiveentities": ENTITIES.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            "glpiactiveentities": w.entities.keys().copied().collect::<Vec<_>>(),
             "glpilanguage": "en_GB",
             "glpilist_limit": LIST_LIMIT,
             "glpi_tz": "Europe/Moscow",
@@ -669,6 +670,21 @@ fn user_json(u: &super::User) -> Map<String, Value> {
     value.as_object().cloned().unwrap_or_default()
 }
 
+/// An entity as `GET /Entity` shows it: its own name, its complete name and its parent (the root
+/// entity's parent is -1 in GLPI 10+).
+fn entity_json(id: i64, complete: &str) -> Map<String, Value> {
+    let parts: Vec<&str> = complete.split(" > ").collect();
+    let value = json!({
+        "id": id,
+        "name": parts.last().copied().unwrap_or_default(),
+        "completename": complete,
+        "entities_id": if id == 0 { -1 } else { 0 },
+        "level": parts.len(),
+        "links": [],
+    });
+    value.as_object().cloned().unwrap_or_default()
+}
+
 /// Every row of an itemtype, as `GET /<itemtype>` would show it before filtering and paging.
 fn all_rows(w: &World, itemtype: &str) -> Vec<Map<String, Value>> {
     match itemtype {
@@ -689,6 +705,11 @@ fn all_rows(w: &World, itemtype: &str) -> Vec<Map<String, Value>> {
             .map(|s| satisfaction_json(w, s))
             .collect(),
         "User" => w.users.iter().map(user_json).collect(),
+        "Entity" => w
+            .entities
+            .iter()
+            .map(|(id, complete)| entity_json(*id, complete))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -1235,6 +1256,24 @@ fn create(fake: &FakeGlpi, user: i64, itemtype: &str, input: Map<String, Value>)
                 w.touch(ticket, user);
                 Ok(id)
             }
+            "Entity" => {
+                // An administrator's write; the fake does not model profiles.
+                let name = text(&input, "name")
+                    .map(|n| n.trim().to_owned())
+                    .filter(|n| !n.is_empty())
+                    .ok_or_else(|| {
+                        add_failed("Mandatory fields are not filled. Please correct: Name")
+                    })?;
+                let parent = int(&input, "entities_id").unwrap_or(0);
+                let parent_name = w.entities.get(&parent).cloned().ok_or_else(no_permission)?;
+                let complete = format!("{parent_name} > {name}");
+                if w.entities.values().any(|e| *e == complete) {
+                    return Err(add_failed("Entity name already used"));
+                }
+                let id = w.entities.keys().max().map_or(0, |max| max + 1);
+                w.entities.insert(id, complete);
+                Ok(id)
+            }
             _ => Err(no_permission()),
         }
     })?;
@@ -1275,7 +1314,7 @@ fn survey_value(input: &Map<String, Value>) -> Result<Option<i64>, Reject> {
 
 fn create_ticket(w: &mut World, user: i64, input: &Map<String, Value>) -> Result<i64, Reject> {
     let entity = int(input, "entities_id").unwrap_or(0);
-    if !ENTITIES.iter().any(|(id, _)| *id == entity) {
+    if !w.entities.contains_key(&entity) {
         return Err(no_permission());
     }
     let content = text(input, "content").unwrap_or_default();

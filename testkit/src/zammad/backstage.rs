@@ -36,6 +36,9 @@ pub struct ZammadBackstage {
     fake: Option<super::FakeZammad>,
     /// A ticket object attribute (text) the intake conformance case writes.
     intake_field: Option<String>,
+    /// The object attributes (text, boolean) that address a ticket to a chat and mark it an
+    /// announcement.
+    address_fields: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for ZammadBackstage {
@@ -58,7 +61,15 @@ impl ZammadBackstage {
             me: OnceCell::new(),
             fake: None,
             intake_field: None,
+            address_fields: None,
         }
+    }
+
+    /// Addresses the tickets [`Backstage::staff_addressed_ticket`] creates with these object
+    /// attributes (the adapter's `chat_field` and `announcement_field`).
+    pub fn with_address_fields(mut self, chat_field: &str, announcement_field: &str) -> Self {
+        self.address_fields = Some((chat_field.to_owned(), announcement_field.to_owned()));
+        self
     }
 
     /// Names a ticket object attribute (text) that the intake conformance case writes.
@@ -215,6 +226,42 @@ pub(super) fn signed_webhook(body: Vec<u8>, secret: Option<&str>) -> WebhookRequ
 
 #[async_trait]
 impl Backstage for ZammadBackstage {
+    /// An agent opens a ticket for the customer Nicole Braun in the `Users` group with a public
+    /// first article (a phone call noted by the agent, as the agent UI's "outbound call" does)
+    /// and fills the address attributes.
+    async fn staff_addressed_ticket(
+        &self,
+        subject: &str,
+        body: &str,
+        chat: &str,
+        announcement: bool,
+    ) -> BackstageResult<TicketId> {
+        let (chat_field, announcement_field) = self
+            .address_fields
+            .as_ref()
+            .ok_or("no address fields: call with_address_fields")?;
+        let mut ticket = json!({
+            "title": subject,
+            "group": "Users",
+            "customer_id": "guess:nicole.braun@zammad.org",
+            "article": {
+                "subject": subject,
+                "body": body,
+                "content_type": "text/plain",
+                "type": "phone",
+                "sender": "Agent",
+                "internal": false,
+            },
+        });
+        ticket[chat_field.as_str()] = json!(chat);
+        ticket[announcement_field.as_str()] = json!(announcement);
+        let created = self
+            .call(Method::POST, "/tickets", &[], Some(ticket))
+            .await?;
+        let id = created["id"].as_i64().ok_or("the new ticket has no id")?;
+        Ok(TicketId(id.to_string()))
+    }
+
     fn intake_target(&self) -> Option<String> {
         self.intake_field
             .as_ref()

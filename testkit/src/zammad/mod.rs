@@ -737,6 +737,12 @@ impl FakeZammad {
     pub const ORGANIZATION_ACME: &'static str = "Acme";
     /// The custom ticket attribute seeded for resolutions.
     pub const RESOLUTION_ATTRIBUTE: &'static str = "resolution";
+    /// The custom ticket attribute (text) staff address a ticket to a chat with, once
+    /// [`Self::add_ticket_attribute`] added it.
+    pub const CHAT_ATTRIBUTE: &'static str = "telegram_chat";
+    /// The custom ticket attribute (boolean) that marks an addressed ticket as an announcement,
+    /// once [`Self::add_ticket_attribute`] added it.
+    pub const ANNOUNCEMENT_ATTRIBUTE: &'static str = "telegram_announcement";
 
     /// Starts the server on `127.0.0.1:0` in the current Tokio runtime; it runs until the runtime
     /// shuts down.

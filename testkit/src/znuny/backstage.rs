@@ -38,6 +38,8 @@ pub struct ZnunyBackstage {
     fake: Option<super::FakeZnuny>,
     /// A ticket dynamic field (Text) the intake conformance case writes.
     intake_field: Option<String>,
+    /// The dynamic fields that address a ticket to a chat and mark it an announcement.
+    address_fields: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for ZnunyBackstage {
@@ -71,7 +73,15 @@ impl ZnunyBackstage {
             missing_ticket: "987654321".to_owned(),
             fake: None,
             intake_field: None,
+            address_fields: None,
         }
+    }
+
+    /// Addresses the tickets [`Backstage::staff_addressed_ticket`] creates with these dynamic
+    /// fields (the adapter's `chat_field` and `announcement_field`).
+    pub fn with_address_fields(mut self, chat_field: &str, announcement_field: &str) -> Self {
+        self.address_fields = Some((chat_field.to_owned(), announcement_field.to_owned()));
+        self
     }
 
     /// Injects odd entries through `fake` (the server at `url`) for
@@ -164,6 +174,54 @@ fn text(value: &Value) -> String {
 
 #[async_trait]
 impl Backstage for ZnunyBackstage {
+    /// An agent opens a ticket in the default queue for the customer `acme` with a public first
+    /// article, as AgentTicketPhone does, and fills the address fields.
+    async fn staff_addressed_ticket(
+        &self,
+        subject: &str,
+        body: &str,
+        chat: &str,
+        announcement: bool,
+    ) -> BackstageResult<TicketId> {
+        let (chat_field, announcement_field) = self
+            .address_fields
+            .as_ref()
+            .ok_or("no address fields: call with_address_fields")?;
+        let mut fields = vec![json!({"Name": chat_field, "Value": chat})];
+        if announcement {
+            fields.push(json!({"Name": announcement_field, "Value": "1"}));
+        }
+        let request = json!({
+            "UserLogin": self.login,
+            "Password": self.password,
+            "Ticket": {
+                "Title": subject,
+                "Queue": "Support",
+                "State": "open",
+                "Priority": "3 normal",
+                "CustomerUser": "acme",
+            },
+            "Article": {
+                "CommunicationChannel": "Phone",
+                "SenderType": "agent",
+                "IsVisibleForCustomer": 1,
+                "Subject": subject,
+                "Body": body,
+                "ContentType": "text/plain; charset=utf-8",
+            },
+            "DynamicField": fields,
+        });
+        let response = self
+            .http
+            .post(format!("{}/Ticket", self.url))
+            .json(&request)
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        let created = answer(response).await?;
+        Ok(TicketId(text(&created["TicketID"])))
+    }
+
     async fn staff_reply(
         &self,
         ticket: &TicketId,

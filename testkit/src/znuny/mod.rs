@@ -13,7 +13,7 @@
 //! queues `Postmaster`, `Raw`, `Junk`, `Misc`, `Support`, `Support::Telegram`, types
 //! `Unclassified`, `Incident`, `Service Request`, `Problem`, service `Telegram`, customer users
 //! `telegram` and `acme`, ticket dynamic fields `TeledeskKey`, `Resolution`, `TelegramChat`,
-//! `Company`. Agents: 1 `root@localhost` "Admin OTRS" (the owner of every new ticket),
+//! `Company` and the checkbox `TelegramAnnouncement` (`"1"` when ticked). Agents: 1 `root@localhost` "Admin OTRS" (the owner of every new ticket),
 //! 2 `teledesk` "teledesk bot" (the integration agent), 3 `mivanova` "Мария Иванова" (staff);
 //! [`FakeZnuny::add_agent`] adds more. The server's time zone (`OTRSTimeZone`) is +03:00 unless
 //! [`FakeZnuny::start_with_offset`] says otherwise, so a client that takes its naive times for
@@ -274,7 +274,13 @@ const TYPES: [&str; 4] = ["Unclassified", "Incident", "Service Request", "Proble
 const SERVICES: [&str; 1] = ["Telegram"];
 const CUSTOMER_USERS: [&str; 2] = ["telegram", "acme"];
 /// Ticket dynamic fields; the fake has no article dynamic fields.
-const TICKET_FIELDS: [&str; 4] = ["TeledeskKey", "Resolution", "TelegramChat", "Company"];
+const TICKET_FIELDS: [&str; 5] = [
+    "TeledeskKey",
+    "Resolution",
+    "TelegramChat",
+    "Company",
+    "TelegramAnnouncement",
+];
 
 #[derive(Clone, Debug)]
 struct Ticket {
@@ -638,6 +644,10 @@ impl FakeZnuny {
     pub const KEY_FIELD: &'static str = "TeledeskKey";
     /// The ticket dynamic field for resolutions.
     pub const RESOLUTION_FIELD: &'static str = "Resolution";
+    /// The ticket dynamic field (Text) staff address a ticket to a chat with.
+    pub const CHAT_FIELD: &'static str = "TelegramChat";
+    /// The ticket dynamic field (Checkbox) that marks an addressed ticket as an announcement.
+    pub const ANNOUNCEMENT_FIELD: &'static str = "TelegramAnnouncement";
 
     /// Starts the server on `127.0.0.1:0` with the server time zone +03:00.
     pub async fn start() -> FakeZnuny {
