@@ -1,7 +1,10 @@
 #!/bin/bash
-# A copy of ../shared/helpdesks/redmine-up.sh that also makes the issue custom field `Contract`
-# (string, all projects and trackers) for the live intake-field tests (REDMINE_INTAKE_FIELD=Contract);
-# Redmine's REST API cannot create custom fields. Everything else is unchanged.
+# A copy of ../shared/helpdesks/redmine-up.sh that also makes teledesk's issue custom fields (all
+# projects and trackers) for the live tests; Redmine's REST API cannot create custom fields:
+# `Contract` (string, an intake field, REDMINE_INTAKE_FIELD), `Telegram chat` (string) and
+# `Announcement` (bool) that address a staff issue to a chat (REDMINE_CHAT_FIELD,
+# REDMINE_ANNOUNCEMENT_FIELD), and `Registered` (string, REDMINE_REGISTERED_FIELD). Everything
+# else is unchanged.
 # redmine-up.sh [PORT] - bring up Debian's Redmine 5 (SQLite, thin via rackup) on
 # 127.0.0.1:PORT with the REST API on, a known admin password and API key, a test project
 # and a requester user (Reporter role). Idempotent: a second run reuses the install, the
@@ -97,10 +100,14 @@ KEY=$(as_www env REDMINE_ADMIN_PASS="$ADMIN_PASS" REDMINE_PROJECT="$PROJECT" bin
     p.trackers = Tracker.all
     p.save!
   end
-  # teledesk intake fields (issue 14.1): a string issue custom field for every project and tracker
-  unless IssueCustomField.find_by_name("Contract")
-    IssueCustomField.create!(name: "Contract", field_format: "string", is_for_all: true,
-      visible: true, trackers: Tracker.all)
+  # teledesk issue custom fields for every project and tracker: an intake field (issue 14.1), the
+  # chat staff address an issue to and the announcement mark (14.3), the registration time (14.4)
+  # "Telegram chat" is a filter: teledesk polls for issues where it is set (cf_<id>=*)
+  [["Contract", "string", false], ["Telegram chat", "string", true], ["Announcement", "bool", false],
+   ["Registered", "string", false]].each do |name, format, filter|
+    field = IssueCustomField.find_by_name(name) || IssueCustomField.create!(name: name,
+      field_format: format, is_for_all: true, visible: true, trackers: Tracker.all)
+    field.update!(is_filter: filter) unless field.is_filter == filter
   end
   alice = User.find_by_login("alice") || User.new(firstname: "Alice", lastname: "Customer",
         mail: "alice@example.test")

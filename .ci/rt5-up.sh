@@ -1,7 +1,9 @@
 #!/bin/bash
-# A copy of ../shared/helpdesks/rt5-up.sh that also makes the ticket custom field `Contract` on
-# the CI queue, for the live intake-field tests (RT_INTAKE_FIELD=Contract); REST2 cannot create
-# custom fields. Everything else is unchanged.
+# A copy of ../shared/helpdesks/rt5-up.sh that also makes teledesk's ticket custom fields on the
+# CI queue for the live tests (REST2 cannot create custom fields): `Contract` (an intake field,
+# RT_INTAKE_FIELD), `Telegram chat` and `Announcement` (a select with the one value `yes`) that
+# address a staff ticket to a chat (RT_CHAT_FIELD, RT_ANNOUNCEMENT_FIELD), and `Registered`
+# (RT_REGISTERED_FIELD). Everything else is unchanged.
 # rt5-up.sh [PORT] - bring up Debian's Request Tracker 5 (SQLite, built-in Starlet server)
 # on 127.0.0.1:PORT with REST 2.0, an admin auth token, a test queue and a requester user.
 # Idempotent: a second run reuses the install, the database, the token and a server that
@@ -107,15 +109,26 @@ TOKEN=$(RT_TOKFILE="$TOKFILE" RT_ROOT_PASS="$ROOT_PASS" RT_QUEUE="$QUEUE" \
         CorrespondAddress => "support\@helpdesk.test", CommentAddress => "support-comment\@helpdesk.test");
     die "queue: $m\n" unless $ok;
   }
-  # teledesk intake fields (issue 14.1): a free-text ticket custom field on the queue
-  my $cf = RT::CustomField->new($sys);
-  $cf->LoadByName(Name => "Contract", LookupType => RT::Ticket->CustomFieldLookupType);
-  unless ($cf->id) {
-    my ($ok, $m) = $cf->Create(Name => "Contract", Type => "FreeformSingle",
-        LookupType => RT::Ticket->CustomFieldLookupType, Description => "teledesk intake field");
-    die "custom field: $m\n" unless $ok;
+  # teledesk ticket custom fields on the queue: an intake field (issue 14.1), the chat staff
+  # address a ticket to and the announcement mark (14.3), the Telegram registration time (14.4)
+  for my $spec (["Contract", "FreeformSingle", "teledesk intake field"],
+                ["Telegram chat", "FreeformSingle", "teledesk: the Telegram chat (id or name) a staff ticket goes to"],
+                ["Announcement", "SelectSingle", "teledesk: yes makes a staff ticket a notice without replies"],
+                ["Registered", "FreeformSingle", "teledesk: when the client sent the Telegram message (RFC 3339, UTC)"]) {
+    my ($name, $type, $description) = @$spec;
+    my $cf = RT::CustomField->new($sys);
+    $cf->LoadByName(Name => $name, LookupType => RT::Ticket->CustomFieldLookupType);
+    unless ($cf->id) {
+      my ($ok, $m) = $cf->Create(Name => $name, Type => $type,
+          LookupType => RT::Ticket->CustomFieldLookupType, Description => $description);
+      die "custom field $name: $m\n" unless $ok;
+      if ($type eq "SelectSingle") {
+        ($ok, $m) = $cf->AddValue(Name => "yes", SortOrder => 1);
+        die "custom field $name value: $m\n" unless $ok;
+      }
+    }
+    $cf->AddToObject($q) unless $cf->IsAdded($q->id);
   }
-  $cf->AddToObject($q) unless $cf->IsAdded($q->id);
   my $u = RT::User->new($sys); $u->Load("alice");
   unless ($u->id) {
     my ($ok, $m) = $u->Create(Name => "alice", EmailAddress => "alice\@example.test",

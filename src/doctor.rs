@@ -651,6 +651,12 @@ fn ticket_tables(chat: &crate::config::ChatConfig) -> Vec<(String, ConfigTable, 
         }
         tables.push(("fields".to_owned(), table, true));
     }
+    if let Some(target) = &chat.registered_at {
+        let mut table = chat.ticket.clone();
+        let sample = crate::config::intake::REGISTERED_AT_SAMPLE;
+        teledesk_adapter::set_path(&mut table, target, sample.into());
+        tables.push(("registered_at".to_owned(), table, true));
+    }
     tables
 }
 

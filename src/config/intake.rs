@@ -240,6 +240,73 @@ pub(super) fn intake(
     })
 }
 
+/// The registration time a sample ticket table is checked with: what
+/// [`teledesk_adapter::TicketDraft::write_registered_at`] writes.
+pub const REGISTERED_AT_SAMPLE: &str = "2026-01-31T23:59:59Z";
+
+/// Reads a chat's `registered_at`: the ticket-table path (`custom_fields.Registered`) that takes
+/// each ticket's registration time. It is checked as an intake field's `target` is: the helpdesk
+/// kind must have custom fields, and `[chats.ticket]` with a sample time there must pass the
+/// adapter's validator. `None` (with findings) when it is broken; `Some(None)` when absent.
+pub(super) fn registered_at(
+    report: &mut Report<'_>,
+    chat: &Table<'_, '_>,
+    kind: Option<&'static str>,
+    ticket: Option<&ConfigTable>,
+) -> Option<Option<String>> {
+    if chat.get("registered_at").is_none() {
+        return Some(None);
+    }
+    let errors_before = report.errors.len();
+    let (target, span) = text(report, chat, "registered_at")?;
+    let Some(kind) = kind else {
+        return Some(Some(target));
+    };
+    if !helpdesks::capability(kind).is_some_and(|c| c.custom_fields) {
+        report.error(
+            &chat.child_path("registered_at"),
+            Some(span),
+            format!(
+                "{kind} has no custom ticket fields (capability custom_fields = false): the \
+                 registration time stays in the ticket's description; remove `registered_at`"
+            ),
+        );
+        return None;
+    }
+    if let Some(ticket) = ticket {
+        let base = helpdesks::validate_ticket_defaults(kind, ticket).unwrap_or_default();
+        let mut with = ticket.clone();
+        set_path(
+            &mut with,
+            &target,
+            Json::String(REGISTERED_AT_SAMPLE.into()),
+        );
+        let problems = helpdesks::validate_ticket_defaults(kind, &with).unwrap_or_default();
+        for problem in problems.into_iter().filter(|p| !base.contains(p)) {
+            report.error(
+                &chat.child_path("registered_at"),
+                Some(span.clone()),
+                format!("{kind} cannot write `{}`: {}", problem.key, problem.message),
+            );
+        }
+    }
+    if report.errors.len() != errors_before {
+        return None;
+    }
+    if !helpdesks::capability(kind).is_some_and(|c| c.check_fields) {
+        report.warn(
+            &chat.child_path("registered_at"),
+            Some(span),
+            format!(
+                "{kind} cannot confirm that `{target}` exists in the helpdesk (capability \
+                 check_fields = false; teledesk doctor cannot either): make sure it does, or \
+                 the helpdesk may drop the value"
+            ),
+        );
+    }
+    Some(Some(target))
+}
+
 /// The entries of an array of tables under `key`, each with its path.
 fn entries<'a, 'i>(
     report: &mut Report<'_>,
@@ -910,5 +977,46 @@ target = "custom_fields.Contract"
         helpdesks.main.token (line 10): literal secret in the config file; use env:NAME or file:/path
         chats[0].fields[0].target (line 23): rt cannot confirm that `custom_fields.Contract` exists in the helpdesk (capability check_fields = false; teledesk doctor cannot either): make sure it does, or the helpdesk may drop the value
         ");
+    }
+
+    #[test]
+    fn registered_at_names_a_field_the_adapter_can_write() {
+        let rt = BASE.replace(
+            "kind = \"kaiten\"\nurl = \"https://example.kaiten.ru\"\ntoken = \"env:KAITEN_TOKEN\"\nboard_id = 1\ncolumn_id = 2",
+            "kind = \"rt\"\nurl = \"https://rt.example.com\"\ntoken = \"1-14-0123456789abcdef0123456789abcdef\"\nqueue = \"Support\"",
+        );
+        let loaded = parse(
+            &format!("{rt}registered_at = \"custom_fields.Registered\"\n"),
+            &env,
+        )
+        .expect("valid");
+        assert_eq!(
+            loaded.config.chats[0].registered_at.as_deref(),
+            Some("custom_fields.Registered")
+        );
+        insta::assert_snapshot!(lines(&loaded.warnings), @"
+        helpdesks.main.token (line 10): literal secret in the config file; use env:NAME or file:/path
+        chats[0].registered_at (line 18): rt cannot confirm that `custom_fields.Registered` exists in the helpdesk (capability check_fields = false; teledesk doctor cannot either): make sure it does, or the helpdesk may drop the value
+        ");
+        let absent = parse(&rt, &env).expect("valid");
+        assert_eq!(absent.config.chats[0].registered_at, None);
+
+        // Kaiten validates a property id; GLPI has no custom fields at all.
+        insta::assert_snapshot!(errors("registered_at = \"properties.seven\"\n"), @"chats[0].registered_at (line 19): kaiten cannot write `properties.seven`: the key must name a custom property as id_<n>");
+        let glpi = BASE
+            .replace("kind = \"kaiten\"", "kind = \"glpi\"")
+            .replace(
+                "token = \"env:KAITEN_TOKEN\"\nboard_id = 1\ncolumn_id = 2",
+                "user_token = \"env:GLPI\"\napp_token = \"env:APP\"\nentities_id = 0",
+            );
+        let failed = match parse(
+            &format!("{glpi}registered_at = \"custom_fields.9\"\n"),
+            &env,
+        ) {
+            Ok(_) => panic!("expected errors"),
+            Err(errors) => lines(&errors),
+        };
+        insta::assert_snapshot!(failed, @"chats[0].registered_at (line 19): glpi has no custom ticket fields (capability custom_fields = false): the registration time stays in the ticket's description; remove `registered_at`");
+        insta::assert_snapshot!(errors("registered_at = \"\"\n"), @"chats[0].registered_at (line 19): must not be empty");
     }
 }

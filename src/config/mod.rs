@@ -200,6 +200,9 @@ pub struct ChatConfig {
     pub ticket: ConfigTable,
     /// `[[chats.categories]]` and `[[chats.fields]]`: what a new ticket from this chat needs.
     pub intake: intake::IntakeConfig,
+    /// Where in the ticket table (`custom_fields.Registered`) the helpdesk takes each ticket's
+    /// registration time, the Telegram message's own date; `None`: only in the description.
+    pub registered_at: Option<String>,
     /// `[chats.files]` over `[files]`.
     pub files: FileLimits,
 }

@@ -345,7 +345,7 @@ fn unknown_keys_everywhere_the_daemon_owns() {
     telegram.token (line 2): missing required key
     telegram.tokn (line 3): unknown key `tokn`; expected one of token, api_url, updates, webhook_secret, admins, language
     store.dir (line 6): unknown key `dir`; expected one of path
-    chats[0].company (line 21): unknown key `company`; expected one of id, mode, helpdesk, name, companies, on_closed_comment, visibility, ticket, files, categories, fields
+    chats[0].company (line 21): unknown key `company`; expected one of id, mode, helpdesk, name, companies, on_closed_comment, visibility, ticket, files, categories, fields, registered_at
     server.port (line 23): unknown key `port`; expected one of listen, public_url, mini_app, init_data_max_age, admin_listen
     ");
 }

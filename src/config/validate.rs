@@ -58,6 +58,7 @@ const CHAT_KEYS: &[&str] = &[
     "files",
     "categories",
     "fields",
+    "registered_at",
 ];
 const FILES_KEYS: &[&str] = &["max_count", "max_total_size"];
 /// More files than this on one ticket is a mistake in the config, not a need.
@@ -794,6 +795,7 @@ fn chat(
         .unwrap_or_default();
     let ticket = ticket_defaults(report, table, kind);
     let intake = super::intake::intake(report, table, kind, ticket.as_ref());
+    let registered_at = super::intake::registered_at(report, table, kind, ticket.as_ref());
     let files = file_limits(report, table, files);
 
     Some(ChatConfig {
@@ -806,6 +808,7 @@ fn chat(
         visibility,
         ticket: ticket?,
         intake: intake?,
+        registered_at: registered_at?,
         files: files?,
     })
 }

@@ -102,6 +102,8 @@ pub(crate) struct Context {
     pub helpdesks: HashMap<String, Arc<dyn Helpdesk>>,
     /// `[chats.ticket]` of each chat.
     pub ticket_defaults: HashMap<i64, ConfigTable>,
+    /// `registered_at` of each chat that names a helpdesk field for the registration time.
+    pub registered_at: HashMap<i64, String>,
     pub poll_intervals: HashMap<String, Duration>,
     /// How many tickets of each helpdesk are worked on at once.
     pub max_in_flight: HashMap<String, usize>,
@@ -230,6 +232,11 @@ impl Daemon {
                 .chats
                 .iter()
                 .map(|c| (c.id, c.ticket.clone()))
+                .collect(),
+            registered_at: config
+                .chats
+                .iter()
+                .filter_map(|c| Some((c.id, c.registered_at.clone()?)))
                 .collect(),
             poll_intervals,
             max_in_flight,

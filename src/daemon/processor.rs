@@ -312,6 +312,7 @@ mod tests {
             },
             helpdesks: Default::default(),
             ticket_defaults: Default::default(),
+            registered_at: Default::default(),
             poll_intervals: Default::default(),
             max_in_flight: Default::default(),
             signals: Default::default(),

@@ -381,6 +381,15 @@ fn ticket_defaults(ctx: &Context, chat_id: i64) -> teledesk_adapter::ConfigTable
         .unwrap_or_default()
 }
 
+/// The ticket-table path where the chat's tickets record their registration time, if any.
+fn registered_at_target(ctx: &Context, chat_id: i64) -> Option<&str> {
+    let alias = || ctx.store.read().chat_alias(chat_id).ok().flatten();
+    ctx.registered_at
+        .get(&chat_id)
+        .or_else(|| alias().and_then(|other| ctx.registered_at.get(&other)))
+        .map(String::as_str)
+}
+
 fn lang(ctx: &Context) -> Lang {
     ctx.settings.lang
 }
@@ -545,7 +554,7 @@ async fn create_ticket(
         }
         description.push_str(&untargeted.join("\n"));
     }
-    let draft = TicketDraft {
+    let mut draft = TicketDraft {
         follow_up_of,
         key: key.clone(),
         subject: subject.clone(),
@@ -558,6 +567,9 @@ async fn create_ticket(
         retry,
         intake: intake.clone(),
     };
+    if let Some(target) = registered_at_target(ctx, link.chat_id) {
+        draft.write_registered_at(target);
+    }
     let created = with_retries(retry, |retry| {
         let mut draft = draft.clone();
         draft.retry = retry;

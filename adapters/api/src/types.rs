@@ -194,6 +194,20 @@ impl TicketDraft {
     pub fn ticket_table(&self) -> crate::ConfigTable {
         self.intake.apply(&self.defaults)
     }
+
+    /// Puts [`TicketDraft::registered_at`] (RFC 3339 in UTC, as [`crate::text::rfc3339_utc`]
+    /// writes it) at `target` in [`TicketDraft::defaults`] (`custom_fields.Registered` →
+    /// `{"custom_fields": {"Registered": "2026-11-21T13:58:00Z"}}`), for a chat whose
+    /// `registered_at` names a helpdesk field for it.
+    ///
+    /// The registration time then reaches the helpdesk exactly as a targeted intake field does:
+    /// through [`TicketDraft::ticket_table`] and the adapter's `[chats.ticket]` code, validated at
+    /// config time with a sample time. A category's table or an intake field aimed at the same
+    /// path still wins.
+    pub fn write_registered_at(&mut self, target: &str) {
+        let value = serde_json::Value::String(crate::text::rfc3339_utc(self.registered_at));
+        set_path(&mut self.defaults, target, value);
+    }
 }
 
 /// The answers to a chat's intake questions, carried by [`TicketDraft::intake`].

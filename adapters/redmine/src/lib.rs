@@ -213,6 +213,58 @@ impl RedmineAdapter {
         Ok((issue, journal))
     }
 
+    /// Adds to `items` the issues `filter` selects that were updated from `from` on and before
+    /// `settled_before` (each `(id, updated_on)` once, by `collected`), paging by time.
+    async fn updated_issues(
+        &self,
+        op: &'static str,
+        filter: (&str, String),
+        mut from: OffsetDateTime,
+        settled_before: OffsetDateTime,
+        items: &mut Vec<(TicketId, OffsetDateTime)>,
+        collected: &mut HashSet<(i64, OffsetDateTime)>,
+    ) -> Result<()> {
+        let mut offset = 0;
+        for _ in 0..MAX_PAGES {
+            let query = [
+                ("status_id", "*".to_owned()),
+                (filter.0, filter.1.clone()),
+                ("updated_on", format!(">={}", map::query_time(from))),
+                ("sort", "updated_on".to_owned()),
+                ("limit", PAGE_SIZE.to_string()),
+                ("offset", offset.to_string()),
+            ];
+            // Count what Redmine sent, so paging is right, then skip an issue of a shape the
+            // adapter does not know instead of stalling every poll on it.
+            let page: model::RawIssuePage = self.client.get(op, "/issues.json", &query).await?;
+            let count = page.issues.len();
+            let issues: Vec<model::Issue> = lenient::keep_decodable(page.issues);
+            let last = issues.last().map(|i| i.updated_on);
+            for issue in issues {
+                if issue.updated_on < settled_before
+                    && collected.insert((issue.id, issue.updated_on))
+                {
+                    items.push((TicketId(issue.id.to_string()), issue.updated_on));
+                }
+            }
+            let Some(last) = last.filter(|_| count == PAGE_SIZE) else {
+                break;
+            };
+            if last >= settled_before {
+                break;
+            }
+            // Pages by time rather than offset where it can: an issue updated while paging moves
+            // to the end instead of shifting its neighbours out of sight.
+            if last > from {
+                from = last;
+                offset = 0;
+            } else {
+                offset += count;
+            }
+        }
+        Ok(())
+    }
+
     /// An issue an earlier attempt created with `key`: by the custom field when configured, then
     /// by the description marker (`description=~` searches the text; the marker is then checked
     /// exactly, as `~` matches substrings and a server ignores filters it does not know).
@@ -731,47 +783,34 @@ impl Helpdesk for RedmineAdapter {
             });
         };
         let settled_before = now - SETTLE;
-        let mut from = map::floor_second(from);
-        let mut offset = 0;
+        let from = map::floor_second(from);
         let mut items: Vec<(TicketId, OffsetDateTime)> = Vec::new();
         let mut collected: HashSet<(i64, OffsetDateTime)> = HashSet::new();
-        for _ in 0..MAX_PAGES {
-            // `author_id=me`: every issue teledesk opened, in whatever project staff moved it to.
-            let query = [
-                ("status_id", "*".to_owned()),
-                ("author_id", "me".to_owned()),
-                ("updated_on", format!(">={}", map::query_time(from))),
-                ("sort", "updated_on".to_owned()),
-                ("limit", PAGE_SIZE.to_string()),
-                ("offset", offset.to_string()),
-            ];
-            // Count what Redmine sent, so paging is right, then skip an issue of a shape the
-            // adapter does not know instead of stalling every poll on it.
-            let page: model::RawIssuePage = self.client.get(OP, "/issues.json", &query).await?;
-            let count = page.issues.len();
-            let issues: Vec<model::Issue> = lenient::keep_decodable(page.issues);
-            let last = issues.last().map(|i| i.updated_on);
-            for issue in issues {
-                if issue.updated_on < settled_before
-                    && collected.insert((issue.id, issue.updated_on))
-                {
-                    items.push((TicketId(issue.id.to_string()), issue.updated_on));
-                }
-            }
-            let Some(last) = last.filter(|_| count == PAGE_SIZE) else {
-                break;
-            };
-            if last >= settled_before {
-                break;
-            }
-            // Pages by time rather than offset where it can: an issue updated while paging moves
-            // to the end instead of shifting its neighbours out of sight.
-            if last > from {
-                from = last;
-                offset = 0;
-            } else {
-                offset += count;
-            }
+        // `author_id=me`: every issue teledesk opened, in whatever project staff moved it to.
+        self.updated_issues(
+            OP,
+            ("author_id", "me".to_owned()),
+            from,
+            settled_before,
+            &mut items,
+            &mut collected,
+        )
+        .await?;
+        // Staff open issues for a chat themselves (issue 14.3): those are not teledesk's, so the
+        // feed also lists every issue whose chat field is set (`*`: any value). Redmine ignores
+        // the filter if the field is not marked "Used as a filter"; then every updated issue is
+        // listed, which costs reads but misses none.
+        if let Some(field) = self.config.chat_field_id {
+            let filter = (format!("cf_{field}"), "*".to_owned());
+            self.updated_issues(
+                OP,
+                (&filter.0, filter.1),
+                from,
+                settled_before,
+                &mut items,
+                &mut collected,
+            )
+            .await?;
         }
         let (changes, cursor) = cursor.advance(items, DEFAULT_OVERLAP);
         Ok(ChangeBatch { changes, cursor })

@@ -37,6 +37,7 @@ async fn subject() -> Option<Subject> {
     .expect("backstage connects")
     .with_webhook_secret(WEBHOOK_SECRET)
     .with_intake_field(fake.add_custom_field("Договор", "string", false))
+    .with_registered_field(fake.add_custom_field("Registered", "string", false))
     .with_address_fields(chat_field, announcement_field)
     .with_fake(fake.clone());
     let defaults = samples::table(json!({

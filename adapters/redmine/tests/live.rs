@@ -8,6 +8,11 @@
 //!
 //! `REDMINE_INTAKE_FIELD` (optional; `.ci/redmine-up.sh` makes `Contract`) names a string issue
 //! custom field the intake case writes; unset, that case says it skipped.
+//! `REDMINE_CHAT_FIELD` and `REDMINE_ANNOUNCEMENT_FIELD` (optional; `.ci/redmine-up.sh` makes
+//! `Telegram chat`, string, and `Announcement`, bool) name the custom fields that address a staff
+//! issue to a chat (the adapter's `chat_field_id`, `announcement_field_id`); unset, the
+//! staff-ticket case skips. `REDMINE_REGISTERED_FIELD` (optional; the script makes `Registered`,
+//! string) names the field the registration-time case writes.
 //! `REDMINE_KEY` must be an administrator's API key (the integration user, and the backstage acts
 //! as a staff user it creates, through `X-Redmine-Switch-User`). `REDMINE_PROJECT` names the
 //! project (default `ci-support`); it must use the tracker "Support". Every case creates its own
@@ -43,6 +48,16 @@ async fn get(url: &str, key: &str, path: &str) -> Value {
         .unwrap_or_else(|e| panic!("GET {path}: {e}"))
 }
 
+/// The id of the issue custom field the variable `var` names, if it is set.
+async fn field_id(backstage: &RedmineBackstage, var: &str) -> Option<i64> {
+    let name = std::env::var(var).ok().filter(|n| !n.trim().is_empty())?;
+    let id = backstage
+        .custom_field_id(&name)
+        .await
+        .unwrap_or_else(|e| panic!("{var} {name:?}: {e}"));
+    Some(id)
+}
+
 async fn live_subject() -> Option<Subject> {
     let url = std::env::var("REDMINE_URL")
         .ok()
@@ -65,29 +80,33 @@ async fn live_subject() -> Option<Subject> {
         .and_then(|t| t["id"].as_i64())
         .expect("a tracker named Support");
 
-    let table = samples::table(json!({
+    let mut config = json!({
         "kind": "redmine",
         "url": url,
         "api_key": key,
         "project_id": project,
         "webhook_secret": WEBHOOK_SECRET,
-    }));
-    let adapter = RedmineAdapter::from_config(&table).expect("valid config");
+    });
     let backstage = RedmineBackstage::connect(&url, &key, &project)
         .await
         .unwrap_or_else(|e| panic!("backstage: {e}"))
         .with_webhook_secret(WEBHOOK_SECRET);
     // `.ci/redmine-up.sh` makes a string issue custom field `Contract`; Redmine's API cannot.
-    let backstage = match std::env::var("REDMINE_INTAKE_FIELD") {
-        Ok(name) if !name.trim().is_empty() => {
-            let id = backstage
-                .custom_field_id(&name)
-                .await
-                .unwrap_or_else(|e| panic!("REDMINE_INTAKE_FIELD {name:?}: {e}"));
-            backstage.with_intake_field(id)
-        }
-        _ => backstage,
+    let mut backstage = match field_id(&backstage, "REDMINE_INTAKE_FIELD").await {
+        Some(id) => backstage.with_intake_field(id),
+        None => backstage,
     };
+    if let Some(id) = field_id(&backstage, "REDMINE_REGISTERED_FIELD").await {
+        backstage = backstage.with_registered_field(id);
+    }
+    let chat_field = field_id(&backstage, "REDMINE_CHAT_FIELD").await;
+    let announcement_field = field_id(&backstage, "REDMINE_ANNOUNCEMENT_FIELD").await;
+    if let (Some(chat), Some(announcement)) = (chat_field, announcement_field) {
+        backstage = backstage.with_address_fields(chat, announcement);
+        config["chat_field_id"] = json!(chat);
+        config["announcement_field_id"] = json!(announcement);
+    }
+    let adapter = RedmineAdapter::from_config(&samples::table(config)).expect("valid config");
     let defaults = samples::table(json!({ "project_id": project, "tracker_id": support }));
     Some(Subject {
         adapter: Arc::new(adapter),

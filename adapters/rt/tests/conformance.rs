@@ -31,7 +31,8 @@ async fn subject() -> Option<Subject> {
                 .with_address_fields("General", FakeRt::CF_CHAT, FakeRt::CF_ANNOUNCEMENT)
                 .with_fake(fake.clone())
                 // A free text custom field: this subject keeps its idempotency key in the text.
-                .with_intake_field(FakeRt::CF_KEY),
+                .with_intake_field(FakeRt::CF_KEY)
+                .with_registered_field(FakeRt::CF_REGISTERED),
         ),
         // A chat-level queue, so the placement check proves `[chats.ticket]` was applied.
         defaults: table(json!({"queue": "Support"})),

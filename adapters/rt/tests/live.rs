@@ -13,6 +13,11 @@
 //!   since the CI server has one token (root's) and REST2 cannot grant a second user rights;
 //! - `RT_INTAKE_FIELD` (optional; `.ci/rt5-up.sh` makes `Contract`): a free-text ticket custom
 //!   field applied to `RT_QUEUE`, which the intake case writes; unset, that case says it skipped;
+//! - `RT_CHAT_FIELD`, `RT_ANNOUNCEMENT_FIELD` (optional; `.ci/rt5-up.sh` makes `Telegram chat`
+//!   and `Announcement`, a select whose one value is `yes`): the ticket custom fields on
+//!   `RT_QUEUE` that address a staff ticket to a chat; unset, the staff-ticket case skips;
+//! - `RT_REGISTERED_FIELD` (optional; `.ci/rt5-up.sh` makes `Registered`): a free-text ticket
+//!   custom field on `RT_QUEUE` that takes the registration time; unset, that case skips;
 //! - `RT_QUEUE` (optional, default `CI Support`): the chat's queue, checked by placement;
 //! - `RT_DEFAULT_QUEUE` (optional, default `General`): the helpdesk's queue;
 //! - `RT_REQUESTOR` (optional, `login:password:address`, default rt5-up.sh's `alice`): a requester
@@ -45,22 +50,36 @@ async fn live_subject() -> Option<Subject> {
     let staff_token = env("RT_STAFF_TOKEN").unwrap_or_else(|| token.clone());
     let queue = env("RT_QUEUE").unwrap_or_else(|| "CI Support".to_owned());
     let default_queue = env("RT_DEFAULT_QUEUE").unwrap_or_else(|| "General".to_owned());
-    let table = samples::table(json!({
+    let chat_field = env("RT_CHAT_FIELD");
+    let announcement_field = env("RT_ANNOUNCEMENT_FIELD");
+    let mut config = json!({
         "kind": "rt",
         "poll_interval": "10s",
         "url": url,
         "token": token,
         "queue": default_queue,
-    }));
-    let adapter = RtAdapter::from_config(&table).expect("valid config");
+    });
+    if let Some(field) = &chat_field {
+        config["chat_field"] = json!(field);
+    }
+    if let Some(field) = &announcement_field {
+        config["announcement_field"] = json!(field);
+    }
+    let adapter = RtAdapter::from_config(&samples::table(config)).expect("valid config");
     Some(Subject {
         adapter: Arc::new(adapter),
         backstage: Arc::new({
-            let backstage = RtBackstage::new(&url, &staff_token).with_integration_token(&token);
-            match env("RT_INTAKE_FIELD") {
-                Some(name) => backstage.with_intake_field(&name),
-                None => backstage,
+            let mut backstage = RtBackstage::new(&url, &staff_token).with_integration_token(&token);
+            if let Some(name) = env("RT_INTAKE_FIELD") {
+                backstage = backstage.with_intake_field(&name);
             }
+            if let Some(name) = env("RT_REGISTERED_FIELD") {
+                backstage = backstage.with_registered_field(&name);
+            }
+            if let (Some(chat), Some(announcement)) = (&chat_field, &announcement_field) {
+                backstage = backstage.with_address_fields(&queue, chat, announcement);
+            }
+            backstage
         }),
         defaults: samples::table(json!({ "queue": queue })),
         expected_placement: queue,

@@ -92,6 +92,13 @@ pub trait Backstage: Send + Sync {
         Ok(None)
     }
 
+    /// A text custom field that takes a ticket's registration time, named as a ticket-table
+    /// target like [`Backstage::intake_target`] and read back with [`Backstage::intake_value`];
+    /// `None` where the helpdesk under test has none set up (the case then says so on stderr).
+    fn registered_target(&self) -> Option<String> {
+        None
+    }
+
     /// A webhook the vendor would send about `ticket`, signed with the adapter's configured
     /// secret where the vendor signs; `None` when the vendor has no webhooks.
     fn webhook(&self, ticket: &TicketId) -> Option<WebhookRequest>;
@@ -170,6 +177,7 @@ macro_rules! conformance_suite {
             create_ticket_carries_requester_and_defaults,
             intake_category_places_the_ticket,
             intake_fields_reach_the_helpdesks_own_fields,
+            registration_time_reaches_its_field,
             create_ticket_is_idempotent,
             client_typed_marker_does_not_swallow_the_next_ticket,
             comment_attachments_round_trip_byte_exact,

@@ -27,6 +27,8 @@ pub struct RedmineBackstage {
     fake: Option<super::FakeRedmine>,
     /// The id of a string issue custom field the intake case may write.
     intake_field: Option<i64>,
+    /// A string issue custom field that takes the registration time.
+    registered_field: Option<i64>,
     /// The project staff create issues in.
     project: String,
     /// The custom fields that address an issue to a chat and mark it an announcement.
@@ -67,6 +69,7 @@ impl RedmineBackstage {
             webhook_secret: None,
             fake: None,
             intake_field: None,
+            registered_field: None,
             project: project.to_owned(),
             address_fields: None,
         };
@@ -121,6 +124,13 @@ impl RedmineBackstage {
     /// Redmine's API cannot create one (the fake's `add_custom_field`, or the server's setup).
     pub fn with_intake_field(mut self, id: i64) -> Self {
         self.intake_field = Some(id);
+        self
+    }
+
+    /// Names a string issue custom field (by id) that the registration-time conformance case
+    /// writes.
+    pub fn with_registered_field(mut self, id: i64) -> Self {
+        self.registered_field = Some(id);
         self
     }
 
@@ -387,9 +397,14 @@ impl Backstage for RedmineBackstage {
         ticket: &TicketId,
         due: OffsetDateTime,
     ) -> BackstageResult<OffsetDateTime> {
-        let date = due.date();
-        self.update(ticket, json!({ "due_date": date.to_string() }))
-            .await?;
+        let date = due.to_offset(time::UtcOffset::UTC).date();
+        let mut update = json!({ "due_date": date.to_string() });
+        // Redmine refuses a due date before the start date, which is the day the issue was
+        // opened: staff setting a past deadline move the start back with it.
+        if date < OffsetDateTime::now_utc().date() {
+            update["start_date"] = json!(date.to_string());
+        }
+        self.update(ticket, update).await?;
         // Redmine keeps the date only: due by the end of that day.
         Ok(date
             .next_day()
@@ -497,6 +512,11 @@ impl Backstage for RedmineBackstage {
 
     fn intake_target(&self) -> Option<String> {
         self.intake_field.map(|id| format!("custom_fields.{id}"))
+    }
+
+    fn registered_target(&self) -> Option<String> {
+        self.registered_field
+            .map(|id| format!("custom_fields.{id}"))
     }
 
     async fn intake_value(

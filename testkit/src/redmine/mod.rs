@@ -324,6 +324,7 @@ struct Update {
     custom_values: Vec<(i64, String)>,
     /// `Some(None)` clears the due date.
     due_date: Option<Option<Date>>,
+    start_date: Option<Date>,
     /// `(token, filename, content type)`.
     uploads: Vec<(String, Option<String>, Option<String>)>,
 }
@@ -732,6 +733,19 @@ impl World {
             let text = |d: Option<Date>| d.map(|d| d.to_string());
             details.push(attr("due_date", text(issue.due_date), text(due)));
             changed.due_date = due;
+        }
+        if let Some(start) = update.start_date
+            && start != issue.start_date
+        {
+            details.push(attr(
+                "start_date",
+                Some(issue.start_date.to_string()),
+                Some(start.to_string()),
+            ));
+            changed.start_date = start;
+        }
+        if changed.due_date.is_some_and(|due| due < changed.start_date) {
+            errors.push("Due date must be greater than start date".to_owned());
         }
         for (field, value) in update.custom_values {
             if self.custom_fields.iter().any(|f| f.id == field) {

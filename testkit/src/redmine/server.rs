@@ -950,9 +950,15 @@ async fn list_issues(
         .filter(|i| text_filter("subject", Some(&i.subject)))
         .filter(|i| text_filter("description", i.description.as_deref()))
         .filter(|i| {
-            custom
-                .iter()
-                .all(|(id, value)| i.custom_values.get(id) == Some(*value))
+            custom.iter().all(|(id, value)| {
+                let set = i.custom_values.get(id).filter(|v| !v.is_empty());
+                // `*` is "any value", `!*` "none", as Redmine's short filter operators.
+                match value.as_str() {
+                    "*" => set.is_some(),
+                    "!*" => set.is_none(),
+                    _ => i.custom_values.get(id) == Some(*value),
+                }
+            })
         })
         .collect();
     let sort = query.get("sort").map(String::as_str).unwrap_or("id:desc");
@@ -1205,6 +1211,7 @@ async fn update_issue(
         description: text(issue.get("description")),
         custom_values: custom_values_of(&issue),
         due_date: issue.get("due_date").map(|v| date_of(Some(v))),
+        start_date: date_of(issue.get("start_date")),
         uploads: uploads_of(&issue),
     };
     fake.change(|w| {

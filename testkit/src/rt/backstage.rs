@@ -29,6 +29,9 @@ pub struct RtBackstage {
     fake: Option<super::FakeRt>,
     /// The name of a ticket custom field (applied to the queue) the intake case may write.
     intake_field: Option<String>,
+    /// The name of a free-text ticket custom field (applied to the queue) that takes the
+    /// registration time.
+    registered_field: Option<String>,
     /// Whether `token` belongs to the adapter's integration user.
     as_integration: bool,
     /// `(queue, chat field, announcement field)` for [`Backstage::staff_addressed_ticket`].
@@ -46,6 +49,7 @@ impl RtBackstage {
             me: OnceCell::new(),
             fake: None,
             intake_field: None,
+            registered_field: None,
             as_integration: false,
             address: None,
         }
@@ -64,6 +68,13 @@ impl RtBackstage {
     /// case writes.
     pub fn with_intake_field(mut self, name: &str) -> Self {
         self.intake_field = Some(name.to_owned());
+        self
+    }
+
+    /// Names a free-text ticket custom field (applied to the tickets' queue) that the
+    /// registration-time conformance case writes.
+    pub fn with_registered_field(mut self, name: &str) -> Self {
+        self.registered_field = Some(name.to_owned());
         self
     }
 
@@ -252,7 +263,8 @@ impl Backstage for RtBackstage {
         let mut fields = serde_json::Map::new();
         fields.insert(chat_field.clone(), json!(chat));
         if announcement {
-            fields.insert(announcement_field.clone(), json!("1"));
+            // `yes`, not `1`: the live CI server's field is a select whose one value is `yes`.
+            fields.insert(announcement_field.clone(), json!("yes"));
         }
         let ticket = json!({
             "Queue": queue,
@@ -393,6 +405,12 @@ impl Backstage for RtBackstage {
 
     fn intake_target(&self) -> Option<String> {
         self.intake_field
+            .as_ref()
+            .map(|name| format!("custom_fields.{name}"))
+    }
+
+    fn registered_target(&self) -> Option<String> {
+        self.registered_field
             .as_ref()
             .map(|name| format!("custom_fields.{name}"))
     }

@@ -347,6 +347,10 @@ impl World {
                     id: 4,
                     name: FakeRt::CF_ANNOUNCEMENT.into(),
                 },
+                CustomField {
+                    id: 5,
+                    name: FakeRt::CF_REGISTERED.into(),
+                },
             ],
             tickets: BTreeMap::new(),
             transactions: BTreeMap::new(),
@@ -762,6 +766,8 @@ impl FakeRt {
     pub const CF_CHAT: &'static str = "Telegram chat";
     /// The custom field that marks an addressed ticket as an announcement.
     pub const CF_ANNOUNCEMENT: &'static str = "Announcement";
+    /// A free-text custom field that takes a ticket's registration time (`registered_at`).
+    pub const CF_REGISTERED: &'static str = "Registered";
     /// The integration user's id (the owner of [`FakeRt::token`]).
     pub const INTEGRATION_USER_ID: i64 = INTEGRATION_USER;
     /// The integration user's login.
