@@ -8,8 +8,8 @@
 
 use crate::config::{ChatMode, Config};
 use crate::telegram::client::{TelegramClient, TgError};
-use crate::telegram::texts::Lang;
 use crate::telegram::texts::ops::Ops;
+use crate::telegram::texts::{Lang, problems};
 use serde_json::Value;
 use std::time::Duration;
 use teledesk_adapter::{ConfigProblem, ConfigTable, Error as HelpdeskError, ErrorKind, Identity};
@@ -125,10 +125,20 @@ pub struct HelpdeskAnswer {
 #[derive(Clone, Debug)]
 pub struct TicketDefaultsAnswer {
     pub chat: i64,
-    /// Which table: `[chats.ticket]`, `category "<id>"` (merged over it) or `fields` (with the
-    /// intake fields set to their possible values).
-    pub part: String,
+    pub part: TicketTable,
+    /// `Err` of kind `Unsupported` when the adapter cannot check intake fields at all.
     pub problems: Result<Vec<ConfigProblem>, HelpdeskError>,
+}
+
+/// Which of a chat's ticket tables a helpdesk checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TicketTable {
+    /// `[chats.ticket]`.
+    Defaults,
+    /// A category's table (by its id), merged over `[chats.ticket]`.
+    Category(String),
+    /// `[chats.ticket]` with the intake fields set to their possible values.
+    Fields,
 }
 
 /// A helpdesk that does not answer within this is reported as unreachable rather than waited for.
@@ -190,14 +200,7 @@ async fn ask(config: &Config) -> (Answers, Option<TelegramClient>) {
                     for chat in config.chats.iter().filter(|c| &c.helpdesk == name) {
                         for (part, table, intake) in ticket_tables(chat) {
                             let problems = if intake && !check_fields {
-                                Err(HelpdeskError::new(
-                                    ErrorKind::Unsupported,
-                                    "check_ticket_defaults",
-                                    format!(
-                                        "{kind} cannot tell whether the intake fields exist                                          (capability check_fields = false); make sure they do",
-                                        kind = adapter.kind()
-                                    ),
-                                ))
+                                Err(HelpdeskError::unsupported("check_ticket_defaults"))
                             } else {
                                 tokio::time::timeout(
                                     HELPDESK_TIMEOUT,
@@ -313,7 +316,7 @@ pub fn checks_in(answers: &Answers, lang: Lang) -> Vec<Check> {
             let username = me["username"].as_str().unwrap_or("?");
             let id = me["id"].as_i64().unwrap_or_default();
             report.push(Check::new(
-                "telegram",
+                t.telegram_subject(),
                 Status::Ok,
                 t.token_works(username, id, privacy_off),
             ));
@@ -321,7 +324,7 @@ pub fn checks_in(answers: &Answers, lang: Lang) -> Vec<Check> {
         }
         Err(error) => {
             report.push(Check::new(
-                "telegram",
+                t.telegram_subject(),
                 Status::Fail,
                 token_failure(t, error, &answers.api_url),
             ));
@@ -344,11 +347,15 @@ pub fn checks_in(answers: &Answers, lang: Lang) -> Vec<Check> {
             helpdesk
                 .ticket_defaults
                 .iter()
-                .filter_map(|answer| ticket_defaults_check(t, answer)),
+                .filter_map(|answer| ticket_defaults_check(t, &helpdesk.kind, answer)),
         );
     }
     if let Some((url, name)) = &answers.mini_app {
-        report.push(Check::new("mini app", Status::Info, t.mini_app(name, url)));
+        report.push(Check::new(
+            t.mini_app_subject(),
+            Status::Info,
+            t.mini_app(name, url),
+        ));
     }
     report
 }
@@ -360,7 +367,7 @@ fn webhook_check(t: Ops, answer: &WebhookAnswer) -> Option<Check> {
         Ok(info) => info,
         Err(error) => {
             return Some(Check::new(
-                "telegram updates",
+                t.updates_subject(),
                 Status::Warn,
                 t.webhook_unknown(&error.to_string()),
             ));
@@ -386,7 +393,7 @@ fn webhook_check(t: Ops, answer: &WebhookAnswer) -> Option<Check> {
             None => (Status::Ok, t.webhook_ok(expected, pending)),
         },
     };
-    Some(Check::new("telegram updates", status, detail))
+    Some(Check::new(t.updates_subject(), status, detail))
 }
 
 fn token_failure(t: Ops, error: &TgError, api_url: &str) -> String {
@@ -607,16 +614,16 @@ fn pin_check(t: Ops, member: &Value) -> (Status, String) {
 /// from the intake questions: `[chats.ticket]` itself (when set), each category's table merged
 /// over it, and — when fields have targets — the table with every targeted field set to one of
 /// its values, once per choice (the n-th choice of each choice field, a text field's example).
-fn ticket_tables(chat: &crate::config::ChatConfig) -> Vec<(String, ConfigTable, bool)> {
+fn ticket_tables(chat: &crate::config::ChatConfig) -> Vec<(TicketTable, ConfigTable, bool)> {
     use crate::config::intake::FieldKind;
     let mut tables = Vec::new();
     if !chat.ticket.is_empty() {
-        tables.push(("[chats.ticket]".to_owned(), chat.ticket.clone(), false));
+        tables.push((TicketTable::Defaults, chat.ticket.clone(), false));
     }
     for category in &chat.intake.categories {
         let mut merged = chat.ticket.clone();
         teledesk_adapter::merge_table(&mut merged, &category.ticket);
-        tables.push((format!("category \"{}\"", category.id), merged, true));
+        tables.push((TicketTable::Category(category.id.clone()), merged, true));
     }
     let targeted: Vec<_> = chat
         .intake
@@ -649,14 +656,17 @@ fn ticket_tables(chat: &crate::config::ChatConfig) -> Vec<(String, ConfigTable, 
                 value,
             );
         }
-        tables.push(("fields".to_owned(), table, true));
+        tables.push((TicketTable::Fields, table, true));
     }
     tables
 }
 
-fn ticket_defaults_check(t: Ops, answer: &TicketDefaultsAnswer) -> Option<Check> {
+fn ticket_defaults_check(t: Ops, kind: &str, answer: &TicketDefaultsAnswer) -> Option<Check> {
     let subject = t.chat_ticket_subject(answer.chat, &answer.part);
     match &answer.problems {
+        Err(error) if error.kind() == ErrorKind::Unsupported => {
+            Some(Check::new(&subject, Status::Warn, t.fields_unchecked(kind)))
+        }
         Ok(problems) if problems.is_empty() => None,
         Ok(problems) => Some(Check::new(
             &subject,
@@ -664,7 +674,7 @@ fn ticket_defaults_check(t: Ops, answer: &TicketDefaultsAnswer) -> Option<Check>
             t.ticket_defaults_wrong(
                 &problems
                     .iter()
-                    .map(ToString::to_string)
+                    .map(|p| said(t, p))
                     .collect::<Vec<_>>()
                     .join("; "),
             ),
@@ -674,6 +684,15 @@ fn ticket_defaults_check(t: Ops, answer: &TicketDefaultsAnswer) -> Option<Check>
             Status::Warn,
             t.ticket_defaults_unchecked(&error.to_string()),
         )),
+    }
+}
+
+/// An adapter's finding in the report's language, after the key it is about.
+fn said(t: Ops, problem: &ConfigProblem) -> String {
+    let text = problems::problem(t.0, &problem.problem);
+    match problem.key.is_empty() {
+        true => text,
+        false => format!("{}: {text}", problem.key),
     }
 }
 
@@ -696,7 +715,10 @@ fn helpdesk_check(t: Ops, answer: &HelpdeskAnswer) -> Check {
             t.helpdesk_silent(error.message(), &table)
         }
         ErrorKind::NotFound => t.helpdesk_no_api(error.message(), &table),
-        ErrorKind::ConfigInvalid => t.helpdesk_config(error.message(), &table),
+        ErrorKind::ConfigInvalid => match error.config_problem() {
+            Some(problem) => t.helpdesk_config(&said(t, problem), &table),
+            None => t.helpdesk_config(error.message(), &table),
+        },
         _ => t.helpdesk_other(&error.to_string(), &table),
     };
     Check::new(&subject, Status::Fail, detail)
@@ -706,6 +728,7 @@ fn helpdesk_check(t: Ops, answer: &HelpdeskAnswer) -> Check {
 mod tests {
     use super::*;
     use serde_json::json;
+    use teledesk_adapter::Problem;
 
     const BOT: i64 = 123_456_789;
 
@@ -1156,26 +1179,34 @@ mod tests {
             }),
             ticket_defaults: vec![
                 TicketDefaultsAnswer {
-                    part: "[chats.ticket]".into(),
+                    part: TicketTable::Defaults,
                     chat: -1001,
                     problems: Ok(Vec::new()),
                 },
                 TicketDefaultsAnswer {
-                    part: "[chats.ticket]".into(),
+                    part: TicketTable::Defaults,
                     chat: -1003,
                     problems: Ok(vec![
                         ConfigProblem::new(
                             "properties.id_99",
-                            "the company has no custom property 99",
+                            Problem::NoSuchField {
+                                id: "99".into(),
+                                property: true,
+                            },
                         ),
                         ConfigProblem::new(
                             "properties.id_46",
-                            "property 46 «Стоимость» is of type formula, which teledesk cannot write",
+                            Problem::FieldTypeUnusable {
+                                id: "46".into(),
+                                name: "Стоимость".into(),
+                                kind: "formula".into(),
+                                for_resolution: false,
+                            },
                         ),
                     ]),
                 },
                 TicketDefaultsAnswer {
-                    part: "[chats.ticket]".into(),
+                    part: TicketTable::Defaults,
                     chat: -1004,
                     problems: Err(HelpdeskError::new(
                         ErrorKind::Unavailable,

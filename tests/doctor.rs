@@ -83,7 +83,7 @@ async fn a_healthy_setup_passes() {
 
     let (stdout, _, code) = doctor_in(&stage, "ru").await;
     insta::assert_snapshot!(stdout, @"
-    ok    telegram: токен работает: @teledesk_test_bot (id 123456789); режим приватности включён, поэтому бот видит все сообщения только там, где он администратор
+    ok    Telegram: токен работает: @teledesk_test_bot (id 123456789); режим приватности включён, поэтому бот видит все сообщения только там, где он администратор
     ok    канал -1001000000002 «Acme — заявки»: бот — администратор, который может публиковать, редактировать и закреплять
     ok    канал -1001000000002 «Acme — заявки»: группа обсуждения -1001000000001 «Acme — поддержка» привязана; бот в ней администратор и видит все комментарии
     ok    группа -1001000000003 «Beta — поддержка»: бот — администратор и видит все сообщения
@@ -91,7 +91,7 @@ async fn a_healthy_setup_passes() {
     ok    форум -1001000000004 «Gamma — заявки»: бот — администратор, который может управлять темами, и видит все сообщения
     ok    форум -1001000000004 «Gamma — заявки»: бот может закрепить пост «Новая заявка» (`teledesk pin`)
     ok    хелпдеск main (kaiten): авторизован как teledesk bot (id 1)
-    инфо  mini app: в @BotFather (/newapp, или /myapps для существующего приложения) у приложения с коротким именем `support` должен быть Web App URL https://support.example.com/app/
+    инфо  мини-приложение: в @BotFather (/newapp, или /myapps для существующего приложения) у приложения с коротким именем `support` должен быть Web App URL https://support.example.com/app/
     все проверки пройдены
     ");
     assert_eq!(code, 0);
@@ -251,4 +251,16 @@ async fn kaiten_properties_that_do_not_exist_or_fit_are_named() {
     FAIL  chat -1001000000002 [chats.ticket]: properties.id_48: property 48 «VIP» is of type checkbox and needs true or false; properties.id_99: the company has no custom property 99: new tickets of this chat will fail until it is fixed
     ");
     assert_eq!(code, 1, "{stderr}");
+
+    // The adapter's findings, in Russian; the keys and Kaiten's names stay as they are.
+    let (stdout, _, code) = doctor_in(&stage, "ru").await;
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("хелпдеск main") || l.contains("[chats.ticket]"))
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"), @"
+    СБОЙ  хелпдеск main (kaiten): resolution_property: свойство 46 «Стоимость» имеет тип formula, который teledesk не может показать как описание решения; используйте свойство типа string, number, select, date, url, email или phone: исправьте в [helpdesks.main]
+    СБОЙ  чат -1001000000002 [chats.ticket]: properties.id_48: свойство 48 «VIP» имеет тип checkbox, и ему нужно: true или false; properties.id_99: в компании нет пользовательского свойства 99: новые заявки этого чата не создадутся, пока это не исправлено
+    ");
+    assert_eq!(code, 1);
 }

@@ -17,6 +17,7 @@ use toml::de::DeValue;
 
 use super::parse::{Report, Table, as_i64};
 use crate::helpdesks;
+use crate::telegram::texts::ops::ConfigText;
 
 const CATEGORY_KEYS: &[&str] = &["id", "label", "ticket"];
 const FIELD_KEYS: &[&str] = &[
@@ -670,10 +671,14 @@ fn check_target(
         let problems = helpdesks::validate_ticket_defaults(kind, &with).unwrap_or_default();
         for problem in problems.into_iter().filter(|p| !base.contains(p)) {
             let key = at.clone().unwrap_or_else(|| "target".to_owned());
-            report.error(
+            report.error_text(
                 &table.child_path(&key),
                 table.find(&key),
-                format!("{kind} cannot write `{}`: {}", problem.key, problem.message),
+                ConfigText::CannotWrite {
+                    kind: kind.to_owned(),
+                    key: problem.key,
+                    problem: Box::new(problem.problem),
+                },
             );
         }
     }

@@ -331,7 +331,7 @@ impl<'e> Report<'e> {
                 table.child_path(&problem.key)
             };
             let span = table.find(&problem.key).or_else(|| table.line_span());
-            self.error(&path, span, problem.message);
+            self.error_text(&path, span, ConfigText::Adapter(Box::new(problem.problem)));
         }
     }
 }

@@ -539,7 +539,7 @@ fn helpdesk(report: &mut Report<'_>, name: &str, table: &Table<'_, '_>) -> Helpd
                 .copied()
                 .find(|known| *known == kind);
             if known.is_none() {
-                report.error(
+                report.error_text(
                     &table.child_path("kind"),
                     Some(span),
                     helpdesks::unknown_kind(kind),

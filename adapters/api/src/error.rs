@@ -1,5 +1,6 @@
 //! One error type for every adapter; its kind and temporary flag decide retry.
 
+use crate::ConfigProblem;
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::time::Duration;
@@ -46,6 +47,9 @@ pub struct Error {
     retry_after: Option<Duration>,
     operation: &'static str,
     message: String,
+    /// Set by [`Error::config`]: the finding the message words, for the daemon to word it in the
+    /// operator's language. Boxed, so that every other error stays small.
+    problem: Option<Box<ConfigProblem>>,
 }
 
 impl Error {
@@ -58,7 +62,16 @@ impl Error {
             retry_after: None,
             operation,
             message: message.into(),
+            problem: None,
         }
+    }
+
+    /// An [`ErrorKind::ConfigInvalid`] error for what the live helpdesk shows wrong in the config
+    /// (a property, queue or project it does not have); the message is `problem` in English.
+    pub fn config(operation: &'static str, problem: ConfigProblem) -> Self {
+        let mut error = Self::new(ErrorKind::ConfigInvalid, operation, problem.to_string());
+        error.problem = Some(Box::new(problem));
+        error
     }
 
     /// An [`ErrorKind::Unsupported`] error for `operation`.
@@ -137,6 +150,11 @@ impl Error {
     /// The human-readable detail.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The config finding behind an [`Error::config`] error.
+    pub fn config_problem(&self) -> Option<&ConfigProblem> {
+        self.problem.as_deref()
     }
 }
 

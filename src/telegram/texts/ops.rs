@@ -2,7 +2,8 @@
 //! and English. Plain text for a terminal, not Telegram HTML. Config keys, Telegram's and the
 //! helpdesks' own words, and @BotFather's menu items stay as the admin will see them there.
 
-use super::Lang;
+use super::{Lang, problems};
+use teledesk_adapter::Problem;
 
 /// A capability teledesk offers that a helpdesk's adapter does not have (`teledesk check` notes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,6 +129,20 @@ impl Ops {
     }
 
     // --- teledesk doctor: Telegram ---------------------------------------------------------
+
+    /// What the token check is about: the bot's account.
+    pub fn telegram_subject(self) -> &'static str {
+        self.pick("Telegram", "telegram")
+    }
+
+    /// Where Telegram delivers updates (the webhook check).
+    pub fn updates_subject(self) -> &'static str {
+        self.pick("обновления Telegram", "telegram updates")
+    }
+
+    pub fn mini_app_subject(self) -> &'static str {
+        self.pick("мини-приложение", "mini app")
+    }
 
     pub fn token_works(self, username: &str, id: i64, privacy_off: bool) -> String {
         let privacy = match (self.0, privacy_off) {
@@ -607,10 +622,30 @@ impl Ops {
 
     // --- teledesk doctor: helpdesks ----------------------------------------------------------
 
-    /// `part`: the table checked (`[chats.ticket]`, a category's, the intake fields'), as the
-    /// config names it.
-    pub fn chat_ticket_subject(self, chat: i64, part: &str) -> String {
+    /// `part`: the table checked (`[chats.ticket]`, a category's, the intake fields').
+    pub fn chat_ticket_subject(self, chat: i64, part: &crate::doctor::TicketTable) -> String {
+        use crate::doctor::TicketTable;
+        let part = match part {
+            TicketTable::Defaults => "[chats.ticket]".to_owned(),
+            TicketTable::Category(id) => {
+                self.pick(format!("категория \"{id}\""), format!("category \"{id}\""))
+            }
+            TicketTable::Fields => self.pick("поля [[chats.fields]]", "fields").to_owned(),
+        };
         self.pick(format!("чат {chat} {part}"), format!("chat {chat} {part}"))
+    }
+
+    pub fn fields_unchecked(self, kind: &str) -> String {
+        self.pick(
+            format!(
+                "{kind} не может проверить, есть ли в хелпдеске поля анкеты (capability \
+                 check_fields = false); убедитесь в этом сами"
+            ),
+            format!(
+                "{kind} cannot tell whether the intake fields exist (capability check_fields = \
+                 false); make sure they do"
+            ),
+        )
     }
 
     pub fn ticket_defaults_wrong(self, problems: &str) -> String {
@@ -689,11 +724,25 @@ impl Ops {
     }
 }
 
-/// A finding of `teledesk check` that teledesk says in both languages: the common ones (keys,
-/// types, required tables, secrets). The rest are written in English where they are found, with
-/// the config's own words in them.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A finding of `teledesk check` that teledesk says in both languages. The values in it are the
+/// config's own words (keys, names, paths) and stay as they are.
+#[derive(Clone, Debug, PartialEq)]
 pub enum ConfigText {
+    /// What an adapter found wrong in its table (boxed: the largest kinds would make every
+    /// finding as large).
+    Adapter(Box<Problem>),
+    /// An intake field's sample value that the adapter refuses at `key` of the ticket.
+    CannotWrite {
+        kind: String,
+        key: String,
+        problem: Box<Problem>,
+    },
+    /// A helpdesk `kind` that is not in this build; `planned` when it is a kind teledesk plans.
+    UnknownKind {
+        kind: String,
+        available: String,
+        planned: bool,
+    },
     UnknownKey {
         key: String,
         allowed: String,
@@ -736,6 +785,54 @@ impl ConfigText {
     pub fn render(&self, lang: Lang) -> String {
         use ConfigText::*;
         match (lang, self) {
+            (_, Adapter(problem)) => problems::problem(lang, problem),
+            (Lang::En, CannotWrite { kind, key, problem }) => {
+                format!("{kind} cannot write `{key}`: {problem}")
+            }
+            (Lang::Ru, CannotWrite { kind, key, problem }) => format!(
+                "{kind} не может записать `{key}`: {}",
+                problems::problem(lang, problem)
+            ),
+            (
+                Lang::En,
+                UnknownKind {
+                    kind,
+                    available,
+                    planned: true,
+                },
+            ) => format!(
+                "helpdesk kind `{kind}` is not available in this build yet; available: {available}"
+            ),
+            (
+                Lang::Ru,
+                UnknownKind {
+                    kind,
+                    available,
+                    planned: true,
+                },
+            ) => format!(
+                "хелпдеск вида `{kind}` в этой сборке пока недоступен; доступны: {available}"
+            ),
+            (
+                Lang::En,
+                UnknownKind {
+                    kind,
+                    available,
+                    planned: false,
+                },
+            ) => {
+                format!("unknown kind `{kind}`; expected one of {available}")
+            }
+            (
+                Lang::Ru,
+                UnknownKind {
+                    kind,
+                    available,
+                    planned: false,
+                },
+            ) => {
+                format!("неизвестный вид `{kind}`; ожидается один из: {available}")
+            }
             (Lang::En, UnknownKey { key, allowed }) => {
                 format!("unknown key `{key}`; expected one of {allowed}")
             }
