@@ -44,8 +44,6 @@ fn render(path: &Path, analysis: &Analysis, lang: Lang) -> (String, String) {
             (true, Some(line)) => t.line(line),
             (true, None) => String::new(),
         };
-        // The common findings are said in both languages; the others stay as validation wrote
-        // them (with the config's own words), as do the adapters', whose crates hold no texts.
         let message = finding.message_in(lang);
         let _ = match place.is_empty() {
             false => writeln!(findings, "{}: {place}: {message}", t.level(error)),

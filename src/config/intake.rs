@@ -17,7 +17,7 @@ use toml::de::DeValue;
 
 use super::parse::{Report, Table, as_i64};
 use crate::helpdesks;
-use crate::telegram::texts::ops::ConfigText;
+use crate::telegram::texts::ops::{ConfigText, Expected};
 
 const CATEGORY_KEYS: &[&str] = &["id", "label", "ticket"];
 const FIELD_KEYS: &[&str] = &[
@@ -250,7 +250,7 @@ fn entries<'a, 'i>(
     let value = parent.get(key)?;
     let path = parent.child_path(key);
     let DeValue::Array(items) = value.get_ref() else {
-        report.type_error(&path, value, &format!("an array of tables ([[...{key}]])"));
+        report.type_error(&path, value, Expected::Tables(key.to_owned()));
         return None;
     };
     let mut out = Vec::with_capacity(items.len());
@@ -262,7 +262,7 @@ fn entries<'a, 'i>(
                 span: item.span(),
                 map,
             }),
-            _ => report.type_error(&item_path, item, "a table"),
+            _ => report.type_error(&item_path, item, Expected::Table),
         }
     }
     Some(out)
@@ -280,7 +280,7 @@ fn text(
     }
     let (text, span) = report.string(table, key)?;
     if text.trim().is_empty() {
-        report.error(&table.child_path(key), Some(span), "must not be empty");
+        report.error(&table.child_path(key), Some(span), ConfigText::Empty);
         return None;
     }
     Some((text.trim().to_owned(), span))
@@ -294,11 +294,7 @@ fn id(report: &mut Report<'_>, table: &Table<'_, '_>) -> Option<(String, Range<u
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
-        report.error(
-            &table.child_path("id"),
-            Some(span),
-            "must be at most 32 characters of a-z, A-Z, 0-9, _ and -",
-        );
+        report.error(&table.child_path("id"), Some(span), ConfigText::IdForm);
         return None;
     }
     Some((id, span))
@@ -328,7 +324,10 @@ fn categories(
                 report.error(
                     &table.child_path("id"),
                     Some(span.clone()),
-                    format!("duplicate category id \"{id}\"; already used on line {line}"),
+                    ConfigText::DuplicateCategory {
+                        id: id.clone(),
+                        line: *line,
+                    },
                 );
             } else {
                 seen.insert(id.clone(), report.line(span.start));
@@ -368,7 +367,7 @@ fn categories(
         report.warn(
             &chat.child_path("categories"),
             chat.get("categories").map(|v| v.span()),
-            "a single category is never asked: every ticket goes there; set its table in [chats.ticket] instead",
+            ConfigText::SingleCategory,
         );
     }
     Some(out)
@@ -391,10 +390,10 @@ fn fields(
                 report.error(
                     &table.child_path("id"),
                     id_span,
-                    format!(
-                        "duplicate field id \"{}\"; already used on line {line}",
-                        field.id
-                    ),
+                    ConfigText::DuplicateField {
+                        id: field.id.clone(),
+                        line: *line,
+                    },
                 );
                 continue;
             }
@@ -408,9 +407,11 @@ fn fields(
                     report.error(
                         &table.child_path("target"),
                         span,
-                        format!(
-                            "helpdesk field `{target}` is mapped twice: field \"{other}\" (line {line}) already writes it"
-                        ),
+                        ConfigText::TargetTwice {
+                            target: target.clone(),
+                            other: other.clone(),
+                            line: *line,
+                        },
                     );
                     continue;
                 }
@@ -453,7 +454,7 @@ fn field(
         Some(value) => match value.get_ref() {
             DeValue::Boolean(flag) => *flag,
             _ => {
-                report.type_error(&table.child_path("required"), value, "true or false");
+                report.type_error(&table.child_path("required"), value, Expected::Boolean);
                 false
             }
         },
@@ -469,7 +470,9 @@ fn field(
                 report.error(
                     &table.child_path("pattern"),
                     Some(span),
-                    format!("invalid regular expression: {reason}"),
+                    ConfigText::InvalidRegex {
+                        reason: reason.to_string(),
+                    },
                 );
                 None
             }
@@ -485,7 +488,7 @@ fn field(
             report.error(
                 &table.child_path("target"),
                 Some(span),
-                "must name a ticket field like \"custom_fields.8\" or \"locations_id\"",
+                ConfigText::TargetForm,
             );
             None
         }
@@ -497,10 +500,9 @@ fn field(
             report.error(
                 &table.child_path("choices"),
                 table.find("choices"),
-                format!(
-                    "only a field of type \"choice\" has choices, not \"{}\"",
-                    field_kind.as_str()
-                ),
+                ConfigText::ChoicesOnlyForChoice {
+                    kind: field_kind.as_str(),
+                },
             );
         }
         if matches!(field_kind, FieldKind::Choice | FieldKind::Phone)
@@ -509,10 +511,9 @@ fn field(
             report.error(
                 &table.child_path("pattern"),
                 table.find("pattern"),
-                format!(
-                    "a field of type \"{}\" takes no pattern",
-                    field_kind.as_str()
-                ),
+                ConfigText::NoPatternFor {
+                    kind: field_kind.as_str(),
+                },
             );
         }
         if let (Some(pattern), Some(example)) = (&pattern, &example)
@@ -521,7 +522,9 @@ fn field(
             report.error(
                 &table.child_path("example"),
                 table.find("example"),
-                format!("\"{example}\" does not match the field's own pattern"),
+                ConfigText::ExampleMismatch {
+                    example: example.to_string(),
+                },
             );
         }
     }
@@ -544,11 +547,10 @@ fn field(
             report.warn(
                 &table.child_path("target"),
                 table.find("target"),
-                format!(
-                    "{kind} cannot confirm that `{target}` exists in the helpdesk (capability \
-                     check_fields = false; teledesk doctor cannot either): make sure it does, or \
-                     the helpdesk may drop the value"
-                ),
+                ConfigText::TargetUnconfirmed {
+                    kind: kind.to_string(),
+                    target: target.to_string(),
+                },
             );
         }
     }
@@ -571,7 +573,7 @@ fn choices(
         report.error(
             &field.child_path("choices"),
             field.find("choices"),
-            "a choice field needs at least one choice",
+            ConfigText::NoChoices,
         );
     }
     let mut seen = HashSet::new();
@@ -592,11 +594,7 @@ fn choices(
                     as_i64(value.get_ref()).map(|n| (Json::from(n), value.span()))
                 }
                 _ => {
-                    report.type_error(
-                        &table.child_path("id"),
-                        value,
-                        "a non-empty string or an integer",
-                    );
+                    report.type_error(&table.child_path("id"), value, Expected::StringOrInteger);
                     None
                 }
             },
@@ -608,7 +606,7 @@ fn choices(
                 report.error(
                     &table.child_path("id"),
                     Some(span),
-                    "must be at most 40 bytes",
+                    ConfigText::ChoiceIdTooLong,
                 );
                 continue;
             }
@@ -616,7 +614,9 @@ fn choices(
                 report.error(
                     &table.child_path("id"),
                     Some(span),
-                    format!("duplicate choice id {}", choice.id),
+                    ConfigText::DuplicateChoice {
+                        id: choice.id.to_string(),
+                    },
                 );
                 continue;
             }
@@ -642,11 +642,9 @@ fn check_target(
         report.error(
             &table.child_path("target"),
             table.find("target"),
-            format!(
-                "{kind} has no custom ticket fields (capability custom_fields = false): only a \
-                 choice field can target one of the ticket's own fields; remove `target` to keep \
-                 the value in the description"
-            ),
+            ConfigText::NoCustomFields {
+                kind: kind.to_string(),
+            },
         );
         return;
     }
@@ -671,7 +669,7 @@ fn check_target(
         let problems = helpdesks::validate_ticket_defaults(kind, &with).unwrap_or_default();
         for problem in problems.into_iter().filter(|p| !base.contains(p)) {
             let key = at.clone().unwrap_or_else(|| "target".to_owned());
-            report.error_text(
+            report.error(
                 &table.child_path(&key),
                 table.find(&key),
                 ConfigText::CannotWrite {

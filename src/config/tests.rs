@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::telegram::texts::Lang;
+use crate::telegram::texts::ops::ConfigText;
 
 /// A complete, valid config; tests change one thing at a time.
 const BASE: &str = r#"[telegram]
@@ -318,7 +319,7 @@ fn toml_syntax_error_is_one_finding_with_its_line() {
     assert_eq!(errors[0].path, "");
     assert_eq!(errors[0].line, Some(5));
     assert!(
-        errors[0].message.starts_with("invalid TOML: "),
+        errors[0].message().starts_with("invalid TOML: "),
         "{}",
         errors[0]
     );
@@ -742,13 +743,16 @@ fn finding_display_shapes() {
     let finding = |path: &str, line| Finding {
         path: path.into(),
         line,
-        message: "m".into(),
-        ru: None,
+        text: ConfigText::Empty,
     };
-    assert_eq!(finding("a.b", Some(3)).to_string(), "a.b (line 3): m");
-    assert_eq!(finding("a.b", None).to_string(), "a.b: m");
-    assert_eq!(finding("", Some(3)).to_string(), "line 3: m");
-    assert_eq!(finding("", None).to_string(), "m");
+    let m = "must not be empty";
+    assert_eq!(
+        finding("a.b", Some(3)).to_string(),
+        format!("a.b (line 3): {m}")
+    );
+    assert_eq!(finding("a.b", None).to_string(), format!("a.b: {m}"));
+    assert_eq!(finding("", Some(3)).to_string(), format!("line 3: {m}"));
+    assert_eq!(finding("", None).to_string(), m);
 }
 
 #[test]
