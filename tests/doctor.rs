@@ -264,3 +264,30 @@ async fn kaiten_properties_that_do_not_exist_or_fit_are_named() {
     ");
     assert_eq!(code, 1);
 }
+
+#[test]
+fn a_config_doctor_cannot_use_is_reported_in_the_asked_language() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = dir.path().join("m.toml");
+    std::fs::write(
+        &config,
+        "[telegram]\ntoken = \"env:TELEDESK_BOT_TOKEN\"\n[store]\npath = \"/tmp/x\"\n\
+         [helpdesks.main]\nkind = \"kaiten\"\nurl = \"https://acme.kaiten.ru/api/latest\"\n\
+         token = \"k\"\nboard_id = 1\ncolumn_id = 2\n[[chats]]\nid = -1001\nmode = \"group\"\n\
+         helpdesk = \"main\"\nname = \"Acme\"\n",
+    )
+    .expect("write config");
+    let output = Command::new(env!("CARGO_BIN_EXE_teledesk"))
+        .args(["doctor", "--lang", "ru", "--config"])
+        .arg(&config)
+        .env("TELEDESK_BOT_TOKEN", "1:x")
+        .output()
+        .expect("the teledesk binary runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr)
+        .replace(&config.display().to_string(), "m.toml");
+    insta::assert_snapshot!(stderr, @"
+    ошибка: helpdesks.main.url (строка 7): укажите адрес сайта без /api/...; адаптер сам добавляет /api/latest
+    m.toml: 1 проблема; запустите `teledesk check --config m.toml`
+    ");
+}

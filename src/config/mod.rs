@@ -268,6 +268,18 @@ impl Finding {
     pub fn message(&self) -> String {
         self.message_in(crate::telegram::texts::Lang::En)
     }
+
+    /// Where the finding is and what is wrong, in `lang`: `telegram.token (строка 3): …`.
+    pub fn to_string_in(&self, lang: crate::telegram::texts::Lang) -> String {
+        let t = crate::telegram::texts::ops::Ops(lang);
+        let place = match (self.path.is_empty(), self.line) {
+            (false, Some(line)) => t.at_line(&self.path, line),
+            (false, None) => self.path.clone(),
+            (true, Some(line)) => t.line(line),
+            (true, None) => return self.message_in(lang),
+        };
+        format!("{place}: {}", self.message_in(lang))
+    }
 }
 
 impl fmt::Display for Finding {

@@ -94,6 +94,20 @@ impl Ops {
         }
     }
 
+    /// Why a command that needs a valid config stops.
+    pub fn load_failed(self, path: &str, errors: usize) -> String {
+        match self.0 {
+            Lang::Ru => format!(
+                "{path}: {}; запустите `teledesk check --config {path}`",
+                ru_count(errors, "проблема", "проблемы", "проблем")
+            ),
+            Lang::En => format!(
+                "{path}: {}; run `teledesk check --config {path}`",
+                en_count(errors, "problem")
+            ),
+        }
+    }
+
     // --- teledesk doctor: the summary ----------------------------------------------------
 
     /// The mark in front of a line of the report.
