@@ -284,8 +284,8 @@ fn a_config_doctor_cannot_use_is_reported_in_the_asked_language() {
         .output()
         .expect("the teledesk binary runs");
     assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr)
-        .replace(&config.display().to_string(), "m.toml");
+    let stderr =
+        String::from_utf8_lossy(&output.stderr).replace(&config.display().to_string(), "m.toml");
     insta::assert_snapshot!(stderr, @"
     ошибка: helpdesks.main.url (строка 7): укажите адрес сайта без /api/...; адаптер сам добавляет /api/latest
     m.toml: 1 проблема; запустите `teledesk check --config m.toml`
