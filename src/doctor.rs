@@ -146,7 +146,7 @@ const HELPDESK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs every check against the live services `config` names; the report is in `lang`.
 pub async fn run(config: &Config, lang: Lang) -> Vec<Check> {
-    let (answers, telegram) = ask(config).await;
+    let (answers, telegram) = ask(config, Ops(lang)).await;
     let mut report = checks_in(&answers, lang);
     // Telegram errors are scrubbed where they are made; this keeps a future slip from printing
     // the token anyway.
@@ -158,17 +158,17 @@ pub async fn run(config: &Config, lang: Lang) -> Vec<Check> {
     report
 }
 
-fn no_answer(operation: &'static str) -> HelpdeskError {
+fn no_answer(t: Ops, operation: &'static str) -> HelpdeskError {
     HelpdeskError::new(
         ErrorKind::Unavailable,
         operation,
-        format!("no answer in {} s", HELPDESK_TIMEOUT.as_secs()),
+        t.no_answer(HELPDESK_TIMEOUT.as_secs()),
     )
 }
 
 /// Asks Telegram and every helpdesk what the checks need; also returns the Telegram client (for
 /// scrubbing) when one could be built.
-async fn ask(config: &Config) -> (Answers, Option<TelegramClient>) {
+async fn ask(config: &Config, t: Ops) -> (Answers, Option<TelegramClient>) {
     let telegram = TelegramClient::new(&config.telegram.api_url, &config.telegram.token);
     let me = match &telegram {
         Ok(client) => client.get_me_raw().await,
@@ -189,7 +189,7 @@ async fn ask(config: &Config) -> (Answers, Option<TelegramClient>) {
             Ok(adapter) => {
                 let identity = tokio::time::timeout(HELPDESK_TIMEOUT, adapter.check())
                     .await
-                    .unwrap_or_else(|_| Err(no_answer("check")));
+                    .unwrap_or_else(|_| Err(no_answer(t, "check")));
                 // A config finding does not stop the chats' tables from being checked too.
                 let reached = match &identity {
                     Ok(_) => true,
@@ -207,7 +207,7 @@ async fn ask(config: &Config) -> (Answers, Option<TelegramClient>) {
                                     adapter.check_ticket_defaults(&table),
                                 )
                                 .await
-                                .unwrap_or_else(|_| Err(no_answer("check_ticket_defaults")))
+                                .unwrap_or_else(|_| Err(no_answer(t, "check_ticket_defaults")))
                             };
                             ticket_defaults.push(TicketDefaultsAnswer {
                                 chat: chat.id,
@@ -1230,6 +1230,75 @@ mod tests {
                  teledesk cannot write: new tickets of this chat will fail until it is fixed",
                 "WARN chat -1004 [chats.ticket]: could not be checked against the helpdesk \
                  (check_ticket_defaults failed (Unavailable, temporary): connection reset)",
+            ]
+        );
+    }
+
+    #[test]
+    fn ticket_tables_and_unchecked_fields_are_said_in_russian() {
+        let mut answers = answers(false, Vec::new());
+        answers.helpdesks.push(HelpdeskAnswer {
+            name: "tracker".into(),
+            kind: "rt".into(),
+            identity: Err(HelpdeskError::config(
+                "check",
+                ConfigProblem::new(
+                    "queue",
+                    Problem::NoSuchQueue {
+                        queue: "Support".into(),
+                    },
+                ),
+            )),
+            ticket_defaults: vec![
+                TicketDefaultsAnswer {
+                    part: TicketTable::Category("net".into()),
+                    chat: -1001,
+                    problems: Ok(vec![ConfigProblem::new(
+                        "custom_fields.9",
+                        Problem::NotAnOption {
+                            value: "Gold".into(),
+                            id: None,
+                            name: "Plan".into(),
+                            options: vec!["Silver".into()],
+                        },
+                    )]),
+                },
+                TicketDefaultsAnswer {
+                    part: TicketTable::Fields,
+                    chat: -1001,
+                    problems: Err(HelpdeskError::unsupported("check_ticket_defaults")),
+                },
+            ],
+        });
+        let lines = |lang| {
+            checks_in(&answers, lang)
+                .iter()
+                .filter(|c| c.status != Status::Ok)
+                .map(|c| format!("{} {}: {}", Ops(lang).mark(c.status), c.subject, c.detail))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            lines(Lang::Ru),
+            [
+                "СБОЙ хелпдеск tracker (rt): queue: в RT нет очереди \"Support\": исправьте в \
+                 [helpdesks.tracker]",
+                "СБОЙ чат -1001 категория \"net\": custom_fields.9: \"Gold\" — не значение \
+                 списка «Plan» (возможные: Silver): новые заявки этого чата не создадутся, пока \
+                 это не исправлено",
+                "ВНИМ чат -1001 поля [[chats.fields]]: rt не может проверить, есть ли в хелпдеске \
+                 поля анкеты (capability check_fields = false); убедитесь в этом сами",
+            ]
+        );
+        assert_eq!(
+            lines(Lang::En),
+            [
+                "FAIL helpdesk tracker (rt): queue: RT has no queue \"Support\": fix it in \
+                 [helpdesks.tracker]",
+                "FAIL chat -1001 category \"net\": custom_fields.9: \"Gold\" is not a value of \
+                 the list field \"Plan\" (possible: Silver): new tickets of this chat will fail \
+                 until it is fixed",
+                "WARN chat -1001 fields: rt cannot tell whether the intake fields exist \
+                 (capability check_fields = false); make sure they do",
             ]
         );
     }

@@ -676,6 +676,14 @@ impl Ops {
         )
     }
 
+    /// A helpdesk that did not answer within `secs`.
+    pub fn no_answer(self, secs: u64) -> String {
+        self.pick(
+            format!("нет ответа за {secs} с"),
+            format!("no answer in {secs} s"),
+        )
+    }
+
     pub fn helpdesk_subject(self, name: &str, kind: &str) -> String {
         self.pick(
             format!("хелпдеск {name} ({kind})"),
