@@ -219,15 +219,7 @@ async fn ask(config: &Config, t: Ops) -> (Answers, Option<TelegramClient>) {
                 }
                 identity
             }
-            Err(problems) => Err(HelpdeskError::new(
-                ErrorKind::ConfigInvalid,
-                "build",
-                problems
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )),
+            Err(problems) => Err(HelpdeskError::config("build", problems)),
         };
         helpdesks.push(HelpdeskAnswer {
             name: name.clone(),
@@ -715,8 +707,11 @@ fn helpdesk_check(t: Ops, answer: &HelpdeskAnswer) -> Check {
             t.helpdesk_silent(error.message(), &table)
         }
         ErrorKind::NotFound => t.helpdesk_no_api(error.message(), &table),
-        ErrorKind::ConfigInvalid => match error.config_problem() {
-            Some(problem) => t.helpdesk_config(&said(t, problem), &table),
+        ErrorKind::ConfigInvalid => match error.config_problems() {
+            Some(problems) => {
+                let said: Vec<String> = problems.iter().map(|p| said(t, p)).collect();
+                t.helpdesk_config(&said.join("; "), &table)
+            }
             None => t.helpdesk_config(error.message(), &table),
         },
         _ => t.helpdesk_other(&error.to_string(), &table),
@@ -1242,12 +1237,12 @@ mod tests {
             kind: "rt".into(),
             identity: Err(HelpdeskError::config(
                 "check",
-                ConfigProblem::new(
+                [ConfigProblem::new(
                     "queue",
                     Problem::NoSuchQueue {
                         queue: "Support".into(),
                     },
-                ),
+                )],
             )),
             ticket_defaults: vec![
                 TicketDefaultsAnswer {

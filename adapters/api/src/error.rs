@@ -47,9 +47,9 @@ pub struct Error {
     retry_after: Option<Duration>,
     operation: &'static str,
     message: String,
-    /// Set by [`Error::config`]: the finding the message words, for the daemon to word it in the
-    /// operator's language. Boxed, so that every other error stays small.
-    problem: Option<Box<ConfigProblem>>,
+    /// Set by [`Error::config`]: the findings the message words, for the daemon to word them in
+    /// the operator's language. Boxed, so that every other error stays small.
+    problems: Option<Box<[ConfigProblem]>>,
 }
 
 impl Error {
@@ -62,15 +62,21 @@ impl Error {
             retry_after: None,
             operation,
             message: message.into(),
-            problem: None,
+            problems: None,
         }
     }
 
-    /// An [`ErrorKind::ConfigInvalid`] error for what the live helpdesk shows wrong in the config
-    /// (a property, queue or project it does not have); the message is `problem` in English.
-    pub fn config(operation: &'static str, problem: ConfigProblem) -> Self {
-        let mut error = Self::new(ErrorKind::ConfigInvalid, operation, problem.to_string());
-        error.problem = Some(Box::new(problem));
+    /// An [`ErrorKind::ConfigInvalid`] error for what is wrong in the config (a property, queue
+    /// or project the live helpdesk does not have, a table the adapter cannot be built from); the
+    /// message is the problems in English, `; `-separated.
+    pub fn config(
+        operation: &'static str,
+        problems: impl IntoIterator<Item = ConfigProblem>,
+    ) -> Self {
+        let problems: Box<[ConfigProblem]> = problems.into_iter().collect();
+        let message: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        let mut error = Self::new(ErrorKind::ConfigInvalid, operation, message.join("; "));
+        error.problems = Some(problems);
         error
     }
 
@@ -152,9 +158,9 @@ impl Error {
         &self.message
     }
 
-    /// The config finding behind an [`Error::config`] error.
-    pub fn config_problem(&self) -> Option<&ConfigProblem> {
-        self.problem.as_deref()
+    /// The config findings behind an [`Error::config`] error.
+    pub fn config_problems(&self) -> Option<&[ConfigProblem]> {
+        self.problems.as_deref()
     }
 }
 
@@ -191,6 +197,27 @@ pub fn decode_json<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_errors_keep_their_findings() {
+        use crate::Problem;
+        let error = Error::config(
+            "check",
+            [
+                ConfigProblem::new("queue", Problem::Required),
+                ConfigProblem::new("", Problem::NotOneLine),
+            ],
+        );
+        assert_eq!(error.kind(), ErrorKind::ConfigInvalid);
+        assert!(!error.is_temporary());
+        assert_eq!(error.message(), "queue: required; must be one line");
+        assert_eq!(error.config_problems().map(<[_]>::len), Some(2));
+        assert!(
+            Error::new(ErrorKind::ConfigInvalid, "x", "y")
+                .config_problems()
+                .is_none()
+        );
+    }
 
     #[test]
     fn statuses_decide_retry() {

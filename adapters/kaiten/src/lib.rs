@@ -434,7 +434,7 @@ impl Helpdesk for KaitenAdapter {
             match self.fetch_definitions(OP).await {
                 Ok(_) => {
                     if let Some(problem) = self.resolution_problem(OP).await? {
-                        return Err(Error::config(OP, problem));
+                        return Err(Error::config(OP, [problem]));
                     }
                 }
                 // The token works (it just read the user); a right it lacks on the property list

@@ -578,7 +578,10 @@ impl Helpdesk for RedmineAdapter {
                     project,
                     user: user.login,
                 };
-                return Err(Error::config(OP, ConfigProblem::new("project_id", problem)));
+                return Err(Error::config(
+                    OP,
+                    [ConfigProblem::new("project_id", problem)],
+                ));
             }
             Err(e) => return Err(e),
         }

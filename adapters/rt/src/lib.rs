@@ -398,7 +398,7 @@ impl RtAdapter {
                     let queue = self.config.queue.clone();
                     Error::config(
                         op,
-                        ConfigProblem::new("queue", Problem::NoSuchQueue { queue }),
+                        [ConfigProblem::new("queue", Problem::NoSuchQueue { queue })],
                     )
                 } else {
                     e
@@ -428,7 +428,7 @@ impl RtAdapter {
                     field: field.clone(),
                     queue: queue.name,
                 };
-                return Err(Error::config(op, ConfigProblem::new("", problem)));
+                return Err(Error::config(op, [ConfigProblem::new("", problem)]));
             }
         }
         Ok(())
