@@ -221,7 +221,8 @@ fn init_logging(format: LogFormat, quiet: bool) {
     }
 }
 
-fn load_or_report(path: &Path) -> Option<config::Config> {
+/// The config, or `None` after printing every finding in `lang`.
+fn load_or_report(path: &Path, lang: Lang) -> Option<config::Config> {
     match config::load(path) {
         Ok(loaded) => {
             for warning in &loaded.warnings {
@@ -230,14 +231,13 @@ fn load_or_report(path: &Path) -> Option<config::Config> {
             Some(loaded.config)
         }
         Err(findings) => {
+            let t = crate::telegram::texts::ops::Ops(lang);
             for finding in &findings {
-                eprintln!("error: {finding}");
+                eprintln!("{}: {}", t.level(true), finding.to_string_in(lang));
             }
             eprintln!(
-                "{}: {} problem(s); run `teledesk check --config {}`",
-                path.display(),
-                findings.len(),
-                path.display()
+                "{}",
+                t.load_failed(&path.display().to_string(), findings.len())
             );
             None
         }
@@ -252,7 +252,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn run(path: &Path) -> ExitCode {
-    let Some(config) = load_or_report(path) else {
+    let Some(config) = load_or_report(path, Lang::En) else {
         return ExitCode::FAILURE;
     };
     runtime().block_on(async move {
@@ -310,7 +310,7 @@ async fn wait_for_signal() {
 fn doctor(path: &Path, lang: Lang) -> ExitCode {
     use crate::doctor::Status;
     let t = crate::telegram::texts::ops::Ops(lang);
-    let Some(config) = load_or_report(path) else {
+    let Some(config) = load_or_report(path, lang) else {
         return ExitCode::FAILURE;
     };
     let report = runtime().block_on(crate::doctor::run(&config, lang));
@@ -339,7 +339,7 @@ fn doctor(path: &Path, lang: Lang) -> ExitCode {
 /// `teledesk pin`: the pinned «Новая заявка» post, opening the Mini App when `server.mini_app`
 /// is set, else a private dialogue with the bot.
 fn pin(path: &Path, chat_id: i64) -> ExitCode {
-    let Some(config) = load_or_report(path) else {
+    let Some(config) = load_or_report(path, Lang::En) else {
         return ExitCode::FAILURE;
     };
     if !config.chats.iter().any(|c| c.id == chat_id) {
@@ -385,7 +385,7 @@ fn pin(path: &Path, chat_id: i64) -> ExitCode {
 
 /// `teledesk export`: from the running daemon through its control socket, else from the store.
 fn export(path: &Path) -> ExitCode {
-    let Some(config) = load_or_report(path) else {
+    let Some(config) = load_or_report(path, Lang::En) else {
         return ExitCode::FAILURE;
     };
     let dir = &config.store.path;
@@ -472,7 +472,7 @@ fn export_from_daemon(mut stream: std::os::unix::net::UnixStream) -> std::io::Re
 /// `teledesk rebuild`: what it mapped, what it could not and why; exit 1 when anything was left
 /// unmapped or a helpdesk could not be listed.
 fn rebuild(path: &Path) -> ExitCode {
-    let Some(config) = load_or_report(path) else {
+    let Some(config) = load_or_report(path, Lang::En) else {
         return ExitCode::FAILURE;
     };
     let store = match Store::open(&config.store.path) {
@@ -516,7 +516,7 @@ fn rebuild(path: &Path) -> ExitCode {
 
 /// `teledesk import`: into a store no daemon holds.
 fn import(path: &Path, file: &Path, replace: bool) -> ExitCode {
-    let Some(config) = load_or_report(path) else {
+    let Some(config) = load_or_report(path, Lang::En) else {
         return ExitCode::FAILURE;
     };
     let dir = &config.store.path;
@@ -583,7 +583,7 @@ fn report(path: &Path, from: &str, to: &str, chat: Option<i64>, format: ReportFo
         eprintln!("error: --from is after --to");
         return ExitCode::from(2);
     }
-    let Some(config) = load_or_report(path) else {
+    let Some(config) = load_or_report(path, Lang::En) else {
         return ExitCode::FAILURE;
     };
     let store = match Store::open(&config.store.path) {
@@ -628,7 +628,7 @@ fn report(path: &Path, from: &str, to: &str, chat: Option<i64>, format: ReportFo
 }
 
 fn queue(path: &Path, action: QueueAction) -> ExitCode {
-    let Some(config) = load_or_report(path) else {
+    let Some(config) = load_or_report(path, Lang::En) else {
         return ExitCode::FAILURE;
     };
     let store = match Store::open(&config.store.path) {

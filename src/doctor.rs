@@ -8,8 +8,8 @@
 
 use crate::config::{ChatMode, Config};
 use crate::telegram::client::{TelegramClient, TgError};
-use crate::telegram::texts::Lang;
 use crate::telegram::texts::ops::Ops;
+use crate::telegram::texts::{Lang, problems};
 use serde_json::Value;
 use std::time::Duration;
 use teledesk_adapter::{ConfigProblem, ConfigTable, Error as HelpdeskError, ErrorKind, Identity};
@@ -125,10 +125,20 @@ pub struct HelpdeskAnswer {
 #[derive(Clone, Debug)]
 pub struct TicketDefaultsAnswer {
     pub chat: i64,
-    /// Which table: `[chats.ticket]`, `category "<id>"` (merged over it) or `fields` (with the
-    /// intake fields set to their possible values).
-    pub part: String,
+    pub part: TicketTable,
+    /// `Err` of kind `Unsupported` when the adapter cannot check intake fields at all.
     pub problems: Result<Vec<ConfigProblem>, HelpdeskError>,
+}
+
+/// Which of a chat's ticket tables a helpdesk checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TicketTable {
+    /// `[chats.ticket]`.
+    Defaults,
+    /// A category's table (by its id), merged over `[chats.ticket]`.
+    Category(String),
+    /// `[chats.ticket]` with the intake fields set to their possible values.
+    Fields,
 }
 
 /// A helpdesk that does not answer within this is reported as unreachable rather than waited for.
@@ -136,7 +146,7 @@ const HELPDESK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs every check against the live services `config` names; the report is in `lang`.
 pub async fn run(config: &Config, lang: Lang) -> Vec<Check> {
-    let (answers, telegram) = ask(config).await;
+    let (answers, telegram) = ask(config, Ops(lang)).await;
     let mut report = checks_in(&answers, lang);
     // Telegram errors are scrubbed where they are made; this keeps a future slip from printing
     // the token anyway.
@@ -148,17 +158,17 @@ pub async fn run(config: &Config, lang: Lang) -> Vec<Check> {
     report
 }
 
-fn no_answer(operation: &'static str) -> HelpdeskError {
+fn no_answer(t: Ops, operation: &'static str) -> HelpdeskError {
     HelpdeskError::new(
         ErrorKind::Unavailable,
         operation,
-        format!("no answer in {} s", HELPDESK_TIMEOUT.as_secs()),
+        t.no_answer(HELPDESK_TIMEOUT.as_secs()),
     )
 }
 
 /// Asks Telegram and every helpdesk what the checks need; also returns the Telegram client (for
 /// scrubbing) when one could be built.
-async fn ask(config: &Config) -> (Answers, Option<TelegramClient>) {
+async fn ask(config: &Config, t: Ops) -> (Answers, Option<TelegramClient>) {
     let telegram = TelegramClient::new(&config.telegram.api_url, &config.telegram.token);
     let me = match &telegram {
         Ok(client) => client.get_me_raw().await,
@@ -179,7 +189,7 @@ async fn ask(config: &Config) -> (Answers, Option<TelegramClient>) {
             Ok(adapter) => {
                 let identity = tokio::time::timeout(HELPDESK_TIMEOUT, adapter.check())
                     .await
-                    .unwrap_or_else(|_| Err(no_answer("check")));
+                    .unwrap_or_else(|_| Err(no_answer(t, "check")));
                 // A config finding does not stop the chats' tables from being checked too.
                 let reached = match &identity {
                     Ok(_) => true,
@@ -190,21 +200,14 @@ async fn ask(config: &Config) -> (Answers, Option<TelegramClient>) {
                     for chat in config.chats.iter().filter(|c| &c.helpdesk == name) {
                         for (part, table, intake) in ticket_tables(chat) {
                             let problems = if intake && !check_fields {
-                                Err(HelpdeskError::new(
-                                    ErrorKind::Unsupported,
-                                    "check_ticket_defaults",
-                                    format!(
-                                        "{kind} cannot tell whether the intake fields exist                                          (capability check_fields = false); make sure they do",
-                                        kind = adapter.kind()
-                                    ),
-                                ))
+                                Err(HelpdeskError::unsupported("check_ticket_defaults"))
                             } else {
                                 tokio::time::timeout(
                                     HELPDESK_TIMEOUT,
                                     adapter.check_ticket_defaults(&table),
                                 )
                                 .await
-                                .unwrap_or_else(|_| Err(no_answer("check_ticket_defaults")))
+                                .unwrap_or_else(|_| Err(no_answer(t, "check_ticket_defaults")))
                             };
                             ticket_defaults.push(TicketDefaultsAnswer {
                                 chat: chat.id,
@@ -216,15 +219,7 @@ async fn ask(config: &Config) -> (Answers, Option<TelegramClient>) {
                 }
                 identity
             }
-            Err(problems) => Err(HelpdeskError::new(
-                ErrorKind::ConfigInvalid,
-                "build",
-                problems
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )),
+            Err(problems) => Err(HelpdeskError::config("build", problems)),
         };
         helpdesks.push(HelpdeskAnswer {
             name: name.clone(),
@@ -313,7 +308,7 @@ pub fn checks_in(answers: &Answers, lang: Lang) -> Vec<Check> {
             let username = me["username"].as_str().unwrap_or("?");
             let id = me["id"].as_i64().unwrap_or_default();
             report.push(Check::new(
-                "telegram",
+                t.telegram_subject(),
                 Status::Ok,
                 t.token_works(username, id, privacy_off),
             ));
@@ -321,7 +316,7 @@ pub fn checks_in(answers: &Answers, lang: Lang) -> Vec<Check> {
         }
         Err(error) => {
             report.push(Check::new(
-                "telegram",
+                t.telegram_subject(),
                 Status::Fail,
                 token_failure(t, error, &answers.api_url),
             ));
@@ -344,11 +339,15 @@ pub fn checks_in(answers: &Answers, lang: Lang) -> Vec<Check> {
             helpdesk
                 .ticket_defaults
                 .iter()
-                .filter_map(|answer| ticket_defaults_check(t, answer)),
+                .filter_map(|answer| ticket_defaults_check(t, &helpdesk.kind, answer)),
         );
     }
     if let Some((url, name)) = &answers.mini_app {
-        report.push(Check::new("mini app", Status::Info, t.mini_app(name, url)));
+        report.push(Check::new(
+            t.mini_app_subject(),
+            Status::Info,
+            t.mini_app(name, url),
+        ));
     }
     report
 }
@@ -360,7 +359,7 @@ fn webhook_check(t: Ops, answer: &WebhookAnswer) -> Option<Check> {
         Ok(info) => info,
         Err(error) => {
             return Some(Check::new(
-                "telegram updates",
+                t.updates_subject(),
                 Status::Warn,
                 t.webhook_unknown(&error.to_string()),
             ));
@@ -386,7 +385,7 @@ fn webhook_check(t: Ops, answer: &WebhookAnswer) -> Option<Check> {
             None => (Status::Ok, t.webhook_ok(expected, pending)),
         },
     };
-    Some(Check::new("telegram updates", status, detail))
+    Some(Check::new(t.updates_subject(), status, detail))
 }
 
 fn token_failure(t: Ops, error: &TgError, api_url: &str) -> String {
@@ -607,16 +606,16 @@ fn pin_check(t: Ops, member: &Value) -> (Status, String) {
 /// from the intake questions: `[chats.ticket]` itself (when set), each category's table merged
 /// over it, and — when fields have targets — the table with every targeted field set to one of
 /// its values, once per choice (the n-th choice of each choice field, a text field's example).
-fn ticket_tables(chat: &crate::config::ChatConfig) -> Vec<(String, ConfigTable, bool)> {
+fn ticket_tables(chat: &crate::config::ChatConfig) -> Vec<(TicketTable, ConfigTable, bool)> {
     use crate::config::intake::FieldKind;
     let mut tables = Vec::new();
     if !chat.ticket.is_empty() {
-        tables.push(("[chats.ticket]".to_owned(), chat.ticket.clone(), false));
+        tables.push((TicketTable::Defaults, chat.ticket.clone(), false));
     }
     for category in &chat.intake.categories {
         let mut merged = chat.ticket.clone();
         teledesk_adapter::merge_table(&mut merged, &category.ticket);
-        tables.push((format!("category \"{}\"", category.id), merged, true));
+        tables.push((TicketTable::Category(category.id.clone()), merged, true));
     }
     let targeted: Vec<_> = chat
         .intake
@@ -649,7 +648,7 @@ fn ticket_tables(chat: &crate::config::ChatConfig) -> Vec<(String, ConfigTable, 
                 value,
             );
         }
-        tables.push(("fields".to_owned(), table, true));
+        tables.push((TicketTable::Fields, table, true));
     }
     if let Some(target) = &chat.registered_at {
         let mut table = chat.ticket.clone();
@@ -660,9 +659,12 @@ fn ticket_tables(chat: &crate::config::ChatConfig) -> Vec<(String, ConfigTable, 
     tables
 }
 
-fn ticket_defaults_check(t: Ops, answer: &TicketDefaultsAnswer) -> Option<Check> {
+fn ticket_defaults_check(t: Ops, kind: &str, answer: &TicketDefaultsAnswer) -> Option<Check> {
     let subject = t.chat_ticket_subject(answer.chat, &answer.part);
     match &answer.problems {
+        Err(error) if error.kind() == ErrorKind::Unsupported => {
+            Some(Check::new(&subject, Status::Warn, t.fields_unchecked(kind)))
+        }
         Ok(problems) if problems.is_empty() => None,
         Ok(problems) => Some(Check::new(
             &subject,
@@ -670,7 +672,7 @@ fn ticket_defaults_check(t: Ops, answer: &TicketDefaultsAnswer) -> Option<Check>
             t.ticket_defaults_wrong(
                 &problems
                     .iter()
-                    .map(ToString::to_string)
+                    .map(|p| said(t, p))
                     .collect::<Vec<_>>()
                     .join("; "),
             ),
@@ -680,6 +682,15 @@ fn ticket_defaults_check(t: Ops, answer: &TicketDefaultsAnswer) -> Option<Check>
             Status::Warn,
             t.ticket_defaults_unchecked(&error.to_string()),
         )),
+    }
+}
+
+/// An adapter's finding in the report's language, after the key it is about.
+fn said(t: Ops, problem: &ConfigProblem) -> String {
+    let text = problems::problem(t.0, &problem.problem);
+    match problem.key.is_empty() {
+        true => text,
+        false => format!("{}: {text}", problem.key),
     }
 }
 
@@ -702,7 +713,13 @@ fn helpdesk_check(t: Ops, answer: &HelpdeskAnswer) -> Check {
             t.helpdesk_silent(error.message(), &table)
         }
         ErrorKind::NotFound => t.helpdesk_no_api(error.message(), &table),
-        ErrorKind::ConfigInvalid => t.helpdesk_config(error.message(), &table),
+        ErrorKind::ConfigInvalid => match error.config_problems() {
+            Some(problems) => {
+                let said: Vec<String> = problems.iter().map(|p| said(t, p)).collect();
+                t.helpdesk_config(&said.join("; "), &table)
+            }
+            None => t.helpdesk_config(error.message(), &table),
+        },
         _ => t.helpdesk_other(&error.to_string(), &table),
     };
     Check::new(&subject, Status::Fail, detail)
@@ -712,6 +729,7 @@ fn helpdesk_check(t: Ops, answer: &HelpdeskAnswer) -> Check {
 mod tests {
     use super::*;
     use serde_json::json;
+    use teledesk_adapter::Problem;
 
     const BOT: i64 = 123_456_789;
 
@@ -1162,26 +1180,34 @@ mod tests {
             }),
             ticket_defaults: vec![
                 TicketDefaultsAnswer {
-                    part: "[chats.ticket]".into(),
+                    part: TicketTable::Defaults,
                     chat: -1001,
                     problems: Ok(Vec::new()),
                 },
                 TicketDefaultsAnswer {
-                    part: "[chats.ticket]".into(),
+                    part: TicketTable::Defaults,
                     chat: -1003,
                     problems: Ok(vec![
                         ConfigProblem::new(
                             "properties.id_99",
-                            "the company has no custom property 99",
+                            Problem::NoSuchField {
+                                id: "99".into(),
+                                property: true,
+                            },
                         ),
                         ConfigProblem::new(
                             "properties.id_46",
-                            "property 46 «Стоимость» is of type formula, which teledesk cannot write",
+                            Problem::FieldTypeUnusable {
+                                id: "46".into(),
+                                name: "Стоимость".into(),
+                                kind: "formula".into(),
+                                for_resolution: false,
+                            },
                         ),
                     ]),
                 },
                 TicketDefaultsAnswer {
-                    part: "[chats.ticket]".into(),
+                    part: TicketTable::Defaults,
                     chat: -1004,
                     problems: Err(HelpdeskError::new(
                         ErrorKind::Unavailable,
@@ -1205,6 +1231,75 @@ mod tests {
                  teledesk cannot write: new tickets of this chat will fail until it is fixed",
                 "WARN chat -1004 [chats.ticket]: could not be checked against the helpdesk \
                  (check_ticket_defaults failed (Unavailable, temporary): connection reset)",
+            ]
+        );
+    }
+
+    #[test]
+    fn ticket_tables_and_unchecked_fields_are_said_in_russian() {
+        let mut answers = answers(false, Vec::new());
+        answers.helpdesks.push(HelpdeskAnswer {
+            name: "tracker".into(),
+            kind: "rt".into(),
+            identity: Err(HelpdeskError::config(
+                "check",
+                [ConfigProblem::new(
+                    "queue",
+                    Problem::NoSuchQueue {
+                        queue: "Support".into(),
+                    },
+                )],
+            )),
+            ticket_defaults: vec![
+                TicketDefaultsAnswer {
+                    part: TicketTable::Category("net".into()),
+                    chat: -1001,
+                    problems: Ok(vec![ConfigProblem::new(
+                        "custom_fields.9",
+                        Problem::NotAnOption {
+                            value: "Gold".into(),
+                            id: None,
+                            name: "Plan".into(),
+                            options: vec!["Silver".into()],
+                        },
+                    )]),
+                },
+                TicketDefaultsAnswer {
+                    part: TicketTable::Fields,
+                    chat: -1001,
+                    problems: Err(HelpdeskError::unsupported("check_ticket_defaults")),
+                },
+            ],
+        });
+        let lines = |lang| {
+            checks_in(&answers, lang)
+                .iter()
+                .filter(|c| c.status != Status::Ok)
+                .map(|c| format!("{} {}: {}", Ops(lang).mark(c.status), c.subject, c.detail))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            lines(Lang::Ru),
+            [
+                "СБОЙ хелпдеск tracker (rt): queue: в RT нет очереди \"Support\": исправьте в \
+                 [helpdesks.tracker]",
+                "СБОЙ чат -1001 категория \"net\": custom_fields.9: \"Gold\" — не значение \
+                 списка «Plan» (возможные: Silver): новые заявки этого чата не создадутся, пока \
+                 это не исправлено",
+                "ВНИМ чат -1001 поля [[chats.fields]]: rt не может проверить, есть ли в хелпдеске \
+                 поля анкеты (capability check_fields = false); убедитесь в этом сами",
+            ]
+        );
+        assert_eq!(
+            lines(Lang::En),
+            [
+                "FAIL helpdesk tracker (rt): queue: RT has no queue \"Support\": fix it in \
+                 [helpdesks.tracker]",
+                "FAIL chat -1001 category \"net\": custom_fields.9: \"Gold\" is not a value of \
+                 the list field \"Plan\" (possible: Silver): new tickets of this chat will fail \
+                 until it is fixed",
+                "WARN chat -1001 fields: rt cannot tell whether the intake fields exist \
+                 (capability check_fields = false); make sure they do",
             ]
         );
     }

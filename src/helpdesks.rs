@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use teledesk_adapter::{ConfigProblem, ConfigTable, Helpdesk};
+use teledesk_adapter::{ConfigProblem, ConfigTable, Helpdesk, Problem};
 
 use crate::config::HelpdeskConfig;
+use crate::telegram::texts::ops::ConfigText;
 
 /// The kinds this build can run.
 pub const KINDS: &[&str] = &[
@@ -73,17 +74,22 @@ pub fn build(config: &HelpdeskConfig) -> Result<Arc<dyn Helpdesk>, Vec<ConfigPro
         teledesk_rt::KIND => Arc::new(teledesk_rt::RtAdapter::from_config(table)?),
         teledesk_zammad::KIND => Arc::new(teledesk_zammad::ZammadAdapter::from_config(table)?),
         teledesk_redmine::KIND => Arc::new(teledesk_redmine::RedmineAdapter::from_config(table)?),
-        other => return Err(vec![ConfigProblem::new("kind", unknown_kind(other))]),
+        _ => {
+            let expected = KINDS.iter().map(|kind| (*kind).to_owned()).collect();
+            return Err(vec![ConfigProblem::new(
+                "kind",
+                Problem::OneOf { expected },
+            )]);
+        }
     })
 }
 
-/// The message for a `kind` that is not in [`KINDS`].
-pub fn unknown_kind(kind: &str) -> String {
-    let available = KINDS.join(", ");
-    if PLANNED.contains(&kind) {
-        format!("helpdesk kind `{kind}` is not available in this build yet; available: {available}")
-    } else {
-        format!("unknown kind `{kind}`; expected one of {available}")
+/// The finding for a `kind` that is not in [`KINDS`].
+pub fn unknown_kind(kind: &str) -> ConfigText {
+    ConfigText::UnknownKind {
+        kind: kind.to_owned(),
+        available: KINDS.join(", "),
+        planned: PLANNED.contains(&kind),
     }
 }
 
@@ -115,7 +121,7 @@ mod tests {
     #[test]
     fn unknown_kinds_list_the_available_ones() {
         assert_eq!(
-            unknown_kind("jira"),
+            unknown_kind("jira").to_string(),
             "unknown kind `jira`; expected one of kaiten, znuny, glpi, rt, zammad, redmine"
         );
     }

@@ -130,3 +130,68 @@ fn the_report_is_in_russian_where_the_locale_is() {
         .unwrap();
     assert!(String::from_utf8_lossy(&output.stdout).ends_with("m.toml: 3 problems\n"));
 }
+
+#[test]
+fn adapter_findings_are_said_in_the_asked_language() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = r#"[telegram]
+token = "env:TELEDESK_BOT_TOKEN"
+
+[store]
+path = "/var/lib/teledesk"
+
+[helpdesks.main]
+kind = "kaiten"
+url = "example.kaiten.ru"
+token = "env:KAITEN_TOKEN"
+board_id = 0
+column_id = 1001
+requests_per_second = 10
+lane = 3
+poll_interval = "30 seconds"
+
+[[chats]]
+id = -1001234567890
+mode = "group"
+helpdesk = "main"
+name = "Acme"
+[chats.ticket]
+properties = { "42" = "x" }
+"#;
+    std::fs::write(dir.path().join("mappings.toml"), config).unwrap();
+    let (code, output) = check(dir.path(), "mappings.toml", SECRETS);
+    assert_eq!(code, 1);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_teledesk"));
+    let ru = command
+        .args(["check", "--lang", "ru", "--config", "mappings.toml"])
+        .current_dir(dir.path())
+        .envs(SECRETS.iter().copied())
+        .env("LANG", "C.UTF-8")
+        .output()
+        .unwrap();
+    assert_eq!(ru.status.code(), Some(1));
+    let ru = format!(
+        "{}{}",
+        String::from_utf8_lossy(&ru.stderr),
+        String::from_utf8_lossy(&ru.stdout)
+    );
+    insta::assert_snapshot!(output, @r#"
+    error: helpdesks.main.url (line 9): must start with https:// (or http://)
+    error: helpdesks.main.board_id (line 11): must be a positive integer (a Kaiten id)
+    error: helpdesks.main.requests_per_second (line 13): must be a number greater than 0 and at most 5 (Kaiten allows 5 requests per second)
+    error: helpdesks.main.lane (line 14): unknown key; expected one of url, token, board_id, column_id, lane_id, type_id, service_id, reopen_column_id, client_replied_column_id, resolution_property, requests_per_second, statuses
+    error: helpdesks.main.poll_interval (line 15): invalid duration "30 seconds"; expected a whole number and a unit: "500ms", "30s", "5m" or "1h"
+    error: chats[0].ticket.properties.42 (line 23): the key must name a custom property as id_<n>
+    mappings.toml: 6 problems
+    "#);
+    // The keys and values are the config's own and stay as they are.
+    insta::assert_snapshot!(ru, @r#"
+    ошибка: helpdesks.main.url (строка 9): должно начинаться с https:// (или http://)
+    ошибка: helpdesks.main.board_id (строка 11): должно быть положительным целым числом (id в Kaiten)
+    ошибка: helpdesks.main.requests_per_second (строка 13): должно быть числом больше 0 и не больше 5 (Kaiten разрешает не больше 5 запросов в секунду)
+    ошибка: helpdesks.main.lane (строка 14): неизвестный ключ; ожидается один из: url, token, board_id, column_id, lane_id, type_id, service_id, reopen_column_id, client_replied_column_id, resolution_property, requests_per_second, statuses
+    ошибка: helpdesks.main.poll_interval (строка 15): недопустимая длительность "30 seconds"; ожидается целое число и единица: "500ms", "30s", "5m" или "1h"
+    ошибка: chats[0].ticket.properties.42 (строка 23): ключ должен называть пользовательское свойство в виде id_<n>
+    mappings.toml: 6 проблем
+    "#);
+}

@@ -83,7 +83,7 @@ async fn a_healthy_setup_passes() {
 
     let (stdout, _, code) = doctor_in(&stage, "ru").await;
     insta::assert_snapshot!(stdout, @"
-    ok    telegram: токен работает: @teledesk_test_bot (id 123456789); режим приватности включён, поэтому бот видит все сообщения только там, где он администратор
+    ok    Telegram: токен работает: @teledesk_test_bot (id 123456789); режим приватности включён, поэтому бот видит все сообщения только там, где он администратор
     ok    канал -1001000000002 «Acme — заявки»: бот — администратор, который может публиковать, редактировать и закреплять
     ok    канал -1001000000002 «Acme — заявки»: группа обсуждения -1001000000001 «Acme — поддержка» привязана; бот в ней администратор и видит все комментарии
     ok    группа -1001000000003 «Beta — поддержка»: бот — администратор и видит все сообщения
@@ -91,7 +91,7 @@ async fn a_healthy_setup_passes() {
     ok    форум -1001000000004 «Gamma — заявки»: бот — администратор, который может управлять темами, и видит все сообщения
     ok    форум -1001000000004 «Gamma — заявки»: бот может закрепить пост «Новая заявка» (`teledesk pin`)
     ok    хелпдеск main (kaiten): авторизован как teledesk bot (id 1)
-    инфо  mini app: в @BotFather (/newapp, или /myapps для существующего приложения) у приложения с коротким именем `support` должен быть Web App URL https://support.example.com/app/
+    инфо  мини-приложение: в @BotFather (/newapp, или /myapps для существующего приложения) у приложения с коротким именем `support` должен быть Web App URL https://support.example.com/app/
     все проверки пройдены
     ");
     assert_eq!(code, 0);
@@ -251,4 +251,43 @@ async fn kaiten_properties_that_do_not_exist_or_fit_are_named() {
     FAIL  chat -1001000000002 [chats.ticket]: properties.id_48: property 48 «VIP» is of type checkbox and needs true or false; properties.id_99: the company has no custom property 99: new tickets of this chat will fail until it is fixed
     ");
     assert_eq!(code, 1, "{stderr}");
+
+    // The adapter's findings, in Russian; the keys and Kaiten's names stay as they are.
+    let (stdout, _, code) = doctor_in(&stage, "ru").await;
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("хелпдеск main") || l.contains("[chats.ticket]"))
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"), @"
+    СБОЙ  хелпдеск main (kaiten): resolution_property: свойство 46 «Стоимость» имеет тип formula, который teledesk не может показать как описание решения; используйте свойство типа string, number, select, date, url, email или phone: исправьте в [helpdesks.main]
+    СБОЙ  чат -1001000000002 [chats.ticket]: properties.id_48: свойство 48 «VIP» имеет тип checkbox, и ему нужно: true или false; properties.id_99: в компании нет пользовательского свойства 99: новые заявки этого чата не создадутся, пока это не исправлено
+    ");
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn a_config_doctor_cannot_use_is_reported_in_the_asked_language() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = dir.path().join("m.toml");
+    std::fs::write(
+        &config,
+        "[telegram]\ntoken = \"env:TELEDESK_BOT_TOKEN\"\n[store]\npath = \"/tmp/x\"\n\
+         [helpdesks.main]\nkind = \"kaiten\"\nurl = \"https://acme.kaiten.ru/api/latest\"\n\
+         token = \"k\"\nboard_id = 1\ncolumn_id = 2\n[[chats]]\nid = -1001\nmode = \"group\"\n\
+         helpdesk = \"main\"\nname = \"Acme\"\n",
+    )
+    .expect("write config");
+    let output = Command::new(env!("CARGO_BIN_EXE_teledesk"))
+        .args(["doctor", "--lang", "ru", "--config"])
+        .arg(&config)
+        .env("TELEDESK_BOT_TOKEN", "1:x")
+        .output()
+        .expect("the teledesk binary runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr =
+        String::from_utf8_lossy(&output.stderr).replace(&config.display().to_string(), "m.toml");
+    insta::assert_snapshot!(stderr, @"
+    ошибка: helpdesks.main.url (строка 7): укажите адрес сайта без /api/...; адаптер сам добавляет /api/latest
+    m.toml: 1 проблема; запустите `teledesk check --config m.toml`
+    ");
 }

@@ -38,19 +38,12 @@ fn render(path: &Path, analysis: &Analysis, lang: Lang) -> (String, String) {
     lines.sort_by_key(|(_, finding)| finding.line);
     let mut findings = String::new();
     for (error, finding) in lines {
-        let place = match (finding.path.is_empty(), finding.line) {
-            (false, Some(line)) => t.at_line(&finding.path, line),
-            (false, None) => finding.path.clone(),
-            (true, Some(line)) => t.line(line),
-            (true, None) => String::new(),
-        };
-        // The common findings are said in both languages; the others stay as validation wrote
-        // them (with the config's own words), as do the adapters', whose crates hold no texts.
-        let message = finding.message_in(lang);
-        let _ = match place.is_empty() {
-            false => writeln!(findings, "{}: {place}: {message}", t.level(error)),
-            true => writeln!(findings, "{}: {message}", t.level(error)),
-        };
+        let _ = writeln!(
+            findings,
+            "{}: {}",
+            t.level(error),
+            finding.to_string_in(lang)
+        );
     }
 
     let path = path.display().to_string();

@@ -2,9 +2,6 @@
 
 use std::time::Duration;
 
-/// What the error message shows as the accepted shapes.
-pub(crate) const EXAMPLES: &str = "\"500ms\", \"30s\", \"5m\" or \"1h\"";
-
 /// Parses one number followed by one unit (`ms`, `s`, `m`, `h`).
 ///
 /// Deliberately small: a config file needs whole numbers of one unit, and rejecting `"1.5m"` or

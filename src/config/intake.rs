@@ -17,6 +17,7 @@ use toml::de::DeValue;
 
 use super::parse::{Report, Table, as_i64};
 use crate::helpdesks;
+use crate::telegram::texts::ops::{ConfigText, Expected};
 
 const CATEGORY_KEYS: &[&str] = &["id", "label", "ticket"];
 const FIELD_KEYS: &[&str] = &[
@@ -316,7 +317,7 @@ fn entries<'a, 'i>(
     let value = parent.get(key)?;
     let path = parent.child_path(key);
     let DeValue::Array(items) = value.get_ref() else {
-        report.type_error(&path, value, &format!("an array of tables ([[...{key}]])"));
+        report.type_error(&path, value, Expected::Tables(key.to_owned()));
         return None;
     };
     let mut out = Vec::with_capacity(items.len());
@@ -328,7 +329,7 @@ fn entries<'a, 'i>(
                 span: item.span(),
                 map,
             }),
-            _ => report.type_error(&item_path, item, "a table"),
+            _ => report.type_error(&item_path, item, Expected::Table),
         }
     }
     Some(out)
@@ -346,7 +347,7 @@ fn text(
     }
     let (text, span) = report.string(table, key)?;
     if text.trim().is_empty() {
-        report.error(&table.child_path(key), Some(span), "must not be empty");
+        report.error(&table.child_path(key), Some(span), ConfigText::Empty);
         return None;
     }
     Some((text.trim().to_owned(), span))
@@ -360,11 +361,7 @@ fn id(report: &mut Report<'_>, table: &Table<'_, '_>) -> Option<(String, Range<u
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
-        report.error(
-            &table.child_path("id"),
-            Some(span),
-            "must be at most 32 characters of a-z, A-Z, 0-9, _ and -",
-        );
+        report.error(&table.child_path("id"), Some(span), ConfigText::IdForm);
         return None;
     }
     Some((id, span))
@@ -394,7 +391,10 @@ fn categories(
                 report.error(
                     &table.child_path("id"),
                     Some(span.clone()),
-                    format!("duplicate category id \"{id}\"; already used on line {line}"),
+                    ConfigText::DuplicateCategory {
+                        id: id.clone(),
+                        line: *line,
+                    },
                 );
             } else {
                 seen.insert(id.clone(), report.line(span.start));
@@ -434,7 +434,7 @@ fn categories(
         report.warn(
             &chat.child_path("categories"),
             chat.get("categories").map(|v| v.span()),
-            "a single category is never asked: every ticket goes there; set its table in [chats.ticket] instead",
+            ConfigText::SingleCategory,
         );
     }
     Some(out)
@@ -457,10 +457,10 @@ fn fields(
                 report.error(
                     &table.child_path("id"),
                     id_span,
-                    format!(
-                        "duplicate field id \"{}\"; already used on line {line}",
-                        field.id
-                    ),
+                    ConfigText::DuplicateField {
+                        id: field.id.clone(),
+                        line: *line,
+                    },
                 );
                 continue;
             }
@@ -474,9 +474,11 @@ fn fields(
                     report.error(
                         &table.child_path("target"),
                         span,
-                        format!(
-                            "helpdesk field `{target}` is mapped twice: field \"{other}\" (line {line}) already writes it"
-                        ),
+                        ConfigText::TargetTwice {
+                            target: target.clone(),
+                            other: other.clone(),
+                            line: *line,
+                        },
                     );
                     continue;
                 }
@@ -519,7 +521,7 @@ fn field(
         Some(value) => match value.get_ref() {
             DeValue::Boolean(flag) => *flag,
             _ => {
-                report.type_error(&table.child_path("required"), value, "true or false");
+                report.type_error(&table.child_path("required"), value, Expected::Boolean);
                 false
             }
         },
@@ -535,7 +537,9 @@ fn field(
                 report.error(
                     &table.child_path("pattern"),
                     Some(span),
-                    format!("invalid regular expression: {reason}"),
+                    ConfigText::InvalidRegex {
+                        reason: reason.to_string(),
+                    },
                 );
                 None
             }
@@ -551,7 +555,7 @@ fn field(
             report.error(
                 &table.child_path("target"),
                 Some(span),
-                "must name a ticket field like \"custom_fields.8\" or \"locations_id\"",
+                ConfigText::TargetForm,
             );
             None
         }
@@ -563,10 +567,9 @@ fn field(
             report.error(
                 &table.child_path("choices"),
                 table.find("choices"),
-                format!(
-                    "only a field of type \"choice\" has choices, not \"{}\"",
-                    field_kind.as_str()
-                ),
+                ConfigText::ChoicesOnlyForChoice {
+                    kind: field_kind.as_str(),
+                },
             );
         }
         if matches!(field_kind, FieldKind::Choice | FieldKind::Phone)
@@ -575,10 +578,9 @@ fn field(
             report.error(
                 &table.child_path("pattern"),
                 table.find("pattern"),
-                format!(
-                    "a field of type \"{}\" takes no pattern",
-                    field_kind.as_str()
-                ),
+                ConfigText::NoPatternFor {
+                    kind: field_kind.as_str(),
+                },
             );
         }
         if let (Some(pattern), Some(example)) = (&pattern, &example)
@@ -587,7 +589,9 @@ fn field(
             report.error(
                 &table.child_path("example"),
                 table.find("example"),
-                format!("\"{example}\" does not match the field's own pattern"),
+                ConfigText::ExampleMismatch {
+                    example: example.to_string(),
+                },
             );
         }
     }
@@ -610,11 +614,10 @@ fn field(
             report.warn(
                 &table.child_path("target"),
                 table.find("target"),
-                format!(
-                    "{kind} cannot confirm that `{target}` exists in the helpdesk (capability \
-                     check_fields = false; teledesk doctor cannot either): make sure it does, or \
-                     the helpdesk may drop the value"
-                ),
+                ConfigText::TargetUnconfirmed {
+                    kind: kind.to_string(),
+                    target: target.to_string(),
+                },
             );
         }
     }
@@ -637,7 +640,7 @@ fn choices(
         report.error(
             &field.child_path("choices"),
             field.find("choices"),
-            "a choice field needs at least one choice",
+            ConfigText::NoChoices,
         );
     }
     let mut seen = HashSet::new();
@@ -658,11 +661,7 @@ fn choices(
                     as_i64(value.get_ref()).map(|n| (Json::from(n), value.span()))
                 }
                 _ => {
-                    report.type_error(
-                        &table.child_path("id"),
-                        value,
-                        "a non-empty string or an integer",
-                    );
+                    report.type_error(&table.child_path("id"), value, Expected::StringOrInteger);
                     None
                 }
             },
@@ -674,7 +673,7 @@ fn choices(
                 report.error(
                     &table.child_path("id"),
                     Some(span),
-                    "must be at most 40 bytes",
+                    ConfigText::ChoiceIdTooLong,
                 );
                 continue;
             }
@@ -682,7 +681,9 @@ fn choices(
                 report.error(
                     &table.child_path("id"),
                     Some(span),
-                    format!("duplicate choice id {}", choice.id),
+                    ConfigText::DuplicateChoice {
+                        id: choice.id.to_string(),
+                    },
                 );
                 continue;
             }
@@ -708,11 +709,9 @@ fn check_target(
         report.error(
             &table.child_path("target"),
             table.find("target"),
-            format!(
-                "{kind} has no custom ticket fields (capability custom_fields = false): only a \
-                 choice field can target one of the ticket's own fields; remove `target` to keep \
-                 the value in the description"
-            ),
+            ConfigText::NoCustomFields {
+                kind: kind.to_string(),
+            },
         );
         return;
     }
@@ -740,7 +739,11 @@ fn check_target(
             report.error(
                 &table.child_path(&key),
                 table.find(&key),
-                format!("{kind} cannot write `{}`: {}", problem.key, problem.message),
+                ConfigText::CannotWrite {
+                    kind: kind.to_owned(),
+                    key: problem.key,
+                    problem: Box::new(problem.problem),
+                },
             );
         }
     }

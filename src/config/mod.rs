@@ -23,6 +23,8 @@ use std::time::Duration;
 pub use check::run_check;
 pub use teledesk_adapter::{ConfigTable, Secret};
 
+use crate::telegram::texts::ops::ConfigText;
+
 /// The whole validated config.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -247,37 +249,49 @@ pub enum Visibility {
 }
 
 /// One problem (or warning) in the config file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
     /// TOML path: `telegram.token`, `helpdesks.main.board_id`, `chats[1].mode` (0-based index).
     /// Empty for problems with the file as a whole (unreadable, not valid TOML).
     pub path: String,
     /// 1-based; `None` when the problem is an absence with no line to point at.
     pub line: Option<usize>,
-    /// Safe to print: never contains a secret's value.
-    pub message: String,
-    /// The message in Russian, for the findings teledesk says in both languages
-    /// ([`crate::telegram::texts::ops::ConfigText`]).
-    pub ru: Option<String>,
+    /// What is wrong, as data, worded in either language by [`Finding::message_in`]. Safe to
+    /// print: never contains a secret's value.
+    pub text: ConfigText,
 }
 
 impl Finding {
-    /// The message in `lang`, where there is one in it; else the English one.
-    pub fn message_in(&self, lang: crate::telegram::texts::Lang) -> &str {
-        match (lang, &self.ru) {
-            (crate::telegram::texts::Lang::Ru, Some(ru)) => ru,
-            _ => &self.message,
-        }
+    /// What is wrong, in `lang`.
+    pub fn message_in(&self, lang: crate::telegram::texts::Lang) -> String {
+        self.text.render(lang)
+    }
+
+    /// What is wrong, in English (logs, the daemon's refusal to start).
+    pub fn message(&self) -> String {
+        self.message_in(crate::telegram::texts::Lang::En)
+    }
+
+    /// Where the finding is and what is wrong, in `lang`: `telegram.token (строка 3): …`.
+    pub fn to_string_in(&self, lang: crate::telegram::texts::Lang) -> String {
+        let t = crate::telegram::texts::ops::Ops(lang);
+        let place = match (self.path.is_empty(), self.line) {
+            (false, Some(line)) => t.at_line(&self.path, line),
+            (false, None) => self.path.clone(),
+            (true, Some(line)) => t.line(line),
+            (true, None) => return self.message_in(lang),
+        };
+        format!("{place}: {}", self.message_in(lang))
     }
 }
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.path.is_empty(), self.line) {
-            (false, Some(line)) => write!(f, "{} (line {line}): {}", self.path, self.message),
-            (false, None) => write!(f, "{}: {}", self.path, self.message),
-            (true, Some(line)) => write!(f, "line {line}: {}", self.message),
-            (true, None) => f.write_str(&self.message),
+            (false, Some(line)) => write!(f, "{} (line {line}): {}", self.path, self.text),
+            (false, None) => write!(f, "{}: {}", self.path, self.text),
+            (true, Some(line)) => write!(f, "line {line}: {}", self.text),
+            (true, None) => write!(f, "{}", self.text),
         }
     }
 }

@@ -11,8 +11,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::Finding;
 use super::secret;
-use crate::telegram::texts::Lang;
-use crate::telegram::texts::ops::ConfigText;
+use crate::telegram::texts::ops::{ConfigText, Expected, TomlType};
 
 pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
 
@@ -56,51 +55,23 @@ impl<'e> Report<'e> {
         self.lines.line(offset)
     }
 
-    fn finding(&self, path: &str, span: Option<Range<usize>>, message: String) -> Finding {
+    fn finding(&self, path: &str, span: Option<Range<usize>>, text: ConfigText) -> Finding {
         Finding {
             path: path.to_string(),
             line: span.map(|span| self.lines.line(span.start)),
-            message,
-            ru: None,
-        }
-    }
-
-    fn finding_text(&self, path: &str, span: Option<Range<usize>>, text: &ConfigText) -> Finding {
-        Finding {
-            ru: Some(text.render(Lang::Ru)),
-            ..self.finding(path, span, text.render(Lang::En))
+            text,
         }
     }
 
     /// An error teledesk says in both languages.
-    pub(crate) fn error_text(&mut self, path: &str, span: Option<Range<usize>>, text: ConfigText) {
-        let finding = self.finding_text(path, span, &text);
+    pub(crate) fn error(&mut self, path: &str, span: Option<Range<usize>>, text: ConfigText) {
+        let finding = self.finding(path, span, text);
         self.errors.push(finding);
     }
 
     /// A warning teledesk says in both languages.
-    pub(crate) fn warn_text(&mut self, path: &str, span: Option<Range<usize>>, text: ConfigText) {
-        let finding = self.finding_text(path, span, &text);
-        self.warnings.push(finding);
-    }
-
-    pub(crate) fn error(
-        &mut self,
-        path: &str,
-        span: Option<Range<usize>>,
-        message: impl Into<String>,
-    ) {
-        let finding = self.finding(path, span, message.into());
-        self.errors.push(finding);
-    }
-
-    pub(crate) fn warn(
-        &mut self,
-        path: &str,
-        span: Option<Range<usize>>,
-        message: impl Into<String>,
-    ) {
-        let finding = self.finding(path, span, message.into());
+    pub(crate) fn warn(&mut self, path: &str, span: Option<Range<usize>>, text: ConfigText) {
+        let finding = self.finding(path, span, text);
         self.warnings.push(finding);
     }
 
@@ -108,7 +79,7 @@ impl<'e> Report<'e> {
     pub(crate) fn unknown_keys(&mut self, table: &Table<'_, '_>, allowed: &[&str]) {
         for (key, _) in table.map.iter() {
             if !allowed.contains(&key.get_ref().as_ref()) {
-                self.error_text(
+                self.error(
                     &table.child_path(key.get_ref()),
                     Some(key.span()),
                     ConfigText::UnknownKey {
@@ -120,20 +91,26 @@ impl<'e> Report<'e> {
         }
     }
 
-    pub(crate) fn type_error(&mut self, path: &str, value: &Value<'_>, expected: &str) {
-        self.error_text(
+    pub(crate) fn type_error(&mut self, path: &str, value: &Value<'_>, expected: Expected) {
+        let found = match value.get_ref() {
+            DeValue::String(_) => TomlType::String,
+            DeValue::Integer(_) => TomlType::Integer,
+            DeValue::Float(_) => TomlType::Float,
+            DeValue::Boolean(_) => TomlType::Boolean,
+            DeValue::Datetime(_) => TomlType::Datetime,
+            DeValue::Array(_) => TomlType::Array,
+            DeValue::Table(_) => TomlType::Table,
+        };
+        self.error(
             path,
             Some(value.span()),
-            ConfigText::WrongType {
-                expected: expected.to_owned(),
-                found: value.get_ref().type_str(),
-            },
+            ConfigText::WrongType { expected, found },
         );
     }
 
     /// Reports a required key that is absent, at the line of its table's header.
     pub(crate) fn missing(&mut self, table: &Table<'_, '_>, key: &str) {
-        self.error_text(
+        self.error(
             &table.child_path(key),
             table.line_span(),
             ConfigText::MissingKey,
@@ -150,7 +127,7 @@ impl<'e> Report<'e> {
         match value.get_ref() {
             DeValue::String(text) => Some((text.as_ref(), value.span())),
             _ => {
-                self.type_error(&table.child_path(key), value, "a string");
+                self.type_error(&table.child_path(key), value, Expected::String);
                 None
             }
         }
@@ -166,7 +143,7 @@ impl<'e> Report<'e> {
         match as_i64(value.get_ref()) {
             Some(number) => Some((number, value.span())),
             None => {
-                self.type_error(&table.child_path(key), value, "an integer");
+                self.type_error(&table.child_path(key), value, Expected::Integer);
                 None
             }
         }
@@ -183,7 +160,7 @@ impl<'e> Report<'e> {
         let found = choices.iter().find(|(name, _)| *name == text);
         if found.is_none() {
             let names: Vec<_> = choices.iter().map(|(name, _)| *name).collect();
-            self.error_text(
+            self.error(
                 &table.child_path(key),
                 Some(span),
                 ConfigText::UnknownValue {
@@ -210,7 +187,7 @@ impl<'e> Report<'e> {
                 map,
             }),
             _ => {
-                self.type_error(&path, value, "a table");
+                self.type_error(&path, value, Expected::Table);
                 None
             }
         }
@@ -227,22 +204,18 @@ impl<'e> Report<'e> {
     ) -> Option<Json> {
         if resolve_secrets && key.is_some_and(secret::is_secret_key) {
             let DeValue::String(raw) = value.get_ref() else {
-                self.type_error(
-                    path,
-                    value,
-                    "a string (\"env:NAME\", \"file:/path\" or the secret)",
-                );
+                self.type_error(path, value, Expected::Secret);
                 return None;
             };
             return match secret::resolve(raw, self.env) {
                 Ok(resolved) => {
                     if resolved.literal {
-                        self.warn_text(path, Some(value.span()), ConfigText::LiteralSecret);
+                        self.warn(path, Some(value.span()), ConfigText::LiteralSecret);
                     }
                     Some(Json::String(resolved.secret.expose().to_string()))
                 }
                 Err(text) => {
-                    self.error_text(path, Some(value.span()), text);
+                    self.error(path, Some(value.span()), text);
                     None
                 }
             };
@@ -252,7 +225,7 @@ impl<'e> Report<'e> {
             DeValue::Integer(_) => match as_i64(value.get_ref()) {
                 Some(number) => Json::from(number),
                 None => {
-                    self.error(path, Some(value.span()), "integer out of range");
+                    self.error(path, Some(value.span()), ConfigText::IntegerOutOfRange);
                     return None;
                 }
             },
@@ -265,7 +238,7 @@ impl<'e> Report<'e> {
                 match number {
                     Some(number) => Json::Number(number),
                     None => {
-                        self.error(path, Some(value.span()), "must be a finite number");
+                        self.error(path, Some(value.span()), ConfigText::NotFinite);
                         return None;
                     }
                 }
@@ -331,7 +304,7 @@ impl<'e> Report<'e> {
                 table.child_path(&problem.key)
             };
             let span = table.find(&problem.key).or_else(|| table.line_span());
-            self.error(&path, span, problem.message);
+            self.error(&path, span, ConfigText::Adapter(Box::new(problem.problem)));
         }
     }
 }

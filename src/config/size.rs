@@ -1,8 +1,5 @@
 //! Sizes written as strings: `"500KB"`, `"20MB"`, `"1GB"`.
 
-/// What the error message shows as the accepted shapes.
-pub(crate) const EXAMPLES: &str = "\"500KB\", \"20MB\" or \"1GB\"";
-
 /// Parses one whole number followed by one unit (`B`, `KB`, `MB`, `GB`), counted in powers of
 /// 1024 as Telegram counts its own limits ("20 MB" for bot downloads is 20 × 1024 × 1024 bytes).
 ///

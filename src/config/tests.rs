@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::*;
+use crate::telegram::texts::Lang;
+use crate::telegram::texts::ops::ConfigText;
 
 /// A complete, valid config; tests change one thing at a time.
 const BASE: &str = r#"[telegram]
@@ -317,7 +319,7 @@ fn toml_syntax_error_is_one_finding_with_its_line() {
     assert_eq!(errors[0].path, "");
     assert_eq!(errors[0].line, Some(5));
     assert!(
-        errors[0].message.starts_with("invalid TOML: "),
+        errors[0].message().starts_with("invalid TOML: "),
         "{}",
         errors[0]
     );
@@ -679,7 +681,7 @@ helpdesk = "other"
 #[test]
 fn adapter_findings_get_the_table_path_and_line() {
     use super::parse::{Report, Table};
-    use teledesk_adapter::ConfigProblem;
+    use teledesk_adapter::{ConfigProblem, Problem};
 
     let text = "[helpdesks.main]\nkind = \"kaiten\"\nboard_id = \"x\"\n[helpdesks.main.statuses]\n\"5\" = \"nope\"\n";
     let doc = toml::de::DeTable::parse(text).unwrap();
@@ -690,17 +692,33 @@ fn adapter_findings_get_the_table_path_and_line() {
     report.adapter_problems(
         &main,
         vec![
-            ConfigProblem::new("board_id", "must be a positive integer"),
-            ConfigProblem::new("statuses.5", "unknown status class"),
-            ConfigProblem::new("column_id", "missing required key"),
-            ConfigProblem::new("", "is inconsistent"),
+            ConfigProblem::new(
+                "board_id",
+                Problem::PositiveId {
+                    vendor: "Kaiten".into(),
+                },
+            ),
+            ConfigProblem::new(
+                "statuses.5",
+                Problem::OneOf {
+                    expected: vec!["new".into(), "closed".into()],
+                },
+            ),
+            ConfigProblem::new("column_id", Problem::Required),
+            ConfigProblem::new("", Problem::NotOneLine),
         ],
     );
     insta::assert_snapshot!(lines(&report.errors), @r"
-    helpdesks.main.board_id (line 3): must be a positive integer
-    helpdesks.main.statuses.5 (line 5): unknown status class
-    helpdesks.main.column_id (line 1): missing required key
-    helpdesks.main (line 1): is inconsistent
+    helpdesks.main.board_id (line 3): must be a positive integer (a Kaiten id)
+    helpdesks.main.statuses.5 (line 5): must be one of new, closed
+    helpdesks.main.column_id (line 1): required
+    helpdesks.main (line 1): must be one line
+    ");
+    insta::assert_snapshot!(report.errors.iter().map(|f| f.message_in(Lang::Ru)).collect::<Vec<_>>().join("\n"), @r"
+    должно быть положительным целым числом (id в Kaiten)
+    должно быть одним из: new, closed
+    обязательный ключ не задан
+    должно быть одной строкой
     ");
 }
 
@@ -725,13 +743,16 @@ fn finding_display_shapes() {
     let finding = |path: &str, line| Finding {
         path: path.into(),
         line,
-        message: "m".into(),
-        ru: None,
+        text: ConfigText::Empty,
     };
-    assert_eq!(finding("a.b", Some(3)).to_string(), "a.b (line 3): m");
-    assert_eq!(finding("a.b", None).to_string(), "a.b: m");
-    assert_eq!(finding("", Some(3)).to_string(), "line 3: m");
-    assert_eq!(finding("", None).to_string(), "m");
+    let m = "must not be empty";
+    assert_eq!(
+        finding("a.b", Some(3)).to_string(),
+        format!("a.b (line 3): {m}")
+    );
+    assert_eq!(finding("a.b", None).to_string(), format!("a.b: {m}"));
+    assert_eq!(finding("", Some(3)).to_string(), format!("line 3: {m}"));
+    assert_eq!(finding("", None).to_string(), m);
 }
 
 #[test]

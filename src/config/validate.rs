@@ -13,16 +13,16 @@ use std::time::Duration;
 use teledesk_adapter::{ConfigProblem, ConfigTable};
 use toml::de::{DeTable, DeValue};
 
-use super::duration::{self, parse_duration};
+use super::duration::parse_duration;
 use super::parse::{Report, Table, as_i64};
 use super::secret;
-use super::size::{self, parse_size};
+use super::size::parse_size;
 use super::{
     ChatConfig, ChatMode, Config, FileLimits, Finding, HelpdeskConfig, Language, Loaded,
     OnClosedComment, Secret, ServerConfig, StoreConfig, TelegramConfig, UpdatesMode, Visibility,
 };
 use crate::helpdesks;
-use crate::telegram::texts::ops::ConfigText;
+use crate::telegram::texts::ops::{ConfigText, Expected};
 
 const DEFAULT_API_URL: &str = "https://api.telegram.org";
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -90,8 +90,10 @@ impl Analysis {
             errors: vec![Finding {
                 path: String::new(),
                 line: None,
-                message: format!("cannot read {}: {err}", path.display()),
-                ru: None,
+                text: ConfigText::Unreadable {
+                    path: path.display().to_string(),
+                    error: err.to_string(),
+                },
             }],
             warnings: Vec::new(),
         }
@@ -110,7 +112,8 @@ pub(crate) fn analyse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Analy
     let doc = match DeTable::parse(text) {
         Ok(doc) => doc,
         Err(err) => {
-            report.error("", err.span(), format!("invalid TOML: {}", err.message()));
+            let message = err.message().to_owned();
+            report.error("", err.span(), ConfigText::InvalidToml { message });
             return finish(report, None);
         }
     };
@@ -153,7 +156,7 @@ fn finish(mut report: Report<'_>, config: Option<Config>) -> Analysis {
     if config.is_none() && report.errors.is_empty() {
         // Every path that yields no config reports why; this keeps `load` from ever returning an
         // empty error list should a rule forget to.
-        report.error("", None, "the config is incomplete");
+        report.error("", None, ConfigText::Incomplete);
     }
     // Sections are walked in a fixed order, but the admin reads the file top to bottom.
     report.errors.sort_by_key(|finding| finding.line);
@@ -171,7 +174,7 @@ fn required_table<'a, 'i>(
     key: &str,
 ) -> Option<Table<'a, 'i>> {
     if root.get(key).is_none() {
-        report.error_text(
+        report.error(
             key,
             None,
             ConfigText::MissingTable {
@@ -240,7 +243,7 @@ fn check_webhook_secret(report: &mut Report<'_>, table: &Table<'_, '_>, secret: 
         report.error(
             &table.child_path("webhook_secret"),
             table.get("webhook_secret").map(|value| value.span()),
-            "Telegram requires 1-256 characters of A-Z, a-z, 0-9, _ and -",
+            ConfigText::WebhookSecretChars,
         );
     }
 }
@@ -251,7 +254,7 @@ fn admins(report: &mut Report<'_>, table: &Table<'_, '_>) -> Vec<i64> {
     };
     let path = table.child_path("admins");
     let DeValue::Array(items) = value.get_ref() else {
-        report.type_error(&path, value, "an array of Telegram user ids");
+        report.type_error(&path, value, Expected::AdminIds);
         return Vec::new();
     };
     let mut admins = Vec::with_capacity(items.len());
@@ -259,12 +262,8 @@ fn admins(report: &mut Report<'_>, table: &Table<'_, '_>) -> Vec<i64> {
         let path = format!("{path}[{index}]");
         match as_i64(item.get_ref()) {
             Some(id) if id > 0 => admins.push(id),
-            Some(_) => report.error(
-                &path,
-                Some(item.span()),
-                "must be a positive Telegram user id",
-            ),
-            None => report.type_error(&path, item, "an integer (a Telegram user id)"),
+            Some(_) => report.error(&path, Some(item.span()), ConfigText::AdminNotPositive),
+            None => report.type_error(&path, item, Expected::AdminId),
         }
     }
     admins
@@ -277,12 +276,12 @@ fn secret_field(report: &mut Report<'_>, table: &Table<'_, '_>, key: &str) -> Op
     match secret::resolve(raw, report.env) {
         Ok(resolved) => {
             if resolved.literal {
-                report.warn_text(&path, Some(span), ConfigText::LiteralSecret);
+                report.warn(&path, Some(span), ConfigText::LiteralSecret);
             }
             Some(resolved.secret)
         }
         Err(text) => {
-            report.error_text(&path, Some(span), text);
+            report.error(&path, Some(span), text);
             None
         }
     }
@@ -297,11 +296,6 @@ fn url(
     text: &str,
     https_only: bool,
 ) -> Option<String> {
-    let expected = if https_only {
-        "an https URL, e.g. \"https://desk.example.com\" (http only on loopback)"
-    } else {
-        "an http or https URL, e.g. \"https://api.telegram.org\""
-    };
     // A local Bot API server (`telegram-bot-api --local`) on the same host calls plain-http
     // webhooks on loopback; nothing else may see such a URL.
     let loopback = |url: &reqwest::Url| {
@@ -324,7 +318,10 @@ fn url(
             report.error(
                 path,
                 Some(span),
-                format!("invalid URL \"{text}\"; expected {expected}"),
+                ConfigText::InvalidUrl {
+                    text: text.to_owned(),
+                    https_only,
+                },
             );
             None
         }
@@ -361,9 +358,9 @@ fn server(report: &mut Report<'_>, root: &Table<'_, '_>) -> Option<ServerConfig>
         report.error(
             &table.child_path("admin_listen"),
             table.find("admin_listen"),
-            format!(
-                "the same address as server.listen ({public}); give the admin listener its own"
-            ),
+            ConfigText::AdminListenSame {
+                listen: public.to_string(),
+            },
         );
     }
     let public_url = match report.string(&table, "public_url") {
@@ -385,10 +382,9 @@ fn server(report: &mut Report<'_>, root: &Table<'_, '_>) -> Option<ServerConfig>
                 report.error(
                     &table.child_path("mini_app"),
                     Some(span),
-                    format!(
-                        "invalid Mini App short name \"{name}\"; expected the 3-30 letters, digits \
-                         or underscores given to BotFather's /newapp, e.g. \"desk\""
-                    ),
+                    ConfigText::MiniAppName {
+                        name: name.to_string(),
+                    },
                 );
             }
             valid.then(|| name.to_owned())
@@ -399,7 +395,7 @@ fn server(report: &mut Report<'_>, root: &Table<'_, '_>) -> Option<ServerConfig>
         report.error(
             &table.child_path("public_url"),
             table.line_span(),
-            "required with server.mini_app; BotFather's Mini App URL is <public_url>/app/",
+            ConfigText::PublicUrlForMiniApp,
         );
     }
     let init_data_max_age = duration_field(
@@ -435,10 +431,9 @@ fn socket_address(
                 report.error(
                     &table.child_path(key),
                     Some(span),
-                    format!(
-                        "invalid socket address \"{text}\"; expected an IP and a port, \
-                         e.g. \"127.0.0.1:8080\" or \"[::]:8080\""
-                    ),
+                    ConfigText::InvalidSocket {
+                        text: text.to_string(),
+                    },
                 );
                 None
             }
@@ -463,7 +458,7 @@ fn webhook_rules(report: &mut Report<'_>, root: &Table<'_, '_>) {
         report.error(
             "telegram.webhook_secret",
             Some(updates.span()),
-            "required when updates = \"webhook\"; Telegram sends it with every webhook call",
+            ConfigText::WebhookSecretRequired,
         );
     }
     let server = root.get("server");
@@ -476,7 +471,7 @@ fn webhook_rules(report: &mut Report<'_>, root: &Table<'_, '_>) {
         report.error(
             "server.public_url",
             Some(span),
-            "required when telegram.updates = \"webhook\"; Telegram needs an https URL to call",
+            ConfigText::PublicUrlForWebhook,
         );
     }
 }
@@ -490,7 +485,7 @@ fn store(report: &mut Report<'_>, root: &Table<'_, '_>) -> Option<StoreConfig> {
     }
     let (path, span) = report.string(&table, "path")?;
     if path.is_empty() {
-        report.error(&table.child_path("path"), Some(span), "must not be empty");
+        report.error(&table.child_path("path"), Some(span), ConfigText::Empty);
         return None;
     }
     Some(StoreConfig {
@@ -513,7 +508,7 @@ fn helpdesks(
 ) -> Option<BTreeMap<String, HelpdeskEntry>> {
     let table = required_table(report, root, "helpdesks")?;
     if table.map.is_empty() {
-        report.error_text("helpdesks", table.line_span(), ConfigText::NoHelpdesks);
+        report.error("helpdesks", table.line_span(), ConfigText::NoHelpdesks);
         return None;
     }
     let mut entries = BTreeMap::new();
@@ -611,12 +606,12 @@ fn max_in_flight(report: &mut Report<'_>, table: &Table<'_, '_>) -> Option<usize
             report.error(
                 &path,
                 Some(value.span()),
-                format!("must be from 1 to {MAX_IN_FLIGHT} (tickets worked on at once)"),
+                ConfigText::MaxInFlight { max: MAX_IN_FLIGHT },
             );
             None
         }
         None => {
-            report.type_error(&path, value, "a whole number of tickets");
+            report.type_error(&path, value, Expected::TicketCount);
             None
         }
     }
@@ -633,11 +628,7 @@ fn duration_field(
     };
     let path = table.child_path(key);
     let DeValue::String(text) = value.get_ref() else {
-        report.type_error(
-            &path,
-            value,
-            &format!("a duration string like {}", duration::EXAMPLES),
-        );
+        report.type_error(&path, value, Expected::Duration);
         return None;
     };
     let parsed = parse_duration(text);
@@ -645,10 +636,9 @@ fn duration_field(
         report.error(
             &path,
             Some(value.span()),
-            format!(
-                "invalid duration \"{text}\"; expected a whole number and a unit: {}",
-                duration::EXAMPLES
-            ),
+            ConfigText::InvalidDuration {
+                text: text.to_string(),
+            },
         );
     }
     parsed
@@ -661,18 +651,18 @@ fn chats(
     files: FileLimits,
 ) -> Option<Vec<ChatConfig>> {
     let Some(value) = root.get("chats") else {
-        report.error_text("chats", None, ConfigText::NoChats);
+        report.error("chats", None, ConfigText::NoChats);
         return None;
     };
     let items = match value.get_ref() {
         DeValue::Array(items) => items,
         _ => {
-            report.type_error("chats", value, "an array of tables ([[chats]])");
+            report.type_error("chats", value, Expected::Chats);
             return None;
         }
     };
     if items.is_empty() {
-        report.error_text("chats", Some(value.span()), ConfigText::NoChats);
+        report.error("chats", Some(value.span()), ConfigText::NoChats);
         return None;
     }
 
@@ -683,7 +673,7 @@ fn chats(
     for (index, item) in items.iter().enumerate() {
         let path = format!("chats[{index}]");
         let DeValue::Table(map) = item.get_ref() else {
-            report.type_error(&path, item, "a table");
+            report.type_error(&path, item, Expected::Table);
             ok = false;
             continue;
         };
@@ -698,7 +688,11 @@ fn chats(
                 report.error(
                     &table.child_path("id"),
                     Some(span),
-                    format!("duplicate chat id {id}; already used by {first} (line {first_line})"),
+                    ConfigText::DuplicateChat {
+                        id,
+                        first: first.to_string(),
+                        first_line: *first_line,
+                    },
                 );
                 ok = false;
             } else {
@@ -756,10 +750,10 @@ fn chat(
                 report.error(
                     &table.child_path("helpdesk"),
                     Some(span.clone()),
-                    format!(
-                        "no helpdesk named `{name}` ([helpdesks.{name}]); defined: {}",
-                        defined.join(", ")
-                    ),
+                    ConfigText::NoSuchHelpdesk {
+                        name: name.to_string(),
+                        defined: defined.join(", "),
+                    },
                 );
             }
         }
@@ -772,7 +766,7 @@ fn chat(
         report.error(
             &table.child_path("name"),
             Some(span.clone()),
-            "must not be empty",
+            ConfigText::Empty,
         );
     }
     let companies = companies(report, table);
@@ -831,7 +825,10 @@ fn file_limits(
             report.error(
                 &table.child_path("max_count"),
                 Some(span),
-                format!("must be between 0 (no files) and {MAX_FILES_COUNT}, found {count}"),
+                ConfigText::FileCount {
+                    max: MAX_FILES_COUNT,
+                    count,
+                },
             );
             limits = None;
         }
@@ -854,10 +851,9 @@ fn file_limits(
                 report.error(
                     &table.child_path("max_total_size"),
                     Some(span),
-                    format!(
-                        "must be more than 0 and at most \"1GB\", found \"{text}\"; \
-                         max_count = 0 takes no files"
-                    ),
+                    ConfigText::FileSizeRange {
+                        text: text.to_string(),
+                    },
                 );
                 limits = None;
             }
@@ -865,10 +861,9 @@ fn file_limits(
                 report.error(
                     &table.child_path("max_total_size"),
                     Some(span),
-                    format!(
-                        "invalid size \"{text}\"; expected a whole number and a unit: {}",
-                        size::EXAMPLES
-                    ),
+                    ConfigText::InvalidSize {
+                        text: text.to_string(),
+                    },
                 );
                 limits = None;
             }
@@ -890,11 +885,7 @@ fn check_chat_id(
 ) {
     let path = table.child_path("id");
     if id >= 0 {
-        report.error(
-            &path,
-            Some(span),
-            "must be a negative chat id (a group, supergroup or channel); positive ids are users",
-        );
+        report.error(&path, Some(span), ConfigText::ChatIdPositive);
         return;
     }
     let supergroup_like = id < -1_000_000_000_000 && id.to_string().starts_with("-100");
@@ -904,10 +895,10 @@ fn check_chat_id(
         report.warn(
             &path,
             Some(span),
-            format!(
-                "{} ids start with -100 (e.g. -1001234567890); {id} looks like a basic group",
-                mode.as_str()
-            ),
+            ConfigText::BasicGroupId {
+                mode: mode.as_str(),
+                id,
+            },
         );
     }
 }
@@ -918,7 +909,7 @@ fn companies(report: &mut Report<'_>, table: &Table<'_, '_>) -> Option<Vec<Strin
     };
     let path = table.child_path("companies");
     let DeValue::Array(items) = value.get_ref() else {
-        report.type_error(&path, value, "an array of strings");
+        report.type_error(&path, value, Expected::Strings);
         return None;
     };
     let mut companies = Vec::with_capacity(items.len());
@@ -928,20 +919,22 @@ fn companies(report: &mut Report<'_>, table: &Table<'_, '_>) -> Option<Vec<Strin
         let item_path = format!("{path}[{index}]");
         match item.get_ref() {
             DeValue::String(company) if company.trim().is_empty() => {
-                report.error(&item_path, Some(item.span()), "must not be empty");
+                report.error(&item_path, Some(item.span()), ConfigText::Empty);
                 ok = false;
             }
             DeValue::String(company) if !seen.insert(company.as_ref()) => {
                 report.error(
                     &item_path,
                     Some(item.span()),
-                    format!("duplicate company \"{company}\""),
+                    ConfigText::DuplicateCompany {
+                        company: company.to_string(),
+                    },
                 );
                 ok = false;
             }
             DeValue::String(company) => companies.push(company.to_string()),
             _ => {
-                report.type_error(&item_path, item, "a string");
+                report.type_error(&item_path, item, Expected::String);
                 ok = false;
             }
         }

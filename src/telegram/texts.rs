@@ -4,6 +4,7 @@
 //! [`escape`] before it is put in.
 
 pub mod ops;
+pub mod problems;
 
 use crate::config::FileLimits;
 use teledesk_adapter::StatusClass;

@@ -2,6 +2,7 @@
 //! every adapter validates its tables with.
 
 use crate::StatusClass;
+use crate::problem::{Address, Problem};
 use serde_json::{Map, Value};
 use std::fmt;
 use time::UtcOffset;
@@ -23,54 +24,35 @@ pub const UNLIMITED: &str = "unlimited";
 /// One problem found in a config table.
 ///
 /// `key` is relative to the table the adapter was given (`"board_id"`, `"statuses.17"`); the daemon
-/// prefixes the table's own path and adds the line number, so the admin reads
-/// `helpdesks.main.board_id (line 14): must be a positive integer`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// prefixes the table's own path, adds the line number and words `problem` in the operator's
+/// language, so the admin reads `helpdesks.main.board_id (line 14): must be a positive integer`.
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConfigProblem {
     /// The key the problem is about, relative to the table; empty for the table itself.
     pub key: String,
-    /// What is wrong and, where it helps, how to fix it.
-    pub message: String,
+    /// What is wrong, as data; its `Display` is the English wording.
+    pub problem: Problem,
 }
 
 impl ConfigProblem {
     /// A problem with `key`.
-    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(key: impl Into<String>, problem: Problem) -> Self {
         Self {
             key: key.into(),
-            message: message.into(),
+            problem,
         }
     }
 }
 
+/// `key: problem`, in English.
 impl fmt::Display for ConfigProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.key.is_empty() {
-            f.write_str(&self.message)
+            write!(f, "{}", self.problem)
         } else {
-            write!(f, "{}: {}", self.key, self.message)
+            write!(f, "{}: {}", self.key, self.problem)
         }
     }
-}
-
-/// How an adapter words the address it asks for in [`TableReader::base_url`].
-///
-/// With `what = "the Kaiten site"`, `form = "a site address"` and
-/// `example = "https://acme.kaiten.ru"`, a missing key reads
-/// `required: the Kaiten site, like https://acme.kaiten.ru` and an address without a host
-/// `must be a site address like https://acme.kaiten.ru`.
-#[derive(Clone, Copy, Debug)]
-pub struct UrlWording<'w> {
-    /// What the address points at, for a missing key.
-    pub what: &'w str,
-    /// The form the address must have, with its article, for one without a host.
-    pub form: &'w str,
-    /// A correct address for this helpdesk.
-    pub example: &'w str,
-    /// The whole message for an address the vendor's check refuses, which most often names an
-    /// API path the adapter appends itself
-    /// (`give the site address without /api/...; the adapter adds /api/latest`).
-    pub refused: &'w str,
 }
 
 /// Reads the keys of one [`ConfigTable`], collecting every problem rather than stopping at the
@@ -80,7 +62,7 @@ pub struct UrlWording<'w> {
 /// its value is wrong; only in the second case has it recorded a [`ConfigProblem`] named by the
 /// key. Whether an absent key is an error is the caller's to say, with [`TableReader::required`].
 /// Checks only one vendor needs are written against [`TableReader::get`] and
-/// [`TableReader::problem`]; messages that name the vendor are passed in.
+/// [`TableReader::problem`] with a [`Problem`] that names what is wrong.
 ///
 /// ```
 /// use teledesk_adapter::{ConfigTable, DAEMON_KEYS, TableReader};
@@ -127,8 +109,8 @@ impl<'a> TableReader<'a> {
     }
 
     /// Records a problem with `key` (or with an entry of it, like `"statuses.17"`).
-    pub fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(ConfigProblem::new(key, message));
+    pub fn problem(&mut self, key: impl Into<String>, problem: Problem) {
+        self.problems.push(ConfigProblem::new(key, problem));
     }
 
     /// Whether a problem with exactly `key` has been recorded, so that a cross-key check can stay
@@ -164,7 +146,9 @@ impl<'a> TableReader<'a> {
             if !known.contains(&key.as_str()) && !ignored.contains(&key.as_str()) {
                 self.problem(
                     key.clone(),
-                    format!("unknown key; expected one of {}", known.join(", ")),
+                    Problem::UnknownKey {
+                        expected: known.iter().map(|k| (*k).to_owned()).collect(),
+                    },
                 );
             }
         }
@@ -179,7 +163,7 @@ impl<'a> TableReader<'a> {
     ) -> Option<T> {
         let value = read(self);
         if value.is_none() && !self.table.contains_key(key) {
-            self.problem(key, "required");
+            self.problem(key, Problem::Required);
         }
         value
     }
@@ -189,11 +173,11 @@ impl<'a> TableReader<'a> {
         match self.table.get(key)? {
             Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
             Value::String(_) => {
-                self.problem(key, "must not be empty");
+                self.problem(key, Problem::Empty);
                 None
             }
             _ => {
-                self.problem(key, "must be a string");
+                self.problem(key, Problem::NotAString);
                 None
             }
         }
@@ -201,32 +185,32 @@ impl<'a> TableReader<'a> {
 
     /// A [non-empty string](TableReader::non_empty_string) that also passes `check`, which says
     /// what is wrong with it otherwise (a vendor's naming rule, say).
-    pub fn checked_string<M: Into<String>>(
+    pub fn checked_string(
         &mut self,
         key: &str,
-        check: impl FnOnce(&str) -> Result<(), M>,
+        check: impl FnOnce(&str) -> Result<(), Problem>,
     ) -> Option<String> {
         let text = self.non_empty_string(key)?;
         match check(&text) {
             Ok(()) => Some(text),
-            Err(message) => {
-                self.problem(key, message);
+            Err(problem) => {
+                self.problem(key, problem);
                 None
             }
         }
     }
 
-    /// A whole number that `accept` takes; anything else is reported with `message`.
+    /// A whole number that `accept` takes; anything else is reported as `problem`.
     pub fn integer(
         &mut self,
         key: &str,
         accept: impl FnOnce(i64) -> bool,
-        message: impl Into<String>,
+        problem: Problem,
     ) -> Option<i64> {
         match self.table.get(key)?.as_i64() {
             Some(n) if accept(n) => Some(n),
             _ => {
-                self.problem(key, message);
+                self.problem(key, problem);
                 None
             }
         }
@@ -238,25 +222,26 @@ impl<'a> TableReader<'a> {
         self.integer(
             key,
             |n| n > 0,
-            format!("must be a positive integer (a {vendor} id)"),
+            Problem::PositiveId {
+                vendor: vendor.to_owned(),
+            },
         )
     }
 
     /// The address of the helpdesk: `https://` (or `http://`, for test servers on a private
     /// network) with a host and without query, fragment or trailing slashes.
     ///
-    /// Unlike the other methods this one reports an absent key itself, with `wording` and its
-    /// example. `is_base` gets the address without trailing slashes and tells whether it is the
-    /// base this vendor's adapter expects; when not, `wording.refused` is reported.
+    /// Unlike the other methods this one reports an absent key itself, naming the `address` and
+    /// its example. `is_base` gets the address without trailing slashes and tells whether it is
+    /// the base this vendor's adapter expects; when not, [`Problem::AddressRefused`] is reported.
     pub fn base_url(
         &mut self,
         key: &str,
-        wording: &UrlWording<'_>,
+        address: Address,
         is_base: impl FnOnce(&str) -> bool,
     ) -> Option<String> {
         if !self.table.contains_key(key) {
-            let UrlWording { what, example, .. } = wording;
-            self.problem(key, format!("required: {what}, like {example}"));
+            self.problem(key, Problem::AddressRequired(address));
             return None;
         }
         let text = self.non_empty_string(key)?;
@@ -264,59 +249,56 @@ impl<'a> TableReader<'a> {
             .strip_prefix("https://")
             .or_else(|| text.strip_prefix("http://"))
         else {
-            self.problem(key, "must start with https:// (or http://)");
+            self.problem(key, Problem::AddressScheme);
             return None;
         };
         let host = rest.split('/').next().unwrap_or_default();
         if host.is_empty() || text.contains(char::is_whitespace) {
-            let UrlWording { form, example, .. } = wording;
-            self.problem(key, format!("must be {form} like {example}"));
+            self.problem(key, Problem::AddressMalformed(address));
             return None;
         }
         if text.contains('?') || text.contains('#') {
-            self.problem(key, "must not contain a query or fragment");
+            self.problem(key, Problem::AddressQuery);
             return None;
         }
         let trimmed = text.trim_end_matches('/');
         if is_base(trimmed) {
             Some(trimmed.to_owned())
         } else {
-            self.problem(key, wording.refused);
+            self.problem(key, Problem::AddressRefused(address));
             None
         }
     }
 
     /// A client-side request rate: a number above 0 and at most `max`.
     ///
-    /// `why` explains the bound when it is the vendor's own limit (Kaiten: 5 requests per second),
-    /// which the admin cannot lift. Without `why` the bound only guards against typos in front of
+    /// `vendor_limit` names the vendor when the bound is its own limit (Kaiten: 5 requests per
+    /// second), which the admin cannot lift. Without it the bound only guards against typos in front of
     /// a self-hosted helpdesk that limits nothing by itself, and the string `"unlimited"` is
     /// accepted too: it reads as [`f64::INFINITY`], which the pacer takes as no pacing at all
     /// (only a 429's `Retry-After` holds requests back), leaving the daemon's `max_in_flight` to
     /// bound how much is sent at once.
-    pub fn requests_per_second(&mut self, key: &str, max: f64, why: Option<&str>) -> Option<f64> {
+    pub fn requests_per_second(
+        &mut self,
+        key: &str,
+        max: f64,
+        vendor_limit: Option<&str>,
+    ) -> Option<f64> {
         let value = self.table.get(key)?;
         let unlimited = value.as_str().map(str::trim) == Some(UNLIMITED);
-        if unlimited && why.is_none() {
+        if unlimited && vendor_limit.is_none() {
             return Some(f64::INFINITY);
         }
         match value.as_f64() {
             Some(rate) if rate > 0.0 && rate <= max => Some(rate),
             _ => {
-                let message = match why {
-                    Some(why) if unlimited => format!(
-                        "cannot be \"{UNLIMITED}\" ({why}); give a number greater than 0 and at \
-                         most {max}"
-                    ),
-                    Some(why) => {
-                        format!("must be a number greater than 0 and at most {max} ({why})")
-                    }
-                    None => format!(
-                        "must be a number greater than 0 and at most {max}, or \"{UNLIMITED}\" \
-                         (no client-side limit)"
-                    ),
+                let vendor = vendor_limit.map(str::to_owned);
+                let problem = match vendor {
+                    Some(vendor) if unlimited => Problem::RateNotUnlimited { vendor, max },
+                    Some(vendor) => Problem::RateOverVendorLimit { vendor, max },
+                    None => Problem::RateOutOfRange { max },
                 };
-                self.problem(key, message);
+                self.problem(key, problem);
                 None
             }
         }
@@ -328,7 +310,12 @@ impl<'a> TableReader<'a> {
         let value = self.table.get(key)?;
         let map = value.as_object();
         if map.is_none() {
-            self.problem(key, format!("must be a table of {shape}"));
+            self.problem(
+                key,
+                Problem::TableOf {
+                    shape: shape.to_owned(),
+                },
+            );
         }
         map
     }
@@ -338,8 +325,11 @@ impl<'a> TableReader<'a> {
     pub fn status_class(&mut self, entry: &str, value: &Value) -> Option<StatusClass> {
         let class = value.as_str().and_then(StatusClass::parse);
         if class.is_none() {
-            let classes: Vec<&str> = StatusClass::ALL.iter().map(|c| c.as_str()).collect();
-            self.problem(entry, format!("must be one of {}", classes.join(", ")));
+            let expected = StatusClass::ALL
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect();
+            self.problem(entry, Problem::OneOf { expected });
         }
         class
     }
@@ -350,11 +340,11 @@ impl<'a> TableReader<'a> {
     /// (`"<column id>"` → `must be a table of "<column id>" = "<status class>"`). `parse_state`
     /// turns an entry's key into the vendor's state or says what is wrong with it; an entry with a
     /// wrong key and a wrong class gets both reported, the key first.
-    pub fn statuses<K, M: Into<String>>(
+    pub fn statuses<K>(
         &mut self,
         key: &str,
         state: &str,
-        mut parse_state: impl FnMut(&str) -> Result<K, M>,
+        mut parse_state: impl FnMut(&str) -> Result<K, Problem>,
     ) -> Vec<(K, StatusClass)> {
         let mut statuses = Vec::new();
         let Some(map) = self.table_of(key, &format!("\"{state}\" = \"<status class>\"")) else {
@@ -364,8 +354,8 @@ impl<'a> TableReader<'a> {
             let entry = format!("{key}.{name}");
             let parsed = match parse_state(name) {
                 Ok(parsed) => Some(parsed),
-                Err(message) => {
-                    self.problem(entry.clone(), message);
+                Err(problem) => {
+                    self.problem(entry.clone(), problem);
                     None
                 }
             };
@@ -380,11 +370,11 @@ impl<'a> TableReader<'a> {
     /// A table of names to plain values (string, number or boolean), such as the custom fields a
     /// chat sets on every ticket. `check_name` says what is wrong with a name the vendor would
     /// refuse; an entry with a wrong name and a wrong value gets both reported, the name first.
-    pub fn scalar_table<M: Into<String>>(
+    pub fn scalar_table(
         &mut self,
         key: &str,
         shape: &str,
-        mut check_name: impl FnMut(&str) -> Result<(), M>,
+        mut check_name: impl FnMut(&str) -> Result<(), Problem>,
     ) -> Map<String, Value> {
         let mut scalars = Map::new();
         let Some(map) = self.table_of(key, shape) else {
@@ -393,12 +383,12 @@ impl<'a> TableReader<'a> {
         for (name, value) in map {
             let entry = format!("{key}.{name}");
             let mut ok = true;
-            if let Err(message) = check_name(name) {
-                self.problem(entry.clone(), message);
+            if let Err(problem) = check_name(name) {
+                self.problem(entry.clone(), problem);
                 ok = false;
             }
             if !matches!(value, Value::String(_) | Value::Number(_) | Value::Bool(_)) {
-                self.problem(entry, "must be a string, a number or a boolean");
+                self.problem(entry, Problem::NotAScalar);
                 ok = false;
             }
             if ok {
@@ -442,13 +432,6 @@ mod tests {
         r.into_problems().iter().map(ToString::to_string).collect()
     }
 
-    const SITE: UrlWording<'static> = UrlWording {
-        what: "the Acme site",
-        form: "a site address",
-        example: "https://acme.example",
-        refused: "give the site address without /api",
-    };
-
     fn no_api(url: &str) -> bool {
         !url.contains("/api")
     }
@@ -480,7 +463,7 @@ mod tests {
         assert_eq!(r.non_empty_string("absent"), None);
         let one_word = |s: &str| {
             if s.contains(' ') {
-                Err("must be one word")
+                Err(Problem::NotOneLine)
             } else {
                 Ok(())
             }
@@ -492,9 +475,15 @@ mod tests {
             [
                 "b: must not be empty",
                 "c: must be a string",
-                "d: must be one word"
+                "d: must be one line"
             ]
         );
+    }
+
+    fn glpi_type() -> Problem {
+        Problem::NumberChoice {
+            of: crate::problem::Choice::GlpiType,
+        }
     }
 
     #[test]
@@ -506,8 +495,8 @@ mod tests {
         assert_eq!(r.positive_id("text", "Acme"), None);
         assert_eq!(r.positive_id("frac", "Acme"), None);
         assert_eq!(r.positive_id("absent", "Acme"), None);
-        assert_eq!(r.integer("level", |n| n <= 2, "must be 1 or 2"), None);
-        assert_eq!(r.integer("zero", |n| n >= 0, "unused"), Some(0));
+        assert_eq!(r.integer("level", |n| n <= 2, glpi_type()), None);
+        assert_eq!(r.integer("zero", |n| n >= 0, glpi_type()), Some(0));
         assert!(r.has_problem("frac"));
         assert!(!r.has_problem("id"));
         assert_eq!(
@@ -516,7 +505,7 @@ mod tests {
                 "zero: must be a positive integer (a Acme id)",
                 "text: must be a positive integer (a Acme id)",
                 "frac: must be a positive integer (a Acme id)",
-                "level: must be 1 or 2"
+                "level: must be 1 (incident) or 2 (request)"
             ]
         );
     }
@@ -526,7 +515,7 @@ mod tests {
         let read = |url: Value| {
             let t = table(json!({ "url": url }));
             let mut r = TableReader::new(&t);
-            let url = r.base_url("url", &SITE, no_api);
+            let url = r.base_url("url", Address::KaitenSite, no_api);
             (url, found(r))
         };
         assert_eq!(
@@ -546,11 +535,11 @@ mod tests {
             ),
             (
                 json!("https:///x"),
-                "url: must be a site address like https://acme.example",
+                "url: must be a site address like https://acme.kaiten.ru",
             ),
             (
                 json!("https://acme .example"),
-                "url: must be a site address like https://acme.example",
+                "url: must be a site address like https://acme.kaiten.ru",
             ),
             (
                 json!("https://acme.example/?a=1"),
@@ -558,17 +547,17 @@ mod tests {
             ),
             (
                 json!("https://acme.example/api/"),
-                "url: give the site address without /api",
+                "url: give the site address without /api/...; the adapter adds /api/latest",
             ),
         ] {
             assert_eq!(read(url.clone()), (None, vec![message.to_owned()]), "{url}");
         }
         let t = ConfigTable::new();
         let mut r = TableReader::new(&t);
-        assert_eq!(r.base_url("url", &SITE, no_api), None);
+        assert_eq!(r.base_url("url", Address::KaitenSite, no_api), None);
         assert_eq!(
             found(r),
-            ["url: required: the Acme site, like https://acme.example"]
+            ["url: required: the Kaiten site, like https://acme.kaiten.ru"]
         );
     }
 
@@ -582,10 +571,7 @@ mod tests {
         assert_eq!(r.requests_per_second("ok", 5.0, None), Some(5.0));
         assert_eq!(r.requests_per_second("absent", 5.0, None), None);
         assert_eq!(r.requests_per_second("zero", 5.0, None), None);
-        assert_eq!(
-            r.requests_per_second("high", 5.0, Some("Acme allows 5")),
-            None
-        );
+        assert_eq!(r.requests_per_second("high", 5.0, Some("Acme")), None);
         assert_eq!(r.requests_per_second("text", 5.0, None), None);
         assert_eq!(r.requests_per_second("far", 100.0, None), None);
         assert_eq!(
@@ -599,23 +585,20 @@ mod tests {
         assert_eq!(r.requests_per_second("upper", 100.0, None), None);
         assert_eq!(r.requests_per_second("neg", 100.0, None), None);
         // A vendor's own limit cannot be lifted.
-        assert_eq!(
-            r.requests_per_second("unlimited", 5.0, Some("Acme allows 5")),
-            None
-        );
+        assert_eq!(r.requests_per_second("unlimited", 5.0, Some("Acme")), None);
         let guard = "must be a number greater than 0 and at most";
         let lift = "or \"unlimited\" (no client-side limit)";
         assert_eq!(
             found(r),
             [
                 format!("zero: {guard} 5, {lift}"),
-                format!("high: {guard} 5 (Acme allows 5)"),
+                format!("high: {guard} 5 (Acme allows 5 requests per second)"),
                 format!("text: {guard} 5, {lift}"),
                 format!("far: {guard} 100, {lift}"),
                 format!("upper: {guard} 100, {lift}"),
                 format!("neg: {guard} 100, {lift}"),
-                "unlimited: cannot be \"unlimited\" (Acme allows 5); give a number greater than 0 \
-                 and at most 5"
+                "unlimited: cannot be \"unlimited\" (Acme allows 5 requests per second); give a \
+                 number greater than 0 and at most 5"
                     .to_owned(),
             ]
         );
@@ -628,7 +611,11 @@ mod tests {
             "flat": "new",
         }));
         let mut r = TableReader::new(&t);
-        let column = |k: &str| k.parse::<i64>().map_err(|_| "the key must be a column id");
+        let column = |k: &str| {
+            k.parse::<i64>().map_err(|_| Problem::StatusKey {
+                must_be: crate::problem::StatusKeyForm::ColumnId,
+            })
+        };
         assert_eq!(
             r.statuses("statuses", "<column id>", column),
             [(1, StatusClass::New)]
@@ -641,8 +628,8 @@ mod tests {
             problems,
             [
                 format!("statuses.2: must be one of {classes}"),
-                "statuses.x: the key must be a column id".to_owned(),
-                "statuses.y: the key must be a column id".to_owned(),
+                "statuses.x: the key must be a column id (a positive integer)".to_owned(),
+                "statuses.y: the key must be a column id (a positive integer)".to_owned(),
                 format!("statuses.y: must be one of {classes}"),
                 "flat: must be a table of \"<column id>\" = \"<status class>\"".to_owned(),
             ]
@@ -660,7 +647,9 @@ mod tests {
             if name.chars().all(|c| c.is_ascii_lowercase()) {
                 Ok(())
             } else {
-                Err("must be lower case")
+                Err(Problem::FieldKey {
+                    must_be: crate::problem::FieldKeyForm::Attribute,
+                })
             }
         };
         let fields = r.scalar_table("fields", "\"<name>\" = value", lower);
@@ -672,14 +661,16 @@ mod tests {
             r.scalar_table("flat", "\"<name>\" = value", lower)
                 .is_empty()
         );
+        let attribute = "must name a ticket attribute: lower case letters, digits and _, \
+                         starting with a letter";
         assert_eq!(
             found(r),
             [
-                "fields.E: must be lower case",
-                "fields.E: must be a string, a number or a boolean",
-                "fields.F: must be lower case",
-                "fields.d: must be a string, a number or a boolean",
-                "flat: must be a table of \"<name>\" = value",
+                format!("fields.E: {attribute}"),
+                "fields.E: must be a string, a number or a boolean".to_owned(),
+                format!("fields.F: {attribute}"),
+                "fields.d: must be a string, a number or a boolean".to_owned(),
+                "flat: must be a table of \"<name>\" = value".to_owned(),
             ]
         );
     }
@@ -691,11 +682,11 @@ mod tests {
         assert!(r.is_clean());
         assert_eq!(r.finish(1), Ok(1));
         let mut r = TableReader::new(&t);
-        r.problem("", "the table is wrong");
+        r.problem("", Problem::Required);
         assert!(!r.is_clean());
         assert_eq!(
             r.finish(1),
-            Err(vec![ConfigProblem::new("", "the table is wrong")])
+            Err(vec![ConfigProblem::new("", Problem::Required)])
         );
     }
 

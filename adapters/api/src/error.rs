@@ -1,5 +1,6 @@
 //! One error type for every adapter; its kind and temporary flag decide retry.
 
+use crate::ConfigProblem;
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::time::Duration;
@@ -46,6 +47,9 @@ pub struct Error {
     retry_after: Option<Duration>,
     operation: &'static str,
     message: String,
+    /// Set by [`Error::config`]: the findings the message words, for the daemon to word them in
+    /// the operator's language. Boxed, so that every other error stays small.
+    problems: Option<Box<[ConfigProblem]>>,
 }
 
 impl Error {
@@ -58,7 +62,22 @@ impl Error {
             retry_after: None,
             operation,
             message: message.into(),
+            problems: None,
         }
+    }
+
+    /// An [`ErrorKind::ConfigInvalid`] error for what is wrong in the config (a property, queue
+    /// or project the live helpdesk does not have, a table the adapter cannot be built from); the
+    /// message is the problems in English, `; `-separated.
+    pub fn config(
+        operation: &'static str,
+        problems: impl IntoIterator<Item = ConfigProblem>,
+    ) -> Self {
+        let problems: Box<[ConfigProblem]> = problems.into_iter().collect();
+        let message: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        let mut error = Self::new(ErrorKind::ConfigInvalid, operation, message.join("; "));
+        error.problems = Some(problems);
+        error
     }
 
     /// An [`ErrorKind::Unsupported`] error for `operation`.
@@ -138,6 +157,11 @@ impl Error {
     pub fn message(&self) -> &str {
         &self.message
     }
+
+    /// The config findings behind an [`Error::config`] error.
+    pub fn config_problems(&self) -> Option<&[ConfigProblem]> {
+        self.problems.as_deref()
+    }
 }
 
 impl fmt::Display for Error {
@@ -173,6 +197,27 @@ pub fn decode_json<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_errors_keep_their_findings() {
+        use crate::Problem;
+        let error = Error::config(
+            "check",
+            [
+                ConfigProblem::new("queue", Problem::Required),
+                ConfigProblem::new("", Problem::NotOneLine),
+            ],
+        );
+        assert_eq!(error.kind(), ErrorKind::ConfigInvalid);
+        assert!(!error.is_temporary());
+        assert_eq!(error.message(), "queue: required; must be one line");
+        assert_eq!(error.config_problems().map(<[_]>::len), Some(2));
+        assert!(
+            Error::new(ErrorKind::ConfigInvalid, "x", "y")
+                .config_problems()
+                .is_none()
+        );
+    }
 
     #[test]
     fn statuses_decide_retry() {

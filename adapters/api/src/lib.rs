@@ -14,8 +14,10 @@
 //! - small shared helpers every adapter needs: [`Secret`] (a string that never prints),
 //!   [`RequestPacer`] (client-side rate limiting with the vendor's burst, client work ahead of
 //!   background work, honouring `Retry-After`, read by [`parse_retry_after`]), [`decode_json`] (a vendor's answer, or an error quoting it),
-//!   [`ConfigProblem`] (one validation finding, named by its config key) and [`TableReader`] (reads
-//!   a config table, collecting every problem, with the checks all adapters share);
+//!   [`ConfigProblem`] (one validation finding, named by its config key, whose [`Problem`] says
+//!   what is wrong as data for the daemon to word in the operator's language) and
+//!   [`TableReader`] (reads a config table, collecting every problem, with the checks all
+//!   adapters share);
 //! - [`content`]: file bytes held in memory when small and spooled to disk when large
 //!   ([`Content`], [`Spool`]), so that many large files never fill the memory;
 //! - [`work`]: how the daemon marks a call as a client's work and learns whether it may have
@@ -39,6 +41,7 @@ mod error;
 pub mod http;
 pub mod lenient;
 mod pacer;
+mod problem;
 mod secret;
 pub mod text;
 mod types;
@@ -46,12 +49,16 @@ pub mod work;
 
 pub use capability::{Capability, RateLimit};
 pub use config::{
-    ConfigProblem, ConfigTable, DAEMON_KEYS, TableReader, UNLIMITED, UrlWording, parse_utc_offset,
+    ConfigProblem, ConfigTable, DAEMON_KEYS, TableReader, UNLIMITED, parse_utc_offset,
 };
 pub use content::{Content, ContentReader, ContentWriter, Spool};
 pub use cursor::{Cursor, DEFAULT_OVERLAP};
 pub use error::{Error, ErrorKind, Result, decode_json};
 pub use pacer::{Priority, RequestPacer, parse_retry_after};
+pub use problem::{
+    Address, Choice, Dependency, EmailFlaw, FieldKeyForm, FieldValueForm, OffsetOf,
+    PriorityListFlaw, Problem, StatusKeyForm, Wanted,
+};
 pub use secret::Secret;
 pub use types::{
     Attachment, AttachmentRef, Change, ChangeBatch, Comment, CommentDraft, CommentId, CommentMark,

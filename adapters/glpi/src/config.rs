@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 use teledesk_adapter::{
-    ConfigProblem, ConfigTable, DAEMON_KEYS, Secret, StatusClass, TableReader, UrlWording,
-    parse_utc_offset,
+    Address, Choice, ConfigProblem, ConfigTable, DAEMON_KEYS, OffsetOf, Problem, Secret,
+    StatusClass, StatusKeyForm, TableReader, parse_utc_offset,
 };
 use time::UtcOffset;
 
@@ -94,16 +94,9 @@ impl GlpiConfig {
     pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
         let mut r = TableReader::new(table);
         r.reject_unknown(&HELPDESK_KEYS, DAEMON_KEYS);
-        let url = r.base_url(
-            "url",
-            &UrlWording {
-                what: "the REST API address",
-                form: "an address",
-                example: "https://glpi.example.com/apirest.php",
-                refused: "give the legacy REST API base (…/apirest.php), not an endpoint or the v2 API",
-            },
-            |url| !url.ends_with("/initSession") && !url.contains("/api.php/v2"),
-        );
+        let url = r.base_url("url", Address::GlpiRestApi, |url| {
+            !url.ends_with("/initSession") && !url.contains("/api.php/v2")
+        });
         let user_token = r.required("user_token", |r| r.non_empty_string("user_token"));
         let app_token = r.non_empty_string("app_token");
         let entities_id = entity(&mut r, "entities_id");
@@ -114,10 +107,9 @@ impl GlpiConfig {
             code.parse::<i64>()
                 .ok()
                 .filter(|c| (1..=6).contains(c))
-                .ok_or(
-                    "the key must be a GLPI status code: \"1\" new, \"2\" assigned, \"3\" \
-                     planned, \"4\" waiting, \"5\" solved, \"6\" closed",
-                )
+                .ok_or(Problem::StatusKey {
+                    must_be: StatusKeyForm::GlpiCode,
+                })
         }));
         let webhook_secret = r.non_empty_string("webhook_secret");
         let timezone = timezone(&mut r, "timezone");
@@ -198,19 +190,13 @@ impl TicketDefaults {
             }
         };
         put("entities_id", entity(&mut r, "entities_id"));
-        put(
-            "type",
-            one_of(&mut r, "type", 1..=2, "1 (incident) or 2 (request)"),
-        );
+        put("type", one_of(&mut r, "type", 1..=2, Choice::GlpiType));
         for key in ["urgency", "impact"] {
-            put(
-                key,
-                one_of(&mut r, key, 1..=5, "1 (very low) to 5 (very high)"),
-            );
+            put(key, one_of(&mut r, key, 1..=5, Choice::GlpiScale));
         }
         put(
             "priority",
-            one_of(&mut r, "priority", 1..=6, "1 (very low) to 6 (major)"),
+            one_of(&mut r, "priority", 1..=6, Choice::GlpiPriority),
         );
         for key in [
             "itilcategories_id",
@@ -233,7 +219,9 @@ fn entity(r: &mut TableReader<'_>, key: &str) -> Option<i64> {
     r.integer(
         key,
         |n| n >= 0,
-        "must be an entity id: 0 (the root entity) or a positive integer",
+        Problem::NumberChoice {
+            of: Choice::GlpiEntity,
+        },
     )
 }
 
@@ -241,25 +229,22 @@ fn one_of(
     r: &mut TableReader<'_>,
     key: &str,
     allowed: RangeInclusive<i64>,
-    what: &str,
+    of: Choice,
 ) -> Option<i64> {
-    r.integer(key, |n| allowed.contains(&n), format!("must be {what}"))
+    r.integer(key, |n| allowed.contains(&n), Problem::NumberChoice { of })
 }
 
 fn timezone(r: &mut TableReader<'_>, key: &str) -> Option<UtcOffset> {
     let text = match r.get(key)? {
         serde_json::Value::String(s) => s.trim().to_owned(),
         _ => {
-            r.problem(key, "must be a string like \"+03:00\"");
+            r.problem(key, Problem::UtcOffsetNotAString);
             return None;
         }
     };
     let parsed = parse_utc_offset(&text);
     if parsed.is_none() {
-        r.problem(
-            key,
-            "must be a fixed UTC offset like \"+03:00\" or \"-05:00\" (GLPI's times carry none)",
-        );
+        r.problem(key, Problem::UtcOffset { of: OffsetOf::Glpi });
     }
     parsed
 }
@@ -401,7 +386,11 @@ mod tests {
     fn unknown_keys_are_errors() {
         let p = problems(&with(json!({"token": "x", "board_id": 1})));
         assert_eq!(keys(&p), ["board_id", "token"]);
-        assert!(p[0].message.contains("expected one of url, user_token"));
+        assert!(
+            p[0].problem
+                .to_string()
+                .contains("expected one of url, user_token")
+        );
     }
 
     #[test]

@@ -29,8 +29,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
     ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk, Identity,
-    NoteDraft, Rating, RatingStored, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
-    WebhookRequest, lenient,
+    NoteDraft, Problem, Rating, RatingStored, Result, StatusClass, Ticket, TicketDraft, TicketId,
+    TicketRef, WebhookRequest, lenient,
 };
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
@@ -146,8 +146,14 @@ impl GlpiAdapter {
     /// Builds the adapter from its `[helpdesks.<name>]` table (secrets resolved).
     pub fn from_config(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
         let config = GlpiConfig::from_table(table)?;
-        let client = GlpiClient::new(&config)
-            .map_err(|e| vec![ConfigProblem::new("", e.message().to_owned())])?;
+        let client = GlpiClient::new(&config).map_err(|e| {
+            vec![ConfigProblem::new(
+                "",
+                Problem::HttpClient {
+                    error: e.message().to_owned(),
+                },
+            )]
+        })?;
         Ok(Self {
             config,
             client,

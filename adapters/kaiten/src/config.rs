@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 use teledesk_adapter::{
-    ConfigProblem, ConfigTable, DAEMON_KEYS, Secret, StatusClass, TableReader, UrlWording,
+    Address, ConfigProblem, ConfigTable, DAEMON_KEYS, Dependency, FieldKeyForm, Problem, Secret,
+    StatusClass, StatusKeyForm, TableReader,
 };
 
 /// Kaiten's documented limit is 5 requests per second per token.
@@ -80,16 +81,9 @@ impl KaitenConfig {
     pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
         let mut r = TableReader::new(table);
         r.reject_unknown(&HELPDESK_KEYS, DAEMON_KEYS);
-        let url = r.base_url(
-            "url",
-            &UrlWording {
-                what: "the Kaiten site",
-                form: "a site address",
-                example: "https://acme.kaiten.ru",
-                refused: "give the site address without /api/...; the adapter adds /api/latest",
-            },
-            |url| !url.ends_with("/api/latest") && !url.contains("/api/v1"),
-        );
+        let url = r.base_url("url", Address::KaitenSite, |url| {
+            !url.ends_with("/api/latest") && !url.contains("/api/v1")
+        });
         let token = r.required("token", |r| r.non_empty_string("token"));
         let board_id = r.required("board_id", |r| r.positive_id("board_id", VENDOR));
         let column_id = r.required("column_id", |r| r.positive_id("column_id", VENDOR));
@@ -99,18 +93,17 @@ impl KaitenConfig {
         let reopen_column_id = r.positive_id("reopen_column_id", VENDOR);
         let client_replied_column_id = r.positive_id("client_replied_column_id", VENDOR);
         let resolution_property = property_key(&mut r, "resolution_property");
-        let requests_per_second = r.requests_per_second(
-            "requests_per_second",
-            MAX_REQUESTS_PER_SECOND,
-            Some("Kaiten allows 5 requests per second"),
-        );
+        let requests_per_second =
+            r.requests_per_second("requests_per_second", MAX_REQUESTS_PER_SECOND, Some(VENDOR));
         let statuses = r
             .statuses("statuses", "<column id>", |column| {
                 column
                     .parse::<i64>()
                     .ok()
                     .filter(|id| *id > 0)
-                    .ok_or("the key must be a column id (a positive integer)")
+                    .ok_or(Problem::StatusKey {
+                        must_be: StatusKeyForm::ColumnId,
+                    })
             })
             .into_iter()
             .collect();
@@ -178,7 +171,9 @@ impl TicketDefaults {
                 if is_property_key(name) {
                     Ok(())
                 } else {
-                    Err("the key must name a custom property as id_<n>")
+                    Err(Problem::FieldKey {
+                        must_be: FieldKeyForm::PropertyKey,
+                    })
                 }
             }),
         };
@@ -187,7 +182,10 @@ impl TicketDefaults {
         {
             r.problem(
                 "board_id",
-                "set column_id too: the helpdesk's column belongs to its own board",
+                Problem::Needs {
+                    other: "column_id".into(),
+                    why: Dependency::ColumnOfBoard,
+                },
             );
         }
         r.finish(defaults)
@@ -198,7 +196,12 @@ fn property_key(r: &mut TableReader<'_>, key: &str) -> Option<String> {
     let text = match r.get(key)? {
         serde_json::Value::String(s) => s.clone(),
         _ => {
-            r.problem(key, "must be a string like \"id_42\"");
+            r.problem(
+                key,
+                Problem::FieldKey {
+                    must_be: FieldKeyForm::PropertyNameString,
+                },
+            );
             return None;
         }
     };
@@ -207,7 +210,9 @@ fn property_key(r: &mut TableReader<'_>, key: &str) -> Option<String> {
     } else {
         r.problem(
             key,
-            "must name a custom property as id_<n> (like \"id_42\")",
+            Problem::FieldKey {
+                must_be: FieldKeyForm::PropertyName,
+            },
         );
         None
     }
@@ -299,7 +304,8 @@ mod tests {
         let p = problems(&with(json!({"bord_id": 1})));
         assert_eq!(keys(&p), ["bord_id"]);
         assert!(
-            p[0].message
+            p[0].problem
+                .to_string()
                 .contains("expected one of url, token, board_id")
         );
     }
@@ -396,7 +402,7 @@ mod tests {
             "statuses": {"abc": "new", "105": "solved", "0": "closed", "104": "resolved"},
         })));
         assert_eq!(keys(&p), ["statuses.0", "statuses.105", "statuses.abc"]);
-        assert!(p[1].message.contains("waiting_third_party"));
+        assert!(p[1].problem.to_string().contains("waiting_third_party"));
     }
 
     #[test]

@@ -23,9 +23,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, Comment, CommentDraft, CommentId,
-    ConfigProblem, ConfigTable, Cursor, Error, ErrorKind, Escalation, Helpdesk, Identity,
-    NoteDraft, RateLimit, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
-    Visibility, WrittenComment, lenient::Lenient, text,
+    ConfigProblem, ConfigTable, Cursor, Error, ErrorKind, Escalation, FieldKeyForm, Helpdesk,
+    Identity, NoteDraft, Problem, RateLimit, Result, StatusClass, Ticket, TicketDraft, TicketId,
+    TicketRef, Visibility, WrittenComment, lenient::Lenient, text,
 };
 use tokio::sync::OnceCell;
 
@@ -106,8 +106,14 @@ impl KaitenAdapter {
     /// Builds the adapter from its `[helpdesks.<name>]` table (secrets resolved).
     pub fn from_config(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
         let config = KaitenConfig::from_table(table)?;
-        let client = KaitenClient::new(&config)
-            .map_err(|e| vec![ConfigProblem::new("", e.message().to_owned())])?;
+        let client = KaitenClient::new(&config).map_err(|e| {
+            vec![ConfigProblem::new(
+                "",
+                Problem::HttpClient {
+                    error: e.message().to_owned(),
+                },
+            )]
+        })?;
         Ok(Self {
             config,
             client,
@@ -235,12 +241,17 @@ impl KaitenAdapter {
         op: &'static str,
         key: &str,
         value: &serde_json::Value,
-    ) -> Result<std::result::Result<serde_json::Value, String>> {
+    ) -> Result<std::result::Result<serde_json::Value, Problem>> {
         let Some(id) = property_number(key) else {
-            return Ok(Err("must name a custom property as id_<n>".into()));
+            return Ok(Err(Problem::FieldKey {
+                must_be: FieldKeyForm::PropertyKey,
+            }));
         };
         let Some(definition) = self.definition(op, id).await? else {
-            return Ok(Err(format!("the company has no custom property {id}")));
+            return Ok(Err(Problem::NoSuchField {
+                id: id.to_string(),
+                property: true,
+            }));
         };
         if map::shape_of(&definition.kind) != Some(map::PropertyShape::Select) {
             return Ok(map::property_value(&definition, &[], value));
@@ -271,8 +282,8 @@ impl KaitenAdapter {
                 Ok(value) => {
                     shaped.insert(key.clone(), value);
                 }
-                Err(message) => {
-                    problems.push(ConfigProblem::new(format!("properties.{key}"), message))
+                Err(problem) => {
+                    problems.push(ConfigProblem::new(format!("properties.{key}"), problem))
                 }
             }
         }
@@ -291,15 +302,19 @@ impl KaitenAdapter {
         let Some(id) = property_number(key) else {
             return Ok(None);
         };
-        let problem = |message: String| Some(ConfigProblem::new("resolution_property", message));
+        let problem = |problem| Some(ConfigProblem::new("resolution_property", problem));
         Ok(match self.definition(op, id).await? {
-            None => problem(format!("the company has no custom property {id}")),
+            None => problem(Problem::NoSuchField {
+                id: id.to_string(),
+                property: true,
+            }),
             Some(d) if !map::shape_of(&d.kind).is_some_and(map::readable_as_text) => {
-                problem(format!(
-                    "property {id} «{}» is of type {}, which teledesk cannot show as a resolution; \
-                 use a string, number, select, date, url, email or phone property",
-                    d.name, d.kind
-                ))
+                problem(Problem::FieldTypeUnusable {
+                    id: id.to_string(),
+                    name: d.name,
+                    kind: d.kind,
+                    for_resolution: true,
+                })
             }
             Some(_) => None,
         })
@@ -419,11 +434,7 @@ impl Helpdesk for KaitenAdapter {
             match self.fetch_definitions(OP).await {
                 Ok(_) => {
                     if let Some(problem) = self.resolution_problem(OP).await? {
-                        return Err(Error::new(
-                            ErrorKind::ConfigInvalid,
-                            OP,
-                            problem.to_string(),
-                        ));
+                        return Err(Error::config(OP, [problem]));
                     }
                 }
                 // The token works (it just read the user); a right it lacks on the property list

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use teledesk_adapter::text::{self, BlockShape, FILE_LINE, HtmlPiece};
 use teledesk_adapter::{
     AttachmentRef, Comment, CommentDraft, CommentId, CommentMark, DueTimes, NoteDraft, Origin,
-    StaffAddress, StatusClass, Ticket, TicketDraft, TicketId, TicketRef, TicketSnapshot,
-    Visibility,
+    Problem, StaffAddress, StatusClass, Ticket, TicketDraft, TicketId, TicketRef, TicketSnapshot,
+    Visibility, Wanted,
 };
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
@@ -283,36 +283,38 @@ pub fn property_value(
     definition: &model::PropertyDefinition,
     options: &[model::SelectValue],
     value: &serde_json::Value,
-) -> Result<serde_json::Value, String> {
+) -> Result<serde_json::Value, Problem> {
     use serde_json::Value;
     let kind = &definition.kind;
-    let shape = shape_of(kind).ok_or_else(|| {
-        format!(
-            "property {} «{}» is of type {kind}, which teledesk cannot write",
-            definition.id, definition.name
-        )
+    let shape = shape_of(kind).ok_or_else(|| Problem::FieldTypeUnusable {
+        id: definition.id.to_string(),
+        name: definition.name.clone(),
+        kind: kind.clone(),
+        for_resolution: false,
     })?;
-    let refuse = |wanted: &str| {
-        Err(format!(
-            "property {} «{}» is of type {kind} and needs {wanted}",
-            definition.id, definition.name
-        ))
+    let refuse = |wanted: Wanted| {
+        Err(Problem::FieldWants {
+            id: definition.id.to_string(),
+            name: definition.name.clone(),
+            kind: kind.clone(),
+            wanted,
+        })
     };
     match (shape, value) {
         (PropertyShape::Text, Value::String(_)) => Ok(value.clone()),
         (PropertyShape::Text, Value::Number(n)) => Ok(Value::String(n.to_string())),
-        (PropertyShape::Text, _) => refuse("a string"),
+        (PropertyShape::Text, _) => refuse(Wanted::String),
         (PropertyShape::Number, Value::Number(_)) => Ok(value.clone()),
         (PropertyShape::Number, Value::String(text)) => match text.trim().parse::<f64>() {
             Ok(number) => serde_json::Number::from_f64(number)
                 .map(Value::Number)
                 .ok_or(())
-                .or_else(|()| refuse("a number")),
-            Err(_) => refuse("a number"),
+                .or_else(|()| refuse(Wanted::Number)),
+            Err(_) => refuse(Wanted::Number),
         },
-        (PropertyShape::Number, _) => refuse("a number"),
+        (PropertyShape::Number, _) => refuse(Wanted::Number),
         (PropertyShape::Checkbox, Value::Bool(_)) => Ok(value.clone()),
-        (PropertyShape::Checkbox, _) => refuse("true or false"),
+        (PropertyShape::Checkbox, _) => refuse(Wanted::Boolean),
         (PropertyShape::Select, Value::String(_) | Value::Number(_)) => {
             match option_id(options, value) {
                 Some(id) => Ok(Value::Array(vec![Value::from(id)])),
@@ -322,25 +324,25 @@ pub fn property_value(
                         .filter(|o| !o.deleted && o.condition.as_deref() != Some("inactive"))
                         .map(|o| o.value.as_str())
                         .collect();
-                    Err(format!(
-                        "property {} «{}» has no option {value}; its options: {}",
-                        definition.id,
-                        definition.name,
-                        known.join(", ")
-                    ))
+                    Err(Problem::NotAnOption {
+                        value: value.to_string(),
+                        id: Some(definition.id.to_string()),
+                        name: definition.name.clone(),
+                        options: known.into_iter().map(str::to_owned).collect(),
+                    })
                 }
             }
         }
-        (PropertyShape::Select, _) => refuse("an option's name or id"),
+        (PropertyShape::Select, _) => refuse(Wanted::Option),
         (PropertyShape::Date, Value::String(text)) => match date_value(text.trim()) {
             Some(date) => Ok(date),
-            None => refuse("a date like \"2026-07-16\" or \"2026-07-16T19:00:00+03:00\""),
+            None => refuse(Wanted::DateTime),
         },
-        (PropertyShape::Date, _) => refuse("a date like \"2026-07-16\""),
+        (PropertyShape::Date, _) => refuse(Wanted::Date),
         (PropertyShape::User, Value::Number(n)) if n.as_i64().is_some_and(|id| id > 0) => {
             Ok(value.clone())
         }
-        (PropertyShape::User, _) => refuse("a user id"),
+        (PropertyShape::User, _) => refuse(Wanted::UserId),
     }
 }
 

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use teledesk_adapter::{
-    ConfigProblem, ConfigTable, DAEMON_KEYS, Secret, StatusClass, TableReader, UrlWording,
+    Address, ConfigProblem, ConfigTable, DAEMON_KEYS, Dependency, FieldKeyForm, FieldValueForm,
+    PriorityListFlaw, Problem, Secret, StatusClass, StatusKeyForm, TableReader,
 };
 
 /// Redmine has no rate limit of its own; one request at a time is what its single-threaded
@@ -165,16 +166,9 @@ impl RedmineConfig {
     pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
         let mut r = TableReader::new(table);
         r.reject_unknown(&HELPDESK_KEYS, DAEMON_KEYS);
-        let url = r.base_url(
-            "url",
-            &UrlWording {
-                what: "the Redmine address",
-                form: "an address",
-                example: "https://redmine.example.com",
-                refused: "give Redmine's root address (where /issues lives), not an API path",
-            },
-            |url| !url.ends_with(".json") && !url.contains("/issues"),
-        );
+        let url = r.base_url("url", Address::RedmineRoot, |url| {
+            !url.ends_with(".json") && !url.contains("/issues")
+        });
         let api_key = r.required("api_key", |r| r.non_empty_string("api_key"));
         let project_id = r.required("project_id", |r| project(r, "project_id"));
         let tracker_id = r.positive_id("tracker_id", VENDOR);
@@ -191,7 +185,10 @@ impl RedmineConfig {
         if announcement_field_id.is_some() && chat_field_id.is_none() {
             r.problem(
                 "announcement_field_id",
-                "needs chat_field_id: only an issue addressed to a chat can be an announcement",
+                Problem::Needs {
+                    other: "chat_field_id".into(),
+                    why: Dependency::AnnouncementNeedsChat { issue: true },
+                },
             );
         }
         let priority_ids = id_list(&mut r, "priority_ids");
@@ -201,7 +198,9 @@ impl RedmineConfig {
         {
             r.problem(
                 "resolution_field_id",
-                "must differ from idempotency_field_id: one field cannot hold both",
+                Problem::SameFieldAs {
+                    other: "idempotency_field_id".into(),
+                },
             );
         }
         match (url, api_key, project_id) {
@@ -263,7 +262,10 @@ impl TicketDefaults {
         if defaults.category_id.is_some() && defaults.project_id.is_none() {
             r.problem(
                 "category_id",
-                "set project_id too: an issue category belongs to one project",
+                Problem::Needs {
+                    other: "project_id".into(),
+                    why: Dependency::CategoryOfProject,
+                },
             );
         }
         r.finish(defaults)
@@ -273,7 +275,12 @@ impl TicketDefaults {
 fn id_list(r: &mut TableReader<'_>, key: &str) -> Option<Vec<i64>> {
     let value = r.get(key)?;
     let Some(items) = value.as_array() else {
-        r.problem(key, "must be a list of priority ids, lowest first");
+        r.problem(
+            key,
+            Problem::PriorityList {
+                flaw: PriorityListFlaw::NotIdList,
+            },
+        );
         return None;
     };
     let ids: Vec<Option<i64>> = items
@@ -283,7 +290,9 @@ fn id_list(r: &mut TableReader<'_>, key: &str) -> Option<Vec<i64>> {
     if items.len() < 2 || ids.iter().any(Option::is_none) {
         r.problem(
             key,
-            "must list at least two priority ids (positive integers), lowest first",
+            Problem::PriorityList {
+                flaw: PriorityListFlaw::TooFewIds,
+            },
         );
         return None;
     }
@@ -292,7 +301,12 @@ fn id_list(r: &mut TableReader<'_>, key: &str) -> Option<Vec<i64>> {
     sorted.sort_unstable();
     sorted.dedup();
     if sorted.len() != ids.len() {
-        r.problem(key, "must not repeat a priority id");
+        r.problem(
+            key,
+            Problem::PriorityList {
+                flaw: PriorityListFlaw::RepeatedId,
+            },
+        );
         return None;
     }
     Some(ids)
@@ -315,10 +329,7 @@ fn project(r: &mut TableReader<'_>, key: &str) -> Option<ProjectRef> {
             return Some(ProjectRef::Identifier(text.to_owned()));
         }
     }
-    r.problem(
-        key,
-        "must be a project id (a positive integer) or its identifier (like \"support\")",
-    );
+    r.problem(key, Problem::ProjectId);
     None
 }
 
@@ -336,13 +347,23 @@ fn statuses(r: &mut TableReader<'_>, key: &str) -> StatusMap {
         };
         let status = status.trim();
         if status.is_empty() {
-            r.problem(entry, "the key must be a status id or name");
+            r.problem(
+                entry,
+                Problem::StatusKey {
+                    must_be: StatusKeyForm::StatusIdOrName,
+                },
+            );
         } else if status.bytes().all(|b| b.is_ascii_digit()) {
             match status.parse::<i64>() {
                 Ok(id) if id > 0 => {
                     statuses.by_id.insert(id, class);
                 }
-                _ => r.problem(entry, "a status id must be a positive integer"),
+                _ => r.problem(
+                    entry,
+                    Problem::StatusKey {
+                        must_be: StatusKeyForm::PositiveStatusId,
+                    },
+                ),
             }
         } else {
             statuses.by_name.insert(status.to_lowercase(), class);
@@ -362,7 +383,9 @@ fn custom_fields(r: &mut TableReader<'_>, key: &str) -> BTreeMap<i64, serde_json
         if field_id.is_none() {
             r.problem(
                 entry.clone(),
-                "the key must be a custom field id (a positive integer)",
+                Problem::FieldKey {
+                    must_be: FieldKeyForm::CustomFieldId,
+                },
             );
         }
         let value = match value {
@@ -376,7 +399,9 @@ fn custom_fields(r: &mut TableReader<'_>, key: &str) -> BTreeMap<i64, serde_json
             _ => {
                 r.problem(
                     entry,
-                    "must be a string, a number, a boolean or a list of strings",
+                    Problem::FieldValue {
+                        may_be: FieldValueForm::ScalarOrStrings,
+                    },
                 );
                 None
             }
@@ -516,7 +541,11 @@ mod tests {
     fn unknown_key_names_the_expected_ones() {
         let p = problems(&with(json!({"token": "x"})));
         assert_eq!(keys(&p), ["token"]);
-        assert!(p[0].message.contains("expected one of url, api_key"));
+        assert!(
+            p[0].problem
+                .to_string()
+                .contains("expected one of url, api_key")
+        );
     }
 
     #[test]
@@ -619,7 +648,7 @@ mod tests {
             "statuses": {"0": "new", "5": "solved", "Готово": "done", "In Review": "resolved"},
         })));
         assert_eq!(keys(&p), ["statuses.0", "statuses.5", "statuses.Готово"]);
-        assert!(p[1].message.contains("waiting_third_party"));
+        assert!(p[1].problem.to_string().contains("waiting_third_party"));
         assert_eq!(
             keys(&problems(&with(json!({"statuses": ["new"]})))),
             ["statuses"]

@@ -27,7 +27,7 @@ use std::time::Duration;
 use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
     ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk, IdempotencyKey,
-    Identity, NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
+    Identity, NoteDraft, Problem, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
     WebhookRequest, lenient,
 };
 use time::OffsetDateTime;
@@ -113,8 +113,14 @@ impl RedmineAdapter {
     /// Builds the adapter from its `[helpdesks.<name>]` table (secrets resolved).
     pub fn from_config(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
         let config = RedmineConfig::from_table(table)?;
-        let client = RedmineClient::new(&config)
-            .map_err(|e| vec![ConfigProblem::new("", e.message().to_owned())])?;
+        let client = RedmineClient::new(&config).map_err(|e| {
+            vec![ConfigProblem::new(
+                "",
+                Problem::HttpClient {
+                    error: e.message().to_owned(),
+                },
+            )]
+        })?;
         Ok(Self {
             config,
             client,
@@ -574,7 +580,10 @@ impl Helpdesk for RedmineAdapter {
             else {
                 problems.push(ConfigProblem::new(
                     key,
-                    format!("Redmine has no issue custom field {id}"),
+                    Problem::NoSuchField {
+                        id: id.to_string(),
+                        property: false,
+                    },
                 ));
                 continue;
             };
@@ -594,11 +603,12 @@ impl Helpdesk for RedmineAdapter {
             {
                 problems.push(ConfigProblem::new(
                     key,
-                    format!(
-                        "\"{missing}\" is not a value of the list field \"{}\" (possible: {})",
-                        field.name,
-                        allowed.join(", ")
-                    ),
+                    Problem::NotAnOption {
+                        value: (*missing).to_owned(),
+                        id: None,
+                        name: field.name.clone(),
+                        options: allowed.iter().map(|v| (*v).to_owned()).collect(),
+                    },
                 ));
             }
         }
@@ -616,14 +626,13 @@ impl Helpdesk for RedmineAdapter {
         match found {
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(Error::new(
-                    ErrorKind::ConfigInvalid,
+                let problem = Problem::NoSuchProject {
+                    project,
+                    user: user.login,
+                };
+                return Err(Error::config(
                     OP,
-                    format!(
-                        "project_id {project}: no such project, or the integration user \
-                         ({}) is not a member of it",
-                        user.login
-                    ),
+                    [ConfigProblem::new("project_id", problem)],
                 ));
             }
             Err(e) => return Err(e),

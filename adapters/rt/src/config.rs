@@ -4,7 +4,8 @@
 //! is reported at once, each named by its key.
 
 use teledesk_adapter::{
-    ConfigProblem, ConfigTable, DAEMON_KEYS, Secret, StatusClass, TableReader, UrlWording,
+    Address, ConfigProblem, ConfigTable, DAEMON_KEYS, Dependency, FieldKeyForm, FieldValueForm,
+    Problem, Secret, StatusClass, StatusKeyForm, TableReader,
 };
 
 /// RT has no rate limit of its own; this keeps one daemon from crowding out the web UI.
@@ -93,27 +94,16 @@ impl RtConfig {
     pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
         let mut r = TableReader::new(table);
         r.reject_unknown(&HELPDESK_KEYS, DAEMON_KEYS);
-        let url = r.base_url(
-            "url",
-            &UrlWording {
-                what: "RT's web address",
-                form: "a web address",
-                example: "https://rt.example.com",
-                refused: "give RT's web address without /REST/...; the adapter adds /REST/2.0",
-            },
-            |url| !url.to_ascii_lowercase().contains("/rest/"),
-        );
+        let url = r.base_url("url", Address::RtWeb, |url| {
+            !url.to_ascii_lowercase().contains("/rest/")
+        });
         let token = r.required("token", |r| r.non_empty_string("token"));
         let user = r.non_empty_string("user");
         if let Some(token) = &token
             && user.is_none()
             && token_user_id(token).is_none()
         {
-            r.problem(
-                "token",
-                "is not an RT auth token of the form 1-<user id>-<32 hex digits>; \
-                 set `user` to the token owner's login",
-            );
+            r.problem("token", Problem::RtToken);
         }
         let queue = r.required("queue", |r| name(r, "queue"));
         let requestor = addresses(&mut r, "requestor");
@@ -127,7 +117,10 @@ impl RtConfig {
         if announcement_field.is_some() && chat_field.is_none() {
             r.problem(
                 "announcement_field",
-                "needs chat_field: only a ticket addressed to a chat can be an announcement",
+                Problem::Needs {
+                    other: "chat_field".into(),
+                    why: Dependency::AnnouncementNeedsChat { issue: false },
+                },
             );
         }
         let reopen_status = name(&mut r, "reopen_status");
@@ -138,7 +131,10 @@ impl RtConfig {
         {
             r.problem(
                 "reopen_status",
-                format!("\"{reopen}\" maps to {class}; a reopened ticket must not be done"),
+                Problem::ReopenToDone {
+                    status: reopen.clone(),
+                    class: class.to_string(),
+                },
             );
         }
         match (url, token, queue) {
@@ -262,7 +258,7 @@ impl TicketDefaults {
 fn name(r: &mut TableReader<'_>, key: &str) -> Option<String> {
     let text = r.non_empty_string(key)?;
     if text.contains(['\n', '\r']) {
-        r.problem(key, "must be one line");
+        r.problem(key, Problem::NotOneLine);
         return None;
     }
     Some(text)
@@ -282,10 +278,7 @@ fn addresses(r: &mut TableReader<'_>, key: &str) -> Vec<String> {
         match item.as_str().map(str::trim) {
             Some(address) if looks_like_address(address) => addresses.push(address.to_owned()),
             _ => {
-                r.problem(
-                    key,
-                    "must be an e-mail address or a list of them (like \"support@acme.example\")",
-                );
+                r.problem(key, Problem::EmailList);
                 return Vec::new();
             }
         }
@@ -306,7 +299,12 @@ fn statuses(r: &mut TableReader<'_>, key: &str) -> Vec<(String, StatusClass)> {
         // Not `TableReader::statuses`: names merge case-insensitively into the lifecycle order,
         // and a bad name is reported alone.
         if status.trim().is_empty() || status.contains(['\n', '\r', '\'']) {
-            r.problem(entry, "the key must be an RT status name");
+            r.problem(
+                entry,
+                Problem::StatusKey {
+                    must_be: StatusKeyForm::RtStatus,
+                },
+            );
             continue;
         }
         let Some(class) = r.status_class(&entry, class) else {
@@ -336,7 +334,9 @@ fn priorities(r: &mut TableReader<'_>, key: &str) -> Vec<(String, i64)> {
     let Some(map) = value.as_object().filter(|m| !m.is_empty()) else {
         r.problem(
             key,
-            "must be a non-empty table of \"<label>\" = <number>, like RT's %PriorityAsString",
+            Problem::FieldValue {
+                may_be: FieldValueForm::PriorityTable,
+            },
         );
         return defaults();
     };
@@ -346,12 +346,22 @@ fn priorities(r: &mut TableReader<'_>, key: &str) -> Vec<(String, i64)> {
         match value.as_i64() {
             Some(v) if v >= 0 => {
                 if priorities.iter().any(|(_, other)| *other == v) {
-                    r.problem(entry, "two labels have the same number");
+                    r.problem(
+                        entry,
+                        Problem::FieldValue {
+                            may_be: FieldValueForm::DistinctNumbers,
+                        },
+                    );
                 } else {
                     priorities.push((label.clone(), v));
                 }
             }
-            _ => r.problem(entry, "must be a whole number ≥ 0"),
+            _ => r.problem(
+                entry,
+                Problem::FieldValue {
+                    may_be: FieldValueForm::WholeNumber,
+                },
+            ),
         }
     }
     priorities.sort_by_key(|(_, v)| *v);
@@ -363,13 +373,13 @@ fn priority(r: &mut TableReader<'_>, key: &str) -> Option<Priority> {
         serde_json::Value::Number(n) => match n.as_i64() {
             Some(v) if v >= 0 => Some(Priority::Value(v)),
             _ => {
-                r.problem(key, "must be a whole number ≥ 0 or a priority label");
+                r.problem(key, Problem::PriorityValue);
                 None
             }
         },
         serde_json::Value::String(_) => name(r, key).map(Priority::Label),
         _ => {
-            r.problem(key, "must be a whole number ≥ 0 or a priority label");
+            r.problem(key, Problem::PriorityValue);
             None
         }
     }
@@ -393,11 +403,21 @@ fn custom_fields(r: &mut TableReader<'_>, key: &str) -> serde_json::Map<String, 
             other => scalar(other),
         };
         if name.trim().is_empty() {
-            r.problem(entry, "the key must be a custom field name");
+            r.problem(
+                entry,
+                Problem::FieldKey {
+                    must_be: FieldKeyForm::CustomFieldName,
+                },
+            );
         } else if ok {
             fields.insert(name.clone(), value.clone());
         } else {
-            r.problem(entry, "must be a string, a number or a list of them");
+            r.problem(
+                entry,
+                Problem::FieldValue {
+                    may_be: FieldValueForm::StringsOrNumbers,
+                },
+            );
         }
     }
     fields
@@ -525,7 +545,7 @@ mod tests {
     fn an_opaque_token_needs_the_user() {
         let p = problems(&with(json!({"token": "opaque-secret"})));
         assert_eq!(keys(&p), ["token"]);
-        assert!(p[0].message.contains("user"));
+        assert!(p[0].problem.to_string().contains("user"));
         let config = RtConfig::from_table(&with(json!({"token": "opaque-secret", "user": "bot"})))
             .expect("valid");
         assert_eq!(config.user.as_deref(), Some("bot"));
@@ -542,7 +562,8 @@ mod tests {
         let p = problems(&with(json!({"queu": "x"})));
         assert_eq!(keys(&p), ["queu"]);
         assert!(
-            p[0].message
+            p[0].problem
+                .to_string()
                 .contains("expected one of url, token, user, queue")
         );
     }
@@ -595,7 +616,7 @@ mod tests {
             "statuses": {"open": "working", "": "new", "feedback": "waiting_client"},
         })));
         assert_eq!(keys(&p), ["statuses.", "statuses.open"]);
-        assert!(p[1].message.contains("waiting_third_party"));
+        assert!(p[1].problem.to_string().contains("waiting_third_party"));
         assert_eq!(
             keys(&problems(&with(json!({"statuses": "new"})))),
             ["statuses"]

@@ -26,8 +26,8 @@ use teledesk_adapter::http::JsonStep;
 use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
     ConfigTable, Content, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk,
-    IdempotencyKey, Identity, NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId,
-    TicketRef, lenient,
+    IdempotencyKey, Identity, NoteDraft, Problem, Result, StatusClass, Ticket, TicketDraft,
+    TicketId, TicketRef, lenient,
 };
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
@@ -103,8 +103,14 @@ impl RtAdapter {
     /// Builds the adapter from its `[helpdesks.<name>]` table (secrets resolved).
     pub fn from_config(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
         let config = RtConfig::from_table(table)?;
-        let client = RtClient::new(&config)
-            .map_err(|e| vec![ConfigProblem::new("", e.message().to_owned())])?;
+        let client = RtClient::new(&config).map_err(|e| {
+            vec![ConfigProblem::new(
+                "",
+                Problem::HttpClient {
+                    error: e.message().to_owned(),
+                },
+            )]
+        })?;
         Ok(Self {
             config,
             client,
@@ -389,10 +395,10 @@ impl RtAdapter {
             .await
             .map_err(|e| {
                 if e.kind() == ErrorKind::NotFound {
-                    Error::new(
-                        ErrorKind::ConfigInvalid,
+                    let queue = self.config.queue.clone();
+                    Error::config(
                         op,
-                        format!("queue \"{}\" does not exist", self.config.queue),
+                        [ConfigProblem::new("queue", Problem::NoSuchQueue { queue })],
                     )
                 } else {
                     e
@@ -418,14 +424,11 @@ impl RtAdapter {
         }
         for field in wanted {
             if !names.iter().any(|n| n.eq_ignore_ascii_case(field)) {
-                return Err(Error::new(
-                    ErrorKind::ConfigInvalid,
-                    op,
-                    format!(
-                        "custom field \"{field}\" does not apply to queue \"{}\" (RT ignores values of fields that do not apply)",
-                        queue.name
-                    ),
-                ));
+                let problem = Problem::FieldNotInQueue {
+                    field: field.clone(),
+                    queue: queue.name,
+                };
+                return Err(Error::config(op, [ConfigProblem::new("", problem)]));
             }
         }
         Ok(())

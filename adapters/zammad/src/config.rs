@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 use teledesk_adapter::{
-    ConfigProblem, ConfigTable, DAEMON_KEYS, Requester, Secret, StatusClass, TableReader,
-    UrlWording,
+    Address, ConfigProblem, ConfigTable, DAEMON_KEYS, EmailFlaw, FieldKeyForm, PriorityListFlaw,
+    Problem, Requester, Secret, StatusClass, StatusKeyForm, TableReader,
 };
 
 /// Zammad documents no API rate limit; this keeps a busy daemon polite to a self-hosted server.
@@ -143,16 +143,9 @@ impl ZammadConfig {
     pub fn from_table(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
         let mut r = TableReader::new(table);
         r.reject_unknown(&HELPDESK_KEYS, DAEMON_KEYS);
-        let url = r.base_url(
-            "url",
-            &UrlWording {
-                what: "the Zammad site",
-                form: "a site address",
-                example: "https://support.acme.example",
-                refused: "give the site address without /api/...; the adapter adds /api/v1",
-            },
-            |url| !url.contains("/api/") && !url.ends_with("/api"),
-        );
+        let url = r.base_url("url", Address::ZammadSite, |url| {
+            !url.contains("/api/") && !url.ends_with("/api")
+        });
         let token = r.required("token", |r| r.non_empty_string("token"));
         let group = r.required("group", |r| r.non_empty_string("group"));
         let customer = r.required("customer", |r| customer(r, "customer"));
@@ -162,7 +155,9 @@ impl ZammadConfig {
             .statuses("statuses", "<state name>", |state| {
                 let state = state.trim();
                 if state.is_empty() {
-                    Err("the key must be a Zammad state name")
+                    Err(Problem::StatusKey {
+                        must_be: StatusKeyForm::StateName { vendor: "Zammad" },
+                    })
                 } else {
                     Ok(state.to_owned())
                 }
@@ -257,8 +252,7 @@ impl TicketDefaults {
 }
 
 fn customer(r: &mut TableReader<'_>, key: &str) -> Option<CustomerRule> {
-    const HOW: &str = "must be a customer id, an e-mail address or \"guess:<e-mail>\" \
-                       (\"{telegram_id}\" may stand in the address)";
+    const HOW: Problem = Problem::Customer { flaw: None };
     match r.get(key)? {
         serde_json::Value::Number(n) => match n.as_i64() {
             Some(id) if id > 0 => Some(CustomerRule::Id(id)),
@@ -272,8 +266,8 @@ fn customer(r: &mut TableReader<'_>, key: &str) -> Option<CustomerRule> {
             let email = text.strip_prefix("guess:").unwrap_or(text).trim();
             match email_problem(email) {
                 None => Some(CustomerRule::Guess(email.to_owned())),
-                Some(why) => {
-                    r.problem(key, format!("{HOW}: {why}"));
+                Some(flaw) => {
+                    r.problem(key, Problem::Customer { flaw: Some(flaw) });
                     None
                 }
             }
@@ -286,7 +280,9 @@ fn customer(r: &mut TableReader<'_>, key: &str) -> Option<CustomerRule> {
 }
 
 fn priority_ids(r: &mut TableReader<'_>, key: &str) -> Option<Vec<i64>> {
-    const HOW: &str = "must be a list of at least two distinct priority ids, lowest first";
+    const HOW: Problem = Problem::PriorityList {
+        flaw: PriorityListFlaw::DistinctIds,
+    };
     let value = r.get(key)?;
     let Some(items) = value.as_array() else {
         r.problem(key, HOW);
@@ -310,42 +306,41 @@ fn priority_ids(r: &mut TableReader<'_>, key: &str) -> Option<Vec<i64>> {
 ///
 /// Zammad's object manager names attributes in lower case, `a-z`, digits and `_`; core columns are
 /// set by the adapter or owned by Zammad.
-fn check_attribute(name: &str) -> Result<(), String> {
+fn check_attribute(name: &str) -> Result<(), Problem> {
     let mut chars = name.chars();
     let well_formed = chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !well_formed {
-        return Err(
-            "must name a ticket attribute: lower case letters, digits and _, starting with a letter"
-                .to_owned(),
-        );
+        return Err(Problem::FieldKey {
+            must_be: FieldKeyForm::Attribute,
+        });
     }
     if RESERVED_ATTRIBUTES.contains(&name) {
-        return Err(format!(
-            "`{name}` is a core ticket field, not a custom attribute"
-        ));
+        return Err(Problem::CoreAttribute {
+            name: name.to_owned(),
+        });
     }
     Ok(())
 }
 
 /// Why `email` cannot be a customer address, if it cannot. Zammad validates the address itself;
 /// this catches what would fail every ticket create.
-fn email_problem(email: &str) -> Option<&'static str> {
+fn email_problem(email: &str) -> Option<EmailFlaw> {
     if email.contains(char::is_whitespace) {
-        return Some("the address contains spaces");
+        return Some(EmailFlaw::Spaces);
     }
     let Some((local, domain)) = email.split_once('@') else {
-        return Some("not an e-mail address");
+        return Some(EmailFlaw::NotAnAddress);
     };
     if local.is_empty() || domain.contains('@') || !domain.contains('.') {
-        return Some("not an e-mail address");
+        return Some(EmailFlaw::NotAnAddress);
     }
     if domain.contains('{') || domain.contains('}') {
-        return Some("only the part before @ may contain a placeholder");
+        return Some(EmailFlaw::PlaceholderInDomain);
     }
     let without = local.replace(TELEGRAM_ID_PLACEHOLDER, "");
     if without.contains('{') || without.contains('}') {
-        return Some("the only placeholder is {telegram_id}");
+        return Some(EmailFlaw::UnknownPlaceholder);
     }
     None
 }
@@ -448,7 +443,7 @@ mod tests {
     fn daemon_keys_are_accepted_and_unknown_keys_rejected() {
         let p = problems(&with(json!({"board_id": 1, "Token": "x"})));
         assert_eq!(keys(&p), ["Token", "board_id"]);
-        assert!(p[0].message.contains("webhook_secret"));
+        assert!(p[0].problem.to_string().contains("webhook_secret"));
     }
 
     #[test]
@@ -530,7 +525,7 @@ mod tests {
             "statuses": {"open": "working", "closed": "closed", " ": "new"},
         })));
         assert_eq!(keys(&p), ["statuses. ", "statuses.open"]);
-        assert!(p[1].message.contains("waiting_third_party"));
+        assert!(p[1].problem.to_string().contains("waiting_third_party"));
         let p = problems(&with(json!({"statuses": ["open"]})));
         assert_eq!(keys(&p), ["statuses"]);
     }

@@ -27,7 +27,7 @@ use teledesk_adapter::http::Base64Files;
 use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
     ConfigTable, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk, IdempotencyKey,
-    Identity, NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
+    Identity, NoteDraft, Problem, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
     WebhookRequest, lenient,
 };
 use time::OffsetDateTime;
@@ -104,8 +104,14 @@ impl ZammadAdapter {
     /// Builds the adapter from its `[helpdesks.<name>]` table (secrets resolved).
     pub fn from_config(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
         let config = ZammadConfig::from_table(table)?;
-        let client = ZammadClient::new(&config)
-            .map_err(|e| vec![ConfigProblem::new("", e.message().to_owned())])?;
+        let client = ZammadClient::new(&config).map_err(|e| {
+            vec![ConfigProblem::new(
+                "",
+                Problem::HttpClient {
+                    error: e.message().to_owned(),
+                },
+            )]
+        })?;
         Ok(Self {
             config,
             client,

@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 use teledesk_adapter::{
-    ConfigProblem, ConfigTable, DAEMON_KEYS, Secret, StatusClass, TableReader, UrlWording,
+    Address, ConfigProblem, ConfigTable, DAEMON_KEYS, FieldKeyForm, FieldValueForm, OffsetOf,
+    PriorityListFlaw, Problem, Secret, StatusClass, StatusKeyForm, TableReader,
 };
 use time::UtcOffset;
 
@@ -131,7 +132,9 @@ impl ZnunyConfig {
         let statuses = r
             .statuses("statuses", "<state name>", |state| {
                 if state.trim().is_empty() {
-                    Err("the key must be a Znuny state name")
+                    Err(Problem::StatusKey {
+                        must_be: StatusKeyForm::StateName { vendor: "Znuny" },
+                    })
                 } else {
                     Ok(state.to_owned())
                 }
@@ -163,16 +166,18 @@ impl ZnunyConfig {
         {
             r.problem(
                 "priority",
-                format!(
-                    "{priority:?} is not in priorities ({}); escalation could not raise it",
-                    priorities.join(", ")
-                ),
+                Problem::PriorityNotListed {
+                    priority: priority.clone(),
+                    listed: priorities.clone(),
+                },
             );
         }
         if idempotency_field.is_some() && idempotency_field == resolution_field {
             r.problem(
                 "resolution_field",
-                "must differ from idempotency_field: one field cannot hold both",
+                Problem::SameFieldAs {
+                    other: "idempotency_field".into(),
+                },
             );
         }
         if announcement_field.is_some() && chat_field.is_none() && !r.has_problem("chat_field") {
@@ -312,14 +317,7 @@ impl TicketDefaults {
 }
 
 fn web_service_url(r: &mut TableReader<'_>, key: &str) -> Option<String> {
-    const EXAMPLE: &str = "https://host/otrs/nph-genericinterface.pl/Webservice/teledesk";
-    let wording = UrlWording {
-        what: "the web service address",
-        form: "an address",
-        example: EXAMPLE,
-        refused: &format!("must end with the web service, like {EXAMPLE}"),
-    };
-    r.base_url(key, &wording, |url| {
+    r.base_url(key, Address::ZnunyWebService, |url| {
         // Znuny's REST transport cuts the request path after `Webservice(ID)/<name>` and routes
         // what follows, so the address must end exactly there.
         let path = url
@@ -336,11 +334,21 @@ fn web_service_url(r: &mut TableReader<'_>, key: &str) -> Option<String> {
 fn priorities(r: &mut TableReader<'_>, key: &str) -> Option<Vec<String>> {
     let value = r.get(key)?;
     let Some(items) = value.as_array() else {
-        r.problem(key, "must be an array of priority names, lowest first");
+        r.problem(
+            key,
+            Problem::PriorityList {
+                flaw: PriorityListFlaw::NotNameList,
+            },
+        );
         return None;
     };
     if items.is_empty() {
-        r.problem(key, "must name at least one priority");
+        r.problem(
+            key,
+            Problem::PriorityList {
+                flaw: PriorityListFlaw::NoNames,
+            },
+        );
         return None;
     }
     let mut names: Vec<String> = Vec::with_capacity(items.len());
@@ -353,14 +361,20 @@ fn priorities(r: &mut TableReader<'_>, key: &str) -> Option<Vec<String>> {
             Some(name) if !name.is_empty() => {
                 r.problem(
                     format!("{key}[{index}]"),
-                    format!("{name:?} is listed twice"),
+                    Problem::PriorityList {
+                        flaw: PriorityListFlaw::Twice {
+                            name: name.to_owned(),
+                        },
+                    },
                 );
                 ok = false;
             }
             _ => {
                 r.problem(
                     format!("{key}[{index}]"),
-                    "must be a non-empty priority name",
+                    Problem::PriorityList {
+                        flaw: PriorityListFlaw::EmptyName,
+                    },
                 );
                 ok = false;
             }
@@ -376,8 +390,9 @@ fn timezone(r: &mut TableReader<'_>, key: &str) -> Option<UtcOffset> {
         None => {
             r.problem(
                 key,
-                "must be a fixed UTC offset like \"+03:00\" or \"-05:30\" (the offset of \
-                 Znuny's OTRSTimeZone)",
+                Problem::UtcOffset {
+                    of: OffsetOf::Znuny,
+                },
             );
             None
         }
@@ -395,7 +410,9 @@ fn dynamic_fields(r: &mut TableReader<'_>, key: &str) -> BTreeMap<String, FieldV
         if !is_field_name(name) {
             r.problem(
                 entry.clone(),
-                "the key must be a dynamic field name (letters and digits only)",
+                Problem::FieldKey {
+                    must_be: FieldKeyForm::DynamicFieldKey,
+                },
             );
             ok = false;
         }
@@ -412,7 +429,12 @@ fn dynamic_fields(r: &mut TableReader<'_>, key: &str) -> BTreeMap<String, FieldV
                 ))
             }
             _ => {
-                r.problem(entry, "must be a string or an array of strings");
+                r.problem(
+                    entry,
+                    Problem::FieldValue {
+                        may_be: FieldValueForm::Strings,
+                    },
+                );
                 None
             }
         };
@@ -428,11 +450,13 @@ fn is_field_name(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-fn check_field_name(name: &str) -> Result<(), &'static str> {
+fn check_field_name(name: &str) -> Result<(), Problem> {
     if is_field_name(name) {
         Ok(())
     } else {
-        Err("must be a dynamic field name (letters and digits only, as Znuny requires)")
+        Err(Problem::FieldKey {
+            must_be: FieldKeyForm::DynamicFieldName,
+        })
     }
 }
 
@@ -572,7 +596,11 @@ mod tests {
     fn unknown_key_names_the_expected_ones() {
         let p = problems(&with(json!({"queu": "x"})));
         assert_eq!(keys(&p), ["queu"]);
-        assert!(p[0].message.contains("expected one of url, user, password"));
+        assert!(
+            p[0].problem
+                .to_string()
+                .contains("expected one of url, user, password")
+        );
     }
 
     #[test]
@@ -650,7 +678,7 @@ mod tests {
             "statuses": {"open": "working", "closed successful": "resolved", "": "new"},
         })));
         assert_eq!(keys(&p), ["statuses.", "statuses.open"]);
-        assert!(p[1].message.contains("waiting_third_party"));
+        assert!(p[1].problem.to_string().contains("waiting_third_party"));
         assert_eq!(
             keys(&problems(&with(json!({"statuses": "open"})))),
             ["statuses"]

@@ -34,7 +34,7 @@ use teledesk_adapter::http::Base64Files;
 use teledesk_adapter::{
     Attachment, AttachmentRef, Capability, ChangeBatch, CommentDraft, CommentId, ConfigProblem,
     ConfigTable, Content, Cursor, DEFAULT_OVERLAP, Error, ErrorKind, Escalation, Helpdesk,
-    Identity, NoteDraft, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
+    Identity, NoteDraft, Problem, Result, StatusClass, Ticket, TicketDraft, TicketId, TicketRef,
     WebhookRequest,
 };
 use time::OffsetDateTime;
@@ -121,8 +121,14 @@ impl ZnunyAdapter {
     /// Builds the adapter from its `[helpdesks.<name>]` table (secrets resolved).
     pub fn from_config(table: &ConfigTable) -> Result<Self, Vec<ConfigProblem>> {
         let config = ZnunyConfig::from_table(table)?;
-        let client = ZnunyClient::new(&config)
-            .map_err(|e| vec![ConfigProblem::new("", e.message().to_owned())])?;
+        let client = ZnunyClient::new(&config).map_err(|e| {
+            vec![ConfigProblem::new(
+                "",
+                Problem::HttpClient {
+                    error: e.message().to_owned(),
+                },
+            )]
+        })?;
         Ok(Self {
             config,
             client,

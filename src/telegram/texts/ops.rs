@@ -2,7 +2,8 @@
 //! and English. Plain text for a terminal, not Telegram HTML. Config keys, Telegram's and the
 //! helpdesks' own words, and @BotFather's menu items stay as the admin will see them there.
 
-use super::Lang;
+use super::{Lang, problems};
+use teledesk_adapter::Problem;
 
 /// A capability teledesk offers that a helpdesk's adapter does not have (`teledesk check` notes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +94,20 @@ impl Ops {
         }
     }
 
+    /// Why a command that needs a valid config stops.
+    pub fn load_failed(self, path: &str, errors: usize) -> String {
+        match self.0 {
+            Lang::Ru => format!(
+                "{path}: {}; запустите `teledesk check --config {path}`",
+                ru_count(errors, "проблема", "проблемы", "проблем")
+            ),
+            Lang::En => format!(
+                "{path}: {}; run `teledesk check --config {path}`",
+                en_count(errors, "problem")
+            ),
+        }
+    }
+
     // --- teledesk doctor: the summary ----------------------------------------------------
 
     /// The mark in front of a line of the report.
@@ -128,6 +143,20 @@ impl Ops {
     }
 
     // --- teledesk doctor: Telegram ---------------------------------------------------------
+
+    /// What the token check is about: the bot's account.
+    pub fn telegram_subject(self) -> &'static str {
+        self.pick("Telegram", "telegram")
+    }
+
+    /// Where Telegram delivers updates (the webhook check).
+    pub fn updates_subject(self) -> &'static str {
+        self.pick("обновления Telegram", "telegram updates")
+    }
+
+    pub fn mini_app_subject(self) -> &'static str {
+        self.pick("мини-приложение", "mini app")
+    }
 
     pub fn token_works(self, username: &str, id: i64, privacy_off: bool) -> String {
         let privacy = match (self.0, privacy_off) {
@@ -607,10 +636,30 @@ impl Ops {
 
     // --- teledesk doctor: helpdesks ----------------------------------------------------------
 
-    /// `part`: the table checked (`[chats.ticket]`, a category's, the intake fields'), as the
-    /// config names it.
-    pub fn chat_ticket_subject(self, chat: i64, part: &str) -> String {
+    /// `part`: the table checked (`[chats.ticket]`, a category's, the intake fields').
+    pub fn chat_ticket_subject(self, chat: i64, part: &crate::doctor::TicketTable) -> String {
+        use crate::doctor::TicketTable;
+        let part = match part {
+            TicketTable::Defaults => "[chats.ticket]".to_owned(),
+            TicketTable::Category(id) => {
+                self.pick(format!("категория \"{id}\""), format!("category \"{id}\""))
+            }
+            TicketTable::Fields => self.pick("поля [[chats.fields]]", "fields").to_owned(),
+        };
         self.pick(format!("чат {chat} {part}"), format!("chat {chat} {part}"))
+    }
+
+    pub fn fields_unchecked(self, kind: &str) -> String {
+        self.pick(
+            format!(
+                "{kind} не может проверить, есть ли в хелпдеске поля анкеты (capability \
+                 check_fields = false); убедитесь в этом сами"
+            ),
+            format!(
+                "{kind} cannot tell whether the intake fields exist (capability check_fields = \
+                 false); make sure they do"
+            ),
+        )
     }
 
     pub fn ticket_defaults_wrong(self, problems: &str) -> String {
@@ -624,6 +673,14 @@ impl Ops {
         self.pick(
             format!("не удалось проверить по хелпдеску ({error})"),
             format!("could not be checked against the helpdesk ({error})"),
+        )
+    }
+
+    /// A helpdesk that did not answer within `secs`.
+    pub fn no_answer(self, secs: u64) -> String {
+        self.pick(
+            format!("нет ответа за {secs} с"),
+            format!("no answer in {secs} s"),
         )
     }
 
@@ -689,19 +746,32 @@ impl Ops {
     }
 }
 
-/// A finding of `teledesk check` that teledesk says in both languages: the common ones (keys,
-/// types, required tables, secrets). The rest are written in English where they are found, with
-/// the config's own words in them.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A finding of `teledesk check` that teledesk says in both languages. The values in it are the
+/// config's own words (keys, names, paths) and stay as they are.
+#[derive(Clone, Debug, PartialEq)]
 pub enum ConfigText {
+    /// What an adapter found wrong in its table (boxed: the largest kinds would make every
+    /// finding as large).
+    Adapter(Box<Problem>),
+    /// An intake field's sample value that the adapter refuses at `key` of the ticket.
+    CannotWrite {
+        kind: String,
+        key: String,
+        problem: Box<Problem>,
+    },
+    /// A helpdesk `kind` that is not in this build; `planned` when it is a kind teledesk plans.
+    UnknownKind {
+        kind: String,
+        available: String,
+        planned: bool,
+    },
     UnknownKey {
         key: String,
         allowed: String,
     },
-    /// `expected` is one of the phrases of [`expected_ru`] (others stay English in Russian).
     WrongType {
-        expected: String,
-        found: &'static str,
+        expected: Expected,
+        found: TomlType,
     },
     MissingKey,
     UnknownValue {
@@ -730,12 +800,170 @@ pub enum ConfigText {
         path: String,
     },
     SecretEmpty,
+    // --- the file ---
+    /// The file cannot be read; `error` is the system's words.
+    Unreadable {
+        path: String,
+        error: String,
+    },
+    /// Not valid TOML; `message` is the TOML parser's words.
+    InvalidToml {
+        message: String,
+    },
+    Incomplete,
+    // --- values ---
+    Empty,
+    IntegerOutOfRange,
+    NotFinite,
+    InvalidUrl {
+        text: String,
+        https_only: bool,
+    },
+    InvalidSocket {
+        text: String,
+    },
+    InvalidDuration {
+        text: String,
+    },
+    InvalidSize {
+        text: String,
+    },
+    // --- [telegram] and [server] ---
+    WebhookSecretChars,
+    WebhookSecretRequired,
+    PublicUrlForWebhook,
+    AdminNotPositive,
+    AdminListenSame {
+        listen: String,
+    },
+    MiniAppName {
+        name: String,
+    },
+    PublicUrlForMiniApp,
+    // --- helpdesks and chats ---
+    MaxInFlight {
+        max: i64,
+    },
+    DuplicateChat {
+        id: i64,
+        first: String,
+        first_line: usize,
+    },
+    NoSuchHelpdesk {
+        name: String,
+        defined: String,
+    },
+    ChatIdPositive,
+    BasicGroupId {
+        mode: &'static str,
+        id: i64,
+    },
+    DuplicateCompany {
+        company: String,
+    },
+    FileCount {
+        max: i64,
+        count: i64,
+    },
+    FileSizeRange {
+        text: String,
+    },
+    // --- categories and intake fields ---
+    IdForm,
+    DuplicateCategory {
+        id: String,
+        line: usize,
+    },
+    SingleCategory,
+    DuplicateField {
+        id: String,
+        line: usize,
+    },
+    TargetTwice {
+        target: String,
+        other: String,
+        line: usize,
+    },
+    /// `reason` is the regex library's words.
+    InvalidRegex {
+        reason: String,
+    },
+    TargetForm,
+    ChoicesOnlyForChoice {
+        kind: &'static str,
+    },
+    NoPatternFor {
+        kind: &'static str,
+    },
+    ExampleMismatch {
+        example: String,
+    },
+    TargetUnconfirmed {
+        kind: String,
+        target: String,
+    },
+    NoChoices,
+    ChoiceIdTooLong,
+    DuplicateChoice {
+        id: String,
+    },
+    NoCustomFields {
+        kind: String,
+    },
 }
 
 impl ConfigText {
     pub fn render(&self, lang: Lang) -> String {
         use ConfigText::*;
         match (lang, self) {
+            (_, Adapter(problem)) => problems::problem(lang, problem),
+            (Lang::En, CannotWrite { kind, key, problem }) => {
+                format!("{kind} cannot write `{key}`: {problem}")
+            }
+            (Lang::Ru, CannotWrite { kind, key, problem }) => format!(
+                "{kind} не может записать `{key}`: {}",
+                problems::problem(lang, problem)
+            ),
+            (
+                Lang::En,
+                UnknownKind {
+                    kind,
+                    available,
+                    planned: true,
+                },
+            ) => format!(
+                "helpdesk kind `{kind}` is not available in this build yet; available: {available}"
+            ),
+            (
+                Lang::Ru,
+                UnknownKind {
+                    kind,
+                    available,
+                    planned: true,
+                },
+            ) => format!(
+                "хелпдеск вида `{kind}` в этой сборке пока недоступен; доступны: {available}"
+            ),
+            (
+                Lang::En,
+                UnknownKind {
+                    kind,
+                    available,
+                    planned: false,
+                },
+            ) => {
+                format!("unknown kind `{kind}`; expected one of {available}")
+            }
+            (
+                Lang::Ru,
+                UnknownKind {
+                    kind,
+                    available,
+                    planned: false,
+                },
+            ) => {
+                format!("неизвестный вид `{kind}`; ожидается один из: {available}")
+            }
             (Lang::En, UnknownKey { key, allowed }) => {
                 format!("unknown key `{key}`; expected one of {allowed}")
             }
@@ -743,12 +971,12 @@ impl ConfigText {
                 format!("неизвестный ключ `{key}`; ожидается один из: {allowed}")
             }
             (Lang::En, WrongType { expected, found }) => {
-                format!("must be {expected}, found {found}")
+                format!("must be {}, found {}", expected.say(lang), found.say(lang))
             }
             (Lang::Ru, WrongType { expected, found }) => format!(
                 "ожидается {}, найдено: {}",
-                expected_ru(expected),
-                type_ru(found)
+                expected.say(lang),
+                found.say(lang)
             ),
             (Lang::En, MissingKey) => "missing required key".into(),
             (Lang::Ru, MissingKey) => "не хватает обязательного ключа".into(),
@@ -805,40 +1033,387 @@ impl ConfigText {
             (Lang::Ru, SecretEmpty) => {
                 "не может быть пустым; используйте env:NAME или file:/path".into()
             }
+            (Lang::En, Unreadable { path, error }) => format!("cannot read {path}: {error}"),
+            (Lang::Ru, Unreadable { path, error }) => {
+                format!("не удаётся прочитать {path}: {error}")
+            }
+            (Lang::En, InvalidToml { message }) => format!("invalid TOML: {message}"),
+            (Lang::Ru, InvalidToml { message }) => {
+                format!("файл не является корректным TOML (сообщение разборщика: {message})")
+            }
+            (Lang::En, Incomplete) => "the config is incomplete".into(),
+            (Lang::Ru, Incomplete) => "конфигурация неполна".into(),
+            (Lang::En, Empty) => "must not be empty".into(),
+            (Lang::Ru, Empty) => "не может быть пустым".into(),
+            (Lang::En, IntegerOutOfRange) => "integer out of range".into(),
+            (Lang::Ru, IntegerOutOfRange) => "целое число вне допустимого диапазона".into(),
+            (Lang::En, NotFinite) => "must be a finite number".into(),
+            (Lang::Ru, NotFinite) => "должно быть конечным числом".into(),
+            (Lang::En, InvalidUrl { text, https_only }) => format!(
+                "invalid URL \"{text}\"; expected {}",
+                if *https_only {
+                    "an https URL, e.g. \"https://desk.example.com\" (http only on loopback)"
+                } else {
+                    "an http or https URL, e.g. \"https://api.telegram.org\""
+                }
+            ),
+            (Lang::Ru, InvalidUrl { text, https_only }) => format!(
+                "недопустимый URL \"{text}\"; ожидается {}",
+                if *https_only {
+                    "URL с https, например \"https://desk.example.com\" (http — только на \
+                     loopback)"
+                } else {
+                    "URL с http или https, например \"https://api.telegram.org\""
+                }
+            ),
+            (Lang::En, InvalidSocket { text }) => format!(
+                "invalid socket address \"{text}\"; expected an IP and a port, e.g. \
+                 \"127.0.0.1:8080\" or \"[::]:8080\""
+            ),
+            (Lang::Ru, InvalidSocket { text }) => format!(
+                "недопустимый адрес \"{text}\"; ожидаются IP и порт, например \
+                 \"127.0.0.1:8080\" или \"[::]:8080\""
+            ),
+            (Lang::En, InvalidDuration { text }) => format!(
+                "invalid duration \"{text}\"; expected a whole number and a unit: {}",
+                examples(lang, DURATIONS)
+            ),
+            (Lang::Ru, InvalidDuration { text }) => format!(
+                "недопустимая длительность \"{text}\"; ожидается целое число и единица: {}",
+                examples(lang, DURATIONS)
+            ),
+            (Lang::En, InvalidSize { text }) => format!(
+                "invalid size \"{text}\"; expected a whole number and a unit: {}",
+                examples(lang, SIZES)
+            ),
+            (Lang::Ru, InvalidSize { text }) => format!(
+                "недопустимый размер \"{text}\"; ожидается целое число и единица: {}",
+                examples(lang, SIZES)
+            ),
+            (Lang::En, WebhookSecretChars) => {
+                "Telegram requires 1-256 characters of A-Z, a-z, 0-9, _ and -".into()
+            }
+            (Lang::Ru, WebhookSecretChars) => {
+                "Telegram требует от 1 до 256 символов из A-Z, a-z, 0-9, _ и -".into()
+            }
+            (Lang::En, WebhookSecretRequired) => {
+                "required when updates = \"webhook\"; Telegram sends it with every webhook call"
+                    .into()
+            }
+            (Lang::Ru, WebhookSecretRequired) => "обязателен при updates = \"webhook\": Telegram \
+                                                  присылает его с каждым вызовом вебхука"
+                .into(),
+            (Lang::En, PublicUrlForWebhook) => "required when telegram.updates = \"webhook\"; \
+                                                Telegram needs an https URL to call"
+                .into(),
+            (Lang::Ru, PublicUrlForWebhook) => "обязателен при telegram.updates = \"webhook\": \
+                                                Telegram нужен https-адрес для вызовов"
+                .into(),
+            (Lang::En, AdminNotPositive) => "must be a positive Telegram user id".into(),
+            (Lang::Ru, AdminNotPositive) => {
+                "должно быть положительным id пользователя Telegram".into()
+            }
+            (Lang::En, AdminListenSame { listen }) => format!(
+                "the same address as server.listen ({listen}); give the admin listener its own"
+            ),
+            (Lang::Ru, AdminListenSame { listen }) => format!(
+                "тот же адрес, что и server.listen ({listen}); дайте служебному адресу свой"
+            ),
+            (Lang::En, MiniAppName { name }) => format!(
+                "invalid Mini App short name \"{name}\"; expected the 3-30 letters, digits or \
+                 underscores given to BotFather's /newapp, e.g. \"desk\""
+            ),
+            (Lang::Ru, MiniAppName { name }) => format!(
+                "недопустимое короткое имя Mini App \"{name}\"; ожидаются 3–30 латинских букв, \
+                 цифр или подчёркиваний, заданных в /newapp у BotFather, например \"desk\""
+            ),
+            (Lang::En, PublicUrlForMiniApp) => {
+                "required with server.mini_app; BotFather's Mini App URL is <public_url>/app/"
+                    .into()
+            }
+            (Lang::Ru, PublicUrlForMiniApp) => "обязателен при server.mini_app: URL Mini App в \
+                                                BotFather — <public_url>/app/"
+                .into(),
+            (Lang::En, MaxInFlight { max }) => {
+                format!("must be from 1 to {max} (tickets worked on at once)")
+            }
+            (Lang::Ru, MaxInFlight { max }) => {
+                format!("должно быть от 1 до {max} (заявок в работе одновременно)")
+            }
+            (
+                Lang::En,
+                DuplicateChat {
+                    id,
+                    first,
+                    first_line,
+                },
+            ) => format!("duplicate chat id {id}; already used by {first} (line {first_line})"),
+            (
+                Lang::Ru,
+                DuplicateChat {
+                    id,
+                    first,
+                    first_line,
+                },
+            ) => format!("повторяется id чата {id}; он уже указан в {first} (строка {first_line})"),
+            (Lang::En, NoSuchHelpdesk { name, defined }) => {
+                format!("no helpdesk named `{name}` ([helpdesks.{name}]); defined: {defined}")
+            }
+            (Lang::Ru, NoSuchHelpdesk { name, defined }) => {
+                format!("нет хелпдеска `{name}` ([helpdesks.{name}]); заданы: {defined}")
+            }
+            (Lang::En, ChatIdPositive) => "must be a negative chat id (a group, supergroup or \
+                                           channel); positive ids are users"
+                .into(),
+            (Lang::Ru, ChatIdPositive) => "должно быть отрицательным id чата (группы, \
+                                           супергруппы или канала); положительные id — это \
+                                           пользователи"
+                .into(),
+            (Lang::En, BasicGroupId { mode, id }) => format!(
+                "{mode} ids start with -100 (e.g. -1001234567890); {id} looks like a basic group"
+            ),
+            (Lang::Ru, BasicGroupId { mode, id }) => format!(
+                "id для mode = \"{mode}\" начинаются с -100 (например -1001234567890); {id} \
+                 похож на обычную группу"
+            ),
+            (Lang::En, DuplicateCompany { company }) => {
+                format!("duplicate company \"{company}\"")
+            }
+            (Lang::Ru, DuplicateCompany { company }) => {
+                format!("компания \"{company}\" указана дважды")
+            }
+            (Lang::En, FileCount { max, count }) => {
+                format!("must be between 0 (no files) and {max}, found {count}")
+            }
+            (Lang::Ru, FileCount { max, count }) => {
+                format!("должно быть от 0 (без файлов) до {max}, найдено {count}")
+            }
+            (Lang::En, FileSizeRange { text }) => format!(
+                "must be more than 0 and at most \"1GB\", found \"{text}\"; max_count = 0 takes \
+                 no files"
+            ),
+            (Lang::Ru, FileSizeRange { text }) => format!(
+                "должно быть больше 0 и не больше \"1GB\", найдено \"{text}\"; чтобы не \
+                 принимать файлы, укажите max_count = 0"
+            ),
+            (Lang::En, IdForm) => "must be at most 32 characters of a-z, A-Z, 0-9, _ and -".into(),
+            (Lang::Ru, IdForm) => {
+                "должно быть не длиннее 32 символов из a-z, A-Z, 0-9, _ и -".into()
+            }
+            (Lang::En, DuplicateCategory { id, line }) => {
+                format!("duplicate category id \"{id}\"; already used on line {line}")
+            }
+            (Lang::Ru, DuplicateCategory { id, line }) => {
+                format!("повторяется id категории \"{id}\"; он уже указан в строке {line}")
+            }
+            (Lang::En, SingleCategory) => "a single category is never asked: every ticket goes \
+                                           there; set its table in [chats.ticket] instead"
+                .into(),
+            (Lang::Ru, SingleCategory) => "единственную категорию не спрашивают: все заявки \
+                                           попадают в неё; задайте её таблицу в [chats.ticket]"
+                .into(),
+            (Lang::En, DuplicateField { id, line }) => {
+                format!("duplicate field id \"{id}\"; already used on line {line}")
+            }
+            (Lang::Ru, DuplicateField { id, line }) => {
+                format!("повторяется id поля \"{id}\"; он уже указан в строке {line}")
+            }
+            (
+                Lang::En,
+                TargetTwice {
+                    target,
+                    other,
+                    line,
+                },
+            ) => format!(
+                "helpdesk field `{target}` is mapped twice: field \"{other}\" (line {line}) \
+                 already writes it"
+            ),
+            (
+                Lang::Ru,
+                TargetTwice {
+                    target,
+                    other,
+                    line,
+                },
+            ) => format!(
+                "поле хелпдеска `{target}` указано дважды: его уже заполняет поле \"{other}\" \
+                 (строка {line})"
+            ),
+            (Lang::En, InvalidRegex { reason }) => format!("invalid regular expression: {reason}"),
+            (Lang::Ru, InvalidRegex { reason }) => {
+                format!("недопустимое регулярное выражение (сообщение библиотеки: {reason})")
+            }
+            (Lang::En, TargetForm) => {
+                "must name a ticket field like \"custom_fields.8\" or \"locations_id\"".into()
+            }
+            (Lang::Ru, TargetForm) => {
+                "должно называть поле заявки, например \"custom_fields.8\" или \"locations_id\""
+                    .into()
+            }
+            (Lang::En, ChoicesOnlyForChoice { kind }) => {
+                format!("only a field of type \"choice\" has choices, not \"{kind}\"")
+            }
+            (Lang::Ru, ChoicesOnlyForChoice { kind }) => {
+                format!("варианты бывают только у поля типа \"choice\", не \"{kind}\"")
+            }
+            (Lang::En, NoPatternFor { kind }) => {
+                format!("a field of type \"{kind}\" takes no pattern")
+            }
+            (Lang::Ru, NoPatternFor { kind }) => {
+                format!("у поля типа \"{kind}\" не бывает pattern")
+            }
+            (Lang::En, ExampleMismatch { example }) => {
+                format!("\"{example}\" does not match the field's own pattern")
+            }
+            (Lang::Ru, ExampleMismatch { example }) => {
+                format!("\"{example}\" не подходит под pattern этого же поля")
+            }
+            (Lang::En, TargetUnconfirmed { kind, target }) => format!(
+                "{kind} cannot confirm that `{target}` exists in the helpdesk (capability \
+                 check_fields = false; teledesk doctor cannot either): make sure it does, or the \
+                 helpdesk may drop the value"
+            ),
+            (Lang::Ru, TargetUnconfirmed { kind, target }) => format!(
+                "{kind} не может подтвердить, что `{target}` есть в хелпдеске (capability \
+                 check_fields = false; teledesk doctor тоже не сможет): убедитесь в этом сами, \
+                 иначе хелпдеск может отбросить значение"
+            ),
+            (Lang::En, NoChoices) => "a choice field needs at least one choice".into(),
+            (Lang::Ru, NoChoices) => "полю типа choice нужен хотя бы один вариант".into(),
+            (Lang::En, ChoiceIdTooLong) => "must be at most 40 bytes".into(),
+            (Lang::Ru, ChoiceIdTooLong) => "должно быть не длиннее 40 байт".into(),
+            (Lang::En, DuplicateChoice { id }) => format!("duplicate choice id {id}"),
+            (Lang::Ru, DuplicateChoice { id }) => format!("повторяется id варианта {id}"),
+            (Lang::En, NoCustomFields { kind }) => format!(
+                "{kind} has no custom ticket fields (capability custom_fields = false): only a \
+                 choice field can target one of the ticket's own fields; remove `target` to keep \
+                 the value in the description"
+            ),
+            (Lang::Ru, NoCustomFields { kind }) => format!(
+                "у {kind} нет пользовательских полей заявок (capability custom_fields = false): \
+                 только поле типа choice может заполнять собственное поле заявки; уберите \
+                 `target`, чтобы значение осталось в описании"
+            ),
         }
     }
 }
 
-/// What a value must be, as validation says it in English, in Russian.
-fn expected_ru(expected: &str) -> &str {
-    match expected {
-        "a string" => "строка",
-        "an integer" => "целое число",
-        "a table" => "таблица",
-        "an array of strings" => "массив строк",
-        "an array of tables ([[chats]])" => "массив таблиц ([[chats]])",
-        "an array of Telegram user ids" => "массив id пользователей Telegram",
-        "an integer (a Telegram user id)" => "целое число (id пользователя Telegram)",
-        "a whole number of tickets" => "целое число заявок",
-        "a string (\"env:NAME\", \"file:/path\" or the secret)" => {
-            "строка (\"env:NAME\", \"file:/path\" или сам секрет)"
+/// What a value must be ([`ConfigText::WrongType`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expected {
+    String,
+    Integer,
+    Boolean,
+    Table,
+    Strings,
+    /// `[[chats]]`.
+    Chats,
+    /// `[[chats.<key>]]`.
+    Tables(String),
+    AdminIds,
+    AdminId,
+    TicketCount,
+    /// A secret reference or the secret itself.
+    Secret,
+    /// A choice's id.
+    StringOrInteger,
+    Duration,
+}
+
+impl Expected {
+    fn say(&self, lang: Lang) -> String {
+        let ru = lang == Lang::Ru;
+        let text = |ru_text: &str, en: &str| {
+            if ru {
+                ru_text.to_owned()
+            } else {
+                en.to_owned()
+            }
+        };
+        match self {
+            Self::String => text("строка", "a string"),
+            Self::Integer => text("целое число", "an integer"),
+            Self::Boolean => text("true или false", "true or false"),
+            Self::Table => text("таблица", "a table"),
+            Self::Strings => text("массив строк", "an array of strings"),
+            Self::Chats => text(
+                "массив таблиц ([[chats]])",
+                "an array of tables ([[chats]])",
+            ),
+            Self::Tables(key) => text(
+                &format!("массив таблиц ([[...{key}]])"),
+                &format!("an array of tables ([[...{key}]])"),
+            ),
+            Self::AdminIds => text(
+                "массив id пользователей Telegram",
+                "an array of Telegram user ids",
+            ),
+            Self::AdminId => text(
+                "целое число (id пользователя Telegram)",
+                "an integer (a Telegram user id)",
+            ),
+            Self::TicketCount => text("целое число заявок", "a whole number of tickets"),
+            Self::Secret => text(
+                "строка (\"env:NAME\", \"file:/path\" или сам секрет)",
+                "a string (\"env:NAME\", \"file:/path\" or the secret)",
+            ),
+            Self::StringOrInteger => text(
+                "непустая строка или целое число",
+                "a non-empty string or an integer",
+            ),
+            Self::Duration => format!(
+                "{} {}",
+                text("строка длительности, например", "a duration string like"),
+                examples(lang, DURATIONS)
+            ),
         }
-        other => other,
     }
 }
 
-/// A TOML type, as the TOML parser names it, in Russian.
-fn type_ru(found: &str) -> &str {
-    match found {
-        "string" => "строка",
-        "integer" => "целое число",
-        "float" => "дробное число",
-        "boolean" => "логическое значение",
-        "datetime" => "дата и время",
-        "array" => "массив",
-        "table" => "таблица",
-        other => other,
+/// A TOML value's type, as a finding names what it found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TomlType {
+    String,
+    Integer,
+    Float,
+    Boolean,
+    Datetime,
+    Array,
+    Table,
+}
+
+impl TomlType {
+    fn say(self, lang: Lang) -> &'static str {
+        match (lang, self) {
+            (Lang::En, Self::String) => "string",
+            (Lang::En, Self::Integer) => "integer",
+            (Lang::En, Self::Float) => "float",
+            (Lang::En, Self::Boolean) => "boolean",
+            (Lang::En, Self::Datetime) => "datetime",
+            (Lang::En, Self::Array) => "array",
+            (Lang::En, Self::Table) => "table",
+            (Lang::Ru, Self::String) => "строка",
+            (Lang::Ru, Self::Integer) => "целое число",
+            (Lang::Ru, Self::Float) => "дробное число",
+            (Lang::Ru, Self::Boolean) => "логическое значение",
+            (Lang::Ru, Self::Datetime) => "дата и время",
+            (Lang::Ru, Self::Array) => "массив",
+            (Lang::Ru, Self::Table) => "таблица",
+        }
     }
+}
+
+/// The shapes of a duration and of a size that findings show (`config::duration`, `config::size`).
+const DURATIONS: &[&str] = &["500ms", "30s", "5m", "1h"];
+const SIZES: &[&str] = &["500KB", "20MB", "1GB"];
+
+/// `"500ms", "30s", "5m" or "1h"`, with the language's "or".
+fn examples(lang: Lang, items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|item| format!("\"{item}\"")).collect();
+    let (last, rest) = quoted.split_last().expect("examples are not empty");
+    let or = if lang == Lang::Ru { "или" } else { "or" };
+    format!("{} {or} {last}", rest.join(", "))
 }
 
 /// English, as the findings' `message` holds it.
@@ -885,32 +1460,282 @@ pub fn lang_from_env(get: impl Fn(&str) -> Option<String>) -> Lang {
 mod tests {
     use super::*;
 
+    /// One finding of every kind and sub-kind (with every [`Expected`] and every [`TomlType`]).
+    fn every_config_text() -> Vec<ConfigText> {
+        use ConfigText::*;
+        let s = |text: &str| text.to_owned();
+        let mut all = vec![
+            Adapter(Box::new(Problem::Required)),
+            CannotWrite {
+                kind: s("rt"),
+                key: s("custom_fields.Contract"),
+                problem: Box::new(Problem::NotOneLine),
+            },
+            UnknownKey {
+                key: s("admin"),
+                allowed: s("token, admins"),
+            },
+            MissingKey,
+            UnknownValue {
+                value: s("poll"),
+                expected: s("polling, webhook"),
+            },
+            MissingTable { table: s("store") },
+            LiteralSecret,
+            NoHelpdesks,
+            NoChats,
+            EnvNeedsName,
+            EnvNotSet {
+                name: s("KAITEN_TOKEN"),
+            },
+            EnvEmpty {
+                name: s("KAITEN_TOKEN"),
+            },
+            FileNeedsPath,
+            FileUnreadable {
+                path: s("/run/secrets/token"),
+                why: s("permission denied"),
+            },
+            FileEmpty {
+                path: s("/run/secrets/token"),
+            },
+            SecretEmpty,
+            Unreadable {
+                path: s("m.toml"),
+                error: s("No such file or directory (os error 2)"),
+            },
+            InvalidToml {
+                message: s("expected `=`"),
+            },
+            Incomplete,
+            Empty,
+            IntegerOutOfRange,
+            NotFinite,
+            InvalidSocket {
+                text: s("localhost"),
+            },
+            InvalidDuration {
+                text: s("30 seconds"),
+            },
+            InvalidSize { text: s("2 GB") },
+            WebhookSecretChars,
+            WebhookSecretRequired,
+            PublicUrlForWebhook,
+            AdminNotPositive,
+            AdminListenSame {
+                listen: s("127.0.0.1:8080"),
+            },
+            MiniAppName { name: s("a b") },
+            PublicUrlForMiniApp,
+            MaxInFlight { max: 1024 },
+            DuplicateChat {
+                id: -1001,
+                first: s("chats[0]"),
+                first_line: 15,
+            },
+            NoSuchHelpdesk {
+                name: s("mian"),
+                defined: s("main"),
+            },
+            ChatIdPositive,
+            BasicGroupId {
+                mode: "group",
+                id: -4001,
+            },
+            DuplicateCompany { company: s("A") },
+            FileCount {
+                max: 100,
+                count: 101,
+            },
+            FileSizeRange { text: s("2GB") },
+            IdForm,
+            DuplicateCategory {
+                id: s("net"),
+                line: 3,
+            },
+            SingleCategory,
+            DuplicateField {
+                id: s("inn"),
+                line: 3,
+            },
+            TargetTwice {
+                target: s("custom_fields.8"),
+                other: s("inn"),
+                line: 3,
+            },
+            InvalidRegex {
+                reason: s("unclosed group"),
+            },
+            TargetForm,
+            ChoicesOnlyForChoice { kind: "text" },
+            NoPatternFor { kind: "choice" },
+            ExampleMismatch { example: s("12") },
+            TargetUnconfirmed {
+                kind: s("rt"),
+                target: s("custom_fields.Contract"),
+            },
+            NoChoices,
+            ChoiceIdTooLong,
+            DuplicateChoice { id: s("a") },
+            NoCustomFields { kind: s("kaiten") },
+        ];
+        for planned in [true, false] {
+            all.push(UnknownKind {
+                kind: s("jira"),
+                available: s("kaiten, rt"),
+                planned,
+            });
+        }
+        for https_only in [true, false] {
+            all.push(InvalidUrl {
+                text: s("ftp://x"),
+                https_only,
+            });
+        }
+        let expected = [
+            Expected::String,
+            Expected::Integer,
+            Expected::Boolean,
+            Expected::Table,
+            Expected::Strings,
+            Expected::Chats,
+            Expected::Tables(s("fields")),
+            Expected::AdminIds,
+            Expected::AdminId,
+            Expected::TicketCount,
+            Expected::Secret,
+            Expected::StringOrInteger,
+            Expected::Duration,
+        ];
+        let found = [
+            TomlType::String,
+            TomlType::Integer,
+            TomlType::Float,
+            TomlType::Boolean,
+            TomlType::Datetime,
+            TomlType::Array,
+            TomlType::Table,
+        ];
+        for (i, expected) in expected.into_iter().enumerate() {
+            all.push(WrongType {
+                expected,
+                found: found[i % found.len()],
+            });
+        }
+        all
+    }
+
+    /// The kind of `text`, numbered; no catch-all arm, so a new kind fails to compile here and
+    /// then fails the test until it has a sample above.
+    fn ordinal(text: &ConfigText) -> usize {
+        use ConfigText::*;
+        match text {
+            Adapter(_) => 0,
+            CannotWrite { .. } => 1,
+            UnknownKind { .. } => 2,
+            UnknownKey { .. } => 3,
+            WrongType { .. } => 4,
+            MissingKey => 5,
+            UnknownValue { .. } => 6,
+            MissingTable { .. } => 7,
+            LiteralSecret => 8,
+            NoHelpdesks => 9,
+            NoChats => 10,
+            EnvNeedsName => 11,
+            EnvNotSet { .. } => 12,
+            EnvEmpty { .. } => 13,
+            FileNeedsPath => 14,
+            FileUnreadable { .. } => 15,
+            FileEmpty { .. } => 16,
+            SecretEmpty => 17,
+            Unreadable { .. } => 18,
+            InvalidToml { .. } => 19,
+            Incomplete => 20,
+            Empty => 21,
+            IntegerOutOfRange => 22,
+            NotFinite => 23,
+            InvalidUrl { .. } => 24,
+            InvalidSocket { .. } => 25,
+            InvalidDuration { .. } => 26,
+            InvalidSize { .. } => 27,
+            WebhookSecretChars => 28,
+            WebhookSecretRequired => 29,
+            PublicUrlForWebhook => 30,
+            AdminNotPositive => 31,
+            AdminListenSame { .. } => 32,
+            MiniAppName { .. } => 33,
+            PublicUrlForMiniApp => 34,
+            MaxInFlight { .. } => 35,
+            DuplicateChat { .. } => 36,
+            NoSuchHelpdesk { .. } => 37,
+            ChatIdPositive => 38,
+            BasicGroupId { .. } => 39,
+            DuplicateCompany { .. } => 40,
+            FileCount { .. } => 41,
+            FileSizeRange { .. } => 42,
+            IdForm => 43,
+            DuplicateCategory { .. } => 44,
+            SingleCategory => 45,
+            DuplicateField { .. } => 46,
+            TargetTwice { .. } => 47,
+            InvalidRegex { .. } => 48,
+            TargetForm => 49,
+            ChoicesOnlyForChoice { .. } => 50,
+            NoPatternFor { .. } => 51,
+            ExampleMismatch { .. } => 52,
+            TargetUnconfirmed { .. } => 53,
+            NoChoices => 54,
+            ChoiceIdTooLong => 55,
+            DuplicateChoice { .. } => 56,
+            NoCustomFields { .. } => 57,
+        }
+    }
+    const KINDS: usize = 58;
+
+    fn cyrillic(text: &str) -> bool {
+        text.chars()
+            .any(|c| matches!(c, 'а'..='я' | 'А'..='Я' | 'ё' | 'Ё'))
+    }
+
     #[test]
     fn every_config_text_is_said_in_both_languages() {
-        let texts = [
-            ConfigText::WrongType {
-                expected: "a string".into(),
-                found: "integer",
-            },
-            ConfigText::MissingTable {
-                table: "store".into(),
-            },
-            ConfigText::EnvNotSet {
-                name: "KAITEN_TOKEN".into(),
-            },
-        ];
+        let all = every_config_text();
+        let mut seen = [false; KINDS];
+        for text in &all {
+            seen[ordinal(text)] = true;
+        }
+        let missing: Vec<usize> = (0..KINDS).filter(|i| !seen[*i]).collect();
+        assert!(missing.is_empty(), "no sample of kinds {missing:?}");
+        let mut russian = std::collections::HashSet::new();
+        for text in &all {
+            let (ru, en) = (text.render(Lang::Ru), text.render(Lang::En));
+            assert!(cyrillic(&ru), "{text:?} has no Russian: {ru}");
+            assert!(!cyrillic(&en), "{text:?}: {en}");
+            assert_eq!(en, text.to_string());
+            assert!(russian.insert(ru.clone()), "said twice: {ru}");
+        }
+        let wrong = ConfigText::WrongType {
+            expected: Expected::String,
+            found: TomlType::Integer,
+        };
         assert_eq!(
-            texts[0].render(Lang::Ru),
+            wrong.render(Lang::Ru),
             "ожидается строка, найдено: целое число"
         );
-        assert_eq!(texts[0].render(Lang::En), "must be a string, found integer");
+        assert_eq!(wrong.render(Lang::En), "must be a string, found integer");
+        let duration = ConfigText::InvalidDuration {
+            text: "30 seconds".into(),
+        };
         assert_eq!(
-            texts[2].render(Lang::Ru),
-            "переменная окружения `KAITEN_TOKEN` не задана"
+            duration.render(Lang::Ru),
+            "недопустимая длительность \"30 seconds\"; ожидается целое число и единица: \
+             \"500ms\", \"30s\", \"5m\" или \"1h\""
         );
-        for text in texts {
-            assert_ne!(text.render(Lang::Ru), text.render(Lang::En));
-        }
+        // A message we do not own is kept whole inside our frame.
+        let toml = ConfigText::InvalidToml {
+            message: "expected `=`".into(),
+        };
+        assert!(toml.render(Lang::Ru).contains("expected `=`"));
     }
 
     #[test]
