@@ -139,6 +139,8 @@ pub enum TicketTable {
     Category(String),
     /// `[chats.ticket]` with the intake fields set to their possible values.
     Fields,
+    /// `[chats.ticket]` with `registered_at`'s field set to a sample time.
+    RegisteredAt,
 }
 
 /// A helpdesk that does not answer within this is reported as unreachable rather than waited for.
@@ -654,7 +656,7 @@ fn ticket_tables(chat: &crate::config::ChatConfig) -> Vec<(TicketTable, ConfigTa
         let mut table = chat.ticket.clone();
         let sample = crate::config::intake::REGISTERED_AT_SAMPLE;
         teledesk_adapter::set_path(&mut table, target, sample.into());
-        tables.push(("registered_at".to_owned(), table, true));
+        tables.push((TicketTable::RegisteredAt, table, true));
     }
     tables
 }

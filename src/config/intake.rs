@@ -267,10 +267,9 @@ pub(super) fn registered_at(
         report.error(
             &chat.child_path("registered_at"),
             Some(span),
-            format!(
-                "{kind} has no custom ticket fields (capability custom_fields = false): the \
-                 registration time stays in the ticket's description; remove `registered_at`"
-            ),
+            ConfigText::NoRegisteredField {
+                kind: kind.to_owned(),
+            },
         );
         return None;
     }
@@ -287,7 +286,11 @@ pub(super) fn registered_at(
             report.error(
                 &chat.child_path("registered_at"),
                 Some(span.clone()),
-                format!("{kind} cannot write `{}`: {}", problem.key, problem.message),
+                ConfigText::CannotWrite {
+                    kind: kind.to_owned(),
+                    key: problem.key,
+                    problem: Box::new(problem.problem),
+                },
             );
         }
     }
@@ -298,11 +301,10 @@ pub(super) fn registered_at(
         report.warn(
             &chat.child_path("registered_at"),
             Some(span),
-            format!(
-                "{kind} cannot confirm that `{target}` exists in the helpdesk (capability \
-                 check_fields = false; teledesk doctor cannot either): make sure it does, or \
-                 the helpdesk may drop the value"
-            ),
+            ConfigText::TargetUnconfirmed {
+                kind: kind.to_owned(),
+                target: target.clone(),
+            },
         );
     }
     Some(Some(target))

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 use teledesk_adapter::{
-    Address, Choice, ConfigProblem, ConfigTable, DAEMON_KEYS, OffsetOf, Problem, Secret,
-    StatusClass, StatusKeyForm, TableReader, parse_utc_offset,
+    Address, Choice, ConfigProblem, ConfigTable, DAEMON_KEYS, Dependency, OffsetOf, Problem,
+    Secret, StatusClass, StatusKeyForm, TableReader, parse_utc_offset,
 };
 use time::UtcOffset;
 
@@ -122,8 +122,10 @@ impl GlpiConfig {
         {
             r.problem(
                 "announcement_requesttype_id",
-                "needs chat_requesttype_id: only a ticket addressed to a chat can be an \
-                 announcement",
+                Problem::Needs {
+                    other: "chat_requesttype_id".into(),
+                    why: Dependency::AnnouncementNeedsChat { issue: false },
+                },
             );
         }
         if announcement_requesttype_id.is_some()
@@ -131,7 +133,9 @@ impl GlpiConfig {
         {
             r.problem(
                 "announcement_requesttype_id",
-                "must differ from chat_requesttype_id: one request source cannot mean both",
+                Problem::SameFieldAs {
+                    other: "chat_requesttype_id".into(),
+                },
             );
         }
         match (url, user_token) {
@@ -341,21 +345,27 @@ mod tests {
         let p = problems(&with(json!({"announcement_requesttype_id": 8})));
         assert_eq!(keys(&p), ["announcement_requesttype_id"]);
         assert!(
-            p[0].message.contains("needs chat_requesttype_id"),
+            p[0].problem
+                .to_string()
+                .contains("needs chat_requesttype_id"),
             "{}",
-            p[0].message
+            p[0].problem.to_string()
         );
         let p = problems(&with(json!({
             "chat_requesttype_id": 7, "announcement_requesttype_id": 7,
         })));
         assert_eq!(keys(&p), ["announcement_requesttype_id"]);
-        assert!(p[0].message.contains("must differ"), "{}", p[0].message);
+        assert!(
+            p[0].problem.to_string().contains("must differ"),
+            "{}",
+            p[0].problem.to_string()
+        );
         let p = problems(&with(json!({"chat_requesttype_id": "Telegram"})));
         assert_eq!(keys(&p), ["chat_requesttype_id"]);
         assert!(
-            p[0].message.contains("positive integer"),
+            p[0].problem.to_string().contains("positive integer"),
             "{}",
-            p[0].message
+            p[0].problem.to_string()
         );
     }
 

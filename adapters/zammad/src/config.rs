@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 use teledesk_adapter::{
-    Address, ConfigProblem, ConfigTable, DAEMON_KEYS, EmailFlaw, FieldKeyForm, PriorityListFlaw,
-    Problem, Requester, Secret, StatusClass, StatusKeyForm, TableReader,
+    Address, ConfigProblem, ConfigTable, DAEMON_KEYS, Dependency, EmailFlaw, FieldKeyForm,
+    PriorityListFlaw, Problem, Requester, Secret, StatusClass, StatusKeyForm, TableReader,
 };
 
 /// Zammad documents no API rate limit; this keeps a busy daemon polite to a self-hosted server.
@@ -172,7 +172,10 @@ impl ZammadConfig {
         if announcement_field.is_some() && chat_field.is_none() && !r.has_problem("chat_field") {
             r.problem(
                 "announcement_field",
-                "needs chat_field: only a ticket addressed to a chat can be an announcement",
+                Problem::Needs {
+                    other: "chat_field".into(),
+                    why: Dependency::AnnouncementNeedsChat { issue: false },
+                },
             );
         }
         // One attribute cannot hold two things: a resolution would overwrite the chat, or a
@@ -180,16 +183,23 @@ impl ZammadConfig {
         if chat_field.is_some() && chat_field == resolution_field {
             r.problem(
                 "chat_field",
-                "must differ from resolution_field: one attribute cannot hold both",
+                Problem::SameFieldAs {
+                    other: "resolution_field".into(),
+                },
             );
         }
-        if announcement_field.is_some()
-            && (announcement_field == chat_field || announcement_field == resolution_field)
-        {
-            r.problem(
-                "announcement_field",
-                "must differ from chat_field and resolution_field: one attribute cannot hold both",
-            );
+        for (other, field) in [
+            ("chat_field", &chat_field),
+            ("resolution_field", &resolution_field),
+        ] {
+            if announcement_field.is_some() && announcement_field == *field {
+                r.problem(
+                    "announcement_field",
+                    Problem::SameFieldAs {
+                        other: other.into(),
+                    },
+                );
+            }
         }
         match (url, token, group, customer) {
             (Some(url), Some(token), Some(group), Some(customer)) if r.is_clean() => Ok(Self {
@@ -560,9 +570,9 @@ mod tests {
         ));
         assert_eq!(keys(&p), ["announcement_field"]);
         assert!(
-            p[0].message.contains("needs chat_field"),
+            p[0].problem.to_string().contains("needs chat_field"),
             "{}",
-            p[0].message
+            p[0].problem.to_string()
         );
         let p = problems(&with(json!({"chat_field": "title"})));
         assert_eq!(keys(&p), ["chat_field"]);

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 use teledesk_adapter::{
-    Address, ConfigProblem, ConfigTable, DAEMON_KEYS, FieldKeyForm, FieldValueForm, OffsetOf,
-    PriorityListFlaw, Problem, Secret, StatusClass, StatusKeyForm, TableReader,
+    Address, ConfigProblem, ConfigTable, DAEMON_KEYS, Dependency, FieldKeyForm, FieldValueForm,
+    OffsetOf, PriorityListFlaw, Problem, Secret, StatusClass, StatusKeyForm, TableReader,
 };
 use time::UtcOffset;
 
@@ -183,7 +183,10 @@ impl ZnunyConfig {
         if announcement_field.is_some() && chat_field.is_none() && !r.has_problem("chat_field") {
             r.problem(
                 "announcement_field",
-                "needs chat_field: only a ticket addressed to a chat can be an announcement",
+                Problem::Needs {
+                    other: "chat_field".into(),
+                    why: Dependency::AnnouncementNeedsChat { issue: false },
+                },
             );
         }
         // One field cannot hold two things: the chat would be overwritten by a key or a
@@ -203,7 +206,9 @@ impl ZnunyConfig {
             if let Some((other, _)) = taken {
                 r.problem(
                     key,
-                    format!("must differ from {other}: one field cannot hold both"),
+                    Problem::SameFieldAs {
+                        other: other.to_string(),
+                    },
                 );
             }
         }
@@ -551,9 +556,9 @@ mod tests {
         let p = problems(&with(json!({"announcement_field": "TelegramAnnouncement"})));
         assert_eq!(keys(&p), ["announcement_field"]);
         assert!(
-            p[0].message.contains("needs chat_field"),
+            p[0].problem.to_string().contains("needs chat_field"),
             "{}",
-            p[0].message
+            p[0].problem.to_string()
         );
         let p = problems(&with(json!({
             "idempotency_field": "TeledeskKey", "chat_field": "TeledeskKey",
@@ -561,9 +566,9 @@ mod tests {
         })));
         assert_eq!(keys(&p), ["chat_field", "announcement_field"]);
         assert!(
-            p[0].message.contains("idempotency_field"),
+            p[0].problem.to_string().contains("idempotency_field"),
             "{}",
-            p[0].message
+            p[0].problem.to_string()
         );
         let p = problems(&with(json!({"chat_field": "Telegram Chat"})));
         assert_eq!(keys(&p), ["chat_field"]);
@@ -571,7 +576,11 @@ mod tests {
             json!({"chat_field": "Chat", "announcement_field": "Chat"}),
         ));
         assert_eq!(keys(&p), ["announcement_field"]);
-        assert!(p[0].message.contains("chat_field"), "{}", p[0].message);
+        assert!(
+            p[0].problem.to_string().contains("chat_field"),
+            "{}",
+            p[0].problem.to_string()
+        );
     }
 
     #[test]

@@ -645,6 +645,9 @@ impl Ops {
                 self.pick(format!("категория \"{id}\""), format!("category \"{id}\""))
             }
             TicketTable::Fields => self.pick("поля [[chats.fields]]", "fields").to_owned(),
+            TicketTable::RegisteredAt => self
+                .pick("время регистрации registered_at", "registered_at")
+                .to_owned(),
         };
         self.pick(format!("чат {chat} {part}"), format!("chat {chat} {part}"))
     }
@@ -908,6 +911,10 @@ pub enum ConfigText {
         id: String,
     },
     NoCustomFields {
+        kind: String,
+    },
+    /// `registered_at` on a helpdesk `kind` without custom ticket fields.
+    NoRegisteredField {
         kind: String,
     },
 }
@@ -1295,6 +1302,14 @@ impl ConfigText {
                  только поле типа choice может заполнять собственное поле заявки; уберите \
                  `target`, чтобы значение осталось в описании"
             ),
+            (Lang::En, NoRegisteredField { kind }) => format!(
+                "{kind} has no custom ticket fields (capability custom_fields = false): the \
+                 registration time stays in the ticket's description; remove `registered_at`"
+            ),
+            (Lang::Ru, NoRegisteredField { kind }) => format!(
+                "у {kind} нет пользовательских полей заявок (capability custom_fields = false): \
+                 время регистрации остаётся в описании заявки; уберите `registered_at`"
+            ),
         }
     }
 }
@@ -1578,6 +1593,7 @@ mod tests {
             ChoiceIdTooLong,
             DuplicateChoice { id: s("a") },
             NoCustomFields { kind: s("kaiten") },
+            NoRegisteredField { kind: s("glpi") },
         ];
         for planned in [true, false] {
             all.push(UnknownKind {
@@ -1688,9 +1704,10 @@ mod tests {
             ChoiceIdTooLong => 55,
             DuplicateChoice { .. } => 56,
             NoCustomFields { .. } => 57,
+            NoRegisteredField { .. } => 58,
         }
     }
-    const KINDS: usize = 58;
+    const KINDS: usize = 59;
 
     fn cyrillic(text: &str) -> bool {
         text.chars()
