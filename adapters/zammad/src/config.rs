@@ -188,18 +188,19 @@ impl ZammadConfig {
                 },
             );
         }
-        for (other, field) in [
+        let taken = [
             ("chat_field", &chat_field),
             ("resolution_field", &resolution_field),
-        ] {
-            if announcement_field.is_some() && announcement_field == *field {
-                r.problem(
-                    "announcement_field",
-                    Problem::SameFieldAs {
-                        other: other.into(),
-                    },
-                );
-            }
+        ]
+        .into_iter()
+        .find(|(_, field)| announcement_field.is_some() && announcement_field == **field);
+        if let Some((other, _)) = taken {
+            r.problem(
+                "announcement_field",
+                Problem::SameFieldAs {
+                    other: other.into(),
+                },
+            );
         }
         match (url, token, group, customer) {
             (Some(url), Some(token), Some(group), Some(customer)) if r.is_clean() => Ok(Self {
