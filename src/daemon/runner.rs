@@ -39,6 +39,8 @@ struct Busy {
     refresh_after: HashMap<LocalId, (tokio::time::Instant, u32)>,
     /// Which helpdesk each ticket lives in (it never moves), so scheduling reads no ticket twice.
     helpdesk_of: HashMap<LocalId, String>,
+    /// Stops each refresh under way: a job of its ticket goes first (see [`schedule`]).
+    refreshing: HashMap<LocalId, CancellationToken>,
 }
 
 /// How many tickets are worked on at once: per helpdesk (its `max_in_flight`), plus one slot for
@@ -165,8 +167,21 @@ fn schedule(
         if limits.all_taken() {
             return Ok(());
         }
-        if job.not_before > now || busy.lock().expect("busy lock").tickets.contains(&local) {
+        if job.not_before > now {
             continue;
+        }
+        {
+            let busy = busy.lock().expect("busy lock");
+            if busy.tickets.contains(&local) {
+                // A client's job goes ahead of a background refresh of its ticket, which may be
+                // waiting seconds at the helpdesk's pace behind a poll's reads (a Kaiten comment
+                // waited 3 to 5 s, BENCHMARKS.md). Stopped, the refresh wrote nothing and the
+                // ticket stays dirty: it is read again after the job, which frees the ticket.
+                if let Some(stop) = busy.refreshing.get(&local) {
+                    stop.cancel();
+                }
+                continue;
+            }
         }
         let Some(permit) = permit_for(&read, busy, limits, local)? else {
             continue;
@@ -205,13 +220,28 @@ fn schedule(
         let Some(permit) = permit_for(&read, busy, limits, local)? else {
             continue;
         };
-        busy.lock().expect("busy lock").tickets.insert(local);
+        let stop = CancellationToken::new();
+        {
+            let mut busy = busy.lock().expect("busy lock");
+            busy.tickets.insert(local);
+            busy.refreshing.insert(local, stop.clone());
+        }
         let (ctx, busy) = (ctx.clone(), busy.clone());
         tasks.spawn(async move {
             let span = tracing::info_span!("refresh", ticket = local);
-            let failed = refresh(&ctx, local, dirty).instrument(span).await;
+            // Stopped at any await: before its store write it has written nothing (a staff file
+            // it kept is removed with its `Unrecorded`), after it only the flush is left, which
+            // the next job's own flush makes.
+            let failed = tokio::select! {
+                failed = refresh(&ctx, local, dirty).instrument(span) => failed,
+                () = stop.cancelled() => {
+                    tracing::debug!(ticket = local, "Refresh stopped for a job of its ticket.");
+                    None
+                }
+            };
             let mut state = busy.lock().expect("busy lock");
             state.tickets.remove(&local);
+            state.refreshing.remove(&local);
             match failed {
                 None => {
                     state.refresh_after.remove(&local);
