@@ -296,8 +296,11 @@ async fn a_lookup_only_follows_a_write_that_may_have_landed() {
 /// unanswered when a client's comment arrives a second after it began.
 const SLOW: Duration = Duration::from_secs(4);
 
+/// A client's job stops a refresh of its ticket that still waits at the pacer (unit test in the
+/// runner), but one whose read is in flight is let finish: stopping it would throw the read away
+/// and make another, which is what the reads-per-comment figure of the pipeline bench counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_comment_goes_ahead_of_a_refresh_of_its_ticket() {
+async fn a_refresh_whose_read_is_in_flight_is_not_thrown_away_for_a_comment() {
     let stage = Stage::new(1, "ru", "1s").await;
     let (tg, group, kaiten) = (&stage.telegram, stage.group(), &stage.kaiten);
     let daemon = stage.start(Options::default()).await;
@@ -324,7 +327,7 @@ async fn a_client_comment_goes_ahead_of_a_refresh_of_its_ticket() {
                 .then_some(())
         })
         .await;
-    // The poll is answered and the refresh has begun its read of the comments.
+    // The poll is answered and the refresh has sent its read of the comments.
     tokio::time::sleep(Duration::from_secs(1)).await;
     tg.send(
         group,
@@ -351,16 +354,17 @@ async fn a_client_comment_goes_ahead_of_a_refresh_of_its_ticket() {
         .iter()
         .find(|c| c.method == "POST" && c.path == path)
         .expect("the comment's write");
-    // Every read of the comments begun before the write must still have been unanswered when
-    // the write reached Kaiten: the job did not wait for the refresh.
-    let waited_for: Vec<_> = calls
+    let reads: Vec<_> = calls
         .iter()
         .filter(|c| c.method == "GET" && c.path == path && c.received_at > replied)
-        .filter(|read| read.received_at + SLOW <= write.received_at)
         .collect();
+    // The fake records a request when it answers it: a read dropped half-way is not in the log,
+    // and the one that replaced it came after the write.
     assert!(
-        waited_for.is_empty(),
-        "the client's comment waited for a refresh's read of its ticket: {waited_for:?}"
+        reads
+            .iter()
+            .any(|read| read.received_at + SLOW <= write.received_at),
+        "the refresh's read was thrown away for the comment: reads {reads:?}, write {write:?}"
     );
     kaiten.set_latency(Duration::ZERO);
     daemon.shutdown().await;

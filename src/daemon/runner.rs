@@ -39,8 +39,28 @@ struct Busy {
     refresh_after: HashMap<LocalId, (tokio::time::Instant, u32)>,
     /// Which helpdesk each ticket lives in (it never moves), so scheduling reads no ticket twice.
     helpdesk_of: HashMap<LocalId, String>,
-    /// Stops each refresh under way: a job of its ticket goes first (see [`schedule`]).
-    refreshing: HashMap<LocalId, CancellationToken>,
+    /// Each refresh under way: what stops it, and whether it has sent a request yet.
+    refreshing: HashMap<LocalId, Refreshing>,
+}
+
+/// A refresh under way. A job of its ticket stops it while it still waits at the helpdesk's pacer
+/// (it has spent nothing, and the job goes first); one that has sent its read is let finish, as
+/// stopping it would throw that read away and make another.
+struct Refreshing {
+    stop: CancellationToken,
+    sent: Arc<AtomicBool>,
+}
+
+impl Refreshing {
+    /// Stops the refresh for a job of its ticket, unless it has sent a request already. Says
+    /// whether it stopped it.
+    fn yield_to_job(&self) -> bool {
+        if self.sent.load(Ordering::SeqCst) {
+            return false;
+        }
+        self.stop.cancel();
+        true
+    }
 }
 
 /// How many tickets are worked on at once: per helpdesk (its `max_in_flight`), plus one slot for
@@ -177,8 +197,8 @@ fn schedule(
                 // waiting seconds at the helpdesk's pace behind a poll's reads (a Kaiten comment
                 // waited 3 to 5 s, BENCHMARKS.md). Stopped, the refresh wrote nothing and the
                 // ticket stays dirty: it is read again after the job, which frees the ticket.
-                if let Some(stop) = busy.refreshing.get(&local) {
-                    stop.cancel();
+                if let Some(refreshing) = busy.refreshing.get(&local) {
+                    refreshing.yield_to_job();
                 }
                 continue;
             }
@@ -220,20 +240,25 @@ fn schedule(
         let Some(permit) = permit_for(&read, busy, limits, local)? else {
             continue;
         };
-        let stop = CancellationToken::new();
+        let (stop, sent) = (CancellationToken::new(), Arc::new(AtomicBool::new(false)));
         {
             let mut busy = busy.lock().expect("busy lock");
             busy.tickets.insert(local);
-            busy.refreshing.insert(local, stop.clone());
+            let refreshing = Refreshing {
+                stop: stop.clone(),
+                sent: sent.clone(),
+            };
+            busy.refreshing.insert(local, refreshing);
         }
         let (ctx, busy) = (ctx.clone(), busy.clone());
         tasks.spawn(async move {
             let span = tracing::info_span!("refresh", ticket = local);
-            // Stopped at any await: before its store write it has written nothing (a staff file
-            // it kept is removed with its `Unrecorded`), after it only the flush is left, which
-            // the next job's own flush makes.
+            // Stopped while no request has passed the pacer (or, in a rare race, just after),
+            // so at an await before its store write, having written nothing (a staff file it
+            // kept is removed with its `Unrecorded`), or after it, with only the flush left.
+            let work = work::background_work(sent, refresh(&ctx, local, dirty));
             let failed = tokio::select! {
-                failed = refresh(&ctx, local, dirty).instrument(span) => failed,
+                failed = work.instrument(span) => failed,
                 () = stop.cancelled() => {
                     tracing::debug!(ticket = local, "Refresh stopped for a job of its ticket.");
                     None
@@ -1192,6 +1217,25 @@ mod tests {
         );
         assert_eq!(mark_after_own_comment(Some(mark(2, Some(t0))), None), None);
         assert_eq!(mark_after_own_comment(None, Some(t1)), None);
+    }
+
+    #[test]
+    fn a_job_stops_a_refresh_only_while_it_has_sent_nothing() {
+        let waiting = Refreshing {
+            stop: CancellationToken::new(),
+            sent: Arc::new(AtomicBool::new(false)),
+        };
+        assert!(waiting.yield_to_job());
+        assert!(waiting.stop.is_cancelled());
+        let reading = Refreshing {
+            stop: CancellationToken::new(),
+            sent: Arc::new(AtomicBool::new(true)),
+        };
+        assert!(!reading.yield_to_job());
+        assert!(
+            !reading.stop.is_cancelled(),
+            "its read would be thrown away"
+        );
     }
 
     #[test]
