@@ -28,7 +28,6 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         // long a file takes to upload.
         super::supervisor::beat();
         let mut progressed = in_flight.reap();
-        let mut next_slot = NextSlot::default();
         if super::store_watch::paused(&ctx, &cancel).await {
             if cancel.is_cancelled() {
                 break;
@@ -56,8 +55,7 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
                         break;
                     }
                     let paced = !matches!(item.action, SendAction::AnswerCallback { .. });
-                    if paced && let Err(wait) = pacer.try_acquire(item.chat_id) {
-                        next_slot.held(wait);
+                    if paced && pacer.try_acquire(item.chat_id).is_err() {
                         continue;
                     }
                     in_flight.start(&ctx, seq, item);
@@ -69,7 +67,7 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
                 super::set_aside_unreadable(&ctx, &error);
             }
         }
-        progressed |= edit_stale_cards(&ctx, &pacer, &mut last_edit, &mut next_slot).await;
+        progressed |= edit_stale_cards(&ctx, &pacer, &mut last_edit).await;
         if progressed {
             let boot = ctx.store.boot();
             let mark = ctx.unrecorded_sends.mark();
@@ -77,7 +75,13 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
                 ctx.unrecorded_sends.flushed(boot, mark);
             }
         }
-        if !idle(&ctx.signals.sends, next_slot.tick(progressed), &cancel).await {
+        if !idle(
+            &ctx.signals.sends,
+            Duration::from_millis(if progressed { 20 } else { 250 }),
+            &cancel,
+        )
+        .await
+        {
             break;
         }
     }
@@ -626,34 +630,7 @@ fn record(tx: &mut crate::store::Tx<'_>, item: &Outgoing, sent: &Sent) -> crate:
 }
 
 /// Brings cards whose ticket changed up to date. Returns whether it did anything.
-/// When the loop comes round next: soon after it sent something (more may be ready), at the
-/// latest every 250 ms, and as soon as a chat the pacer held may send again. Telegram's per-chat
-/// pace counts from each send, so a loop that wakes late for a held chat delays every later
-/// message of that chat by as much: ten card edits in one chat came 1 to 2 s late in all at a
-/// 250 ms tick (BENCHMARKS.md, issue 13).
-#[derive(Default)]
-struct NextSlot(Option<Duration>);
-
-impl NextSlot {
-    /// A send the pacer held for `wait`.
-    fn held(&mut self, wait: Duration) {
-        self.0 = Some(self.0.map_or(wait, |soonest| soonest.min(wait)));
-    }
-
-    fn tick(&self, progressed: bool) -> Duration {
-        let tick = Duration::from_millis(if progressed { 20 } else { 250 });
-        // At least a millisecond: a wait rounded down to nothing would spin.
-        self.0
-            .map_or(tick, |wait| tick.min(wait.max(Duration::from_millis(1))))
-    }
-}
-
-async fn edit_stale_cards(
-    ctx: &Context,
-    pacer: &Pacer,
-    last_edit: &mut EditSpacing,
-    next_slot: &mut NextSlot,
-) -> bool {
+async fn edit_stale_cards(ctx: &Context, pacer: &Pacer, last_edit: &mut EditSpacing) -> bool {
     let stale = match ctx.store.read().stale_cards() {
         Ok(stale) => stale,
         Err(error) => {
@@ -683,8 +660,7 @@ async fn edit_stale_cards(
             forget_stale(ctx, local);
             continue;
         }
-        if let Err(wait) = pacer.try_acquire(link.chat_id) {
-            next_slot.held(wait);
+        if pacer.try_acquire(link.chat_id).is_err() {
             continue;
         }
         last_edit.edited(local, Instant::now());
@@ -830,23 +806,6 @@ fn render_card(ctx: &Context, link: &crate::model::TicketLink) -> render::Card {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_loop_wakes_when_a_held_chat_may_send() {
-        let mut next = NextSlot::default();
-        assert_eq!(next.tick(false), Duration::from_millis(250));
-        assert_eq!(next.tick(true), Duration::from_millis(20));
-        next.held(Duration::from_millis(400));
-        assert_eq!(next.tick(false), Duration::from_millis(250));
-        next.held(Duration::from_millis(60));
-        next.held(Duration::from_millis(90));
-        assert_eq!(next.tick(false), Duration::from_millis(60));
-        assert_eq!(next.tick(true), Duration::from_millis(20));
-        next.held(Duration::from_millis(7));
-        assert_eq!(next.tick(true), Duration::from_millis(7));
-        next.held(Duration::ZERO);
-        assert_eq!(next.tick(false), Duration::from_millis(1));
-    }
 
     #[test]
     fn edit_spacing_holds_only_the_cards_edited_lately() {
