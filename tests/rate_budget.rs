@@ -291,3 +291,81 @@ async fn a_lookup_only_follows_a_write_that_may_have_landed() {
     }
     daemon.shutdown().await;
 }
+
+/// Kaiten's answers come this late in the next test: long enough that a read in flight is still
+/// unanswered when a client's comment arrives a second after it began.
+const SLOW: Duration = Duration::from_secs(4);
+
+/// A client's job stops a refresh of its ticket that still waits at the pacer (unit test in the
+/// runner), but one whose read is in flight is let finish: stopping it would throw the read away
+/// and make another, which is what the reads-per-comment figure of the pipeline bench counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_whose_read_is_in_flight_is_not_thrown_away_for_a_comment() {
+    let stage = Stage::new(1, "ru", "1s").await;
+    let (tg, group, kaiten) = (&stage.telegram, stage.group(), &stage.kaiten);
+    let daemon = stage.start(Options::default()).await;
+    let (_, card) = stage.ticket_in_group("Не печатает принтер", SETUP).await;
+    let message = tg
+        .wait_until(SETUP, "the ticket card", |t| {
+            t.messages(group)
+                .into_iter()
+                .find(|m| m.from_bot && m.text.contains(&format!("#{card}")))
+                .map(|m| m.message_id)
+        })
+        .await;
+    polls_after(kaiten, kaiten.calls().len(), 1).await;
+
+    // A staff reply makes the ticket dirty with new comments: its refresh reads them, slowly.
+    kaiten.set_latency(SLOW);
+    kaiten.staff_reply(card, "Мария Петрова", "Заменили картридж");
+    let replied = std::time::Instant::now();
+    kaiten
+        .wait_until(SETUP, "a poll listing the reply", |k| {
+            k.calls()
+                .iter()
+                .any(|c| is_poll(c) && c.received_at > replied)
+                .then_some(())
+        })
+        .await;
+    // The poll is answered and the refresh has sent its read of the comments.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    tg.send(
+        group,
+        stage.client,
+        Outgoing::text("Уточнение").reply_to(message),
+    );
+    tg.wait_until(SETUP, "the staff reply in Telegram", |t| {
+        t.messages(group)
+            .into_iter()
+            .find(|m| m.from_bot && m.text.contains("Заменили картридж"))
+    })
+    .await;
+    let path = comments_path(card);
+    let calls = kaiten
+        .wait_until(SETUP, "the client's comment in Kaiten", |k| {
+            let calls = k.calls();
+            calls
+                .iter()
+                .any(|c| c.method == "POST" && c.path == path && c.status == 200)
+                .then_some(calls)
+        })
+        .await;
+    let write = calls
+        .iter()
+        .find(|c| c.method == "POST" && c.path == path)
+        .expect("the comment's write");
+    let reads: Vec<_> = calls
+        .iter()
+        .filter(|c| c.method == "GET" && c.path == path && c.received_at > replied)
+        .collect();
+    // The fake records a request when it answers it: a read dropped half-way is not in the log,
+    // and the one that replaced it came after the write.
+    assert!(
+        reads
+            .iter()
+            .any(|read| read.received_at + SLOW <= write.received_at),
+        "the refresh's read was thrown away for the comment: reads {reads:?}, write {write:?}"
+    );
+    kaiten.set_latency(Duration::ZERO);
+    daemon.shutdown().await;
+}

@@ -3,11 +3,15 @@
 
 use crate::Opts;
 use crate::report::{Goal, Report};
-use crate::world::{Profile, World, ticket_link};
+use crate::world::{Memory, Profile, World, ticket_link};
+use std::path::Path;
 use std::time::{Duration, Instant};
 use teledesk::store::Store;
 
 const MB: f64 = 1024.0 * 1024.0;
+
+/// The subject of every ticket the store is filled with.
+const SUBJECT: &str = "Не печатает принтер в бухгалтерии";
 
 pub async fn run(profile: &Profile, opts: &Opts, report: &mut Report) {
     let scenario = "footprint";
@@ -61,7 +65,7 @@ pub async fn run(profile: &Profile, opts: &Opts, report: &mut Report) {
                             chat,
                             message,
                             &(1_000_000 + i).to_string(),
-                            "Не печатает принтер в бухгалтерии",
+                            SUBJECT,
                             world.client,
                         );
                         tx.put_ticket(&link);
@@ -111,9 +115,137 @@ pub async fn run(profile: &Profile, opts: &Opts, report: &mut Report) {
         ),
     );
     daemon.stop();
+    sled_alone(&world.store_path(), n, memory, report);
     drop(world);
 
     inbox_appends(opts, report).await;
+}
+
+/// What sled itself holds, measured by this binary run again as a bare sled program (no
+/// teledesk code but the store's sled configuration): once opening the daemon's store directory,
+/// once opening a fresh one that holds `n` keys, one per mapping, each with a value the size of
+/// a ticket record. The first says how much of the daemon's memory is sled's; the second what
+/// sled costs per key, against which the store's keys per mapping set the daemon's floor.
+fn sled_alone(store: &Path, n: usize, daemon: Memory, report: &mut Report) {
+    let same = probe(&["open", &store.display().to_string()]);
+    report.add(
+        "footprint",
+        &format!("RSS of sled alone, the same {n} mappings"),
+        same.rss as f64 / MB,
+        "MB",
+        None,
+        format!(
+            "a bare sled program opening the daemon's store directory with the store's config, 5 s \
+             later (peak {:.1} MB): {:.0} % of the daemon's RSS",
+            same.peak as f64 / MB,
+            same.rss as f64 * 100.0 / daemon.rss.max(1) as f64
+        ),
+    );
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let value = serde_json::to_vec(&ticket_link(1, -1, 1, "1000000", SUBJECT, 1))
+        .expect("a ticket record")
+        .len();
+    let filled = Instant::now();
+    probe(&[
+        "fill",
+        &dir.path().display().to_string(),
+        &n.to_string(),
+        &value.to_string(),
+    ]);
+    let fill = filled.elapsed();
+    let bare = probe(&["open", &dir.path().display().to_string()]);
+    report.add(
+        "footprint",
+        &format!("RSS of sled alone, {n} keys"),
+        bare.rss as f64 / MB,
+        "MB",
+        None,
+        format!(
+            "one key per mapping, {value}-byte values, written by a bare sled program ({:.0} s) \
+             and opened by another, 5 s later (peak {:.1} MB): {:.0} bytes per key; the store \
+             keeps {KEYS_PER_MAPPING} keys per mapping",
+            fill.as_secs_f64(),
+            bare.peak as f64 / MB,
+            bare.rss as f64 / n.max(1) as f64
+        ),
+    );
+}
+
+/// The keys the store writes for one mapping: the ticket record and its indexes by helpdesk id,
+/// by chat and by author (`Tx::put_ticket`), and the card's message (`Tx::index_message`).
+const KEYS_PER_MAPPING: usize = 5;
+
+/// Runs this binary as a bare sled program ([`probe_main`]) and reads the memory it reports.
+fn probe(args: &[&str]) -> Memory {
+    let exe = std::env::current_exe().expect("this benchmark's binary");
+    let output = std::process::Command::new(exe)
+        .arg(PROBE)
+        .args(args)
+        .output()
+        .expect("the sled probe runs");
+    assert!(
+        output.status.success(),
+        "the sled probe failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut numbers = text
+        .split_whitespace()
+        .map(|n| n.parse::<u64>().unwrap_or(0));
+    Memory {
+        rss: numbers.next().unwrap_or(0),
+        peak: numbers.next().unwrap_or(0),
+    }
+}
+
+/// The argument that makes this binary the bare sled program.
+pub const PROBE: &str = "--sled-probe";
+
+/// The bare sled program: `open DIR` opens the store's tree in `DIR` with the store's config and
+/// prints its VmRSS and VmHWM (bytes) 5 s later; `fill DIR N SIZE` writes `N` keys with
+/// `SIZE`-byte values in batches of 10,000 and flushes.
+pub fn probe_main(args: &[String]) {
+    let dir = Path::new(&args[1]);
+    let db = teledesk::store::sled_config(dir)
+        .open()
+        .expect("sled opens");
+    let tree = db.open_tree(teledesk::store::TREE).expect("the tree");
+    match args[0].as_str() {
+        "open" => {
+            std::thread::sleep(Duration::from_secs(5));
+            let memory = own_memory();
+            println!("{} {}", memory.rss, memory.peak);
+        }
+        "fill" => {
+            let n: u64 = args[2].parse().expect("a key count");
+            let value = vec![b'x'; args[3].parse().expect("a value size")];
+            for start in (0..n).step_by(10_000) {
+                let mut batch = sled::Batch::default();
+                for key in start..(start + 10_000).min(n) {
+                    batch.insert(&key.to_be_bytes(), value.as_slice());
+                }
+                tree.apply_batch(batch).expect("a batch");
+            }
+            db.flush().expect("a flush");
+        }
+        other => panic!("unknown probe {other}"),
+    }
+}
+
+fn own_memory() -> Memory {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    Memory {
+        rss: field("VmRSS:"),
+        peak: field("VmHWM:"),
+    }
 }
 
 /// Updates into the inbox as intake stores them: a batch in one write (each accepted by id,

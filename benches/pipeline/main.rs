@@ -115,6 +115,11 @@ fn parse() -> (Opts, Vec<String>) {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(footprint::PROBE) {
+        footprint::probe_main(&args[1..]);
+        return;
+    }
     let (opts, chosen) = parse();
     floor::self_check();
     let kaiten = Profile {

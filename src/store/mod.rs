@@ -38,6 +38,22 @@ use teledesk_adapter::{Cursor, TicketId};
 /// kernel's page cache keeps the rest of the file close anyway.
 const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
+/// The sled configuration the store opens its directory with. Public for the pipeline
+/// benchmark's bare sled program, which opens the same directory the same way to tell sled's own
+/// memory from the daemon's.
+pub fn sled_config(dir: &Path) -> sled::Config {
+    // No background flusher: durability points flush explicitly, and an I/O error then surfaces
+    // in a call of ours, which stops all use of sled (see `Store::tree`), instead of in a
+    // background thread while a reader walks the tree.
+    sled::Config::new()
+        .path(dir)
+        .flush_every_ms(None)
+        .cache_capacity(CACHE_BYTES)
+}
+
+/// The one sled tree every keyspace lives in (see the module's documentation).
+pub const TREE: &str = "teledesk";
+
 /// The schema this build reads and writes. A store of an older schema is migrated when it is
 /// opened (see [`migrate`]); one of a newer schema is refused.
 ///
@@ -187,15 +203,8 @@ impl Store {
     /// Opens the database and counts a new boot: whatever was in flight before may or may not
     /// have happened, exactly as after a restart of the process.
     fn start(&self) -> Result<()> {
-        // No background flusher: durability points flush explicitly, and an I/O error then
-        // surfaces in a call of ours, which stops all use of sled (see `tree`), instead of in a
-        // background thread while a reader walks the tree.
-        let config = sled::Config::new()
-            .path(&self.dir)
-            .flush_every_ms(None)
-            .cache_capacity(CACHE_BYTES);
-        let db = open_locked(&config)?;
-        let tree = db.open_tree("teledesk")?;
+        let db = open_locked(&sled_config(&self.dir))?;
+        let tree = db.open_tree(TREE)?;
         let last_boot = tree
             .get(Space::Meta.key(META_BOOT.as_bytes()))?
             .map(|bytes| {

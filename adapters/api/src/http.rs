@@ -160,6 +160,7 @@ impl HttpClient {
         op: &'static str,
         builder: RequestBuilder,
     ) -> Result<Response> {
+        work::note_sent();
         let started = std::time::Instant::now();
         let sent = builder.send().await;
         observe(self.vendor.kind, &sent, Duration::ZERO, started.elapsed());
@@ -184,6 +185,7 @@ impl HttpClient {
         });
         let queued = std::time::Instant::now();
         self.pacer.ready_as(priority).await;
+        work::note_sent();
         let started = std::time::Instant::now();
         let sent = self.http.execute(request).await;
         observe(self.vendor.kind, &sent, started - queued, started.elapsed());

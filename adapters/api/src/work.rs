@@ -21,6 +21,8 @@ tokio::task_local! {
 struct Work {
     priority: Priority,
     wrote: Arc<AtomicBool>,
+    /// Set once a request of the call has passed the pacer ([`background_work`]).
+    sent: Option<Arc<AtomicBool>>,
 }
 
 /// What [`client_work`] saw its call send.
@@ -43,6 +45,7 @@ where
     let work = Work {
         priority: Priority::Client,
         wrote: wrote.clone(),
+        sent: None,
     };
     let output = WORK.scope(work, call).await;
     let trace = WriteTrace {
@@ -51,7 +54,33 @@ where
     (output, trace)
 }
 
-/// The priority the current call was given by [`client_work`], if any.
+/// Runs `call` as background work (its requests wait behind a client's at the pacer) and sets
+/// `sent` once any of its requests has passed the pacer on its way to the helpdesk. Until then
+/// the call has spent nothing of the helpdesk's limit, so dropping it wastes nothing: the daemon
+/// stops a refresh still waiting at the pacer when a client's write for the same ticket comes,
+/// and lets one that has sent its read finish.
+pub async fn background_work<F>(sent: Arc<AtomicBool>, call: F) -> F::Output
+where
+    F: Future,
+{
+    let work = Work {
+        priority: Priority::Background,
+        wrote: Arc::new(AtomicBool::new(false)),
+        sent: Some(sent),
+    };
+    WORK.scope(work, call).await
+}
+
+/// Notes that a request of the current call passed the pacer (see [`background_work`]).
+pub fn note_sent() {
+    let _ = WORK.try_with(|work| {
+        if let Some(sent) = &work.sent {
+            sent.store(true, Ordering::SeqCst);
+        }
+    });
+}
+
+/// The priority the current call was given by [`client_work`] or [`background_work`], if any.
 pub fn current_priority() -> Option<Priority> {
     WORK.try_with(|work| work.priority).ok()
 }
@@ -78,5 +107,22 @@ mod tests {
         })
         .await;
         assert!(trace.may_have_written);
+    }
+
+    #[tokio::test]
+    async fn background_work_tells_when_a_request_passed_the_pacer() {
+        note_sent();
+        let sent = Arc::new(AtomicBool::new(false));
+        let priority = background_work(sent.clone(), async { current_priority() }).await;
+        assert_eq!(priority, Some(Priority::Background));
+        assert!(!sent.load(Ordering::SeqCst));
+        background_work(sent.clone(), async {
+            tokio::task::yield_now().await;
+            note_sent();
+        })
+        .await;
+        assert!(sent.load(Ordering::SeqCst));
+        let (_, trace) = client_work(async { note_sent() }).await;
+        assert!(!trace.may_have_written, "a client's send is no write");
     }
 }
