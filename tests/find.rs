@@ -136,8 +136,8 @@ async fn a_client_finds_their_chats_tickets_and_an_outsider_none() {
     assert!(registered <= first && first <= resolved, "{times:?}");
 }
 
-/// A `/find` answer shows each ticket's priority (the helpdesk's own name of it) and its intake
-/// category (by the label the chat shows), in either language (issue 14.2).
+/// A `/find` answer, `/my` and `/last` show each ticket's priority (the helpdesk's own name of
+/// it) and its intake category (by the label the chat shows), in either language (issue 14.2).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn found_tickets_show_their_priority_and_category_in_both_languages() {
     for (lang, priority, category) in [
@@ -169,6 +169,22 @@ async fn found_tickets_show_their_priority_and_category_in_both_languages() {
         let found = found.unwrap_or_else(|| panic!("{lang}: the priority never showed"));
         assert!(found.text.contains(priority), "{lang}: {}", found.text);
         assert!(found.text.contains(category), "{lang}: {}", found.text);
+        // The client's own lists show the same facts.
+        for command in ["/my", "/last"] {
+            let seen = bot_count(tg, ann);
+            tg.send(ann, ann, Outgoing::text(command));
+            let list = answer(tg, ann, seen, &format!("#{card}")).await;
+            assert!(
+                list.text.contains(priority),
+                "{lang} {command}: {}",
+                list.text
+            );
+            assert!(
+                list.text.contains(category),
+                "{lang} {command}: {}",
+                list.text
+            );
+        }
         daemon.shutdown().await;
     }
 }

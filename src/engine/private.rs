@@ -255,19 +255,7 @@ fn ticket_list(
         Some(_) => lang.last_tickets(tickets.len()),
     }];
     for link in &tickets {
-        let number = match &link.number {
-            Some(n) => format!("#{}", escape(n)),
-            None => "#…".to_owned(),
-        };
-        let number = match link.post_link() {
-            Some(url) => format!("<a href=\"{}\">{number}</a>", escape(&url)),
-            None => number,
-        };
-        let line = format!(
-            "{number} {} — {}",
-            escape(&truncate(&link.view.subject, 80)),
-            lang.status(link.view.status)
-        );
+        let line = ticket_line(settings, link, None);
         lines.push(if link.view.status.is_done() {
             format!("<s>{line}</s>")
         } else {
@@ -382,6 +370,46 @@ pub fn visible_tickets(
     Ok(tickets)
 }
 
+/// One ticket in a list the private chat shows (`/my`, `/last`, `/find`): its number (linked to
+/// its card or post), subject, status, priority and category where it has them, and the day of its
+/// last activity when `changed` is given.
+fn ticket_line(
+    settings: &Settings,
+    link: &crate::model::TicketLink,
+    changed: Option<&str>,
+) -> String {
+    let lang = settings.lang;
+    let number = match &link.number {
+        Some(n) => format!("#{}", escape(n)),
+        None => "#…".to_owned(),
+    };
+    let number = match link.post_link() {
+        Some(url) => format!("<a href=\"{}\">{number}</a>", escape(&url)),
+        None => number,
+    };
+    let mut facts = vec![lang.status(link.view.status).to_owned()];
+    if let Some(priority) = &link.view.priority {
+        facts.push(escape(&lang.found_priority(&truncate(priority, 40))));
+    }
+    if let Some(id) = &link.category {
+        // By the label its chat shows; a category no longer configured by its id.
+        let label = settings
+            .chats
+            .get(&link.chat_id)
+            .and_then(|c| c.intake.category(id))
+            .map_or(id.as_str(), |c| c.label.as_str());
+        facts.push(escape(&lang.found_category(label)));
+    }
+    if let Some(changed) = changed {
+        facts.push(lang.last_activity(changed));
+    }
+    format!(
+        "{number} {} — {}",
+        escape(&truncate(&link.view.subject, 80)),
+        facts.join(" · ")
+    )
+}
+
 /// Answers a search in the private chat: the tickets found, with buttons that repeat it with
 /// another filter or order.
 fn find(
@@ -398,34 +426,8 @@ fn find(
     let mut lines = vec![lang.found_tickets(found.len(), found.len().min(FIND_SHOWN))];
     let day = time::macros::format_description!("[day].[month].[year]");
     for link in found.iter().take(FIND_SHOWN) {
-        let number = match &link.number {
-            Some(n) => format!("#{}", escape(n)),
-            None => "#…".to_owned(),
-        };
-        let number = match link.post_link() {
-            Some(url) => format!("<a href=\"{}\">{number}</a>", escape(&url)),
-            None => number,
-        };
         let changed = link.last_activity_at().format(&day).unwrap_or_default();
-        let mut facts = vec![lang.status(link.view.status).to_owned()];
-        if let Some(priority) = &link.view.priority {
-            facts.push(escape(&lang.found_priority(&truncate(priority, 40))));
-        }
-        if let Some(id) = &link.category {
-            // By the label its chat shows; a category no longer configured by its id.
-            let label = settings
-                .chats
-                .get(&link.chat_id)
-                .and_then(|c| c.intake.category(id))
-                .map_or(id.as_str(), |c| c.label.as_str());
-            facts.push(escape(&lang.found_category(label)));
-        }
-        facts.push(lang.last_activity(&changed));
-        lines.push(format!(
-            "{number} {} — {}",
-            escape(&truncate(&link.view.subject, 80)),
-            facts.join(" · ")
-        ));
+        lines.push(ticket_line(settings, link, Some(&changed)));
     }
     let mark = |label: &str, on: bool| {
         if on {
