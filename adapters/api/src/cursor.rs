@@ -99,10 +99,62 @@ impl Cursor {
     }
 }
 
+impl Cursor {
+    /// [`Cursor::advance`] for a poll merged from several listings, some of which may have
+    /// stopped at their page limit with more left to read. `complete_through` is the earliest
+    /// time through which every listing was read to the end (`None`: all were). What another
+    /// listing found after it is left for the next poll, which asks again from there: otherwise
+    /// its newer times would carry the cursor past what the cut listing has not read yet.
+    pub fn advance_through(
+        &self,
+        items: impl IntoIterator<Item = (TicketId, OffsetDateTime)>,
+        complete_through: Option<OffsetDateTime>,
+        overlap: Duration,
+    ) -> (Vec<Change>, Cursor) {
+        let items = items
+            .into_iter()
+            .filter(|(_, at)| complete_through.is_none_or(|through| *at <= through));
+        self.advance(items, overlap)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn a_cut_listing_holds_the_cursor_where_it_stopped() {
+        let start = Cursor::starting_at(datetime!(2026-01-01 10:00:00 UTC));
+        // One listing read through 10:00:05 and stopped; another found a change at 10:00:30.
+        let items = [
+            (id("1"), datetime!(2026-01-01 10:00:04 UTC)),
+            (id("2"), datetime!(2026-01-01 10:00:05 UTC)),
+            (id("3"), datetime!(2026-01-01 10:00:30 UTC)),
+        ];
+        let (changes, next) = start.advance_through(
+            items.clone(),
+            Some(datetime!(2026-01-01 10:00:05 UTC)),
+            DEFAULT_OVERLAP,
+        );
+        assert_eq!(
+            changes
+                .iter()
+                .map(|c| c.ticket.0.as_str())
+                .collect::<Vec<_>>(),
+            ["1", "2"]
+        );
+        assert_eq!(next.since, Some(datetime!(2026-01-01 10:00:05 UTC)));
+        // The next poll reads on from there and reports the later change once.
+        let (changes, _) = next.advance_through(items, None, DEFAULT_OVERLAP);
+        assert_eq!(
+            changes
+                .iter()
+                .map(|c| c.ticket.0.as_str())
+                .collect::<Vec<_>>(),
+            ["3"]
+        );
+    }
 
     fn id(s: &str) -> TicketId {
         TicketId(s.to_owned())

@@ -221,6 +221,8 @@ impl RedmineAdapter {
 
     /// Adds to `items` the issues `filter` selects that were updated from `from` on and before
     /// `settled_before` (each `(id, updated_on)` once, by `collected`), paging by time.
+    /// Returns the time through which the listing was read, when it stopped at `MAX_PAGES` with
+    /// more left (`None`: read to the end).
     async fn updated_issues(
         &self,
         op: &'static str,
@@ -229,7 +231,7 @@ impl RedmineAdapter {
         settled_before: OffsetDateTime,
         items: &mut Vec<(TicketId, OffsetDateTime)>,
         collected: &mut HashSet<(i64, OffsetDateTime)>,
-    ) -> Result<()> {
+    ) -> Result<Option<OffsetDateTime>> {
         let mut offset = 0;
         for _ in 0..MAX_PAGES {
             let query = [
@@ -254,10 +256,10 @@ impl RedmineAdapter {
                 }
             }
             let Some(last) = last.filter(|_| count == PAGE_SIZE) else {
-                break;
+                return Ok(None);
             };
             if last >= settled_before {
-                break;
+                return Ok(None);
             }
             // Pages by time rather than offset where it can: an issue updated while paging moves
             // to the end instead of shifting its neighbours out of sight.
@@ -268,7 +270,7 @@ impl RedmineAdapter {
                 offset += count;
             }
         }
-        Ok(())
+        Ok(Some(from))
     }
 
     /// An issue an earlier attempt created with `key`: by the custom field when configured, then
@@ -796,32 +798,35 @@ impl Helpdesk for RedmineAdapter {
         let mut items: Vec<(TicketId, OffsetDateTime)> = Vec::new();
         let mut collected: HashSet<(i64, OffsetDateTime)> = HashSet::new();
         // `author_id=me`: every issue teledesk opened, in whatever project staff moved it to.
-        self.updated_issues(
-            OP,
-            ("author_id", "me".to_owned()),
-            from,
-            settled_before,
-            &mut items,
-            &mut collected,
-        )
-        .await?;
-        // Staff open issues for a chat themselves (issue 14.3): those are not teledesk's, so the
-        // feed also lists every issue whose chat field is set (`*`: any value). Redmine ignores
-        // the filter if the field is not marked "Used as a filter"; then every updated issue is
-        // listed, which costs reads but misses none.
-        if let Some(field) = self.config.chat_field_id {
-            let filter = (format!("cf_{field}"), "*".to_owned());
-            self.updated_issues(
+        let mut complete_through = self
+            .updated_issues(
                 OP,
-                (&filter.0, filter.1),
+                ("author_id", "me".to_owned()),
                 from,
                 settled_before,
                 &mut items,
                 &mut collected,
             )
             .await?;
+        // Staff open issues for a chat themselves (issue 14.3): those are not teledesk's, so the
+        // feed also lists every issue whose chat field is set (`*`: any value). Redmine ignores
+        // the filter if the field is not marked "Used as a filter"; then every updated issue is
+        // listed, which costs reads but misses none.
+        if let Some(field) = self.config.chat_field_id {
+            let filter = (format!("cf_{field}"), "*".to_owned());
+            let through = self
+                .updated_issues(
+                    OP,
+                    (&filter.0, filter.1),
+                    from,
+                    settled_before,
+                    &mut items,
+                    &mut collected,
+                )
+                .await?;
+            complete_through = complete_through.into_iter().chain(through).min();
         }
-        let (changes, cursor) = cursor.advance(items, DEFAULT_OVERLAP);
+        let (changes, cursor) = cursor.advance_through(items, complete_through, DEFAULT_OVERLAP);
         Ok(ChangeBatch { changes, cursor })
     }
 

@@ -719,12 +719,10 @@ impl Helpdesk for ZnunyAdapter {
                     .max()
             })
             .min();
-        let items: Vec<(TicketId, OffsetDateTime)> = items
+        let items = items
             .into_iter()
-            .filter(|(_, stamp)| horizon.is_none_or(|horizon| *stamp <= horizon))
-            .map(|(id, stamp)| (TicketId(id.to_string()), stamp))
-            .collect();
-        let (changes, cursor) = cursor.advance(items, DEFAULT_OVERLAP);
+            .map(|(id, stamp)| (TicketId(id.to_string()), stamp));
+        let (changes, cursor) = cursor.advance_through(items, horizon, DEFAULT_OVERLAP);
         Ok(ChangeBatch { changes, cursor })
     }
 
