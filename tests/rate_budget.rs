@@ -317,6 +317,8 @@ async fn a_refresh_whose_read_is_in_flight_is_not_thrown_away_for_a_comment() {
 
     // A staff reply makes the ticket dirty with new comments: its refresh reads them, slowly.
     kaiten.set_latency(SLOW);
+    let path = comments_path(card);
+    let reads_before = kaiten.arrivals("GET", &path);
     kaiten.staff_reply(card, "Мария Петрова", "Заменили картридж");
     let replied = std::time::Instant::now();
     kaiten
@@ -327,8 +329,13 @@ async fn a_refresh_whose_read_is_in_flight_is_not_thrown_away_for_a_comment() {
                 .then_some(())
         })
         .await;
-    // The poll is answered and the refresh has sent its read of the comments.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The poll is answered and the refresh has sent its read of the comments (on a busy machine
+    // that can take longer than the poll's answer: wait for the read to reach Kaiten).
+    kaiten
+        .wait_until(SETUP, "the refresh's read of the comments in flight", |k| {
+            (k.arrivals("GET", &path) > reads_before).then_some(())
+        })
+        .await;
     tg.send(
         group,
         stage.client,
@@ -340,7 +347,6 @@ async fn a_refresh_whose_read_is_in_flight_is_not_thrown_away_for_a_comment() {
             .find(|m| m.from_bot && m.text.contains("Заменили картридж"))
     })
     .await;
-    let path = comments_path(card);
     let calls = kaiten
         .wait_until(SETUP, "the client's comment in Kaiten", |k| {
             let calls = k.calls();

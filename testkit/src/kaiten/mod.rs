@@ -317,6 +317,9 @@ struct World {
     next_user: i64,
     last_stamp: OffsetDateTime,
     calls: Vec<KaitenCall>,
+    /// `(method, path)` of every request as it reaches the fake, before the latency: a test can
+    /// see a request in flight that [`FakeKaiten::calls`] lists only once answered.
+    arrivals: Vec<(String, String)>,
     outage: bool,
     rate_limit: Option<u32>,
     admitted: VecDeque<tokio::time::Instant>,
@@ -429,6 +432,7 @@ impl World {
             next_user: 100,
             last_stamp: OffsetDateTime::UNIX_EPOCH,
             calls: Vec::new(),
+            arrivals: Vec::new(),
             outage: false,
             rate_limit: Some(5),
             admitted: VecDeque::new(),
@@ -1059,6 +1063,15 @@ impl FakeKaiten {
     /// Every request received so far, in the order they were answered.
     pub fn calls(&self) -> Vec<KaitenCall> {
         self.world().calls.clone()
+    }
+
+    /// How many `method` requests for `path` have reached the fake so far, answered or not.
+    pub fn arrivals(&self, method: &str, path: &str) -> usize {
+        self.world()
+            .arrivals
+            .iter()
+            .filter(|(m, p)| m == method && p == path)
+            .count()
     }
 
     /// While on, every request gets 503 with an HTML body, as a proxy in front of Kaiten sends.

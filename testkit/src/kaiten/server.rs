@@ -99,6 +99,7 @@ async fn gate(State(fake): State<FakeKaiten>, request: Request, next: Next) -> R
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().unwrap_or_default().to_owned();
 
+    fake.change(|w| w.arrivals.push((method.clone(), path.clone())));
     let admitted = admit(&fake, &parts.headers);
     let latency = fake.world().latency;
     if !latency.is_zero() {
