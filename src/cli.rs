@@ -469,20 +469,27 @@ fn export_from_daemon(mut stream: std::os::unix::net::UnixStream) -> std::io::Re
     }
 }
 
+/// Opens the configured store for an offline command, or says why not (a running daemon holds it).
+fn open_store_or_report(config: &config::Config) -> Option<Store> {
+    match Store::open(&config.store.path) {
+        Ok(store) => Some(store),
+        Err(error) => {
+            eprintln!(
+                "error: {error}\n(if teledesk is running, stop it first: the store admits one process)"
+            );
+            None
+        }
+    }
+}
+
 /// `teledesk rebuild`: what it mapped, what it could not and why; exit 1 when anything was left
 /// unmapped or a helpdesk could not be listed.
 fn rebuild(path: &Path) -> ExitCode {
     let Some(config) = load_or_report(path, Lang::En) else {
         return ExitCode::FAILURE;
     };
-    let store = match Store::open(&config.store.path) {
-        Ok(store) => store,
-        Err(error) => {
-            eprintln!(
-                "error: {error}\n(if teledesk is running, stop it first: the store admits one process)"
-            );
-            return ExitCode::FAILURE;
-        }
+    let Some(store) = open_store_or_report(&config) else {
+        return ExitCode::FAILURE;
     };
     let report = runtime().block_on(async {
         let report = crate::rebuild::run(&config, &store).await;
@@ -586,14 +593,8 @@ fn report(path: &Path, from: &str, to: &str, chat: Option<i64>, format: ReportFo
     let Some(config) = load_or_report(path, Lang::En) else {
         return ExitCode::FAILURE;
     };
-    let store = match Store::open(&config.store.path) {
-        Ok(store) => store,
-        Err(error) => {
-            eprintln!(
-                "error: {error}\n(if teledesk is running, stop it first: the store admits one process)"
-            );
-            return ExitCode::FAILURE;
-        }
+    let Some(store) = open_store_or_report(&config) else {
+        return ExitCode::FAILURE;
     };
     let tickets = match store.read().tickets() {
         Ok(tickets) => tickets,
@@ -631,14 +632,8 @@ fn queue(path: &Path, action: QueueAction) -> ExitCode {
     let Some(config) = load_or_report(path, Lang::En) else {
         return ExitCode::FAILURE;
     };
-    let store = match Store::open(&config.store.path) {
-        Ok(store) => store,
-        Err(error) => {
-            eprintln!(
-                "error: {error}\n(if teledesk is running, stop it first: the store admits one process)"
-            );
-            return ExitCode::FAILURE;
-        }
+    let Some(store) = open_store_or_report(&config) else {
+        return ExitCode::FAILURE;
     };
     let result = match action {
         QueueAction::List => {

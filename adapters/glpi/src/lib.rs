@@ -237,11 +237,7 @@ impl GlpiAdapter {
         ];
         let found: model::SearchResult = self.client.get(op, "/search/Ticket", &query).await?;
         for row in &found.data {
-            let id = match row.get(field::ID) {
-                Some(Value::Number(n)) => n.as_i64(),
-                Some(Value::String(s)) => s.trim().parse().ok(),
-                _ => None,
-            };
+            let id = map::row_id(row, field::ID);
             let Some(id) = id else { continue };
             let ticket = self.ticket(op, id).await?;
             let text = map::html_to_text(ticket.content.as_deref().unwrap_or_default());
@@ -824,11 +820,7 @@ impl Helpdesk for GlpiAdapter {
             ];
             let found: model::SearchResult = self.client.get(OP, "/search/Ticket", &query).await?;
             for row in &found.data {
-                let id = match row.get(field::ID) {
-                    Some(Value::Number(n)) => n.as_i64(),
-                    Some(Value::String(s)) => s.trim().parse().ok(),
-                    _ => None,
-                };
+                let id = map::row_id(row, field::ID);
                 let Some(id) = id else { continue };
                 let ticket = self.ticket(OP, id).await?;
                 let text = map::html_to_text(ticket.content.as_deref().unwrap_or_default());

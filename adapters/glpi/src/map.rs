@@ -571,6 +571,15 @@ pub fn to_ticket(ctx: &Context<'_>, parts: TicketParts) -> Result<Ticket, String
     })
 }
 
+/// The ticket id in a search row's `id_field` column (GLPI sends it as a number or a string).
+pub fn row_id(row: &serde_json::Map<String, serde_json::Value>, id_field: &str) -> Option<i64> {
+    match row.get(id_field) {
+        Some(serde_json::Value::Number(n)) => n.as_i64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 /// One row of `GET /search/Ticket` as `(ticket, change time)`.
 ///
 /// GLPI's `date_mod` has whole seconds, so two changes of one ticket within a second share it
@@ -584,12 +593,8 @@ pub fn search_row(
     id_field: &str,
     timezone: UtcOffset,
 ) -> Result<(TicketId, OffsetDateTime), String> {
-    let id = match row.get(id_field) {
-        Some(serde_json::Value::Number(n)) => n.as_i64(),
-        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .ok_or_else(|| format!("a search row has no ticket id: {}", compact(row)))?;
+    let id = row_id(row, id_field)
+        .ok_or_else(|| format!("a search row has no ticket id: {}", compact(row)))?;
     let date_mod = row
         .get(date_mod_field)
         .and_then(serde_json::Value::as_str)
