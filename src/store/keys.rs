@@ -1,140 +1,72 @@
 //! Key encoding: a keyspace byte, then big-endian numbers whose byte order is their numeric order
 //! (so scans come back sorted by ticket, chat, sequence).
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Space {
-    Meta,
-    Inbox,
-    Tickets,
-    ByHelpdesk,
-    Messages,
-    Jobs,
-    Dirty,
-    Cursors,
-    Outbox,
-    StaleCards,
-    Dead,
-    Dialogues,
-    Albums,
-    UnknownChats,
-    PendingFeedback,
-    Users,
-    PendingForwards,
-    ChatAliases,
-    Submissions,
-    Uploads,
-    TicketsByChat,
-    TicketsByAuthor,
-    SeenUpdates,
-    SeenOrder,
-    UploadFiles,
-    AlbumsByAge,
-    IntakeMemory,
+/// Declares the keyspaces once: each variant with its byte (stable on disk: never renumber, only
+/// append) and its name in backups, so that no keyspace can be left out of [`Space::ALL`] (one
+/// was, and `teledesk export` wrote its records under a number `import` refused).
+macro_rules! spaces {
+    ($($variant:ident = $byte:literal, $name:literal;)*) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(super) enum Space {
+            $($variant,)*
+        }
+
+        impl Space {
+            /// Every keyspace.
+            pub(super) const ALL: &[Space] = &[$(Space::$variant,)*];
+
+            pub(super) fn byte(self) -> u8 {
+                match self {
+                    $(Space::$variant => $byte,)*
+                }
+            }
+
+            pub(super) fn name(self) -> &'static str {
+                match self {
+                    $(Space::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+spaces! {
+    Meta = 1, "meta";
+    Inbox = 2, "inbox";
+    Tickets = 3, "tickets";
+    ByHelpdesk = 4, "by_helpdesk";
+    Messages = 5, "messages";
+    Jobs = 6, "jobs";
+    Dirty = 7, "dirty";
+    Cursors = 8, "cursors";
+    Outbox = 9, "outbox";
+    StaleCards = 10, "stale_cards";
+    Dead = 11, "dead_letters";
+    Dialogues = 12, "dialogues";
+    Albums = 13, "albums";
+    UnknownChats = 14, "unknown_chats";
+    PendingFeedback = 15, "pending_feedback";
+    Users = 16, "users";
+    PendingForwards = 17, "pending_forwards";
+    ChatAliases = 18, "chat_aliases";
+    Submissions = 19, "submissions";
+    Uploads = 20, "uploads";
+    TicketsByChat = 21, "tickets_by_chat";
+    TicketsByAuthor = 22, "tickets_by_author";
+    SeenUpdates = 30, "seen_updates";
+    SeenOrder = 31, "seen_order";
+    UploadFiles = 32, "upload_files";
+    AlbumsByAge = 33, "albums_by_age";
+    IntakeMemory = 47, "intake_memory";
 }
 
 impl Space {
-    /// Every keyspace.
-    pub(super) const ALL: [Space; 26] = [
-        Space::Meta,
-        Space::Inbox,
-        Space::Tickets,
-        Space::ByHelpdesk,
-        Space::Messages,
-        Space::Jobs,
-        Space::Dirty,
-        Space::Cursors,
-        Space::Outbox,
-        Space::StaleCards,
-        Space::Dead,
-        Space::Dialogues,
-        Space::Albums,
-        Space::UnknownChats,
-        Space::PendingFeedback,
-        Space::Users,
-        Space::PendingForwards,
-        Space::ChatAliases,
-        Space::Submissions,
-        Space::Uploads,
-        Space::TicketsByChat,
-        Space::TicketsByAuthor,
-        Space::SeenUpdates,
-        Space::SeenOrder,
-        Space::UploadFiles,
-        Space::AlbumsByAge,
-    ];
-
     pub(super) fn from_byte(byte: u8) -> Option<Space> {
-        Self::ALL.into_iter().find(|s| s.byte() == byte)
+        Self::ALL.iter().copied().find(|s| s.byte() == byte)
     }
 
     pub(super) fn from_name(name: &str) -> Option<Space> {
-        Self::ALL.into_iter().find(|s| s.name() == name)
-    }
-
-    pub(super) fn byte(self) -> u8 {
-        // Stable on disk: never renumber, only append.
-        match self {
-            Space::Meta => 1,
-            Space::Inbox => 2,
-            Space::Tickets => 3,
-            Space::ByHelpdesk => 4,
-            Space::Messages => 5,
-            Space::Jobs => 6,
-            Space::Dirty => 7,
-            Space::Cursors => 8,
-            Space::Outbox => 9,
-            Space::StaleCards => 10,
-            Space::Dead => 11,
-            Space::Dialogues => 12,
-            Space::Albums => 13,
-            Space::UnknownChats => 14,
-            Space::PendingFeedback => 15,
-            Space::Users => 16,
-            Space::PendingForwards => 17,
-            Space::ChatAliases => 18,
-            Space::Submissions => 19,
-            Space::Uploads => 20,
-            Space::TicketsByChat => 21,
-            Space::TicketsByAuthor => 22,
-            Space::SeenUpdates => 30,
-            Space::SeenOrder => 31,
-            Space::UploadFiles => 32,
-            Space::AlbumsByAge => 33,
-            // Well apart from the others' next numbers, so branches adding spaces do not collide.
-            Space::IntakeMemory => 47,
-        }
-    }
-
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            Space::Meta => "meta",
-            Space::Inbox => "inbox",
-            Space::Tickets => "tickets",
-            Space::ByHelpdesk => "by_helpdesk",
-            Space::Messages => "messages",
-            Space::Jobs => "jobs",
-            Space::Dirty => "dirty",
-            Space::Cursors => "cursors",
-            Space::Outbox => "outbox",
-            Space::StaleCards => "stale_cards",
-            Space::Dead => "dead_letters",
-            Space::Dialogues => "dialogues",
-            Space::Albums => "albums",
-            Space::UnknownChats => "unknown_chats",
-            Space::PendingFeedback => "pending_feedback",
-            Space::Users => "users",
-            Space::PendingForwards => "pending_forwards",
-            Space::ChatAliases => "chat_aliases",
-            Space::Submissions => "submissions",
-            Space::Uploads => "uploads",
-            Space::TicketsByChat => "tickets_by_chat",
-            Space::TicketsByAuthor => "tickets_by_author",
-            Space::SeenUpdates => "seen_updates",
-            Space::SeenOrder => "seen_order",
-            Space::UploadFiles => "upload_files",
-            Space::AlbumsByAge => "albums_by_age",
-            Space::IntakeMemory => "intake_memory",
-        }
+        Self::ALL.iter().copied().find(|s| s.name() == name)
     }
 
     pub(super) fn key(self, rest: &[u8]) -> Vec<u8> {
@@ -188,7 +120,7 @@ mod tests {
 
     #[test]
     fn every_space_is_listed_once_by_byte_and_by_name() {
-        for space in Space::ALL {
+        for &space in Space::ALL {
             assert_eq!(Space::from_byte(space.byte()), Some(space));
             assert_eq!(Space::from_name(space.name()), Some(space));
         }

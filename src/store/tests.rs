@@ -871,7 +871,8 @@ fn the_saved_counts_are_trusted_only_from_the_last_run() {
     // Records changed behind the counts' back (an earlier build that does not keep them): here
     // two ticket records dropped straight from the tree.
     let drop_two = |bump_boot: bool| {
-        let db = sled::open(dir.path()).unwrap();
+        // As the store opens it: a process forked meanwhile by another test can hold the lock.
+        let db = super::open_locked(&sled::Config::new().path(dir.path())).unwrap();
         let tree = db.open_tree("teledesk").unwrap();
         let keys: Vec<_> = tree
             .scan_prefix(Space::Tickets.key(&[]))
@@ -958,7 +959,7 @@ fn concurrent_writes_and_flushes_all_finish() {
 /// A store as schema 1 wrote it, built with sled directly: version 1, ticket and album records,
 /// their indexes never built (and no flags saying they were).
 fn schema_1_store(dir: &std::path::Path) {
-    let db = sled::open(dir).unwrap();
+    let db = super::open_locked(&sled::Config::new().path(dir)).unwrap();
     let tree = db.open_tree("teledesk").unwrap();
     let put = |space: Space, key: &[u8], value: &[u8]| {
         tree.insert(space.key(key), value).unwrap();
@@ -1036,11 +1037,18 @@ async fn a_backup_carries_records_as_stored_and_the_files_they_name() {
             tx.pending
                 .insert(Space::Meta.key(b"spaced"), Some(b" {\"a\": 1} ".to_vec()));
             tx.put_ticket(&ticket(1, -100, 7));
+            // The newest keyspace: the one `Space::ALL` once left out.
+            let memory = [("priority".to_owned(), "high".to_owned())].into();
+            tx.put_intake_memory(7, -100, &memory);
             Ok(())
         })
         .unwrap();
     let mut first = Vec::new();
     let summary = store.export(&mut first).unwrap();
+    assert!(
+        String::from_utf8_lossy(&first).contains(r#""space":"intake_memory""#),
+        "every keyspace goes into a backup by its name"
+    );
     assert_eq!(summary.files, 1);
 
     let other = Store::open_for_import(&dir.path().join("b")).unwrap();
@@ -1063,6 +1071,10 @@ async fn a_backup_carries_records_as_stored_and_the_files_they_name() {
         Some(UploadAt::Inline(bytes)) if bytes == b"\n\x00raw"
     ));
     assert_eq!(other.read().stale_cards().unwrap(), [3]);
+    assert_eq!(
+        other.read().intake_memory(7, -100).unwrap().get("priority"),
+        Some(&"high".to_owned())
+    );
     for (key, bytes) in [
         (
             &b"tricky"[..],
