@@ -144,9 +144,9 @@ async fn staff_started(
     };
     let mut started = Vec::new();
     for id in unknown {
-        match adapter.get_ticket(id).await {
-            Ok(ticket) if ticket.addressed_to.is_some() => started.push(ticket),
-            Ok(_) => {}
+        match adapter.addressed_ticket(id).await {
+            Ok(Some(ticket)) => started.push(ticket),
+            Ok(None) => {}
             Err(error) if error.kind() == teledesk_adapter::ErrorKind::NotFound => {}
             Err(error) => return Err(error),
         }

@@ -149,6 +149,19 @@ pub trait Helpdesk: Send + Sync {
     /// comments teledesk wrote must come back with [`Origin::Teledesk`].
     async fn get_ticket(&self, ticket: &TicketId) -> Result<Ticket>;
 
+    /// Reads a ticket teledesk does not know yet, one a change listing reported, when staff
+    /// addressed it to a Telegram chat ([`Ticket::addressed_to`]); `None` when they did not.
+    ///
+    /// The daemon calls it for every unknown ticket in a change batch where the adapter declares
+    /// [`Capability::staff_tickets`]. On a helpdesk whose listing reports every changed ticket,
+    /// most of those are not teledesk's at all, so this is a poll's most frequent read: an adapter
+    /// whose full read costs several requests overrides it to look at the address first with one,
+    /// and reads the rest only for an addressed ticket. The default reads the whole ticket.
+    async fn addressed_ticket(&self, ticket: &TicketId) -> Result<Option<Ticket>> {
+        let ticket = self.get_ticket(ticket).await?;
+        Ok(ticket.addressed_to.is_some().then_some(ticket))
+    }
+
     /// Reads a ticket's comments, as [`Helpdesk::get_ticket`] returns them in
     /// [`Ticket::comments`], for a change whose [`Change::snapshot`] already gave the ticket's
     /// fields.

@@ -558,6 +558,22 @@ impl Helpdesk for GlpiAdapter {
         Ok(CommentId(id.to_string()))
     }
 
+    /// The ticket record says whether staff picked an addressing request source: one request for
+    /// the many tickets they did not, instead of the five or more of a full read.
+    async fn addressed_ticket(&self, ticket: &TicketId) -> Result<Option<Ticket>> {
+        const OP: &str = "addressed_ticket";
+        let id = numeric_id(OP, ticket)?;
+        let sources = (
+            self.config.chat_requesttype_id,
+            self.config.announcement_requesttype_id,
+        );
+        if !map::has_address_source(sources, &self.ticket(OP, id).await?) {
+            return Ok(None);
+        }
+        let ticket = self.get_ticket(ticket).await?;
+        Ok(ticket.addressed_to.is_some().then_some(ticket))
+    }
+
     async fn get_ticket(&self, ticket: &TicketId) -> Result<Ticket> {
         const OP: &str = "get_ticket";
         let id = numeric_id(OP, ticket)?;

@@ -42,6 +42,14 @@ pub struct Context<'a> {
     pub address_sources: (Option<i64>, Option<i64>),
 }
 
+/// Whether the ticket's request source is one of those that address a ticket to a chat: what
+/// [`address_of`] needs first, told by the ticket record alone.
+pub fn has_address_source(sources: (Option<i64>, Option<i64>), ticket: &model::Ticket) -> bool {
+    ticket
+        .requesttypes_id
+        .is_some_and(|source| [sources.0, sources.1].contains(&Some(source)))
+}
+
 /// The chat staff addressed a ticket to: when they picked one of the configured request sources,
 /// the chat named like the ticket's entity (its own name, the last part of `Root entity > Acme`).
 ///

@@ -638,3 +638,36 @@ async fn a_retried_escalation_finishes_a_raise_that_failed_after_the_note() {
     assert_eq!(fake.ticket(id).expect("ticket").priority, 4);
     assert_eq!(fake.followups(id).len(), 1, "noted once");
 }
+
+/// Most tickets a change listing reports are nothing of teledesk's: telling so costs one request
+/// (the ticket record's request source), not the five or more of a full read.
+#[tokio::test]
+async fn an_unaddressed_ticket_is_told_from_its_record_alone() {
+    let fake = FakeGlpi::start().await;
+    let glpi = adapter_with(
+        &fake,
+        json!({
+            "chat_requesttype_id": FakeGlpi::REQUEST_TYPE_TELEGRAM,
+            "announcement_requesttype_id": FakeGlpi::REQUEST_TYPE_ANNOUNCEMENT,
+        }),
+    );
+    let staff = fake.staff_create_ticket("Printer on the 3rd floor");
+    fake.staff_reply(staff, "Tech", "<p>On it</p>");
+    // A session is opened once in the adapter's life, not per read.
+    glpi.check().await.expect("check");
+    let before = fake.calls().len();
+    let probed = glpi
+        .addressed_ticket(&TicketId(staff.to_string()))
+        .await
+        .expect("probe");
+    assert!(probed.is_none());
+    let calls: Vec<String> = fake.calls()[before..]
+        .iter()
+        .map(|c| format!("{} {}", c.method, c.path))
+        .collect();
+    assert_eq!(
+        calls,
+        [format!("GET /apirest.php/Ticket/{staff}")],
+        "one read of the record"
+    );
+}

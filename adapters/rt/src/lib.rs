@@ -591,6 +591,18 @@ impl Helpdesk for RtAdapter {
         Ok(CommentId(txn.to_string()))
     }
 
+    /// The ticket record carries its custom fields: one request tells whether staff named a chat,
+    /// instead of the ticket, its owner and every page of its history.
+    async fn addressed_ticket(&self, ticket: &TicketId) -> Result<Option<Ticket>> {
+        const OP: &str = "addressed_ticket";
+        let id = ticket_id(OP, ticket)?;
+        if map::chat_named(&self.config, &self.ticket(OP, id).await?).is_none() {
+            return Ok(None);
+        }
+        let ticket = self.get_ticket(ticket).await?;
+        Ok(ticket.addressed_to.is_some().then_some(ticket))
+    }
+
     async fn get_ticket(&self, ticket: &TicketId) -> Result<Ticket> {
         const OP: &str = "get_ticket";
         let id = ticket_id(OP, ticket)?;

@@ -520,9 +520,7 @@ fn field_values(ticket: &model::Ticket, name: &str) -> Vec<String> {
 /// The chat staff addressed a ticket to in the `chat_field` custom field (its first value), and
 /// whether the `announcement_field` marks it as a notice.
 pub fn address_of(ctx: &Context<'_>, ticket: &model::Ticket) -> Option<StaffAddress> {
-    let chat = field_values(ticket, ctx.config.chat_field.as_deref()?)
-        .into_iter()
-        .next()?;
+    let chat = chat_named(ctx.config, ticket)?;
     let announcement = ctx
         .config
         .announcement_field
@@ -533,6 +531,13 @@ pub fn address_of(ctx: &Context<'_>, ticket: &model::Ticket) -> Option<StaffAddr
                 .any(|v| matches!(v.to_lowercase().as_str(), "1" | "true" | "yes" | "да"))
         });
     Some(StaffAddress { chat, announcement })
+}
+
+/// The chat the ticket's `chat_field` names (its first value), if any.
+pub fn chat_named(config: &RtConfig, ticket: &model::Ticket) -> Option<String> {
+    field_values(ticket, config.chat_field.as_deref()?)
+        .into_iter()
+        .next()
 }
 
 /// `Due` as the time the ticket is due to be resolved; RT's epoch means none is set.

@@ -804,3 +804,35 @@ async fn a_retry_ignores_a_staff_message_that_copies_the_marker() {
         .expect("add_comment");
     assert_eq!(again, written);
 }
+
+/// Most tickets a change listing reports are nothing of teledesk's: the ticket record carries its
+/// custom fields, so telling so costs one request, not the ticket, its owner and its history.
+#[tokio::test]
+async fn an_unaddressed_ticket_is_told_from_its_record_alone() {
+    let fake = FakeRt::start().await;
+    let rt = adapter_with(&fake, json!({"chat_field": FakeRt::CF_CHAT}));
+    let (created, id) = create(&rt, &draft(1, json!({}))).await;
+    fake.staff_reply(id, "alice", "On it");
+    let before = fake.calls().len();
+    assert!(
+        rt.addressed_ticket(&created.id)
+            .await
+            .expect("probe")
+            .is_none()
+    );
+    let calls: Vec<String> = fake.calls()[before..]
+        .iter()
+        .map(|c| format!("{} {}", c.method, c.path))
+        .collect();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(calls[0].ends_with(&format!("/ticket/{id}")), "{calls:?}");
+
+    fake.set_custom_field(id, "alice", FakeRt::CF_CHAT, "Acme");
+    let ticket = rt
+        .addressed_ticket(&created.id)
+        .await
+        .expect("probe")
+        .expect("addressed now");
+    assert_eq!(ticket.addressed_to.map(|a| a.chat).as_deref(), Some("Acme"));
+    assert!(ticket.comments.iter().any(|c| c.body.contains("On it")));
+}

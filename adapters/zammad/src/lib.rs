@@ -481,6 +481,19 @@ impl Helpdesk for ZammadAdapter {
         Ok(CommentId(created.id.to_string()))
     }
 
+    /// The ticket alone says whether its chat attribute is set: one request for the many tickets
+    /// staff did not address, instead of the ticket, its articles, its state and its owner.
+    async fn addressed_ticket(&self, ticket: &TicketId) -> Result<Option<Ticket>> {
+        const OP: &str = "addressed_ticket";
+        let id = ticket_id(OP, ticket)?;
+        let found = self.ticket(OP, id).await?;
+        if map::chat_named(self.config.chat_field.as_deref(), &found).is_none_or(|c| c.is_empty()) {
+            return Ok(None);
+        }
+        let ticket = self.get_ticket(ticket).await?;
+        Ok(ticket.addressed_to.is_some().then_some(ticket))
+    }
+
     async fn get_ticket(&self, ticket: &TicketId) -> Result<Ticket> {
         const OP: &str = "get_ticket";
         let id = ticket_id(OP, ticket)?;

@@ -475,11 +475,7 @@ fn resolution_of(
 /// chat's `attributes` may well write the chat into the same one.
 pub fn address_of(ctx: &Context<'_>, ticket: &model::Ticket) -> Option<StaffAddress> {
     let (chat_field, announcement_field) = ctx.address_fields;
-    let chat = match ticket.attributes.get(chat_field?)? {
-        serde_json::Value::String(s) => s.trim().to_owned(),
-        serde_json::Value::Number(n) => n.to_string(),
-        _ => return None,
-    };
+    let chat = chat_named(chat_field, ticket)?;
     let created_by = ticket
         .attributes
         .get("created_by_id")
@@ -549,6 +545,15 @@ pub fn to_ticket(
             resolve_by: ticket.close_escalation_at,
         },
         priority: None,
+    }
+}
+
+/// The chat the ticket's `chat_field` attribute names, as staff typed it (maybe empty).
+pub fn chat_named(chat_field: Option<&str>, ticket: &model::Ticket) -> Option<String> {
+    match ticket.attributes.get(chat_field?)? {
+        serde_json::Value::String(s) => Some(s.trim().to_owned()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }
 

@@ -381,3 +381,31 @@ async fn a_file_of_another_ticket_is_refused() {
     let err = zammad.download(&reference).await.expect_err("403");
     assert_eq!(err.kind(), ErrorKind::PermissionDenied);
 }
+
+/// Most tickets a change listing reports are nothing of teledesk's: the ticket's own attributes
+/// tell so in one request; one staff addressed is then read whole.
+#[tokio::test]
+async fn an_unaddressed_ticket_is_told_from_the_ticket_alone() {
+    let fake = FakeZammad::start().await;
+    fake.add_ticket_attribute("telegram_chat");
+    let zammad = adapter_with(&fake, json!({"chat_field": "telegram_chat"}));
+    let staff = fake.staff_create_ticket("Printer on the 3rd floor");
+    fake.staff_reply(staff, "Agent Smith", "On it");
+    let id = TicketId(staff.to_string());
+    let before = fake.calls().len();
+    assert!(zammad.addressed_ticket(&id).await.expect("probe").is_none());
+    let calls: Vec<String> = fake.calls()[before..]
+        .iter()
+        .map(|c| format!("{} {}", c.method, c.path))
+        .collect();
+    assert_eq!(calls, [format!("GET /api/v1/tickets/{staff}")]);
+
+    fake.set_attribute(staff, "telegram_chat", json!("Acme"));
+    let ticket = zammad
+        .addressed_ticket(&id)
+        .await
+        .expect("probe")
+        .expect("addressed now");
+    assert_eq!(ticket.addressed_to.map(|a| a.chat).as_deref(), Some("Acme"));
+    assert!(ticket.comments.iter().any(|c| c.body.contains("On it")));
+}

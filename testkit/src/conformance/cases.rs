@@ -1046,6 +1046,21 @@ pub async fn staff_ticket_is_addressed_to_its_chat(subject: &Subject) {
         assert_eq!(address.chat, chat);
         assert_eq!(address.announcement, announcement, "{chat}");
         assert_eq!(ticket.subject, "Плановые работы");
+        // What the daemon asks of a ticket it does not know yet: the same ticket, read whole.
+        let probed = must(
+            "addressed_ticket",
+            subject
+                .adapter
+                .addressed_ticket(&id)
+                .await
+                .map_err(|e| e.to_string()),
+        )
+        .unwrap_or_else(|| panic!("addressed_ticket of {id} (addressed to {chat}) said no"));
+        assert_eq!(probed.addressed_to, Some(address.clone()));
+        assert_eq!(
+            (&probed.subject, probed.comments.len()),
+            (&ticket.subject, ticket.comments.len())
+        );
         // The daemon finds such tickets in the change feed: one the feed never lists (say, one
         // that lists only the integration account's tickets) is never published.
         if subject.adapter.capability().poll {
@@ -1070,6 +1085,15 @@ pub async fn staff_ticket_is_addressed_to_its_chat(subject: &Subject) {
     }
     let (created, _) = create(subject, "Not addressed").await;
     assert_eq!(read(subject, &created.id).await.addressed_to, None);
+    let probed = must(
+        "addressed_ticket",
+        subject
+            .adapter
+            .addressed_ticket(&created.id)
+            .await
+            .map_err(|e| e.to_string()),
+    );
+    assert!(probed.is_none(), "teledesk's own ticket read as addressed");
 }
 
 /// A due time staff set reads back as the ticket's due time (issue 14.4).
