@@ -559,7 +559,8 @@ impl Helpdesk for RedmineAdapter {
     }
 
     /// Checks the custom fields a chat's ticket table (with its intake fields) writes: each id
-    /// must be an issue custom field, and a list field's value one of its possible values.
+    /// must be an issue custom field, a list field's value one of its possible values, and an
+    /// integer, float, date or boolean field's value one Redmine takes.
     /// Redmine answers `GET /custom_fields.json` to administrators only; for another API key the
     /// check fails with `PermissionDenied` and doctor says it could not check.
     async fn check_ticket_defaults(&self, defaults: &ConfigTable) -> Result<Vec<ConfigProblem>> {
@@ -600,6 +601,25 @@ impl Helpdesk for RedmineAdapter {
                 }
                 other => other.as_str().into_iter().collect(),
             };
+            // Redmine refuses a value its field's format does not take (422 on create): said
+            // here, at `teledesk check`, it is a config finding instead of dead letters later. A
+            // chat's `registered_at` aimed at a date field is one (Redmine has no date-time
+            // format; a text field takes the full time).
+            if let Some(wanted) = map::format_wants(&field.field_format)
+                && values
+                    .iter()
+                    .any(|v| !map::format_takes(&field.field_format, v))
+            {
+                problems.push(ConfigProblem::new(
+                    key.clone(),
+                    Problem::FieldWants {
+                        id: id.to_string(),
+                        name: field.name.clone(),
+                        kind: field.field_format.clone(),
+                        wanted,
+                    },
+                ));
+            }
             if field.field_format == "list"
                 && let Some(missing) = values.iter().find(|v| !allowed.contains(v))
             {

@@ -7,7 +7,7 @@ use teledesk_adapter::text::{
 };
 use teledesk_adapter::{
     AttachmentRef, Comment, CommentDraft, CommentId, DueTimes, Error, ErrorKind, Origin, Result,
-    StaffAddress, StatusClass, Ticket, TicketDraft, TicketId, TicketRef, Visibility,
+    StaffAddress, StatusClass, Ticket, TicketDraft, TicketId, TicketRef, Visibility, Wanted,
 };
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
@@ -428,6 +428,39 @@ pub fn webhook_ticket_ids(body: &[u8]) -> Result<Vec<TicketId>> {
     Ok(vec![TicketId(id.to_string())])
 }
 
+/// What a custom field of this format takes, for the formats Redmine checks a value against
+/// (lib/redmine/field_format.rb); `None` for those that take any text.
+pub fn format_wants(field_format: &str) -> Option<Wanted> {
+    match field_format {
+        "int" | "float" => Some(Wanted::Number),
+        "date" => Some(Wanted::Date),
+        "bool" => Some(Wanted::Boolean),
+        _ => None,
+    }
+}
+
+/// Whether Redmine takes `value` for a custom field of this format, as its `validate_single_value`
+/// decides: an integer, a float, a date `YYYY-MM-DD`, a boolean `0`/`1`; an empty value always.
+pub fn format_takes(field_format: &str, value: &str) -> bool {
+    let value = value.trim();
+    if value.is_empty() {
+        return true;
+    }
+    match field_format {
+        "int" => {
+            let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
+            !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+        }
+        "float" => value.parse::<f64>().is_ok(),
+        "date" => {
+            value.len() == 10
+                && time::Date::parse(value, format_description!("[year]-[month]-[day]")).is_ok()
+        }
+        "bool" => matches!(value, "0" | "1"),
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,6 +471,31 @@ mod tests {
 
     const ISSUE: &str = include_str!("../../../fixtures/redmine/issue.json");
     const CREATED: &str = include_str!("../../../fixtures/redmine/issue_created.json");
+
+    #[test]
+    fn custom_values_are_checked_against_their_format_as_redmine_does() {
+        let cases = [
+            ("int", ["42", "-7", "+3"], ["4.2", "seven", "-"]),
+            ("float", ["4.2", "-1", "3e2"], ["four", "1,5", "x1"]),
+            (
+                "date",
+                ["2026-12-07", "2024-02-29", ""],
+                ["2026-12-07T10:00:00Z", "07.12.2026", "2025-02-29"],
+            ),
+            ("bool", ["0", "1", " "], ["true", "да", "2"]),
+        ];
+        for (format, good, bad) in cases {
+            assert!(format_wants(format).is_some(), "{format}");
+            for value in good {
+                assert!(format_takes(format, value), "{format} {value:?}");
+            }
+            for value in bad {
+                assert!(!format_takes(format, value), "{format} {value:?}");
+            }
+        }
+        assert_eq!(format_wants("string"), None);
+        assert!(format_takes("string", "2026-12-07T10:00:00Z"));
+    }
     const LIST: &str = include_str!("../../../fixtures/redmine/issues_list.json");
     const STATUSES: &str = include_str!("../../../fixtures/redmine/issue_statuses.json");
     const PRIORITIES: &str = include_str!("../../../fixtures/redmine/issue_priorities.json");

@@ -567,3 +567,44 @@ async fn webhooks_of_other_objects_name_no_ticket() {
     };
     assert!(a.parse_webhook(&request).expect("valid").is_empty());
 }
+
+/// A value a field's format refuses (the registration time aimed at a date field) is a finding of
+/// `teledesk check`, named by its key, not a 422 and a dead letter at the first ticket — and the
+/// fake refuses it as Redmine does.
+#[tokio::test]
+async fn a_value_its_field_format_refuses_is_a_config_finding() {
+    let fake = FakeRedmine::start().await;
+    let date = fake.add_custom_field("Registered", "date", false);
+    let count = fake.add_custom_field("Seats", "int", false);
+    let redmine = adapter(&fake);
+    let table = samples::table(json!({
+        "custom_fields": {
+            date.to_string(): "2026-12-07T10:00:00Z",
+            count.to_string(): "12",
+        }
+    }));
+    let problems = redmine.check_ticket_defaults(&table).await.expect("check");
+    let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, [format!("custom_fields.{date}")], "{problems:?}");
+    assert!(problems[0].to_string().contains("date"), "{}", problems[0]);
+
+    let mut refused = draft(1);
+    refused.defaults = table.clone();
+    let error = redmine.create_ticket(&refused).await.expect_err("422");
+    assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+    assert!(
+        error.to_string().contains("Registered is not a valid date"),
+        "{error}"
+    );
+
+    let fine = samples::table(json!({
+        "custom_fields": { date.to_string(): "2026-12-07", count.to_string(): "12" }
+    }));
+    assert!(
+        redmine
+            .check_ticket_defaults(&fine)
+            .await
+            .expect("check")
+            .is_empty()
+    );
+}

@@ -645,12 +645,48 @@ impl World {
 
     /// Applies an update as Redmine does: one journal for what changed, silently dropping what
     /// the actor may not change. Returns the validation errors Redmine would answer 422 with.
+    /// Redmine's own check of a custom value against its field's format (lib/redmine/
+    /// field_format.rb, `validate_single_value`), with its English messages: an integer
+    /// (`/^[+-]?\d+$/`), a float, a date `YYYY-MM-DD`, a boolean `0`/`1`; an empty value is
+    /// always allowed.
+    pub(crate) fn custom_value_errors(&self, values: &[(i64, String)]) -> Vec<String> {
+        let mut errors = Vec::new();
+        for (id, value) in values {
+            let Some(field) = self.custom_fields.iter().find(|f| f.id == *id) else {
+                continue;
+            };
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            let problem = match field.field_format.as_str() {
+                "int" => {
+                    let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
+                    (digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()))
+                        .then_some("is not a number")
+                }
+                "float" => value.parse::<f64>().is_err().then_some("is invalid"),
+                "date" => {
+                    let format = time::macros::format_description!("[year]-[month]-[day]");
+                    (value.len() != 10 || time::Date::parse(value, &format).is_err())
+                        .then_some("is not a valid date")
+                }
+                "bool" => (!matches!(value, "0" | "1")).then_some("is not included in the list"),
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                errors.push(format!("{} {problem}", field.name));
+            }
+        }
+        errors
+    }
+
     fn apply(&mut self, actor: i64, issue_id: i64, update: Update) -> Result<(), Vec<String>> {
         let issue = self.issues.get(&issue_id).cloned().expect("issue exists");
         let staff = self.is_staff(actor, issue.project_id);
         let mut changed = issue.clone();
         let mut details = Vec::new();
-        let mut errors = Vec::new();
+        let mut errors = self.custom_value_errors(&update.custom_values);
         let attr = |name: &str, old: Option<String>, new: Option<String>| Detail {
             property: "attr".into(),
             name: name.into(),

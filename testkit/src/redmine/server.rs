@@ -1109,6 +1109,7 @@ async fn create_issue(
         {
             errors.push("Category is not included in the list".to_owned());
         }
+        errors.extend(w.custom_value_errors(&custom_values_of(&issue)));
         let uploads = uploads_of(&issue);
         let unknown = w.unknown_uploads(actor.0, &uploads);
         if unknown > 0 {
