@@ -578,7 +578,11 @@ impl Store {
                     tx.put_meta_u64(META_SCHEMA, 2);
                     Ok(())
                 })?,
-                2 => self.migrate_2_to_3(tree.clone())?,
+                2 => {
+                    // A minute or so for a million tickets: say why the start waits.
+                    tracing::info!("Packing the store's indexes (schema 3); this runs once.");
+                    self.migrate_2_to_3(tree.clone())?
+                }
                 _ => unreachable!("a migration for every schema below SCHEMA_VERSION"),
             }
             tracing::info!(from, to = from + 1, "Migrated the store.");
