@@ -128,6 +128,23 @@ pub async fn run(profile: &Profile, opts: &Opts, report: &mut Report) {
 /// sled costs per key, against which the store's keys per mapping set the daemon's floor.
 fn sled_alone(store: &Path, n: usize, daemon: Memory, report: &mut Report) {
     let same = probe(&["open", &store.display().to_string()]);
+    let keys = count_keys(store);
+    let total: u64 = keys.iter().map(|(_, count)| count).sum();
+    let keys_per_mapping = total as f64 / n.max(1) as f64;
+    report.add(
+        "footprint",
+        &format!("store keys per mapping, {n} mappings"),
+        keys_per_mapping,
+        "keys",
+        None,
+        format!(
+            "{total} keys in the daemon's store; by keyspace byte: {}",
+            keys.iter()
+                .map(|(byte, count)| format!("{byte}: {count}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
     report.add(
         "footprint",
         &format!("RSS of sled alone, the same {n} mappings"),
@@ -163,7 +180,7 @@ fn sled_alone(store: &Path, n: usize, daemon: Memory, report: &mut Report) {
         format!(
             "one key per mapping, {value}-byte values, written by a bare sled program ({:.0} s) \
              and opened by another, 5 s later (peak {:.1} MB): {:.0} bytes per key; the store \
-             keeps {KEYS_PER_MAPPING} keys per mapping",
+             keeps {keys_per_mapping:.2} keys per mapping",
             fill.as_secs_f64(),
             bare.peak as f64 / MB,
             bare.rss as f64 / n.max(1) as f64
@@ -171,9 +188,22 @@ fn sled_alone(store: &Path, n: usize, daemon: Memory, report: &mut Report) {
     );
 }
 
-/// The keys the store writes for one mapping: the ticket record and its indexes by helpdesk id,
-/// by chat and by author (`Tx::put_ticket`), and the card's message (`Tx::index_message`).
-const KEYS_PER_MAPPING: usize = 5;
+/// How many keys the store holds per keyspace byte, counted by the bare sled program (after the
+/// memory probes, in a process of its own: a walk of every key would fill the cache it measures).
+fn count_keys(store: &Path) -> Vec<(u8, u64)> {
+    let exe = std::env::current_exe().expect("this benchmark's binary");
+    let output = std::process::Command::new(exe)
+        .args([PROBE, "count", &store.display().to_string()])
+        .output()
+        .expect("the sled probe runs");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (byte, count) = line.split_once(' ')?;
+            Some((byte.parse().ok()?, count.parse().ok()?))
+        })
+        .collect()
+}
 
 /// Runs this binary as a bare sled program ([`probe_main`]) and reads the memory it reports.
 fn probe(args: &[&str]) -> Memory {
@@ -203,7 +233,8 @@ pub const PROBE: &str = "--sled-probe";
 
 /// The bare sled program: `open DIR` opens the store's tree in `DIR` with the store's config and
 /// prints its VmRSS and VmHWM (bytes) 5 s later; `fill DIR N SIZE` writes `N` keys with
-/// `SIZE`-byte values in batches of 10,000 and flushes.
+/// `SIZE`-byte values in batches of 10,000 and flushes; `count DIR` prints the number of keys
+/// of each keyspace byte, one `byte count` line each.
 pub fn probe_main(args: &[String]) {
     let dir = Path::new(&args[1]);
     let db = teledesk::store::sled_config(dir)
@@ -227,6 +258,16 @@ pub fn probe_main(args: &[String]) {
                 tree.apply_batch(batch).expect("a batch");
             }
             db.flush().expect("a flush");
+        }
+        "count" => {
+            let mut counts = std::collections::BTreeMap::<u8, u64>::new();
+            for key in tree.iter().keys() {
+                let key = key.expect("a key");
+                *counts.entry(key.first().copied().unwrap_or(0)).or_default() += 1;
+            }
+            for (byte, count) in counts {
+                println!("{byte} {count}");
+            }
         }
         other => panic!("unknown probe {other}"),
     }

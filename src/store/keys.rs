@@ -34,7 +34,9 @@ spaces! {
     Meta = 1, "meta";
     Inbox = 2, "inbox";
     Tickets = 3, "tickets";
+    // Schema 2's index of helpdesk ids, one key per ticket: migrated to `PackedByHelpdesk`.
     ByHelpdesk = 4, "by_helpdesk";
+    // Schema 2's message index, one key per message: migrated to `PackedMessages`.
     Messages = 5, "messages";
     Jobs = 6, "jobs";
     Dirty = 7, "dirty";
@@ -51,8 +53,14 @@ spaces! {
     ChatAliases = 18, "chat_aliases";
     Submissions = 19, "submissions";
     Uploads = 20, "uploads";
+    // Schema 2's indexes by chat and by author: migrated to `PackedByChat`, `PackedByAuthor`.
     TicketsByChat = 21, "tickets_by_chat";
     TicketsByAuthor = 22, "tickets_by_author";
+    // Schema 3's indexes, chunked sorted sets (see `packed`).
+    PackedByChat = 23, "packed_tickets_by_chat";
+    PackedByAuthor = 24, "packed_tickets_by_author";
+    PackedByHelpdesk = 25, "packed_by_helpdesk";
+    PackedMessages = 26, "packed_messages";
     SeenUpdates = 30, "seen_updates";
     SeenOrder = 31, "seen_order";
     UploadFiles = 32, "upload_files";

@@ -13,6 +13,7 @@ mod backup;
 mod counts;
 mod files;
 mod keys;
+mod packed;
 
 pub use backup::{BackupError, BackupSummary, EXPORT_FORMAT, control_socket};
 use counts::Tally;
@@ -24,6 +25,7 @@ use crate::model::{
     Submission, TicketLink,
 };
 use keys::{Space, i32_key, i64_key, u64_key};
+use packed::{BY_AUTHOR, BY_CHAT, BY_HELPDESK, MESSAGES, Packed};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
@@ -60,7 +62,9 @@ pub const TREE: &str = "teledesk";
 /// 1. The keyspaces of [`Space`], with the indexes by chat, by author and by album age each
 ///    built once, as a meta flag recorded.
 /// 2. Those indexes are part of the layout: every store has them, and the flags are gone.
-pub const SCHEMA_VERSION: u64 = 2;
+/// 3. The indexes by chat, by author, by helpdesk id and by message are packed (see
+///    [`packed`]): a few keys per owner instead of one per ticket or message.
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// A store failure: the disk, or a record this build cannot read.
 #[derive(Debug, thiserror::Error)]
@@ -228,20 +232,18 @@ impl Store {
         // Written to the new tree directly: the failure that made us open it again still
         // stands until this boot is on disk.
         let count_boot = self.mode == Mode::Run;
-        let boot = self.write_to(Some(tree), |tx| {
-            if tx.meta_u64(META_IMPORTING)?.is_some() && self.mode != Mode::Import {
-                return Err(StoreError::ImportIncomplete { path });
-            }
-            migrate(tx, &path)?;
-            if !count_boot {
-                return Ok(tx.meta_u64(META_BOOT)?.unwrap_or(0));
-            }
-            let boot = tx.meta_u64(META_BOOT)?.unwrap_or(0) + 1;
-            tx.put_meta_u64(META_BOOT, boot);
-            // With the boot: the counts are this run's from here on (see `Tally::open`).
-            tx.pending
-                .insert(Counts::saved_key(), Some(counts.saved_value(boot)));
-            Ok(boot)
+        let boot = self.upgrade(&tree, &path).and_then(|()| {
+            self.write_to(Some(tree), |tx| {
+                if !count_boot {
+                    return Ok(tx.meta_u64(META_BOOT)?.unwrap_or(0));
+                }
+                let boot = tx.meta_u64(META_BOOT)?.unwrap_or(0) + 1;
+                tx.put_meta_u64(META_BOOT, boot);
+                // With the boot: the counts are this run's from here on (see `Tally::open`).
+                tx.pending
+                    .insert(Counts::saved_key(), Some(counts.saved_value(boot)));
+                Ok(boot)
+            })
         });
         let boot = boot.and_then(|boot| Ok(db.flush().map(|_| boot)?));
         match boot {
@@ -372,9 +374,14 @@ impl Store {
             boot: self.boot(),
             pending: BTreeMap::new(),
             unlink: Vec::new(),
+            deferred: None,
             _store: std::marker::PhantomData,
         };
         let result = f(&mut tx);
+        let result = result.and_then(|r| match tx.deferred.take() {
+            Some(error) => Err(error),
+            None => Ok(r),
+        });
         let result = result.and_then(|r| {
             if !tx.pending.is_empty() {
                 let tree = tx.tree()?.clone();
@@ -460,6 +467,7 @@ impl Store {
             boot: self.boot(),
             pending: BTreeMap::new(),
             unlink: Vec::new(),
+            deferred: None,
             _store: std::marker::PhantomData,
         }
     }
@@ -500,50 +508,245 @@ const META_ALBUM_INDEX: &str = "album_index";
 /// one.
 const META_IMPORTING: &str = "importing";
 
-/// Brings the store to [`SCHEMA_VERSION`], one version at a time, in the caller's transaction (so
-/// a crash leaves the old version whole). A new store starts at the current version; a store
-/// whose version is newer is refused.
-fn migrate(tx: &mut Tx<'_>, path: &str) -> Result<()> {
-    let found = match tx.meta_u64(META_SCHEMA)? {
-        Some(found) => found,
-        // Nothing but what this open is about to write: a new store.
-        None if tx.tree()?.is_empty() => SCHEMA_VERSION,
-        // Records without a version: the first schema, which wrote its version only later.
-        None => 1,
-    };
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::Schema {
-            path: path.to_owned(),
-            found,
-            expected: SCHEMA_VERSION,
-        });
-    }
-    for from in found..SCHEMA_VERSION {
-        match from {
-            1 => migrate_1_to_2(tx)?,
-            _ => unreachable!("a migration for every schema below SCHEMA_VERSION"),
+/// Ticket records, message keys or old index keys each migration batch reads: one batch is one
+/// transaction, whose pending writes stay in memory until it is applied, and a store of a million
+/// mappings has millions of them.
+const MIGRATION_BATCH: usize = if cfg!(test) { 16 } else { 10_000 };
+
+#[cfg(test)]
+thread_local! {
+    /// Test hook: the migration stops (as if the process died) once this many batches are
+    /// applied.
+    static MIGRATION_BATCHES_LEFT: std::cell::Cell<Option<usize>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// A migration batch was applied: the test hook may stop the migration here.
+fn migration_batch_applied() -> Result<()> {
+    #[cfg(test)]
+    if let Some(left) = MIGRATION_BATCHES_LEFT.with(|l| l.get()) {
+        if left == 0 {
+            return Err(StoreError::Sled(sled::Error::Unsupported(
+                "the test stopped the migration".into(),
+            )));
         }
-        tracing::info!(from, to = from + 1, "Migrated the store.");
-    }
-    if tx.meta_u64(META_SCHEMA)? != Some(SCHEMA_VERSION) {
-        tx.put_meta_u64(META_SCHEMA, SCHEMA_VERSION);
+        MIGRATION_BATCHES_LEFT.with(|l| l.set(Some(left - 1)));
     }
     Ok(())
 }
 
-/// The indexes schema 1 built on demand (as its flags recorded) become part of the layout.
-fn migrate_1_to_2(tx: &mut Tx<'_>) -> Result<()> {
-    if tx.meta_u64(META_TICKET_INDEXES)?.is_none() {
-        for link in tx.tickets()? {
-            tx.index_ticket(&link);
+impl Store {
+    /// Readies the store for use at open: refuses one an unfinished import left (unless opened
+    /// to import again, which replaces it) and migrates it to [`SCHEMA_VERSION`].
+    fn upgrade(&self, tree: &sled::Tree, path: &str) -> Result<()> {
+        let importing = self.write_to(Some(tree.clone()), |tx| tx.meta_u64(META_IMPORTING))?;
+        match importing {
+            Some(_) if self.mode == Mode::Import => Ok(()),
+            Some(_) => Err(StoreError::ImportIncomplete {
+                path: path.to_owned(),
+            }),
+            None => self.migrate(Some(tree.clone()), path),
         }
     }
+
+    /// Brings the store to [`SCHEMA_VERSION`], one version at a time, each migration writing its
+    /// version last (so a crash leaves the old version, and the migration runs again at the
+    /// next open). A new store starts at the current version; a store whose version is newer is
+    /// refused before anything is written.
+    fn migrate(&self, tree: Option<sled::Tree>, path: &str) -> Result<()> {
+        let found = self.write_to(tree.clone(), |tx| {
+            Ok(match tx.meta_u64(META_SCHEMA)? {
+                Some(found) => found,
+                // Nothing but what this open is about to write: a new store.
+                None if tx.tree()?.is_empty() => SCHEMA_VERSION,
+                // Records without a version: the first schema, which wrote its version only
+                // later.
+                None => 1,
+            })
+        })?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::Schema {
+                path: path.to_owned(),
+                found,
+                expected: SCHEMA_VERSION,
+            });
+        }
+        for from in found..SCHEMA_VERSION {
+            match from {
+                1 => self.write_to(tree.clone(), |tx| {
+                    migrate_1_to_2(tx)?;
+                    tx.put_meta_u64(META_SCHEMA, 2);
+                    Ok(())
+                })?,
+                2 => {
+                    // About 80 s for a million tickets on 2 cores: say why the start waits.
+                    tracing::info!("Packing the store's indexes (schema 3); this runs once.");
+                    self.migrate_2_to_3(tree.clone())?;
+                    // sled 0.34 keeps for good what it held for each page it ever had, freed or
+                    // not (a migrated store of a million mappings holds what schema 2 held,
+                    // ~215 MB; the same records written afresh, ~40 MB): only a new store
+                    // sheds it.
+                    tracing::info!(
+                        "The store's indexes are packed. Its memory drops only in a new store: \
+                         export it, move its directory aside and import the backup."
+                    );
+                }
+                _ => unreachable!("a migration for every schema below SCHEMA_VERSION"),
+            }
+            tracing::info!(from, to = from + 1, "Migrated the store.");
+        }
+        self.write_to(tree, |tx| {
+            if tx.meta_u64(META_SCHEMA)? != Some(SCHEMA_VERSION) {
+                tx.put_meta_u64(META_SCHEMA, SCHEMA_VERSION);
+            }
+            Ok(())
+        })
+    }
+
+    /// Schema 2 → 3: the ticket indexes and the message index become packed (see [`packed`]).
+    ///
+    /// In bounded batches, each one transaction: every ticket record is filed in the packed
+    /// indexes by chat, by author and by helpdesk id; each schema-2 message key is filed in the
+    /// packed message index and deleted in the same batch; the schema-2 index keys by chat, by
+    /// author and by helpdesk id are deleted; last, the version is written.
+    ///
+    /// Safe to stop at any point (a crash, a full disk): sled recovers a prefix of the applied
+    /// batches, so until the version is on disk the store says schema 2, and the next open runs
+    /// this again from the start over what the stopped run left. Every step can be repeated:
+    /// filing an entry already filed writes nothing, a message key is gone only once its entry
+    /// is filed (the same batch), and the old index keys are read by nothing here (the packed
+    /// indexes are built from the ticket records), so deleting part of them loses nothing.
+    fn migrate_2_to_3(&self, tree: Option<sled::Tree>) -> Result<()> {
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let last = self.write_to(tree.clone(), |tx| {
+                let start = match &after {
+                    Some(key) => std::ops::Bound::Excluded(key.clone()),
+                    None => std::ops::Bound::Included(Space::Tickets.key(&[])),
+                };
+                let end = std::ops::Bound::Excluded(vec![Space::Tickets.byte() + 1]);
+                let records = tx
+                    .tree()?
+                    .range::<Vec<u8>, _>((start, end))
+                    .take(MIGRATION_BATCH)
+                    .collect::<Result<Vec<_>, _>>()?;
+                for (key, value) in &records {
+                    match decode::<Indexed>(Space::Tickets, key, value) {
+                        Ok(now) => tx.index_ticket(keys::read_u64(&key[1..]), None, &now)?,
+                        // Nothing to file it by; the record stays for whoever reads it.
+                        Err(error) => tracing::warn!(%error, "Left a ticket out of the indexes."),
+                    }
+                }
+                Ok(records.last().map(|(key, _)| key.to_vec()))
+            })?;
+            migration_batch_applied()?;
+            match last {
+                Some(key) => after = Some(key),
+                None => break,
+            }
+        }
+        loop {
+            let moved = self.write_to(tree.clone(), |tx| {
+                let records = tx
+                    .tree()?
+                    .scan_prefix(Space::Messages.key(&[]))
+                    .take(MIGRATION_BATCH)
+                    .collect::<Result<Vec<_>, _>>()?;
+                for (key, value) in &records {
+                    let (chat_id, message_id) = keys::read_message_key(&key[1..]);
+                    match decode::<LocalId>(Space::Messages, key, value) {
+                        Ok(local) => tx.file_message(chat_id, message_id, local)?,
+                        Err(error) => tracing::warn!(%error, "Dropped an unreadable message key."),
+                    };
+                    tx.pending.insert(key.to_vec(), None);
+                }
+                Ok(records.len())
+            })?;
+            migration_batch_applied()?;
+            if moved == 0 {
+                break;
+            }
+        }
+        for space in [
+            Space::ByHelpdesk,
+            Space::TicketsByChat,
+            Space::TicketsByAuthor,
+        ] {
+            loop {
+                let deleted = self.write_to(tree.clone(), |tx| {
+                    let keys = tx
+                        .tree()?
+                        .scan_prefix(space.key(&[]))
+                        .keys()
+                        .take(MIGRATION_BATCH)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    for key in &keys {
+                        tx.pending.insert(key.to_vec(), None);
+                    }
+                    Ok(keys.len())
+                })?;
+                migration_batch_applied()?;
+                if deleted == 0 {
+                    break;
+                }
+            }
+        }
+        self.write_to(tree, |tx| {
+            tx.put_meta_u64(META_SCHEMA, 3);
+            Ok(())
+        })
+    }
+}
+
+/// The album index schema 1 built on demand (as its flag recorded) becomes part of the layout.
+/// Its ticket indexes are left to [`Store::migrate_2_to_3`], which files every ticket anew.
+fn migrate_1_to_2(tx: &mut Tx<'_>) -> Result<()> {
     if tx.meta_u64(META_ALBUM_INDEX)?.is_none() {
         tx.index_unindexed_albums()?;
     }
     tx.delete(Space::Meta, META_TICKET_INDEXES.as_bytes());
     tx.delete(Space::Meta, META_ALBUM_INDEX.as_bytes());
     Ok(())
+}
+
+/// What the indexes file a ticket by: the part of its record they need.
+#[derive(Debug, PartialEq, Eq, serde::Deserialize)]
+struct Indexed {
+    helpdesk: String,
+    ticket_id: Option<TicketId>,
+    chat_id: i64,
+    author: IndexedAuthor,
+}
+
+#[derive(Debug, PartialEq, Eq, serde::Deserialize)]
+struct IndexedAuthor {
+    telegram_id: i64,
+}
+
+impl Indexed {
+    fn of(link: &TicketLink) -> Self {
+        Self {
+            helpdesk: link.helpdesk.clone(),
+            ticket_id: link.ticket_id.clone(),
+            chat_id: link.chat_id,
+            author: IndexedAuthor {
+                telegram_id: link.author.telegram_id,
+            },
+        }
+    }
+}
+
+/// The group a helpdesk's ids are filed under.
+fn helpdesk_group(helpdesk: &str) -> [u8; 8] {
+    packed::fnv1a(helpdesk.as_bytes()).to_be_bytes()
+}
+
+/// A ticket's entry in [`BY_HELPDESK`].
+fn helpdesk_entry(id: &TicketId, local: LocalId) -> [u8; 16] {
+    let mut entry = [0u8; 16];
+    entry[..8].copy_from_slice(&packed::id_hash(&id.0).to_be_bytes());
+    entry[8..].copy_from_slice(&u64_key(local));
+    entry
 }
 
 /// Reads and writes inside [`Store::write`] (or reads on [`Store::read`]).
@@ -555,6 +758,9 @@ pub struct Tx<'a> {
     pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// Stored files the records this write drops named, removed once the write is applied.
     unlink: Vec<String>,
+    /// A read failed in a write whose signature has no room for the error (see [`Tx::defer`]):
+    /// the transaction fails when it ends, and nothing it wrote is applied.
+    deferred: Option<StoreError>,
     _store: std::marker::PhantomData<&'a Store>,
 }
 
@@ -590,14 +796,25 @@ impl Tx<'_> {
     /// Every record of `space` whose key starts with `prefix`, in key order, with the key minus
     /// the space byte. Pending writes of this transaction are merged in.
     fn scan<T: DeserializeOwned>(&self, space: Space, prefix: &[u8]) -> Result<Vec<(Vec<u8>, T)>> {
-        let start = space.key(prefix);
+        self.scan_raw(&space.key(prefix))?
+            .into_iter()
+            .map(|(key, bytes)| {
+                let value = decode(space, &key, &bytes)?;
+                Ok((key[1..].to_vec(), value))
+            })
+            .collect()
+    }
+
+    /// Every record whose whole key starts with `start`, in key order, as stored. Pending writes
+    /// of this transaction are merged in.
+    fn scan_raw(&self, start: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        for entry in self.tree()?.scan_prefix(&start) {
+        for entry in self.tree()?.scan_prefix(start) {
             let (key, value) = entry?;
             merged.insert(key.to_vec(), value.to_vec());
         }
-        for (key, value) in self.pending.range(start.clone()..) {
-            if !key.starts_with(&start) {
+        for (key, value) in self.pending.range(start.to_vec()..) {
+            if !key.starts_with(start) {
                 break;
             }
             match value {
@@ -605,13 +822,12 @@ impl Tx<'_> {
                 None => merged.remove(key),
             };
         }
-        merged
-            .into_iter()
-            .map(|(key, bytes)| {
-                let value = decode(space, &key, &bytes)?;
-                Ok((key[1..].to_vec(), value))
-            })
-            .collect()
+        Ok(merged.into_iter().collect())
+    }
+
+    /// Fails the transaction when it ends (see [`Tx::deferred`]); the first error is kept.
+    fn defer(&mut self, error: StoreError) {
+        self.deferred.get_or_insert(error);
     }
 
     /// The keys of `space` that start with `prefix`, in order, minus the space byte; for index
@@ -810,43 +1026,74 @@ impl Tx<'_> {
         self.get(Space::Tickets, &u64_key(local))
     }
 
+    /// Writes a ticket's record and files it in the indexes. Only what changed is filed again
+    /// (tickets are written at every refresh, their chat, author and id seldom change); a
+    /// read that fails fails the whole write (see [`Tx::defer`]).
     pub fn put_ticket(&mut self, link: &TicketLink) {
-        self.put(Space::Tickets, &u64_key(link.local), link);
-        if let Some(id) = &link.ticket_id {
-            self.put(
-                Space::ByHelpdesk,
-                &helpdesk_key(&link.helpdesk, id),
-                &link.local,
-            );
+        let key = u64_key(link.local);
+        // What the indexes hold for the ticket: what its record said before this write.
+        let was = match self.get::<Indexed>(Space::Tickets, &key) {
+            Ok(was) => was,
+            // A record this build cannot read names nothing to unfile; whatever it left in the
+            // indexes is skipped by every read, which checks the record.
+            Err(StoreError::Corrupt { .. }) => None,
+            Err(error) => return self.defer(error),
+        };
+        self.put(Space::Tickets, &key, link);
+        if let Err(error) = self.index_ticket(link.local, was.as_ref(), &Indexed::of(link)) {
+            self.defer(error);
         }
-        self.index_ticket(link);
     }
 
-    /// Files the ticket under its chat and its author. A ticket whose chat changed (a group
-    /// upgraded to a supergroup) leaves a stale entry under the old chat, which
-    /// [`Tx::tickets_in_chat`] skips and [`Tx::drop_chat_index`] removes.
-    fn index_ticket(&mut self, link: &TicketLink) {
-        self.put(
-            Space::TicketsByChat,
-            &local_under(link.chat_id, link.local),
-            &(),
-        );
-        self.put(
-            Space::TicketsByAuthor,
-            &local_under(link.author.telegram_id, link.local),
-            &(),
-        );
+    /// Files ticket `local` under its chat, its author and its helpdesk id, unfiled from what
+    /// its record said before (`was`) where that differs.
+    fn index_ticket(&mut self, local: LocalId, was: Option<&Indexed>, now: &Indexed) -> Result<()> {
+        let entry = u64_key(local);
+        let owners = [
+            (BY_CHAT, was.map(|w| w.chat_id), now.chat_id),
+            (
+                BY_AUTHOR,
+                was.map(|w| w.author.telegram_id),
+                now.author.telegram_id,
+            ),
+        ];
+        for (index, was, now) in owners {
+            if was == Some(now) {
+                continue;
+            }
+            if let Some(was) = was {
+                self.packed_remove(index, &i64_key(was), &entry)?;
+            }
+            self.packed_insert(index, &i64_key(now), &entry)?;
+        }
+        let id_of = |i: &Indexed| (i.helpdesk.clone(), i.ticket_id.clone());
+        if was.map(id_of) != Some(id_of(now)) {
+            if let Some(Indexed {
+                helpdesk,
+                ticket_id: Some(id),
+                ..
+            }) = was
+            {
+                let entry = helpdesk_entry(id, local);
+                self.packed_remove(BY_HELPDESK, &helpdesk_group(helpdesk), &entry)?;
+            }
+            if let Some(id) = &now.ticket_id {
+                let entry = helpdesk_entry(id, local);
+                self.packed_insert(BY_HELPDESK, &helpdesk_group(&now.helpdesk), &entry)?;
+            }
+        }
+        Ok(())
     }
 
     /// The tickets of one chat (as the ticket records name it now), by local id.
     pub fn tickets_in_chat(&self, chat_id: i64) -> Result<Vec<TicketLink>> {
-        let links = self.indexed_tickets(Space::TicketsByChat, chat_id)?;
+        let links = self.indexed_tickets(BY_CHAT, chat_id)?;
         Ok(links.into_iter().filter(|l| l.chat_id == chat_id).collect())
     }
 
     /// The tickets one Telegram user opened, by local id.
     pub fn tickets_by_author(&self, user_id: i64) -> Result<Vec<TicketLink>> {
-        let links = self.indexed_tickets(Space::TicketsByAuthor, user_id)?;
+        let links = self.indexed_tickets(BY_AUTHOR, user_id)?;
         Ok(links
             .into_iter()
             .filter(|l| l.author.telegram_id == user_id)
@@ -855,16 +1102,13 @@ impl Tx<'_> {
 
     /// Forgets which tickets were filed under `chat_id`, after they all moved to another chat.
     pub fn drop_chat_index(&mut self, chat_id: i64) -> Result<()> {
-        for key in self.scan_keys(Space::TicketsByChat, &i64_key(chat_id))? {
-            self.delete(Space::TicketsByChat, &key);
-        }
-        Ok(())
+        self.packed_drop_group(BY_CHAT, &i64_key(chat_id))
     }
 
-    fn indexed_tickets(&self, space: Space, owner: i64) -> Result<Vec<TicketLink>> {
+    fn indexed_tickets(&self, index: Packed, owner: i64) -> Result<Vec<TicketLink>> {
         let mut links = Vec::new();
-        for key in self.scan_keys(space, &i64_key(owner))? {
-            if let Some(link) = self.ticket(keys::read_u64(&key[8..]))? {
+        for entry in self.packed_all(index, &i64_key(owner))? {
+            if let Some(link) = self.ticket(keys::read_u64(&entry))? {
                 links.push(link);
             }
         }
@@ -881,16 +1125,44 @@ impl Tx<'_> {
 
     /// The local id of a helpdesk ticket teledesk knows.
     pub fn ticket_by_helpdesk(&self, helpdesk: &str, id: &TicketId) -> Result<Option<LocalId>> {
-        self.get(Space::ByHelpdesk, &helpdesk_key(helpdesk, id))
+        let hash = packed::id_hash(&id.0).to_be_bytes();
+        for entry in self.packed_find(BY_HELPDESK, &helpdesk_group(helpdesk), &hash)? {
+            let local = keys::read_u64(&entry[8..]);
+            // Another id, or another helpdesk's, may share the hashes: the record says whose
+            // ticket this is. One this build cannot read answers for nobody.
+            let owner = match self.get::<Indexed>(Space::Tickets, &u64_key(local)) {
+                Ok(owner) => owner,
+                Err(StoreError::Corrupt { .. }) => None,
+                Err(error) => return Err(error),
+            };
+            if owner.is_some_and(|o| o.helpdesk == helpdesk && o.ticket_id.as_ref() == Some(id)) {
+                return Ok(Some(local));
+            }
+        }
+        Ok(None)
     }
 
-    /// Records that a Telegram message belongs to a ticket's thread.
+    /// Records that a Telegram message belongs to a ticket's thread. A failed read fails the
+    /// whole write (see [`Tx::defer`]).
     pub fn index_message(&mut self, chat_id: i64, message_id: i32, local: LocalId) {
-        self.put(Space::Messages, &message_key(chat_id, message_id), &local);
+        if let Err(error) = self.file_message(chat_id, message_id, local) {
+            self.defer(error);
+        }
+    }
+
+    fn file_message(&mut self, chat_id: i64, message_id: i32, local: LocalId) -> Result<()> {
+        let mut entry = [0u8; 12];
+        entry[..4].copy_from_slice(&i32_key(message_id));
+        entry[4..].copy_from_slice(&u64_key(local));
+        self.packed_insert(MESSAGES, &i64_key(chat_id), &entry)?;
+        Ok(())
     }
 
     pub fn ticket_of_message(&self, chat_id: i64, message_id: i32) -> Result<Option<LocalId>> {
-        self.get(Space::Messages, &message_key(chat_id, message_id))
+        Ok(self
+            .packed_find(MESSAGES, &i64_key(chat_id), &i32_key(message_id))?
+            .first()
+            .map(|entry| keys::read_u64(&entry[4..])))
     }
 
     // --- helpdesk jobs (per ticket, in order) ------------------------------------------
@@ -1452,20 +1724,6 @@ struct SeenUpdate {
 fn submission_key(user_id: i64, id: &str) -> Vec<u8> {
     let mut key = i64_key(user_id).to_vec();
     key.extend_from_slice(id.as_bytes());
-    key
-}
-
-fn helpdesk_key(helpdesk: &str, id: &TicketId) -> Vec<u8> {
-    let mut key = helpdesk.as_bytes().to_vec();
-    key.push(0);
-    key.extend_from_slice(id.0.as_bytes());
-    key
-}
-
-/// An index key: the owner (a chat or a user) first, so one prefix scan finds all its tickets.
-fn local_under(owner: i64, local: LocalId) -> Vec<u8> {
-    let mut key = i64_key(owner).to_vec();
-    key.extend_from_slice(&u64_key(local));
     key
 }
 

@@ -374,11 +374,7 @@ fn a_ticket_that_moved_chat_is_listed_only_under_the_new_one() {
         })
         .unwrap();
     let read = store.read();
-    assert!(
-        read.scan_keys(Space::TicketsByChat, &i64_key(-100))
-            .unwrap()
-            .is_empty()
-    );
+    assert!(read.packed_all(BY_CHAT, &i64_key(-100)).unwrap().is_empty());
     assert_eq!(read.tickets_in_chat(-1001).unwrap().len(), 1);
 }
 
@@ -1101,4 +1097,723 @@ async fn a_backup_carries_records_as_stored_and_the_files_they_name() {
         .import(&mut std::io::Cursor::new(&first), true)
         .unwrap();
     assert_eq!(other.read().tickets().unwrap().len(), 1);
+}
+
+// --- packed indexes (schema 3) ---------------------------------------------------------------
+
+use super::packed::{CHUNK_ENTRIES, COLLIDE};
+use proptest::prelude::*;
+
+fn linked(local: u64, chat_id: i64, author: i64, helpdesk: &str, id: &str) -> TicketLink {
+    let mut link = ticket(local, chat_id, author);
+    link.helpdesk = helpdesk.to_owned();
+    link.ticket_id = Some(TicketId(id.to_owned()));
+    link
+}
+
+fn locals(links: Vec<TicketLink>) -> Vec<u64> {
+    links.iter().map(|l| l.local).collect()
+}
+
+/// The items in an order set by `seed` (xorshift and Fisher–Yates): random, and the same in
+/// every run.
+fn shuffled<T>(mut items: Vec<T>, seed: u64) -> Vec<T> {
+    let mut state = seed | 1;
+    for i in (1..items.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        items.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    items
+}
+
+/// Checks the layout of one group's chunks, as stored with the transaction's writes: each
+/// non-empty, within [`CHUNK_ENTRIES`], sorted, its key at most its lowest entry and above the
+/// entries of the chunk before. Returns how many chunks there are.
+fn check_chunks(tx: &Tx<'_>, index: Packed, group: &[u8; 8]) -> usize {
+    let prefix = index.space.key(group);
+    let chunks = tx.scan_raw(&prefix).unwrap();
+    let mut before: Option<Vec<u8>> = None;
+    for (key, chunk) in &chunks {
+        assert!(!chunk.is_empty() && chunk.len() % index.width == 0);
+        let entries: Vec<&[u8]> = chunk.chunks_exact(index.width).collect();
+        assert!(entries.len() <= CHUNK_ENTRIES, "{} entries", entries.len());
+        assert!(
+            entries
+                .windows(2)
+                .all(|w| w[0][..index.identity] < w[1][..index.identity])
+        );
+        let key = &key[prefix.len()..];
+        assert!(key <= &entries[0][..index.identity]);
+        if let Some(before) = &before {
+            assert!(&before[..index.identity] < key);
+        }
+        before = Some(entries[entries.len() - 1].to_vec());
+    }
+    chunks.len()
+}
+
+#[test]
+fn every_index_answers_inside_the_transaction_that_writes_it_and_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let id = |s: &str| TicketId(s.to_owned());
+    store
+        .write(|tx| {
+            tx.put_ticket(&linked(1, -100, 7, "main", "A-1"));
+            tx.put_ticket(&linked(2, -100, 8, "main", "A-2"));
+            tx.index_message(-100, 55, 2);
+            assert_eq!(locals(tx.tickets_in_chat(-100)?), [1, 2]);
+            assert_eq!(locals(tx.tickets_by_author(8)?), [2]);
+            assert_eq!(tx.ticket_by_helpdesk("main", &id("A-2"))?, Some(2));
+            assert_eq!(tx.ticket_by_helpdesk("other", &id("A-2"))?, None);
+            assert_eq!(tx.ticket_of_message(-100, 55)?, Some(2));
+            assert_eq!(tx.ticket_of_message(-100, 56)?, None);
+            assert_eq!(tx.ticket_of_message(-101, 55)?, None);
+            Ok(())
+        })
+        .unwrap();
+    // Stored chunks and this transaction's writes to them, read together.
+    store
+        .write(|tx| {
+            tx.put_ticket(&linked(3, -100, 7, "main", "A-3"));
+            let mut moved = tx.ticket(1)?.unwrap();
+            moved.chat_id = -200;
+            tx.put_ticket(&moved);
+            tx.index_message(-100, 55, 3);
+            tx.index_message(-100, 54, 1);
+            assert_eq!(locals(tx.tickets_in_chat(-100)?), [2, 3]);
+            assert_eq!(locals(tx.tickets_in_chat(-200)?), [1]);
+            assert_eq!(locals(tx.tickets_by_author(7)?), [1, 3]);
+            assert_eq!(tx.ticket_by_helpdesk("main", &id("A-3"))?, Some(3));
+            assert_eq!(tx.ticket_of_message(-100, 55)?, Some(3), "filed again");
+            assert_eq!(tx.ticket_of_message(-100, 54)?, Some(1));
+            Ok(())
+        })
+        .unwrap();
+    let read = store.read();
+    assert_eq!(locals(read.tickets_in_chat(-100).unwrap()), [2, 3]);
+    assert_eq!(locals(read.tickets_in_chat(-200).unwrap()), [1]);
+    assert_eq!(
+        read.ticket_by_helpdesk("main", &id("A-1")).unwrap(),
+        Some(1)
+    );
+    assert_eq!(read.ticket_of_message(-100, 55).unwrap(), Some(3));
+    // A write that is dropped leaves the indexes as they were.
+    let dropped: Result<()> = store.write(|tx| {
+        tx.put_ticket(&linked(4, -100, 7, "main", "A-4"));
+        tx.index_message(-100, 60, 4);
+        Err(StoreError::Deferred)
+    });
+    assert!(dropped.is_err());
+    let read = store.read();
+    assert_eq!(locals(read.tickets_in_chat(-100).unwrap()), [2, 3]);
+    assert_eq!(read.ticket_by_helpdesk("main", &id("A-4")).unwrap(), None);
+    assert_eq!(read.ticket_of_message(-100, 60).unwrap(), None);
+}
+
+#[test]
+fn a_chat_of_many_tickets_reads_back_whole_whatever_order_they_came_in() {
+    let n = 1000u64;
+    for (order, arrivals) in [
+        ("ascending", (1..=n).collect::<Vec<_>>()),
+        ("descending", (1..=n).rev().collect()),
+        ("random", shuffled((1..=n).collect(), 7)),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for batch in arrivals.chunks(100) {
+            store
+                .write(|tx| {
+                    for &local in batch {
+                        tx.put_ticket(&ticket(local, -100, 7));
+                    }
+                    Ok(())
+                })
+                .unwrap();
+        }
+        // Every seventh moves to another chat: out of this chat's chunks.
+        store
+            .write(|tx| {
+                for local in (7..=n).step_by(7) {
+                    let mut link = tx.ticket(local)?.unwrap();
+                    link.chat_id = -200;
+                    tx.put_ticket(&link);
+                }
+                Ok(())
+            })
+            .unwrap();
+        let read = store.read();
+        let staying: Vec<u64> = (1..=n).filter(|l| l % 7 != 0).collect();
+        assert_eq!(
+            locals(read.tickets_in_chat(-100).unwrap()),
+            staying,
+            "{order}"
+        );
+        let moved: Vec<u64> = (7..=n).step_by(7).collect();
+        assert_eq!(
+            locals(read.tickets_in_chat(-200).unwrap()),
+            moved,
+            "{order}"
+        );
+        assert_eq!(
+            read.tickets_by_author(7).unwrap().len(),
+            n as usize,
+            "{order}"
+        );
+        let chunks = check_chunks(&read, BY_CHAT, &i64_key(-100));
+        check_chunks(&read, BY_CHAT, &i64_key(-200));
+        let full = (n as usize).div_ceil(CHUNK_ENTRIES);
+        let by_author = check_chunks(&read, BY_AUTHOR, &i64_key(7));
+        if order == "random" {
+            // Split chunks are at least half full.
+            assert!(by_author <= 2 * full, "{order}: {by_author} chunks");
+        } else {
+            // In order, chunks are filled before the next is begun.
+            assert_eq!(by_author, full, "{order}");
+        }
+        assert!(chunks <= by_author, "{order}: {chunks} chunks");
+    }
+}
+
+#[test]
+fn tickets_of_many_owners_are_each_listed_under_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let chat = |local: u64| -1_000_000_000_000 - (local % 50) as i64;
+    let author = |local: u64| 500 + (local % 37) as i64;
+    for batch in shuffled((1..=2000u64).collect(), 3).chunks(500) {
+        store
+            .write(|tx| {
+                for &local in batch {
+                    tx.put_ticket(&ticket(local, chat(local), author(local)));
+                    tx.index_message(chat(local), local as i32, local);
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+    let read = store.read();
+    for owner in 0..50u64 {
+        let expected: Vec<u64> = (1..=2000).filter(|l| l % 50 == owner).collect();
+        assert_eq!(locals(read.tickets_in_chat(chat(owner)).unwrap()), expected);
+        check_chunks(&read, BY_CHAT, &i64_key(chat(owner)));
+        check_chunks(&read, MESSAGES, &i64_key(chat(owner)));
+    }
+    for owner in 0..37u64 {
+        let expected: Vec<u64> = (1..=2000).filter(|l| l % 37 == owner).collect();
+        assert_eq!(
+            locals(read.tickets_by_author(author(owner)).unwrap()),
+            expected
+        );
+    }
+    for local in 1..=2000u64 {
+        assert_eq!(
+            read.ticket_of_message(chat(local), local as i32).unwrap(),
+            Some(local)
+        );
+        // The same message id in another chat is another message.
+        assert_eq!(
+            read.ticket_of_message(chat(local + 1), local as i32)
+                .unwrap(),
+            None
+        );
+    }
+    assert!(read.tickets_in_chat(-5).unwrap().is_empty());
+    assert!(read.tickets_by_author(499).unwrap().is_empty());
+}
+
+#[test]
+fn a_chat_whose_tickets_all_left_keeps_no_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .write(|tx| {
+            for local in 1..=300 {
+                tx.put_ticket(&ticket(local, -100, 7));
+            }
+            Ok(())
+        })
+        .unwrap();
+    store
+        .write(|tx| {
+            for local in shuffled((1..=300u64).collect(), 11) {
+                let mut link = tx.ticket(local)?.unwrap();
+                link.chat_id = -1001;
+                link.author.telegram_id = 8;
+                tx.put_ticket(&link);
+            }
+            Ok(())
+        })
+        .unwrap();
+    let read = store.read();
+    assert!(
+        read.scan_raw(&Space::PackedByChat.key(&i64_key(-100)))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        read.scan_raw(&Space::PackedByAuthor.key(&i64_key(7)))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(read.tickets_in_chat(-1001).unwrap().len(), 300);
+    assert_eq!(read.tickets_by_author(8).unwrap().len(), 300);
+}
+
+/// Makes every ticket id hash alike while it lives (the hook is the test thread's own).
+struct Colliding;
+
+impl Colliding {
+    fn start() -> Self {
+        COLLIDE.with(|c| c.set(true));
+        Colliding
+    }
+}
+
+impl Drop for Colliding {
+    fn drop(&mut self) {
+        COLLIDE.with(|c| c.set(false));
+    }
+}
+
+#[test]
+fn tickets_whose_ids_hash_alike_are_each_found_by_their_own_id() {
+    let _colliding = Colliding::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // Locals 2k and 2k + 1 have the same id in two helpdesks; every id hashes alike; more than
+    // a chunk of them, so the equal hashes run over several chunks.
+    let helpdesk = |local: u64| {
+        if local.is_multiple_of(2) {
+            "main"
+        } else {
+            "other"
+        }
+    };
+    let id = |local: u64| TicketId(format!("T-{}", local / 2));
+    let n = 3 * CHUNK_ENTRIES as u64;
+    for batch in shuffled((1..=n).collect(), 5).chunks(100) {
+        store
+            .write(|tx| {
+                for &local in batch {
+                    tx.put_ticket(&linked(local, -100, 7, helpdesk(local), &id(local).0));
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+    let read = store.read();
+    assert!(check_chunks(&read, BY_HELPDESK, &helpdesk_group("main")) > 1);
+    for local in 1..=n {
+        assert_eq!(
+            read.ticket_by_helpdesk(helpdesk(local), &id(local))
+                .unwrap(),
+            Some(local),
+            "{local}"
+        );
+    }
+    assert_eq!(
+        read.ticket_by_helpdesk("main", &TicketId("T-999999".into()))
+            .unwrap(),
+        None,
+        "a hash shared by hundreds, an id none has"
+    );
+    assert_eq!(read.ticket_by_helpdesk("third", &id(2)).unwrap(), None);
+}
+
+#[test]
+fn a_ticket_is_found_by_its_helpdesk_id_once_it_has_one_and_only_by_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .write(|tx| {
+            tx.put_ticket(&ticket(1, -100, 7));
+            Ok(())
+        })
+        .unwrap();
+    assert!(
+        store
+            .read()
+            .packed_all(BY_HELPDESK, &helpdesk_group("main"))
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .write(|tx| {
+            tx.put_ticket(&linked(1, -100, 7, "main", "X-1"));
+            Ok(())
+        })
+        .unwrap();
+    let read = store.read();
+    assert_eq!(
+        read.ticket_by_helpdesk("main", &TicketId("X-1".into()))
+            .unwrap(),
+        Some(1)
+    );
+    drop(read);
+    store
+        .write(|tx| {
+            tx.put_ticket(&linked(1, -100, 7, "main", "X-2"));
+            Ok(())
+        })
+        .unwrap();
+    let read = store.read();
+    assert_eq!(
+        read.ticket_by_helpdesk("main", &TicketId("X-1".into()))
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        read.ticket_by_helpdesk("main", &TicketId("X-2".into()))
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        read.packed_all(BY_HELPDESK, &helpdesk_group("main"))
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_ticket_written_again_rewrites_its_indexes_only_when_what_they_file_it_by_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .write(|tx| {
+            for local in 1..=200 {
+                tx.put_ticket(&linked(local, -100, 7, "main", &format!("A-{local}")));
+            }
+            Ok(())
+        })
+        .unwrap();
+    let written = |change: fn(&mut TicketLink)| -> std::collections::BTreeSet<&'static str> {
+        store
+            .write(|tx| {
+                let mut link = tx.ticket(150)?.unwrap();
+                change(&mut link);
+                tx.put_ticket(&link);
+                Ok(tx
+                    .pending
+                    .keys()
+                    .map(|key| Space::from_byte(key[0]).unwrap().name())
+                    .collect())
+            })
+            .unwrap()
+    };
+    assert_eq!(
+        written(|l| l.view.subject = "new".into()),
+        ["tickets"].into()
+    );
+    assert_eq!(written(|_| ()), ["tickets"].into());
+    assert_eq!(
+        written(|l| l.chat_id = -200),
+        ["tickets", "packed_tickets_by_chat"].into()
+    );
+    assert_eq!(
+        written(|l| l.author.telegram_id = 8),
+        ["tickets", "packed_tickets_by_author"].into()
+    );
+    assert_eq!(
+        written(|l| l.ticket_id = Some(TicketId("B-150".into()))),
+        ["tickets", "packed_by_helpdesk"].into()
+    );
+    let read = store.read();
+    assert_eq!(locals(read.tickets_in_chat(-200).unwrap()), [150]);
+    assert_eq!(locals(read.tickets_by_author(8).unwrap()), [150]);
+    assert_eq!(read.tickets_in_chat(-100).unwrap().len(), 199);
+}
+
+#[test]
+fn a_ticket_over_an_unreadable_record_is_filed_and_a_failed_read_fails_the_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .write(|tx| {
+            tx.pending
+                .insert(Space::Tickets.key(&u64_key(5)), Some(b"{garbage".to_vec()));
+            Ok(())
+        })
+        .unwrap();
+    store
+        .write(|tx| {
+            tx.put_ticket(&linked(5, -100, 7, "main", "A-5"));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(locals(store.read().tickets_in_chat(-100).unwrap()), [5]);
+
+    // A read that fails in a write that cannot return it is kept for the write's end.
+    let mut unavailable = store.read();
+    unavailable.tree = None;
+    unavailable.put_ticket(&ticket(6, -100, 7));
+    unavailable.index_message(-100, 1, 6);
+    assert!(matches!(
+        unavailable.deferred,
+        Some(StoreError::Unavailable)
+    ));
+    let failed = store.write(|tx| {
+        tx.put_ticket(&ticket(7, -100, 7));
+        tx.defer(StoreError::Unavailable);
+        Ok(())
+    });
+    assert!(matches!(failed, Err(StoreError::Unavailable)));
+    assert_eq!(store.read().ticket(7).unwrap(), None, "nothing applied");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// The chunk layer against a sorted map, through inserts, refilings and removals in two
+    /// groups, over transactions of any length, read inside each and after all.
+    #[test]
+    fn the_chunks_hold_what_a_sorted_map_holds(
+        ops in proptest::collection::vec((0u8..8, 0i64..2, -300i32..300, 1u64..6), 1..700)
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut model: BTreeMap<(i64, i32), u64> = BTreeMap::new();
+        let mut ops = ops.into_iter().peekable();
+        while ops.peek().is_some() {
+            store.write(|tx| {
+                for (op, group, message, local) in ops.by_ref() {
+                    let group_key = i64_key(group);
+                    match op {
+                        // End of the transaction.
+                        0 => break,
+                        1 | 2 => {
+                            tx.packed_remove(MESSAGES, &group_key, &i32_key(message))?;
+                            model.remove(&(group, message));
+                        }
+                        _ => {
+                            let mut entry = i32_key(message).to_vec();
+                            entry.extend_from_slice(&u64_key(local));
+                            tx.packed_insert(MESSAGES, &group_key, &entry)?;
+                            model.insert((group, message), local);
+                        }
+                    }
+                    let found = tx.packed_find(MESSAGES, &group_key, &i32_key(message))?;
+                    let expected = model.get(&(group, message)).copied();
+                    assert_eq!(found.first().map(|e| keys::read_u64(&e[4..])), expected);
+                }
+                Ok(())
+            }).unwrap();
+        }
+        let read = store.read();
+        for group in 0..2i64 {
+            check_chunks(&read, MESSAGES, &i64_key(group));
+            let held: Vec<(i32, u64)> = read
+                .packed_all(MESSAGES, &i64_key(group))
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    let (_, message) = keys::read_message_key(&[&i64_key(0)[..], &e[..4]].concat());
+                    (message, keys::read_u64(&e[4..]))
+                })
+                .collect();
+            let expected: Vec<(i32, u64)> = model
+                .range((group, i32::MIN)..=(group, i32::MAX))
+                .map(|((_, m), l)| (*m, *l))
+                .collect();
+            prop_assert_eq!(held, expected);
+        }
+    }
+}
+
+// --- schema 2 → 3 -----------------------------------------------------------------------------
+
+/// The chat, author and card message of ticket `local` in [`schema_2_store`].
+fn schema_2_chat(local: u64) -> i64 {
+    -100 - (local % 3) as i64
+}
+
+fn schema_2_author(local: u64) -> i64 {
+    7 + (local % 5) as i64
+}
+
+/// A store as schema 2 wrote it, built with sled directly: 200 tickets with their index keys
+/// by helpdesk id, chat and author, two message keys each, and a stale chat entry (schema 2 left
+/// one under the old chat of a ticket that moved).
+fn schema_2_store(dir: &std::path::Path) {
+    let db = super::open_locked(&sled::Config::new().path(dir)).unwrap();
+    let tree = db.open_tree(TREE).unwrap();
+    let put = |space: Space, key: &[u8], value: &[u8]| {
+        tree.insert(space.key(key), value).unwrap();
+    };
+    let under = |owner: i64, local: u64| [&i64_key(owner)[..], &u64_key(local)].concat();
+    put(Space::Meta, META_SCHEMA.as_bytes(), b"2");
+    put(Space::Meta, META_BOOT.as_bytes(), b"3");
+    for local in 1..=200u64 {
+        let (chat, author) = (schema_2_chat(local), schema_2_author(local));
+        let id = format!("K-{local}");
+        let link = linked(local, chat, author, "main", &id);
+        put(
+            Space::Tickets,
+            &u64_key(local),
+            &serde_json::to_vec(&link).unwrap(),
+        );
+        let local_json = local.to_string();
+        put(
+            Space::ByHelpdesk,
+            format!("main\0{id}").as_bytes(),
+            local_json.as_bytes(),
+        );
+        put(Space::TicketsByChat, &under(chat, local), b"null");
+        put(Space::TicketsByAuthor, &under(author, local), b"null");
+        for message in [local as i32 * 10, local as i32 * 10 + 1] {
+            put(
+                Space::Messages,
+                &message_key(chat, message),
+                local_json.as_bytes(),
+            );
+        }
+    }
+    put(Space::TicketsByChat, &under(-999, 1), b"null");
+    db.flush().unwrap();
+}
+
+fn assert_schema_2_store_migrated(store: &Store) {
+    let read = store.read();
+    assert_eq!(read.meta_u64(META_SCHEMA).unwrap(), Some(3));
+    for local in 1..=200u64 {
+        let id = TicketId(format!("K-{local}"));
+        assert_eq!(read.ticket_by_helpdesk("main", &id).unwrap(), Some(local));
+        for message in [local as i32 * 10, local as i32 * 10 + 1] {
+            assert_eq!(
+                read.ticket_of_message(schema_2_chat(local), message)
+                    .unwrap(),
+                Some(local)
+            );
+        }
+    }
+    for chat in [-100, -101, -102] {
+        let expected: Vec<u64> = (1..=200).filter(|l| schema_2_chat(*l) == chat).collect();
+        assert_eq!(locals(read.tickets_in_chat(chat).unwrap()), expected);
+        check_chunks(&read, BY_CHAT, &i64_key(chat));
+        check_chunks(&read, MESSAGES, &i64_key(chat));
+    }
+    for author in 7..12 {
+        let expected: Vec<u64> = (1..=200)
+            .filter(|l| schema_2_author(*l) == author)
+            .collect();
+        assert_eq!(locals(read.tickets_by_author(author).unwrap()), expected);
+    }
+    assert!(read.packed_all(BY_CHAT, &i64_key(-999)).unwrap().is_empty());
+    for space in [
+        Space::ByHelpdesk,
+        Space::TicketsByChat,
+        Space::TicketsByAuthor,
+        Space::Messages,
+    ] {
+        assert!(
+            read.scan_raw(&space.key(&[])).unwrap().is_empty(),
+            "{} is gone",
+            space.name()
+        );
+    }
+    // Packed: a few keys per owner instead of one per ticket and message.
+    let keys = |space: Space| read.scan_raw(&space.key(&[])).unwrap().len();
+    assert!(keys(Space::PackedByChat) <= 6 && keys(Space::PackedMessages) <= 9);
+}
+
+#[test]
+fn a_schema_2_store_is_migrated_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    schema_2_store(dir.path());
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.boot(), 4, "the old store's boots go on");
+    assert_schema_2_store_migrated(&store);
+    drop(store);
+    // Opened again: nothing left to migrate, the same answers.
+    let store = Store::open(dir.path()).unwrap();
+    assert_schema_2_store_migrated(&store);
+}
+
+/// Stops the migration (as a crash would) once `batches` batches are applied.
+fn stop_migration_after(batches: Option<usize>) {
+    super::MIGRATION_BATCHES_LEFT.with(|l| l.set(batches));
+}
+
+#[test]
+fn a_migration_stopped_part_way_ends_whole_when_the_store_is_opened_again() {
+    // 200 tickets, 400 message keys and 601 old index keys, 16 a batch: about 80 batches.
+    for stops in [&[0][..], &[5], &[14], &[30], &[60], &[79], &[20, 3, 50]] {
+        let dir = tempfile::tempdir().unwrap();
+        schema_2_store(dir.path());
+        for &stop in stops {
+            stop_migration_after(Some(stop));
+            let opened = Store::open(dir.path());
+            stop_migration_after(None);
+            assert!(opened.is_err(), "stopped after {stop} batches");
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_schema_2_store_migrated(&store);
+    }
+    // The stop points above fall in each step: the stop count covers them all.
+    stop_migration_after(Some(1000));
+    let dir = tempfile::tempdir().unwrap();
+    schema_2_store(dir.path());
+    let store = Store::open(dir.path()).unwrap();
+    let left = super::MIGRATION_BATCHES_LEFT.with(|l| l.get()).unwrap();
+    stop_migration_after(None);
+    let batches = 1000 - left;
+    assert!((70..90).contains(&batches), "{batches} batches");
+    assert_schema_2_store_migrated(&store);
+}
+
+#[test]
+fn a_migrated_store_exports_and_imports_to_the_same_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    schema_2_store(&dir.path().join("a"));
+    let store = Store::open_for_export(&dir.path().join("a")).unwrap();
+    let mut first = Vec::new();
+    let summary = store.export(&mut first).unwrap();
+    assert_eq!(summary.schema, 3);
+    let other = Store::open_for_import(&dir.path().join("b")).unwrap();
+    other
+        .import(&mut std::io::Cursor::new(&first), false)
+        .unwrap();
+    assert_schema_2_store_migrated(&other);
+    let mut second = Vec::new();
+    other.export(&mut second).unwrap();
+    assert!(
+        first == second,
+        "export → import → export gives the same bytes"
+    );
+}
+
+#[test]
+fn a_schema_2_backup_is_migrated_when_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    schema_2_store(&dir.path().join("old"));
+    // The backup a schema-2 teledesk wrote of it: its records as they are.
+    let mut records = Vec::new();
+    let mut count = 0;
+    {
+        let db = super::open_locked(&sled::Config::new().path(dir.path().join("old"))).unwrap();
+        for entry in db.open_tree(TREE).unwrap().iter() {
+            let (key, value) = entry.unwrap();
+            backup::write_record(&mut records, &key, &value).unwrap();
+            count += 1;
+        }
+    }
+    let mut backup =
+        format!("{{\"teledesk_export\":1,\"schema\":2,\"records\":{count},\"files\":0}}\n")
+            .into_bytes();
+    backup.extend_from_slice(&records);
+    backup
+        .extend_from_slice(format!("{{\"end\":{{\"records\":{count},\"files\":0}}}}\n").as_bytes());
+    let store = Store::open_for_import(&dir.path().join("new")).unwrap();
+    let summary = store
+        .import(&mut std::io::Cursor::new(&backup), false)
+        .unwrap();
+    assert_eq!((summary.schema, summary.records), (2, count));
+    assert_schema_2_store_migrated(&store);
+    drop(store);
+    // The import is finished: the daemon opens it.
+    let store = Store::open(&dir.path().join("new")).unwrap();
+    assert_schema_2_store_migrated(&store);
 }
