@@ -247,9 +247,12 @@ async fn staff_replies_status_and_assignee_reach_the_group_but_internal_notes_do
     kaiten.staff_reply(card.id, "Иван Петров", "Перезагрузите роутер, пожалуйста.");
     let reply = tg
         .wait_until(WAIT, "the staff reply", |t| {
-            t.messages(group)
-                .into_iter()
-                .find(|m| m.from_bot && m.text.contains("Перезагрузите роутер"))
+            // The card shows the newest comments too, and may be edited before the reply is sent.
+            t.messages(group).into_iter().find(|m| {
+                m.from_bot
+                    && m.message_id != card_msg.message_id
+                    && m.text.contains("Перезагрузите роутер")
+            })
         })
         .await;
     assert_eq!(
@@ -525,6 +528,110 @@ async fn telegram_flood_control_reschedules_by_retry_after() {
         .collect();
     assert_eq!(sends, [429, 200], "one refusal, then the same message once");
     assert_eq!(bot_messages(&stage).len(), 1);
+    daemon.shutdown().await;
+}
+
+/// A 429 on a card edit holds the whole chat for its `retry_after`, not only that card: a staff
+/// reply due there meanwhile waits too, while another chat's reply goes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_on_a_card_edit_holds_its_chat_for_the_retry_after() {
+    let stage = Stage::new(2, "ru", "1s").await;
+    let (tg, kaiten, ann) = (&stage.telegram, &stage.kaiten, stage.client);
+    let (held, other) = (stage.groups[0], stage.groups[1]);
+    let daemon = stage.start(Options::default()).await;
+    let mut cards = Vec::new();
+    for (group, title) in [
+        (held, "Не печатает принтер"),
+        (other, "Не открывается почта"),
+    ] {
+        let source = tg.send(group, ann, Outgoing::text(title));
+        tg.send(group, ann, Outgoing::text("/ticket").reply_to(source));
+        let card = kaiten
+            .wait_until(WAIT, "the card", |k| {
+                k.cards().into_iter().find(|c| c.title == title)
+            })
+            .await;
+        let message = tg
+            .wait_until(WAIT, "the ticket card", |t| {
+                t.messages(group)
+                    .into_iter()
+                    .find(|m| m.from_bot && m.text.contains(&format!("#{}", card.id)))
+            })
+            .await;
+        cards.push((card.id, message.message_id));
+    }
+    let (held_card, held_message) = cards[0];
+
+    tg.inject_error_at(
+        "editMessageText",
+        held,
+        1,
+        FakeError::TooManyRequests { retry_after: 10 },
+    );
+    kaiten.move_to_column(held_card, FakeKaiten::COLUMN_IN_PROGRESS);
+    tg.wait_until(WAIT, "the card edit refused with a 429", |t| {
+        t.calls()
+            .iter()
+            .any(|c| c.method.eq_ignore_ascii_case("editMessageText") && c.status == 429)
+            .then_some(())
+    })
+    .await;
+    // The held chat's reply is read (and queued) before the other chat's is even written.
+    let comments = format!("/api/latest/cards/{held_card}/comments");
+    let comment_reads = |k: &FakeKaiten| {
+        k.calls()
+            .iter()
+            .filter(|c| c.method == "GET" && c.path == comments)
+            .count()
+    };
+    let reads_before = comment_reads(kaiten);
+    kaiten.staff_reply(held_card, "Иван Петров", "Принтер заменим сегодня.");
+    kaiten
+        .wait_until(WAIT, "the held chat's reply read", |k| {
+            (comment_reads(k) > reads_before).then_some(())
+        })
+        .await;
+    kaiten.staff_reply(cards[1].0, "Иван Петров", "Почту уже починили.");
+    tg.wait_until(WAIT, "the other chat's reply", |t| {
+        t.messages(other)
+            .into_iter()
+            .find(|m| m.from_bot && m.text.contains("Почту уже починили"))
+    })
+    .await;
+    // The reply's own message (the card shows the newest comments too, once edited).
+    let shown = |t: &teledesk_testkit::telegram::FakeTelegram| {
+        t.messages(held)
+            .into_iter()
+            .filter(|m| {
+                m.from_bot && m.message_id != held_message && m.text.contains("Принтер заменим")
+            })
+            .count()
+    };
+    assert_eq!(
+        shown(tg),
+        0,
+        "the held chat got its reply within the 429's retry_after"
+    );
+
+    // After the wait, the reply goes once and the card is edited, with no further 429.
+    tg.wait_until(WAIT, "the held chat's reply", |t| {
+        (shown(t) > 0).then_some(())
+    })
+    .await;
+    tg.wait_until(WAIT, "the held chat's card edited", |t| {
+        t.calls()
+            .iter()
+            .any(|c| {
+                c.method.eq_ignore_ascii_case("editMessageText")
+                    && c.status == 200
+                    && c.params.get("chat_id").and_then(|v| v.as_i64()) == Some(held)
+            })
+            .then_some(())
+    })
+    .await;
+    assert_eq!(shown(tg), 1);
+    let refused: Vec<_> = tg.calls().into_iter().filter(|c| c.status == 429).collect();
+    assert_eq!(refused.len(), 1, "only the injected 429: {refused:?}");
     daemon.shutdown().await;
 }
 

@@ -63,6 +63,7 @@ async fn stage_with_ticket() -> (Stage, Daemon, i64) {
         .start(Options {
             pacing: PacingLimits {
                 per_chat_per_second: 4,
+                per_chat_burst: 4,
                 per_group_per_minute: 600,
                 overall_per_second: 30,
             },

@@ -628,5 +628,14 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The world's directory goes with the world (the footprint's holds gigabytes): a log asked
+        // for is kept beside the system's temporary files, and named on stderr.
+        if std::env::var_os("TELEDESK_BENCH_LOG").is_some() {
+            let dir = std::env::temp_dir().join("teledesk-bench-logs");
+            let kept = dir.join(format!("daemon-{}.log", self.pid));
+            if std::fs::create_dir_all(&dir).is_ok() && std::fs::copy(&self.log, &kept).is_ok() {
+                eprintln!("the daemon's log: {}", kept.display());
+            }
+        }
     }
 }

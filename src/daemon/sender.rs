@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 const CARD_EDIT_SPACING: Duration = Duration::from_secs(2);
 
 pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
-    let pacer = Pacer::new(ctx.options.pacing);
+    let pacer = Arc::new(Pacer::new(ctx.options.pacing));
     let mut last_edit = EditSpacing::default();
     let mut in_flight = InFlight::default();
     loop {
@@ -58,7 +58,7 @@ pub(crate) async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
                     if paced && pacer.try_acquire(item.chat_id).is_err() {
                         continue;
                     }
-                    in_flight.start(&ctx, seq, item);
+                    in_flight.start(&ctx, &pacer, seq, item);
                     progressed = true;
                 }
             }
@@ -119,13 +119,13 @@ impl InFlight {
         self.tasks.len() >= MAX_SENDS_IN_FLIGHT
     }
 
-    fn start(&mut self, ctx: &Arc<Context>, seq: u64, item: Outgoing) {
+    fn start(&mut self, ctx: &Arc<Context>, pacer: &Arc<Pacer>, seq: u64, item: Outgoing) {
         let chat_id = item.chat_id;
         self.chats.insert(chat_id);
         self.seqs.insert(seq);
-        let ctx = Arc::clone(ctx);
+        let (ctx, pacer) = (Arc::clone(ctx), Arc::clone(pacer));
         self.tasks.spawn(async move {
-            deliver(&ctx, seq, item).await;
+            deliver(&ctx, &pacer, seq, item).await;
             // The chat's next message may be due now.
             ctx.signals.sends.notify_one();
             (chat_id, seq)
@@ -167,7 +167,7 @@ impl InFlight {
     }
 }
 
-async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
+async fn deliver(ctx: &Context, pacer: &Pacer, seq: u64, item: Outgoing) {
     let chat_id = item.chat_id;
     // A send whose record failed (a full disk) is not made again: the store comes back with the
     // item as it was before the send, and what the send produced is taken from memory instead.
@@ -185,6 +185,10 @@ async fn deliver(ctx: &Context, seq: u64, item: Outgoing) {
         }
         None => send(ctx, &item).await,
     };
+    if let Err(TgError::RetryAfter(wait)) = &result {
+        // Nothing more goes to the chat until Telegram's wait is over, this item or another.
+        pacer.hold(chat_id, *wait);
+    }
     let written = ctx.store.write(|tx| {
         // The chat's queue may have moved while the send was in flight (the group became a
         // supergroup): the outcome goes to the item where it is now, and never brings it back
@@ -669,6 +673,10 @@ async fn edit_stale_cards(ctx: &Context, pacer: &Pacer, last_edit: &mut EditSpac
             .telegram
             .edit_html(link.chat_id, message_id, &card.html, card.keyboard.as_ref())
             .await;
+        if let Err(TgError::RetryAfter(wait)) = &result {
+            // The card stays stale and is edited once the chat's wait is over.
+            pacer.hold(link.chat_id, *wait);
+        }
         let written = ctx.store.write(|tx| {
             let Some(mut current) = tx.ticket(local)? else {
                 return Ok(());

@@ -187,6 +187,13 @@ impl HttpClient {
         self.pacer.ready_as(priority).await;
         work::note_sent();
         let started = std::time::Instant::now();
+        tracing::debug!(
+            adapter = self.vendor.kind,
+            operation = op,
+            ?priority,
+            waited_ms = (started - queued).as_secs_f64() * 1000.0,
+            "Sending a request."
+        );
         let sent = self.http.execute(request).await;
         observe(self.vendor.kind, &sent, started - queued, started.elapsed());
         if writes {
