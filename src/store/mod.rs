@@ -738,7 +738,7 @@ impl Indexed {
 
 /// The group a helpdesk's ids are filed under.
 fn helpdesk_group(helpdesk: &str) -> [u8; 8] {
-    packed::fnv1a(helpdesk.as_bytes()).to_be_bytes()
+    teledesk_adapter::stable_hash(helpdesk.as_bytes()).to_be_bytes()
 }
 
 /// A ticket's entry in [`BY_HELPDESK`].

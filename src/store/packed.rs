@@ -68,30 +68,19 @@ pub(super) const BY_HELPDESK: Packed = Packed {
     identity: 16,
 };
 
-/// FNV-1a, 64 bits: stable across builds and platforms, which std's hashers do not promise, and
-/// the hashes are stored.
-pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in bytes {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
-}
-
 #[cfg(test)]
 thread_local! {
     /// Test hook: every ticket id hashes alike, so a test can make collisions at will.
     pub(super) static COLLIDE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// The hash a helpdesk ticket id is filed under.
+/// The hash a helpdesk ticket id is filed under: a stored one, so the same in every build.
 pub(super) fn id_hash(id: &str) -> u64 {
     #[cfg(test)]
     if COLLIDE.with(|c| c.get()) {
         return 42;
     }
-    fnv1a(id.as_bytes())
+    teledesk_adapter::stable_hash(id.as_bytes())
 }
 
 impl Packed {
@@ -296,18 +285,5 @@ impl Tx<'_> {
             self.pending.insert(key, None);
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fnv1a_matches_the_published_vectors() {
-        // From the FNV reference test suite (isthe.com/chongo/tech/comp/fnv).
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
     }
 }

@@ -37,6 +37,7 @@ mod config;
 pub mod content;
 mod cursor;
 mod error;
+mod hash;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod lenient;
@@ -54,6 +55,7 @@ pub use config::{
 pub use content::{Content, ContentReader, ContentWriter, Spool};
 pub use cursor::{Cursor, DEFAULT_OVERLAP};
 pub use error::{Error, ErrorKind, Result, decode_json};
+pub use hash::{StableHash, stable_hash};
 pub use pacer::{Priority, RequestPacer, parse_retry_after};
 pub use problem::{
     Address, Choice, Dependency, EmailFlaw, FieldKeyForm, FieldValueForm, OffsetOf,

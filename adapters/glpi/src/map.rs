@@ -620,7 +620,7 @@ pub fn search_row(
         canonical.push_str(&value.to_string());
         canonical.push(';');
     }
-    let tag = fnv1a(canonical.as_bytes()) % 1_000_000_000;
+    let tag = teledesk_adapter::stable_hash(canonical.as_bytes()) % 1_000_000_000;
     let at = at + time::Duration::nanoseconds(tag as i64);
     Ok((TicketId(id.to_string()), at))
 }
@@ -631,17 +631,6 @@ fn compact(row: &serde_json::Map<String, serde_json::Value>) -> String {
         .chars()
         .take(200)
         .collect()
-}
-
-/// FNV-1a: stable across processes and Rust versions, unlike `DefaultHasher`, so a stored cursor
-/// keeps matching after an upgrade.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in bytes {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
 }
 
 #[cfg(test)]

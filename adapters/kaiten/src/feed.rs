@@ -353,13 +353,8 @@ fn fingerprint(card: &model::Card) -> u64 {
         .map(|f| f.id.as_str())
         .collect();
     files.sort_unstable();
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for byte in bytes {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let mut hash = teledesk_adapter::StableHash::new();
+    let mut eat = |bytes: &[u8]| hash.write(bytes);
     eat(&(members.len() as i64).to_le_bytes());
     for (id, kind) in members {
         eat(&id.to_le_bytes());
@@ -370,7 +365,7 @@ fn fingerprint(card: &model::Card) -> u64 {
         eat(&(id.len() as i64).to_le_bytes());
         eat(id.as_bytes());
     }
-    hash
+    hash.finish()
 }
 
 #[cfg(test)]

@@ -519,12 +519,11 @@ pub fn to_ticket(ctx: &Context<'_>, ticket: &model::Ticket) -> Ticket {
 pub fn change_stamp(zone: UtcOffset, ticket: &model::Ticket) -> Option<OffsetDateTime> {
     let changed = parse_local(&ticket.changed, zone)?;
     let newest_article = ticket.articles.iter().map(|a| a.article_id).max();
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut hash = teledesk_adapter::StableHash::new();
     let mut feed = |text: &str| {
-        for byte in text.bytes().chain([0xff]) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
+        // 0xff never occurs in UTF-8: it ends each piece.
+        hash.write(text.as_bytes());
+        hash.write(&[0xff]);
     };
     for part in [
         &ticket.state,
@@ -545,7 +544,7 @@ pub fn change_stamp(zone: UtcOffset, ticket: &model::Ticket) -> Option<OffsetDat
         feed(&field.name);
         feed(&field.value.to_string());
     }
-    let nanos = (hash % 1_000_000) as i64;
+    let nanos = (hash.finish() % 1_000_000) as i64;
     Some(changed + time::Duration::nanoseconds(nanos))
 }
 
